@@ -1,0 +1,204 @@
+"""Threadline's HTTP routes and event handlers: parse, call a use case, answer.
+
+Every route and event source of the system is listed here. Heavy modules are imported inside
+the handlers, so a Lambda cold start pays only for what its event uses.
+"""
+
+import functools
+import hmac
+import json
+from collections.abc import Callable
+from typing import Any
+
+from chalice import Chalice, Response
+from chalice.app import Request, SQSEvent
+
+from chalicelib.domain.errors import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    NotFound,
+    Retryable,
+    ThreadlineError,
+    Unauthorized,
+)
+from chalicelib.settings import INBOUND_QUEUE, OUTBOUND_QUEUE
+
+app = Chalice(app_name="threadline")
+
+FORM = "application/x-www-form-urlencoded"
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
+STATUS_CODES: dict[type[ThreadlineError], int] = {
+    BadRequest: 400,
+    Unauthorized: 401,
+    Forbidden: 403,
+    NotFound: 404,
+    Conflict: 409,
+    Retryable: 503,
+}
+
+
+def _container() -> Any:
+    from chalicelib import bootstrap
+
+    return bootstrap.container()
+
+
+def _json(status: int, body: object, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        body=json.dumps(body, ensure_ascii=False),
+        status_code=status,
+        headers={"Content-Type": "application/json; charset=utf-8", **(headers or {})},
+    )
+
+
+def answers_errors(view: Callable[..., Response]) -> Callable[..., Response]:
+    """The one place where errors become HTTP answers: a short JSON reason, never a trace."""
+
+    @functools.wraps(view)
+    def answered(*args: Any, **kwargs: Any) -> Response:
+        try:
+            return view(*args, **kwargs)
+        except ThreadlineError as error:
+            status = next(code for kind, code in STATUS_CODES.items() if isinstance(error, kind))
+            body: dict[str, object] = {"error": error.reason}
+            if isinstance(error, BadRequest) and error.errors:
+                body["errors"] = error.errors
+            headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+            return _json(status, body, headers)
+        except Exception:
+            from aws_lambda_powertools import Logger
+
+            Logger(service="threadline").exception("unhandled error")
+            return _json(503, {"error": "temporarily unavailable, try again"})
+
+    return answered
+
+
+def _webhook(request: Request) -> Any:
+    """The request as providers signed it: the public URL of the path they called."""
+    from chalicelib.channels.base import WebhookRequest
+
+    settings = _container().settings
+    path = request.context["resourcePath"].format(**(request.uri_params or {}))
+    headers = {name.lower(): value for name, value in request.headers.items()}
+    return WebhookRequest(url=settings.public_url + path, body=request.raw_body, headers=headers)
+
+
+def _require_admin(request: Request) -> None:
+    expected = _container().settings.admin_token.get_secret_value()
+    scheme, _, token = (request.headers.get("authorization") or "").partition(" ")
+    if not expected:
+        raise Unauthorized("the admin API is disabled: THREADLINE_ADMIN_TOKEN is not set")
+    valid = scheme.lower() == "bearer" and hmac.compare_digest(
+        token.encode("utf-8"), expected.encode("utf-8")
+    )
+    if not valid:
+        raise Unauthorized("missing or invalid bearer token")
+
+
+def _twiml() -> Response:
+    return Response(body=EMPTY_TWIML, status_code=200, headers={"Content-Type": "text/xml"})
+
+
+# Admin ----------------------------------------------------------------------------------
+
+
+@app.route("/admin/shops/{shop_id}", methods=["PUT"], content_types=["application/json"])
+@answers_errors
+def put_shop(shop_id: str) -> Response:
+    request = app.current_request
+    _require_admin(request)
+    created, shop = _container().admin.put(shop_id, request.raw_body)
+    return _json(201 if created else 200, shop)
+
+
+@app.route("/admin/shops/{shop_id}", methods=["GET"])
+@answers_errors
+def get_shop(shop_id: str) -> Response:
+    _require_admin(app.current_request)
+    return _json(200, _container().admin.get(shop_id))
+
+
+# Twilio (SMS, WhatsApp) -----------------------------------------------------------------
+
+
+@app.route("/webhooks/twilio/{shop_id}", methods=["POST"], content_types=[FORM])
+@answers_errors
+def twilio_message(shop_id: str) -> Response:
+    _container().intake.customer_message(shop_id, _webhook(app.current_request))
+    return _twiml()
+
+
+@app.route("/webhooks/twilio/{shop_id}/status", methods=["POST"], content_types=[FORM])
+@answers_errors
+def twilio_status(shop_id: str) -> Response:
+    _container().intake.delivery_status(shop_id, _webhook(app.current_request))
+    return _twiml()
+
+
+# Slack ----------------------------------------------------------------------------------
+
+
+@app.route("/slack/events", methods=["POST"], content_types=["application/json"])
+@answers_errors
+def slack_events() -> Response:
+    challenge = _container().intake.slack_event(_webhook(app.current_request))
+    if challenge is not None:
+        return _json(200, {"challenge": challenge})
+    return Response(body="", status_code=200)
+
+
+@app.route("/slack/interactions", methods=["POST"], content_types=[FORM])
+@answers_errors
+def slack_interactions() -> Response:
+    _container().intake.slack_request(_webhook(app.current_request))
+    return Response(body="", status_code=200)
+
+
+@app.route("/slack/commands", methods=["POST"], content_types=[FORM])
+@answers_errors
+def slack_commands() -> Response:
+    _container().intake.slack_request(_webhook(app.current_request))
+    return _json(
+        200,
+        {
+            "response_type": "ephemeral",
+            "text": "Threadline answers customers from their conversation threads. "
+            "Slash commands are on their way.",
+        },
+    )
+
+
+# Workers --------------------------------------------------------------------------------
+
+
+def _process_batch(event: SQSEvent, handle: Any) -> dict[str, Any]:
+    """One SQS batch; a failing message fails alone (and its FIFO group after it)."""
+    from aws_lambda_powertools.utilities.batch import (
+        SqsFifoPartialProcessor,
+        process_partial_response,
+    )
+
+    return process_partial_response(
+        event=event.to_dict(),
+        record_handler=lambda record: handle(record.body),
+        processor=SqsFifoPartialProcessor(skip_group_on_error=True),
+        context=event.context,
+    )
+
+
+@app.on_sqs_message(queue=INBOUND_QUEUE, batch_size=10)
+def process_inbound(event: SQSEvent) -> dict[str, Any]:
+    from chalicelib.queues import parse_inbound
+
+    inbound = _container().inbound
+    return _process_batch(event, lambda body: inbound.process(parse_inbound(body)))
+
+
+@app.on_sqs_message(queue=OUTBOUND_QUEUE, batch_size=10)
+def process_outbound(event: SQSEvent) -> dict[str, Any]:
+    from chalicelib.queues import parse_outbound
+
+    replies = _container().replies
+    return _process_batch(event, lambda body: replies.handle(parse_outbound(body)))

@@ -1,0 +1,1 @@
+"""Threadline: asynchronous customer service from Slack threads."""

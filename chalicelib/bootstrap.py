@@ -1,0 +1,140 @@
+"""The composition root: the one place that builds real adapters and wires the use cases.
+
+Everything is built on first use, never at import, so a cold start pays only for what its
+event needs. Tests build a `Container` with their own settings and fakes and install it
+with `use()`.
+"""
+
+from datetime import UTC, datetime
+from functools import cached_property
+from typing import Any
+
+from chalicelib.channels.base import ChannelAdapter
+from chalicelib.queues import Queues
+from chalicelib.secrets import SecretVault
+from chalicelib.services.conversations import InboundProcessor
+from chalicelib.services.intake import Intake
+from chalicelib.services.ports import Clock, IdFactory, SlackFactory, SlackPort
+from chalicelib.services.replies import ReplyDispatcher
+from chalicelib.services.shops import ShopAdmin
+from chalicelib.settings import Settings
+from chalicelib.store import Store
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_ulid() -> str:
+    from ulid import ULID
+
+    return str(ULID())
+
+
+def _aws_client(service: str) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    # Short timeouts: the ack path has a provider waiting, and SQS retries the workers.
+    config = Config(
+        connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3}
+    )
+    return boto3.client(service, config=config)  # type: ignore[call-overload]
+
+
+class Container:
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        twilio: ChannelAdapter | None = None,
+        slack: SlackFactory | None = None,
+        clock: Clock = utc_now,
+        new_id: IdFactory = new_ulid,
+    ) -> None:
+        self._settings = settings
+        self._twilio = twilio
+        self._slack = slack
+        self.clock = clock
+        self.new_id = new_id
+
+    @cached_property
+    def settings(self) -> Settings:
+        return self._settings or Settings.from_environ()
+
+    @cached_property
+    def store(self) -> Store:
+        return Store(
+            _aws_client("dynamodb"), self.settings.table_name, self.settings.shop_cache_seconds
+        )
+
+    @cached_property
+    def vault(self) -> SecretVault:
+        return SecretVault(
+            _aws_client("secretsmanager"),
+            self.settings.secrets_prefix,
+            self.settings.secrets_cache_seconds,
+        )
+
+    @cached_property
+    def queues(self) -> Queues:
+        return Queues(
+            _aws_client("sqs"), self.settings.inbound_queue, self.settings.outbound_queue
+        )
+
+    @cached_property
+    def twilio(self) -> ChannelAdapter:
+        if self._twilio is not None:
+            return self._twilio
+        from chalicelib.channels.twilio import TwilioChannel
+
+        return TwilioChannel(self.settings.twilio_api_url)
+
+    @cached_property
+    def slack(self) -> SlackFactory:
+        if self._slack is not None:
+            return self._slack
+        from chalicelib.channels.slack import SlackWorkspace
+
+        api_url = self.settings.slack_api_url
+
+        def workspace(token: str) -> SlackPort:
+            return SlackWorkspace(token, api_url)
+
+        return workspace
+
+    @cached_property
+    def admin(self) -> ShopAdmin:
+        return ShopAdmin(self.store, self.vault)
+
+    @cached_property
+    def intake(self) -> Intake:
+        return Intake(
+            self.settings, self.store, self.vault, self.queues, self.twilio, self.clock
+        )
+
+    @cached_property
+    def inbound(self) -> InboundProcessor:
+        return InboundProcessor(self.store, self.vault, self.slack, self.new_id)
+
+    @cached_property
+    def replies(self) -> ReplyDispatcher:
+        return ReplyDispatcher(
+            self.settings, self.store, self.vault, self.twilio, self.slack, self.clock
+        )
+
+
+_container: Container | None = None
+
+
+def container() -> Container:
+    global _container
+    if _container is None:
+        _container = Container()
+    return _container
+
+
+def use(replacement: Container | None) -> None:
+    """Installs the container the handlers use (tests); None goes back to the real one."""
+    global _container
+    _container = replacement

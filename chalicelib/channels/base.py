@@ -1,0 +1,63 @@
+"""The shape every customer channel adapter has.
+
+An adapter verifies a provider's webhook, turns it into domain objects, and sends replies.
+Adding a channel (Telegram, Messenger, ...) means one new module of this shape.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from chalicelib.domain.conversation import (
+    DeliveryStatus,
+    DeliveryUpdate,
+    InboundMessage,
+    OutboundMessage,
+)
+from chalicelib.domain.shop import Shop, ShopSecrets
+
+
+@dataclass(frozen=True)
+class WebhookRequest:
+    """A provider's HTTP request as it reached us: `url` is the public URL the provider
+    called (what it signed), `headers` keys are lower-case, `body` is the raw body."""
+
+    url: str
+    body: bytes
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SendReceipt:
+    provider_message_id: str
+    status: DeliveryStatus
+
+
+class ChannelAdapter(Protocol):
+    def verify(self, request: WebhookRequest, shop: Shop, secrets: ShopSecrets) -> None:
+        """Raises Forbidden unless the request is signed by the shop's provider account."""
+
+    def parse(
+        self, request: WebhookRequest, shop: Shop, *, received_at: datetime
+    ) -> InboundMessage:
+        """Raises BadRequest if the request is not a customer message."""
+
+    def parse_status(self, request: WebhookRequest, shop: Shop) -> DeliveryUpdate:
+        """Raises BadRequest if the request is not a delivery status callback."""
+
+    def send(
+        self, message: OutboundMessage, shop: Shop, secrets: ShopSecrets, status_callback: str
+    ) -> SendReceipt:
+        """Raises Retryable when trying again may succeed, DeliveryRefused when it cannot."""
+
+    def describe_error(self, error_code: str | None) -> str:
+        """A short explanation of a provider error code that an agent can act on."""
+
+
+class DeliveryRefused(Exception):
+    """The provider refused the message for good (bad number, opted out, ...)."""
+
+    def __init__(self, error_code: str | None, reason: str) -> None:
+        super().__init__(reason)
+        self.error_code = error_code
+        self.reason = reason

@@ -1,0 +1,146 @@
+"""Slack, the agents' workplace: signed requests in (Events API, interactivity, slash
+commands), Web API calls out through the official client.
+"""
+
+import json
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl
+
+from chalicelib.channels.base import WebhookRequest
+from chalicelib.domain.conversation import AgentReply
+from chalicelib.domain.errors import BadRequest, Forbidden, Retryable
+from chalicelib.domain.slack_view import SlackMessage
+
+
+def verify_request(request: WebhookRequest, signing_secret: str) -> None:
+    """Slack's v0 signature over the raw body, within the 5-minute replay window."""
+    from slack_sdk.signature import SignatureVerifier
+
+    if not signing_secret:
+        raise Forbidden("Slack signing secret is not configured")
+    if not request.headers.get("x-slack-signature"):
+        raise Forbidden("missing X-Slack-Signature")
+    if not SignatureVerifier(signing_secret).is_valid_request(request.body, request.headers):
+        raise Forbidden("invalid or expired Slack signature")
+
+
+@dataclass(frozen=True)
+class UrlVerification:
+    challenge: str
+
+
+@dataclass(frozen=True)
+class IgnoredEvent:
+    why: str
+
+
+SlackEvent = UrlVerification | AgentReply | IgnoredEvent
+
+
+def _json_object(body: bytes) -> dict[str, Any]:
+    try:
+        payload = json.loads(body)
+    except (UnicodeDecodeError, ValueError) as error:
+        raise BadRequest("body is not valid JSON") from error
+    if not isinstance(payload, dict):
+        raise BadRequest("body is not a JSON object")
+    return payload
+
+
+def _text(value: object, name: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise BadRequest(f"missing or invalid {name}")
+    return value
+
+
+def parse_event(body: bytes) -> SlackEvent:
+    """An Events API request: a URL check, an agent's thread reply, or something we skip.
+
+    Only plain human messages inside a thread qualify: bot messages (our own posts included),
+    edits, deletions and other subtypes, and top-level channel messages are skipped."""
+    payload = _json_object(body)
+    kind = payload.get("type")
+    if kind == "url_verification":
+        return UrlVerification(challenge=_text(payload.get("challenge"), "challenge"))
+    if kind != "event_callback":
+        return IgnoredEvent(f"type {kind!r}")
+    event = payload.get("event")
+    if not isinstance(event, dict):
+        raise BadRequest("missing or invalid event")
+    if event.get("type") != "message":
+        return IgnoredEvent(f"event {event.get('type')!r}")
+    if event.get("bot_id") or event.get("subtype"):
+        return IgnoredEvent("bot message or message subtype")
+    thread_ts, ts = event.get("thread_ts"), event.get("ts")
+    if not thread_ts or thread_ts == ts:
+        return IgnoredEvent("not a thread reply")
+    return AgentReply(
+        event_id=_text(payload.get("event_id"), "event_id"),
+        team_id=_text(payload.get("team_id") or event.get("team"), "team_id"),
+        channel_id=_text(event.get("channel"), "event.channel"),
+        thread_ts=_text(thread_ts, "event.thread_ts"),
+        ts=_text(ts, "event.ts"),
+        user_id=_text(event.get("user"), "event.user"),
+        text=event.get("text") if isinstance(event.get("text"), str) else "",
+    )
+
+
+def parse_form(body: bytes) -> dict[str, str]:
+    """Interactivity and slash-command requests: a form post."""
+    try:
+        return dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True, errors="strict"))
+    except (UnicodeDecodeError, ValueError) as error:
+        raise BadRequest("body is not a valid form") from error
+
+
+class SlackWorkspace:
+    """One shop's Slack workspace, as its bot sees it."""
+
+    def __init__(self, bot_token: str, api_url: str) -> None:
+        from slack_sdk import WebClient
+
+        self._client = WebClient(token=bot_token, base_url=api_url, timeout=10)
+
+    def _call(self, method: str, **arguments: Any) -> dict[str, Any]:
+        from slack_sdk.errors import SlackApiError
+
+        try:
+            response = self._client.api_call(method, json=arguments)
+        except SlackApiError as error:
+            status = error.response.status_code
+            if status == 429 or status >= 500:
+                raise Retryable(f"Slack answered {status} to {method}") from error
+            raise
+        except OSError as error:
+            raise Retryable(f"Slack unreachable: {type(error).__name__}") from error
+        return dict(response.data) if isinstance(response.data, dict) else {}
+
+    def post(self, channel: str, message: SlackMessage, thread_ts: str | None = None) -> str:
+        """Posts a message (in a thread when `thread_ts` is given) and returns its ts."""
+        arguments: dict[str, Any] = {
+            "channel": channel,
+            "text": message.text,
+            "blocks": message.blocks,
+            "unfurl_links": False,
+            "unfurl_media": False,
+        }
+        if thread_ts:
+            arguments["thread_ts"] = thread_ts
+        return str(self._call("chat.postMessage", **arguments)["ts"])
+
+    def react(self, channel: str, ts: str, name: str) -> None:
+        # A retried job may add the same reaction twice; Slack refuses the second.
+        self._reaction("reactions.add", channel, ts, name, harmless="already_reacted")
+
+    def unreact(self, channel: str, ts: str, name: str) -> None:
+        self._reaction("reactions.remove", channel, ts, name, harmless="no_reaction")
+
+    def _reaction(self, method: str, channel: str, ts: str, name: str, harmless: str) -> None:
+        from slack_sdk.errors import SlackApiError
+
+        try:
+            self._call(method, channel=channel, timestamp=ts, name=name)
+        except SlackApiError as error:
+            if error.response.get("error") != harmless:
+                raise

@@ -1,0 +1,187 @@
+"""SMS and WhatsApp through Twilio Programmable Messaging.
+
+Inbound webhooks are form posts signed with the account's auth token over the exact public
+URL; WhatsApp addresses carry a `whatsapp:` prefix. Replies go out through the official
+client, from the address the customer wrote to, with a status callback.
+"""
+
+import re
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl
+
+from chalicelib.channels.base import DeliveryRefused, SendReceipt, WebhookRequest
+from chalicelib.domain.conversation import (
+    Channel,
+    DeliveryStatus,
+    DeliveryUpdate,
+    InboundMessage,
+    MediaItem,
+    OutboundMessage,
+)
+from chalicelib.domain.errors import BadRequest, Forbidden, Retryable
+from chalicelib.domain.shop import Shop, ShopSecrets
+
+if TYPE_CHECKING:
+    from twilio.http.http_client import TwilioHttpClient
+
+TWILIO_API = "https://api.twilio.com"
+MAX_FORM_FIELDS = 200
+_SID = re.compile(r"^[A-Z]{2}[0-9a-fA-F]{32}$")
+_ADDRESS = re.compile(r"^(whatsapp:)?\+?[0-9A-Za-z]{2,20}$")
+
+# What an agent can do about the errors customers' replies most often meet.
+ERROR_EXPLANATIONS = {
+    "21211": "the customer's number is not a valid phone number",
+    "21408": "sending to this country is not enabled on the Twilio account",
+    "21610": "the customer has opted out (replied STOP); they must text START first",
+    "21614": "the customer's number cannot receive SMS",
+    "30003": "the customer's phone is switched off or unreachable",
+    "30004": "the message was blocked (the customer or their carrier blocks it)",
+    "30005": "the customer's number is unknown or no longer exists",
+    "30006": "the number is a landline or its carrier cannot receive it",
+    "30007": "the carrier filtered the message as spam",
+    "30008": "the carrier reported an unknown error; try again later",
+    "63003": "the customer's WhatsApp number could not be reached",
+    "63016": "more than 24 hours passed since the customer's last WhatsApp message: only an "
+    "approved template can be sent now",
+}
+
+
+def _form(request: WebhookRequest) -> dict[str, str]:
+    try:
+        text = request.body.decode("utf-8")
+        pairs = parse_qsl(
+            text,
+            keep_blank_values=True,
+            strict_parsing=bool(text),
+            errors="strict",
+            max_num_fields=MAX_FORM_FIELDS,
+        )
+    except (UnicodeDecodeError, ValueError) as error:
+        raise BadRequest("body is not a valid form") from error
+    return dict(pairs)
+
+
+def _required(form: dict[str, str], name: str, pattern: re.Pattern[str] | None = None) -> str:
+    value = form.get(name, "")
+    if not value or (pattern is not None and not pattern.match(value)):
+        raise BadRequest(f"missing or invalid {name}")
+    return value
+
+
+class TwilioChannel:
+    name = "twilio"
+
+    def __init__(self, api_url: str = TWILIO_API, timeout_seconds: float = 10.0) -> None:
+        self._api_url = api_url.rstrip("/")
+        self._timeout = timeout_seconds
+
+    def verify(self, request: WebhookRequest, shop: Shop, secrets: ShopSecrets) -> None:
+        from twilio.request_validator import RequestValidator
+
+        signature = request.headers.get("x-twilio-signature")
+        token = secrets.twilio_auth_token
+        if not signature:
+            raise Forbidden("missing X-Twilio-Signature")
+        if shop.twilio is None or token is None:
+            raise Forbidden("this shop has no Twilio account")
+        params = _form(request)
+        if not RequestValidator(token.get_secret_value()).validate(request.url, params, signature):
+            raise Forbidden("invalid X-Twilio-Signature")
+        if params.get("AccountSid") != shop.twilio.account_sid:
+            raise Forbidden("AccountSid does not belong to this shop")
+
+    def parse(self, request: WebhookRequest, shop: Shop, *, received_at: datetime) -> InboundMessage:
+        form = _form(request)
+        sender = _required(form, "From", _ADDRESS)
+        recipient = _required(form, "To", _ADDRESS)
+        channel = Channel.WHATSAPP if sender.startswith("whatsapp:") else Channel.SMS
+        try:
+            media_count = min(int(form.get("NumMedia") or 0), 10)
+        except ValueError as error:
+            raise BadRequest("missing or invalid NumMedia") from error
+        media = tuple(
+            MediaItem(url=form[f"MediaUrl{n}"], content_type=form.get(f"MediaContentType{n}"))
+            for n in range(media_count)
+            if form.get(f"MediaUrl{n}")
+        )
+        return InboundMessage(
+            shop_id=shop.shop_id,
+            channel=channel,
+            provider="twilio",
+            provider_message_id=_required(form, "MessageSid", _SID),
+            customer_address=sender,
+            shop_address=recipient,
+            customer_name=form.get("ProfileName") or None,
+            text=form.get("Body", ""),
+            media=media,
+            received_at=received_at,
+        )
+
+    def parse_status(self, request: WebhookRequest, shop: Shop) -> DeliveryUpdate:
+        form = _form(request)
+        status_text = _required(form, "MessageStatus")
+        try:
+            status = DeliveryStatus(status_text)
+        except ValueError as error:
+            raise BadRequest("unknown MessageStatus") from error
+        return DeliveryUpdate(
+            shop_id=shop.shop_id,
+            provider_message_id=_required(form, "MessageSid", _SID),
+            status=status,
+            error_code=form.get("ErrorCode") or None,
+        )
+
+    def send(
+        self, message: OutboundMessage, shop: Shop, secrets: ShopSecrets, status_callback: str
+    ) -> SendReceipt:
+        from requests.exceptions import RequestException
+        from twilio.base.exceptions import TwilioRestException
+        from twilio.rest import Client
+
+        token = secrets.twilio_auth_token
+        if shop.twilio is None or token is None:
+            raise DeliveryRefused(None, "this shop has no Twilio account")
+        client = Client(
+            shop.twilio.account_sid,
+            token.get_secret_value(),
+            http_client=_http_client(self._api_url, self._timeout),
+        )
+        try:
+            created = client.messages.create(
+                to=message.to,
+                from_=message.from_,
+                body=message.text,
+                status_callback=status_callback,
+            )
+        except TwilioRestException as error:
+            if error.status == 429 or error.status >= 500:
+                raise Retryable(f"Twilio answered {error.status}") from error
+            code = str(error.code) if error.code else None
+            raise DeliveryRefused(code, self.describe_error(code)) from error
+        except RequestException as error:
+            raise Retryable(f"Twilio unreachable: {type(error).__name__}") from error
+        return SendReceipt(
+            provider_message_id=str(created.sid),
+            status=DeliveryStatus(created.status or DeliveryStatus.QUEUED),
+        )
+
+    def describe_error(self, error_code: str | None) -> str:
+        if error_code is None:
+            return "the provider gave no reason"
+        return ERROR_EXPLANATIONS.get(error_code, f"Twilio error {error_code}")
+
+
+def _http_client(api_url: str, timeout: float) -> "TwilioHttpClient":
+    from twilio.http.http_client import TwilioHttpClient
+
+    class RedirectedHttpClient(TwilioHttpClient):
+        """The official client, pointed at `TWILIO_API_URL` (a stand-in locally)."""
+
+        def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+            if url.startswith(TWILIO_API):
+                url = api_url + url[len(TWILIO_API) :]
+            return super().request(method, url, *args, **kwargs)
+
+    return RedirectedHttpClient(timeout=timeout)

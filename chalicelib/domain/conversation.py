@@ -1,0 +1,221 @@
+"""Conversations and their messages, and the rules that move them.
+
+A conversation is one customer (one address on one channel) talking to one shop; it maps to
+one Slack thread. Message keys are `<provider>:<provider id>` for customer messages and
+`slack:<channel>:<ts>` for agent replies, so every retry of the same delivery lands on the
+same key.
+"""
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Channel(StrEnum):
+    SMS = "sms"
+    WHATSAPP = "whatsapp"
+    EMAIL = "email"
+
+
+class ConversationStatus(StrEnum):
+    OPEN = "open"
+    PENDING = "pending"
+    SNOOZED = "snoozed"
+    RESOLVED = "resolved"
+
+
+class InboundStatus(StrEnum):
+    RECEIVED = "received"
+    PROCESSED = "processed"
+
+
+class DeliveryStatus(StrEnum):
+    """Where an agent's reply is on its way to the customer (Twilio's vocabulary)."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    ACCEPTED = "accepted"
+    SCHEDULED = "scheduled"
+    QUEUED = "queued"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    READ = "read"
+    UNDELIVERED = "undelivered"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+
+_RANKS = {
+    DeliveryStatus.PENDING: 0,
+    DeliveryStatus.SENDING: 10,
+    DeliveryStatus.ACCEPTED: 20,
+    DeliveryStatus.SCHEDULED: 20,
+    DeliveryStatus.QUEUED: 20,
+    DeliveryStatus.SENT: 30,
+    DeliveryStatus.DELIVERED: 40,
+    DeliveryStatus.UNDELIVERED: 40,
+    DeliveryStatus.FAILED: 40,
+    DeliveryStatus.CANCELED: 40,
+    DeliveryStatus.READ: 50,
+}
+
+
+def delivery_rank(status: DeliveryStatus) -> int:
+    """Order of delivery states: callbacks arrive out of order and never move a status back."""
+    return _RANKS[status]
+
+
+FAILED_DELIVERY = frozenset(
+    {DeliveryStatus.FAILED, DeliveryStatus.UNDELIVERED, DeliveryStatus.CANCELED}
+)
+
+
+class MediaItem(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    url: str
+    content_type: str | None = None
+
+
+class InboundMessage(BaseModel):
+    """One customer message, normalised from any channel; also the inbound queue's payload."""
+
+    model_config = ConfigDict(frozen=True)
+
+    shop_id: str
+    channel: Channel
+    provider: Literal["twilio"]
+    provider_message_id: str
+    customer_address: str
+    shop_address: str
+    customer_name: str | None = None
+    text: str = ""
+    media: tuple[MediaItem, ...] = ()
+    received_at: datetime
+
+    @property
+    def message_key(self) -> str:
+        return f"{self.provider}:{self.provider_message_id}"
+
+    @property
+    def customer_key(self) -> str:
+        """The customer's identity within the shop: one FIFO group, one open conversation."""
+        return f"{self.shop_id}:{self.customer_address}"
+
+
+class Conversation(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    shop_id: str
+    conversation_id: str
+    channel: Channel
+    customer_address: str
+    customer_name: str | None = None
+    shop_address: str
+    status: ConversationStatus = ConversationStatus.OPEN
+    created_at: datetime
+    last_customer_message_at: datetime
+    message_count: int = 0
+    slack_team_id: str | None = None
+    slack_channel_id: str | None = None
+    slack_thread_ts: str | None = None
+
+    @property
+    def customer_label(self) -> str:
+        """How agents see the customer: WhatsApp profile name with number, or the number."""
+        number = self.customer_address.removeprefix("whatsapp:")
+        return f"{self.customer_name} ({number})" if self.customer_name else number
+
+
+def open_conversation(message: InboundMessage, conversation_id: str) -> Conversation:
+    return Conversation(
+        shop_id=message.shop_id,
+        conversation_id=conversation_id,
+        channel=message.channel,
+        customer_address=message.customer_address,
+        customer_name=message.customer_name,
+        shop_address=message.shop_address,
+        created_at=message.received_at,
+        last_customer_message_at=message.received_at,
+    )
+
+
+class AgentReply(BaseModel):
+    """A message an agent typed in a conversation's Slack thread."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["agent_reply"] = "agent_reply"
+    event_id: str
+    team_id: str
+    channel_id: str
+    thread_ts: str
+    ts: str
+    user_id: str
+    text: str
+
+    @property
+    def message_key(self) -> str:
+        return f"slack:{self.channel_id}:{self.ts}"
+
+    @property
+    def thread_key(self) -> str:
+        return f"{self.team_id}:{self.channel_id}:{self.thread_ts}"
+
+
+class DeliveryUpdate(BaseModel):
+    """A provider's status callback about a message we sent."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["delivery_update"] = "delivery_update"
+    shop_id: str
+    provider_message_id: str
+    status: DeliveryStatus
+    error_code: str | None = None
+
+
+OutboundJob = Annotated[AgentReply | DeliveryUpdate, Field(discriminator="kind")]
+
+
+class OutboundMessage(BaseModel):
+    """An agent reply on its way to the customer."""
+
+    model_config = ConfigDict(frozen=True)
+
+    shop_id: str
+    message_key: str
+    conversation_id: str
+    channel: Channel
+    to: str
+    from_: str
+    text: str
+    agent_user_id: str
+    slack_channel_id: str
+    slack_ts: str
+    slack_thread_ts: str
+    status: DeliveryStatus = DeliveryStatus.PENDING
+    provider_message_id: str | None = None
+    error_code: str | None = None
+    created_at: datetime
+
+
+def reply_to(conversation: Conversation, reply: AgentReply, now: datetime) -> OutboundMessage:
+    """The outbound message for an agent's reply: back on the customer's channel, from the
+    address the customer wrote to."""
+    return OutboundMessage(
+        shop_id=conversation.shop_id,
+        message_key=reply.message_key,
+        conversation_id=conversation.conversation_id,
+        channel=conversation.channel,
+        to=conversation.customer_address,
+        from_=conversation.shop_address,
+        text=reply.text,
+        agent_user_id=reply.user_id,
+        slack_channel_id=reply.channel_id,
+        slack_ts=reply.ts,
+        slack_thread_ts=reply.thread_ts,
+        created_at=now,
+    )

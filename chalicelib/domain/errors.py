@@ -1,0 +1,40 @@
+"""The small error hierarchy every layer raises.
+
+app.py maps these to HTTP answers and the queue handlers to SQS retries, each in one place.
+"""
+
+
+class ThreadlineError(Exception):
+    """Base class; `reason` is short, safe to show to the caller and to log."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class BadRequest(ThreadlineError):
+    """The input is malformed or invalid (HTTP 400)."""
+
+    def __init__(self, reason: str, errors: list[dict[str, object]] | None = None) -> None:
+        super().__init__(reason)
+        self.errors = errors or []
+
+
+class Unauthorized(ThreadlineError):
+    """No or wrong credentials for the admin API (HTTP 401)."""
+
+
+class Forbidden(ThreadlineError):
+    """A signature or identity check failed (HTTP 403)."""
+
+
+class NotFound(ThreadlineError):
+    """The addressed shop or object does not exist (HTTP 404)."""
+
+
+class Conflict(ThreadlineError):
+    """The request contradicts stored state, e.g. a number owned by another shop (HTTP 409)."""
+
+
+class Retryable(ThreadlineError):
+    """A dependency failed; the provider or the queue should try again (HTTP 503)."""

@@ -1,0 +1,166 @@
+"""A shop (tenant): its channels, its Slack channel and its secrets.
+
+`ShopDocument` is the shop JSON of the admin API (secrets included); it splits into `Shop`,
+the plain configuration that may be stored and cached anywhere, and `ShopSecrets`, which only
+ever lives in the secret store.
+"""
+
+import re
+from typing import Annotated, Self
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, model_validator
+
+MASK = "********"
+SHOP_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
+_E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
+
+
+def _phone_number(value: str) -> str:
+    number = value.removeprefix("whatsapp:").replace(" ", "")
+    if not _E164.match(number):
+        raise ValueError("must be an E.164 number such as +14155550100")
+    return number
+
+
+def _time_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as error:
+        raise ValueError("must be an IANA time zone such as Europe/Budapest") from error
+    return value
+
+
+PhoneNumber = Annotated[str, AfterValidator(_phone_number)]
+TimeZoneName = Annotated[str, AfterValidator(_time_zone)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class SlackConfig(_Strict):
+    team_id: str = Field(pattern=r"^[TE][A-Z0-9]{2,20}$")
+    channel_id: str = Field(pattern=r"^[CG][A-Z0-9]{2,20}$")
+
+
+class TwilioConfig(_Strict):
+    account_sid: str = Field(pattern=r"^AC[0-9a-fA-F]{32}$")
+    sms_numbers: list[PhoneNumber] = Field(default_factory=list, max_length=20)
+    whatsapp_numbers: list[PhoneNumber] = Field(default_factory=list, max_length=20)
+
+
+class EmailConfig(_Strict):
+    address: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)
+
+
+class Shop(_Strict):
+    """A shop's plain configuration: nothing in here is secret."""
+
+    shop_id: str = Field(pattern=SHOP_ID_PATTERN)
+    name: str = Field(min_length=1, max_length=120)
+    timezone: TimeZoneName = "UTC"
+    slack: SlackConfig
+    twilio: TwilioConfig | None = None
+    email: EmailConfig | None = None
+
+    def inbound_addresses(self) -> set[str]:
+        """Every address customers write to, as a provider reports it in `To`."""
+        addresses: set[str] = set()
+        if self.twilio:
+            addresses.update(self.twilio.sms_numbers)
+            addresses.update(f"whatsapp:{n}" for n in self.twilio.whatsapp_numbers)
+        if self.email:
+            addresses.add(self.email.address.lower())
+        return addresses
+
+
+class ShopSecrets(_Strict):
+    slack_bot_token: SecretStr | None = None
+    twilio_auth_token: SecretStr | None = None
+
+    def merged_over(self, stored: "ShopSecrets") -> "ShopSecrets":
+        """Secrets left out (or sent back masked) keep their stored value."""
+        return ShopSecrets(
+            slack_bot_token=self.slack_bot_token or stored.slack_bot_token,
+            twilio_auth_token=self.twilio_auth_token or stored.twilio_auth_token,
+        )
+
+
+def _secret_or_none(value: str | None) -> str | None:
+    if value is None or value in ("", MASK):
+        return None
+    return value
+
+
+OptionalSecret = Annotated[str | None, AfterValidator(_secret_or_none)]
+
+
+class SlackDocument(SlackConfig):
+    bot_token: OptionalSecret = Field(default=None, max_length=512)
+
+    @model_validator(mode="after")
+    def _bot_token_shape(self) -> Self:
+        if self.bot_token is not None and not self.bot_token.startswith("xoxb-"):
+            raise ValueError("bot_token must be a Slack bot token (xoxb-...)")
+        return self
+
+
+class TwilioDocument(TwilioConfig):
+    auth_token: OptionalSecret = Field(default=None, max_length=128)
+
+
+class ShopDocument(_Strict):
+    """The shop JSON of `PUT /admin/shops/{shop_id}`."""
+
+    name: str = Field(min_length=1, max_length=120)
+    timezone: TimeZoneName = "UTC"
+    slack: SlackDocument
+    twilio: TwilioDocument | None = None
+    email: EmailConfig | None = None
+
+    def split(self, shop_id: str) -> tuple[Shop, ShopSecrets]:
+        slack = self.slack.model_dump(exclude={"bot_token"})
+        twilio = self.twilio.model_dump(exclude={"auth_token"}) if self.twilio else None
+        shop = Shop.model_validate(
+            {
+                "shop_id": shop_id,
+                "name": self.name,
+                "timezone": self.timezone,
+                "slack": slack,
+                "twilio": twilio,
+                "email": self.email.model_dump() if self.email else None,
+            }
+        )
+        secrets = ShopSecrets(
+            slack_bot_token=SecretStr(self.slack.bot_token) if self.slack.bot_token else None,
+            twilio_auth_token=(
+                SecretStr(self.twilio.auth_token)
+                if self.twilio and self.twilio.auth_token
+                else None
+            ),
+        )
+        return shop, secrets
+
+
+def missing_secrets(shop: Shop, secrets: ShopSecrets) -> list[str]:
+    """Secret fields a shop needs for its configured channels but does not have."""
+    missing = []
+    if secrets.slack_bot_token is None:
+        missing.append("slack.bot_token")
+    if shop.twilio and secrets.twilio_auth_token is None:
+        missing.append("twilio.auth_token")
+    return missing
+
+
+def masked_document(shop: Shop, secrets: ShopSecrets) -> dict[str, object]:
+    """The shop JSON as the admin API shows it: secrets replaced by a mask or null."""
+    document: dict[str, object] = shop.model_dump(mode="json")
+    slack = dict(shop.slack.model_dump(mode="json"))
+    slack["bot_token"] = MASK if secrets.slack_bot_token else None
+    document["slack"] = slack
+    if shop.twilio:
+        twilio = dict(shop.twilio.model_dump(mode="json"))
+        twilio["auth_token"] = MASK if secrets.twilio_auth_token else None
+        document["twilio"] = twilio
+    return document

@@ -1,0 +1,118 @@
+"""What agents see in Slack: the conversation's root card and the mirrored messages.
+
+Pure functions that return Block Kit payloads. Everything a customer wrote (text, WhatsApp
+profile name) goes through `escape_mrkdwn`, so nobody can ping @channel or forge a link.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from chalicelib.domain.conversation import (
+    Channel,
+    Conversation,
+    ConversationStatus,
+    DeliveryStatus,
+    InboundMessage,
+)
+
+SECTION_TEXT_LIMIT = 3000
+
+CHANNEL_LABELS = {
+    Channel.SMS: ":iphone: SMS",
+    Channel.WHATSAPP: ":speech_balloon: WhatsApp",
+    Channel.EMAIL: ":email: Email",
+}
+
+STATUS_LABELS = {
+    ConversationStatus.OPEN: ":large_green_circle: Open",
+    ConversationStatus.PENDING: ":large_yellow_circle: Pending",
+    ConversationStatus.SNOOZED: ":zzz: Snoozed",
+    ConversationStatus.RESOLVED: ":white_check_mark: Resolved",
+}
+
+DELIVERY_REACTIONS = {
+    DeliveryStatus.ACCEPTED: "outbox_tray",
+    DeliveryStatus.SCHEDULED: "outbox_tray",
+    DeliveryStatus.QUEUED: "outbox_tray",
+    DeliveryStatus.SENT: "outbox_tray",
+    DeliveryStatus.DELIVERED: "white_check_mark",
+    DeliveryStatus.READ: "eyes",
+    DeliveryStatus.UNDELIVERED: "x",
+    DeliveryStatus.FAILED: "x",
+    DeliveryStatus.CANCELED: "x",
+}
+
+
+@dataclass(frozen=True)
+class SlackMessage:
+    text: str
+    blocks: list[dict[str, Any]]
+
+
+def escape_mrkdwn(text: str) -> str:
+    """Slack's three control characters; everything else (RTL scripts, emoji) passes as is."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _local_time(moment: datetime, timezone: str) -> str:
+    local = moment.astimezone(ZoneInfo(timezone))
+    return local.strftime("%d %b %Y %H:%M %Z")
+
+
+def root_card(conversation: Conversation, timezone: str) -> SlackMessage:
+    """The conversation's root message: who, which channel, what state."""
+    channel = CHANNEL_LABELS[conversation.channel]
+    customer = escape_mrkdwn(conversation.customer_label)
+    status = STATUS_LABELS[conversation.status]
+    started = _local_time(conversation.created_at, timezone)
+    to_address = conversation.shop_address.removeprefix("whatsapp:")
+    return SlackMessage(
+        text=f"New {channel.split(' ', 1)[1]} conversation with {customer}",
+        blocks=[
+            {
+                "type": "section",
+                "text": {"type": "mrkdwn", "text": f"*{customer}*\n{channel} to {to_address}"},
+            },
+            {
+                "type": "context",
+                "elements": [
+                    {"type": "mrkdwn", "text": f"*Status:* {status}"},
+                    {"type": "mrkdwn", "text": f"*Started:* {started}"},
+                    {"type": "mrkdwn", "text": "Reply in this thread to answer the customer."},
+                ],
+            },
+        ],
+    )
+
+
+def customer_message(message: InboundMessage) -> SlackMessage:
+    """A customer's message mirrored into the conversation's thread."""
+    body = escape_mrkdwn(message.text.strip())
+    lines = [body] if body else []
+    lines.extend(
+        f":paperclip: Attachment ({escape_mrkdwn(item.content_type or 'unknown type')})"
+        for item in message.media
+    )
+    if not lines:
+        lines.append("_(empty message)_")
+    text = _shorten("\n".join(lines), SECTION_TEXT_LIMIT)
+    return SlackMessage(
+        text=text,
+        blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": text}}],
+    )
+
+
+def delivery_failed_note(reason: str, error_code: str | None) -> SlackMessage:
+    """Told in the thread when a reply could not reach the customer."""
+    code = f" (error {escape_mrkdwn(error_code)})" if error_code else ""
+    text = f":warning: This reply did not reach the customer: {escape_mrkdwn(reason)}{code}."
+    return SlackMessage(
+        text=text,
+        blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": text}}],
+    )

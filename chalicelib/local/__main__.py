@@ -1,0 +1,64 @@
+"""`python -m chalicelib.local`: run the whole local stack until Ctrl-C."""
+
+import argparse
+import os
+import signal
+import sys
+import threading
+
+from chalicelib.local.stack import LocalStack, StackOptions
+
+REAL_SLACK_API = "https://slack.com/api/"
+REAL_TWILIO_API = "https://api.twilio.com"
+
+
+def parse_options(argv: list[str]) -> StackOptions:
+    parser = argparse.ArgumentParser(
+        prog="python -m chalicelib.local",
+        description="Threadline on this machine: AWS emulator, HTTP API, queue workers, and "
+        "sandbox Slack and Twilio APIs unless real ones are asked for.",
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000, help="HTTP API port")
+    parser.add_argument("--aws-port", type=int, default=4566, help="AWS emulator port")
+    parser.add_argument("--slack-port", type=int, default=8001, help="sandbox Slack API port")
+    parser.add_argument("--twilio-port", type=int, default=8002, help="sandbox Twilio API port")
+    parser.add_argument(
+        "--real-slack", action="store_true", help="call slack.com instead of the sandbox"
+    )
+    parser.add_argument(
+        "--real-twilio", action="store_true", help="call api.twilio.com instead of the sandbox"
+    )
+    args = parser.parse_args(argv)
+    slack_url = os.environ.get("SLACK_API_URL") or (REAL_SLACK_API if args.real_slack else None)
+    twilio_url = os.environ.get("TWILIO_API_URL") or (
+        REAL_TWILIO_API if args.real_twilio else None
+    )
+    return StackOptions(
+        host=args.host,
+        port=args.port,
+        aws_port=args.aws_port,
+        slack_port=args.slack_port,
+        twilio_port=args.twilio_port,
+        slack_api_url=slack_url,
+        twilio_api_url=twilio_url,
+    )
+
+
+def main(argv: list[str]) -> int:
+    stack = LocalStack(parse_options(argv))
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    try:
+        stack.start()
+        stopped.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        print("\nStopping the local stack…", flush=True)
+        stack.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,48 @@
+"""Creates Threadline's AWS resources in the local emulator from infra/template.json.
+
+The template is the one deployed to AWS. Entries without a `Type` are overlays that
+`chalice package --merge-template` merges into chalice's own resources (the SQS event
+sources' ReportBatchItemFailures); they describe nothing standalone and are left out here,
+as are alarms, which mean nothing without CloudWatch.
+"""
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+TEMPLATE = Path(__file__).resolve().parents[2] / "infra" / "template.json"
+STACK_NAME = "threadline"
+NOT_LOCAL = frozenset({"AWS::CloudWatch::Alarm"})
+
+
+def standalone_template(path: Path = TEMPLATE) -> dict[str, Any]:
+    template: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    template["Resources"] = {
+        name: resource for name, resource in template["Resources"].items() if resource.get("Type", "AWS::CloudWatch::Alarm") not in NOT_LOCAL
+    }
+    return template
+
+
+def provision(cloudformation: Any, timeout_seconds: float = 60.0) -> dict[str, str]:
+    """Deploys the stack (once per emulator) and returns its outputs."""
+    body = json.dumps(standalone_template())
+    existing = {
+        stack["StackName"]
+        for stack in cloudformation.list_stacks(StackStatusFilter=["CREATE_COMPLETE"])[
+            "StackSummaries"
+        ]
+    }
+    if STACK_NAME not in existing:
+        cloudformation.create_stack(StackName=STACK_NAME, TemplateBody=body)
+    deadline = time.monotonic() + timeout_seconds
+    while True:
+        stack = cloudformation.describe_stacks(StackName=STACK_NAME)["Stacks"][0]
+        status = stack["StackStatus"]
+        if status == "CREATE_COMPLETE":
+            return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+        if status.endswith("FAILED") or status.startswith("ROLLBACK"):
+            raise RuntimeError(f"local stack {STACK_NAME}: {status}")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"local stack {STACK_NAME} still {status}")
+        time.sleep(0.2)

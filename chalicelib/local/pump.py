@@ -1,0 +1,110 @@
+"""Feeds SQS queues into the chalice event handlers, the way Lambda's event source mapping
+does: long-poll a batch, hand it over as an SQS event, delete what succeeded, and leave the
+reported failures to come back after a short visibility timeout (then the DLQ, by the
+queue's redrive policy)."""
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[[dict[str, Any], Any], Any]
+
+
+def sqs_event(messages: list[dict[str, Any]], queue_arn: str, region: str) -> dict[str, Any]:
+    """Lambda's SQS event for messages as ReceiveMessage returned them."""
+    return {
+        "Records": [
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": m.get("Attributes", {}),
+                "messageAttributes": m.get("MessageAttributes", {}),
+                "md5OfBody": m.get("MD5OfBody", ""),
+                "eventSource": "aws:sqs",
+                "eventSourceARN": queue_arn,
+                "awsRegion": region,
+            }
+            for m in messages
+        ]
+    }
+
+
+class QueuePump:
+    def __init__(
+        self,
+        sqs: Any,
+        queue_name: str,
+        handler: Handler,
+        *,
+        batch_size: int = 10,
+        retry_after_seconds: int = 2,
+    ) -> None:
+        self._sqs = sqs
+        self._queue_name = queue_name
+        self._handler = handler
+        self._batch_size = batch_size
+        self._retry_after = retry_after_seconds
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"pump {queue_name}", daemon=True)
+
+    def start(self) -> None:
+        self._queue_url = self._sqs.get_queue_url(QueueName=self._queue_name)["QueueUrl"]
+        self._queue_arn = self._sqs.get_queue_attributes(
+            QueueUrl=self._queue_url, AttributeNames=["QueueArn"]
+        )["Attributes"]["QueueArn"]
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                self.pump_once(wait_seconds=1)
+            except Exception:
+                logger.exception("pump %s: cannot reach the queue", self._queue_name)
+                self._stopping.wait(1)
+
+    def pump_once(self, wait_seconds: int = 0) -> int:
+        """Runs one batch; returns how many messages it received."""
+        messages = self._sqs.receive_message(
+            QueueUrl=self._queue_url,
+            MaxNumberOfMessages=self._batch_size,
+            WaitTimeSeconds=wait_seconds,
+            MessageSystemAttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        ).get("Messages", [])
+        if not messages:
+            return 0
+        region = self._queue_arn.split(":")[3]
+        try:
+            result = self._handler(sqs_event(messages, self._queue_arn, region), None)
+            failed = {
+                item["itemIdentifier"] for item in (result or {}).get("batchItemFailures", [])
+            }
+        except Exception:
+            # As in Lambda: a handler that raises fails its whole batch.
+            logger.exception("pump %s: handler raised", self._queue_name)
+            failed = {m["MessageId"] for m in messages}
+        done = [m for m in messages if m["MessageId"] not in failed]
+        if done:
+            self._sqs.delete_message_batch(
+                QueueUrl=self._queue_url,
+                Entries=[
+                    {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]}
+                    for n, m in enumerate(done)
+                ],
+            )
+        for message in messages:
+            if message["MessageId"] in failed:
+                self._sqs.change_message_visibility(
+                    QueueUrl=self._queue_url,
+                    ReceiptHandle=message["ReceiptHandle"],
+                    VisibilityTimeout=self._retry_after,
+                )
+        return len(messages)

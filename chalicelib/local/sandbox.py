@@ -1,0 +1,849 @@
+"""Sandbox stand-ins for Slack and Twilio, so the local stack runs without any accounts.
+
+Two tiny HTTP servers imitate the parts of the Slack Web API and the Twilio Messages API
+that the official clients call (``slack_sdk.WebClient(base_url=...)`` and
+``twilio.rest.Client`` with a URL-rewriting http client). Every call is recorded in an
+:class:`Outbox` and printed readably to a stream: that printout is what a newcomer watches
+in the terminal to see what would have gone to Slack and to customers.
+
+The Twilio stand-in also plays Twilio's part afterwards: it sends signed status callbacks
+(``sent``, ``delivered``, and ``read`` for WhatsApp) to the ``StatusCallback`` URL.
+
+Both servers answer ``GET /_outbox`` with the JSON list of their own recorded entries, so
+an end-to-end test or a demo script in another process can read what was sent.
+
+Only the standard library is used, plus ``twilio.request_validator`` for signing.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import copy
+import dataclasses
+import json
+import re
+import threading
+import time
+import unicodedata
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.message import Message
+from email.utils import format_datetime
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, TextIO, cast
+
+__all__ = ["Outbox", "OutboxEntry", "SlackStandIn", "TwilioStandIn"]
+
+# Anything bigger than this is not a chat message; refuse it rather than buffer it.
+_MAX_BODY_BYTES = 5 * 1024 * 1024
+_CONTINUATION = "    "
+_TWILIO_API_VERSION = "2010-04-01"
+_CALLBACK_TIMEOUT_SECONDS = 5.0
+_STOP_JOIN_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class OutboxEntry:
+    """One call that reached a stand-in (or one status callback the Twilio stand-in sent)."""
+
+    service: str
+    method: str
+    payload: dict[str, Any]
+
+
+class Outbox:
+    """Thread-safe record of calls + readable printer."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self._stream = stream
+        self._entries: list[OutboxEntry] = []
+        # One condition guards the list and the stream, so printed order equals recorded
+        # order. Its lock is re-entrant, so a wait_for predicate may call entries().
+        self._changed = threading.Condition()
+
+    def record(self, entry: OutboxEntry) -> None:
+        with self._changed:
+            self._entries.append(entry)
+            self._write(_describe(entry))
+            self._changed.notify_all()
+
+    def entries(self, service: str | None = None, method: str | None = None) -> list[OutboxEntry]:
+        with self._changed:
+            return [
+                entry
+                for entry in self._entries
+                if (service is None or entry.service == service)
+                and (method is None or entry.method == method)
+            ]
+
+    def wait_for(
+        self, predicate: Callable[[OutboxEntry], bool], timeout: float = 10.0
+    ) -> OutboxEntry:
+        """Return the first entry, already recorded or still to come, matching `predicate`."""
+        deadline = time.monotonic() + timeout
+        checked = 0
+        with self._changed:
+            while True:
+                for entry in self._entries[checked:]:
+                    if predicate(entry):
+                        return entry
+                checked = len(self._entries)
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError(
+                        f"no matching outbox entry within {timeout:g}s "
+                        f"({len(self._entries)} entries recorded)"
+                    )
+                self._changed.wait(remaining)
+
+    def _note(self, line: str) -> None:
+        """Print a line that is not a call (e.g. a stand-in's own trouble); nothing is recorded."""
+        with self._changed:
+            self._write(_printable(line))
+
+    def _write(self, text: str) -> None:
+        if self._stream is None:
+            return
+        try:
+            self._stream.write(text + "\n")
+            self._stream.flush()
+        except UnicodeEncodeError:
+            # A terminal that cannot show a script still gets every character, escaped.
+            encoding = getattr(self._stream, "encoding", None) or "ascii"
+            safe = (text + "\n").encode(encoding, "backslashreplace").decode(encoding)
+            try:
+                self._stream.write(safe)
+                self._stream.flush()
+            except (OSError, ValueError):
+                pass
+        except (OSError, ValueError):
+            # A closed terminal or pipe must never break the stand-in that is printing.
+            pass
+
+
+# ---------------------------------------------------------------------------------------
+# Readable printing
+# ---------------------------------------------------------------------------------------
+
+
+def _printable(text: str) -> str:
+    # Customer text could carry terminal escape sequences; show control characters instead of
+    # obeying them. Everything else (any script, bidi marks, emoji) is left exactly as sent.
+    return "".join(
+        ch if ch in "\n\t" or unicodedata.category(ch) != "Cc" else f"\\x{ord(ch):02x}"
+        for ch in text
+    )
+
+
+def _with_body(head: str, body: str) -> str:
+    """`head: body`, continuing a multi-line body on indented lines."""
+    if not body:
+        return _printable(head)
+    lines = body.split("\n")
+    text = f"{head}: {lines[0]}"
+    for line in lines[1:]:
+        text += "\n" + _CONTINUATION + line
+    return _printable(text)
+
+
+def _describe(entry: OutboxEntry) -> str:
+    if entry.service == "slack":
+        return _describe_slack(entry)
+    if entry.service == "twilio":
+        return _describe_twilio(entry)
+    return _printable(f"[{entry.service}] {entry.method}")
+
+
+def _as_str(value: Any) -> str:
+    return value if isinstance(value, str) else "" if value is None else str(value)
+
+
+def _as_blocks(value: Any) -> list[Any]:
+    # Form posts carry blocks as a JSON string, JSON posts as a real list.
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return []
+    return value if isinstance(value, list) else []
+
+
+def _slack_message_text(payload: dict[str, Any]) -> str:
+    text = _as_str(payload.get("text"))
+    if text:
+        return text
+    blocks = _as_blocks(payload.get("blocks"))
+    for block in blocks:
+        if isinstance(block, dict) and block.get("type") == "section":
+            inner = block.get("text")
+            if isinstance(inner, dict) and _as_str(inner.get("text")):
+                return _as_str(inner.get("text"))
+    if blocks:
+        return f"({len(blocks)} blocks, no section text)"
+    if payload.get("attachments"):
+        return "(attachments only)"
+    return ""
+
+
+def _describe_slack(entry: OutboxEntry) -> str:
+    payload = entry.payload
+    response = payload.get("response")
+    response = response if isinstance(response, dict) else {}
+    method = entry.method
+    channel = _as_str(payload.get("channel"))
+    prefix = f"[slack] {method}"
+    if not response.get("ok"):
+        error = _as_str(response.get("error")) or "failed"
+        detail = _as_str(response.get("detail"))
+        return _printable(f"{prefix} ✗ {error}" + (f" ({detail})" if detail else ""))
+    if method == "chat.postMessage":
+        thread_ts = _as_str(payload.get("thread_ts"))
+        where = f"thread {thread_ts}" if thread_ts else f"new thread {response.get('ts')}"
+        head = f"{prefix} #{response.get('channel', channel)} ({where})"
+        return _with_body(head, _slack_message_text(payload))
+    if method == "chat.update":
+        head = f"{prefix} #{channel} (message {_as_str(payload.get('ts'))})"
+        return _with_body(head, _slack_message_text(payload))
+    if method == "chat.postEphemeral":
+        head = f"{prefix} #{channel} (only for {_as_str(payload.get('user'))})"
+        return _with_body(head, _slack_message_text(payload))
+    if method in ("reactions.add", "reactions.remove"):
+        return _printable(
+            f"{prefix} :{_as_str(payload.get('name'))}: on "
+            f"{channel}/{_as_str(payload.get('timestamp'))}"
+        )
+    if method == "chat.getPermalink":
+        return _printable(f"{prefix} {channel}/{_as_str(payload.get('message_ts'))}")
+    if method == "auth.test":
+        return _printable(f"{prefix} → {response.get('user_id')} in {response.get('team_id')}")
+    return _printable(prefix)
+
+
+def _channel_name(to: str, has_media: bool) -> str:
+    if to.lower().startswith("whatsapp:"):
+        return "WhatsApp"
+    return "MMS" if has_media else "SMS"
+
+
+def _describe_twilio(entry: OutboxEntry) -> str:
+    payload = entry.payload
+    response = payload.get("response")
+    response = response if isinstance(response, dict) else {}
+    if entry.method == "status_callback":
+        head = (
+            f"[twilio] status {_as_str(payload.get('MessageSid'))} → "
+            f"{_as_str(payload.get('MessageStatus'))} ({_as_str(payload.get('To'))})"
+        )
+        if "error" in response:
+            head += f" ✗ callback to {_as_str(payload.get('url'))} failed: {response['error']}"
+        return _printable(head)
+    if "code" in response:  # Twilio's error resources carry a numeric code, messages don't
+        return _printable(
+            f"[twilio] {entry.method} ✗ {response.get('status')} "
+            f"(code {response.get('code')}): {_as_str(response.get('message'))}"
+        )
+    if entry.method == "messages.create":
+        media = payload.get("MediaUrl") or []
+        to = _as_str(payload.get("To"))
+        sender = _as_str(payload.get("From")) or _as_str(payload.get("MessagingServiceSid"))
+        head = f"[twilio] {_channel_name(to, bool(media))} {sender} → {to}"
+        body = _as_str(payload.get("Body"))
+        extra = [f"media: {url}" for url in media]
+        if payload.get("ContentSid"):
+            variables = _as_str(payload.get("ContentVariables"))
+            extra.append(f"template {_as_str(payload.get('ContentSid'))} {variables}".rstrip())
+        lines = ([body] if body else []) + extra
+        return _with_body(head, "\n".join(lines))
+    if entry.method == "messages.fetch":
+        return _printable(
+            f"[twilio] messages.fetch {_as_str(payload.get('MessageSid'))} → "
+            f"{_as_str(response.get('status'))}"
+        )
+    return _printable(f"[twilio] {entry.method}")
+
+
+# ---------------------------------------------------------------------------------------
+# HTTP plumbing shared by both stand-ins
+# ---------------------------------------------------------------------------------------
+
+
+class _BadRequest(Exception):
+    """The request could not be decoded; answered with HTTP 400 in the service's own shape."""
+
+
+@dataclass(frozen=True)
+class _Request:
+    verb: str
+    path: str
+    query: list[tuple[str, str]]
+    headers: Message[str, str]
+    body: bytes
+
+
+@dataclass(frozen=True)
+class _Reply:
+    status: int
+    body: Any
+
+
+def _group(pairs: list[tuple[str, str]], repeatable: frozenset[str]) -> dict[str, Any]:
+    grouped: dict[str, list[str]] = {}
+    for key, value in pairs:
+        grouped.setdefault(key, []).append(value)
+    return {
+        key: values if key in repeatable or len(values) > 1 else values[0]
+        for key, values in grouped.items()
+    }
+
+
+def _decode_params(request: _Request, repeatable: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """Query parameters merged with the JSON or form body (the body wins on a clash)."""
+    params = _group(request.query, repeatable)
+    raw_type = request.headers.get("Content-Type")
+    content_type = request.headers.get_content_type() if raw_type else ""
+    if not request.body.strip():
+        # slack_sdk sends parameterless calls (auth.test) as an empty "JSON" body.
+        return params
+    try:
+        text = request.body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _BadRequest("body is not UTF-8") from exc
+    if content_type == "application/json":
+        try:
+            decoded = json.loads(text)
+        except ValueError as exc:
+            raise _BadRequest(f"invalid JSON body: {exc}") from exc
+        if not isinstance(decoded, dict):
+            raise _BadRequest("JSON body must be an object")
+        params.update(decoded)
+        return params
+    if content_type in ("", "application/x-www-form-urlencoded"):
+        try:
+            pairs = urllib.parse.parse_qsl(
+                text, keep_blank_values=True, strict_parsing=True, errors="strict"
+            )
+        except ValueError as exc:  # also UnicodeDecodeError from bad percent-escapes
+            raise _BadRequest(f"invalid form body: {exc}") from exc
+        params.update(_group(pairs, repeatable))
+        return params
+    raise _BadRequest(f"unsupported Content-Type {content_type!r}")
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], stand_in: _StandIn) -> None:
+        self.stand_in = stand_in
+        super().__init__(address, _Handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # The default prints a traceback to stderr; a vanished client is not worth one.
+        pass
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server_version = "ThreadlineSandbox/1.0"
+
+    def do_GET(self) -> None:
+        self._dispatch("GET")
+
+    def do_POST(self) -> None:
+        self._dispatch("POST")
+
+    def log_message(self, format: str, *args: Any) -> None:
+        # Silenced: the outbox lines are the readable log.
+        pass
+
+    def _dispatch(self, verb: str) -> None:
+        stand_in = cast(_Server, self.server).stand_in
+        try:
+            reply = stand_in._handle(self._request(verb))
+        except _BadRequest as exc:
+            reply = _Reply(HTTPStatus.BAD_REQUEST, stand_in._error_body(400, str(exc)))
+        except Exception as exc:  # a stand-in bug must not kill the server or spew tracebacks
+            stand_in._outbox._note(f"[{stand_in.service}] internal error: {exc!r}")
+            reply = _Reply(HTTPStatus.INTERNAL_SERVER_ERROR, stand_in._error_body(500, repr(exc)))
+        data = json.dumps(reply.body, ensure_ascii=False, default=str).encode("utf-8")
+        try:
+            self.send_response(reply.status)
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+        except OSError:
+            pass  # the client went away; nothing to tell it
+
+    def _request(self, verb: str) -> _Request:
+        split = urllib.parse.urlsplit(self.path)
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError as exc:
+            raise _BadRequest("invalid Content-Length") from exc
+        if length < 0 or length > _MAX_BODY_BYTES:
+            raise _BadRequest("Content-Length out of range")
+        body = self.rfile.read(length) if length else b""
+        try:
+            query = urllib.parse.parse_qsl(split.query, keep_blank_values=True, errors="strict")
+        except ValueError as exc:
+            raise _BadRequest(f"invalid query string: {exc}") from exc
+        return _Request(verb, split.path, query, self.headers, body)
+
+
+class _StandIn:
+    """Server lifecycle, own-entry bookkeeping and `GET /_outbox`, shared by both stand-ins."""
+
+    service = ""
+
+    def __init__(self, outbox: Outbox) -> None:
+        self._outbox = outbox
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self._own: list[OutboxEntry] = []
+        self._own_lock = threading.Lock()
+
+    def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        if self._server is not None:
+            raise RuntimeError(f"{type(self).__name__} is already running at {self.base_url}")
+        server = _Server((host, port), self)
+        thread = threading.Thread(
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.05},  # keeps stop() quick
+            name=f"sandbox-{self.service}",
+            daemon=True,
+        )
+        self._server, self._thread = server, thread
+        thread.start()
+        return self.base_url
+
+    def stop(self) -> None:
+        server, thread = self._server, self._thread
+        if server is None:
+            return
+        server.shutdown()
+        server.server_close()
+        if thread is not None:
+            thread.join(timeout=_STOP_JOIN_SECONDS)
+        self._server = self._thread = None
+
+    @property
+    def base_url(self) -> str:
+        return self._root_url() + self._base_path()
+
+    def _root_url(self) -> str:
+        if self._server is None:
+            raise RuntimeError(f"{type(self).__name__} is not running; call start() first")
+        host, port = self._server.server_address[:2]
+        host_text = host.decode() if isinstance(host, bytes) else str(host)
+        return f"http://{host_text}:{port}"
+
+    def _base_path(self) -> str:
+        return ""
+
+    def _record(self, method: str, payload: dict[str, Any]) -> None:
+        entry = OutboxEntry(self.service, method, payload)
+        with self._own_lock:
+            self._own.append(entry)
+        self._outbox.record(entry)
+
+    def _handle(self, request: _Request) -> _Reply:
+        if request.verb == "GET" and request.path == "/_outbox":
+            with self._own_lock:
+                own = [dataclasses.asdict(entry) for entry in self._own]
+            return _Reply(HTTPStatus.OK, own)
+        return self._handle_api(request)
+
+    def _handle_api(self, request: _Request) -> _Reply:
+        raise NotImplementedError
+
+    def _unsupported(self, request: _Request) -> _Reply:
+        body = self._error_body(404, f"{request.verb} {request.path} is not imitated")
+        self._record("unsupported", {"verb": request.verb, "path": request.path, "response": body})
+        return _Reply(HTTPStatus.NOT_FOUND, body)
+
+    def _error_body(self, status: int, message: str) -> Any:
+        raise NotImplementedError
+
+
+# ---------------------------------------------------------------------------------------
+# Slack
+# ---------------------------------------------------------------------------------------
+
+_SLACK_METHODS = frozenset(
+    {
+        "auth.test",
+        "chat.postMessage",
+        "chat.update",
+        "chat.postEphemeral",
+        "chat.getPermalink",
+        "reactions.add",
+        "reactions.remove",
+    }
+)
+
+
+def _has_content(params: dict[str, Any]) -> bool:
+    return bool(params.get("text") or _as_blocks(params.get("blocks")) or params.get("attachments"))
+
+
+class SlackStandIn(_StandIn):
+    """Imitates `POST /api/<method>` of the Slack Web API for the methods Threadline uses."""
+
+    service = "slack"
+
+    def __init__(self, outbox: Outbox) -> None:
+        super().__init__(outbox)
+        self._ts_lock = threading.Lock()
+        self._last_ts_micros = 0
+
+    def _base_path(self) -> str:
+        return "/api/"
+
+    def _error_body(self, status: int, message: str) -> Any:
+        if status == 400:
+            return {"ok": False, "error": "invalid_arguments", "detail": message}
+        return {"ok": False, "error": "internal_error", "detail": message}
+
+    def _next_ts(self) -> str:
+        # A counter, seeded from the clock so a restarted sandbox never reuses the ts of a
+        # thread that a persistent local store may still remember.
+        with self._ts_lock:
+            now = time.time_ns() // 1000
+            self._last_ts_micros = max(now, self._last_ts_micros + 1)
+            micros = self._last_ts_micros
+        return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
+
+    def _handle_api(self, request: _Request) -> _Reply:
+        if not request.path.startswith("/api/"):
+            return self._unsupported(request)
+        method = request.path.removeprefix("/api/")
+        try:
+            params = _decode_params(request)
+        except _BadRequest as exc:
+            body = self._error_body(400, str(exc))
+            self._record(method, {"response": body})
+            return _Reply(HTTPStatus.BAD_REQUEST, body)
+        # Slack also accepts the token as a parameter; either way it never goes in the record.
+        param_token = _as_str(params.pop("token", ""))
+        response = self._answer(method, params, _bearer(request.headers) or param_token)
+        self._record(method, {**params, "response": response})
+        return _Reply(HTTPStatus.OK, response)  # Slack reports errors in the body, not status
+
+    def _answer(self, method: str, params: dict[str, Any], token: str) -> dict[str, Any]:
+        if method not in _SLACK_METHODS:
+            return {"ok": False, "error": "unknown_method"}
+        if not token:
+            return {"ok": False, "error": "not_authed"}
+        if method == "auth.test":
+            return {
+                "ok": True,
+                "url": "https://sandbox.slack.invalid/",
+                "team": "Threadline Sandbox",
+                "user": "threadline",
+                "team_id": "T-from-nowhere",
+                "user_id": "UBOT",
+                "bot_id": "BSANDBOX",
+                "is_enterprise_install": False,
+            }
+        channel = _as_str(params.get("channel"))
+        if not channel:
+            return {"ok": False, "error": "channel_not_found"}
+        if method == "chat.postMessage":
+            return self._post_message(channel, params)
+        if method == "chat.update":
+            ts = _as_str(params.get("ts"))
+            if not ts:
+                return {"ok": False, "error": "message_not_found"}
+            text = _as_str(params.get("text"))
+            return {
+                "ok": True,
+                "channel": channel,
+                "ts": ts,
+                "text": text,
+                "message": {"type": "message", "text": text, "user": "UBOT", "ts": ts},
+            }
+        if method == "chat.postEphemeral":
+            if not _as_str(params.get("user")):
+                return {"ok": False, "error": "user_not_found"}
+            if not _has_content(params):
+                return {"ok": False, "error": "no_text"}
+            return {"ok": True, "message_ts": self._next_ts()}
+        if method == "chat.getPermalink":
+            message_ts = _as_str(params.get("message_ts"))
+            if not message_ts:
+                return {"ok": False, "error": "message_not_found"}
+            permalink = (
+                f"https://sandbox.slack.invalid/archives/{channel}/p{message_ts.replace('.', '')}"
+            )
+            return {"ok": True, "channel": channel, "permalink": permalink}
+        # reactions.add / reactions.remove
+        if not _as_str(params.get("timestamp")):
+            return {"ok": False, "error": "no_item_specified"}
+        if not _as_str(params.get("name")):
+            return {"ok": False, "error": "invalid_name"}
+        return {"ok": True}
+
+    def _post_message(self, channel: str, params: dict[str, Any]) -> dict[str, Any]:
+        if not _has_content(params):
+            return {"ok": False, "error": "no_text"}
+        ts = self._next_ts()
+        message: dict[str, Any] = {
+            "type": "message",
+            "user": "UBOT",
+            "bot_id": "BSANDBOX",
+            "text": _as_str(params.get("text")),
+            "ts": ts,
+        }
+        thread_ts = _as_str(params.get("thread_ts"))
+        if thread_ts:
+            message["thread_ts"] = thread_ts
+        blocks = _as_blocks(params.get("blocks"))
+        if blocks:
+            message["blocks"] = blocks
+        return {"ok": True, "channel": channel, "ts": ts, "message": message}
+
+
+def _bearer(headers: Message[str, str]) -> str:
+    scheme, _, token = (headers.get("Authorization") or "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+# ---------------------------------------------------------------------------------------
+# Twilio
+# ---------------------------------------------------------------------------------------
+
+_MESSAGES_PATH = re.compile(r"^/2010-04-01/Accounts/(?P<account>[^/]+)/Messages\.json$")
+_MESSAGE_PATH = re.compile(
+    r"^/2010-04-01/Accounts/(?P<account>[^/]+)/Messages/(?P<sid>[^/]+)\.json$"
+)
+_TWILIO_REPEATABLE = frozenset({"MediaUrl"})
+
+
+def _basic_auth(headers: Message[str, str]) -> tuple[str, str] | None:
+    scheme, _, encoded = (headers.get("Authorization") or "").partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    username, sep, password = decoded.partition(":")
+    return (username, password) if sep else None
+
+
+def _twilio_error(status: int, code: int, message: str) -> dict[str, Any]:
+    return {
+        "code": code,
+        "message": message,
+        "more_info": f"https://www.twilio.com/docs/errors/{code}",
+        "status": status,
+    }
+
+
+def _rfc2822_now() -> str:
+    return format_datetime(datetime.now(UTC))
+
+
+class TwilioStandIn(_StandIn):
+    """Imitates the Twilio Messages API and the status callbacks Twilio sends afterwards."""
+
+    service = "twilio"
+
+    def __init__(self, outbox: Outbox, *, callback_delay: float = 0.2) -> None:
+        super().__init__(outbox)
+        self._callback_delay = callback_delay
+        self._messages: dict[str, dict[str, Any]] = {}
+        self._messages_lock = threading.Lock()
+        self._callbacks: list[threading.Thread] = []
+        self._stopping = threading.Event()
+
+    def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        self._stopping.clear()
+        return super().start(host, port)
+
+    def stop(self) -> None:
+        # Wakes callback threads still waiting out their delay, so they give up at once.
+        self._stopping.set()
+        super().stop()
+        deadline = time.monotonic() + _STOP_JOIN_SECONDS
+        with self._messages_lock:
+            pending = list(self._callbacks)
+            self._callbacks.clear()
+        for thread in pending:
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
+
+    def _error_body(self, status: int, message: str) -> Any:
+        if status == 400:
+            return _twilio_error(400, 20001, message)
+        if status == 404:
+            return _twilio_error(404, 20404, f"The requested resource was not found: {message}")
+        return _twilio_error(status, 20500, message)
+
+    def _handle_api(self, request: _Request) -> _Reply:
+        match = _MESSAGES_PATH.match(request.path)
+        if match and request.verb == "POST":
+            return self._create(match["account"], request)
+        match = _MESSAGE_PATH.match(request.path)
+        if match and request.verb == "GET":
+            return self._fetch(match["account"], match["sid"], request)
+        return self._unsupported(request)
+
+    def _authenticate(self, account_sid: str, request: _Request) -> tuple[str, str] | None:
+        credentials = _basic_auth(request.headers)
+        if credentials is None or credentials[0] != account_sid or not credentials[1]:
+            return None
+        return credentials
+
+    def _create(self, account_sid: str, request: _Request) -> _Reply:
+        try:
+            params = _decode_params(request, _TWILIO_REPEATABLE)
+        except _BadRequest as exc:
+            return self._reject("messages.create", {}, 400, 20001, str(exc))
+        credentials = self._authenticate(account_sid, request)
+        if credentials is None:
+            return self._reject("messages.create", params, 401, 20003, "Authenticate")
+        to = _as_str(params.get("To"))
+        sender = _as_str(params.get("From"))
+        service_sid = _as_str(params.get("MessagingServiceSid"))
+        body = _as_str(params.get("Body"))
+        media = params.get("MediaUrl") or []
+        if not to:
+            return self._reject(
+                "messages.create", params, 400, 21604, "A 'To' phone number is required."
+            )
+        if not sender and not service_sid:
+            return self._reject(
+                "messages.create", params, 400, 21603, "A 'From' phone number is required."
+            )
+        if not body and not media and not params.get("ContentSid"):
+            return self._reject("messages.create", params, 400, 21602, "Message body is required.")
+
+        sid = "SM" + uuid.uuid4().hex
+        now = _rfc2822_now()
+        uri = f"/{_TWILIO_API_VERSION}/Accounts/{account_sid}/Messages/{sid}.json"
+        resource: dict[str, Any] = {
+            "sid": sid,
+            "account_sid": account_sid,
+            "api_version": _TWILIO_API_VERSION,
+            "to": to,
+            "from": sender or None,
+            "messaging_service_sid": service_sid or None,
+            "body": body,
+            "status": "queued",
+            "num_media": str(len(media)),
+            "num_segments": "1",
+            "direction": "outbound-api",
+            "date_created": now,
+            "date_updated": now,
+            "date_sent": None,
+            "error_code": None,
+            "error_message": None,
+            "price": None,
+            "price_unit": "USD",
+            "uri": uri,
+            "subresource_uris": {"media": uri.removesuffix(".json") + "/Media.json"},
+        }
+        with self._messages_lock:
+            self._messages[sid] = resource
+            snapshot = copy.deepcopy(resource)
+        self._record("messages.create", {**params, "response": snapshot})
+        self._schedule_progress(sid, credentials[1], _as_str(params.get("StatusCallback")))
+        return _Reply(HTTPStatus.CREATED, snapshot)
+
+    def _fetch(self, account_sid: str, sid: str, request: _Request) -> _Reply:
+        if self._authenticate(account_sid, request) is None:
+            return self._reject("messages.fetch", {"MessageSid": sid}, 401, 20003, "Authenticate")
+        with self._messages_lock:
+            stored = self._messages.get(sid)
+            snapshot = copy.deepcopy(stored) if stored else None
+        if snapshot is None or snapshot["account_sid"] != account_sid:
+            message = f"The requested resource {request.path} was not found"
+            return self._reject("messages.fetch", {"MessageSid": sid}, 404, 20404, message)
+        self._record("messages.fetch", {"MessageSid": sid, "response": snapshot})
+        return _Reply(HTTPStatus.OK, snapshot)
+
+    def _reject(
+        self, method: str, params: dict[str, Any], status: int, code: int, message: str
+    ) -> _Reply:
+        body = _twilio_error(status, code, message)
+        self._record(method, {**params, "response": body})
+        return _Reply(status, body)
+
+    def _schedule_progress(self, sid: str, auth_token: str, callback_url: str) -> None:
+        thread = threading.Thread(
+            target=self._progress,
+            args=(sid, auth_token, callback_url),
+            name=f"sandbox-twilio-status-{sid}",
+            daemon=True,
+        )
+        with self._messages_lock:
+            self._callbacks = [t for t in self._callbacks if t.is_alive()]
+            self._callbacks.append(thread)
+        thread.start()
+
+    def _progress(self, sid: str, auth_token: str, callback_url: str) -> None:
+        """Walk a message through Twilio's delivery states, calling back after each one."""
+        if self._stopping.wait(self._callback_delay):
+            return
+        with self._messages_lock:
+            to = _as_str(self._messages[sid]["to"])
+        statuses = ["sent", "delivered"] + (["read"] if to.startswith("whatsapp:") else [])
+        for status in statuses:
+            if self._stopping.is_set():
+                return
+            with self._messages_lock:
+                resource = self._messages[sid]
+                resource["status"] = status
+                resource["date_updated"] = _rfc2822_now()
+                if status == "sent":
+                    resource["date_sent"] = resource["date_updated"]
+                params = {
+                    "MessageSid": sid,
+                    "SmsSid": sid,
+                    "AccountSid": _as_str(resource["account_sid"]),
+                    "From": _as_str(resource["from"]),
+                    "To": to,
+                    "MessageStatus": status,
+                    "SmsStatus": status,
+                    "ApiVersion": _TWILIO_API_VERSION,
+                }
+                if resource["messaging_service_sid"]:
+                    params["MessagingServiceSid"] = _as_str(resource["messaging_service_sid"])
+            if callback_url:
+                outcome = _post_signed(callback_url, params, auth_token)
+                self._record("status_callback", {**params, "url": callback_url, **outcome})
+
+
+def _post_signed(url: str, params: dict[str, str], auth_token: str) -> dict[str, Any]:
+    """POST a status callback the way Twilio signs it; report the outcome, never raise."""
+    try:
+        from twilio.request_validator import RequestValidator
+
+        if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
+            raise ValueError(f"not an http(s) URL: {url!r}")
+        signature = RequestValidator(auth_token).compute_signature(url, params)
+        request = urllib.request.Request(  # noqa: S310 - scheme checked above
+            url,
+            data=urllib.parse.urlencode(params).encode("ascii"),
+            headers={
+                "Content-Type": "application/x-www-form-urlencoded",
+                "X-Twilio-Signature": signature,
+                "User-Agent": "TwilioProxy/1.1 (Threadline sandbox)",
+            },
+            method="POST",
+        )
+        # No proxies: the callback target is the local stack, whatever http_proxy says.
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        with opener.open(request, timeout=_CALLBACK_TIMEOUT_SECONDS) as answer:
+            return {"response": {"status": answer.status}}
+    except urllib.error.HTTPError as exc:
+        return {"response": {"status": exc.code, "error": f"HTTP {exc.code}"}}
+    except Exception as exc:  # connection refused, timeout, bad URL: report, never crash
+        reason = getattr(exc, "reason", None) or exc
+        return {"response": {"error": str(reason)}}

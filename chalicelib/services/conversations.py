@@ -1,0 +1,73 @@
+"""The inbound worker: a customer's message becomes a post in its conversation's thread.
+
+Runs once per message, in order per customer (the FIFO group). Idempotent: a message already
+processed is skipped, and the open-conversation pointer is claimed conditionally, so two
+first messages cannot open two conversations.
+"""
+
+from aws_lambda_powertools import Logger
+
+from chalicelib.domain.conversation import (
+    Conversation,
+    InboundMessage,
+    InboundStatus,
+    open_conversation,
+)
+from chalicelib.domain.errors import Retryable
+from chalicelib.domain.shop import Shop
+from chalicelib.domain.slack_view import customer_message, root_card
+from chalicelib.secrets import SecretVault
+from chalicelib.services.ports import IdFactory, SlackFactory, SlackPort
+from chalicelib.store import Store
+
+logger = Logger(service="threadline", child=True)
+
+
+class InboundProcessor:
+    def __init__(
+        self, store: Store, vault: SecretVault, slack: SlackFactory, new_id: IdFactory
+    ) -> None:
+        self._store = store
+        self._vault = vault
+        self._slack = slack
+        self._new_id = new_id
+
+    def process(self, message: InboundMessage) -> None:
+        shop = self._store.get_shop(message.shop_id)
+        if shop is None:
+            logger.warning("message for an unknown shop dropped", shop_id=message.shop_id)
+            return
+        if self._store.inbound_status(message) is InboundStatus.PROCESSED:
+            logger.info("already processed", message_key=message.message_key)
+            return
+        token = self._vault.get(shop.shop_id).slack_bot_token
+        if token is None:
+            raise Retryable("the shop has no Slack bot token")
+        slack = self._slack(token.get_secret_value())
+        conversation = self._conversation_for(message)
+        if conversation.slack_thread_ts is None:
+            conversation = self._start_thread(conversation, shop, slack)
+        assert conversation.slack_channel_id and conversation.slack_thread_ts
+        reply_ts = slack.post(
+            conversation.slack_channel_id,
+            customer_message(message),
+            thread_ts=conversation.slack_thread_ts,
+        )
+        self._store.record_inbound(message, conversation, reply_ts)
+        logger.info(
+            "customer message posted",
+            shop_id=shop.shop_id,
+            conversation_id=conversation.conversation_id,
+            message_key=message.message_key,
+        )
+
+    def _conversation_for(self, message: InboundMessage) -> Conversation:
+        existing = self._store.find_open_conversation(message.shop_id, message.customer_address)
+        if existing is not None:
+            return existing
+        return self._store.create_conversation(open_conversation(message, self._new_id()))
+
+    def _start_thread(self, conversation: Conversation, shop: Shop, slack: SlackPort) -> Conversation:
+        channel = shop.slack.channel_id
+        thread_ts = slack.post(channel, root_card(conversation, shop.timezone))
+        return self._store.attach_slack_thread(conversation, shop.slack.team_id, channel, thread_ts)

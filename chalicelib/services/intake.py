@@ -1,0 +1,97 @@
+"""The ack paths: what happens while a provider waits for our answer.
+
+Each webhook is verified, normalised, stored and/or queued, and answered. Warm, with the
+shop's config and secrets cached, a customer message costs two AWS calls (one DynamoDB
+write, one SQS send); a Slack event or a status callback one (an SQS send). Whenever the
+work is not both stored and queued, a Retryable makes the provider try again.
+"""
+
+from aws_lambda_powertools import Logger
+from botocore.exceptions import BotoCoreError, ClientError
+
+from chalicelib.channels.base import ChannelAdapter, WebhookRequest
+from chalicelib.channels.slack import IgnoredEvent, UrlVerification, parse_event, verify_request
+from chalicelib.domain.conversation import InboundStatus
+from chalicelib.domain.errors import NotFound, Retryable
+from chalicelib.domain.shop import Shop, ShopSecrets
+from chalicelib.queues import Queues
+from chalicelib.secrets import SecretVault
+from chalicelib.services.ports import Clock
+from chalicelib.settings import Settings
+from chalicelib.store import Store
+
+logger = Logger(service="threadline", child=True)
+
+AWS_ERRORS = (ClientError, BotoCoreError)
+
+
+class Intake:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        vault: SecretVault,
+        queues: Queues,
+        twilio: ChannelAdapter,
+        clock: Clock,
+    ) -> None:
+        self._settings = settings
+        self._store = store
+        self._vault = vault
+        self._queues = queues
+        self._twilio = twilio
+        self._clock = clock
+
+    def _shop(self, shop_id: str) -> tuple[Shop, ShopSecrets]:
+        try:
+            shop = self._store.get_shop(shop_id)
+            if shop is None:
+                raise NotFound(f"no shop {shop_id}")
+            return shop, self._vault.get(shop_id)
+        except AWS_ERRORS as error:
+            raise Retryable("shop configuration unavailable") from error
+
+    def customer_message(self, shop_id: str, request: WebhookRequest) -> None:
+        shop, secrets = self._shop(shop_id)
+        self._twilio.verify(request, shop, secrets)
+        message = self._twilio.parse(request, shop, received_at=self._clock())
+        try:
+            stored = self._store.save_inbound(message)
+            if stored is not None:
+                message, status = stored
+                if status is not InboundStatus.RECEIVED:
+                    logger.info("duplicate delivery", message_key=message.message_key)
+                    return
+                logger.info("re-queueing a stored, unprocessed message",
+                            message_key=message.message_key)
+            self._queues.send_inbound(message)
+        except AWS_ERRORS as error:
+            raise Retryable("message not stored and queued") from error
+
+    def delivery_status(self, shop_id: str, request: WebhookRequest) -> None:
+        shop, secrets = self._shop(shop_id)
+        self._twilio.verify(request, shop, secrets)
+        update = self._twilio.parse_status(request, shop)
+        try:
+            self._queues.send_outbound(update)
+        except AWS_ERRORS as error:
+            raise Retryable("status not queued") from error
+
+    def slack_event(self, request: WebhookRequest) -> str | None:
+        """Returns the challenge to echo for Slack's URL check, None otherwise."""
+        verify_request(request, self._settings.slack_signing_secret.get_secret_value())
+        event = parse_event(request.body)
+        if isinstance(event, UrlVerification):
+            return event.challenge
+        if isinstance(event, IgnoredEvent):
+            logger.debug("slack event ignored", why=event.why)
+            return None
+        try:
+            self._queues.send_outbound(event)
+        except AWS_ERRORS as error:
+            raise Retryable("event not queued") from error
+        return None
+
+    def slack_request(self, request: WebhookRequest) -> None:
+        """Interactivity and slash commands: verified only, until their features exist."""
+        verify_request(request, self._settings.slack_signing_secret.get_secret_value())

@@ -1,0 +1,24 @@
+"""What the use cases need from the outside world, as small protocols.
+
+The real adapters live in store.py, queues.py, secrets.py and channels/; tests pass fakes.
+"""
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Protocol
+
+from chalicelib.domain.slack_view import SlackMessage
+
+Clock = Callable[[], datetime]
+IdFactory = Callable[[], str]
+
+
+class SlackPort(Protocol):
+    def post(self, channel: str, message: SlackMessage, thread_ts: str | None = None) -> str: ...
+
+    def react(self, channel: str, ts: str, name: str) -> None: ...
+
+    def unreact(self, channel: str, ts: str, name: str) -> None: ...
+
+
+SlackFactory = Callable[[str], SlackPort]

@@ -1,0 +1,133 @@
+"""The outbound worker: agents' thread replies go to the customer; delivery news comes back.
+
+A reply is stored under its Slack message's key before it is sent, and moves through its
+delivery states only forwards, so Slack's retries and duplicated status callbacks never send
+or report twice.
+"""
+
+from aws_lambda_powertools import Logger
+
+from chalicelib.channels.base import ChannelAdapter, DeliveryRefused
+from chalicelib.domain.conversation import (
+    FAILED_DELIVERY,
+    AgentReply,
+    DeliveryStatus,
+    DeliveryUpdate,
+    OutboundMessage,
+    reply_to,
+)
+from chalicelib.domain.errors import Retryable
+from chalicelib.domain.shop import Shop, ShopSecrets
+from chalicelib.domain.slack_view import DELIVERY_REACTIONS, delivery_failed_note
+from chalicelib.secrets import SecretVault
+from chalicelib.services.ports import Clock, SlackFactory, SlackPort
+from chalicelib.settings import Settings
+from chalicelib.store import Store
+
+logger = Logger(service="threadline", child=True)
+
+
+class ReplyDispatcher:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        vault: SecretVault,
+        twilio: ChannelAdapter,
+        slack: SlackFactory,
+        clock: Clock,
+    ) -> None:
+        self._settings = settings
+        self._store = store
+        self._vault = vault
+        self._twilio = twilio
+        self._slack = slack
+        self._clock = clock
+
+    def handle(self, job: AgentReply | DeliveryUpdate) -> None:
+        if isinstance(job, AgentReply):
+            self.send_reply(job)
+        else:
+            self.record_delivery(job)
+
+    def _workspace(self, shop: Shop) -> tuple[ShopSecrets, SlackPort]:
+        secrets = self._vault.get(shop.shop_id)
+        if secrets.slack_bot_token is None:
+            raise Retryable("the shop has no Slack bot token")
+        return secrets, self._slack(secrets.slack_bot_token.get_secret_value())
+
+    def send_reply(self, reply: AgentReply) -> None:
+        conversation = self._store.find_conversation_by_thread(
+            reply.team_id, reply.channel_id, reply.thread_ts
+        )
+        if conversation is None:
+            logger.debug("reply outside a conversation thread ignored")
+            return
+        shop = self._store.get_shop(conversation.shop_id)
+        if shop is None:
+            logger.warning("reply for a removed shop dropped", shop_id=conversation.shop_id)
+            return
+        message = reply_to(conversation, reply, self._clock())
+        stored = self._store.claim_outbound(message)
+        if stored is not None and stored.status is not DeliveryStatus.PENDING:
+            logger.info("reply already handled", message_key=message.message_key)
+            return
+        message = stored or message
+        if not self._store.advance_outbound(message, DeliveryStatus.SENDING):
+            return
+        secrets, slack = self._workspace(shop)
+        callback = f"{self._settings.public_url}/webhooks/twilio/{shop.shop_id}/status"
+        try:
+            receipt = self._twilio.send(message, shop, secrets, callback)
+        except Retryable:
+            self._store.reset_outbound(message)
+            raise
+        except DeliveryRefused as refused:
+            self._store.advance_outbound(
+                message, DeliveryStatus.FAILED, error_code=refused.error_code
+            )
+            self._show(slack, message, DeliveryStatus.FAILED, refused.error_code)
+            return
+        self._store.advance_outbound(
+            message, receipt.status, provider_message_id=receipt.provider_message_id
+        )
+        self._show(slack, message, receipt.status, None)
+        logger.info(
+            "reply sent",
+            shop_id=shop.shop_id,
+            conversation_id=conversation.conversation_id,
+            message_key=message.message_key,
+        )
+
+    def record_delivery(self, update: DeliveryUpdate) -> None:
+        message = self._store.find_outbound_by_provider_id(
+            update.shop_id, update.provider_message_id
+        )
+        if message is None:
+            # The callback can overtake the write that records the provider's id.
+            raise Retryable("status for a message not recorded yet")
+        if not self._store.advance_outbound(message, update.status, error_code=update.error_code):
+            return
+        shop = self._store.get_shop(message.shop_id)
+        if shop is None:
+            return
+        _, slack = self._workspace(shop)
+        self._show(slack, message, update.status, update.error_code)
+
+    def _show(
+        self,
+        slack: SlackPort,
+        message: OutboundMessage,
+        status: DeliveryStatus,
+        error_code: str | None,
+    ) -> None:
+        """The reply's fate, on the agent's own Slack message: one reaction, the latest."""
+        shown = DELIVERY_REACTIONS.get(message.status)
+        reaction = DELIVERY_REACTIONS.get(status)
+        if reaction and reaction != shown:
+            slack.react(message.slack_channel_id, message.slack_ts, reaction)
+            if shown:
+                slack.unreact(message.slack_channel_id, message.slack_ts, shown)
+        if status in FAILED_DELIVERY:
+            note = delivery_failed_note(self._twilio.describe_error(error_code), error_code)
+            slack.post(message.slack_channel_id, note, thread_ts=message.slack_thread_ts)

@@ -1,0 +1,71 @@
+"""Shop administration: upsert and read a shop's configuration and secrets."""
+
+import json
+import re
+
+from pydantic import ValidationError
+
+from chalicelib.domain.errors import BadRequest, Conflict, NotFound
+from chalicelib.domain.shop import (
+    SHOP_ID_PATTERN,
+    ShopDocument,
+    masked_document,
+    missing_secrets,
+)
+from chalicelib.secrets import SecretVault
+from chalicelib.store import Store
+
+_SHOP_ID = re.compile(SHOP_ID_PATTERN)
+
+
+def _checked_shop_id(shop_id: str) -> str:
+    if not _SHOP_ID.match(shop_id):
+        raise BadRequest("shop_id must be 1-63 lower-case letters, digits or dashes")
+    return shop_id
+
+
+def _field_errors(error: ValidationError) -> list[dict[str, object]]:
+    # Inputs are left out: a rejected document may hold a token.
+    return [
+        {"field": ".".join(str(part) for part in e["loc"]) or "(body)", "error": e["msg"]}
+        for e in error.errors(include_url=False, include_input=False, include_context=False)
+    ]
+
+
+class ShopAdmin:
+    def __init__(self, store: Store, vault: SecretVault) -> None:
+        self._store = store
+        self._vault = vault
+
+    def put(self, shop_id: str, body: bytes) -> tuple[bool, dict[str, object]]:
+        """Creates or replaces a shop. Secrets left out or sent back masked keep their stored
+        value. Returns whether the shop is new, and the shop as `get` shows it."""
+        _checked_shop_id(shop_id)
+        try:
+            document = ShopDocument.model_validate(json.loads(body))
+        except ValueError as error:
+            if isinstance(error, ValidationError):
+                raise BadRequest("invalid shop", _field_errors(error)) from error
+            raise BadRequest("body is not valid JSON") from error
+        shop, given = document.split(shop_id)
+        previous = self._store.get_shop(shop_id, fresh=True)
+        secrets = given.merged_over(self._vault.get(shop_id, fresh=True)) if previous else given
+        missing = missing_secrets(shop, secrets)
+        if missing:
+            raise BadRequest(
+                "invalid shop", [{"field": name, "error": "Field required"} for name in missing]
+            )
+        taken = self._store.addresses_taken(shop)
+        if taken:
+            raise Conflict(f"already used by another shop: {', '.join(taken)}")
+        # Secrets first: a shop is never visible before the secrets its webhooks need.
+        self._vault.put(shop_id, secrets)
+        self._store.put_shop(shop, previous)
+        return previous is None, masked_document(shop, secrets)
+
+    def get(self, shop_id: str) -> dict[str, object]:
+        _checked_shop_id(shop_id)
+        shop = self._store.get_shop(shop_id, fresh=True)
+        if shop is None:
+            raise NotFound(f"no shop {shop_id}")
+        return masked_document(shop, self._vault.get(shop_id, fresh=True))

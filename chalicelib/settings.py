@@ -1,0 +1,51 @@
+"""Every setting in one place.
+
+Environment variables are read when `Settings.from_environ()` is called (by the composition
+root, on first use), never at import: chalice imports app.py when packaging, and its test
+client sets environment variables only for the duration of a call. Resource names that
+decorators need at import time are plain constants, shared with infra/template.json.
+"""
+
+import os
+from collections.abc import Mapping
+
+from pydantic import BaseModel, ConfigDict, SecretStr
+
+TABLE_NAME = "threadline"
+INBOUND_QUEUE = "threadline-inbound.fifo"
+OUTBOUND_QUEUE = "threadline-outbound.fifo"
+SECRETS_PREFIX = "threadline/shops/"
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    public_url: str
+    admin_token: SecretStr
+    slack_signing_secret: SecretStr
+    slack_api_url: str = "https://slack.com/api/"
+    twilio_api_url: str = "https://api.twilio.com"
+    table_name: str = TABLE_NAME
+    inbound_queue: str = INBOUND_QUEUE
+    outbound_queue: str = OUTBOUND_QUEUE
+    secrets_prefix: str = SECRETS_PREFIX
+    shop_cache_seconds: int = 60
+    secrets_cache_seconds: int = 300
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str] | None = None) -> "Settings":
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {
+            "public_url": env.get("THREADLINE_PUBLIC_URL", "").rstrip("/"),
+            "admin_token": env.get("THREADLINE_ADMIN_TOKEN", ""),
+            "slack_signing_secret": env.get("SLACK_SIGNING_SECRET", ""),
+        }
+        optional = {
+            "slack_api_url": "SLACK_API_URL",
+            "twilio_api_url": "TWILIO_API_URL",
+            "table_name": "THREADLINE_TABLE",
+            "secrets_prefix": "THREADLINE_SECRETS_PREFIX",
+            "shop_cache_seconds": "THREADLINE_SHOP_CACHE_SECONDS",
+        }
+        values.update({field: env[name] for field, name in optional.items() if env.get(name)})
+        return cls.model_validate(values)

@@ -1,0 +1,557 @@
+"""The repository over Threadline's single DynamoDB table: the only module that knows keys.
+
+Access patterns and their keys (every item has PK and SK; GSI1 is a sparse, overloaded index):
+
+| pattern                                   | PK                                      | SK           |
+|-------------------------------------------|-----------------------------------------|--------------|
+| shop config by id                         | SHOP#{shop}                             | SHOP         |
+| shop by inbound address (number, email)   | ADDRESS#{address}                       | ADDRESS      |
+| message by provider delivery (dedupe)     | SHOP#{shop}#MSG#{message key}           | MESSAGE      |
+| outbound message by provider message id   | SHOP#{shop}#PROVIDER#{provider id}      | POINTER      |
+| conversation by id                        | SHOP#{shop}#CONV#{conversation}         | CONVERSATION |
+| open conversation by (shop, customer)     | SHOP#{shop}#OPEN#{customer address}     | POINTER      |
+| conversation by Slack thread              | SLACK#{team}#{channel}#{thread ts}      | POINTER      |
+| messages of a conversation in time order  | GSI1PK=CONV#{shop}#{conversation}, GSI1SK={iso time}#{message key} |
+| conversations of a shop, newest first     | GSI1PK=SHOP#{shop}#CONVERSATIONS, GSI1SK={created iso}             |
+
+Message keys are `<provider>:<provider message id>` (customer messages) and
+`slack:<channel>:<ts>` (agent replies), so a provider's retry always meets its first copy.
+Pointers are written in the same transaction as what they point to. Times are ISO-8601 UTC
+strings, which sort as they should.
+"""
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools.utilities.parameters.base import BaseProvider
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from chalicelib.domain.conversation import (
+    Conversation,
+    DeliveryStatus,
+    InboundMessage,
+    InboundStatus,
+    OutboundMessage,
+    delivery_rank,
+)
+from chalicelib.domain.errors import Conflict
+from chalicelib.domain.shop import Shop
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+else:
+    DynamoDBClient = Any
+
+Item = dict[str, Any]
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+def _to_attributes(values: Item) -> dict[str, Any]:
+    return {name: _serializer.serialize(value) for name, value in values.items()}
+
+
+def _from_attributes(attributes: dict[str, Any]) -> Item:
+    return {name: _deserializer.deserialize(value) for name, value in attributes.items()}
+
+
+def _key(pk: str, sk: str) -> dict[str, Any]:
+    return _to_attributes({"PK": pk, "SK": sk})
+
+
+def _condition_failed(error: ClientError) -> bool:
+    return error.response["Error"]["Code"] == "ConditionalCheckFailedException"
+
+
+def _cancelled_by_condition(error: ClientError) -> list[bool]:
+    """For a cancelled transaction: which of its items failed their condition."""
+    if error.response["Error"]["Code"] != "TransactionCanceledException":
+        raise error
+    reasons = error.response.get("CancellationReasons", [])
+    return [reason.get("Code") == "ConditionalCheckFailed" for reason in reasons]
+
+
+def shop_key(shop_id: str) -> dict[str, Any]:
+    return _key(f"SHOP#{shop_id}", "SHOP")
+
+
+def _address_key(address: str) -> dict[str, Any]:
+    return _key(f"ADDRESS#{address}", "ADDRESS")
+
+
+def _message_key(shop_id: str, message_key: str) -> dict[str, Any]:
+    return _key(f"SHOP#{shop_id}#MSG#{message_key}", "MESSAGE")
+
+
+def _provider_pointer_key(shop_id: str, provider_message_id: str) -> dict[str, Any]:
+    return _key(f"SHOP#{shop_id}#PROVIDER#{provider_message_id}", "POINTER")
+
+
+def _conversation_key(shop_id: str, conversation_id: str) -> dict[str, Any]:
+    return _key(f"SHOP#{shop_id}#CONV#{conversation_id}", "CONVERSATION")
+
+
+def _open_pointer_key(shop_id: str, customer_address: str) -> dict[str, Any]:
+    return _key(f"SHOP#{shop_id}#OPEN#{customer_address}", "POINTER")
+
+
+def _thread_pointer_key(team_id: str, channel_id: str, thread_ts: str) -> dict[str, Any]:
+    return _key(f"SLACK#{team_id}#{channel_id}#{thread_ts}", "POINTER")
+
+
+def _timeline_keys(shop_id: str, conversation_id: str, at: datetime, message_key: str) -> Item:
+    return {
+        "GSI1PK": f"CONV#{shop_id}#{conversation_id}",
+        "GSI1SK": f"{at.isoformat()}#{message_key}",
+    }
+
+
+def _model_values(model: Any) -> Item:
+    return {name: value for name, value in model.model_dump(mode="json").items() if value is not None}
+
+
+class ShopConfigProvider(BaseProvider):
+    """Shop configs through powertools Parameters, so a warm Lambda reads each shop once per
+    `max_age` instead of on every webhook."""
+
+    def __init__(self, client: DynamoDBClient, table_name: str) -> None:
+        super().__init__(client=client)
+        self._client = client
+        self._table_name = table_name
+
+    def _get(self, name: str, **sdk_options: Any) -> str:
+        response = self._client.get_item(
+            TableName=self._table_name, Key=shop_key(name), ConsistentRead=True
+        )
+        item = response.get("Item")
+        # "null" transforms to None, which powertools does not cache: unknown shops stay unknown
+        # only until they are created.
+        return str(_from_attributes(item)["config"]) if item else "null"
+
+    def _get_multiple(self, path: str, **sdk_options: Any) -> dict[str, str]:
+        raise NotImplementedError("shop configs are read one by one")
+
+
+class Store:
+    def __init__(self, client: DynamoDBClient, table_name: str, shop_cache_seconds: int) -> None:
+        self._client = client
+        self._table = table_name
+        self._shop_cache_seconds = shop_cache_seconds
+        self._shops = ShopConfigProvider(client, table_name)
+
+    # Shops -------------------------------------------------------------------------------
+
+    def get_shop(self, shop_id: str, *, fresh: bool = False) -> Shop | None:
+        config = self._shops.get(
+            shop_id, max_age=self._shop_cache_seconds, transform="json", force_fetch=fresh
+        )
+        return Shop.model_validate(config) if config else None
+
+    def put_shop(self, shop: Shop, previous: Shop | None) -> None:
+        """Stores the shop and claims its inbound addresses, atomically; an address that
+        another shop already owns is a Conflict."""
+        claimed = sorted(shop.inbound_addresses())
+        released = sorted(previous.inbound_addresses() - set(claimed)) if previous else []
+        owner = _to_attributes({":shop": shop.shop_id})
+        actions: list[dict[str, Any]] = [
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": {
+                        **shop_key(shop.shop_id),
+                        **_to_attributes({"config": shop.model_dump_json()}),
+                    },
+                }
+            }
+        ]
+        actions += [
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": {**_address_key(a), **_to_attributes({"shop_id": shop.shop_id})},
+                    "ConditionExpression": "attribute_not_exists(PK) OR shop_id = :shop",
+                    "ExpressionAttributeValues": owner,
+                }
+            }
+            for a in claimed
+        ]
+        actions += [
+            {
+                "Delete": {
+                    "TableName": self._table,
+                    "Key": _address_key(a),
+                    "ConditionExpression": "attribute_not_exists(PK) OR shop_id = :shop",
+                    "ExpressionAttributeValues": owner,
+                }
+            }
+            for a in released
+        ]
+        try:
+            self._client.transact_write_items(TransactItems=actions)
+        except ClientError as error:
+            failed = _cancelled_by_condition(error)
+            taken = [a for a, bad in zip(claimed, failed[1:], strict=False) if bad]
+            raise Conflict(f"already used by another shop: {', '.join(taken)}") from error
+        self._shops.clear_cache()
+
+    def addresses_taken(self, shop: Shop) -> list[str]:
+        """Inbound addresses of this shop that another shop already owns."""
+        addresses = sorted(shop.inbound_addresses())
+        if not addresses:
+            return []
+        response = self._client.batch_get_item(
+            RequestItems={
+                self._table: {
+                    "Keys": [_address_key(a) for a in addresses],
+                    "ConsistentRead": True,
+                }
+            }
+        )
+        owners = [_from_attributes(item) for item in response["Responses"].get(self._table, [])]
+        return sorted(
+            str(owner["PK"]).removeprefix("ADDRESS#")
+            for owner in owners
+            if owner["shop_id"] != shop.shop_id
+        )
+
+    # Customer messages -------------------------------------------------------------------
+
+    def save_inbound(
+        self, message: InboundMessage
+    ) -> tuple[InboundMessage, InboundStatus] | None:
+        """Stores a customer message once. Returns None when it is new, or the copy an earlier
+        delivery of the same provider message stored, with its status."""
+        item = {
+            **_message_key(message.shop_id, message.message_key),
+            **_to_attributes({**_model_values(message), "status": InboundStatus.RECEIVED.value}),
+        }
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item=item,
+                ConditionExpression="attribute_not_exists(PK)",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as error:
+            if not _condition_failed(error):
+                raise
+            stored = _from_attributes(error.response["Item"])
+            return InboundMessage.model_validate(stored), InboundStatus(stored["status"])
+        return None
+
+    def inbound_status(self, message: InboundMessage) -> InboundStatus | None:
+        response = self._client.get_item(
+            TableName=self._table,
+            Key=_message_key(message.shop_id, message.message_key),
+            ConsistentRead=True,
+        )
+        item = response.get("Item")
+        return InboundStatus(_from_attributes(item)["status"]) if item else None
+
+    def record_inbound(
+        self, message: InboundMessage, conversation: Conversation, slack_ts: str
+    ) -> None:
+        """Marks the message processed and counts it on its conversation, in one transaction."""
+        values = {
+            ":processed": InboundStatus.PROCESSED.value,
+            ":conversation": conversation.conversation_id,
+            ":slack_ts": slack_ts,
+            **{
+                f":{name}": value
+                for name, value in _timeline_keys(
+                    message.shop_id,
+                    conversation.conversation_id,
+                    message.received_at,
+                    message.message_key,
+                ).items()
+            },
+        }
+        conversation_values: Item = {
+            ":one": 1,
+            ":zero": 0,
+            ":at": message.received_at.isoformat(),
+        }
+        name_update = ""
+        if message.customer_name:
+            conversation_values[":name"] = message.customer_name
+            name_update = ", customer_name = :name"
+        self._client.transact_write_items(
+            TransactItems=[
+                {
+                    "Update": {
+                        "TableName": self._table,
+                        "Key": _message_key(message.shop_id, message.message_key),
+                        "UpdateExpression": "SET #status = :processed, conversation_id = "
+                        ":conversation, slack_ts = :slack_ts, GSI1PK = :GSI1PK, "
+                        "GSI1SK = :GSI1SK",
+                        "ExpressionAttributeNames": {"#status": "status"},
+                        "ExpressionAttributeValues": _to_attributes(values),
+                    }
+                },
+                {
+                    "Update": {
+                        "TableName": self._table,
+                        "Key": _conversation_key(message.shop_id, conversation.conversation_id),
+                        "UpdateExpression": "SET message_count = if_not_exists(message_count, "
+                        ":zero) + :one, last_customer_message_at = :at" + name_update,
+                        "ExpressionAttributeValues": _to_attributes(conversation_values),
+                    }
+                },
+            ]
+        )
+
+    # Conversations -----------------------------------------------------------------------
+
+    def get_conversation(self, shop_id: str, conversation_id: str) -> Conversation | None:
+        response = self._client.get_item(
+            TableName=self._table,
+            Key=_conversation_key(shop_id, conversation_id),
+            ConsistentRead=True,
+        )
+        item = response.get("Item")
+        return Conversation.model_validate(_from_attributes(item)) if item else None
+
+    def find_open_conversation(self, shop_id: str, customer_address: str) -> Conversation | None:
+        response = self._client.get_item(
+            TableName=self._table,
+            Key=_open_pointer_key(shop_id, customer_address),
+            ConsistentRead=True,
+        )
+        item = response.get("Item")
+        if not item:
+            return None
+        return self.get_conversation(shop_id, str(_from_attributes(item)["conversation_id"]))
+
+    def create_conversation(self, conversation: Conversation) -> Conversation:
+        """Opens the conversation unless the customer already has an open one, which wins."""
+        values = {
+            **_model_values(conversation),
+            "GSI1PK": f"SHOP#{conversation.shop_id}#CONVERSATIONS",
+            "GSI1SK": conversation.created_at.isoformat(),
+        }
+        try:
+            self._client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": {
+                                **_open_pointer_key(
+                                    conversation.shop_id, conversation.customer_address
+                                ),
+                                **_to_attributes(
+                                    {"conversation_id": conversation.conversation_id}
+                                ),
+                            },
+                            "ConditionExpression": "attribute_not_exists(PK)",
+                        }
+                    },
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": {
+                                **_conversation_key(
+                                    conversation.shop_id, conversation.conversation_id
+                                ),
+                                **_to_attributes(values),
+                            },
+                            "ConditionExpression": "attribute_not_exists(PK)",
+                        }
+                    },
+                ]
+            )
+        except ClientError as error:
+            if not any(_cancelled_by_condition(error)):
+                raise
+            existing = self.find_open_conversation(
+                conversation.shop_id, conversation.customer_address
+            )
+            if existing is None:
+                raise
+            return existing
+        return conversation
+
+    def attach_slack_thread(
+        self, conversation: Conversation, team_id: str, channel_id: str, thread_ts: str
+    ) -> Conversation:
+        self._client.transact_write_items(
+            TransactItems=[
+                {
+                    "Update": {
+                        "TableName": self._table,
+                        "Key": _conversation_key(
+                            conversation.shop_id, conversation.conversation_id
+                        ),
+                        "UpdateExpression": "SET slack_team_id = :team, "
+                        "slack_channel_id = :channel, slack_thread_ts = :ts",
+                        "ConditionExpression": "attribute_not_exists(slack_thread_ts)",
+                        "ExpressionAttributeValues": _to_attributes(
+                            {":team": team_id, ":channel": channel_id, ":ts": thread_ts}
+                        ),
+                    }
+                },
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": {
+                            **_thread_pointer_key(team_id, channel_id, thread_ts),
+                            **_to_attributes(
+                                {
+                                    "shop_id": conversation.shop_id,
+                                    "conversation_id": conversation.conversation_id,
+                                }
+                            ),
+                        },
+                    }
+                },
+            ]
+        )
+        return conversation.model_copy(
+            update={
+                "slack_team_id": team_id,
+                "slack_channel_id": channel_id,
+                "slack_thread_ts": thread_ts,
+            }
+        )
+
+    def find_conversation_by_thread(
+        self, team_id: str, channel_id: str, thread_ts: str
+    ) -> Conversation | None:
+        response = self._client.get_item(
+            TableName=self._table,
+            Key=_thread_pointer_key(team_id, channel_id, thread_ts),
+            ConsistentRead=True,
+        )
+        item = response.get("Item")
+        if not item:
+            return None
+        pointer = _from_attributes(item)
+        return self.get_conversation(str(pointer["shop_id"]), str(pointer["conversation_id"]))
+
+    def timeline(self, shop_id: str, conversation_id: str) -> Iterator[Item]:
+        """Every message of a conversation, oldest first (customer and agent alike)."""
+        paginator = self._client.get_paginator("query")
+        pages = paginator.paginate(
+            TableName=self._table,
+            IndexName="GSI1",
+            KeyConditionExpression="GSI1PK = :pk",
+            ExpressionAttributeValues=_to_attributes({":pk": f"CONV#{shop_id}#{conversation_id}"}),
+        )
+        for page in pages:
+            for item in page.get("Items", []):
+                yield _from_attributes(item)
+
+    # Agent replies -----------------------------------------------------------------------
+
+    def claim_outbound(self, message: OutboundMessage) -> OutboundMessage | None:
+        """Stores a reply before it is sent. Returns None when it is new, or the copy an
+        earlier delivery of the same Slack message stored."""
+        values = {
+            **_model_values(message),
+            "status_rank": delivery_rank(message.status),
+            **_timeline_keys(
+                message.shop_id, message.conversation_id, message.created_at, message.message_key
+            ),
+        }
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item={**_message_key(message.shop_id, message.message_key), **_to_attributes(values)},
+                ConditionExpression="attribute_not_exists(PK)",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as error:
+            if not _condition_failed(error):
+                raise
+            return OutboundMessage.model_validate(_from_attributes(error.response["Item"]))
+        return None
+
+    def advance_outbound(
+        self,
+        message: OutboundMessage,
+        status: DeliveryStatus,
+        *,
+        provider_message_id: str | None = None,
+        error_code: str | None = None,
+    ) -> bool:
+        """Moves a reply's delivery status forward; False if it already was as far or further.
+
+        The first time a provider id is recorded, its pointer is written with it, so status
+        callbacks can find the reply."""
+        names = {"#status": "status"}
+        values: Item = {":status": status.value, ":rank": delivery_rank(status)}
+        assignments = ["#status = :status", "status_rank = :rank"]
+        if provider_message_id:
+            values[":provider_id"] = provider_message_id
+            assignments.append("provider_message_id = :provider_id")
+        if error_code:
+            values[":error"] = error_code
+            assignments.append("error_code = :error")
+        update = {
+            "TableName": self._table,
+            "Key": _message_key(message.shop_id, message.message_key),
+            "UpdateExpression": "SET " + ", ".join(assignments),
+            "ConditionExpression": "status_rank < :rank",
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": _to_attributes(values),
+        }
+        try:
+            if provider_message_id:
+                pointer = {
+                    **_provider_pointer_key(message.shop_id, provider_message_id),
+                    **_to_attributes({"message_key": message.message_key}),
+                }
+                self._client.transact_write_items(
+                    TransactItems=[
+                        {"Update": update},
+                        {"Put": {"TableName": self._table, "Item": pointer}},
+                    ]
+                )
+            else:
+                self._client.update_item(**update)
+        except ClientError as error:
+            code = error.response["Error"]["Code"]
+            if code == "ConditionalCheckFailedException":
+                return False
+            if code == "TransactionCanceledException" and _cancelled_by_condition(error)[0]:
+                return False
+            raise
+        return True
+
+    def reset_outbound(self, message: OutboundMessage) -> None:
+        """Back to pending after a send failed before the provider accepted it."""
+        self._client.update_item(
+            TableName=self._table,
+            Key=_message_key(message.shop_id, message.message_key),
+            UpdateExpression="SET #status = :pending, status_rank = :rank",
+            ConditionExpression="#status = :sending",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues=_to_attributes(
+                {
+                    ":pending": DeliveryStatus.PENDING.value,
+                    ":sending": DeliveryStatus.SENDING.value,
+                    ":rank": delivery_rank(DeliveryStatus.PENDING),
+                }
+            ),
+        )
+
+    def find_outbound_by_provider_id(
+        self, shop_id: str, provider_message_id: str
+    ) -> OutboundMessage | None:
+        response = self._client.get_item(
+            TableName=self._table,
+            Key=_provider_pointer_key(shop_id, provider_message_id),
+            ConsistentRead=True,
+        )
+        item = response.get("Item")
+        if not item:
+            return None
+        message_key = str(_from_attributes(item)["message_key"])
+        response = self._client.get_item(
+            TableName=self._table, Key=_message_key(shop_id, message_key), ConsistentRead=True
+        )
+        stored = response.get("Item")
+        return OutboundMessage.model_validate(_from_attributes(stored)) if stored else None
