@@ -8,10 +8,9 @@ import functools
 import hmac
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
-from chalice import Chalice, Response
-from chalice.app import Request, SQSEvent
+from chalice.app import Chalice, Request, Response, SQSEvent
 
 from chalicelib.domain.errors import (
     BadRequest,
@@ -75,17 +74,31 @@ def answers_errors(view: Callable[..., Response]) -> Callable[..., Response]:
     return answered
 
 
-def _webhook(request: Request) -> Any:
+def _request() -> Request:
+    request = app.current_request
+    if request is None:
+        raise RuntimeError("called outside an HTTP request")
+    return request
+
+
+def _webhook() -> Any:
     """The request as providers signed it: the public URL of the path they called."""
     from chalicelib.channels.base import WebhookRequest
 
+    request = _request()
     settings = _container().settings
     path = request.context["resourcePath"].format(**(request.uri_params or {}))
     headers = {name.lower(): value for name, value in request.headers.items()}
-    return WebhookRequest(url=settings.public_url + path, body=request.raw_body, headers=headers)
+    body = request.raw_body
+    return WebhookRequest(
+        url=settings.public_url + path,
+        body=body if isinstance(body, bytes) else body.encode("utf-8"),
+        headers=headers,
+    )
 
 
-def _require_admin(request: Request) -> None:
+def _require_admin() -> None:
+    request = _request()
     expected = _container().settings.admin_token.get_secret_value()
     scheme, _, token = (request.headers.get("authorization") or "").partition(" ")
     if not expected:
@@ -107,16 +120,16 @@ def _twiml() -> Response:
 @app.route("/admin/shops/{shop_id}", methods=["PUT"], content_types=["application/json"])
 @answers_errors
 def put_shop(shop_id: str) -> Response:
-    request = app.current_request
-    _require_admin(request)
-    created, shop = _container().admin.put(shop_id, request.raw_body)
+    _require_admin()
+    body = _request().raw_body
+    created, shop = _container().admin.put(shop_id, body)
     return _json(201 if created else 200, shop)
 
 
 @app.route("/admin/shops/{shop_id}", methods=["GET"])
 @answers_errors
 def get_shop(shop_id: str) -> Response:
-    _require_admin(app.current_request)
+    _require_admin()
     return _json(200, _container().admin.get(shop_id))
 
 
@@ -126,14 +139,14 @@ def get_shop(shop_id: str) -> Response:
 @app.route("/webhooks/twilio/{shop_id}", methods=["POST"], content_types=[FORM])
 @answers_errors
 def twilio_message(shop_id: str) -> Response:
-    _container().intake.customer_message(shop_id, _webhook(app.current_request))
+    _container().intake.customer_message(shop_id, _webhook())
     return _twiml()
 
 
 @app.route("/webhooks/twilio/{shop_id}/status", methods=["POST"], content_types=[FORM])
 @answers_errors
 def twilio_status(shop_id: str) -> Response:
-    _container().intake.delivery_status(shop_id, _webhook(app.current_request))
+    _container().intake.delivery_status(shop_id, _webhook())
     return _twiml()
 
 
@@ -143,7 +156,7 @@ def twilio_status(shop_id: str) -> Response:
 @app.route("/slack/events", methods=["POST"], content_types=["application/json"])
 @answers_errors
 def slack_events() -> Response:
-    challenge = _container().intake.slack_event(_webhook(app.current_request))
+    challenge = _container().intake.slack_event(_webhook())
     if challenge is not None:
         return _json(200, {"challenge": challenge})
     return Response(body="", status_code=200)
@@ -152,14 +165,14 @@ def slack_events() -> Response:
 @app.route("/slack/interactions", methods=["POST"], content_types=[FORM])
 @answers_errors
 def slack_interactions() -> Response:
-    _container().intake.slack_request(_webhook(app.current_request))
+    _container().intake.slack_request(_webhook())
     return Response(body="", status_code=200)
 
 
 @app.route("/slack/commands", methods=["POST"], content_types=[FORM])
 @answers_errors
 def slack_commands() -> Response:
-    _container().intake.slack_request(_webhook(app.current_request))
+    _container().intake.slack_request(_webhook())
     return _json(
         200,
         {
@@ -180,12 +193,13 @@ def _process_batch(event: SQSEvent, handle: Any) -> dict[str, Any]:
         process_partial_response,
     )
 
-    return process_partial_response(
+    response = process_partial_response(
         event=event.to_dict(),
         record_handler=lambda record: handle(record.body),
         processor=SqsFifoPartialProcessor(skip_group_on_error=True),
-        context=event.context,
+        context=cast(Any, event.context),
     )
+    return dict(response)
 
 
 @app.on_sqs_message(queue=INBOUND_QUEUE, batch_size=10)

@@ -78,16 +78,18 @@ class Container:
 
     @cached_property
     def queues(self) -> Queues:
-        return Queues(
-            _aws_client("sqs"), self.settings.inbound_queue, self.settings.outbound_queue
-        )
+        return Queues(_aws_client("sqs"), self.settings.inbound_queue, self.settings.outbound_queue)
 
     @cached_property
     def twilio(self) -> ChannelAdapter:
         if self._twilio is not None:
             return self._twilio
+        import logging
+
         from chalicelib.channels.twilio import TwilioChannel
 
+        # twilio's HTTP client logs every request body at INFO: customers' text and numbers.
+        logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
         return TwilioChannel(self.settings.twilio_api_url)
 
     @cached_property
@@ -109,9 +111,7 @@ class Container:
 
     @cached_property
     def intake(self) -> Intake:
-        return Intake(
-            self.settings, self.store, self.vault, self.queues, self.twilio, self.clock
-        )
+        return Intake(self.settings, self.store, self.vault, self.queues, self.twilio, self.clock)
 
     @cached_property
     def inbound(self) -> InboundProcessor:

@@ -66,4 +66,4 @@ class SecretVault:
             if error.response["Error"]["Code"] != "ResourceNotFoundException":
                 raise
             self._client.create_secret(Name=self._name(shop_id), SecretString=document)
-        self._provider.clear_cache()
+        self._provider.clear_cache()  # type: ignore[no-untyped-call]

@@ -1,18 +1,19 @@
 """The repository over Threadline's single DynamoDB table: the only module that knows keys.
 
-Access patterns and their keys (every item has PK and SK; GSI1 is a sparse, overloaded index):
+Access patterns and their keys (every item has PK and SK; GSI1 is a sparse, overloaded
+index):
 
-| pattern                                   | PK                                      | SK           |
-|-------------------------------------------|-----------------------------------------|--------------|
-| shop config by id                         | SHOP#{shop}                             | SHOP         |
-| shop by inbound address (number, email)   | ADDRESS#{address}                       | ADDRESS      |
-| message by provider delivery (dedupe)     | SHOP#{shop}#MSG#{message key}           | MESSAGE      |
-| outbound message by provider message id   | SHOP#{shop}#PROVIDER#{provider id}      | POINTER      |
-| conversation by id                        | SHOP#{shop}#CONV#{conversation}         | CONVERSATION |
-| open conversation by (shop, customer)     | SHOP#{shop}#OPEN#{customer address}     | POINTER      |
-| conversation by Slack thread              | SLACK#{team}#{channel}#{thread ts}      | POINTER      |
-| messages of a conversation in time order  | GSI1PK=CONV#{shop}#{conversation}, GSI1SK={iso time}#{message key} |
-| conversations of a shop, newest first     | GSI1PK=SHOP#{shop}#CONVERSATIONS, GSI1SK={created iso}             |
+| pattern                                | PK / GSI1PK                         | SK / GSI1SK      |
+|----------------------------------------|-------------------------------------|------------------|
+| shop config by id                      | SHOP#{shop}                         | SHOP             |
+| shop by inbound address (number, email)| ADDRESS#{address}                   | ADDRESS          |
+| message by provider delivery (dedupe)  | SHOP#{shop}#MSG#{message key}       | MESSAGE          |
+| outbound message by provider message id| SHOP#{shop}#PROVIDER#{provider id}  | POINTER          |
+| conversation by id                     | SHOP#{shop}#CONV#{conversation}     | CONVERSATION     |
+| open conversation by (shop, customer)  | SHOP#{shop}#OPEN#{customer address} | POINTER          |
+| conversation by Slack thread           | SLACK#{team}#{channel}#{thread ts}  | POINTER          |
+| messages of a conversation, time order | GSI1: CONV#{shop}#{conversation}    | {iso time}#{key} |
+| conversations of a shop, by start      | GSI1: SHOP#{shop}#CONVERSATIONS     | {created iso}    |
 
 Message keys are `<provider>:<provider message id>` (customer messages) and
 `slack:<channel>:<ts>` (agent replies), so a provider's retry always meets its first copy.
@@ -63,7 +64,7 @@ def _key(pk: str, sk: str) -> dict[str, Any]:
 
 
 def _condition_failed(error: ClientError) -> bool:
-    return error.response["Error"]["Code"] == "ConditionalCheckFailedException"
+    return bool(error.response["Error"]["Code"] == "ConditionalCheckFailedException")
 
 
 def _cancelled_by_condition(error: ClientError) -> list[bool]:
@@ -110,7 +111,9 @@ def _timeline_keys(shop_id: str, conversation_id: str, at: datetime, message_key
 
 
 def _model_values(model: Any) -> Item:
-    return {name: value for name, value in model.model_dump(mode="json").items() if value is not None}
+    return {
+        name: value for name, value in model.model_dump(mode="json").items() if value is not None
+    }
 
 
 class ShopConfigProvider(BaseProvider):
@@ -118,7 +121,7 @@ class ShopConfigProvider(BaseProvider):
     `max_age` instead of on every webhook."""
 
     def __init__(self, client: DynamoDBClient, table_name: str) -> None:
-        super().__init__(client=client)
+        super().__init__(client=client)  # type: ignore[no-untyped-call]
         self._client = client
         self._table_name = table_name
 
@@ -195,7 +198,7 @@ class Store:
             failed = _cancelled_by_condition(error)
             taken = [a for a, bad in zip(claimed, failed[1:], strict=False) if bad]
             raise Conflict(f"already used by another shop: {', '.join(taken)}") from error
-        self._shops.clear_cache()
+        self._shops.clear_cache()  # type: ignore[no-untyped-call]
 
     def addresses_taken(self, shop: Shop) -> list[str]:
         """Inbound addresses of this shop that another shop already owns."""
@@ -219,9 +222,7 @@ class Store:
 
     # Customer messages -------------------------------------------------------------------
 
-    def save_inbound(
-        self, message: InboundMessage
-    ) -> tuple[InboundMessage, InboundStatus] | None:
+    def save_inbound(self, message: InboundMessage) -> tuple[InboundMessage, InboundStatus] | None:
         """Stores a customer message once. Returns None when it is new, or the copy an earlier
         delivery of the same provider message stored, with its status."""
         item = {
@@ -342,9 +343,7 @@ class Store:
                                 **_open_pointer_key(
                                     conversation.shop_id, conversation.customer_address
                                 ),
-                                **_to_attributes(
-                                    {"conversation_id": conversation.conversation_id}
-                                ),
+                                **_to_attributes({"conversation_id": conversation.conversation_id}),
                             },
                             "ConditionExpression": "attribute_not_exists(PK)",
                         }
@@ -459,7 +458,10 @@ class Store:
         try:
             self._client.put_item(
                 TableName=self._table,
-                Item={**_message_key(message.shop_id, message.message_key), **_to_attributes(values)},
+                Item={
+                    **_message_key(message.shop_id, message.message_key),
+                    **_to_attributes(values),
+                },
                 ConditionExpression="attribute_not_exists(PK)",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )

@@ -72,7 +72,7 @@ def parse_event(body: bytes) -> SlackEvent:
         return IgnoredEvent(f"event {event.get('type')!r}")
     if event.get("bot_id") or event.get("subtype"):
         return IgnoredEvent("bot message or message subtype")
-    thread_ts, ts = event.get("thread_ts"), event.get("ts")
+    thread_ts, ts, text = event.get("thread_ts"), event.get("ts"), event.get("text")
     if not thread_ts or thread_ts == ts:
         return IgnoredEvent("not a thread reply")
     return AgentReply(
@@ -82,7 +82,7 @@ def parse_event(body: bytes) -> SlackEvent:
         thread_ts=_text(thread_ts, "event.thread_ts"),
         ts=_text(ts, "event.ts"),
         user_id=_text(event.get("user"), "event.user"),
-        text=event.get("text") if isinstance(event.get("text"), str) else "",
+        text=text if isinstance(text, str) else "",
     )
 
 

@@ -92,7 +92,9 @@ class TwilioChannel:
         if params.get("AccountSid") != shop.twilio.account_sid:
             raise Forbidden("AccountSid does not belong to this shop")
 
-    def parse(self, request: WebhookRequest, shop: Shop, *, received_at: datetime) -> InboundMessage:
+    def parse(
+        self, request: WebhookRequest, shop: Shop, *, received_at: datetime
+    ) -> InboundMessage:
         form = _form(request)
         sender = _required(form, "From", _ADDRESS)
         recipient = _required(form, "To", _ADDRESS)
@@ -176,7 +178,7 @@ class TwilioChannel:
 def _http_client(api_url: str, timeout: float) -> "TwilioHttpClient":
     from twilio.http.http_client import TwilioHttpClient
 
-    class RedirectedHttpClient(TwilioHttpClient):
+    class RedirectedHttpClient(TwilioHttpClient):  # type: ignore[misc]
         """The official client, pointed at `TWILIO_API_URL` (a stand-in locally)."""
 
         def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:

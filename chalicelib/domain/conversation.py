@@ -123,6 +123,13 @@ class Conversation(BaseModel):
     slack_thread_ts: str | None = None
 
     @property
+    def slack_thread(self) -> tuple[str, str] | None:
+        """(channel, thread ts) of the conversation's Slack thread, once it has one."""
+        if self.slack_channel_id and self.slack_thread_ts:
+            return self.slack_channel_id, self.slack_thread_ts
+        return None
+
+    @property
     def customer_label(self) -> str:
         """How agents see the customer: WhatsApp profile name with number, or the number."""
         number = self.customer_address.removeprefix("whatsapp:")

@@ -31,9 +31,7 @@ def parse_options(argv: list[str]) -> StackOptions:
     )
     args = parser.parse_args(argv)
     slack_url = os.environ.get("SLACK_API_URL") or (REAL_SLACK_API if args.real_slack else None)
-    twilio_url = os.environ.get("TWILIO_API_URL") or (
-        REAL_TWILIO_API if args.real_twilio else None
-    )
+    twilio_url = os.environ.get("TWILIO_API_URL") or (REAL_TWILIO_API if args.real_twilio else None)
     return StackOptions(
         host=args.host,
         port=args.port,

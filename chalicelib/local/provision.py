@@ -19,7 +19,9 @@ NOT_LOCAL = frozenset({"AWS::CloudWatch::Alarm"})
 def standalone_template(path: Path = TEMPLATE) -> dict[str, Any]:
     template: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     template["Resources"] = {
-        name: resource for name, resource in template["Resources"].items() if resource.get("Type", "AWS::CloudWatch::Alarm") not in NOT_LOCAL
+        name: resource
+        for name, resource in template["Resources"].items()
+        if resource.get("Type", "AWS::CloudWatch::Alarm") not in NOT_LOCAL
     }
     return template
 

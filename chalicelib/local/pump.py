@@ -51,11 +51,15 @@ class QueuePump:
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"pump {queue_name}", daemon=True)
 
-    def start(self) -> None:
+    def connect(self) -> None:
+        """Looks the queue up; `pump_once` works from then on."""
         self._queue_url = self._sqs.get_queue_url(QueueName=self._queue_name)["QueueUrl"]
         self._queue_arn = self._sqs.get_queue_attributes(
             QueueUrl=self._queue_url, AttributeNames=["QueueArn"]
         )["Attributes"]["QueueArn"]
+
+    def start(self) -> None:
+        self.connect()
         self._thread.start()
 
     def stop(self) -> None:
@@ -96,8 +100,7 @@ class QueuePump:
             self._sqs.delete_message_batch(
                 QueueUrl=self._queue_url,
                 Entries=[
-                    {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]}
-                    for n, m in enumerate(done)
+                    {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(done)
                 ],
             )
         for message in messages:

@@ -45,14 +45,11 @@ class InboundProcessor:
             raise Retryable("the shop has no Slack bot token")
         slack = self._slack(token.get_secret_value())
         conversation = self._conversation_for(message)
-        if conversation.slack_thread_ts is None:
-            conversation = self._start_thread(conversation, shop, slack)
-        assert conversation.slack_channel_id and conversation.slack_thread_ts
-        reply_ts = slack.post(
-            conversation.slack_channel_id,
-            customer_message(message),
-            thread_ts=conversation.slack_thread_ts,
-        )
+        thread = conversation.slack_thread
+        if thread is None:
+            conversation, thread = self._start_thread(conversation, shop, slack)
+        channel, thread_ts = thread
+        reply_ts = slack.post(channel, customer_message(message), thread_ts=thread_ts)
         self._store.record_inbound(message, conversation, reply_ts)
         logger.info(
             "customer message posted",
@@ -67,7 +64,12 @@ class InboundProcessor:
             return existing
         return self._store.create_conversation(open_conversation(message, self._new_id()))
 
-    def _start_thread(self, conversation: Conversation, shop: Shop, slack: SlackPort) -> Conversation:
+    def _start_thread(
+        self, conversation: Conversation, shop: Shop, slack: SlackPort
+    ) -> tuple[Conversation, tuple[str, str]]:
         channel = shop.slack.channel_id
         thread_ts = slack.post(channel, root_card(conversation, shop.timezone))
-        return self._store.attach_slack_thread(conversation, shop.slack.team_id, channel, thread_ts)
+        conversation = self._store.attach_slack_thread(
+            conversation, shop.slack.team_id, channel, thread_ts
+        )
+        return conversation, (channel, thread_ts)

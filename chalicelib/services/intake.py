@@ -62,8 +62,9 @@ class Intake:
                 if status is not InboundStatus.RECEIVED:
                     logger.info("duplicate delivery", message_key=message.message_key)
                     return
-                logger.info("re-queueing a stored, unprocessed message",
-                            message_key=message.message_key)
+                logger.info(
+                    "re-queueing a stored, unprocessed message", message_key=message.message_key
+                )
             self._queues.send_inbound(message)
         except AWS_ERRORS as error:
             raise Retryable("message not stored and queued") from error

@@ -1,0 +1,111 @@
+"""The real local stack in a subprocess, talking to stand-in Slack and Twilio servers that
+run in the test process and record every call the official clients make."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chalicelib.local.sandbox import Outbox, SlackStandIn, TwilioStandIn
+from chalicelib.local.stack import LOCAL_ADMIN_TOKEN
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class Answer:
+    status: int
+    headers: dict[str, str]
+    body: str
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def http(method: str, url: str, body: bytes = b"", headers: dict[str, str] | None = None) -> Answer:
+    request = urllib.request.Request(url, data=body or None, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return Answer(response.status, dict(response.headers), response.read().decode())
+    except urllib.error.HTTPError as error:
+        return Answer(error.code, dict(error.headers), error.read().decode())
+
+
+@dataclass
+class RunningStack:
+    api: str
+    outbox: Outbox
+    log: Path
+
+    def admin(self, method: str, path: str, document: dict[str, Any] | None = None) -> Answer:
+        body = json.dumps(document).encode() if document is not None else b""
+        headers = {
+            "Authorization": f"Bearer {LOCAL_ADMIN_TOKEN}",
+            "Content-Type": "application/json",
+        }
+        return http(method, self.api + path, body, headers)
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    outbox = Outbox()
+    slack = SlackStandIn(outbox)
+    twilio = TwilioStandIn(outbox, callback_delay=0.05)
+    slack_url = slack.start()
+    twilio_url = twilio.start()
+    port = free_port()
+    log = tmp_path_factory.mktemp("stack") / "stack.log"
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("AWS_", "THREADLINE_", "SLACK_", "TWILIO_"))
+    }
+    env.update({"SLACK_API_URL": slack_url, "TWILIO_API_URL": twilio_url, "PYTHONUNBUFFERED": "1"})
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "chalicelib.local",
+                "--port",
+                str(port),
+                "--aws-port",
+                str(free_port()),
+            ],
+            cwd=PROJECT_DIR,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    api = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while "local stack is up" not in log.read_text():
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"local stack did not start:\n{log.read_text()}")
+            time.sleep(0.2)
+        yield RunningStack(api=api, outbox=outbox, log=log)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        slack.stop()
+        twilio.stop()

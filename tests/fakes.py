@@ -1,0 +1,88 @@
+"""In-memory stand-ins for the ports that talk to Slack and Twilio."""
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Any
+
+from chalicelib.channels.base import DeliveryRefused, SendReceipt
+from chalicelib.channels.twilio import TwilioChannel
+from chalicelib.domain.conversation import DeliveryStatus, OutboundMessage
+from chalicelib.domain.errors import Retryable
+from chalicelib.domain.shop import Shop, ShopSecrets
+from chalicelib.domain.slack_view import SlackMessage
+
+
+@dataclass
+class SlackPost:
+    token: str
+    channel: str
+    message: SlackMessage
+    thread_ts: str | None
+    ts: str
+
+
+@dataclass
+class FakeSlack:
+    """Every workspace's posts and reactions, by token; ts values increase like Slack's."""
+
+    posts: list[SlackPost] = field(default_factory=list)
+    reactions: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+    failures: list[Exception] = field(default_factory=list)
+    _clock: Any = field(default_factory=lambda: itertools.count(1))
+
+    def workspace(self, token: str) -> "FakeWorkspace":
+        return FakeWorkspace(self, token)
+
+    def roots(self) -> list[SlackPost]:
+        return [p for p in self.posts if p.thread_ts is None]
+
+    def thread(self, thread_ts: str) -> list[SlackPost]:
+        return [p for p in self.posts if p.thread_ts == thread_ts]
+
+
+@dataclass
+class FakeWorkspace:
+    slack: FakeSlack
+    token: str
+
+    def post(self, channel: str, message: SlackMessage, thread_ts: str | None = None) -> str:
+        if self.slack.failures:
+            raise self.slack.failures.pop(0)
+        ts = f"1764000000.{next(self.slack._clock):06d}"
+        self.slack.posts.append(SlackPost(self.token, channel, message, thread_ts, ts))
+        return ts
+
+    def react(self, channel: str, ts: str, name: str) -> None:
+        self.slack.reactions.setdefault((channel, ts), []).append(name)
+
+    def unreact(self, channel: str, ts: str, name: str) -> None:
+        self.slack.reactions.setdefault((channel, ts), []).remove(name)
+
+
+@dataclass
+class SentMessage:
+    to: str
+    from_: str
+    text: str
+    status_callback: str
+    sid: str
+
+
+class RecordingTwilio(TwilioChannel):
+    """The real Twilio adapter (signatures, parsing), with sending recorded instead of made.
+
+    Queue exceptions in `failures` to make the next sends fail."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent: list[SentMessage] = []
+        self.failures: list[Retryable | DeliveryRefused] = []
+
+    def send(
+        self, message: OutboundMessage, shop: Shop, secrets: ShopSecrets, status_callback: str
+    ) -> SendReceipt:
+        if self.failures:
+            raise self.failures.pop(0)
+        sid = f"SM{len(self.sent) + 1:032x}"
+        self.sent.append(SentMessage(message.to, message.from_, message.text, status_callback, sid))
+        return SendReceipt(provider_message_id=sid, status=DeliveryStatus.QUEUED)

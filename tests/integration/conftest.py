@@ -1,0 +1,113 @@
+"""Integration fixtures: moto in-process, provisioned from infra/, the chalice test client,
+and fakes for Slack and Twilio sending."""
+
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import boto3
+import pytest
+from chalice.test import Client
+from moto import mock_aws
+
+from app import app
+from chalicelib import bootstrap
+from chalicelib.local.provision import provision
+from chalicelib.local.pump import QueuePump
+from chalicelib.settings import INBOUND_QUEUE, OUTBOUND_QUEUE, Settings
+from tests.fakes import FakeSlack, RecordingTwilio
+from tests.signing import SLACK_SIGNING_SECRET, shop_document
+
+PUBLIC_URL = "https://threadline.example.com/api"
+ADMIN_TOKEN = "test-admin-token"
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}", "Content-Type": "application/json"}
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with mock_aws():
+        provision(boto3.client("cloudformation"))
+        yield
+
+
+@pytest.fixture
+def slack() -> FakeSlack:
+    return FakeSlack()
+
+
+@pytest.fixture
+def twilio() -> RecordingTwilio:
+    return RecordingTwilio()
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return Settings.model_validate(
+        {
+            "public_url": PUBLIC_URL,
+            "admin_token": ADMIN_TOKEN,
+            "slack_signing_secret": SLACK_SIGNING_SECRET,
+        }
+    )
+
+
+@pytest.fixture
+def container(
+    aws: None, settings: Settings, slack: FakeSlack, twilio: RecordingTwilio
+) -> Iterator[bootstrap.Container]:
+    built = bootstrap.Container(settings, twilio=twilio, slack=slack.workspace)
+    bootstrap.use(built)
+    yield built
+    bootstrap.use(None)
+
+
+@pytest.fixture
+def client(container: bootstrap.Container) -> Iterator[Client]:
+    with Client(app) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def put_shop(client: Client) -> Callable[..., Any]:
+    """Registers a shop through the admin API and returns the response."""
+
+    def put(shop_id: str = "ana", document: dict[str, Any] | None = None) -> Any:
+        body = json.dumps(document or shop_document()).encode()
+        return client.http.put(f"/admin/shops/{shop_id}", headers=ADMIN, body=body)
+
+    return put
+
+
+@pytest.fixture
+def shop(put_shop: Callable[..., Any]) -> str:
+    response = put_shop("ana")
+    assert response.status_code == 201, response.body
+    return "ana"
+
+
+@pytest.fixture
+def run_workers(container: bootstrap.Container) -> Callable[[], int]:
+    """Drains both queues through the chalice SQS handlers, as Lambda would; returns how many
+    messages were handled."""
+    sqs = boto3.client("sqs")
+    pumps = []
+    for source in app.event_sources:
+        if getattr(source, "queue", None) in (INBOUND_QUEUE, OUTBOUND_QUEUE):
+            pump = QueuePump(sqs, source.queue, app.handler_map[source.name], retry_after_seconds=0)
+            pump.connect()
+            pumps.append(pump)
+
+    def drain() -> int:
+        handled = 0
+        for _ in range(20):
+            batch = sum(pump.pump_once() for pump in pumps)
+            if batch == 0:
+                return handled
+            handled += batch
+        return handled
+
+    return drain
