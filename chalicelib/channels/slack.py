@@ -17,11 +17,16 @@ def verify_request(request: WebhookRequest, signing_secret: str) -> None:
     """Slack's v0 signature over the raw body, within the 5-minute replay window."""
     from slack_sdk.signature import SignatureVerifier
 
-    if not signing_secret:
+    if not signing_secret.strip():
         raise Forbidden("Slack signing secret is not configured")
     if not request.headers.get("x-slack-signature"):
         raise Forbidden("missing X-Slack-Signature")
-    if not SignatureVerifier(signing_secret).is_valid_request(request.body, request.headers):
+    try:
+        valid = SignatureVerifier(signing_secret).is_valid_request(request.body, request.headers)
+    except ValueError:
+        # A non-numeric timestamp or a body that is not UTF-8 cannot carry a valid signature.
+        valid = False
+    if not valid:
         raise Forbidden("invalid or expired Slack signature")
 
 
@@ -57,8 +62,9 @@ def _text(value: object, name: str) -> str:
 def parse_event(body: bytes) -> SlackEvent:
     """An Events API request: a URL check, an agent's thread reply, or something we skip.
 
-    Only plain human messages inside a thread qualify: bot messages (our own posts included),
-    edits, deletions and other subtypes, and top-level channel messages are skipped."""
+    Only human messages inside a thread qualify (also those sent to the channel too): bot
+    messages (our own posts included), edits, deletions and other subtypes, and top-level
+    channel messages are skipped."""
     payload = _json_object(body)
     kind = payload.get("type")
     if kind == "url_verification":
@@ -70,11 +76,13 @@ def parse_event(body: bytes) -> SlackEvent:
         raise BadRequest("missing or invalid event")
     if event.get("type") != "message":
         return IgnoredEvent(f"event {event.get('type')!r}")
-    if event.get("bot_id") or event.get("subtype"):
+    if event.get("bot_id") or event.get("subtype") not in (None, "thread_broadcast"):
         return IgnoredEvent("bot message or message subtype")
     thread_ts, ts, text = event.get("thread_ts"), event.get("ts"), event.get("text")
     if not thread_ts or thread_ts == ts:
         return IgnoredEvent("not a thread reply")
+    if not isinstance(text, str) or not text.strip():
+        return IgnoredEvent("no text to send")
     return AgentReply(
         event_id=_text(payload.get("event_id"), "event_id"),
         team_id=_text(payload.get("team_id") or event.get("team"), "team_id"),
@@ -82,7 +90,7 @@ def parse_event(body: bytes) -> SlackEvent:
         thread_ts=_text(thread_ts, "event.thread_ts"),
         ts=_text(ts, "event.ts"),
         user_id=_text(event.get("user"), "event.user"),
-        text=text if isinstance(text, str) else "",
+        text=text,
     )
 
 

@@ -65,7 +65,7 @@ def _form(request: WebhookRequest) -> dict[str, str]:
 
 def _required(form: dict[str, str], name: str, pattern: re.Pattern[str] | None = None) -> str:
     value = form.get(name, "")
-    if not value or (pattern is not None and not pattern.match(value)):
+    if not value or (pattern is not None and not pattern.fullmatch(value)):
         raise BadRequest(f"missing or invalid {name}")
     return value
 

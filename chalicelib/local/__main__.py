@@ -46,12 +46,11 @@ def parse_options(argv: list[str]) -> StackOptions:
 def main(argv: list[str]) -> int:
     stack = LocalStack(parse_options(argv))
     stopped = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    for signal_number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signal_number, lambda *_: stopped.set())
     try:
         stack.start()
         stopped.wait()
-    except KeyboardInterrupt:
-        pass
     finally:
         print("\nStopping the local stack…", flush=True)
         stack.stop()

@@ -48,6 +48,7 @@ class LocalStack:
 
     def _start(self) -> None:
         options = self.options
+        self._check_ports_free()
         aws_url = self._start_emulator()
         slack_url = options.slack_api_url or self._start_slack_sandbox()
         twilio_url = options.twilio_api_url or self._start_twilio_sandbox()
@@ -77,6 +78,25 @@ class LocalStack:
         self._start_api()
         self._start_pumps()
         self._print_banner(env, aws_url)
+
+    def _check_ports_free(self) -> None:
+        import socket
+
+        options = self.options
+        wanted = {"--port": options.port, "--aws-port": options.aws_port}
+        if options.slack_api_url is None:
+            wanted["--slack-port"] = options.slack_port
+        if options.twilio_api_url is None:
+            wanted["--twilio-port"] = options.twilio_port
+        for flag, port in wanted.items():
+            with socket.socket() as probe:
+                try:
+                    probe.bind((options.host, port))
+                except OSError:
+                    raise SystemExit(
+                        f"Port {port} is in use (another local stack?). Stop it, or choose "
+                        f"another port with {flag}."
+                    ) from None
 
     def _start_emulator(self) -> str:
         import logging

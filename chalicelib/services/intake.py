@@ -43,6 +43,9 @@ class Intake:
         self._clock = clock
 
     def _shop(self, shop_id: str) -> tuple[Shop, ShopSecrets]:
+        if not self._settings.public_url:
+            # Twilio signs the public URL; without it no signature can be checked.
+            raise Retryable("THREADLINE_PUBLIC_URL is not configured")
         try:
             shop = self._store.get_shop(shop_id)
             if shop is None:

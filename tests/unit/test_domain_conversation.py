@@ -1,0 +1,320 @@
+"""Conversations, their messages and the rules that move them."""
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import TypeAdapter, ValidationError
+
+from chalicelib.domain.conversation import (
+    FAILED_DELIVERY,
+    AgentReply,
+    Channel,
+    Conversation,
+    ConversationStatus,
+    DeliveryStatus,
+    DeliveryUpdate,
+    InboundMessage,
+    MediaItem,
+    OutboundJob,
+    delivery_rank,
+    open_conversation,
+    reply_to,
+)
+
+pytestmark = pytest.mark.unit
+
+RECEIVED_AT = datetime(2026, 3, 29, 0, 30, tzinfo=UTC)
+NOW = datetime(2026, 3, 29, 9, 15, tzinfo=UTC)
+
+# The order a reply moves through; statuses in one step are equally far along.
+DELIVERY_CHAIN: list[set[DeliveryStatus]] = [
+    {DeliveryStatus.PENDING},
+    {DeliveryStatus.SENDING},
+    {DeliveryStatus.ACCEPTED, DeliveryStatus.SCHEDULED, DeliveryStatus.QUEUED},
+    {DeliveryStatus.SENT},
+    {
+        DeliveryStatus.DELIVERED,
+        DeliveryStatus.UNDELIVERED,
+        DeliveryStatus.FAILED,
+        DeliveryStatus.CANCELED,
+    },
+    {DeliveryStatus.READ},
+]
+
+
+def chain_step(status: DeliveryStatus) -> int:
+    return next(step for step, statuses in enumerate(DELIVERY_CHAIN) if status in statuses)
+
+
+def inbound(**overrides: Any) -> InboundMessage:
+    """A WhatsApp message from Ana to the shop; any field can be overridden."""
+    fields: dict[str, Any] = {
+        "shop_id": "kavezo",
+        "channel": Channel.WHATSAPP,
+        "provider": "twilio",
+        "provider_message_id": "SM" + "a" * 32,
+        "customer_address": "whatsapp:+34600111222",
+        "shop_address": "whatsapp:+36201234567",
+        "customer_name": "Ana",
+        "text": "Hola, ¿dónde está mi pedido?",
+        "received_at": RECEIVED_AT,
+    }
+    fields.update(overrides)
+    return InboundMessage(**fields)
+
+
+def agent_reply(**overrides: Any) -> AgentReply:
+    fields: dict[str, Any] = {
+        "event_id": "Ev0123ABC",
+        "team_id": "T0123ABC",
+        "channel_id": "C0123ABC",
+        "thread_ts": "1774744200.000100",
+        "ts": "1774747800.000200",
+        "user_id": "U0AGENT1",
+        "text": "Your parcel left the warehouse today 🚚",
+    }
+    fields.update(overrides)
+    return AgentReply(**fields)
+
+
+# --------------------------------------------------------------------------- delivery rank
+
+
+def test_delivery_chain_covers_every_status() -> None:
+    # Given the expected delivery chain
+    # When its statuses are collected
+    listed = set().union(*DELIVERY_CHAIN)
+
+    # Then it names every status exactly once, so the checks below see them all
+    assert listed == set(DeliveryStatus)
+    assert sum(len(step) for step in DELIVERY_CHAIN) == len(DeliveryStatus)
+
+
+def test_delivery_rank_orders_the_main_path() -> None:
+    # Given the statuses of a reply's usual life
+    path = [
+        DeliveryStatus.PENDING,
+        DeliveryStatus.SENDING,
+        DeliveryStatus.QUEUED,
+        DeliveryStatus.SENT,
+        DeliveryStatus.DELIVERED,
+        DeliveryStatus.READ,
+    ]
+
+    # When they are ranked
+    ranks = [delivery_rank(status) for status in path]
+
+    # Then each is strictly further along than the one before
+    assert ranks == sorted(ranks)
+    assert len(set(ranks)) == len(ranks)
+
+
+def test_failure_ranks_as_final_as_delivered_and_above_sent() -> None:
+    # Given the failure statuses
+    # When they are compared with sent and delivered
+    # Then a late "sent" callback can never overwrite a failure, nor a failure a delivery
+    for failure in FAILED_DELIVERY:
+        assert delivery_rank(failure) > delivery_rank(DeliveryStatus.SENT)
+        assert delivery_rank(failure) == delivery_rank(DeliveryStatus.DELIVERED)
+        assert delivery_rank(failure) < delivery_rank(DeliveryStatus.READ)
+
+
+def test_failed_delivery_is_exactly_the_three_failure_statuses() -> None:
+    # Given the set of statuses that mean the customer did not get the reply
+    # When it is inspected
+    failures = set(FAILED_DELIVERY)
+
+    # Then it holds failed, undelivered and canceled only
+    assert failures == {DeliveryStatus.FAILED, DeliveryStatus.UNDELIVERED, DeliveryStatus.CANCELED}
+
+
+@settings(database=None, max_examples=200)
+@given(
+    a=st.sampled_from(DeliveryStatus),
+    b=st.sampled_from(DeliveryStatus),
+    c=st.sampled_from(DeliveryStatus),
+)
+def test_delivery_rank_is_a_total_preorder_consistent_with_the_chain(
+    a: DeliveryStatus, b: DeliveryStatus, c: DeliveryStatus
+) -> None:
+    # Given any three statuses
+    # When they are ranked
+    ra, rb, rc = delivery_rank(a), delivery_rank(b), delivery_rank(c)
+
+    # Then any two compare, comparison is transitive ...
+    assert ra <= rb or rb <= ra
+    if ra <= rb and rb <= rc:
+        assert ra <= rc
+    # ... and the rank orders them exactly as the chain does
+    assert (ra < rb) == (chain_step(a) < chain_step(b))
+    assert (ra == rb) == (chain_step(a) == chain_step(b))
+
+
+# --------------------------------------------------------------------------- messages
+
+
+def test_inbound_message_keys_name_the_provider_message_and_the_customer() -> None:
+    # Given a Twilio message from a WhatsApp customer
+    message = inbound()
+
+    # When its keys are read
+    # Then the message key is provider:id and the customer key is shop:address
+    assert message.message_key == "twilio:SM" + "a" * 32
+    assert message.customer_key == "kavezo:whatsapp:+34600111222"
+
+
+def test_same_customer_on_sms_and_whatsapp_has_two_customer_keys() -> None:
+    # Given one person writing on SMS and on WhatsApp
+    sms = inbound(channel=Channel.SMS, customer_address="+34600111222")
+    whatsapp = inbound()
+
+    # When their customer keys are compared
+    # Then they are two customers (two conversations, two FIFO groups)
+    assert sms.customer_key != whatsapp.customer_key
+
+
+def test_inbound_message_survives_a_json_round_trip_as_queue_payload() -> None:
+    # Given a message with unicode text and media
+    message = inbound(
+        text="مرحبا، أين طلبي؟ 📦",
+        media=(MediaItem(url="https://api.twilio.com/media/ME1", content_type="image/jpeg"),),
+    )
+
+    # When it goes through the queue as JSON
+    again = InboundMessage.model_validate_json(message.model_dump_json())
+
+    # Then nothing changed
+    assert again == message
+
+
+def test_agent_reply_keys_name_the_slack_message_and_thread() -> None:
+    # Given a reply in a thread
+    reply = agent_reply()
+
+    # When its keys are read
+    # Then the message key is slack:channel:ts and the thread key team:channel:thread_ts
+    assert reply.message_key == "slack:C0123ABC:1774747800.000200"
+    assert reply.thread_key == "T0123ABC:C0123ABC:1774744200.000100"
+
+
+def test_outbound_job_is_told_apart_by_kind() -> None:
+    # Given the JSON of both outbound job kinds
+    adapter: TypeAdapter[Any] = TypeAdapter(OutboundJob)
+    update_json = {
+        "kind": "delivery_update",
+        "shop_id": "kavezo",
+        "provider_message_id": "SM" + "b" * 32,
+        "status": "failed",
+        "error_code": "63016",
+    }
+
+    # When they are read back
+    update = adapter.validate_python(update_json)
+    reply = adapter.validate_json(agent_reply().model_dump_json())
+
+    # Then each becomes its own model
+    assert isinstance(update, DeliveryUpdate)
+    assert update.status is DeliveryStatus.FAILED
+    assert update.error_code == "63016"
+    assert reply == agent_reply()
+
+
+# --------------------------------------------------------------------------- conversations
+
+
+def test_open_conversation_copies_the_customer_and_the_shop_address() -> None:
+    # Given a customer's first message
+    message = inbound()
+
+    # When a conversation is opened for it
+    conversation = open_conversation(message, "conv-1")
+
+    # Then it is an open conversation on the message's channel, started at its arrival
+    assert conversation.shop_id == "kavezo"
+    assert conversation.conversation_id == "conv-1"
+    assert conversation.channel is Channel.WHATSAPP
+    assert conversation.customer_address == "whatsapp:+34600111222"
+    assert conversation.customer_name == "Ana"
+    assert conversation.shop_address == "whatsapp:+36201234567"
+    assert conversation.status is ConversationStatus.OPEN
+    assert conversation.created_at == RECEIVED_AT
+    assert conversation.last_customer_message_at == RECEIVED_AT
+    assert conversation.message_count == 0
+    assert conversation.slack_thread_ts is None
+
+
+@pytest.mark.parametrize(
+    ("customer_address", "customer_name", "label"),
+    [
+        ("whatsapp:+34600111222", "Ana", "Ana (+34600111222)"),
+        ("whatsapp:+34600111222", None, "+34600111222"),
+        ("+14155550100", None, "+14155550100"),
+        ("whatsapp:+919812345678", "प्रिया", "प्रिया (+919812345678)"),
+    ],
+)
+def test_customer_label_shows_profile_name_with_number_or_just_the_number(
+    customer_address: str, customer_name: str | None, label: str
+) -> None:
+    # Given a conversation with or without a WhatsApp profile name
+    message = inbound(customer_address=customer_address, customer_name=customer_name)
+    conversation = open_conversation(message, "conv-1")
+
+    # When agents see the customer
+    # Then the label never shows the whatsapp: prefix
+    assert conversation.customer_label == label
+
+
+def test_reply_goes_back_to_the_customer_from_the_address_they_wrote_to() -> None:
+    # Given a WhatsApp conversation and an agent's reply in its thread
+    conversation = open_conversation(inbound(), "conv-1")
+    reply = agent_reply()
+
+    # When the outbound message is built
+    outbound = reply_to(conversation, reply, NOW)
+
+    # Then it goes to the customer, from the shop's WhatsApp address, pending
+    assert outbound.channel is Channel.WHATSAPP
+    assert outbound.to == "whatsapp:+34600111222"
+    assert outbound.from_ == "whatsapp:+36201234567"
+    assert outbound.text == "Your parcel left the warehouse today 🚚"
+    assert outbound.status is DeliveryStatus.PENDING
+    assert outbound.provider_message_id is None
+    assert outbound.created_at == NOW
+    assert outbound.shop_id == "kavezo"
+    assert outbound.conversation_id == "conv-1"
+    assert outbound.message_key == reply.message_key
+    assert outbound.agent_user_id == "U0AGENT1"
+    assert outbound.slack_channel_id == "C0123ABC"
+    assert outbound.slack_ts == "1774747800.000200"
+    assert outbound.slack_thread_ts == "1774744200.000100"
+
+
+def test_reply_on_sms_stays_on_sms() -> None:
+    # Given an SMS conversation
+    message = inbound(
+        channel=Channel.SMS,
+        customer_address="+14155550100",
+        shop_address="+3612345678",
+        customer_name=None,
+    )
+    conversation = open_conversation(message, "conv-2")
+
+    # When an agent replies
+    outbound = reply_to(conversation, agent_reply(), NOW + timedelta(minutes=1))
+
+    # Then the reply is an SMS between the same two numbers
+    assert outbound.channel is Channel.SMS
+    assert (outbound.to, outbound.from_) == ("+14155550100", "+3612345678")
+
+
+def test_conversation_is_immutable() -> None:
+    # Given a conversation
+    conversation: Conversation = open_conversation(inbound(), "conv-1")
+
+    # When someone tries to change it in place
+    # Then pydantic refuses
+    with pytest.raises(ValidationError, match="frozen"):
+        conversation.status = ConversationStatus.RESOLVED  # type: ignore[misc]

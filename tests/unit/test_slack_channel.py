@@ -1,0 +1,435 @@
+"""Slack requests in: v0 signatures, Events API payloads, interactivity forms.
+
+Signatures are computed here with hmac/hashlib, the way Slack documents them.
+"""
+
+import hashlib
+import hmac
+import json
+import time
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+
+from chalicelib.channels.base import WebhookRequest
+from chalicelib.channels.slack import (
+    IgnoredEvent,
+    UrlVerification,
+    parse_event,
+    parse_form,
+    verify_request,
+)
+from chalicelib.domain.conversation import AgentReply
+from chalicelib.domain.errors import BadRequest, Forbidden
+
+pytestmark = pytest.mark.unit
+
+SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+EVENTS_URL = "https://threadline.example/api/slack/events"
+THREAD_TS = "1774744200.000100"
+REPLY_TS = "1774747800.000200"
+
+
+def slack_signature(secret: str, timestamp: str, body: bytes) -> str:
+    base = b"v0:" + timestamp.encode() + b":" + body
+    return "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+
+
+def signed_request(
+    body: bytes,
+    *,
+    secret: str = SIGNING_SECRET,
+    timestamp: str | None = None,
+    signature: str | None = None,
+) -> WebhookRequest:
+    """A Slack request signed now (or at `timestamp`) with `secret`."""
+    timestamp = timestamp if timestamp is not None else str(int(time.time()))
+    return WebhookRequest(
+        url=EVENTS_URL,
+        body=body,
+        headers={
+            "x-slack-request-timestamp": timestamp,
+            "x-slack-signature": signature or slack_signature(secret, timestamp, body),
+            "content-type": "application/json",
+        },
+    )
+
+
+def event_callback(event: dict[str, Any] | None = None, **outer: Any) -> bytes:
+    """An Events API event_callback; the event defaults to an agent's thread reply."""
+    payload: dict[str, Any] = {
+        "token": "legacy-verification-token",
+        "team_id": "T0123ABC",
+        "api_app_id": "A0123ABC",
+        "type": "event_callback",
+        "event_id": "Ev0123ABCDEF",
+        "event_time": 1774747800,
+        "event": event if event is not None else thread_reply(),
+    }
+    payload.update(outer)
+    return json.dumps(payload, ensure_ascii=False).encode()
+
+
+def thread_reply(**changes: Any) -> dict[str, Any]:
+    event: dict[str, Any] = {
+        "type": "message",
+        "channel": "C0123ABC",
+        "user": "U0AGENT1",
+        "text": "Szia Ana! A csomagod úton van 🚚",
+        "ts": REPLY_TS,
+        "thread_ts": THREAD_TS,
+        "team": "T0123ABC",
+        "channel_type": "channel",
+    }
+    event.update(changes)
+    return {key: value for key, value in event.items() if value is not None}
+
+
+# --------------------------------------------------------------------------- verify_request
+
+
+def test_verify_request_accepts_a_fresh_correct_signature() -> None:
+    # Given an event signed just now with the app's signing secret
+    request = signed_request(event_callback())
+
+    # When it is verified
+    # Then no error is raised
+    verify_request(request, SIGNING_SECRET)
+
+
+def test_verify_request_accepts_a_signature_within_the_five_minute_window() -> None:
+    # Given a request signed four minutes ago (a Slack retry, say)
+    four_minutes_ago = str(int(time.time()) - 4 * 60)
+    request = signed_request(event_callback(), timestamp=four_minutes_ago)
+
+    # When it is verified
+    # Then it is still accepted
+    verify_request(request, SIGNING_SECRET)
+
+
+def test_verify_request_refuses_a_missing_signature() -> None:
+    # Given a request without X-Slack-Signature
+    request = WebhookRequest(
+        url=EVENTS_URL,
+        body=event_callback(),
+        headers={"x-slack-request-timestamp": str(int(time.time()))},
+    )
+
+    # When it is verified
+    # Then it is forbidden
+    with pytest.raises(Forbidden, match="missing X-Slack-Signature"):
+        verify_request(request, SIGNING_SECRET)
+
+
+def test_verify_request_refuses_a_missing_timestamp() -> None:
+    # Given a signed request whose timestamp header was dropped
+    signed = signed_request(event_callback())
+    headers = {k: v for k, v in signed.headers.items() if k != "x-slack-request-timestamp"}
+    request = WebhookRequest(url=EVENTS_URL, body=signed.body, headers=headers)
+
+    # When it is verified
+    # Then it is forbidden
+    with pytest.raises(Forbidden, match="invalid or expired"):
+        verify_request(request, SIGNING_SECRET)
+
+
+def test_verify_request_refuses_a_signature_made_with_another_secret() -> None:
+    # Given a request signed with someone else's secret
+    request = signed_request(event_callback(), secret="another-apps-signing-secret")
+
+    # When it is verified with ours
+    # Then it is forbidden
+    with pytest.raises(Forbidden, match="invalid or expired"):
+        verify_request(request, SIGNING_SECRET)
+
+
+def test_verify_request_refuses_a_body_changed_after_signing() -> None:
+    # Given a signed reply whose text was altered on the way
+    signed = signed_request(event_callback())
+    tampered = WebhookRequest(
+        url=EVENTS_URL,
+        body=signed.body.replace(b"Szia Ana", b"Szia Bob"),
+        headers=signed.headers,
+    )
+    assert tampered.body != signed.body
+
+    # When it is verified
+    # Then it is forbidden
+    with pytest.raises(Forbidden, match="invalid or expired"):
+        verify_request(tampered, SIGNING_SECRET)
+
+
+@pytest.mark.parametrize("age_seconds", [6 * 60, 24 * 60 * 60, -6 * 60])
+def test_verify_request_refuses_a_correctly_signed_but_stale_request(age_seconds: int) -> None:
+    # Given a request correctly signed more than five minutes from now (a replay)
+    timestamp = str(int(time.time()) - age_seconds)
+    request = signed_request(event_callback(), timestamp=timestamp)
+
+    # When it is verified
+    # Then it is forbidden
+    with pytest.raises(Forbidden, match="invalid or expired"):
+        verify_request(request, SIGNING_SECRET)
+
+
+def test_verify_request_refuses_everything_without_a_signing_secret() -> None:
+    # Given no configured signing secret, and a request signed with the empty secret
+    request = signed_request(event_callback(), secret="")
+
+    # When it is verified
+    # Then it is forbidden rather than accepted
+    with pytest.raises(Forbidden, match="not configured"):
+        verify_request(request, "")
+
+
+@pytest.mark.parametrize("timestamp", ["not-a-number", "", "1.5e9"])
+def test_verify_request_refuses_a_malformed_timestamp(timestamp: str) -> None:
+    # Given a request whose timestamp header is not an integer
+    request = signed_request(event_callback(), timestamp=timestamp, signature="v0=" + "0" * 64)
+
+    # When it is verified
+    # Then it is forbidden, like any other bad signature
+    with pytest.raises(Forbidden):
+        verify_request(request, SIGNING_SECRET)
+
+
+def test_verify_request_refuses_a_body_that_is_not_utf8() -> None:
+    # Given a fresh request whose body is not UTF-8 and whose signature is made up
+    request = signed_request(b"\xff\xfe{}", signature="v0=" + "0" * 64)
+
+    # When it is verified
+    # Then it is forbidden
+    with pytest.raises(Forbidden):
+        verify_request(request, SIGNING_SECRET)
+
+
+def test_verify_request_refuses_everything_with_a_blank_signing_secret() -> None:
+    # Given a signing secret configured as spaces (an empty-looking environment variable)
+    request = signed_request(event_callback(), secret="  ")
+
+    # When a request is verified
+    # Then it is forbidden, like with an empty secret
+    with pytest.raises(Forbidden):
+        verify_request(request, "  ")
+
+
+# --------------------------------------------------------------------------- parse_event
+
+
+def test_url_verification_gives_the_challenge_back() -> None:
+    # Given Slack's URL check
+    challenge = "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"
+    body = json.dumps({"token": "t", "challenge": challenge, "type": "url_verification"}).encode()
+
+    # When it is parsed
+    event = parse_event(body)
+
+    # Then the challenge is returned to echo
+    assert event == UrlVerification(challenge=challenge)
+
+
+def test_url_verification_without_challenge_is_a_bad_request() -> None:
+    # Given a URL check without its challenge
+    body = json.dumps({"type": "url_verification"}).encode()
+
+    # When it is parsed
+    # Then it is a bad request
+    with pytest.raises(BadRequest, match="challenge"):
+        parse_event(body)
+
+
+def test_thread_reply_becomes_an_agent_reply() -> None:
+    # Given an agent's message in a conversation thread
+    body = event_callback()
+
+    # When it is parsed
+    event = parse_event(body)
+
+    # Then every field of the reply is taken from the event
+    assert event == AgentReply(
+        event_id="Ev0123ABCDEF",
+        team_id="T0123ABC",
+        channel_id="C0123ABC",
+        thread_ts=THREAD_TS,
+        ts=REPLY_TS,
+        user_id="U0AGENT1",
+        text="Szia Ana! A csomagod úton van 🚚",
+    )
+
+
+def test_thread_reply_takes_the_team_from_the_event_when_the_envelope_has_none() -> None:
+    # Given a reply whose envelope lacks team_id
+    body = event_callback(thread_reply(team="T0999XYZ"), team_id=None)
+
+    # When it is parsed
+    event = parse_event(body)
+
+    # Then the event's team is used
+    assert isinstance(event, AgentReply)
+    assert event.team_id == "T0999XYZ"
+
+
+@pytest.mark.parametrize("text", [None, "", "  \n "])
+def test_thread_reply_without_text_is_ignored(text: str | None) -> None:
+    # Given a reply with no text (only an attachment, say): nothing to send a customer yet
+    body = event_callback(thread_reply(text=text))
+
+    # When it is parsed
+    event = parse_event(body)
+
+    # Then it is skipped rather than sent as an empty message
+    assert isinstance(event, IgnoredEvent)
+
+
+def test_thread_reply_also_sent_to_the_channel_is_still_a_reply() -> None:
+    # Given an agent's thread reply with "Also send to #channel" ticked
+    body = event_callback(thread_reply(subtype="thread_broadcast"))
+
+    # When it is parsed
+    event = parse_event(body)
+
+    # Then it is a reply for the customer like any other
+    assert isinstance(event, AgentReply)
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        thread_reply(bot_id="B0THREADLINE", subtype="bot_message"),
+        thread_reply(bot_id="B0THREADLINE"),
+        thread_reply(subtype="message_changed"),
+        thread_reply(subtype="message_deleted"),
+        thread_reply(subtype="channel_join"),
+        thread_reply(thread_ts=None),  # a top-level channel message
+        thread_reply(thread_ts=REPLY_TS),  # a thread's parent message
+        {"type": "reaction_added", "user": "U0AGENT1", "reaction": "eyes"},
+        {"type": "app_mention", "user": "U0AGENT1", "text": "<@U0BOT> hi", "ts": REPLY_TS},
+    ],
+    ids=[
+        "bot-message",
+        "bot-id-only",
+        "edited",
+        "deleted",
+        "channel-join",
+        "top-level",
+        "thread-parent",
+        "reaction",
+        "app-mention",
+    ],
+)
+def test_events_other_than_human_thread_replies_are_ignored(event: dict[str, Any]) -> None:
+    # Given an event that is not an agent's new reply in a thread
+    body = event_callback(event)
+
+    # When it is parsed
+    parsed = parse_event(body)
+
+    # Then it is ignored, with a reason
+    assert isinstance(parsed, IgnoredEvent)
+    assert parsed.why
+
+
+def test_other_envelope_types_are_ignored() -> None:
+    # Given an envelope that is neither a URL check nor an event callback
+    body = json.dumps({"type": "app_rate_limited", "team_id": "T0123ABC"}).encode()
+
+    # When it is parsed
+    # Then it is ignored
+    assert parse_event(body) == IgnoredEvent("type 'app_rate_limited'")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"not json",
+        b"",
+        b"\xff\xfe\x00",
+        b'{"type": "event_callback"',
+        b'[{"type": "url_verification", "challenge": "x"}]',
+        b'"event_callback"',
+        b"null",
+    ],
+)
+def test_bodies_that_are_not_a_json_object_are_bad_requests(body: bytes) -> None:
+    # Given a body that is not a JSON object
+    # When it is parsed
+    # Then it is a bad request
+    with pytest.raises(BadRequest, match="JSON"):
+        parse_event(body)
+
+
+@pytest.mark.parametrize("event", [None, "message", ["message"]])
+def test_event_callback_without_an_event_object_is_a_bad_request(event: object) -> None:
+    # Given an event callback whose event is missing or not an object
+    payload = json.loads(event_callback())
+    payload["event"] = event
+
+    # When it is parsed
+    # Then it is a bad request
+    with pytest.raises(BadRequest, match="event"):
+        parse_event(json.dumps(payload).encode())
+
+
+@pytest.mark.parametrize(
+    ("body", "missing"),
+    [
+        (event_callback(event_id=None), "event_id"),
+        (event_callback(event_id=""), "event_id"),
+        (event_callback(thread_reply(user=None)), "event.user"),
+        (event_callback(thread_reply(channel=None)), "event.channel"),
+        (event_callback(thread_reply(ts=None)), "event.ts"),
+        (event_callback(thread_reply(team=None), team_id=None), "team_id"),
+    ],
+)
+def test_thread_reply_missing_an_identifier_is_a_bad_request(body: bytes, missing: str) -> None:
+    # Given a thread reply without one of the ids a reply needs
+    # When it is parsed
+    # Then it is a bad request naming the missing field
+    with pytest.raises(BadRequest, match=f"missing or invalid {missing}"):
+        parse_event(body)
+
+
+# --------------------------------------------------------------------------- parse_form
+
+
+def test_parse_form_decodes_an_interactivity_payload() -> None:
+    # Given an interactivity post: one field holding JSON
+    payload = {"type": "block_actions", "user": {"id": "U0AGENT1"}, "text": "Kész ✅"}
+    body = urlencode({"payload": json.dumps(payload, ensure_ascii=False)}).encode()
+
+    # When it is parsed
+    form = parse_form(body)
+
+    # Then the JSON comes back intact
+    assert json.loads(form["payload"]) == payload
+
+
+def test_parse_form_decodes_a_slash_command_with_unicode_and_blank_values() -> None:
+    # Given a slash command with Hindi text and an empty field
+    body = urlencode(
+        {
+            "team_id": "T0123ABC",
+            "channel_id": "C0123ABC",
+            "user_id": "U0AGENT1",
+            "command": "/threadline",
+            "text": "स्नूज़ 2h",
+            "enterprise_id": "",
+        }
+    ).encode()
+
+    # When it is parsed
+    form = parse_form(body)
+
+    # Then every field is there, blank ones included
+    assert form["text"] == "स्नूज़ 2h"
+    assert form["command"] == "/threadline"
+    assert form["enterprise_id"] == ""
+
+
+@pytest.mark.parametrize("body", [b"text=\xff\xfe", b"text=%FF%FE"])
+def test_parse_form_refuses_a_body_that_is_not_utf8(body: bytes) -> None:
+    # Given a form whose bytes (raw or percent-encoded) are not UTF-8
+    # When it is parsed
+    # Then it is a bad request
+    with pytest.raises(BadRequest, match="not a valid form"):
+        parse_form(body)

@@ -1,0 +1,377 @@
+"""What agents see in Slack: escaping, the root card, mirrored messages, delivery notes."""
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from chalicelib.domain.conversation import (
+    FAILED_DELIVERY,
+    Channel,
+    Conversation,
+    ConversationStatus,
+    DeliveryStatus,
+    InboundMessage,
+    MediaItem,
+)
+from chalicelib.domain.slack_view import (
+    DELIVERY_REACTIONS,
+    SECTION_TEXT_LIMIT,
+    SlackMessage,
+    customer_message,
+    delivery_failed_note,
+    escape_mrkdwn,
+    root_card,
+)
+
+pytestmark = pytest.mark.unit
+
+ARABIC = "مرحبا، أين طلبي؟"
+HINDI = "मेरा ऑर्डर कहाँ है?"
+HUNGARIAN = "Hol van a rendelésem?"
+EMOJI = "📦🚚✅👍🏽 👨‍👩‍👧"
+
+
+def conversation(**overrides: Any) -> Conversation:
+    """A WhatsApp conversation with Ana; any field can be overridden."""
+    fields: dict[str, Any] = {
+        "shop_id": "kavezo",
+        "conversation_id": "conv-1",
+        "channel": Channel.WHATSAPP,
+        "customer_address": "whatsapp:+34600111222",
+        "customer_name": "Ana",
+        "shop_address": "whatsapp:+36201234567",
+        "created_at": datetime(2026, 3, 29, 0, 30, tzinfo=UTC),
+        "last_customer_message_at": datetime(2026, 3, 29, 0, 30, tzinfo=UTC),
+    }
+    fields.update(overrides)
+    return Conversation(**fields)
+
+
+def inbound(text: str = "", media: tuple[MediaItem, ...] = ()) -> InboundMessage:
+    return InboundMessage(
+        shop_id="kavezo",
+        channel=Channel.SMS,
+        provider="twilio",
+        provider_message_id="SM" + "c" * 32,
+        customer_address="+14155550100",
+        shop_address="+3612345678",
+        text=text,
+        media=media,
+        received_at=datetime(2026, 3, 29, 0, 30, tzinfo=UTC),
+    )
+
+
+def payload_json(message: SlackMessage) -> str:
+    """The message exactly as it would be posted to chat.postMessage."""
+    return json.dumps({"text": message.text, "blocks": message.blocks}, ensure_ascii=False)
+
+
+def context_texts(message: SlackMessage) -> list[str]:
+    context = next(block for block in message.blocks if block["type"] == "context")
+    return [element["text"] for element in context["elements"]]
+
+
+def unescape(text: str) -> str:
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+# --------------------------------------------------------------------------- escaping
+
+
+@pytest.mark.parametrize(
+    ("written", "shown"),
+    [
+        ("<!channel>", "&lt;!channel&gt;"),
+        ("<!here> hurry", "&lt;!here&gt; hurry"),
+        ("ping <@U123>", "ping &lt;@U123&gt;"),
+        ("<https://evil.example|click>", "&lt;https://evil.example|click&gt;"),
+        ("fish & chips", "fish &amp; chips"),
+        ("already &lt;escaped&gt;", "already &amp;lt;escaped&amp;gt;"),
+    ],
+)
+def test_escape_mrkdwn_makes_mentions_links_and_entities_inert(written: str, shown: str) -> None:
+    # Given text a customer wrote with Slack control sequences
+    # When it is escaped
+    escaped = escape_mrkdwn(written)
+
+    # Then every &, < and > is an entity, so Slack shows it literally
+    assert escaped == shown
+
+
+@pytest.mark.parametrize(
+    "text",
+    [ARABIC, HINDI, HUNGARIAN, EMOJI, "*bold* _italic_ ~strike~ `code`", "line one\nline two"],
+)
+def test_escape_mrkdwn_leaves_other_scripts_emoji_and_formatting_alone(text: str) -> None:
+    # Given text without &, < or >
+    # When it is escaped
+    # Then it is unchanged
+    assert escape_mrkdwn(text) == text
+
+
+@settings(database=None, max_examples=200)
+@given(st.text())
+def test_escaped_text_has_no_angle_brackets_and_unescapes_to_the_original(text: str) -> None:
+    # Given any text
+    # When it is escaped
+    escaped = escape_mrkdwn(text)
+
+    # Then it has no < or > left, and undoing the three entities gives the original back
+    assert "<" not in escaped
+    assert ">" not in escaped
+    assert unescape(escaped) == text
+
+
+# --------------------------------------------------------------------------- root card
+
+
+def test_root_card_escapes_a_hostile_whatsapp_profile_name_everywhere() -> None:
+    # Given a customer whose WhatsApp profile name pings the whole channel
+    card = root_card(conversation(customer_name="<!channel> Ana"), "Europe/Budapest")
+
+    # When the card is rendered to the JSON Slack receives
+    posted = payload_json(card)
+
+    # Then the mention appears only escaped, in the text and the blocks
+    assert "<!channel>" not in posted
+    assert "<" not in posted
+    assert "&lt;!channel&gt; Ana (+34600111222)" in card.text
+    assert card.blocks[0]["text"]["text"].startswith("*&lt;!channel&gt; Ana (+34600111222)*")
+
+
+def test_root_card_shows_customer_channel_shop_number_and_open_status() -> None:
+    # Given a new WhatsApp conversation
+    card = root_card(conversation(), "Europe/Budapest")
+
+    # When it is rendered
+    section = card.blocks[0]["text"]["text"]
+    context = context_texts(card)
+
+    # Then agents see who wrote, on which channel, to which number, and that it is open
+    assert card.text == "New WhatsApp conversation with Ana (+34600111222)"
+    assert section == "*Ana (+34600111222)*\n:speech_balloon: WhatsApp to +36201234567"
+    assert context[0] == "*Status:* :large_green_circle: Open"
+    assert "Reply in this thread" in context[2]
+
+
+def test_root_card_for_sms_shows_the_number_and_sms_label() -> None:
+    # Given an SMS conversation with no profile name
+    card = root_card(
+        conversation(
+            channel=Channel.SMS,
+            customer_address="+14155550100",
+            customer_name=None,
+            shop_address="+3612345678",
+        ),
+        "UTC",
+    )
+
+    # When it is rendered
+    # Then the label is the bare number and the channel is SMS
+    assert card.text == "New SMS conversation with +14155550100"
+    assert card.blocks[0]["text"]["text"] == "*+14155550100*\n:iphone: SMS to +3612345678"
+
+
+@pytest.mark.parametrize(
+    ("status", "label"),
+    [
+        (ConversationStatus.OPEN, "Open"),
+        (ConversationStatus.PENDING, "Pending"),
+        (ConversationStatus.SNOOZED, "Snoozed"),
+        (ConversationStatus.RESOLVED, "Resolved"),
+    ],
+)
+def test_root_card_names_the_conversation_status(status: ConversationStatus, label: str) -> None:
+    # Given a conversation in some state
+    card = root_card(conversation(status=status), "UTC")
+
+    # When it is rendered
+    status_text = context_texts(card)[0]
+
+    # Then the status element ends with the state's name
+    assert status_text.startswith("*Status:* :")
+    assert status_text.endswith(f" {label}")
+
+
+@pytest.mark.parametrize(
+    ("created_at", "started"),
+    [
+        # 29 March 2026: Budapest moves from CET (UTC+1) to CEST (UTC+2) at 01:00 UTC.
+        (datetime(2026, 3, 29, 0, 30, tzinfo=UTC), "29 Mar 2026 01:30 CET"),
+        (datetime(2026, 3, 29, 1, 30, tzinfo=UTC), "29 Mar 2026 03:30 CEST"),
+        (datetime(2026, 7, 1, 22, 15, tzinfo=UTC), "02 Jul 2026 00:15 CEST"),
+    ],
+)
+def test_root_card_start_time_is_in_the_shop_time_zone_across_dst(
+    created_at: datetime, started: str
+) -> None:
+    # Given a conversation created at a UTC moment
+    card = root_card(conversation(created_at=created_at), "Europe/Budapest")
+
+    # When it is rendered for a shop in Budapest
+    # Then the start time is Budapest wall time with the right abbreviation
+    assert context_texts(card)[1] == f"*Started:* {started}"
+
+
+def test_root_card_start_time_in_utc_for_a_utc_shop() -> None:
+    # Given a conversation created at 00:30 UTC
+    card = root_card(conversation(), "UTC")
+
+    # When it is rendered for a UTC shop
+    # Then the time is shown unchanged
+    assert context_texts(card)[1] == "*Started:* 29 Mar 2026 00:30 UTC"
+
+
+# --------------------------------------------------------------------------- customer message
+
+
+@pytest.mark.parametrize("text", [ARABIC, HINDI, HUNGARIAN, EMOJI])
+def test_customer_message_mirrors_text_in_any_script(text: str) -> None:
+    # Given a text-only message
+    # When it is mirrored into the thread
+    mirrored = customer_message(inbound(text=text))
+
+    # Then text and section both show it unchanged
+    assert mirrored.text == text
+    assert mirrored.blocks == [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
+
+
+def test_customer_message_escapes_and_trims_the_text() -> None:
+    # Given a message with a mention and surrounding whitespace
+    # When it is mirrored
+    mirrored = customer_message(inbound(text="  <!here> where is it?  \n"))
+
+    # Then it is escaped and trimmed
+    assert mirrored.text == "&lt;!here&gt; where is it?"
+
+
+def test_media_only_message_lists_its_attachments() -> None:
+    # Given a message with two attachments and no text, one of unknown type
+    media = (
+        MediaItem(url="https://api.twilio.com/media/ME1", content_type="image/jpeg"),
+        MediaItem(url="https://api.twilio.com/media/ME2"),
+    )
+
+    # When it is mirrored
+    mirrored = customer_message(inbound(media=media))
+
+    # Then each attachment has a line with its type
+    assert mirrored.text == (
+        ":paperclip: Attachment (image/jpeg)\n:paperclip: Attachment (unknown type)"
+    )
+
+
+def test_text_with_media_shows_text_first_then_attachments() -> None:
+    # Given a message with text and a picture
+    media = (MediaItem(url="https://api.twilio.com/media/ME1", content_type="image/png"),)
+
+    # When it is mirrored
+    mirrored = customer_message(inbound(text="Broken 😢", media=media))
+
+    # Then the text comes first
+    assert mirrored.text == "Broken 😢\n:paperclip: Attachment (image/png)"
+
+
+@pytest.mark.parametrize("text", ["", "   ", "\n\t"])
+def test_empty_message_says_so(text: str) -> None:
+    # Given a message with neither text nor media
+    # When it is mirrored
+    mirrored = customer_message(inbound(text=text))
+
+    # Then agents see a placeholder instead of an empty (invalid) section
+    assert mirrored.text == "_(empty message)_"
+    assert mirrored.blocks[0]["text"]["text"] == "_(empty message)_"
+
+
+def test_very_long_message_is_shortened_to_the_section_limit() -> None:
+    # Given a message longer than a section block may hold
+    text = "a" * (SECTION_TEXT_LIMIT + 500)
+
+    # When it is mirrored
+    mirrored = customer_message(inbound(text=text))
+
+    # Then it is exactly at the limit and ends with an ellipsis
+    section_text = mirrored.blocks[0]["text"]["text"]
+    assert SECTION_TEXT_LIMIT == 3000
+    assert len(section_text) == SECTION_TEXT_LIMIT
+    assert section_text == "a" * (SECTION_TEXT_LIMIT - 1) + "…"
+    assert mirrored.text == section_text
+
+
+def test_message_at_exactly_the_limit_is_not_shortened() -> None:
+    # Given a message exactly as long as the limit
+    text = "b" * SECTION_TEXT_LIMIT
+
+    # When it is mirrored
+    # Then it is unchanged
+    assert customer_message(inbound(text=text)).text == text
+
+
+def test_long_message_that_grows_by_escaping_still_fits_and_stays_inert() -> None:
+    # Given a message that is short enough raw but too long once escaped
+    text = "<" * 1000 + "x"
+
+    # When it is mirrored
+    section_text = customer_message(inbound(text=text)).blocks[0]["text"]["text"]
+
+    # Then the escaped text is cut at the limit and has no live <
+    assert len(section_text) == SECTION_TEXT_LIMIT
+    assert "<" not in section_text
+
+
+# --------------------------------------------------------------------------- delivery
+
+
+def test_delivery_failed_note_gives_the_reason_and_code_escaped() -> None:
+    # Given a failure reason with Slack control characters
+    # When the note is built
+    note = delivery_failed_note("the customer <@U123> opted out & left", "21610")
+
+    # Then agents see the reason and code, escaped
+    assert note.text == (
+        ":warning: This reply did not reach the customer: "
+        "the customer &lt;@U123&gt; opted out &amp; left (error 21610)."
+    )
+    assert note.blocks[0]["text"]["text"] == note.text
+
+
+def test_delivery_failed_note_without_code_has_no_error_part() -> None:
+    # Given a failure without a provider code
+    # When the note is built
+    note = delivery_failed_note("the provider gave no reason", None)
+
+    # Then it ends after the reason
+    assert note.text == (
+        ":warning: This reply did not reach the customer: the provider gave no reason."
+    )
+
+
+def test_delivery_failed_note_escapes_the_code_too() -> None:
+    # Given a code that is not a plain number
+    # When the note is built
+    note = delivery_failed_note("blocked", "<!channel>")
+
+    # Then the code is inert
+    assert "<!channel>" not in note.text
+    assert "(error &lt;!channel&gt;)" in note.text
+
+
+def test_every_failure_status_gets_the_x_reaction_and_no_other_status_does() -> None:
+    # Given the reactions that mark a reply's delivery
+    # When the failure statuses and the others are looked up
+    failures = {status: DELIVERY_REACTIONS[status] for status in FAILED_DELIVERY}
+    others = {
+        status: reaction
+        for status, reaction in DELIVERY_REACTIONS.items()
+        if status not in FAILED_DELIVERY
+    }
+
+    # Then failures are "x" and nothing else is
+    assert set(failures.values()) == {"x"}
+    assert "x" not in others.values()
+    assert DELIVERY_REACTIONS[DeliveryStatus.DELIVERED] == "white_check_mark"
+    assert DELIVERY_REACTIONS[DeliveryStatus.READ] == "eyes"
