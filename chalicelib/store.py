@@ -256,25 +256,17 @@ class Store:
         self, message: InboundMessage, conversation: Conversation, slack_ts: str
     ) -> None:
         """Marks the message processed and counts it on its conversation, in one transaction."""
-        values = {
+        timeline = _timeline_keys(
+            message.shop_id, conversation.conversation_id, message.received_at, message.message_key
+        )
+        message_values = {
             ":processed": InboundStatus.PROCESSED.value,
             ":conversation": conversation.conversation_id,
             ":slack_ts": slack_ts,
-            **{
-                f":{name}": value
-                for name, value in _timeline_keys(
-                    message.shop_id,
-                    conversation.conversation_id,
-                    message.received_at,
-                    message.message_key,
-                ).items()
-            },
+            ":timeline_pk": timeline["GSI1PK"],
+            ":timeline_sk": timeline["GSI1SK"],
         }
-        conversation_values: Item = {
-            ":one": 1,
-            ":zero": 0,
-            ":at": message.received_at.isoformat(),
-        }
+        conversation_values: Item = {":one": 1, ":zero": 0, ":at": message.received_at.isoformat()}
         name_update = ""
         if message.customer_name:
             conversation_values[":name"] = message.customer_name
@@ -285,11 +277,11 @@ class Store:
                     "Update": {
                         "TableName": self._table,
                         "Key": _message_key(message.shop_id, message.message_key),
-                        "UpdateExpression": "SET #status = :processed, conversation_id = "
-                        ":conversation, slack_ts = :slack_ts, GSI1PK = :GSI1PK, "
-                        "GSI1SK = :GSI1SK",
+                        "UpdateExpression": "SET #status = :processed, "
+                        "conversation_id = :conversation, slack_ts = :slack_ts, "
+                        "GSI1PK = :timeline_pk, GSI1SK = :timeline_sk",
                         "ExpressionAttributeNames": {"#status": "status"},
-                        "ExpressionAttributeValues": _to_attributes(values),
+                        "ExpressionAttributeValues": _to_attributes(message_values),
                     }
                 },
                 {

@@ -3,6 +3,7 @@ commands), Web API calls out through the official client.
 """
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
@@ -28,6 +29,29 @@ def verify_request(request: WebhookRequest, signing_secret: str) -> None:
         valid = False
     if not valid:
         raise Forbidden("invalid or expired Slack signature")
+
+
+_REFERENCE = re.compile(r"<([^<>|]+)(?:\|([^<>]*))?>")
+_SCHEME = re.compile(r"^(?:https?://|mailto:)")
+
+
+def _written_out(reference: re.Match[str]) -> str:
+    target, label = reference.group(1), reference.group(2)
+    if target[0] in "@#!":
+        # Mentions: users, channels, @here and friends.
+        sigil = "#" if target[0] == "#" else "@"
+        return sigil + (label or target[1:].split("^")[0])
+    shown = target.removeprefix("mailto:")
+    if not label or label in (target, _SCHEME.sub("", target)):
+        return label or shown
+    return f"{label} ({shown})"
+
+
+def plain_text(message_text: str) -> str:
+    """An agent's Slack message as the customer should read it: links and mentions written
+    out, and Slack's escapes (&amp; &lt; &gt;) decoded."""
+    text = _REFERENCE.sub(_written_out, message_text)
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 @dataclass(frozen=True)
@@ -90,7 +114,7 @@ def parse_event(body: bytes) -> SlackEvent:
         thread_ts=_text(thread_ts, "event.thread_ts"),
         ts=_text(ts, "event.ts"),
         user_id=_text(event.get("user"), "event.user"),
-        text=text,
+        text=plain_text(text),
     )
 
 

@@ -59,7 +59,7 @@ class QueuePump:
         )["Attributes"]["QueueArn"]
 
     def start(self) -> None:
-        self.connect()
+        """Pumps on a thread of its own until `stop`; `connect` first."""
         self._thread.start()
 
     def stop(self) -> None:
@@ -111,3 +111,17 @@ class QueuePump:
                     VisibilityTimeout=self._retry_after,
                 )
         return len(messages)
+
+
+def pumps_for(app: Any, sqs: Any, *, retry_after_seconds: int = 2) -> list[QueuePump]:
+    """One connected pump per SQS event source of a chalice app."""
+    pumps = []
+    for source in app.event_sources:
+        queue = getattr(source, "queue", None)
+        if queue:
+            pump = QueuePump(
+                sqs, queue, app.handler_map[source.name], retry_after_seconds=retry_after_seconds
+            )
+            pump.connect()
+            pumps.append(pump)
+    return pumps

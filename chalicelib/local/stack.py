@@ -6,8 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from chalicelib.local.pump import QueuePump
-from chalicelib.settings import INBOUND_QUEUE, OUTBOUND_QUEUE
+from chalicelib.local.pump import pumps_for
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 LOCAL_REGION = "us-east-1"
@@ -154,12 +153,7 @@ class LocalStack:
 
         from app import app
 
-        sqs = boto3.client("sqs")
-        for source in app.event_sources:
-            queue = getattr(source, "queue", None)
-            if queue not in (INBOUND_QUEUE, OUTBOUND_QUEUE):
-                continue
-            pump = QueuePump(sqs, queue, app.handler_map[source.name])
+        for pump in pumps_for(app, boto3.client("sqs")):
             pump.start()
             self._stoppers.append(pump.stop)
 

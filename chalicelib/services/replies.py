@@ -73,21 +73,23 @@ class ReplyDispatcher:
             logger.info("reply already handled", message_key=message.message_key)
             return
         message = stored or message
-        if not self._store.advance_outbound(message, DeliveryStatus.SENDING):
-            return
+        # Everything that may fail before the provider is asked comes before `sending`: a
+        # reply left in `sending` is never sent again.
         secrets, slack = self._workspace(shop)
         callback = f"{self._settings.public_url}/webhooks/twilio/{shop.shop_id}/status"
+        if not self._store.advance_outbound(message, DeliveryStatus.SENDING):
+            return
         try:
             receipt = self._twilio.send(message, shop, secrets, callback)
-        except Retryable:
-            self._store.reset_outbound(message)
-            raise
         except DeliveryRefused as refused:
             self._store.advance_outbound(
                 message, DeliveryStatus.FAILED, error_code=refused.error_code
             )
-            self._show(slack, message, DeliveryStatus.FAILED, refused.error_code)
+            self._show(slack, message, DeliveryStatus.FAILED, refused.error_code, refused.reason)
             return
+        except Exception:
+            self._store.reset_outbound(message)
+            raise
         self._store.advance_outbound(
             message, receipt.status, provider_message_id=receipt.provider_message_id
         )
@@ -120,14 +122,21 @@ class ReplyDispatcher:
         message: OutboundMessage,
         status: DeliveryStatus,
         error_code: str | None,
+        reason: str | None = None,
     ) -> None:
-        """The reply's fate, on the agent's own Slack message: one reaction, the latest."""
+        """The reply's fate, on the agent's own Slack message: one reaction, the latest, and a
+        note in the thread when it failed. The state is already stored, so a Slack outage
+        costs the display only, never a second send."""
         shown = DELIVERY_REACTIONS.get(message.status)
         reaction = DELIVERY_REACTIONS.get(status)
-        if reaction and reaction != shown:
-            slack.react(message.slack_channel_id, message.slack_ts, reaction)
-            if shown:
-                slack.unreact(message.slack_channel_id, message.slack_ts, shown)
-        if status in FAILED_DELIVERY:
-            note = delivery_failed_note(self._twilio.describe_error(error_code), error_code)
-            slack.post(message.slack_channel_id, note, thread_ts=message.slack_thread_ts)
+        try:
+            if reaction and reaction != shown:
+                slack.react(message.slack_channel_id, message.slack_ts, reaction)
+                if shown:
+                    slack.unreact(message.slack_channel_id, message.slack_ts, shown)
+            if status in FAILED_DELIVERY:
+                explanation = reason or self._twilio.describe_error(error_code)
+                note = delivery_failed_note(explanation, error_code)
+                slack.post(message.slack_channel_id, note, thread_ts=message.slack_thread_ts)
+        except Exception:
+            logger.exception("delivery state not shown in Slack", message_key=message.message_key)

@@ -13,8 +13,8 @@ from moto import mock_aws
 from app import app
 from chalicelib import bootstrap
 from chalicelib.local.provision import provision
-from chalicelib.local.pump import QueuePump
-from chalicelib.settings import INBOUND_QUEUE, OUTBOUND_QUEUE, Settings
+from chalicelib.local.pump import pumps_for
+from chalicelib.settings import Settings
 from tests.fakes import FakeSlack, RecordingTwilio
 from tests.signing import SLACK_SIGNING_SECRET, shop_document
 
@@ -93,13 +93,7 @@ def shop(put_shop: Callable[..., Any]) -> str:
 def run_workers(container: bootstrap.Container) -> Callable[[], int]:
     """Drains both queues through the chalice SQS handlers, as Lambda would; returns how many
     messages were handled."""
-    sqs = boto3.client("sqs")
-    pumps = []
-    for source in app.event_sources:
-        if getattr(source, "queue", None) in (INBOUND_QUEUE, OUTBOUND_QUEUE):
-            pump = QueuePump(sqs, source.queue, app.handler_map[source.name], retry_after_seconds=0)
-            pump.connect()
-            pumps.append(pump)
+    pumps = pumps_for(app, boto3.client("sqs"), retry_after_seconds=0)
 
     def drain() -> int:
         handled = 0

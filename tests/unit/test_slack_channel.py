@@ -18,6 +18,7 @@ from chalicelib.channels.slack import (
     UrlVerification,
     parse_event,
     parse_form,
+    plain_text,
     verify_request,
 )
 from chalicelib.domain.conversation import AgentReply
@@ -433,3 +434,32 @@ def test_parse_form_refuses_a_body_that_is_not_utf8(body: bytes) -> None:
     # Then it is a bad request
     with pytest.raises(BadRequest, match="not a valid form"):
         parse_form(body)
+
+
+# --------------------------------------------------------------------------- plain_text
+
+
+@pytest.mark.parametrize(
+    ("typed_in_slack", "customer_reads"),
+    [
+        ("R$ 100 &amp; entrega em &lt; 2 dias", "R$ 100 & entrega em < 2 dias"),
+        (
+            "veja <https://loja.example/p/1|seu pedido>",
+            "veja seu pedido (https://loja.example/p/1)",
+        ),
+        ("site <http://loja.example|loja.example>", "site loja.example"),
+        ("<https://x.example/a?b=1&amp;c=2>", "https://x.example/a?b=1&c=2"),
+        ("escreva <mailto:ajuda@loja.example|ajuda@loja.example>", "escreva ajuda@loja.example"),
+        ("<mailto:ajuda@loja.example|fale conosco>", "fale conosco (ajuda@loja.example)"),
+        ("oi <@U0AGENT|ana>, <#C0GERAL|geral>, <!here>", "oi @ana, #geral, @here"),
+        ("&amp;lt; is how Slack escapes &lt;", "&lt; is how Slack escapes <"),
+        ("مرحبا 👋 नमस्ते", "مرحبا 👋 नमस्ते"),
+    ],
+)
+def test_plain_text_is_what_the_agent_typed_without_slack_markup(
+    typed_in_slack: str, customer_reads: str
+) -> None:
+    # Given a message as Slack's Events API delivers it
+    # When it is turned into the text a customer receives
+    # Then links and mentions are written out and Slack's escapes decoded
+    assert plain_text(typed_in_slack) == customer_reads

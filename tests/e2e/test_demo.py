@@ -1,0 +1,76 @@
+"""`make run` + `make demo` as a newcomer runs them: the stack with its own sandbox Slack and
+Twilio, and the demo script walking the loop against it."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.e2e.conftest import PROJECT_DIR, free_port
+
+
+@pytest.fixture
+def sandbox_stack(tmp_path):
+    ports = {
+        flag: free_port() for flag in ("--port", "--aws-port", "--slack-port", "--twilio-port")
+    }
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SLACK_", "TWILIO_"))}
+    log = tmp_path / "stack.log"
+    arguments = [str(item) for pair in ports.items() for item in pair]
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "chalicelib.local", *arguments],
+            cwd=PROJECT_DIR,
+            env={**env, "PYTHONUNBUFFERED": "1", "PYTHONIOENCODING": "utf-8"},
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    deadline = time.monotonic() + 60
+    while "local stack is up" not in log.read_text(encoding="utf-8"):
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"local stack did not start:\n{log.read_text(encoding='utf-8')}")
+        time.sleep(0.2)
+    yield ports, log, process
+    if process.poll() is None:
+        process.kill()
+
+
+def test_the_demo_walks_the_whole_loop_and_ctrl_c_stops_the_stack(sandbox_stack):
+    ports, log, process = sandbox_stack
+    # When the demo runs against the stack's own sandbox
+    demo = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "chalicelib.local.demo",
+            "--api",
+            f"http://127.0.0.1:{ports['--port']}",
+            "--slack",
+            f"http://127.0.0.1:{ports['--slack-port']}",
+            "--twilio",
+            f"http://127.0.0.1:{ports['--twilio-port']}",
+        ],
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+    )
+    # Then every step succeeds
+    assert demo.returncode == 0, demo.stdout + demo.stderr
+    assert "6. Twilio reported it delivered" in demo.stdout
+    # And the outbox printed the thread, the reply and the receipts, unicode intact
+    outbox = log.read_text(encoding="utf-8")
+    assert "[slack] chat.postMessage #C0DEMO (new thread" in outbox
+    assert "Olá! Meu pedido #1042 ainda não chegou 📦 &lt;!channel&gt;" in outbox
+    assert "[twilio] WhatsApp whatsapp:+14155550101 → whatsapp:+5511987654321" in outbox
+    assert ":white_check_mark:" in outbox
+    # When Ctrl-C is pressed
+    process.send_signal(signal.SIGINT)
+    # Then everything stops cleanly
+    assert process.wait(timeout=20) == 0
+    assert "Stopping the local stack" in log.read_text(encoding="utf-8")

@@ -1,0 +1,382 @@
+"""The inbound worker: customers' messages become Slack threads, one per conversation."""
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import boto3
+import pytest
+from boto3.dynamodb.types import TypeDeserializer
+
+from app import app
+from chalicelib.domain.errors import Retryable
+from chalicelib.settings import INBOUND_QUEUE, TABLE_NAME
+from tests.fakes import FakeSlack, SlackPost
+from tests.integration.conftest import PUBLIC_URL
+from tests.signing import (
+    BOT_TOKEN,
+    CHANNEL_ID,
+    TEAM_ID,
+    WHATSAPP_NUMBER,
+    form,
+    slack_headers,
+    slack_thread_reply,
+    twilio_headers,
+    twilio_message,
+)
+
+CUSTOMER = "+5511987654321"
+WHATSAPP_CUSTOMER = f"whatsapp:{CUSTOMER}"
+ARABIC = "مرحبا، أين طلبي؟"
+HINDI = "मेरा ऑर्डर कहाँ है?"
+EMOJI = "📦🚚✅👍🏽 👨‍👩‍👧"
+
+CustomerWrites = Callable[..., dict[str, str]]
+
+
+def stored_item(pk: str, sk: str) -> dict[str, Any] | None:
+    response = boto3.client("dynamodb").get_item(
+        TableName=TABLE_NAME, Key={"PK": {"S": pk}, "SK": {"S": sk}}, ConsistentRead=True
+    )
+    item = response.get("Item")
+    if item is None:
+        return None
+    return {name: TypeDeserializer().deserialize(value) for name, value in item.items()}
+
+
+def texts(posts: list[SlackPost]) -> list[str]:
+    return [post.message.text for post in posts]
+
+
+def payload(post: SlackPost) -> str:
+    """Everything Slack would render from a post: its fallback text and its blocks."""
+    return post.message.text + json.dumps(post.message.blocks, ensure_ascii=False)
+
+
+def inbound_queue_url() -> str:
+    return str(boto3.client("sqs").get_queue_url(QueueName=INBOUND_QUEUE)["QueueUrl"])
+
+
+@pytest.fixture
+def customer_writes(client: Any, shop: str) -> CustomerWrites:
+    """Delivers a customer's message, signed as Twilio signs it; returns its form fields."""
+    path = f"/webhooks/twilio/{shop}"
+
+    def write(sid_number: int, **fields: str) -> dict[str, str]:
+        params = twilio_message(sid_number, **fields)
+        response = client.http.post(
+            path, headers=twilio_headers(PUBLIC_URL + path, params), body=form(params)
+        )
+        assert response.status_code == 200, response.body
+        return params
+
+    return write
+
+
+@pytest.fixture
+def agent_replies(client: Any) -> Callable[[str, str, str], None]:
+    """Delivers an agent's thread reply as a signed Slack event."""
+
+    def reply(thread_ts: str, ts: str, text: str) -> None:
+        body = slack_thread_reply(thread_ts, ts, text)
+        response = client.http.post("/slack/events", headers=slack_headers(body), body=body)
+        assert response.status_code == 200, response.body
+
+    return reply
+
+
+def test_a_first_message_opens_a_thread_under_a_root_card_in_the_shops_channel(
+    container, customer_writes, run_workers, slack: FakeSlack
+):
+    # Given a customer's first message
+    params = customer_writes(1, Body="Olá! Onde está meu pedido?")
+
+    # When the workers run
+    run_workers()
+
+    # Then one root card is posted in the shop's channel, with the message as its first reply
+    [root] = slack.roots()
+    assert (root.channel, root.token) == (CHANNEL_ID, BOT_TOKEN)
+    assert CUSTOMER in root.message.text
+    [reply] = slack.thread(root.ts)
+    assert (reply.channel, reply.message.text) == (CHANNEL_ID, "Olá! Onde está meu pedido?")
+    # And the conversation knows its thread
+    conversation = container.store.find_open_conversation("ana", CUSTOMER)
+    assert conversation is not None
+    assert (
+        conversation.slack_team_id,
+        conversation.slack_channel_id,
+        conversation.slack_thread_ts,
+    ) == (TEAM_ID, CHANNEL_ID, root.ts)
+    assert conversation.message_count == 1
+    # And the message is processed, with the ts of its Slack copy
+    message = stored_item(f"SHOP#ana#MSG#twilio:{params['MessageSid']}", "MESSAGE")
+    assert message is not None
+    assert message["status"] == "processed"
+    assert message["slack_ts"] == reply.ts
+    assert message["conversation_id"] == conversation.conversation_id
+
+
+def test_later_messages_of_the_same_customer_follow_in_the_same_thread_in_send_order(
+    container, customer_writes, run_workers, slack: FakeSlack
+):
+    # Given five messages of the same customer, delivered one after the other
+    sent = [f"mensagem {n}" for n in range(1, 6)]
+    for number, text in enumerate(sent, start=1):
+        customer_writes(number, Body=text)
+
+    # When the workers run
+    run_workers()
+
+    # Then they share one thread, in the order the customer sent them
+    [root] = slack.roots()
+    assert texts(slack.thread(root.ts)) == sent
+    conversation = container.store.find_open_conversation("ana", CUSTOMER)
+    assert conversation is not None
+    assert conversation.message_count == 5
+
+
+@pytest.mark.parametrize(
+    ("second_sender", "second_fields"),
+    [
+        ("+5511900000002", {"From": "+5511900000002"}),
+        (WHATSAPP_CUSTOMER, {"From": WHATSAPP_CUSTOMER, "To": f"whatsapp:{WHATSAPP_NUMBER}"}),
+    ],
+    ids=["another customer", "same number on whatsapp"],
+)
+def test_another_customer_address_gets_its_own_conversation_and_thread(
+    container, customer_writes, run_workers, slack: FakeSlack, second_sender, second_fields
+):
+    # Given a customer writing by SMS, and a second address writing too
+    customer_writes(1, Body="primeiro")
+    customer_writes(2, Body="segundo", **second_fields)
+
+    # When the workers run
+    run_workers()
+
+    # Then each has its own conversation, each with its own thread
+    first = container.store.find_open_conversation("ana", CUSTOMER)
+    second = container.store.find_open_conversation("ana", second_sender)
+    assert first is not None
+    assert second is not None
+    assert first.conversation_id != second.conversation_id
+    assert first.slack_thread_ts != second.slack_thread_ts
+    assert len(slack.roots()) == 2
+    assert texts(slack.thread(first.slack_thread_ts)) == ["primeiro"]
+    assert texts(slack.thread(second.slack_thread_ts)) == ["segundo"]
+
+
+def test_a_whatsapp_profile_name_shows_on_the_root_card(
+    container, customer_writes, run_workers, slack: FakeSlack
+):
+    # Given a WhatsApp message with the customer's profile name
+    customer_writes(
+        1,
+        From=WHATSAPP_CUSTOMER,
+        To=f"whatsapp:{WHATSAPP_NUMBER}",
+        ProfileName="Ana Souza",
+        WaId=CUSTOMER.removeprefix("+"),
+    )
+
+    # When the workers run
+    run_workers()
+
+    # Then the root card names the customer, with the number, on WhatsApp
+    [root] = slack.roots()
+    assert f"Ana Souza ({CUSTOMER})" in root.message.text
+    assert f"*Ana Souza ({CUSTOMER})*" in payload(root)
+    assert "WhatsApp" in payload(root)
+    conversation = container.store.find_open_conversation("ana", WHATSAPP_CUSTOMER)
+    assert conversation is not None
+    assert conversation.customer_name == "Ana Souza"
+
+
+def test_a_customer_cannot_ping_the_channel_or_forge_links_in_slack(
+    customer_writes, run_workers, slack: FakeSlack
+):
+    # Given a WhatsApp customer whose name and message carry Slack control sequences
+    customer_writes(
+        1,
+        From=WHATSAPP_CUSTOMER,
+        To=f"whatsapp:{WHATSAPP_NUMBER}",
+        ProfileName="<!channel> Ana",
+        Body="<!here> <@U123> <https://evil.example|click>",
+    )
+
+    # When the workers run
+    run_workers()
+
+    # Then no posted payload contains a live mention or link, only their escaped text
+    assert len(slack.posts) == 2
+    for post in slack.posts:
+        assert "<" not in payload(post)
+        assert ">" not in payload(post)
+    [root] = slack.roots()
+    assert "&lt;!channel&gt; Ana" in root.message.text
+    [reply] = slack.thread(root.ts)
+    assert reply.message.text == ("&lt;!here&gt; &lt;@U123&gt; &lt;https://evil.example|click&gt;")
+
+
+def test_arabic_hindi_and_emoji_reach_the_thread_intact(
+    customer_writes, run_workers, slack: FakeSlack
+):
+    # Given messages in Arabic, in Hindi and in emoji
+    for number, text in enumerate([ARABIC, HINDI, EMOJI], start=1):
+        customer_writes(number, Body=text)
+
+    # When the workers run
+    run_workers()
+
+    # Then each arrives exactly as written, in its text and its blocks
+    [root] = slack.roots()
+    thread = slack.thread(root.ts)
+    assert texts(thread) == [ARABIC, HINDI, EMOJI]
+    assert [post.message.blocks[0]["text"]["text"] for post in thread] == [ARABIC, HINDI, EMOJI]
+
+
+def test_a_media_only_message_shows_an_attachment_line(
+    customer_writes, run_workers, slack: FakeSlack
+):
+    # Given a photo with no text
+    customer_writes(
+        1,
+        Body="",
+        NumMedia="1",
+        MediaUrl0="https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME1",
+        MediaContentType0="image/jpeg",
+    )
+
+    # When the workers run
+    run_workers()
+
+    # Then the thread shows that an image was attached
+    [root] = slack.roots()
+    [reply] = slack.thread(root.ts)
+    assert "Attachment" in reply.message.text
+    assert "image/jpeg" in reply.message.text
+    assert "empty message" not in reply.message.text
+
+
+def test_a_message_delivered_to_the_worker_twice_is_posted_once(
+    customer_writes, run_workers, slack: FakeSlack
+):
+    # Given a customer's message in the queue (its body noted), then processed
+    customer_writes(1, Body="Só uma vez, por favor")
+    sqs, url = boto3.client("sqs"), inbound_queue_url()
+    [queued] = sqs.receive_message(QueueUrl=url, MessageSystemAttributeNames=["All"])["Messages"]
+    sqs.change_message_visibility(
+        QueueUrl=url, ReceiptHandle=queued["ReceiptHandle"], VisibilityTimeout=0
+    )
+    assert run_workers() == 1
+
+    # When the queue delivers the same message again (after its deduplication window)
+    sqs.send_message(
+        QueueUrl=url,
+        MessageBody=queued["Body"],
+        MessageGroupId=queued["Attributes"]["MessageGroupId"],
+        MessageDeduplicationId="a-later-redelivery",
+    )
+    handled = run_workers()
+
+    # Then it was handled again, and still posted only once
+    assert handled == 1
+    [root] = slack.roots()
+    assert texts(slack.thread(root.ts)) == ["Só uma vez, por favor"]
+
+
+def sqs_record(message: dict[str, Any], record_id: str) -> dict[str, Any]:
+    """A Lambda SQS event record for a message as ReceiveMessage returned it."""
+    return {
+        "messageId": record_id,
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "attributes": {
+            "MessageGroupId": message["Attributes"]["MessageGroupId"],
+            "MessageDeduplicationId": message["Attributes"]["MessageDeduplicationId"],
+            "ApproximateReceiveCount": "1",
+        },
+        "messageAttributes": {},
+        "md5OfBody": message["MD5OfBody"],
+        "eventSource": "aws:sqs",
+        "eventSourceARN": f"arn:aws:sqs:us-east-1:123456789012:{INBOUND_QUEUE}",
+        "awsRegion": "us-east-1",
+    }
+
+
+def test_a_slack_outage_fails_only_the_affected_record_and_its_retry_posts_it_once(
+    container, customer_writes, slack: FakeSlack
+):
+    # Given two customers' first messages in one batch, and Slack failing once
+    customer_writes(1, Body="Tem alguém aí?")
+    customer_writes(2, Body="Boa tarde", From="+5511900000002")
+    messages = boto3.client("sqs").receive_message(
+        QueueUrl=inbound_queue_url(), MaxNumberOfMessages=10, MessageSystemAttributeNames=["All"]
+    )["Messages"]
+    assert [json.loads(m["Body"])["text"] for m in messages] == ["Tem alguém aí?", "Boa tarde"]
+    event = {"Records": [sqs_record(m, f"record-{n}") for n, m in enumerate(messages, 1)]}
+    slack.failures.append(Retryable("Slack answered 503 to chat.postMessage"))
+    process_inbound = app.handler_map["process_inbound"]
+
+    # When the worker handles the batch
+    first = process_inbound(event, None)
+
+    # Then only the first customer's record is reported failed; the other one is posted
+    assert first == {"batchItemFailures": [{"itemIdentifier": "record-1"}]}
+    assert texts(slack.roots()) == ["New SMS conversation with +5511900000002"]
+
+    # When the batch is delivered again, and once more
+    second = process_inbound(event, None)
+    third = process_inbound(event, None)
+
+    # Then nothing fails, and each message is in its own thread exactly once
+    assert second == third == {"batchItemFailures": []}
+    assert len(slack.roots()) == 2
+    for customer, text in [(CUSTOMER, "Tem alguém aí?"), ("+5511900000002", "Boa tarde")]:
+        conversation = container.store.find_open_conversation("ana", customer)
+        assert conversation is not None
+        assert texts(slack.thread(conversation.slack_thread_ts)) == [text]
+
+
+def test_a_slack_outage_mid_conversation_keeps_the_customers_order(
+    customer_writes, run_workers, slack: FakeSlack
+):
+    # Given a conversation in its thread, two more messages queued, and Slack failing once
+    customer_writes(1, Body="um")
+    run_workers()
+    customer_writes(2, Body="dois")
+    customer_writes(3, Body="três")
+    slack.failures.append(Retryable("Slack answered 429 to chat.postMessage"))
+
+    # When the workers run (and retry what failed)
+    run_workers()
+
+    # Then the outage was met, and every message is in the thread once, in the order sent
+    assert slack.failures == []
+    [root] = slack.roots()
+    assert texts(slack.thread(root.ts)) == ["um", "dois", "três"]
+
+
+def test_the_timeline_lists_customer_messages_and_agent_replies_in_time_order(
+    container, customer_writes, agent_replies, run_workers, slack: FakeSlack
+):
+    # Given a customer message, an agent's reply in its thread, and a second customer message
+    customer_writes(1, Body="Onde está meu pedido?")
+    run_workers()
+    [root] = slack.roots()
+    agent_replies(root.ts, "1764000500.000100", "Chega amanhã!")
+    run_workers()
+    customer_writes(2, Body="Obrigada!")
+    run_workers()
+
+    # When the conversation's timeline is read
+    conversation = container.store.find_open_conversation("ana", CUSTOMER)
+    assert conversation is not None
+    timeline = list(container.store.timeline("ana", conversation.conversation_id))
+
+    # Then it holds all three, oldest first
+    assert [item["text"] for item in timeline] == [
+        "Onde está meu pedido?",
+        "Chega amanhã!",
+        "Obrigada!",
+    ]
+    assert timeline[1]["message_key"] == f"slack:{CHANNEL_ID}:1764000500.000100"
