@@ -70,7 +70,7 @@ SlackEvent = UrlVerification | AgentReply | IgnoredEvent
 def _json_object(body: bytes) -> dict[str, Any]:
     try:
         payload = json.loads(body)
-    except (UnicodeDecodeError, ValueError) as error:
+    except (ValueError, RecursionError) as error:
         raise BadRequest("body is not valid JSON") from error
     if not isinstance(payload, dict):
         raise BadRequest("body is not a JSON object")

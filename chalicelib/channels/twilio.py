@@ -98,6 +98,9 @@ class TwilioChannel:
         form = _form(request)
         sender = _required(form, "From", _ADDRESS)
         recipient = _required(form, "To", _ADDRESS)
+        if recipient not in shop.inbound_addresses():
+            # Shops may share a Twilio account: a number answers for the shop that owns it.
+            raise Forbidden(f"To {recipient} is not one of this shop's numbers")
         channel = Channel.WHATSAPP if sender.startswith("whatsapp:") else Channel.SMS
         try:
             media_count = min(int(form.get("NumMedia") or 0), 10)

@@ -1,6 +1,5 @@
 """Shop administration: upsert and read a shop's configuration and secrets."""
 
-import json
 import re
 
 from pydantic import ValidationError
@@ -9,6 +8,7 @@ from chalicelib.domain.errors import BadRequest, Conflict, NotFound
 from chalicelib.domain.shop import (
     SHOP_ID_PATTERN,
     ShopDocument,
+    ShopSecrets,
     masked_document,
     missing_secrets,
 )
@@ -19,7 +19,7 @@ _SHOP_ID = re.compile(SHOP_ID_PATTERN)
 
 
 def _checked_shop_id(shop_id: str) -> str:
-    if not _SHOP_ID.match(shop_id):
+    if not _SHOP_ID.fullmatch(shop_id):
         raise BadRequest("shop_id must be 1-63 lower-case letters, digits or dashes")
     return shop_id
 
@@ -42,14 +42,14 @@ class ShopAdmin:
         value. Returns whether the shop is new, and the shop as `get` shows it."""
         _checked_shop_id(shop_id)
         try:
-            document = ShopDocument.model_validate(json.loads(body))
-        except ValueError as error:
-            if isinstance(error, ValidationError):
-                raise BadRequest("invalid shop", _field_errors(error)) from error
-            raise BadRequest("body is not valid JSON") from error
+            # pydantic's own JSON parser: malformed or absurdly nested JSON is a field error too.
+            document = ShopDocument.model_validate_json(body)
+        except ValidationError as error:
+            raise BadRequest("invalid shop", _field_errors(error)) from error
         shop, given = document.split(shop_id)
         previous = self._store.get_shop(shop_id, fresh=True)
-        secrets = given.merged_over(self._vault.get(shop_id, fresh=True)) if previous else given
+        stored = self._vault.get(shop_id, fresh=True) if previous else ShopSecrets()
+        secrets = given.merged_over(stored)
         missing = missing_secrets(shop, secrets)
         if missing:
             raise BadRequest(
@@ -58,9 +58,14 @@ class ShopAdmin:
         taken = self._store.addresses_taken(shop)
         if taken:
             raise Conflict(f"already used by another shop: {', '.join(taken)}")
-        # Secrets first: a shop is never visible before the secrets its webhooks need.
+        # Secrets first: a shop is never visible before the secrets its webhooks need. A
+        # refused write (another shop claimed a number meanwhile) puts the old ones back.
         self._vault.put(shop_id, secrets)
-        self._store.put_shop(shop, previous)
+        try:
+            self._store.put_shop(shop, previous)
+        except Exception:
+            self._vault.put(shop_id, stored)
+            raise
         return previous is None, masked_document(shop, secrets)
 
     def get(self, shop_id: str) -> dict[str, object]:

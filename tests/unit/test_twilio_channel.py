@@ -535,3 +535,14 @@ def test_describe_error_without_code_is_still_a_sentence() -> None:
     # Then there is a readable reason, not "None"
     assert text == "the provider gave no reason"
     assert "None" not in text
+
+
+@pytest.mark.parametrize("recipient", ["+14155559999", "whatsapp:+14155559999"])
+def test_parse_refuses_a_message_to_a_number_the_shop_does_not_own(recipient: str) -> None:
+    # Given a message (signed by the shop's account) to a number another shop owns
+    params = sms_params(To=recipient)
+
+    # When it is parsed for this shop
+    # Then it is refused: a number answers only for the shop that registered it
+    with pytest.raises(Forbidden, match="not one of this shop's numbers"):
+        TwilioChannel().parse(signed_request(params), make_shop(), received_at=RECEIVED_AT)
