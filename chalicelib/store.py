@@ -515,23 +515,6 @@ class Store:
             raise
         return True
 
-    def reset_outbound(self, message: OutboundMessage) -> None:
-        """Back to pending after a send failed before the provider accepted it."""
-        self._client.update_item(
-            TableName=self._table,
-            Key=_message_key(message.shop_id, message.message_key),
-            UpdateExpression="SET #status = :pending, status_rank = :rank",
-            ConditionExpression="#status = :sending",
-            ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues=_to_attributes(
-                {
-                    ":pending": DeliveryStatus.PENDING.value,
-                    ":sending": DeliveryStatus.SENDING.value,
-                    ":rank": delivery_rank(DeliveryStatus.PENDING),
-                }
-            ),
-        )
-
     def find_outbound_by_provider_id(
         self, shop_id: str, provider_message_id: str
     ) -> OutboundMessage | None:

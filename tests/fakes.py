@@ -71,12 +71,14 @@ class SentMessage:
 class RecordingTwilio(TwilioChannel):
     """The real Twilio adapter (signatures, parsing), with sending recorded instead of made.
 
-    Queue exceptions in `failures` to make the next sends fail."""
+    Queue exceptions in `failures` to make the next sends fail before sending; count
+    `lost_answers` to make the next sends go out but time out before Twilio's answer."""
 
     def __init__(self) -> None:
         super().__init__()
         self.sent: list[SentMessage] = []
         self.failures: list[Retryable | DeliveryRefused] = []
+        self.lost_answers = 0
 
     def send(
         self, message: OutboundMessage, shop: Shop, secrets: ShopSecrets, status_callback: str
@@ -85,4 +87,15 @@ class RecordingTwilio(TwilioChannel):
             raise self.failures.pop(0)
         sid = f"SM{len(self.sent) + 1:032x}"
         self.sent.append(SentMessage(message.to, message.from_, message.text, status_callback, sid))
+        if self.lost_answers:
+            self.lost_answers -= 1
+            raise Retryable("Twilio unreachable: ReadTimeout")
         return SendReceipt(provider_message_id=sid, status=DeliveryStatus.QUEUED)
+
+    def find_sent(
+        self, message: OutboundMessage, shop: Shop, secrets: ShopSecrets
+    ) -> SendReceipt | None:
+        for sent in self.sent:
+            if (sent.to, sent.from_, sent.text) == (message.to, message.from_, message.text):
+                return SendReceipt(provider_message_id=sent.sid, status=DeliveryStatus.QUEUED)
+        return None

@@ -50,6 +50,11 @@ class ChannelAdapter(Protocol):
     ) -> SendReceipt:
         """Raises Retryable when trying again may succeed, DeliveryRefused when it cannot."""
 
+    def find_sent(
+        self, message: OutboundMessage, shop: Shop, secrets: ShopSecrets
+    ) -> SendReceipt | None:
+        """After an interrupted send: the provider's record of it, if the provider has one."""
+
     def describe_error(self, error_code: str | None) -> str:
         """A short explanation of a provider error code that an agent can act on."""
 

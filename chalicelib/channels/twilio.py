@@ -6,7 +6,9 @@ client, from the address the customer wrote to, with a status callback.
 """
 
 import re
-from datetime import datetime
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
@@ -27,6 +29,8 @@ if TYPE_CHECKING:
 
 TWILIO_API = "https://api.twilio.com"
 MAX_FORM_FIELDS = 200
+RECONCILE_LOOKBACK = 20
+RECONCILE_CLOCK_SKEW = timedelta(minutes=2)
 _SID = re.compile(r"^[A-Z]{2}[0-9a-fA-F]{32}$")
 _ADDRESS = re.compile(r"^(whatsapp:)?\+?[0-9A-Za-z]{2,20}$")
 
@@ -141,41 +145,70 @@ class TwilioChannel:
     def send(
         self, message: OutboundMessage, shop: Shop, secrets: ShopSecrets, status_callback: str
     ) -> SendReceipt:
-        from requests.exceptions import RequestException
-        from twilio.base.exceptions import TwilioRestException
-        from twilio.rest import Client
-
-        token = secrets.twilio_auth_token
-        if shop.twilio is None or token is None:
-            raise DeliveryRefused(None, "this shop has no Twilio account")
-        client = Client(
-            shop.twilio.account_sid,
-            token.get_secret_value(),
-            http_client=_http_client(self._api_url, self._timeout),
-        )
-        try:
-            created = client.messages.create(
+        with _provider_errors(self):
+            created = self._client(shop, secrets).messages.create(
                 to=message.to,
                 from_=message.from_,
                 body=message.text,
                 status_callback=status_callback,
             )
-        except TwilioRestException as error:
-            if error.status == 429 or error.status >= 500:
-                raise Retryable(f"Twilio answered {error.status}") from error
-            code = str(error.code) if error.code else None
-            raise DeliveryRefused(code, self.describe_error(code)) from error
-        except RequestException as error:
-            raise Retryable(f"Twilio unreachable: {type(error).__name__}") from error
         return SendReceipt(
             provider_message_id=str(created.sid),
             status=DeliveryStatus(created.status or DeliveryStatus.QUEUED),
+        )
+
+    def find_sent(
+        self, message: OutboundMessage, shop: Shop, secrets: ShopSecrets
+    ) -> SendReceipt | None:
+        # Twilio has no idempotency key for messages: an interrupted send is recognised by
+        # the same text to the same customer from the same number since the reply was made.
+        since = message.created_at - RECONCILE_CLOCK_SKEW
+        with _provider_errors(self):
+            recent = self._client(shop, secrets).messages.list(
+                to=message.to, from_=message.from_, limit=RECONCILE_LOOKBACK
+            )
+        for candidate in recent:
+            created = candidate.date_created
+            if candidate.body == message.text and (created is None or created >= since):
+                return SendReceipt(
+                    provider_message_id=str(candidate.sid),
+                    status=DeliveryStatus(candidate.status or DeliveryStatus.QUEUED),
+                )
+        return None
+
+    def _client(self, shop: Shop, secrets: ShopSecrets) -> Any:
+        from twilio.rest import Client
+
+        token = secrets.twilio_auth_token
+        if shop.twilio is None or token is None:
+            raise DeliveryRefused(None, "this shop has no Twilio account")
+        return Client(
+            shop.twilio.account_sid,
+            token.get_secret_value(),
+            http_client=_http_client(self._api_url, self._timeout),
         )
 
     def describe_error(self, error_code: str | None) -> str:
         if error_code is None:
             return "the provider gave no reason"
         return ERROR_EXPLANATIONS.get(error_code, f"Twilio error {error_code}")
+
+
+@contextmanager
+def _provider_errors(channel: "TwilioChannel") -> Iterator[None]:
+    """Twilio's answers as our errors: worth another try, or a refusal for good."""
+    from requests.exceptions import RequestException
+    from twilio.base.exceptions import TwilioRestException
+
+    try:
+        yield
+    except TwilioRestException as error:
+        if error.status == 429 or error.status >= 500:
+            raise Retryable(f"Twilio answered {error.status}") from error
+        code = str(error.code) if error.code else None
+        raise DeliveryRefused(code, channel.describe_error(code)) from error
+    except RequestException as error:
+        raise Retryable(f"Twilio unreachable: {type(error).__name__}") from error
 
 
 def _http_client(api_url: str, timeout: float) -> "TwilioHttpClient":

@@ -261,6 +261,11 @@ def _describe_twilio(entry: OutboxEntry) -> str:
             extra.append(f"template {_as_str(payload.get('ContentSid'))} {variables}".rstrip())
         lines = ([body] if body else []) + extra
         return _with_body(head, "\n".join(lines))
+    if entry.method == "messages.list":
+        return _printable(
+            f"[twilio] messages.list to {_as_str(payload.get('To'))} from "
+            f"{_as_str(payload.get('From'))} → {response.get('count')} found"
+        )
     if entry.method == "messages.fetch":
         return _printable(
             f"[twilio] messages.fetch {_as_str(payload.get('MessageSid'))} → "
@@ -689,6 +694,8 @@ class TwilioStandIn(_StandIn):
         match = _MESSAGES_PATH.match(request.path)
         if match and request.verb == "POST":
             return self._create(match["account"], request)
+        if match and request.verb == "GET":
+            return self._list(match["account"], request)
         match = _MESSAGE_PATH.match(request.path)
         if match and request.verb == "GET":
             return self._fetch(match["account"], match["sid"], request)
@@ -767,6 +774,42 @@ class TwilioStandIn(_StandIn):
             return self._reject("messages.fetch", {"MessageSid": sid}, 404, 20404, message)
         self._record("messages.fetch", {"MessageSid": sid, "response": snapshot})
         return _Reply(HTTPStatus.OK, snapshot)
+
+    def _list(self, account_sid: str, request: _Request) -> _Reply:
+        """Messages of the account, newest first, filtered by To / From like Twilio's list."""
+        params = _group(request.query, frozenset())
+        if self._authenticate(account_sid, request) is None:
+            return self._reject("messages.list", params, 401, 20003, "Authenticate")
+        try:
+            page_size = max(1, min(int(_as_str(params.get("PageSize")) or 50), 1000))
+        except ValueError:
+            return self._reject("messages.list", params, 400, 20001, "invalid PageSize")
+        wanted = {
+            field: _as_str(params[name])
+            for name, field in (("To", "to"), ("From", "from"))
+            if params.get(name)
+        }
+        with self._messages_lock:
+            found = [
+                copy.deepcopy(m)
+                for m in reversed(self._messages.values())
+                if m["account_sid"] == account_sid
+                and all(m.get(field) == value for field, value in wanted.items())
+            ][:page_size]
+        uri = f"/{_TWILIO_API_VERSION}/Accounts/{account_sid}/Messages.json?PageSize={page_size}"
+        page = {
+            "messages": found,
+            "page": 0,
+            "page_size": page_size,
+            "start": 0,
+            "end": max(len(found) - 1, 0),
+            "uri": uri,
+            "first_page_uri": uri,
+            "next_page_uri": None,
+            "previous_page_uri": None,
+        }
+        self._record("messages.list", {**params, "response": {"count": len(found)}})
+        return _Reply(HTTPStatus.OK, page)
 
     def _reject(
         self, method: str, params: dict[str, Any], status: int, code: int, message: str

@@ -2,7 +2,8 @@
 
 A reply is stored under its Slack message's key before it is sent, and moves through its
 delivery states only forwards, so Slack's retries and duplicated status callbacks never send
-or report twice.
+or report twice. A send that fails or dies midway leaves the reply in `sending`; the retry
+asks the provider whether it went out before sending it again.
 """
 
 from aws_lambda_powertools import Logger
@@ -69,27 +70,31 @@ class ReplyDispatcher:
             return
         message = reply_to(conversation, reply, self._clock())
         stored = self._store.claim_outbound(message)
-        if stored is not None and stored.status is not DeliveryStatus.PENDING:
+        if stored is not None and stored.status not in (
+            DeliveryStatus.PENDING,
+            DeliveryStatus.SENDING,
+        ):
             logger.info("reply already handled", message_key=message.message_key)
             return
         message = stored or message
-        # Everything that may fail before the provider is asked comes before `sending`: a
-        # reply left in `sending` is never sent again.
+        # Everything that may fail before the provider is asked comes before `sending`.
         secrets, slack = self._workspace(shop)
         callback = f"{self._settings.public_url}/webhooks/twilio/{shop.shop_id}/status"
-        if not self._store.advance_outbound(message, DeliveryStatus.SENDING):
+        interrupted = message.status is DeliveryStatus.SENDING
+        if not interrupted and not self._store.advance_outbound(message, DeliveryStatus.SENDING):
             return
         try:
-            receipt = self._twilio.send(message, shop, secrets, callback)
+            # A reply left in `sending` may have reached the provider before the attempt
+            # died (a timeout, a killed worker): it is looked up there before it is re-sent.
+            receipt = self._twilio.find_sent(message, shop, secrets) if interrupted else None
+            if receipt is None:
+                receipt = self._twilio.send(message, shop, secrets, callback)
         except DeliveryRefused as refused:
             self._store.advance_outbound(
                 message, DeliveryStatus.FAILED, error_code=refused.error_code
             )
             self._show(slack, message, DeliveryStatus.FAILED, refused.error_code, refused.reason)
             return
-        except Exception:
-            self._store.reset_outbound(message)
-            raise
         self._store.advance_outbound(
             message, receipt.status, provider_message_id=receipt.provider_message_id
         )

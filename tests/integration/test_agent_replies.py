@@ -350,6 +350,25 @@ def test_a_temporary_twilio_failure_is_retried_and_the_reply_sent_once(
     assert notes(slack, thread_ts) == []
 
 
+def test_a_send_whose_answer_was_lost_is_found_at_twilio_and_not_sent_again(
+    open_thread, slack_event, run_workers, slack, twilio
+):
+    # Given a conversation thread, and Twilio accepting the next send but its answer lost
+    thread_ts = open_thread()
+    twilio.lost_answers = 1
+
+    # When an agent replies and the workers run (and retry after the timeout)
+    slack_event(reply_event(thread_ts))
+    run_workers()
+
+    # Then the retry found the message at Twilio: one send, its sid recorded
+    [sent] = twilio.sent
+    stored = outbound_item()
+    assert stored is not None
+    assert (stored["status"], stored["provider_message_id"]) == ("queued", sent.sid)
+    assert reactions(slack) == ["outbox_tray"]
+
+
 def test_a_reply_survives_the_shops_secrets_being_briefly_unavailable(
     container, open_thread, slack_event, run_workers, twilio, monkeypatch
 ):

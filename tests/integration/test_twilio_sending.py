@@ -1,0 +1,127 @@
+"""The Twilio adapter's outbound side, through the official client, against the sandbox
+stand-in of the Twilio API."""
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from pydantic import SecretStr
+
+from chalicelib.channels.base import DeliveryRefused
+from chalicelib.channels.twilio import TwilioChannel
+from chalicelib.domain.conversation import Channel, DeliveryStatus, OutboundMessage
+from chalicelib.domain.errors import Retryable
+from chalicelib.domain.shop import Shop, ShopSecrets
+from chalicelib.local.sandbox import Outbox, TwilioStandIn
+from tests.e2e.conftest import free_port
+from tests.signing import ACCOUNT_SID, AUTH_TOKEN, CHANNEL_ID, SMS_NUMBER, TEAM_ID
+
+pytestmark = pytest.mark.allow_hosts(["127.0.0.1"])
+
+SHOP = Shop.model_validate(
+    {
+        "shop_id": "ana",
+        "name": "Loja da Ana",
+        "slack": {"team_id": TEAM_ID, "channel_id": CHANNEL_ID},
+        "twilio": {"account_sid": ACCOUNT_SID, "sms_numbers": [SMS_NUMBER]},
+    }
+)
+SECRETS = ShopSecrets(twilio_auth_token=SecretStr(AUTH_TOKEN))
+CALLBACK = "http://127.0.0.1:9/webhooks/twilio/ana/status"
+
+
+def reply(text: str, created_at: datetime | None = None) -> OutboundMessage:
+    return OutboundMessage(
+        shop_id="ana",
+        message_key=f"slack:{CHANNEL_ID}:1764000000.000100",
+        conversation_id="01JCONVERSATION",
+        channel=Channel.SMS,
+        to="+5511987654321",
+        from_=SMS_NUMBER,
+        text=text,
+        agent_user_id="U0AGENT",
+        slack_channel_id=CHANNEL_ID,
+        slack_ts="1764000000.000100",
+        slack_thread_ts="1764000000.000001",
+        created_at=created_at or datetime.now(UTC),
+    )
+
+
+@pytest.fixture
+def twilio_api() -> Iterator[tuple[TwilioChannel, Outbox]]:
+    outbox = Outbox()
+    stand_in = TwilioStandIn(outbox, callback_delay=60)
+    url = stand_in.start()
+    yield TwilioChannel(url), outbox
+    stand_in.stop()
+
+
+def test_a_reply_is_sent_from_the_shop_number_with_a_status_callback(twilio_api):
+    channel, outbox = twilio_api
+    # When a reply is sent
+    receipt = channel.send(reply("Chega amanhã 📦 / يصل غدا"), SHOP, SECRETS, CALLBACK)
+    # Then Twilio got it, with our callback, and answered with its sid
+    [created] = outbox.entries("twilio", "messages.create")
+    assert created.payload["To"] == "+5511987654321"
+    assert created.payload["From"] == SMS_NUMBER
+    assert created.payload["Body"] == "Chega amanhã 📦 / يصل غدا"
+    assert created.payload["StatusCallback"] == CALLBACK
+    assert receipt.provider_message_id == created.payload["response"]["sid"]
+    assert receipt.status is DeliveryStatus.QUEUED
+
+
+def test_an_interrupted_send_is_found_at_twilio_by_its_text(twilio_api):
+    channel, _ = twilio_api
+    # Given a reply that reached Twilio, and another that did not
+    sent = channel.send(reply("Seu pedido saiu"), SHOP, SECRETS, CALLBACK)
+    # When the provider is asked about each
+    found = channel.find_sent(reply("Seu pedido saiu"), SHOP, SECRETS)
+    missing = channel.find_sent(reply("Outra mensagem"), SHOP, SECRETS)
+    # Then only the one sent is found, under its sid
+    assert found is not None
+    assert found.provider_message_id == sent.provider_message_id
+    assert missing is None
+
+
+def test_a_message_sent_before_the_reply_was_written_is_not_taken_for_it(twilio_api):
+    channel, _ = twilio_api
+    # Given an old message with the same text (an agent repeating "Obrigado!")
+    channel.send(reply("Obrigado!"), SHOP, SECRETS, CALLBACK)
+    # When a reply written an hour later is looked up
+    later = reply("Obrigado!", created_at=datetime.now(UTC) + timedelta(hours=1))
+    # Then the old message does not count as its send
+    assert channel.find_sent(later, SHOP, SECRETS) is None
+
+
+def test_twilio_refusing_a_message_is_a_refusal_with_its_code(twilio_api):
+    channel, _ = twilio_api
+    # Given a reply Twilio cannot accept (no body)
+    # When it is sent
+    # Then it is refused for good, with Twilio's code and an explanation
+    with pytest.raises(DeliveryRefused) as refused:
+        channel.send(reply(""), SHOP, SECRETS, CALLBACK)
+    assert refused.value.error_code == "21602"
+
+
+def test_a_wrong_auth_token_is_a_refusal():
+    # Given credentials Twilio rejects
+    outbox = Outbox()
+    stand_in = TwilioStandIn(outbox)
+    channel = TwilioChannel(stand_in.start())
+    wrong = ShopSecrets(twilio_auth_token=SecretStr(""))
+    try:
+        # Then the send is refused, not retried forever
+        with pytest.raises(DeliveryRefused):
+            channel.send(reply("Olá"), SHOP, wrong, CALLBACK)
+    finally:
+        stand_in.stop()
+
+
+def test_twilio_unreachable_is_worth_another_try():
+    # Given nothing listening where the Twilio API should be
+    channel = TwilioChannel(f"http://127.0.0.1:{free_port()}", timeout_seconds=2)
+    # Then sending and looking up are both retryable failures
+    with pytest.raises(Retryable):
+        channel.send(reply("Olá"), SHOP, SECRETS, CALLBACK)
+    with pytest.raises(Retryable):
+        channel.find_sent(reply("Olá"), SHOP, SECRETS)
