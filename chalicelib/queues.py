@@ -4,6 +4,9 @@ Inbound: one message per customer message; group = the customer within the shop 
 customer, customers in parallel), dedup id = the provider's message id. Outbound: agent
 replies and delivery updates; group = the conversation's Slack thread or the provider
 message, dedup id = Slack's event id or the provider's message id and status.
+
+Bodies are ASCII-only JSON: SQS refuses some characters a customer can send (U+FFFE,
+U+FFFF), and escaped they travel safely while the stored copy keeps them as they are.
 """
 
 from functools import cached_property
@@ -49,7 +52,7 @@ class Queues:
     def send_inbound(self, message: InboundMessage) -> None:
         self._client.send_message(
             QueueUrl=self._inbound_url,
-            MessageBody=message.model_dump_json(),
+            MessageBody=message.model_dump_json(ensure_ascii=True),
             MessageGroupId=_queue_id(message.customer_key),
             MessageDeduplicationId=_queue_id(f"{message.shop_id}:{message.message_key}"),
         )
@@ -62,7 +65,7 @@ class Queues:
             dedup = f"{group}:{job.status.value}"
         self._client.send_message(
             QueueUrl=self._outbound_url,
-            MessageBody=job.model_dump_json(),
+            MessageBody=job.model_dump_json(ensure_ascii=True),
             MessageGroupId=_queue_id(group),
             MessageDeduplicationId=_queue_id(dedup),
         )
