@@ -66,9 +66,9 @@ def answers_errors(view: Callable[..., Response]) -> Callable[..., Response]:
             headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
             return _json(status, body, headers)
         except Exception:
-            from aws_lambda_powertools import Logger
+            from chalicelib.bootstrap import logger
 
-            Logger(service="threadline").exception("unhandled error")
+            logger.exception("unhandled error")
             return _json(503, {"error": "temporarily unavailable, try again"})
 
     return answered

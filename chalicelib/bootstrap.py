@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
 
+from aws_lambda_powertools import Logger
+
 from chalicelib.channels.base import ChannelAdapter
 from chalicelib.queues import Queues
 from chalicelib.secrets import SecretVault
@@ -19,6 +21,9 @@ from chalicelib.services.replies import ReplyDispatcher
 from chalicelib.services.shops import ShopAdmin
 from chalicelib.settings import Settings
 from chalicelib.store import Store
+
+# The parent of every module's child logger: JSON lines, service "threadline".
+logger = Logger(service="threadline")
 
 
 def utc_now() -> datetime:
