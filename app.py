@@ -193,14 +193,10 @@ def _process_batch(event: SQSEvent, handle: Any) -> dict[str, Any]:
         process_partial_response,
     )
 
-    processor = SqsFifoPartialProcessor(skip_group_on_error=True)
-    # The event sources report batch item failures (docs/adr/0001), so a batch whose every
-    # record failed is reported like any other instead of raising.
-    processor.raise_on_entire_batch_failure = False
     response = process_partial_response(
         event=event.to_dict(),
         record_handler=lambda record: handle(record.body),
-        processor=processor,
+        processor=SqsFifoPartialProcessor(skip_group_on_error=True),
         context=cast(Any, event.context),
     )
     return dict(response)

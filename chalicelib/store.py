@@ -266,7 +266,12 @@ class Store:
             ":timeline_pk": timeline["GSI1PK"],
             ":timeline_sk": timeline["GSI1SK"],
         }
-        conversation_values: Item = {":one": 1, ":zero": 0, ":at": message.received_at.isoformat()}
+        conversation_values: Item = {
+            ":one": 1,
+            ":zero": 0,
+            ":at": message.received_at.isoformat(),
+            ":to": message.shop_address,
+        }
         name_update = ""
         if message.customer_name:
             conversation_values[":name"] = message.customer_name
@@ -288,8 +293,10 @@ class Store:
                     "Update": {
                         "TableName": self._table,
                         "Key": _conversation_key(message.shop_id, conversation.conversation_id),
+                        # Replies go from the number the customer last wrote to.
                         "UpdateExpression": "SET message_count = if_not_exists(message_count, "
-                        ":zero) + :one, last_customer_message_at = :at" + name_update,
+                        ":zero) + :one, last_customer_message_at = :at, shop_address = :to"
+                        + name_update,
                         "ExpressionAttributeValues": _to_attributes(conversation_values),
                     }
                 },

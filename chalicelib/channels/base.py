@@ -42,8 +42,9 @@ class ChannelAdapter(Protocol):
     ) -> InboundMessage:
         """Raises BadRequest if the request is not a customer message."""
 
-    def parse_status(self, request: WebhookRequest, shop: Shop) -> DeliveryUpdate:
-        """Raises BadRequest if the request is not a delivery status callback."""
+    def parse_status(self, request: WebhookRequest, shop: Shop) -> DeliveryUpdate | None:
+        """Raises BadRequest if the request is not a delivery status callback; None for a
+        status we do not track."""
 
     def send(
         self, message: OutboundMessage, shop: Shop, secrets: ShopSecrets, status_callback: str

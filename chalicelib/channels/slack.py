@@ -6,7 +6,6 @@ import json
 import re
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl
 
 from chalicelib.channels.base import WebhookRequest
 from chalicelib.domain.conversation import AgentReply
@@ -24,8 +23,9 @@ def verify_request(request: WebhookRequest, signing_secret: str) -> None:
         raise Forbidden("missing X-Slack-Signature")
     try:
         valid = SignatureVerifier(signing_secret).is_valid_request(request.body, request.headers)
-    except ValueError:
-        # A non-numeric timestamp or a body that is not UTF-8 cannot carry a valid signature.
+    except (ValueError, TypeError):
+        # A non-numeric timestamp, a body that is not UTF-8 or a signature that is not ASCII
+        # cannot be a valid signature.
         valid = False
     if not valid:
         raise Forbidden("invalid or expired Slack signature")
@@ -116,14 +116,6 @@ def parse_event(body: bytes) -> SlackEvent:
         user_id=_text(event.get("user"), "event.user"),
         text=plain_text(text),
     )
-
-
-def parse_form(body: bytes) -> dict[str, str]:
-    """Interactivity and slash-command requests: a form post."""
-    try:
-        return dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True, errors="strict"))
-    except (UnicodeDecodeError, ValueError) as error:
-        raise BadRequest("body is not a valid form") from error
 
 
 class SlackWorkspace:

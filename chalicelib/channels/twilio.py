@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 TWILIO_API = "https://api.twilio.com"
 MAX_FORM_FIELDS = 200
 RECONCILE_LOOKBACK = 20
+REPORTED_STATUSES = frozenset(s.value for s in DeliveryStatus) - {DeliveryStatus.PENDING.value}
 RECONCILE_CLOCK_SKEW = timedelta(minutes=2)
 _SID = re.compile(r"^[A-Z]{2}[0-9a-fA-F]{32}$")
 _ADDRESS = re.compile(r"^(whatsapp:)?\+?[0-9A-Za-z]{2,20}$")
@@ -128,17 +129,17 @@ class TwilioChannel:
             received_at=received_at,
         )
 
-    def parse_status(self, request: WebhookRequest, shop: Shop) -> DeliveryUpdate:
+    def parse_status(self, request: WebhookRequest, shop: Shop) -> DeliveryUpdate | None:
         form = _form(request)
-        status_text = _required(form, "MessageStatus")
-        try:
-            status = DeliveryStatus(status_text)
-        except ValueError as error:
-            raise BadRequest("unknown MessageStatus") from error
+        sid = _required(form, "MessageSid", _SID)
+        status = _required(form, "MessageStatus")
+        if status not in REPORTED_STATUSES:
+            # Twilio adds statuses without notice; one we do not track changes nothing.
+            return None
         return DeliveryUpdate(
             shop_id=shop.shop_id,
-            provider_message_id=_required(form, "MessageSid", _SID),
-            status=status,
+            provider_message_id=sid,
+            status=DeliveryStatus(status),
             error_code=form.get("ErrorCode") or None,
         )
 

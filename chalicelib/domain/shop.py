@@ -13,7 +13,12 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, mo
 
 MASK = "********"
 SHOP_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
+_SHOP_ID = re.compile(SHOP_ID_PATTERN)
 _E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
+
+
+def is_shop_id(value: str) -> bool:
+    return _SHOP_ID.fullmatch(value) is not None
 
 
 def _phone_number(value: str) -> str:

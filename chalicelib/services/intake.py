@@ -7,13 +7,14 @@ work is not both stored and queued, a Retryable makes the provider try again.
 """
 
 from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.channels.base import ChannelAdapter, WebhookRequest
 from chalicelib.channels.slack import IgnoredEvent, UrlVerification, parse_event, verify_request
 from chalicelib.domain.conversation import InboundStatus
 from chalicelib.domain.errors import NotFound, Retryable
-from chalicelib.domain.shop import Shop, ShopSecrets
+from chalicelib.domain.shop import Shop, ShopSecrets, is_shop_id
 from chalicelib.queues import Queues
 from chalicelib.secrets import SecretVault
 from chalicelib.services.ports import Clock
@@ -46,13 +47,16 @@ class Intake:
         if not self._settings.public_url:
             # Twilio signs the public URL; without it no signature can be checked.
             raise Retryable("THREADLINE_PUBLIC_URL is not configured")
+        if not is_shop_id(shop_id):
+            raise NotFound("no such shop")
         try:
             shop = self._store.get_shop(shop_id)
-            if shop is None:
-                raise NotFound(f"no shop {shop_id}")
-            return shop, self._vault.get(shop_id)
-        except AWS_ERRORS as error:
+            secrets = self._vault.get(shop_id) if shop else None
+        except (*AWS_ERRORS, GetParameterError) as error:
             raise Retryable("shop configuration unavailable") from error
+        if shop is None or secrets is None:
+            raise NotFound("no such shop")
+        return shop, secrets
 
     def customer_message(self, shop_id: str, request: WebhookRequest) -> None:
         shop, secrets = self._shop(shop_id)
@@ -76,6 +80,8 @@ class Intake:
         shop, secrets = self._shop(shop_id)
         self._twilio.verify(request, shop, secrets)
         update = self._twilio.parse_status(request, shop)
+        if update is None:
+            return
         try:
             self._queues.send_outbound(update)
         except AWS_ERRORS as error:

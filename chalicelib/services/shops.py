@@ -1,25 +1,21 @@
 """Shop administration: upsert and read a shop's configuration and secrets."""
 
-import re
-
 from pydantic import ValidationError
 
 from chalicelib.domain.errors import BadRequest, Conflict, NotFound
 from chalicelib.domain.shop import (
-    SHOP_ID_PATTERN,
     ShopDocument,
     ShopSecrets,
+    is_shop_id,
     masked_document,
     missing_secrets,
 )
 from chalicelib.secrets import SecretVault
 from chalicelib.store import Store
 
-_SHOP_ID = re.compile(SHOP_ID_PATTERN)
-
 
 def _checked_shop_id(shop_id: str) -> str:
-    if not _SHOP_ID.fullmatch(shop_id):
+    if not is_shop_id(shop_id):
         raise BadRequest("shop_id must be 1-63 lower-case letters, digits or dashes")
     return shop_id
 

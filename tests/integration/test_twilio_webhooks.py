@@ -490,9 +490,30 @@ def test_a_status_callback_that_cannot_be_queued_is_refused(
 
 STATUS_REFUSALS: dict[str, tuple[Request, int]] = {
     "unsigned": ((STATUS, {"Content-Type": FORM}, form(status_callback())), 403),
-    "unknown-status": (signed(status_callback(MessageStatus="exploded"), STATUS), 400),
+    "bad-signature": (
+        changed(signed(status_callback(), STATUS), headers={SIGNATURE: "bm90IGEgc2lnbmF0dXJl"}),
+        403,
+    ),
+    "signed-with-another-token": (
+        signed(status_callback(), STATUS, token="someone-elses-auth-token"),
+        403,
+    ),
+    "another-account": (signed(status_callback(AccountSid="AC" + "2" * 32), STATUS), 403),
+    "missing-message-sid": (signed({**status_callback(), "MessageSid": ""}, STATUS), 400),
     "unknown-shop": (signed(status_callback(), "/webhooks/twilio/zoe/status"), 404),
 }
+
+
+def test_a_status_twilio_added_that_we_do_not_track_is_acknowledged_and_ignored(
+    deliver: Deliver, shop: str
+) -> None:
+    # Given a callback with a status we do not track
+    params = status_callback(MessageStatus="partially_delivered")
+    # When it arrives
+    response = deliver(params, STATUS)
+    # Then Twilio gets its 200 and nothing is queued
+    assert response.status_code == 200
+    assert queue_depth(OUTBOUND) == 0
 
 
 @pytest.mark.parametrize(("webhook", "status"), STATUS_REFUSALS.values(), ids=STATUS_REFUSALS)

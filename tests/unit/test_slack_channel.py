@@ -8,7 +8,6 @@ import hmac
 import json
 import time
 from typing import Any
-from urllib.parse import urlencode
 
 import pytest
 
@@ -17,7 +16,6 @@ from chalicelib.channels.slack import (
     IgnoredEvent,
     UrlVerification,
     parse_event,
-    parse_form,
     plain_text,
     verify_request,
 )
@@ -388,52 +386,6 @@ def test_thread_reply_missing_an_identifier_is_a_bad_request(body: bytes, missin
     # Then it is a bad request naming the missing field
     with pytest.raises(BadRequest, match=f"missing or invalid {missing}"):
         parse_event(body)
-
-
-# --------------------------------------------------------------------------- parse_form
-
-
-def test_parse_form_decodes_an_interactivity_payload() -> None:
-    # Given an interactivity post: one field holding JSON
-    payload = {"type": "block_actions", "user": {"id": "U0AGENT1"}, "text": "Kész ✅"}
-    body = urlencode({"payload": json.dumps(payload, ensure_ascii=False)}).encode()
-
-    # When it is parsed
-    form = parse_form(body)
-
-    # Then the JSON comes back intact
-    assert json.loads(form["payload"]) == payload
-
-
-def test_parse_form_decodes_a_slash_command_with_unicode_and_blank_values() -> None:
-    # Given a slash command with Hindi text and an empty field
-    body = urlencode(
-        {
-            "team_id": "T0123ABC",
-            "channel_id": "C0123ABC",
-            "user_id": "U0AGENT1",
-            "command": "/threadline",
-            "text": "स्नूज़ 2h",
-            "enterprise_id": "",
-        }
-    ).encode()
-
-    # When it is parsed
-    form = parse_form(body)
-
-    # Then every field is there, blank ones included
-    assert form["text"] == "स्नूज़ 2h"
-    assert form["command"] == "/threadline"
-    assert form["enterprise_id"] == ""
-
-
-@pytest.mark.parametrize("body", [b"text=\xff\xfe", b"text=%FF%FE"])
-def test_parse_form_refuses_a_body_that_is_not_utf8(body: bytes) -> None:
-    # Given a form whose bytes (raw or percent-encoded) are not UTF-8
-    # When it is parsed
-    # Then it is a bad request
-    with pytest.raises(BadRequest, match="not a valid form"):
-        parse_form(body)
 
 
 # --------------------------------------------------------------------------- plain_text
