@@ -437,6 +437,7 @@ def test_parse_status_gives_a_delivery_update() -> None:
     update = TwilioChannel().parse_status(request, make_shop())
 
     # Then it is a delivery update for the shop's message
+    assert update is not None
     assert update.shop_id == SHOP_ID
     assert update.provider_message_id == MESSAGE_SID
     assert update.status is DeliveryStatus.DELIVERED
@@ -451,6 +452,7 @@ def test_parse_status_keeps_the_error_code_of_a_failure() -> None:
     update = TwilioChannel().parse_status(request, make_shop())
 
     # Then the status and code are kept
+    assert update is not None
     assert update.status is DeliveryStatus.UNDELIVERED
     assert update.error_code == "63016"
 
@@ -463,6 +465,7 @@ def test_parse_status_treats_a_blank_error_code_as_none() -> None:
     update = TwilioChannel().parse_status(request, make_shop())
 
     # Then there is no error code
+    assert update is not None
     assert update.status is DeliveryStatus.SENT
     assert update.error_code is None
 
