@@ -31,6 +31,8 @@ def verify_request(request: WebhookRequest, signing_secret: str) -> None:
         raise Forbidden("invalid or expired Slack signature")
 
 
+# Agents' own messages in a thread: plain, also sent to the channel, or with a file.
+REPLY_SUBTYPES = frozenset({None, "thread_broadcast", "file_share"})
 _REFERENCE = re.compile(r"<([^<>|]+)(?:\|([^<>]*))?>")
 _SCHEME = re.compile(r"^(?:https?://|mailto:)")
 
@@ -100,13 +102,15 @@ def parse_event(body: bytes) -> SlackEvent:
         raise BadRequest("missing or invalid event")
     if event.get("type") != "message":
         return IgnoredEvent(f"event {event.get('type')!r}")
-    if event.get("bot_id") or event.get("subtype") not in (None, "thread_broadcast"):
+    if event.get("bot_id") or event.get("subtype") not in REPLY_SUBTYPES:
         return IgnoredEvent("bot message or message subtype")
     thread_ts, ts, text = event.get("thread_ts"), event.get("ts"), event.get("text")
     if not thread_ts or thread_ts == ts:
         return IgnoredEvent("not a thread reply")
-    if not isinstance(text, str) or not text.strip():
-        return IgnoredEvent("no text to send")
+    text = text if isinstance(text, str) else ""
+    has_files = bool(event.get("files")) or event.get("subtype") == "file_share"
+    if not text.strip() and not has_files:
+        return IgnoredEvent("nothing to send")
     return AgentReply(
         event_id=_text(payload.get("event_id"), "event_id"),
         team_id=_text(payload.get("team_id") or event.get("team"), "team_id"),
@@ -115,6 +119,7 @@ def parse_event(body: bytes) -> SlackEvent:
         ts=_text(ts, "event.ts"),
         user_id=_text(event.get("user"), "event.user"),
         text=plain_text(text),
+        has_files=has_files,
     )
 
 

@@ -162,6 +162,7 @@ class AgentReply(BaseModel):
     ts: str
     user_id: str
     text: str
+    has_files: bool = False
 
     @property
     def message_key(self) -> str:

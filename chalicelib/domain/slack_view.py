@@ -116,3 +116,15 @@ def delivery_failed_note(reason: str, error_code: str | None) -> SlackMessage:
         text=text,
         blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": text}}],
     )
+
+
+def attachments_not_sent_note(text_sent: bool) -> SlackMessage:
+    """Told in the thread when an agent attached a file, which replies cannot carry yet."""
+    outcome = "only the text went out" if text_sent else "nothing was sent"
+    text = (
+        f":paperclip: Files are not sent to customers yet: {outcome}. "
+        "Paste a link in your reply instead."
+    )
+    return SlackMessage(
+        text=text, blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
+    )

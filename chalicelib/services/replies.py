@@ -19,7 +19,12 @@ from chalicelib.domain.conversation import (
 )
 from chalicelib.domain.errors import Retryable
 from chalicelib.domain.shop import Shop, ShopSecrets
-from chalicelib.domain.slack_view import DELIVERY_REACTIONS, delivery_failed_note
+from chalicelib.domain.slack_view import (
+    DELIVERY_REACTIONS,
+    SlackMessage,
+    attachments_not_sent_note,
+    delivery_failed_note,
+)
 from chalicelib.secrets import SecretVault
 from chalicelib.services.ports import Clock, SlackFactory, SlackPort
 from chalicelib.settings import Settings
@@ -68,6 +73,10 @@ class ReplyDispatcher:
         if shop is None:
             logger.warning("reply for a removed shop dropped", shop_id=conversation.shop_id)
             return
+        if not reply.text.strip():
+            _, slack = self._workspace(shop)
+            self._tell(slack, reply, attachments_not_sent_note(text_sent=False))
+            return
         message = reply_to(conversation, reply, self._clock())
         stored = self._store.claim_outbound(message)
         if stored is not None and stored.status not in (
@@ -99,6 +108,8 @@ class ReplyDispatcher:
             message, receipt.status, provider_message_id=receipt.provider_message_id
         )
         self._show(slack, message, receipt.status, None)
+        if reply.has_files:
+            self._tell(slack, reply, attachments_not_sent_note(text_sent=True))
         logger.info(
             "reply sent",
             shop_id=shop.shop_id,
@@ -120,6 +131,12 @@ class ReplyDispatcher:
             return
         _, slack = self._workspace(shop)
         self._show(slack, message, update.status, update.error_code)
+
+    def _tell(self, slack: SlackPort, reply: AgentReply, note: SlackMessage) -> None:
+        try:
+            slack.post(reply.channel_id, note, thread_ts=reply.thread_ts)
+        except Exception:
+            logger.exception("note not shown in Slack", message_key=reply.message_key)
 
     def _show(
         self,

@@ -415,3 +415,17 @@ def test_plain_text_is_what_the_agent_typed_without_slack_markup(
     # When it is turned into the text a customer receives
     # Then links and mentions are written out and Slack's escapes decoded
     assert plain_text(typed_in_slack) == customer_reads
+
+
+@pytest.mark.parametrize(("text", "files"), [("Segue o recibo", True), ("", True)])
+def test_a_reply_with_a_file_is_a_reply_that_carries_files(text: str, files: bool) -> None:
+    # Given an agent's thread reply with a file attached, with or without text
+    body = event_callback(thread_reply(subtype="file_share", text=text, files=[{"id": "F0PHOTO"}]))
+
+    # When it is parsed
+    event = parse_event(body)
+
+    # Then it is a reply that says it has files, so the agent can be told they were not sent
+    assert isinstance(event, AgentReply)
+    assert event.has_files is files
+    assert event.text == text
