@@ -505,10 +505,21 @@ class Store:
                     **_provider_pointer_key(message.shop_id, provider_message_id),
                     **_to_attributes({"message_key": message.message_key}),
                 }
+                # A provider message belongs to one reply only.
                 self._client.transact_write_items(
                     TransactItems=[
                         {"Update": update},
-                        {"Put": {"TableName": self._table, "Item": pointer}},
+                        {
+                            "Put": {
+                                "TableName": self._table,
+                                "Item": pointer,
+                                "ConditionExpression": "attribute_not_exists(PK) "
+                                "OR message_key = :key",
+                                "ExpressionAttributeValues": _to_attributes(
+                                    {":key": message.message_key}
+                                ),
+                            }
+                        },
                     ]
                 )
             else:
@@ -517,10 +528,18 @@ class Store:
             code = error.response["Error"]["Code"]
             if code == "ConditionalCheckFailedException":
                 return False
-            if code == "TransactionCanceledException" and _cancelled_by_condition(error)[0]:
+            if code == "TransactionCanceledException" and any(_cancelled_by_condition(error)):
                 return False
             raise
         return True
+
+    def provider_id_taken(self, shop_id: str, provider_message_id: str) -> bool:
+        response = self._client.get_item(
+            TableName=self._table,
+            Key=_provider_pointer_key(shop_id, provider_message_id),
+            ConsistentRead=True,
+        )
+        return "Item" in response
 
     def find_outbound_by_provider_id(
         self, shop_id: str, provider_message_id: str

@@ -92,10 +92,11 @@ class RecordingTwilio(TwilioChannel):
             raise Retryable("Twilio unreachable: ReadTimeout")
         return SendReceipt(provider_message_id=sid, status=DeliveryStatus.QUEUED)
 
-    def find_sent(
+    def sent_like(
         self, message: OutboundMessage, shop: Shop, secrets: ShopSecrets
-    ) -> SendReceipt | None:
-        for sent in self.sent:
-            if (sent.to, sent.from_, sent.text) == (message.to, message.from_, message.text):
-                return SendReceipt(provider_message_id=sent.sid, status=DeliveryStatus.QUEUED)
-        return None
+    ) -> list[SendReceipt]:
+        return [
+            SendReceipt(provider_message_id=sent.sid, status=DeliveryStatus.QUEUED)
+            for sent in self.sent
+            if (sent.to, sent.from_, sent.text) == (message.to, message.from_, message.text)
+        ]

@@ -51,10 +51,11 @@ class ChannelAdapter(Protocol):
     ) -> SendReceipt:
         """Raises Retryable when trying again may succeed, DeliveryRefused when it cannot."""
 
-    def find_sent(
+    def sent_like(
         self, message: OutboundMessage, shop: Shop, secrets: ShopSecrets
-    ) -> SendReceipt | None:
-        """After an interrupted send: the provider's record of it, if the provider has one."""
+    ) -> list[SendReceipt]:
+        """After an interrupted send: messages the provider holds that may be its send (same
+        text and addresses since the reply was written), oldest first."""
 
     def describe_error(self, error_code: str | None) -> str:
         """A short explanation of a provider error code that an agent can act on."""

@@ -158,9 +158,9 @@ class TwilioChannel:
             status=DeliveryStatus(created.status or DeliveryStatus.QUEUED),
         )
 
-    def find_sent(
+    def sent_like(
         self, message: OutboundMessage, shop: Shop, secrets: ShopSecrets
-    ) -> SendReceipt | None:
+    ) -> list[SendReceipt]:
         # Twilio has no idempotency key for messages: an interrupted send is recognised by
         # the same text to the same customer from the same number since the reply was made.
         since = message.created_at - RECONCILE_CLOCK_SKEW
@@ -168,14 +168,16 @@ class TwilioChannel:
             recent = self._client(shop, secrets).messages.list(
                 to=message.to, from_=message.from_, limit=RECONCILE_LOOKBACK
             )
-        for candidate in recent:
-            created = candidate.date_created
-            if candidate.body == message.text and (created is None or created >= since):
-                return SendReceipt(
-                    provider_message_id=str(candidate.sid),
-                    status=DeliveryStatus(candidate.status or DeliveryStatus.QUEUED),
-                )
-        return None
+        return [
+            SendReceipt(
+                provider_message_id=str(candidate.sid),
+                status=DeliveryStatus(candidate.status or DeliveryStatus.QUEUED),
+            )
+            # Twilio lists newest first; the oldest unclaimed match is the likeliest.
+            for candidate in reversed(recent)
+            if candidate.body == message.text
+            and (candidate.date_created is None or candidate.date_created >= since)
+        ]
 
     def _client(self, shop: Shop, secrets: ShopSecrets) -> Any:
         from twilio.rest import Client

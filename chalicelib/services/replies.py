@@ -8,7 +8,7 @@ asks the provider whether it went out before sending it again.
 
 from aws_lambda_powertools import Logger
 
-from chalicelib.channels.base import ChannelAdapter, DeliveryRefused
+from chalicelib.channels.base import ChannelAdapter, DeliveryRefused, SendReceipt
 from chalicelib.domain.conversation import (
     FAILED_DELIVERY,
     AgentReply,
@@ -95,7 +95,7 @@ class ReplyDispatcher:
         try:
             # A reply left in `sending` may have reached the provider before the attempt
             # died (a timeout, a killed worker): it is looked up there before it is re-sent.
-            receipt = self._twilio.find_sent(message, shop, secrets) if interrupted else None
+            receipt = self._interrupted_send(message, shop, secrets) if interrupted else None
             if receipt is None:
                 receipt = self._twilio.send(message, shop, secrets, callback)
         except DeliveryRefused as refused:
@@ -116,6 +116,15 @@ class ReplyDispatcher:
             conversation_id=conversation.conversation_id,
             message_key=message.message_key,
         )
+
+    def _interrupted_send(
+        self, message: OutboundMessage, shop: Shop, secrets: ShopSecrets
+    ) -> SendReceipt | None:
+        """The provider's copy of an interrupted send, if it has one no other reply owns."""
+        for candidate in self._twilio.sent_like(message, shop, secrets):
+            if not self._store.provider_id_taken(shop.shop_id, candidate.provider_message_id):
+                return candidate
+        return None
 
     def record_delivery(self, update: DeliveryUpdate) -> None:
         message = self._store.find_outbound_by_provider_id(

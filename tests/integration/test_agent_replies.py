@@ -583,3 +583,27 @@ def test_a_reply_with_only_a_file_sends_nothing_and_says_so(
     assert twilio.sent == []
     [note] = notes(slack, thread_ts)
     assert "nothing was sent" in note.message.text
+
+
+def test_an_interrupted_reply_identical_to_an_earlier_one_is_sent_not_taken_for_it(
+    open_thread, slack_event, run_workers, slack, twilio, report_status
+):
+    # Given a conversation where the agent already said "Obrigado!" and it was delivered
+    thread_ts = open_thread()
+    slack_event(reply_event(thread_ts, ts="1764000600.000100", text="Obrigado!"))
+    run_workers()
+    [first] = twilio.sent
+
+    # When the agent says "Obrigado!" again and that send fails before Twilio takes it
+    twilio.failures.append(Retryable("Twilio answered 503"))
+    slack_event(reply_event(thread_ts, ts="1764000700.000100", text="Obrigado!"))
+    run_workers()
+
+    # Then the second reply is really sent, under its own sid, and the first keeps its own
+    assert [s.text for s in twilio.sent] == ["Obrigado!", "Obrigado!"]
+    second_item = outbound_item("1764000700.000100")
+    first_item = outbound_item("1764000600.000100")
+    assert second_item is not None
+    assert first_item is not None
+    assert first_item["provider_message_id"] == first.sid
+    assert second_item["provider_message_id"] == twilio.sent[1].sid

@@ -75,12 +75,25 @@ def test_an_interrupted_send_is_found_at_twilio_by_its_text(twilio_api):
     # Given a reply that reached Twilio, and another that did not
     sent = channel.send(reply("Seu pedido saiu"), SHOP, SECRETS, CALLBACK)
     # When the provider is asked about each
-    found = channel.find_sent(reply("Seu pedido saiu"), SHOP, SECRETS)
-    missing = channel.find_sent(reply("Outra mensagem"), SHOP, SECRETS)
+    found = channel.sent_like(reply("Seu pedido saiu"), SHOP, SECRETS)
+    missing = channel.sent_like(reply("Outra mensagem"), SHOP, SECRETS)
     # Then only the one sent is found, under its sid
-    assert found is not None
-    assert found.provider_message_id == sent.provider_message_id
-    assert missing is None
+    assert [r.provider_message_id for r in found] == [sent.provider_message_id]
+    assert missing == []
+
+
+def test_identical_sends_are_all_candidates_oldest_first(twilio_api):
+    channel, _ = twilio_api
+    # Given two identical replies sent one after the other
+    first = channel.send(reply("Obrigado!"), SHOP, SECRETS, CALLBACK)
+    second = channel.send(reply("Obrigado!"), SHOP, SECRETS, CALLBACK)
+    # When the provider is asked about a third, identical one
+    candidates = channel.sent_like(reply("Obrigado!"), SHOP, SECRETS)
+    # Then both are candidates, oldest first, for the caller to skip those already owned
+    assert [c.provider_message_id for c in candidates] == [
+        first.provider_message_id,
+        second.provider_message_id,
+    ]
 
 
 def test_a_message_sent_before_the_reply_was_written_is_not_taken_for_it(twilio_api):
@@ -90,7 +103,7 @@ def test_a_message_sent_before_the_reply_was_written_is_not_taken_for_it(twilio_
     # When a reply written an hour later is looked up
     later = reply("Obrigado!", created_at=datetime.now(UTC) + timedelta(hours=1))
     # Then the old message does not count as its send
-    assert channel.find_sent(later, SHOP, SECRETS) is None
+    assert channel.sent_like(later, SHOP, SECRETS) == []
 
 
 def test_twilio_refusing_a_message_is_a_refusal_with_its_code(twilio_api):
@@ -124,4 +137,4 @@ def test_twilio_unreachable_is_worth_another_try():
     with pytest.raises(Retryable):
         channel.send(reply("Olá"), SHOP, SECRETS, CALLBACK)
     with pytest.raises(Retryable):
-        channel.find_sent(reply("Olá"), SHOP, SECRETS)
+        channel.sent_like(reply("Olá"), SHOP, SECRETS)
