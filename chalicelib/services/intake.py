@@ -6,6 +6,10 @@ write, one SQS send); a Slack event or a status callback one (an SQS send). When
 work is not both stored and queued, a Retryable makes the provider try again.
 """
 
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 from botocore.exceptions import BotoCoreError, ClientError
@@ -13,7 +17,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from chalicelib.channels.base import ChannelAdapter, WebhookRequest
 from chalicelib.channels.slack import IgnoredEvent, UrlVerification, parse_event, verify_request
 from chalicelib.domain.conversation import InboundStatus
-from chalicelib.domain.errors import NotFound, Retryable
+from chalicelib.domain.errors import Forbidden, NotFound, Retryable
 from chalicelib.domain.shop import Shop, ShopSecrets, is_shop_id
 from chalicelib.queues import Queues
 from chalicelib.secrets import SecretVault
@@ -24,6 +28,8 @@ from chalicelib.store import Store
 logger = Logger(service="threadline", child=True)
 
 AWS_ERRORS = (ClientError, BotoCoreError)
+REFRESH_AFTER_REFUSAL_SECONDS = 10.0
+T = TypeVar("T")
 
 
 class Intake:
@@ -42,26 +48,53 @@ class Intake:
         self._queues = queues
         self._twilio = twilio
         self._clock = clock
+        self._refreshed_at: dict[str, float] = {}
 
-    def _shop(self, shop_id: str) -> tuple[Shop, ShopSecrets]:
+    def _shop(self, shop_id: str, *, fresh: bool = False) -> tuple[Shop, ShopSecrets]:
         if not self._settings.public_url:
             # Twilio signs the public URL; without it no signature can be checked.
             raise Retryable("THREADLINE_PUBLIC_URL is not configured")
         if not is_shop_id(shop_id):
             raise NotFound("no such shop")
         try:
-            shop = self._store.get_shop(shop_id)
-            secrets = self._vault.get(shop_id) if shop else None
+            shop = self._store.get_shop(shop_id, fresh=fresh)
+            secrets = self._vault.get(shop_id, fresh=fresh) if shop else None
         except (*AWS_ERRORS, GetParameterError) as error:
             raise Retryable("shop configuration unavailable") from error
         if shop is None or secrets is None:
             raise NotFound("no such shop")
         return shop, secrets
 
-    def customer_message(self, shop_id: str, request: WebhookRequest) -> None:
+    def _accepted(self, shop_id: str, request: WebhookRequest, read: Callable[[Shop], T]) -> T:
+        """`read(shop)` of a request the shop's provider account signed.
+
+        Config and secrets are cached per container, so a token rotated or a number added
+        through another container is refused here at first; a refusal is checked once more
+        against fresh config (at most every few seconds per shop, so forged requests cannot
+        turn into a stream of reads)."""
         shop, secrets = self._shop(shop_id)
-        self._twilio.verify(request, shop, secrets)
-        message = self._twilio.parse(request, shop, received_at=self._clock())
+        try:
+            self._twilio.verify(request, shop, secrets)
+            return read(shop)
+        except Forbidden:
+            last = self._refreshed_at.get(shop_id)
+            now = time.monotonic()
+            if last is not None and now - last < REFRESH_AFTER_REFUSAL_SECONDS:
+                raise
+            self._refreshed_at[shop_id] = now
+            fresh_shop, fresh_secrets = self._shop(shop_id, fresh=True)
+            if (fresh_shop, fresh_secrets) == (shop, secrets):
+                raise
+            self._twilio.verify(request, fresh_shop, fresh_secrets)
+            return read(fresh_shop)
+
+    def customer_message(self, shop_id: str, request: WebhookRequest) -> None:
+        received_at = self._clock()
+        message = self._accepted(
+            shop_id,
+            request,
+            lambda shop: self._twilio.parse(request, shop, received_at=received_at),
+        )
         try:
             stored = self._store.save_inbound(message)
             if stored is not None:
@@ -77,9 +110,9 @@ class Intake:
             raise Retryable("message not stored and queued") from error
 
     def delivery_status(self, shop_id: str, request: WebhookRequest) -> None:
-        shop, secrets = self._shop(shop_id)
-        self._twilio.verify(request, shop, secrets)
-        update = self._twilio.parse_status(request, shop)
+        update = self._accepted(
+            shop_id, request, lambda shop: self._twilio.parse_status(request, shop)
+        )
         if update is None:
             return
         try:
