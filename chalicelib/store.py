@@ -477,6 +477,7 @@ class Store:
         *,
         provider_message_id: str | None = None,
         error_code: str | None = None,
+        error_reason: str | None = None,
     ) -> bool:
         """Moves a reply's delivery status forward; False if it already was as far or further.
 
@@ -491,6 +492,9 @@ class Store:
         if error_code:
             values[":error"] = error_code
             assignments.append("error_code = :error")
+        if error_reason:
+            values[":reason"] = error_reason
+            assignments.append("error_reason = :reason")
         update = {
             "TableName": self._table,
             "Key": _message_key(message.shop_id, message.message_key),
@@ -533,6 +537,29 @@ class Store:
             raise
         return True
 
+    def mark_shown(self, message: OutboundMessage) -> None:
+        """Records that the agent's Slack message now shows the reply's status."""
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=_message_key(message.shop_id, message.message_key),
+                UpdateExpression="SET shown_status = :status, shown_rank = :rank",
+                ConditionExpression="attribute_not_exists(shown_rank) OR shown_rank < :rank",
+                ExpressionAttributeValues=_to_attributes(
+                    {":status": message.status.value, ":rank": delivery_rank(message.status)}
+                ),
+            )
+        except ClientError as error:
+            if not _condition_failed(error):
+                raise
+
+    def get_outbound(self, shop_id: str, message_key: str) -> OutboundMessage | None:
+        response = self._client.get_item(
+            TableName=self._table, Key=_message_key(shop_id, message_key), ConsistentRead=True
+        )
+        stored = response.get("Item")
+        return OutboundMessage.model_validate(_from_attributes(stored)) if stored else None
+
     def provider_id_taken(self, shop_id: str, provider_message_id: str) -> bool:
         response = self._client.get_item(
             TableName=self._table,
@@ -552,9 +579,4 @@ class Store:
         item = response.get("Item")
         if not item:
             return None
-        message_key = str(_from_attributes(item)["message_key"])
-        response = self._client.get_item(
-            TableName=self._table, Key=_message_key(shop_id, message_key), ConsistentRead=True
-        )
-        stored = response.get("Item")
-        return OutboundMessage.model_validate(_from_attributes(stored)) if stored else None
+        return self.get_outbound(shop_id, str(_from_attributes(item)["message_key"]))

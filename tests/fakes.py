@@ -52,11 +52,16 @@ class FakeWorkspace:
         self.slack.posts.append(SlackPost(self.token, channel, message, thread_ts, ts))
         return ts
 
+    # Like SlackWorkspace: adding a reaction twice or removing a missing one is harmless.
     def react(self, channel: str, ts: str, name: str) -> None:
-        self.slack.reactions.setdefault((channel, ts), []).append(name)
+        shown = self.slack.reactions.setdefault((channel, ts), [])
+        if name not in shown:
+            shown.append(name)
 
     def unreact(self, channel: str, ts: str, name: str) -> None:
-        self.slack.reactions.setdefault((channel, ts), []).remove(name)
+        shown = self.slack.reactions.setdefault((channel, ts), [])
+        if name in shown:
+            shown.remove(name)
 
 
 @dataclass

@@ -205,9 +205,16 @@ class OutboundMessage(BaseModel):
     slack_ts: str
     slack_thread_ts: str
     status: DeliveryStatus = DeliveryStatus.PENDING
+    # What the agent's Slack message shows; behind `status` until Slack has been told.
+    shown_status: DeliveryStatus = DeliveryStatus.PENDING
     provider_message_id: str | None = None
     error_code: str | None = None
+    error_reason: str | None = None
     created_at: datetime
+
+    @property
+    def display_behind(self) -> bool:
+        return delivery_rank(self.shown_status) < delivery_rank(self.status)
 
 
 def reply_to(conversation: Conversation, reply: AgentReply, now: datetime) -> OutboundMessage:

@@ -83,7 +83,9 @@ class ReplyDispatcher:
             DeliveryStatus.PENDING,
             DeliveryStatus.SENDING,
         ):
-            logger.info("reply already handled", message_key=message.message_key)
+            # Handled before; only the Slack display may still lag behind.
+            _, slack = self._workspace(shop)
+            self._show(slack, stored)
             return
         message = stored or message
         # Everything that may fail before the provider is asked comes before `sending`.
@@ -99,15 +101,18 @@ class ReplyDispatcher:
             if receipt is None:
                 receipt = self._twilio.send(message, shop, secrets, callback)
         except DeliveryRefused as refused:
-            self._store.advance_outbound(
-                message, DeliveryStatus.FAILED, error_code=refused.error_code
+            failed = self._advance(
+                message,
+                DeliveryStatus.FAILED,
+                error_code=refused.error_code,
+                error_reason=refused.reason,
             )
-            self._show(slack, message, DeliveryStatus.FAILED, refused.error_code, refused.reason)
+            self._show(slack, failed)
             return
-        self._store.advance_outbound(
+        sent = self._advance(
             message, receipt.status, provider_message_id=receipt.provider_message_id
         )
-        self._show(slack, message, receipt.status, None)
+        self._show(slack, sent)
         if reply.has_files:
             self._tell(slack, reply, attachments_not_sent_note(text_sent=True))
         logger.info(
@@ -133,13 +138,12 @@ class ReplyDispatcher:
         if message is None:
             # The callback can overtake the write that records the provider's id.
             raise Retryable("status for a message not recorded yet")
-        if not self._store.advance_outbound(message, update.status, error_code=update.error_code):
-            return
+        current = self._advance(message, update.status, error_code=update.error_code)
         shop = self._store.get_shop(message.shop_id)
         if shop is None:
             return
         _, slack = self._workspace(shop)
-        self._show(slack, message, update.status, update.error_code)
+        self._show(slack, current)
 
     def _tell(self, slack: SlackPort, reply: AgentReply, note: SlackMessage) -> None:
         try:
@@ -147,27 +151,41 @@ class ReplyDispatcher:
         except Exception:
             logger.exception("note not shown in Slack", message_key=reply.message_key)
 
-    def _show(
+    def _advance(
         self,
-        slack: SlackPort,
         message: OutboundMessage,
         status: DeliveryStatus,
-        error_code: str | None,
-        reason: str | None = None,
-    ) -> None:
-        """The reply's fate, on the agent's own Slack message: one reaction, the latest, and a
-        note in the thread when it failed. The state is already stored, so a Slack outage
-        costs the display only, never a second send."""
-        shown = DELIVERY_REACTIONS.get(message.status)
-        reaction = DELIVERY_REACTIONS.get(status)
-        try:
-            if reaction and reaction != shown:
-                slack.react(message.slack_channel_id, message.slack_ts, reaction)
-                if shown:
-                    slack.unreact(message.slack_channel_id, message.slack_ts, shown)
-            if status in FAILED_DELIVERY:
-                explanation = reason or self._twilio.describe_error(error_code)
-                note = delivery_failed_note(explanation, error_code)
-                slack.post(message.slack_channel_id, note, thread_ts=message.slack_thread_ts)
-        except Exception:
-            logger.exception("delivery state not shown in Slack", message_key=message.message_key)
+        *,
+        provider_message_id: str | None = None,
+        error_code: str | None = None,
+        error_reason: str | None = None,
+    ) -> OutboundMessage:
+        """Moves the reply forward and returns its state as stored now."""
+        changes = {
+            "provider_message_id": provider_message_id,
+            "error_code": error_code,
+            "error_reason": error_reason,
+        }
+        if self._store.advance_outbound(message, status, **changes):
+            known = {name: value for name, value in changes.items() if value is not None}
+            return message.model_copy(update={"status": status, **known})
+        # Already as far or further (a later callback came first): read what is stored.
+        return self._store.get_outbound(message.shop_id, message.message_key) or message
+
+    def _show(self, slack: SlackPort, message: OutboundMessage) -> None:
+        """Brings the agent's Slack message up to the reply's stored status: one reaction,
+        the latest, and a note in the thread when it failed. A Slack failure raises, and the
+        retried job shows it then; the send itself is never repeated."""
+        if not message.display_behind:
+            return
+        shown = DELIVERY_REACTIONS.get(message.shown_status)
+        reaction = DELIVERY_REACTIONS.get(message.status)
+        if reaction and reaction != shown:
+            slack.react(message.slack_channel_id, message.slack_ts, reaction)
+            if shown:
+                slack.unreact(message.slack_channel_id, message.slack_ts, shown)
+        if message.status in FAILED_DELIVERY and message.shown_status not in FAILED_DELIVERY:
+            explanation = message.error_reason or self._twilio.describe_error(message.error_code)
+            note = delivery_failed_note(explanation, message.error_code)
+            slack.post(message.slack_channel_id, note, thread_ts=message.slack_thread_ts)
+        self._store.mark_shown(message)

@@ -607,3 +607,24 @@ def test_an_interrupted_reply_identical_to_an_earlier_one_is_sent_not_taken_for_
     assert first_item is not None
     assert first_item["provider_message_id"] == first.sid
     assert second_item["provider_message_id"] == twilio.sent[1].sid
+
+
+def test_slack_failing_while_a_failure_is_shown_shows_it_once_slack_is_back(
+    sent_reply, report_status, run_workers, slack
+):
+    # Given a reply queued at Twilio, and Slack rate-limiting the next post
+    thread_ts, sid = sent_reply
+    slack.failures.append(Retryable("Slack answered 429 to chat.postMessage"))
+
+    # When Twilio reports it undelivered and the worker retries after Slack's refusal
+    report_status(sid, "undelivered", error_code="30003")
+    run_workers()
+
+    # Then the agent still learns it: one x, one note, and the display is recorded as shown
+    assert slack.failures == []
+    assert reactions(slack) == ["x"]
+    [note] = notes(slack, thread_ts)
+    assert "30003" in note.message.text
+    stored = outbound_item()
+    assert stored is not None
+    assert stored["shown_status"] == "undelivered"
