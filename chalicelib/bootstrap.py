@@ -112,7 +112,7 @@ class Container:
 
     @cached_property
     def admin(self) -> ShopAdmin:
-        return ShopAdmin(self.store, self.vault)
+        return ShopAdmin(self.store, self.vault, self.settings.public_url)
 
     @cached_property
     def intake(self) -> Intake:

@@ -49,21 +49,42 @@ class SecretVault:
             raise
         return ShopSecrets.model_validate(document)
 
-    def put(self, shop_id: str, secrets: ShopSecrets) -> None:
-        document = json.dumps(
-            {
-                name: value.get_secret_value()
-                for name, value in (
-                    ("slack_bot_token", secrets.slack_bot_token),
-                    ("twilio_auth_token", secrets.twilio_auth_token),
-                )
-                if value is not None
-            }
-        )
+    def put(self, shop_id: str, secrets: ShopSecrets) -> str:
+        """Stores the shop's secrets; returns the new version's id (for `undo`)."""
+        document = _document(secrets)
         try:
-            self._client.put_secret_value(SecretId=self._name(shop_id), SecretString=document)
+            answer = self._client.put_secret_value(
+                SecretId=self._name(shop_id), SecretString=document
+            )
         except ClientError as error:
             if error.response["Error"]["Code"] != "ResourceNotFoundException":
                 raise
-            self._client.create_secret(Name=self._name(shop_id), SecretString=document)
+            answer = self._client.create_secret(Name=self._name(shop_id), SecretString=document)
         self._provider.clear_cache()  # type: ignore[no-untyped-call]
+        return str(answer["VersionId"])
+
+    def undo(self, shop_id: str, version_id: str, previous: ShopSecrets | None) -> None:
+        """Takes back the write that made `version_id`, unless a later write replaced it:
+        the previous secrets return, or the secret goes if the shop had none."""
+        name = self._name(shop_id)
+        stages = self._client.describe_secret(SecretId=name).get("VersionIdsToStages", {})
+        if "AWSCURRENT" not in stages.get(version_id, []):
+            return
+        if previous is None:
+            self._client.delete_secret(SecretId=name, ForceDeleteWithoutRecovery=True)
+        else:
+            self._client.put_secret_value(SecretId=name, SecretString=_document(previous))
+        self._provider.clear_cache()  # type: ignore[no-untyped-call]
+
+
+def _document(secrets: ShopSecrets) -> str:
+    return json.dumps(
+        {
+            name: value.get_secret_value()
+            for name, value in (
+                ("slack_bot_token", secrets.slack_bot_token),
+                ("twilio_auth_token", secrets.twilio_auth_token),
+            )
+            if value is not None
+        }
+    )

@@ -116,8 +116,11 @@ class TwilioDocument(TwilioConfig):
 
 
 class ShopDocument(_Strict):
-    """The shop JSON of `PUT /admin/shops/{shop_id}`."""
+    """The shop JSON of `PUT /admin/shops/{shop_id}`. What GET returns can be sent back as
+    it is: `shop_id` must then match the path, and `webhooks` is shown only, never stored."""
 
+    shop_id: str | None = None
+    webhooks: dict[str, str] | None = None
     name: str = Field(min_length=1, max_length=120)
     timezone: TimeZoneName = "UTC"
     slack: SlackDocument
@@ -158,9 +161,22 @@ def missing_secrets(shop: Shop, secrets: ShopSecrets) -> list[str]:
     return missing
 
 
-def masked_document(shop: Shop, secrets: ShopSecrets) -> dict[str, object]:
-    """The shop JSON as the admin API shows it: secrets replaced by a mask or null."""
+def webhook_urls(public_url: str, shop_id: str) -> dict[str, str]:
+    """Where the shop's providers must send their webhooks."""
+    return {
+        "twilio_messaging": f"{public_url}/webhooks/twilio/{shop_id}",
+        "twilio_status_callback": f"{public_url}/webhooks/twilio/{shop_id}/status",
+        "slack_events": f"{public_url}/slack/events",
+        "slack_interactivity": f"{public_url}/slack/interactions",
+        "slack_commands": f"{public_url}/slack/commands",
+    }
+
+
+def masked_document(shop: Shop, secrets: ShopSecrets, public_url: str) -> dict[str, object]:
+    """The shop JSON as the admin API shows it: secrets replaced by a mask or null, and the
+    webhook URLs to paste into Twilio and Slack."""
     document: dict[str, object] = shop.model_dump(mode="json")
+    document["webhooks"] = webhook_urls(public_url, shop.shop_id)
     slack = dict(shop.slack.model_dump(mode="json"))
     slack["bot_token"] = MASK if secrets.slack_bot_token else None
     document["slack"] = slack

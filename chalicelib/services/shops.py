@@ -5,7 +5,6 @@ from pydantic import ValidationError
 from chalicelib.domain.errors import BadRequest, Conflict, NotFound
 from chalicelib.domain.shop import (
     ShopDocument,
-    ShopSecrets,
     is_shop_id,
     masked_document,
     missing_secrets,
@@ -29,9 +28,10 @@ def _field_errors(error: ValidationError) -> list[dict[str, object]]:
 
 
 class ShopAdmin:
-    def __init__(self, store: Store, vault: SecretVault) -> None:
+    def __init__(self, store: Store, vault: SecretVault, public_url: str) -> None:
         self._store = store
         self._vault = vault
+        self._public_url = public_url
 
     def put(self, shop_id: str, body: bytes) -> tuple[bool, dict[str, object]]:
         """Creates or replaces a shop. Secrets left out or sent back masked keep their stored
@@ -42,10 +42,14 @@ class ShopAdmin:
             document = ShopDocument.model_validate_json(body)
         except ValidationError as error:
             raise BadRequest("invalid shop", _field_errors(error)) from error
+        if document.shop_id not in (None, shop_id):
+            raise BadRequest(
+                "invalid shop", [{"field": "shop_id", "error": "does not match the URL's shop id"}]
+            )
         shop, given = document.split(shop_id)
         previous = self._store.get_shop(shop_id, fresh=True)
-        stored = self._vault.get(shop_id, fresh=True) if previous else ShopSecrets()
-        secrets = given.merged_over(stored)
+        stored = self._vault.get(shop_id, fresh=True) if previous else None
+        secrets = given.merged_over(stored) if stored else given
         missing = missing_secrets(shop, secrets)
         if missing:
             raise BadRequest(
@@ -56,17 +60,17 @@ class ShopAdmin:
             raise Conflict(f"already used by another shop: {', '.join(taken)}")
         # Secrets first: a shop is never visible before the secrets its webhooks need. A
         # refused write (another shop claimed a number meanwhile) puts the old ones back.
-        self._vault.put(shop_id, secrets)
+        version = self._vault.put(shop_id, secrets)
         try:
             self._store.put_shop(shop, previous)
         except Exception:
-            self._vault.put(shop_id, stored)
+            self._vault.undo(shop_id, version, stored)
             raise
-        return previous is None, masked_document(shop, secrets)
+        return previous is None, masked_document(shop, secrets, self._public_url)
 
     def get(self, shop_id: str) -> dict[str, object]:
         _checked_shop_id(shop_id)
         shop = self._store.get_shop(shop_id, fresh=True)
         if shop is None:
             raise NotFound(f"no shop {shop_id}")
-        return masked_document(shop, self._vault.get(shop_id, fresh=True))
+        return masked_document(shop, self._vault.get(shop_id, fresh=True), self._public_url)

@@ -120,10 +120,25 @@ def bob_document(**twilio: Any) -> dict[str, Any]:
 
 
 def expected_shop(shop_id: str, document: dict[str, Any]) -> dict[str, Any]:
-    """The shop JSON as the API shows `document`: secrets masked, id and email filled in."""
+    """The shop JSON as the API shows `document`: secrets masked, id, email and webhook URLs
+    filled in."""
     slack = {**document["slack"], "bot_token": MASK}
     twilio = {**document["twilio"], "auth_token": MASK}
-    return {**document, "shop_id": shop_id, "slack": slack, "twilio": twilio, "email": None}
+    webhooks = {
+        "twilio_messaging": f"{PUBLIC_URL}/webhooks/twilio/{shop_id}",
+        "twilio_status_callback": f"{PUBLIC_URL}/webhooks/twilio/{shop_id}/status",
+        "slack_events": f"{PUBLIC_URL}/slack/events",
+        "slack_interactivity": f"{PUBLIC_URL}/slack/interactions",
+        "slack_commands": f"{PUBLIC_URL}/slack/commands",
+    }
+    return {
+        **document,
+        "shop_id": shop_id,
+        "slack": slack,
+        "twilio": twilio,
+        "email": None,
+        "webhooks": webhooks,
+    }
 
 
 def document_without_secrets(secrets: str, **changes: Any) -> dict[str, Any]:
@@ -513,6 +528,35 @@ def test_an_update_that_loses_a_number_race_changes_nothing(
     assert sms_status(client, 1) == 200
 
 
+def test_a_new_shop_that_loses_a_number_race_leaves_no_secret_behind(
+    container: bootstrap.Container,
+    put_shop: PutShop,
+    shop: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given bob claims a number between carl's availability check and carl's first write
+    check = container.store.addresses_taken
+    bob_answers: list[int] = []
+
+    def check_then_bob_claims(candidate: Any) -> list[str]:
+        taken = check(candidate)
+        if candidate.shop_id == "carl" and not bob_answers:
+            bob_answers.append(
+                put_shop("bob", bob_document(sms_numbers=["+14155550188"])).status_code
+            )
+        return taken
+
+    monkeypatch.setattr(container.store, "addresses_taken", check_then_bob_claims)
+    # When carl, a new shop, claims the same number
+    carl = shop_document(twilio=twilio_section(sms_numbers=["+14155550188"], whatsapp_numbers=[]))
+    response = put_shop("carl", carl)
+    # Then carl is refused and nothing of carl exists: no config, no secret
+    assert bob_answers == [201]
+    assert response.status_code == 409, response.body
+    assert stored_secret("carl") is None
+    assert container.store.get_shop("carl", fresh=True) is None
+
+
 def _api_gateway_put(shop_id: str, body: str) -> dict[str, Any]:
     """A REST API proxy event as API Gateway delivers it: path parameters URL-decoded."""
     path = "/admin/shops/" + shop_id.replace("\n", "%0A")
@@ -551,3 +595,27 @@ def test_a_shop_id_with_a_trailing_newline_is_refused(
     assert response["statusCode"] == 400, response["body"]
     assert (stored_config("ana") or {})["name"] == "Loja da Ana"
     assert secret_names() == ["threadline/shops/ana"]
+
+
+def test_what_get_shows_can_be_put_back_as_it_is(client: Client, shop: str) -> None:
+    # Given the shop as an operator reads it
+    shown = client.http.get(f"/admin/shops/{shop}", headers=ADMIN)
+    # When they send it back unchanged
+    again = client.http.put(f"/admin/shops/{shop}", headers=ADMIN, body=shown.body)
+    # Then it is accepted and nothing changed, secrets included
+    assert again.status_code == 200, again.body
+    assert json.loads(again.body) == json.loads(shown.body)
+    assert stored_secret(shop) == {"slack_bot_token": BOT_TOKEN, "twilio_auth_token": AUTH_TOKEN}
+
+
+def test_a_document_for_another_shop_id_is_refused(client: Client, shop: str) -> None:
+    # Given ana's document sent to bob's URL
+    shown = json.loads(client.http.get(f"/admin/shops/{shop}", headers=ADMIN).body)
+    # When it is PUT
+    response = client.http.put("/admin/shops/bob", headers=ADMIN, body=json.dumps(shown).encode())
+    # Then it is refused, naming the field, and bob does not exist
+    assert response.status_code == 400
+    assert json.loads(response.body)["errors"] == [
+        {"field": "shop_id", "error": "does not match the URL's shop id"}
+    ]
+    assert client.http.get("/admin/shops/bob", headers=ADMIN).status_code == 404

@@ -18,6 +18,7 @@ from chalicelib.domain.shop import (
 pytestmark = pytest.mark.unit
 
 SHOP_ID = "kavezo-budapest"
+PUBLIC_URL = "https://threadline.example.com/api"
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
 AUTH_TOKEN = "twilio-auth-token-3f9a7c"
 BOT_TOKEN = "xoxb-1234567890-0987654321-AbCdEfGhIjKlMnOp"
@@ -289,7 +290,7 @@ def test_names_in_any_script_survive_split_and_masking(name: str) -> None:
 
     # When it is split, masked and serialised
     shop, secrets = document.split(SHOP_ID)
-    shown = masked_document(shop, secrets)
+    shown = masked_document(shop, secrets, PUBLIC_URL)
     reloaded = Shop.model_validate_json(shop.model_dump_json())
 
     # Then the name is unchanged everywhere
@@ -354,7 +355,7 @@ def test_masked_document_shows_the_mask_and_never_the_secrets() -> None:
     shop, secrets = ShopDocument.model_validate(valid_document()).split(SHOP_ID)
 
     # When it is shown as the admin API shows it
-    shown = masked_document(shop, secrets)
+    shown = masked_document(shop, secrets, PUBLIC_URL)
 
     # Then both secrets are the mask and their values appear nowhere
     text = json.dumps(shown, ensure_ascii=False)
@@ -379,7 +380,7 @@ def test_masked_document_shows_null_for_secrets_not_stored() -> None:
     shop, _ = ShopDocument.model_validate(valid_document()).split(SHOP_ID)
 
     # When it is shown
-    shown = masked_document(shop, ShopSecrets())
+    shown = masked_document(shop, ShopSecrets(), PUBLIC_URL)
 
     # Then the secrets are null, not the mask
     assert shown["slack"]["bot_token"] is None  # type: ignore[index]
@@ -391,7 +392,7 @@ def test_masked_document_without_twilio_keeps_twilio_null() -> None:
     shop, secrets = ShopDocument.model_validate(valid_document(twilio=None)).split(SHOP_ID)
 
     # When it is shown
-    shown = masked_document(shop, secrets)
+    shown = masked_document(shop, secrets, PUBLIC_URL)
 
     # Then twilio stays null and the Slack token is still masked
     assert shown["twilio"] is None
@@ -399,10 +400,9 @@ def test_masked_document_without_twilio_keeps_twilio_null() -> None:
 
 
 def test_masked_document_sent_back_unchanged_keeps_the_stored_secrets() -> None:
-    # Given the masked document an admin fetched (minus the read-only shop id)
+    # Given the masked document an admin fetched, shop id and webhook URLs included
     shop, secrets = ShopDocument.model_validate(valid_document()).split(SHOP_ID)
-    shown = masked_document(shop, secrets)
-    del shown["shop_id"]
+    shown = masked_document(shop, secrets, PUBLIC_URL)
 
     # When it is PUT back and merged over what is stored
     _, sent = ShopDocument.model_validate(shown).split(SHOP_ID)
@@ -512,3 +512,20 @@ def test_inbound_addresses_are_empty_without_twilio_or_email() -> None:
     # When its inbound addresses are listed
     # Then there are none
     assert shop.inbound_addresses() == set()
+
+
+def test_masked_document_lists_the_webhook_urls_to_paste_into_twilio_and_slack() -> None:
+    # Given a shop
+    shop, secrets = ShopDocument.model_validate(valid_document()).split(SHOP_ID)
+
+    # When it is shown
+    shown = masked_document(shop, secrets, PUBLIC_URL)
+
+    # Then it says where Twilio and Slack must send their webhooks
+    assert shown["webhooks"] == {
+        "twilio_messaging": f"{PUBLIC_URL}/webhooks/twilio/{SHOP_ID}",
+        "twilio_status_callback": f"{PUBLIC_URL}/webhooks/twilio/{SHOP_ID}/status",
+        "slack_events": f"{PUBLIC_URL}/slack/events",
+        "slack_interactivity": f"{PUBLIC_URL}/slack/interactions",
+        "slack_commands": f"{PUBLIC_URL}/slack/commands",
+    }
