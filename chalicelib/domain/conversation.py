@@ -26,6 +26,11 @@ class ConversationStatus(StrEnum):
     RESOLVED = "resolved"
 
 
+_BIDI_CONTROLS = dict.fromkeys(
+    [0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
+)
+
+
 class InboundStatus(StrEnum):
     RECEIVED = "received"
     PROCESSED = "processed"
@@ -131,9 +136,13 @@ class Conversation(BaseModel):
 
     @property
     def customer_label(self) -> str:
-        """How agents see the customer: WhatsApp profile name with number, or the number."""
+        """How agents see the customer: WhatsApp profile name with number, or the number.
+
+        The name is isolated (U+2068 … U+2069) without its own direction controls, so an
+        Arabic or Hebrew name, or a crafted one, cannot reorder the number shown after it."""
         number = self.customer_address.removeprefix("whatsapp:")
-        return f"{self.customer_name} ({number})" if self.customer_name else number
+        name = (self.customer_name or "").translate(_BIDI_CONTROLS).strip()
+        return f"\u2068{name}\u2069 ({number})" if name else number
 
 
 def open_conversation(message: InboundMessage, conversation_id: str) -> Conversation:

@@ -18,6 +18,7 @@ from chalicelib.domain.conversation import (
 )
 
 SECTION_TEXT_LIMIT = 3000
+MESSAGE_TEXT_LIMIT = 40000
 
 CHANNEL_LABELS = {
     Channel.SMS: ":iphone: SMS",
@@ -60,6 +61,32 @@ def _shorten(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _escaped_chunks(text: str, limit: int = SECTION_TEXT_LIMIT) -> list[str]:
+    """`text` escaped, in pieces of at most `limit` characters, cut at a line or word break
+    where there is one, and never inside an escape such as `&lt;`."""
+    chunks: list[str] = []
+    rest = text
+    while rest:
+        escaped = escape_mrkdwn(rest)
+        if len(escaped) <= limit:
+            chunks.append(escaped)
+            break
+        # The longest raw prefix whose escaped form fits.
+        size, used = 0, 0
+        for character in rest:
+            grown = len(escape_mrkdwn(character))
+            if used + grown > limit:
+                break
+            used += grown
+            size += 1
+        cut = max(rest.rfind("\n", 0, size), rest.rfind(" ", 0, size))
+        if cut < size // 2:
+            cut = size
+        chunks.append(escape_mrkdwn(rest[:cut]))
+        rest = rest[cut:].lstrip(" \n")
+    return chunks
+
+
 def _local_time(moment: datetime, timezone: str) -> str:
     local = moment.astimezone(ZoneInfo(timezone))
     return local.strftime("%d %b %Y %H:%M %Z")
@@ -92,19 +119,18 @@ def root_card(conversation: Conversation, timezone: str) -> SlackMessage:
 
 
 def customer_message(message: InboundMessage) -> SlackMessage:
-    """A customer's message mirrored into the conversation's thread."""
-    body = escape_mrkdwn(message.text.strip())
-    lines = [body] if body else []
-    lines.extend(
+    """A customer's message mirrored into the conversation's thread, whole: a text longer
+    than one section block holds runs on in the next ones."""
+    parts = _escaped_chunks(message.text.strip())
+    parts.extend(
         f":paperclip: Attachment ({escape_mrkdwn(item.content_type or 'unknown type')})"
         for item in message.media
     )
-    if not lines:
-        lines.append("_(empty message)_")
-    text = _shorten("\n".join(lines), SECTION_TEXT_LIMIT)
+    if not parts:
+        parts.append("_(empty message)_")
     return SlackMessage(
-        text=text,
-        blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": text}}],
+        text=_shorten("\n".join(parts), MESSAGE_TEXT_LIMIT),
+        blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": part}} for part in parts],
     )
 
 

@@ -183,8 +183,8 @@ def test_a_whatsapp_profile_name_shows_on_the_root_card(
 
     # Then the root card names the customer, with the number, on WhatsApp
     [root] = slack.roots()
-    assert f"Ana Souza ({CUSTOMER})" in root.message.text
-    assert f"*Ana Souza ({CUSTOMER})*" in payload(root)
+    assert f"\u2068Ana Souza\u2069 ({CUSTOMER})" in root.message.text
+    assert f"*\u2068Ana Souza\u2069 ({CUSTOMER})*" in root.message.blocks[0]["text"]["text"]
     assert "WhatsApp" in payload(root)
     conversation = container.store.find_open_conversation("ana", WHATSAPP_CUSTOMER)
     assert conversation is not None

@@ -249,10 +249,11 @@ def test_open_conversation_copies_the_customer_and_the_shop_address() -> None:
 @pytest.mark.parametrize(
     ("customer_address", "customer_name", "label"),
     [
-        ("whatsapp:+34600111222", "Ana", "Ana (+34600111222)"),
+        ("whatsapp:+34600111222", "Ana", "\u2068Ana\u2069 (+34600111222)"),
         ("whatsapp:+34600111222", None, "+34600111222"),
         ("+14155550100", None, "+14155550100"),
-        ("whatsapp:+919812345678", "प्रिया", "प्रिया (+919812345678)"),
+        ("whatsapp:+919812345678", "प्रिया", "\u2068प्रिया\u2069 (+919812345678)"),
+        ("whatsapp:+201001234567", "سارة", "\u2068سارة\u2069 (+201001234567)"),
     ],
 )
 def test_customer_label_shows_profile_name_with_number_or_just_the_number(
@@ -263,8 +264,20 @@ def test_customer_label_shows_profile_name_with_number_or_just_the_number(
     conversation = open_conversation(message, "conv-1")
 
     # When agents see the customer
-    # Then the label never shows the whatsapp: prefix
+    # Then the label never shows the whatsapp: prefix, and the name is direction-isolated
     assert conversation.customer_label == label
+
+
+@pytest.mark.parametrize("control", ["\u202e", "\u202b", "\u2067", "\u200f", "\u2069"])
+def test_a_profile_name_cannot_reorder_the_number_shown_after_it(control: str) -> None:
+    # Given a WhatsApp profile name carrying a direction control (e.g. RIGHT-TO-LEFT OVERRIDE)
+    message = inbound(customer_address="whatsapp:+5511987654321", customer_name=f"Ana {control}")
+
+    # When agents see the customer
+    label = open_conversation(message, "conv-1").customer_label
+
+    # Then the control is gone and the name is isolated from the number
+    assert label == "\u2068Ana\u2069 (+5511987654321)"
 
 
 def test_reply_goes_back_to_the_customer_from_the_address_they_wrote_to() -> None:

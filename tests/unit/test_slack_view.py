@@ -139,8 +139,10 @@ def test_root_card_escapes_a_hostile_whatsapp_profile_name_everywhere() -> None:
     # Then the mention appears only escaped, in the text and the blocks
     assert "<!channel>" not in posted
     assert "<" not in posted
-    assert "&lt;!channel&gt; Ana (+34600111222)" in card.text
-    assert card.blocks[0]["text"]["text"].startswith("*&lt;!channel&gt; Ana (+34600111222)*")
+    assert "\u2068&lt;!channel&gt; Ana\u2069 (+34600111222)" in card.text
+    assert card.blocks[0]["text"]["text"].startswith(
+        "*\u2068&lt;!channel&gt; Ana\u2069 (+34600111222)*"
+    )
 
 
 def test_root_card_shows_customer_channel_shop_number_and_open_status() -> None:
@@ -152,8 +154,8 @@ def test_root_card_shows_customer_channel_shop_number_and_open_status() -> None:
     context = context_texts(card)
 
     # Then agents see who wrote, on which channel, to which number, and that it is open
-    assert card.text == "New WhatsApp conversation with Ana (+34600111222)"
-    assert section == "*Ana (+34600111222)*\n:speech_balloon: WhatsApp to +36201234567"
+    assert card.text == "New WhatsApp conversation with \u2068Ana\u2069 (+34600111222)"
+    assert section == "*\u2068Ana\u2069 (+34600111222)*\n:speech_balloon: WhatsApp to +36201234567"
     assert context[0] == "*Status:* :large_green_circle: Open"
     assert "Reply in this thread" in context[2]
 
@@ -287,19 +289,19 @@ def test_empty_message_says_so(text: str) -> None:
     assert mirrored.blocks[0]["text"]["text"] == "_(empty message)_"
 
 
-def test_very_long_message_is_shortened_to_the_section_limit() -> None:
-    # Given a message longer than a section block may hold
-    text = "a" * (SECTION_TEXT_LIMIT + 500)
+def test_a_long_message_runs_on_over_several_sections_and_nothing_is_lost() -> None:
+    # Given a message longer than one section block may hold
+    text = " ".join(f"palavra{n}" for n in range(700))
 
     # When it is mirrored
     mirrored = customer_message(inbound(text=text))
 
-    # Then it is exactly at the limit and ends with an ellipsis
-    section_text = mirrored.blocks[0]["text"]["text"]
-    assert SECTION_TEXT_LIMIT == 3000
-    assert len(section_text) == SECTION_TEXT_LIMIT
-    assert section_text == "a" * (SECTION_TEXT_LIMIT - 1) + "…"
-    assert mirrored.text == section_text
+    # Then every section fits, they are cut between words, and together they are the text
+    sections = [block["text"]["text"] for block in mirrored.blocks]
+    assert len(sections) > 1
+    assert all(len(section) <= SECTION_TEXT_LIMIT for section in sections)
+    assert " ".join(sections) == text
+    assert mirrored.text == "\n".join(sections)
 
 
 def test_message_at_exactly_the_limit_is_not_shortened() -> None:
@@ -311,16 +313,19 @@ def test_message_at_exactly_the_limit_is_not_shortened() -> None:
     assert customer_message(inbound(text=text)).text == text
 
 
-def test_long_message_that_grows_by_escaping_still_fits_and_stays_inert() -> None:
+def test_long_message_that_grows_by_escaping_is_split_never_inside_an_escape() -> None:
     # Given a message that is short enough raw but too long once escaped
-    text = "<" * 1000 + "x"
+    text = "<" * 1000 + "&" + "x"
 
     # When it is mirrored
-    section_text = customer_message(inbound(text=text)).blocks[0]["text"]["text"]
+    sections = [b["text"]["text"] for b in customer_message(inbound(text=text)).blocks]
 
-    # Then the escaped text is cut at the limit and has no live <
-    assert len(section_text) == SECTION_TEXT_LIMIT
-    assert "<" not in section_text
+    # Then each section fits, none has a live < or a broken escape, and nothing is lost
+    assert all(len(section) <= SECTION_TEXT_LIMIT for section in sections)
+    assert "<" not in "".join(sections)
+    joined = "".join(sections)
+    assert joined == "&lt;" * 1000 + "&amp;x"
+    assert all(section.endswith(("&lt;", "&amp;", "x")) for section in sections)
 
 
 # --------------------------------------------------------------------------- delivery
