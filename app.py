@@ -186,6 +186,11 @@ def slack_commands() -> Response:
 # Workers --------------------------------------------------------------------------------
 
 
+# A record is started only with this much of the Lambda's time left; the rest of the batch
+# is handed back rather than cut off mid-send when the function times out.
+RECORD_TIME_BUDGET_MS = 15_000
+
+
 def _process_batch(event: SQSEvent, handle: Any) -> dict[str, Any]:
     """One SQS batch; a failing message fails alone (and its FIFO group after it)."""
     from aws_lambda_powertools.utilities.batch import (
@@ -193,11 +198,18 @@ def _process_batch(event: SQSEvent, handle: Any) -> dict[str, Any]:
         process_partial_response,
     )
 
+    context = cast(Any, event.context)
+
+    def handle_record(record: Any) -> None:
+        if context is not None and context.get_remaining_time_in_millis() < RECORD_TIME_BUDGET_MS:
+            raise Retryable("not enough time left in this invocation")
+        handle(record.body)
+
     response = process_partial_response(
         event=event.to_dict(),
-        record_handler=lambda record: handle(record.body),
+        record_handler=handle_record,
         processor=SqsFifoPartialProcessor(skip_group_on_error=True),
-        context=cast(Any, event.context),
+        context=context,
     )
     return dict(response)
 

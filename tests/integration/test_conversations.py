@@ -380,3 +380,36 @@ def test_the_timeline_lists_customer_messages_and_agent_replies_in_time_order(
         "Obrigada!",
     ]
     assert timeline[1]["message_key"] == f"slack:{CHANNEL_ID}:1764000500.000100"
+
+
+class LambdaClock:
+    """A Lambda context whose remaining time drops by `step_ms` each time it is asked."""
+
+    def __init__(self, remaining_ms: int, step_ms: int) -> None:
+        self.remaining_ms = remaining_ms
+        self.step_ms = step_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        remaining = self.remaining_ms
+        self.remaining_ms -= self.step_ms
+        return remaining
+
+
+def test_records_left_when_the_invocation_runs_short_are_handed_back_not_started(
+    customer_writes, slack: FakeSlack
+):
+    # Given two customers' messages in one batch, and time for only the first
+    customer_writes(1, Body="Tem alguém aí?")
+    customer_writes(2, From="+5511900000002", Body="Boa tarde")
+    messages = boto3.client("sqs").receive_message(
+        QueueUrl=inbound_queue_url(), MaxNumberOfMessages=10, MessageSystemAttributeNames=["All"]
+    )["Messages"]
+    event = {"Records": [sqs_record(m, f"record-{n}") for n, m in enumerate(messages, 1)]}
+    clock = LambdaClock(remaining_ms=20_000, step_ms=10_000)
+
+    # When the worker handles the batch
+    result = app.handler_map["process_inbound"](event, clock)
+
+    # Then the first is posted and the second is handed back untouched, to run again
+    assert result == {"batchItemFailures": [{"itemIdentifier": "record-2"}]}
+    assert texts(slack.roots()) == ["New SMS conversation with +5511987654321"]
