@@ -10,7 +10,7 @@ import json
 from collections.abc import Callable
 from typing import Any, cast
 
-from chalice.app import Chalice, Request, Response, SQSEvent
+from chalice.app import Chalice, CloudWatchEvent, Rate, Request, Response, SQSEvent
 
 from chalicelib.domain.errors import (
     BadRequest,
@@ -228,3 +228,8 @@ def process_outbound(event: SQSEvent) -> dict[str, Any]:
 
     replies = _container().replies
     return _process_batch(event, lambda body: replies.handle(parse_outbound(body)))
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES))
+def requeue_unprocessed(event: CloudWatchEvent) -> None:
+    _container().redelivery.requeue_unprocessed()

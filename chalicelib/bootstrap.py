@@ -17,6 +17,7 @@ from chalicelib.secrets import SecretVault
 from chalicelib.services.conversations import InboundProcessor
 from chalicelib.services.intake import Intake
 from chalicelib.services.ports import Clock, IdFactory, SlackFactory, SlackPort
+from chalicelib.services.recovery import Redelivery
 from chalicelib.services.replies import ReplyDispatcher
 from chalicelib.services.shops import ShopAdmin
 from chalicelib.settings import Settings
@@ -121,6 +122,10 @@ class Container:
     @cached_property
     def inbound(self) -> InboundProcessor:
         return InboundProcessor(self.store, self.vault, self.slack, self.new_id)
+
+    @cached_property
+    def redelivery(self) -> Redelivery:
+        return Redelivery(self.store, self.queues, self.clock)
 
     @cached_property
     def replies(self) -> ReplyDispatcher:

@@ -15,12 +15,17 @@ index):
 | messages of a conversation, time order | GSI1: CONV#{shop}#{conversation}    | {iso time}#{key} |
 | conversations of a shop, by start      | GSI1: SHOP#{shop}#CONVERSATIONS     | {created iso}    |
 
+A customer message is written into an UNPROCESSED partition of GSI1 by the same put that
+stores it (no extra call on the ack path); processing moves it onto its conversation's
+timeline, so the partition holds exactly what still waits. Eight shards spread its writes.
+
 Message keys are `<provider>:<provider message id>` (customer messages) and
 `slack:<channel>:<ts>` (agent replies), so a provider's retry always meets its first copy.
 Pointers are written in the same transaction as what they point to. Times are ISO-8601 UTC
 strings, which sort as they should.
 """
 
+import zlib
 from collections.abc import Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -101,6 +106,17 @@ def _open_pointer_key(shop_id: str, customer_address: str) -> dict[str, Any]:
 
 def _thread_pointer_key(team_id: str, channel_id: str, thread_ts: str) -> dict[str, Any]:
     return _key(f"SLACK#{team_id}#{channel_id}#{thread_ts}", "POINTER")
+
+
+UNPROCESSED_SHARDS = 8
+
+
+def _unprocessed_keys(message: InboundMessage, partition: str = "UNPROCESSED") -> Item:
+    shard = zlib.crc32(message.message_key.encode("utf-8")) % UNPROCESSED_SHARDS
+    return {
+        "GSI1PK": f"{partition}#{shard}",
+        "GSI1SK": f"{message.received_at.isoformat()}#{message.message_key}",
+    }
 
 
 def _timeline_keys(shop_id: str, conversation_id: str, at: datetime, message_key: str) -> Item:
@@ -225,10 +241,12 @@ class Store:
     def save_inbound(self, message: InboundMessage) -> tuple[InboundMessage, InboundStatus] | None:
         """Stores a customer message once. Returns None when it is new, or the copy an earlier
         delivery of the same provider message stored, with its status."""
-        item = {
-            **_message_key(message.shop_id, message.message_key),
-            **_to_attributes({**_model_values(message), "status": InboundStatus.RECEIVED.value}),
+        values = {
+            **_model_values(message),
+            **_unprocessed_keys(message),
+            "status": InboundStatus.RECEIVED.value,
         }
+        item = {**_message_key(message.shop_id, message.message_key), **_to_attributes(values)}
         try:
             self._client.put_item(
                 TableName=self._table,
@@ -251,6 +269,71 @@ class Store:
         )
         item = response.get("Item")
         return InboundStatus(_from_attributes(item)["status"]) if item else None
+
+    def unprocessed_before(
+        self, cutoff: datetime, limit: int = 100
+    ) -> list[tuple[InboundMessage, int]]:
+        """Customer messages received before `cutoff` and still not processed, with how
+        often each was queued again already."""
+        found: list[tuple[InboundMessage, int]] = []
+        for shard in range(UNPROCESSED_SHARDS):
+            response = self._client.query(
+                TableName=self._table,
+                IndexName="GSI1",
+                KeyConditionExpression="GSI1PK = :pk AND GSI1SK < :cutoff",
+                ExpressionAttributeValues=_to_attributes(
+                    {":pk": f"UNPROCESSED#{shard}", ":cutoff": cutoff.isoformat()}
+                ),
+                Limit=limit,
+            )
+            for attributes in response.get("Items", []):
+                item = _from_attributes(attributes)
+                found.append(
+                    (InboundMessage.model_validate(item), int(item.get("requeue_count", 0)))
+                )
+        return found
+
+    def note_requeued(self, message: InboundMessage) -> bool:
+        """Counts one more requeue of a message still unprocessed; False if it was processed
+        meanwhile."""
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=_message_key(message.shop_id, message.message_key),
+                UpdateExpression="SET requeue_count = if_not_exists(requeue_count, :zero) + :one",
+                ConditionExpression="#status = :received",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=_to_attributes(
+                    {":zero": 0, ":one": 1, ":received": InboundStatus.RECEIVED.value}
+                ),
+            )
+        except ClientError as error:
+            if _condition_failed(error):
+                return False
+            raise
+        return True
+
+    def strand(self, message: InboundMessage) -> None:
+        """Stops requeueing a message that keeps failing; it stays findable for operators."""
+        keys = _unprocessed_keys(message, partition="STRANDED")
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=_message_key(message.shop_id, message.message_key),
+                UpdateExpression="SET GSI1PK = :pk, GSI1SK = :sk",
+                ConditionExpression="#status = :received",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=_to_attributes(
+                    {
+                        ":pk": keys["GSI1PK"],
+                        ":sk": keys["GSI1SK"],
+                        ":received": InboundStatus.RECEIVED.value,
+                    }
+                ),
+            )
+        except ClientError as error:
+            if not _condition_failed(error):
+                raise
 
     def record_inbound(
         self, message: InboundMessage, conversation: Conversation, slack_ts: str

@@ -1,11 +1,15 @@
-"""Feeds SQS queues into the chalice event handlers, the way Lambda's event source mapping
-does: long-poll a batch, hand it over as an SQS event, delete what succeeded, and leave the
-reported failures to come back after a short visibility timeout (then the DLQ, by the
-queue's redrive policy)."""
+"""Feeds events into the chalice event handlers the way AWS does.
+
+SQS: as Lambda's event source mapping, long-poll a batch, hand it over as an SQS event,
+delete what succeeded, and leave the reported failures to come back after a short
+visibility timeout (then the DLQ, by the queue's redrive policy). Schedules: as an
+EventBridge rule, call the handler with a scheduled event at its rate."""
 
 import logging
 import threading
+import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 logger = logging.getLogger(__name__)
@@ -125,3 +129,57 @@ def pumps_for(app: Any, sqs: Any, *, retry_after_seconds: int = 2) -> list[Queue
             pump.connect()
             pumps.append(pump)
     return pumps
+
+
+RATE_SECONDS = {"MINUTES": 60, "HOURS": 3600, "DAYS": 86400}
+
+
+def scheduled_event(rule: str) -> dict[str, Any]:
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "123456789012",
+        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": "us-east-1",
+        "resources": [f"arn:aws:events:us-east-1:123456789012:rule/{rule}"],
+        "detail": {},
+    }
+
+
+class Ticker:
+    """Calls a scheduled handler every `interval_seconds` until stopped."""
+
+    def __init__(self, name: str, handler: Handler, interval_seconds: float) -> None:
+        self._name = name
+        self._handler = handler
+        self._interval = interval_seconds
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"schedule {name}", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while not self._stopping.wait(self._interval):
+            try:
+                self._handler(scheduled_event(self._name), None)
+            except Exception:
+                logger.exception("schedule %s failed", self._name)
+
+
+def tickers_for(app: Any) -> list[Ticker]:
+    """One ticker per rate schedule of a chalice app (cron schedules are not run locally)."""
+    tickers = []
+    for source in app.event_sources:
+        expression: Any = getattr(source, "schedule_expression", None)
+        unit = getattr(expression, "unit", None)
+        if unit in RATE_SECONDS:
+            interval = expression.value * RATE_SECONDS[unit]
+            tickers.append(Ticker(source.name, app.handler_map[source.name], interval))
+    return tickers

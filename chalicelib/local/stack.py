@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from chalicelib.local.pump import pumps_for
+from chalicelib.local.pump import pumps_for, tickers_for
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 LOCAL_REGION = "us-east-1"
@@ -156,6 +156,9 @@ class LocalStack:
         for pump in pumps_for(app, boto3.client("sqs")):
             pump.start()
             self._stoppers.append(pump.stop)
+        for ticker in tickers_for(app):
+            ticker.start()
+            self._stoppers.append(ticker.stop)
 
     def _print_banner(self, env: dict[str, str], aws_url: str) -> None:
         admin_token = env["THREADLINE_ADMIN_TOKEN"]
