@@ -20,7 +20,7 @@ PATH = "/webhooks/twilio/ana"
 
 def deliver(client: Any, params: dict[str, str]) -> int:
     headers = twilio_headers(PUBLIC_URL + PATH, params)
-    return client.http.post(PATH, headers=headers, body=form(params)).status_code
+    return int(client.http.post(PATH, headers=headers, body=form(params)).status_code)
 
 
 def minutes_later(container: Any, minutes: int) -> None:
