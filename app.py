@@ -186,32 +186,17 @@ def slack_commands() -> Response:
 # Workers --------------------------------------------------------------------------------
 
 
-# A record is started only with this much of the Lambda's time left; the rest of the batch
-# is handed back rather than cut off mid-send when the function times out.
-RECORD_TIME_BUDGET_MS = 15_000
-
-
 def _process_batch(event: SQSEvent, handle: Any) -> dict[str, Any]:
-    """One SQS batch; a failing message fails alone (and its FIFO group after it)."""
-    from aws_lambda_powertools.utilities.batch import (
-        SqsFifoPartialProcessor,
-        process_partial_response,
+    from chalicelib.queues import process_batch
+
+    container = _container()
+    return process_batch(
+        event.to_dict(),
+        cast(Any, event.context),
+        handle,
+        container.queues,
+        container.settings.retry_base_seconds,
     )
-
-    context = cast(Any, event.context)
-
-    def handle_record(record: Any) -> None:
-        if context is not None and context.get_remaining_time_in_millis() < RECORD_TIME_BUDGET_MS:
-            raise Retryable("not enough time left in this invocation")
-        handle(record.body)
-
-    response = process_partial_response(
-        event=event.to_dict(),
-        record_handler=handle_record,
-        processor=SqsFifoPartialProcessor(skip_group_on_error=True),
-        context=context,
-    )
-    return dict(response)
 
 
 @app.on_sqs_message(queue=INBOUND_QUEUE, batch_size=10)

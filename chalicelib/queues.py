@@ -9,12 +9,15 @@ Bodies are ASCII-only JSON: SQS refuses some characters a customer can send (U+F
 U+FFFF), and escaped they travel safely while the stored copy keeps them as they are.
 """
 
+import math
+from collections.abc import Callable, Iterable
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from pydantic import TypeAdapter
 
 from chalicelib.domain.conversation import AgentReply, DeliveryUpdate, InboundMessage, OutboundJob
+from chalicelib.domain.errors import Retryable
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -27,6 +30,23 @@ OUTBOUND_JOB = TypeAdapter[AgentReply | DeliveryUpdate](OutboundJob)
 _ID_CHARACTERS = frozenset(
     "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"
 )
+
+
+# A record is started only with this much of the Lambda's time left; the rest of the batch
+# is handed back rather than cut off mid-send when the function times out.
+RECORD_TIME_BUDGET_MS = 15_000
+RETRY_GROWTH = 3
+RETRY_MAX_SECONDS = 900
+
+
+def retry_delay(receive_count: int, retry_after: float | None, base_seconds: float) -> int:
+    """How long a failed record waits: what the dependency asked for, else a backoff that
+    retries soon at first and rarely later (10 s base: 10, 30, 90, 270, 810 s), so a short
+    hiccup costs seconds while a long outage still spends its five tries over ~20 minutes."""
+    if retry_after is not None:
+        return min(math.ceil(retry_after), RETRY_MAX_SECONDS)
+    exponent = max(receive_count, 1) - 1
+    return int(min(base_seconds * RETRY_GROWTH**exponent, RETRY_MAX_SECONDS))
 
 
 def _queue_id(value: str) -> str:
@@ -48,6 +68,19 @@ class Queues:
     @cached_property
     def _outbound_url(self) -> str:
         return str(self._client.get_queue_url(QueueName=self._outbound_name)["QueueUrl"])
+
+    def retry_later(self, queue_arn: str, receipt_handles: Iterable[str], seconds: int) -> None:
+        """Makes failed records of a batch visible again after `seconds`."""
+        name = queue_arn.rsplit(":", 1)[-1]
+        url = self._inbound_url if name == self._inbound_name else self._outbound_url
+        entries = [
+            {"Id": str(n), "ReceiptHandle": handle, "VisibilityTimeout": seconds}
+            for n, handle in enumerate(receipt_handles)
+        ]
+        for start in range(0, len(entries), 10):
+            self._client.change_message_visibility_batch(
+                QueueUrl=url, Entries=entries[start : start + 10]
+            )
 
     def send_inbound(self, message: InboundMessage) -> None:
         self._client.send_message(
@@ -77,3 +110,71 @@ def parse_inbound(body: str) -> InboundMessage:
 
 def parse_outbound(body: str) -> AgentReply | DeliveryUpdate:
     return OUTBOUND_JOB.validate_json(body)
+
+
+def process_batch(
+    event: dict[str, Any],
+    context: Any,
+    handle: Callable[[str], None],
+    queues: Queues,
+    retry_base_seconds: float,
+) -> dict[str, Any]:
+    """Runs a worker over one SQS batch as a FIFO consumer should.
+
+    A failing record fails alone with the rest of its group (powertools'
+    SqsFifoPartialProcessor); failed records come back after `retry_delay` instead of the
+    queue's whole visibility timeout. A batch whose every record failed raises, so it is
+    retried even where the event source does not report batch item failures."""
+    from aws_lambda_powertools.utilities.batch import (
+        SqsFifoPartialProcessor,
+        process_partial_response,
+    )
+    from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+
+    asked: list[float] = []
+
+    def handle_record(record: Any) -> None:
+        if context is not None and context.get_remaining_time_in_millis() < RECORD_TIME_BUDGET_MS:
+            raise Retryable("not enough time left in this invocation", retry_after=0)
+        try:
+            handle(record.body)
+        except Retryable as error:
+            if error.retry_after is not None:
+                asked.append(error.retry_after)
+            raise
+
+    records = event.get("Records", [])
+    try:
+        response = process_partial_response(
+            event=event,
+            record_handler=handle_record,
+            processor=SqsFifoPartialProcessor(skip_group_on_error=True),
+            context=context,
+        )
+    except BatchProcessingError:
+        _retry_later(queues, records, asked, retry_base_seconds)
+        raise
+    failed = {item["itemIdentifier"] for item in response["batchItemFailures"]}
+    _retry_later(
+        queues, [r for r in records if r["messageId"] in failed], asked, retry_base_seconds
+    )
+    return dict(response)
+
+
+def _retry_later(
+    queues: Queues, records: list[dict[str, Any]], asked: list[float], base_seconds: float
+) -> None:
+    # One delay for all: a FIFO group stays blocked while any of its messages is in flight.
+    if not records:
+        return
+    receive_count = max(int(r["attributes"].get("ApproximateReceiveCount", 1)) for r in records)
+    seconds = retry_delay(receive_count, max(asked) if asked else None, base_seconds)
+    try:
+        queues.retry_later(
+            records[0]["eventSourceARN"], [r["receiptHandle"] for r in records], seconds
+        )
+    except Exception:
+        # The records still come back, after the queue's own visibility timeout.
+        from aws_lambda_powertools import Logger
+
+        Logger(service="threadline", child=True).exception("retry delay not set")

@@ -31,6 +31,7 @@ class Settings(BaseModel):
     secrets_prefix: str = SECRETS_PREFIX
     shop_cache_seconds: int = 60
     secrets_cache_seconds: int = 300
+    retry_base_seconds: float = 10.0
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -46,6 +47,7 @@ class Settings(BaseModel):
             "table_name": "THREADLINE_TABLE",
             "secrets_prefix": "THREADLINE_SECRETS_PREFIX",
             "shop_cache_seconds": "THREADLINE_SHOP_CACHE_SECONDS",
+            "retry_base_seconds": "THREADLINE_RETRY_BASE_SECONDS",
         }
         values.update({field: env[name] for field, name in optional.items() if env.get(name)})
         return cls.model_validate(values)

@@ -139,7 +139,11 @@ class SlackWorkspace:
         except SlackApiError as error:
             status = error.response.status_code
             if status == 429 or status >= 500:
-                raise Retryable(f"Slack answered {status} to {method}") from error
+                retry_after = error.response.headers.get("Retry-After")
+                raise Retryable(
+                    f"Slack answered {status} to {method}",
+                    retry_after=float(retry_after) if str(retry_after).isdigit() else None,
+                ) from error
             raise
         except OSError as error:
             raise Retryable(f"Slack unreachable: {type(error).__name__}") from error

@@ -37,4 +37,9 @@ class Conflict(ThreadlineError):
 
 
 class Retryable(ThreadlineError):
-    """A dependency failed; the provider or the queue should try again (HTTP 503)."""
+    """A dependency failed; the provider or the queue should try again (HTTP 503), after
+    `retry_after` seconds when the dependency said so."""
+
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after

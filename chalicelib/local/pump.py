@@ -45,7 +45,7 @@ class QueuePump:
         handler: Handler,
         *,
         batch_size: int = 10,
-        retry_after_seconds: int = 2,
+        retry_after_seconds: int | None = None,
     ) -> None:
         self._sqs = sqs
         self._queue_name = queue_name
@@ -108,7 +108,8 @@ class QueuePump:
                 ],
             )
         for message in messages:
-            if message["MessageId"] in failed:
+            # Left alone, failures come back when the handler or the queue says (as in AWS).
+            if message["MessageId"] in failed and self._retry_after is not None:
                 self._sqs.change_message_visibility(
                     QueueUrl=self._queue_url,
                     ReceiptHandle=message["ReceiptHandle"],
@@ -117,7 +118,7 @@ class QueuePump:
         return len(messages)
 
 
-def pumps_for(app: Any, sqs: Any, *, retry_after_seconds: int = 2) -> list[QueuePump]:
+def pumps_for(app: Any, sqs: Any, *, retry_after_seconds: int | None = None) -> list[QueuePump]:
     """One connected pump per SQS event source of a chalice app."""
     pumps = []
     for source in app.event_sources:

@@ -136,8 +136,8 @@ class ReplyDispatcher:
             update.shop_id, update.provider_message_id
         )
         if message is None:
-            # The callback can overtake the write that records the provider's id.
-            raise Retryable("status for a message not recorded yet")
+            # The callback can overtake the write that records the provider's id: soon again.
+            raise Retryable("status for a message not recorded yet", retry_after=2)
         current = self._advance(message, update.status, error_code=update.error_code)
         shop = self._store.get_shop(message.shop_id)
         if shop is None:

@@ -51,6 +51,7 @@ def settings() -> Settings:
             "public_url": PUBLIC_URL,
             "admin_token": ADMIN_TOKEN,
             "slack_signing_secret": SLACK_SIGNING_SECRET,
+            "retry_base_seconds": 0,
         }
     )
 

@@ -1,11 +1,13 @@
 """The inbound worker: customers' messages become Slack threads, one per conversation."""
 
 import json
+import time
 from collections.abc import Callable
 from typing import Any
 
 import boto3
 import pytest
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from boto3.dynamodb.types import TypeDeserializer
 
 from app import app
@@ -413,3 +415,31 @@ def test_records_left_when_the_invocation_runs_short_are_handed_back_not_started
     # Then the first is posted and the second is handed back untouched, to run again
     assert result == {"batchItemFailures": [{"itemIdentifier": "record-2"}]}
     assert texts(slack.roots()) == ["New SMS conversation with +5511987654321"]
+
+
+@pytest.mark.parametrize("retry_after", [1, None])
+def test_a_failed_record_comes_back_when_slack_says_or_by_backoff(
+    customer_writes, slack: FakeSlack, retry_after
+):
+    # Given a customer's message, and Slack refusing the next post (with or without Retry-After)
+    customer_writes(1, Body="Tem alguém aí?")
+    sqs = boto3.client("sqs")
+    messages = sqs.receive_message(
+        QueueUrl=inbound_queue_url(), MaxNumberOfMessages=10, MessageSystemAttributeNames=["All"]
+    )["Messages"]
+    event = {"Records": [sqs_record(m, f"record-{n}") for n, m in enumerate(messages, 1)]}
+    slack.failures.append(Retryable("Slack answered 429", retry_after=retry_after))
+
+    # When the worker handles the batch (its only record fails)
+    with pytest.raises(BatchProcessingError):
+        app.handler_map["process_inbound"](event, None)
+
+    # Then the record comes back after what Slack asked (1 s), or at once by the backoff
+    # (its base is 0 in these tests), not after the queue's 180 s visibility timeout
+    def visible() -> bool:
+        return bool(sqs.receive_message(QueueUrl=inbound_queue_url()).get("Messages"))
+
+    if retry_after:
+        assert not visible()
+        time.sleep(retry_after + 0.3)
+    assert visible()
