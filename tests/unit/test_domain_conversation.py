@@ -4,15 +4,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-from pydantic import TypeAdapter, ValidationError
+from pydantic import TypeAdapter
 
 from chalicelib.domain.conversation import (
     FAILED_DELIVERY,
     AgentReply,
     Channel,
-    Conversation,
     ConversationStatus,
     DeliveryStatus,
     DeliveryUpdate,
@@ -93,6 +90,19 @@ def test_delivery_chain_covers_every_status() -> None:
     assert sum(len(step) for step in DELIVERY_CHAIN) == len(DeliveryStatus)
 
 
+@pytest.mark.parametrize("earlier", list(DeliveryStatus))
+@pytest.mark.parametrize("later", list(DeliveryStatus))
+def test_delivery_rank_follows_the_chain_for_every_pair(
+    earlier: DeliveryStatus, later: DeliveryStatus
+) -> None:
+    # Given any two statuses, placed on the delivery chain above (the specification)
+    # When they are ranked
+    # Then the rank agrees with the chain: a callback can move a reply only forward
+    assert (delivery_rank(earlier) < delivery_rank(later)) == (
+        chain_step(earlier) < chain_step(later)
+    )
+
+
 def test_delivery_rank_orders_the_main_path() -> None:
     # Given the statuses of a reply's usual life
     path = [
@@ -120,37 +130,6 @@ def test_failure_ranks_as_final_as_delivered_and_above_sent() -> None:
         assert delivery_rank(failure) > delivery_rank(DeliveryStatus.SENT)
         assert delivery_rank(failure) == delivery_rank(DeliveryStatus.DELIVERED)
         assert delivery_rank(failure) < delivery_rank(DeliveryStatus.READ)
-
-
-def test_failed_delivery_is_exactly_the_three_failure_statuses() -> None:
-    # Given the set of statuses that mean the customer did not get the reply
-    # When it is inspected
-    failures = set(FAILED_DELIVERY)
-
-    # Then it holds failed, undelivered and canceled only
-    assert failures == {DeliveryStatus.FAILED, DeliveryStatus.UNDELIVERED, DeliveryStatus.CANCELED}
-
-
-@settings(database=None, max_examples=200)
-@given(
-    a=st.sampled_from(DeliveryStatus),
-    b=st.sampled_from(DeliveryStatus),
-    c=st.sampled_from(DeliveryStatus),
-)
-def test_delivery_rank_is_a_total_preorder_consistent_with_the_chain(
-    a: DeliveryStatus, b: DeliveryStatus, c: DeliveryStatus
-) -> None:
-    # Given any three statuses
-    # When they are ranked
-    ra, rb, rc = delivery_rank(a), delivery_rank(b), delivery_rank(c)
-
-    # Then any two compare, comparison is transitive ...
-    assert ra <= rb or rb <= ra
-    if ra <= rb and rb <= rc:
-        assert ra <= rc
-    # ... and the rank orders them exactly as the chain does
-    assert (ra < rb) == (chain_step(a) < chain_step(b))
-    assert (ra == rb) == (chain_step(a) == chain_step(b))
 
 
 # --------------------------------------------------------------------------- messages
@@ -321,13 +300,3 @@ def test_reply_on_sms_stays_on_sms() -> None:
     # Then the reply is an SMS between the same two numbers
     assert outbound.channel is Channel.SMS
     assert (outbound.to, outbound.from_) == ("+14155550100", "+3612345678")
-
-
-def test_conversation_is_immutable() -> None:
-    # Given a conversation
-    conversation: Conversation = open_conversation(inbound(), "conv-1")
-
-    # When someone tries to change it in place
-    # Then pydantic refuses
-    with pytest.raises(ValidationError, match="frozen"):
-        conversation.status = ConversationStatus.RESOLVED  # type: ignore[misc]
