@@ -69,13 +69,13 @@ class Queues:
     def _outbound_url(self) -> str:
         return str(self._client.get_queue_url(QueueName=self._outbound_name)["QueueUrl"])
 
-    def retry_later(self, queue_arn: str, receipt_handles: Iterable[str], seconds: int) -> None:
-        """Makes failed records of a batch visible again after `seconds`."""
+    def retry_later(self, queue_arn: str, delays: Iterable[tuple[str, int]]) -> None:
+        """Makes failed records visible again, each after its (receipt handle, seconds)."""
         name = queue_arn.rsplit(":", 1)[-1]
         url = self._inbound_url if name == self._inbound_name else self._outbound_url
         entries = [
             {"Id": str(n), "ReceiptHandle": handle, "VisibilityTimeout": seconds}
-            for n, handle in enumerate(receipt_handles)
+            for n, (handle, seconds) in enumerate(delays)
         ]
         for start in range(0, len(entries), 10):
             self._client.change_message_visibility_batch(
@@ -131,16 +131,22 @@ def process_batch(
     )
     from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
-    asked: list[float] = []
+    asked: dict[str, float] = {}
+    started: list[str] = []
 
     def handle_record(record: Any) -> None:
-        if context is not None and context.get_remaining_time_in_millis() < RECORD_TIME_BUDGET_MS:
-            raise Retryable("not enough time left in this invocation", retry_after=0)
+        out_of_time = (
+            context is not None and context.get_remaining_time_in_millis() < RECORD_TIME_BUDGET_MS
+        )
+        if started and out_of_time:
+            asked[record.message_id] = 0
+            raise Retryable("not enough time left in this invocation")
+        started.append(record.message_id)
         try:
             handle(record.body)
         except Retryable as error:
             if error.retry_after is not None:
-                asked.append(error.retry_after)
+                asked[record.message_id] = error.retry_after
             raise
 
     records = event.get("Records", [])
@@ -162,16 +168,32 @@ def process_batch(
 
 
 def _retry_later(
-    queues: Queues, records: list[dict[str, Any]], asked: list[float], base_seconds: float
+    queues: Queues, records: list[dict[str, Any]], asked: dict[str, float], base_seconds: float
 ) -> None:
-    # One delay for all: a FIFO group stays blocked while any of its messages is in flight.
+    """Each failed record waits its own delay (what it was asked, else its backoff), raised
+    to the longest in its message group: a FIFO group stays blocked while any of its
+    messages is in flight, so its first message must not come back before the others."""
     if not records:
         return
-    receive_count = max(int(r["attributes"].get("ApproximateReceiveCount", 1)) for r in records)
-    seconds = retry_delay(receive_count, max(asked) if asked else None, base_seconds)
+    delays = {
+        r["messageId"]: retry_delay(
+            int(r["attributes"].get("ApproximateReceiveCount", 1)),
+            asked.get(r["messageId"]),
+            base_seconds,
+        )
+        for r in records
+    }
+    longest: dict[str, int] = {}
+    for r in records:
+        group = r["attributes"].get("MessageGroupId", r["messageId"])
+        longest[group] = max(longest.get(group, 0), delays[r["messageId"]])
     try:
         queues.retry_later(
-            records[0]["eventSourceARN"], [r["receiptHandle"] for r in records], seconds
+            records[0]["eventSourceARN"],
+            [
+                (r["receiptHandle"], longest[r["attributes"].get("MessageGroupId", r["messageId"])])
+                for r in records
+            ],
         )
     except Exception:
         # The records still come back, after the queue's own visibility timeout.

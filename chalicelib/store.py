@@ -14,10 +14,13 @@ index):
 | conversation by Slack thread           | SLACK#{team}#{channel}#{thread ts}  | POINTER          |
 | messages of a conversation, time order | GSI1: CONV#{shop}#{conversation}    | {iso time}#{key} |
 | conversations of a shop, by start      | GSI1: SHOP#{shop}#CONVERSATIONS     | {created iso}    |
+| customer messages not yet processed    | GSI1: UNPROCESSED#{shard 0-7}       | {due time}#{key} |
+| ... left to operators after a day      | GSI1: STRANDED#{shard 0-7}          | {iso time}#{key} |
 
 A customer message is written into an UNPROCESSED partition of GSI1 by the same put that
-stores it (no extra call on the ack path); processing moves it onto its conversation's
-timeline, so the partition holds exactly what still waits. Eight shards spread its writes.
+stores it (no extra call on the ack path), sorted by when it is due to be queued again;
+processing moves it onto its conversation's timeline, so the partition holds exactly what
+still waits. Eight shards spread its writes.
 
 Message keys are `<provider>:<provider message id>` (customer messages) and
 `slack:<channel>:<ts>` (agent replies), so a provider's retry always meets its first copy.
@@ -27,7 +30,7 @@ strings, which sort as they should.
 
 import zlib
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.parameters.base import BaseProvider
@@ -42,7 +45,7 @@ from chalicelib.domain.conversation import (
     OutboundMessage,
     delivery_rank,
 )
-from chalicelib.domain.errors import Conflict
+from chalicelib.domain.errors import Conflict, Retryable
 from chalicelib.domain.shop import Shop
 
 if TYPE_CHECKING:
@@ -111,11 +114,16 @@ def _thread_pointer_key(team_id: str, channel_id: str, thread_ts: str) -> dict[s
 UNPROCESSED_SHARDS = 8
 
 
-def _unprocessed_keys(message: InboundMessage, partition: str = "UNPROCESSED") -> Item:
+FIRST_REQUEUE_AFTER = timedelta(minutes=3)
+
+
+def _unprocessed_keys(
+    message: InboundMessage, due: datetime, partition: str = "UNPROCESSED"
+) -> Item:
     shard = zlib.crc32(message.message_key.encode("utf-8")) % UNPROCESSED_SHARDS
     return {
         "GSI1PK": f"{partition}#{shard}",
-        "GSI1SK": f"{message.received_at.isoformat()}#{message.message_key}",
+        "GSI1SK": f"{due.astimezone(UTC).isoformat()}#{message.message_key}",
     }
 
 
@@ -243,7 +251,7 @@ class Store:
         delivery of the same provider message stored, with its status."""
         values = {
             **_model_values(message),
-            **_unprocessed_keys(message),
+            **_unprocessed_keys(message, due=message.received_at + FIRST_REQUEUE_AFTER),
             "status": InboundStatus.RECEIVED.value,
         }
         item = {**_message_key(message.shop_id, message.message_key), **_to_attributes(values)}
@@ -270,57 +278,55 @@ class Store:
         item = response.get("Item")
         return InboundStatus(_from_attributes(item)["status"]) if item else None
 
-    def unprocessed_before(
-        self, cutoff: datetime, limit: int = 100
-    ) -> list[tuple[InboundMessage, int]]:
-        """Customer messages received before `cutoff` and still not processed, with how
-        often each was queued again already."""
-        found: list[tuple[InboundMessage, int]] = []
+    def due_for_requeue(self, now: datetime, limit: int = 100) -> list[InboundMessage]:
+        """Unprocessed customer messages whose next requeue is due, most overdue first."""
+        due: list[InboundMessage] = []
         for shard in range(UNPROCESSED_SHARDS):
             response = self._client.query(
                 TableName=self._table,
                 IndexName="GSI1",
-                KeyConditionExpression="GSI1PK = :pk AND GSI1SK < :cutoff",
+                KeyConditionExpression="GSI1PK = :pk AND GSI1SK < :now",
                 ExpressionAttributeValues=_to_attributes(
-                    {":pk": f"UNPROCESSED#{shard}", ":cutoff": cutoff.isoformat()}
+                    {":pk": f"UNPROCESSED#{shard}", ":now": now.astimezone(UTC).isoformat()}
                 ),
                 Limit=limit,
             )
-            for attributes in response.get("Items", []):
-                item = _from_attributes(attributes)
-                found.append(
-                    (InboundMessage.model_validate(item), int(item.get("requeue_count", 0)))
-                )
-        return found
-
-    def note_requeued(self, message: InboundMessage) -> bool:
-        """Counts one more requeue of a message still unprocessed; False if it was processed
-        meanwhile."""
-        try:
-            self._client.update_item(
-                TableName=self._table,
-                Key=_message_key(message.shop_id, message.message_key),
-                UpdateExpression="SET requeue_count = if_not_exists(requeue_count, :zero) + :one",
-                ConditionExpression="#status = :received",
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues=_to_attributes(
-                    {":zero": 0, ":one": 1, ":received": InboundStatus.RECEIVED.value}
-                ),
+            due.extend(
+                InboundMessage.model_validate(_from_attributes(item))
+                for item in response.get("Items", [])
             )
-        except ClientError as error:
-            if _condition_failed(error):
-                return False
-            raise
-        return True
+        return due
+
+    def note_requeued(self, message: InboundMessage, next_due: datetime) -> None:
+        """Counts a requeue of a message still unprocessed and sets when the next is due."""
+        self._set_unprocessed_keys(
+            message,
+            _unprocessed_keys(message, due=next_due),
+            extra="requeue_count = if_not_exists(requeue_count, :zero) + :one",
+            values={":zero": 0, ":one": 1},
+        )
 
     def strand(self, message: InboundMessage) -> None:
-        """Stops requeueing a message that keeps failing; it stays findable for operators."""
-        keys = _unprocessed_keys(message, partition="STRANDED")
+        """Stops requeueing a message that stayed unprocessed too long; operators find it
+        under STRANDED."""
+        self._set_unprocessed_keys(
+            message, _unprocessed_keys(message, message.received_at, partition="STRANDED")
+        )
+
+    def _set_unprocessed_keys(
+        self,
+        message: InboundMessage,
+        keys: Item,
+        extra: str = "",
+        values: Item | None = None,
+    ) -> None:
+        assignments = ", ".join(filter(None, ["GSI1PK = :pk, GSI1SK = :sk", extra]))
         try:
             self._client.update_item(
                 TableName=self._table,
                 Key=_message_key(message.shop_id, message.message_key),
-                UpdateExpression="SET GSI1PK = :pk, GSI1SK = :sk",
+                UpdateExpression=f"SET {assignments}",
+                # A message processed meanwhile is on its timeline; it stays there.
                 ConditionExpression="#status = :received",
                 ExpressionAttributeNames={"#status": "status"},
                 ExpressionAttributeValues=_to_attributes(
@@ -328,6 +334,7 @@ class Store:
                         ":pk": keys["GSI1PK"],
                         ":sk": keys["GSI1SK"],
                         ":received": InboundStatus.RECEIVED.value,
+                        **(values or {}),
                     }
                 ),
             )
@@ -615,8 +622,12 @@ class Store:
             code = error.response["Error"]["Code"]
             if code == "ConditionalCheckFailedException":
                 return False
-            if code == "TransactionCanceledException" and any(_cancelled_by_condition(error)):
-                return False
+            if code == "TransactionCanceledException":
+                update_failed, *pointer_failed = _cancelled_by_condition(error)
+                if any(pointer_failed):
+                    raise Retryable("that provider message belongs to another reply") from error
+                if update_failed:
+                    return False
             raise
         return True
 

@@ -30,7 +30,10 @@ if TYPE_CHECKING:
 TWILIO_API = "https://api.twilio.com"
 MAX_FORM_FIELDS = 200
 RECONCILE_LOOKBACK = 20
-REPORTED_STATUSES = frozenset(s.value for s in DeliveryStatus) - {DeliveryStatus.PENDING.value}
+REPORTED_STATUSES = frozenset(s.value for s in DeliveryStatus) - {
+    DeliveryStatus.PENDING.value,
+    DeliveryStatus.DISPATCHING.value,
+}
 RECONCILE_CLOCK_SKEW = timedelta(minutes=2)
 _SID = re.compile(r"^[A-Z]{2}[0-9a-fA-F]{32}$")
 _ADDRESS = re.compile(r"^(whatsapp:)?\+?[0-9A-Za-z]{2,20}$")

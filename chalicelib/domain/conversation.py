@@ -37,11 +37,14 @@ class InboundStatus(StrEnum):
 
 
 class DeliveryStatus(StrEnum):
-    """Where an agent's reply is on its way to the customer (Twilio's vocabulary)."""
+    """Where an agent's reply is on its way to the customer: our own first two steps, then
+    Twilio's vocabulary."""
 
     PENDING = "pending"
-    SENDING = "sending"
+    # We are asking the provider; a reply left here was interrupted mid-send.
+    DISPATCHING = "dispatching"
     ACCEPTED = "accepted"
+    SENDING = "sending"
     SCHEDULED = "scheduled"
     QUEUED = "queued"
     SENT = "sent"
@@ -54,8 +57,9 @@ class DeliveryStatus(StrEnum):
 
 _RANKS = {
     DeliveryStatus.PENDING: 0,
-    DeliveryStatus.SENDING: 10,
+    DeliveryStatus.DISPATCHING: 10,
     DeliveryStatus.ACCEPTED: 20,
+    DeliveryStatus.SENDING: 20,
     DeliveryStatus.SCHEDULED: 20,
     DeliveryStatus.QUEUED: 20,
     DeliveryStatus.SENT: 30,

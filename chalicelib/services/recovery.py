@@ -3,9 +3,10 @@
 The ack path answers 5xx when a message is stored but could not be queued, yet whether the
 provider retries a 5xx depends on its webhook settings; and a message whose processing kept
 failing ends in the dead-letter queue. Either way its stored copy still says `received`.
-Once a minute the oldest such messages are queued again (the worker skips what is already
-processed, so a spare copy is harmless); one that keeps failing is set aside as stranded,
-for operators, instead of being retried forever.
+Once a minute the messages due are queued again (the worker skips what is already
+processed, so a spare copy is harmless): first 3 minutes after arrival, then every 25
+minutes; one still unprocessed after a day is set aside as stranded, for operators, instead
+of being retried forever.
 """
 
 from datetime import timedelta
@@ -18,9 +19,11 @@ from chalicelib.store import Store
 
 logger = Logger(service="threadline", child=True)
 
-# Longer than a normal trip through the queue, so in-flight messages are left alone.
-REQUEUE_AFTER = timedelta(minutes=3)
-MAX_REQUEUES = 5
+# After its first requeue (3 minutes after arrival, set when it is stored) a message is
+# queued again only after a full trip through the queue's retries (~20 minutes) and past
+# SQS's 5-minute deduplication window; after a day it is left to operators.
+REQUEUE_EVERY = timedelta(minutes=25)
+STRAND_AFTER = timedelta(days=1)
 
 
 class Redelivery:
@@ -31,19 +34,20 @@ class Redelivery:
 
     def requeue_unprocessed(self) -> int:
         """Returns how many messages were queued again."""
+        now = self._clock()
         requeued = 0
-        for message, attempts in self._store.unprocessed_before(self._clock() - REQUEUE_AFTER):
-            if attempts >= MAX_REQUEUES:
+        for message in self._store.due_for_requeue(now):
+            if message.received_at < now - STRAND_AFTER:
                 self._store.strand(message)
                 logger.error(
-                    "message stranded after repeated requeues",
+                    "message stranded: unprocessed for a day",
                     shop_id=message.shop_id,
                     message_key=message.message_key,
                 )
                 continue
-            if self._store.note_requeued(message):
-                self._queues.send_inbound(message)
-                requeued += 1
+            self._queues.send_inbound(message)
+            self._store.note_requeued(message, next_due=now + REQUEUE_EVERY)
+            requeued += 1
         if requeued:
             logger.warning("unprocessed messages queued again", count=requeued)
         return requeued

@@ -2,7 +2,7 @@
 
 A reply is stored under its Slack message's key before it is sent, and moves through its
 delivery states only forwards, so Slack's retries and duplicated status callbacks never send
-or report twice. A send that fails or dies midway leaves the reply in `sending`; the retry
+or report twice. A send that fails or dies midway leaves the reply in `dispatching`; the retry
 asks the provider whether it went out before sending it again.
 """
 
@@ -81,38 +81,40 @@ class ReplyDispatcher:
         stored = self._store.claim_outbound(message)
         if stored is not None and stored.status not in (
             DeliveryStatus.PENDING,
-            DeliveryStatus.SENDING,
+            DeliveryStatus.DISPATCHING,
         ):
             # Handled before; only the Slack display may still lag behind.
             _, slack = self._workspace(shop)
             self._show(slack, stored)
             return
         message = stored or message
-        # Everything that may fail before the provider is asked comes before `sending`.
+        # Everything that may fail before the provider is asked comes before `dispatching`.
         secrets, slack = self._workspace(shop)
         callback = f"{self._settings.public_url}/webhooks/twilio/{shop.shop_id}/status"
-        interrupted = message.status is DeliveryStatus.SENDING
-        if not interrupted and not self._store.advance_outbound(message, DeliveryStatus.SENDING):
+        interrupted = message.status is DeliveryStatus.DISPATCHING
+        if not interrupted and not self._store.advance_outbound(
+            message, DeliveryStatus.DISPATCHING
+        ):
             return
         try:
-            # A reply left in `sending` may have reached the provider before the attempt
+            # A reply left in `dispatching` may have reached the provider before the attempt
             # died (a timeout, a killed worker): it is looked up there before it is re-sent.
             receipt = self._interrupted_send(message, shop, secrets) if interrupted else None
             if receipt is None:
                 receipt = self._twilio.send(message, shop, secrets, callback)
         except DeliveryRefused as refused:
-            failed = self._advance(
+            self._store.advance_outbound(
                 message,
                 DeliveryStatus.FAILED,
                 error_code=refused.error_code,
                 error_reason=refused.reason,
             )
-            self._show(slack, failed)
+            self._show(slack, message)
             return
-        sent = self._advance(
+        self._store.advance_outbound(
             message, receipt.status, provider_message_id=receipt.provider_message_id
         )
-        self._show(slack, sent)
+        self._show(slack, message)
         if reply.has_files:
             self._tell(slack, reply, attachments_not_sent_note(text_sent=True))
         logger.info(
@@ -136,14 +138,15 @@ class ReplyDispatcher:
             update.shop_id, update.provider_message_id
         )
         if message is None:
-            # The callback can overtake the write that records the provider's id: soon again.
-            raise Retryable("status for a message not recorded yet", retry_after=2)
-        current = self._advance(message, update.status, error_code=update.error_code)
+            # The callback can overtake the write that records the provider's id, or come
+            # for a send being reconciled after an interruption: it waits for either.
+            raise Retryable("status for a message not recorded yet")
+        self._store.advance_outbound(message, update.status, error_code=update.error_code)
         shop = self._store.get_shop(message.shop_id)
         if shop is None:
             return
         _, slack = self._workspace(shop)
-        self._show(slack, current)
+        self._show(slack, message)
 
     def _tell(self, slack: SlackPort, reply: AgentReply, note: SlackMessage) -> None:
         try:
@@ -151,32 +154,15 @@ class ReplyDispatcher:
         except Exception:
             logger.exception("note not shown in Slack", message_key=reply.message_key)
 
-    def _advance(
-        self,
-        message: OutboundMessage,
-        status: DeliveryStatus,
-        *,
-        provider_message_id: str | None = None,
-        error_code: str | None = None,
-        error_reason: str | None = None,
-    ) -> OutboundMessage:
-        """Moves the reply forward and returns its state as stored now."""
-        changes = {
-            "provider_message_id": provider_message_id,
-            "error_code": error_code,
-            "error_reason": error_reason,
-        }
-        if self._store.advance_outbound(message, status, **changes):
-            known = {name: value for name, value in changes.items() if value is not None}
-            return message.model_copy(update={"status": status, **known})
-        # Already as far or further (a later callback came first): read what is stored.
-        return self._store.get_outbound(message.shop_id, message.message_key) or message
-
-    def _show(self, slack: SlackPort, message: OutboundMessage) -> None:
+    def _show(self, slack: SlackPort, reply: OutboundMessage) -> None:
         """Brings the agent's Slack message up to the reply's stored status: one reaction,
         the latest, and a note in the thread when it failed. A Slack failure raises, and the
-        retried job shows it then; the send itself is never repeated."""
-        if not message.display_behind:
+        retried job shows it then; the send itself is never repeated.
+
+        Reads the reply afresh: a send job and a status callback for it run in different
+        queue groups, and each must build on what the other has shown."""
+        message = self._store.get_outbound(reply.shop_id, reply.message_key)
+        if message is None or not message.display_behind:
             return
         shown = DELIVERY_REACTIONS.get(message.shown_status)
         reaction = DELIVERY_REACTIONS.get(message.status)

@@ -1,5 +1,6 @@
 """Shop administration: upsert and read a shop's configuration and secrets."""
 
+from aws_lambda_powertools import Logger
 from pydantic import ValidationError
 
 from chalicelib.domain.errors import BadRequest, Conflict, NotFound
@@ -11,6 +12,8 @@ from chalicelib.domain.shop import (
 )
 from chalicelib.secrets import SecretVault
 from chalicelib.store import Store
+
+logger = Logger(service="threadline", child=True)
 
 
 def _checked_shop_id(shop_id: str) -> str:
@@ -64,7 +67,11 @@ class ShopAdmin:
         try:
             self._store.put_shop(shop, previous)
         except Exception:
-            self._vault.undo(shop_id, version, stored)
+            try:
+                self._vault.undo(shop_id, version, stored)
+            except Exception:
+                # The refusal is what the caller must hear; the stray secret is in the log.
+                logger.exception("secret write not taken back", shop_id=shop_id)
             raise
         return previous is None, masked_document(shop, secrets, self._public_url)
 

@@ -417,29 +417,63 @@ def test_records_left_when_the_invocation_runs_short_are_handed_back_not_started
     assert texts(slack.roots()) == ["New SMS conversation with +5511987654321"]
 
 
-@pytest.mark.parametrize("retry_after", [1, None])
-def test_a_failed_record_comes_back_when_slack_says_or_by_backoff(
-    customer_writes, slack: FakeSlack, retry_after
-):
-    # Given a customer's message, and Slack refusing the next post (with or without Retry-After)
-    customer_writes(1, Body="Tem alguém aí?")
-    sqs = boto3.client("sqs")
-    messages = sqs.receive_message(
+def received_batch() -> dict[str, Any]:
+    messages = boto3.client("sqs").receive_message(
         QueueUrl=inbound_queue_url(), MaxNumberOfMessages=10, MessageSystemAttributeNames=["All"]
     )["Messages"]
-    event = {"Records": [sqs_record(m, f"record-{n}") for n, m in enumerate(messages, 1)]}
+    return {"Records": [sqs_record(m, f"record-{n}") for n, m in enumerate(messages, 1)]}
+
+
+def visible_texts() -> list[str]:
+    answer = boto3.client("sqs").receive_message(
+        QueueUrl=inbound_queue_url(), MaxNumberOfMessages=10
+    )
+    return sorted(json.loads(m["Body"])["text"] for m in answer.get("Messages", []))
+
+
+def with_retry_base(container: Any, seconds: float) -> None:
+    container.__dict__["settings"] = container.settings.model_copy(
+        update={"retry_base_seconds": seconds}
+    )
+
+
+@pytest.mark.parametrize(("retry_after", "base"), [(1, 0), (None, 1)], ids=["slack", "backoff"])
+def test_a_failed_record_comes_back_when_slack_says_or_by_backoff(
+    container, customer_writes, slack: FakeSlack, retry_after, base
+):
+    # Given a customer's message, and Slack refusing the next post (with or without Retry-After)
+    with_retry_base(container, base)
+    customer_writes(1, Body="Tem alguém aí?")
+    event = received_batch()
     slack.failures.append(Retryable("Slack answered 429", retry_after=retry_after))
 
     # When the worker handles the batch (its only record fails)
     with pytest.raises(BatchProcessingError):
         app.handler_map["process_inbound"](event, None)
 
-    # Then the record comes back after what Slack asked (1 s), or at once by the backoff
-    # (its base is 0 in these tests), not after the queue's 180 s visibility timeout
-    def visible() -> bool:
-        return bool(sqs.receive_message(QueueUrl=inbound_queue_url()).get("Messages"))
+    # Then the record comes back after 1 s (what Slack asked, or the first backoff step),
+    # not after the queue's 180 s visibility timeout
+    assert visible_texts() == []
+    time.sleep(1.3)
+    assert visible_texts() == ["Tem alguém aí?"]
 
-    if retry_after:
-        assert not visible()
-        time.sleep(retry_after + 0.3)
-    assert visible()
+
+def test_each_customers_failed_record_waits_its_own_delay(
+    container, customer_writes, slack: FakeSlack
+):
+    # Given two customers' messages in one batch: Ana's on its third try, Bia's on its first
+    with_retry_base(container, 1)
+    customer_writes(1, Body="Ana de novo")
+    customer_writes(2, From="+5511900000002", Body="Bia")
+    event = received_batch()
+    event["Records"][0]["attributes"]["ApproximateReceiveCount"] = "3"
+    # And Slack failing both posts, asking no particular delay
+    slack.failures.extend([Retryable("Slack answered 503"), Retryable("Slack answered 503")])
+
+    # When the worker handles the batch
+    with pytest.raises(BatchProcessingError):
+        app.handler_map["process_inbound"](event, None)
+
+    # Then Bia's message comes back after 1 s, while Ana's waits its longer backoff (9 s)
+    time.sleep(1.3)
+    assert visible_texts() == ["Bia"]

@@ -1,5 +1,6 @@
 """Stored but never processed customer messages are queued again by the minute schedule."""
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -9,7 +10,6 @@ from botocore.exceptions import ClientError
 
 from app import app
 from chalicelib.local.pump import scheduled_event
-from chalicelib.services.recovery import MAX_REQUEUES
 from chalicelib.settings import TABLE_NAME
 from tests.fakes import FakeSlack
 from tests.integration.conftest import PUBLIC_URL
@@ -73,31 +73,48 @@ def test_a_message_stored_but_never_queued_is_posted_even_if_twilio_never_retrie
     assert stored(params["MessageSid"])["status"] == "processed"
 
 
-def test_processed_and_recent_messages_are_left_alone(
-    client, shop, container, run_workers, slack: FakeSlack
+def queued_texts() -> list[str]:
+    sqs = boto3.client("sqs")
+    url = sqs.get_queue_url(QueueName="threadline-inbound.fifo")["QueueUrl"]
+    answer = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)
+    return [json.loads(m["Body"])["text"] for m in answer.get("Messages", [])]
+
+
+def test_only_unprocessed_messages_that_are_due_are_queued_again(
+    client, shop, container, run_workers
 ):
-    # Given one message processed, and one just stored and still on its way
+    # Given one message processed, and one stored and queued but never processed
     assert deliver(client, twilio_message(1, Body="Primeira")) == 200
     run_workers()
     assert deliver(client, twilio_message(2, Body="Segunda")) == 200
-    # When the schedule runs now
-    requeued = container.redelivery.requeue_unprocessed()
-    # Then nothing is queued again
-    assert requeued == 0
+    assert queued_texts() == ["Segunda"]  # (taken off the queue here, as if lost)
+    # When the schedule runs at once, and again four minutes later
+    now_count = container.redelivery.requeue_unprocessed()
+    minutes_later(container, 4)
+    del container.__dict__["redelivery"]
+    later_count = container.redelivery.requeue_unprocessed()
+    # Then nothing was due at first; later exactly the unprocessed one is queued again
+    assert (now_count, later_count) == (0, 1)
+    assert stored(twilio_message(1)["MessageSid"])["GSI1PK"].startswith("CONV#")
 
 
-def test_a_message_that_keeps_failing_is_stranded_for_operators_not_retried_forever(
+def test_a_message_is_queued_again_every_25_minutes_then_stranded_after_a_day(
     client, shop, container
 ):
     # Given a message that stays unprocessed (its worker keeps failing)
     params = twilio_message(1)
     assert deliver(client, params) == 200
-    minutes_later(container, 10)
-    # When the schedule has queued it again as often as it may, and runs once more
-    counts = [container.redelivery.requeue_unprocessed() for _ in range(MAX_REQUEUES + 1)]
-    # Then it was requeued that many times, then set aside as stranded
-    assert counts == [1] * MAX_REQUEUES + [0]
+
+    def run_at(minutes: int) -> int:
+        minutes_later(container, minutes)
+        container.__dict__.pop("redelivery", None)
+        return int(container.redelivery.requeue_unprocessed())
+
+    # When the schedule runs at these minutes after it arrived
+    counts = {m: run_at(m) for m in (4, 5, 20, 30, 31, 25 * 60)}
+    # Then it was queued again at 4 and 30 minutes only, and after a day set aside
+    assert counts == {4: 1, 5: 0, 20: 0, 30: 1, 31: 0, 1500: 0}
     item = stored(params["MessageSid"])
     assert item["status"] == "received"
+    assert item["requeue_count"] == "2"
     assert item["GSI1PK"].startswith("STRANDED#")
-    assert container.redelivery.requeue_unprocessed() == 0

@@ -29,8 +29,13 @@ NOW = datetime(2026, 3, 29, 9, 15, tzinfo=UTC)
 # The order a reply moves through; statuses in one step are equally far along.
 DELIVERY_CHAIN: list[set[DeliveryStatus]] = [
     {DeliveryStatus.PENDING},
-    {DeliveryStatus.SENDING},
-    {DeliveryStatus.ACCEPTED, DeliveryStatus.SCHEDULED, DeliveryStatus.QUEUED},
+    {DeliveryStatus.DISPATCHING},
+    {
+        DeliveryStatus.ACCEPTED,
+        DeliveryStatus.SCHEDULED,
+        DeliveryStatus.QUEUED,
+        DeliveryStatus.SENDING,
+    },
     {DeliveryStatus.SENT},
     {
         DeliveryStatus.DELIVERED,
@@ -107,7 +112,7 @@ def test_delivery_rank_orders_the_main_path() -> None:
     # Given the statuses of a reply's usual life
     path = [
         DeliveryStatus.PENDING,
-        DeliveryStatus.SENDING,
+        DeliveryStatus.DISPATCHING,
         DeliveryStatus.QUEUED,
         DeliveryStatus.SENT,
         DeliveryStatus.DELIVERED,

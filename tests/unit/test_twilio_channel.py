@@ -470,7 +470,10 @@ def test_parse_status_treats_a_blank_error_code_as_none() -> None:
     assert update.error_code is None
 
 
-@pytest.mark.parametrize("status", [s for s in DeliveryStatus if s is not DeliveryStatus.PENDING])
+@pytest.mark.parametrize(
+    "status",
+    [s for s in DeliveryStatus if s not in (DeliveryStatus.PENDING, DeliveryStatus.DISPATCHING)],
+)
 def test_parse_status_knows_every_status_twilio_reports(status: DeliveryStatus) -> None:
     # Given a callback with each of Twilio's message statuses
     request = signed_request(status_params(MessageStatus=status.value))
@@ -483,7 +486,9 @@ def test_parse_status_knows_every_status_twilio_reports(status: DeliveryStatus) 
     assert update.status is status
 
 
-@pytest.mark.parametrize("status", ["partially_delivered", "receiving", "pending", "Delivered"])
+@pytest.mark.parametrize(
+    "status", ["partially_delivered", "receiving", "pending", "dispatching", "Delivered"]
+)
 def test_parse_status_skips_a_status_it_does_not_track(status: str) -> None:
     # Given a callback with a status Twilio added or we do not track
     request = signed_request(status_params(MessageStatus=status))

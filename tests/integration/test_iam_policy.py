@@ -1,0 +1,109 @@
+"""Every AWS action the code performs is allowed by the deployed policy (moto enforces no
+IAM, so without this a missing permission shows up only in AWS)."""
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app import app
+from chalicelib.domain.errors import Retryable
+from chalicelib.local.pump import scheduled_event
+from tests.fakes import FakeSlack, RecordingTwilio
+from tests.integration.conftest import PUBLIC_URL
+from tests.signing import (
+    ACCOUNT_SID,
+    SMS_NUMBER,
+    form,
+    shop_document,
+    slack_headers,
+    slack_thread_reply,
+    twilio_headers,
+    twilio_message,
+)
+
+POLICY = Path(__file__).resolve().parents[2] / ".chalice" / "policy-dev.json"
+# A transaction is authorised by the actions of its parts; a batch call by its single action.
+TRANSACTION_PARTS = {"TransactWriteItems": ["PutItem", "UpdateItem", "DeleteItem"]}
+
+
+def allowed_actions() -> set[str]:
+    policy = json.loads(POLICY.read_text())
+    return {action for statement in policy["Statement"] for action in statement["Action"]}
+
+
+def iam_actions(service: str, operation: str) -> list[str]:
+    if operation in TRANSACTION_PARTS:
+        return [f"{service}:{part}" for part in TRANSACTION_PARTS[operation]]
+    if service == "sqs" and operation.endswith("Batch"):
+        operation = operation.removesuffix("Batch")
+    return [f"{service}:{operation}"]
+
+
+def test_every_action_of_every_flow_is_in_the_policy(
+    client,
+    container,
+    put_shop,
+    run_workers,
+    slack: FakeSlack,
+    twilio: RecordingTwilio,
+    monkeypatch: pytest.MonkeyPatch,
+):
+    performed: set[str] = set()
+    for aws in (container.store._client, container.queues._client, container.vault._client):
+        service = aws.meta.service_model.signing_name
+
+        def record(model: Any, service: str = service, **_: Any) -> None:
+            performed.update(iam_actions(service, model.name))
+
+        aws.meta.events.register("before-call", record)
+
+    # Given every flow: shops created, updated, and refused (rolled back) ...
+    assert put_shop("ana").status_code == 201
+    assert put_shop("ana").status_code == 200
+    # (bob's numbers pass the early check, as when another shop claims them concurrently)
+    monkeypatch.setattr(container.store, "addresses_taken", lambda shop: [])
+    assert put_shop("bob", shop_document()).status_code == 409
+    monkeypatch.undo()
+    # ... customer messages, a refused one, and one whose processing fails and is retried ...
+    path = "/webhooks/twilio/ana"
+    for n in (1, 2):
+        params = twilio_message(n)
+        client.http.post(path, headers=twilio_headers(PUBLIC_URL + path, params), body=form(params))
+    slack.failures.append(Retryable("Slack answered 503"))
+    run_workers()
+    # ... an agent reply, its delivery callback, and the requeue schedule
+    [root] = slack.roots()
+    body = slack_thread_reply(root.ts, "1764000900.000100", "Chega amanhã")
+    client.http.post("/slack/events", headers=slack_headers(body), body=body)
+    run_workers()
+    status = {
+        "MessageSid": twilio.sent[0].sid,
+        "AccountSid": ACCOUNT_SID,
+        "From": SMS_NUMBER,
+        "To": "+5511987654321",
+        "MessageStatus": "delivered",
+    }
+    status_path = f"{path}/status"
+    client.http.post(
+        status_path, headers=twilio_headers(PUBLIC_URL + status_path, status), body=form(status)
+    )
+    run_workers()
+    app.handler_map["requeue_unprocessed"](scheduled_event("requeue_unprocessed"), None)
+
+    # Then the code performed these actions, and the policy allows every one
+    assert {
+        "dynamodb:Query",
+        "secretsmanager:DeleteSecret",
+        "sqs:ChangeMessageVisibility",
+    } <= performed
+    assert performed - allowed_actions() == set()
+
+
+def test_the_policy_file_is_what_chalice_deploys():
+    # Given the chalice config
+    config = json.loads((POLICY.parent / "config.json").read_text())
+    # Then chalice deploys the policy checked above instead of generating one from app.py
+    assert config["autogen_policy"] is False
+    assert config["stages"]["dev"]["iam_policy_file"] == POLICY.name
