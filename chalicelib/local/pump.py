@@ -37,7 +37,25 @@ def sqs_event(messages: list[dict[str, Any]], queue_arn: str, region: str) -> di
     }
 
 
-class QueuePump:
+class _Background:
+    """A loop on a daemon thread of its own, until `stop`."""
+
+    def __init__(self, name: str) -> None:
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+
+class QueuePump(_Background):
     def __init__(
         self,
         sqs: Any,
@@ -52,8 +70,7 @@ class QueuePump:
         self._handler = handler
         self._batch_size = batch_size
         self._retry_after = retry_after_seconds
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"pump {queue_name}", daemon=True)
+        super().__init__(f"pump {queue_name}")
 
     def connect(self) -> None:
         """Looks the queue up; `pump_once` works from then on."""
@@ -61,14 +78,6 @@ class QueuePump:
         self._queue_arn = self._sqs.get_queue_attributes(
             QueueUrl=self._queue_url, AttributeNames=["QueueArn"]
         )["Attributes"]["QueueArn"]
-
-    def start(self) -> None:
-        """Pumps on a thread of its own until `stop`; `connect` first."""
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stopping.set()
-        self._thread.join(timeout=5)
 
     def _run(self) -> None:
         while not self._stopping.is_set():
@@ -149,22 +158,14 @@ def scheduled_event(rule: str) -> dict[str, Any]:
     }
 
 
-class Ticker:
+class Ticker(_Background):
     """Calls a scheduled handler every `interval_seconds` until stopped."""
 
     def __init__(self, name: str, handler: Handler, interval_seconds: float) -> None:
         self._name = name
         self._handler = handler
         self._interval = interval_seconds
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"schedule {name}", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stopping.set()
-        self._thread.join(timeout=5)
+        super().__init__(f"schedule {name}")
 
     def _run(self) -> None:
         while not self._stopping.wait(self._interval):
