@@ -9,6 +9,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
@@ -57,8 +58,14 @@ ERROR_EXPLANATIONS = {
 
 
 def _form(request: WebhookRequest) -> dict[str, str]:
+    return dict(_form_pairs(request.body))
+
+
+# verify() and parse() read the same body on the ack path: it is decoded once.
+@lru_cache(maxsize=4)
+def _form_pairs(body: bytes) -> tuple[tuple[str, str], ...]:
     try:
-        text = request.body.decode("utf-8")
+        text = body.decode("utf-8")
         pairs = parse_qsl(
             text,
             keep_blank_values=True,
@@ -68,7 +75,7 @@ def _form(request: WebhookRequest) -> dict[str, str]:
         )
     except (UnicodeDecodeError, ValueError) as error:
         raise BadRequest("body is not a valid form") from error
-    return dict(pairs)
+    return tuple(pairs)
 
 
 def _required(form: dict[str, str], name: str, pattern: re.Pattern[str] | None = None) -> str:
