@@ -26,6 +26,7 @@ class FakeSlack:
     """Every workspace's posts and reactions, by token; ts values increase like Slack's."""
 
     posts: list[SlackPost] = field(default_factory=list)
+    updates: list[SlackPost] = field(default_factory=list)
     reactions: dict[tuple[str, str], list[str]] = field(default_factory=dict)
     failures: list[Exception] = field(default_factory=list)
     _clock: Any = field(default_factory=lambda: itertools.count(1))
@@ -51,6 +52,9 @@ class FakeWorkspace:
         ts = f"1764000000.{next(self.slack._clock):06d}"
         self.slack.posts.append(SlackPost(self.token, channel, message, thread_ts, ts))
         return ts
+
+    def update(self, channel: str, ts: str, message: SlackMessage) -> None:
+        self.slack.updates.append(SlackPost(self.token, channel, message, None, ts))
 
     # Like SlackWorkspace: adding a reaction twice or removing a missing one is harmless.
     def react(self, channel: str, ts: str, name: str) -> None:

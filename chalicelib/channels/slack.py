@@ -162,6 +162,9 @@ class SlackWorkspace:
             arguments["thread_ts"] = thread_ts
         return str(self._call("chat.postMessage", **arguments)["ts"])
 
+    def update(self, channel: str, ts: str, message: SlackMessage) -> None:
+        self._call("chat.update", channel=channel, ts=ts, text=message.text, blocks=message.blocks)
+
     def react(self, channel: str, ts: str, name: str) -> None:
         # A retried job may add the same reaction twice; Slack refuses the second.
         self._reaction("reactions.add", channel, ts, name, harmless="already_reacted")

@@ -127,6 +127,7 @@ class Conversation(BaseModel):
     created_at: datetime
     last_customer_message_at: datetime
     message_count: int = 0
+    first_message_preview: str = ""
     slack_team_id: str | None = None
     slack_channel_id: str | None = None
     slack_thread_ts: str | None = None
@@ -149,6 +150,29 @@ class Conversation(BaseModel):
         return f"\u2068{name}\u2069 ({number})" if name else number
 
 
+PREVIEW_LENGTH = 140
+
+
+def message_preview(message: InboundMessage) -> str:
+    """A message in one short line, for the conversation's card."""
+    text = " ".join(message.text.split())
+    if not text:
+        return "(attachment)" if message.media else "(empty message)"
+    return text if len(text) <= PREVIEW_LENGTH else text[: PREVIEW_LENGTH - 1] + "…"
+
+
+def with_customer_message(conversation: Conversation, message: InboundMessage) -> Conversation:
+    """The conversation once `message` is counted on it (what the store records with it)."""
+    return conversation.model_copy(
+        update={
+            "message_count": conversation.message_count + 1,
+            "last_customer_message_at": message.received_at,
+            "shop_address": message.shop_address,
+            "customer_name": message.customer_name or conversation.customer_name,
+        }
+    )
+
+
 def open_conversation(message: InboundMessage, conversation_id: str) -> Conversation:
     return Conversation(
         shop_id=message.shop_id,
@@ -159,6 +183,7 @@ def open_conversation(message: InboundMessage, conversation_id: str) -> Conversa
         shop_address=message.shop_address,
         created_at=message.received_at,
         last_customer_message_at=message.received_at,
+        first_message_preview=message_preview(message),
     )
 
 

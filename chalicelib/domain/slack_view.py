@@ -93,28 +93,39 @@ def _local_time(moment: datetime, timezone: str) -> str:
 
 
 def root_card(conversation: Conversation, timezone: str) -> SlackMessage:
-    """The conversation's root message: who, which channel, what state."""
+    """The conversation's root message, kept up to date: who, which channel, what they
+    first wrote, what state it is in, how many messages so far."""
     channel = CHANNEL_LABELS[conversation.channel]
     customer = escape_mrkdwn(conversation.customer_label)
     status = STATUS_LABELS[conversation.status]
     started = _local_time(conversation.created_at, timezone)
     to_address = conversation.shop_address.removeprefix("whatsapp:")
+    preview = escape_mrkdwn(conversation.first_message_preview)
+    count = conversation.message_count
+    messages = f"{count} message" + ("" if count == 1 else "s")
+    blocks: list[dict[str, Any]] = [
+        {
+            "type": "section",
+            "text": {"type": "mrkdwn", "text": f"*{customer}*\n{channel} to {to_address}"},
+        },
+    ]
+    if preview:
+        blocks.append(
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": f"\u201c{preview}\u201d"}]}
+        )
+    blocks.append(
+        {
+            "type": "context",
+            "elements": [
+                {"type": "mrkdwn", "text": f"*Status:* {status}"},
+                {"type": "mrkdwn", "text": f"*Messages:* {messages}"},
+                {"type": "mrkdwn", "text": f"*Started:* {started}"},
+                {"type": "mrkdwn", "text": "Reply in this thread to answer the customer."},
+            ],
+        }
+    )
     return SlackMessage(
-        text=f"New {channel.split(' ', 1)[1]} conversation with {customer}",
-        blocks=[
-            {
-                "type": "section",
-                "text": {"type": "mrkdwn", "text": f"*{customer}*\n{channel} to {to_address}"},
-            },
-            {
-                "type": "context",
-                "elements": [
-                    {"type": "mrkdwn", "text": f"*Status:* {status}"},
-                    {"type": "mrkdwn", "text": f"*Started:* {started}"},
-                    {"type": "mrkdwn", "text": "Reply in this thread to answer the customer."},
-                ],
-            },
-        ],
+        text=f"New {channel.split(' ', 1)[1]} conversation with {customer}", blocks=blocks
     )
 
 

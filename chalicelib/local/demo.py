@@ -75,12 +75,16 @@ def slack_event(api: str, payload: dict[str, Any]) -> tuple[int, str]:
     )
 
 
-def wait_for_entry(outbox_url: str, method: str, match: str, timeout: float = 15) -> dict[str, Any]:
+def wait_for_entry(
+    outbox_url: str, method: str, match: str, timeout: float = 15, *, field: str | None = None
+) -> dict[str, Any]:
+    """The first call of `method` whose payload (or its `field`) contains `match`."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with urllib.request.urlopen(outbox_url, timeout=5) as response:  # noqa: S310
             for entry in json.loads(response.read()):
-                if entry["method"] == method and match in json.dumps(entry, ensure_ascii=False):
+                payload = entry["payload"] if field is None else entry["payload"].get(field, "")
+                if entry["method"] == method and match in json.dumps(payload, ensure_ascii=False):
                     return dict(entry)
         time.sleep(0.3)
     raise TimeoutError(f"no {method} containing {match!r} in {outbox_url}")
@@ -121,7 +125,8 @@ def main(argv: list[str]) -> int:
         },
     )
     print(f"2. customer's WhatsApp message sent to the webhook: HTTP {status}")
-    post = wait_for_entry(f"{args.slack}/_outbox", "chat.postMessage", "1042")
+    # The message's own text (the card quotes it too, but only in its blocks).
+    post = wait_for_entry(f"{args.slack}/_outbox", "chat.postMessage", "1042", field="text")
     thread_ts = post["payload"]["thread_ts"]
     print(f"3. it arrived in Slack, thread {thread_ts}")
 

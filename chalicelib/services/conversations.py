@@ -12,6 +12,7 @@ from chalicelib.domain.conversation import (
     InboundMessage,
     InboundStatus,
     open_conversation,
+    with_customer_message,
 )
 from chalicelib.domain.errors import Retryable
 from chalicelib.domain.shop import Shop
@@ -44,19 +45,33 @@ class InboundProcessor:
         if token is None:
             raise Retryable("the shop has no Slack bot token")
         slack = self._slack(token.get_secret_value())
-        conversation = self._conversation_for(message)
+        # The card is drawn as it will be once this message is counted.
+        conversation = with_customer_message(self._conversation_for(message), message)
         thread = conversation.slack_thread
+        card_is_new = thread is None
         if thread is None:
             conversation, thread = self._start_thread(conversation, shop, slack)
         channel, thread_ts = thread
         reply_ts = slack.post(channel, customer_message(message), thread_ts=thread_ts)
         self._store.record_inbound(message, conversation, reply_ts)
+        if not card_is_new:
+            self._refresh_card(slack, conversation, shop, thread)
         logger.info(
             "customer message posted",
             shop_id=shop.shop_id,
             conversation_id=conversation.conversation_id,
             message_key=message.message_key,
         )
+
+    def _refresh_card(
+        self, slack: SlackPort, conversation: Conversation, shop: Shop, thread: tuple[str, str]
+    ) -> None:
+        # The message itself is in the thread already; a card left behind is refreshed by
+        # the next change, so a Slack failure here is not worth a retry.
+        try:
+            slack.update(*thread, root_card(conversation, shop.timezone))
+        except Exception:
+            logger.exception("card not refreshed", conversation_id=conversation.conversation_id)
 
     def _conversation_for(self, message: InboundMessage) -> Conversation:
         existing = self._store.find_open_conversation(message.shop_id, message.customer_address)

@@ -477,3 +477,25 @@ def test_each_customers_failed_record_waits_its_own_delay(
     # Then Bia's message comes back after 1 s, while Ana's waits its longer backoff (9 s)
     time.sleep(1.3)
     assert visible_texts() == ["Bia"]
+
+
+def test_the_card_shows_the_first_message_and_is_updated_as_messages_arrive(
+    customer_writes, run_workers, slack: FakeSlack
+):
+    # Given a customer who writes once, then twice more
+    customer_writes(1, Body="Onde está meu pedido <!here>?")
+    run_workers()
+    customer_writes(2, Body="Alô?")
+    customer_writes(3, Body="Alguém?")
+    run_workers()
+
+    # Then the card was posted with the first message and a count of one ...
+    [root] = slack.roots()
+    first_card = json.dumps(root.message.blocks, ensure_ascii=False)
+    assert "\u201cOnde está meu pedido &lt;!here&gt;?\u201d" in first_card
+    assert "*Messages:* 1 message" in first_card
+    # ... and updated in place, on the root message, as the others came in
+    assert [u.ts for u in slack.updates] == [root.ts, root.ts]
+    last_card = json.dumps(slack.updates[-1].message.blocks, ensure_ascii=False)
+    assert "*Messages:* 3 messages" in last_card
+    assert "\u201cOnde está meu pedido &lt;!here&gt;?\u201d" in last_card

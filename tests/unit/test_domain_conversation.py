@@ -17,8 +17,10 @@ from chalicelib.domain.conversation import (
     MediaItem,
     OutboundJob,
     delivery_rank,
+    message_preview,
     open_conversation,
     reply_to,
+    with_customer_message,
 )
 
 pytestmark = pytest.mark.unit
@@ -305,3 +307,39 @@ def test_reply_on_sms_stays_on_sms() -> None:
     # Then the reply is an SMS between the same two numbers
     assert outbound.channel is Channel.SMS
     assert (outbound.to, outbound.from_) == ("+14155550100", "+3612345678")
+
+
+@pytest.mark.parametrize(
+    ("text", "media", "preview"),
+    [
+        ("Olá!\n  Onde está\tmeu pedido?", False, "Olá! Onde está meu pedido?"),
+        ("", True, "(attachment)"),
+        ("", False, "(empty message)"),
+        ("x" * 200, False, "x" * 139 + "…"),
+    ],
+)
+def test_message_preview_is_one_short_line(text: str, media: bool, preview: str) -> None:
+    # Given a customer message
+    items = (MediaItem(url="https://api.twilio.com/m/1"),) if media else ()
+    message = inbound(text=text, media=items)
+
+    # When it is previewed on the conversation's card
+    # Then it is a single line of at most 140 characters
+    assert message_preview(message) == preview
+
+
+def test_a_counted_message_updates_the_conversation_as_the_store_records_it() -> None:
+    # Given a conversation opened by a first message
+    first = inbound()
+    conversation = open_conversation(first, "conv-1")
+
+    # When a later message to another of the shop's numbers is counted
+    later = inbound(shop_address="+14155550177", received_at=NOW, customer_name=None)
+    counted = with_customer_message(conversation, later)
+
+    # Then the count, the time, and the number replies go from follow it; the name stays
+    assert counted.message_count == conversation.message_count + 1
+    assert counted.last_customer_message_at == NOW
+    assert counted.shop_address == "+14155550177"
+    assert counted.customer_name == conversation.customer_name
+    assert counted.first_message_preview == conversation.first_message_preview

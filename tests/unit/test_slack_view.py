@@ -157,7 +157,7 @@ def test_root_card_shows_customer_channel_shop_number_and_open_status() -> None:
     assert card.text == "New WhatsApp conversation with \u2068Ana\u2069 (+34600111222)"
     assert section == "*\u2068Ana\u2069 (+34600111222)*\n:speech_balloon: WhatsApp to +36201234567"
     assert context[0] == "*Status:* :large_green_circle: Open"
-    assert "Reply in this thread" in context[2]
+    assert "Reply in this thread" in context[3]
 
 
 def test_root_card_for_sms_shows_the_number_and_sms_label() -> None:
@@ -216,7 +216,7 @@ def test_root_card_start_time_is_in_the_shop_time_zone_across_dst(
 
     # When it is rendered for a shop in Budapest
     # Then the start time is Budapest wall time with the right abbreviation
-    assert context_texts(card)[1] == f"*Started:* {started}"
+    assert context_texts(card)[2] == f"*Started:* {started}"
 
 
 def test_root_card_start_time_in_utc_for_a_utc_shop() -> None:
@@ -225,7 +225,7 @@ def test_root_card_start_time_in_utc_for_a_utc_shop() -> None:
 
     # When it is rendered for a UTC shop
     # Then the time is shown unchanged
-    assert context_texts(card)[1] == "*Started:* 29 Mar 2026 00:30 UTC"
+    assert context_texts(card)[2] == "*Started:* 29 Mar 2026 00:30 UTC"
 
 
 # --------------------------------------------------------------------------- customer message
@@ -380,3 +380,19 @@ def test_every_failure_status_gets_the_x_reaction_and_no_other_status_does() -> 
     assert "x" not in others.values()
     assert DELIVERY_REACTIONS[DeliveryStatus.DELIVERED] == "white_check_mark"
     assert DELIVERY_REACTIONS[DeliveryStatus.READ] == "eyes"
+
+
+def test_root_card_shows_the_first_message_escaped_and_how_many_messages_so_far() -> None:
+    # Given a conversation whose first message would ping the channel, three messages in
+    card = root_card(
+        conversation(first_message_preview="<!channel> onde está meu pedido?", message_count=3),
+        "Europe/Budapest",
+    )
+
+    # When it is rendered
+    quoted = card.blocks[1]["elements"][0]["text"]
+
+    # Then agents see the first message, inert, and the count at a glance
+    assert quoted == "\u201c&lt;!channel&gt; onde está meu pedido?\u201d"
+    assert "*Messages:* 3 messages" in payload_json(card)
+    assert "<" not in payload_json(card)
