@@ -165,14 +165,14 @@ def slack_events() -> Response:
 @app.route("/slack/interactions", methods=["POST"], content_types=[FORM])
 @answers_errors
 def slack_interactions() -> Response:
-    _container().intake.slack_request(_webhook())
+    _container().intake.slack_interaction(_webhook())
     return Response(body="", status_code=200)
 
 
 @app.route("/slack/commands", methods=["POST"], content_types=[FORM])
 @answers_errors
 def slack_commands() -> Response:
-    _container().intake.slack_request(_webhook())
+    _container().intake.slack_command(_webhook())
     return _json(
         200,
         {
@@ -209,10 +209,19 @@ def process_inbound(event: SQSEvent) -> dict[str, Any]:
 
 @app.on_sqs_message(queue=OUTBOUND_QUEUE, batch_size=10)
 def process_outbound(event: SQSEvent) -> dict[str, Any]:
+    from chalicelib.domain.conversation import ConversationAction
     from chalicelib.queues import parse_outbound
 
-    replies = _container().replies
-    return _process_batch(event, lambda body: replies.handle(parse_outbound(body)))
+    container = _container()
+
+    def handle(body: str) -> None:
+        job = parse_outbound(body)
+        if isinstance(job, ConversationAction):
+            container.card_actions.act(job)
+        else:
+            container.replies.handle(job)
+
+    return _process_batch(event, handle)
 
 
 @app.schedule(Rate(1, unit=Rate.MINUTES))

@@ -14,7 +14,7 @@ from aws_lambda_powertools import Logger
 from chalicelib.channels.base import ChannelAdapter
 from chalicelib.queues import Queues
 from chalicelib.secrets import SecretVault
-from chalicelib.services.conversations import InboundProcessor
+from chalicelib.services.conversations import CardActions, InboundProcessor
 from chalicelib.services.intake import Intake
 from chalicelib.services.ports import Clock, IdFactory, SlackFactory, SlackPort
 from chalicelib.services.recovery import Redelivery
@@ -122,6 +122,10 @@ class Container:
     @cached_property
     def inbound(self) -> InboundProcessor:
         return InboundProcessor(self.store, self.vault, self.slack, self.new_id)
+
+    @cached_property
+    def card_actions(self) -> CardActions:
+        return CardActions(self.store, self.vault, self.slack)
 
     @cached_property
     def redelivery(self) -> Redelivery:

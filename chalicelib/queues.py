@@ -16,7 +16,13 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import TypeAdapter
 
-from chalicelib.domain.conversation import AgentReply, DeliveryUpdate, InboundMessage, OutboundJob
+from chalicelib.domain.conversation import (
+    AgentReply,
+    ConversationAction,
+    InboundMessage,
+    OutboundJob,
+    OutboundWork,
+)
 from chalicelib.domain.errors import Retryable
 
 if TYPE_CHECKING:
@@ -24,7 +30,7 @@ if TYPE_CHECKING:
 else:
     SQSClient = Any
 
-OUTBOUND_JOB = TypeAdapter[AgentReply | DeliveryUpdate](OutboundJob)
+OUTBOUND_JOB = TypeAdapter[OutboundWork](OutboundJob)
 
 # SQS allows these characters in group and deduplication ids; anything else is replaced.
 _ID_CHARACTERS = frozenset(
@@ -90,9 +96,11 @@ class Queues:
             MessageDeduplicationId=_queue_id(f"{message.shop_id}:{message.message_key}"),
         )
 
-    def send_outbound(self, job: AgentReply | DeliveryUpdate) -> None:
+    def send_outbound(self, job: OutboundWork) -> None:
         if isinstance(job, AgentReply):
             group, dedup = job.thread_key, job.event_id
+        elif isinstance(job, ConversationAction):
+            group, dedup = job.thread_key, f"{job.message_ts}:{job.action_ts}:{job.user_id}"
         else:
             group = f"{job.shop_id}:{job.provider_message_id}"
             dedup = f"{group}:{job.status.value}"
@@ -108,7 +116,7 @@ def parse_inbound(body: str) -> InboundMessage:
     return InboundMessage.model_validate_json(body)
 
 
-def parse_outbound(body: str) -> AgentReply | DeliveryUpdate:
+def parse_outbound(body: str) -> OutboundWork:
     return OUTBOUND_JOB.validate_json(body)
 
 

@@ -361,6 +361,7 @@ class Store:
             ":zero": 0,
             ":at": message.received_at.isoformat(),
             ":to": message.shop_address,
+            ":status": conversation.status.value,
         }
         name_update = ""
         if message.customer_name:
@@ -385,8 +386,9 @@ class Store:
                         "Key": _conversation_key(message.shop_id, conversation.conversation_id),
                         # Replies go from the number the customer last wrote to.
                         "UpdateExpression": "SET message_count = if_not_exists(message_count, "
-                        ":zero) + :one, last_customer_message_at = :at, shop_address = :to"
-                        + name_update,
+                        ":zero) + :one, last_customer_message_at = :at, shop_address = :to, "
+                        "#status = :status" + name_update,
+                        "ExpressionAttributeNames": {"#status": "status"},
                         "ExpressionAttributeValues": _to_attributes(conversation_values),
                     }
                 },
@@ -461,6 +463,22 @@ class Store:
                 raise
             return existing
         return conversation
+
+    def save_state(self, conversation: Conversation) -> None:
+        """Stores what agents change on a conversation: its status and assignee."""
+        assignee = conversation.assignee_user_id
+        self._client.update_item(
+            TableName=self._table,
+            Key=_conversation_key(conversation.shop_id, conversation.conversation_id),
+            UpdateExpression="SET #status = :status"
+            + (", assignee_user_id = :assignee" if assignee else " REMOVE assignee_user_id"),
+            ConditionExpression="attribute_exists(PK)",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues=_to_attributes(
+                {":status": conversation.status.value}
+                | ({":assignee": assignee} if assignee else {})
+            ),
+        )
 
     def attach_slack_thread(
         self, conversation: Conversation, team_id: str, channel_id: str, thread_ts: str

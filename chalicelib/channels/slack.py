@@ -6,9 +6,10 @@ import json
 import re
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qsl
 
 from chalicelib.channels.base import WebhookRequest
-from chalicelib.domain.conversation import AgentReply
+from chalicelib.domain.conversation import AgentReply, CardAction, ConversationAction
 from chalicelib.domain.errors import BadRequest, Forbidden, Retryable
 from chalicelib.domain.slack_view import SlackMessage
 
@@ -79,6 +80,11 @@ def _json_object(body: bytes) -> dict[str, Any]:
     return payload
 
 
+def _object(payload: dict[str, Any], name: str) -> dict[str, Any]:
+    value = payload.get(name)
+    return value if isinstance(value, dict) else {}
+
+
 def _text(value: object, name: str) -> str:
     if not isinstance(value, str) or not value:
         raise BadRequest(f"missing or invalid {name}")
@@ -120,6 +126,40 @@ def parse_event(body: bytes) -> SlackEvent:
         user_id=_text(event.get("user"), "event.user"),
         text=plain_text(text),
         has_files=has_files,
+    )
+
+
+_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,20}$")
+
+
+def parse_interaction(body: bytes) -> ConversationAction | IgnoredEvent:
+    """An interactivity request (a form with one `payload` field): a press on one of a
+    conversation card's buttons, or something we skip."""
+    try:
+        form = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True, errors="strict"))
+    except (UnicodeDecodeError, ValueError) as error:
+        raise BadRequest("body is not a valid form") from error
+    payload = _json_object(form.get("payload", "").encode("utf-8"))
+    if payload.get("type") != "block_actions":
+        return IgnoredEvent(f"interaction {payload.get('type')!r}")
+    actions = payload.get("actions")
+    if not isinstance(actions, list) or not actions or not isinstance(actions[0], dict):
+        raise BadRequest("missing or invalid actions")
+    pressed = actions[0]
+    if pressed.get("action_id") not in {action.value for action in CardAction}:
+        return IgnoredEvent(f"action {pressed.get('action_id')!r}")
+    user, team, container = (_object(payload, name) for name in ("user", "team", "container"))
+    user_id = _text(user.get("id"), "user.id")
+    if not _USER_ID.match(user_id):
+        raise BadRequest("missing or invalid user.id")
+    return ConversationAction(
+        action=CardAction(pressed["action_id"]),
+        conversation_ref=_text(pressed.get("value"), "actions.value"),
+        team_id=_text(team.get("id") or user.get("team_id"), "team.id"),
+        channel_id=_text(container.get("channel_id"), "container.channel_id"),
+        message_ts=_text(container.get("message_ts"), "container.message_ts"),
+        user_id=user_id,
+        action_ts=_text(pressed.get("action_ts"), "actions.action_ts"),
     )
 
 

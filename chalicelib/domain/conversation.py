@@ -128,6 +128,7 @@ class Conversation(BaseModel):
     last_customer_message_at: datetime
     message_count: int = 0
     first_message_preview: str = ""
+    assignee_user_id: str | None = None
     slack_team_id: str | None = None
     slack_channel_id: str | None = None
     slack_thread_ts: str | None = None
@@ -162,9 +163,15 @@ def message_preview(message: InboundMessage) -> str:
 
 
 def with_customer_message(conversation: Conversation, message: InboundMessage) -> Conversation:
-    """The conversation once `message` is counted on it (what the store records with it)."""
+    """The conversation once `message` is counted on it (what the store records with it):
+    a resolved conversation the customer writes to again is open again."""
     return conversation.model_copy(
         update={
+            "status": (
+                ConversationStatus.OPEN
+                if conversation.status is ConversationStatus.RESOLVED
+                else conversation.status
+            ),
             "message_count": conversation.message_count + 1,
             "last_customer_message_at": message.received_at,
             "shop_address": message.shop_address,
@@ -223,7 +230,56 @@ class DeliveryUpdate(BaseModel):
     error_code: str | None = None
 
 
-OutboundJob = Annotated[AgentReply | DeliveryUpdate, Field(discriminator="kind")]
+class CardAction(StrEnum):
+    """What the buttons on a conversation's card do."""
+
+    ASSIGN_TO_ME = "assign_to_me"
+    UNASSIGN = "unassign"
+    RESOLVE = "resolve"
+    REOPEN = "reopen"
+
+
+class ConversationAction(BaseModel):
+    """An agent pressed a button on a conversation's card."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["conversation_action"] = "conversation_action"
+    action: CardAction
+    # "<shop>:<conversation>" as the button carried it: a card redrawn for another
+    # conversation (a stale button) does not act on this one.
+    conversation_ref: str
+    team_id: str
+    channel_id: str
+    message_ts: str
+    user_id: str
+    action_ts: str
+
+    @property
+    def thread_key(self) -> str:
+        return f"{self.team_id}:{self.channel_id}:{self.message_ts}"
+
+
+def conversation_ref(conversation: Conversation) -> str:
+    return f"{conversation.shop_id}:{conversation.conversation_id}"
+
+
+def apply_action(conversation: Conversation, action: ConversationAction) -> Conversation:
+    """The conversation after an agent's button press."""
+    match action.action:
+        case CardAction.ASSIGN_TO_ME:
+            return conversation.model_copy(update={"assignee_user_id": action.user_id})
+        case CardAction.UNASSIGN:
+            return conversation.model_copy(update={"assignee_user_id": None})
+        case CardAction.RESOLVE:
+            return conversation.model_copy(update={"status": ConversationStatus.RESOLVED})
+        case CardAction.REOPEN:
+            return conversation.model_copy(update={"status": ConversationStatus.OPEN})
+
+
+# The outbound queue's jobs, all ordered per conversation thread or provider message.
+OutboundWork = AgentReply | DeliveryUpdate | ConversationAction
+OutboundJob = Annotated[OutboundWork, Field(discriminator="kind")]
 
 
 class OutboundMessage(BaseModel):

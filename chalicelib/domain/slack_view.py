@@ -10,11 +10,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from chalicelib.domain.conversation import (
+    CardAction,
     Channel,
     Conversation,
+    ConversationAction,
     ConversationStatus,
     DeliveryStatus,
     InboundMessage,
+    conversation_ref,
 )
 
 SECTION_TEXT_LIMIT = 3000
@@ -109,6 +112,7 @@ def root_card(conversation: Conversation, timezone: str) -> SlackMessage:
             "text": {"type": "mrkdwn", "text": f"*{customer}*\n{channel} to {to_address}"},
         },
     ]
+    assignee = conversation.assignee_user_id
     if preview:
         blocks.append(
             {"type": "context", "elements": [{"type": "mrkdwn", "text": f"\u201c{preview}\u201d"}]}
@@ -118,14 +122,69 @@ def root_card(conversation: Conversation, timezone: str) -> SlackMessage:
             "type": "context",
             "elements": [
                 {"type": "mrkdwn", "text": f"*Status:* {status}"},
+                {
+                    "type": "mrkdwn",
+                    "text": f"*Assignee:* <@{assignee}>" if assignee else "*Unassigned*",
+                },
                 {"type": "mrkdwn", "text": f"*Messages:* {messages}"},
                 {"type": "mrkdwn", "text": f"*Started:* {started}"},
                 {"type": "mrkdwn", "text": "Reply in this thread to answer the customer."},
             ],
         }
     )
+    blocks.append(_card_buttons(conversation))
     return SlackMessage(
         text=f"New {channel.split(' ', 1)[1]} conversation with {customer}", blocks=blocks
+    )
+
+
+def _button(action: CardAction, label: str, ref: str, style: str | None = None) -> dict[str, Any]:
+    button: dict[str, Any] = {
+        "type": "button",
+        "action_id": action.value,
+        "text": {"type": "plain_text", "text": label},
+        "value": ref,
+    }
+    if style:
+        button["style"] = style
+    return button
+
+
+def _card_buttons(conversation: Conversation) -> dict[str, Any]:
+    ref = conversation_ref(conversation)
+    assignment = (
+        _button(CardAction.UNASSIGN, "Unassign", ref)
+        if conversation.assignee_user_id
+        else _button(CardAction.ASSIGN_TO_ME, "Assign to me", ref)
+    )
+    state = (
+        _button(CardAction.REOPEN, "Reopen", ref)
+        if conversation.status is ConversationStatus.RESOLVED
+        else _button(CardAction.RESOLVE, "Resolve", ref, style="primary")
+    )
+    return {"type": "actions", "block_id": "conversation_actions", "elements": [assignment, state]}
+
+
+ACTION_NOTES = {
+    CardAction.ASSIGN_TO_ME: ":bust_in_silhouette: <@{user}> took this conversation.",
+    CardAction.UNASSIGN: ":bust_in_silhouette: <@{user}> unassigned this conversation.",
+    CardAction.RESOLVE: ":white_check_mark: <@{user}> resolved this conversation.",
+    CardAction.REOPEN: ":arrows_counterclockwise: <@{user}> reopened this conversation.",
+}
+
+
+def action_note(action: ConversationAction) -> SlackMessage:
+    """Told in the thread when an agent acts on the card, so the history shows who did."""
+    text = ACTION_NOTES[action.action].format(user=action.user_id)
+    return SlackMessage(
+        text=text, blocks=[{"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}]
+    )
+
+
+def reopened_note() -> SlackMessage:
+    text = ":arrows_counterclockwise: The customer wrote again: this conversation is open again."
+    return SlackMessage(
+        text=text, blocks=[{"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}]
     )
 
 

@@ -9,14 +9,23 @@ from aws_lambda_powertools import Logger
 
 from chalicelib.domain.conversation import (
     Conversation,
+    ConversationAction,
+    ConversationStatus,
     InboundMessage,
     InboundStatus,
+    apply_action,
+    conversation_ref,
     open_conversation,
     with_customer_message,
 )
 from chalicelib.domain.errors import Retryable
 from chalicelib.domain.shop import Shop
-from chalicelib.domain.slack_view import customer_message, root_card
+from chalicelib.domain.slack_view import (
+    action_note,
+    customer_message,
+    reopened_note,
+    root_card,
+)
 from chalicelib.secrets import SecretVault
 from chalicelib.services.ports import IdFactory, SlackFactory, SlackPort
 from chalicelib.store import Store
@@ -46,7 +55,8 @@ class InboundProcessor:
             raise Retryable("the shop has no Slack bot token")
         slack = self._slack(token.get_secret_value())
         # The card is drawn as it will be once this message is counted.
-        conversation = with_customer_message(self._conversation_for(message), message)
+        before = self._conversation_for(message)
+        conversation = with_customer_message(before, message)
         thread = conversation.slack_thread
         card_is_new = thread is None
         if thread is None:
@@ -56,6 +66,8 @@ class InboundProcessor:
         self._store.record_inbound(message, conversation, reply_ts)
         if not card_is_new:
             self._refresh_card(slack, conversation, shop, thread)
+        if before.status is ConversationStatus.RESOLVED:
+            slack.post(channel, reopened_note(), thread_ts=thread_ts)
         logger.info(
             "customer message posted",
             shop_id=shop.shop_id,
@@ -88,3 +100,33 @@ class InboundProcessor:
             conversation, shop.slack.team_id, channel, thread_ts
         )
         return conversation, (channel, thread_ts)
+
+
+class CardActions:
+    """Agents' button presses on a conversation's card: applied, shown on the card and in
+    the thread, in order with the thread's replies (same queue group)."""
+
+    def __init__(self, store: Store, vault: SecretVault, slack: SlackFactory) -> None:
+        self._store = store
+        self._vault = vault
+        self._slack = slack
+
+    def act(self, action: ConversationAction) -> None:
+        conversation = self._store.find_conversation_by_thread(
+            action.team_id, action.channel_id, action.message_ts
+        )
+        # Only the conversation whose card carries the button, in the workspace it lives in.
+        if conversation is None or conversation_ref(conversation) != action.conversation_ref:
+            logger.info("button for no known conversation ignored", action=action.action.value)
+            return
+        shop = self._store.get_shop(conversation.shop_id)
+        token = self._vault.get(conversation.shop_id).slack_bot_token if shop else None
+        if shop is None or token is None:
+            return
+        changed = apply_action(conversation, action)
+        if changed == conversation:
+            return
+        self._store.save_state(changed)
+        slack = self._slack(token.get_secret_value())
+        slack.update(action.channel_id, action.message_ts, root_card(changed, shop.timezone))
+        slack.post(action.channel_id, action_note(action), thread_ts=action.message_ts)

@@ -15,7 +15,13 @@ from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterEr
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.channels.base import ChannelAdapter, WebhookRequest
-from chalicelib.channels.slack import IgnoredEvent, UrlVerification, parse_event, verify_request
+from chalicelib.channels.slack import (
+    IgnoredEvent,
+    UrlVerification,
+    parse_event,
+    parse_interaction,
+    verify_request,
+)
 from chalicelib.domain.conversation import InboundStatus
 from chalicelib.domain.errors import Forbidden, NotFound, Retryable
 from chalicelib.domain.shop import Shop, ShopSecrets, is_shop_id
@@ -135,6 +141,18 @@ class Intake:
             raise Retryable("event not queued") from error
         return None
 
-    def slack_request(self, request: WebhookRequest) -> None:
-        """Interactivity and slash commands: verified only, until their features exist."""
+    def slack_interaction(self, request: WebhookRequest) -> None:
+        """A button pressed on a conversation card: verified, queued, acknowledged."""
+        verify_request(request, self._settings.slack_signing_secret.get_secret_value())
+        interaction = parse_interaction(request.body)
+        if isinstance(interaction, IgnoredEvent):
+            logger.debug("slack interaction ignored", why=interaction.why)
+            return
+        try:
+            self._queues.send_outbound(interaction)
+        except AWS_ERRORS as error:
+            raise Retryable("action not queued") from error
+
+    def slack_command(self, request: WebhookRequest) -> None:
+        """Slash commands: verified only, until their features exist."""
         verify_request(request, self._settings.slack_signing_secret.get_secret_value())

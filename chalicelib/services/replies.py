@@ -51,6 +51,7 @@ class ReplyDispatcher:
         self._clock = clock
 
     def handle(self, job: AgentReply | DeliveryUpdate) -> None:
+        """An agent's reply to send, or news of one sent."""
         if isinstance(job, AgentReply):
             self.send_reply(job)
         else:

@@ -119,12 +119,14 @@ def test_a_refused_event_request_is_answered_and_queues_nothing(
 
 
 def interaction() -> bytes:
+    """A button press Threadline does not know (its own buttons are tested with the card)."""
     payload = {
         "type": "block_actions",
         "team": {"id": TEAM_ID},
         "user": {"id": "U0AGENT"},
         "channel": {"id": CHANNEL_ID},
-        "actions": [{"action_id": "resolve", "type": "button", "value": "conv-1"}],
+        "container": {"type": "message", "channel_id": CHANNEL_ID, "message_ts": "1.2"},
+        "actions": [{"action_id": "some_other_app_button", "type": "button", "action_ts": "1.3"}],
         "trigger_id": "1337.42.abcd",
     }
     return form({"payload": json.dumps(payload)})

@@ -9,13 +9,17 @@ from pydantic import TypeAdapter
 from chalicelib.domain.conversation import (
     FAILED_DELIVERY,
     AgentReply,
+    CardAction,
     Channel,
+    ConversationAction,
     ConversationStatus,
     DeliveryStatus,
     DeliveryUpdate,
     InboundMessage,
     MediaItem,
     OutboundJob,
+    apply_action,
+    conversation_ref,
     delivery_rank,
     message_preview,
     open_conversation,
@@ -343,3 +347,44 @@ def test_a_counted_message_updates_the_conversation_as_the_store_records_it() ->
     assert counted.shop_address == "+14155550177"
     assert counted.customer_name == conversation.customer_name
     assert counted.first_message_preview == conversation.first_message_preview
+
+
+def card_press(action: str, user: str = "U0AGENT1") -> ConversationAction:
+    return ConversationAction(
+        action=CardAction(action),
+        conversation_ref="kavezo:conv-1",
+        team_id="T0123ABC",
+        channel_id="C0123ABC",
+        message_ts="1774744200.000100",
+        user_id=user,
+        action_ts="1774744300.000100",
+    )
+
+
+def test_card_actions_assign_unassign_resolve_and_reopen() -> None:
+    # Given an open, unassigned conversation
+    opened = open_conversation(inbound(), "conv-1")
+
+    # When agents press the card's buttons in turn
+    assigned = apply_action(opened, card_press("assign_to_me"))
+    resolved = apply_action(assigned, card_press("resolve"))
+    reopened = apply_action(resolved, card_press("reopen"))
+    unassigned = apply_action(reopened, card_press("unassign"))
+
+    # Then each press changes exactly what it says
+    assert (assigned.assignee_user_id, assigned.status) == ("U0AGENT1", ConversationStatus.OPEN)
+    assert (resolved.assignee_user_id, resolved.status) == ("U0AGENT1", ConversationStatus.RESOLVED)
+    assert reopened.status is ConversationStatus.OPEN
+    assert unassigned.assignee_user_id is None
+    assert conversation_ref(opened) == "kavezo:conv-1"
+
+
+def test_a_customer_writing_to_a_resolved_conversation_reopens_it() -> None:
+    # Given a resolved conversation
+    resolved = apply_action(open_conversation(inbound(), "conv-1"), card_press("resolve"))
+
+    # When the customer writes again
+    counted = with_customer_message(resolved, inbound(received_at=NOW))
+
+    # Then it is open again
+    assert counted.status is ConversationStatus.OPEN

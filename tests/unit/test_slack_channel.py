@@ -8,6 +8,7 @@ import hmac
 import json
 import time
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 
@@ -16,10 +17,11 @@ from chalicelib.channels.slack import (
     IgnoredEvent,
     UrlVerification,
     parse_event,
+    parse_interaction,
     plain_text,
     verify_request,
 )
-from chalicelib.domain.conversation import AgentReply
+from chalicelib.domain.conversation import AgentReply, CardAction, ConversationAction
 from chalicelib.domain.errors import BadRequest, Forbidden
 
 pytestmark = pytest.mark.unit
@@ -429,3 +431,63 @@ def test_a_reply_with_a_file_is_a_reply_that_carries_files(text: str, files: boo
     assert isinstance(event, AgentReply)
     assert event.has_files is files
     assert event.text == text
+
+
+def interaction_body(payload: dict[str, Any]) -> bytes:
+    return urlencode({"payload": json.dumps(payload)}).encode()
+
+
+def block_actions(**changes: Any) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "type": "block_actions",
+        "team": {"id": "T0123ABC"},
+        "user": {"id": "U0AGENT1", "team_id": "T0123ABC"},
+        "container": {"type": "message", "channel_id": "C0123ABC", "message_ts": "1.000100"},
+        "actions": [{"action_id": "resolve", "value": "kavezo:conv-1", "action_ts": "2.000200"}],
+    }
+    payload.update(changes)
+    return payload
+
+
+def test_a_card_button_press_is_a_conversation_action() -> None:
+    # Given Slack's block_actions payload for the Resolve button
+    # When it is parsed
+    action = parse_interaction(interaction_body(block_actions()))
+
+    # Then it names the action, the conversation, the card and who pressed it
+    assert isinstance(action, ConversationAction)
+    assert (action.action, action.conversation_ref) == (CardAction.RESOLVE, "kavezo:conv-1")
+    assert (action.team_id, action.channel_id, action.message_ts) == (
+        "T0123ABC",
+        "C0123ABC",
+        "1.000100",
+    )
+    assert (action.user_id, action.action_ts) == ("U0AGENT1", "2.000200")
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        block_actions(type="view_submission"),
+        block_actions(actions=[{"action_id": "other_apps_button", "action_ts": "2.0"}]),
+    ],
+    ids=["not a button press", "not our button"],
+)
+def test_interactions_that_are_not_card_buttons_are_ignored(payload: dict[str, Any]) -> None:
+    assert isinstance(parse_interaction(interaction_body(payload)), IgnoredEvent)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"payload=%7Bnot+json",
+        interaction_body(block_actions(actions=[])),
+        interaction_body(block_actions(user={"id": "<!channel>"})),
+        interaction_body(block_actions(container={})),
+        b"\xff\xfe",
+    ],
+    ids=["invalid json", "no actions", "forged user id", "no card", "not utf-8"],
+)
+def test_a_malformed_interaction_is_a_bad_request(body: bytes) -> None:
+    with pytest.raises(BadRequest):
+        parse_interaction(body)

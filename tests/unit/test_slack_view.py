@@ -157,7 +157,7 @@ def test_root_card_shows_customer_channel_shop_number_and_open_status() -> None:
     assert card.text == "New WhatsApp conversation with \u2068Ana\u2069 (+34600111222)"
     assert section == "*\u2068Ana\u2069 (+34600111222)*\n:speech_balloon: WhatsApp to +36201234567"
     assert context[0] == "*Status:* :large_green_circle: Open"
-    assert "Reply in this thread" in context[3]
+    assert "Reply in this thread" in context[4]
 
 
 def test_root_card_for_sms_shows_the_number_and_sms_label() -> None:
@@ -216,7 +216,7 @@ def test_root_card_start_time_is_in_the_shop_time_zone_across_dst(
 
     # When it is rendered for a shop in Budapest
     # Then the start time is Budapest wall time with the right abbreviation
-    assert context_texts(card)[2] == f"*Started:* {started}"
+    assert context_texts(card)[3] == f"*Started:* {started}"
 
 
 def test_root_card_start_time_in_utc_for_a_utc_shop() -> None:
@@ -225,7 +225,7 @@ def test_root_card_start_time_in_utc_for_a_utc_shop() -> None:
 
     # When it is rendered for a UTC shop
     # Then the time is shown unchanged
-    assert context_texts(card)[2] == "*Started:* 29 Mar 2026 00:30 UTC"
+    assert context_texts(card)[3] == "*Started:* 29 Mar 2026 00:30 UTC"
 
 
 # --------------------------------------------------------------------------- customer message
@@ -396,3 +396,22 @@ def test_root_card_shows_the_first_message_escaped_and_how_many_messages_so_far(
     assert quoted == "\u201c&lt;!channel&gt; onde está meu pedido?\u201d"
     assert "*Messages:* 3 messages" in payload_json(card)
     assert "<" not in payload_json(card)
+
+
+def buttons(card: SlackMessage) -> list[tuple[str, str]]:
+    [actions] = [block for block in card.blocks if block["type"] == "actions"]
+    return [(element["action_id"], element["value"]) for element in actions["elements"]]
+
+
+def test_card_buttons_fit_the_conversation_and_name_it() -> None:
+    # Given an open unassigned conversation, and the same one assigned and resolved
+    fresh = root_card(conversation(), "UTC")
+    done = root_card(
+        conversation(assignee_user_id="U0AGENT1", status=ConversationStatus.RESOLVED), "UTC"
+    )
+
+    # Then the buttons offer what can be done next, each carrying the conversation's ref
+    assert buttons(fresh) == [("assign_to_me", "kavezo:conv-1"), ("resolve", "kavezo:conv-1")]
+    assert buttons(done) == [("unassign", "kavezo:conv-1"), ("reopen", "kavezo:conv-1")]
+    assert "*Unassigned*" in payload_json(fresh)
+    assert "*Assignee:* <@U0AGENT1>" in payload_json(done)

@@ -1,0 +1,155 @@
+"""The buttons on a conversation's card: pressed in Slack, applied through the queue, shown
+on the card and in the thread."""
+
+import json
+from typing import Any
+
+import pytest
+
+from tests.fakes import FakeSlack
+from tests.integration.conftest import PUBLIC_URL
+from tests.signing import (
+    CHANNEL_ID,
+    TEAM_ID,
+    form,
+    slack_headers,
+    twilio_headers,
+    twilio_message,
+)
+
+CUSTOMER = "+5511987654321"
+PATH = "/webhooks/twilio/ana"
+
+
+def customer_writes(client: Any, sid_number: int, body: str) -> None:
+    params = twilio_message(sid_number, Body=body)
+    headers = twilio_headers(PUBLIC_URL + PATH, params)
+    assert client.http.post(PATH, headers=headers, body=form(params)).status_code == 200
+
+
+def press(client: Any, action_id: str, root_ts: str, value: str, **overrides: Any) -> int:
+    """Posts a signed block_actions interaction, as Slack does for a button press."""
+    payload: dict[str, Any] = {
+        "type": "block_actions",
+        "team": {"id": overrides.get("team", TEAM_ID)},
+        "user": {"id": overrides.get("user", "U0AGENT1")},
+        "container": {"type": "message", "channel_id": CHANNEL_ID, "message_ts": root_ts},
+        "channel": {"id": CHANNEL_ID},
+        "actions": [
+            {
+                "action_id": action_id,
+                "type": "button",
+                "value": value,
+                "action_ts": overrides.get("action_ts", f"17640010{len(action_id)}.000100"),
+            }
+        ],
+    }
+    body = form({"payload": json.dumps(payload)})
+    headers = slack_headers(body, content_type="application/x-www-form-urlencoded")
+    return int(client.http.post("/slack/interactions", headers=headers, body=body).status_code)
+
+
+def card_buttons(blocks: list[dict[str, Any]]) -> list[str]:
+    [actions] = [b for b in blocks if b["type"] == "actions"]
+    return [element["action_id"] for element in actions["elements"]]
+
+
+@pytest.fixture
+def conversation(client, shop, container, run_workers, slack: FakeSlack) -> tuple[str, str]:
+    """A customer's conversation with its card; returns (root ts, the buttons' value)."""
+    from tests.integration.conftest import PUBLIC_URL
+    from tests.signing import twilio_headers, twilio_message
+
+    path = "/webhooks/twilio/ana"
+    params = twilio_message(1, Body="Olá, preciso de ajuda")
+    assert (
+        client.http.post(
+            path, headers=twilio_headers(PUBLIC_URL + path, params), body=form(params)
+        ).status_code
+        == 200
+    )
+    run_workers()
+    [root] = slack.roots()
+    found = container.store.find_open_conversation("ana", CUSTOMER)
+    assert found is not None
+    return root.ts, f"ana:{found.conversation_id}"
+
+
+def test_assign_resolve_and_a_customer_reply_each_show_on_the_card_and_in_the_thread(
+    client, container, conversation, run_workers, slack: FakeSlack
+):
+    root_ts, ref = conversation
+    [root] = slack.roots()
+    assert card_buttons(root.message.blocks) == ["assign_to_me", "resolve"]
+
+    # When an agent takes the conversation, then resolves it
+    assert press(client, "assign_to_me", root_ts, ref) == 200
+    run_workers()
+    assigned = slack.updates[-1]
+    assert press(client, "resolve", root_ts, ref) == 200
+    run_workers()
+    resolved = slack.updates[-1]
+
+    # Then the card shows the agent and then the resolution, with the buttons that fit
+    assert assigned.ts == resolved.ts == root_ts
+    assert "<@U0AGENT1>" in json.dumps(assigned.message.blocks)
+    assert card_buttons(assigned.message.blocks) == ["unassign", "resolve"]
+    assert ":white_check_mark: Resolved" in json.dumps(resolved.message.blocks)
+    assert card_buttons(resolved.message.blocks) == ["unassign", "reopen"]
+    stored = container.store.find_open_conversation("ana", CUSTOMER)
+    assert stored is not None
+    assert (stored.status.value, stored.assignee_user_id) == ("resolved", "U0AGENT1")
+    notes = [p.message.text for p in slack.thread(root_ts)][1:]
+    assert notes == [
+        ":bust_in_silhouette: <@U0AGENT1> took this conversation.",
+        ":white_check_mark: <@U0AGENT1> resolved this conversation.",
+    ]
+
+    # When the customer writes again
+    from tests.integration.conftest import PUBLIC_URL
+    from tests.signing import twilio_headers, twilio_message
+
+    path = "/webhooks/twilio/ana"
+    params = twilio_message(2, Body="Ainda não chegou")
+    client.http.post(path, headers=twilio_headers(PUBLIC_URL + path, params), body=form(params))
+    run_workers()
+
+    # Then it is open again, on the card and in the thread
+    reopened = slack.updates[-1]
+    assert ":large_green_circle: Open" in json.dumps(reopened.message.blocks)
+    assert card_buttons(reopened.message.blocks) == ["unassign", "resolve"]
+    assert slack.thread(root_ts)[-1].message.text.endswith("this conversation is open again.")
+
+
+@pytest.mark.parametrize("case", ["stale button", "another workspace", "unknown card"])
+def test_a_press_that_does_not_match_its_conversation_changes_nothing(
+    client, container, conversation, run_workers, slack: FakeSlack, case
+):
+    root_ts, ref = conversation
+    # Given a press whose button belongs elsewhere
+    if case == "stale button":
+        status = press(client, "resolve", root_ts, "ana:01OTHERCONVERSATION")
+    elif case == "another workspace":
+        status = press(client, "resolve", root_ts, ref, team="T0OTHER")
+    else:
+        status = press(client, "resolve", "1764999999.000100", ref)
+    # When the workers run
+    run_workers()
+    # Then Slack got its 200, and the conversation, its card and its thread are unchanged
+    assert status == 200
+    stored = container.store.find_open_conversation("ana", CUSTOMER)
+    assert stored is not None
+    assert stored.status.value == "open"
+    assert slack.updates == []
+    assert len(slack.thread(root_ts)) == 1
+
+
+def test_a_malformed_interaction_is_a_400_and_queues_nothing(client, shop):
+    # Given a signed interaction whose payload is not JSON
+    body = form({"payload": "{not json"})
+    headers = slack_headers(body, content_type="application/x-www-form-urlencoded")
+    # When it arrives
+    response = client.http.post("/slack/interactions", headers=headers, body=body)
+    # Then it is refused with a reason
+    assert response.status_code == 400
+    assert json.loads(response.body)["error"]
