@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, model_validator
 
+from chalicelib.domain.conversation import Channel
+
 MASK = "********"
 SHOP_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
 _SHOP_ID = re.compile(SHOP_ID_PATTERN)
@@ -44,9 +46,18 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
 
+SlackChannelId = Annotated[str, Field(pattern=r"^[CG][A-Z0-9]{2,20}$")]
+
+
 class SlackConfig(_Strict):
     team_id: str = Field(pattern=r"^[TE][A-Z0-9]{2,20}$")
-    channel_id: str = Field(pattern=r"^[CG][A-Z0-9]{2,20}$")
+    channel_id: SlackChannelId
+    # Per customer channel (sms, whatsapp, email), a Slack channel of its own; the others
+    # go to `channel_id`.
+    channels: dict[Channel, SlackChannelId] = Field(default_factory=dict)
+
+    def channel_for(self, channel: Channel) -> str:
+        return self.channels.get(channel, self.channel_id)
 
 
 class TwilioConfig(_Strict):

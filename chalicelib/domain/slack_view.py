@@ -5,7 +5,7 @@ profile name) goes through `escape_mrkdwn`, so nobody can ping @channel or forge
 """
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -20,6 +20,7 @@ from chalicelib.domain.conversation import (
     conversation_ref,
 )
 
+WHATSAPP_WINDOW = timedelta(hours=24)
 SECTION_TEXT_LIMIT = 3000
 MESSAGE_TEXT_LIMIT = 40000
 
@@ -132,6 +133,12 @@ def root_card(conversation: Conversation, timezone: str) -> SlackMessage:
             ],
         }
     )
+    if conversation.channel is Channel.WHATSAPP:
+        # WhatsApp takes free-form replies only within 24 h of the customer's last message.
+        window_end = _local_time(conversation.last_customer_message_at + WHATSAPP_WINDOW, timezone)
+        blocks[-1]["elements"].insert(
+            2, {"type": "mrkdwn", "text": f"*Reply window:* until {window_end}"}
+        )
     blocks.append(_card_buttons(conversation))
     return SlackMessage(
         text=f"New {channel.split(' ', 1)[1]} conversation with {customer}", blocks=blocks

@@ -94,7 +94,7 @@ class InboundProcessor:
     def _start_thread(
         self, conversation: Conversation, shop: Shop, slack: SlackPort
     ) -> tuple[Conversation, tuple[str, str]]:
-        channel = shop.slack.channel_id
+        channel = shop.slack.channel_for(conversation.channel)
         thread_ts = slack.post(channel, root_card(conversation, shop.timezone))
         conversation = self._store.attach_slack_thread(
             conversation, shop.slack.team_id, channel, thread_ts

@@ -122,7 +122,7 @@ def bob_document(**twilio: Any) -> dict[str, Any]:
 def expected_shop(shop_id: str, document: dict[str, Any]) -> dict[str, Any]:
     """The shop JSON as the API shows `document`: secrets masked, id, email and webhook URLs
     filled in."""
-    slack = {**document["slack"], "bot_token": MASK}
+    slack = {"channels": {}, **document["slack"], "bot_token": MASK}
     twilio = {**document["twilio"], "auth_token": MASK}
     webhooks = {
         "twilio_messaging": f"{PUBLIC_URL}/webhooks/twilio/{shop_id}",

@@ -21,6 +21,7 @@ from tests.signing import (
     TEAM_ID,
     WHATSAPP_NUMBER,
     form,
+    shop_document,
     slack_headers,
     slack_thread_reply,
     twilio_headers,
@@ -499,3 +500,28 @@ def test_the_card_shows_the_first_message_and_is_updated_as_messages_arrive(
     last_card = json.dumps(slack.updates[-1].message.blocks, ensure_ascii=False)
     assert "*Messages:* 3 messages" in last_card
     assert "\u201cOnde está meu pedido &lt;!here&gt;?\u201d" in last_card
+
+
+def test_a_shop_can_route_whatsapp_conversations_to_a_slack_channel_of_their_own(
+    client, put_shop, container, run_workers, slack: FakeSlack
+):
+    # Given a shop whose WhatsApp conversations go to their own Slack channel
+    document = shop_document()
+    document["slack"] = {**document["slack"], "channels": {"whatsapp": "C0WHATSAPP"}}
+    assert put_shop("ana", document).status_code == 201
+    path = "/webhooks/twilio/ana"
+    for n, fields in enumerate(
+        [{"From": WHATSAPP_CUSTOMER, "To": f"whatsapp:{WHATSAPP_NUMBER}"}, {}], start=1
+    ):
+        params = twilio_message(n, **fields)
+        headers = twilio_headers(PUBLIC_URL + path, params)
+        assert client.http.post(path, headers=headers, body=form(params)).status_code == 200
+
+    # When the workers run
+    run_workers()
+
+    # Then the WhatsApp conversation opened there, the SMS one in the shop's channel
+    assert sorted(root.channel for root in slack.roots()) == [CHANNEL_ID, "C0WHATSAPP"]
+    whatsapp = container.store.find_open_conversation("ana", WHATSAPP_CUSTOMER)
+    assert whatsapp is not None
+    assert whatsapp.slack_channel_id == "C0WHATSAPP"

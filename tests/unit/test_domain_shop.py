@@ -6,6 +6,7 @@ from typing import Any
 import pytest
 from pydantic import SecretStr, ValidationError
 
+from chalicelib.domain.conversation import Channel
 from chalicelib.domain.shop import (
     MASK,
     Shop,
@@ -364,6 +365,7 @@ def test_masked_document_shows_the_mask_and_never_the_secrets() -> None:
     assert shown["slack"] == {
         "team_id": "T0123ABC",
         "channel_id": "C0123ABC",
+        "channels": {},
         "bot_token": MASK,
     }
     assert shown["twilio"] == {
@@ -529,3 +531,26 @@ def test_masked_document_lists_the_webhook_urls_to_paste_into_twilio_and_slack()
         "slack_interactivity": f"{PUBLIC_URL}/slack/interactions",
         "slack_commands": f"{PUBLIC_URL}/slack/commands",
     }
+
+
+def test_each_customer_channel_may_have_its_own_slack_channel() -> None:
+    # Given a shop that sends WhatsApp conversations to a channel of their own
+    document = valid_document()
+    document["slack"]["channels"] = {"whatsapp": "C0WHATSAPP"}
+    shop, _ = ShopDocument.model_validate(document).split(SHOP_ID)
+
+    # Then WhatsApp goes there, and everything else to the default channel
+    assert shop.slack.channel_for(Channel.WHATSAPP) == "C0WHATSAPP"
+    assert shop.slack.channel_for(Channel.SMS) == "C0123ABC"
+
+
+@pytest.mark.parametrize(
+    "channels", [{"fax": "C0FAX"}, {"whatsapp": "not-a-channel"}], ids=["channel", "slack id"]
+)
+def test_routing_to_an_unknown_channel_or_a_bad_slack_id_is_refused(
+    channels: dict[str, str],
+) -> None:
+    document = valid_document()
+    document["slack"]["channels"] = channels
+    with pytest.raises(ValidationError):
+        ShopDocument.model_validate(document)
