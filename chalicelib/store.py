@@ -465,17 +465,17 @@ class Store:
         return conversation
 
     def save_state(self, conversation: Conversation) -> None:
-        """Stores what agents change on a conversation: its status and assignee."""
+        """Stores what agents change on a conversation: status, priority and assignee."""
         assignee = conversation.assignee_user_id
         self._client.update_item(
             TableName=self._table,
             Key=_conversation_key(conversation.shop_id, conversation.conversation_id),
-            UpdateExpression="SET #status = :status"
+            UpdateExpression="SET #status = :status, priority = :priority"
             + (", assignee_user_id = :assignee" if assignee else " REMOVE assignee_user_id"),
             ConditionExpression="attribute_exists(PK)",
             ExpressionAttributeNames={"#status": "status"},
             ExpressionAttributeValues=_to_attributes(
-                {":status": conversation.status.value}
+                {":status": conversation.status.value, ":priority": conversation.priority.value}
                 | ({":assignee": assignee} if assignee else {})
             ),
         )

@@ -9,7 +9,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from chalicelib.channels.base import WebhookRequest
-from chalicelib.domain.conversation import AgentReply, CardAction, ConversationAction
+from chalicelib.domain.conversation import AgentReply, CardAction, ConversationAction, Priority
 from chalicelib.domain.errors import BadRequest, Forbidden, Retryable
 from chalicelib.domain.slack_view import SlackMessage
 
@@ -152,9 +152,22 @@ def parse_interaction(body: bytes) -> ConversationAction | IgnoredEvent:
     user_id = _text(user.get("id"), "user.id")
     if not _USER_ID.match(user_id):
         raise BadRequest("missing or invalid user.id")
+    action = CardAction(pressed["action_id"])
+    priority: Priority | None = None
+    if action is CardAction.SET_PRIORITY:
+        # A select's option carries "<conversation ref>#<priority>".
+        selected = pressed.get("selected_option")
+        value = _text(selected.get("value") if isinstance(selected, dict) else None, "option")
+        ref, _, chosen = value.rpartition("#")
+        if chosen not in {p.value for p in Priority}:
+            raise BadRequest("missing or invalid priority")
+        priority = Priority(chosen)
+    else:
+        ref = _text(pressed.get("value"), "actions.value")
     return ConversationAction(
-        action=CardAction(pressed["action_id"]),
-        conversation_ref=_text(pressed.get("value"), "actions.value"),
+        action=action,
+        priority=priority,
+        conversation_ref=ref,
         team_id=_text(team.get("id") or user.get("team_id"), "team.id"),
         channel_id=_text(container.get("channel_id"), "container.channel_id"),
         message_ts=_text(container.get("message_ts"), "container.message_ts"),

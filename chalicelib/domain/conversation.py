@@ -31,6 +31,13 @@ _BIDI_CONTROLS = dict.fromkeys(
 )
 
 
+class Priority(StrEnum):
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+    URGENT = "urgent"
+
+
 class InboundStatus(StrEnum):
     RECEIVED = "received"
     PROCESSED = "processed"
@@ -129,6 +136,7 @@ class Conversation(BaseModel):
     message_count: int = 0
     first_message_preview: str = ""
     assignee_user_id: str | None = None
+    priority: Priority = Priority.NORMAL
     slack_team_id: str | None = None
     slack_channel_id: str | None = None
     slack_thread_ts: str | None = None
@@ -237,6 +245,7 @@ class CardAction(StrEnum):
     UNASSIGN = "unassign"
     RESOLVE = "resolve"
     REOPEN = "reopen"
+    SET_PRIORITY = "set_priority"
 
 
 class ConversationAction(BaseModel):
@@ -254,6 +263,7 @@ class ConversationAction(BaseModel):
     message_ts: str
     user_id: str
     action_ts: str
+    priority: Priority | None = None
 
     @property
     def thread_key(self) -> str:
@@ -275,6 +285,10 @@ def apply_action(conversation: Conversation, action: ConversationAction) -> Conv
             return conversation.model_copy(update={"status": ConversationStatus.RESOLVED})
         case CardAction.REOPEN:
             return conversation.model_copy(update={"status": ConversationStatus.OPEN})
+        case CardAction.SET_PRIORITY:
+            return conversation.model_copy(
+                update={"priority": action.priority or conversation.priority}
+            )
 
 
 # The outbound queue's jobs, all ordered per conversation thread or provider message.

@@ -17,6 +17,7 @@ from chalicelib.domain.conversation import (
     ConversationStatus,
     DeliveryStatus,
     InboundMessage,
+    Priority,
     conversation_ref,
 )
 
@@ -28,6 +29,13 @@ CHANNEL_LABELS = {
     Channel.SMS: ":iphone: SMS",
     Channel.WHATSAPP: ":speech_balloon: WhatsApp",
     Channel.EMAIL: ":email: Email",
+}
+
+PRIORITY_LABELS = {
+    Priority.LOW: ":white_circle: Low",
+    Priority.NORMAL: ":large_blue_circle: Normal",
+    Priority.HIGH: ":large_orange_circle: High",
+    Priority.URGENT: ":red_circle: Urgent",
 }
 
 STATUS_LABELS = {
@@ -123,6 +131,7 @@ def root_card(conversation: Conversation, timezone: str) -> SlackMessage:
             "type": "context",
             "elements": [
                 {"type": "mrkdwn", "text": f"*Status:* {status}"},
+                {"type": "mrkdwn", "text": f"*Priority:* {PRIORITY_LABELS[conversation.priority]}"},
                 {
                     "type": "mrkdwn",
                     "text": f"*Assignee:* <@{assignee}>" if assignee else "*Unassigned*",
@@ -169,7 +178,25 @@ def _card_buttons(conversation: Conversation) -> dict[str, Any]:
         if conversation.status is ConversationStatus.RESOLVED
         else _button(CardAction.RESOLVE, "Resolve", ref, style="primary")
     )
-    return {"type": "actions", "block_id": "conversation_actions", "elements": [assignment, state]}
+    options = [
+        {
+            "text": {"type": "plain_text", "text": PRIORITY_LABELS[priority], "emoji": True},
+            "value": f"{ref}#{priority.value}",
+        }
+        for priority in Priority
+    ]
+    priority = {
+        "type": "static_select",
+        "action_id": CardAction.SET_PRIORITY.value,
+        "placeholder": {"type": "plain_text", "text": "Priority"},
+        "options": options,
+        "initial_option": options[list(Priority).index(conversation.priority)],
+    }
+    return {
+        "type": "actions",
+        "block_id": "conversation_actions",
+        "elements": [assignment, state, priority],
+    }
 
 
 ACTION_NOTES = {
@@ -177,12 +204,14 @@ ACTION_NOTES = {
     CardAction.UNASSIGN: ":bust_in_silhouette: <@{user}> unassigned this conversation.",
     CardAction.RESOLVE: ":white_check_mark: <@{user}> resolved this conversation.",
     CardAction.REOPEN: ":arrows_counterclockwise: <@{user}> reopened this conversation.",
+    CardAction.SET_PRIORITY: "<@{user}> set the priority to {priority}.",
 }
 
 
 def action_note(action: ConversationAction) -> SlackMessage:
     """Told in the thread when an agent acts on the card, so the history shows who did."""
-    text = ACTION_NOTES[action.action].format(user=action.user_id)
+    priority = PRIORITY_LABELS[action.priority] if action.priority else ""
+    text = ACTION_NOTES[action.action].format(user=action.user_id, priority=priority)
     return SlackMessage(
         text=text, blocks=[{"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}]
     )

@@ -41,6 +41,7 @@ def press(client: Any, action_id: str, root_ts: str, value: str, **overrides: An
                 "type": "button",
                 "value": value,
                 "action_ts": overrides.get("action_ts", f"17640010{len(action_id)}.000100"),
+                **overrides.get("fields", {}),
             }
         ],
     }
@@ -80,7 +81,7 @@ def test_assign_resolve_and_a_customer_reply_each_show_on_the_card_and_in_the_th
 ):
     root_ts, ref = conversation
     [root] = slack.roots()
-    assert card_buttons(root.message.blocks) == ["assign_to_me", "resolve"]
+    assert card_buttons(root.message.blocks) == ["assign_to_me", "resolve", "set_priority"]
 
     # When an agent takes the conversation, then resolves it
     assert press(client, "assign_to_me", root_ts, ref) == 200
@@ -93,9 +94,9 @@ def test_assign_resolve_and_a_customer_reply_each_show_on_the_card_and_in_the_th
     # Then the card shows the agent and then the resolution, with the buttons that fit
     assert assigned.ts == resolved.ts == root_ts
     assert "<@U0AGENT1>" in json.dumps(assigned.message.blocks)
-    assert card_buttons(assigned.message.blocks) == ["unassign", "resolve"]
+    assert card_buttons(assigned.message.blocks) == ["unassign", "resolve", "set_priority"]
     assert ":white_check_mark: Resolved" in json.dumps(resolved.message.blocks)
-    assert card_buttons(resolved.message.blocks) == ["unassign", "reopen"]
+    assert card_buttons(resolved.message.blocks) == ["unassign", "reopen", "set_priority"]
     stored = container.store.find_open_conversation("ana", CUSTOMER)
     assert stored is not None
     assert (stored.status.value, stored.assignee_user_id) == ("resolved", "U0AGENT1")
@@ -117,7 +118,7 @@ def test_assign_resolve_and_a_customer_reply_each_show_on_the_card_and_in_the_th
     # Then it is open again, on the card and in the thread
     reopened = slack.updates[-1]
     assert ":large_green_circle: Open" in json.dumps(reopened.message.blocks)
-    assert card_buttons(reopened.message.blocks) == ["unassign", "resolve"]
+    assert card_buttons(reopened.message.blocks) == ["unassign", "resolve", "set_priority"]
     assert slack.thread(root_ts)[-1].message.text.endswith("this conversation is open again.")
 
 
@@ -153,3 +154,21 @@ def test_a_malformed_interaction_is_a_400_and_queues_nothing(client, shop):
     # Then it is refused with a reason
     assert response.status_code == 400
     assert json.loads(response.body)["error"]
+
+
+def test_choosing_a_priority_shows_it_on_the_card_and_in_the_thread(
+    client, container, conversation, run_workers, slack: FakeSlack
+):
+    root_ts, ref = conversation
+    # When an agent picks "Urgent" in the card's priority select
+    option = {"value": f"{ref}#urgent", "text": {"type": "plain_text", "text": "Urgent"}}
+    assert press(client, "set_priority", root_ts, "", fields={"selected_option": option}) == 200
+    run_workers()
+    # Then it is stored, on the card, and noted in the thread
+    stored = container.store.find_open_conversation("ana", CUSTOMER)
+    assert stored is not None
+    assert stored.priority.value == "urgent"
+    assert "*Priority:* :red_circle: Urgent" in json.dumps(slack.updates[-1].message.blocks)
+    assert slack.thread(root_ts)[-1].message.text == (
+        "<@U0AGENT1> set the priority to :red_circle: Urgent."
+    )

@@ -21,7 +21,7 @@ from chalicelib.channels.slack import (
     plain_text,
     verify_request,
 )
-from chalicelib.domain.conversation import AgentReply, CardAction, ConversationAction
+from chalicelib.domain.conversation import AgentReply, CardAction, ConversationAction, Priority
 from chalicelib.domain.errors import BadRequest, Forbidden
 
 pytestmark = pytest.mark.unit
@@ -491,3 +491,27 @@ def test_interactions_that_are_not_card_buttons_are_ignored(payload: dict[str, A
 def test_a_malformed_interaction_is_a_bad_request(body: bytes) -> None:
     with pytest.raises(BadRequest):
         parse_interaction(body)
+
+
+def test_a_priority_choice_carries_the_conversation_and_the_priority() -> None:
+    # Given the card's priority select, "High" chosen
+    option = {"value": "kavezo:conv-1#high"}
+    press = {"action_id": "set_priority", "selected_option": option, "action_ts": "2.0"}
+
+    # When it is parsed
+    action = parse_interaction(interaction_body(block_actions(actions=[press])))
+
+    # Then it sets that priority on that conversation
+    assert isinstance(action, ConversationAction)
+    assert (action.action, action.priority) == (CardAction.SET_PRIORITY, Priority.HIGH)
+    assert action.conversation_ref == "kavezo:conv-1"
+
+
+def test_an_unknown_priority_is_a_bad_request() -> None:
+    press = {
+        "action_id": "set_priority",
+        "selected_option": {"value": "kavezo:conv-1#whenever"},
+        "action_ts": "2.0",
+    }
+    with pytest.raises(BadRequest):
+        parse_interaction(interaction_body(block_actions(actions=[press])))

@@ -16,6 +16,7 @@ from chalicelib.domain.conversation import (
     DeliveryStatus,
     InboundMessage,
     MediaItem,
+    Priority,
 )
 from chalicelib.domain.slack_view import (
     DELIVERY_REACTIONS,
@@ -400,7 +401,10 @@ def test_root_card_shows_the_first_message_escaped_and_how_many_messages_so_far(
 
 def buttons(card: SlackMessage) -> list[tuple[str, str]]:
     [actions] = [block for block in card.blocks if block["type"] == "actions"]
-    return [(element["action_id"], element["value"]) for element in actions["elements"]]
+    return [
+        (element["action_id"], element.get("value") or element["initial_option"]["value"])
+        for element in actions["elements"]
+    ]
 
 
 def test_card_buttons_fit_the_conversation_and_name_it() -> None:
@@ -411,8 +415,16 @@ def test_card_buttons_fit_the_conversation_and_name_it() -> None:
     )
 
     # Then the buttons offer what can be done next, each carrying the conversation's ref
-    assert buttons(fresh) == [("assign_to_me", "kavezo:conv-1"), ("resolve", "kavezo:conv-1")]
-    assert buttons(done) == [("unassign", "kavezo:conv-1"), ("reopen", "kavezo:conv-1")]
+    assert buttons(fresh) == [
+        ("assign_to_me", "kavezo:conv-1"),
+        ("resolve", "kavezo:conv-1"),
+        ("set_priority", "kavezo:conv-1#normal"),
+    ]
+    assert buttons(done) == [
+        ("unassign", "kavezo:conv-1"),
+        ("reopen", "kavezo:conv-1"),
+        ("set_priority", "kavezo:conv-1#normal"),
+    ]
     assert "*Unassigned*" in payload_json(fresh)
     assert "*Assignee:* <@U0AGENT1>" in payload_json(done)
 
@@ -427,3 +439,20 @@ def test_a_whatsapp_card_shows_until_when_free_form_replies_are_possible() -> No
     # (across the night the clocks went forward), and SMS cards say nothing of it
     assert "*Reply window:* until 30 Mar 2026 01:30 CEST" in context_texts(whatsapp)
     assert "Reply window" not in payload_json(sms)
+
+
+def test_the_card_shows_the_priority_and_offers_every_other() -> None:
+    # Given an urgent conversation
+    card = root_card(conversation(priority=Priority.URGENT), "UTC")
+
+    # Then its priority is visible, and the select starts on it, offering all four
+    assert "*Priority:* :red_circle: Urgent" in context_texts(card)
+    [actions] = [block for block in card.blocks if block["type"] == "actions"]
+    select = actions["elements"][-1]
+    assert select["initial_option"]["value"] == "kavezo:conv-1#urgent"
+    assert [o["value"].rsplit("#", 1)[1] for o in select["options"]] == [
+        "low",
+        "normal",
+        "high",
+        "urgent",
+    ]
