@@ -202,6 +202,11 @@ def open_conversation(message: InboundMessage, conversation_id: str) -> Conversa
     )
 
 
+def thread_key(team_id: str, channel_id: str, thread_ts: str) -> str:
+    """A Slack thread's identity: replies and card presses in it share one queue group."""
+    return f"{team_id}:{channel_id}:{thread_ts}"
+
+
 class AgentReply(BaseModel):
     """A message an agent typed in a conversation's Slack thread."""
 
@@ -223,7 +228,7 @@ class AgentReply(BaseModel):
 
     @property
     def thread_key(self) -> str:
-        return f"{self.team_id}:{self.channel_id}:{self.thread_ts}"
+        return thread_key(self.team_id, self.channel_id, self.thread_ts)
 
 
 class DeliveryUpdate(BaseModel):
@@ -267,7 +272,7 @@ class ConversationAction(BaseModel):
 
     @property
     def thread_key(self) -> str:
-        return f"{self.team_id}:{self.channel_id}:{self.message_ts}"
+        return thread_key(self.team_id, self.channel_id, self.message_ts)
 
 
 def conversation_ref(conversation: Conversation) -> str:

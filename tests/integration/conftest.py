@@ -7,6 +7,7 @@ from typing import Any
 
 import boto3
 import pytest
+from boto3.dynamodb.types import TypeDeserializer
 from chalice.test import Client
 from moto import mock_aws
 
@@ -14,7 +15,7 @@ from app import app
 from chalicelib import bootstrap
 from chalicelib.local.provision import provision
 from chalicelib.local.pump import pumps_for
-from chalicelib.settings import Settings
+from chalicelib.settings import TABLE_NAME, Settings
 from tests.fakes import FakeSlack, RecordingTwilio
 from tests.signing import SLACK_SIGNING_SECRET, shop_document
 
@@ -106,3 +107,14 @@ def run_workers(container: bootstrap.Container) -> Callable[[], int]:
         return handled
 
     return drain
+
+
+def stored_item(pk: str, sk: str) -> dict[str, Any] | None:
+    """A table item as the repository stored it, read consistently."""
+    response = boto3.client("dynamodb").get_item(
+        TableName=TABLE_NAME, Key={"PK": {"S": pk}, "SK": {"S": sk}}, ConsistentRead=True
+    )
+    item = response.get("Item")
+    if item is None:
+        return None
+    return {name: TypeDeserializer().deserialize(value) for name, value in item.items()}

@@ -4,19 +4,17 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-import boto3
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
-from boto3.dynamodb.types import TypeDeserializer
 
 from app import app
 from chalicelib.channels.base import DeliveryRefused
 from chalicelib.domain.conversation import DeliveryStatus, DeliveryUpdate
 from chalicelib.domain.errors import Retryable
-from chalicelib.settings import OUTBOUND_QUEUE, TABLE_NAME
+from chalicelib.settings import OUTBOUND_QUEUE
 from tests.fakes import FakeSlack, RecordingTwilio, SlackPost
-from tests.integration.conftest import PUBLIC_URL
+from tests.integration.conftest import PUBLIC_URL, stored_item
 from tests.signing import (
     ACCOUNT_SID,
     CHANNEL_ID,
@@ -38,16 +36,6 @@ OPTED_OUT = "the customer has opted out (replied STOP); they must text START fir
 
 SMS = {"From": CUSTOMER, "To": SMS_NUMBER}
 WHATSAPP = {"From": f"whatsapp:{CUSTOMER}", "To": f"whatsapp:{WHATSAPP_NUMBER}"}
-
-
-def stored_item(pk: str, sk: str) -> dict[str, Any] | None:
-    response = boto3.client("dynamodb").get_item(
-        TableName=TABLE_NAME, Key={"PK": {"S": pk}, "SK": {"S": sk}}, ConsistentRead=True
-    )
-    item = response.get("Item")
-    if item is None:
-        return None
-    return {name: TypeDeserializer().deserialize(value) for name, value in item.items()}
 
 
 def outbound_item(ts: str = AGENT_TS) -> dict[str, Any] | None:

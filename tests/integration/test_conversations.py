@@ -8,13 +8,12 @@ from typing import Any
 import boto3
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
-from boto3.dynamodb.types import TypeDeserializer
 
 from app import app
 from chalicelib.domain.errors import Retryable
-from chalicelib.settings import INBOUND_QUEUE, TABLE_NAME
+from chalicelib.settings import INBOUND_QUEUE
 from tests.fakes import FakeSlack, SlackPost
-from tests.integration.conftest import PUBLIC_URL
+from tests.integration.conftest import PUBLIC_URL, stored_item
 from tests.signing import (
     BOT_TOKEN,
     CHANNEL_ID,
@@ -35,16 +34,6 @@ HINDI = "मेरा ऑर्डर कहाँ है?"
 EMOJI = "📦🚚✅👍🏽 👨‍👩‍👧"
 
 CustomerWrites = Callable[..., dict[str, str]]
-
-
-def stored_item(pk: str, sk: str) -> dict[str, Any] | None:
-    response = boto3.client("dynamodb").get_item(
-        TableName=TABLE_NAME, Key={"PK": {"S": pk}, "SK": {"S": sk}}, ConsistentRead=True
-    )
-    item = response.get("Item")
-    if item is None:
-        return None
-    return {name: TypeDeserializer().deserialize(value) for name, value in item.items()}
 
 
 def texts(posts: list[SlackPost]) -> list[str]:
