@@ -23,7 +23,7 @@ from chalicelib.domain.conversation import (
     OutboundJob,
     OutboundWork,
 )
-from chalicelib.domain.errors import Retryable
+from chalicelib.domain.errors import NotYet, Retryable
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -100,7 +100,9 @@ class Queues:
         if isinstance(job, AgentReply):
             group, dedup = job.thread_key, job.event_id
         elif isinstance(job, ConversationAction):
-            group, dedup = job.thread_key, f"{job.message_ts}:{job.action_ts}:{job.user_id}"
+            # Its own group: a button must not wait behind a reply's grace period.
+            group = f"{job.thread_key}:card"
+            dedup = f"{job.message_ts}:{job.action_ts}:{job.user_id}"
         else:
             group = f"{job.shop_id}:{job.provider_message_id}"
             dedup = f"{group}:{job.status.value}"
@@ -140,6 +142,8 @@ def process_batch(
     from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
     asked: dict[str, float] = {}
+    # Records that failed, as opposed to waiting or being held back behind one that waits.
+    failed: set[str] = set()
     started: list[str] = []
 
     def handle_record(record: Any) -> None:
@@ -148,13 +152,16 @@ def process_batch(
         )
         if started and out_of_time:
             asked[record.message_id] = 0
+            failed.add(record.message_id)
             raise Retryable("not enough time left in this invocation")
         started.append(record.message_id)
         try:
             handle(record.body)
-        except Retryable as error:
-            if error.retry_after is not None:
+        except Exception as error:
+            if isinstance(error, Retryable) and error.retry_after is not None:
                 asked[record.message_id] = error.retry_after
+            if not isinstance(error, NotYet):
+                failed.add(record.message_id)
             raise
 
     records = event.get("Records", [])
@@ -167,10 +174,13 @@ def process_batch(
         )
     except BatchProcessingError:
         _retry_later(queues, records, asked, retry_base_seconds)
+        if not failed:
+            # Nothing failed, the batch only waits: handed back without an error.
+            return {"batchItemFailures": [{"itemIdentifier": r["messageId"]} for r in records]}
         raise
-    failed = {item["itemIdentifier"] for item in response["batchItemFailures"]}
+    returned = {item["itemIdentifier"] for item in response["batchItemFailures"]}
     _retry_later(
-        queues, [r for r in records if r["messageId"] in failed], asked, retry_base_seconds
+        queues, [r for r in records if r["messageId"] in returned], asked, retry_base_seconds
     )
     return dict(response)
 

@@ -12,6 +12,7 @@ index):
 | conversation by id                     | SHOP#{shop}#CONV#{conversation}     | CONVERSATION     |
 | open conversation by (shop, customer)  | SHOP#{shop}#OPEN#{customer address} | POINTER          |
 | conversation by Slack thread           | SLACK#{team}#{channel}#{thread ts}  | POINTER          |
+| latest edit/deletion of a Slack message| SLACK#{team}#{channel}#{ts}         | REVISION         |
 | messages of a conversation, time order | GSI1: CONV#{shop}#{conversation}    | {iso time}#{key} |
 | conversations of a shop, by start      | GSI1: SHOP#{shop}#CONVERSATIONS     | {created iso}    |
 | customer messages not yet processed    | GSI1: UNPROCESSED#{shard 0-7}       | {due time}#{key} |
@@ -31,6 +32,7 @@ strings, which sort as they should.
 import zlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.parameters.base import BaseProvider
@@ -43,6 +45,7 @@ from chalicelib.domain.conversation import (
     InboundMessage,
     InboundStatus,
     OutboundMessage,
+    ReplyRevision,
     delivery_rank,
 )
 from chalicelib.domain.errors import Conflict, Retryable
@@ -109,6 +112,10 @@ def _open_pointer_key(shop_id: str, customer_address: str) -> dict[str, Any]:
 
 def _thread_pointer_key(team_id: str, channel_id: str, thread_ts: str) -> dict[str, Any]:
     return _key(f"SLACK#{team_id}#{channel_id}#{thread_ts}", "POINTER")
+
+
+def _revision_key(team_id: str, channel_id: str, ts: str) -> dict[str, Any]:
+    return _key(f"SLACK#{team_id}#{channel_id}#{ts}", "REVISION")
 
 
 UNPROCESSED_SHARDS = 8
@@ -551,6 +558,57 @@ class Store:
                 yield _from_attributes(item)
 
     # Agent replies -----------------------------------------------------------------------
+
+    def record_revision(self, revision: ReplyRevision) -> None:
+        """Keeps an agent's latest edit of a thread message, or its deletion, which no later
+        edit undoes. Slack may deliver edits out of order: an older one changes nothing."""
+        values: Item = {
+            "team_id": revision.team_id,
+            "channel_id": revision.channel_id,
+            "ts": revision.ts,
+            "revised_at": Decimal(revision.revised_ts),
+            "deleted": revision.deleted,
+        }
+        if revision.text is not None:
+            values["text"] = revision.text
+        # A deletion always lands; an edit only over an older edit.
+        only_newer: dict[str, Any] = {}
+        if not revision.deleted:
+            only_newer = {
+                "ConditionExpression": "attribute_not_exists(PK) "
+                "OR (deleted = :false AND revised_at < :at)",
+                "ExpressionAttributeValues": _to_attributes(
+                    {":false": False, ":at": values["revised_at"]}
+                ),
+            }
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item={
+                    **_revision_key(revision.team_id, revision.channel_id, revision.ts),
+                    **_to_attributes(values),
+                },
+                **only_newer,
+            )
+        except ClientError as error:
+            if not _condition_failed(error):
+                raise
+
+    def reply_revision(self, team_id: str, channel_id: str, ts: str) -> ReplyRevision | None:
+        response = self._client.get_item(
+            TableName=self._table, Key=_revision_key(team_id, channel_id, ts), ConsistentRead=True
+        )
+        item = response.get("Item")
+        if not item:
+            return None
+        values = _from_attributes(item)
+        return ReplyRevision(
+            team_id=team_id,
+            channel_id=channel_id,
+            ts=ts,
+            text=None if values["deleted"] else str(values.get("text", "")),
+            revised_ts=str(values["revised_at"]),
+        )
 
     def claim_outbound(self, message: OutboundMessage) -> OutboundMessage | None:
         """Stores a reply before it is sent. Returns None when it is new, or the copy an

@@ -29,6 +29,8 @@ class FakeSlack:
     updates: list[SlackPost] = field(default_factory=list)
     reactions: dict[tuple[str, str], list[str]] = field(default_factory=dict)
     failures: list[Exception] = field(default_factory=list)
+    # Display names by user id; users.info knows nobody else.
+    names: dict[str, str] = field(default_factory=lambda: {"U0AGENT": "Bia"})
     _clock: Any = field(default_factory=lambda: itertools.count(1))
 
     def workspace(self, token: str) -> "FakeWorkspace":
@@ -55,6 +57,9 @@ class FakeWorkspace:
 
     def update(self, channel: str, ts: str, message: SlackMessage) -> None:
         self.slack.updates.append(SlackPost(self.token, channel, message, None, ts))
+
+    def display_name(self, user_id: str) -> str | None:
+        return self.slack.names.get(user_id)
 
     # Like SlackWorkspace: adding a reaction twice or removing a missing one is harmless.
     def react(self, channel: str, ts: str, name: str) -> None:

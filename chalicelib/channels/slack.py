@@ -4,12 +4,19 @@ commands), Web API calls out through the official client.
 
 import json
 import re
+import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
 from chalicelib.channels.base import WebhookRequest
-from chalicelib.domain.conversation import AgentReply, CardAction, ConversationAction, Priority
+from chalicelib.domain.conversation import (
+    AgentReply,
+    CardAction,
+    ConversationAction,
+    Priority,
+    ReplyRevision,
+)
 from chalicelib.domain.errors import BadRequest, Forbidden, Retryable
 from chalicelib.domain.slack_view import SlackMessage
 
@@ -67,7 +74,7 @@ class IgnoredEvent:
     why: str
 
 
-SlackEvent = UrlVerification | AgentReply | IgnoredEvent
+SlackEvent = UrlVerification | AgentReply | ReplyRevision | IgnoredEvent
 
 
 def _json_object(body: bytes) -> dict[str, Any]:
@@ -108,6 +115,8 @@ def parse_event(body: bytes) -> SlackEvent:
         raise BadRequest("missing or invalid event")
     if event.get("type") != "message":
         return IgnoredEvent(f"event {event.get('type')!r}")
+    if event.get("subtype") in REVISION_SUBTYPES:
+        return _revision(payload, event)
     if event.get("bot_id") or event.get("subtype") not in REPLY_SUBTYPES:
         return IgnoredEvent("bot message or message subtype")
     thread_ts, ts, text = event.get("thread_ts"), event.get("ts"), event.get("text")
@@ -129,17 +138,53 @@ def parse_event(body: bytes) -> SlackEvent:
     )
 
 
+REVISION_SUBTYPES = frozenset({"message_changed", "message_deleted"})
+
+
+def _revision(payload: dict[str, Any], event: dict[str, Any]) -> ReplyRevision | IgnoredEvent:
+    """An agent's edit or deletion of a message in a thread. Other changes Slack reports the
+    same way (a link unfurled, a thread's reply count) are skipped."""
+    deleted = event.get("subtype") == "message_deleted"
+    message = _object(event, "previous_message" if deleted else "message")
+    ts = event.get("deleted_ts") if deleted else message.get("ts")
+    thread_ts = message.get("thread_ts")
+    if message.get("bot_id") or not thread_ts or thread_ts == ts:
+        return IgnoredEvent("not an agent's thread message")
+    edited = _object(message, "edited")
+    if not deleted and not edited:
+        return IgnoredEvent("not an edit")
+    text = message.get("text")
+    return ReplyRevision(
+        team_id=_text(payload.get("team_id"), "team_id"),
+        channel_id=_text(event.get("channel"), "event.channel"),
+        ts=_text(ts, "event ts"),
+        text=None if deleted else plain_text(text if isinstance(text, str) else ""),
+        revised_ts=_text(event.get("ts") if deleted else edited.get("ts"), "revision ts"),
+    )
+
+
+SEND_TO_CUSTOMER = "send_to_customer"
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,20}$")
 
 
-def parse_interaction(body: bytes) -> ConversationAction | IgnoredEvent:
+def _user_id(payload: dict[str, Any]) -> str:
+    user_id = _text(_object(payload, "user").get("id"), "user.id")
+    if not _USER_ID.match(user_id):
+        raise BadRequest("missing or invalid user.id")
+    return user_id
+
+
+def parse_interaction(body: bytes) -> ConversationAction | AgentReply | IgnoredEvent:
     """An interactivity request (a form with one `payload` field): a press on one of a
-    conversation card's buttons, or something we skip."""
+    conversation card's buttons, "Send to customer" on a thread message, or something we
+    skip."""
     try:
         form = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True, errors="strict"))
     except (UnicodeDecodeError, ValueError) as error:
         raise BadRequest("body is not a valid form") from error
     payload = _json_object(form.get("payload", "").encode("utf-8"))
+    if payload.get("type") == "message_action":
+        return _send_to_customer(payload)
     if payload.get("type") != "block_actions":
         return IgnoredEvent(f"interaction {payload.get('type')!r}")
     actions = payload.get("actions")
@@ -149,9 +194,7 @@ def parse_interaction(body: bytes) -> ConversationAction | IgnoredEvent:
     if pressed.get("action_id") not in {action.value for action in CardAction}:
         return IgnoredEvent(f"action {pressed.get('action_id')!r}")
     user, team, container = (_object(payload, name) for name in ("user", "team", "container"))
-    user_id = _text(user.get("id"), "user.id")
-    if not _USER_ID.match(user_id):
-        raise BadRequest("missing or invalid user.id")
+    user_id = _user_id(payload)
     action = CardAction(pressed["action_id"])
     priority: Priority | None = None
     if action is CardAction.SET_PRIORITY:
@@ -174,6 +217,37 @@ def parse_interaction(body: bytes) -> ConversationAction | IgnoredEvent:
         user_id=user_id,
         action_ts=_text(pressed.get("action_ts"), "actions.action_ts"),
     )
+
+
+def _send_to_customer(payload: dict[str, Any]) -> AgentReply | IgnoredEvent:
+    """The "Send to customer" message shortcut on an agent's message in a conversation
+    thread: that message goes to the customer, whatever the shop's reply mode."""
+    if payload.get("callback_id") != SEND_TO_CUSTOMER:
+        return IgnoredEvent(f"shortcut {payload.get('callback_id')!r}")
+    message = _object(payload, "message")
+    ts, thread_ts = message.get("ts"), message.get("thread_ts")
+    if message.get("bot_id") or not thread_ts or thread_ts == ts:
+        return IgnoredEvent("not an agent's thread message")
+    text = message.get("text")
+    action_ts = _text(payload.get("action_ts"), "action_ts")
+    _user_id(payload)
+    return AgentReply(
+        event_id=f"shortcut:{action_ts}",
+        team_id=_text(_object(payload, "team").get("id"), "team.id"),
+        channel_id=_text(_object(payload, "channel").get("id"), "channel.id"),
+        thread_ts=_text(thread_ts, "message.thread_ts"),
+        ts=_text(ts, "message.ts"),
+        user_id=_text(message.get("user"), "message.user"),
+        text=plain_text(text if isinstance(text, str) else ""),
+        has_files=bool(message.get("files")),
+        explicit=True,
+        requested_ts=action_ts,
+    )
+
+
+# User ids are unique across workspaces, so one cache serves every shop.
+_DISPLAY_NAMES: dict[str, tuple[str, float]] = {}
+DISPLAY_NAME_CACHE_SECONDS = 3600.0
 
 
 class SlackWorkspace:
@@ -217,6 +291,25 @@ class SlackWorkspace:
 
     def update(self, channel: str, ts: str, message: SlackMessage) -> None:
         self._call("chat.update", channel=channel, ts=ts, text=message.text, blocks=message.blocks)
+
+    def display_name(self, user_id: str) -> str | None:
+        """How the workspace names a user (display name, else real name); None when Slack
+        does not say. Cached for the container's life time: names rarely change."""
+        cached = _DISPLAY_NAMES.get(user_id)
+        if cached is not None and time.monotonic() - cached[1] < DISPLAY_NAME_CACHE_SECONDS:
+            return cached[0]
+        from slack_sdk.errors import SlackApiError
+
+        try:
+            user = _object(self._call("users.info", user=user_id), "user")
+        except SlackApiError:
+            return None
+        profile = _object(user, "profile")
+        candidates = (profile.get("display_name"), profile.get("real_name"), user.get("real_name"))
+        name = next((c.strip() for c in candidates if isinstance(c, str) and c.strip()), None)
+        if name is not None:
+            _DISPLAY_NAMES[user_id] = (name, time.monotonic())
+        return name
 
     def react(self, channel: str, ts: str, name: str) -> None:
         # A retried job may add the same reaction twice; Slack refuses the second.

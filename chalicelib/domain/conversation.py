@@ -221,14 +221,49 @@ class AgentReply(BaseModel):
     user_id: str
     text: str
     has_files: bool = False
+    # Chosen with "Send to customer": sent whatever the shop's reply mode, and its grace
+    # period runs from that choice (`requested_ts`) rather than from when it was written.
+    explicit: bool = False
+    requested_ts: str | None = None
 
     @property
     def message_key(self) -> str:
         return f"slack:{self.channel_id}:{self.ts}"
 
     @property
+    def version_ts(self) -> str:
+        """When the text this job carries was current: the grace period starts there, and
+        only an edit made after it changes what is sent."""
+        return self.requested_ts or self.ts
+
+    @property
     def thread_key(self) -> str:
         return thread_key(self.team_id, self.channel_id, self.thread_ts)
+
+
+class ReplyRevision(BaseModel):
+    """An agent edited (`text`) or deleted (`text` None) a message in a conversation thread;
+    recorded as it happens, read when the message's grace period is over."""
+
+    model_config = ConfigDict(frozen=True)
+
+    team_id: str
+    channel_id: str
+    ts: str
+    text: str | None
+    revised_ts: str
+
+    @property
+    def deleted(self) -> bool:
+        return self.text is None
+
+    def newer_than(self, version_ts: str) -> bool:
+        return slack_time(self.revised_ts) > slack_time(version_ts)
+
+
+def slack_time(ts: str) -> float:
+    """A Slack timestamp ("1764000000.000100") in seconds since the epoch."""
+    return float(ts)
 
 
 class DeliveryUpdate(BaseModel):
@@ -314,6 +349,7 @@ class OutboundMessage(BaseModel):
     from_: str
     text: str
     agent_user_id: str
+    agent_name: str | None = None
     slack_channel_id: str
     slack_ts: str
     slack_thread_ts: str
@@ -330,9 +366,11 @@ class OutboundMessage(BaseModel):
         return delivery_rank(self.shown_status) < delivery_rank(self.status)
 
 
-def reply_to(conversation: Conversation, reply: AgentReply, now: datetime) -> OutboundMessage:
-    """The outbound message for an agent's reply: back on the customer's channel, from the
-    address the customer wrote to."""
+def reply_to(
+    conversation: Conversation, reply: AgentReply, text: str, agent_name: str, now: datetime
+) -> OutboundMessage:
+    """The outbound message for an agent's reply (`text`, as the customer will read it):
+    back on the customer's channel, from the address the customer wrote to."""
     return OutboundMessage(
         shop_id=conversation.shop_id,
         message_key=reply.message_key,
@@ -340,8 +378,9 @@ def reply_to(conversation: Conversation, reply: AgentReply, now: datetime) -> Ou
         channel=conversation.channel,
         to=conversation.customer_address,
         from_=conversation.shop_address,
-        text=reply.text,
+        text=text,
         agent_user_id=reply.user_id,
+        agent_name=agent_name,
         slack_channel_id=reply.channel_id,
         slack_ts=reply.ts,
         slack_thread_ts=reply.thread_ts,

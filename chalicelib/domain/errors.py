@@ -43,3 +43,11 @@ class Retryable(ThreadlineError):
     def __init__(self, reason: str, retry_after: float | None = None) -> None:
         super().__init__(reason)
         self.retry_after = retry_after
+
+
+class NotYet(Retryable):
+    """Work that must wait `retry_after` seconds, such as a reply in its grace period: the
+    queue holds it back; nothing failed."""
+
+    def __init__(self, reason: str, retry_after: float) -> None:
+        super().__init__(reason, retry_after=retry_after)

@@ -6,6 +6,8 @@ ever lives in the secret store.
 """
 
 import re
+import string
+from enum import StrEnum
 from typing import Annotated, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -70,6 +72,80 @@ class EmailConfig(_Strict):
     address: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)
 
 
+class ReplyMode(StrEnum):
+    # Every message in a conversation thread goes to the customer, unless marked internal.
+    REPLY = "reply"
+    # Thread messages stay internal, unless marked to be sent.
+    SAFE = "safe"
+
+
+# Markdown an agent may wrap a prefix in: "*note:*", "_send:_".
+_MARKS = "*_~`"
+SIGNATURE_FIELDS = frozenset({"agent", "shop"})
+
+
+def _signature(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        fields = {name for _, name, _, _ in string.Formatter().parse(value) if name is not None}
+    except ValueError as error:
+        raise ValueError("must be text with {agent} and {shop} placeholders") from error
+    unknown = fields - SIGNATURE_FIELDS
+    if unknown:
+        raise ValueError(f"unknown placeholder {sorted(unknown)[0]!r}: use {{agent}} or {{shop}}")
+    return value
+
+
+class ReplyPolicy(_Strict):
+    """How agents' thread messages become replies to the customer.
+
+    In both modes a reply waits `grace_seconds` before it is sent: deleting it in Slack
+    meanwhile cancels it, editing it changes what is sent."""
+
+    mode: ReplyMode = ReplyMode.REPLY
+    # Matched case-insensitively at the start of a message, formatting marks aside.
+    internal_prefix: str = Field(default="note:", min_length=1, max_length=20)
+    send_prefix: str = Field(default="send:", min_length=1, max_length=20)
+    grace_seconds: int = Field(default=10, ge=0, le=300)
+    # Appended on a line of its own; null sends replies unsigned.
+    signature: Annotated[str | None, AfterValidator(_signature)] = Field(
+        default="— {agent}", max_length=200
+    )
+
+    @model_validator(mode="after")
+    def _distinct_prefixes(self) -> Self:
+        if self.internal_prefix.casefold() == self.send_prefix.casefold():
+            raise ValueError("internal_prefix and send_prefix must differ")
+        return self
+
+    def outgoing(self, text: str, *, explicit: bool = False) -> str | None:
+        """What goes to the customer for an agent's message, or None when it stays internal.
+        `explicit`: the agent chose "Send to customer" on it, whatever the mode."""
+        for prefix in (self.internal_prefix, self.send_prefix):
+            rest = _without_prefix(text, prefix)
+            if rest is not None:
+                sends = explicit or prefix == self.send_prefix
+                return rest if sends and rest else None
+        sends = explicit or self.mode is ReplyMode.REPLY
+        return text if sends else None
+
+    def signed(self, text: str, agent: str, shop: str) -> str:
+        if self.signature is None:
+            return text
+        return f"{text}\n{self.signature.format(agent=agent, shop=shop)}"
+
+
+def _without_prefix(text: str, prefix: str) -> str | None:
+    """`text` after `prefix` (and the formatting marks around it), if it starts with it."""
+    stripped = text.lstrip()
+    start = stripped.lstrip(_MARKS)
+    marks = stripped[: len(stripped) - len(start)]
+    if start[: len(prefix)].casefold() != prefix.casefold():
+        return None
+    return start[len(prefix) :].removeprefix(marks[::-1]).strip()
+
+
 class Shop(_Strict):
     """A shop's plain configuration: nothing in here is secret."""
 
@@ -79,6 +155,7 @@ class Shop(_Strict):
     slack: SlackConfig
     twilio: TwilioConfig | None = None
     email: EmailConfig | None = None
+    replies: ReplyPolicy = Field(default_factory=ReplyPolicy)
 
     def inbound_addresses(self) -> set[str]:
         """Every address customers write to, as a provider reports it in `To`."""
@@ -137,6 +214,7 @@ class ShopDocument(_Strict):
     slack: SlackDocument
     twilio: TwilioDocument | None = None
     email: EmailConfig | None = None
+    replies: ReplyPolicy = Field(default_factory=ReplyPolicy)
 
     def split(self, shop_id: str) -> tuple[Shop, ShopSecrets]:
         slack = self.slack.model_dump(exclude={"bot_token"})
@@ -149,6 +227,7 @@ class ShopDocument(_Strict):
                 "slack": slack,
                 "twilio": twilio,
                 "email": self.email.model_dump() if self.email else None,
+                "replies": self.replies,
             }
         )
         secrets = ShopSecrets(

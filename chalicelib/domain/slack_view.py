@@ -20,6 +20,7 @@ from chalicelib.domain.conversation import (
     Priority,
     conversation_ref,
 )
+from chalicelib.domain.shop import ReplyMode, ReplyPolicy, Shop
 
 WHATSAPP_WINDOW = timedelta(hours=24)
 SECTION_TEXT_LIMIT = 3000
@@ -56,6 +57,10 @@ DELIVERY_REACTIONS = {
     DeliveryStatus.FAILED: "x",
     DeliveryStatus.CANCELED: "x",
 }
+
+# On an agent's message: waiting out its grace period; kept internal (not sent).
+WAITING_REACTION = "hourglass_flowing_sand"
+INTERNAL_REACTION = "lock"
 
 
 @dataclass(frozen=True)
@@ -104,9 +109,25 @@ def _local_time(moment: datetime, timezone: str) -> str:
     return local.strftime("%d %b %Y %H:%M %Z")
 
 
-def root_card(conversation: Conversation, timezone: str) -> SlackMessage:
+def reply_mode_hint(policy: ReplyPolicy) -> str:
+    """How to answer in the thread, under the shop's reply mode."""
+    if policy.mode is ReplyMode.REPLY:
+        keep = escape_mrkdwn(policy.internal_prefix)
+        return (
+            f":speech_balloon: Replies go to the customer; start with `{keep}` "
+            "to keep one internal."
+        )
+    send = escape_mrkdwn(policy.send_prefix)
+    return (
+        f":lock: Safe mode: messages stay internal; start with `{send}` or use "
+        "*Send to customer* to answer."
+    )
+
+
+def root_card(conversation: Conversation, shop: Shop) -> SlackMessage:
     """The conversation's root message, kept up to date: who, which channel, what they
-    first wrote, what state it is in, how many messages so far."""
+    first wrote, what state it is in, how many messages so far, how to answer."""
+    timezone = shop.timezone
     channel = CHANNEL_LABELS[conversation.channel]
     customer = escape_mrkdwn(conversation.customer_label)
     status = STATUS_LABELS[conversation.status]
@@ -138,7 +159,7 @@ def root_card(conversation: Conversation, timezone: str) -> SlackMessage:
                 },
                 {"type": "mrkdwn", "text": f"*Messages:* {messages}"},
                 {"type": "mrkdwn", "text": f"*Started:* {started}"},
-                {"type": "mrkdwn", "text": "Reply in this thread to answer the customer."},
+                {"type": "mrkdwn", "text": reply_mode_hint(shop.replies)},
             ],
         }
     )
@@ -259,4 +280,15 @@ def attachments_not_sent_note(text_sent: bool) -> SlackMessage:
     )
     return SlackMessage(
         text=text, blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
+    )
+
+
+def reply_cancelled_note(user_id: str) -> SlackMessage:
+    """Told in the thread when an agent deleted a reply before its grace period was over."""
+    text = (
+        f":wastebasket: <@{user_id}> deleted a reply before it was sent: "
+        "the customer did not get it."
+    )
+    return SlackMessage(
+        text=text, blocks=[{"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}]
     )

@@ -489,6 +489,7 @@ _SLACK_METHODS = frozenset(
         "chat.getPermalink",
         "reactions.add",
         "reactions.remove",
+        "users.info",
     }
 )
 
@@ -545,6 +546,8 @@ class SlackStandIn(_StandIn):
             return {"ok": False, "error": "unknown_method"}
         if not token:
             return {"ok": False, "error": "not_authed"}
+        if method == "users.info":
+            return self._user(_as_str(params.get("user")))
         if method == "auth.test":
             return {
                 "ok": True,
@@ -593,6 +596,21 @@ class SlackStandIn(_StandIn):
         if not _as_str(params.get("name")):
             return {"ok": False, "error": "invalid_name"}
         return {"ok": True}
+
+    def _user(self, user_id: str) -> dict[str, Any]:
+        # Every user exists here, named after their id: U0ANA is "Ana".
+        if not user_id:
+            return {"ok": False, "error": "user_not_found"}
+        name = user_id[1:].lstrip("0").title() or user_id
+        return {
+            "ok": True,
+            "user": {
+                "id": user_id,
+                "name": user_id.lower(),
+                "real_name": name,
+                "profile": {"display_name": name, "real_name": name},
+            },
+        }
 
     def _post_message(self, channel: str, params: dict[str, Any]) -> dict[str, Any]:
         if not _has_content(params):

@@ -81,7 +81,7 @@ class InboundProcessor:
         # The message itself is in the thread already; a card left behind is refreshed by
         # the next change, so a Slack failure here is not worth a retry.
         try:
-            slack.update(*thread, root_card(conversation, shop.timezone))
+            slack.update(*thread, root_card(conversation, shop))
         except Exception:
             logger.exception("card not refreshed", conversation_id=conversation.conversation_id)
 
@@ -95,7 +95,7 @@ class InboundProcessor:
         self, conversation: Conversation, shop: Shop, slack: SlackPort
     ) -> tuple[Conversation, tuple[str, str]]:
         channel = shop.slack.channel_for(conversation.channel)
-        thread_ts = slack.post(channel, root_card(conversation, shop.timezone))
+        thread_ts = slack.post(channel, root_card(conversation, shop))
         conversation = self._store.attach_slack_thread(
             conversation, shop.slack.team_id, channel, thread_ts
         )
@@ -128,5 +128,5 @@ class CardActions:
             return
         self._store.save_state(changed)
         slack = self._slack(token.get_secret_value())
-        slack.update(action.channel_id, action.message_ts, root_card(changed, shop.timezone))
+        slack.update(action.channel_id, action.message_ts, root_card(changed, shop))
         slack.post(action.channel_id, action_note(action), thread_ts=action.message_ts)

@@ -22,7 +22,7 @@ from chalicelib.channels.slack import (
     parse_interaction,
     verify_request,
 )
-from chalicelib.domain.conversation import InboundStatus
+from chalicelib.domain.conversation import InboundStatus, ReplyRevision
 from chalicelib.domain.errors import Forbidden, NotFound, Retryable
 from chalicelib.domain.shop import Shop, ShopSecrets, is_shop_id
 from chalicelib.queues import Queues
@@ -136,13 +136,19 @@ class Intake:
             logger.debug("slack event ignored", why=event.why)
             return None
         try:
-            self._queues.send_outbound(event)
+            if isinstance(event, ReplyRevision):
+                # Recorded at once, not queued: the reply it changes may be waiting in its
+                # thread's queue group, which would hold the revision back behind it.
+                self._store.record_revision(event)
+            else:
+                self._queues.send_outbound(event)
         except AWS_ERRORS as error:
-            raise Retryable("event not queued") from error
+            raise Retryable("event not recorded") from error
         return None
 
     def slack_interaction(self, request: WebhookRequest) -> None:
-        """A button pressed on a conversation card: verified, queued, acknowledged."""
+        """A button pressed on a conversation card, or "Send to customer" chosen on a thread
+        message: verified, queued, acknowledged."""
         verify_request(request, self._settings.slack_signing_secret.get_secret_value())
         interaction = parse_interaction(request.body)
         if isinstance(interaction, IgnoredEvent):

@@ -22,5 +22,7 @@ class SlackPort(Protocol):
 
     def unreact(self, channel: str, ts: str, name: str) -> None: ...
 
+    def display_name(self, user_id: str) -> str | None: ...
+
 
 SlackFactory = Callable[[str], SlackPort]

@@ -1,5 +1,9 @@
 """The outbound worker: agents' thread replies go to the customer; delivery news comes back.
 
+Whether a thread message is a reply at all is the shop's reply mode (`ReplyPolicy`). A reply
+waits out its grace period in the queue (the job is handed back with a delay), then goes out
+as last edited, or not at all if it was deleted meanwhile.
+
 A reply is stored under its Slack message's key before it is sent, and moves through its
 delivery states only forwards, so Slack's retries and duplicated status callbacks never send
 or report twice. A send that fails or dies midway leaves the reply in `dispatching`; the retry
@@ -12,18 +16,23 @@ from chalicelib.channels.base import ChannelAdapter, DeliveryRefused, SendReceip
 from chalicelib.domain.conversation import (
     FAILED_DELIVERY,
     AgentReply,
+    Conversation,
     DeliveryStatus,
     DeliveryUpdate,
     OutboundMessage,
     reply_to,
+    slack_time,
 )
-from chalicelib.domain.errors import Retryable
-from chalicelib.domain.shop import Shop, ShopSecrets
+from chalicelib.domain.errors import NotYet, Retryable
+from chalicelib.domain.shop import ReplyMode, Shop, ShopSecrets
 from chalicelib.domain.slack_view import (
     DELIVERY_REACTIONS,
+    INTERNAL_REACTION,
+    WAITING_REACTION,
     SlackMessage,
     attachments_not_sent_note,
     delivery_failed_note,
+    reply_cancelled_note,
 )
 from chalicelib.secrets import SecretVault
 from chalicelib.services.ports import Clock, SlackFactory, SlackPort
@@ -74,23 +83,18 @@ class ReplyDispatcher:
         if shop is None:
             logger.warning("reply for a removed shop dropped", shop_id=conversation.shop_id)
             return
-        if not reply.text.strip():
-            _, slack = self._workspace(shop)
-            self._tell(slack, reply, attachments_not_sent_note(text_sent=False))
-            return
-        message = reply_to(conversation, reply, self._clock())
-        stored = self._store.claim_outbound(message)
-        if stored is not None and stored.status not in (
-            DeliveryStatus.PENDING,
-            DeliveryStatus.DISPATCHING,
-        ):
-            # Handled before; only the Slack display may still lag behind.
-            _, slack = self._workspace(shop)
-            self._show(slack, stored)
-            return
-        message = stored or message
-        # Everything that may fail before the provider is asked comes before `dispatching`.
         secrets, slack = self._workspace(shop)
+        message = self._store.get_outbound(shop.shop_id, reply.message_key)
+        if message is None:
+            prepared = self._prepare(reply, conversation, shop, slack)
+            if prepared is None:
+                return
+            message = self._store.claim_outbound(prepared) or prepared
+        if message.status not in (DeliveryStatus.PENDING, DeliveryStatus.DISPATCHING):
+            # Handled before; only the Slack display may still lag behind.
+            self._show(slack, message)
+            return
+        # Everything that may fail before the provider is asked comes before `dispatching`.
         callback = f"{self._settings.public_url}/webhooks/twilio/{shop.shop_id}/status"
         interrupted = message.status is DeliveryStatus.DISPATCHING
         if not interrupted and not self._store.advance_outbound(
@@ -124,6 +128,46 @@ class ReplyDispatcher:
             conversation_id=conversation.conversation_id,
             message_key=message.message_key,
         )
+
+    def _prepare(
+        self, reply: AgentReply, conversation: Conversation, shop: Shop, slack: SlackPort
+    ) -> OutboundMessage | None:
+        """The reply as it goes out once its grace period is over, as last edited; None when
+        nothing goes out (an internal note, a reply deleted in time, files alone)."""
+        policy = shop.replies
+        if policy.outgoing(reply.text, explicit=reply.explicit) is None:
+            if policy.mode is ReplyMode.REPLY:
+                slack.react(reply.channel_id, reply.ts, INTERNAL_REACTION)
+            return None
+        now = self._clock()
+        waited = now.timestamp() - slack_time(reply.version_ts)
+        if waited < policy.grace_seconds:
+            slack.react(reply.channel_id, reply.ts, WAITING_REACTION)
+            raise NotYet("reply in its grace period", policy.grace_seconds - waited)
+        revision = self._store.reply_revision(reply.team_id, reply.channel_id, reply.ts)
+        if revision is not None and revision.deleted:
+            self._tell(slack, reply, reply_cancelled_note(reply.user_id))
+            return None
+        if policy.grace_seconds:
+            slack.unreact(reply.channel_id, reply.ts, WAITING_REACTION)
+        text = reply.text
+        if (
+            revision is not None
+            and revision.text is not None
+            and revision.newer_than(reply.version_ts)
+        ):
+            text = revision.text
+        outgoing = policy.outgoing(text, explicit=reply.explicit)
+        if outgoing is None:
+            slack.react(reply.channel_id, reply.ts, INTERNAL_REACTION)
+            return None
+        if not outgoing.strip():
+            self._tell(slack, reply, attachments_not_sent_note(text_sent=False))
+            return None
+        # The customer reads who answered; without a Slack name, the shop answers.
+        agent = slack.display_name(reply.user_id) or shop.name
+        signed = policy.signed(outgoing, agent=agent, shop=shop.name)
+        return reply_to(conversation, reply, signed, agent, now)
 
     def _interrupted_send(
         self, message: OutboundMessage, shop: Shop, secrets: ShopSecrets

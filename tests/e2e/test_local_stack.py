@@ -145,7 +145,7 @@ def test_provider_retries_never_double_a_message_or_a_reply(stack, shop):
     sends = [
         e
         for e in stack.outbox.entries("twilio", "messages.create")
-        if e.payload.get("Body") == "Only once, promise"
+        if e.payload.get("Body") == "Only once, promise\n— Agent"
     ]
     assert len(posts) == 1
     assert len(sends) == 1

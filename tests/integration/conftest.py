@@ -17,7 +17,14 @@ from chalicelib.local.provision import provision
 from chalicelib.local.pump import pumps_for
 from chalicelib.settings import TABLE_NAME, Settings
 from tests.fakes import FakeSlack, RecordingTwilio
-from tests.signing import SLACK_SIGNING_SECRET, shop_document
+from tests.signing import (
+    SLACK_SIGNING_SECRET,
+    form,
+    shop_document,
+    slack_headers,
+    twilio_headers,
+    twilio_message,
+)
 
 PUBLIC_URL = "https://threadline.example.com/api"
 ADMIN_TOKEN = "test-admin-token"
@@ -92,6 +99,38 @@ def shop(put_shop: Callable[..., Any]) -> str:
 
 
 @pytest.fixture
+def open_thread(
+    client: Client, shop: str, run_workers: Callable[[], int], slack: FakeSlack
+) -> Callable[..., str]:
+    """A customer writes (SMS unless told otherwise); returns the conversation's thread ts."""
+    path = f"/webhooks/twilio/{shop}"
+
+    def open_(**fields: str) -> str:
+        params = twilio_message(1, **fields)
+        response = client.http.post(
+            path, headers=twilio_headers(PUBLIC_URL + path, params), body=form(params)
+        )
+        assert response.status_code == 200, response.body
+        run_workers()
+        [root] = slack.roots()
+        return root.ts
+
+    return open_
+
+
+@pytest.fixture
+def slack_event(client: Client) -> Callable[..., Any]:
+    """Posts a signed Events API request; returns the response."""
+
+    def post(body: bytes, **headers: str) -> Any:
+        return client.http.post(
+            "/slack/events", headers={**slack_headers(body), **headers}, body=body
+        )
+
+    return post
+
+
+@pytest.fixture
 def run_workers(container: bootstrap.Container) -> Callable[[], int]:
     """Drains both queues through the chalice SQS handlers, as Lambda would; returns how many
     messages were handled."""
@@ -107,6 +146,13 @@ def run_workers(container: bootstrap.Container) -> Callable[[], int]:
         return handled
 
     return drain
+
+
+@pytest.fixture
+def run_workers_once(container: bootstrap.Container) -> Callable[[], int]:
+    """One batch from each queue: what a reply waiting out its grace period meets once."""
+    pumps = pumps_for(app, boto3.client("sqs"), retry_after_seconds=0)
+    return lambda: sum(pump.pump_once() for pump in pumps)
 
 
 def stored_item(pk: str, sk: str) -> dict[str, Any] | None:

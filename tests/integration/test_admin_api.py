@@ -131,7 +131,15 @@ def expected_shop(shop_id: str, document: dict[str, Any]) -> dict[str, Any]:
         "slack_interactivity": f"{PUBLIC_URL}/slack/interactions",
         "slack_commands": f"{PUBLIC_URL}/slack/commands",
     }
+    replies = {
+        "mode": "reply",
+        "internal_prefix": "note:",
+        "send_prefix": "send:",
+        "grace_seconds": 10,
+        "signature": "— {agent}",
+    }
     return {
+        "replies": replies,
         **document,
         "shop_id": shop_id,
         "slack": slack,

@@ -22,10 +22,8 @@ from tests.signing import (
     TEAM_ID,
     WHATSAPP_NUMBER,
     form,
-    slack_headers,
     slack_thread_reply,
     twilio_headers,
-    twilio_message,
 )
 
 CUSTOMER = "+5511987654321"
@@ -91,36 +89,6 @@ def sqs_record(record_id: str, job: DeliveryUpdate) -> dict[str, Any]:
 
 
 @pytest.fixture
-def open_thread(client: Any, shop: str, run_workers, slack: FakeSlack) -> Callable[..., str]:
-    """A customer writes (SMS unless told otherwise); returns the conversation's thread ts."""
-    path = f"/webhooks/twilio/{shop}"
-
-    def open_(**fields: str) -> str:
-        params = twilio_message(1, **(fields or SMS))
-        response = client.http.post(
-            path, headers=twilio_headers(PUBLIC_URL + path, params), body=form(params)
-        )
-        assert response.status_code == 200, response.body
-        run_workers()
-        [root] = slack.roots()
-        return root.ts
-
-    return open_
-
-
-@pytest.fixture
-def slack_event(client: Any) -> Callable[..., Any]:
-    """Posts a signed Events API request; returns the response."""
-
-    def post(body: bytes, **headers: str) -> Any:
-        return client.http.post(
-            "/slack/events", headers={**slack_headers(body), **headers}, body=body
-        )
-
-    return post
-
-
-@pytest.fixture
 def report_status(client: Any) -> Callable[..., None]:
     """Posts a status callback for a sent message, signed as Twilio signs it."""
 
@@ -182,7 +150,7 @@ def test_an_agent_reply_goes_once_to_the_customer_from_the_address_they_wrote_to
     assert (sent.to, sent.from_, sent.text) == (
         customer,
         shop_number,
-        "Seu pedido chega amanhã! 📦",
+        "Seu pedido chega amanhã! 📦\n— Bia",
     )
     assert sent.status_callback == STATUS_CALLBACK
     # And it is stored under its Slack message, queued at Twilio
@@ -406,8 +374,8 @@ def test_the_customer_receives_what_the_agent_typed_not_slack_markup(
 
     # Then the customer reads what the agent typed
     assert [sent.text for sent in twilio.sent] == [
-        "Frete grátis acima de R$ 100 & entrega em < 2 dias",
-        "Acompanhe aqui: https://loja.example/rastreio",
+        "Frete grátis acima de R$ 100 & entrega em < 2 dias\n— Bia",
+        "Acompanhe aqui: https://loja.example/rastreio\n— Bia",
     ]
 
 
@@ -428,7 +396,7 @@ def test_a_reply_also_sent_to_the_channel_still_reaches_the_customer(
 
     # Then the customer gets the reply
     [sent] = twilio.sent
-    assert sent.text == "Seu pedido chega amanhã!"
+    assert sent.text == "Seu pedido chega amanhã!\n— Bia"
 
 
 # Status callbacks ----------------------------------------------------------------------------
@@ -551,7 +519,7 @@ def test_a_reply_with_a_file_sends_its_text_and_says_the_file_was_not_sent(
 
     # Then the text went to the customer, and the thread says the file did not
     [sent] = twilio.sent
-    assert sent.text == "Segue o recibo"
+    assert sent.text == "Segue o recibo\n— Bia"
     [note] = notes(slack, thread_ts)
     assert "only the text went out" in note.message.text
 
@@ -588,7 +556,7 @@ def test_an_interrupted_reply_identical_to_an_earlier_one_is_sent_not_taken_for_
     run_workers()
 
     # Then the second reply is really sent, under its own sid, and the first keeps its own
-    assert [s.text for s in twilio.sent] == ["Obrigado!", "Obrigado!"]
+    assert [s.text for s in twilio.sent] == ["Obrigado!\n— Bia", "Obrigado!\n— Bia"]
     second_item = outbound_item("1764000700.000100")
     first_item = outbound_item("1764000600.000100")
     assert second_item is not None

@@ -368,7 +368,7 @@ def test_the_timeline_lists_customer_messages_and_agent_replies_in_time_order(
     # Then it holds all three, oldest first
     assert [item["text"] for item in timeline] == [
         "Onde está meu pedido?",
-        "Chega amanhã!",
+        "Chega amanhã!\n— Bia",
         "Obrigada!",
     ]
     assert timeline[1]["message_key"] == f"slack:{CHANNEL_ID}:1764000500.000100"

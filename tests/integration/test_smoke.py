@@ -27,4 +27,8 @@ def test_a_customer_message_becomes_a_thread_and_the_agent_reply_goes_back(
     run_workers()
     # Then the reply goes out once, from the number the customer wrote to
     [sent] = twilio.sent
-    assert (sent.to, sent.from_, sent.text) == ("+5511987654321", "+14155550100", "Chega amanhã!")
+    assert (sent.to, sent.from_, sent.text) == (
+        "+5511987654321",
+        "+14155550100",
+        "Chega amanhã!\n— Bia",
+    )

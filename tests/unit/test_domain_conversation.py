@@ -276,13 +276,14 @@ def test_reply_goes_back_to_the_customer_from_the_address_they_wrote_to() -> Non
     reply = agent_reply()
 
     # When the outbound message is built
-    outbound = reply_to(conversation, reply, NOW)
+    outbound = reply_to(conversation, reply, "Your parcel left today 🚚\n— Ana", "Ana", NOW)
 
-    # Then it goes to the customer, from the shop's WhatsApp address, pending
+    # Then it goes to the customer, from the shop's WhatsApp address, pending, signed
     assert outbound.channel is Channel.WHATSAPP
     assert outbound.to == "whatsapp:+34600111222"
     assert outbound.from_ == "whatsapp:+36201234567"
-    assert outbound.text == "Your parcel left the warehouse today 🚚"
+    assert outbound.text == "Your parcel left today 🚚\n— Ana"
+    assert outbound.agent_name == "Ana"
     assert outbound.status is DeliveryStatus.PENDING
     assert outbound.provider_message_id is None
     assert outbound.created_at == NOW
@@ -306,7 +307,7 @@ def test_reply_on_sms_stays_on_sms() -> None:
     conversation = open_conversation(message, "conv-2")
 
     # When an agent replies
-    outbound = reply_to(conversation, agent_reply(), NOW + timedelta(minutes=1))
+    outbound = reply_to(conversation, agent_reply(), "Hi", "Ana", NOW + timedelta(minutes=1))
 
     # Then the reply is an SMS between the same two numbers
     assert outbound.channel is Channel.SMS

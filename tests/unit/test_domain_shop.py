@@ -9,6 +9,8 @@ from pydantic import SecretStr, ValidationError
 from chalicelib.domain.conversation import Channel
 from chalicelib.domain.shop import (
     MASK,
+    ReplyMode,
+    ReplyPolicy,
     Shop,
     ShopDocument,
     ShopSecrets,
@@ -554,3 +556,96 @@ def test_routing_to_an_unknown_channel_or_a_bad_slack_id_is_refused(
     document["slack"]["channels"] = channels
     with pytest.raises(ValidationError):
         ShopDocument.model_validate(document)
+
+
+# ------------------------------------------------------------------------- reply policy
+
+
+@pytest.mark.parametrize(
+    ("text", "outgoing"),
+    [
+        ("Your parcel ships today", "Your parcel ships today"),
+        ("note: customer is a regular, offer 10%", None),
+        ("NOTE: check the order first", None),
+        ("  *Note:* bold prefix", None),
+        ("_note:_ italic prefix", None),
+        ("send: explicit in reply mode", "explicit in reply mode"),
+        ("*Send:* *Your order* is ready", "*Your order* is ready"),
+        ("notes are attached", "notes are attached"),
+    ],
+)
+def test_reply_mode_sends_everything_but_notes(text: str, outgoing: str | None) -> None:
+    assert ReplyPolicy().outgoing(text) == outgoing
+
+
+@pytest.mark.parametrize(
+    ("text", "outgoing"),
+    [
+        ("Your parcel ships today", None),
+        ("send: Your parcel ships today", "Your parcel ships today"),
+        ("SEND:Ihr Paket ist unterwegs", "Ihr Paket ist unterwegs"),
+        ("note: internal anyway", None),
+        ("send:", None),
+    ],
+)
+def test_safe_mode_keeps_everything_internal_unless_marked(text: str, outgoing: str | None) -> None:
+    assert ReplyPolicy(mode=ReplyMode.SAFE).outgoing(text) == outgoing
+
+
+@pytest.mark.parametrize("mode", list(ReplyMode))
+def test_send_to_customer_sends_in_either_mode_without_the_prefix(mode: ReplyMode) -> None:
+    policy = ReplyPolicy(mode=mode)
+    assert policy.outgoing("A plain message", explicit=True) == "A plain message"
+    assert policy.outgoing("note: even this one", explicit=True) == "even this one"
+
+
+def test_prefixes_are_the_shops_own_in_any_script() -> None:
+    # Given a Hungarian shop with its own prefixes
+    policy = ReplyPolicy(internal_prefix="megjegyzés:", send_prefix="küld:")
+
+    # Then they are matched without regard to case
+    assert policy.outgoing("MEGJEGYZÉS: visszatérő vásárló") is None
+    assert policy.outgoing("Küld: Köszönjük!") == "Köszönjük!"
+
+
+def test_a_signature_names_the_agent_and_the_shop_on_a_line_of_its_own() -> None:
+    policy = ReplyPolicy(signature="— {agent}, {shop}")
+    assert policy.signed("شكراً لك", agent="Ana", shop="Kávézó") == "شكراً لك\n— Ana, Kávézó"
+    assert ReplyPolicy(signature=None).signed("Hi", agent="Ana", shop="Kávézó") == "Hi"
+    assert ReplyPolicy().signed("Hi", agent="Ana", shop="Kávézó") == "Hi\n— Ana"
+
+
+@pytest.mark.parametrize(
+    ("replies", "field"),
+    [
+        ({"signature": "— {agent_name}"}, "signature"),
+        ({"signature": "— {agent"}, "signature"),
+        ({"signature": "— {0}"}, "signature"),
+        ({"mode": "loud"}, "mode"),
+        ({"grace_seconds": 301}, "grace_seconds"),
+        ({"grace_seconds": -1}, "grace_seconds"),
+        ({"internal_prefix": ""}, "internal_prefix"),
+        ({"unknown": True}, "unknown"),
+    ],
+)
+def test_an_invalid_reply_policy_is_rejected_at_its_field(
+    replies: dict[str, Any], field: str
+) -> None:
+    with pytest.raises(ValidationError) as error:
+        ShopDocument.model_validate(valid_document(replies=replies))
+    assert ("replies", field) in error_locations(error)
+
+
+def test_prefixes_that_only_differ_in_case_are_rejected() -> None:
+    with pytest.raises(ValidationError):
+        ShopDocument.model_validate(
+            valid_document(replies={"internal_prefix": "x:", "send_prefix": "X:"})
+        )
+
+
+def test_the_reply_policy_is_plain_configuration_kept_with_the_shop() -> None:
+    document = ShopDocument.model_validate(
+        valid_document(replies={"mode": "safe", "grace_seconds": 30, "signature": None})
+    )
+    shop, _ = document.split("kavezo")
+    assert shop.replies == ReplyPolicy(mode=ReplyMode.SAFE, grace_seconds=30, signature=None)

@@ -21,7 +21,13 @@ from chalicelib.channels.slack import (
     plain_text,
     verify_request,
 )
-from chalicelib.domain.conversation import AgentReply, CardAction, ConversationAction, Priority
+from chalicelib.domain.conversation import (
+    AgentReply,
+    CardAction,
+    ConversationAction,
+    Priority,
+    ReplyRevision,
+)
 from chalicelib.domain.errors import BadRequest, Forbidden
 
 pytestmark = pytest.mark.unit
@@ -298,8 +304,6 @@ def test_thread_reply_also_sent_to_the_channel_is_still_a_reply() -> None:
     [
         thread_reply(bot_id="B0THREADLINE", subtype="bot_message"),
         thread_reply(bot_id="B0THREADLINE"),
-        thread_reply(subtype="message_changed"),
-        thread_reply(subtype="message_deleted"),
         thread_reply(subtype="channel_join"),
         thread_reply(thread_ts=None),  # a top-level channel message
         thread_reply(thread_ts=REPLY_TS),  # a thread's parent message
@@ -309,8 +313,6 @@ def test_thread_reply_also_sent_to_the_channel_is_still_a_reply() -> None:
     ids=[
         "bot-message",
         "bot-id-only",
-        "edited",
-        "deleted",
         "channel-join",
         "top-level",
         "thread-parent",
@@ -515,3 +517,128 @@ def test_an_unknown_priority_is_a_bad_request() -> None:
     }
     with pytest.raises(BadRequest):
         parse_interaction(interaction_body(block_actions(actions=[press])))
+
+
+# ------------------------------------------------------------------- edits and deletions
+
+
+def edited(message: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "message",
+        "subtype": "message_changed",
+        "hidden": True,
+        "channel": "C0123ABC",
+        "ts": "1774747900.000900",
+        "message": message,
+    }
+
+
+def test_an_edit_of_a_thread_reply_is_a_revision_with_the_new_plain_text() -> None:
+    # Given an agent edited their thread reply, adding a link
+    message = {
+        **thread_reply(text="See <https://shop.example/returns|our returns page>"),
+        "edited": {"user": "U0AGENT1", "ts": "1774747890.000000"},
+    }
+
+    # When the message_changed event is parsed
+    revision = parse_event(event_callback(edited(message)))
+
+    # Then it revises that message, to the text the customer would read, as of the edit
+    assert isinstance(revision, ReplyRevision)
+    assert (revision.team_id, revision.channel_id, revision.ts) == (
+        "T0123ABC",
+        "C0123ABC",
+        REPLY_TS,
+    )
+    assert revision.text == "See our returns page (https://shop.example/returns)"
+    assert revision.revised_ts == "1774747890.000000"
+    assert not revision.deleted
+
+
+def test_a_deleted_thread_reply_is_a_revision_without_text() -> None:
+    # Given an agent deleted their thread reply
+    event = {
+        "type": "message",
+        "subtype": "message_deleted",
+        "hidden": True,
+        "channel": "C0123ABC",
+        "ts": "1774747950.000100",
+        "deleted_ts": REPLY_TS,
+        "previous_message": thread_reply(),
+    }
+
+    # When it is parsed
+    revision = parse_event(event_callback(event))
+
+    # Then it marks that message deleted, as of the deletion
+    assert isinstance(revision, ReplyRevision)
+    assert revision.deleted
+    assert revision.ts == REPLY_TS
+    assert revision.revised_ts == "1774747950.000100"
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        thread_reply(),  # changed but not edited: a link unfurled
+        {**thread_reply(bot_id="B0THREADLINE"), "edited": {"ts": "1774747890.0"}},
+        {**thread_reply(thread_ts=None), "edited": {"ts": "1774747890.0"}},
+    ],
+    ids=["unfurl", "our own post", "top-level message"],
+)
+def test_changes_that_are_not_an_agent_editing_a_thread_message_are_ignored(
+    message: dict[str, Any],
+) -> None:
+    assert isinstance(parse_event(event_callback(edited(message))), IgnoredEvent)
+
+
+# --------------------------------------------------------------------- send to customer
+
+
+def send_to_customer(**message_changes: Any) -> dict[str, Any]:
+    return {
+        "type": "message_action",
+        "callback_id": "send_to_customer",
+        "action_ts": "1774748000.123456",
+        "team": {"id": "T0123ABC"},
+        "channel": {"id": "C0123ABC"},
+        "user": {"id": "U0AGENT2"},
+        "message": {
+            "type": "message",
+            "user": "U0AGENT1",
+            "text": "Your refund is on its way &amp; should arrive by Friday",
+            "ts": REPLY_TS,
+            "thread_ts": THREAD_TS,
+            **message_changes,
+        },
+    }
+
+
+def test_send_to_customer_on_a_thread_message_is_an_explicit_reply_by_its_author() -> None:
+    # Given "Send to customer" chosen on an agent's thread message
+    # When it is parsed
+    reply = parse_interaction(interaction_body(send_to_customer()))
+
+    # Then that message is a reply to send whatever the mode, its grace running from now
+    assert isinstance(reply, AgentReply)
+    assert reply.explicit
+    assert (reply.ts, reply.thread_ts, reply.channel_id) == (REPLY_TS, THREAD_TS, "C0123ABC")
+    assert reply.user_id == "U0AGENT1"
+    assert reply.text == "Your refund is on its way & should arrive by Friday"
+    assert reply.version_ts == "1774748000.123456"
+    assert reply.message_key == f"slack:C0123ABC:{REPLY_TS}"
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        send_to_customer(bot_id="B0THREADLINE"),
+        send_to_customer(thread_ts=None),
+        {**send_to_customer(), "callback_id": "someone_elses_shortcut"},
+    ],
+    ids=["a customer message we posted", "a top-level message", "another shortcut"],
+)
+def test_send_to_customer_on_anything_but_an_agent_thread_message_is_ignored(
+    payload: dict[str, Any],
+) -> None:
+    assert isinstance(parse_interaction(interaction_body(payload)), IgnoredEvent)

@@ -18,6 +18,7 @@ from chalicelib.domain.conversation import (
     MediaItem,
     Priority,
 )
+from chalicelib.domain.shop import Shop
 from chalicelib.domain.slack_view import (
     DELIVERY_REACTIONS,
     SECTION_TEXT_LIMIT,
@@ -34,6 +35,18 @@ ARABIC = "مرحبا، أين طلبي؟"
 HINDI = "मेरा ऑर्डर कहाँ है?"
 HUNGARIAN = "Hol van a rendelésem?"
 EMOJI = "📦🚚✅👍🏽 👨‍👩‍👧"
+
+
+def shop(timezone: str = "UTC", **replies: Any) -> Shop:
+    return Shop.model_validate(
+        {
+            "shop_id": "ana",
+            "name": "Ana's Shop",
+            "timezone": timezone,
+            "slack": {"team_id": "T0SHOP", "channel_id": "C0SUPPORT"},
+            "replies": replies,
+        }
+    )
 
 
 def conversation(**overrides: Any) -> Conversation:
@@ -132,7 +145,7 @@ def test_escaped_text_has_no_angle_brackets_and_unescapes_to_the_original(text: 
 
 def test_root_card_escapes_a_hostile_whatsapp_profile_name_everywhere() -> None:
     # Given a customer whose WhatsApp profile name pings the whole channel
-    card = root_card(conversation(customer_name="<!channel> Ana"), "Europe/Budapest")
+    card = root_card(conversation(customer_name="<!channel> Ana"), shop("Europe/Budapest"))
 
     # When the card is rendered to the JSON Slack receives
     posted = payload_json(card)
@@ -148,7 +161,7 @@ def test_root_card_escapes_a_hostile_whatsapp_profile_name_everywhere() -> None:
 
 def test_root_card_shows_customer_channel_shop_number_and_open_status() -> None:
     # Given a new WhatsApp conversation
-    card = root_card(conversation(), "Europe/Budapest")
+    card = root_card(conversation(), shop("Europe/Budapest"))
 
     # When it is rendered
     section = card.blocks[0]["text"]["text"]
@@ -158,7 +171,9 @@ def test_root_card_shows_customer_channel_shop_number_and_open_status() -> None:
     assert card.text == "New WhatsApp conversation with \u2068Ana\u2069 (+34600111222)"
     assert section == "*\u2068Ana\u2069 (+34600111222)*\n:speech_balloon: WhatsApp to +36201234567"
     assert context[0] == "*Status:* :large_green_circle: Open"
-    assert "Reply in this thread" in context[-1]
+    assert context[-1] == (
+        ":speech_balloon: Replies go to the customer; start with `note:` to keep one internal."
+    )
 
 
 def test_root_card_for_sms_shows_the_number_and_sms_label() -> None:
@@ -170,7 +185,7 @@ def test_root_card_for_sms_shows_the_number_and_sms_label() -> None:
             customer_name=None,
             shop_address="+3612345678",
         ),
-        "UTC",
+        shop("UTC"),
     )
 
     # When it is rendered
@@ -190,7 +205,7 @@ def test_root_card_for_sms_shows_the_number_and_sms_label() -> None:
 )
 def test_root_card_names_the_conversation_status(status: ConversationStatus, label: str) -> None:
     # Given a conversation in some state
-    card = root_card(conversation(status=status), "UTC")
+    card = root_card(conversation(status=status), shop("UTC"))
 
     # When it is rendered
     status_text = context_texts(card)[0]
@@ -213,7 +228,7 @@ def test_root_card_start_time_is_in_the_shop_time_zone_across_dst(
     created_at: datetime, started: str
 ) -> None:
     # Given a conversation created at a UTC moment
-    card = root_card(conversation(created_at=created_at), "Europe/Budapest")
+    card = root_card(conversation(created_at=created_at), shop("Europe/Budapest"))
 
     # When it is rendered for a shop in Budapest
     # Then the start time is Budapest wall time with the right abbreviation
@@ -222,7 +237,7 @@ def test_root_card_start_time_is_in_the_shop_time_zone_across_dst(
 
 def test_root_card_start_time_in_utc_for_a_utc_shop() -> None:
     # Given a conversation created at 00:30 UTC
-    card = root_card(conversation(), "UTC")
+    card = root_card(conversation(), shop("UTC"))
 
     # When it is rendered for a UTC shop
     # Then the time is shown unchanged
@@ -387,7 +402,7 @@ def test_root_card_shows_the_first_message_escaped_and_how_many_messages_so_far(
     # Given a conversation whose first message would ping the channel, three messages in
     card = root_card(
         conversation(first_message_preview="<!channel> onde está meu pedido?", message_count=3),
-        "Europe/Budapest",
+        shop("Europe/Budapest"),
     )
 
     # When it is rendered
@@ -409,9 +424,9 @@ def buttons(card: SlackMessage) -> list[tuple[str, str]]:
 
 def test_card_buttons_fit_the_conversation_and_name_it() -> None:
     # Given an open unassigned conversation, and the same one assigned and resolved
-    fresh = root_card(conversation(), "UTC")
+    fresh = root_card(conversation(), shop("UTC"))
     done = root_card(
-        conversation(assignee_user_id="U0AGENT1", status=ConversationStatus.RESOLVED), "UTC"
+        conversation(assignee_user_id="U0AGENT1", status=ConversationStatus.RESOLVED), shop("UTC")
     )
 
     # Then the buttons offer what can be done next, each carrying the conversation's ref
@@ -432,8 +447,8 @@ def test_card_buttons_fit_the_conversation_and_name_it() -> None:
 def test_a_whatsapp_card_shows_until_when_free_form_replies_are_possible() -> None:
     # Given a WhatsApp conversation whose customer last wrote at 23:30 UTC on 28 March
     last = datetime(2026, 3, 28, 23, 30, tzinfo=UTC)
-    whatsapp = root_card(conversation(last_customer_message_at=last), "Europe/Budapest")
-    sms = root_card(conversation(channel=Channel.SMS, customer_address="+34600111222"), "UTC")
+    whatsapp = root_card(conversation(last_customer_message_at=last), shop("Europe/Budapest"))
+    sms = root_card(conversation(channel=Channel.SMS, customer_address="+34600111222"), shop("UTC"))
 
     # Then the card says the 24-hour window ends a day later, in the shop's time zone
     # (across the night the clocks went forward), and SMS cards say nothing of it
@@ -443,7 +458,7 @@ def test_a_whatsapp_card_shows_until_when_free_form_replies_are_possible() -> No
 
 def test_the_card_shows_the_priority_and_offers_every_other() -> None:
     # Given an urgent conversation
-    card = root_card(conversation(priority=Priority.URGENT), "UTC")
+    card = root_card(conversation(priority=Priority.URGENT), shop("UTC"))
 
     # Then its priority is visible, and the select starts on it, offering all four
     assert "*Priority:* :red_circle: Urgent" in context_texts(card)
@@ -456,3 +471,18 @@ def test_the_card_shows_the_priority_and_offers_every_other() -> None:
         "high",
         "urgent",
     ]
+
+
+def test_the_card_shows_safe_mode_and_how_to_send() -> None:
+    # Given a shop whose thread messages stay internal unless marked, with a send prefix
+    # that contains Slack's control characters
+    safe = shop(mode="safe", send_prefix="<send>")
+
+    # When a card is rendered
+    card = root_card(conversation(), safe)
+
+    # Then the card says so, with the prefix escaped
+    assert context_texts(card)[-1] == (
+        ":lock: Safe mode: messages stay internal; start with `&lt;send&gt;` or use "
+        "*Send to customer* to answer."
+    )
