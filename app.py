@@ -21,7 +21,7 @@ from chalicelib.domain.errors import (
     ThreadlineError,
     Unauthorized,
 )
-from chalicelib.settings import INBOUND_QUEUE, OUTBOUND_QUEUE
+from chalicelib.settings import INBOUND_QUEUE, OUTBOUND_QUEUE, TIMERS_QUEUE
 
 app = Chalice(app_name="threadline")
 
@@ -222,6 +222,14 @@ def process_outbound(event: SQSEvent) -> dict[str, Any]:
             container.replies.handle(job)
 
     return _process_batch(event, handle)
+
+
+@app.on_sqs_message(queue=TIMERS_QUEUE, batch_size=10)
+def process_timers(event: SQSEvent) -> dict[str, Any]:
+    from chalicelib.queues import parse_wakeup
+
+    card_actions = _container().card_actions
+    return _process_batch(event, lambda body: card_actions.wake(parse_wakeup(body)))
 
 
 @app.schedule(Rate(1, unit=Rate.MINUTES))

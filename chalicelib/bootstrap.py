@@ -12,7 +12,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from chalicelib.channels.base import ChannelAdapter
-from chalicelib.queues import Queues
+from chalicelib.queues import Queues, Schedules
 from chalicelib.secrets import SecretVault
 from chalicelib.services.conversations import CardActions, InboundProcessor
 from chalicelib.services.intake import Intake
@@ -87,6 +87,15 @@ class Container:
         return Queues(_aws_client("sqs"), self.settings.inbound_queue, self.settings.outbound_queue)
 
     @cached_property
+    def schedules(self) -> Schedules:
+        return Schedules(
+            _aws_client("scheduler"),
+            _aws_client("sqs"),
+            self.settings.schedule_group,
+            self.settings.timers_queue,
+        )
+
+    @cached_property
     def twilio(self) -> ChannelAdapter:
         if self._twilio is not None:
             return self._twilio
@@ -125,7 +134,7 @@ class Container:
 
     @cached_property
     def card_actions(self) -> CardActions:
-        return CardActions(self.store, self.vault, self.slack)
+        return CardActions(self.store, self.vault, self.slack, self.schedules, self.clock)
 
     @cached_property
     def redelivery(self) -> Redelivery:

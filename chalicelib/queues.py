@@ -1,4 +1,5 @@
-"""The SQS FIFO queues between the webhook acks and the workers.
+"""The SQS FIFO queues between the webhook acks and the workers, and the one-time
+EventBridge Scheduler schedules that put timed work (snooze alarms) on the timers queue.
 
 Inbound: one message per customer message; group = the customer within the shop (order per
 customer, customers in parallel), dedup id = the provider's message id. Outbound: agent
@@ -9,8 +10,10 @@ Bodies are ASCII-only JSON: SQS refuses some characters a customer can send (U+F
 U+FFFF), and escaped they travel safely while the stored copy keeps them as they are.
 """
 
+import hashlib
 import math
 from collections.abc import Callable, Iterable
+from datetime import UTC
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -22,13 +25,16 @@ from chalicelib.domain.conversation import (
     InboundMessage,
     OutboundJob,
     OutboundWork,
+    Wakeup,
 )
 from chalicelib.domain.errors import NotYet, Retryable
 
 if TYPE_CHECKING:
+    from mypy_boto3_scheduler import EventBridgeSchedulerClient
     from mypy_boto3_sqs import SQSClient
 else:
     SQSClient = Any
+    EventBridgeSchedulerClient = Any
 
 OUTBOUND_JOB = TypeAdapter[OutboundWork](OutboundJob)
 
@@ -65,20 +71,17 @@ class Queues:
         self._client = client
         self._inbound_name = inbound_queue
         self._outbound_name = outbound_queue
+        self._urls: dict[str, str] = {}
 
-    # Resolved once per container: a cold start pays for it, the warm ack path does not.
-    @cached_property
-    def _inbound_url(self) -> str:
-        return str(self._client.get_queue_url(QueueName=self._inbound_name)["QueueUrl"])
-
-    @cached_property
-    def _outbound_url(self) -> str:
-        return str(self._client.get_queue_url(QueueName=self._outbound_name)["QueueUrl"])
+    def _url(self, name: str) -> str:
+        # Resolved once per container: a cold start pays for it, the warm ack path does not.
+        if name not in self._urls:
+            self._urls[name] = str(self._client.get_queue_url(QueueName=name)["QueueUrl"])
+        return self._urls[name]
 
     def retry_later(self, queue_arn: str, delays: Iterable[tuple[str, int]]) -> None:
         """Makes failed records visible again, each after its (receipt handle, seconds)."""
-        name = queue_arn.rsplit(":", 1)[-1]
-        url = self._inbound_url if name == self._inbound_name else self._outbound_url
+        url = self._url(queue_arn.rsplit(":", 1)[-1])
         entries = [
             {"Id": str(n), "ReceiptHandle": handle, "VisibilityTimeout": seconds}
             for n, (handle, seconds) in enumerate(delays)
@@ -90,7 +93,7 @@ class Queues:
 
     def send_inbound(self, message: InboundMessage) -> None:
         self._client.send_message(
-            QueueUrl=self._inbound_url,
+            QueueUrl=self._url(self._inbound_name),
             MessageBody=message.model_dump_json(ensure_ascii=True),
             MessageGroupId=_queue_id(message.customer_key),
             MessageDeduplicationId=_queue_id(f"{message.shop_id}:{message.message_key}"),
@@ -107,11 +110,67 @@ class Queues:
             group = f"{job.shop_id}:{job.provider_message_id}"
             dedup = f"{group}:{job.status.value}"
         self._client.send_message(
-            QueueUrl=self._outbound_url,
+            QueueUrl=self._url(self._outbound_name),
             MessageBody=job.model_dump_json(ensure_ascii=True),
             MessageGroupId=_queue_id(group),
             MessageDeduplicationId=_queue_id(dedup),
         )
+
+
+class Schedules:
+    """One-time schedules in Threadline's schedule group, each delivering a job to the timers
+    queue at its moment and deleting itself after. A schedule's name is derived from its
+    job, so setting the same alarm twice creates it once."""
+
+    def __init__(
+        self, client: EventBridgeSchedulerClient, sqs: SQSClient, group: str, timers_queue: str
+    ) -> None:
+        self._client = client
+        self._sqs = sqs
+        self._group = group
+        self._timers_queue = timers_queue
+
+    @cached_property
+    def _target(self) -> tuple[str, str]:
+        """The timers queue's ARN, and the role the scheduler sends to it with (same account
+        and region, named by infra/template.json)."""
+        url = self._sqs.get_queue_url(QueueName=self._timers_queue)["QueueUrl"]
+        arn = self._sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        _, partition, _, region, account, _ = arn.split(":", 5)
+        return arn, f"arn:{partition}:iam::{account}:role/threadline-scheduler-{region}"
+
+    def wake_at(self, wakeup: Wakeup) -> None:
+        queue_arn, role_arn = self._target
+        due = wakeup.due_at.astimezone(UTC)
+        name = (
+            "wake-"
+            + hashlib.blake2b(
+                f"{wakeup.conversation_ref}@{due.isoformat()}".encode(), digest_size=16
+            ).hexdigest()
+        )
+        try:
+            self._client.create_schedule(
+                Name=name,
+                GroupName=self._group,
+                ScheduleExpression=f"at({due:%Y-%m-%dT%H:%M:%S})",
+                ScheduleExpressionTimezone="UTC",
+                FlexibleTimeWindow={"Mode": "OFF"},
+                ActionAfterCompletion="DELETE",
+                Target={
+                    "Arn": queue_arn,
+                    "RoleArn": role_arn,
+                    "Input": wakeup.model_dump_json(),
+                    "SqsParameters": {"MessageGroupId": _queue_id(wakeup.conversation_ref)},
+                },
+            )
+        except self._client.exceptions.ConflictException:
+            return
+
+
+def parse_wakeup(body: str) -> Wakeup:
+    return Wakeup.model_validate_json(body)
 
 
 def parse_inbound(body: str) -> InboundMessage:

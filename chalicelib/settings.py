@@ -14,6 +14,8 @@ from pydantic import BaseModel, ConfigDict, SecretStr
 TABLE_NAME = "threadline"
 INBOUND_QUEUE = "threadline-inbound.fifo"
 OUTBOUND_QUEUE = "threadline-outbound.fifo"
+TIMERS_QUEUE = "threadline-timers.fifo"
+SCHEDULE_GROUP = "threadline"
 SECRETS_PREFIX = "threadline/shops/"
 
 
@@ -28,6 +30,8 @@ class Settings(BaseModel):
     table_name: str = TABLE_NAME
     inbound_queue: str = INBOUND_QUEUE
     outbound_queue: str = OUTBOUND_QUEUE
+    timers_queue: str = TIMERS_QUEUE
+    schedule_group: str = SCHEDULE_GROUP
     secrets_prefix: str = SECRETS_PREFIX
     shop_cache_seconds: int = 60
     secrets_cache_seconds: int = 300

@@ -370,10 +370,13 @@ class Store:
             ":to": message.shop_address,
             ":status": conversation.status.value,
         }
-        name_update = ""
+        extra_update = ""
         if message.customer_name:
             conversation_values[":name"] = message.customer_name
-            name_update = ", customer_name = :name"
+            extra_update = ", customer_name = :name"
+        if conversation.snoozed_until is None:
+            # A customer's message ends a snooze.
+            extra_update += " REMOVE snoozed_until"
         self._client.transact_write_items(
             TransactItems=[
                 {
@@ -394,7 +397,7 @@ class Store:
                         # Replies go from the number the customer last wrote to.
                         "UpdateExpression": "SET message_count = if_not_exists(message_count, "
                         ":zero) + :one, last_customer_message_at = :at, shop_address = :to, "
-                        "#status = :status" + name_update,
+                        "#status = :status" + extra_update,
                         "ExpressionAttributeNames": {"#status": "status"},
                         "ExpressionAttributeValues": _to_attributes(conversation_values),
                     }
@@ -472,19 +475,34 @@ class Store:
         return conversation
 
     def save_state(self, conversation: Conversation) -> None:
-        """Stores what agents change on a conversation: status, priority and assignee."""
-        assignee = conversation.assignee_user_id
+        """Stores what agents change on a conversation: status, snooze, priority, assignee."""
+        values: Item = {
+            ":status": conversation.status.value,
+            ":priority": conversation.priority.value,
+        }
+        assignments = ["#status = :status", "priority = :priority"]
+        removals = []
+        optional = {
+            "assignee_user_id": conversation.assignee_user_id,
+            "snoozed_until": (
+                conversation.snoozed_until.isoformat() if conversation.snoozed_until else None
+            ),
+        }
+        for name, value in optional.items():
+            if value is None:
+                removals.append(name)
+            else:
+                values[f":{name}"] = value
+                assignments.append(f"{name} = :{name}")
         self._client.update_item(
             TableName=self._table,
             Key=_conversation_key(conversation.shop_id, conversation.conversation_id),
-            UpdateExpression="SET #status = :status, priority = :priority"
-            + (", assignee_user_id = :assignee" if assignee else " REMOVE assignee_user_id"),
+            UpdateExpression="SET "
+            + ", ".join(assignments)
+            + (" REMOVE " + ", ".join(removals) if removals else ""),
             ConditionExpression="attribute_exists(PK)",
             ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues=_to_attributes(
-                {":status": conversation.status.value, ":priority": conversation.priority.value}
-                | ({":assignee": assignee} if assignee else {})
-            ),
+            ExpressionAttributeValues=_to_attributes(values),
         )
 
     def attach_slack_thread(

@@ -16,6 +16,7 @@ from chalicelib.domain.conversation import (
     ConversationAction,
     Priority,
     ReplyRevision,
+    SnoozeOption,
 )
 from chalicelib.domain.errors import BadRequest, Forbidden, Retryable
 from chalicelib.domain.slack_view import SlackMessage
@@ -197,19 +198,25 @@ def parse_interaction(body: bytes) -> ConversationAction | AgentReply | IgnoredE
     user_id = _user_id(payload)
     action = CardAction(pressed["action_id"])
     priority: Priority | None = None
-    if action is CardAction.SET_PRIORITY:
-        # A select's option carries "<conversation ref>#<priority>".
+    snooze: SnoozeOption | None = None
+    if action in (CardAction.SET_PRIORITY, CardAction.SNOOZE):
+        # A select's option carries "<conversation ref>#<choice>".
         selected = pressed.get("selected_option")
         value = _text(selected.get("value") if isinstance(selected, dict) else None, "option")
         ref, _, chosen = value.rpartition("#")
-        if chosen not in {p.value for p in Priority}:
-            raise BadRequest("missing or invalid priority")
-        priority = Priority(chosen)
+        try:
+            if action is CardAction.SET_PRIORITY:
+                priority = Priority(chosen)
+            else:
+                snooze = SnoozeOption(chosen)
+        except ValueError as error:
+            raise BadRequest(f"missing or invalid {action.value} option") from error
     else:
         ref = _text(pressed.get("value"), "actions.value")
     return ConversationAction(
         action=action,
         priority=priority,
+        snooze=snooze,
         conversation_ref=ref,
         team_id=_text(team.get("id") or user.get("team_id"), "team.id"),
         channel_id=_text(container.get("channel_id"), "container.channel_id"),

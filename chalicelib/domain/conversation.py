@@ -6,9 +6,10 @@ one Slack thread. Message keys are `<provider>:<provider id>` for customer messa
 same key.
 """
 
-from datetime import datetime
+from datetime import datetime, time, timedelta
 from enum import StrEnum
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -137,6 +138,8 @@ class Conversation(BaseModel):
     first_message_preview: str = ""
     assignee_user_id: str | None = None
     priority: Priority = Priority.NORMAL
+    # While snoozed: when it wakes; None means when the customer writes again.
+    snoozed_until: datetime | None = None
     slack_team_id: str | None = None
     slack_channel_id: str | None = None
     slack_thread_ts: str | None = None
@@ -172,14 +175,12 @@ def message_preview(message: InboundMessage) -> str:
 
 def with_customer_message(conversation: Conversation, message: InboundMessage) -> Conversation:
     """The conversation once `message` is counted on it (what the store records with it):
-    a resolved conversation the customer writes to again is open again."""
+    a resolved or snoozed conversation the customer writes to again is open again."""
+    waking = conversation.status in (ConversationStatus.RESOLVED, ConversationStatus.SNOOZED)
     return conversation.model_copy(
         update={
-            "status": (
-                ConversationStatus.OPEN
-                if conversation.status is ConversationStatus.RESOLVED
-                else conversation.status
-            ),
+            "status": ConversationStatus.OPEN if waking else conversation.status,
+            "snoozed_until": None if waking else conversation.snoozed_until,
             "message_count": conversation.message_count + 1,
             "last_customer_message_at": message.received_at,
             "shop_address": message.shop_address,
@@ -286,6 +287,35 @@ class CardAction(StrEnum):
     RESOLVE = "resolve"
     REOPEN = "reopen"
     SET_PRIORITY = "set_priority"
+    SNOOZE = "snooze"
+
+
+class SnoozeOption(StrEnum):
+    HOUR = "1h"
+    TOMORROW = "tomorrow"
+    CUSTOMER_REPLY = "customer_reply"
+
+
+# "Until tomorrow" wakes a conversation at the start of the shop's next working morning.
+MORNING = time(9, 0)
+
+
+def snooze_end(option: SnoozeOption, now: datetime, timezone: str) -> datetime | None:
+    """When a conversation snoozed at `now` wakes (UTC, on the minute, as schedules fire);
+    None when only the customer wakes it."""
+    match option:
+        case SnoozeOption.HOUR:
+            end = now + timedelta(hours=1)
+        case SnoozeOption.TOMORROW:
+            zone = ZoneInfo(timezone)
+            tomorrow = now.astimezone(zone).date() + timedelta(days=1)
+            end = datetime.combine(tomorrow, MORNING, tzinfo=zone)
+        case SnoozeOption.CUSTOMER_REPLY:
+            return None
+    on_the_minute = end.replace(second=0, microsecond=0)
+    if on_the_minute < end:
+        on_the_minute += timedelta(minutes=1)
+    return on_the_minute.astimezone(now.tzinfo)
 
 
 class ConversationAction(BaseModel):
@@ -304,6 +334,7 @@ class ConversationAction(BaseModel):
     user_id: str
     action_ts: str
     priority: Priority | None = None
+    snooze: SnoozeOption | None = None
 
     @property
     def thread_key(self) -> str:
@@ -314,21 +345,64 @@ def conversation_ref(conversation: Conversation) -> str:
     return f"{conversation.shop_id}:{conversation.conversation_id}"
 
 
-def apply_action(conversation: Conversation, action: ConversationAction) -> Conversation:
-    """The conversation after an agent's button press."""
+def apply_action(
+    conversation: Conversation, action: ConversationAction, now: datetime, timezone: str
+) -> Conversation:
+    """The conversation after an agent's button press at `now`, in the shop's time zone."""
     match action.action:
         case CardAction.ASSIGN_TO_ME:
             return conversation.model_copy(update={"assignee_user_id": action.user_id})
         case CardAction.UNASSIGN:
             return conversation.model_copy(update={"assignee_user_id": None})
         case CardAction.RESOLVE:
-            return conversation.model_copy(update={"status": ConversationStatus.RESOLVED})
+            return conversation.model_copy(
+                update={"status": ConversationStatus.RESOLVED, "snoozed_until": None}
+            )
         case CardAction.REOPEN:
-            return conversation.model_copy(update={"status": ConversationStatus.OPEN})
+            return conversation.model_copy(
+                update={"status": ConversationStatus.OPEN, "snoozed_until": None}
+            )
+        case CardAction.SNOOZE:
+            if action.snooze is None or conversation.status is ConversationStatus.RESOLVED:
+                return conversation
+            return conversation.model_copy(
+                update={
+                    "status": ConversationStatus.SNOOZED,
+                    "snoozed_until": snooze_end(action.snooze, now, timezone),
+                }
+            )
         case CardAction.SET_PRIORITY:
             return conversation.model_copy(
                 update={"priority": action.priority or conversation.priority}
             )
+
+
+class Wakeup(BaseModel):
+    """A snoozed conversation's alarm, delivered by a one-time schedule: it wakes the
+    conversation only if it is still snoozed until that very moment."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["wakeup"] = "wakeup"
+    shop_id: str
+    conversation_id: str
+    due_at: datetime
+
+    @property
+    def conversation_ref(self) -> str:
+        return f"{self.shop_id}:{self.conversation_id}"
+
+
+def wake(conversation: Conversation, wakeup: Wakeup) -> Conversation | None:
+    """The conversation opened by its snooze alarm; None for a stale alarm (the snooze was
+    changed or ended since)."""
+    if conversation.status is not ConversationStatus.SNOOZED:
+        return None
+    if conversation.snoozed_until != wakeup.due_at:
+        return None
+    return conversation.model_copy(
+        update={"status": ConversationStatus.OPEN, "snoozed_until": None}
+    )
 
 
 # The outbound queue's jobs, all ordered per conversation thread or provider message.

@@ -18,6 +18,7 @@ from chalicelib.domain.conversation import (
     DeliveryStatus,
     InboundMessage,
     Priority,
+    SnoozeOption,
     conversation_ref,
 )
 from chalicelib.domain.shop import ReplyMode, ReplyPolicy, Shop
@@ -109,6 +110,17 @@ def _local_time(moment: datetime, timezone: str) -> str:
     return local.strftime("%d %b %Y %H:%M %Z")
 
 
+def snooze_label(until: datetime | None, timezone: str) -> str:
+    return _local_time(until, timezone) if until else "the customer writes"
+
+
+SNOOZE_LABELS = {
+    SnoozeOption.HOUR: "1 hour",
+    SnoozeOption.TOMORROW: "Until tomorrow morning",
+    SnoozeOption.CUSTOMER_REPLY: "Until the customer writes",
+}
+
+
 def reply_mode_hint(policy: ReplyPolicy) -> str:
     """How to answer in the thread, under the shop's reply mode."""
     if policy.mode is ReplyMode.REPLY:
@@ -131,6 +143,8 @@ def root_card(conversation: Conversation, shop: Shop) -> SlackMessage:
     channel = CHANNEL_LABELS[conversation.channel]
     customer = escape_mrkdwn(conversation.customer_label)
     status = STATUS_LABELS[conversation.status]
+    if conversation.status is ConversationStatus.SNOOZED:
+        status += " until " + snooze_label(conversation.snoozed_until, timezone)
     started = _local_time(conversation.created_at, timezone)
     to_address = conversation.shop_address.removeprefix("whatsapp:")
     preview = escape_mrkdwn(conversation.first_message_preview)
@@ -194,11 +208,13 @@ def _card_buttons(conversation: Conversation) -> dict[str, Any]:
         if conversation.assignee_user_id
         else _button(CardAction.ASSIGN_TO_ME, "Assign to me", ref)
     )
-    state = (
-        _button(CardAction.REOPEN, "Reopen", ref)
-        if conversation.status is ConversationStatus.RESOLVED
-        else _button(CardAction.RESOLVE, "Resolve", ref, style="primary")
-    )
+    match conversation.status:
+        case ConversationStatus.RESOLVED:
+            state = _button(CardAction.REOPEN, "Reopen", ref)
+        case ConversationStatus.SNOOZED:
+            state = _button(CardAction.REOPEN, "Wake up", ref)
+        case _:
+            state = _button(CardAction.RESOLVE, "Resolve", ref, style="primary")
     options = [
         {
             "text": {"type": "plain_text", "text": PRIORITY_LABELS[priority], "emoji": True},
@@ -213,11 +229,23 @@ def _card_buttons(conversation: Conversation) -> dict[str, Any]:
         "options": options,
         "initial_option": options[list(Priority).index(conversation.priority)],
     }
-    return {
-        "type": "actions",
-        "block_id": "conversation_actions",
-        "elements": [assignment, state, priority],
-    }
+    elements = [assignment, state, priority]
+    if conversation.status is not ConversationStatus.RESOLVED:
+        elements.append(
+            {
+                "type": "static_select",
+                "action_id": CardAction.SNOOZE.value,
+                "placeholder": {"type": "plain_text", "text": ":zzz: Snooze", "emoji": True},
+                "options": [
+                    {
+                        "text": {"type": "plain_text", "text": label},
+                        "value": f"{ref}#{option.value}",
+                    }
+                    for option, label in SNOOZE_LABELS.items()
+                ],
+            }
+        )
+    return {"type": "actions", "block_id": "conversation_actions", "elements": elements}
 
 
 ACTION_NOTES = {
@@ -226,15 +254,29 @@ ACTION_NOTES = {
     CardAction.RESOLVE: ":white_check_mark: <@{user}> resolved this conversation.",
     CardAction.REOPEN: ":arrows_counterclockwise: <@{user}> reopened this conversation.",
     CardAction.SET_PRIORITY: "<@{user}> set the priority to {priority}.",
+    CardAction.SNOOZE: ":zzz: <@{user}> snoozed this conversation until {until}.",
 }
 
 
-def action_note(action: ConversationAction) -> SlackMessage:
-    """Told in the thread when an agent acts on the card, so the history shows who did."""
+def action_note(
+    action: ConversationAction, conversation: Conversation, timezone: str
+) -> SlackMessage:
+    """Told in the thread when an agent acts on the card (`conversation` as it is now), so
+    the history shows who did what."""
     priority = PRIORITY_LABELS[action.priority] if action.priority else ""
-    text = ACTION_NOTES[action.action].format(user=action.user_id, priority=priority)
+    until = snooze_label(conversation.snoozed_until, timezone)
+    text = ACTION_NOTES[action.action].format(user=action.user_id, priority=priority, until=until)
     return SlackMessage(
         text=text, blocks=[{"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}]
+    )
+
+
+def snooze_over_note(assignee_user_id: str | None) -> SlackMessage:
+    """Told in the thread when a snoozed conversation wakes, to whoever has it."""
+    who = f" <@{assignee_user_id}>" if assignee_user_id else ""
+    text = f":alarm_clock: Snooze over: this conversation is open again.{who}"
+    return SlackMessage(
+        text=text, blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
     )
 
 

@@ -3,9 +3,11 @@
 The template is the one deployed to AWS. Entries without a `Type` are overlays that
 `chalice package --merge-template` merges into chalice's own resources (the SQS event
 sources' ReportBatchItemFailures); they describe nothing standalone and are left out here,
-as are alarms, which mean nothing without CloudWatch.
+as are alarms, which mean nothing without CloudWatch. moto's CloudFormation cannot create
+schedule groups: they are created through the Scheduler API instead.
 """
 
+import contextlib
 import json
 import time
 from pathlib import Path
@@ -14,6 +16,7 @@ from typing import Any
 TEMPLATE = Path(__file__).resolve().parents[2] / "infra" / "template.json"
 STACK_NAME = "threadline"
 NOT_LOCAL = frozenset({"AWS::CloudWatch::Alarm"})
+BY_API = "AWS::Scheduler::ScheduleGroup"
 
 
 def standalone_template(path: Path = TEMPLATE) -> dict[str, Any]:
@@ -21,13 +24,25 @@ def standalone_template(path: Path = TEMPLATE) -> dict[str, Any]:
     template["Resources"] = {
         name: resource
         for name, resource in template["Resources"].items()
-        if resource.get("Type", "AWS::CloudWatch::Alarm") not in NOT_LOCAL
+        if resource.get("Type", "AWS::CloudWatch::Alarm") not in NOT_LOCAL | {BY_API}
     }
     return template
 
 
-def provision(cloudformation: Any, timeout_seconds: float = 60.0) -> dict[str, str]:
+def schedule_groups(path: Path = TEMPLATE) -> list[str]:
+    template: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return [
+        resource["Properties"]["Name"]
+        for resource in template["Resources"].values()
+        if resource.get("Type") == BY_API
+    ]
+
+
+def provision(cloudformation: Any, scheduler: Any, timeout_seconds: float = 60.0) -> dict[str, str]:
     """Deploys the stack (once per emulator) and returns its outputs."""
+    for group in schedule_groups():
+        with contextlib.suppress(scheduler.exceptions.ConflictException):
+            scheduler.create_schedule_group(Name=group)
     body = json.dumps(standalone_template())
     existing = {
         stack["StackName"]

@@ -3,14 +3,18 @@
 SQS: as Lambda's event source mapping, long-poll a batch, hand it over as an SQS event,
 delete what succeeded, and leave the reported failures to come back after a short
 visibility timeout (then the DLQ, by the queue's redrive policy). Schedules: as an
-EventBridge rule, call the handler with a scheduled event at its rate."""
+EventBridge rule, call the handler with a scheduled event at its rate. One-time schedules:
+as EventBridge Scheduler (which the emulator only stores), deliver a due schedule's input
+to its target queue and delete it."""
 
 import logging
+import re
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 logger = logging.getLogger(__name__)
 
@@ -185,3 +189,64 @@ def tickers_for(app: Any) -> list[Ticker]:
             interval = expression.value * RATE_SECONDS[unit]
             tickers.append(Ticker(source.name, app.handler_map[source.name], interval))
     return tickers
+
+
+_AT = re.compile(r"^at\((\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\)$")
+
+
+def _due(schedule: dict[str, Any]) -> datetime | None:
+    """When a one-time schedule fires; None for rate and cron schedules."""
+    match = _AT.match(schedule.get("ScheduleExpression", ""))
+    if match is None:
+        return None
+    zone = ZoneInfo(schedule.get("ScheduleExpressionTimezone") or "UTC")
+    return datetime.fromisoformat(match.group(1)).replace(tzinfo=zone)
+
+
+class SchedulePump(_Background):
+    """Fires the due one-time schedules of a schedule group, every `interval_seconds`."""
+
+    def __init__(
+        self, scheduler: Any, sqs: Any, group: str, *, interval_seconds: float = 1.0
+    ) -> None:
+        self._scheduler = scheduler
+        self._sqs = sqs
+        self._group = group
+        self._interval = interval_seconds
+        super().__init__(f"scheduler {group}")
+
+    def _run(self) -> None:
+        while not self._stopping.wait(self._interval):
+            try:
+                self.fire_due(datetime.now(UTC))
+            except Exception:
+                logger.exception("scheduler %s: cannot fire schedules", self._group)
+
+    def _schedules(self) -> Iterator[dict[str, Any]]:
+        arguments: dict[str, Any] = {"GroupName": self._group}
+        while True:
+            page = self._scheduler.list_schedules(**arguments)
+            for summary in page.get("Schedules", []):
+                yield self._scheduler.get_schedule(Name=summary["Name"], GroupName=self._group)
+            if not page.get("NextToken"):
+                return
+            arguments["NextToken"] = page["NextToken"]
+
+    def fire_due(self, now: datetime) -> int:
+        """Delivers every schedule due at `now`; returns how many fired."""
+        due = [s for s in self._schedules() if (at := _due(s)) is not None and at <= now]
+        for schedule in due:
+            target = schedule["Target"]
+            message: dict[str, Any] = {
+                "QueueUrl": self._sqs.get_queue_url(QueueName=target["Arn"].rsplit(":", 1)[-1])[
+                    "QueueUrl"
+                ],
+                "MessageBody": target.get("Input", "{}"),
+            }
+            group = target.get("SqsParameters", {}).get("MessageGroupId")
+            if group:
+                message["MessageGroupId"] = group
+            self._sqs.send_message(**message)
+            if schedule.get("ActionAfterCompletion") == "DELETE":
+                self._scheduler.delete_schedule(Name=schedule["Name"], GroupName=self._group)
+        return len(due)

@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from chalicelib.local.pump import pumps_for, tickers_for
+from chalicelib.local.pump import SchedulePump, pumps_for, tickers_for
+from chalicelib.settings import SCHEDULE_GROUP
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 LOCAL_REGION = "us-east-1"
@@ -73,7 +74,7 @@ class LocalStack:
 
         from chalicelib.local.provision import provision
 
-        provision(boto3.client("cloudformation"))
+        provision(boto3.client("cloudformation"), boto3.client("scheduler"))
         self._start_api()
         self._start_pumps()
         self._print_banner(env, aws_url)
@@ -159,6 +160,9 @@ class LocalStack:
         for ticker in tickers_for(app):
             ticker.start()
             self._stoppers.append(ticker.stop)
+        schedules = SchedulePump(boto3.client("scheduler"), boto3.client("sqs"), SCHEDULE_GROUP)
+        schedules.start()
+        self._stoppers.append(schedules.stop)
 
     def _print_banner(self, env: dict[str, str], aws_url: str) -> None:
         admin_token = env["THREADLINE_ADMIN_TOKEN"]

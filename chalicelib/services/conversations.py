@@ -13,9 +13,11 @@ from chalicelib.domain.conversation import (
     ConversationStatus,
     InboundMessage,
     InboundStatus,
+    Wakeup,
     apply_action,
     conversation_ref,
     open_conversation,
+    wake,
     with_customer_message,
 )
 from chalicelib.domain.errors import Retryable
@@ -25,9 +27,10 @@ from chalicelib.domain.slack_view import (
     customer_message,
     reopened_note,
     root_card,
+    snooze_over_note,
 )
 from chalicelib.secrets import SecretVault
-from chalicelib.services.ports import IdFactory, SlackFactory, SlackPort
+from chalicelib.services.ports import Clock, IdFactory, SchedulesPort, SlackFactory, SlackPort
 from chalicelib.store import Store
 
 logger = Logger(service="threadline", child=True)
@@ -66,7 +69,7 @@ class InboundProcessor:
         self._store.record_inbound(message, conversation, reply_ts)
         if not card_is_new:
             self._refresh_card(slack, conversation, shop, thread)
-        if before.status is ConversationStatus.RESOLVED:
+        if before.status in (ConversationStatus.RESOLVED, ConversationStatus.SNOOZED):
             slack.post(channel, reopened_note(), thread_ts=thread_ts)
         logger.info(
             "customer message posted",
@@ -103,13 +106,22 @@ class InboundProcessor:
 
 
 class CardActions:
-    """Agents' button presses on a conversation's card: applied, shown on the card and in
-    the thread, in order with the thread's replies (same queue group)."""
+    """Agents' button presses on a conversation's card, and the alarms of snoozed
+    conversations: applied, shown on the card and in the thread."""
 
-    def __init__(self, store: Store, vault: SecretVault, slack: SlackFactory) -> None:
+    def __init__(
+        self,
+        store: Store,
+        vault: SecretVault,
+        slack: SlackFactory,
+        schedules: SchedulesPort,
+        clock: Clock,
+    ) -> None:
         self._store = store
         self._vault = vault
         self._slack = slack
+        self._schedules = schedules
+        self._clock = clock
 
     def act(self, action: ConversationAction) -> None:
         conversation = self._store.find_conversation_by_thread(
@@ -123,10 +135,39 @@ class CardActions:
         token = self._vault.get(conversation.shop_id).slack_bot_token if shop else None
         if shop is None or token is None:
             return
-        changed = apply_action(conversation, action)
+        changed = apply_action(conversation, action, self._clock(), shop.timezone)
         if changed == conversation:
             return
+        if changed.snoozed_until is not None:
+            # Set before the state is stored: a retry finds the state unchanged and stops, so
+            # the alarm must exist by then. An alarm whose snooze is never stored is stale.
+            self._schedules.wake_at(
+                Wakeup(
+                    shop_id=changed.shop_id,
+                    conversation_id=changed.conversation_id,
+                    due_at=changed.snoozed_until,
+                )
+            )
         self._store.save_state(changed)
         slack = self._slack(token.get_secret_value())
         slack.update(action.channel_id, action.message_ts, root_card(changed, shop))
-        slack.post(action.channel_id, action_note(action), thread_ts=action.message_ts)
+        note = action_note(action, changed, shop.timezone)
+        slack.post(action.channel_id, note, thread_ts=action.message_ts)
+
+    def wake(self, wakeup: Wakeup) -> None:
+        """A snooze alarm: the conversation opens again if it is still snoozed until now,
+        and the thread tells its assignee."""
+        conversation = self._store.get_conversation(wakeup.shop_id, wakeup.conversation_id)
+        woken = wake(conversation, wakeup) if conversation else None
+        if woken is None or woken.slack_thread is None:
+            logger.info("stale snooze alarm ignored", conversation_ref=wakeup.conversation_ref)
+            return
+        shop = self._store.get_shop(woken.shop_id)
+        token = self._vault.get(woken.shop_id).slack_bot_token if shop else None
+        if shop is None or token is None:
+            return
+        self._store.save_state(woken)
+        slack = self._slack(token.get_secret_value())
+        channel, thread_ts = woken.slack_thread
+        slack.update(channel, thread_ts, root_card(woken, shop))
+        slack.post(channel, snooze_over_note(woken.assignee_user_id), thread_ts=thread_ts)

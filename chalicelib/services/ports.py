@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Protocol
 
+from chalicelib.domain.conversation import Wakeup
 from chalicelib.domain.slack_view import SlackMessage
 
 Clock = Callable[[], datetime]
@@ -26,3 +27,7 @@ class SlackPort(Protocol):
 
 
 SlackFactory = Callable[[str], SlackPort]
+
+
+class SchedulesPort(Protocol):
+    def wake_at(self, wakeup: Wakeup) -> None: ...

@@ -38,7 +38,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     with mock_aws():
-        provision(boto3.client("cloudformation"))
+        provision(boto3.client("cloudformation"), boto3.client("scheduler"))
         yield
 
 

@@ -2,10 +2,14 @@
 on the card and in the thread."""
 
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import boto3
 import pytest
 
+from chalicelib.local.pump import SchedulePump
+from chalicelib.settings import SCHEDULE_GROUP
 from tests.fakes import FakeSlack
 from tests.integration.conftest import PUBLIC_URL
 from tests.signing import (
@@ -81,7 +85,12 @@ def test_assign_resolve_and_a_customer_reply_each_show_on_the_card_and_in_the_th
 ):
     root_ts, ref = conversation
     [root] = slack.roots()
-    assert card_buttons(root.message.blocks) == ["assign_to_me", "resolve", "set_priority"]
+    assert card_buttons(root.message.blocks) == [
+        "assign_to_me",
+        "resolve",
+        "set_priority",
+        "snooze",
+    ]
 
     # When an agent takes the conversation, then resolves it
     assert press(client, "assign_to_me", root_ts, ref) == 200
@@ -94,7 +103,12 @@ def test_assign_resolve_and_a_customer_reply_each_show_on_the_card_and_in_the_th
     # Then the card shows the agent and then the resolution, with the buttons that fit
     assert assigned.ts == resolved.ts == root_ts
     assert "<@U0AGENT1>" in json.dumps(assigned.message.blocks)
-    assert card_buttons(assigned.message.blocks) == ["unassign", "resolve", "set_priority"]
+    assert card_buttons(assigned.message.blocks) == [
+        "unassign",
+        "resolve",
+        "set_priority",
+        "snooze",
+    ]
     assert ":white_check_mark: Resolved" in json.dumps(resolved.message.blocks)
     assert card_buttons(resolved.message.blocks) == ["unassign", "reopen", "set_priority"]
     stored = container.store.find_open_conversation("ana", CUSTOMER)
@@ -118,7 +132,12 @@ def test_assign_resolve_and_a_customer_reply_each_show_on_the_card_and_in_the_th
     # Then it is open again, on the card and in the thread
     reopened = slack.updates[-1]
     assert ":large_green_circle: Open" in json.dumps(reopened.message.blocks)
-    assert card_buttons(reopened.message.blocks) == ["unassign", "resolve", "set_priority"]
+    assert card_buttons(reopened.message.blocks) == [
+        "unassign",
+        "resolve",
+        "set_priority",
+        "snooze",
+    ]
     assert slack.thread(root_ts)[-1].message.text.endswith("this conversation is open again.")
 
 
@@ -172,3 +191,123 @@ def test_choosing_a_priority_shows_it_on_the_card_and_in_the_thread(
     assert slack.thread(root_ts)[-1].message.text == (
         "<@U0AGENT1> set the priority to :red_circle: Urgent."
     )
+
+
+# Snooze --------------------------------------------------------------------------------
+
+
+def snooze(client: Any, root_ts: str, ref: str, option: str) -> int:
+    chosen = {"value": f"{ref}#{option}", "text": {"type": "plain_text", "text": option}}
+    return press(client, "snooze", root_ts, "", fields={"selected_option": chosen})
+
+
+def alarms() -> list[dict[str, Any]]:
+    scheduler = boto3.client("scheduler")
+    return [
+        scheduler.get_schedule(Name=s["Name"], GroupName=SCHEDULE_GROUP)
+        for s in scheduler.list_schedules(GroupName=SCHEDULE_GROUP)["Schedules"]
+    ]
+
+
+def fire_alarms(at: datetime) -> int:
+    return SchedulePump(boto3.client("scheduler"), boto3.client("sqs"), SCHEDULE_GROUP).fire_due(at)
+
+
+def test_a_conversation_snoozed_for_an_hour_wakes_by_a_one_time_schedule(
+    client, container, conversation, run_workers, slack: FakeSlack
+):
+    root_ts, ref = conversation
+    # Given an agent took the conversation
+    press(client, "assign_to_me", root_ts, ref)
+    run_workers()
+
+    # When they snooze it for an hour
+    before = datetime.now(UTC)
+    assert snooze(client, root_ts, ref, "1h") == 200
+    run_workers()
+
+    # Then it is snoozed until a minute boundary about an hour from now, on the card too
+    stored = container.store.find_open_conversation("ana", CUSTOMER)
+    assert stored is not None
+    assert stored.status.value == "snoozed"
+    until = stored.snoozed_until
+    assert until is not None
+    assert timedelta(hours=1) <= until - before <= timedelta(hours=1, minutes=1)
+    assert until.second == 0
+    assert ":zzz: Snoozed until" in json.dumps(slack.updates[-1].message.blocks)
+    assert "snoozed this conversation until" in slack.thread(root_ts)[-1].message.text
+    # And one schedule, at that moment, deletes itself after putting the alarm on the timers queue
+    [alarm] = alarms()
+    assert alarm["ScheduleExpression"] == f"at({until.astimezone(UTC):%Y-%m-%dT%H:%M:%S})"
+    assert alarm["ScheduleExpressionTimezone"] == "UTC"
+    assert alarm["ActionAfterCompletion"] == "DELETE"
+    assert alarm["FlexibleTimeWindow"] == {"Mode": "OFF"}
+    assert alarm["Target"]["Arn"].endswith(":threadline-timers.fifo")
+    assert alarm["Target"]["RoleArn"].endswith(":role/threadline-scheduler-us-east-1")
+    assert json.loads(alarm["Target"]["Input"])["conversation_id"] == stored.conversation_id
+
+    # When the hour is not over yet, nothing fires
+    assert fire_alarms(until - timedelta(minutes=1)) == 0
+    # When it is
+    assert fire_alarms(until) == 1
+    run_workers()
+
+    # Then the conversation is open again, the card says so, and its agent is called back
+    woken = container.store.find_open_conversation("ana", CUSTOMER)
+    assert woken is not None
+    assert (woken.status.value, woken.snoozed_until) == ("open", None)
+    assert ":large_green_circle: Open" in json.dumps(slack.updates[-1].message.blocks)
+    assert slack.thread(root_ts)[-1].message.text == (
+        ":alarm_clock: Snooze over: this conversation is open again. <@U0AGENT1>"
+    )
+    assert alarms() == []
+
+
+def test_an_alarm_of_a_snooze_that_ended_early_changes_nothing(
+    client, container, conversation, run_workers, slack: FakeSlack
+):
+    root_ts, ref = conversation
+    # Given a conversation snoozed until tomorrow, then woken by hand
+    snooze(client, root_ts, ref, "tomorrow")
+    run_workers()
+    [alarm] = alarms()
+    press(client, "reopen", root_ts, ref)
+    run_workers()
+    thread_length = len(slack.thread(root_ts))
+
+    # When the alarm fires anyway
+    assert fire_alarms(datetime.now(UTC) + timedelta(days=2)) == 1
+    run_workers()
+
+    # Then the conversation stays as it is, and nobody is told anything
+    stored = container.store.find_open_conversation("ana", CUSTOMER)
+    assert stored is not None
+    assert stored.status.value == "open"
+    assert len(slack.thread(root_ts)) == thread_length
+    assert alarm["Name"].startswith("wake-")
+
+
+def test_snoozed_until_the_customer_writes_sets_no_alarm_and_the_customer_wakes_it(
+    client, container, conversation, run_workers, slack: FakeSlack
+):
+    root_ts, ref = conversation
+    # Given a conversation snoozed until the customer writes
+    snooze(client, root_ts, ref, "customer_reply")
+    run_workers()
+    assert alarms() == []
+    assert "until the customer writes" in json.dumps(slack.updates[-1].message.blocks)
+
+    # When the customer writes
+    customer_writes(client, 2, "Alguma novidade?")
+    run_workers()
+
+    # Then it is open again, and the thread says why
+    stored = container.store.find_open_conversation("ana", CUSTOMER)
+    assert stored is not None
+    assert (stored.status.value, stored.snoozed_until) == ("open", None)
+    assert slack.thread(root_ts)[-1].message.text.endswith("this conversation is open again.")
+
+
+def test_an_unknown_snooze_option_is_a_400(client, conversation):
+    root_ts, ref = conversation
+    assert snooze(client, root_ts, ref, "forever") == 400

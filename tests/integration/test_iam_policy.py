@@ -2,19 +2,24 @@
 IAM, so without this a missing permission shows up only in AWS)."""
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 
 from app import app
 from chalicelib.domain.errors import Retryable
-from chalicelib.local.pump import scheduled_event
+from chalicelib.local.pump import SchedulePump, scheduled_event
+from chalicelib.settings import SCHEDULE_GROUP
 from tests.fakes import FakeSlack, RecordingTwilio
 from tests.integration.conftest import PUBLIC_URL
 from tests.signing import (
     ACCOUNT_SID,
+    CHANNEL_ID,
     SMS_NUMBER,
+    TEAM_ID,
     form,
     shop_document,
     slack_headers,
@@ -51,7 +56,14 @@ def test_every_action_of_every_flow_is_in_the_policy(
     monkeypatch: pytest.MonkeyPatch,
 ):
     performed: set[str] = set()
-    for aws in (container.store._client, container.queues._client, container.vault._client):
+    clients = (
+        container.store._client,
+        container.queues._client,
+        container.vault._client,
+        container.schedules._client,
+        container.schedules._sqs,
+    )
+    for aws in clients:
         service = aws.meta.service_model.signing_name
 
         def record(model: Any, service: str = service, **_: Any) -> None:
@@ -91,12 +103,36 @@ def test_every_action_of_every_flow_is_in_the_policy(
     )
     run_workers()
     app.handler_map["requeue_unprocessed"](scheduled_event("requeue_unprocessed"), None)
+    # ... a conversation snoozed, and woken by its alarm
+    conversation = container.store.find_open_conversation("ana", "+5511987654321")
+    assert conversation is not None
+    choice = {"value": f"ana:{conversation.conversation_id}#1h"}
+    payload = {
+        "type": "block_actions",
+        "team": {"id": TEAM_ID},
+        "user": {"id": "U0AGENT"},
+        "container": {"channel_id": CHANNEL_ID, "message_ts": root.ts},
+        "actions": [{"action_id": "snooze", "selected_option": choice, "action_ts": "1.1"}],
+    }
+    interaction = form({"payload": json.dumps(payload)})
+    headers = slack_headers(interaction, content_type="application/x-www-form-urlencoded")
+    client.http.post("/slack/interactions", headers=headers, body=interaction)
+    run_workers()
+    # (the emulator's own clients, in the region the monkeypatch.undo() above took away)
+    emulator = {"region_name": "us-east-1"}
+    pump = SchedulePump(
+        boto3.client("scheduler", **emulator), boto3.client("sqs", **emulator), SCHEDULE_GROUP
+    )
+    assert pump.fire_due(datetime.now(UTC) + timedelta(hours=2)) == 1
+    run_workers()
 
     # Then the code performed these actions, and the policy allows every one
     assert {
         "dynamodb:Query",
         "secretsmanager:DeleteSecret",
         "sqs:ChangeMessageVisibility",
+        "scheduler:CreateSchedule",
+        "sqs:GetQueueAttributes",
     } <= performed
     assert performed - allowed_actions() == set()
 

@@ -18,12 +18,16 @@ from chalicelib.domain.conversation import (
     InboundMessage,
     MediaItem,
     OutboundJob,
+    SnoozeOption,
+    Wakeup,
     apply_action,
     conversation_ref,
     delivery_rank,
     message_preview,
     open_conversation,
     reply_to,
+    snooze_end,
+    wake,
     with_customer_message,
 )
 
@@ -350,9 +354,10 @@ def test_a_counted_message_updates_the_conversation_as_the_store_records_it() ->
     assert counted.first_message_preview == conversation.first_message_preview
 
 
-def card_press(action: str, user: str = "U0AGENT1") -> ConversationAction:
+def card_press(action: str, user: str = "U0AGENT1", **choice: Any) -> ConversationAction:
     return ConversationAction(
         action=CardAction(action),
+        **choice,
         conversation_ref="kavezo:conv-1",
         team_id="T0123ABC",
         channel_id="C0123ABC",
@@ -367,10 +372,10 @@ def test_card_actions_assign_unassign_resolve_and_reopen() -> None:
     opened = open_conversation(inbound(), "conv-1")
 
     # When agents press the card's buttons in turn
-    assigned = apply_action(opened, card_press("assign_to_me"))
-    resolved = apply_action(assigned, card_press("resolve"))
-    reopened = apply_action(resolved, card_press("reopen"))
-    unassigned = apply_action(reopened, card_press("unassign"))
+    assigned = apply_action(opened, card_press("assign_to_me"), NOW, "UTC")
+    resolved = apply_action(assigned, card_press("resolve"), NOW, "UTC")
+    reopened = apply_action(resolved, card_press("reopen"), NOW, "UTC")
+    unassigned = apply_action(reopened, card_press("unassign"), NOW, "UTC")
 
     # Then each press changes exactly what it says
     assert (assigned.assignee_user_id, assigned.status) == ("U0AGENT1", ConversationStatus.OPEN)
@@ -382,10 +387,82 @@ def test_card_actions_assign_unassign_resolve_and_reopen() -> None:
 
 def test_a_customer_writing_to_a_resolved_conversation_reopens_it() -> None:
     # Given a resolved conversation
-    resolved = apply_action(open_conversation(inbound(), "conv-1"), card_press("resolve"))
+    resolved = apply_action(
+        open_conversation(inbound(), "conv-1"), card_press("resolve"), NOW, "UTC"
+    )
 
     # When the customer writes again
     counted = with_customer_message(resolved, inbound(received_at=NOW))
 
     # Then it is open again
     assert counted.status is ConversationStatus.OPEN
+
+
+@pytest.mark.parametrize(
+    ("option", "now", "timezone", "wakes_at"),
+    [
+        # An hour later, rounded up to the minute a schedule can fire at
+        (SnoozeOption.HOUR, "2026-11-23T10:15:30+00:00", "UTC", "2026-11-23T11:16:00+00:00"),
+        (SnoozeOption.HOUR, "2026-11-23T10:15:00+00:00", "UTC", "2026-11-23T11:15:00+00:00"),
+        # Tomorrow 09:00 in the shop's zone: Jakarta is UTC+7, so 20:00 UTC is already
+        # tomorrow there, and the morning after that is meant
+        (
+            SnoozeOption.TOMORROW,
+            "2026-11-23T20:00:00+00:00",
+            "Asia/Jakarta",
+            "2026-11-25T02:00:00+00:00",
+        ),
+        (
+            SnoozeOption.TOMORROW,
+            "2026-11-23T10:00:00+00:00",
+            "America/Sao_Paulo",
+            "2026-11-24T12:00:00+00:00",
+        ),
+        # Across the spring DST change in Budapest, 09:00 is 07:00 UTC on the Monday
+        (
+            SnoozeOption.TOMORROW,
+            "2026-03-28T18:00:00+00:00",
+            "Europe/Budapest",
+            "2026-03-29T07:00:00+00:00",
+        ),
+        (SnoozeOption.CUSTOMER_REPLY, "2026-11-23T10:00:00+00:00", "UTC", None),
+    ],
+)
+def test_snooze_ends_when_the_agent_chose_in_the_shops_time(
+    option: SnoozeOption, now: str, timezone: str, wakes_at: str | None
+) -> None:
+    end = snooze_end(option, datetime.fromisoformat(now), timezone)
+    assert end == (datetime.fromisoformat(wakes_at) if wakes_at else None)
+
+
+def test_a_snoozed_conversation_wakes_by_its_own_alarm_only() -> None:
+    # Given a conversation snoozed for an hour
+    opened = open_conversation(inbound(), "conv-1")
+    snoozed = apply_action(opened, card_press("snooze", snooze=SnoozeOption.HOUR), NOW, "UTC")
+    assert snoozed.status is ConversationStatus.SNOOZED
+    assert snoozed.snoozed_until is not None
+    alarm = Wakeup(shop_id="kavezo", conversation_id="conv-1", due_at=snoozed.snoozed_until)
+
+    # When its alarm rings, or an alarm of an earlier snooze, or one after it was reopened
+    woken = wake(snoozed, alarm)
+    earlier = wake(snoozed, alarm.model_copy(update={"due_at": NOW}))
+    reopened = apply_action(snoozed, card_press("reopen"), NOW, "UTC")
+
+    # Then only its own alarm opens it
+    assert woken is not None
+    assert (woken.status, woken.snoozed_until) == (ConversationStatus.OPEN, None)
+    assert earlier is None
+    assert wake(reopened, alarm) is None
+
+
+def test_a_customer_writing_ends_a_snooze_and_a_resolved_conversation_is_not_snoozed() -> None:
+    opened = open_conversation(inbound(), "conv-1")
+    until_reply = card_press("snooze", snooze=SnoozeOption.CUSTOMER_REPLY)
+    snoozed = apply_action(opened, until_reply, NOW, "UTC")
+    assert (snoozed.status, snoozed.snoozed_until) == (ConversationStatus.SNOOZED, None)
+
+    counted = with_customer_message(snoozed, inbound(received_at=NOW))
+    assert counted.status is ConversationStatus.OPEN
+
+    resolved = apply_action(opened, card_press("resolve"), NOW, "UTC")
+    assert apply_action(resolved, until_reply, NOW, "UTC") == resolved

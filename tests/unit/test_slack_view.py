@@ -10,8 +10,10 @@ from hypothesis import strategies as st
 
 from chalicelib.domain.conversation import (
     FAILED_DELIVERY,
+    CardAction,
     Channel,
     Conversation,
+    ConversationAction,
     ConversationStatus,
     DeliveryStatus,
     InboundMessage,
@@ -23,10 +25,12 @@ from chalicelib.domain.slack_view import (
     DELIVERY_REACTIONS,
     SECTION_TEXT_LIMIT,
     SlackMessage,
+    action_note,
     customer_message,
     delivery_failed_note,
     escape_mrkdwn,
     root_card,
+    snooze_over_note,
 )
 
 pytestmark = pytest.mark.unit
@@ -210,9 +214,9 @@ def test_root_card_names_the_conversation_status(status: ConversationStatus, lab
     # When it is rendered
     status_text = context_texts(card)[0]
 
-    # Then the status element ends with the state's name
+    # Then the status element names the state
     assert status_text.startswith("*Status:* :")
-    assert status_text.endswith(f" {label}")
+    assert f" {label}" in status_text
 
 
 @pytest.mark.parametrize(
@@ -417,7 +421,12 @@ def test_root_card_shows_the_first_message_escaped_and_how_many_messages_so_far(
 def buttons(card: SlackMessage) -> list[tuple[str, str]]:
     [actions] = [block for block in card.blocks if block["type"] == "actions"]
     return [
-        (element["action_id"], element.get("value") or element["initial_option"]["value"])
+        (
+            element["action_id"],
+            element.get("value")
+            or element.get("initial_option", {}).get("value")
+            or "/".join(option["value"] for option in element["options"]),
+        )
         for element in actions["elements"]
     ]
 
@@ -434,6 +443,7 @@ def test_card_buttons_fit_the_conversation_and_name_it() -> None:
         ("assign_to_me", "kavezo:conv-1"),
         ("resolve", "kavezo:conv-1"),
         ("set_priority", "kavezo:conv-1#normal"),
+        ("snooze", "kavezo:conv-1#1h/kavezo:conv-1#tomorrow/kavezo:conv-1#customer_reply"),
     ]
     assert buttons(done) == [
         ("unassign", "kavezo:conv-1"),
@@ -463,7 +473,7 @@ def test_the_card_shows_the_priority_and_offers_every_other() -> None:
     # Then its priority is visible, and the select starts on it, offering all four
     assert "*Priority:* :red_circle: Urgent" in context_texts(card)
     [actions] = [block for block in card.blocks if block["type"] == "actions"]
-    select = actions["elements"][-1]
+    [select] = [e for e in actions["elements"] if e["action_id"] == "set_priority"]
     assert select["initial_option"]["value"] == "kavezo:conv-1#urgent"
     assert [o["value"].rsplit("#", 1)[1] for o in select["options"]] == [
         "low",
@@ -485,4 +495,39 @@ def test_the_card_shows_safe_mode_and_how_to_send() -> None:
     assert context_texts(card)[-1] == (
         ":lock: Safe mode: messages stay internal; start with `&lt;send&gt;` or use "
         "*Send to customer* to answer."
+    )
+
+
+def test_a_snoozed_card_says_until_when_and_offers_to_wake_it() -> None:
+    # Given a conversation snoozed until 09:00 tomorrow in São Paulo (12:00 UTC)
+    until = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+    snoozed = conversation(status=ConversationStatus.SNOOZED, snoozed_until=until)
+
+    # When its card is rendered
+    card = root_card(snoozed, shop("America/Sao_Paulo"))
+
+    # Then the status says until when, in the shop's time, and the card offers to wake it
+    assert context_texts(card)[0] == "*Status:* :zzz: Snoozed until 24 Nov 2026 09:00 -03"
+    assert ("reopen", "kavezo:conv-1") in buttons(card)
+    [actions] = [block for block in card.blocks if block["type"] == "actions"]
+    [wake_up] = [e for e in actions["elements"] if e.get("action_id") == "reopen"]
+    assert wake_up["text"]["text"] == "Wake up"
+
+
+def test_snooze_and_wake_up_notes_say_who_until_when_and_for_whom() -> None:
+    until = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+    press = ConversationAction(
+        action=CardAction.SNOOZE,
+        conversation_ref="kavezo:conv-1",
+        team_id="T0SHOP",
+        channel_id="C0SUPPORT",
+        message_ts="1.0",
+        user_id="U0AGENT1",
+        action_ts="2.0",
+    )
+    snoozed = conversation(status=ConversationStatus.SNOOZED, snoozed_until=until)
+    note = action_note(press, snoozed, "America/Sao_Paulo")
+    assert note.text == (":zzz: <@U0AGENT1> snoozed this conversation until 24 Nov 2026 09:00 -03.")
+    assert snooze_over_note("U0AGENT1").text == (
+        ":alarm_clock: Snooze over: this conversation is open again. <@U0AGENT1>"
     )
