@@ -165,22 +165,16 @@ def slack_events() -> Response:
 @app.route("/slack/interactions", methods=["POST"], content_types=[FORM])
 @answers_errors
 def slack_interactions() -> Response:
-    _container().intake.slack_interaction(_webhook())
+    answer = _container().intake.slack_interaction(_webhook())
+    if answer is not None:
+        return _json(200, answer)
     return Response(body="", status_code=200)
 
 
 @app.route("/slack/commands", methods=["POST"], content_types=[FORM])
 @answers_errors
 def slack_commands() -> Response:
-    _container().intake.slack_command(_webhook())
-    return _json(
-        200,
-        {
-            "response_type": "ephemeral",
-            "text": "Threadline answers customers from their conversation threads. "
-            "Slash commands are on their way.",
-        },
-    )
+    return _json(200, _container().intake.slack_command(_webhook()))
 
 
 # Workers --------------------------------------------------------------------------------
@@ -209,7 +203,7 @@ def process_inbound(event: SQSEvent) -> dict[str, Any]:
 
 @app.on_sqs_message(queue=OUTBOUND_QUEUE, batch_size=10)
 def process_outbound(event: SQSEvent) -> dict[str, Any]:
-    from chalicelib.domain.conversation import ConversationAction
+    from chalicelib.domain.conversation import CannedReply, ConversationAction
     from chalicelib.queues import parse_outbound
 
     container = _container()
@@ -218,6 +212,8 @@ def process_outbound(event: SQSEvent) -> dict[str, Any]:
         job = parse_outbound(body)
         if isinstance(job, ConversationAction):
             container.card_actions.act(job)
+        elif isinstance(job, CannedReply):
+            container.replies.send_canned(job)
         else:
             container.replies.handle(job)
 

@@ -14,6 +14,7 @@ from aws_lambda_powertools import Logger
 from chalicelib.channels.base import ChannelAdapter
 from chalicelib.queues import Queues, Schedules
 from chalicelib.secrets import SecretVault
+from chalicelib.services.agent_tools import AgentTools
 from chalicelib.services.conversations import CardActions, InboundProcessor
 from chalicelib.services.intake import Intake
 from chalicelib.services.ports import Clock, IdFactory, SlackFactory, SlackPort
@@ -126,7 +127,19 @@ class Container:
 
     @cached_property
     def intake(self) -> Intake:
-        return Intake(self.settings, self.store, self.vault, self.queues, self.twilio, self.clock)
+        return Intake(
+            self.settings,
+            self.store,
+            self.vault,
+            self.queues,
+            self.twilio,
+            self.agent_tools,
+            self.clock,
+        )
+
+    @cached_property
+    def agent_tools(self) -> AgentTools:
+        return AgentTools(self.store, self.vault, self.slack)
 
     @cached_property
     def inbound(self) -> InboundProcessor:

@@ -21,6 +21,7 @@ from pydantic import TypeAdapter
 
 from chalicelib.domain.conversation import (
     AgentReply,
+    CannedReply,
     ConversationAction,
     InboundMessage,
     OutboundJob,
@@ -102,6 +103,8 @@ class Queues:
     def send_outbound(self, job: OutboundWork) -> None:
         if isinstance(job, AgentReply):
             group, dedup = job.thread_key, job.event_id
+        elif isinstance(job, CannedReply):
+            group, dedup = job.thread_key, f"view:{job.view_id}"
         elif isinstance(job, ConversationAction):
             # Its own group: a button must not wait behind a reply's grace period.
             group = f"{job.thread_key}:card"

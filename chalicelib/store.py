@@ -7,12 +7,14 @@ index):
 |----------------------------------------|-------------------------------------|------------------|
 | shop config by id                      | SHOP#{shop}                         | SHOP             |
 | shop by inbound address (number, email)| ADDRESS#{address}                   | ADDRESS          |
+| shops of a Slack workspace             | GSI1: TEAM#{team}                   | {shop}           |
 | message by provider delivery (dedupe)  | SHOP#{shop}#MSG#{message key}       | MESSAGE          |
 | outbound message by provider message id| SHOP#{shop}#PROVIDER#{provider id}  | POINTER          |
 | conversation by id                     | SHOP#{shop}#CONV#{conversation}     | CONVERSATION     |
 | open conversation by (shop, customer)  | SHOP#{shop}#OPEN#{customer address} | POINTER          |
 | conversation by Slack thread           | SLACK#{team}#{channel}#{thread ts}  | POINTER          |
 | latest edit/deletion of a Slack message| SLACK#{team}#{channel}#{ts}         | REVISION         |
+| a canned response's post, by its modal | SLACK#{team}#VIEW#{view id}         | POST             |
 | messages of a conversation, time order | GSI1: CONV#{shop}#{conversation}    | {iso time}#{key} |
 | conversations of a shop, by start      | GSI1: SHOP#{shop}#CONVERSATIONS     | {created iso}    |
 | customer messages not yet processed    | GSI1: UNPROCESSED#{shard 0-7}       | {due time}#{key} |
@@ -196,7 +198,13 @@ class Store:
                     "TableName": self._table,
                     "Item": {
                         **shop_key(shop.shop_id),
-                        **_to_attributes({"config": shop.model_dump_json()}),
+                        **_to_attributes(
+                            {
+                                "config": shop.model_dump_json(),
+                                "GSI1PK": f"TEAM#{shop.slack.team_id}",
+                                "GSI1SK": shop.shop_id,
+                            }
+                        ),
                     },
                 }
             }
@@ -230,6 +238,19 @@ class Store:
             taken = [a for a, bad in zip(claimed, failed[1:], strict=False) if bad]
             raise Conflict(f"already used by another shop: {', '.join(taken)}") from error
         self._shops.clear_cache()  # type: ignore[no-untyped-call]
+
+    def shops_of_team(self, team_id: str) -> list[Shop]:
+        """The shops whose conversations live in a Slack workspace."""
+        response = self._client.query(
+            TableName=self._table,
+            IndexName="GSI1",
+            KeyConditionExpression="GSI1PK = :pk",
+            ExpressionAttributeValues=_to_attributes({":pk": f"TEAM#{team_id}"}),
+        )
+        return [
+            Shop.model_validate_json(str(_from_attributes(item)["config"]))
+            for item in response.get("Items", [])
+        ]
 
     def addresses_taken(self, shop: Shop) -> list[str]:
         """Inbound addresses of this shop that another shop already owns."""
@@ -374,6 +395,9 @@ class Store:
         if message.customer_name:
             conversation_values[":name"] = message.customer_name
             extra_update = ", customer_name = :name"
+        if conversation.order_number:
+            conversation_values[":order"] = conversation.order_number
+            extra_update += ", order_number = :order"
         if conversation.snoozed_until is None:
             # A customer's message ends a snooze.
             extra_update += " REMOVE snoozed_until"
@@ -562,6 +586,21 @@ class Store:
         pointer = _from_attributes(item)
         return self.get_conversation(str(pointer["shop_id"]), str(pointer["conversation_id"]))
 
+    def recent_conversations(self, shop_id: str, limit: int) -> list[Conversation]:
+        """A shop's conversations, newest first."""
+        response = self._client.query(
+            TableName=self._table,
+            IndexName="GSI1",
+            KeyConditionExpression="GSI1PK = :pk",
+            ExpressionAttributeValues=_to_attributes({":pk": f"SHOP#{shop_id}#CONVERSATIONS"}),
+            ScanIndexForward=False,
+            Limit=limit,
+        )
+        return [
+            Conversation.model_validate(_from_attributes(item))
+            for item in response.get("Items", [])
+        ]
+
     def timeline(self, shop_id: str, conversation_id: str) -> Iterator[Item]:
         """Every message of a conversation, oldest first (customer and agent alike)."""
         paginator = self._client.get_paginator("query")
@@ -611,6 +650,28 @@ class Store:
         except ClientError as error:
             if not _condition_failed(error):
                 raise
+
+    def canned_post(self, team_id: str, view_id: str) -> tuple[str, str] | None:
+        """(ts, text) of the thread message a submitted canned-response modal was posted as."""
+        response = self._client.get_item(
+            TableName=self._table,
+            Key=_key(f"SLACK#{team_id}#VIEW#{view_id}", "POST"),
+            ConsistentRead=True,
+        )
+        item = response.get("Item")
+        if not item:
+            return None
+        values = _from_attributes(item)
+        return str(values["ts"]), str(values["text"])
+
+    def record_canned_post(self, team_id: str, view_id: str, ts: str, text: str) -> None:
+        self._client.put_item(
+            TableName=self._table,
+            Item={
+                **_key(f"SLACK#{team_id}#VIEW#{view_id}", "POST"),
+                **_to_attributes({"ts": ts, "text": text}),
+            },
+        )
 
     def reply_revision(self, team_id: str, channel_id: str, ts: str) -> ReplyRevision | None:
         response = self._client.get_item(

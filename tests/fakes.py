@@ -29,6 +29,7 @@ class FakeSlack:
     updates: list[SlackPost] = field(default_factory=list)
     reactions: dict[tuple[str, str], list[str]] = field(default_factory=dict)
     failures: list[Exception] = field(default_factory=list)
+    views: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     # Display names by user id; users.info knows nobody else.
     names: dict[str, str] = field(default_factory=lambda: {"U0AGENT": "Bia"})
     _clock: Any = field(default_factory=lambda: itertools.count(1))
@@ -60,6 +61,9 @@ class FakeWorkspace:
 
     def display_name(self, user_id: str) -> str | None:
         return self.slack.names.get(user_id)
+
+    def open_view(self, trigger_id: str, view: dict[str, Any]) -> None:
+        self.slack.views.append((trigger_id, view))
 
     # Like SlackWorkspace: adding a reaction twice or removing a missing one is harmless.
     def react(self, channel: str, ts: str, name: str) -> None:

@@ -12,6 +12,7 @@ from urllib.parse import parse_qsl
 from chalicelib.channels.base import WebhookRequest
 from chalicelib.domain.conversation import (
     AgentReply,
+    CannedReply,
     CardAction,
     ConversationAction,
     Priority,
@@ -165,6 +166,7 @@ def _revision(payload: dict[str, Any], event: dict[str, Any]) -> ReplyRevision |
 
 
 SEND_TO_CUSTOMER = "send_to_customer"
+CANNED_RESPONSE = "canned_response"
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,20}$")
 
 
@@ -175,17 +177,39 @@ def _user_id(payload: dict[str, Any]) -> str:
     return user_id
 
 
-def parse_interaction(body: bytes) -> ConversationAction | AgentReply | IgnoredEvent:
-    """An interactivity request (a form with one `payload` field): a press on one of a
-    conversation card's buttons, "Send to customer" on a thread message, or something we
-    skip."""
+@dataclass(frozen=True)
+class CannedPicker:
+    """The "Canned response" shortcut on a message of a conversation thread: the modal to
+    choose one must open within 3 seconds of `trigger_id`."""
+
+    trigger_id: str
+    team_id: str
+    channel_id: str
+    thread_ts: str
+    user_id: str
+
+
+Interaction = ConversationAction | AgentReply | CannedPicker | CannedReply | IgnoredEvent
+
+
+def _form(body: bytes) -> dict[str, str]:
     try:
-        form = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True, errors="strict"))
+        return dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True, errors="strict"))
     except (UnicodeDecodeError, ValueError) as error:
         raise BadRequest("body is not a valid form") from error
-    payload = _json_object(form.get("payload", "").encode("utf-8"))
+
+
+def parse_interaction(body: bytes) -> Interaction:
+    """An interactivity request (a form with one `payload` field): a press on one of a
+    conversation card's buttons, a message shortcut ("Send to customer", "Canned
+    response"), the canned-response modal submitted, or something we skip."""
+    payload = _json_object(_form(body).get("payload", "").encode("utf-8"))
     if payload.get("type") == "message_action":
+        if payload.get("callback_id") == CANNED_RESPONSE:
+            return _canned_picker(payload)
         return _send_to_customer(payload)
+    if payload.get("type") == "view_submission":
+        return _canned_choice(payload)
     if payload.get("type") != "block_actions":
         return IgnoredEvent(f"interaction {payload.get('type')!r}")
     actions = payload.get("actions")
@@ -257,6 +281,65 @@ _DISPLAY_NAMES: dict[str, tuple[str, float]] = {}
 DISPLAY_NAME_CACHE_SECONDS = 3600.0
 
 
+def _canned_picker(payload: dict[str, Any]) -> CannedPicker:
+    message = _object(payload, "message")
+    _user_id(payload)
+    return CannedPicker(
+        trigger_id=_text(payload.get("trigger_id"), "trigger_id"),
+        team_id=_text(_object(payload, "team").get("id"), "team.id"),
+        channel_id=_text(_object(payload, "channel").get("id"), "channel.id"),
+        # On the card itself or on any message of its thread.
+        thread_ts=_text(message.get("thread_ts") or message.get("ts"), "message.ts"),
+        user_id=_user_id(payload),
+    )
+
+
+def _canned_choice(payload: dict[str, Any]) -> CannedReply | IgnoredEvent:
+    view = _object(payload, "view")
+    if view.get("callback_id") != CANNED_RESPONSE:
+        return IgnoredEvent(f"view {view.get('callback_id')!r}")
+    target = _json_object(str(view.get("private_metadata", "")).encode("utf-8"))
+    values = _object(_object(view, "state"), "values")
+    chosen = _object(_object(values, "response"), "response")
+    option = _object(chosen, "selected_option")
+    order = _object(_object(values, "order_number"), "order_number").get("value")
+    return CannedReply(
+        view_id=_text(view.get("id"), "view.id"),
+        conversation_ref=_text(target.get("ref"), "private_metadata.ref"),
+        team_id=_text(_object(payload, "team").get("id"), "team.id"),
+        channel_id=_text(target.get("channel"), "private_metadata.channel"),
+        thread_ts=_text(target.get("thread_ts"), "private_metadata.thread_ts"),
+        user_id=_user_id(payload),
+        name=_text(option.get("value"), "the chosen response"),
+        order_number=order.strip() if isinstance(order, str) and order.strip() else None,
+    )
+
+
+@dataclass(frozen=True)
+class SlashCommand:
+    """`/threadline <text>` typed by an agent."""
+
+    team_id: str
+    team_domain: str
+    channel_id: str
+    user_id: str
+    text: str
+
+
+def parse_command(body: bytes) -> SlashCommand:
+    form = _form(body)
+    user_id = _text(form.get("user_id"), "user_id")
+    if not _USER_ID.match(user_id):
+        raise BadRequest("missing or invalid user_id")
+    return SlashCommand(
+        team_id=_text(form.get("team_id"), "team_id"),
+        team_domain=form.get("team_domain", ""),
+        channel_id=_text(form.get("channel_id"), "channel_id"),
+        user_id=user_id,
+        text=form.get("text", "").strip(),
+    )
+
+
 class SlackWorkspace:
     """One shop's Slack workspace, as its bot sees it."""
 
@@ -317,6 +400,9 @@ class SlackWorkspace:
         if name is not None:
             _DISPLAY_NAMES[user_id] = (name, time.monotonic())
         return name
+
+    def open_view(self, trigger_id: str, view: dict[str, Any]) -> None:
+        self._call("views.open", trigger_id=trigger_id, view=view)
 
     def react(self, channel: str, ts: str, name: str) -> None:
         # A retried job may add the same reaction twice; Slack refuses the second.

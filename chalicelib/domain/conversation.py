@@ -13,6 +13,8 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from chalicelib.domain.canned import order_number_in
+
 
 class Channel(StrEnum):
     SMS = "sms"
@@ -138,6 +140,8 @@ class Conversation(BaseModel):
     first_message_preview: str = ""
     assignee_user_id: str | None = None
     priority: Priority = Priority.NORMAL
+    # The last order number the customer quoted, for canned responses.
+    order_number: str | None = None
     # While snoozed: when it wakes; None means when the customer writes again.
     snoozed_until: datetime | None = None
     slack_team_id: str | None = None
@@ -185,6 +189,7 @@ def with_customer_message(conversation: Conversation, message: InboundMessage) -
             "last_customer_message_at": message.received_at,
             "shop_address": message.shop_address,
             "customer_name": message.customer_name or conversation.customer_name,
+            "order_number": order_number_in(message.text) or conversation.order_number,
         }
     )
 
@@ -200,6 +205,7 @@ def open_conversation(message: InboundMessage, conversation_id: str) -> Conversa
         created_at=message.received_at,
         last_customer_message_at=message.received_at,
         first_message_preview=message_preview(message),
+        order_number=order_number_in(message.text),
     )
 
 
@@ -226,6 +232,9 @@ class AgentReply(BaseModel):
     # period runs from that choice (`requested_ts`) rather than from when it was written.
     explicit: bool = False
     requested_ts: str | None = None
+    # Posted by Threadline for the agent (a canned response): agents cannot edit or delete
+    # it, so it has no grace period to wait.
+    posted_for_agent: bool = False
 
     @property
     def message_key(self) -> str:
@@ -265,6 +274,27 @@ class ReplyRevision(BaseModel):
 def slack_time(ts: str) -> float:
     """A Slack timestamp ("1764000000.000100") in seconds since the epoch."""
     return float(ts)
+
+
+class CannedReply(BaseModel):
+    """An agent chose a canned response for a conversation in Slack's modal: posted into the
+    thread on their behalf and sent to the customer."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["canned_reply"] = "canned_reply"
+    view_id: str
+    conversation_ref: str
+    team_id: str
+    channel_id: str
+    thread_ts: str
+    user_id: str
+    name: str
+    order_number: str | None = None
+
+    @property
+    def thread_key(self) -> str:
+        return thread_key(self.team_id, self.channel_id, self.thread_ts)
 
 
 class DeliveryUpdate(BaseModel):
@@ -406,7 +436,7 @@ def wake(conversation: Conversation, wakeup: Wakeup) -> Conversation | None:
 
 
 # The outbound queue's jobs, all ordered per conversation thread or provider message.
-OutboundWork = AgentReply | DeliveryUpdate | ConversationAction
+OutboundWork = AgentReply | CannedReply | DeliveryUpdate | ConversationAction
 OutboundJob = Annotated[OutboundWork, Field(discriminator="kind")]
 
 

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, model_validator
 
+from chalicelib.domain.canned import CannedResponse
 from chalicelib.domain.conversation import Channel
 
 MASK = "********"
@@ -146,6 +147,19 @@ def _without_prefix(text: str, prefix: str) -> str | None:
     return start[len(prefix) :].removeprefix(marks[::-1]).strip()
 
 
+def _unique_names(responses: list[CannedResponse]) -> list[CannedResponse]:
+    names = [response.name for response in responses]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise ValueError(f"each name must be unique: {', '.join(duplicates)}")
+    return responses
+
+
+CannedResponses = Annotated[
+    list[CannedResponse], AfterValidator(_unique_names), Field(max_length=100)
+]
+
+
 class Shop(_Strict):
     """A shop's plain configuration: nothing in here is secret."""
 
@@ -156,6 +170,10 @@ class Shop(_Strict):
     twilio: TwilioConfig | None = None
     email: EmailConfig | None = None
     replies: ReplyPolicy = Field(default_factory=ReplyPolicy)
+    canned_responses: CannedResponses = Field(default_factory=list)
+
+    def canned(self, name: str) -> CannedResponse | None:
+        return next((c for c in self.canned_responses if c.name == name), None)
 
     def inbound_addresses(self) -> set[str]:
         """Every address customers write to, as a provider reports it in `To`."""
@@ -215,6 +233,7 @@ class ShopDocument(_Strict):
     twilio: TwilioDocument | None = None
     email: EmailConfig | None = None
     replies: ReplyPolicy = Field(default_factory=ReplyPolicy)
+    canned_responses: CannedResponses = Field(default_factory=list)
 
     def split(self, shop_id: str) -> tuple[Shop, ShopSecrets]:
         slack = self.slack.model_dump(exclude={"bot_token"})
@@ -228,6 +247,7 @@ class ShopDocument(_Strict):
                 "twilio": twilio,
                 "email": self.email.model_dump() if self.email else None,
                 "replies": self.replies,
+                "canned_responses": self.canned_responses,
             }
         )
         secrets = ShopSecrets(

@@ -4,6 +4,7 @@ Pure functions that return Block Kit payloads. Everything a customer wrote (text
 profile name) goes through `escape_mrkdwn`, so nobody can ping @channel or forge a link.
 """
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -333,4 +334,184 @@ def reply_cancelled_note(user_id: str) -> SlackMessage:
     )
     return SlackMessage(
         text=text, blocks=[{"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}]
+    )
+
+
+# Canned responses ------------------------------------------------------------------------
+
+
+def _plain(text: str, limit: int) -> dict[str, Any]:
+    return {"type": "plain_text", "text": _shorten(text, limit), "emoji": True}
+
+
+def canned_picker(conversation: Conversation, shop: Shop) -> dict[str, Any]:
+    """The modal in which an agent picks a canned response for a conversation."""
+    metadata = {
+        "ref": conversation_ref(conversation),
+        "channel": conversation.slack_channel_id,
+        "thread_ts": conversation.slack_thread_ts,
+    }
+    view: dict[str, Any] = {
+        "type": "modal",
+        "callback_id": "canned_response",
+        "title": _plain("Canned response", 24),
+        "close": _plain("Cancel", 24),
+        "private_metadata": json.dumps(metadata),
+        "blocks": [
+            {
+                "type": "context",
+                "elements": [
+                    {
+                        "type": "mrkdwn",
+                        "text": f"To *{escape_mrkdwn(conversation.customer_label)}* "
+                        f"({CHANNEL_LABELS[conversation.channel]})",
+                    }
+                ],
+            }
+        ],
+    }
+    if not shop.canned_responses:
+        view["blocks"].append(
+            {
+                "type": "section",
+                "text": {
+                    "type": "mrkdwn",
+                    "text": "This shop has no canned responses yet: an operator adds them "
+                    "to the shop's `canned_responses`.",
+                },
+            }
+        )
+        return view
+    view["submit"] = _plain("Send to customer", 24)
+    order: dict[str, Any] = {
+        "type": "plain_text_input",
+        "action_id": "order_number",
+        "placeholder": _plain("e.g. 1042", 150),
+    }
+    if conversation.order_number:
+        order["initial_value"] = conversation.order_number
+    view["blocks"] += [
+        {
+            "type": "input",
+            "block_id": "response",
+            "label": _plain("Response", 2000),
+            "element": {
+                "type": "static_select",
+                "action_id": "response",
+                "options": [
+                    {
+                        "text": _plain(canned.name, 75),
+                        "description": _plain(canned.text, 75),
+                        "value": canned.name,
+                    }
+                    for canned in shop.canned_responses
+                ],
+            },
+        },
+        {
+            "type": "input",
+            "block_id": "order_number",
+            "optional": True,
+            "label": _plain("Order number", 2000),
+            "hint": _plain("Fills {order_number}; the customer's last #number is suggested.", 150),
+            "element": order,
+        },
+    ]
+    return view
+
+
+def canned_post(text: str, user_id: str, name: str) -> SlackMessage:
+    """A canned response as the thread shows it: what the customer gets, and who chose it."""
+    parts = _escaped_chunks(text)
+    blocks: list[dict[str, Any]] = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": part}} for part in parts
+    ]
+    chosen = f":zap: Canned response `{escape_mrkdwn(name)}`, sent by <@{user_id}>"
+    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": chosen}]})
+    return SlackMessage(text=_shorten(escape_mrkdwn(text), MESSAGE_TEXT_LIMIT), blocks=blocks)
+
+
+def canned_gone_note(name: str) -> SlackMessage:
+    text = (
+        f":warning: The canned response `{escape_mrkdwn(name)}` no longer exists: nothing was sent."
+    )
+    return SlackMessage(
+        text=text, blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
+    )
+
+
+# Slash command -----------------------------------------------------------------------------
+
+COMMAND_HELP = (
+    "*Threadline* answers customers from their conversation threads.\n"
+    "• `/threadline mine`: your open conversations\n"
+    "• `/threadline find <name or number>`: a customer's conversations\n"
+    "• `/threadline canned`: the shop's canned responses\n"
+    "• On any message of a conversation thread, the *Canned response* shortcut sends one, "
+    "and *Send to customer* sends that message."
+)
+
+
+def ephemeral(text: str, blocks: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """A slash command's answer, shown only to the agent who typed it."""
+    return {
+        "response_type": "ephemeral",
+        "text": text,
+        "blocks": blocks or [{"type": "section", "text": {"type": "mrkdwn", "text": text}}],
+    }
+
+
+def thread_link(team_domain: str, channel_id: str, thread_ts: str) -> str:
+    host = f"{team_domain}.slack.com" if team_domain else "slack.com"
+    return f"https://{host}/archives/{channel_id}/p{thread_ts.replace('.', '')}"
+
+
+def conversation_list(
+    title: str, found: list[tuple[Conversation, str]], team_domain: str
+) -> dict[str, Any]:
+    """Conversations, one line each with a link to its thread; `found` pairs each with its
+    shop's time zone."""
+    if not found:
+        return ephemeral(f"{title}: none.")
+    lines = []
+    for conversation, timezone in found:
+        thread = conversation.slack_thread
+        label = escape_mrkdwn(conversation.customer_label)
+        if thread:
+            label = f"<{thread_link(team_domain, *thread)}|{label}>"
+        status = STATUS_LABELS[conversation.status]
+        started = _local_time(conversation.created_at, timezone)
+        channel = CHANNEL_LABELS[conversation.channel].split(" ", 1)[0]
+        lines.append(f"{channel} {label} · {status} · since {started}")
+    text = f"*{escape_mrkdwn(title)}*\n" + "\n".join(lines)
+    return ephemeral(
+        text,
+        [
+            {"type": "section", "text": {"type": "mrkdwn", "text": part}}
+            for part in _split_lines(text)
+        ],
+    )
+
+
+def _split_lines(text: str) -> list[str]:
+    """Lines grouped into section-sized pieces (links are never cut)."""
+    pieces: list[str] = []
+    for line in text.split("\n"):
+        if pieces and len(pieces[-1]) + 1 + len(line) <= SECTION_TEXT_LIMIT:
+            pieces[-1] += "\n" + line
+        else:
+            pieces.append(line)
+    return pieces
+
+
+def canned_list(shops: list[Shop]) -> dict[str, Any]:
+    lines = [
+        f"*{escape_mrkdwn(shop.name)}*: "
+        + (", ".join(f"`{c.name}`" for c in shop.canned_responses) or "none yet")
+        for shop in shops
+    ]
+    if not lines:
+        return ephemeral("No shop uses this workspace.")
+    return ephemeral(
+        "Canned responses (send one with the *Canned response* shortcut):\n" + "\n".join(lines)
     )

@@ -490,6 +490,7 @@ _SLACK_METHODS = frozenset(
         "reactions.add",
         "reactions.remove",
         "users.info",
+        "views.open",
     }
 )
 
@@ -548,6 +549,17 @@ class SlackStandIn(_StandIn):
             return {"ok": False, "error": "not_authed"}
         if method == "users.info":
             return self._user(_as_str(params.get("user")))
+        if method == "views.open":
+            if not _as_str(params.get("trigger_id")):
+                return {"ok": False, "error": "invalid_trigger_id"}
+            view = params.get("view")
+            return {
+                "ok": True,
+                "view": {
+                    "id": f"V{self._next_ts().replace('.', '')}",
+                    **(view if isinstance(view, dict) else {}),
+                },
+            }
         if method == "auth.test":
             return {
                 "ok": True,

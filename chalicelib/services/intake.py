@@ -16,17 +16,20 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.channels.base import ChannelAdapter, WebhookRequest
 from chalicelib.channels.slack import (
+    CannedPicker,
     IgnoredEvent,
     UrlVerification,
+    parse_command,
     parse_event,
     parse_interaction,
     verify_request,
 )
-from chalicelib.domain.conversation import InboundStatus, ReplyRevision
+from chalicelib.domain.conversation import CannedReply, InboundStatus, ReplyRevision
 from chalicelib.domain.errors import Forbidden, NotFound, Retryable
 from chalicelib.domain.shop import Shop, ShopSecrets, is_shop_id
 from chalicelib.queues import Queues
 from chalicelib.secrets import SecretVault
+from chalicelib.services.agent_tools import AgentTools
 from chalicelib.services.ports import Clock
 from chalicelib.settings import Settings
 from chalicelib.store import Store
@@ -46,9 +49,11 @@ class Intake:
         vault: SecretVault,
         queues: Queues,
         twilio: ChannelAdapter,
+        tools: AgentTools,
         clock: Clock,
     ) -> None:
         self._settings = settings
+        self._tools = tools
         self._store = store
         self._vault = vault
         self._queues = queues
@@ -146,19 +151,33 @@ class Intake:
             raise Retryable("event not recorded") from error
         return None
 
-    def slack_interaction(self, request: WebhookRequest) -> None:
-        """A button pressed on a conversation card, or "Send to customer" chosen on a thread
-        message: verified, queued, acknowledged."""
+    def slack_interaction(self, request: WebhookRequest) -> dict[str, object] | None:
+        """A button pressed on a conversation card, a message shortcut, or the canned-response
+        modal submitted: verified, then queued (the modal opened at once). Returns what to
+        answer Slack with, if anything: the modal's errors."""
         verify_request(request, self._settings.slack_signing_secret.get_secret_value())
         interaction = parse_interaction(request.body)
         if isinstance(interaction, IgnoredEvent):
             logger.debug("slack interaction ignored", why=interaction.why)
-            return
+            return None
         try:
+            if isinstance(interaction, CannedPicker):
+                self._tools.open_picker(interaction)
+                return None
+            if isinstance(interaction, CannedReply):
+                errors = self._tools.check_choice(interaction)
+                if errors:
+                    return {"response_action": "errors", "errors": errors}
             self._queues.send_outbound(interaction)
         except AWS_ERRORS as error:
             raise Retryable("action not queued") from error
+        return None
 
-    def slack_command(self, request: WebhookRequest) -> None:
-        """Slash commands: verified only, until their features exist."""
+    def slack_command(self, request: WebhookRequest) -> dict[str, object]:
+        """`/threadline …`: answered at once, to the agent alone."""
         verify_request(request, self._settings.slack_signing_secret.get_secret_value())
+        command = parse_command(request.body)
+        try:
+            return self._tools.command(command)
+        except AWS_ERRORS as error:
+            raise Retryable("conversations unavailable") from error

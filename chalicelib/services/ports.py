@@ -5,7 +5,7 @@ The real adapters live in store.py, queues.py, secrets.py and channels/; tests p
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from chalicelib.domain.conversation import Wakeup
 from chalicelib.domain.slack_view import SlackMessage
@@ -24,6 +24,8 @@ class SlackPort(Protocol):
     def unreact(self, channel: str, ts: str, name: str) -> None: ...
 
     def display_name(self, user_id: str) -> str | None: ...
+
+    def open_view(self, trigger_id: str, view: dict[str, Any]) -> None: ...
 
 
 SlackFactory = Callable[[str], SlackPort]

@@ -13,13 +13,16 @@ asks the provider whether it went out before sending it again.
 from aws_lambda_powertools import Logger
 
 from chalicelib.channels.base import ChannelAdapter, DeliveryRefused, SendReceipt
+from chalicelib.domain.canned import first_name
 from chalicelib.domain.conversation import (
     FAILED_DELIVERY,
     AgentReply,
+    CannedReply,
     Conversation,
     DeliveryStatus,
     DeliveryUpdate,
     OutboundMessage,
+    conversation_ref,
     reply_to,
     slack_time,
 )
@@ -31,6 +34,8 @@ from chalicelib.domain.slack_view import (
     WAITING_REACTION,
     SlackMessage,
     attachments_not_sent_note,
+    canned_gone_note,
+    canned_post,
     delivery_failed_note,
     reply_cancelled_note,
 )
@@ -121,12 +126,59 @@ class ReplyDispatcher:
         )
         self._show(slack, message)
         if reply.has_files:
-            self._tell(slack, reply, attachments_not_sent_note(text_sent=True))
+            self._tell(
+                slack, reply.channel_id, reply.thread_ts, attachments_not_sent_note(text_sent=True)
+            )
         logger.info(
             "reply sent",
             shop_id=shop.shop_id,
             conversation_id=conversation.conversation_id,
             message_key=message.message_key,
+        )
+
+    def send_canned(self, job: CannedReply) -> None:
+        """A canned response an agent chose: posted into the thread on their behalf (once,
+        keyed by the modal), then sent like any reply, its delivery shown on that post."""
+        conversation = self._store.find_conversation_by_thread(
+            job.team_id, job.channel_id, job.thread_ts
+        )
+        if conversation is None or conversation_ref(conversation) != job.conversation_ref:
+            logger.info("canned response for no known conversation ignored")
+            return
+        shop = self._store.get_shop(conversation.shop_id)
+        if shop is None:
+            return
+        _, slack = self._workspace(shop)
+        posted = self._store.canned_post(job.team_id, job.view_id)
+        if posted is None:
+            canned = shop.canned(job.name)
+            if canned is None:
+                self._tell(slack, job.channel_id, job.thread_ts, canned_gone_note(job.name))
+                return
+            text = canned.render(
+                first_name=first_name(conversation.customer_name),
+                order_number=job.order_number or conversation.order_number or "",
+                agent=slack.display_name(job.user_id) or shop.name,
+                shop=shop.name,
+            )
+            ts = slack.post(
+                job.channel_id, canned_post(text, job.user_id, job.name), thread_ts=job.thread_ts
+            )
+            self._store.record_canned_post(job.team_id, job.view_id, ts, text)
+            posted = ts, text
+        ts, text = posted
+        self.send_reply(
+            AgentReply(
+                event_id=f"view:{job.view_id}",
+                team_id=job.team_id,
+                channel_id=job.channel_id,
+                thread_ts=job.thread_ts,
+                ts=ts,
+                user_id=job.user_id,
+                text=text,
+                explicit=True,
+                posted_for_agent=True,
+            )
         )
 
     def _prepare(
@@ -140,15 +192,22 @@ class ReplyDispatcher:
                 slack.react(reply.channel_id, reply.ts, INTERNAL_REACTION)
             return None
         now = self._clock()
+        grace = 0 if reply.posted_for_agent else policy.grace_seconds
         waited = now.timestamp() - slack_time(reply.version_ts)
-        if waited < policy.grace_seconds:
+        if waited < grace:
             slack.react(reply.channel_id, reply.ts, WAITING_REACTION)
-            raise NotYet("reply in its grace period", policy.grace_seconds - waited)
-        revision = self._store.reply_revision(reply.team_id, reply.channel_id, reply.ts)
+            raise NotYet("reply in its grace period", grace - waited)
+        revision = (
+            None
+            if reply.posted_for_agent
+            else self._store.reply_revision(reply.team_id, reply.channel_id, reply.ts)
+        )
         if revision is not None and revision.deleted:
-            self._tell(slack, reply, reply_cancelled_note(reply.user_id))
+            self._tell(
+                slack, reply.channel_id, reply.thread_ts, reply_cancelled_note(reply.user_id)
+            )
             return None
-        if policy.grace_seconds:
+        if grace:
             slack.unreact(reply.channel_id, reply.ts, WAITING_REACTION)
         text = reply.text
         if (
@@ -162,7 +221,9 @@ class ReplyDispatcher:
             slack.react(reply.channel_id, reply.ts, INTERNAL_REACTION)
             return None
         if not outgoing.strip():
-            self._tell(slack, reply, attachments_not_sent_note(text_sent=False))
+            self._tell(
+                slack, reply.channel_id, reply.thread_ts, attachments_not_sent_note(text_sent=False)
+            )
             return None
         # The customer reads who answered; without a Slack name, the shop answers.
         agent = slack.display_name(reply.user_id) or shop.name
@@ -193,11 +254,11 @@ class ReplyDispatcher:
         _, slack = self._workspace(shop)
         self._show(slack, message)
 
-    def _tell(self, slack: SlackPort, reply: AgentReply, note: SlackMessage) -> None:
+    def _tell(self, slack: SlackPort, channel_id: str, thread_ts: str, note: SlackMessage) -> None:
         try:
-            slack.post(reply.channel_id, note, thread_ts=reply.thread_ts)
+            slack.post(channel_id, note, thread_ts=thread_ts)
         except Exception:
-            logger.exception("note not shown in Slack", message_key=reply.message_key)
+            logger.exception("note not shown in Slack", thread_ts=thread_ts)
 
     def _show(self, slack: SlackPort, reply: OutboundMessage) -> None:
         """Brings the agent's Slack message up to the reply's stored status: one reaction,

@@ -140,6 +140,7 @@ def expected_shop(shop_id: str, document: dict[str, Any]) -> dict[str, Any]:
     }
     return {
         "replies": replies,
+        "canned_responses": [],
         **document,
         "shop_id": shop_id,
         "slack": slack,

@@ -14,8 +14,10 @@ import pytest
 
 from chalicelib.channels.base import WebhookRequest
 from chalicelib.channels.slack import (
+    CannedPicker,
     IgnoredEvent,
     UrlVerification,
+    parse_command,
     parse_event,
     parse_interaction,
     plain_text,
@@ -23,6 +25,7 @@ from chalicelib.channels.slack import (
 )
 from chalicelib.domain.conversation import (
     AgentReply,
+    CannedReply,
     CardAction,
     ConversationAction,
     Priority,
@@ -642,3 +645,65 @@ def test_send_to_customer_on_anything_but_an_agent_thread_message_is_ignored(
     payload: dict[str, Any],
 ) -> None:
     assert isinstance(parse_interaction(interaction_body(payload)), IgnoredEvent)
+
+
+# ----------------------------------------------------------- canned responses, commands
+
+
+def test_the_canned_response_shortcut_asks_for_the_modal_for_the_messages_thread() -> None:
+    payload = {**send_to_customer(), "callback_id": "canned_response", "trigger_id": "9.9.9"}
+    picker = parse_interaction(interaction_body(payload))
+    assert isinstance(picker, CannedPicker)
+    assert (picker.trigger_id, picker.thread_ts, picker.user_id) == ("9.9.9", THREAD_TS, "U0AGENT2")
+
+
+def test_the_submitted_modal_is_a_canned_reply_for_the_conversation_it_was_opened_for() -> None:
+    metadata = {"ref": "kavezo:conv-1", "channel": "C0123ABC", "thread_ts": THREAD_TS}
+    payload = {
+        "type": "view_submission",
+        "team": {"id": "T0123ABC"},
+        "user": {"id": "U0AGENT1"},
+        "view": {
+            "id": "V0MODAL",
+            "callback_id": "canned_response",
+            "private_metadata": json.dumps(metadata),
+            "state": {
+                "values": {
+                    "response": {"response": {"selected_option": {"value": "shipping"}}},
+                    "order_number": {"order_number": {"value": " 1042 "}},
+                }
+            },
+        },
+    }
+    reply = parse_interaction(interaction_body(payload))
+    assert isinstance(reply, CannedReply)
+    assert (reply.conversation_ref, reply.name, reply.order_number) == (
+        "kavezo:conv-1",
+        "shipping",
+        "1042",
+    )
+    assert reply.thread_key == f"T0123ABC:C0123ABC:{THREAD_TS}"
+
+
+def test_a_slash_command_carries_who_asked_where_and_what() -> None:
+    body = urlencode(
+        {
+            "team_id": "T0123ABC",
+            "team_domain": "kavezo",
+            "channel_id": "C0123ABC",
+            "user_id": "U0AGENT1",
+            "text": "  find Ana  ",
+        }
+    ).encode()
+    command = parse_command(body)
+    assert (command.team_domain, command.user_id, command.text) == (
+        "kavezo",
+        "U0AGENT1",
+        "find Ana",
+    )
+
+
+def test_a_slash_command_with_a_forged_user_is_a_bad_request() -> None:
+    body = urlencode({"team_id": "T0123ABC", "channel_id": "C0", "user_id": "<!here>"}).encode()
+    with pytest.raises(BadRequest):
+        parse_command(body)

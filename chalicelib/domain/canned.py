@@ -1,0 +1,63 @@
+"""Canned responses: a shop's saved replies, filled in for one conversation.
+
+Placeholders are `{first_name}` (the customer's, from their WhatsApp profile), `{order_number}`
+(the last order number the customer mentioned, or the one the agent typed), `{agent}` and
+`{shop}`. A name the customer never gave leaves no gap: "Hi {first_name}, …" becomes "Hi, …".
+"""
+
+import re
+import string
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+PLACEHOLDERS = frozenset({"first_name", "order_number", "agent", "shop"})
+# "#1042", "# 1042": how shops number orders, and how customers quote them.
+_ORDER_NUMBER = re.compile(r"#\s?(\d{3,12})\b")
+
+
+def placeholders_in(template: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+
+
+def _template(value: str) -> str:
+    try:
+        used = placeholders_in(value)
+    except ValueError as error:
+        raise ValueError("unbalanced { or }: write {{ and }} for braces") from error
+    unknown = used - PLACEHOLDERS
+    if unknown:
+        allowed = ", ".join(f"{{{name}}}" for name in sorted(PLACEHOLDERS))
+        raise ValueError(f"unknown placeholder {{{sorted(unknown)[0]}}}: use {allowed}")
+    return value
+
+
+class CannedResponse(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")
+    text: Annotated[str, AfterValidator(_template)] = Field(min_length=1, max_length=1500)
+
+    @property
+    def needs_order_number(self) -> bool:
+        return "order_number" in placeholders_in(self.text)
+
+    def render(self, *, first_name: str, order_number: str, agent: str, shop: str) -> str:
+        filled = self.text.format(
+            first_name=first_name, order_number=order_number, agent=agent, shop=shop
+        )
+        # An empty placeholder leaves neither a double space nor a space before punctuation.
+        filled = re.sub(r"[ \t]+([,.!?;:،।])", r"\1", filled)
+        # "Obrigado, !" left by a missing name is "Obrigado!".
+        filled = re.sub(r"[,،]+([.!?;:।])", r"\1", filled)
+        return re.sub(r"[ \t]{2,}", " ", filled).strip()
+
+
+def first_name(customer_name: str | None) -> str:
+    return (customer_name or "").split(" ")[0].strip()
+
+
+def order_number_in(text: str) -> str | None:
+    """The last order number a message quotes ("#1042"), if any."""
+    found = _ORDER_NUMBER.findall(text)
+    return found[-1] if found else None

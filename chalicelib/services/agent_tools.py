@@ -1,0 +1,118 @@
+"""What agents ask of Threadline from Slack, answered while Slack waits (3 seconds): the
+canned-response modal (Slack's trigger expires before a queue would get to it), and the
+`/threadline` slash command.
+"""
+
+from collections.abc import Callable
+
+from aws_lambda_powertools import Logger
+
+from chalicelib.channels.slack import CannedPicker, SlashCommand
+from chalicelib.domain.conversation import CannedReply, Conversation, ConversationStatus
+from chalicelib.domain.shop import Shop
+from chalicelib.domain.slack_view import (
+    COMMAND_HELP,
+    canned_list,
+    canned_picker,
+    conversation_list,
+    ephemeral,
+)
+from chalicelib.secrets import SecretVault
+from chalicelib.services.ports import SlackFactory
+from chalicelib.store import Store
+
+logger = Logger(service="threadline", child=True)
+
+# How far back the slash command looks, per shop, and how much it shows.
+SEARCHED_CONVERSATIONS = 300
+LISTED_CONVERSATIONS = 20
+
+
+class AgentTools:
+    def __init__(self, store: Store, vault: SecretVault, slack: SlackFactory) -> None:
+        self._store = store
+        self._vault = vault
+        self._slack = slack
+
+    def _thread(self, team_id: str, channel_id: str, thread_ts: str) -> tuple[Conversation, Shop]:
+        conversation = self._store.find_conversation_by_thread(team_id, channel_id, thread_ts)
+        shop = self._store.get_shop(conversation.shop_id) if conversation else None
+        if conversation is None or shop is None:
+            raise LookupError("not a conversation thread")
+        return conversation, shop
+
+    def open_picker(self, picker: CannedPicker) -> None:
+        """Opens the canned-response modal for the conversation of the thread it was asked
+        from; anywhere else, nothing happens."""
+        try:
+            conversation, shop = self._thread(picker.team_id, picker.channel_id, picker.thread_ts)
+        except LookupError:
+            logger.info("canned response asked outside a conversation thread")
+            return
+        token = self._vault.get(shop.shop_id).slack_bot_token
+        if token is None:
+            return
+        self._slack(token.get_secret_value()).open_view(
+            picker.trigger_id, canned_picker(conversation, shop)
+        )
+
+    def check_choice(self, choice: CannedReply) -> dict[str, str]:
+        """What is wrong with a submitted modal, by input block; empty when it can go."""
+        try:
+            conversation, shop = self._thread(choice.team_id, choice.channel_id, choice.thread_ts)
+        except LookupError:
+            return {"response": "This conversation is gone."}
+        canned = shop.canned(choice.name)
+        if canned is None:
+            return {"response": "This response no longer exists."}
+        if canned.needs_order_number and not (choice.order_number or conversation.order_number):
+            return {"order_number": "This response needs the order number."}
+        return {}
+
+    def command(self, command: SlashCommand) -> dict[str, object]:
+        verb, _, rest = command.text.partition(" ")
+        shops = self._store.shops_of_team(command.team_id)
+        match verb.casefold():
+            case "mine":
+                found = self._conversations(
+                    shops,
+                    command.team_id,
+                    lambda c: (
+                        c.assignee_user_id == command.user_id
+                        and c.status is not ConversationStatus.RESOLVED
+                    ),
+                )
+                return conversation_list("Your open conversations", found, command.team_domain)
+            case "find" if rest.strip():
+                query = rest.strip()
+                found = self._conversations(shops, command.team_id, lambda c: _matches(c, query))
+                return conversation_list(
+                    f"Conversations with “{query}”", found, command.team_domain
+                )
+            case "canned":
+                return canned_list(shops)
+            case _:
+                return ephemeral(COMMAND_HELP)
+
+    def _conversations(
+        self, shops: list[Shop], team_id: str, wanted: Callable[[Conversation], bool]
+    ) -> list[tuple[Conversation, str]]:
+        found: list[tuple[Conversation, str]] = []
+        for shop in shops:
+            for conversation in self._store.recent_conversations(
+                shop.shop_id, SEARCHED_CONVERSATIONS
+            ):
+                # Only threads in the workspace that asked.
+                if conversation.slack_team_id == team_id and wanted(conversation):
+                    found.append((conversation, shop.timezone))
+        found.sort(key=lambda pair: pair[0].created_at, reverse=True)
+        return found[:LISTED_CONVERSATIONS]
+
+
+def _matches(conversation: Conversation, query: str) -> bool:
+    """A customer by part of their number (4 digits or more) or of their name."""
+    digits = "".join(c for c in query if c.isdigit())
+    if len(digits) >= 4 and digits in conversation.customer_address:
+        return True
+    name = (conversation.customer_name or "").casefold()
+    return bool(name) and query.casefold() in name
