@@ -12,6 +12,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from chalicelib.channels.base import ChannelAdapter
+from chalicelib.media import MediaStore
 from chalicelib.queues import Queues, Schedules
 from chalicelib.secrets import SecretVault
 from chalicelib.services.agent_tools import AgentTools
@@ -43,8 +44,12 @@ def _aws_client(service: str) -> Any:
     from botocore.config import Config
 
     # Short timeouts: the ack path has a provider waiting, and SQS retries the workers.
+    # Presigned S3 URLs are SigV4, the only kind that lasts up to a week.
     config = Config(
-        connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3}
+        connect_timeout=2,
+        read_timeout=5,
+        retries={"mode": "standard", "max_attempts": 3},
+        signature_version="s3v4" if service == "s3" else None,
     )
     return boto3.client(service, config=config)  # type: ignore[call-overload]
 
@@ -143,7 +148,13 @@ class Container:
 
     @cached_property
     def inbound(self) -> InboundProcessor:
-        return InboundProcessor(self.store, self.vault, self.slack, self.new_id)
+        return InboundProcessor(
+            self.store, self.vault, self.twilio, self.slack, self.media, self.new_id
+        )
+
+    @cached_property
+    def media(self) -> MediaStore:
+        return MediaStore(_aws_client("s3"), self.settings.media_bucket)
 
     @cached_property
     def card_actions(self) -> CardActions:
@@ -156,7 +167,7 @@ class Container:
     @cached_property
     def replies(self) -> ReplyDispatcher:
         return ReplyDispatcher(
-            self.settings, self.store, self.vault, self.twilio, self.slack, self.clock
+            self.settings, self.store, self.vault, self.twilio, self.slack, self.media, self.clock
         )
 
 

@@ -32,6 +32,8 @@ class Settings(BaseModel):
     outbound_queue: str = OUTBOUND_QUEUE
     timers_queue: str = TIMERS_QUEUE
     schedule_group: str = SCHEDULE_GROUP
+    # The media bucket's name is per account and region (infra/template.json).
+    media_bucket: str = ""
     secrets_prefix: str = SECRETS_PREFIX
     shop_cache_seconds: int = 60
     secrets_cache_seconds: int = 300
@@ -50,6 +52,7 @@ class Settings(BaseModel):
             "twilio_api_url": "TWILIO_API_URL",
             "table_name": "THREADLINE_TABLE",
             "secrets_prefix": "THREADLINE_SECRETS_PREFIX",
+            "media_bucket": "THREADLINE_MEDIA_BUCKET",
             "shop_cache_seconds": "THREADLINE_SHOP_CACHE_SECONDS",
             "retry_base_seconds": "THREADLINE_RETRY_BASE_SECONDS",
         }

@@ -4,9 +4,14 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
-from chalicelib.channels.base import DeliveryRefused, SendReceipt
+from chalicelib.channels.base import DeliveryRefused, MediaFile, SendReceipt
 from chalicelib.channels.twilio import TwilioChannel
-from chalicelib.domain.conversation import DeliveryStatus, OutboundMessage
+from chalicelib.domain.conversation import (
+    DeliveryStatus,
+    MediaItem,
+    OutboundMessage,
+    SlackFile,
+)
 from chalicelib.domain.errors import Retryable
 from chalicelib.domain.shop import Shop, ShopSecrets
 from chalicelib.domain.slack_view import SlackMessage
@@ -30,6 +35,9 @@ class FakeSlack:
     reactions: dict[tuple[str, str], list[str]] = field(default_factory=dict)
     failures: list[Exception] = field(default_factory=list)
     views: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    # Files agents attached, by download URL; and what was uploaded into threads.
+    files: dict[str, bytes] = field(default_factory=dict)
+    uploads: list[tuple[str, str, list[MediaFile]]] = field(default_factory=list)
     # Display names by user id; users.info knows nobody else.
     names: dict[str, str] = field(default_factory=lambda: {"U0AGENT": "Bia"})
     _clock: Any = field(default_factory=lambda: itertools.count(1))
@@ -65,6 +73,15 @@ class FakeWorkspace:
     def open_view(self, trigger_id: str, view: dict[str, Any]) -> None:
         self.slack.views.append((trigger_id, view))
 
+    def upload_files(self, channel: str, thread_ts: str, files: list[MediaFile]) -> None:
+        self.slack.uploads.append((channel, thread_ts, files))
+
+    def download_file(self, file: SlackFile) -> MediaFile | None:
+        content = self.slack.files.get(file.url)
+        if content is None:
+            return None
+        return MediaFile(filename=file.name, content_type=file.mimetype, content=content)
+
     # Like SlackWorkspace: adding a reaction twice or removing a missing one is harmless.
     def react(self, channel: str, ts: str, name: str) -> None:
         shown = self.slack.reactions.setdefault((channel, ts), [])
@@ -84,6 +101,7 @@ class SentMessage:
     text: str
     status_callback: str
     sid: str
+    media_urls: tuple[str, ...] = ()
 
 
 class RecordingTwilio(TwilioChannel):
@@ -97,14 +115,26 @@ class RecordingTwilio(TwilioChannel):
         self.sent: list[SentMessage] = []
         self.failures: list[Retryable | DeliveryRefused] = []
         self.lost_answers = 0
+        # Customers' attachments Twilio holds, by media URL.
+        self.media: dict[str, MediaFile] = {}
+
+    def fetch_media(self, item: MediaItem, shop: Shop, secrets: ShopSecrets) -> MediaFile | None:
+        return self.media.get(item.url)
 
     def send(
-        self, message: OutboundMessage, shop: Shop, secrets: ShopSecrets, status_callback: str
+        self,
+        message: OutboundMessage,
+        shop: Shop,
+        secrets: ShopSecrets,
+        status_callback: str,
+        media_urls: tuple[str, ...] = (),
     ) -> SendReceipt:
         if self.failures:
             raise self.failures.pop(0)
         sid = f"SM{len(self.sent) + 1:032x}"
-        self.sent.append(SentMessage(message.to, message.from_, message.text, status_callback, sid))
+        self.sent.append(
+            SentMessage(message.to, message.from_, message.text, status_callback, sid, media_urls)
+        )
         if self.lost_answers:
             self.lost_answers -= 1
             raise Retryable("Twilio unreachable: ReadTimeout")

@@ -12,6 +12,7 @@ from chalicelib.domain.conversation import (
     DeliveryStatus,
     DeliveryUpdate,
     InboundMessage,
+    MediaItem,
     OutboundMessage,
 )
 from chalicelib.domain.shop import Shop, ShopSecrets
@@ -25,6 +26,19 @@ class WebhookRequest:
     url: str
     body: bytes
     headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MediaFile:
+    """A file's bytes, fetched from a provider or from Slack."""
+
+    filename: str
+    content_type: str
+    content: bytes
+
+
+# What one attachment may weigh: WhatsApp's own limit for documents.
+MEDIA_LIMIT_BYTES = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -47,9 +61,19 @@ class ChannelAdapter(Protocol):
         status we do not track."""
 
     def send(
-        self, message: OutboundMessage, shop: Shop, secrets: ShopSecrets, status_callback: str
+        self,
+        message: OutboundMessage,
+        shop: Shop,
+        secrets: ShopSecrets,
+        status_callback: str,
+        media_urls: tuple[str, ...] = (),
     ) -> SendReceipt:
-        """Raises Retryable when trying again may succeed, DeliveryRefused when it cannot."""
+        """Raises Retryable when trying again may succeed, DeliveryRefused when it cannot.
+        `media_urls` are public URLs the provider fetches the attachments from."""
+
+    def fetch_media(self, item: MediaItem, shop: Shop, secrets: ShopSecrets) -> MediaFile | None:
+        """A customer's attachment, with the account's credentials, from the provider only;
+        None when it is gone or too large. Raises Retryable when trying again may help."""
 
     def sent_like(
         self, message: OutboundMessage, shop: Shop, secrets: ShopSecrets

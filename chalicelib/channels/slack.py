@@ -7,9 +7,9 @@ import re
 import time
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 
-from chalicelib.channels.base import WebhookRequest
+from chalicelib.channels.base import MEDIA_LIMIT_BYTES, MediaFile, WebhookRequest
 from chalicelib.domain.conversation import (
     AgentReply,
     CannedReply,
@@ -17,6 +17,7 @@ from chalicelib.domain.conversation import (
     ConversationAction,
     Priority,
     ReplyRevision,
+    SlackFile,
     SnoozeOption,
 )
 from chalicelib.domain.errors import BadRequest, Forbidden, Retryable
@@ -125,8 +126,8 @@ def parse_event(body: bytes) -> SlackEvent:
     if not thread_ts or thread_ts == ts:
         return IgnoredEvent("not a thread reply")
     text = text if isinstance(text, str) else ""
-    has_files = bool(event.get("files")) or event.get("subtype") == "file_share"
-    if not text.strip() and not has_files:
+    files = _files(event.get("files"))
+    if not text.strip() and not files:
         return IgnoredEvent("nothing to send")
     return AgentReply(
         event_id=_text(payload.get("event_id"), "event_id"),
@@ -136,7 +137,7 @@ def parse_event(body: bytes) -> SlackEvent:
         ts=_text(ts, "event.ts"),
         user_id=_text(event.get("user"), "event.user"),
         text=plain_text(text),
-        has_files=has_files,
+        files=files,
     )
 
 
@@ -167,6 +168,31 @@ def _revision(payload: dict[str, Any], event: dict[str, Any]) -> ReplyRevision |
 
 SEND_TO_CUSTOMER = "send_to_customer"
 CANNED_RESPONSE = "canned_response"
+
+
+def _files(listed: object) -> tuple[SlackFile, ...]:
+    """The files of a message that can be downloaded (not external links, not tombstones)."""
+    if not isinstance(listed, list):
+        return ()
+    files = []
+    for item in listed:
+        if not isinstance(item, dict):
+            continue
+        url = item.get("url_private_download") or item.get("url_private")
+        if not isinstance(url, str) or not isinstance(item.get("id"), str):
+            continue
+        files.append(
+            SlackFile(
+                id=item["id"],
+                name=str(item.get("name") or item["id"]),
+                mimetype=str(item.get("mimetype") or "application/octet-stream"),
+                size=item["size"] if isinstance(item.get("size"), int) else 0,
+                url=url,
+            )
+        )
+    return tuple(files)
+
+
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,20}$")
 
 
@@ -270,10 +296,16 @@ def _send_to_customer(payload: dict[str, Any]) -> AgentReply | IgnoredEvent:
         ts=_text(ts, "message.ts"),
         user_id=_text(message.get("user"), "message.user"),
         text=plain_text(text if isinstance(text, str) else ""),
-        has_files=bool(message.get("files")),
+        files=_files(message.get("files")),
         explicit=True,
         requested_ts=action_ts,
     )
+
+
+def _root(api_url: str) -> str:
+    """The scheme and host of an API URL, with a trailing slash."""
+    parts = urlsplit(api_url)
+    return f"{parts.scheme}://{parts.netloc}/"
 
 
 # User ids are unique across workspaces, so one cache serves every shop.
@@ -346,6 +378,8 @@ class SlackWorkspace:
     def __init__(self, bot_token: str, api_url: str) -> None:
         from slack_sdk import WebClient
 
+        self._token = bot_token
+        self._api_url = api_url
         self._client = WebClient(token=bot_token, base_url=api_url, timeout=10)
 
     def _call(self, method: str, **arguments: Any) -> dict[str, Any]:
@@ -400,6 +434,51 @@ class SlackWorkspace:
         if name is not None:
             _DISPLAY_NAMES[user_id] = (name, time.monotonic())
         return name
+
+    def upload_files(self, channel: str, thread_ts: str, files: list[MediaFile]) -> None:
+        """Shares files in a thread (files_upload_v2: Slack's external upload flow)."""
+        from slack_sdk.errors import SlackApiError, SlackRequestError
+
+        uploads = [{"file": f.content, "filename": f.filename, "title": f.filename} for f in files]
+        try:
+            self._client.files_upload_v2(file_uploads=uploads, channel=channel, thread_ts=thread_ts)
+        except SlackApiError as error:
+            if error.response.status_code == 429 or error.response.status_code >= 500:
+                raise Retryable(
+                    f"Slack answered {error.response.status_code} to an upload"
+                ) from error
+            raise
+        except (SlackRequestError, OSError) as error:
+            raise Retryable(f"Slack upload failed: {type(error).__name__}") from error
+
+    def download_file(self, file: SlackFile) -> MediaFile | None:
+        """A file attached in Slack, with the bot's token, from Slack only; None when Slack
+        will not give it (missing `files:read` scope, deleted) or it is too large."""
+        import requests
+
+        allowed = ("https://files.slack.com/", _root(self._api_url))
+        if not file.url.startswith(allowed) or file.size > MEDIA_LIMIT_BYTES:
+            return None
+        try:
+            response = requests.get(
+                file.url,
+                headers={"Authorization": f"Bearer {self._token}"},
+                timeout=10,
+                stream=True,
+            )
+        except requests.RequestException as error:
+            raise Retryable(f"Slack file unreachable: {type(error).__name__}") from error
+        with response:
+            if response.status_code == 429 or response.status_code >= 500:
+                raise Retryable(f"Slack answered {response.status_code} for a file")
+            # Without access Slack answers with its sign-in page, not an error status.
+            served = response.headers.get("Content-Type", "")
+            if response.status_code != 200 or served.startswith("text/html"):
+                return None
+            content = response.raw.read(MEDIA_LIMIT_BYTES + 1, decode_content=True)
+        if len(content) > MEDIA_LIMIT_BYTES:
+            return None
+        return MediaFile(filename=file.name, content_type=file.mimetype, content=content)
 
     def open_view(self, trigger_id: str, view: dict[str, Any]) -> None:
         self._call("views.open", trigger_id=trigger_id, view=view)

@@ -13,7 +13,13 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
-from chalicelib.channels.base import DeliveryRefused, SendReceipt, WebhookRequest
+from chalicelib.channels.base import (
+    MEDIA_LIMIT_BYTES,
+    DeliveryRefused,
+    MediaFile,
+    SendReceipt,
+    WebhookRequest,
+)
 from chalicelib.domain.conversation import (
     Channel,
     DeliveryStatus,
@@ -154,14 +160,21 @@ class TwilioChannel:
         )
 
     def send(
-        self, message: OutboundMessage, shop: Shop, secrets: ShopSecrets, status_callback: str
+        self,
+        message: OutboundMessage,
+        shop: Shop,
+        secrets: ShopSecrets,
+        status_callback: str,
+        media_urls: tuple[str, ...] = (),
     ) -> SendReceipt:
+        options: dict[str, Any] = {"media_url": list(media_urls)} if media_urls else {}
         with _provider_errors(self):
             created = self._client(shop, secrets).messages.create(
                 to=message.to,
                 from_=message.from_,
                 body=message.text,
                 status_callback=status_callback,
+                **options,
             )
         return SendReceipt(
             provider_message_id=str(created.sid),
@@ -200,6 +213,42 @@ class TwilioChannel:
             token.get_secret_value(),
             http_client=_http_client(self._api_url, self._timeout),
         )
+
+    def fetch_media(self, item: MediaItem, shop: Shop, secrets: ShopSecrets) -> MediaFile | None:
+        import mimetypes
+
+        import requests
+
+        url = item.url
+        if url.startswith(TWILIO_API + "/"):
+            url = self._api_url + url[len(TWILIO_API) :]
+        token = secrets.twilio_auth_token
+        # The account's credentials go to Twilio's API and nowhere else.
+        if not url.startswith(self._api_url + "/") or shop.twilio is None or token is None:
+            return None
+        try:
+            response = requests.get(
+                url,
+                auth=(shop.twilio.account_sid, token.get_secret_value()),
+                timeout=self._timeout,
+                stream=True,
+            )
+        except requests.RequestException as error:
+            raise Retryable(f"Twilio media unreachable: {type(error).__name__}") from error
+        with response:
+            if response.status_code == 429 or response.status_code >= 500:
+                raise Retryable(f"Twilio answered {response.status_code} for media")
+            if response.status_code != 200:
+                return None
+            content = response.raw.read(MEDIA_LIMIT_BYTES + 1, decode_content=True)
+        if len(content) > MEDIA_LIMIT_BYTES:
+            return None
+        content_type = (
+            item.content_type or response.headers.get("Content-Type") or "application/octet-stream"
+        )
+        extension = mimetypes.guess_extension(content_type.split(";")[0].strip()) or ""
+        filename = url.rstrip("/").rsplit("/", 1)[-1] + extension
+        return MediaFile(filename=filename, content_type=content_type, content=content)
 
     def describe_error(self, error_code: str | None) -> str:
         if error_code is None:

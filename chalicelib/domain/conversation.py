@@ -214,6 +214,18 @@ def thread_key(team_id: str, channel_id: str, thread_ts: str) -> str:
     return f"{team_id}:{channel_id}:{thread_ts}"
 
 
+class SlackFile(BaseModel):
+    """A file an agent attached to a thread message, as Slack describes it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    name: str
+    mimetype: str = "application/octet-stream"
+    size: int = 0
+    url: str
+
+
 class AgentReply(BaseModel):
     """A message an agent typed in a conversation's Slack thread."""
 
@@ -227,7 +239,7 @@ class AgentReply(BaseModel):
     ts: str
     user_id: str
     text: str
-    has_files: bool = False
+    files: tuple[SlackFile, ...] = ()
     # Chosen with "Send to customer": sent whatever the shop's reply mode, and its grace
     # period runs from that choice (`requested_ts`) rather than from when it was written.
     explicit: bool = False
@@ -454,6 +466,8 @@ class OutboundMessage(BaseModel):
     text: str
     agent_user_id: str
     agent_name: str | None = None
+    # Attachments, kept in the media bucket; sent as media where the channel takes it.
+    media_keys: tuple[str, ...] = ()
     slack_channel_id: str
     slack_ts: str
     slack_thread_ts: str
@@ -470,8 +484,21 @@ class OutboundMessage(BaseModel):
         return delivery_rank(self.shown_status) < delivery_rank(self.status)
 
 
+def media_capacity(channel: Channel, shop_address: str) -> int:
+    """How many files one reply carries as media: one on WhatsApp, ten by MMS, which only US
+    and Canadian numbers (+1) send; the others go as links in the text."""
+    if channel is Channel.WHATSAPP:
+        return 1
+    return 10 if channel is Channel.SMS and shop_address.startswith("+1") else 0
+
+
 def reply_to(
-    conversation: Conversation, reply: AgentReply, text: str, agent_name: str, now: datetime
+    conversation: Conversation,
+    reply: AgentReply,
+    text: str,
+    agent_name: str,
+    now: datetime,
+    media_keys: tuple[str, ...] = (),
 ) -> OutboundMessage:
     """The outbound message for an agent's reply (`text`, as the customer will read it):
     back on the customer's channel, from the address the customer wrote to."""
@@ -485,6 +512,7 @@ def reply_to(
         text=text,
         agent_user_id=reply.user_id,
         agent_name=agent_name,
+        media_keys=media_keys,
         slack_channel_id=reply.channel_id,
         slack_ts=reply.ts,
         slack_thread_ts=reply.thread_ts,

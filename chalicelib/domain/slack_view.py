@@ -314,15 +314,32 @@ def delivery_failed_note(reason: str, error_code: str | None) -> SlackMessage:
     )
 
 
-def attachments_not_sent_note(text_sent: bool) -> SlackMessage:
-    """Told in the thread when an agent attached a file, which replies cannot carry yet."""
-    outcome = "only the text went out" if text_sent else "nothing was sent"
+def files_not_sent_note(names: list[str], text_sent: bool) -> SlackMessage:
+    """Told in the thread when files an agent attached could not go to the customer."""
+    listed = ", ".join(f"`{escape_mrkdwn(name)}`" for name in names)
+    outcome = "the rest of the reply went out" if text_sent else "nothing was sent"
     text = (
-        f":paperclip: Files are not sent to customers yet: {outcome}. "
-        "Paste a link in your reply instead."
+        f":paperclip: Not sent to the customer: {listed} (larger than 16 MB, or the app "
+        f"cannot read files: it needs the `files:read` scope); {outcome}."
     )
     return SlackMessage(
         text=text, blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
+    )
+
+
+def nothing_to_send_note() -> SlackMessage:
+    text = ":grey_question: This message has nothing a customer can receive: nothing was sent."
+    return SlackMessage(
+        text=text, blocks=[{"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}]
+    )
+
+
+def attachments_missing_note(count: int) -> SlackMessage:
+    """Told in the thread when a customer's attachments could not be fetched."""
+    what = "An attachment" if count == 1 else f"{count} attachments"
+    text = f":warning: {what} of this message could not be fetched from the provider."
+    return SlackMessage(
+        text=text, blocks=[{"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}]
     )
 
 

@@ -223,6 +223,12 @@ def _describe_slack(entry: OutboxEntry) -> str:
         return _printable(f"{prefix} {channel}/{_as_str(payload.get('message_ts'))}")
     if method == "auth.test":
         return _printable(f"{prefix} → {response.get('user_id')} in {response.get('team_id')}")
+    if method == "files.completeUploadExternal":
+        names = ", ".join(_as_str(f.get("name")) for f in response.get("files", []))
+        where = (
+            f"#{_as_str(payload.get('channel_id'))} (thread {_as_str(payload.get('thread_ts'))})"
+        )
+        return _printable(f"{prefix} {where}: {names}")
     return _printable(prefix)
 
 
@@ -295,7 +301,9 @@ class _Request:
 @dataclass(frozen=True)
 class _Reply:
     status: int
+    # JSON, or raw bytes (a file) served with `content_type`.
     body: Any
+    content_type: str = "application/json; charset=utf-8"
 
 
 def _group(pairs: list[tuple[str, str]], repeatable: frozenset[str]) -> dict[str, Any]:
@@ -375,10 +383,13 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception as exc:  # a stand-in bug must not kill the server or spew tracebacks
             stand_in._outbox._note(f"[{stand_in.service}] internal error: {exc!r}")
             reply = _Reply(HTTPStatus.INTERNAL_SERVER_ERROR, stand_in._error_body(500, repr(exc)))
-        data = json.dumps(reply.body, ensure_ascii=False, default=str).encode("utf-8")
+        if isinstance(reply.body, bytes):
+            data = reply.body
+        else:
+            data = json.dumps(reply.body, ensure_ascii=False, default=str).encode("utf-8")
         try:
             self.send_response(reply.status)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Type", reply.content_type)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
@@ -491,8 +502,12 @@ _SLACK_METHODS = frozenset(
         "reactions.remove",
         "users.info",
         "views.open",
+        "files.getUploadURLExternal",
+        "files.completeUploadExternal",
     }
 )
+_UPLOAD_PATH = re.compile(r"^/upload/(?P<file>F[0-9A-F]+)$")
+_FILE_PATH = re.compile(r"^/files/(?P<file>F[0-9A-F]+)/(?P<name>[^/]+)$")
 
 
 def _has_content(params: dict[str, Any]) -> bool:
@@ -508,6 +523,46 @@ class SlackStandIn(_StandIn):
         super().__init__(outbox)
         self._ts_lock = threading.Lock()
         self._last_ts_micros = 0
+        # Files by id: name, type and bytes (None until uploaded).
+        self._files: dict[str, dict[str, Any]] = {}
+
+    def add_file(self, name: str, content: bytes, mimetype: str) -> dict[str, Any]:
+        """A file as if an agent had attached it in Slack: its description in an event."""
+        file_id = "F" + uuid.uuid4().hex[:10].upper()
+        with self._ts_lock:
+            self._files[file_id] = {"name": name, "mimetype": mimetype, "content": content}
+        return self._file_object(file_id)
+
+    def _file_object(self, file_id: str) -> dict[str, Any]:
+        stored = self._files[file_id]
+        return {
+            "id": file_id,
+            "name": stored["name"],
+            "mimetype": stored["mimetype"],
+            "size": len(stored["content"] or b""),
+            "url_private_download": f"{self._root_url()}/files/{file_id}/{stored['name']}",
+        }
+
+    def _file_route(self, request: _Request) -> _Reply | None:
+        """Slack's upload URLs (files_upload_v2's second step) and private file downloads."""
+        upload = _UPLOAD_PATH.match(request.path)
+        if upload and request.verb == "POST":
+            with self._ts_lock:
+                stored = self._files.get(upload["file"])
+                if stored is None:
+                    return _Reply(HTTPStatus.NOT_FOUND, b"unknown upload", "text/plain")
+                stored["content"] = request.body
+            return _Reply(HTTPStatus.OK, f"OK - {len(request.body)}".encode(), "text/plain")
+        download = _FILE_PATH.match(request.path)
+        if download and request.verb == "GET":
+            stored = self._files.get(download["file"])
+            if stored is None or stored["content"] is None:
+                return _Reply(HTTPStatus.NOT_FOUND, b"not found", "text/plain")
+            if not _bearer(request.headers):
+                # As Slack: without a token, its sign-in page.
+                return _Reply(HTTPStatus.OK, b"<html>Sign in</html>", "text/html")
+            return _Reply(HTTPStatus.OK, stored["content"], stored["mimetype"])
+        return None
 
     def _base_path(self) -> str:
         return "/api/"
@@ -527,6 +582,9 @@ class SlackStandIn(_StandIn):
         return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
 
     def _handle_api(self, request: _Request) -> _Reply:
+        file_reply = self._file_route(request)
+        if file_reply is not None:
+            return file_reply
         if not request.path.startswith("/api/"):
             return self._unsupported(request)
         method = request.path.removeprefix("/api/")
@@ -549,6 +607,20 @@ class SlackStandIn(_StandIn):
             return {"ok": False, "error": "not_authed"}
         if method == "users.info":
             return self._user(_as_str(params.get("user")))
+        if method == "files.getUploadURLExternal":
+            name = _as_str(params.get("filename"))
+            if not name or not _as_str(params.get("length")).isdigit():
+                return {"ok": False, "error": "invalid_arguments"}
+            file_id = "F" + uuid.uuid4().hex[:10].upper()
+            with self._ts_lock:
+                self._files[file_id] = {"name": name, "mimetype": "", "content": None}
+            return {
+                "ok": True,
+                "upload_url": f"{self._root_url()}/upload/{file_id}",
+                "file_id": file_id,
+            }
+        if method == "files.completeUploadExternal":
+            return self._complete_upload(params)
         if method == "views.open":
             if not _as_str(params.get("trigger_id")):
                 return {"ok": False, "error": "invalid_trigger_id"}
@@ -609,6 +681,27 @@ class SlackStandIn(_StandIn):
             return {"ok": False, "error": "invalid_name"}
         return {"ok": True}
 
+    def _complete_upload(self, params: dict[str, Any]) -> dict[str, Any]:
+        try:
+            listed = json.loads(_as_str(params.get("files")) or "[]")
+        except ValueError:
+            return {"ok": False, "error": "invalid_arguments"}
+        ids = [str(item.get("id")) for item in listed if isinstance(item, dict)]
+        if not ids or any(self._files.get(i, {}).get("content") is None for i in ids):
+            return {"ok": False, "error": "file_not_found"}
+        files = [
+            {
+                **self._file_object(i),
+                "shares": {
+                    _as_str(params.get("channel_id")): [
+                        {"thread_ts": _as_str(params.get("thread_ts"))}
+                    ]
+                },
+            }
+            for i in ids
+        ]
+        return {"ok": True, "files": files}
+
     def _user(self, user_id: str) -> dict[str, Any]:
         # Every user exists here, named after their id: U0ANA is "Ana".
         if not user_id:
@@ -654,6 +747,9 @@ def _bearer(headers: Message[str, str]) -> str:
 # ---------------------------------------------------------------------------------------
 
 _MESSAGES_PATH = re.compile(r"^/2010-04-01/Accounts/(?P<account>[^/]+)/Messages\.json$")
+_MEDIA_PATH = re.compile(
+    r"^/2010-04-01/Accounts/(?P<account>[^/]+)/Messages/(?P<sid>MM[^/]+)/Media/ME[^/]+$"
+)
 _MESSAGE_PATH = re.compile(
     r"^/2010-04-01/Accounts/(?P<account>[^/]+)/Messages/(?P<sid>[^/]+)\.json$"
 )
@@ -697,6 +793,18 @@ class TwilioStandIn(_StandIn):
         self._messages_lock = threading.Lock()
         self._callbacks: list[threading.Thread] = []
         self._stopping = threading.Event()
+        # Customers' attachments, by path: (content type, bytes).
+        self._media: dict[str, tuple[str, bytes]] = {}
+
+    def add_media(self, account_sid: str, content: bytes, content_type: str) -> str:
+        """An attachment as if a customer had sent it: the MediaUrl Twilio's webhook names."""
+        path = (
+            f"/{_TWILIO_API_VERSION}/Accounts/{account_sid}/Messages/MM{uuid.uuid4().hex}"
+            f"/Media/ME{uuid.uuid4().hex}"
+        )
+        with self._messages_lock:
+            self._media[path] = (content_type, content)
+        return self._root_url() + path
 
     def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
         self._stopping.clear()
@@ -729,6 +837,17 @@ class TwilioStandIn(_StandIn):
         match = _MESSAGE_PATH.match(request.path)
         if match and request.verb == "GET":
             return self._fetch(match["account"], match["sid"], request)
+        match = _MEDIA_PATH.match(request.path)
+        if match and request.verb == "GET":
+            if self._authenticate(match["account"], request) is None:
+                return self._reject(
+                    "media.fetch", {"path": request.path}, 401, 20003, "Authenticate"
+                )
+            media = self._media.get(request.path)
+            if media is None:
+                return _Reply(HTTPStatus.NOT_FOUND, self._error_body(404, request.path))
+            self._record("media.fetch", {"path": request.path, "bytes": len(media[1])})
+            return _Reply(HTTPStatus.OK, media[1], media[0])
         return self._unsupported(request)
 
     def _authenticate(self, account_sid: str, request: _Request) -> tuple[str, str] | None:

@@ -74,7 +74,8 @@ class LocalStack:
 
         from chalicelib.local.provision import provision
 
-        provision(boto3.client("cloudformation"), boto3.client("scheduler"))
+        outputs = provision(boto3.client("cloudformation"), boto3.client("scheduler"))
+        os.environ.setdefault("THREADLINE_MEDIA_BUCKET", outputs["MediaBucketName"])
         self._start_api()
         self._start_pumps()
         self._print_banner(env, aws_url)

@@ -7,6 +7,7 @@ first messages cannot open two conversations.
 
 from aws_lambda_powertools import Logger
 
+from chalicelib.channels.base import ChannelAdapter, MediaFile
 from chalicelib.domain.conversation import (
     Conversation,
     ConversationAction,
@@ -21,16 +22,24 @@ from chalicelib.domain.conversation import (
     with_customer_message,
 )
 from chalicelib.domain.errors import Retryable
-from chalicelib.domain.shop import Shop
+from chalicelib.domain.shop import Shop, ShopSecrets
 from chalicelib.domain.slack_view import (
     action_note,
+    attachments_missing_note,
     customer_message,
     reopened_note,
     root_card,
     snooze_over_note,
 )
 from chalicelib.secrets import SecretVault
-from chalicelib.services.ports import Clock, IdFactory, SchedulesPort, SlackFactory, SlackPort
+from chalicelib.services.ports import (
+    Clock,
+    IdFactory,
+    MediaPort,
+    SchedulesPort,
+    SlackFactory,
+    SlackPort,
+)
 from chalicelib.store import Store
 
 logger = Logger(service="threadline", child=True)
@@ -38,11 +47,19 @@ logger = Logger(service="threadline", child=True)
 
 class InboundProcessor:
     def __init__(
-        self, store: Store, vault: SecretVault, slack: SlackFactory, new_id: IdFactory
+        self,
+        store: Store,
+        vault: SecretVault,
+        channel: ChannelAdapter,
+        slack: SlackFactory,
+        media: MediaPort,
+        new_id: IdFactory,
     ) -> None:
         self._store = store
         self._vault = vault
+        self._channel = channel
         self._slack = slack
+        self._media = media
         self._new_id = new_id
 
     def process(self, message: InboundMessage) -> None:
@@ -53,10 +70,13 @@ class InboundProcessor:
         if self._store.inbound_status(message) is InboundStatus.PROCESSED:
             logger.info("already processed", message_key=message.message_key)
             return
-        token = self._vault.get(shop.shop_id).slack_bot_token
+        secrets = self._vault.get(shop.shop_id)
+        token = secrets.slack_bot_token
         if token is None:
             raise Retryable("the shop has no Slack bot token")
         slack = self._slack(token.get_secret_value())
+        # Fetched before anything is posted: a provider hiccup retries without a trace.
+        files = self._keep_media(message, shop, secrets)
         # The card is drawn as it will be once this message is counted.
         before = self._conversation_for(message)
         conversation = with_customer_message(before, message)
@@ -66,6 +86,11 @@ class InboundProcessor:
             conversation, thread = self._start_thread(conversation, shop, slack)
         channel, thread_ts = thread
         reply_ts = slack.post(channel, customer_message(message), thread_ts=thread_ts)
+        if files:
+            slack.upload_files(channel, thread_ts, files)
+        if len(files) < len(message.media):
+            missing = len(message.media) - len(files)
+            slack.post(channel, attachments_missing_note(missing), thread_ts=thread_ts)
         self._store.record_inbound(message, conversation, reply_ts)
         if not card_is_new:
             self._refresh_card(slack, conversation, shop, thread)
@@ -77,6 +102,22 @@ class InboundProcessor:
             conversation_id=conversation.conversation_id,
             message_key=message.message_key,
         )
+
+    def _keep_media(
+        self, message: InboundMessage, shop: Shop, secrets: ShopSecrets
+    ) -> list[MediaFile]:
+        """The message's attachments, fetched from the provider and kept in the media bucket."""
+        files = []
+        for n, item in enumerate(message.media):
+            fetched = self._channel.fetch_media(item, shop, secrets)
+            if fetched is None:
+                logger.warning("attachment not fetched", message_key=message.message_key)
+                continue
+            self._media.keep(
+                f"{shop.shop_id}/inbound/{message.message_key}/{n}-{fetched.filename}", fetched
+            )
+            files.append(fetched)
+        return files
 
     def _refresh_card(
         self, slack: SlackPort, conversation: Conversation, shop: Shop, thread: tuple[str, str]

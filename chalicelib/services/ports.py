@@ -7,7 +7,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Protocol
 
-from chalicelib.domain.conversation import Wakeup
+from chalicelib.channels.base import MediaFile
+from chalicelib.domain.conversation import SlackFile, Wakeup
 from chalicelib.domain.slack_view import SlackMessage
 
 Clock = Callable[[], datetime]
@@ -27,9 +28,19 @@ class SlackPort(Protocol):
 
     def open_view(self, trigger_id: str, view: dict[str, Any]) -> None: ...
 
+    def upload_files(self, channel: str, thread_ts: str, files: list[MediaFile]) -> None: ...
+
+    def download_file(self, file: SlackFile) -> MediaFile | None: ...
+
 
 SlackFactory = Callable[[str], SlackPort]
 
 
 class SchedulesPort(Protocol):
     def wake_at(self, wakeup: Wakeup) -> None: ...
+
+
+class MediaPort(Protocol):
+    def keep(self, key: str, file: MediaFile) -> None: ...
+
+    def share(self, key: str, seconds: int = ...) -> str: ...

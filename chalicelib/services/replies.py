@@ -23,6 +23,7 @@ from chalicelib.domain.conversation import (
     DeliveryUpdate,
     OutboundMessage,
     conversation_ref,
+    media_capacity,
     reply_to,
     slack_time,
 )
@@ -33,14 +34,16 @@ from chalicelib.domain.slack_view import (
     INTERNAL_REACTION,
     WAITING_REACTION,
     SlackMessage,
-    attachments_not_sent_note,
     canned_gone_note,
     canned_post,
     delivery_failed_note,
+    files_not_sent_note,
+    nothing_to_send_note,
     reply_cancelled_note,
 )
+from chalicelib.media import FOR_CUSTOMER_SECONDS
 from chalicelib.secrets import SecretVault
-from chalicelib.services.ports import Clock, SlackFactory, SlackPort
+from chalicelib.services.ports import Clock, MediaPort, SlackFactory, SlackPort
 from chalicelib.settings import Settings
 from chalicelib.store import Store
 
@@ -55,9 +58,11 @@ class ReplyDispatcher:
         vault: SecretVault,
         twilio: ChannelAdapter,
         slack: SlackFactory,
+        media: MediaPort,
         clock: Clock,
     ) -> None:
         self._settings = settings
+        self._media = media
         self._store = store
         self._vault = vault
         self._twilio = twilio
@@ -111,7 +116,8 @@ class ReplyDispatcher:
             # died (a timeout, a killed worker): it is looked up there before it is re-sent.
             receipt = self._interrupted_send(message, shop, secrets) if interrupted else None
             if receipt is None:
-                receipt = self._twilio.send(message, shop, secrets, callback)
+                media_urls = tuple(self._media.share(key) for key in message.media_keys)
+                receipt = self._twilio.send(message, shop, secrets, callback, media_urls)
         except DeliveryRefused as refused:
             self._store.advance_outbound(
                 message,
@@ -125,10 +131,6 @@ class ReplyDispatcher:
             message, receipt.status, provider_message_id=receipt.provider_message_id
         )
         self._show(slack, message)
-        if reply.has_files:
-            self._tell(
-                slack, reply.channel_id, reply.thread_ts, attachments_not_sent_note(text_sent=True)
-            )
         logger.info(
             "reply sent",
             shop_id=shop.shop_id,
@@ -220,15 +222,40 @@ class ReplyDispatcher:
         if outgoing is None:
             slack.react(reply.channel_id, reply.ts, INTERNAL_REACTION)
             return None
-        if not outgoing.strip():
-            self._tell(
-                slack, reply.channel_id, reply.thread_ts, attachments_not_sent_note(text_sent=False)
-            )
+        media_keys, links, refused = self._keep_files(reply, conversation, shop, slack)
+        if not outgoing.strip() and not media_keys and not links:
+            note = files_not_sent_note(refused, False) if refused else nothing_to_send_note()
+            self._tell(slack, reply.channel_id, reply.thread_ts, note)
             return None
+        if refused:
+            self._tell(slack, reply.channel_id, reply.thread_ts, files_not_sent_note(refused, True))
         # The customer reads who answered; without a Slack name, the shop answers.
         agent = slack.display_name(reply.user_id) or shop.name
-        signed = policy.signed(outgoing, agent=agent, shop=shop.name)
-        return reply_to(conversation, reply, signed, agent, now)
+        body = "\n".join(part for part in (outgoing.strip(), *links) if part)
+        signed = policy.signed(body, agent=agent, shop=shop.name) if body else ""
+        return reply_to(conversation, reply, signed, agent, now, media_keys)
+
+    def _keep_files(
+        self, reply: AgentReply, conversation: Conversation, shop: Shop, slack: SlackPort
+    ) -> tuple[tuple[str, ...], list[str], list[str]]:
+        """The reply's files, copied from Slack into the media bucket: (keys sent as media,
+        links for the text where the channel takes no more media, names not sent)."""
+        capacity = media_capacity(conversation.channel, conversation.shop_address)
+        keys: list[str] = []
+        links: list[str] = []
+        refused: list[str] = []
+        for file in reply.files:
+            downloaded = slack.download_file(file)
+            if downloaded is None:
+                refused.append(file.name)
+                continue
+            key = f"{shop.shop_id}/outbound/{file.id}/{file.name}"
+            self._media.keep(key, downloaded)
+            if len(keys) < capacity:
+                keys.append(key)
+            else:
+                links.append(f"{file.name}: {self._media.share(key, FOR_CUSTOMER_SECONDS)}")
+        return tuple(keys), links, refused
 
     def _interrupted_send(
         self, message: OutboundMessage, shop: Shop, secrets: ShopSecrets

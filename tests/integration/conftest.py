@@ -28,6 +28,8 @@ from tests.signing import (
 
 PUBLIC_URL = "https://threadline.example.com/api"
 ADMIN_TOKEN = "test-admin-token"
+# As infra/template.json names it in moto's default account and region.
+MEDIA_BUCKET = "threadline-media-123456789012-us-east-1"
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}", "Content-Type": "application/json"}
 
 
@@ -60,6 +62,7 @@ def settings() -> Settings:
             "admin_token": ADMIN_TOKEN,
             "slack_signing_secret": SLACK_SIGNING_SECRET,
             "retry_base_seconds": 0,
+            "media_bucket": MEDIA_BUCKET,
         }
     )
 

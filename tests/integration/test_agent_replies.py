@@ -506,41 +506,6 @@ def test_a_lone_callback_for_a_message_never_sent_fails_its_whole_batch(containe
         app.handler_map["process_outbound"](event, None)
 
 
-def test_a_reply_with_a_file_sends_its_text_and_says_the_file_was_not_sent(
-    open_thread, slack_event, run_workers, slack, twilio
-):
-    # Given a conversation thread
-    thread_ts = open_thread()
-    files = [{"id": "F0PHOTO", "name": "receipt.png"}]
-
-    # When an agent replies with text and a file attached
-    slack_event(reply_event(thread_ts, text="Segue o recibo", subtype="file_share", files=files))
-    run_workers()
-
-    # Then the text went to the customer, and the thread says the file did not
-    [sent] = twilio.sent
-    assert sent.text == "Segue o recibo\n— Bia"
-    [note] = notes(slack, thread_ts)
-    assert "only the text went out" in note.message.text
-
-
-def test_a_reply_with_only_a_file_sends_nothing_and_says_so(
-    open_thread, slack_event, run_workers, slack, twilio
-):
-    # Given a conversation thread
-    thread_ts = open_thread()
-
-    # When an agent drops only a file into the thread
-    files = [{"id": "F0PHOTO", "name": "receipt.png"}]
-    slack_event(reply_event(thread_ts, text="", subtype="file_share", files=files))
-    run_workers()
-
-    # Then nothing reaches the customer, and the agent is told why
-    assert twilio.sent == []
-    [note] = notes(slack, thread_ts)
-    assert "nothing was sent" in note.message.text
-
-
 def test_an_interrupted_reply_identical_to_an_earlier_one_is_sent_not_taken_for_it(
     open_thread, slack_event, run_workers, slack, twilio, report_status
 ):

@@ -10,6 +10,7 @@ import boto3
 import pytest
 
 from app import app
+from chalicelib.channels.base import MediaFile
 from chalicelib.domain.errors import Retryable
 from chalicelib.local.pump import SchedulePump, scheduled_event
 from chalicelib.settings import SCHEDULE_GROUP
@@ -62,6 +63,7 @@ def test_every_action_of_every_flow_is_in_the_policy(
         container.vault._client,
         container.schedules._client,
         container.schedules._sqs,
+        container.media._client,
     )
     for aws in clients:
         service = aws.meta.service_model.signing_name
@@ -80,14 +82,19 @@ def test_every_action_of_every_flow_is_in_the_policy(
     monkeypatch.undo()
     # ... customer messages, a refused one, and one whose processing fails and is retried ...
     path = "/webhooks/twilio/ana"
+    photo = "https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME1"
+    twilio.media[photo] = MediaFile("ME1.jpg", "image/jpeg", b"photo")
     for n in (1, 2):
-        params = twilio_message(n)
+        params = twilio_message(n, NumMedia="1", MediaUrl0=photo)
         client.http.post(path, headers=twilio_headers(PUBLIC_URL + path, params), body=form(params))
     slack.failures.append(Retryable("Slack answered 503"))
     run_workers()
     # ... an agent reply, its delivery callback, and the requeue schedule
     [root] = slack.roots()
-    body = slack_thread_reply(root.ts, "1764000900.000100", "Chega amanhã")
+    label = "https://files.slack.com/files-pri/T0-F0LABEL/download/label.png"
+    slack.files[label] = b"label"
+    attached = {"id": "F0LABEL", "name": "label.png", "url_private_download": label}
+    body = slack_thread_reply(root.ts, "1764000900.000100", "Chega amanhã", files=[attached])
     client.http.post("/slack/events", headers=slack_headers(body), body=body)
     run_workers()
     status = {
@@ -132,6 +139,7 @@ def test_every_action_of_every_flow_is_in_the_policy(
         "secretsmanager:DeleteSecret",
         "sqs:ChangeMessageVisibility",
         "scheduler:CreateSchedule",
+        "s3:PutObject",
         "sqs:GetQueueAttributes",
     } <= performed
     assert performed - allowed_actions() == set()

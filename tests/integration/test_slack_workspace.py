@@ -7,7 +7,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from chalicelib.channels.base import MediaFile
 from chalicelib.channels.slack import SlackWorkspace
+from chalicelib.domain.conversation import SlackFile
 from chalicelib.domain.errors import Retryable
 from chalicelib.domain.slack_view import SlackMessage
 from chalicelib.local.sandbox import Outbox, SlackStandIn
@@ -75,3 +77,45 @@ def test_posts_and_reactions_reach_slack_through_the_official_client():
         "reactions.add",
         "reactions.remove",
     ]
+
+
+def test_files_go_up_into_a_thread_and_agents_files_come_down_with_the_bot_token():
+    # Given the sandbox Slack API, and a file an agent attached there
+    outbox = Outbox()
+    slack = SlackStandIn(outbox)
+    workspace = SlackWorkspace("xoxb-test", slack.start())
+    try:
+        attached = slack.add_file("recibo.pdf", b"%PDF-1.7 recibo", "application/pdf")
+        # When the bot shares a customer's photo in a thread, and fetches the agent's file
+        photo = MediaFile("ME1.jpg", "image/jpeg", b"\xff\xd8\xff photo")
+        workspace.upload_files("C0SUPPORT", "1764000000.000100", [photo])
+        fetched = workspace.download_file(
+            SlackFile(id=attached["id"], name="recibo.pdf", url=attached["url_private_download"])
+        )
+        # And is asked to fetch a file from anywhere but Slack
+        elsewhere = workspace.download_file(
+            SlackFile(id="F0X", name="x", url="https://attacker.example/steal")
+        )
+    finally:
+        slack.stop()
+    # Then the upload went through Slack's three steps and was shared in the thread
+    [completed] = outbox.entries("slack", "files.completeUploadExternal")
+    assert completed.payload["thread_ts"] == "1764000000.000100"
+    assert completed.payload["response"]["files"][0]["name"] == "ME1.jpg"
+    # And the agent's file came down whole, while the bot token never left for elsewhere
+    assert fetched == MediaFile("recibo.pdf", "application/octet-stream", b"%PDF-1.7 recibo")
+    assert elsewhere is None
+
+
+def test_a_file_slack_answers_with_its_sign_in_page_is_not_taken_for_the_file():
+    outbox = Outbox()
+    slack = SlackStandIn(outbox)
+    url = slack.start()
+    try:
+        attached = slack.add_file("a.png", b"png", "image/png")
+        # A workspace whose token does not reach the download (no Authorization sent)
+        workspace = SlackWorkspace("", url)
+        file = SlackFile(id=attached["id"], name="a.png", url=attached["url_private_download"])
+        assert workspace.download_file(file) is None
+    finally:
+        slack.stop()

@@ -9,7 +9,7 @@ from pydantic import SecretStr
 
 from chalicelib.channels.base import DeliveryRefused
 from chalicelib.channels.twilio import TwilioChannel
-from chalicelib.domain.conversation import Channel, DeliveryStatus, OutboundMessage
+from chalicelib.domain.conversation import Channel, DeliveryStatus, MediaItem, OutboundMessage
 from chalicelib.domain.errors import Retryable
 from chalicelib.domain.shop import Shop, ShopSecrets
 from chalicelib.local.sandbox import Outbox, TwilioStandIn
@@ -138,3 +138,36 @@ def test_twilio_unreachable_is_worth_another_try():
         channel.send(reply("Olá"), SHOP, SECRETS, CALLBACK)
     with pytest.raises(Retryable):
         channel.sent_like(reply("Olá"), SHOP, SECRETS)
+
+
+def test_a_customers_attachment_is_fetched_with_the_accounts_credentials_only_from_twilio():
+    # Given the Twilio stand-in holding a customer's photo
+    outbox = Outbox()
+    stand_in = TwilioStandIn(outbox, callback_delay=60)
+    url = stand_in.start()
+    channel = TwilioChannel(url)
+    try:
+        media_url = stand_in.add_media(ACCOUNT_SID, b"\xff\xd8\xff photo", "image/jpeg")
+        # When the adapter fetches it, a URL Twilio never gave, and one elsewhere
+        fetched = channel.fetch_media(
+            MediaItem(url=media_url, content_type="image/jpeg"), SHOP, SECRETS
+        )
+        gone = channel.fetch_media(MediaItem(url=media_url[:-4] + "0000"), SHOP, SECRETS)
+        elsewhere = channel.fetch_media(MediaItem(url="https://attacker.example/m"), SHOP, SECRETS)
+    finally:
+        stand_in.stop()
+    # Then the photo comes whole and typed; the others are None, and the credentials went
+    # to Twilio only
+    assert fetched is not None
+    assert (fetched.content, fetched.content_type) == (b"\xff\xd8\xff photo", "image/jpeg")
+    assert fetched.filename.endswith(".jpg")
+    assert gone is None
+    assert elsewhere is None
+    assert [e.method for e in outbox.entries("twilio")] == ["media.fetch"]
+
+
+def test_media_urls_go_to_twilio_with_the_reply(twilio_api):
+    channel, outbox = twilio_api
+    channel.send(reply("Sua etiqueta"), SHOP, SECRETS, CALLBACK, ("https://m.example/a.png",))
+    [created] = outbox.entries("twilio", "messages.create")
+    assert created.payload["MediaUrl"] == ["https://m.example/a.png"]

@@ -424,18 +424,40 @@ def test_plain_text_is_what_the_agent_typed_without_slack_markup(
     assert plain_text(typed_in_slack) == customer_reads
 
 
-@pytest.mark.parametrize(("text", "files"), [("Segue o recibo", True), ("", True)])
-def test_a_reply_with_a_file_is_a_reply_that_carries_files(text: str, files: bool) -> None:
-    # Given an agent's thread reply with a file attached, with or without text
-    body = event_callback(thread_reply(subtype="file_share", text=text, files=[{"id": "F0PHOTO"}]))
+@pytest.mark.parametrize("text", ["Segue o recibo", ""])
+def test_a_reply_with_a_file_carries_what_the_worker_needs_to_fetch_it(text: str) -> None:
+    # Given an agent's thread reply with a file attached, with or without text, and an
+    # external link Slack lists as a file too
+    photo = {
+        "id": "F0PHOTO",
+        "name": "recibo.png",
+        "mimetype": "image/png",
+        "size": 2048,
+        "url_private_download": "https://files.slack.com/files-pri/T0-F0PHOTO/download/recibo.png",
+    }
+    external = {"id": "F0LINK", "name": "doc", "mode": "external", "size": "big"}
+    body = event_callback(thread_reply(subtype="file_share", text=text, files=[photo, external]))
 
     # When it is parsed
     event = parse_event(body)
 
-    # Then it is a reply that says it has files, so the agent can be told they were not sent
+    # Then it is a reply carrying the downloadable file only
     assert isinstance(event, AgentReply)
-    assert event.has_files is files
     assert event.text == text
+    [file] = event.files
+    assert (file.id, file.name, file.mimetype, file.size) == (
+        "F0PHOTO",
+        "recibo.png",
+        "image/png",
+        2048,
+    )
+    assert file.url == photo["url_private_download"]
+
+
+def test_a_message_with_only_an_external_link_file_is_nothing_to_send() -> None:
+    external = {"id": "F0LINK", "name": "doc", "mode": "external"}
+    body = event_callback(thread_reply(subtype="file_share", text="", files=[external]))
+    assert isinstance(parse_event(body), IgnoredEvent)
 
 
 def interaction_body(payload: dict[str, Any]) -> bytes:

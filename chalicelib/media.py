@@ -1,0 +1,41 @@
+"""The media bucket: customers' attachments and agents' files, kept in S3.
+
+Keys are `<shop>/inbound/<message key>/<n>-<file name>` and `<shop>/outbound/<Slack file
+id>/<file name>`: a retried job writes the same object again. A provider fetches an agent's
+file through a presigned URL valid for a day; a link in a customer's text lasts a week
+(SigV4's longest).
+"""
+
+from typing import TYPE_CHECKING, Any
+
+from chalicelib.channels.base import MediaFile
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+else:
+    S3Client = Any
+
+FOR_PROVIDER_SECONDS = 24 * 3600
+FOR_CUSTOMER_SECONDS = 7 * 24 * 3600
+
+
+class MediaStore:
+    def __init__(self, client: S3Client, bucket: str) -> None:
+        self._client = client
+        self._bucket = bucket
+
+    def keep(self, key: str, file: MediaFile) -> None:
+        self._client.put_object(
+            Bucket=self._bucket,
+            Key=key,
+            Body=file.content,
+            ContentType=file.content_type,
+            ServerSideEncryption="AES256",
+        )
+
+    def share(self, key: str, seconds: int = FOR_PROVIDER_SECONDS) -> str:
+        return str(
+            self._client.generate_presigned_url(
+                "get_object", Params={"Bucket": self._bucket, "Key": key}, ExpiresIn=seconds
+            )
+        )

@@ -1,0 +1,171 @@
+"""Media both ways: customers' attachments kept in S3 and uploaded into the thread; agents'
+files kept in S3 and sent as media where the channel takes it, as links elsewhere."""
+
+from typing import Any
+from urllib.parse import urlsplit
+
+import boto3
+import pytest
+
+from chalicelib.channels.base import MediaFile
+from tests.fakes import FakeSlack, RecordingTwilio
+from tests.integration.conftest import MEDIA_BUCKET, PUBLIC_URL
+from tests.signing import (
+    SMS_NUMBER,
+    WHATSAPP_NUMBER,
+    form,
+    shop_document,
+    slack_thread_reply,
+    twilio_headers,
+    twilio_message,
+)
+
+CUSTOMER = "+5511987654321"
+PHOTO = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+MEDIA_URL = "https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME0001"
+
+
+def customer_sends(client: Any, **fields: str) -> None:
+    params = twilio_message(1, **fields)
+    path = "/webhooks/twilio/ana"
+    response = client.http.post(
+        path, headers=twilio_headers(PUBLIC_URL + path, params), body=form(params)
+    )
+    assert response.status_code == 200
+
+
+def bucket_keys() -> list[str]:
+    listed = boto3.client("s3").list_objects_v2(Bucket=MEDIA_BUCKET)
+    return sorted(item["Key"] for item in listed.get("Contents", []))
+
+
+def test_a_customers_photo_is_kept_and_shared_in_the_thread(
+    client, shop, run_workers, slack: FakeSlack, twilio: RecordingTwilio
+):
+    # Given Twilio holds the photo a WhatsApp customer sent
+    twilio.media[MEDIA_URL] = MediaFile("ME0001.png", "image/png", PHOTO)
+
+    # When the message arrives
+    customer_sends(
+        client,
+        From=f"whatsapp:{CUSTOMER}",
+        To=f"whatsapp:{WHATSAPP_NUMBER}",
+        Body="Chegou quebrado 😢",
+        NumMedia="1",
+        MediaUrl0=MEDIA_URL,
+        MediaContentType0="image/png",
+    )
+    run_workers()
+
+    # Then the text is in the thread, the photo uploaded under it, and a copy kept in S3
+    [root] = slack.roots()
+    [(channel, thread_ts, [uploaded])] = slack.uploads
+    assert (channel, thread_ts) == (root.channel, root.ts)
+    assert (uploaded.filename, uploaded.content) == ("ME0001.png", PHOTO)
+    [key] = bucket_keys()
+    assert key.startswith("ana/inbound/twilio:SM")
+    assert key.endswith("/0-ME0001.png")
+    kept = boto3.client("s3").get_object(Bucket=MEDIA_BUCKET, Key=key)
+    assert kept["Body"].read() == PHOTO
+    assert kept["ContentType"] == "image/png"
+
+
+def test_an_attachment_the_provider_no_longer_has_is_noted_not_lost_in_silence(
+    client, shop, run_workers, slack: FakeSlack
+):
+    customer_sends(client, Body="olha", NumMedia="1", MediaUrl0=MEDIA_URL)
+    run_workers()
+    [root] = slack.roots()
+    assert slack.uploads == []
+    assert "could not be fetched" in slack.thread(root.ts)[-1].message.text
+
+
+def agent_file(file_id: str, name: str, size: int = len(PHOTO)) -> dict[str, Any]:
+    return {
+        "id": file_id,
+        "name": name,
+        "mimetype": "image/png",
+        "size": size,
+        "url_private_download": f"https://files.slack.com/files-pri/T0-{file_id}/download/{name}",
+    }
+
+
+@pytest.fixture
+def thread(client, put_shop, run_workers, slack: FakeSlack):
+    """A conversation thread, for a shop whose Twilio numbers are given."""
+
+    def open_(customer_from: str, to: str, sms: str = SMS_NUMBER) -> str:
+        document = shop_document()
+        document["twilio"]["sms_numbers"] = [sms]
+        assert put_shop("ana", document).status_code in (200, 201)
+        customer_sends(client, From=customer_from, To=to)
+        run_workers()
+        return slack.roots()[-1].ts
+
+    return open_
+
+
+def test_an_agents_photo_goes_to_a_whatsapp_customer_as_media(
+    client, thread, run_workers, slack: FakeSlack, twilio: RecordingTwilio
+):
+    # Given a WhatsApp conversation, and a photo an agent attached in Slack
+    thread_ts = thread(f"whatsapp:{CUSTOMER}", f"whatsapp:{WHATSAPP_NUMBER}")
+    file = agent_file("F0PHOTO", "etiqueta.png")
+    slack.files[file["url_private_download"]] = PHOTO
+
+    # When the agent sends it with a line of text
+    body = slack_thread_reply(
+        thread_ts, "1764000500.000100", "Sua etiqueta de devolução", files=[file]
+    )
+    client.http.post("/slack/events", headers=_signed(body), body=body)
+    run_workers()
+
+    # Then the customer gets the text and the photo, fetched from S3 through a signed URL
+    [sent] = twilio.sent
+    assert sent.text == "Sua etiqueta de devolução\n— Bia"
+    [url] = sent.media_urls
+    assert urlsplit(url).path.endswith("/ana/outbound/F0PHOTO/etiqueta.png")
+    assert "X-Amz-Signature=" in url
+    assert bucket_keys() == ["ana/outbound/F0PHOTO/etiqueta.png"]
+
+
+def test_files_beyond_what_the_channel_carries_go_as_links(
+    client, thread, run_workers, slack: FakeSlack, twilio: RecordingTwilio
+):
+    # Given an SMS conversation from a Brazilian number, which sends no MMS
+    thread_ts = thread(CUSTOMER, "+5511912345678", sms="+5511912345678")
+    file = agent_file("F0PDF", "nota.pdf")
+    slack.files[file["url_private_download"]] = b"%PDF-1.7"
+
+    # When an agent sends only a file
+    body = slack_thread_reply(thread_ts, "1764000500.000100", "", files=[file])
+    client.http.post("/slack/events", headers=_signed(body), body=body)
+    run_workers()
+
+    # Then the customer gets a link to it (valid for a week), signed by the agent
+    [sent] = twilio.sent
+    assert sent.media_urls == ()
+    first_line, signature = sent.text.split("\n")
+    assert first_line.startswith("nota.pdf: http")
+    assert "X-Amz-Expires=604800" in first_line
+    assert signature == "— Bia"
+
+
+def test_a_file_slack_will_not_give_is_reported_and_the_text_still_goes(
+    client, thread, run_workers, slack: FakeSlack, twilio: RecordingTwilio
+):
+    thread_ts = thread(CUSTOMER, SMS_NUMBER)
+    huge = agent_file("F0BIG", "video.mov", size=50 * 1024 * 1024)
+    body = slack_thread_reply(thread_ts, "1764000500.000100", "Veja o vídeo", files=[huge])
+    client.http.post("/slack/events", headers=_signed(body), body=body)
+    run_workers()
+    assert [sent.text for sent in twilio.sent] == ["Veja o vídeo\n— Bia"]
+    note = slack.thread(thread_ts)[-1].message.text
+    assert "`video.mov`" in note
+    assert "the rest of the reply went out" in note
+
+
+def _signed(body: bytes) -> dict[str, str]:
+    from tests.signing import slack_headers
+
+    return slack_headers(body)
