@@ -451,8 +451,20 @@ class Store:
             return None
         return self.get_conversation(shop_id, str(_from_attributes(item)["conversation_id"]))
 
-    def create_conversation(self, conversation: Conversation) -> Conversation:
-        """Opens the conversation unless the customer already has an open one, which wins."""
+    def create_conversation(
+        self, conversation: Conversation, replacing: Conversation | None = None
+    ) -> Conversation:
+        """Opens the conversation unless the customer already has an open one, which wins.
+        With `replacing`, the new one takes over the customer's pointer from that one (after
+        a quiet period), unless another worker already moved it."""
+        pointer_condition: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(PK)"}
+        if replacing is not None:
+            pointer_condition = {
+                "ConditionExpression": "conversation_id = :previous",
+                "ExpressionAttributeValues": _to_attributes(
+                    {":previous": replacing.conversation_id}
+                ),
+            }
         values = {
             **_model_values(conversation),
             "GSI1PK": f"SHOP#{conversation.shop_id}#CONVERSATIONS",
@@ -470,7 +482,7 @@ class Store:
                                 ),
                                 **_to_attributes({"conversation_id": conversation.conversation_id}),
                             },
-                            "ConditionExpression": "attribute_not_exists(PK)",
+                            **pointer_condition,
                         }
                     },
                     {

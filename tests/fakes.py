@@ -70,6 +70,9 @@ class FakeWorkspace:
     def display_name(self, user_id: str) -> str | None:
         return self.slack.names.get(user_id)
 
+    def permalink(self, channel: str, ts: str) -> str:
+        return f"https://fake.slack.com/archives/{channel}/p{ts.replace('.', '')}"
+
     def open_view(self, trigger_id: str, view: dict[str, Any]) -> None:
         self.slack.views.append((trigger_id, view))
 

@@ -480,6 +480,9 @@ class SlackWorkspace:
             return None
         return MediaFile(filename=file.name, content_type=file.mimetype, content=content)
 
+    def permalink(self, channel: str, ts: str) -> str:
+        return str(self._call("chat.getPermalink", channel=channel, message_ts=ts)["permalink"])
+
     def open_view(self, trigger_id: str, view: dict[str, Any]) -> None:
         self._call("views.open", trigger_id=trigger_id, view=view)
 

@@ -142,6 +142,9 @@ class Conversation(BaseModel):
     priority: Priority = Priority.NORMAL
     # The last order number the customer quoted, for canned responses.
     order_number: str | None = None
+    # The conversation this one follows, when the customer came back after a quiet period.
+    previous_conversation_id: str | None = None
+    previous_thread_url: str | None = None
     # While snoozed: when it wakes; None means when the customer writes again.
     snoozed_until: datetime | None = None
     slack_team_id: str | None = None
@@ -192,6 +195,16 @@ def with_customer_message(conversation: Conversation, message: InboundMessage) -
             "order_number": order_number_in(message.text) or conversation.order_number,
         }
     )
+
+
+def starts_afresh(
+    conversation: Conversation, message: InboundMessage, quiet_period: timedelta | None
+) -> bool:
+    """Whether a customer's message opens a new conversation rather than reopening theirs:
+    only a resolved one, and only after the shop's quiet period without a word from them."""
+    if quiet_period is None or conversation.status is not ConversationStatus.RESOLVED:
+        return False
+    return message.received_at - conversation.last_customer_message_at >= quiet_period
 
 
 def open_conversation(message: InboundMessage, conversation_id: str) -> Conversation:

@@ -7,6 +7,7 @@ ever lives in the secret store.
 
 import re
 import string
+from datetime import timedelta
 from enum import StrEnum
 from typing import Annotated, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -171,6 +172,14 @@ class Shop(_Strict):
     email: EmailConfig | None = None
     replies: ReplyPolicy = Field(default_factory=ReplyPolicy)
     canned_responses: CannedResponses = Field(default_factory=list)
+    # A customer writing to a resolved conversation after this many quiet hours starts a
+    # new one, linked to it; null always reopens.
+    new_conversation_after_hours: int | None = Field(default=None, ge=1, le=24 * 365)
+
+    @property
+    def quiet_period(self) -> timedelta | None:
+        hours = self.new_conversation_after_hours
+        return timedelta(hours=hours) if hours else None
 
     def canned(self, name: str) -> CannedResponse | None:
         return next((c for c in self.canned_responses if c.name == name), None)
@@ -234,6 +243,7 @@ class ShopDocument(_Strict):
     email: EmailConfig | None = None
     replies: ReplyPolicy = Field(default_factory=ReplyPolicy)
     canned_responses: CannedResponses = Field(default_factory=list)
+    new_conversation_after_hours: int | None = Field(default=None, ge=1, le=24 * 365)
 
     def split(self, shop_id: str) -> tuple[Shop, ShopSecrets]:
         slack = self.slack.model_dump(exclude={"bot_token"})
@@ -248,6 +258,7 @@ class ShopDocument(_Strict):
                 "email": self.email.model_dump() if self.email else None,
                 "replies": self.replies,
                 "canned_responses": self.canned_responses,
+                "new_conversation_after_hours": self.new_conversation_after_hours,
             }
         )
         secrets = ShopSecrets(

@@ -178,6 +178,20 @@ def root_card(conversation: Conversation, shop: Shop) -> SlackMessage:
             ],
         }
     )
+    if conversation.previous_thread_url:
+        blocks.insert(
+            1,
+            {
+                "type": "context",
+                "elements": [
+                    {
+                        "type": "mrkdwn",
+                        "text": f":leftwards_arrow_with_hook: The customer wrote before: "
+                        f"<{conversation.previous_thread_url}|earlier conversation>",
+                    }
+                ],
+            },
+        )
     if conversation.channel is Channel.WHATSAPP:
         # WhatsApp takes free-form replies only within 24 h of the customer's last message.
         window_end = _local_time(conversation.last_customer_message_at + WHATSAPP_WINDOW, timezone)
@@ -278,6 +292,15 @@ def snooze_over_note(assignee_user_id: str | None) -> SlackMessage:
     text = f":alarm_clock: Snooze over: this conversation is open again.{who}"
     return SlackMessage(
         text=text, blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
+    )
+
+
+def continued_note(new_thread_url: str) -> SlackMessage:
+    """Told in a resolved conversation's thread when the customer comes back after the quiet
+    period and a new conversation starts."""
+    text = f":arrow_right: The customer wrote again: <{new_thread_url}|new conversation>."
+    return SlackMessage(
+        text=text, blocks=[{"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}]
     )
 
 

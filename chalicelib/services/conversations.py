@@ -18,6 +18,7 @@ from chalicelib.domain.conversation import (
     apply_action,
     conversation_ref,
     open_conversation,
+    starts_afresh,
     wake,
     with_customer_message,
 )
@@ -26,6 +27,7 @@ from chalicelib.domain.shop import Shop, ShopSecrets
 from chalicelib.domain.slack_view import (
     action_note,
     attachments_missing_note,
+    continued_note,
     customer_message,
     reopened_note,
     root_card,
@@ -78,7 +80,7 @@ class InboundProcessor:
         # Fetched before anything is posted: a provider hiccup retries without a trace.
         files = self._keep_media(message, shop, secrets)
         # The card is drawn as it will be once this message is counted.
-        before = self._conversation_for(message)
+        before = self._conversation_for(message, shop, slack)
         conversation = with_customer_message(before, message)
         thread = conversation.slack_thread
         card_is_new = thread is None
@@ -94,6 +96,8 @@ class InboundProcessor:
         self._store.record_inbound(message, conversation, reply_ts)
         if not card_is_new:
             self._refresh_card(slack, conversation, shop, thread)
+        elif conversation.previous_conversation_id:
+            self._point_forward(slack, conversation, thread)
         if before.status in (ConversationStatus.RESOLVED, ConversationStatus.SNOOZED):
             slack.post(channel, reopened_note(), thread_ts=thread_ts)
         logger.info(
@@ -129,11 +133,51 @@ class InboundProcessor:
         except Exception:
             logger.exception("card not refreshed", conversation_id=conversation.conversation_id)
 
-    def _conversation_for(self, message: InboundMessage) -> Conversation:
+    def _conversation_for(
+        self, message: InboundMessage, shop: Shop, slack: SlackPort
+    ) -> Conversation:
         existing = self._store.find_open_conversation(message.shop_id, message.customer_address)
-        if existing is not None:
+        if existing is None:
+            return self._store.create_conversation(open_conversation(message, self._new_id()))
+        if not starts_afresh(existing, message, shop.quiet_period):
             return existing
-        return self._store.create_conversation(open_conversation(message, self._new_id()))
+        follow_up = open_conversation(message, self._new_id()).model_copy(
+            update={
+                "previous_conversation_id": existing.conversation_id,
+                "previous_thread_url": self._permalink(slack, existing),
+                "assignee_user_id": existing.assignee_user_id,
+            }
+        )
+        return self._store.create_conversation(follow_up, replacing=existing)
+
+    def _point_forward(
+        self, slack: SlackPort, conversation: Conversation, thread: tuple[str, str]
+    ) -> None:
+        """Tells the previous conversation's thread where the customer went on (best effort:
+        the new card links back already)."""
+        previous_id = conversation.previous_conversation_id
+        previous = self._store.get_conversation(conversation.shop_id, previous_id or "")
+        if previous is None or previous.slack_thread is None:
+            return
+        try:
+            link = slack.permalink(*thread)
+            slack.post(
+                previous.slack_thread[0],
+                continued_note(link),
+                thread_ts=previous.slack_thread[1],
+            )
+        except Exception:
+            logger.exception("previous thread not told", conversation_id=previous.conversation_id)
+
+    def _permalink(self, slack: SlackPort, conversation: Conversation) -> str | None:
+        if conversation.slack_thread is None:
+            return None
+        try:
+            return slack.permalink(*conversation.slack_thread)
+        except Exception:
+            # The link is a convenience; the new conversation does not wait for it.
+            logger.exception("no link to the previous thread")
+            return None
 
     def _start_thread(
         self, conversation: Conversation, shop: Shop, slack: SlackPort

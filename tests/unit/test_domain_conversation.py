@@ -27,6 +27,7 @@ from chalicelib.domain.conversation import (
     open_conversation,
     reply_to,
     snooze_end,
+    starts_afresh,
     wake,
     with_customer_message,
 )
@@ -466,3 +467,24 @@ def test_a_customer_writing_ends_a_snooze_and_a_resolved_conversation_is_not_sno
 
     resolved = apply_action(opened, card_press("resolve"), NOW, "UTC")
     assert apply_action(resolved, until_reply, NOW, "UTC") == resolved
+
+
+@pytest.mark.parametrize(
+    ("status", "quiet_for", "period", "afresh"),
+    [
+        ("resolved", timedelta(hours=73), timedelta(hours=72), True),
+        ("resolved", timedelta(hours=72), timedelta(hours=72), True),
+        ("resolved", timedelta(hours=71), timedelta(hours=72), False),
+        ("resolved", timedelta(days=400), None, False),
+        ("open", timedelta(days=30), timedelta(hours=72), False),
+        ("snoozed", timedelta(days=30), timedelta(hours=72), False),
+    ],
+)
+def test_only_a_resolved_conversation_quiet_for_the_shops_period_starts_afresh(
+    status: str, quiet_for: timedelta, period: timedelta | None, afresh: bool
+) -> None:
+    conversation = open_conversation(inbound(received_at=NOW), "conv-1").model_copy(
+        update={"status": ConversationStatus(status)}
+    )
+    message = inbound(received_at=NOW + quiet_for)
+    assert starts_afresh(conversation, message, period) is afresh
