@@ -6,6 +6,7 @@ the handlers, so a Lambda cold start pays only for what its event uses.
 
 import functools
 import hmac
+import html
 import json
 from collections.abc import Callable
 from typing import Any, cast
@@ -175,6 +176,43 @@ def slack_interactions() -> Response:
 @answers_errors
 def slack_commands() -> Response:
     return _json(200, _container().intake.slack_command(_webhook()))
+
+
+@app.route("/slack/install", methods=["GET"])
+@answers_errors
+def slack_install() -> Response:
+    from chalicelib.services.installs import STATE_COOKIE, STATE_LIFETIME
+
+    consent, state = _container().installs.start(dict(_request().query_params or {}))
+    seconds = int(STATE_LIFETIME.total_seconds())
+    cookie = f"{STATE_COOKIE}={state}; Max-Age={seconds}; Path=/; Secure; HttpOnly; SameSite=Lax"
+    return Response(body="", status_code=302, headers={"Location": consent, "Set-Cookie": cookie})
+
+
+@app.route("/slack/oauth_redirect", methods=["GET"])
+@answers_errors
+def slack_oauth_redirect() -> Response:
+    from http.cookies import SimpleCookie
+
+    from chalicelib.services.installs import STATE_COOKIE
+
+    request = _request()
+    cookies = SimpleCookie(request.headers.get("cookie") or "")
+    bound = cookies[STATE_COOKIE].value if STATE_COOKIE in cookies else None
+    shop, workspace = _container().installs.finish(dict(request.query_params or {}), bound)
+    page = (
+        "<!doctype html><meta charset=utf-8><title>Threadline is connected</title>"
+        f"<p>Threadline is connected to {html.escape(workspace)}: conversations of "
+        f"{html.escape(shop.name)} now arrive in Slack. You can close this page.</p>"
+    )
+    return Response(
+        body=page,
+        status_code=200,
+        headers={
+            "Content-Type": "text/html; charset=utf-8",
+            "Set-Cookie": f"{STATE_COOKIE}=; Max-Age=0; Path=/; Secure; HttpOnly; SameSite=Lax",
+        },
+    )
 
 
 # Workers --------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ with `use()`.
 
 from datetime import UTC, datetime
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 
@@ -24,6 +24,9 @@ from chalicelib.services.replies import ReplyDispatcher
 from chalicelib.services.shops import ShopAdmin
 from chalicelib.settings import Settings
 from chalicelib.store import Store
+
+if TYPE_CHECKING:
+    from chalicelib.services.installs import Exchange, SlackInstalls
 
 # The parent of every module's child logger: JSON lines, service "threadline".
 logger = Logger(service="threadline")
@@ -61,12 +64,14 @@ class Container:
         *,
         twilio: ChannelAdapter | None = None,
         slack: SlackFactory | None = None,
+        slack_oauth: "Exchange | None" = None,
         clock: Clock = utc_now,
         new_id: IdFactory = new_ulid,
     ) -> None:
         self._settings = settings
         self._twilio = twilio
         self._slack = slack
+        self._slack_oauth = slack_oauth
         self.clock = clock
         self.new_id = new_id
 
@@ -128,7 +133,22 @@ class Container:
 
     @cached_property
     def admin(self) -> ShopAdmin:
-        return ShopAdmin(self.store, self.vault, self.settings.public_url)
+        return ShopAdmin(self.store, self.vault, self.settings.public_url, self.installs)
+
+    @cached_property
+    def installs(self) -> "SlackInstalls":
+        # slack_sdk's OAuth module loads only where shops install the app.
+        from chalicelib.services.installs import SlackInstalls, ThreadlineInstallationStore
+
+        return SlackInstalls(
+            self.settings,
+            self.store,
+            self.vault,
+            ThreadlineInstallationStore(self.store, self.vault),
+            self.slack,
+            self.clock,
+            **({"exchange": self._slack_oauth} if self._slack_oauth else {}),
+        )
 
     @cached_property
     def intake(self) -> Intake:

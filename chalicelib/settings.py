@@ -25,6 +25,9 @@ class Settings(BaseModel):
     public_url: str
     admin_token: SecretStr
     slack_signing_secret: SecretStr
+    # The Slack app's OAuth credentials, for "Add to Slack"; unset turns installs off.
+    slack_client_id: str = ""
+    slack_client_secret: SecretStr = SecretStr("")
     slack_api_url: str = "https://slack.com/api/"
     twilio_api_url: str = "https://api.twilio.com"
     table_name: str = TABLE_NAME
@@ -49,6 +52,8 @@ class Settings(BaseModel):
         }
         optional = {
             "slack_api_url": "SLACK_API_URL",
+            "slack_client_id": "SLACK_CLIENT_ID",
+            "slack_client_secret": "SLACK_CLIENT_SECRET",
             "twilio_api_url": "TWILIO_API_URL",
             "table_name": "THREADLINE_TABLE",
             "secrets_prefix": "THREADLINE_SECRETS_PREFIX",

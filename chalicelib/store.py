@@ -15,6 +15,8 @@ index):
 | conversation by Slack thread           | SLACK#{team}#{channel}#{thread ts}  | POINTER          |
 | latest edit/deletion of a Slack message| SLACK#{team}#{channel}#{ts}         | REVISION         |
 | a canned response's post, by its modal | SLACK#{team}#VIEW#{view id}         | POST             |
+| an "Add to Slack" in progress (10 min) | OAUTHSTATE#{state}                  | STATE            |
+| a workspace's installation (no tokens) | SLACKTEAM#{enterprise or -}#{team}  | INSTALLATION     |
 | messages of a conversation, time order | GSI1: CONV#{shop}#{conversation}    | {iso time}#{key} |
 | conversations of a shop, by start      | GSI1: SHOP#{shop}#CONVERSATIONS     | {created iso}    |
 | customer messages not yet processed    | GSI1: UNPROCESSED#{shard 0-7}       | {due time}#{key} |
@@ -120,6 +122,10 @@ def _revision_key(team_id: str, channel_id: str, ts: str) -> dict[str, Any]:
     return _key(f"SLACK#{team_id}#{channel_id}#{ts}", "REVISION")
 
 
+def _installation_key(enterprise_id: str | None, team_id: str) -> dict[str, Any]:
+    return _key(f"SLACKTEAM#{enterprise_id or '-'}#{team_id}", "INSTALLATION")
+
+
 UNPROCESSED_SHARDS = 8
 
 
@@ -199,11 +205,12 @@ class Store:
                     "Item": {
                         **shop_key(shop.shop_id),
                         **_to_attributes(
-                            {
-                                "config": shop.model_dump_json(),
-                                "GSI1PK": f"TEAM#{shop.slack.team_id}",
-                                "GSI1SK": shop.shop_id,
-                            }
+                            {"config": shop.model_dump_json()}
+                            | (
+                                {"GSI1PK": f"TEAM#{shop.slack.team_id}", "GSI1SK": shop.shop_id}
+                                if shop.slack
+                                else {}
+                            )
                         ),
                     },
                 }
@@ -625,6 +632,58 @@ class Store:
         for page in pages:
             for item in page.get("Items", []):
                 yield _from_attributes(item)
+
+    # Slack installations -----------------------------------------------------------------
+
+    def issue_oauth_state(self, state: str, shop_id: str, expires_at: datetime) -> None:
+        self._client.put_item(
+            TableName=self._table,
+            Item={
+                **_key(f"OAUTHSTATE#{state}", "STATE"),
+                **_to_attributes({"shop_id": shop_id, "expires_at": int(expires_at.timestamp())}),
+            },
+            ConditionExpression="attribute_not_exists(PK)",
+        )
+
+    def consume_oauth_state(self, state: str, now: datetime) -> str | None:
+        """The shop an unexpired state was issued for; a state is good for one use only."""
+        try:
+            response = self._client.delete_item(
+                TableName=self._table,
+                Key=_key(f"OAUTHSTATE#{state}", "STATE"),
+                ConditionExpression="attribute_exists(PK) AND expires_at > :now",
+                ExpressionAttributeValues=_to_attributes({":now": int(now.timestamp())}),
+                ReturnValues="ALL_OLD",
+            )
+        except ClientError as error:
+            if _condition_failed(error):
+                return None
+            raise
+        return str(_from_attributes(response["Attributes"])["shop_id"])
+
+    def put_installation(self, values: Item) -> None:
+        """A workspace's installation as Slack granted it, tokens left out (they are secrets)."""
+        key = _installation_key(values.get("enterprise_id"), str(values["team_id"]))
+        self._client.put_item(
+            TableName=self._table,
+            Item={**key, **_to_attributes({k: v for k, v in values.items() if v is not None})},
+        )
+
+    def get_installation(self, enterprise_id: str | None, team_id: str) -> Item | None:
+        response = self._client.get_item(
+            TableName=self._table,
+            Key=_installation_key(enterprise_id, team_id),
+            ConsistentRead=True,
+        )
+        item = response.get("Item")
+        if not item:
+            return None
+        return {k: v for k, v in _from_attributes(item).items() if k not in ("PK", "SK")}
+
+    def delete_installation(self, enterprise_id: str | None, team_id: str) -> None:
+        self._client.delete_item(
+            TableName=self._table, Key=_installation_key(enterprise_id, team_id)
+        )
 
     # Agent replies -----------------------------------------------------------------------
 

@@ -35,6 +35,7 @@ class FakeSlack:
     reactions: dict[tuple[str, str], list[str]] = field(default_factory=dict)
     failures: list[Exception] = field(default_factory=list)
     views: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    joined: list[tuple[str, str]] = field(default_factory=list)
     # Files agents attached, by download URL; and what was uploaded into threads.
     files: dict[str, bytes] = field(default_factory=dict)
     uploads: list[tuple[str, str, list[MediaFile]]] = field(default_factory=list)
@@ -69,6 +70,9 @@ class FakeWorkspace:
 
     def display_name(self, user_id: str) -> str | None:
         return self.slack.names.get(user_id)
+
+    def join(self, channel: str) -> None:
+        self.slack.joined.append((self.token, channel))
 
     def permalink(self, channel: str, ts: str) -> str:
         return f"https://fake.slack.com/archives/{channel}/p{ts.replace('.', '')}"

@@ -6,7 +6,7 @@ import json
 import re
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
 from chalicelib.channels.base import MEDIA_LIMIT_BYTES, MediaFile, WebhookRequest
@@ -22,6 +22,9 @@ from chalicelib.domain.conversation import (
 )
 from chalicelib.domain.errors import BadRequest, Forbidden, Retryable
 from chalicelib.domain.slack_view import SlackMessage
+
+if TYPE_CHECKING:
+    from slack_sdk.oauth.installation_store import Installation
 
 
 def verify_request(request: WebhookRequest, signing_secret: str) -> None:
@@ -480,6 +483,17 @@ class SlackWorkspace:
             return None
         return MediaFile(filename=file.name, content_type=file.mimetype, content=content)
 
+    def join(self, channel: str) -> None:
+        """Joins a public channel, so its thread replies reach the app (best effort: a
+        private channel needs an invitation)."""
+        from slack_sdk.errors import SlackApiError
+
+        try:
+            self._call("conversations.join", channel=channel)
+        except SlackApiError as error:
+            if error.response.get("error") not in ("method_not_supported_for_channel_type",):
+                raise
+
     def permalink(self, channel: str, ts: str) -> str:
         return str(self._call("chat.getPermalink", channel=channel, message_ts=ts)["permalink"])
 
@@ -501,3 +515,69 @@ class SlackWorkspace:
         except SlackApiError as error:
             if error.response.get("error") != harmless:
                 raise
+
+
+# What the bot may do, as the app manifest (infra/slack-app-manifest.json) also declares.
+BOT_SCOPES = (
+    "channels:history",
+    "channels:join",
+    "chat:write",
+    "commands",
+    "files:read",
+    "files:write",
+    "groups:history",
+    "incoming-webhook",
+    "reactions:write",
+    "users:read",
+)
+
+
+def authorize_url(api_url: str, client_id: str, state: str, redirect_uri: str) -> str:
+    """Slack's "Add to Slack" consent page (on the stand-in's host when one is used)."""
+    from slack_sdk.oauth import AuthorizeUrlGenerator
+
+    host = "https://slack.com/" if api_url.startswith("https://slack.com/") else _root(api_url)
+    generator = AuthorizeUrlGenerator(
+        client_id=client_id,
+        scopes=list(BOT_SCOPES),
+        redirect_uri=redirect_uri,
+        authorization_url=f"{host}oauth/v2/authorize",
+    )
+    return generator.generate(state)
+
+
+def exchange_code(
+    api_url: str, client_id: str, client_secret: str, code: str, redirect_uri: str
+) -> "Installation":
+    """Trades the code Slack's redirect carries for the workspace's installation."""
+    from slack_sdk import WebClient
+    from slack_sdk.errors import SlackApiError
+    from slack_sdk.oauth.installation_store import Installation
+
+    try:
+        granted = WebClient(base_url=api_url, timeout=10).oauth_v2_access(
+            client_id=client_id, client_secret=client_secret, code=code, redirect_uri=redirect_uri
+        )
+    except SlackApiError as error:
+        raise Forbidden(f"Slack refused the installation: {error.response.get('error')}") from error
+    except OSError as error:
+        raise Retryable(f"Slack unreachable: {type(error).__name__}") from error
+    team = granted.get("team") or {}
+    enterprise = granted.get("enterprise") or {}
+    webhook = granted.get("incoming_webhook") or {}
+    installer = granted.get("authed_user") or {}
+    return Installation(
+        app_id=granted.get("app_id"),
+        enterprise_id=enterprise.get("id"),
+        team_id=team.get("id"),
+        team_name=team.get("name"),
+        bot_token=granted.get("access_token"),
+        bot_id=granted.get("bot_id"),
+        bot_user_id=granted.get("bot_user_id"),
+        bot_scopes=granted.get("scope") or "",
+        user_id=installer.get("id") or "",
+        incoming_webhook_channel_id=webhook.get("channel_id"),
+        incoming_webhook_channel=webhook.get("channel"),
+        is_enterprise_install=bool(granted.get("is_enterprise_install")),
+        token_type=granted.get("token_type"),
+    )

@@ -167,7 +167,9 @@ class Shop(_Strict):
     shop_id: str = Field(pattern=SHOP_ID_PATTERN)
     name: str = Field(min_length=1, max_length=120)
     timezone: TimeZoneName = "UTC"
-    slack: SlackConfig
+    # None until the shop connects its workspace ("Add to Slack"); its customers' messages
+    # wait stored until then.
+    slack: SlackConfig | None = None
     twilio: TwilioConfig | None = None
     email: EmailConfig | None = None
     replies: ReplyPolicy = Field(default_factory=ReplyPolicy)
@@ -238,7 +240,7 @@ class ShopDocument(_Strict):
     webhooks: dict[str, str] | None = None
     name: str = Field(min_length=1, max_length=120)
     timezone: TimeZoneName = "UTC"
-    slack: SlackDocument
+    slack: SlackDocument | None = None
     twilio: TwilioDocument | None = None
     email: EmailConfig | None = None
     replies: ReplyPolicy = Field(default_factory=ReplyPolicy)
@@ -246,7 +248,7 @@ class ShopDocument(_Strict):
     new_conversation_after_hours: int | None = Field(default=None, ge=1, le=24 * 365)
 
     def split(self, shop_id: str) -> tuple[Shop, ShopSecrets]:
-        slack = self.slack.model_dump(exclude={"bot_token"})
+        slack = self.slack.model_dump(exclude={"bot_token"}) if self.slack else None
         twilio = self.twilio.model_dump(exclude={"auth_token"}) if self.twilio else None
         shop = Shop.model_validate(
             {
@@ -262,7 +264,9 @@ class ShopDocument(_Strict):
             }
         )
         secrets = ShopSecrets(
-            slack_bot_token=SecretStr(self.slack.bot_token) if self.slack.bot_token else None,
+            slack_bot_token=(
+                SecretStr(self.slack.bot_token) if self.slack and self.slack.bot_token else None
+            ),
             twilio_auth_token=(
                 SecretStr(self.twilio.auth_token)
                 if self.twilio and self.twilio.auth_token
@@ -275,7 +279,7 @@ class ShopDocument(_Strict):
 def missing_secrets(shop: Shop, secrets: ShopSecrets) -> list[str]:
     """Secret fields a shop needs for its configured channels but does not have."""
     missing = []
-    if secrets.slack_bot_token is None:
+    if shop.slack and secrets.slack_bot_token is None:
         missing.append("slack.bot_token")
     if shop.twilio and secrets.twilio_auth_token is None:
         missing.append("twilio.auth_token")
@@ -290,6 +294,7 @@ def webhook_urls(public_url: str, shop_id: str) -> dict[str, str]:
         "slack_events": f"{public_url}/slack/events",
         "slack_interactivity": f"{public_url}/slack/interactions",
         "slack_commands": f"{public_url}/slack/commands",
+        "slack_oauth_redirect": f"{public_url}/slack/oauth_redirect",
     }
 
 
@@ -298,9 +303,10 @@ def masked_document(shop: Shop, secrets: ShopSecrets, public_url: str) -> dict[s
     webhook URLs to paste into Twilio and Slack."""
     document: dict[str, object] = shop.model_dump(mode="json")
     document["webhooks"] = webhook_urls(public_url, shop.shop_id)
-    slack = dict(shop.slack.model_dump(mode="json"))
-    slack["bot_token"] = MASK if secrets.slack_bot_token else None
-    document["slack"] = slack
+    if shop.slack:
+        slack = dict(shop.slack.model_dump(mode="json"))
+        slack["bot_token"] = MASK if secrets.slack_bot_token else None
+        document["slack"] = slack
     if shop.twilio:
         twilio = dict(shop.twilio.model_dump(mode="json"))
         twilio["auth_token"] = MASK if secrets.twilio_auth_token else None

@@ -21,6 +21,7 @@ import base64
 import binascii
 import copy
 import dataclasses
+import html
 import json
 import re
 import threading
@@ -504,6 +505,8 @@ _SLACK_METHODS = frozenset(
         "views.open",
         "files.getUploadURLExternal",
         "files.completeUploadExternal",
+        "conversations.join",
+        "oauth.v2.access",
     }
 )
 _UPLOAD_PATH = re.compile(r"^/upload/(?P<file>F[0-9A-F]+)$")
@@ -585,6 +588,8 @@ class SlackStandIn(_StandIn):
         file_reply = self._file_route(request)
         if file_reply is not None:
             return file_reply
+        if request.verb == "GET" and request.path == "/oauth/v2/authorize":
+            return self._consent_page(request)
         if not request.path.startswith("/api/"):
             return self._unsupported(request)
         method = request.path.removeprefix("/api/")
@@ -603,6 +608,8 @@ class SlackStandIn(_StandIn):
     def _answer(self, method: str, params: dict[str, Any], token: str) -> dict[str, Any]:
         if method not in _SLACK_METHODS:
             return {"ok": False, "error": "unknown_method"}
+        if method == "oauth.v2.access":
+            return self._grant(params)
         if not token:
             return {"ok": False, "error": "not_authed"}
         if method == "users.info":
@@ -680,6 +687,43 @@ class SlackStandIn(_StandIn):
         if not _as_str(params.get("name")):
             return {"ok": False, "error": "invalid_name"}
         return {"ok": True}
+
+    def _grant(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Every code is good here: the sandbox workspace installs the app."""
+        if not _as_str(params.get("code")):
+            return {"ok": False, "error": "invalid_code"}
+        return {
+            "ok": True,
+            "app_id": "A0SANDBOX",
+            "access_token": "xoxb-sandbox-" + uuid.uuid4().hex,
+            "token_type": "bot",
+            "scope": "chat:write,commands",
+            "bot_user_id": "UBOT",
+            "team": {"id": "T0SANDBOX", "name": "Threadline Sandbox"},
+            "enterprise": None,
+            "authed_user": {"id": "U0INSTALLER"},
+            "incoming_webhook": {"channel": "#support", "channel_id": "C0SANDBOX"},
+        }
+
+    def _consent_page(self, request: _Request) -> _Reply:
+        """Slack's consent page, reduced to one "Allow" link back to the app."""
+        query = dict(request.query)
+        back = _as_str(query.get("redirect_uri"))
+        if not back.startswith(("http://", "https://")):
+            return _Reply(HTTPStatus.BAD_REQUEST, b"redirect_uri missing", "text/plain")
+        target = (
+            back
+            + "?"
+            + urllib.parse.urlencode(
+                {"code": "sandbox-" + uuid.uuid4().hex, "state": _as_str(query.get("state"))}
+            )
+        )
+        self._record("oauth.authorize", {"scope": _as_str(query.get("scope"))})
+        page = (
+            "<!doctype html><p>Install Threadline in the sandbox workspace? "
+            f'<a href="{html.escape(target)}">Allow</a></p>'
+        )
+        return _Reply(HTTPStatus.OK, page.encode(), "text/html; charset=utf-8")
 
     def _complete_upload(self, params: dict[str, Any]) -> dict[str, Any]:
         try:

@@ -182,6 +182,8 @@ class InboundProcessor:
     def _start_thread(
         self, conversation: Conversation, shop: Shop, slack: SlackPort
     ) -> tuple[Conversation, tuple[str, str]]:
+        if shop.slack is None:
+            raise Retryable("the shop has not connected Slack yet")
         channel = shop.slack.channel_for(conversation.channel)
         thread_ts = slack.post(channel, root_card(conversation, shop))
         conversation = self._store.attach_slack_thread(

@@ -1,11 +1,15 @@
 """Shop administration: upsert and read a shop's configuration and secrets."""
 
+from typing import Protocol
+
 from aws_lambda_powertools import Logger
 from pydantic import ValidationError
 
 from chalicelib.domain.errors import BadRequest, Conflict, NotFound
 from chalicelib.domain.shop import (
+    Shop,
     ShopDocument,
+    ShopSecrets,
     is_shop_id,
     masked_document,
     missing_secrets,
@@ -30,11 +34,27 @@ def _field_errors(error: ValidationError) -> list[dict[str, object]]:
     ]
 
 
+class InstallLinks(Protocol):
+    def install_link(self, shop_id: str) -> str | None: ...
+
+
 class ShopAdmin:
-    def __init__(self, store: Store, vault: SecretVault, public_url: str) -> None:
+    def __init__(
+        self, store: Store, vault: SecretVault, public_url: str, installs: InstallLinks
+    ) -> None:
         self._store = store
         self._vault = vault
         self._public_url = public_url
+        self._installs = installs
+
+    def _shown(self, shop: Shop, secrets: ShopSecrets) -> dict[str, object]:
+        document = masked_document(shop, secrets, self._public_url)
+        link = self._installs.install_link(shop.shop_id)
+        if link:
+            webhooks = document["webhooks"]
+            assert isinstance(webhooks, dict)
+            webhooks["slack_install"] = link
+        return document
 
     def put(self, shop_id: str, body: bytes) -> tuple[bool, dict[str, object]]:
         """Creates or replaces a shop. Secrets left out or sent back masked keep their stored
@@ -73,11 +93,11 @@ class ShopAdmin:
                 # The refusal is what the caller must hear; the stray secret is in the log.
                 logger.exception("secret write not taken back", shop_id=shop_id)
             raise
-        return previous is None, masked_document(shop, secrets, self._public_url)
+        return previous is None, self._shown(shop, secrets)
 
     def get(self, shop_id: str) -> dict[str, object]:
         _checked_shop_id(shop_id)
         shop = self._store.get_shop(shop_id, fresh=True)
         if shop is None:
             raise NotFound(f"no shop {shop_id}")
-        return masked_document(shop, self._vault.get(shop_id, fresh=True), self._public_url)
+        return self._shown(shop, self._vault.get(shop_id, fresh=True))

@@ -130,6 +130,7 @@ def expected_shop(shop_id: str, document: dict[str, Any]) -> dict[str, Any]:
         "slack_events": f"{PUBLIC_URL}/slack/events",
         "slack_interactivity": f"{PUBLIC_URL}/slack/interactions",
         "slack_commands": f"{PUBLIC_URL}/slack/commands",
+        "slack_oauth_redirect": f"{PUBLIC_URL}/slack/oauth_redirect",
     }
     replies = {
         "mode": "reply",
@@ -629,3 +630,13 @@ def test_a_document_for_another_shop_id_is_refused(client: Client, shop: str) ->
         {"field": "shop_id", "error": "does not match the URL's shop id"}
     ]
     assert client.http.get("/admin/shops/bob", headers=ADMIN).status_code == 404
+
+
+def test_without_slack_oauth_credentials_there_is_no_install_link(client: Client, shop: str):
+    # Given a deployment without SLACK_CLIENT_ID / SLACK_CLIENT_SECRET
+    shown = json.loads(client.http.get("/admin/shops/ana", headers=ADMIN).body)
+    # Then the admin API offers no install link, and the install route is not there
+    assert "slack_install" not in shown["webhooks"]
+    response = client.http.get("/slack/install?shop=ana")
+    assert response.status_code == 404
+    assert json.loads(response.body)["error"] == "Slack installs are not configured"

@@ -78,6 +78,7 @@ def test_full_valid_document_is_accepted_with_whatsapp_numbers_stored_without_pr
     # Then every field is kept and WhatsApp numbers are plain E.164
     assert document.name == "Kávézó Budapest"
     assert document.timezone == "Europe/Budapest"
+    assert document.slack is not None
     assert document.slack.team_id == "T0123ABC"
     assert document.slack.channel_id == "C0123ABC"
     assert document.slack.bot_token == BOT_TOKEN
@@ -101,6 +102,7 @@ def test_minimal_document_defaults_to_utc_and_no_optional_channels() -> None:
     assert document.timezone == "UTC"
     assert document.twilio is None
     assert document.email is None
+    assert document.slack is not None
     assert document.slack.bot_token is None
 
 
@@ -248,15 +250,32 @@ def test_unknown_fields_are_rejected_where_they_appear(
 
 
 def test_missing_required_fields_are_all_reported() -> None:
-    # Given a document without name and slack
-    raw: dict[str, Any] = {"timezone": "UTC"}
+    # Given a document without name, and a Slack section without its ids
+    raw: dict[str, Any] = {"timezone": "UTC", "slack": {}}
 
     # When it is validated
     with pytest.raises(ValidationError) as error:
         ShopDocument.model_validate(raw)
 
-    # Then both missing fields are listed
-    assert sorted(error_locations(error)) == [("name",), ("slack",)]
+    # Then every missing field is listed
+    assert sorted(error_locations(error)) == [
+        ("name",),
+        ("slack", "channel_id"),
+        ("slack", "team_id"),
+    ]
+
+
+def test_a_shop_without_slack_waits_for_its_install_and_needs_no_bot_token() -> None:
+    # Given a shop that will connect Slack with "Add to Slack"
+    document = ShopDocument.model_validate(valid_document(slack=None))
+
+    # When it is split
+    shop, secrets = document.split(SHOP_ID)
+
+    # Then it has no Slack section yet, and no Slack secret is missing
+    assert shop.slack is None
+    assert missing_secrets(shop, secrets) == []
+    assert masked_document(shop, secrets, PUBLIC_URL)["slack"] is None
 
 
 def test_blank_name_is_rejected_after_whitespace_is_stripped() -> None:
@@ -532,6 +551,7 @@ def test_masked_document_lists_the_webhook_urls_to_paste_into_twilio_and_slack()
         "slack_events": f"{PUBLIC_URL}/slack/events",
         "slack_interactivity": f"{PUBLIC_URL}/slack/interactions",
         "slack_commands": f"{PUBLIC_URL}/slack/commands",
+        "slack_oauth_redirect": f"{PUBLIC_URL}/slack/oauth_redirect",
     }
 
 
@@ -542,6 +562,7 @@ def test_each_customer_channel_may_have_its_own_slack_channel() -> None:
     shop, _ = ShopDocument.model_validate(document).split(SHOP_ID)
 
     # Then WhatsApp goes there, and everything else to the default channel
+    assert shop.slack is not None
     assert shop.slack.channel_for(Channel.WHATSAPP) == "C0WHATSAPP"
     assert shop.slack.channel_for(Channel.SMS) == "C0123ABC"
 

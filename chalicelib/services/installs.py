@@ -1,0 +1,232 @@
+"""Shops connecting their own Slack workspace with "Add to Slack" (OAuth v2).
+
+An operator hands the shop its install link (from the admin API: signed, valid a week).
+`/slack/install` checks it, issues a one-use state bound to the shop (and to the browser by
+a cookie) and sends the browser to Slack's consent page, where the installer also picks the
+channel. `/slack/oauth_redirect` consumes the state, trades the code for the installation,
+keeps it through slack_sdk's installation-store interface, and points the shop's Slack
+section at that workspace and channel.
+"""
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Callable
+from datetime import timedelta
+from logging import Logger as StdLogger
+from urllib.parse import urlencode
+
+from aws_lambda_powertools import Logger
+from pydantic import SecretStr
+from slack_sdk.oauth.installation_store import Bot, Installation, InstallationStore
+
+from chalicelib.channels.slack import authorize_url, exchange_code
+from chalicelib.domain.conversation import Channel
+from chalicelib.domain.errors import BadRequest, Forbidden, NotFound
+from chalicelib.domain.shop import Shop, SlackConfig
+from chalicelib.secrets import SecretVault
+from chalicelib.services.ports import Clock, SlackFactory
+from chalicelib.settings import Settings
+from chalicelib.store import Store
+
+logger = Logger(service="threadline", child=True)
+
+INSTALL_LINK_LIFETIME = timedelta(days=7)
+STATE_LIFETIME = timedelta(minutes=10)
+STATE_COOKIE = "threadline_slack_state"
+Exchange = Callable[[str, str, str, str, str], Installation]
+
+
+class ThreadlineInstallationStore(InstallationStore):
+    """slack_sdk's installation store over Threadline's table (what Slack granted) and the
+    shops' secrets (the bot token), so no token ever sits in a plain table item."""
+
+    def __init__(self, store: Store, vault: SecretVault) -> None:
+        self._store = store
+        self._vault = vault
+
+    @property
+    def logger(self) -> StdLogger:
+        import logging
+
+        return logging.getLogger(__name__)
+
+    def save(self, installation: Installation) -> None:
+        shop_id = (installation.custom_values or {}).get("shop_id")
+        if not shop_id or not installation.team_id:
+            raise ValueError("an installation belongs to a shop and a workspace")
+        self._store.put_installation(
+            {
+                "shop_id": shop_id,
+                "app_id": installation.app_id,
+                "enterprise_id": installation.enterprise_id,
+                "team_id": installation.team_id,
+                "team_name": installation.team_name,
+                "bot_id": installation.bot_id,
+                "bot_user_id": installation.bot_user_id,
+                "bot_scopes": ",".join(installation.bot_scopes or []),
+                "user_id": installation.user_id,
+                "incoming_webhook_channel_id": installation.incoming_webhook_channel_id,
+                "is_enterprise_install": bool(installation.is_enterprise_install),
+                "installed_at": str(installation.installed_at),
+            }
+        )
+
+    def find_installation(
+        self,
+        *,
+        enterprise_id: str | None,
+        team_id: str | None,
+        user_id: str | None = None,
+        is_enterprise_install: bool | None = False,
+    ) -> Installation | None:
+        values = self._store.get_installation(enterprise_id, team_id or "")
+        if values is None:
+            return None
+        token = self._vault.get(str(values["shop_id"])).slack_bot_token
+        return Installation(
+            app_id=values.get("app_id"),
+            enterprise_id=values.get("enterprise_id"),
+            team_id=values.get("team_id"),
+            team_name=values.get("team_name"),
+            bot_token=token.get_secret_value() if token else None,
+            bot_id=values.get("bot_id"),
+            bot_user_id=values.get("bot_user_id"),
+            bot_scopes=str(values.get("bot_scopes", "")),
+            user_id=str(values.get("user_id", "")),
+            incoming_webhook_channel_id=values.get("incoming_webhook_channel_id"),
+            is_enterprise_install=bool(values.get("is_enterprise_install")),
+            installed_at=float(values["installed_at"]) if values.get("installed_at") else None,
+            custom_values={"shop_id": values["shop_id"]},
+        )
+
+    def find_bot(
+        self,
+        *,
+        enterprise_id: str | None,
+        team_id: str | None,
+        is_enterprise_install: bool | None = False,
+    ) -> Bot | None:
+        installation = self.find_installation(enterprise_id=enterprise_id, team_id=team_id)
+        return installation.to_bot() if installation and installation.bot_token else None
+
+    def delete_installation(
+        self, *, enterprise_id: str | None, team_id: str | None, user_id: str | None = None
+    ) -> None:
+        self._store.delete_installation(enterprise_id, team_id or "")
+
+    def delete_bot(self, *, enterprise_id: str | None, team_id: str | None) -> None:
+        self._store.delete_installation(enterprise_id, team_id or "")
+
+
+class SlackInstalls:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        vault: SecretVault,
+        installations: InstallationStore,
+        slack: SlackFactory,
+        clock: Clock,
+        exchange: Exchange = exchange_code,
+    ) -> None:
+        self._settings = settings
+        self._store = store
+        self._vault = vault
+        self._installations = installations
+        self._slack = slack
+        self._clock = clock
+        self._exchange = exchange
+
+    @property
+    def _redirect_uri(self) -> str:
+        return f"{self._settings.public_url}/slack/oauth_redirect"
+
+    def _signature(self, shop_id: str, expires: str) -> str:
+        key = self._settings.slack_client_secret.get_secret_value().encode("utf-8")
+        return hmac.new(key, f"{shop_id}:{expires}".encode(), hashlib.sha256).hexdigest()
+
+    def install_link(self, shop_id: str) -> str | None:
+        """The shop's "Add to Slack" link; None while the app has no OAuth credentials."""
+        if not (self._settings.slack_client_id and self._settings.slack_client_secret):
+            return None
+        expires = str(int((self._clock() + INSTALL_LINK_LIFETIME).timestamp()))
+        query = urlencode(
+            {"shop": shop_id, "expires": expires, "signature": self._signature(shop_id, expires)}
+        )
+        return f"{self._settings.public_url}/slack/install?{query}"
+
+    def start(self, query: dict[str, str]) -> tuple[str, str]:
+        """Checks an install link; returns Slack's consent URL and the state to bind."""
+        if self.install_link("-") is None:
+            raise NotFound("Slack installs are not configured")
+        shop_id, expires = query.get("shop", ""), query.get("expires", "")
+        valid = hmac.compare_digest(query.get("signature", ""), self._signature(shop_id, expires))
+        if not valid or not expires.isdigit():
+            raise Forbidden("this install link is not valid")
+        now = self._clock()
+        if int(expires) < now.timestamp():
+            raise Forbidden("this install link has expired: ask for a new one")
+        if self._store.get_shop(shop_id, fresh=True) is None:
+            raise NotFound("no such shop")
+        state = secrets.token_urlsafe(24)
+        self._store.issue_oauth_state(state, shop_id, now + STATE_LIFETIME)
+        consent = authorize_url(
+            self._settings.slack_api_url, self._settings.slack_client_id, state, self._redirect_uri
+        )
+        return consent, state
+
+    def finish(self, query: dict[str, str], cookie_state: str | None) -> tuple[Shop, str]:
+        """Completes an install; returns the shop and the workspace's name."""
+        if query.get("error"):
+            raise BadRequest(f"Slack did not install the app: {query['error']}")
+        state, code = query.get("state", ""), query.get("code", "")
+        if not state or not code:
+            raise BadRequest("missing code or state")
+        # Bound to the browser that started: a link forwarded mid-flow cannot finish it.
+        if not cookie_state or not hmac.compare_digest(state, cookie_state):
+            raise Forbidden("this install was started in another browser")
+        shop_id = self._store.consume_oauth_state(state, self._clock())
+        if shop_id is None:
+            raise Forbidden("this install has expired or was already completed")
+        installation = self._exchange(
+            self._settings.slack_api_url,
+            self._settings.slack_client_id,
+            self._settings.slack_client_secret.get_secret_value(),
+            code,
+            self._redirect_uri,
+        )
+        shop = self._connect(shop_id, installation)
+        return shop, installation.team_name or installation.team_id or ""
+
+    def _connect(self, shop_id: str, installation: Installation) -> Shop:
+        previous = self._store.get_shop(shop_id, fresh=True)
+        if previous is None:
+            raise NotFound("no such shop")
+        if not installation.team_id or not installation.bot_token:
+            raise Forbidden("Slack granted no bot to this install")
+        same_team = previous.slack is not None and previous.slack.team_id == installation.team_id
+        channel = installation.incoming_webhook_channel_id or (
+            previous.slack.channel_id if previous.slack and same_team else None
+        )
+        if channel is None:
+            raise BadRequest("choose the channel for conversations on Slack's consent page")
+        installation.set_custom_value("shop_id", shop_id)
+        self._installations.save(installation)
+        routes: dict[Channel, str] = (
+            dict(previous.slack.channels) if previous.slack and same_team else {}
+        )
+        slack = SlackConfig(team_id=installation.team_id, channel_id=channel, channels=routes)
+        shop = previous.model_copy(update={"slack": slack})
+        stored = self._vault.get(shop_id, fresh=True)
+        self._vault.put(
+            shop_id,
+            stored.model_copy(update={"slack_bot_token": SecretStr(installation.bot_token)}),
+        )
+        self._store.put_shop(shop, previous)
+        try:
+            self._slack(installation.bot_token).join(channel)
+        except Exception:
+            logger.warning("channel not joined; invite the app", shop_id=shop_id)
+        logger.info("slack connected", shop_id=shop_id, team_id=installation.team_id)
+        return shop

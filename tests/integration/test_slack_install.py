@@ -1,0 +1,206 @@
+""" "Add to Slack": a shop connects its own workspace through OAuth v2; the installation is
+kept through slack_sdk's installation-store interface, its token only in the shop's secret."""
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from slack_sdk.oauth.installation_store import Installation
+
+from chalicelib import bootstrap
+from chalicelib.services.installs import ThreadlineInstallationStore
+from chalicelib.settings import Settings
+from tests.fakes import FakeSlack, RecordingTwilio
+from tests.integration.conftest import ADMIN, PUBLIC_URL, stored_item
+from tests.signing import form, shop_document, twilio_headers, twilio_message
+
+NEW_TOKEN = "xoxb-granted-by-oauth"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def exchanges() -> list[dict[str, str]]:
+    return []
+
+
+@pytest.fixture
+def container(
+    aws: None,
+    settings: Settings,
+    slack: FakeSlack,
+    twilio: RecordingTwilio,
+    clock: Clock,
+    exchanges: list[dict[str, str]],
+) -> Iterator[bootstrap.Container]:
+    def exchange(
+        api_url: str, client_id: str, client_secret: str, code: str, redirect_uri: str
+    ) -> Installation:
+        exchanges.append({"code": code, "client_id": client_id, "redirect_uri": redirect_uri})
+        return Installation(
+            app_id="A0THREADLINE",
+            team_id="T0NEWSHOP",
+            team_name="Loja Nova",
+            bot_token=NEW_TOKEN,
+            bot_user_id="UBOT",
+            bot_scopes="chat:write,commands",
+            user_id="U0OWNER",
+            incoming_webhook_channel_id="C0CHOSEN",
+        )
+
+    configured = Settings.model_validate(
+        settings.model_dump()
+        | {"slack_client_id": "1234.5678", "slack_client_secret": "oauth-client-secret"}
+    )
+    built = bootstrap.Container(
+        configured, twilio=twilio, slack=slack.workspace, clock=clock, slack_oauth=exchange
+    )
+    bootstrap.use(built)
+    yield built
+    bootstrap.use(None)
+
+
+@pytest.fixture
+def install_link(client, put_shop) -> str:
+    """A shop created without Slack, waiting to be connected; returns its install link."""
+    document = shop_document()
+    del document["slack"]
+    response = put_shop("ana", document)
+    assert response.status_code == 201, response.body
+    link = json.loads(response.body)["webhooks"]["slack_install"]
+    assert link.startswith(f"{PUBLIC_URL}/slack/install?shop=ana&")
+    return str(link)
+
+
+def local(url: str) -> str:
+    """A public URL of ours as the test client calls it."""
+    return url.removeprefix(PUBLIC_URL)
+
+
+def begin(client: Any, link: str) -> tuple[str, str]:
+    """Follows an install link; returns Slack's consent URL and the state cookie."""
+    response = client.http.get(local(link))
+    assert response.status_code == 302, response.body
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie
+    assert "Secure" in cookie
+    return response.headers["Location"], cookie.split(";", 1)[0]
+
+
+def test_a_shop_connects_its_workspace_and_its_customers_arrive_there(
+    client, install_link, container, run_workers, slack: FakeSlack, exchanges
+):
+    # When the shop follows its install link
+    consent, cookie = begin(client, install_link)
+
+    # Then Slack's consent page asks for the app's scopes, with a state and our redirect
+    parts = urlsplit(consent)
+    query = parse_qs(parts.query)
+    assert f"{parts.scheme}://{parts.netloc}{parts.path}" == "https://slack.com/oauth/v2/authorize"
+    assert query["client_id"] == ["1234.5678"]
+    assert "incoming-webhook" in query["scope"][0].split(",")
+    assert query["redirect_uri"] == [f"{PUBLIC_URL}/slack/oauth_redirect"]
+    [state] = query["state"]
+    assert cookie == f"threadline_slack_state={state}"
+
+    # When Slack sends the installer back with a code
+    finish = client.http.get(
+        f"/slack/oauth_redirect?code=c0de&state={state}", headers={"Cookie": cookie}
+    )
+
+    # Then the page says so, and the shop now lives in that workspace and the chosen channel
+    assert finish.status_code == 200
+    assert "Loja Nova" in finish.body.decode()
+    assert exchanges == [
+        {
+            "code": "c0de",
+            "client_id": "1234.5678",
+            "redirect_uri": f"{PUBLIC_URL}/slack/oauth_redirect",
+        }
+    ]
+    shown = json.loads(client.http.get("/admin/shops/ana", headers=ADMIN).body)
+    assert (shown["slack"]["team_id"], shown["slack"]["channel_id"]) == ("T0NEWSHOP", "C0CHOSEN")
+    assert shown["slack"]["bot_token"] == "********"
+    assert slack.joined == [(NEW_TOKEN, "C0CHOSEN")]
+    # And the installation is found through the installation store, with the token that is
+    # kept in the shop's secret only
+    store = ThreadlineInstallationStore(container.store, container.vault)
+    bot = store.find_bot(enterprise_id=None, team_id="T0NEWSHOP")
+    assert bot is not None
+    assert bot.bot_token == NEW_TOKEN
+    item = stored_item("SLACKTEAM#-#T0NEWSHOP", "INSTALLATION")
+    assert item is not None
+    assert NEW_TOKEN not in json.dumps(item, default=str)
+
+    # When a customer writes
+    params = twilio_message(1)
+    path = "/webhooks/twilio/ana"
+    client.http.post(path, headers=twilio_headers(PUBLIC_URL + path, params), body=form(params))
+    run_workers()
+
+    # Then the conversation opens in the chosen channel, with the granted token
+    [root] = slack.roots()
+    assert (root.token, root.channel) == (NEW_TOKEN, "C0CHOSEN")
+
+
+def test_a_state_works_once_and_only_in_the_browser_that_started(client, install_link):
+    consent, cookie = begin(client, install_link)
+    [state] = parse_qs(urlsplit(consent).query)["state"]
+    redirect = f"/slack/oauth_redirect?code=c0de&state={state}"
+
+    # Another browser (no cookie, or another state's cookie) cannot finish it
+    assert client.http.get(redirect).status_code == 403
+    _, other = begin(client, install_link)
+    assert client.http.get(redirect, headers={"Cookie": other}).status_code == 403
+    # Its own browser can, once
+    assert client.http.get(redirect, headers={"Cookie": cookie}).status_code == 200
+    assert client.http.get(redirect, headers={"Cookie": cookie}).status_code == 403
+
+
+@pytest.mark.parametrize("tamper", ["shop=ana&", "signature="])
+def test_a_tampered_install_link_is_refused(client, install_link, tamper):
+    changed = (
+        install_link.replace("shop=ana&", "shop=bob&")
+        if tamper == "shop=ana&"
+        else (install_link.replace("signature=", "signature=0"))
+    )
+    response = client.http.get(local(changed))
+    assert response.status_code == 403
+    assert "not valid" in json.loads(response.body)["error"]
+
+
+def test_an_install_link_expires_after_a_week(client, install_link, clock: Clock):
+    clock.now += timedelta(days=8)
+    response = client.http.get(local(install_link))
+    assert response.status_code == 403
+    assert "expired" in json.loads(response.body)["error"]
+
+
+def test_a_state_expires_after_ten_minutes(client, install_link, clock: Clock):
+    consent, cookie = begin(client, install_link)
+    [state] = parse_qs(urlsplit(consent).query)["state"]
+    clock.now += timedelta(minutes=11)
+    response = client.http.get(
+        f"/slack/oauth_redirect?code=c0de&state={state}", headers={"Cookie": cookie}
+    )
+    assert response.status_code == 403
+
+
+def test_an_install_cancelled_on_slacks_page_says_so(client, install_link):
+    response = client.http.get("/slack/oauth_redirect?error=access_denied&state=x")
+    assert response.status_code == 400
+    assert "access_denied" in json.loads(response.body)["error"]
