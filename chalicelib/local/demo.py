@@ -1,8 +1,10 @@
-"""`make demo`: walks the whole loop once against a running local stack.
+"""`make demo`: an agent's morning against a running local stack, step by step.
 
-Registers a demo shop, sends a signed WhatsApp message as Twilio would, waits until it shows
-up as a Slack thread in the sandbox, answers it as an agent would (a signed Slack event in
-that thread), and waits until the reply goes out through the Twilio sandbox.
+Registers a demo shop; two customers write at once (WhatsApp and SMS, signed as Twilio
+signs); in the Slack sandbox an agent assigns one conversation, writes an internal note,
+sends a canned response, attaches a file, resolves it; the customer writes again and it
+reopens. Every agent action is a signed Slack request, and each step waits until its effect
+shows in the sandboxes' outboxes (card updates, reactions, sends).
 """
 
 import argparse
@@ -23,6 +25,7 @@ ACCOUNT_SID = "AC" + "d" * 32
 AUTH_TOKEN = "demo-twilio-auth-token"
 TEAM_ID = "T0DEMO"
 CHANNEL_ID = "C0DEMO"
+AGENT = "U0BEATRIZ"
 SHOP = {
     "name": "Loja Demo",
     "timezone": "America/Sao_Paulo",
@@ -33,6 +36,13 @@ SHOP = {
         "sms_numbers": ["+14155550100"],
         "whatsapp_numbers": ["+14155550101"],
     },
+    "replies": {"grace_seconds": 3, "signature": "— {agent}, {shop}"},
+    "canned_responses": [
+        {
+            "name": "shipping",
+            "text": "Olá {first_name}! Seu pedido #{order_number} saiu para entrega hoje.",
+        }
+    ],
 }
 
 
@@ -90,16 +100,97 @@ def wait_for_entry(
     raise TimeoutError(f"no {method} containing {match!r} in {outbox_url}")
 
 
+def slack_form(api: str, path: str, payload: dict[str, Any]) -> tuple[int, str]:
+    """An interactivity request (button, shortcut, modal), signed as Slack signs it."""
+    body = urlencode({"payload": json.dumps(payload)}).encode()
+    timestamp = str(int(time.time()))
+    digest = hmac.new(
+        LOCAL_SIGNING_SECRET.encode(), f"v0:{timestamp}:".encode() + body, hashlib.sha256
+    ).hexdigest()
+    return call(
+        "POST",
+        api + path,
+        body,
+        {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "X-Slack-Request-Timestamp": timestamp,
+            "X-Slack-Signature": f"v0={digest}",
+        },
+    )
+
+
+def agent_message(api: str, thread_ts: str, text: str, **extra: Any) -> str:
+    ts = f"{time.time():.6f}"
+    slack_event(
+        api,
+        {
+            "type": "event_callback",
+            "team_id": TEAM_ID,
+            "event_id": "Ev" + ts.replace(".", ""),
+            "event_time": int(time.time()),
+            "event": {
+                "type": "message",
+                "channel": CHANNEL_ID,
+                "user": AGENT,
+                "text": text,
+                "ts": ts,
+                "thread_ts": thread_ts,
+                **extra,
+            },
+        },
+    )
+    return ts
+
+
+def press(api: str, thread_ts: str, action_id: str, ref: str) -> None:
+    slack_form(
+        api,
+        "/slack/interactions",
+        {
+            "type": "block_actions",
+            "team": {"id": TEAM_ID},
+            "user": {"id": AGENT},
+            "container": {"type": "message", "channel_id": CHANNEL_ID, "message_ts": thread_ts},
+            "actions": [{"action_id": action_id, "value": ref, "action_ts": f"{time.time():.6f}"}],
+        },
+    )
+
+
+def card_ref(card: dict[str, Any]) -> str:
+    """The conversation a card's buttons act on."""
+    for block in card["payload"]["blocks"]:
+        for element in block.get("elements", []):
+            if element.get("action_id") == "resolve":
+                return str(element["value"])
+    raise ValueError("a card without a Resolve button")
+
+
+def customer_writes(api: str, sender: str, to: str, text: str, name: str = "") -> None:
+    sid = "SM" + hashlib.md5(f"{sender}{text}{time.time()}".encode()).hexdigest()  # noqa: S324
+    params = {
+        "MessageSid": sid,
+        "AccountSid": ACCOUNT_SID,
+        "From": sender,
+        "To": to,
+        "Body": text,
+        "NumMedia": "0",
+    }
+    if name:
+        params["ProfileName"] = name
+    twilio_form(api, f"/webhooks/twilio/{SHOP_ID}", params)
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m chalicelib.local.demo")
     parser.add_argument("--api", default="http://127.0.0.1:8000")
     parser.add_argument("--slack", default="http://127.0.0.1:8001")
     parser.add_argument("--twilio", default="http://127.0.0.1:8002")
     args = parser.parse_args(argv)
+    api, slack_outbox, twilio_outbox = args.api, f"{args.slack}/_outbox", f"{args.twilio}/_outbox"
 
     status, body = call(
         "PUT",
-        f"{args.api}/admin/shops/{SHOP_ID}",
+        f"{api}/admin/shops/{SHOP_ID}",
         json.dumps(SHOP).encode(),
         {"Authorization": f"Bearer {LOCAL_ADMIN_TOKEN}", "Content-Type": "application/json"},
     )
@@ -108,52 +199,97 @@ def main(argv: list[str]) -> int:
         print(body)
         return 1
 
+    # Two customers at once, on two channels.
+    ana = "whatsapp:+5511987654321"
+    bruno = "+5521998877665"
     text = "Olá! Meu pedido #1042 ainda não chegou 📦 <!channel>"
-    message_sid = "SM" + hashlib.md5(str(time.time()).encode()).hexdigest()  # noqa: S324
-    status, _ = twilio_form(
-        args.api,
-        f"/webhooks/twilio/{SHOP_ID}",
+    customer_writes(api, ana, "whatsapp:+14155550101", text, name="Ana Souza")
+    customer_writes(api, bruno, "+14155550100", "Vocês entregam em Niterói?")
+    # The messages' own texts (the cards quote them too, but only in their blocks).
+    ana_post = wait_for_entry(slack_outbox, "chat.postMessage", "1042", field="text")
+    wait_for_entry(slack_outbox, "chat.postMessage", "Niterói", field="text")
+    thread_ts = ana_post["payload"]["thread_ts"]
+    card = next(
+        entry
+        for entry in _entries(slack_outbox, "chat.postMessage")
+        if entry["payload"].get("response", {}).get("ts") == thread_ts
+    )
+    ref = card_ref(card)
+    print(f"2. two customers wrote at once: two threads; Ana's is {thread_ts}")
+
+    press(api, thread_ts, "assign_to_me", ref)
+    wait_for_entry(slack_outbox, "chat.update", f"<@{AGENT}>")
+    print("3. the agent took Ana's conversation: the card shows the assignee")
+
+    note = agent_message(api, thread_ts, "note: cliente antiga, já teve um atraso antes")
+    wait_for_entry(slack_outbox, "reactions.add", note)
+    print("4. a note in the thread stayed internal (:lock:)")
+
+    slack_form(
+        api,
+        "/slack/interactions",
         {
-            "MessageSid": message_sid,
-            "AccountSid": ACCOUNT_SID,
-            "From": "whatsapp:+5511987654321",
-            "To": "whatsapp:+14155550101",
-            "Body": text,
-            "NumMedia": "0",
-            "ProfileName": "Ana Souza",
-            "WaId": "5511987654321",
+            "type": "message_action",
+            "callback_id": "canned_response",
+            "trigger_id": f"{time.time():.6f}.demo",
+            "action_ts": f"{time.time():.6f}",
+            "team": {"id": TEAM_ID},
+            "channel": {"id": CHANNEL_ID},
+            "user": {"id": AGENT},
+            "message": {"type": "message", "ts": thread_ts, "text": "…"},
         },
     )
-    print(f"2. customer's WhatsApp message sent to the webhook: HTTP {status}")
-    # The message's own text (the card quotes it too, but only in its blocks).
-    post = wait_for_entry(f"{args.slack}/_outbox", "chat.postMessage", "1042", field="text")
-    thread_ts = post["payload"]["thread_ts"]
-    print(f"3. it arrived in Slack, thread {thread_ts}")
-
-    reply_ts = f"{time.time():.6f}"
-    status, _ = slack_event(
-        args.api,
+    view = wait_for_entry(slack_outbox, "views.open", "canned_response")["payload"]["view"]
+    slack_form(
+        api,
+        "/slack/interactions",
         {
-            "type": "event_callback",
-            "team_id": TEAM_ID,
-            "event_id": "Ev" + reply_ts.replace(".", ""),
-            "event_time": int(time.time()),
-            "event": {
-                "type": "message",
-                "channel": CHANNEL_ID,
-                "user": "U0AGENT",
-                "text": "Oi Ana! Seu pedido sai hoje, o código de rastreio chega por aqui.",
-                "ts": reply_ts,
-                "thread_ts": thread_ts,
+            "type": "view_submission",
+            "team": {"id": TEAM_ID},
+            "user": {"id": AGENT},
+            "view": {
+                "id": "V" + hashlib.md5(str(time.time()).encode()).hexdigest()[:10],  # noqa: S324
+                "callback_id": "canned_response",
+                "private_metadata": view["private_metadata"],
+                "state": {
+                    "values": {
+                        "response": {"response": {"selected_option": {"value": "shipping"}}},
+                        "order_number": {"order_number": {"value": None}},
+                    }
+                },
             },
         },
     )
-    print(f"4. agent replied in the thread (Slack event): HTTP {status}")
-    wait_for_entry(f"{args.twilio}/_outbox", "messages.create", "Seu pedido sai hoje")
-    print("5. the reply went out through Twilio to whatsapp:+5511987654321")
-    wait_for_entry(f"{args.slack}/_outbox", "reactions.add", "white_check_mark")
-    print("6. Twilio reported it delivered; the agent's message shows :white_check_mark:")
+    wait_for_entry(twilio_outbox, "messages.create", "saiu para entrega", timeout=20)
+    print("5. a canned response went to Ana, order number and name filled in")
+
+    uploaded = _upload_as_agent(args.slack, "etiqueta.png", b"\x89PNG demo label")
+    agent_message(api, thread_ts, "Segue a etiqueta de troca", files=[uploaded])
+    wait_for_entry(twilio_outbox, "messages.create", "MediaUrl", timeout=20)
+    print("6. the agent attached a file: it went to Ana as WhatsApp media")
+
+    press(api, thread_ts, "resolve", ref)
+    wait_for_entry(slack_outbox, "chat.update", "Resolved")
+    print("7. the agent resolved the conversation: the card shows it")
+
+    customer_writes(api, ana, "whatsapp:+14155550101", "Obrigada! Chegou 😊", name="Ana Souza")
+    wait_for_entry(slack_outbox, "chat.postMessage", "open again", field="text")
+    print("8. Ana wrote again: the conversation reopened, on the card and in the thread")
     return 0
+
+
+def _entries(outbox_url: str, method: str) -> list[dict[str, Any]]:
+    with urllib.request.urlopen(outbox_url, timeout=5) as response:  # noqa: S310
+        return [e for e in json.loads(response.read()) if e["method"] == method]
+
+
+def _upload_as_agent(slack: str, name: str, content: bytes) -> dict[str, Any]:
+    """A file an agent attaches: uploaded to the sandbox as Slack's clients do."""
+    from slack_sdk import WebClient
+
+    client = WebClient(token="xoxp-demo-agent", base_url=f"{slack}/api/")
+    done = client.files_upload_v2(file=content, filename=name, channel=CHANNEL_ID)
+    return dict(done["files"][0])
 
 
 if __name__ == "__main__":
