@@ -305,6 +305,29 @@ def _send_to_customer(payload: dict[str, Any]) -> AgentReply | IgnoredEvent:
     )
 
 
+# Slack's Retry-After up to this long is waited out in place; longer, the job goes back to
+# its queue with that delay, which keeps the conversation's order without holding a worker.
+WAIT_IN_PLACE_SECONDS = 2
+
+
+def _brief_rate_limit_retry() -> Any:
+    """slack_sdk's rate-limit retry handler, for short Retry-After values only."""
+    from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
+
+    class BriefRateLimitRetry(RateLimitErrorRetryHandler):
+        def _can_retry(self, *, response: Any = None, **context: Any) -> bool:
+            if response is None or response.status_code != 429:
+                return False
+            # Headers come as lists of values; without Retry-After, slack_sdk waits a second.
+            header = next(
+                (v for k, v in response.headers.items() if k.lower() == "retry-after"), ["1"]
+            )
+            value = str(header[0] if isinstance(header, list) else header)
+            return value.isdigit() and int(value) <= WAIT_IN_PLACE_SECONDS
+
+    return BriefRateLimitRetry(max_retry_count=2)
+
+
 def _root(api_url: str) -> str:
     """The scheme and host of an API URL, with a trailing slash."""
     parts = urlsplit(api_url)
@@ -380,10 +403,16 @@ class SlackWorkspace:
 
     def __init__(self, bot_token: str, api_url: str) -> None:
         from slack_sdk import WebClient
+        from slack_sdk.http_retry import default_retry_handlers
 
         self._token = bot_token
         self._api_url = api_url
-        self._client = WebClient(token=bot_token, base_url=api_url, timeout=10)
+        self._client = WebClient(
+            token=bot_token,
+            base_url=api_url,
+            timeout=10,
+            retry_handlers=[*default_retry_handlers(), _brief_rate_limit_retry()],
+        )
 
     def _call(self, method: str, **arguments: Any) -> dict[str, Any]:
         from slack_sdk.errors import SlackApiError

@@ -45,13 +45,54 @@ def rate_limited_slack() -> Iterator[str]:
     server.shutdown()
 
 
+class BrieflyRateLimited(BaseHTTPRequestHandler):
+    """429 with Retry-After: 1 for the first call, then Slack's normal answer."""
+
+    calls = 0
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        type(self).calls += 1
+        limited = type(self).calls == 1
+        body = (
+            b'{"ok": false, "error": "ratelimited"}'
+            if limited
+            else b'{"ok": true, "channel": "C0SUPPORT", "ts": "1764000000.000200"}'
+        )
+        self.send_response(429 if limited else 200)
+        if limited:
+            self.send_header("Retry-After", "1")
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Quiet."""
+
+
+def test_a_brief_rate_limit_is_waited_out_in_place_by_slack_sdks_retry_handler():
+    # Given Slack answering 429 with Retry-After: 1 once
+    server = ThreadingHTTPServer(("127.0.0.1", 0), BrieflyRateLimited)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        workspace = SlackWorkspace("xoxb-test", f"http://127.0.0.1:{server.server_address[1]}/api/")
+        # When the bot posts
+        ts = workspace.post("C0SUPPORT", MESSAGE)
+    finally:
+        server.shutdown()
+    # Then the client waited and posted on its second try
+    assert ts == "1764000000.000200"
+    assert BrieflyRateLimited.calls == 2
+
+
 def test_a_rate_limited_call_is_retryable_after_slacks_retry_after(rate_limited_slack):
     # Given Slack answering 429 with Retry-After: 7
     workspace = SlackWorkspace("xoxb-test", rate_limited_slack)
     # When the bot posts
     with pytest.raises(Retryable) as refused:
         workspace.post("C0SUPPORT", MESSAGE)
-    # Then the worker is told to try again in 7 seconds
+    # Then (too long to wait in place) the worker is told to try again in 7 seconds
     assert refused.value.retry_after == 7
 
 
