@@ -182,12 +182,11 @@ def message_preview(message: InboundMessage) -> str:
 
 def with_customer_message(conversation: Conversation, message: InboundMessage) -> Conversation:
     """The conversation once `message` is counted on it (what the store records with it):
-    a resolved or snoozed conversation the customer writes to again is open again."""
-    waking = conversation.status in (ConversationStatus.RESOLVED, ConversationStatus.SNOOZED)
+    the customer writing makes it open, whether it was resolved, snoozed or waiting."""
     return conversation.model_copy(
         update={
-            "status": ConversationStatus.OPEN if waking else conversation.status,
-            "snoozed_until": None if waking else conversation.snoozed_until,
+            "status": ConversationStatus.OPEN,
+            "snoozed_until": None,
             "message_count": conversation.message_count + 1,
             "last_customer_message_at": message.received_at,
             "shop_address": message.shop_address,
@@ -205,6 +204,13 @@ def starts_afresh(
     if quiet_period is None or conversation.status is not ConversationStatus.RESOLVED:
         return False
     return message.received_at - conversation.last_customer_message_at >= quiet_period
+
+
+def after_agent_reply(conversation: Conversation) -> Conversation:
+    """An open conversation an agent has answered waits for the customer (pending)."""
+    if conversation.status is ConversationStatus.OPEN:
+        return conversation.model_copy(update={"status": ConversationStatus.PENDING})
+    return conversation
 
 
 def open_conversation(message: InboundMessage, conversation_id: str) -> Conversation:

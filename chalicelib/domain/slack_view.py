@@ -43,7 +43,7 @@ PRIORITY_LABELS = {
 
 STATUS_LABELS = {
     ConversationStatus.OPEN: ":large_green_circle: Open",
-    ConversationStatus.PENDING: ":large_yellow_circle: Pending",
+    ConversationStatus.PENDING: ":large_yellow_circle: Pending (waiting for the customer)",
     ConversationStatus.SNOOZED: ":zzz: Snoozed",
     ConversationStatus.RESOLVED: ":white_check_mark: Resolved",
 }

@@ -22,6 +22,7 @@ from chalicelib.domain.conversation import (
     DeliveryStatus,
     DeliveryUpdate,
     OutboundMessage,
+    after_agent_reply,
     conversation_ref,
     media_capacity,
     reply_to,
@@ -40,6 +41,7 @@ from chalicelib.domain.slack_view import (
     files_not_sent_note,
     nothing_to_send_note,
     reply_cancelled_note,
+    root_card,
 )
 from chalicelib.media import FOR_CUSTOMER_SECONDS
 from chalicelib.secrets import SecretVault
@@ -131,6 +133,7 @@ class ReplyDispatcher:
             message, receipt.status, provider_message_id=receipt.provider_message_id
         )
         self._show(slack, message)
+        self._await_customer(slack, shop, conversation)
         logger.info(
             "reply sent",
             shop_id=shop.shop_id,
@@ -182,6 +185,21 @@ class ReplyDispatcher:
                 posted_for_agent=True,
             )
         )
+
+    def _await_customer(self, slack: SlackPort, shop: Shop, conversation: Conversation) -> None:
+        """Answered, the conversation waits for the customer, on the card too (best effort:
+        the next change redraws the card)."""
+        current = self._store.get_conversation(conversation.shop_id, conversation.conversation_id)
+        if current is None or current.slack_thread is None:
+            return
+        waiting = after_agent_reply(current)
+        if waiting == current:
+            return
+        self._store.save_state(waiting)
+        try:
+            slack.update(*current.slack_thread, root_card(waiting, shop))
+        except Exception:
+            logger.exception("card not refreshed", conversation_id=current.conversation_id)
 
     def _prepare(
         self, reply: AgentReply, conversation: Conversation, shop: Shop, slack: SlackPort

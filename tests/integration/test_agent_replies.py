@@ -24,6 +24,7 @@ from tests.signing import (
     form,
     slack_thread_reply,
     twilio_headers,
+    twilio_message,
 )
 
 CUSTOMER = "+5511987654321"
@@ -549,3 +550,30 @@ def test_slack_failing_while_a_failure_is_shown_shows_it_once_slack_is_back(
     stored = outbound_item()
     assert stored is not None
     assert stored["shown_status"] == "undelivered"
+
+
+def test_an_answered_conversation_waits_for_the_customer_until_they_write(
+    client, open_thread, slack_event, run_workers, slack, container
+):
+    # Given an open conversation
+    thread_ts = open_thread()
+
+    # When an agent's reply goes out
+    slack_event(reply_event(thread_ts))
+    run_workers()
+
+    # Then it is pending, on the card too
+    conversation = container.store.find_open_conversation("ana", CUSTOMER)
+    assert conversation is not None
+    assert conversation.status.value == "pending"
+    assert "Pending (waiting for the customer)" in json.dumps(slack.updates[-1].message.blocks)
+
+    # When the customer answers
+    params = twilio_message(2, Body="Obrigado!")
+    path = "/webhooks/twilio/ana"
+    client.http.post(path, headers=twilio_headers(PUBLIC_URL + path, params), body=form(params))
+    run_workers()
+
+    # Then it is open again, without a "reopened" note (it was never closed)
+    assert "Open" in json.dumps(slack.updates[-1].message.blocks)
+    assert not any("open again" in post.message.text for post in slack.thread(thread_ts))

@@ -20,6 +20,7 @@ from chalicelib.domain.conversation import (
     OutboundJob,
     SnoozeOption,
     Wakeup,
+    after_agent_reply,
     apply_action,
     conversation_ref,
     delivery_rank,
@@ -488,3 +489,24 @@ def test_only_a_resolved_conversation_quiet_for_the_shops_period_starts_afresh(
     )
     message = inbound(received_at=NOW + quiet_for)
     assert starts_afresh(conversation, message, period) is afresh
+
+
+@pytest.mark.parametrize(
+    ("status", "after_reply"),
+    [
+        ("open", "pending"),
+        ("pending", "pending"),
+        ("snoozed", "snoozed"),
+        ("resolved", "resolved"),
+    ],
+)
+def test_an_agents_reply_makes_only_an_open_conversation_wait_for_the_customer(
+    status: str, after_reply: str
+) -> None:
+    conversation = open_conversation(inbound(), "conv-1").model_copy(
+        update={"status": ConversationStatus(status)}
+    )
+    assert after_agent_reply(conversation).status is ConversationStatus(after_reply)
+    assert with_customer_message(conversation, inbound(received_at=NOW)).status is (
+        ConversationStatus.OPEN
+    )
