@@ -6,7 +6,7 @@ Adding a channel (Telegram, Messenger, ...) means one new module of this shape.
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from chalicelib.domain.conversation import (
     DeliveryStatus,
@@ -15,6 +15,7 @@ from chalicelib.domain.conversation import (
     MediaItem,
     OutboundMessage,
 )
+from chalicelib.domain.errors import Retryable
 from chalicelib.domain.shop import Shop, ShopSecrets
 
 
@@ -39,6 +40,33 @@ class MediaFile:
 
 # What one attachment may weigh: WhatsApp's own limit for documents.
 MEDIA_LIMIT_BYTES = 16 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Download:
+    content_type: str
+    # None when the file is larger than MEDIA_LIMIT_BYTES.
+    content: bytes | None
+
+
+def download(url: str, source: str, timeout: float, **credentials: Any) -> Download | None:
+    """GETs a file with `credentials` (requests' `auth` or `headers`), reading at most
+    MEDIA_LIMIT_BYTES of it; None when `source` (a provider's name, for errors) does not
+    serve it. Raises Retryable when trying again may help."""
+    import requests
+
+    try:
+        response = requests.get(url, timeout=timeout, stream=True, **credentials)
+    except requests.RequestException as error:
+        raise Retryable(f"{source} file unreachable: {type(error).__name__}") from error
+    with response:
+        if response.status_code == 429 or response.status_code >= 500:
+            raise Retryable(f"{source} answered {response.status_code} for a file")
+        if response.status_code != 200:
+            return None
+        content = response.raw.read(MEDIA_LIMIT_BYTES + 1, decode_content=True)
+        content_type = response.headers.get("Content-Type", "")
+    return Download(content_type, content if len(content) <= MEDIA_LIMIT_BYTES else None)
 
 
 @dataclass(frozen=True)

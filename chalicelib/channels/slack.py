@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
-from chalicelib.channels.base import MEDIA_LIMIT_BYTES, MediaFile, WebhookRequest
+from chalicelib.channels.base import MEDIA_LIMIT_BYTES, MediaFile, WebhookRequest, download
 from chalicelib.domain.conversation import (
     AgentReply,
     CannedReply,
@@ -486,31 +486,20 @@ class SlackWorkspace:
     def download_file(self, file: SlackFile) -> MediaFile | None:
         """A file attached in Slack, with the bot's token, from Slack only; None when Slack
         will not give it (missing `files:read` scope, deleted) or it is too large."""
-        import requests
-
         allowed = ("https://files.slack.com/", _root(self._api_url))
         if not file.url.startswith(allowed) or file.size > MEDIA_LIMIT_BYTES:
             return None
-        try:
-            response = requests.get(
-                file.url,
-                headers={"Authorization": f"Bearer {self._token}"},
-                timeout=10,
-                stream=True,
-            )
-        except requests.RequestException as error:
-            raise Retryable(f"Slack file unreachable: {type(error).__name__}") from error
-        with response:
-            if response.status_code == 429 or response.status_code >= 500:
-                raise Retryable(f"Slack answered {response.status_code} for a file")
-            # Without access Slack answers with its sign-in page, not an error status.
-            served = response.headers.get("Content-Type", "")
-            if response.status_code != 200 or served.startswith("text/html"):
-                return None
-            content = response.raw.read(MEDIA_LIMIT_BYTES + 1, decode_content=True)
-        if len(content) > MEDIA_LIMIT_BYTES:
+        fetched = download(
+            file.url, "Slack", 10, headers={"Authorization": f"Bearer {self._token}"}
+        )
+        # Without access Slack answers with its sign-in page, not an error status.
+        if (
+            fetched is None
+            or fetched.content is None
+            or fetched.content_type.startswith("text/html")
+        ):
             return None
-        return MediaFile(filename=file.name, content_type=file.mimetype, content=content)
+        return MediaFile(filename=file.name, content_type=file.mimetype, content=fetched.content)
 
     def join(self, channel: str) -> None:
         """Joins a public channel, so its thread replies reach the app (best effort: a

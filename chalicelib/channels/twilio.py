@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 from chalicelib.channels.base import (
-    MEDIA_LIMIT_BYTES,
     DeliveryRefused,
     MediaFile,
     SendReceipt,
     WebhookRequest,
+    download,
 )
 from chalicelib.domain.conversation import (
     Channel,
@@ -217,8 +217,6 @@ class TwilioChannel:
     def fetch_media(self, item: MediaItem, shop: Shop, secrets: ShopSecrets) -> MediaFile | None:
         import mimetypes
 
-        import requests
-
         url = item.url
         if url.startswith(TWILIO_API + "/"):
             url = self._api_url + url[len(TWILIO_API) :]
@@ -226,29 +224,15 @@ class TwilioChannel:
         # The account's credentials go to Twilio's API and nowhere else.
         if not url.startswith(self._api_url + "/") or shop.twilio is None or token is None:
             return None
-        try:
-            response = requests.get(
-                url,
-                auth=(shop.twilio.account_sid, token.get_secret_value()),
-                timeout=self._timeout,
-                stream=True,
-            )
-        except requests.RequestException as error:
-            raise Retryable(f"Twilio media unreachable: {type(error).__name__}") from error
-        with response:
-            if response.status_code == 429 or response.status_code >= 500:
-                raise Retryable(f"Twilio answered {response.status_code} for media")
-            if response.status_code != 200:
-                return None
-            content = response.raw.read(MEDIA_LIMIT_BYTES + 1, decode_content=True)
-        if len(content) > MEDIA_LIMIT_BYTES:
-            return None
-        content_type = (
-            item.content_type or response.headers.get("Content-Type") or "application/octet-stream"
+        fetched = download(
+            url, "Twilio", self._timeout, auth=(shop.twilio.account_sid, token.get_secret_value())
         )
+        if fetched is None or fetched.content is None:
+            return None
+        content_type = item.content_type or fetched.content_type or "application/octet-stream"
         extension = mimetypes.guess_extension(content_type.split(";")[0].strip()) or ""
         filename = url.rstrip("/").rsplit("/", 1)[-1] + extension
-        return MediaFile(filename=filename, content_type=content_type, content=content)
+        return MediaFile(filename=filename, content_type=content_type, content=fetched.content)
 
     def describe_error(self, error_code: str | None) -> str:
         if error_code is None:

@@ -67,22 +67,26 @@ def twilio_form(api: str, path: str, params: dict[str, str]) -> tuple[int, str]:
     )
 
 
-def slack_event(api: str, payload: dict[str, Any]) -> tuple[int, str]:
-    body = json.dumps(payload).encode()
+def slack_signed(api: str, path: str, body: bytes, content_type: str) -> tuple[int, str]:
+    """A request to one of the Slack routes, signed as Slack signs it."""
     timestamp = str(int(time.time()))
     digest = hmac.new(
         LOCAL_SIGNING_SECRET.encode(), f"v0:{timestamp}:".encode() + body, hashlib.sha256
     ).hexdigest()
     return call(
         "POST",
-        api + "/slack/events",
+        api + path,
         body,
         {
-            "Content-Type": "application/json",
+            "Content-Type": content_type,
             "X-Slack-Request-Timestamp": timestamp,
             "X-Slack-Signature": f"v0={digest}",
         },
     )
+
+
+def slack_event(api: str, payload: dict[str, Any]) -> tuple[int, str]:
+    return slack_signed(api, "/slack/events", json.dumps(payload).encode(), "application/json")
 
 
 def wait_for_entry(
@@ -101,22 +105,9 @@ def wait_for_entry(
 
 
 def slack_form(api: str, path: str, payload: dict[str, Any]) -> tuple[int, str]:
-    """An interactivity request (button, shortcut, modal), signed as Slack signs it."""
+    """An interactivity request (button, shortcut, modal)."""
     body = urlencode({"payload": json.dumps(payload)}).encode()
-    timestamp = str(int(time.time()))
-    digest = hmac.new(
-        LOCAL_SIGNING_SECRET.encode(), f"v0:{timestamp}:".encode() + body, hashlib.sha256
-    ).hexdigest()
-    return call(
-        "POST",
-        api + path,
-        body,
-        {
-            "Content-Type": "application/x-www-form-urlencoded",
-            "X-Slack-Request-Timestamp": timestamp,
-            "X-Slack-Signature": f"v0={digest}",
-        },
-    )
+    return slack_signed(api, path, body, "application/x-www-form-urlencoded")
 
 
 def agent_message(api: str, thread_ts: str, text: str, **extra: Any) -> str:

@@ -3,6 +3,7 @@ and fakes for Slack and Twilio sending."""
 
 import json
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -15,6 +16,7 @@ from app import app
 from chalicelib import bootstrap
 from chalicelib.local.provision import provision
 from chalicelib.local.pump import pumps_for
+from chalicelib.services.installs import Exchange
 from chalicelib.settings import TABLE_NAME, Settings
 from tests.fakes import FakeSlack, RecordingTwilio
 from tests.signing import (
@@ -67,11 +69,39 @@ def settings() -> Settings:
     )
 
 
+class Clock:
+    """The use cases' clock: the real one, until a test sets `now`."""
+
+    def __init__(self, now: datetime | None = None) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now or datetime.now(UTC)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def slack_oauth() -> Exchange | None:
+    """Slack's code exchange, for tests of "Add to Slack"; None is the real one."""
+    return None
+
+
 @pytest.fixture
 def container(
-    aws: None, settings: Settings, slack: FakeSlack, twilio: RecordingTwilio
+    aws: None,
+    settings: Settings,
+    slack: FakeSlack,
+    twilio: RecordingTwilio,
+    clock: Clock,
+    slack_oauth: Exchange | None,
 ) -> Iterator[bootstrap.Container]:
-    built = bootstrap.Container(settings, twilio=twilio, slack=slack.workspace)
+    built = bootstrap.Container(
+        settings, twilio=twilio, slack=slack.workspace, clock=clock, slack_oauth=slack_oauth
+    )
     bootstrap.use(built)
     yield built
     bootstrap.use(None)

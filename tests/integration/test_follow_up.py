@@ -2,16 +2,13 @@
 a new conversation, linked both ways; within it, the old one reopens."""
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from chalicelib import bootstrap
-from chalicelib.settings import Settings
-from tests.fakes import FakeSlack, RecordingTwilio
-from tests.integration.conftest import PUBLIC_URL
+from tests.fakes import FakeSlack
+from tests.integration.conftest import PUBLIC_URL, Clock
 from tests.signing import (
     CHANNEL_ID,
     TEAM_ID,
@@ -26,27 +23,9 @@ CUSTOMER = "+5511987654321"
 START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def container(
-    aws: None, settings: Settings, slack: FakeSlack, twilio: RecordingTwilio, clock: Clock
-) -> Iterator[bootstrap.Container]:
-    built = bootstrap.Container(settings, twilio=twilio, slack=slack.workspace, clock=clock)
-    bootstrap.use(built)
-    yield built
-    bootstrap.use(None)
+    return Clock(START)
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@ customer"), and the grace period during which a deleted reply is cancelled and a
 goes out as edited."""
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -11,10 +11,9 @@ from urllib.parse import urlencode
 import pytest
 
 from app import app
-from chalicelib import bootstrap
-from chalicelib.settings import OUTBOUND_QUEUE, Settings
-from tests.fakes import FakeSlack, RecordingTwilio
-from tests.integration.conftest import stored_item
+from chalicelib.settings import OUTBOUND_QUEUE
+from tests.fakes import FakeSlack
+from tests.integration.conftest import Clock, stored_item
 from tests.signing import CHANNEL_ID, TEAM_ID, shop_document, slack_headers, slack_thread_reply
 
 AGENT_TS = "1764000500.000100"
@@ -22,30 +21,10 @@ WRITTEN_AT = datetime.fromtimestamp(1764000500.0001, UTC)
 GRACE = 10
 
 
-class Clock:
-    """The workers' clock, moved by the test."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @pytest.fixture
 def clock() -> Clock:
     # Long after any reply the tests write: no grace period is still running.
     return Clock(WRITTEN_AT + timedelta(days=1))
-
-
-@pytest.fixture
-def container(
-    aws: None, settings: Settings, slack: FakeSlack, twilio: RecordingTwilio, clock: Clock
-) -> Iterator[bootstrap.Container]:
-    built = bootstrap.Container(settings, twilio=twilio, slack=slack.workspace, clock=clock)
-    bootstrap.use(built)
-    yield built
-    bootstrap.use(None)
 
 
 def replies(**policy: Any) -> dict[str, Any]:

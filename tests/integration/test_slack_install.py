@@ -2,7 +2,6 @@
 kept through slack_sdk's installation-store interface, its token only in the shop's secret."""
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -10,27 +9,18 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from slack_sdk.oauth.installation_store import Installation
 
-from chalicelib import bootstrap
-from chalicelib.services.installs import ThreadlineInstallationStore
+from chalicelib.services.installs import Exchange, ThreadlineInstallationStore
 from chalicelib.settings import Settings
-from tests.fakes import FakeSlack, RecordingTwilio
-from tests.integration.conftest import ADMIN, PUBLIC_URL, stored_item
+from tests.fakes import FakeSlack
+from tests.integration.conftest import ADMIN, PUBLIC_URL, Clock, stored_item
 from tests.signing import form, shop_document, twilio_headers, twilio_message
 
 NEW_TOKEN = "xoxb-granted-by-oauth"
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(datetime.now(UTC))
 
 
 @pytest.fixture
@@ -39,14 +29,15 @@ def exchanges() -> list[dict[str, str]]:
 
 
 @pytest.fixture
-def container(
-    aws: None,
-    settings: Settings,
-    slack: FakeSlack,
-    twilio: RecordingTwilio,
-    clock: Clock,
-    exchanges: list[dict[str, str]],
-) -> Iterator[bootstrap.Container]:
+def settings(settings: Settings) -> Settings:
+    return Settings.model_validate(
+        settings.model_dump()
+        | {"slack_client_id": "1234.5678", "slack_client_secret": "oauth-client-secret"}
+    )
+
+
+@pytest.fixture
+def slack_oauth(exchanges: list[dict[str, str]]) -> Exchange:
     def exchange(
         api_url: str, client_id: str, client_secret: str, code: str, redirect_uri: str
     ) -> Installation:
@@ -62,16 +53,7 @@ def container(
             incoming_webhook_channel_id="C0CHOSEN",
         )
 
-    configured = Settings.model_validate(
-        settings.model_dump()
-        | {"slack_client_id": "1234.5678", "slack_client_secret": "oauth-client-secret"}
-    )
-    built = bootstrap.Container(
-        configured, twilio=twilio, slack=slack.workspace, clock=clock, slack_oauth=exchange
-    )
-    bootstrap.use(built)
-    yield built
-    bootstrap.use(None)
+    return exchange
 
 
 @pytest.fixture
@@ -184,7 +166,7 @@ def test_a_tampered_install_link_is_refused(client, install_link, tamper):
 
 
 def test_an_install_link_expires_after_a_week(client, install_link, clock: Clock):
-    clock.now += timedelta(days=8)
+    clock.now = clock() + timedelta(days=8)
     response = client.http.get(local(install_link))
     assert response.status_code == 403
     assert "expired" in json.loads(response.body)["error"]
@@ -193,7 +175,7 @@ def test_an_install_link_expires_after_a_week(client, install_link, clock: Clock
 def test_a_state_expires_after_ten_minutes(client, install_link, clock: Clock):
     consent, cookie = begin(client, install_link)
     [state] = parse_qs(urlsplit(consent).query)["state"]
-    clock.now += timedelta(minutes=11)
+    clock.now = clock() + timedelta(minutes=11)
     response = client.http.get(
         f"/slack/oauth_redirect?code=c0de&state={state}", headers={"Cookie": cookie}
     )
