@@ -11,7 +11,7 @@ import json
 from collections.abc import Callable
 from typing import Any, cast
 
-from chalice.app import Chalice, CloudWatchEvent, Rate, Request, Response, SQSEvent
+from chalice.app import Chalice, CloudWatchEvent, Rate, Request, Response, SNSEvent, SQSEvent
 
 from chalicelib.domain.errors import (
     BadRequest,
@@ -22,7 +22,13 @@ from chalicelib.domain.errors import (
     ThreadlineError,
     Unauthorized,
 )
-from chalicelib.settings import INBOUND_QUEUE, OUTBOUND_QUEUE, TIMERS_QUEUE
+from chalicelib.settings import (
+    EMAIL_EVENTS_TOPIC,
+    INBOUND_MAIL_TOPIC,
+    INBOUND_QUEUE,
+    OUTBOUND_QUEUE,
+    TIMERS_QUEUE,
+)
 
 app = Chalice(app_name="threadline")
 
@@ -256,6 +262,20 @@ def process_outbound(event: SQSEvent) -> dict[str, Any]:
             container.replies.handle(job)
 
     return _process_batch(event, handle)
+
+
+# Email ----------------------------------------------------------------------------------
+
+
+@app.on_sns_message(topic=INBOUND_MAIL_TOPIC)
+def receive_mail(event: SNSEvent) -> None:
+    """SES stored a received mail in S3; a failure raises, and Lambda tries again."""
+    _container().mail_intake.received(event.message)
+
+
+@app.on_sns_message(topic=EMAIL_EVENTS_TOPIC)
+def email_events(event: SNSEvent) -> None:
+    _container().mail_intake.delivery_event(event.message)
 
 
 @app.on_sqs_message(queue=TIMERS_QUEUE, batch_size=10)

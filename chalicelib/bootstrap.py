@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 
-from chalicelib.channels.base import ChannelAdapter
+from chalicelib.channels.base import ChannelAdapter, OutboundChannel
+from chalicelib.domain.conversation import Channel
 from chalicelib.media import MediaStore
 from chalicelib.queues import Queues, Schedules
 from chalicelib.secrets import SecretVault
@@ -27,6 +28,7 @@ from chalicelib.store import Store
 
 if TYPE_CHECKING:
     from chalicelib.services.installs import Exchange, SlackInstalls
+    from chalicelib.services.mail_intake import MailIntake
 
 # The parent of every module's child logger: JSON lines, service "threadline".
 logger = Logger(service="threadline")
@@ -65,6 +67,7 @@ class Container:
         twilio: ChannelAdapter | None = None,
         slack: SlackFactory | None = None,
         slack_oauth: "Exchange | None" = None,
+        email: OutboundChannel | None = None,
         clock: Clock = utc_now,
         new_id: IdFactory = new_ulid,
     ) -> None:
@@ -72,6 +75,7 @@ class Container:
         self._twilio = twilio
         self._slack = slack
         self._slack_oauth = slack_oauth
+        self._email = email
         self.clock = clock
         self.new_id = new_id
 
@@ -117,6 +121,17 @@ class Container:
         # twilio's HTTP client logs every request body at INFO: customers' text and numbers.
         logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
         return TwilioChannel(self.settings.twilio_api_url)
+
+    @cached_property
+    def email(self) -> OutboundChannel:
+        if self._email is not None:
+            return self._email
+        from chalicelib.channels.email import EmailChannel
+
+        return EmailChannel(_aws_client("sesv2"), _aws_client("s3"), self.settings.media_bucket)
+
+    def channel_for(self, channel: Channel) -> OutboundChannel:
+        return self.email if channel is Channel.EMAIL else self.twilio
 
     @cached_property
     def slack(self) -> SlackFactory:
@@ -169,12 +184,19 @@ class Container:
     @cached_property
     def inbound(self) -> InboundProcessor:
         return InboundProcessor(
-            self.store, self.vault, self.twilio, self.slack, self.media, self.new_id
+            self.store, self.vault, self.channel_for, self.slack, self.media, self.new_id
         )
 
     @cached_property
     def media(self) -> MediaStore:
         return MediaStore(_aws_client("s3"), self.settings.media_bucket)
+
+    @cached_property
+    def mail_intake(self) -> "MailIntake":
+        # The email parser's libraries load only where mail arrives.
+        from chalicelib.services.mail_intake import MailIntake
+
+        return MailIntake(self.store, self.queues, self.media, self.clock)
 
     @cached_property
     def card_actions(self) -> CardActions:
@@ -187,7 +209,13 @@ class Container:
     @cached_property
     def replies(self) -> ReplyDispatcher:
         return ReplyDispatcher(
-            self.settings, self.store, self.vault, self.twilio, self.slack, self.media, self.clock
+            self.settings,
+            self.store,
+            self.vault,
+            self.channel_for,
+            self.slack,
+            self.media,
+            self.clock,
         )
 
 

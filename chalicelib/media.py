@@ -24,6 +24,14 @@ class MediaStore:
         self._client = client
         self._bucket = bucket
 
+    def url(self, key: str) -> str:
+        """How an attachment is named in a queued message."""
+        return f"s3://{self._bucket}/{key}"
+
+    def read(self, bucket: str, key: str) -> bytes:
+        """A stored object whole: a received mail's raw MIME (up to SES's 40 MB)."""
+        return bytes(self._client.get_object(Bucket=bucket, Key=key)["Body"].read())
+
     def keep(self, key: str, file: MediaFile) -> None:
         self._client.put_object(
             Bucket=self._bucket,

@@ -16,6 +16,8 @@ INBOUND_QUEUE = "threadline-inbound.fifo"
 OUTBOUND_QUEUE = "threadline-outbound.fifo"
 TIMERS_QUEUE = "threadline-timers.fifo"
 SCHEDULE_GROUP = "threadline"
+INBOUND_MAIL_TOPIC = "threadline-inbound-mail"
+EMAIL_EVENTS_TOPIC = "threadline-email-events"
 SECRETS_PREFIX = "threadline/shops/"
 
 

@@ -13,6 +13,8 @@ index):
 | conversation by id                     | SHOP#{shop}#CONV#{conversation}     | CONVERSATION     |
 | open conversation by (shop, customer)  | SHOP#{shop}#OPEN#{customer address} | POINTER          |
 | conversation by Slack thread           | SLACK#{team}#{channel}#{thread ts}  | POINTER          |
+| conversation by an email's Message-ID  | SHOP#{shop}#MAILID#{message id}     | POINTER          |
+| mail quarantined or dropped, by reason | SHOP#{shop}                         | COUNTERS         |
 | latest edit/deletion of a Slack message| SLACK#{team}#{channel}#{ts}         | REVISION         |
 | a canned response's post, by its modal | SLACK#{team}#VIEW#{view id}         | POST             |
 | an "Add to Slack" in progress (10 min) | OAUTHSTATE#{state}                  | STATE            |
@@ -116,6 +118,18 @@ def _open_pointer_key(shop_id: str, customer_address: str) -> dict[str, Any]:
 
 def _thread_pointer_key(team_id: str, channel_id: str, thread_ts: str) -> dict[str, Any]:
     return _key(f"SLACK#{team_id}#{channel_id}#{thread_ts}", "POINTER")
+
+
+def mail_key(message_id: str) -> str:
+    """A Message-ID as threading looks it up. SES replaces the ids of what it sends with
+    `<id>@<region>.amazonses.com`, the domain not guaranteed: its ids count by the local
+    part."""
+    local, _, domain = message_id.partition("@")
+    return local if domain.endswith("amazonses.com") else message_id
+
+
+def _mail_pointer_key(shop_id: str, message_id: str) -> dict[str, Any]:
+    return _key(f"SHOP#{shop_id}#MAILID#{mail_key(message_id)}", "POINTER")
 
 
 def _revision_key(team_id: str, channel_id: str, ts: str) -> dict[str, Any]:
@@ -405,6 +419,26 @@ class Store:
         if conversation.order_number:
             conversation_values[":order"] = conversation.order_number
             extra_update += ", order_number = :order"
+        if conversation.subject:
+            conversation_values[":subject"] = conversation.subject
+            extra_update += ", subject = if_not_exists(subject, :subject)"
+        if conversation.email_references:
+            conversation_values[":chain"] = list(conversation.email_references)
+            extra_update += ", email_references = :chain"
+        pointers: list[dict[str, Any]] = []
+        if message.email and message.email.message_id:
+            # Later mail that answers this one finds the conversation by it.
+            pointers.append(
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": {
+                            **_mail_pointer_key(message.shop_id, message.email.message_id),
+                            **_to_attributes({"conversation_id": conversation.conversation_id}),
+                        },
+                    }
+                }
+            )
         if conversation.snoozed_until is None:
             # A customer's message ends a snooze.
             extra_update += " REMOVE snoozed_until"
@@ -433,10 +467,78 @@ class Store:
                         "ExpressionAttributeValues": _to_attributes(conversation_values),
                     }
                 },
+                *pointers,
             ]
         )
 
+    def discard_inbound(self, message: InboundMessage, reason: str) -> None:
+        """Marks a stored message processed without a conversation (automated mail that
+        answers nothing), and counts it."""
+        self._client.update_item(
+            TableName=self._table,
+            Key=_message_key(message.shop_id, message.message_key),
+            UpdateExpression="SET #status = :processed, discarded = :reason REMOVE GSI1PK, GSI1SK",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues=_to_attributes(
+                {":processed": InboundStatus.PROCESSED.value, ":reason": reason}
+            ),
+        )
+        self.count(message.shop_id, reason)
+
+    def count(self, shop_id: str, name: str) -> None:
+        """Adds one to a shop's counter (quarantined spam, discarded automated mail, ...)."""
+        self._client.update_item(
+            TableName=self._table,
+            Key=_key(f"SHOP#{shop_id}", "COUNTERS"),
+            UpdateExpression="ADD #name :one",
+            ExpressionAttributeNames={"#name": name},
+            ExpressionAttributeValues=_to_attributes({":one": 1}),
+        )
+
+    def counters(self, shop_id: str) -> dict[str, int]:
+        response = self._client.get_item(
+            TableName=self._table, Key=_key(f"SHOP#{shop_id}", "COUNTERS"), ConsistentRead=True
+        )
+        values = _from_attributes(response.get("Item", {}))
+        return {k: int(v) for k, v in values.items() if k not in ("PK", "SK")}
+
+    def shop_for_address(self, address: str) -> str | None:
+        """The shop that receives at an address (a number, or an email address)."""
+        response = self._client.get_item(TableName=self._table, Key=_address_key(address))
+        item = response.get("Item")
+        return str(_from_attributes(item)["shop_id"]) if item else None
+
     # Conversations -----------------------------------------------------------------------
+
+    def find_conversation_by_mail(
+        self, shop_id: str, message_ids: tuple[str, ...]
+    ) -> Conversation | None:
+        """The conversation of the nearest of `message_ids` we know."""
+        keys = list({mail_key(m): _mail_pointer_key(shop_id, m) for m in message_ids}.items())[:50]
+        if not keys:
+            return None
+        response = self._client.batch_get_item(
+            RequestItems={self._table: {"Keys": [key for _, key in keys], "ConsistentRead": True}}
+        )
+        found = {
+            str(item["PK"]).rsplit("#MAILID#", 1)[1]: str(item["conversation_id"])
+            for item in map(_from_attributes, response["Responses"].get(self._table, []))
+        }
+        for wanted, _ in keys:
+            if wanted in found:
+                return self.get_conversation(shop_id, found[wanted])
+        return None
+
+    def point_mail(self, shop_id: str, conversation_id: str, message_ids: list[str]) -> None:
+        """Files our own sent mail's ids under its conversation, for the replies to them."""
+        for message_id in message_ids:
+            self._client.put_item(
+                TableName=self._table,
+                Item={
+                    **_mail_pointer_key(shop_id, message_id),
+                    **_to_attributes({"conversation_id": conversation_id}),
+                },
+            )
 
     def get_conversation(self, shop_id: str, conversation_id: str) -> Conversation | None:
         response = self._client.get_item(

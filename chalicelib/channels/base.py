@@ -1,7 +1,8 @@
 """The shape every customer channel adapter has.
 
-An adapter verifies a provider's webhook, turns it into domain objects, and sends replies.
-Adding a channel (Telegram, Messenger, ...) means one new module of this shape.
+An adapter sends replies and reads customers' attachments (`OutboundChannel`); one whose
+provider calls a webhook also verifies and parses it (`ChannelAdapter`). Adding a channel
+(Telegram, Messenger, ...) means one new module of this shape.
 """
 
 from dataclasses import dataclass, field
@@ -73,20 +74,12 @@ def download(url: str, source: str, timeout: float, **credentials: Any) -> Downl
 class SendReceipt:
     provider_message_id: str
     status: DeliveryStatus
+    # Email: the Message-IDs the customer's reply will quote (ours, and the one SES gave).
+    thread_ids: tuple[str, ...] = ()
 
 
-class ChannelAdapter(Protocol):
-    def verify(self, request: WebhookRequest, shop: Shop, secrets: ShopSecrets) -> None:
-        """Raises Forbidden unless the request is signed by the shop's provider account."""
-
-    def parse(
-        self, request: WebhookRequest, shop: Shop, *, received_at: datetime
-    ) -> InboundMessage:
-        """Raises BadRequest if the request is not a customer message."""
-
-    def parse_status(self, request: WebhookRequest, shop: Shop) -> DeliveryUpdate | None:
-        """Raises BadRequest if the request is not a delivery status callback; None for a
-        status we do not track."""
+class OutboundChannel(Protocol):
+    """What the workers need of a channel: send replies, read customers' attachments."""
 
     def send(
         self,
@@ -99,18 +92,35 @@ class ChannelAdapter(Protocol):
         """Raises Retryable when trying again may succeed, DeliveryRefused when it cannot.
         `media_urls` are public URLs the provider fetches the attachments from."""
 
-    def fetch_media(self, item: MediaItem, shop: Shop, secrets: ShopSecrets) -> MediaFile | None:
-        """A customer's attachment, with the account's credentials, from the provider only;
-        None when it is gone or too large. Raises Retryable when trying again may help."""
-
     def sent_like(
         self, message: OutboundMessage, shop: Shop, secrets: ShopSecrets
     ) -> list[SendReceipt]:
         """After an interrupted send: messages the provider holds that may be its send (same
         text and addresses since the reply was written), oldest first."""
 
+    def fetch_media(self, item: MediaItem, shop: Shop, secrets: ShopSecrets) -> MediaFile | None:
+        """A customer's attachment, with the account's credentials, from the provider only;
+        None when it is gone or too large. Raises Retryable when trying again may help."""
+
     def describe_error(self, error_code: str | None) -> str:
         """A short explanation of a provider error code that an agent can act on."""
+
+
+class ChannelAdapter(OutboundChannel, Protocol):
+    """A channel whose provider calls a webhook (Twilio): verified and parsed on the ack
+    path. Email arrives through SES notifications instead (channels/email.py)."""
+
+    def verify(self, request: WebhookRequest, shop: Shop, secrets: ShopSecrets) -> None:
+        """Raises Forbidden unless the request is signed by the shop's provider account."""
+
+    def parse(
+        self, request: WebhookRequest, shop: Shop, *, received_at: datetime
+    ) -> InboundMessage:
+        """Raises BadRequest if the request is not a customer message."""
+
+    def parse_status(self, request: WebhookRequest, shop: Shop) -> DeliveryUpdate | None:
+        """Raises BadRequest if the request is not a delivery status callback; None for a
+        status we do not track."""
 
 
 class DeliveryRefused(Exception):

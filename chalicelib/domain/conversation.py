@@ -6,6 +6,7 @@ one Slack thread. Message keys are `<provider>:<provider id>` for customer messa
 same key.
 """
 
+import re
 from datetime import datetime, time, timedelta
 from enum import StrEnum
 from typing import Annotated, Literal
@@ -98,6 +99,27 @@ class MediaItem(BaseModel):
     content_type: str | None = None
 
 
+class EmailHeaders(BaseModel):
+    """What an email says about its place in a conversation."""
+
+    model_config = ConfigDict(frozen=True)
+
+    message_id: str | None = None
+    in_reply_to: str | None = None
+    references: tuple[str, ...] = ()
+    subject: str = ""
+    # The conversation id from a plus address (support+c<id>@shop.example), if it had one.
+    reply_token: str | None = None
+    # Sent by a program (auto-reply, list, no-reply mailbox): never opens a conversation.
+    automated: bool = False
+
+    @property
+    def answered_ids(self) -> tuple[str, ...]:
+        """The messages this one answers, the nearest first."""
+        nearest = (self.in_reply_to,) if self.in_reply_to else ()
+        return nearest + tuple(reversed(self.references))
+
+
 class InboundMessage(BaseModel):
     """One customer message, normalised from any channel; also the inbound queue's payload."""
 
@@ -105,7 +127,7 @@ class InboundMessage(BaseModel):
 
     shop_id: str
     channel: Channel
-    provider: Literal["twilio"]
+    provider: Literal["twilio", "email"]
     provider_message_id: str
     customer_address: str
     shop_address: str
@@ -113,6 +135,7 @@ class InboundMessage(BaseModel):
     text: str = ""
     media: tuple[MediaItem, ...] = ()
     received_at: datetime
+    email: EmailHeaders | None = None
 
     @property
     def message_key(self) -> str:
@@ -150,6 +173,10 @@ class Conversation(BaseModel):
     slack_team_id: str | None = None
     slack_channel_id: str | None = None
     slack_thread_ts: str | None = None
+    # Email: the subject it started with, and the customer's latest Message-ID with the
+    # chain before it, which replies quote in In-Reply-To and References.
+    subject: str | None = None
+    email_references: tuple[str, ...] = ()
 
     @property
     def slack_thread(self) -> tuple[str, str] | None:
@@ -182,18 +209,50 @@ def message_preview(message: InboundMessage) -> str:
 
 def with_customer_message(conversation: Conversation, message: InboundMessage) -> Conversation:
     """The conversation once `message` is counted on it (what the store records with it):
-    the customer writing makes it open, whether it was resolved, snoozed or waiting."""
+    the customer writing makes it open, whether it was resolved, snoozed or waiting; an
+    automatic reply (an out-of-office) changes nothing of that."""
+    automated = message.email is not None and message.email.automated
     return conversation.model_copy(
         update={
-            "status": ConversationStatus.OPEN,
-            "snoozed_until": None,
+            "status": conversation.status if automated else ConversationStatus.OPEN,
+            "snoozed_until": conversation.snoozed_until if automated else None,
             "message_count": conversation.message_count + 1,
             "last_customer_message_at": message.received_at,
             "shop_address": message.shop_address,
             "customer_name": message.customer_name or conversation.customer_name,
             "order_number": order_number_in(message.text) or conversation.order_number,
+            "subject": conversation.subject or (message.email.subject if message.email else None),
+            "email_references": _email_chain(conversation, message),
         }
     )
+
+
+EMAIL_CHAIN_LENGTH = 10
+# "Re:", "Fwd:" and their cousins in the customers' languages, however often repeated.
+_REPLY_PREFIXES = re.compile(
+    r"^\s*(?:(?:re|fwd?|aw|wg|sv|vs|res|enc|tr|rv|odp|antw|válasz|továbbítás|balas|rép|"
+    r"رد|الرد|جواب|उत्तर|जवाब)\s*(?:\[\d+\])?\s*[:：]\s*)+",
+    re.IGNORECASE,
+)
+
+
+def subject_topic(subject: str) -> str:
+    """A subject without its reply and forward prefixes, for comparing conversations."""
+    return " ".join(_REPLY_PREFIXES.sub("", subject).split()).casefold()
+
+
+def reply_subject(subject: str | None) -> str:
+    topic = _REPLY_PREFIXES.sub("", subject or "").strip()
+    return f"Re: {topic}" if topic else "Re: your message"
+
+
+def _email_chain(conversation: Conversation, message: InboundMessage) -> tuple[str, ...]:
+    """The Message-IDs a reply references (RFC 5322: the parent's References, then the
+    parent), kept short as mail clients do."""
+    if message.email is None or message.email.message_id is None:
+        return conversation.email_references
+    chain = [*message.email.references, message.email.message_id]
+    return tuple(dict.fromkeys(chain))[-EMAIL_CHAIN_LENGTH:]
 
 
 def starts_afresh(
@@ -225,6 +284,7 @@ def open_conversation(message: InboundMessage, conversation_id: str) -> Conversa
         last_customer_message_at=message.received_at,
         first_message_preview=message_preview(message),
         order_number=order_number_in(message.text),
+        subject=message.email.subject if message.email else None,
     )
 
 
@@ -471,6 +531,16 @@ OutboundWork = AgentReply | CannedReply | DeliveryUpdate | ConversationAction
 OutboundJob = Annotated[OutboundWork, Field(discriminator="kind")]
 
 
+class EmailEnvelope(BaseModel):
+    """How an emailed reply threads in the customer's mailbox."""
+
+    model_config = ConfigDict(frozen=True)
+
+    subject: str
+    in_reply_to: str | None = None
+    references: tuple[str, ...] = ()
+
+
 class OutboundMessage(BaseModel):
     """An agent reply on its way to the customer."""
 
@@ -487,6 +557,7 @@ class OutboundMessage(BaseModel):
     agent_name: str | None = None
     # Attachments, kept in the media bucket; sent as media where the channel takes it.
     media_keys: tuple[str, ...] = ()
+    email: EmailEnvelope | None = None
     slack_channel_id: str
     slack_ts: str
     slack_thread_ts: str
@@ -503,11 +574,24 @@ class OutboundMessage(BaseModel):
         return delivery_rank(self.shown_status) < delivery_rank(self.status)
 
 
+def _envelope(conversation: Conversation) -> EmailEnvelope | None:
+    if conversation.channel is not Channel.EMAIL:
+        return None
+    chain = conversation.email_references
+    return EmailEnvelope(
+        subject=reply_subject(conversation.subject),
+        in_reply_to=chain[-1] if chain else None,
+        references=chain,
+    )
+
+
 def media_capacity(channel: Channel, shop_address: str) -> int:
-    """How many files one reply carries as media: one on WhatsApp, ten by MMS, which only US
-    and Canadian numbers (+1) send; the others go as links in the text."""
+    """How many files one reply carries as media (attachments for email): one on WhatsApp,
+    ten by MMS, which only US and Canadian numbers (+1) send; beyond, links in the text."""
     if channel is Channel.WHATSAPP:
         return 1
+    if channel is Channel.EMAIL:
+        return 10
     return 10 if channel is Channel.SMS and shop_address.startswith("+1") else 0
 
 
@@ -532,6 +616,7 @@ def reply_to(
         agent_user_id=reply.user_id,
         agent_name=agent_name,
         media_keys=media_keys,
+        email=_envelope(conversation),
         slack_channel_id=reply.channel_id,
         slack_ts=reply.ts,
         slack_thread_ts=reply.thread_ts,

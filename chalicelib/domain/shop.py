@@ -70,8 +70,25 @@ class TwilioConfig(_Strict):
     whatsapp_numbers: list[PhoneNumber] = Field(default_factory=list, max_length=20)
 
 
+class NewSubject(StrEnum):
+    # A customer's mail with a subject of its own joins their open conversation...
+    SAME_CONVERSATION = "same_conversation"
+    # ... or starts a new one, linked to it.
+    NEW_CONVERSATION = "new_conversation"
+
+
 class EmailConfig(_Strict):
-    address: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)
+    address: str = Field(pattern=r"^[^@\s+]+@[^@\s]+\.[^@\s]+$", max_length=254)
+    new_subject: NewSubject = NewSubject.SAME_CONVERSATION
+
+    @property
+    def domain(self) -> str:
+        return self.address.rsplit("@", 1)[1].lower()
+
+    def reply_address(self, conversation_id: str) -> str:
+        """The conversation's own address: replies to it find their thread by it."""
+        local, domain = self.address.rsplit("@", 1)
+        return f"{local}+c{conversation_id.lower()}@{domain}"
 
 
 class ReplyMode(StrEnum):

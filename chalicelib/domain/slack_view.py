@@ -151,11 +151,11 @@ def root_card(conversation: Conversation, shop: Shop) -> SlackMessage:
     preview = escape_mrkdwn(conversation.first_message_preview)
     count = conversation.message_count
     messages = f"{count} message" + ("" if count == 1 else "s")
+    heading = f"*{customer}*\n{channel} to {to_address}"
+    if conversation.subject:
+        heading += f"\n*Subject:* {escape_mrkdwn(conversation.subject)}"
     blocks: list[dict[str, Any]] = [
-        {
-            "type": "section",
-            "text": {"type": "mrkdwn", "text": f"*{customer}*\n{channel} to {to_address}"},
-        },
+        {"type": "section", "text": {"type": "mrkdwn", "text": heading}},
     ]
     assignee = conversation.assignee_user_id
     if preview:
@@ -321,10 +321,13 @@ def customer_message(message: InboundMessage) -> SlackMessage:
     )
     if not parts:
         parts.append("_(empty message)_")
-    return SlackMessage(
-        text=_shorten("\n".join(parts), MESSAGE_TEXT_LIMIT),
-        blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": part}} for part in parts],
-    )
+    blocks: list[dict[str, Any]] = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": part}} for part in parts
+    ]
+    if message.email is not None and message.email.automated:
+        marker = ":robot_face: Sent automatically (an auto-reply): it reopens nothing."
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": marker}]})
+    return SlackMessage(text=_shorten("\n".join(parts), MESSAGE_TEXT_LIMIT), blocks=blocks)
 
 
 def delivery_failed_note(reason: str, error_code: str | None) -> SlackMessage:

@@ -3,7 +3,8 @@
 The template is the one deployed to AWS. Entries without a `Type` are overlays that
 `chalice package --merge-template` merges into chalice's own resources (the SQS event
 sources' ReportBatchItemFailures); they describe nothing standalone and are left out here,
-as are alarms, which mean nothing without CloudWatch. moto's CloudFormation cannot create
+as are alarms, which mean nothing without CloudWatch, and SES's rules and configuration
+set, which the local SMTP server and SES stand-in replace. moto's CloudFormation cannot create
 schedule groups: they are created through the Scheduler API instead.
 """
 
@@ -15,7 +16,19 @@ from typing import Any
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "infra" / "template.json"
 STACK_NAME = "threadline"
-NOT_LOCAL = frozenset({"AWS::CloudWatch::Alarm"})
+# Receiving and sending mail: locally the SMTP server and the SES stand-in play SES.
+NOT_LOCAL = frozenset(
+    {
+        "AWS::CloudWatch::Alarm",
+        "AWS::SES::ReceiptRuleSet",
+        "AWS::SES::ReceiptRule",
+        "AWS::SES::ConfigurationSet",
+        "AWS::SES::ConfigurationSetEventDestination",
+        # Permissions for SES, which moto's CloudFormation cannot create anyway.
+        "AWS::S3::BucketPolicy",
+        "AWS::SNS::TopicPolicy",
+    }
+)
 BY_API = "AWS::Scheduler::ScheduleGroup"
 
 

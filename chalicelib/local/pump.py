@@ -41,6 +41,28 @@ def sqs_event(messages: list[dict[str, Any]], queue_arn: str, region: str) -> di
     }
 
 
+def sns_event(message: str, topic_arn: str, subject: str | None = None) -> dict[str, Any]:
+    """Lambda's SNS event for one notification."""
+    return {
+        "Records": [
+            {
+                "EventSource": "aws:sns",
+                "EventVersion": "1.0",
+                "EventSubscriptionArn": f"{topic_arn}:{uuid.uuid4()}",
+                "Sns": {
+                    "Type": "Notification",
+                    "MessageId": str(uuid.uuid4()),
+                    "TopicArn": topic_arn,
+                    "Subject": subject,
+                    "Message": message,
+                    "Timestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+                    "MessageAttributes": {},
+                },
+            }
+        ]
+    }
+
+
 class _Background:
     """A loop on a daemon thread of its own, until `stop`."""
 

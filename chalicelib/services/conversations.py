@@ -7,7 +7,7 @@ first messages cannot open two conversations.
 
 from aws_lambda_powertools import Logger
 
-from chalicelib.channels.base import ChannelAdapter, MediaFile
+from chalicelib.channels.base import MediaFile
 from chalicelib.domain.conversation import (
     Conversation,
     ConversationAction,
@@ -19,11 +19,12 @@ from chalicelib.domain.conversation import (
     conversation_ref,
     open_conversation,
     starts_afresh,
+    subject_topic,
     wake,
     with_customer_message,
 )
 from chalicelib.domain.errors import Retryable
-from chalicelib.domain.shop import Shop, ShopSecrets
+from chalicelib.domain.shop import NewSubject, Shop, ShopSecrets
 from chalicelib.domain.slack_view import (
     action_note,
     attachments_missing_note,
@@ -35,6 +36,7 @@ from chalicelib.domain.slack_view import (
 )
 from chalicelib.secrets import SecretVault
 from chalicelib.services.ports import (
+    ChannelRouter,
     Clock,
     IdFactory,
     MediaPort,
@@ -52,14 +54,14 @@ class InboundProcessor:
         self,
         store: Store,
         vault: SecretVault,
-        channel: ChannelAdapter,
+        channels: ChannelRouter,
         slack: SlackFactory,
         media: MediaPort,
         new_id: IdFactory,
     ) -> None:
         self._store = store
         self._vault = vault
-        self._channel = channel
+        self._channels = channels
         self._slack = slack
         self._media = media
         self._new_id = new_id
@@ -81,6 +83,10 @@ class InboundProcessor:
         files = self._keep_media(message, shop, secrets)
         # The card is drawn as it will be once this message is counted.
         before = self._conversation_for(message, shop, slack)
+        if before is None:
+            logger.info("automated mail discarded", message_key=message.message_key)
+            self._store.discard_inbound(message, "automated_mail")
+            return
         conversation = with_customer_message(before, message)
         thread = conversation.slack_thread
         card_is_new = thread is None
@@ -113,7 +119,7 @@ class InboundProcessor:
         """The message's attachments, fetched from the provider and kept in the media bucket."""
         files = []
         for n, item in enumerate(message.media):
-            fetched = self._channel.fetch_media(item, shop, secrets)
+            fetched = self._channels(message.channel).fetch_media(item, shop, secrets)
             if fetched is None:
                 logger.warning("attachment not fetched", message_key=message.message_key)
                 continue
@@ -135,11 +141,22 @@ class InboundProcessor:
 
     def _conversation_for(
         self, message: InboundMessage, shop: Shop, slack: SlackPort
-    ) -> Conversation:
-        existing = self._store.find_open_conversation(message.shop_id, message.customer_address)
+    ) -> Conversation | None:
+        """The conversation a message belongs to; None for automated mail that answers
+        none of ours (it never opens one)."""
+        threaded = self._threaded(message)
+        existing = threaded or self._store.find_open_conversation(
+            message.shop_id, message.customer_address
+        )
+        automated = message.email is not None and message.email.automated
+        if automated and threaded is None:
+            return None
         if existing is None:
             return self._store.create_conversation(open_conversation(message, self._new_id()))
-        if not starts_afresh(existing, message, shop.quiet_period):
+        afresh = starts_afresh(existing, message, shop.quiet_period) or (
+            threaded is None and self._new_subject(existing, message, shop)
+        )
+        if not afresh:
             return existing
         follow_up = open_conversation(message, self._new_id()).model_copy(
             update={
@@ -149,6 +166,28 @@ class InboundProcessor:
             }
         )
         return self._store.create_conversation(follow_up, replacing=existing)
+
+    def _threaded(self, message: InboundMessage) -> Conversation | None:
+        """For email: the conversation the mail answers, by its headers or by the
+        conversation address it was sent to, if it is the same customer's."""
+        if message.email is None:
+            return None
+        found = self._store.find_conversation_by_mail(message.shop_id, message.email.answered_ids)
+        token = message.email.reply_token
+        if found is None and token and token.startswith("c"):
+            found = self._store.get_conversation(message.shop_id, token[1:].upper())
+        if found is None or found.customer_address != message.customer_address:
+            return None
+        return found
+
+    @staticmethod
+    def _new_subject(existing: Conversation, message: InboundMessage, shop: Shop) -> bool:
+        """A mail on a new subject, for a shop that gives each subject its conversation."""
+        if message.email is None or shop.email is None:
+            return False
+        if shop.email.new_subject is not NewSubject.NEW_CONVERSATION:
+            return False
+        return subject_topic(existing.subject or "") != subject_topic(message.email.subject)
 
     def _point_forward(
         self, slack: SlackPort, conversation: Conversation, thread: tuple[str, str]

@@ -7,8 +7,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Protocol
 
-from chalicelib.channels.base import MediaFile
-from chalicelib.domain.conversation import SlackFile, Wakeup
+from chalicelib.channels.base import MediaFile, OutboundChannel
+from chalicelib.domain.conversation import Channel, SlackFile, Wakeup
 from chalicelib.domain.slack_view import SlackMessage
 
 Clock = Callable[[], datetime]
@@ -38,6 +38,8 @@ class SlackPort(Protocol):
 
 
 SlackFactory = Callable[[str], SlackPort]
+# The outbound adapter of a customer channel.
+ChannelRouter = Callable[[Channel], OutboundChannel]
 
 
 class SchedulesPort(Protocol):

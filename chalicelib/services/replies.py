@@ -12,7 +12,7 @@ asks the provider whether it went out before sending it again.
 
 from aws_lambda_powertools import Logger
 
-from chalicelib.channels.base import ChannelAdapter, DeliveryRefused, SendReceipt
+from chalicelib.channels.base import DeliveryRefused, SendReceipt
 from chalicelib.domain.canned import first_name
 from chalicelib.domain.conversation import (
     FAILED_DELIVERY,
@@ -45,7 +45,7 @@ from chalicelib.domain.slack_view import (
 )
 from chalicelib.media import FOR_CUSTOMER_SECONDS
 from chalicelib.secrets import SecretVault
-from chalicelib.services.ports import Clock, MediaPort, SlackFactory, SlackPort
+from chalicelib.services.ports import ChannelRouter, Clock, MediaPort, SlackFactory, SlackPort
 from chalicelib.settings import Settings
 from chalicelib.store import Store
 
@@ -58,7 +58,7 @@ class ReplyDispatcher:
         settings: Settings,
         store: Store,
         vault: SecretVault,
-        twilio: ChannelAdapter,
+        channels: ChannelRouter,
         slack: SlackFactory,
         media: MediaPort,
         clock: Clock,
@@ -67,7 +67,7 @@ class ReplyDispatcher:
         self._media = media
         self._store = store
         self._vault = vault
-        self._twilio = twilio
+        self._channels = channels
         self._slack = slack
         self._clock = clock
 
@@ -119,7 +119,8 @@ class ReplyDispatcher:
             receipt = self._interrupted_send(message, shop, secrets) if interrupted else None
             if receipt is None:
                 media_urls = tuple(self._media.share(key) for key in message.media_keys)
-                receipt = self._twilio.send(message, shop, secrets, callback, media_urls)
+                channel = self._channels(message.channel)
+                receipt = channel.send(message, shop, secrets, callback, media_urls)
         except DeliveryRefused as refused:
             self._store.advance_outbound(
                 message,
@@ -132,6 +133,8 @@ class ReplyDispatcher:
         self._store.advance_outbound(
             message, receipt.status, provider_message_id=receipt.provider_message_id
         )
+        if receipt.thread_ids:
+            self._store.point_mail(shop.shop_id, message.conversation_id, list(receipt.thread_ids))
         self._show(slack, message)
         self._await_customer(slack, shop, conversation)
         logger.info(
@@ -279,7 +282,7 @@ class ReplyDispatcher:
         self, message: OutboundMessage, shop: Shop, secrets: ShopSecrets
     ) -> SendReceipt | None:
         """The provider's copy of an interrupted send, if it has one no other reply owns."""
-        for candidate in self._twilio.sent_like(message, shop, secrets):
+        for candidate in self._channels(message.channel).sent_like(message, shop, secrets):
             if not self._store.provider_id_taken(shop.shop_id, candidate.provider_message_id):
                 return candidate
         return None
@@ -322,7 +325,8 @@ class ReplyDispatcher:
             if shown:
                 slack.unreact(message.slack_channel_id, message.slack_ts, shown)
         if message.status in FAILED_DELIVERY and message.shown_status not in FAILED_DELIVERY:
-            explanation = message.error_reason or self._twilio.describe_error(message.error_code)
+            describe = self._channels(message.channel).describe_error
+            explanation = message.error_reason or describe(message.error_code)
             note = delivery_failed_note(explanation, message.error_code)
             slack.post(message.slack_channel_id, note, thread_ts=message.slack_thread_ts)
         self._store.mark_shown(message)

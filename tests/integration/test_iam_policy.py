@@ -12,10 +12,11 @@ import pytest
 from app import app
 from chalicelib.channels.base import MediaFile
 from chalicelib.domain.errors import Retryable
-from chalicelib.local.pump import SchedulePump, scheduled_event
+from chalicelib.local.pump import SchedulePump, scheduled_event, sns_event
 from chalicelib.settings import SCHEDULE_GROUP
 from tests.fakes import FakeSlack, RecordingTwilio
 from tests.integration.conftest import PUBLIC_URL
+from tests.integration.test_email import deliver, mime
 from tests.signing import (
     ACCOUNT_SID,
     CHANNEL_ID,
@@ -64,6 +65,8 @@ def test_every_action_of_every_flow_is_in_the_policy(
         container.schedules._client,
         container.schedules._sqs,
         container.media._client,
+        container.email._ses,  # type: ignore[attr-defined]
+        container.email._s3,  # type: ignore[attr-defined]
     )
     for aws in clients:
         service = aws.meta.service_model.signing_name
@@ -74,8 +77,26 @@ def test_every_action_of_every_flow_is_in_the_policy(
         aws.meta.events.register("before-call", record)
 
     # Given every flow: shops created, updated, and refused (rolled back) ...
-    assert put_shop("ana").status_code == 201
-    assert put_shop("ana").status_code == 200
+    with_mail = shop_document(email={"address": "support@lojadaana.com.br"})
+    assert put_shop("ana", with_mail).status_code == 201
+    assert put_shop("ana", with_mail).status_code == 200
+    # ... a mail received, answered, and bounced ...
+    boto3.client("sesv2").create_email_identity(EmailIdentity="lojadaana.com.br")
+    deliver(mime("Olá, meu pedido?"))
+    run_workers()
+    mail_root = slack.roots()[-1]
+    reply = slack_thread_reply(mail_root.ts, "1764000800.000100", "Chega amanhã")
+    client.http.post("/slack/events", headers=slack_headers(reply), body=reply)
+    run_workers()
+    sent = container.store.get_outbound("ana", "slack:C0SUPPORT:1764000800.000100")
+    assert sent is not None
+    bounce = {
+        "eventType": "Bounce",
+        "mail": {"messageId": sent.provider_message_id, "source": "support@lojadaana.com.br"},
+        "bounce": {"bounceType": "Permanent"},
+    }
+    app.handler_map["email_events"](sns_event(json.dumps(bounce), "arn:aws:sns:::t"), None)
+    run_workers()
     # (bob's numbers pass the early check, as when another shop claims them concurrently)
     monkeypatch.setattr(container.store, "addresses_taken", lambda shop: [])
     assert put_shop("bob", shop_document()).status_code == 409
@@ -90,7 +111,7 @@ def test_every_action_of_every_flow_is_in_the_policy(
     slack.failures.append(Retryable("Slack answered 503"))
     run_workers()
     # ... an agent reply, its delivery callback, and the requeue schedule
-    [root] = slack.roots()
+    root = slack.roots()[-1]
     label = "https://files.slack.com/files-pri/T0-F0LABEL/download/label.png"
     slack.files[label] = b"label"
     attached = {"id": "F0LABEL", "name": "label.png", "url_private_download": label}
@@ -140,6 +161,9 @@ def test_every_action_of_every_flow_is_in_the_policy(
         "sqs:ChangeMessageVisibility",
         "scheduler:CreateSchedule",
         "s3:PutObject",
+        "s3:GetObject",
+        "ses:SendEmail",
+        "dynamodb:BatchGetItem",
         "sqs:GetQueueAttributes",
     } <= performed
     assert performed - allowed_actions() == set()
