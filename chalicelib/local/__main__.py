@@ -15,14 +15,17 @@ REAL_TWILIO_API = "https://api.twilio.com"
 def parse_options(argv: list[str]) -> StackOptions:
     parser = argparse.ArgumentParser(
         prog="python -m chalicelib.local",
-        description="Threadline on this machine: AWS emulator, HTTP API, queue workers, and "
-        "sandbox Slack and Twilio APIs unless real ones are asked for.",
+        description="Threadline on this machine: AWS emulator, HTTP API, queue workers, a "
+        "mail server, a sandbox SES, and sandbox Slack and Twilio APIs unless real ones are "
+        "asked for.",
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000, help="HTTP API port")
     parser.add_argument("--aws-port", type=int, default=4566, help="AWS emulator port")
     parser.add_argument("--slack-port", type=int, default=8001, help="sandbox Slack API port")
     parser.add_argument("--twilio-port", type=int, default=8002, help="sandbox Twilio API port")
+    parser.add_argument("--ses-port", type=int, default=8003, help="sandbox SES API port")
+    parser.add_argument("--smtp-port", type=int, default=2525, help="local mail server port")
     parser.add_argument(
         "--real-slack", action="store_true", help="call slack.com instead of the sandbox"
     )
@@ -38,6 +41,8 @@ def parse_options(argv: list[str]) -> StackOptions:
         aws_port=args.aws_port,
         slack_port=args.slack_port,
         twilio_port=args.twilio_port,
+        ses_port=args.ses_port,
+        smtp_port=args.smtp_port,
         slack_api_url=slack_url,
         twilio_api_url=twilio_url,
     )

@@ -7,6 +7,7 @@ EventBridge rule, call the handler with a scheduled event at its rate. One-time 
 as EventBridge Scheduler (which the emulator only stores), deliver a due schedule's input
 to its target queue and delete it."""
 
+import json
 import logging
 import re
 import threading
@@ -272,3 +273,45 @@ class SchedulePump(_Background):
             if schedule.get("ActionAfterCompletion") == "DELETE":
                 self._scheduler.delete_schedule(Name=schedule["Name"], GroupName=self._group)
         return len(due)
+
+
+class SnsPump(QueuePump):
+    """Delivers what SNS put on a local queue subscribed to a topic to the topic's handler,
+    one notification per Lambda event, as SNS invokes functions."""
+
+    def __init__(self, sqs: Any, queue_name: str, handler: Handler) -> None:
+        super().__init__(sqs, queue_name, self._deliver)
+        self._sns_handler = handler
+
+    def _deliver(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        failed = []
+        for record in event["Records"]:
+            envelope = json.loads(record["body"])
+            try:
+                self._sns_handler(sns_event(envelope["Message"], envelope["TopicArn"]), context)
+            except Exception:
+                # As Lambda's asynchronous retries: the notification comes back.
+                logger.exception("topic handler failed")
+                failed.append({"itemIdentifier": record["messageId"]})
+        return {"batchItemFailures": failed}
+
+
+def sns_pumps_for(app: Any, sns: Any, sqs: Any) -> list[SnsPump]:
+    """For each SNS event source of a chalice app: a local queue subscribed to its topic,
+    and a pump from it to the handler."""
+    pumps = []
+    for source in app.event_sources:
+        topic = getattr(source, "topic", None)
+        if not topic:
+            continue
+        topic_arn = sns.create_topic(Name=topic)["TopicArn"]
+        queue_name = f"threadline-local-{topic}"
+        queue_url = sqs.create_queue(QueueName=queue_name)["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
+        pump = SnsPump(sqs, queue_name, app.handler_map[source.name])
+        pump.connect()
+        pumps.append(pump)
+    return pumps

@@ -154,11 +154,28 @@ def _with_body(head: str, body: str) -> str:
     return _printable(text)
 
 
+def _describe_ses(entry: OutboxEntry) -> str:
+    payload = entry.payload
+    if "From" not in payload:
+        return _printable(f"[ses] {entry.method} ✗ {payload.get('response')}")
+    head = (
+        f"[ses] mail {_as_str(payload.get('From'))} → {_as_str(payload.get('To'))}: "
+        f"{_as_str(payload.get('Subject'))} (In-Reply-To {_as_str(payload.get('In-Reply-To'))})"
+    )
+    attachments = payload.get("Attachments") or []
+    body = _as_str(payload.get("Body")).strip()
+    if attachments:
+        body += "\nattachments: " + ", ".join(_as_str(a) for a in attachments)
+    return _with_body(head, body)
+
+
 def _describe(entry: OutboxEntry) -> str:
     if entry.service == "slack":
         return _describe_slack(entry)
     if entry.service == "twilio":
         return _describe_twilio(entry)
+    if entry.service == "ses":
+        return _describe_ses(entry)
     return _printable(f"[{entry.service}] {entry.method}")
 
 
@@ -1083,3 +1100,57 @@ def _post_signed(url: str, params: dict[str, str], auth_token: str) -> dict[str,
     except Exception as exc:  # connection refused, timeout, bad URL: report, never crash
         reason = getattr(exc, "reason", None) or exc
         return {"response": {"error": str(reason)}}
+
+
+# ---------------------------------------------------------------------------------------
+# Amazon SES (v2 API)
+# ---------------------------------------------------------------------------------------
+
+
+class SesStandIn(_StandIn):
+    """Imitates SESv2's `SendEmail` (raw content): every mail is shown in the outbox, and
+    `on_sent(message_id, source)` hears of it, as SES's delivery events would."""
+
+    service = "ses"
+
+    def __init__(self, outbox: Outbox, on_sent: Callable[[str, str], None] | None = None) -> None:
+        super().__init__(outbox)
+        self._on_sent = on_sent
+
+    def _error_body(self, status: int, message: str) -> Any:
+        return {"message": message}
+
+    def _handle_api(self, request: _Request) -> _Reply:
+        if not (request.verb == "POST" and request.path == "/v2/email/outbound-emails"):
+            return self._unsupported(request)
+        try:
+            params = json.loads(request.body or b"{}")
+            raw = base64.b64decode(params["Content"]["Raw"]["Data"])
+        except (ValueError, KeyError, TypeError, binascii.Error):
+            body = {"message": "only raw content is imitated here"}
+            self._record("send_email", {"response": body})
+            return _Reply(HTTPStatus.BAD_REQUEST, body)
+        from email import message_from_bytes
+        from email import policy as email_policy
+
+        mail = message_from_bytes(raw, policy=email_policy.default)
+        text = mail.get_body(("plain",)) if hasattr(mail, "get_body") else None
+        message_id = uuid.uuid4().hex
+        self._record(
+            "send_email",
+            {
+                "From": str(mail.get("From", "")),
+                "To": str(mail.get("To", "")),
+                "Subject": str(mail.get("Subject", "")),
+                "Message-ID": str(mail.get("Message-ID", "")),
+                "In-Reply-To": str(mail.get("In-Reply-To", "")),
+                "References": str(mail.get("References", "")),
+                "Reply-To": str(mail.get("Reply-To", "")),
+                "Body": text.get_content() if text is not None else "",
+                "Attachments": [part.get_filename() for part in mail.iter_attachments()],
+                "response": {"MessageId": message_id},
+            },
+        )
+        if self._on_sent is not None:
+            self._on_sent(message_id, str(params.get("FromEmailAddress", "")))
+        return _Reply(HTTPStatus.OK, {"MessageId": message_id})

@@ -6,8 +6,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from chalicelib.local.pump import SchedulePump, pumps_for, tickers_for
-from chalicelib.settings import SCHEDULE_GROUP
+from chalicelib.local.pump import SchedulePump, pumps_for, sns_pumps_for, tickers_for
+from chalicelib.settings import (
+    EMAIL_EVENTS_TOPIC,
+    INBOUND_MAIL_TOPIC,
+    SCHEDULE_GROUP,
+    TABLE_NAME,
+)
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 LOCAL_REGION = "us-east-1"
@@ -22,6 +27,8 @@ class StackOptions:
     aws_port: int = 4566
     slack_port: int = 8001
     twilio_port: int = 8002
+    ses_port: int = 8003
+    smtp_port: int = 2525
     # None: serve the sandbox stand-in; a URL: use that API (the real one, or a test's).
     slack_api_url: str | None = None
     twilio_api_url: str | None = None
@@ -52,6 +59,7 @@ class LocalStack:
         aws_url = self._start_emulator()
         slack_url = options.slack_api_url or self._start_slack_sandbox()
         twilio_url = options.twilio_api_url or self._start_twilio_sandbox()
+        ses_url = self._start_ses_sandbox()
         env = {
             "AWS_ENDPOINT_URL": aws_url,
             "AWS_DEFAULT_REGION": LOCAL_REGION,
@@ -68,6 +76,8 @@ class LocalStack:
         env.update(options.environ)
         env["SLACK_API_URL"] = slack_url
         env["TWILIO_API_URL"] = twilio_url
+        # boto3's own per-service endpoint: sending mail goes to the SES stand-in.
+        env["AWS_ENDPOINT_URL_SESV2"] = ses_url
         os.environ.update(env)
 
         import boto3
@@ -78,13 +88,19 @@ class LocalStack:
         os.environ.setdefault("THREADLINE_MEDIA_BUCKET", outputs["MediaBucketName"])
         self._start_api()
         self._start_pumps()
+        self._start_smtp(os.environ["THREADLINE_MEDIA_BUCKET"])
         self._print_banner(env, aws_url)
 
     def _check_ports_free(self) -> None:
         import socket
 
         options = self.options
-        wanted = {"--port": options.port, "--aws-port": options.aws_port}
+        wanted = {
+            "--port": options.port,
+            "--aws-port": options.aws_port,
+            "--ses-port": options.ses_port,
+            "--smtp-port": options.smtp_port,
+        }
         if options.slack_api_url is None:
             wanted["--slack-port"] = options.slack_port
         if options.twilio_api_url is None:
@@ -127,6 +143,47 @@ class LocalStack:
         self._stoppers.append(twilio.stop)
         return url
 
+    def _start_ses_sandbox(self) -> str:
+        from chalicelib.local.sandbox import SesStandIn
+
+        ses = SesStandIn(self._outbox(), on_sent=self._report_delivery)
+        url = ses.start(self.options.host, self.options.ses_port)
+        self._stoppers.append(ses.stop)
+        return url
+
+    def _report_delivery(self, message_id: str, source: str) -> None:
+        """As SES's configuration set would: a Delivery event for each mail sent."""
+        import json
+        import threading
+
+        import boto3
+
+        def publish() -> None:
+            sns = boto3.client("sns")
+            topic = sns.create_topic(Name=EMAIL_EVENTS_TOPIC)["TopicArn"]
+            event = {"eventType": "Delivery", "mail": {"messageId": message_id, "source": source}}
+            sns.publish(TopicArn=topic, Message=json.dumps(event))
+
+        threading.Timer(0.3, publish).start()
+
+    def _start_smtp(self, bucket: str) -> None:
+        import boto3
+
+        from chalicelib.local.smtp import ReceivingHandler, start_smtp
+        from chalicelib.store import Store
+
+        store = Store(boto3.client("dynamodb"), TABLE_NAME, shop_cache_seconds=0)
+        sns = boto3.client("sns")
+        handler = ReceivingHandler(
+            store.shop_for_address,
+            boto3.client("s3"),
+            sns,
+            bucket,
+            sns.create_topic(Name=INBOUND_MAIL_TOPIC)["TopicArn"],
+        )
+        controller = start_smtp(self.options.host, self.options.smtp_port, handler)
+        self._stoppers.append(controller.stop)
+
     def _outbox(self) -> Any:
         from chalicelib.local.sandbox import Outbox
 
@@ -155,7 +212,8 @@ class LocalStack:
 
         from app import app
 
-        for pump in pumps_for(app, boto3.client("sqs")):
+        sqs = boto3.client("sqs")
+        for pump in [*pumps_for(app, sqs), *sns_pumps_for(app, boto3.client("sns"), sqs)]:
             pump.start()
             self._stoppers.append(pump.stop)
         for ticker in tickers_for(app):
@@ -177,6 +235,8 @@ class LocalStack:
             + ("  (sandbox: calls print below)" if not self.options.slack_api_url else ""),
             f"  Twilio API     {env['TWILIO_API_URL']}"
             + ("  (sandbox: calls print below)" if not self.options.twilio_api_url else ""),
+            f"  SMTP (mail in) {self.options.host}:{self.options.smtp_port}  (SES receiving)",
+            f"  SES (mail out) {env['AWS_ENDPOINT_URL_SESV2']}  (sandbox: mail prints below)",
             f"  Admin token    {admin_token}",
             "Press Ctrl-C to stop.",
         ]

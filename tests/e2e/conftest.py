@@ -52,6 +52,13 @@ class RunningStack:
     api: str
     outbox: Outbox
     log: Path
+    # The stack's own SES stand-in (its calls at `{ses}/_outbox`) and mail server port.
+    ses: str
+    smtp_port: int
+
+    def sent_mail(self) -> list[dict[str, Any]]:
+        answer = http("GET", self.ses + "/_outbox")
+        return [entry["payload"] for entry in answer.json() if entry["method"] == "send_email"]
 
     def admin(self, method: str, path: str, document: dict[str, Any] | None = None) -> Answer:
         body = json.dumps(document).encode() if document is not None else b""
@@ -69,7 +76,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
     twilio = TwilioStandIn(outbox, callback_delay=0.05)
     slack_url = slack.start()
     twilio_url = twilio.start()
-    port = free_port()
+    port, ses_port, smtp_port = free_port(), free_port(), free_port()
     log = tmp_path_factory.mktemp("stack") / "stack.log"
     env = {
         key: value
@@ -87,6 +94,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
                 str(port),
                 "--aws-port",
                 str(free_port()),
+                "--ses-port",
+                str(ses_port),
+                "--smtp-port",
+                str(smtp_port),
             ],
             cwd=PROJECT_DIR,
             env=env,
@@ -100,7 +111,13 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
             if process.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"local stack did not start:\n{log.read_text()}")
             time.sleep(0.2)
-        yield RunningStack(api=api, outbox=outbox, log=log)
+        yield RunningStack(
+            api=api,
+            outbox=outbox,
+            log=log,
+            ses=f"http://127.0.0.1:{ses_port}",
+            smtp_port=smtp_port,
+        )
     finally:
         process.terminate()
         try:

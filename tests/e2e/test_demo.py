@@ -15,7 +15,15 @@ from tests.e2e.conftest import PROJECT_DIR, free_port
 @pytest.fixture
 def sandbox_stack(tmp_path):
     ports = {
-        flag: free_port() for flag in ("--port", "--aws-port", "--slack-port", "--twilio-port")
+        flag: free_port()
+        for flag in (
+            "--port",
+            "--aws-port",
+            "--slack-port",
+            "--twilio-port",
+            "--ses-port",
+            "--smtp-port",
+        )
     }
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SLACK_", "TWILIO_"))}
     log = tmp_path / "stack.log"
