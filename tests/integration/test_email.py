@@ -298,3 +298,24 @@ def test_mail_for_no_shop_and_delivery_reports_are_dropped(
     run_workers()
     assert slack.posts == []
     assert container.store.counters("ana") == {"delivery_reports": 1}
+
+
+def test_a_file_an_agent_attaches_goes_as_a_mail_attachment(
+    client, mail_shop, run_workers, slack: FakeSlack
+):
+    deliver(mime("Pode mandar a nota fiscal?"))
+    run_workers()
+    [root] = slack.roots()
+    url = "https://files.slack.com/files-pri/T0-F0NF/download/nota.pdf"
+    slack.files[url] = b"%PDF-1.7 nota"
+    file = {"id": "F0NF", "name": "nota.pdf", "mimetype": "application/pdf", "size": 13}
+    body = slack_thread_reply(
+        root.ts, "1764000500.000100", "Segue a nota.", files=[{**file, "url_private_download": url}]
+    )
+    client.http.post("/slack/events", headers=slack_headers(body), body=body)
+    run_workers()
+    [reply] = sent_mail()
+    [attached] = list(reply.iter_attachments())
+    assert attached.get_filename() == "nota.pdf"
+    assert attached.get_content_type() == "application/pdf"
+    assert attached.get_content() == b"%PDF-1.7 nota"
