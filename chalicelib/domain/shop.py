@@ -16,6 +16,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, mo
 
 from chalicelib.domain.canned import CannedResponse
 from chalicelib.domain.conversation import Channel
+from chalicelib.domain.sla import SlaPolicy
 
 MASK = "********"
 SHOP_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
@@ -194,6 +195,8 @@ class Shop(_Strict):
     # A customer writing to a resolved conversation after this many quiet hours starts a
     # new one, linked to it; null always reopens.
     new_conversation_after_hours: int | None = Field(default=None, ge=1, le=24 * 365)
+    # Response and resolution targets; none promised without it.
+    sla: SlaPolicy | None = None
 
     @property
     def quiet_period(self) -> timedelta | None:
@@ -263,6 +266,7 @@ class ShopDocument(_Strict):
     replies: ReplyPolicy = Field(default_factory=ReplyPolicy)
     canned_responses: CannedResponses = Field(default_factory=list)
     new_conversation_after_hours: int | None = Field(default=None, ge=1, le=24 * 365)
+    sla: SlaPolicy | None = None
 
     def split(self, shop_id: str) -> tuple[Shop, ShopSecrets]:
         slack = self.slack.model_dump(exclude={"bot_token"}) if self.slack else None
@@ -278,6 +282,7 @@ class ShopDocument(_Strict):
                 "replies": self.replies,
                 "canned_responses": self.canned_responses,
                 "new_conversation_after_hours": self.new_conversation_after_hours,
+                "sla": self.sla,
             }
         )
         secrets = ShopSecrets(

@@ -143,6 +143,7 @@ def expected_shop(shop_id: str, document: dict[str, Any]) -> dict[str, Any]:
         "replies": replies,
         "canned_responses": [],
         "new_conversation_after_hours": None,
+        "sla": None,
         **document,
         "shop_id": shop_id,
         "slack": slack,

@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from chalicelib.domain.conversation import Channel
+from chalicelib.domain.conversation import Channel, Priority
 from chalicelib.domain.shop import (
     MASK,
     ReplyMode,
@@ -670,3 +670,17 @@ def test_the_reply_policy_is_plain_configuration_kept_with_the_shop() -> None:
     )
     shop, _ = document.split("kavezo")
     assert shop.replies == ReplyPolicy(mode=ReplyMode.SAFE, grace_seconds=30, signature=None)
+
+
+def test_an_sla_policy_is_part_of_the_shop_json_with_defaults_and_field_errors() -> None:
+    # A shop that sets only its hours gets the default targets per priority
+    document = ShopDocument.model_validate(
+        valid_document(sla={"business_hours": {"mon": [{"opens": "08:00", "closes": "16:00"}]}})
+    )
+    shop, _ = document.split(SHOP_ID)
+    assert shop.sla is not None
+    assert shop.sla.targets[Priority.URGENT].first_response == 30
+    # And a broken one is refused where it is broken
+    with pytest.raises(ValidationError) as error:
+        ShopDocument.model_validate(valid_document(sla={"holidays": ["not a date"]}))
+    assert error_locations(error)[0][:2] == ("sla", "holidays")

@@ -1,0 +1,150 @@
+"""Service-level targets and the clock that measures them.
+
+A shop promises a first response, each next response and a resolution within so many
+minutes, per priority. Where the clock runs only in business hours, those minutes are counted
+in the shop's opening hours (per weekday, in its time zone, holidays closed): a message at
+17:50 with a 30-minute target on a shop open until 18:00 is due at 09:20 the next working
+morning. Opening hours are wall-clock times, so a DST change moves them with the clocks.
+"""
+
+from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
+from typing import Annotated, Self
+from zoneinfo import ZoneInfo
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from chalicelib.domain.conversation import Priority
+
+
+class Weekday(StrEnum):
+    MONDAY = "mon"
+    TUESDAY = "tue"
+    WEDNESDAY = "wed"
+    THURSDAY = "thu"
+    FRIDAY = "fri"
+    SATURDAY = "sat"
+    SUNDAY = "sun"
+
+
+WEEKDAYS = list(Weekday)
+
+
+def _clock_time(value: str) -> str:
+    try:
+        time.fromisoformat(value)
+    except ValueError as error:
+        raise ValueError("must be a time of day such as 09:00") from error
+    return value
+
+
+ClockTime = Annotated[str, AfterValidator(_clock_time)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Opening(_Strict):
+    """One stretch of a day the shop is open; `closes` 24:00 is written 00:00."""
+
+    opens: ClockTime
+    closes: ClockTime
+
+    @property
+    def span(self) -> tuple[time, time]:
+        return time.fromisoformat(self.opens), time.fromisoformat(self.closes)
+
+    @model_validator(mode="after")
+    def _in_order(self) -> Self:
+        opens, closes = self.span
+        if closes != time(0) and closes <= opens:
+            raise ValueError("closes must come after opens (00:00 means midnight)")
+        return self
+
+
+class Targets(_Strict):
+    """Minutes allowed; None promises nothing."""
+
+    first_response: int | None = Field(default=None, ge=1, le=60 * 24 * 60)
+    next_response: int | None = Field(default=None, ge=1, le=60 * 24 * 60)
+    resolution: int | None = Field(default=None, ge=1, le=60 * 24 * 60)
+
+
+DEFAULT_TARGETS = {
+    Priority.URGENT: Targets(first_response=30, next_response=60, resolution=8 * 60),
+    Priority.HIGH: Targets(first_response=60, next_response=2 * 60, resolution=24 * 60),
+    Priority.NORMAL: Targets(first_response=4 * 60, next_response=8 * 60, resolution=3 * 24 * 60),
+    Priority.LOW: Targets(first_response=8 * 60, next_response=24 * 60, resolution=7 * 24 * 60),
+}
+WORKWEEK = {day: [Opening(opens="09:00", closes="18:00")] for day in WEEKDAYS[:5]}
+
+
+class SlaPolicy(_Strict):
+    targets: dict[Priority, Targets] = Field(default_factory=lambda: dict(DEFAULT_TARGETS))
+    business_hours: dict[Weekday, list[Opening]] = Field(default_factory=lambda: dict(WORKWEEK))
+    holidays: list[date] = Field(default_factory=list, max_length=366)
+    # False: the clock runs around the clock, business hours or not.
+    business_hours_only: bool = True
+
+    @model_validator(mode="after")
+    def _open_sometime(self) -> Self:
+        if self.business_hours_only and not any(self.business_hours.values()):
+            raise ValueError("business_hours must open at least once a week")
+        return self
+
+    def _openings_on(self, day: date, zone: ZoneInfo) -> list[tuple[datetime, datetime]]:
+        """The day's opening hours as instants (UTC-comparable), in order."""
+        if day in self.holidays:
+            return []
+        spans = []
+        for opening in self.business_hours.get(WEEKDAYS[day.weekday()], []):
+            opens, closes = opening.span
+            start = datetime.combine(day, opens, tzinfo=zone)
+            end = (
+                datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)
+                if closes == time(0)
+                else datetime.combine(day, closes, tzinfo=zone)
+            )
+            # In UTC: arithmetic between two instants of one zone would ignore a DST change.
+            spans.append((start.astimezone(UTC), end.astimezone(UTC)))
+        return sorted(spans)
+
+    def due(self, start: datetime, minutes: int, timezone: str) -> datetime:
+        """When `minutes` of the clock have run from `start`: the earliest such instant (for
+        0 minutes, the first open instant from `start`). In UTC."""
+        if not self.business_hours_only:
+            return start + timedelta(minutes=minutes)
+        zone = ZoneInfo(timezone)
+        start = start.astimezone(UTC)
+        remaining = timedelta(minutes=minutes)
+        day = start.astimezone(zone).date() - timedelta(days=1)
+        # A week without hours was refused; holidays can close at most 366 days in a row.
+        for _ in range(8 * 366):
+            for opens, closes in self._openings_on(day, zone):
+                begin = max(opens, start)
+                if closes <= begin:
+                    continue
+                if remaining <= closes - begin:
+                    return begin + remaining
+                remaining -= closes - begin
+            day += timedelta(days=1)
+        raise ValueError("no opening hours within two years")
+
+    def elapsed(self, start: datetime, end: datetime, timezone: str) -> timedelta:
+        """How much of the clock ran between two instants."""
+        if end <= start:
+            return timedelta(0)
+        if not self.business_hours_only:
+            return end - start
+        zone = ZoneInfo(timezone)
+        start, end = start.astimezone(UTC), end.astimezone(UTC)
+        total = timedelta(0)
+        day = start.astimezone(zone).date() - timedelta(days=1)
+        while day <= end.astimezone(zone).date():
+            for opens, closes in self._openings_on(day, zone):
+                overlap = min(closes, end) - max(opens, start)
+                if overlap > timedelta(0):
+                    total += overlap
+            day += timedelta(days=1)
+        return total

@@ -1,0 +1,159 @@
+"""The SLA clock: due times in business hours across nights, weekends, holidays and DST
+changes, in the shop's time zone; checked by examples and by properties (hypothesis)."""
+
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
+
+from chalicelib.domain.sla import Opening, SlaPolicy
+
+pytestmark = pytest.mark.unit
+
+BUDAPEST = "Europe/Budapest"
+# Mon–Fri 09:00–18:00, a lunch break on Wednesdays, Saturday mornings, closed Sundays.
+POLICY = SlaPolicy.model_validate(
+    {
+        "business_hours": {
+            "mon": [{"opens": "09:00", "closes": "18:00"}],
+            "tue": [{"opens": "09:00", "closes": "18:00"}],
+            "wed": [{"opens": "09:00", "closes": "12:00"}, {"opens": "13:00", "closes": "18:00"}],
+            "thu": [{"opens": "09:00", "closes": "18:00"}],
+            "fri": [{"opens": "09:00", "closes": "18:00"}],
+            "sat": [{"opens": "10:00", "closes": "14:00"}],
+        },
+        "holidays": ["2026-12-25", "2026-12-26"],
+    }
+)
+
+
+def local(text: str, timezone: str = BUDAPEST) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=ZoneInfo(timezone))
+
+
+@pytest.mark.parametrize(
+    ("start", "minutes", "due"),
+    [
+        # Within the day
+        ("2026-11-23 10:00", 30, "2026-11-23 10:30"),
+        # Across the night: 10 minutes today, 20 tomorrow morning
+        ("2026-11-23 17:50", 30, "2026-11-24 09:20"),
+        # Before opening: the clock starts at 09:00
+        ("2026-11-23 06:00", 60, "2026-11-23 10:00"),
+        # Over Wednesday's lunch break
+        ("2026-11-25 11:30", 60, "2026-11-25 13:30"),
+        # Friday evening → Saturday's short day → Monday
+        ("2026-11-27 17:00", 60 + 240 + 30, "2026-11-30 09:30"),
+        # Closed on Sunday
+        ("2026-11-29 12:00", 15, "2026-11-30 09:15"),
+        # Christmas (Friday and Saturday) is closed
+        ("2026-12-24 17:30", 60, "2026-12-28 09:30"),
+        # Zero minutes: the first open moment
+        ("2026-11-29 12:00", 0, "2026-11-30 09:00"),
+    ],
+)
+def test_due_times_count_only_business_hours(start: str, minutes: int, due: str) -> None:
+    assert POLICY.due(local(start), minutes, BUDAPEST) == local(due).astimezone(UTC)
+
+
+def test_opening_hours_follow_the_clocks_across_dst_changes() -> None:
+    # Saturday 28 March 2026 13:30 CET, 60 minutes, 30 of them left that day; Sunday 29 is
+    # the spring change (closed anyway); Monday opens at 09:00 CEST = 07:00 UTC.
+    due = POLICY.due(local("2026-03-28 13:30"), 60, BUDAPEST)
+    assert due == datetime(2026, 3, 30, 7, 30, tzinfo=UTC)
+    # And in autumn, 09:00 CET = 08:00 UTC on Monday 26 October
+    due = POLICY.due(local("2026-10-24 13:50"), 20, BUDAPEST)
+    assert due == datetime(2026, 10, 26, 8, 10, tzinfo=UTC)
+
+
+def test_a_shop_open_over_midnight_and_around_the_clock() -> None:
+    night = SlaPolicy.model_validate(
+        {"business_hours": {day: [{"opens": "20:00", "closes": "00:00"}] for day in ("mon", "tue")}}
+    )
+    assert night.due(local("2026-11-23 23:50", "Asia/Jakarta"), 20, "Asia/Jakarta") == (
+        local("2026-11-24 20:10", "Asia/Jakarta").astimezone(UTC)
+    )
+    always = SlaPolicy(business_hours_only=False)
+    start = local("2026-11-29 03:00")
+    assert always.due(start, 90, BUDAPEST) == start + timedelta(minutes=90)
+
+
+def test_elapsed_counts_the_same_hours() -> None:
+    start, end = local("2026-11-27 17:00"), local("2026-11-30 09:30")
+    assert POLICY.elapsed(start, end, BUDAPEST) == timedelta(minutes=60 + 240 + 30)
+    assert POLICY.elapsed(end, start, BUDAPEST) == timedelta(0)
+
+
+@pytest.mark.parametrize(
+    "hours",
+    [
+        {"mon": [{"opens": "18:00", "closes": "09:00"}]},
+        {"mon": [{"opens": "9am", "closes": "18:00"}]},
+        {"someday": [{"opens": "09:00", "closes": "18:00"}]},
+        {},
+    ],
+)
+def test_impossible_business_hours_are_refused(hours: dict[str, object]) -> None:
+    with pytest.raises(ValidationError):
+        SlaPolicy.model_validate({"business_hours": hours})
+
+
+def test_a_target_is_minutes_or_nothing() -> None:
+    with pytest.raises(ValidationError):
+        SlaPolicy.model_validate({"targets": {"urgent": {"first_response": 0}}})
+    assert Opening(opens="22:00", closes="00:00").span[1].hour == 0
+
+
+# Properties ------------------------------------------------------------------------------
+
+ZONES = ["Europe/Budapest", "America/Sao_Paulo", "Asia/Kolkata", "Asia/Riyadh", "Asia/Jakarta"]
+instants = st.datetimes(
+    min_value=datetime(2026, 1, 1), max_value=datetime(2027, 12, 31), timezones=st.just(UTC)
+)
+minutes = st.integers(min_value=0, max_value=3 * 24 * 60)
+
+
+@settings(max_examples=200, deadline=None)
+@given(start=instants, first=minutes, second=minutes, zone=st.sampled_from(ZONES))
+def test_due_times_add_up(start: datetime, first: int, second: int, zone: str) -> None:
+    # Waiting a, then b, ends where waiting a + b ends (for a > 0: the clock has started)
+    after_first = POLICY.due(start, first, zone)
+    if first:
+        assert POLICY.due(after_first, second, zone) == POLICY.due(start, first + second, zone)
+
+
+@settings(max_examples=200, deadline=None)
+@given(start=instants, wait=minutes, zone=st.sampled_from(ZONES))
+def test_the_clock_runs_exactly_the_target_until_the_due_time(
+    start: datetime, wait: int, zone: str
+) -> None:
+    due = POLICY.due(start, wait, zone)
+    assert due >= start
+    assert POLICY.elapsed(start, due, zone) == timedelta(minutes=wait)
+
+
+@settings(max_examples=200, deadline=None)
+@given(start=instants, shorter=minutes, extra=minutes, zone=st.sampled_from(ZONES))
+def test_a_longer_target_is_never_due_sooner(
+    start: datetime, shorter: int, extra: int, zone: str
+) -> None:
+    assert POLICY.due(start, shorter + extra, zone) >= POLICY.due(start, shorter, zone)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    start=instants,
+    wait=st.integers(min_value=1, max_value=3 * 24 * 60),
+    zone=st.sampled_from(ZONES),
+)
+def test_a_due_time_is_in_business_hours_and_never_on_a_holiday(
+    start: datetime, wait: int, zone: str
+) -> None:
+    due = POLICY.due(start, wait, zone).astimezone(ZoneInfo(zone))
+    # The last minute counted was an open one: just before the due time the shop was open
+    just_before = due - timedelta(seconds=1)
+    assert POLICY.elapsed(just_before, due, zone) == timedelta(seconds=1)
+    assert just_before.date() not in {date(2026, 12, 25), date(2026, 12, 26)}
