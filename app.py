@@ -280,10 +280,19 @@ def email_events(event: SNSEvent) -> None:
 
 @app.on_sqs_message(queue=TIMERS_QUEUE, batch_size=10)
 def process_timers(event: SQSEvent) -> dict[str, Any]:
-    from chalicelib.queues import parse_wakeup
+    from chalicelib.domain.conversation import Wakeup
+    from chalicelib.queues import parse_timer
 
     card_actions = _container().card_actions
-    return _process_batch(event, lambda body: card_actions.wake(parse_wakeup(body)))
+
+    def handle(body: str) -> None:
+        job = parse_timer(body)
+        if isinstance(job, Wakeup):
+            card_actions.wake(job)
+        else:
+            card_actions.escalate(job)
+
+    return _process_batch(event, handle)
 
 
 @app.schedule(Rate(1, unit=Rate.MINUTES))

@@ -184,7 +184,13 @@ class Container:
     @cached_property
     def inbound(self) -> InboundProcessor:
         return InboundProcessor(
-            self.store, self.vault, self.channel_for, self.slack, self.media, self.new_id
+            self.store,
+            self.vault,
+            self.channel_for,
+            self.slack,
+            self.media,
+            self.schedules,
+            self.new_id,
         )
 
     @cached_property

@@ -26,7 +26,9 @@ from chalicelib.domain.conversation import (
     InboundMessage,
     OutboundJob,
     OutboundWork,
-    Wakeup,
+    SlaAlarm,
+    TimerJob,
+    TimerWork,
 )
 from chalicelib.domain.errors import NotYet, Retryable
 
@@ -144,15 +146,14 @@ class Schedules:
         _, partition, _, region, account, _ = arn.split(":", 5)
         return arn, f"arn:{partition}:iam::{account}:role/threadline-scheduler-{region}"
 
-    def wake_at(self, wakeup: Wakeup) -> None:
+    def set_alarm(self, job: TimerWork) -> None:
+        """Puts `job` on the timers queue at its `due_at`, once however often it is set."""
         queue_arn, role_arn = self._target
-        due = wakeup.due_at.astimezone(UTC)
-        name = (
-            "wake-"
-            + hashlib.blake2b(
-                f"{wakeup.conversation_ref}@{due.isoformat()}".encode(), digest_size=16
-            ).hexdigest()
-        )
+        due = job.due_at.astimezone(UTC)
+        seed = f"{job.kind}:{job.conversation_ref}@{due.isoformat()}"
+        if isinstance(job, SlaAlarm):
+            seed += f":{job.target.value}:{job.started_at.isoformat()}:{job.stage.value}"
+        name = f"{job.kind}-" + hashlib.blake2b(seed.encode(), digest_size=16).hexdigest()
         try:
             self._client.create_schedule(
                 Name=name,
@@ -164,16 +165,19 @@ class Schedules:
                 Target={
                     "Arn": queue_arn,
                     "RoleArn": role_arn,
-                    "Input": wakeup.model_dump_json(),
-                    "SqsParameters": {"MessageGroupId": _queue_id(wakeup.conversation_ref)},
+                    "Input": job.model_dump_json(),
+                    "SqsParameters": {"MessageGroupId": _queue_id(job.conversation_ref)},
                 },
             )
         except self._client.exceptions.ConflictException:
             return
 
 
-def parse_wakeup(body: str) -> Wakeup:
-    return Wakeup.model_validate_json(body)
+TIMER_JOB = TypeAdapter[TimerWork](TimerJob)
+
+
+def parse_timer(body: str) -> TimerWork:
+    return TIMER_JOB.validate_json(body)
 
 
 def parse_inbound(body: str) -> InboundMessage:

@@ -439,6 +439,9 @@ class Store:
                     }
                 }
             )
+        if conversation.response_clock is not None:
+            conversation_values[":clock"] = conversation.response_clock.model_dump(mode="json")
+            extra_update += ", response_clock = :clock"
         if conversation.snoozed_until is None:
             # A customer's message ends a snooze.
             extra_update += " REMOVE snoozed_until"
@@ -620,18 +623,25 @@ class Store:
         return conversation
 
     def save_state(self, conversation: Conversation) -> None:
-        """Stores what agents change on a conversation: status, snooze, priority, assignee."""
+        """Stores what agents and timers change on a conversation: status, snooze, priority,
+        assignee, and its service-level state."""
         values: Item = {
             ":status": conversation.status.value,
             ":priority": conversation.priority.value,
         }
         assignments = ["#status = :status", "priority = :priority"]
         removals = []
+        state = conversation.model_dump(
+            mode="json", include={"response_clock", "first_response_at", "sla_history"}
+        )
         optional = {
             "assignee_user_id": conversation.assignee_user_id,
             "snoozed_until": (
                 conversation.snoozed_until.isoformat() if conversation.snoozed_until else None
             ),
+            "response_clock": state["response_clock"],
+            "first_response_at": state["first_response_at"],
+            "sla_history": state["sla_history"] or None,
         }
         for name, value in optional.items():
             if value is None:

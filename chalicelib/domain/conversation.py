@@ -147,6 +147,44 @@ class InboundMessage(BaseModel):
         return f"{self.shop_id}:{self.customer_address}"
 
 
+class SlaTarget(StrEnum):
+    FIRST_RESPONSE = "first_response"
+    NEXT_RESPONSE = "next_response"
+
+
+class SlaStage(StrEnum):
+    """How far an unanswered conversation has gone past its target, in order."""
+
+    RUNNING = "running"
+    WARNING = "warning"
+    BREACHED = "breached"
+    SECOND_LEVEL = "second_level"
+
+
+SLA_STAGE_ORDER = list(SlaStage)
+
+
+class ResponseClock(BaseModel):
+    """The response the customer waits for: which target, since when, due when, how late."""
+
+    model_config = ConfigDict(frozen=True)
+
+    target: SlaTarget
+    started_at: datetime
+    due_at: datetime
+    stage: SlaStage = SlaStage.RUNNING
+
+
+class SlaEvent(BaseModel):
+    """One step of a target's life, kept on the conversation for reports."""
+
+    model_config = ConfigDict(frozen=True)
+
+    target: SlaTarget
+    stage: SlaStage | Literal["met"]
+    at: datetime
+
+
 class Conversation(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -168,6 +206,10 @@ class Conversation(BaseModel):
     # The conversation this one follows, when the customer came back after a quiet period.
     previous_conversation_id: str | None = None
     previous_thread_url: str | None = None
+    # Service levels: the running response target, the first answer, and what happened.
+    response_clock: ResponseClock | None = None
+    first_response_at: datetime | None = None
+    sla_history: tuple[SlaEvent, ...] = ()
     # While snoozed: when it wakes; None means when the customer writes again.
     snoozed_until: datetime | None = None
     slack_team_id: str | None = None
@@ -512,6 +554,29 @@ class Wakeup(BaseModel):
     @property
     def conversation_ref(self) -> str:
         return f"{self.shop_id}:{self.conversation_id}"
+
+
+class SlaAlarm(BaseModel):
+    """One stage of a response target, delivered by a one-time schedule: it acts only if
+    that very target is still unmet and has not reached the stage yet."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["sla_alarm"] = "sla_alarm"
+    shop_id: str
+    conversation_id: str
+    target: SlaTarget
+    started_at: datetime
+    stage: SlaStage
+    due_at: datetime
+
+    @property
+    def conversation_ref(self) -> str:
+        return f"{self.shop_id}:{self.conversation_id}"
+
+
+TimerWork = Wakeup | SlaAlarm
+TimerJob = Annotated[TimerWork, Field(discriminator="kind")]
 
 
 def wake(conversation: Conversation, wakeup: Wakeup) -> Conversation | None:

@@ -14,7 +14,16 @@ from zoneinfo import ZoneInfo
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from chalicelib.domain.conversation import Priority
+from chalicelib.domain.conversation import (
+    SLA_STAGE_ORDER,
+    Conversation,
+    Priority,
+    ResponseClock,
+    SlaAlarm,
+    SlaEvent,
+    SlaStage,
+    SlaTarget,
+)
 
 
 class Weekday(StrEnum):
@@ -80,12 +89,71 @@ DEFAULT_TARGETS = {
 WORKWEEK = {day: [Opening(opens="09:00", closes="18:00")] for day in WEEKDAYS[:5]}
 
 
+SlackUserOrGroup = Annotated[str, Field(pattern=r"^[UWS][A-Z0-9]{2,20}$")]
+
+
 class SlaPolicy(_Strict):
     targets: dict[Priority, Targets] = Field(default_factory=lambda: dict(DEFAULT_TARGETS))
     business_hours: dict[Weekday, list[Opening]] = Field(default_factory=lambda: dict(WORKWEEK))
     holidays: list[date] = Field(default_factory=list, max_length=366)
     # False: the clock runs around the clock, business hours or not.
     business_hours_only: bool = True
+    # The stages: a warning when this share of the target has run, the breach at the
+    # target, the second level when this multiple of it has run.
+    warning_at: float = Field(default=0.8, gt=0, lt=1)
+    second_level_at: float = Field(default=2.0, gt=1, le=10)
+    # Who hears of a breach (users U…, or user groups S…), who of the second level, and
+    # the channel that lists second-level escalations.
+    on_call: list[SlackUserOrGroup] = Field(default_factory=list, max_length=20)
+    lead_user_id: SlackUserOrGroup | None = None
+    escalation_channel_id: str | None = Field(default=None, pattern=r"^[CG][A-Z0-9]{2,20}$")
+
+    def minutes(self, priority: Priority, target: SlaTarget) -> int | None:
+        targets = self.targets.get(priority)
+        return getattr(targets, target.value) if targets else None
+
+    def arm(self, conversation: Conversation, since: datetime, timezone: str) -> Conversation:
+        """A conversation whose customer waits from `since`: its response target starts,
+        unless one already runs (the clock counts from the first unanswered message)."""
+        if conversation.response_clock is not None:
+            return conversation
+        target = (
+            SlaTarget.FIRST_RESPONSE
+            if conversation.first_response_at is None
+            else SlaTarget.NEXT_RESPONSE
+        )
+        minutes = self.minutes(conversation.priority, target)
+        if minutes is None:
+            return conversation
+        clock = ResponseClock(
+            target=target, started_at=since, due_at=self.due(since, minutes, timezone)
+        )
+        return conversation.model_copy(update={"response_clock": clock})
+
+    def alarms(self, conversation: Conversation, timezone: str) -> list[SlaAlarm]:
+        """The stages of the running target, each at its moment."""
+        clock = conversation.response_clock
+        if clock is None:
+            return []
+        minutes = self.minutes(conversation.priority, clock.target) or 0
+        moments = {
+            SlaStage.WARNING: self.due(clock.started_at, int(minutes * self.warning_at), timezone),
+            SlaStage.BREACHED: clock.due_at,
+            SlaStage.SECOND_LEVEL: self.due(
+                clock.started_at, int(minutes * self.second_level_at), timezone
+            ),
+        }
+        return [
+            SlaAlarm(
+                shop_id=conversation.shop_id,
+                conversation_id=conversation.conversation_id,
+                target=clock.target,
+                started_at=clock.started_at,
+                stage=stage,
+                due_at=at,
+            )
+            for stage, at in moments.items()
+        ]
 
     @model_validator(mode="after")
     def _open_sometime(self) -> Self:
@@ -148,3 +216,30 @@ class SlaPolicy(_Strict):
                     total += overlap
             day += timedelta(days=1)
         return total
+
+
+def answered(conversation: Conversation, at: datetime) -> Conversation:
+    """An agent's reply went out: the running target is met."""
+    clock = conversation.response_clock
+    update: dict[str, object] = {"first_response_at": conversation.first_response_at or at}
+    if clock is not None:
+        met = SlaEvent(target=clock.target, stage="met", at=at)
+        update |= {"response_clock": None, "sla_history": (*conversation.sla_history, met)}
+    return conversation.model_copy(update=update)
+
+
+def escalate(conversation: Conversation, alarm: SlaAlarm) -> Conversation | None:
+    """The conversation at the alarm's stage; None for a stale alarm (that target was met,
+    or replaced, or is past this stage already)."""
+    clock = conversation.response_clock
+    if clock is None or (clock.target, clock.started_at) != (alarm.target, alarm.started_at):
+        return None
+    if SLA_STAGE_ORDER.index(alarm.stage) <= SLA_STAGE_ORDER.index(clock.stage):
+        return None
+    event = SlaEvent(target=clock.target, stage=alarm.stage, at=alarm.due_at)
+    return conversation.model_copy(
+        update={
+            "response_clock": clock.model_copy(update={"stage": alarm.stage}),
+            "sla_history": (*conversation.sla_history, event),
+        }
+    )

@@ -19,10 +19,14 @@ from chalicelib.domain.conversation import (
     DeliveryStatus,
     InboundMessage,
     Priority,
+    SlaAlarm,
+    SlaStage,
+    SlaTarget,
     SnoozeOption,
     conversation_ref,
 )
 from chalicelib.domain.shop import ReplyMode, ReplyPolicy, Shop
+from chalicelib.domain.sla import SlaPolicy
 
 WHATSAPP_WINDOW = timedelta(hours=24)
 SECTION_TEXT_LIMIT = 3000
@@ -178,6 +182,17 @@ def root_card(conversation: Conversation, shop: Shop) -> SlackMessage:
             ],
         }
     )
+    clock = conversation.response_clock
+    if clock is not None:
+        due = _local_time(clock.due_at, timezone)
+        what = TARGET_LABELS[clock.target]
+        late = clock.stage in (SlaStage.BREACHED, SlaStage.SECOND_LEVEL)
+        line = (
+            f":red_circle: *{what} overdue* since {due}"
+            if late
+            else f"{':warning: ' if clock.stage is SlaStage.WARNING else ''}*{what} due:* {due}"
+        )
+        blocks.insert(1, {"type": "context", "elements": [{"type": "mrkdwn", "text": line}]})
     if conversation.previous_thread_url:
         blocks.insert(
             1,
@@ -283,6 +298,52 @@ def action_note(
     text = ACTION_NOTES[action.action].format(user=action.user_id, priority=priority, until=until)
     return SlackMessage(
         text=text, blocks=[{"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}]
+    )
+
+
+TARGET_LABELS = {
+    SlaTarget.FIRST_RESPONSE: "First response",
+    SlaTarget.NEXT_RESPONSE: "Reply",
+}
+
+
+def _mention(user_or_group: str) -> str:
+    return f"<!subteam^{user_or_group}>" if user_or_group.startswith("S") else f"<@{user_or_group}>"
+
+
+def sla_note(
+    alarm: SlaAlarm, target_due: datetime, policy: SlaPolicy, timezone: str
+) -> SlackMessage:
+    """Told in the thread at each stage of a response target (which ends `target_due`)."""
+    what = TARGET_LABELS[alarm.target]
+    due = _local_time(target_due, timezone)
+    match alarm.stage:
+        case SlaStage.WARNING:
+            text = f":hourglass_flowing_sand: {what} due soon: the target ends {due}."
+        case SlaStage.BREACHED:
+            callers = " ".join(_mention(who) for who in policy.on_call)
+            text = f":rotating_light: {what} overdue (the target ended {due}). {callers}".strip()
+        case _:
+            lead = f" {_mention(policy.lead_user_id)}" if policy.lead_user_id else ""
+            text = f":sos: Still unanswered: escalated{lead}."
+    return SlackMessage(
+        text=text, blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
+    )
+
+
+def escalation_message(
+    conversation: Conversation, alarm: SlaAlarm, thread_url: str, timezone: str
+) -> SlackMessage:
+    """The second level, told to the shop's lead and its escalation channel."""
+    customer = escape_mrkdwn(conversation.customer_label)
+    since = _local_time(alarm.started_at, timezone)
+    what = TARGET_LABELS[alarm.target].lower()
+    text = (
+        f":sos: <{thread_url}|{CHANNEL_LABELS[conversation.channel]} conversation with "
+        f"{customer}> has waited for its {what} since {since}."
+    )
+    return SlackMessage(
+        text=text, blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
     )
 
 

@@ -14,6 +14,8 @@ from chalicelib.domain.conversation import (
     ConversationStatus,
     InboundMessage,
     InboundStatus,
+    SlaAlarm,
+    SlaStage,
     Wakeup,
     apply_action,
     conversation_ref,
@@ -25,13 +27,16 @@ from chalicelib.domain.conversation import (
 )
 from chalicelib.domain.errors import Retryable
 from chalicelib.domain.shop import NewSubject, Shop, ShopSecrets
+from chalicelib.domain.sla import escalate
 from chalicelib.domain.slack_view import (
     action_note,
     attachments_missing_note,
     continued_note,
     customer_message,
+    escalation_message,
     reopened_note,
     root_card,
+    sla_note,
     snooze_over_note,
 )
 from chalicelib.secrets import SecretVault
@@ -57,6 +62,7 @@ class InboundProcessor:
         channels: ChannelRouter,
         slack: SlackFactory,
         media: MediaPort,
+        schedules: SchedulesPort,
         new_id: IdFactory,
     ) -> None:
         self._store = store
@@ -64,6 +70,7 @@ class InboundProcessor:
         self._channels = channels
         self._slack = slack
         self._media = media
+        self._schedules = schedules
         self._new_id = new_id
 
     def process(self, message: InboundMessage) -> None:
@@ -88,6 +95,7 @@ class InboundProcessor:
             self._store.discard_inbound(message, "automated_mail")
             return
         conversation = with_customer_message(before, message)
+        conversation = self._arm_sla(conversation, before, message, shop)
         thread = conversation.slack_thread
         card_is_new = thread is None
         if thread is None:
@@ -112,6 +120,20 @@ class InboundProcessor:
             conversation_id=conversation.conversation_id,
             message_key=message.message_key,
         )
+
+    def _arm_sla(
+        self, conversation: Conversation, before: Conversation, message: InboundMessage, shop: Shop
+    ) -> Conversation:
+        """The customer now waits for an answer: the shop's response target starts, its
+        stages set as one-time schedules (before the conversation is stored, so a retry
+        finds them set)."""
+        automated = message.email is not None and message.email.automated
+        if shop.sla is None or automated or before.response_clock is not None:
+            return conversation
+        armed = shop.sla.arm(conversation, message.received_at, shop.timezone)
+        for alarm in shop.sla.alarms(armed, shop.timezone):
+            self._schedules.set_alarm(alarm)
+        return armed
 
     def _keep_media(
         self, message: InboundMessage, shop: Shop, secrets: ShopSecrets
@@ -267,7 +289,7 @@ class CardActions:
         if changed.snoozed_until is not None:
             # Set before the state is stored: a retry finds the state unchanged and stops, so
             # the alarm must exist by then. An alarm whose snooze is never stored is stale.
-            self._schedules.wake_at(
+            self._schedules.set_alarm(
                 Wakeup(
                     shop_id=changed.shop_id,
                     conversation_id=changed.conversation_id,
@@ -297,3 +319,31 @@ class CardActions:
         channel, thread_ts = woken.slack_thread
         slack.update(channel, thread_ts, root_card(woken, shop))
         slack.post(channel, snooze_over_note(woken.assignee_user_id), thread_ts=thread_ts)
+
+    def escalate(self, alarm: SlaAlarm) -> None:
+        """A response target's stage: noted in the thread and on the card at the warning,
+        on-call called at the breach, the lead and the escalation channel told at the second
+        level; recorded on the conversation. A stale alarm changes nothing."""
+        conversation = self._store.get_conversation(alarm.shop_id, alarm.conversation_id)
+        escalated = escalate(conversation, alarm) if conversation else None
+        if escalated is None or escalated.slack_thread is None:
+            logger.info("stale SLA alarm ignored", conversation_ref=alarm.conversation_ref)
+            return
+        shop = self._store.get_shop(escalated.shop_id)
+        token = self._vault.get(escalated.shop_id).slack_bot_token if shop else None
+        if shop is None or shop.sla is None or token is None:
+            return
+        self._store.save_state(escalated)
+        slack = self._slack(token.get_secret_value())
+        channel, thread_ts = escalated.slack_thread
+        slack.update(channel, thread_ts, root_card(escalated, shop))
+        clock = escalated.response_clock
+        target_due = clock.due_at if clock else alarm.due_at
+        note = sla_note(alarm, target_due, shop.sla, shop.timezone)
+        slack.post(channel, note, thread_ts=thread_ts)
+        if alarm.stage is SlaStage.SECOND_LEVEL:
+            link = slack.permalink(channel, thread_ts)
+            escalation = escalation_message(escalated, alarm, link, shop.timezone)
+            for destination in (shop.sla.lead_user_id, shop.sla.escalation_channel_id):
+                if destination:
+                    slack.post(destination, escalation)

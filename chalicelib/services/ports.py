@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from chalicelib.channels.base import MediaFile, OutboundChannel
-from chalicelib.domain.conversation import Channel, SlackFile, Wakeup
+from chalicelib.domain.conversation import Channel, SlackFile, TimerWork
 from chalicelib.domain.slack_view import SlackMessage
 
 Clock = Callable[[], datetime]
@@ -43,7 +43,7 @@ ChannelRouter = Callable[[Channel], OutboundChannel]
 
 
 class SchedulesPort(Protocol):
-    def wake_at(self, wakeup: Wakeup) -> None: ...
+    def set_alarm(self, job: TimerWork) -> None: ...
 
 
 class MediaPort(Protocol):

@@ -30,6 +30,7 @@ from chalicelib.domain.conversation import (
 )
 from chalicelib.domain.errors import NotYet, Retryable
 from chalicelib.domain.shop import ReplyMode, Shop, ShopSecrets
+from chalicelib.domain.sla import answered
 from chalicelib.domain.slack_view import (
     DELIVERY_REACTIONS,
     INTERNAL_REACTION,
@@ -190,12 +191,12 @@ class ReplyDispatcher:
         )
 
     def _await_customer(self, slack: SlackPort, shop: Shop, conversation: Conversation) -> None:
-        """Answered, the conversation waits for the customer, on the card too (best effort:
-        the next change redraws the card)."""
+        """Answered, the conversation's response target is met and it waits for the
+        customer, on the card too (best effort: the next change redraws the card)."""
         current = self._store.get_conversation(conversation.shop_id, conversation.conversation_id)
         if current is None or current.slack_thread is None:
             return
-        waiting = after_agent_reply(current)
+        waiting = after_agent_reply(answered(current, self._clock()))
         if waiting == current:
             return
         self._store.save_state(waiting)

@@ -284,7 +284,7 @@ def test_an_alarm_of_a_snooze_that_ended_early_changes_nothing(
     assert stored is not None
     assert stored.status.value == "open"
     assert len(slack.thread(root_ts)) == thread_length
-    assert alarm["Name"].startswith("wake-")
+    assert alarm["Name"].startswith("wakeup-")
 
 
 def test_snoozed_until_the_customer_writes_sets_no_alarm_and_the_customer_wakes_it(

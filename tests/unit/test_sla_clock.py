@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from chalicelib.domain.sla import Opening, SlaPolicy
+from chalicelib.domain.conversation import Channel, Conversation, SlaStage, SlaTarget
+from chalicelib.domain.sla import Opening, SlaPolicy, answered, escalate
 
 pytestmark = pytest.mark.unit
 
@@ -157,3 +158,59 @@ def test_a_due_time_is_in_business_hours_and_never_on_a_holiday(
     just_before = due - timedelta(seconds=1)
     assert POLICY.elapsed(just_before, due, zone) == timedelta(seconds=1)
     assert just_before.date() not in {date(2026, 12, 25), date(2026, 12, 26)}
+
+
+# Targets on a conversation ---------------------------------------------------------------
+
+
+def waiting_conversation(**changes: object) -> Conversation:
+    opened = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+    conversation = Conversation(
+        shop_id="kavezo",
+        conversation_id="conv-1",
+        channel=Channel.WHATSAPP,
+        customer_address="whatsapp:+36201234567",
+        shop_address="whatsapp:+36301234567",
+        created_at=opened,
+        last_customer_message_at=opened,
+    )
+    return conversation.model_copy(update=changes)
+
+
+def test_the_first_target_then_the_next_one_each_with_three_stages() -> None:
+    policy = SlaPolicy(business_hours_only=False)
+    start = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+    armed = policy.arm(waiting_conversation(), start, BUDAPEST)
+    assert armed.response_clock is not None
+    assert armed.response_clock.target is SlaTarget.FIRST_RESPONSE
+    # Normal priority by default: 4 hours; stages at 80%, 100% and 200%
+    assert [(a.stage, a.due_at - start) for a in policy.alarms(armed, BUDAPEST)] == [
+        (SlaStage.WARNING, timedelta(minutes=192)),
+        (SlaStage.BREACHED, timedelta(hours=4)),
+        (SlaStage.SECOND_LEVEL, timedelta(hours=8)),
+    ]
+    met = answered(armed, start + timedelta(minutes=5))
+    assert met.response_clock is None
+    again = policy.arm(met, start + timedelta(hours=1), BUDAPEST)
+    assert again.response_clock is not None
+    assert again.response_clock.target is SlaTarget.NEXT_RESPONSE
+
+
+def test_an_alarm_acts_once_in_order_and_only_for_its_own_target() -> None:
+    policy = SlaPolicy(business_hours_only=False)
+    armed = policy.arm(waiting_conversation(), datetime(2026, 11, 23, 8, 0, tzinfo=UTC), BUDAPEST)
+    warning, breach, second = policy.alarms(armed, BUDAPEST)
+    breached = escalate(armed, breach)
+    assert breached is not None
+    assert escalate(breached, breach) is None
+    assert escalate(breached, warning) is None
+    assert escalate(breached, second) is not None
+    other_target = second.model_copy(update={"started_at": second.started_at + timedelta(1)})
+    assert escalate(breached, other_target) is None
+    assert escalate(answered(armed, second.due_at), second) is None
+
+
+def test_no_target_for_a_priority_arms_nothing() -> None:
+    policy = SlaPolicy.model_validate({"targets": {"urgent": {"first_response": 15}}})
+    conversation = waiting_conversation()
+    assert policy.arm(conversation, conversation.created_at, BUDAPEST) == conversation
