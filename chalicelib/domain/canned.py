@@ -43,14 +43,20 @@ class CannedResponse(BaseModel):
         return "order_number" in placeholders_in(self.text)
 
     def render(self, *, first_name: str, order_number: str, agent: str, shop: str) -> str:
-        filled = self.text.format(
-            first_name=first_name, order_number=order_number, agent=agent, shop=shop
+        return fill(
+            self.text, first_name=first_name, order_number=order_number, agent=agent, shop=shop
         )
-        # An empty placeholder leaves neither a double space nor a space before punctuation.
-        filled = re.sub(r"[ \t]+([,.!?;:،।])", r"\1", filled)
-        # "Obrigado, !" left by a missing name is "Obrigado!".
-        filled = re.sub(r"[,،]+([.!?;:।])", r"\1", filled)
-        return re.sub(r"[ \t]{2,}", " ", filled).strip()
+
+
+def fill(template: str, **values: str) -> str:
+    """A template with its placeholders filled; an empty one leaves no gap behind."""
+    filled = template.format(**values)
+    # Neither a double space nor a space before punctuation.
+    filled = re.sub(r"[ \t]+([,.!?;:،।])", r"\1", filled)
+    # "Obrigado, !" or "Köszönjük, , megkaptuk" left by a missing name.
+    filled = re.sub(r"([,،])(?:\s*[,،])+", r"\1", filled)
+    filled = re.sub(r"[,،]+([.!?;:।])", r"\1", filled)
+    return re.sub(r"[ \t]{2,}", " ", filled).strip()
 
 
 def first_name(customer_name: str | None) -> str:

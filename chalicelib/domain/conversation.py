@@ -210,6 +210,8 @@ class Conversation(BaseModel):
     response_clock: ResponseClock | None = None
     first_response_at: datetime | None = None
     sla_history: tuple[SlaEvent, ...] = ()
+    # When each automatic reply (acknowledgement, out of hours, faq:<rule>) last went out.
+    auto_replies_sent: dict[str, datetime] = Field(default_factory=dict)
     # While snoozed: when it wakes; None means when the customer writes again.
     snoozed_until: datetime | None = None
     slack_team_id: str | None = None

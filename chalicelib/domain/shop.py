@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, model_validator
 
+from chalicelib.domain.auto_replies import AutoReplyPolicy
 from chalicelib.domain.canned import CannedResponse
 from chalicelib.domain.conversation import Channel
 from chalicelib.domain.sla import SlaPolicy
@@ -197,6 +198,8 @@ class Shop(_Strict):
     new_conversation_after_hours: int | None = Field(default=None, ge=1, le=24 * 365)
     # Response and resolution targets; none promised without it.
     sla: SlaPolicy | None = None
+    # Automatic replies; none without it.
+    auto_replies: AutoReplyPolicy | None = None
 
     @property
     def quiet_period(self) -> timedelta | None:
@@ -267,6 +270,7 @@ class ShopDocument(_Strict):
     canned_responses: CannedResponses = Field(default_factory=list)
     new_conversation_after_hours: int | None = Field(default=None, ge=1, le=24 * 365)
     sla: SlaPolicy | None = None
+    auto_replies: AutoReplyPolicy | None = None
 
     def split(self, shop_id: str) -> tuple[Shop, ShopSecrets]:
         slack = self.slack.model_dump(exclude={"bot_token"}) if self.slack else None
@@ -283,6 +287,7 @@ class ShopDocument(_Strict):
                 "canned_responses": self.canned_responses,
                 "new_conversation_after_hours": self.new_conversation_after_hours,
                 "sla": self.sla,
+                "auto_replies": self.auto_replies,
             }
         )
         secrets = ShopSecrets(
