@@ -247,7 +247,7 @@ def process_inbound(event: SQSEvent) -> dict[str, Any]:
 
 @app.on_sqs_message(queue=OUTBOUND_QUEUE, batch_size=10)
 def process_outbound(event: SQSEvent) -> dict[str, Any]:
-    from chalicelib.domain.conversation import CannedReply, ConversationAction
+    from chalicelib.domain.conversation import AutoReplyJob, CannedReply, ConversationAction
     from chalicelib.queues import parse_outbound
 
     container = _container()
@@ -258,6 +258,8 @@ def process_outbound(event: SQSEvent) -> dict[str, Any]:
             container.card_actions.act(job)
         elif isinstance(job, CannedReply):
             container.replies.send_canned(job)
+        elif isinstance(job, AutoReplyJob):
+            container.replies.send_auto_reply(job)
         else:
             container.replies.handle(job)
 

@@ -190,6 +190,7 @@ class Container:
             self.slack,
             self.media,
             self.schedules,
+            self.queues,
             self.new_id,
         )
 

@@ -21,6 +21,7 @@ from pydantic import TypeAdapter
 
 from chalicelib.domain.conversation import (
     AgentReply,
+    AutoReplyJob,
     CannedReply,
     ConversationAction,
     InboundMessage,
@@ -107,6 +108,8 @@ class Queues:
             group, dedup = job.thread_key, job.event_id
         elif isinstance(job, CannedReply):
             group, dedup = job.thread_key, f"view:{job.view_id}"
+        elif isinstance(job, AutoReplyJob):
+            group, dedup = job.thread_key, job.post_id
         elif isinstance(job, ConversationAction):
             # Its own group: a button must not wait behind a reply's grace period.
             group = f"{job.thread_key}:card"

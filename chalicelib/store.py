@@ -16,7 +16,7 @@ index):
 | conversation by an email's Message-ID  | SHOP#{shop}#MAILID#{message id}     | POINTER          |
 | mail quarantined or dropped, by reason | SHOP#{shop}                         | COUNTERS         |
 | latest edit/deletion of a Slack message| SLACK#{team}#{channel}#{ts}         | REVISION         |
-| a canned response's post, by its modal | SLACK#{team}#VIEW#{view id}         | POST             |
+| a post made for an agent or by itself  | SLACK#{team}#POST#{job's post id}   | POST             |
 | an "Add to Slack" in progress (10 min) | OAUTHSTATE#{state}                  | STATE            |
 | a workspace's installation (no tokens) | SLACKTEAM#{enterprise or -}#{team}  | INSTALLATION     |
 | messages of a conversation, time order | GSI1: CONV#{shop}#{conversation}    | {iso time}#{key} |
@@ -442,6 +442,11 @@ class Store:
         if conversation.response_clock is not None:
             conversation_values[":clock"] = conversation.response_clock.model_dump(mode="json")
             extra_update += ", response_clock = :clock"
+        if conversation.auto_replies_sent:
+            conversation_values[":auto"] = conversation.model_dump(
+                mode="json", include={"auto_replies_sent"}
+            )["auto_replies_sent"]
+            extra_update += ", auto_replies_sent = :auto"
         if conversation.snoozed_until is None:
             # A customer's message ends a snooze.
             extra_update += " REMOVE snoozed_until"
@@ -834,11 +839,12 @@ class Store:
             if not _condition_failed(error):
                 raise
 
-    def canned_post(self, team_id: str, view_id: str) -> tuple[str, str] | None:
-        """(ts, text) of the thread message a submitted canned-response modal was posted as."""
+    def bot_post(self, team_id: str, post_id: str) -> tuple[str, str] | None:
+        """(ts, text) of the thread message a job (a canned response's modal, an automatic
+        reply) was posted as, so a retried job posts nothing again."""
         response = self._client.get_item(
             TableName=self._table,
-            Key=_key(f"SLACK#{team_id}#VIEW#{view_id}", "POST"),
+            Key=_key(f"SLACK#{team_id}#POST#{post_id}", "POST"),
             ConsistentRead=True,
         )
         item = response.get("Item")
@@ -847,11 +853,11 @@ class Store:
         values = _from_attributes(item)
         return str(values["ts"]), str(values["text"])
 
-    def record_canned_post(self, team_id: str, view_id: str, ts: str, text: str) -> None:
+    def record_bot_post(self, team_id: str, post_id: str, ts: str, text: str) -> None:
         self._client.put_item(
             TableName=self._table,
             Item={
-                **_key(f"SLACK#{team_id}#VIEW#{view_id}", "POST"),
+                **_key(f"SLACK#{team_id}#POST#{post_id}", "POST"),
                 **_to_attributes({"ts": ts, "text": text}),
             },
         )

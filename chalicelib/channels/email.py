@@ -199,6 +199,9 @@ class EmailChannel:
         mail["Subject"] = envelope.subject
         mail["Date"] = format_datetime(message.created_at)
         mail["Message-ID"] = _message_id(message, shop.email.domain)
+        if message.automatic:
+            # RFC 3834: other programs must not answer it.
+            mail["Auto-Submitted"] = "auto-replied"
         if envelope.in_reply_to:
             mail["In-Reply-To"] = f"<{envelope.in_reply_to}>"
         if envelope.references:

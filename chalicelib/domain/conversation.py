@@ -370,6 +370,9 @@ class AgentReply(BaseModel):
     # Posted by Threadline for the agent (a canned response): agents cannot edit or delete
     # it, so it has no grace period to wait.
     posted_for_agent: bool = False
+    # Sent by Threadline itself (an automatic reply): unsigned, marked as automatic, and no
+    # answer to what the customer waits for.
+    automatic: bool = False
 
     @property
     def message_key(self) -> str:
@@ -426,6 +429,31 @@ class CannedReply(BaseModel):
     user_id: str
     name: str
     order_number: str | None = None
+
+    @property
+    def thread_key(self) -> str:
+        return thread_key(self.team_id, self.channel_id, self.thread_ts)
+
+
+class AutoReplyJob(BaseModel):
+    """An automatic reply to post in a conversation's thread and send to the customer."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["auto_reply"] = "auto_reply"
+    conversation_ref: str
+    team_id: str
+    channel_id: str
+    thread_ts: str
+    # The customer message it answers, and what it is ("acknowledgement", "faq:returns").
+    message_key: str
+    reply_key: str
+    language: str
+    text: str
+
+    @property
+    def post_id(self) -> str:
+        return f"auto:{self.message_key}:{self.reply_key}"
 
     @property
     def thread_key(self) -> str:
@@ -594,7 +622,7 @@ def wake(conversation: Conversation, wakeup: Wakeup) -> Conversation | None:
 
 
 # The outbound queue's jobs, all ordered per conversation thread or provider message.
-OutboundWork = AgentReply | CannedReply | DeliveryUpdate | ConversationAction
+OutboundWork = AgentReply | CannedReply | AutoReplyJob | DeliveryUpdate | ConversationAction
 OutboundJob = Annotated[OutboundWork, Field(discriminator="kind")]
 
 
@@ -625,6 +653,7 @@ class OutboundMessage(BaseModel):
     # Attachments, kept in the media bucket; sent as media where the channel takes it.
     media_keys: tuple[str, ...] = ()
     email: EmailEnvelope | None = None
+    automatic: bool = False
     slack_channel_id: str
     slack_ts: str
     slack_thread_ts: str
@@ -684,6 +713,7 @@ def reply_to(
         agent_name=agent_name,
         media_keys=media_keys,
         email=_envelope(conversation),
+        automatic=reply.automatic,
         slack_channel_id=reply.channel_id,
         slack_ts=reply.ts,
         slack_thread_ts=reply.thread_ts,

@@ -535,6 +535,18 @@ def canned_post(text: str, user_id: str, name: str) -> SlackMessage:
     return SlackMessage(text=_shorten(escape_mrkdwn(text), MESSAGE_TEXT_LIMIT), blocks=blocks)
 
 
+def auto_reply_post(text: str, reply_key: str, language: str) -> SlackMessage:
+    """An automatic reply as the thread shows it: what the customer gets, marked."""
+    parts = _escaped_chunks(text)
+    blocks: list[dict[str, Any]] = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": part}} for part in parts
+    ]
+    what = escape_mrkdwn(reply_key.replace("_", " ").replace("faq:", "FAQ "))
+    marker = f":robot_face: Automatic reply ({what}, {escape_mrkdwn(language)})"
+    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": marker}]})
+    return SlackMessage(text=_shorten(escape_mrkdwn(text), MESSAGE_TEXT_LIMIT), blocks=blocks)
+
+
 def canned_gone_note(name: str) -> SlackMessage:
     text = (
         f":warning: The canned response `{escape_mrkdwn(name)}` no longer exists: nothing was sent."

@@ -8,7 +8,9 @@ first messages cannot open two conversations.
 from aws_lambda_powertools import Logger
 
 from chalicelib.channels.base import MediaFile
+from chalicelib.domain.auto_replies import plan, sent
 from chalicelib.domain.conversation import (
+    AutoReplyJob,
     Conversation,
     ConversationAction,
     ConversationStatus,
@@ -39,12 +41,14 @@ from chalicelib.domain.slack_view import (
     sla_note,
     snooze_over_note,
 )
+from chalicelib.language import detect
 from chalicelib.secrets import SecretVault
 from chalicelib.services.ports import (
     ChannelRouter,
     Clock,
     IdFactory,
     MediaPort,
+    OutboundQueue,
     SchedulesPort,
     SlackFactory,
     SlackPort,
@@ -63,6 +67,7 @@ class InboundProcessor:
         slack: SlackFactory,
         media: MediaPort,
         schedules: SchedulesPort,
+        outbound: OutboundQueue,
         new_id: IdFactory,
     ) -> None:
         self._store = store
@@ -71,6 +76,7 @@ class InboundProcessor:
         self._slack = slack
         self._media = media
         self._schedules = schedules
+        self._outbound = outbound
         self._new_id = new_id
 
     def process(self, message: InboundMessage) -> None:
@@ -107,6 +113,7 @@ class InboundProcessor:
         if len(files) < len(message.media):
             missing = len(message.media) - len(files)
             slack.post(channel, attachments_missing_note(missing), thread_ts=thread_ts)
+        conversation = self._reply_automatically(conversation, message, shop, thread)
         self._store.record_inbound(message, conversation, reply_ts)
         if not card_is_new:
             self._refresh_card(slack, conversation, shop, thread)
@@ -134,6 +141,37 @@ class InboundProcessor:
         for alarm in shop.sla.alarms(armed, shop.timezone):
             self._schedules.set_alarm(alarm)
         return armed
+
+    def _reply_automatically(
+        self,
+        conversation: Conversation,
+        message: InboundMessage,
+        shop: Shop,
+        thread: tuple[str, str],
+    ) -> Conversation:
+        """Queues the automatic replies the message calls for (posted and sent by the
+        outbound worker, in the thread's order); returns the conversation remembering them,
+        so none goes twice. A retry queues the same jobs, which the queue and the post
+        record deduplicate."""
+        policy = shop.auto_replies
+        if policy is None or shop.slack is None:
+            return conversation
+        language = detect(message.text, policy.languages(), policy.default_language)
+        replies = plan(conversation, message, policy, shop.sla, shop.name, shop.timezone, language)
+        for reply in replies:
+            self._outbound.send_outbound(
+                AutoReplyJob(
+                    conversation_ref=conversation_ref(conversation),
+                    team_id=shop.slack.team_id,
+                    channel_id=thread[0],
+                    thread_ts=thread[1],
+                    message_key=message.message_key,
+                    reply_key=reply.key,
+                    language=reply.language,
+                    text=reply.text,
+                )
+            )
+        return sent(conversation, replies, message.received_at)
 
     def _keep_media(
         self, message: InboundMessage, shop: Shop, secrets: ShopSecrets

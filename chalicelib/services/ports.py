@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from chalicelib.channels.base import MediaFile, OutboundChannel
-from chalicelib.domain.conversation import Channel, SlackFile, TimerWork
+from chalicelib.domain.conversation import Channel, OutboundWork, SlackFile, TimerWork
 from chalicelib.domain.slack_view import SlackMessage
 
 Clock = Callable[[], datetime]
@@ -50,3 +50,7 @@ class MediaPort(Protocol):
     def keep(self, key: str, file: MediaFile) -> None: ...
 
     def share(self, key: str, seconds: int = ...) -> str: ...
+
+
+class OutboundQueue(Protocol):
+    def send_outbound(self, job: OutboundWork) -> None: ...

@@ -17,6 +17,7 @@ from chalicelib.domain.canned import first_name
 from chalicelib.domain.conversation import (
     FAILED_DELIVERY,
     AgentReply,
+    AutoReplyJob,
     CannedReply,
     Conversation,
     DeliveryStatus,
@@ -36,6 +37,7 @@ from chalicelib.domain.slack_view import (
     INTERNAL_REACTION,
     WAITING_REACTION,
     SlackMessage,
+    auto_reply_post,
     canned_gone_note,
     canned_post,
     delivery_failed_note,
@@ -137,7 +139,8 @@ class ReplyDispatcher:
         if receipt.thread_ids:
             self._store.point_mail(shop.shop_id, message.conversation_id, list(receipt.thread_ids))
         self._show(slack, message)
-        self._await_customer(slack, shop, conversation)
+        if not reply.automatic:
+            self._await_customer(slack, shop, conversation)
         logger.info(
             "reply sent",
             shop_id=shop.shop_id,
@@ -158,7 +161,7 @@ class ReplyDispatcher:
         if shop is None:
             return
         _, slack = self._workspace(shop)
-        posted = self._store.canned_post(job.team_id, job.view_id)
+        posted = self._store.bot_post(job.team_id, f"view:{job.view_id}")
         if posted is None:
             canned = shop.canned(job.name)
             if canned is None:
@@ -173,7 +176,7 @@ class ReplyDispatcher:
             ts = slack.post(
                 job.channel_id, canned_post(text, job.user_id, job.name), thread_ts=job.thread_ts
             )
-            self._store.record_canned_post(job.team_id, job.view_id, ts, text)
+            self._store.record_bot_post(job.team_id, f"view:{job.view_id}", ts, text)
             posted = ts, text
         ts, text = posted
         self.send_reply(
@@ -187,6 +190,40 @@ class ReplyDispatcher:
                 text=text,
                 explicit=True,
                 posted_for_agent=True,
+            )
+        )
+
+    def send_auto_reply(self, job: AutoReplyJob) -> None:
+        """An automatic reply: posted into the thread once (marked), then sent unsigned;
+        the customer still waits for a person, so it meets no target."""
+        conversation = self._store.find_conversation_by_thread(
+            job.team_id, job.channel_id, job.thread_ts
+        )
+        if conversation is None or conversation_ref(conversation) != job.conversation_ref:
+            return
+        shop = self._store.get_shop(conversation.shop_id)
+        if shop is None:
+            return
+        _, slack = self._workspace(shop)
+        posted = self._store.bot_post(job.team_id, job.post_id)
+        if posted is None:
+            note = auto_reply_post(job.text, job.reply_key, job.language)
+            ts = slack.post(job.channel_id, note, thread_ts=job.thread_ts)
+            self._store.record_bot_post(job.team_id, job.post_id, ts, job.text)
+            posted = ts, job.text
+        ts, text = posted
+        self.send_reply(
+            AgentReply(
+                event_id=job.post_id,
+                team_id=job.team_id,
+                channel_id=job.channel_id,
+                thread_ts=job.thread_ts,
+                ts=ts,
+                user_id="USLACKBOT",
+                text=text,
+                explicit=True,
+                posted_for_agent=True,
+                automatic=True,
             )
         )
 
@@ -252,10 +289,14 @@ class ReplyDispatcher:
         if refused:
             self._tell(slack, reply.channel_id, reply.thread_ts, files_not_sent_note(refused, True))
         # The customer reads who answered; without a Slack name, the shop answers.
-        agent = slack.display_name(reply.user_id) or shop.name
+        agent = shop.name if reply.automatic else slack.display_name(reply.user_id) or shop.name
         body = "\n".join(part for part in (outgoing.strip(), *links) if part)
         signed = policy.signed(body, agent=agent, shop=shop.name) if body else ""
-        return reply_to(conversation, reply, signed, agent, now, media_keys)
+        if reply.automatic:
+            signed = body
+        # An automatic reply speaks for the shop alone.
+        speaker = "" if reply.automatic else agent
+        return reply_to(conversation, reply, signed, speaker, now, media_keys)
 
     def _keep_files(
         self, reply: AgentReply, conversation: Conversation, shop: Shop, slack: SlackPort
