@@ -109,6 +109,8 @@ class SentMessage:
     status_callback: str
     sid: str
     media_urls: tuple[str, ...] = ()
+    content_sid: str | None = None
+    content_variables: dict[str, str] | None = None
 
 
 class RecordingTwilio(TwilioChannel):
@@ -140,7 +142,16 @@ class RecordingTwilio(TwilioChannel):
             raise self.failures.pop(0)
         sid = f"SM{len(self.sent) + 1:032x}"
         self.sent.append(
-            SentMessage(message.to, message.from_, message.text, status_callback, sid, media_urls)
+            SentMessage(
+                message.to,
+                message.from_,
+                message.text,
+                status_callback,
+                sid,
+                media_urls,
+                message.content_sid,
+                message.content_variables,
+            )
         )
         if self.lost_answers:
             self.lost_answers -= 1

@@ -5,6 +5,7 @@ URL; WhatsApp addresses carry a `whatsapp:` prefix. Replies go out through the o
 client, from the address the customer wrote to, with a status callback.
 """
 
+import json
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -168,11 +169,18 @@ class TwilioChannel:
         media_urls: tuple[str, ...] = (),
     ) -> SendReceipt:
         options: dict[str, Any] = {"media_url": list(media_urls)} if media_urls else {}
+        if message.content_sid:
+            # An approved template (WhatsApp outside the 24-hour window) instead of the text.
+            options = {
+                "content_sid": message.content_sid,
+                "content_variables": json.dumps(message.content_variables or {}),
+            }
+        else:
+            options["body"] = message.text
         with _provider_errors(self):
             created = self._client(shop, secrets).messages.create(
                 to=message.to,
                 from_=message.from_,
-                body=message.text,
                 status_callback=status_callback,
                 **options,
             )

@@ -240,6 +240,14 @@ class Conversation(BaseModel):
         return f"\u2068{name}\u2069 ({number})" if name else number
 
 
+# WhatsApp takes free-form replies only this long after the customer's last message.
+WHATSAPP_WINDOW = timedelta(hours=24)
+
+
+def whatsapp_window_open(conversation: Conversation, at: datetime) -> bool:
+    return at < conversation.last_customer_message_at + WHATSAPP_WINDOW
+
+
 PREVIEW_LENGTH = 140
 
 
@@ -654,6 +662,9 @@ class OutboundMessage(BaseModel):
     media_keys: tuple[str, ...] = ()
     email: EmailEnvelope | None = None
     automatic: bool = False
+    # WhatsApp outside its 24-hour window: the approved template sent instead of `text`.
+    content_sid: str | None = None
+    content_variables: dict[str, str] | None = None
     slack_channel_id: str
     slack_ts: str
     slack_thread_ts: str

@@ -66,10 +66,33 @@ class SlackConfig(_Strict):
         return self.channels.get(channel, self.channel_id)
 
 
+def _template_variables(values: dict[str, str]) -> dict[str, str]:
+    for key, value in values.items():
+        if not key.isdigit():
+            raise ValueError(f"variable {key!r}: WhatsApp numbers its variables (1, 2, ...)")
+        used = {name for _, name, _, _ in string.Formatter().parse(value) if name is not None}
+        unknown = used - {"first_name", "shop", "agent"}
+        if unknown:
+            raise ValueError(f"unknown placeholder {sorted(unknown)[0]!r}")
+    return values
+
+
+class WhatsAppTemplate(_Strict):
+    """An approved WhatsApp template (Twilio Content API), sent when the 24-hour window is
+    closed: its variables may use {first_name}, {shop} and {agent}."""
+
+    name: str = Field(min_length=1, max_length=120)
+    content_sid: str = Field(pattern=r"^HX[0-9a-fA-F]{32}$")
+    variables: Annotated[dict[str, str], AfterValidator(_template_variables)] = Field(
+        default_factory=dict
+    )
+
+
 class TwilioConfig(_Strict):
     account_sid: str = Field(pattern=r"^AC[0-9a-fA-F]{32}$")
     sms_numbers: list[PhoneNumber] = Field(default_factory=list, max_length=20)
     whatsapp_numbers: list[PhoneNumber] = Field(default_factory=list, max_length=20)
+    whatsapp_template: WhatsAppTemplate | None = None
 
 
 class NewSubject(StrEnum):

@@ -6,11 +6,12 @@ profile name) goes through `escape_mrkdwn`, so nobody can ping @channel or forge
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from chalicelib.domain.conversation import (
+    WHATSAPP_WINDOW,
     CardAction,
     Channel,
     Conversation,
@@ -28,7 +29,6 @@ from chalicelib.domain.conversation import (
 from chalicelib.domain.shop import ReplyMode, ReplyPolicy, Shop
 from chalicelib.domain.sla import SlaPolicy
 
-WHATSAPP_WINDOW = timedelta(hours=24)
 SECTION_TEXT_LIMIT = 3000
 MESSAGE_TEXT_LIMIT = 40000
 
@@ -545,6 +545,30 @@ def auto_reply_post(text: str, reply_key: str, language: str) -> SlackMessage:
     marker = f":robot_face: Automatic reply ({what}, {escape_mrkdwn(language)})"
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": marker}]})
     return SlackMessage(text=_shorten(escape_mrkdwn(text), MESSAGE_TEXT_LIMIT), blocks=blocks)
+
+
+def window_template_note(template_name: str) -> SlackMessage:
+    """Told when a WhatsApp reply went out as the shop's approved template."""
+    text = (
+        ":envelope_with_arrow: The customer last wrote more than 24 hours ago, and WhatsApp "
+        f"then allows only approved templates: *{escape_mrkdwn(template_name)}* went out "
+        "instead of your message. Once the customer answers, reply again."
+    )
+    return SlackMessage(
+        text=text, blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
+    )
+
+
+def window_closed_note() -> SlackMessage:
+    """Told when a WhatsApp reply cannot go out at all."""
+    text = (
+        ":no_entry: Not sent: the customer last wrote more than 24 hours ago, and WhatsApp "
+        "then allows only approved templates. Add one to the shop "
+        "(`twilio.whatsapp_template`), or reach the customer another way."
+    )
+    return SlackMessage(
+        text=text, blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
+    )
 
 
 def canned_gone_note(name: str) -> SlackMessage:

@@ -19,6 +19,7 @@ from chalicelib.domain.conversation import (
     AgentReply,
     AutoReplyJob,
     CannedReply,
+    Channel,
     Conversation,
     DeliveryStatus,
     DeliveryUpdate,
@@ -28,6 +29,7 @@ from chalicelib.domain.conversation import (
     media_capacity,
     reply_to,
     slack_time,
+    whatsapp_window_open,
 )
 from chalicelib.domain.errors import NotYet, Retryable
 from chalicelib.domain.shop import ReplyMode, Shop, ShopSecrets
@@ -45,6 +47,8 @@ from chalicelib.domain.slack_view import (
     nothing_to_send_note,
     reply_cancelled_note,
     root_card,
+    window_closed_note,
+    window_template_note,
 )
 from chalicelib.media import FOR_CUSTOMER_SECONDS
 from chalicelib.secrets import SecretVault
@@ -296,7 +300,38 @@ class ReplyDispatcher:
             signed = body
         # An automatic reply speaks for the shop alone.
         speaker = "" if reply.automatic else agent
-        return reply_to(conversation, reply, signed, speaker, now, media_keys)
+        message = reply_to(conversation, reply, signed, speaker, now, media_keys)
+        if conversation.channel is Channel.WHATSAPP and not whatsapp_window_open(conversation, now):
+            return self._as_template(message, conversation, shop, slack, reply)
+        return message
+
+    def _as_template(
+        self,
+        message: OutboundMessage,
+        conversation: Conversation,
+        shop: Shop,
+        slack: SlackPort,
+        reply: AgentReply,
+    ) -> OutboundMessage | None:
+        """WhatsApp's window is closed: the shop's approved template goes instead, or
+        nothing, and the thread says which."""
+        template = shop.twilio.whatsapp_template if shop.twilio else None
+        if template is None:
+            self._tell(slack, reply.channel_id, reply.thread_ts, window_closed_note())
+            return None
+        values = {
+            "first_name": first_name(conversation.customer_name),
+            "shop": shop.name,
+            "agent": message.agent_name or shop.name,
+        }
+        self._tell(slack, reply.channel_id, reply.thread_ts, window_template_note(template.name))
+        return message.model_copy(
+            update={
+                "content_sid": template.content_sid,
+                "content_variables": {k: v.format(**values) for k, v in template.variables.items()},
+                "media_keys": (),
+            }
+        )
 
     def _keep_files(
         self, reply: AgentReply, conversation: Conversation, shop: Shop, slack: SlackPort

@@ -123,7 +123,7 @@ def expected_shop(shop_id: str, document: dict[str, Any]) -> dict[str, Any]:
     """The shop JSON as the API shows `document`: secrets masked, id, email and webhook URLs
     filled in."""
     slack = {"channels": {}, **document["slack"], "bot_token": MASK}
-    twilio = {**document["twilio"], "auth_token": MASK}
+    twilio = {"whatsapp_template": None, **document["twilio"], "auth_token": MASK}
     webhooks = {
         "twilio_messaging": f"{PUBLIC_URL}/webhooks/twilio/{shop_id}",
         "twilio_status_callback": f"{PUBLIC_URL}/webhooks/twilio/{shop_id}/status",

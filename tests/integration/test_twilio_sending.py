@@ -171,3 +171,15 @@ def test_media_urls_go_to_twilio_with_the_reply(twilio_api):
     channel.send(reply("Sua etiqueta"), SHOP, SECRETS, CALLBACK, ("https://m.example/a.png",))
     [created] = outbox.entries("twilio", "messages.create")
     assert created.payload["MediaUrl"] == ["https://m.example/a.png"]
+
+
+def test_a_template_goes_to_twilio_as_content_sid_and_variables(twilio_api):
+    channel, outbox = twilio_api
+    message = reply("(the agent's words, not sent)").model_copy(
+        update={"content_sid": "HX" + "b" * 32, "content_variables": {"1": "Ana"}}
+    )
+    channel.send(message, SHOP, SECRETS, CALLBACK)
+    [created] = outbox.entries("twilio", "messages.create")
+    assert created.payload["ContentSid"] == "HX" + "b" * 32
+    assert created.payload["ContentVariables"] == '{"1": "Ana"}'
+    assert "Body" not in created.payload

@@ -393,6 +393,7 @@ def test_masked_document_shows_the_mask_and_never_the_secrets() -> None:
         "account_sid": ACCOUNT_SID,
         "sms_numbers": ["+3612345678"],
         "whatsapp_numbers": ["+36201234567", "+14155550100"],
+        "whatsapp_template": None,
         "auth_token": MASK,
     }
     assert shown["shop_id"] == SHOP_ID
@@ -684,3 +685,16 @@ def test_an_sla_policy_is_part_of_the_shop_json_with_defaults_and_field_errors()
     with pytest.raises(ValidationError) as error:
         ShopDocument.model_validate(valid_document(sla={"holidays": ["not a date"]}))
     assert error_locations(error)[0][:2] == ("sla", "holidays")
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        {"name": "x", "content_sid": "HX123"},
+        {"name": "x", "content_sid": "HX" + "a" * 32, "variables": {"name": "{first_name}"}},
+        {"name": "x", "content_sid": "HX" + "a" * 32, "variables": {"1": "{order}"}},
+    ],
+)
+def test_a_broken_whatsapp_template_is_refused(template: dict[str, Any]) -> None:
+    with pytest.raises(ValidationError):
+        ShopDocument.model_validate(with_section("twilio", whatsapp_template=template))
