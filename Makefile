@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format demo package clean
+.PHONY: run test lint format demo demo-sla package clean
 
 $(STAMP): pyproject.toml requirements.txt requirements-aws.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed: make PYTHON=python3.11"'
@@ -18,6 +18,10 @@ run: $(STAMP)
 
 demo: $(STAMP)
 	$(PY) -m chalicelib.local.demo
+
+# Against a stack started with THREADLINE_SLA_MINUTE_SECONDS=1 make run.
+demo-sla: $(STAMP)
+	$(PY) -m chalicelib.local.demo --sla
 
 test: $(STAMP)
 	$(PY) -m pytest

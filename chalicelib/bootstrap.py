@@ -192,6 +192,7 @@ class Container:
             self.schedules,
             self.queues,
             self.new_id,
+            self.settings.sla_minute_seconds,
         )
 
     @cached_property

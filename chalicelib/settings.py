@@ -43,6 +43,8 @@ class Settings(BaseModel):
     shop_cache_seconds: int = 60
     secrets_cache_seconds: int = 300
     retry_base_seconds: float = 10.0
+    # How long an SLA target minute lasts: 60, or a second or two to demo escalations.
+    sla_minute_seconds: float = 60.0
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -62,6 +64,7 @@ class Settings(BaseModel):
             "media_bucket": "THREADLINE_MEDIA_BUCKET",
             "shop_cache_seconds": "THREADLINE_SHOP_CACHE_SECONDS",
             "retry_base_seconds": "THREADLINE_RETRY_BASE_SECONDS",
+            "sla_minute_seconds": "THREADLINE_SLA_MINUTE_SECONDS",
         }
         values.update({field: env[name] for field, name in optional.items() if env.get(name)})
         return cls.model_validate(values)

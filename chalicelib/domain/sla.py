@@ -12,7 +12,7 @@ from enum import StrEnum
 from typing import Annotated, Self
 from zoneinfo import ZoneInfo
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from chalicelib.domain.conversation import (
     SLA_STAGE_ORDER,
@@ -107,6 +107,14 @@ class SlaPolicy(_Strict):
     on_call: list[SlackUserOrGroup] = Field(default_factory=list, max_length=20)
     lead_user_id: SlackUserOrGroup | None = None
     escalation_channel_id: str | None = Field(default=None, pattern=r"^[CG][A-Z0-9]{2,20}$")
+    # How long one target minute lasts: a minute, except in demos (scaled()).
+    _minute: timedelta = PrivateAttr(default=timedelta(minutes=1))
+
+    def scaled(self, minute_seconds: float) -> "SlaPolicy":
+        """The same policy whose target minutes last `minute_seconds` (demos only)."""
+        policy = self.model_copy()
+        policy._minute = timedelta(seconds=minute_seconds)
+        return policy
 
     def minutes(self, priority: Priority, target: SlaTarget) -> int | None:
         targets = self.targets.get(priority)
@@ -182,10 +190,10 @@ class SlaPolicy(_Strict):
         """When `minutes` of the clock have run from `start`: the earliest such instant (for
         0 minutes, the first open instant from `start`). In UTC."""
         if not self.business_hours_only:
-            return start + timedelta(minutes=minutes)
+            return start + minutes * self._minute
         zone = ZoneInfo(timezone)
         start = start.astimezone(UTC)
-        remaining = timedelta(minutes=minutes)
+        remaining = minutes * self._minute
         day = start.astimezone(zone).date() - timedelta(days=1)
         # A week without hours was refused; holidays can close at most 366 days in a row.
         for _ in range(8 * 366):

@@ -171,13 +171,116 @@ def customer_writes(api: str, sender: str, to: str, text: str, name: str = "") -
     twilio_form(api, f"/webhooks/twilio/{SHOP_ID}", params)
 
 
+SLA_SHOP_ID = "demo-sla"
+SLA_CHANNEL = "C0SLADEMO"
+SLA_SHOP = {
+    "name": "Loja Pontual",
+    "timezone": "America/Sao_Paulo",
+    "slack": {"team_id": TEAM_ID, "channel_id": SLA_CHANNEL, "bot_token": "xoxb-demo-token"},
+    "twilio": {
+        "account_sid": ACCOUNT_SID,
+        "auth_token": AUTH_TOKEN,
+        "sms_numbers": ["+14155550110"],
+        "whatsapp_numbers": [],
+    },
+    "replies": {"grace_seconds": 0},
+    "sla": {
+        "business_hours_only": False,
+        "targets": {"normal": {"first_response": 10}},
+        "on_call": ["S0ONCALL"],
+        "lead_user_id": "U0LEAD",
+        "escalation_channel_id": "C0ESCALATE",
+    },
+    "auto_replies": {"default_language": "pt"},
+}
+
+
+def sla_demo(api: str, slack_outbox: str) -> int:
+    """Two customers wait; one is answered at once, the other never: the acknowledgement,
+    then the warning, the breach and the second level for the unanswered one only. Needs a
+    stack started with THREADLINE_SLA_MINUTE_SECONDS=1 (a target minute lasts a second)."""
+    status, body = call(
+        "PUT",
+        f"{api}/admin/shops/{SLA_SHOP_ID}",
+        json.dumps(SLA_SHOP).encode(),
+        {"Authorization": f"Bearer {LOCAL_ADMIN_TOKEN}", "Content-Type": "application/json"},
+    )
+    print(f"1. shop with a 10-minute first-response target registered: HTTP {status}")
+    if status >= 300:
+        print(body)
+        return 1
+    for sender, text in (("+5511911112222", "Meu pedido atrasou"), ("+5511933334444", "Oi!")):
+        sid = "SM" + hashlib.md5(f"{sender}{time.time()}".encode()).hexdigest()  # noqa: S324
+        twilio_form(
+            api,
+            f"/webhooks/twilio/{SLA_SHOP_ID}",
+            {
+                "MessageSid": sid,
+                "AccountSid": ACCOUNT_SID,
+                "From": sender,
+                "To": "+14155550110",
+                "Body": text,
+                "NumMedia": "0",
+            },
+        )
+    ack = wait_for_entry(slack_outbox, "chat.postMessage", "Responderemos", field="text")
+    print(f"2. two customers wrote; each got an acknowledgement: {ack['payload']['text']}")
+    answered = wait_for_entry(slack_outbox, "chat.postMessage", "Oi!", field="text")
+    thread = answered["payload"]["thread_ts"]
+    slack_event(
+        api,
+        {
+            "type": "event_callback",
+            "team_id": TEAM_ID,
+            "event_id": f"Ev{time.time():.6f}".replace(".", ""),
+            "event": {
+                "type": "message",
+                "channel": SLA_CHANNEL,
+                "user": AGENT,
+                "text": "Olá! Como posso ajudar?",
+                "ts": f"{time.time():.6f}",
+                "thread_ts": thread,
+            },
+        },
+    )
+    print("3. an agent answered the second customer at once")
+    hint = " (is the stack running with THREADLINE_SLA_MINUTE_SECONDS=1?)"
+    try:
+        wait_for_entry(slack_outbox, "chat.postMessage", "due soon", 30, field="text")
+        print("4. warning (80% of the target): noted in the first thread, the card warns")
+        wait_for_entry(slack_outbox, "chat.postMessage", "subteam^S0ONCALL", 30, field="text")
+        print("5. breach: on-call mentioned, the card red")
+        dm = wait_for_entry(slack_outbox, "chat.postMessage", "U0LEAD", 30, field="channel")
+        print(f"6. second level: the lead got a DM: {dm['payload']['text']}")
+    except TimeoutError:
+        print("no escalation in time" + hint)
+        return 1
+    late = [
+        e
+        for e in _entries(slack_outbox, "chat.postMessage")
+        if e["payload"].get("thread_ts") == thread
+        and any(
+            mark in e["payload"].get("text", "") for mark in ("due soon", "overdue", "unanswered")
+        )
+    ]
+    print(f"7. the answered conversation got {len(late)} escalations")
+    return 0 if not late else 1
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m chalicelib.local.demo")
     parser.add_argument("--api", default="http://127.0.0.1:8000")
     parser.add_argument("--slack", default="http://127.0.0.1:8001")
     parser.add_argument("--twilio", default="http://127.0.0.1:8002")
+    parser.add_argument(
+        "--sla",
+        action="store_true",
+        help="the escalations demo (stack with THREADLINE_SLA_MINUTE_SECONDS=1)",
+    )
     args = parser.parse_args(argv)
     api, slack_outbox, twilio_outbox = args.api, f"{args.slack}/_outbox", f"{args.twilio}/_outbox"
+    if args.sla:
+        return sla_demo(api, slack_outbox)
 
     status, body = call(
         "PUT",

@@ -69,6 +69,7 @@ class InboundProcessor:
         schedules: SchedulesPort,
         outbound: OutboundQueue,
         new_id: IdFactory,
+        sla_minute_seconds: float = 60.0,
     ) -> None:
         self._store = store
         self._vault = vault
@@ -78,6 +79,7 @@ class InboundProcessor:
         self._schedules = schedules
         self._outbound = outbound
         self._new_id = new_id
+        self._sla_minute_seconds = sla_minute_seconds
 
     def process(self, message: InboundMessage) -> None:
         shop = self._store.get_shop(message.shop_id)
@@ -137,8 +139,9 @@ class InboundProcessor:
         automated = message.email is not None and message.email.automated
         if shop.sla is None or automated or before.response_clock is not None:
             return conversation
-        armed = shop.sla.arm(conversation, message.received_at, shop.timezone)
-        for alarm in shop.sla.alarms(armed, shop.timezone):
+        policy = shop.sla.scaled(self._sla_minute_seconds)
+        armed = policy.arm(conversation, message.received_at, shop.timezone)
+        for alarm in policy.alarms(armed, shop.timezone):
             self._schedules.set_alarm(alarm)
         return armed
 

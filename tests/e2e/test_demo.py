@@ -12,8 +12,7 @@ import pytest
 from tests.e2e.conftest import PROJECT_DIR, free_port
 
 
-@pytest.fixture
-def sandbox_stack(tmp_path):
+def start_stack(tmp_path, **extra_env: str):
     ports = {
         flag: free_port()
         for flag in (
@@ -32,7 +31,7 @@ def sandbox_stack(tmp_path):
         process = subprocess.Popen(
             [sys.executable, "-m", "chalicelib.local", *arguments],
             cwd=PROJECT_DIR,
-            env={**env, "PYTHONUNBUFFERED": "1", "PYTHONIOENCODING": "utf-8"},
+            env={**env, "PYTHONUNBUFFERED": "1", "PYTHONIOENCODING": "utf-8", **extra_env},
             stdout=output,
             stderr=subprocess.STDOUT,
         )
@@ -42,6 +41,21 @@ def sandbox_stack(tmp_path):
             process.kill()
             pytest.fail(f"local stack did not start:\n{log.read_text(encoding='utf-8')}")
         time.sleep(0.2)
+    return ports, log, process
+
+
+@pytest.fixture
+def sandbox_stack(tmp_path):
+    ports, log, process = start_stack(tmp_path)
+    yield ports, log, process
+    if process.poll() is None:
+        process.kill()
+
+
+@pytest.fixture
+def sla_stack(tmp_path):
+    # A target minute lasts a second, as the README's escalations demo runs it.
+    ports, log, process = start_stack(tmp_path, THREADLINE_SLA_MINUTE_SECONDS="1")
     yield ports, log, process
     if process.poll() is None:
         process.kill()
@@ -94,3 +108,37 @@ def test_the_demo_walks_the_whole_loop_and_ctrl_c_stops_the_stack(sandbox_stack)
     # Then everything stops cleanly
     assert process.wait(timeout=20) == 0
     assert "Stopping the local stack" in log.read_text(encoding="utf-8")
+
+
+def test_the_escalations_demo_warns_breaches_and_escalates_only_the_unanswered(sla_stack):
+    ports, log, _ = sla_stack
+    demo = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "chalicelib.local.demo",
+            "--sla",
+            "--api",
+            f"http://127.0.0.1:{ports['--port']}",
+            "--slack",
+            f"http://127.0.0.1:{ports['--slack-port']}",
+        ],
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert demo.returncode == 0, demo.stdout + demo.stderr
+    assert "Responderemos até hoje às" in demo.stdout
+    for step in (
+        "4. warning",
+        "5. breach",
+        "6. second level",
+        "7. the answered conversation got 0",
+    ):
+        assert step in demo.stdout
+    # And the outbox printed the DM and the escalation channel's line
+    outbox = log.read_text(encoding="utf-8")
+    assert "[slack] chat.postMessage #U0LEAD" in outbox
+    assert "[slack] chat.postMessage #C0ESCALATE" in outbox
