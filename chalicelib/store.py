@@ -442,6 +442,9 @@ class Store:
         if conversation.response_clock is not None:
             conversation_values[":clock"] = conversation.response_clock.model_dump(mode="json")
             extra_update += ", response_clock = :clock"
+        if conversation.resolution_clock is not None:
+            conversation_values[":resolve"] = conversation.resolution_clock.model_dump(mode="json")
+            extra_update += ", resolution_clock = :resolve"
         if conversation.auto_replies_sent:
             conversation_values[":auto"] = conversation.model_dump(
                 mode="json", include={"auto_replies_sent"}
@@ -637,7 +640,8 @@ class Store:
         assignments = ["#status = :status", "priority = :priority"]
         removals = []
         state = conversation.model_dump(
-            mode="json", include={"response_clock", "first_response_at", "sla_history"}
+            mode="json",
+            include={"response_clock", "resolution_clock", "first_response_at", "sla_history"},
         )
         optional = {
             "assignee_user_id": conversation.assignee_user_id,
@@ -645,6 +649,7 @@ class Store:
                 conversation.snoozed_until.isoformat() if conversation.snoozed_until else None
             ),
             "response_clock": state["response_clock"],
+            "resolution_clock": state["resolution_clock"],
             "first_response_at": state["first_response_at"],
             "sla_history": state["sla_history"] or None,
         }

@@ -150,6 +150,7 @@ class InboundMessage(BaseModel):
 class SlaTarget(StrEnum):
     FIRST_RESPONSE = "first_response"
     NEXT_RESPONSE = "next_response"
+    RESOLUTION = "resolution"
 
 
 class SlaStage(StrEnum):
@@ -206,8 +207,10 @@ class Conversation(BaseModel):
     # The conversation this one follows, when the customer came back after a quiet period.
     previous_conversation_id: str | None = None
     previous_thread_url: str | None = None
-    # Service levels: the running response target, the first answer, and what happened.
+    # Service levels: the running response and resolution targets, the first answer, and
+    # what happened.
     response_clock: ResponseClock | None = None
+    resolution_clock: ResponseClock | None = None
     first_response_at: datetime | None = None
     sla_history: tuple[SlaEvent, ...] = ()
     # When each automatic reply (acknowledgement, out of hours, faq:<rule>) last went out.

@@ -122,27 +122,46 @@ class SlaPolicy(_Strict):
 
     def arm(self, conversation: Conversation, since: datetime, timezone: str) -> Conversation:
         """A conversation whose customer waits from `since`: its response target starts,
-        unless one already runs (the clock counts from the first unanswered message)."""
-        if conversation.response_clock is not None:
-            return conversation
-        target = (
-            SlaTarget.FIRST_RESPONSE
-            if conversation.first_response_at is None
-            else SlaTarget.NEXT_RESPONSE
-        )
+        and its resolution target if none runs (each counts from the first message that
+        started it)."""
+        update: dict[str, ResponseClock] = {}
+        if conversation.response_clock is None:
+            target = (
+                SlaTarget.FIRST_RESPONSE
+                if conversation.first_response_at is None
+                else SlaTarget.NEXT_RESPONSE
+            )
+            clock = self._clock(conversation, target, since, timezone)
+            if clock is not None:
+                update["response_clock"] = clock
+        if conversation.resolution_clock is None:
+            clock = self._clock(conversation, SlaTarget.RESOLUTION, since, timezone)
+            if clock is not None:
+                update["resolution_clock"] = clock
+        return conversation.model_copy(update=update) if update else conversation
+
+    def _clock(
+        self, conversation: Conversation, target: SlaTarget, since: datetime, timezone: str
+    ) -> ResponseClock | None:
         minutes = self.minutes(conversation.priority, target)
         if minutes is None:
-            return conversation
-        clock = ResponseClock(
+            return None
+        return ResponseClock(
             target=target, started_at=since, due_at=self.due(since, minutes, timezone)
         )
-        return conversation.model_copy(update={"response_clock": clock})
 
     def alarms(self, conversation: Conversation, timezone: str) -> list[SlaAlarm]:
-        """The stages of the running target, each at its moment."""
-        clock = conversation.response_clock
-        if clock is None:
-            return []
+        """The stages of every running target, each at its moment."""
+        return [
+            alarm
+            for clock in (conversation.response_clock, conversation.resolution_clock)
+            if clock is not None
+            for alarm in self._stages(conversation, clock, timezone)
+        ]
+
+    def _stages(
+        self, conversation: Conversation, clock: ResponseClock, timezone: str
+    ) -> list[SlaAlarm]:
         minutes = self.minutes(conversation.priority, clock.target) or 0
         moments = {
             SlaStage.WARNING: self.due(clock.started_at, int(minutes * self.warning_at), timezone),
@@ -236,10 +255,31 @@ def answered(conversation: Conversation, at: datetime) -> Conversation:
     return conversation.model_copy(update=update)
 
 
+def resolved(conversation: Conversation, at: datetime) -> Conversation:
+    """An agent resolved the conversation: the resolution target is met, and nobody waits
+    for a response any more."""
+    events = [
+        SlaEvent(target=clock.target, stage="met", at=at)
+        for clock in (conversation.resolution_clock,)
+        if clock is not None
+    ]
+    return conversation.model_copy(
+        update={
+            "response_clock": None,
+            "resolution_clock": None,
+            "sla_history": (*conversation.sla_history, *events),
+        }
+    )
+
+
+def _field(target: SlaTarget) -> str:
+    return "resolution_clock" if target is SlaTarget.RESOLUTION else "response_clock"
+
+
 def escalate(conversation: Conversation, alarm: SlaAlarm) -> Conversation | None:
     """The conversation at the alarm's stage; None for a stale alarm (that target was met,
     or replaced, or is past this stage already)."""
-    clock = conversation.response_clock
+    clock: ResponseClock | None = getattr(conversation, _field(alarm.target))
     if clock is None or (clock.target, clock.started_at) != (alarm.target, alarm.started_at):
         return None
     if SLA_STAGE_ORDER.index(alarm.stage) <= SLA_STAGE_ORDER.index(clock.stage):
@@ -247,7 +287,7 @@ def escalate(conversation: Conversation, alarm: SlaAlarm) -> Conversation | None
     event = SlaEvent(target=clock.target, stage=alarm.stage, at=alarm.due_at)
     return conversation.model_copy(
         update={
-            "response_clock": clock.model_copy(update={"stage": alarm.stage}),
+            _field(alarm.target): clock.model_copy(update={"stage": alarm.stage}),
             "sla_history": (*conversation.sla_history, event),
         }
     )

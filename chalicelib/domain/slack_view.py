@@ -20,6 +20,7 @@ from chalicelib.domain.conversation import (
     DeliveryStatus,
     InboundMessage,
     Priority,
+    ResponseClock,
     SlaAlarm,
     SlaStage,
     SlaTarget,
@@ -182,17 +183,10 @@ def root_card(conversation: Conversation, shop: Shop) -> SlackMessage:
             ],
         }
     )
-    clock = conversation.response_clock
-    if clock is not None:
-        due = _local_time(clock.due_at, timezone)
-        what = TARGET_LABELS[clock.target]
-        late = clock.stage in (SlaStage.BREACHED, SlaStage.SECOND_LEVEL)
-        line = (
-            f":red_circle: *{what} overdue* since {due}"
-            if late
-            else f"{':warning: ' if clock.stage is SlaStage.WARNING else ''}*{what} due:* {due}"
-        )
-        blocks.insert(1, {"type": "context", "elements": [{"type": "mrkdwn", "text": line}]})
+    for clock in (conversation.response_clock, conversation.resolution_clock):
+        if clock is not None:
+            line = _target_line(clock, conversation, timezone)
+            blocks.insert(1, {"type": "context", "elements": [{"type": "mrkdwn", "text": line}]})
     if conversation.previous_thread_url:
         blocks.insert(
             1,
@@ -217,6 +211,22 @@ def root_card(conversation: Conversation, shop: Shop) -> SlackMessage:
     return SlackMessage(
         text=f"New {channel.split(' ', 1)[1]} conversation with {customer}", blocks=blocks
     )
+
+
+def _target_line(clock: ResponseClock, conversation: Conversation, timezone: str) -> str:
+    """A target on the card: when it is due; at the warning how long is left; red once late."""
+    due = _local_time(clock.due_at, timezone)
+    what = TARGET_LABELS[clock.target]
+    if clock.stage in (SlaStage.BREACHED, SlaStage.SECOND_LEVEL):
+        return f":red_circle: *{what} overdue* since {due}"
+    if clock.stage is SlaStage.WARNING:
+        warned = next(
+            (e.at for e in reversed(conversation.sla_history) if e.target == clock.target),
+            clock.due_at,
+        )
+        left = max(0, round((clock.due_at - warned).total_seconds() / 60))
+        return f":warning: *{what} due:* {due} (in {left} min)"
+    return f"*{what} due:* {due}"
 
 
 def _button(action: CardAction, label: str, ref: str, style: str | None = None) -> dict[str, Any]:
@@ -304,6 +314,7 @@ def action_note(
 TARGET_LABELS = {
     SlaTarget.FIRST_RESPONSE: "First response",
     SlaTarget.NEXT_RESPONSE: "Reply",
+    SlaTarget.RESOLUTION: "Resolution",
 }
 
 
@@ -325,7 +336,8 @@ def sla_note(
             text = f":rotating_light: {what} overdue (the target ended {due}). {callers}".strip()
         case _:
             lead = f" {_mention(policy.lead_user_id)}" if policy.lead_user_id else ""
-            text = f":sos: Still unanswered: escalated{lead}."
+            still = "unresolved" if alarm.target is SlaTarget.RESOLUTION else "unanswered"
+            text = f":sos: Still {still}: escalated{lead}."
     return SlackMessage(
         text=text, blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
     )

@@ -29,7 +29,7 @@ from chalicelib.domain.conversation import (
 )
 from chalicelib.domain.errors import Retryable
 from chalicelib.domain.shop import NewSubject, Shop, ShopSecrets
-from chalicelib.domain.sla import escalate
+from chalicelib.domain.sla import escalate, resolved
 from chalicelib.domain.slack_view import (
     action_note,
     attachments_missing_note,
@@ -137,11 +137,19 @@ class InboundProcessor:
         stages set as one-time schedules (before the conversation is stored, so a retry
         finds them set)."""
         automated = message.email is not None and message.email.automated
-        if shop.sla is None or automated or before.response_clock is not None:
+        if shop.sla is None or automated:
             return conversation
         policy = shop.sla.scaled(self._sla_minute_seconds)
         armed = policy.arm(conversation, message.received_at, shop.timezone)
-        for alarm in policy.alarms(armed, shop.timezone):
+        # Alarms only for the targets this message started.
+        started = armed.model_copy(
+            update={
+                name: None
+                for name in ("response_clock", "resolution_clock")
+                if getattr(armed, name) == getattr(conversation, name)
+            }
+        )
+        for alarm in policy.alarms(started, shop.timezone):
             self._schedules.set_alarm(alarm)
         return armed
 
@@ -324,9 +332,12 @@ class CardActions:
         token = self._vault.get(conversation.shop_id).slack_bot_token if shop else None
         if shop is None or token is None:
             return
-        changed = apply_action(conversation, action, self._clock(), shop.timezone)
+        now = self._clock()
+        changed = apply_action(conversation, action, now, shop.timezone)
         if changed == conversation:
             return
+        if changed.status is ConversationStatus.RESOLVED:
+            changed = resolved(changed, now)
         if changed.snoozed_until is not None:
             # Set before the state is stored: a retry finds the state unchanged and stops, so
             # the alarm must exist by then. An alarm whose snooze is never stored is stale.

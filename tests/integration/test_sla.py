@@ -89,7 +89,9 @@ def test_an_unanswered_conversation_walks_through_every_stage(
     assert slack.thread(root.ts)[-1].message.text == (
         ":hourglass_flowing_sand: First response due soon: the target ends 23 Nov 2026 10:00 -03."
     )
-    assert ":warning: *First response due:*" in json.dumps(slack.updates[-1].message.blocks)
+    assert ":warning: *First response due:* 23 Nov 2026 10:00 -03 (in 12 min)" in json.dumps(
+        slack.updates[-1].message.blocks
+    )
 
     # When the target passes
     assert fire(START + timedelta(minutes=60)) == 1
@@ -172,3 +174,46 @@ def test_a_shop_without_sla_sets_no_alarms(client, shop, run_workers, slack: Fak
     run_workers()
     assert alarms() == []
     assert "due" not in json.dumps(slack.roots()[0].message.blocks)
+
+
+def test_a_resolution_target_escalates_unless_the_conversation_is_resolved_in_time(
+    client, put_shop, run_workers, slack: FakeSlack, container, clock: Clock
+):
+    targets = {"normal": {"resolution": 120}}
+    assert put_shop("ana", shop_document(sla={**SLA, "targets": targets})).status_code == 201
+    customer_writes(client, 1)
+    run_workers()
+    [root] = slack.roots()
+    assert "*Resolution due:* 23 Nov 2026 11:00 -03" in json.dumps(root.message.blocks)
+
+    # When the target passes unresolved, the thread says so
+    assert fire(START + timedelta(minutes=120)) == 2
+    run_workers()
+    assert "Resolution overdue" in slack.thread(root.ts)[-1].message.text
+
+    # When an agent resolves it, the last alarm changes nothing, and the record says met
+    conversation = container.store.find_open_conversation("ana", CUSTOMER)
+    payload = {
+        "type": "block_actions",
+        "team": {"id": "T0SHOP1"},
+        "user": {"id": "U0AGENT"},
+        "container": {"channel_id": "C0SUPPORT", "message_ts": root.ts},
+        "actions": [
+            {
+                "action_id": "resolve",
+                "value": f"ana:{conversation.conversation_id}",
+                "action_ts": "1.1",
+            }
+        ],
+    }
+    body = form({"payload": json.dumps(payload)})
+    headers = slack_headers(body, content_type="application/x-www-form-urlencoded")
+    client.http.post("/slack/interactions", headers=headers, body=body)
+    run_workers()
+    before = len(slack.thread(root.ts))
+    assert fire(START + timedelta(hours=5)) == 1
+    run_workers()
+    assert len(slack.thread(root.ts)) == before
+    done = container.store.find_open_conversation("ana", CUSTOMER)
+    assert done.resolution_clock is None
+    assert [(e.target, e.stage) for e in done.sla_history][-1] == ("resolution", "met")

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from chalicelib.domain.conversation import Channel, Conversation, SlaStage, SlaTarget
-from chalicelib.domain.sla import Opening, SlaPolicy, answered, escalate
+from chalicelib.domain.sla import Opening, SlaPolicy, answered, escalate, resolved
 
 pytestmark = pytest.mark.unit
 
@@ -183,11 +183,15 @@ def test_the_first_target_then_the_next_one_each_with_three_stages() -> None:
     armed = policy.arm(waiting_conversation(), start, BUDAPEST)
     assert armed.response_clock is not None
     assert armed.response_clock.target is SlaTarget.FIRST_RESPONSE
-    # Normal priority by default: 4 hours; stages at 80%, 100% and 200%
-    assert [(a.stage, a.due_at - start) for a in policy.alarms(armed, BUDAPEST)] == [
-        (SlaStage.WARNING, timedelta(minutes=192)),
-        (SlaStage.BREACHED, timedelta(hours=4)),
-        (SlaStage.SECOND_LEVEL, timedelta(hours=8)),
+    # Normal priority by default: 4 hours to answer, 3 days to resolve; stages at 80%,
+    # 100% and 200% of each
+    assert [(a.target, a.stage, a.due_at - start) for a in policy.alarms(armed, BUDAPEST)] == [
+        (SlaTarget.FIRST_RESPONSE, SlaStage.WARNING, timedelta(minutes=192)),
+        (SlaTarget.FIRST_RESPONSE, SlaStage.BREACHED, timedelta(hours=4)),
+        (SlaTarget.FIRST_RESPONSE, SlaStage.SECOND_LEVEL, timedelta(hours=8)),
+        (SlaTarget.RESOLUTION, SlaStage.WARNING, timedelta(minutes=3456)),
+        (SlaTarget.RESOLUTION, SlaStage.BREACHED, timedelta(days=3)),
+        (SlaTarget.RESOLUTION, SlaStage.SECOND_LEVEL, timedelta(days=6)),
     ]
     met = answered(armed, start + timedelta(minutes=5))
     assert met.response_clock is None
@@ -199,7 +203,7 @@ def test_the_first_target_then_the_next_one_each_with_three_stages() -> None:
 def test_an_alarm_acts_once_in_order_and_only_for_its_own_target() -> None:
     policy = SlaPolicy(business_hours_only=False)
     armed = policy.arm(waiting_conversation(), datetime(2026, 11, 23, 8, 0, tzinfo=UTC), BUDAPEST)
-    warning, breach, second = policy.alarms(armed, BUDAPEST)
+    warning, breach, second, *resolution = policy.alarms(armed, BUDAPEST)
     breached = escalate(armed, breach)
     assert breached is not None
     assert escalate(breached, breach) is None
@@ -208,9 +212,24 @@ def test_an_alarm_acts_once_in_order_and_only_for_its_own_target() -> None:
     other_target = second.model_copy(update={"started_at": second.started_at + timedelta(1)})
     assert escalate(breached, other_target) is None
     assert escalate(answered(armed, second.due_at), second) is None
+    # The resolution target's stages run on their own
+    assert all(escalate(breached, stage) is not None for stage in resolution)
 
 
 def test_no_target_for_a_priority_arms_nothing() -> None:
     policy = SlaPolicy.model_validate({"targets": {"urgent": {"first_response": 15}}})
     conversation = waiting_conversation()
     assert policy.arm(conversation, conversation.created_at, BUDAPEST) == conversation
+
+
+def test_resolving_meets_the_resolution_target_and_its_alarms_go_stale() -> None:
+    policy = SlaPolicy(business_hours_only=False)
+    start = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+    armed = policy.arm(waiting_conversation(), start, BUDAPEST)
+    *_, resolution_breach, _ = policy.alarms(armed, BUDAPEST)
+    assert resolution_breach.target is SlaTarget.RESOLUTION
+    assert escalate(armed, resolution_breach) is not None
+    done = resolved(armed, start + timedelta(hours=2))
+    assert (done.response_clock, done.resolution_clock) == (None, None)
+    assert [(e.target, e.stage) for e in done.sla_history] == [(SlaTarget.RESOLUTION, "met")]
+    assert escalate(done, resolution_breach) is None
