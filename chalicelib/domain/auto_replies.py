@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from chalicelib.domain.canned import fill, first_name, placeholders_in
+from chalicelib.domain.canned import fill, first_name, placeholder_check
 from chalicelib.domain.conversation import Conversation, InboundMessage
 from chalicelib.domain.sla import SlaPolicy
 
@@ -95,18 +95,11 @@ def moment(at: datetime, now: datetime, timezone: str, language: str) -> str:
     return pattern.format(day=day, time=local.strftime("%H:%M"))
 
 
-def _template(value: str) -> str:
-    try:
-        used = placeholders_in(value)
-    except ValueError as error:
-        raise ValueError("unbalanced { or }: write {{ and }} for braces") from error
-    unknown = used - TEMPLATE_FIELDS
-    if unknown:
-        raise ValueError(f"unknown placeholder {{{sorted(unknown)[0]}}}")
-    return value
-
-
-Template = Annotated[str, AfterValidator(_template), Field(min_length=1, max_length=1000)]
+Template = Annotated[
+    str,
+    AfterValidator(placeholder_check(TEMPLATE_FIELDS)),
+    Field(min_length=1, max_length=1000),
+]
 Language = Annotated[str, Field(pattern=r"^[a-z]{2,3}$")]
 
 

@@ -7,6 +7,7 @@ Placeholders are `{first_name}` (the customer's, from their WhatsApp profile), `
 
 import re
 import string
+from collections.abc import Callable
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
@@ -20,23 +21,30 @@ def placeholders_in(template: str) -> set[str]:
     return {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
 
 
-def _template(value: str) -> str:
-    try:
-        used = placeholders_in(value)
-    except ValueError as error:
-        raise ValueError("unbalanced { or }: write {{ and }} for braces") from error
-    unknown = used - PLACEHOLDERS
-    if unknown:
-        allowed = ", ".join(f"{{{name}}}" for name in sorted(PLACEHOLDERS))
-        raise ValueError(f"unknown placeholder {{{sorted(unknown)[0]}}}: use {allowed}")
-    return value
+def placeholder_check(allowed: frozenset[str]) -> Callable[[str], str]:
+    """A validator for templates that may use the `allowed` placeholders only."""
+
+    def check(value: str) -> str:
+        try:
+            used = placeholders_in(value)
+        except ValueError as error:
+            raise ValueError("unbalanced { or }: write {{ and }} for braces") from error
+        unknown = used - allowed
+        if unknown:
+            names = ", ".join(f"{{{name}}}" for name in sorted(allowed))
+            raise ValueError(f"unknown placeholder {{{sorted(unknown)[0]}}}: use {names}")
+        return value
+
+    return check
 
 
 class CannedResponse(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")
-    text: Annotated[str, AfterValidator(_template)] = Field(min_length=1, max_length=1500)
+    text: Annotated[str, AfterValidator(placeholder_check(PLACEHOLDERS))] = Field(
+        min_length=1, max_length=1500
+    )
 
     @property
     def needs_order_number(self) -> bool:

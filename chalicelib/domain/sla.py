@@ -276,10 +276,16 @@ def _field(target: SlaTarget) -> str:
     return "resolution_clock" if target is SlaTarget.RESOLUTION else "response_clock"
 
 
+def clock_for(conversation: Conversation, target: SlaTarget) -> ResponseClock | None:
+    """The running clock of a kind of target: resolution, or the response."""
+    clock: ResponseClock | None = getattr(conversation, _field(target))
+    return clock
+
+
 def escalate(conversation: Conversation, alarm: SlaAlarm) -> Conversation | None:
     """The conversation at the alarm's stage; None for a stale alarm (that target was met,
     or replaced, or is past this stage already)."""
-    clock: ResponseClock | None = getattr(conversation, _field(alarm.target))
+    clock = clock_for(conversation, alarm.target)
     if clock is None or (clock.target, clock.started_at) != (alarm.target, alarm.started_at):
         return None
     if SLA_STAGE_ORDER.index(alarm.stage) <= SLA_STAGE_ORDER.index(clock.stage):

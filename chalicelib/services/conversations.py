@@ -29,7 +29,7 @@ from chalicelib.domain.conversation import (
 )
 from chalicelib.domain.errors import Retryable
 from chalicelib.domain.shop import NewSubject, Shop, ShopSecrets
-from chalicelib.domain.sla import escalate, resolved
+from chalicelib.domain.sla import clock_for, escalate, resolved
 from chalicelib.domain.slack_view import (
     action_note,
     attachments_missing_note,
@@ -359,37 +359,27 @@ class CardActions:
         and the thread tells its assignee."""
         conversation = self._store.get_conversation(wakeup.shop_id, wakeup.conversation_id)
         woken = wake(conversation, wakeup) if conversation else None
-        if woken is None or woken.slack_thread is None:
+        shown = self._store_and_show(woken) if woken else None
+        if woken is None or shown is None:
             logger.info("stale snooze alarm ignored", conversation_ref=wakeup.conversation_ref)
             return
-        shop = self._store.get_shop(woken.shop_id)
-        token = self._vault.get(woken.shop_id).slack_bot_token if shop else None
-        if shop is None or token is None:
-            return
-        self._store.save_state(woken)
-        slack = self._slack(token.get_secret_value())
-        channel, thread_ts = woken.slack_thread
-        slack.update(channel, thread_ts, root_card(woken, shop))
+        _, slack, channel, thread_ts = shown
         slack.post(channel, snooze_over_note(woken.assignee_user_id), thread_ts=thread_ts)
 
     def escalate(self, alarm: SlaAlarm) -> None:
-        """A response target's stage: noted in the thread and on the card at the warning,
-        on-call called at the breach, the lead and the escalation channel told at the second
-        level; recorded on the conversation. A stale alarm changes nothing."""
+        """A target's stage: noted in the thread and on the card at the warning, on-call
+        called at the breach, the lead and the escalation channel told at the second level;
+        recorded on the conversation. A stale alarm changes nothing."""
         conversation = self._store.get_conversation(alarm.shop_id, alarm.conversation_id)
         escalated = escalate(conversation, alarm) if conversation else None
-        if escalated is None or escalated.slack_thread is None:
+        shown = self._store_and_show(escalated) if escalated else None
+        if escalated is None or shown is None:
             logger.info("stale SLA alarm ignored", conversation_ref=alarm.conversation_ref)
             return
-        shop = self._store.get_shop(escalated.shop_id)
-        token = self._vault.get(escalated.shop_id).slack_bot_token if shop else None
-        if shop is None or shop.sla is None or token is None:
+        shop, slack, channel, thread_ts = shown
+        if shop.sla is None:
             return
-        self._store.save_state(escalated)
-        slack = self._slack(token.get_secret_value())
-        channel, thread_ts = escalated.slack_thread
-        slack.update(channel, thread_ts, root_card(escalated, shop))
-        clock = escalated.response_clock
+        clock = clock_for(escalated, alarm.target)
         target_due = clock.due_at if clock else alarm.due_at
         note = sla_note(alarm, target_due, shop.sla, shop.timezone)
         slack.post(channel, note, thread_ts=thread_ts)
@@ -399,3 +389,16 @@ class CardActions:
             for destination in (shop.sla.lead_user_id, shop.sla.escalation_channel_id):
                 if destination:
                     slack.post(destination, escalation)
+
+    def _store_and_show(self, changed: Conversation) -> tuple[Shop, SlackPort, str, str] | None:
+        """Stores a conversation an alarm changed and redraws its card; returns the shop, its
+        workspace and the thread, for what the alarm says there."""
+        shop = self._store.get_shop(changed.shop_id)
+        token = self._vault.get(changed.shop_id).slack_bot_token if shop else None
+        if shop is None or token is None or changed.slack_thread is None:
+            return None
+        self._store.save_state(changed)
+        slack = self._slack(token.get_secret_value())
+        channel, thread_ts = changed.slack_thread
+        slack.update(channel, thread_ts, root_card(changed, shop))
+        return shop, slack, channel, thread_ts
