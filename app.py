@@ -140,6 +140,48 @@ def get_shop(shop_id: str) -> Response:
     return _json(200, _container().admin.get(shop_id))
 
 
+@app.route("/admin/shops/{shop_id}/conversations", methods=["GET"])
+@answers_errors
+def list_conversations(shop_id: str) -> Response:
+    _require_admin()
+    query = dict(_request().query_params or {})
+    return _json(200, _container().admin.conversations(shop_id, query))
+
+
+@app.route("/admin/shops/{shop_id}/conversations/{conversation_id}", methods=["GET"])
+@answers_errors
+def get_conversation(shop_id: str, conversation_id: str) -> Response:
+    from chalicelib.domain.transcript import as_csv, as_html
+
+    _require_admin()
+    shop, conversation, entries = _container().admin.transcript(shop_id, conversation_id)
+    kind = dict(_request().query_params or {}).get("format", "json")
+    if kind == "csv":
+        return Response(as_csv(entries), headers={"Content-Type": "text/csv; charset=utf-8"})
+    if kind == "html":
+        page = as_html(conversation, entries, shop.timezone)
+        return Response(page, headers={"Content-Type": "text/html; charset=utf-8"})
+    if kind != "json":
+        raise BadRequest("format must be json, csv or html")
+    return _json(
+        200,
+        {
+            "conversation": conversation.model_dump(mode="json"),
+            "transcript": [entry.model_dump(mode="json") for entry in entries],
+        },
+    )
+
+
+@app.route("/admin/openapi.json", methods=["GET"])
+@answers_errors
+def openapi() -> Response:
+    from pathlib import Path
+
+    _require_admin()
+    document = (Path(__file__).parent / "chalicelib" / "openapi.json").read_text("utf-8")
+    return Response(document, headers={"Content-Type": "application/json; charset=utf-8"})
+
+
 # Twilio (SMS, WhatsApp) -----------------------------------------------------------------
 
 

@@ -742,6 +742,47 @@ class Store:
             for item in response.get("Items", [])
         ]
 
+    def conversations_page(
+        self, shop_id: str, filters: dict[str, str], limit: int, after: Item | None
+    ) -> tuple[list[Conversation], Item | None]:
+        """One page of a shop's conversations, newest first, filtered by `status`,
+        `channel`, `assignee` or `sla` (`running` or `overdue`); and where the next starts.
+        A page may hold fewer than `limit` when filters skip some."""
+        names: dict[str, str] = {}
+        values: Item = {":pk": f"SHOP#{shop_id}#CONVERSATIONS"}
+        conditions = []
+        for field, attribute in (("status", "status"), ("channel", "channel")):
+            if field in filters:
+                names[f"#{field}"] = attribute
+                values[f":{field}"] = filters[field]
+                conditions.append(f"#{field} = :{field}")
+        if "assignee" in filters:
+            values[":assignee"] = filters["assignee"]
+            conditions.append("assignee_user_id = :assignee")
+        if filters.get("sla") == "running":
+            conditions.append("attribute_exists(response_clock)")
+        elif filters.get("sla") == "overdue":
+            values |= {":breached": "breached", ":second": "second_level"}
+            conditions.append("response_clock.stage IN (:breached, :second)")
+        query: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": "GSI1",
+            "KeyConditionExpression": "GSI1PK = :pk",
+            "ExpressionAttributeValues": _to_attributes(values),
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        if conditions:
+            query["FilterExpression"] = " AND ".join(conditions)
+        if names:
+            query["ExpressionAttributeNames"] = names
+        if after is not None:
+            query["ExclusiveStartKey"] = _to_attributes(after)
+        response = self._client.query(**query)
+        found = [Conversation.model_validate(_from_attributes(i)) for i in response["Items"]]
+        last = response.get("LastEvaluatedKey")
+        return found, (_from_attributes(last) if last else None)
+
     def timeline(self, shop_id: str, conversation_id: str) -> Iterator[Item]:
         """Every message of a conversation, oldest first (customer and agent alike)."""
         paginator = self._client.get_paginator("query")

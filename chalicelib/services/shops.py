@@ -1,10 +1,14 @@
 """Shop administration: upsert and read a shop's configuration and secrets."""
 
+import base64
+import binascii
+import json
 from typing import Protocol
 
 from aws_lambda_powertools import Logger
 from pydantic import ValidationError
 
+from chalicelib.domain.conversation import Channel, Conversation, ConversationStatus
 from chalicelib.domain.errors import BadRequest, Conflict, NotFound
 from chalicelib.domain.shop import (
     Shop,
@@ -14,6 +18,7 @@ from chalicelib.domain.shop import (
     masked_document,
     missing_secrets,
 )
+from chalicelib.domain.transcript import TranscriptEntry, entry_from_item
 from chalicelib.secrets import SecretVault
 from chalicelib.store import Store
 
@@ -32,6 +37,24 @@ def _field_errors(error: ValidationError) -> list[dict[str, object]]:
         {"field": ".".join(str(part) for part in e["loc"]) or "(body)", "error": e["msg"]}
         for e in error.errors(include_url=False, include_input=False, include_context=False)
     ]
+
+
+def _cursor(key: dict[str, object]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(key, default=str).encode()).decode()
+
+
+def _cursor_key(cursor: str, shop_id: str) -> dict[str, object]:
+    """A page cursor back as the key it was made from; one made for another shop, or made
+    up, is refused."""
+    try:
+        key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except (ValueError, binascii.Error) as error:
+        raise BadRequest("invalid cursor") from error
+    if not isinstance(key, dict) or key.get("GSI1PK") != f"SHOP#{shop_id}#CONVERSATIONS":
+        raise BadRequest("invalid cursor")
+    if set(key) != {"PK", "SK", "GSI1PK", "GSI1SK"}:
+        raise BadRequest("invalid cursor")
+    return key
 
 
 class InstallLinks(Protocol):
@@ -94,6 +117,51 @@ class ShopAdmin:
                 logger.exception("secret write not taken back", shop_id=shop_id)
             raise
         return previous is None, self._shown(shop, secrets)
+
+    def conversations(self, shop_id: str, query: dict[str, str]) -> dict[str, object]:
+        """A page of the shop's conversations (see the OpenAPI document for the filters)."""
+        self._existing(shop_id)
+        unknown = set(query) - {"status", "channel", "assignee", "sla", "limit", "cursor"}
+        if unknown:
+            raise BadRequest(f"unknown parameter {sorted(unknown)[0]}")
+        checks = {
+            "status": {s.value for s in ConversationStatus},
+            "channel": {c.value for c in Channel},
+            "sla": {"running", "overdue"},
+        }
+        for name, allowed in checks.items():
+            if name in query and query[name] not in allowed:
+                raise BadRequest(f"{name} must be one of {', '.join(sorted(allowed))}")
+        limit = query.get("limit", "50")
+        if not limit.isdigit() or not 1 <= int(limit) <= 100:
+            raise BadRequest("limit must be 1 to 100")
+        after = _cursor_key(query["cursor"], shop_id) if "cursor" in query else None
+        filters = {k: v for k, v in query.items() if k in ("status", "channel", "assignee", "sla")}
+        found, last = self._store.conversations_page(shop_id, filters, int(limit), after)
+        return {
+            "conversations": [c.model_dump(mode="json") for c in found],
+            "next_cursor": _cursor(last) if last else None,
+        }
+
+    def transcript(
+        self, shop_id: str, conversation_id: str
+    ) -> tuple[Shop, Conversation, list[TranscriptEntry]]:
+        shop = self._existing(shop_id)
+        conversation = self._store.get_conversation(shop_id, conversation_id)
+        if conversation is None:
+            raise NotFound("no such conversation")
+        entries = [
+            entry_from_item(item, conversation)
+            for item in self._store.timeline(shop_id, conversation_id)
+        ]
+        return shop, conversation, sorted(entries, key=lambda e: e.at)
+
+    def _existing(self, shop_id: str) -> Shop:
+        _checked_shop_id(shop_id)
+        shop = self._store.get_shop(shop_id, fresh=True)
+        if shop is None:
+            raise NotFound(f"no shop {shop_id}")
+        return shop
 
     def get(self, shop_id: str) -> dict[str, object]:
         _checked_shop_id(shop_id)

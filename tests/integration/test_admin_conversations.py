@@ -1,0 +1,147 @@
+"""The admin API's conversations: pages with filters and a cursor, a transcript as JSON, CSV
+or HTML; and its OpenAPI document, valid and true to the routes and models."""
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from openapi_spec_validator import validate
+from pydantic.json_schema import models_json_schema
+
+from app import app
+from chalicelib.domain.conversation import Conversation
+from chalicelib.domain.shop import ShopDocument
+from chalicelib.domain.transcript import TranscriptEntry
+from tests.fakes import FakeSlack
+from tests.integration.conftest import ADMIN, PUBLIC_URL
+from tests.signing import form, slack_headers, slack_thread_reply, twilio_headers, twilio_message
+
+OPENAPI = Path(__file__).resolve().parents[2] / "chalicelib" / "openapi.json"
+
+
+def customer_writes(client: Any, n: int, sender: str, body: str) -> None:
+    params = twilio_message(n, From=sender, Body=body)
+    path = "/webhooks/twilio/ana"
+    client.http.post(path, headers=twilio_headers(PUBLIC_URL + path, params), body=form(params))
+
+
+def get(client: Any, path: str) -> Any:
+    return client.http.get(path, headers=ADMIN)
+
+
+@pytest.fixture
+def three_conversations(client, shop, run_workers, slack: FakeSlack) -> list[str]:
+    for n, sender in enumerate(("+5511900000001", "+5511900000002", "+5511900000003"), 1):
+        customer_writes(client, n, sender, f"Mensagem {n} =SUM(A1)")
+        run_workers()
+    return [root.ts for root in slack.roots()]
+
+
+def test_conversations_come_in_pages_newest_first_and_filter(client, three_conversations):
+    first = json.loads(get(client, "/admin/shops/ana/conversations?limit=2").body)
+    assert [c["customer_address"] for c in first["conversations"]] == [
+        "+5511900000003",
+        "+5511900000002",
+    ]
+    rest = json.loads(
+        get(client, f"/admin/shops/ana/conversations?limit=2&cursor={first['next_cursor']}").body
+    )
+    assert [c["customer_address"] for c in rest["conversations"]] == ["+5511900000001"]
+    open_ones = json.loads(get(client, "/admin/shops/ana/conversations?status=open").body)
+    assert len(open_ones["conversations"]) == 3
+    none = json.loads(get(client, "/admin/shops/ana/conversations?channel=whatsapp").body)
+    assert none == {"conversations": [], "next_cursor": None}
+
+
+@pytest.mark.parametrize(
+    ("query", "reason"),
+    [
+        ("status=closed", "status must be one of"),
+        ("limit=1000", "limit must be 1 to 100"),
+        ("colour=red", "unknown parameter colour"),
+        ("cursor=bm90IGEga2V5", "invalid cursor"),
+    ],
+)
+def test_bad_parameters_are_refused_with_a_reason(client, shop, query, reason):
+    response = get(client, f"/admin/shops/ana/conversations?{query}")
+    assert response.status_code == 400
+    assert reason in json.loads(response.body)["error"]
+
+
+def test_a_cursor_of_another_shop_is_refused(client, put_shop, three_conversations):
+    from tests.signing import shop_document
+
+    document = shop_document()
+    document["twilio"]["sms_numbers"] = ["+14155550999"]
+    document["twilio"]["whatsapp_numbers"] = []
+    assert put_shop("bob", document).status_code == 201
+    page = json.loads(get(client, "/admin/shops/ana/conversations?limit=1").body)
+    response = get(client, f"/admin/shops/bob/conversations?cursor={page['next_cursor']}")
+    assert response.status_code == 400
+
+
+def test_a_transcript_as_json_csv_and_html(client, three_conversations, run_workers, container):
+    # Given a conversation with an agent's reply
+    conversation = container.store.find_open_conversation("ana", "+5511900000001")
+    reply = slack_thread_reply(
+        three_conversations[0], "1764000500.000100", "Olá &lt;b&gt;!&lt;/b&gt;"
+    )
+    client.http.post("/slack/events", headers=slack_headers(reply), body=reply)
+    run_workers()
+    path = f"/admin/shops/ana/conversations/{conversation.conversation_id}"
+
+    transcript = json.loads(get(client, path).body)["transcript"]
+    assert [(e["author"], e["text"]) for e in transcript] == [
+        ("customer", "Mensagem 1 =SUM(A1)"),
+        ("agent", "Olá <b>!</b>\n— Bia"),
+    ]
+    assert transcript[1]["delivery"] == "queued"
+
+    exported = get(client, path + "?format=csv")
+    assert exported.headers["Content-Type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(exported.body.decode())))
+    assert rows[0] == ["at", "author", "name", "text", "attachments", "delivery"]
+    assert rows[1][3] == "Mensagem 1 =SUM(A1)"
+    page = get(client, path + "?format=html").body.decode()
+    assert "Olá &lt;b&gt;!&lt;/b&gt;" in page
+    assert '<p dir="auto">' in page
+
+    assert get(client, path + "?format=pdf").status_code == 400
+    assert get(client, "/admin/shops/ana/conversations/01NOSUCH").status_code == 404
+
+
+def test_the_admin_routes_need_the_token(client, shop):
+    for path in ("/admin/shops/ana/conversations", "/admin/openapi.json"):
+        assert client.http.get(path).status_code == 401
+
+
+def test_the_openapi_document_is_valid_served_and_true_to_the_routes_and_models(client):
+    document = json.loads(OPENAPI.read_text())
+    validate(document)
+    assert json.loads(get(client, "/admin/openapi.json").body) == document
+    documented = {
+        (path, method.upper())
+        for path, item in document["paths"].items()
+        for method in item
+        if method != "parameters"
+    }
+    routed = {
+        (path, method)
+        for path, entries in app.routes.items()
+        if path.startswith("/admin")
+        for method in entries
+    }
+    assert documented == routed
+    _, current = models_json_schema(
+        [
+            (ShopDocument, "validation"),
+            (Conversation, "serialization"),
+            (TranscriptEntry, "serialization"),
+        ],
+        ref_template="#/components/schemas/{model}",
+    )
+    for name, schema in current["$defs"].items():
+        assert document["components"]["schemas"][name] == schema, name
