@@ -5,11 +5,14 @@ event needs. Tests build a `Container` with their own settings and fakes and ins
 with `use()`.
 """
 
+import logging
+import re
 from datetime import UTC, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
+from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 
 from chalicelib.channels.base import ChannelAdapter, OutboundChannel
 from chalicelib.domain.conversation import Channel
@@ -27,11 +30,52 @@ from chalicelib.settings import Settings
 from chalicelib.store import Store
 
 if TYPE_CHECKING:
+    from aws_lambda_powertools.logging.types import LogRecord
+
     from chalicelib.services.installs import Exchange, SlackInstalls
     from chalicelib.services.mail_intake import MailIntake
 
+# Phone numbers (E.164, with or without whatsapp:) and email addresses, wherever a log
+# line would carry one: in a field, in an exception's message, in a traceback.
+_PERSONAL = re.compile(r"\+\d{7,15}|[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+
+
+def _redacted(value: Any) -> Any:
+    if isinstance(value, str):
+        return _PERSONAL.sub("[redacted]", value)
+    if isinstance(value, dict):
+        return {key: _redacted(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redacted(item) for item in value]
+    return value
+
+
+class RedactingFilter(logging.Filter):
+    """The same redaction for plain log lines that other libraries write (powertools' batch
+    processor logs a failed record's exception, whose message may name a customer)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = _redacted(record.getMessage())
+        record.args = ()
+        if record.exc_info:
+            # Set even where another handler cached the traceback: formatters reuse it.
+            record.exc_text = _redacted(logging.Formatter().formatException(record.exc_info))
+        return True
+
+
+class RedactingFormatter(LambdaPowertoolsFormatter):
+    """powertools' JSON lines, with customers' numbers and addresses taken out. Message
+    bodies are never logged in the first place."""
+
+    def serialize(self, log: "LogRecord") -> str:
+        return super().serialize(_redacted(log))
+
+
 # The parent of every module's child logger: JSON lines, service "threadline".
-logger = Logger(service="threadline")
+logger = Logger(service="threadline", logger_formatter=RedactingFormatter())
+# Lambda's own handler, which other libraries' records reach through the root logger.
+for _handler in logging.getLogger().handlers:
+    _handler.addFilter(RedactingFilter())
 
 
 def utc_now() -> datetime:
