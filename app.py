@@ -140,6 +140,13 @@ def get_shop(shop_id: str) -> Response:
     return _json(200, _container().admin.get(shop_id))
 
 
+@app.route("/admin/shops", methods=["GET"])
+@answers_errors
+def list_shops() -> Response:
+    _require_admin()
+    return _json(200, _container().admin.every_shop())
+
+
 @app.route("/admin/shops/{shop_id}/conversations", methods=["GET"])
 @answers_errors
 def list_conversations(shop_id: str) -> Response:

@@ -5,7 +5,7 @@ index):
 
 | pattern                                | PK / GSI1PK                         | SK / GSI1SK      |
 |----------------------------------------|-------------------------------------|------------------|
-| shop config by id                      | SHOP#{shop}                         | SHOP             |
+| shop config by id (all: a scan)        | SHOP#{shop}                         | SHOP             |
 | shop by inbound address (number, email)| ADDRESS#{address}                   | ADDRESS          |
 | shops of a Slack workspace             | GSI1: TEAM#{team}                   | {shop}           |
 | message by provider delivery (dedupe)  | SHOP#{shop}#MSG#{message key}       | MESSAGE          |
@@ -259,6 +259,21 @@ class Store:
             taken = [a for a, bad in zip(claimed, failed[1:], strict=False) if bad]
             raise Conflict(f"already used by another shop: {', '.join(taken)}") from error
         self._shops.clear_cache()  # type: ignore[no-untyped-call]
+
+    def shops(self) -> list[Shop]:
+        """Every shop (an operator's listing: a scan, which a few thousand shops afford)."""
+        paginator = self._client.get_paginator("scan")
+        pages = paginator.paginate(
+            TableName=self._table,
+            FilterExpression="SK = :shop AND begins_with(PK, :prefix)",
+            ExpressionAttributeValues=_to_attributes({":shop": "SHOP", ":prefix": "SHOP#"}),
+        )
+        found = [
+            Shop.model_validate_json(str(_from_attributes(item)["config"]))
+            for page in pages
+            for item in page.get("Items", [])
+        ]
+        return sorted(found, key=lambda shop: shop.shop_id)
 
     def shops_of_team(self, team_id: str) -> list[Shop]:
         """The shops whose conversations live in a Slack workspace."""

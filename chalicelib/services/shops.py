@@ -163,6 +163,13 @@ class ShopAdmin:
             raise NotFound(f"no shop {shop_id}")
         return shop
 
+    def every_shop(self) -> dict[str, object]:
+        return {
+            "shops": [
+                self._shown(shop, self._vault.get(shop.shop_id)) for shop in self._store.shops()
+            ]
+        }
+
     def get(self, shop_id: str) -> dict[str, object]:
         _checked_shop_id(shop_id)
         shop = self._store.get_shop(shop_id, fresh=True)

@@ -1,0 +1,178 @@
+"""`threadline`: the operators' command line.
+
+It speaks to a deployment's admin API (`--api`, `--token`, or THREADLINE_API_URL and
+THREADLINE_ADMIN_TOKEN; the local stack's by default) and, for dead-letter queues, to AWS
+with the usual credentials.
+"""
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from chalicelib.settings import INBOUND_QUEUE, OUTBOUND_QUEUE, TIMERS_QUEUE
+
+app = typer.Typer(help="Threadline: run it locally, manage shops, look after the queues.")
+shop_app = typer.Typer(help="Create, read and list shops.")
+dlq_app = typer.Typer(help="Dead-letter queues: what waits there, and moving it back.")
+app.add_typer(shop_app, name="shop")
+app.add_typer(dlq_app, name="dlq")
+console = Console()
+
+LOCAL_API = "http://127.0.0.1:8000"
+LOCAL_TOKEN = "local-admin-token"
+DEAD_LETTERS = {
+    queue.replace(".fifo", "-dlq.fifo"): queue
+    for queue in (INBOUND_QUEUE, OUTBOUND_QUEUE, TIMERS_QUEUE)
+}
+
+Api = Annotated[str, typer.Option(envvar="THREADLINE_API_URL", help="the API's base URL")]
+Token = Annotated[str, typer.Option(envvar="THREADLINE_ADMIN_TOKEN", help="admin bearer token")]
+
+
+def _call(method: str, api: str, token: str, path: str, body: Any = None) -> Any:
+    import requests
+
+    try:
+        response = requests.request(
+            method,
+            api.rstrip("/") + path,
+            headers={"Authorization": f"Bearer {token}"},
+            json=body,
+            timeout=30,
+        )
+    except requests.RequestException as error:
+        console.print(f"[red]Cannot reach {api}: {type(error).__name__}[/red]")
+        raise typer.Exit(2) from error
+    answer = response.json() if response.content else {}
+    if response.status_code >= 400:
+        console.print(f"[red]{response.status_code}: {answer.get('error', response.text)}[/red]")
+        for detail in answer.get("errors", []):
+            console.print(f"  {detail.get('field')}: {detail.get('error')}")
+        raise typer.Exit(1)
+    return answer
+
+
+@app.command()
+def dev(
+    port: int = 8000, aws_port: int = 4566, slack_port: int = 8001, twilio_port: int = 8002
+) -> None:
+    """Run the whole local stack (as `make run`) until Ctrl-C."""
+    from chalicelib.local.__main__ import main
+
+    arguments = ["--port", str(port), "--aws-port", str(aws_port)]
+    arguments += ["--slack-port", str(slack_port), "--twilio-port", str(twilio_port)]
+    raise typer.Exit(main(arguments))
+
+
+@shop_app.command("put")
+def shop_put(
+    shop_id: str,
+    document: Annotated[Path, typer.Argument(exists=True, readable=True, help="shop JSON")],
+    api: Api = LOCAL_API,
+    token: Token = LOCAL_TOKEN,
+) -> None:
+    """Create or replace a shop from its JSON."""
+    body = json.loads(document.read_text(encoding="utf-8"))
+    shown = _call("PUT", api, token, f"/admin/shops/{shop_id}", body)
+    console.print(f"[green]Shop {shop_id} saved.[/green] Its webhook URLs:")
+    _print_urls(shown)
+
+
+@shop_app.command("get")
+def shop_get(shop_id: str, api: Api = LOCAL_API, token: Token = LOCAL_TOKEN) -> None:
+    """A shop's JSON, secrets masked (what `shop put` takes back)."""
+    shown = _call("GET", api, token, f"/admin/shops/{shop_id}")
+    sys.stdout.write(json.dumps(shown, ensure_ascii=False, indent=2) + "\n")
+
+
+@shop_app.command("list")
+def shop_list(api: Api = LOCAL_API, token: Token = LOCAL_TOKEN) -> None:
+    """Every shop, with its channels."""
+    shops = _call("GET", api, token, "/admin/shops")["shops"]
+    table = Table("shop", "name", "Slack", "SMS", "WhatsApp", "email")
+    for shop in shops:
+        twilio = shop.get("twilio") or {}
+        table.add_row(
+            shop["shop_id"],
+            shop["name"],
+            (shop.get("slack") or {}).get("channel_id", "not connected"),
+            ", ".join(twilio.get("sms_numbers", [])),
+            ", ".join(twilio.get("whatsapp_numbers", [])),
+            (shop.get("email") or {}).get("address", ""),
+        )
+    console.print(table)
+
+
+@app.command()
+def urls(shop_id: str, api: Api = LOCAL_API, token: Token = LOCAL_TOKEN) -> None:
+    """Every URL a shop pastes where (Twilio numbers, the Slack app)."""
+    _print_urls(_call("GET", api, token, f"/admin/shops/{shop_id}"))
+
+
+WHERE = {
+    "twilio_messaging": "Twilio: each number's messaging webhook (POST)",
+    "twilio_status_callback": "Twilio: status callbacks (sent with each reply)",
+    "slack_events": "Slack app: Event Subscriptions request URL",
+    "slack_interactivity": "Slack app: Interactivity request URL",
+    "slack_commands": "Slack app: /threadline command URL",
+    "slack_oauth_redirect": "Slack app: OAuth redirect URL",
+    "slack_install": "Send to the shop: its Add to Slack link (a week)",
+}
+
+
+def _print_urls(shown: dict[str, Any]) -> None:
+    # Each URL whole on a line of its own, to copy as it is.
+    for name, url in shown.get("webhooks", {}).items():
+        console.print(f"[bold]{WHERE.get(name, name)}[/bold]")
+        console.print(f"  {url}", soft_wrap=True, highlight=False)
+
+
+@dlq_app.command("list")
+def dlq_list() -> None:
+    """How many records wait in each dead-letter queue."""
+    import boto3
+
+    sqs = boto3.client("sqs")
+    table = Table("dead-letter queue", "waiting", "feeds back into")
+    for dead_letter, source in DEAD_LETTERS.items():
+        url = sqs.get_queue_url(QueueName=dead_letter)["QueueUrl"]
+        count = sqs.get_queue_attributes(
+            QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"]
+        )["Attributes"]["ApproximateNumberOfMessages"]
+        table.add_row(dead_letter, count, source)
+    console.print(table)
+
+
+@dlq_app.command("redrive")
+def dlq_redrive(
+    queue: Annotated[str, typer.Argument(help="inbound, outbound or timers")],
+) -> None:
+    """Move a dead-letter queue's records back to its queue (SQS's message move task)."""
+    import boto3
+
+    dead_letter = f"threadline-{queue}-dlq.fifo"
+    if dead_letter not in DEAD_LETTERS:
+        console.print("[red]The queue is inbound, outbound or timers.[/red]")
+        raise typer.Exit(1)
+    sqs = boto3.client("sqs")
+
+    def arn(name: str) -> str:
+        url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
+        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+        return str(attributes["Attributes"]["QueueArn"])
+
+    task = sqs.start_message_move_task(
+        SourceArn=arn(dead_letter), DestinationArn=arn(DEAD_LETTERS[dead_letter])
+    )
+    console.print(f"[green]Moving back[/green] ({task['TaskHandle']}).")
+
+
+def main() -> None:
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    app()

@@ -1,0 +1,66 @@
+"""The `threadline` command line against a running local stack: a shop created from its
+JSON, read back, listed, its URLs printed; refusals shown with their reasons."""
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from chalicelib.cli import app
+from chalicelib.local.stack import LOCAL_ADMIN_TOKEN
+from tests.e2e.conftest import RunningStack
+from tests.signing import shop_document
+
+pytestmark = pytest.mark.allow_hosts(["127.0.0.1"])
+
+
+def run(stack: RunningStack, *arguments: str) -> tuple[int, str]:
+    result = CliRunner().invoke(
+        app,
+        list(arguments),
+        env={"THREADLINE_API_URL": stack.api, "THREADLINE_ADMIN_TOKEN": LOCAL_ADMIN_TOKEN},
+    )
+    return result.exit_code, result.output
+
+
+def test_a_shop_is_created_read_listed_and_its_urls_printed(stack: RunningStack, tmp_path: Path):
+    document = shop_document(name="Loja do Terminal")
+    document["twilio"]["sms_numbers"] = ["+14155550177"]
+    document["twilio"]["whatsapp_numbers"] = []
+    path = tmp_path / "shop.json"
+    path.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
+
+    code, output = run(stack, "shop", "put", "cli-shop", str(path))
+    assert code == 0, output
+    assert "Shop cli-shop saved." in output
+    assert "/webhooks/twilio/cli-shop" in output
+
+    code, output = run(stack, "shop", "get", "cli-shop")
+    shown = json.loads(output)
+    assert (code, shown["name"], shown["twilio"]["auth_token"]) == (
+        0,
+        "Loja do Terminal",
+        "********",
+    )
+
+    code, output = run(stack, "shop", "list")
+    assert code == 0
+    assert "cli-shop" in output
+    assert "+14155550177" in output
+
+    code, output = run(stack, "urls", "cli-shop")
+    assert code == 0
+    assert "Twilio: each number's messaging webhook" in output
+    assert "/slack/events" in output
+
+
+def test_refusals_are_shown_with_their_reasons(stack: RunningStack, tmp_path: Path):
+    path = tmp_path / "broken.json"
+    path.write_text(json.dumps({"name": ""}), encoding="utf-8")
+    code, output = run(stack, "shop", "put", "broken", str(path))
+    assert code == 1
+    assert "400: invalid shop" in output
+    assert "name:" in output
+    code, output = run(stack, "urls", "nobody")
+    assert (code, "404" in output) == (1, True)
