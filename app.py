@@ -179,6 +179,20 @@ def get_conversation(shop_id: str, conversation_id: str) -> Response:
     )
 
 
+@app.route("/admin/shops/{shop_id}/customers/{customer}", methods=["GET"])
+@answers_errors
+def export_customer(shop_id: str, customer: str) -> Response:
+    _require_admin()
+    return _json(200, _container().customer_data.export(shop_id, customer))
+
+
+@app.route("/admin/shops/{shop_id}/customers/{customer}", methods=["DELETE"])
+@answers_errors
+def erase_customer(shop_id: str, customer: str) -> Response:
+    _require_admin()
+    return _json(200, _container().customer_data.erase(shop_id, customer))
+
+
 @app.route("/admin/openapi.json", methods=["GET"])
 @answers_errors
 def openapi() -> Response:

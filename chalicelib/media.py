@@ -32,6 +32,23 @@ class MediaStore:
         """A stored object whole: a received mail's raw MIME (up to SES's 40 MB)."""
         return bytes(self._client.get_object(Bucket=bucket, Key=key)["Body"].read())
 
+    def erase(self, bucket: str, keys_or_prefixes: list[str]) -> int:
+        """Deletes objects, each named or under a prefix ending in `/`; returns how many."""
+        keys = [k for k in keys_or_prefixes if not k.endswith("/")]
+        for prefix in (p for p in keys_or_prefixes if p.endswith("/")):
+            listed = self._client.list_objects_v2(Bucket=bucket, Prefix=prefix)
+            keys += [item["Key"] for item in listed.get("Contents", [])]
+        for start in range(0, len(keys), 1000):
+            chunk = keys[start : start + 1000]
+            self._client.delete_objects(
+                Bucket=bucket, Delete={"Objects": [{"Key": key} for key in chunk], "Quiet": True}
+            )
+        return len(keys)
+
+    @property
+    def bucket(self) -> str:
+        return self._bucket
+
     def keep(self, key: str, file: MediaFile) -> None:
         self._client.put_object(
             Bucket=self._bucket,

@@ -15,6 +15,7 @@ index):
 | conversation by Slack thread           | SLACK#{team}#{channel}#{thread ts}  | POINTER          |
 | conversation by an email's Message-ID  | SHOP#{shop}#MAILID#{message id}     | POINTER          |
 | mail quarantined or dropped, by reason | SHOP#{shop}                         | COUNTERS         |
+| a customer's erasure, its receipt      | SHOP#{shop}#ERASURES                | {erased at}      |
 | latest edit/deletion of a Slack message| SLACK#{team}#{channel}#{ts}         | REVISION         |
 | a post made for an agent or by itself  | SLACK#{team}#POST#{job's post id}   | POST             |
 | an "Add to Slack" in progress (10 min) | OAUTHSTATE#{state}                  | STATE            |
@@ -797,6 +798,93 @@ class Store:
         found = [Conversation.model_validate(_from_attributes(i)) for i in response["Items"]]
         last = response.get("LastEvaluatedKey")
         return found, (_from_attributes(last) if last else None)
+
+    def customer_conversations(self, shop_id: str, customer_address: str) -> list[Conversation]:
+        """Every conversation a customer (one address) had with a shop."""
+        paginator = self._client.get_paginator("query")
+        pages = paginator.paginate(
+            TableName=self._table,
+            IndexName="GSI1",
+            KeyConditionExpression="GSI1PK = :pk",
+            FilterExpression="customer_address = :address",
+            ExpressionAttributeValues=_to_attributes(
+                {":pk": f"SHOP#{shop_id}#CONVERSATIONS", ":address": customer_address}
+            ),
+        )
+        return [
+            Conversation.model_validate(_from_attributes(item))
+            for page in pages
+            for item in page.get("Items", [])
+        ]
+
+    def erase_conversation(self, conversation: Conversation, items: list[Item]) -> int:
+        """Deletes a conversation, its messages (`items`, from its timeline) and every
+        record that points at them or repeats their text; returns how many went."""
+        shop_id = conversation.shop_id
+        keys = [_conversation_key(shop_id, conversation.conversation_id)]
+        if (
+            conversation.slack_team_id
+            and conversation.slack_channel_id
+            and conversation.slack_thread_ts
+        ):
+            keys.append(
+                _thread_pointer_key(
+                    conversation.slack_team_id,
+                    conversation.slack_channel_id,
+                    conversation.slack_thread_ts,
+                )
+            )
+        for item in items:
+            keys.append(_key(str(item["PK"]), str(item["SK"])))
+            if item.get("provider_message_id") and "agent_user_id" in item:
+                keys.append(_provider_pointer_key(shop_id, str(item["provider_message_id"])))
+            email = item.get("email")
+            if isinstance(email, dict) and email.get("message_id"):
+                keys.append(_mail_pointer_key(shop_id, str(email["message_id"])))
+            if item.get("slack_ts") and conversation.slack_team_id and "agent_user_id" in item:
+                keys.append(
+                    _revision_key(
+                        conversation.slack_team_id,
+                        str(item["slack_channel_id"]),
+                        str(item["slack_ts"]),
+                    )
+                )
+        for key in conversation.auto_replies_sent:
+            message_posts = [i for i in items if "provider" in i]
+            for message in message_posts:
+                post = f"auto:{message['provider']}:{message['provider_message_id']}:{key}"
+                if conversation.slack_team_id:
+                    keys.append(_key(f"SLACK#{conversation.slack_team_id}#POST#{post}", "POST"))
+        for start in range(0, len(keys), 25):
+            self._client.batch_write_item(
+                RequestItems={
+                    self._table: [
+                        {"DeleteRequest": {"Key": key}} for key in keys[start : start + 25]
+                    ]
+                }
+            )
+        # The customer's pointer, only if it still points at this conversation.
+        try:
+            self._client.delete_item(
+                TableName=self._table,
+                Key=_open_pointer_key(shop_id, conversation.customer_address),
+                ConditionExpression="conversation_id = :id",
+                ExpressionAttributeValues=_to_attributes({":id": conversation.conversation_id}),
+            )
+        except ClientError as error:
+            if not _condition_failed(error):
+                raise
+        return len(items)
+
+    def record_erasure(self, shop_id: str, receipt: Item) -> None:
+        """Keeps an erasure's receipt: counts and a hash of the address, nothing personal."""
+        self._client.put_item(
+            TableName=self._table,
+            Item={
+                **_key(f"SHOP#{shop_id}#ERASURES", str(receipt["erased_at"])),
+                **_to_attributes(receipt),
+            },
+        )
 
     def timeline(self, shop_id: str, conversation_id: str) -> Iterator[Item]:
         """Every message of a conversation, oldest first (customer and agent alike)."""

@@ -112,6 +112,8 @@ class EmailHeaders(BaseModel):
     reply_token: str | None = None
     # Sent by a program (auto-reply, list, no-reply mailbox): never opens a conversation.
     automated: bool = False
+    # Where SES stored the raw message (bucket, key), for erasing it with the customer.
+    raw_location: tuple[str, str] | None = None
 
     @property
     def answered_ids(self) -> tuple[str, ...]:

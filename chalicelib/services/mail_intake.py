@@ -95,6 +95,7 @@ class MailIntake:
                 subject=parsed.subject,
                 reply_token=token,
                 automated=parsed.automated,
+                raw_location=(action.bucket_name, action.object_key),
             ),
         )
         stored = self._store.save_inbound(message)
