@@ -105,7 +105,7 @@ class SlaPolicy(_Strict):
     # Who hears of a breach (users U…, or user groups S…), who of the second level, and
     # the channel that lists second-level escalations.
     on_call: list[SlackUserOrGroup] = Field(default_factory=list, max_length=20)
-    lead_user_id: SlackUserOrGroup | None = None
+    lead_user_id: str | None = Field(default=None, pattern=r"^[UW][A-Z0-9]{2,20}$")
     escalation_channel_id: str | None = Field(default=None, pattern=r"^[CG][A-Z0-9]{2,20}$")
     # How long one target minute lasts: a minute, except in demos (scaled()).
     _minute: timedelta = PrivateAttr(default=timedelta(minutes=1))

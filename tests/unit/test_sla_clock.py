@@ -233,3 +233,13 @@ def test_resolving_meets_the_resolution_target_and_its_alarms_go_stale() -> None
     assert (done.response_clock, done.resolution_clock) == (None, None)
     assert [(e.target, e.stage) for e in done.sla_history] == [(SlaTarget.RESOLUTION, "met")]
     assert escalate(done, resolution_breach) is None
+
+
+def test_the_lead_is_a_person_and_on_call_may_be_a_group() -> None:
+    # A DM goes to a person: a user group cannot be the lead
+    with pytest.raises(ValidationError):
+        SlaPolicy.model_validate({"lead_user_id": "S0ONCALL"})
+    policy = SlaPolicy.model_validate(
+        {"lead_user_id": "U0LEAD", "on_call": ["S0ONCALL", "U0ALICE"]}
+    )
+    assert policy.on_call == ["S0ONCALL", "U0ALICE"]
