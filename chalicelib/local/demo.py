@@ -156,7 +156,22 @@ def card_ref(card: dict[str, Any]) -> str:
     raise ValueError("a card without a Resolve button")
 
 
-def customer_writes(api: str, sender: str, to: str, text: str, name: str = "") -> None:
+def register(api: str, shop_id: str, document: dict[str, Any], what: str) -> bool:
+    status, body = call(
+        "PUT",
+        f"{api}/admin/shops/{shop_id}",
+        json.dumps(document).encode(),
+        {"Authorization": f"Bearer {LOCAL_ADMIN_TOKEN}", "Content-Type": "application/json"},
+    )
+    print(f"1. {what} registered: HTTP {status}")
+    if status >= 300:
+        print(body)
+    return status < 300
+
+
+def customer_writes(
+    api: str, sender: str, to: str, text: str, name: str = "", shop_id: str = SHOP_ID
+) -> None:
     sid = "SM" + hashlib.md5(f"{sender}{text}{time.time()}".encode()).hexdigest()  # noqa: S324
     params = {
         "MessageSid": sid,
@@ -168,7 +183,7 @@ def customer_writes(api: str, sender: str, to: str, text: str, name: str = "") -
     }
     if name:
         params["ProfileName"] = name
-    twilio_form(api, f"/webhooks/twilio/{SHOP_ID}", params)
+    twilio_form(api, f"/webhooks/twilio/{shop_id}", params)
 
 
 SLA_SHOP_ID = "demo-sla"
@@ -199,30 +214,10 @@ def sla_demo(api: str, slack_outbox: str) -> int:
     """Two customers wait; one is answered at once, the other never: the acknowledgement,
     then the warning, the breach and the second level for the unanswered one only. Needs a
     stack started with THREADLINE_SLA_MINUTE_SECONDS=1 (a target minute lasts a second)."""
-    status, body = call(
-        "PUT",
-        f"{api}/admin/shops/{SLA_SHOP_ID}",
-        json.dumps(SLA_SHOP).encode(),
-        {"Authorization": f"Bearer {LOCAL_ADMIN_TOKEN}", "Content-Type": "application/json"},
-    )
-    print(f"1. shop with a 10-minute first-response target registered: HTTP {status}")
-    if status >= 300:
-        print(body)
+    if not register(api, SLA_SHOP_ID, SLA_SHOP, "shop with a 10-minute first-response target"):
         return 1
     for sender, text in (("+5511911112222", "Meu pedido atrasou"), ("+5511933334444", "Oi!")):
-        sid = "SM" + hashlib.md5(f"{sender}{time.time()}".encode()).hexdigest()  # noqa: S324
-        twilio_form(
-            api,
-            f"/webhooks/twilio/{SLA_SHOP_ID}",
-            {
-                "MessageSid": sid,
-                "AccountSid": ACCOUNT_SID,
-                "From": sender,
-                "To": "+14155550110",
-                "Body": text,
-                "NumMedia": "0",
-            },
-        )
+        customer_writes(api, sender, "+14155550110", text, shop_id=SLA_SHOP_ID)
     ack = wait_for_entry(slack_outbox, "chat.postMessage", "Responderemos", field="text")
     print(f"2. two customers wrote; each got an acknowledgement: {ack['payload']['text']}")
     answered = wait_for_entry(slack_outbox, "chat.postMessage", "Oi!", field="text")
@@ -282,15 +277,7 @@ def main(argv: list[str]) -> int:
     if args.sla:
         return sla_demo(api, slack_outbox)
 
-    status, body = call(
-        "PUT",
-        f"{api}/admin/shops/{SHOP_ID}",
-        json.dumps(SHOP).encode(),
-        {"Authorization": f"Bearer {LOCAL_ADMIN_TOKEN}", "Content-Type": "application/json"},
-    )
-    print(f"1. shop registered: HTTP {status}")
-    if status >= 300:
-        print(body)
+    if not register(api, SHOP_ID, SHOP, "shop"):
         return 1
 
     # Two customers at once, on two channels.

@@ -10,6 +10,8 @@ or report twice. A send that fails or dies midway leaves the reply in `dispatchi
 asks the provider whether it went out before sending it again.
 """
 
+from collections.abc import Callable
+
 from aws_lambda_powertools import Logger
 
 from chalicelib.channels.base import DeliveryRefused, SendReceipt
@@ -153,81 +155,79 @@ class ReplyDispatcher:
         )
 
     def send_canned(self, job: CannedReply) -> None:
-        """A canned response an agent chose: posted into the thread on their behalf (once,
-        keyed by the modal), then sent like any reply, its delivery shown on that post."""
-        conversation = self._store.find_conversation_by_thread(
-            job.team_id, job.channel_id, job.thread_ts
-        )
-        if conversation is None or conversation_ref(conversation) != job.conversation_ref:
-            logger.info("canned response for no known conversation ignored")
-            return
-        shop = self._store.get_shop(conversation.shop_id)
-        if shop is None:
-            return
-        _, slack = self._workspace(shop)
-        posted = self._store.bot_post(job.team_id, f"view:{job.view_id}")
-        if posted is None:
+        """A canned response an agent chose, posted on their behalf (once per modal)."""
+
+        def compose(
+            conversation: Conversation, shop: Shop, slack: SlackPort
+        ) -> tuple[SlackMessage, str] | None:
             canned = shop.canned(job.name)
             if canned is None:
                 self._tell(slack, job.channel_id, job.thread_ts, canned_gone_note(job.name))
-                return
+                return None
             text = canned.render(
                 first_name=first_name(conversation.customer_name),
                 order_number=job.order_number or conversation.order_number or "",
                 agent=slack.display_name(job.user_id) or shop.name,
                 shop=shop.name,
             )
-            ts = slack.post(
-                job.channel_id, canned_post(text, job.user_id, job.name), thread_ts=job.thread_ts
-            )
-            self._store.record_bot_post(job.team_id, f"view:{job.view_id}", ts, text)
-            posted = ts, text
-        ts, text = posted
-        self.send_reply(
-            AgentReply(
-                event_id=f"view:{job.view_id}",
-                team_id=job.team_id,
-                channel_id=job.channel_id,
-                thread_ts=job.thread_ts,
-                ts=ts,
-                user_id=job.user_id,
-                text=text,
-                explicit=True,
-                posted_for_agent=True,
-            )
-        )
+            return canned_post(text, job.user_id, job.name), text
+
+        self._post_then_send(job, f"view:{job.view_id}", job.user_id, compose)
 
     def send_auto_reply(self, job: AutoReplyJob) -> None:
-        """An automatic reply: posted into the thread once (marked), then sent unsigned;
-        the customer still waits for a person, so it meets no target."""
+        """An automatic reply, posted marked and sent unsigned; the customer still waits for
+        a person, so it meets no target."""
+
+        def compose(
+            conversation: Conversation, shop: Shop, slack: SlackPort
+        ) -> tuple[SlackMessage, str]:
+            return auto_reply_post(job.text, job.reply_key, job.language), job.text
+
+        self._post_then_send(job, job.post_id, "USLACKBOT", compose, automatic=True)
+
+    def _post_then_send(
+        self,
+        job: CannedReply | AutoReplyJob,
+        post_id: str,
+        user_id: str,
+        compose: Callable[[Conversation, Shop, SlackPort], tuple[SlackMessage, str] | None],
+        *,
+        automatic: bool = False,
+    ) -> None:
+        """Posts a message into the thread for an agent or for the shop, once (keyed by
+        `post_id`), then sends it like any reply, its delivery shown on that post."""
         conversation = self._store.find_conversation_by_thread(
             job.team_id, job.channel_id, job.thread_ts
         )
         if conversation is None or conversation_ref(conversation) != job.conversation_ref:
+            logger.info("post for no known conversation ignored")
             return
         shop = self._store.get_shop(conversation.shop_id)
         if shop is None:
             return
         _, slack = self._workspace(shop)
-        posted = self._store.bot_post(job.team_id, job.post_id)
+        posted = self._store.bot_post(job.team_id, post_id)
         if posted is None:
-            note = auto_reply_post(job.text, job.reply_key, job.language)
-            ts = slack.post(job.channel_id, note, thread_ts=job.thread_ts)
-            self._store.record_bot_post(job.team_id, job.post_id, ts, job.text)
-            posted = ts, job.text
+            composed = compose(conversation, shop, slack)
+            if composed is None:
+                return
+            message, text = composed
+            ts = slack.post(job.channel_id, message, thread_ts=job.thread_ts)
+            self._store.record_bot_post(job.team_id, post_id, ts, text)
+            posted = ts, text
         ts, text = posted
         self.send_reply(
             AgentReply(
-                event_id=job.post_id,
+                event_id=post_id,
                 team_id=job.team_id,
                 channel_id=job.channel_id,
                 thread_ts=job.thread_ts,
                 ts=ts,
-                user_id="USLACKBOT",
+                user_id=user_id,
                 text=text,
                 explicit=True,
                 posted_for_agent=True,
-                automatic=True,
+                automatic=automatic,
             )
         )
 

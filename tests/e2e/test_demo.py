@@ -12,6 +12,26 @@ import pytest
 from tests.e2e.conftest import PROJECT_DIR, free_port
 
 
+def run_demo(
+    ports: dict[str, int], *flags: str, timeout: float
+) -> subprocess.CompletedProcess[str]:
+    """`make demo` (with `flags`) against a stack's own sandboxes."""
+    urls = {
+        "--api": ports["--port"],
+        "--slack": ports["--slack-port"],
+        "--twilio": ports["--twilio-port"],
+    }
+    arguments = [item for flag, port in urls.items() for item in (flag, f"http://127.0.0.1:{port}")]
+    return subprocess.run(
+        [sys.executable, "-m", "chalicelib.local.demo", *flags, *arguments],
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
 def start_stack(tmp_path, **extra_env: str):
     ports = {
         flag: free_port()
@@ -64,24 +84,7 @@ def sla_stack(tmp_path):
 def test_the_demo_walks_the_whole_loop_and_ctrl_c_stops_the_stack(sandbox_stack):
     ports, log, process = sandbox_stack
     # When the demo runs against the stack's own sandbox
-    demo = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "chalicelib.local.demo",
-            "--api",
-            f"http://127.0.0.1:{ports['--port']}",
-            "--slack",
-            f"http://127.0.0.1:{ports['--slack-port']}",
-            "--twilio",
-            f"http://127.0.0.1:{ports['--twilio-port']}",
-        ],
-        cwd=PROJECT_DIR,
-        capture_output=True,
-        text=True,
-        timeout=90,
-        check=False,
-    )
+    demo = run_demo(ports, timeout=90)
     # Then every step succeeds
     assert demo.returncode == 0, demo.stdout + demo.stderr
     for step in (
@@ -112,23 +115,7 @@ def test_the_demo_walks_the_whole_loop_and_ctrl_c_stops_the_stack(sandbox_stack)
 
 def test_the_escalations_demo_warns_breaches_and_escalates_only_the_unanswered(sla_stack):
     ports, log, _ = sla_stack
-    demo = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "chalicelib.local.demo",
-            "--sla",
-            "--api",
-            f"http://127.0.0.1:{ports['--port']}",
-            "--slack",
-            f"http://127.0.0.1:{ports['--slack-port']}",
-        ],
-        cwd=PROJECT_DIR,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    demo = run_demo(ports, "--sla", timeout=120)
     assert demo.returncode == 0, demo.stdout + demo.stderr
     assert "Responderemos até hoje às" in demo.stdout
     for step in (
