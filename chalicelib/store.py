@@ -466,9 +466,14 @@ class Store:
                 mode="json", include={"auto_replies_sent"}
             )["auto_replies_sent"]
             extra_update += ", auto_replies_sent = :auto"
-        if conversation.snoozed_until is None:
-            # A customer's message ends a snooze.
-            extra_update += " REMOVE snoozed_until"
+        removals = [
+            # A customer's message ends a snooze and a resolution.
+            name
+            for name in ("snoozed_until", "resolved_at")
+            if getattr(conversation, name) is None
+        ]
+        if removals:
+            extra_update += " REMOVE " + ", ".join(removals)
         self._client.transact_write_items(
             TransactItems=[
                 {
@@ -657,7 +662,15 @@ class Store:
         removals = []
         state = conversation.model_dump(
             mode="json",
-            include={"response_clock", "resolution_clock", "first_response_at", "sla_history"},
+            include={
+                "response_clock",
+                "resolution_clock",
+                "first_response_at",
+                "sla_history",
+                "resolved_at",
+                "csat_asked_at",
+                "csat",
+            },
         )
         optional = {
             "assignee_user_id": conversation.assignee_user_id,
@@ -668,6 +681,9 @@ class Store:
             "resolution_clock": state["resolution_clock"],
             "first_response_at": state["first_response_at"],
             "sla_history": state["sla_history"] or None,
+            "resolved_at": state["resolved_at"],
+            "csat_asked_at": state["csat_asked_at"],
+            "csat": state["csat"],
         }
         for name, value in optional.items():
             if value is None:

@@ -188,6 +188,15 @@ class SlaEvent(BaseModel):
     at: datetime
 
 
+class CsatRating(BaseModel):
+    """The customer's answer to the satisfaction question: 1 (bad) to 5 (great)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    score: int = Field(ge=1, le=5)
+    at: datetime
+
+
 class Conversation(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -215,6 +224,11 @@ class Conversation(BaseModel):
     resolution_clock: ResponseClock | None = None
     first_response_at: datetime | None = None
     sla_history: tuple[SlaEvent, ...] = ()
+    # When an agent last resolved it (None while it is not resolved).
+    resolved_at: datetime | None = None
+    # Satisfaction: when the question went to the customer, and their answer.
+    csat_asked_at: datetime | None = None
+    csat: CsatRating | None = None
     # When each automatic reply (acknowledgement, out of hours, faq:<rule>) last went out.
     auto_replies_sent: dict[str, datetime] = Field(default_factory=dict)
     # While snoozed: when it wakes; None means when the customer writes again.
@@ -273,6 +287,7 @@ def with_customer_message(conversation: Conversation, message: InboundMessage) -
         update={
             "status": conversation.status if automated else ConversationStatus.OPEN,
             "snoozed_until": conversation.snoozed_until if automated else None,
+            "resolved_at": conversation.resolved_at if automated else None,
             "message_count": conversation.message_count + 1,
             "last_customer_message_at": message.received_at,
             "shop_address": message.shop_address,
@@ -562,11 +577,19 @@ def apply_action(
             return conversation.model_copy(update={"assignee_user_id": None})
         case CardAction.RESOLVE:
             return conversation.model_copy(
-                update={"status": ConversationStatus.RESOLVED, "snoozed_until": None}
+                update={
+                    "status": ConversationStatus.RESOLVED,
+                    "snoozed_until": None,
+                    "resolved_at": now,
+                }
             )
         case CardAction.REOPEN:
             return conversation.model_copy(
-                update={"status": ConversationStatus.OPEN, "snoozed_until": None}
+                update={
+                    "status": ConversationStatus.OPEN,
+                    "snoozed_until": None,
+                    "resolved_at": None,
+                }
             )
         case CardAction.SNOOZE:
             if action.snooze is None or conversation.status is ConversationStatus.RESOLVED:
