@@ -257,7 +257,9 @@ class Container:
 
     @cached_property
     def card_actions(self) -> CardActions:
-        return CardActions(self.store, self.vault, self.slack, self.schedules, self.clock)
+        return CardActions(
+            self.store, self.vault, self.slack, self.schedules, self.queues, self.clock
+        )
 
     @cached_property
     def redelivery(self) -> Redelivery:

@@ -466,6 +466,9 @@ class Store:
                 mode="json", include={"auto_replies_sent"}
             )["auto_replies_sent"]
             extra_update += ", auto_replies_sent = :auto"
+        if conversation.csat is not None:
+            conversation_values[":csat"] = conversation.csat.model_dump(mode="json")
+            extra_update += ", csat = :csat"
         removals = [
             # A customer's message ends a snooze and a resolution.
             name

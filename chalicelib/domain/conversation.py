@@ -576,6 +576,8 @@ def apply_action(
         case CardAction.UNASSIGN:
             return conversation.model_copy(update={"assignee_user_id": None})
         case CardAction.RESOLVE:
+            if conversation.status is ConversationStatus.RESOLVED:
+                return conversation
             return conversation.model_copy(
                 update={
                     "status": ConversationStatus.RESOLVED,

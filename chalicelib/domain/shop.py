@@ -17,6 +17,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, mo
 from chalicelib.domain.auto_replies import AutoReplyPolicy
 from chalicelib.domain.canned import CannedResponse
 from chalicelib.domain.conversation import Channel
+from chalicelib.domain.csat import CsatPolicy
 from chalicelib.domain.sla import SlaPolicy
 
 MASK = "********"
@@ -223,6 +224,8 @@ class Shop(_Strict):
     sla: SlaPolicy | None = None
     # Automatic replies; none without it.
     auto_replies: AutoReplyPolicy | None = None
+    # The satisfaction question after a resolve; none asked without it.
+    csat: CsatPolicy | None = None
 
     @property
     def quiet_period(self) -> timedelta | None:
@@ -294,6 +297,7 @@ class ShopDocument(_Strict):
     new_conversation_after_hours: int | None = Field(default=None, ge=1, le=24 * 365)
     sla: SlaPolicy | None = None
     auto_replies: AutoReplyPolicy | None = None
+    csat: CsatPolicy | None = None
 
     def split(self, shop_id: str) -> tuple[Shop, ShopSecrets]:
         slack = self.slack.model_dump(exclude={"bot_token"}) if self.slack else None
@@ -311,6 +315,7 @@ class ShopDocument(_Strict):
                 "new_conversation_after_hours": self.new_conversation_after_hours,
                 "sla": self.sla,
                 "auto_replies": self.auto_replies,
+                "csat": self.csat,
             }
         )
         secrets = ShopSecrets(

@@ -201,6 +201,9 @@ def root_card(conversation: Conversation, shop: Shop) -> SlackMessage:
                 ],
             },
         )
+    satisfaction = _satisfaction(conversation)
+    if satisfaction:
+        blocks[-1]["elements"].append({"type": "mrkdwn", "text": f"*Satisfaction:* {satisfaction}"})
     if conversation.channel is Channel.WHATSAPP:
         # WhatsApp takes free-form replies only within 24 h of the customer's last message.
         window_end = _local_time(conversation.last_customer_message_at + WHATSAPP_WINDOW, timezone)
@@ -210,6 +213,29 @@ def root_card(conversation: Conversation, shop: Shop) -> SlackMessage:
     blocks.append(_card_buttons(conversation))
     return SlackMessage(
         text=f"New {channel.split(' ', 1)[1]} conversation with {customer}", blocks=blocks
+    )
+
+
+def stars(score: int) -> str:
+    return "★" * score + "☆" * (5 - score) + f" {score}/5"
+
+
+def _satisfaction(conversation: Conversation) -> str | None:
+    if conversation.csat is not None:
+        return stars(conversation.csat.score)
+    if (
+        conversation.csat_asked_at is not None
+        and conversation.status is ConversationStatus.RESOLVED
+    ):
+        return "asked, no answer yet"
+    return None
+
+
+def rating_note(score: int) -> SlackMessage:
+    """Told in the thread when the customer answers the satisfaction question."""
+    text = f":star: The customer rated this conversation {stars(score)}."
+    return SlackMessage(
+        text=text, blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
     )
 
 

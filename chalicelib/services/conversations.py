@@ -5,6 +5,8 @@ processed is skipped, and the open-conversation pointer is claimed conditionally
 first messages cannot open two conversations.
 """
 
+from datetime import datetime
+
 from aws_lambda_powertools import Logger
 
 from chalicelib.channels.base import MediaFile
@@ -27,6 +29,14 @@ from chalicelib.domain.conversation import (
     wake,
     with_customer_message,
 )
+from chalicelib.domain.csat import (
+    SURVEY_KEY,
+    THANKS_KEY,
+    CsatPolicy,
+    rated,
+    survey_answer,
+    survey_due,
+)
 from chalicelib.domain.errors import Retryable
 from chalicelib.domain.shop import NewSubject, Shop, ShopSecrets
 from chalicelib.domain.sla import clock_for, escalate, resolved
@@ -36,6 +46,7 @@ from chalicelib.domain.slack_view import (
     continued_note,
     customer_message,
     escalation_message,
+    rating_note,
     reopened_note,
     root_card,
     sla_note,
@@ -56,6 +67,30 @@ from chalicelib.services.ports import (
 from chalicelib.store import Store
 
 logger = Logger(service="threadline", child=True)
+
+
+def automatic_reply(
+    conversation: Conversation, message_key: str, reply_key: str, text: str, language: str
+) -> AutoReplyJob:
+    """An automatic reply for the outbound worker to post in the thread and send."""
+    if conversation.slack_thread is None or conversation.slack_team_id is None:
+        raise Retryable("the conversation has no Slack thread yet")
+    channel_id, thread_ts = conversation.slack_thread
+    return AutoReplyJob(
+        conversation_ref=conversation_ref(conversation),
+        team_id=conversation.slack_team_id,
+        channel_id=channel_id,
+        thread_ts=thread_ts,
+        message_key=message_key,
+        reply_key=reply_key,
+        language=language,
+        text=text,
+    )
+
+
+def survey_language(conversation: Conversation, policy: CsatPolicy) -> str:
+    """The customer's language, as their first message shows it."""
+    return detect(conversation.first_message_preview, policy.languages(), policy.default_language)
 
 
 class InboundProcessor:
@@ -102,8 +137,12 @@ class InboundProcessor:
             logger.info("automated mail discarded", message_key=message.message_key)
             self._store.discard_inbound(message, "automated_mail")
             return
-        conversation = with_customer_message(before, message)
-        conversation = self._arm_sla(conversation, before, message, shop)
+        score = survey_answer(before, message, shop.csat)
+        if score is None:
+            conversation = with_customer_message(before, message)
+            conversation = self._arm_sla(conversation, before, message, shop)
+        else:
+            conversation = rated(before, message, score)
         thread = conversation.slack_thread
         card_is_new = thread is None
         if thread is None:
@@ -115,13 +154,18 @@ class InboundProcessor:
         if len(files) < len(message.media):
             missing = len(message.media) - len(files)
             slack.post(channel, attachments_missing_note(missing), thread_ts=thread_ts)
-        conversation = self._reply_automatically(conversation, message, shop, thread)
+        if score is None:
+            conversation = self._reply_automatically(conversation, message, shop)
+        else:
+            slack.post(channel, rating_note(score), thread_ts=thread_ts)
+            self._thank_for_rating(conversation, message, shop)
         self._store.record_inbound(message, conversation, reply_ts)
         if not card_is_new:
             self._refresh_card(slack, conversation, shop, thread)
         elif conversation.previous_conversation_id:
             self._point_forward(slack, conversation, thread)
-        if before.status in (ConversationStatus.RESOLVED, ConversationStatus.SNOOZED):
+        reopened = before.status in (ConversationStatus.RESOLVED, ConversationStatus.SNOOZED)
+        if reopened and conversation.status is ConversationStatus.OPEN:
             slack.post(channel, reopened_note(), thread_ts=thread_ts)
         logger.info(
             "customer message posted",
@@ -154,11 +198,7 @@ class InboundProcessor:
         return armed
 
     def _reply_automatically(
-        self,
-        conversation: Conversation,
-        message: InboundMessage,
-        shop: Shop,
-        thread: tuple[str, str],
+        self, conversation: Conversation, message: InboundMessage, shop: Shop
     ) -> Conversation:
         """Queues the automatic replies the message calls for (posted and sent by the
         outbound worker, in the thread's order); returns the conversation remembering them,
@@ -171,18 +211,21 @@ class InboundProcessor:
         replies = plan(conversation, message, policy, shop.sla, shop.name, shop.timezone, language)
         for reply in replies:
             self._outbound.send_outbound(
-                AutoReplyJob(
-                    conversation_ref=conversation_ref(conversation),
-                    team_id=shop.slack.team_id,
-                    channel_id=thread[0],
-                    thread_ts=thread[1],
-                    message_key=message.message_key,
-                    reply_key=reply.key,
-                    language=reply.language,
-                    text=reply.text,
-                )
+                automatic_reply(conversation, message.message_key, reply.key, reply.text, language)
             )
         return sent(conversation, replies, message.received_at)
+
+    def _thank_for_rating(
+        self, conversation: Conversation, message: InboundMessage, shop: Shop
+    ) -> None:
+        policy = shop.csat
+        if policy is None:
+            return
+        language = survey_language(conversation, policy)
+        text = policy.thanks_text(language, conversation.customer_name, shop.name)
+        self._outbound.send_outbound(
+            automatic_reply(conversation, message.message_key, THANKS_KEY, text, language)
+        )
 
     def _keep_media(
         self, message: InboundMessage, shop: Shop, secrets: ShopSecrets
@@ -227,7 +270,7 @@ class InboundProcessor:
         afresh = starts_afresh(existing, message, shop.quiet_period) or (
             threaded is None and self._new_subject(existing, message, shop)
         )
-        if not afresh:
+        if not afresh or survey_answer(existing, message, shop.csat) is not None:
             return existing
         follow_up = open_conversation(message, self._new_id()).model_copy(
             update={
@@ -312,12 +355,14 @@ class CardActions:
         vault: SecretVault,
         slack: SlackFactory,
         schedules: SchedulesPort,
+        outbound: OutboundQueue,
         clock: Clock,
     ) -> None:
         self._store = store
         self._vault = vault
         self._slack = slack
         self._schedules = schedules
+        self._outbound = outbound
         self._clock = clock
 
     def act(self, action: ConversationAction) -> None:
@@ -337,7 +382,7 @@ class CardActions:
         if changed == conversation:
             return
         if changed.status is ConversationStatus.RESOLVED:
-            changed = resolved(changed, now)
+            changed = self._ask_satisfaction(resolved(changed, now), action, shop, now)
         if changed.snoozed_until is not None:
             # Set before the state is stored: a retry finds the state unchanged and stops, so
             # the alarm must exist by then. An alarm whose snooze is never stored is stale.
@@ -353,6 +398,22 @@ class CardActions:
         slack.update(action.channel_id, action.message_ts, root_card(changed, shop))
         note = action_note(action, changed, shop.timezone)
         slack.post(action.channel_id, note, thread_ts=action.message_ts)
+
+    def _ask_satisfaction(
+        self, conversation: Conversation, action: ConversationAction, shop: Shop, now: datetime
+    ) -> Conversation:
+        """Queues the satisfaction question for a resolved conversation, before its state is
+        stored (a retry queues the same job, which the queue and the post record
+        deduplicate); returns the conversation remembering it asked."""
+        policy = shop.csat
+        if policy is None or not survey_due(conversation, now):
+            return conversation
+        language = survey_language(conversation, policy)
+        text = policy.question(language, conversation.customer_name, shop.name)
+        self._outbound.send_outbound(
+            automatic_reply(conversation, f"resolve:{action.action_ts}", SURVEY_KEY, text, language)
+        )
+        return conversation.model_copy(update={"csat_asked_at": now})
 
     def wake(self, wakeup: Wakeup) -> None:
         """A snooze alarm: the conversation opens again if it is still snoozed until now,
