@@ -55,6 +55,7 @@ from chalicelib.domain.conversation import (
     ReplyRevision,
     delivery_rank,
 )
+from chalicelib.domain.csat import SURVEY_KEY, THANKS_KEY, survey_key
 from chalicelib.domain.errors import Conflict, Retryable
 from chalicelib.domain.shop import Shop
 
@@ -868,12 +869,15 @@ class Store:
                         str(item["slack_ts"]),
                     )
                 )
-        for key in conversation.auto_replies_sent:
-            message_posts = [i for i in items if "provider" in i]
-            for message in message_posts:
-                post = f"auto:{message['provider']}:{message['provider_message_id']}:{key}"
-                if conversation.slack_team_id:
-                    keys.append(_key(f"SLACK#{conversation.slack_team_id}#POST#{post}", "POST"))
+        # Automatic replies' posts repeat the customer's name: those answering a message,
+        # and the satisfaction question.
+        posts = [f"auto:{survey_key(conversation)}:{SURVEY_KEY}"]
+        reply_keys = [*conversation.auto_replies_sent, THANKS_KEY]
+        for message in (i for i in items if "provider" in i):
+            message_key = f"{message['provider']}:{message['provider_message_id']}"
+            posts += [f"auto:{message_key}:{reply_key}" for reply_key in reply_keys]
+        if conversation.slack_team_id:
+            keys += [_key(f"SLACK#{conversation.slack_team_id}#POST#{p}", "POST") for p in posts]
         for start in range(0, len(keys), 25):
             self._client.batch_write_item(
                 RequestItems={

@@ -92,6 +92,12 @@ def _wording(own: dict[str, str], shipped: dict[str, str], language: str, defaul
     return shipped["en"]
 
 
+def survey_key(conversation: Conversation) -> str:
+    """What the question answers, in place of a customer message: the conversation itself,
+    asked once."""
+    return f"csat:{conversation.conversation_id}"
+
+
 def survey_due(conversation: Conversation, now: datetime) -> bool:
     """Whether resolving `conversation` at `now` asks the question: once per conversation,
     and on WhatsApp only while free-form messages are allowed."""

@@ -36,6 +36,7 @@ from chalicelib.domain.csat import (
     rated,
     survey_answer,
     survey_due,
+    survey_key,
 )
 from chalicelib.domain.errors import Retryable
 from chalicelib.domain.shop import NewSubject, Shop, ShopSecrets
@@ -382,7 +383,7 @@ class CardActions:
         if changed == conversation:
             return
         if changed.status is ConversationStatus.RESOLVED:
-            changed = self._ask_satisfaction(resolved(changed, now), action, shop, now)
+            changed = self._ask_satisfaction(resolved(changed, now), shop, now)
         if changed.snoozed_until is not None:
             # Set before the state is stored: a retry finds the state unchanged and stops, so
             # the alarm must exist by then. An alarm whose snooze is never stored is stale.
@@ -400,7 +401,7 @@ class CardActions:
         slack.post(action.channel_id, note, thread_ts=action.message_ts)
 
     def _ask_satisfaction(
-        self, conversation: Conversation, action: ConversationAction, shop: Shop, now: datetime
+        self, conversation: Conversation, shop: Shop, now: datetime
     ) -> Conversation:
         """Queues the satisfaction question for a resolved conversation, before its state is
         stored (a retry queues the same job, which the queue and the post record
@@ -411,7 +412,7 @@ class CardActions:
         language = survey_language(conversation, policy)
         text = policy.question(language, conversation.customer_name, shop.name)
         self._outbound.send_outbound(
-            automatic_reply(conversation, f"resolve:{action.action_ts}", SURVEY_KEY, text, language)
+            automatic_reply(conversation, survey_key(conversation), SURVEY_KEY, text, language)
         )
         return conversation.model_copy(update={"csat_asked_at": now})
 

@@ -5,12 +5,14 @@ leaves the conversation resolved; anything else reopens it as usual."""
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
 from tests.fakes import FakeSlack, RecordingTwilio
-from tests.integration.conftest import Clock
+from tests.integration.conftest import ADMIN, Clock
 from tests.integration.test_card_actions import customer_writes, press
+from tests.integration.test_data_rights import table_items
 from tests.signing import shop_document
 
 CUSTOMER = "+5511987654321"
@@ -78,6 +80,16 @@ def test_the_question_goes_out_once_in_the_customers_language_and_the_rating_sho
     assert reopened.status.value == "open"
     assert reopened.csat is not None
     assert reopened.csat.score == 4
+
+    # When the customer is erased, the question and the thanks go with them
+    kept = json.dumps(table_items(), ensure_ascii=False)
+    assert "Como foi o nosso atendimento" in kept
+    assert "Obrigado pela sua avaliação" in kept
+    erased = client.http.delete(f"/admin/shops/ana/customers/{quote(CUSTOMER)}", headers=ADMIN)
+    assert erased.status_code == 200
+    dump = json.dumps(table_items(), ensure_ascii=False)
+    for trace in ("Como foi o nosso atendimento", "Obrigado pela sua avaliação"):
+        assert trace not in dump, trace
 
 
 def test_an_answer_that_is_not_a_rating_or_comes_too_late_reopens_the_conversation(
