@@ -179,6 +179,32 @@ def get_conversation(shop_id: str, conversation_id: str) -> Response:
     )
 
 
+@app.route("/admin/shops/{shop_id}/customers", methods=["GET"])
+@answers_errors
+def find_customers(shop_id: str) -> Response:
+    _require_admin()
+    query = dict(_request().query_params or {})
+    return _json(200, _container().customers.find(shop_id, query))
+
+
+@app.route(
+    "/admin/shops/{shop_id}/customers/{customer}/links",
+    methods=["POST"],
+    content_types=["application/json"],
+)
+@answers_errors
+def link_customer(shop_id: str, customer: str) -> Response:
+    _require_admin()
+    return _json(200, _container().customers.link(shop_id, customer, _request().raw_body))
+
+
+@app.route("/admin/shops/{shop_id}/customers/{customer}/links/{address}", methods=["DELETE"])
+@answers_errors
+def unlink_customer(shop_id: str, customer: str, address: str) -> Response:
+    _require_admin()
+    return _json(200, _container().customers.unlink(shop_id, customer, address))
+
+
 @app.route("/admin/shops/{shop_id}/customers/{customer}", methods=["GET"])
 @answers_errors
 def export_customer(shop_id: str, customer: str) -> Response:

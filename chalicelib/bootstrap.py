@@ -21,6 +21,7 @@ from chalicelib.queues import Queues, Schedules
 from chalicelib.secrets import SecretVault
 from chalicelib.services.agent_tools import AgentTools
 from chalicelib.services.conversations import CardActions, InboundProcessor
+from chalicelib.services.customers import Customers
 from chalicelib.services.data_rights import CustomerData
 from chalicelib.services.intake import Intake
 from chalicelib.services.ports import Clock, IdFactory, SlackFactory, SlackPort
@@ -254,6 +255,10 @@ class Container:
     @cached_property
     def customer_data(self) -> CustomerData:
         return CustomerData(self.store, self.media, self.clock)
+
+    @cached_property
+    def customers(self) -> Customers:
+        return Customers(self.store, self.clock, self.new_id)
 
     @cached_property
     def card_actions(self) -> CardActions:

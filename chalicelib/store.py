@@ -16,6 +16,8 @@ index):
 | conversation by an email's Message-ID  | SHOP#{shop}#MAILID#{message id}     | POINTER          |
 | mail quarantined or dropped, by reason | SHOP#{shop}                         | COUNTERS         |
 | a customer's erasure, its receipt      | SHOP#{shop}#ERASURES                | {erased at}      |
+| a customer's linked identities         | SHOP#{shop}#CUSTOMER#{customer id}  | PROFILE          |
+| profile by identity (number or email)  | SHOP#{shop}#IDENTITY#{identity}     | POINTER          |
 | latest edit/deletion of a Slack message| SLACK#{team}#{channel}#{ts}         | REVISION         |
 | a post made for an agent or by itself  | SLACK#{team}#POST#{job's post id}   | POST             |
 | an "Add to Slack" in progress (10 min) | OAUTHSTATE#{state}                  | STATE            |
@@ -56,6 +58,7 @@ from chalicelib.domain.conversation import (
     delivery_rank,
 )
 from chalicelib.domain.csat import SURVEY_KEY, THANKS_KEY, survey_key
+from chalicelib.domain.customers import CustomerProfile, identity
 from chalicelib.domain.errors import Conflict, Retryable
 from chalicelib.domain.shop import Shop
 
@@ -132,6 +135,14 @@ def mail_key(message_id: str) -> str:
 
 def _mail_pointer_key(shop_id: str, message_id: str) -> dict[str, Any]:
     return _key(f"SHOP#{shop_id}#MAILID#{mail_key(message_id)}", "POINTER")
+
+
+def _profile_key(shop_id: str, customer_id: str) -> dict[str, Any]:
+    return _key(f"SHOP#{shop_id}#CUSTOMER#{customer_id}", "PROFILE")
+
+
+def _identity_key(shop_id: str, identity_value: str) -> dict[str, Any]:
+    return _key(f"SHOP#{shop_id}#IDENTITY#{identity_value}", "POINTER")
 
 
 def _revision_key(team_id: str, channel_id: str, ts: str) -> dict[str, Any]:
@@ -819,17 +830,20 @@ class Store:
         last = response.get("LastEvaluatedKey")
         return found, (_from_attributes(last) if last else None)
 
-    def customer_conversations(self, shop_id: str, customer_address: str) -> list[Conversation]:
-        """Every conversation a customer (one address) had with a shop."""
+    def conversations_of(self, shop_id: str, addresses: tuple[str, ...]) -> list[Conversation]:
+        """Every conversation a customer (any of their addresses) had with a shop, newest
+        first: a read of the shop's whole index, for the admin's rare questions."""
+        names = {f":a{n}": address for n, address in enumerate(addresses)}
         paginator = self._client.get_paginator("query")
         pages = paginator.paginate(
             TableName=self._table,
             IndexName="GSI1",
             KeyConditionExpression="GSI1PK = :pk",
-            FilterExpression="customer_address = :address",
+            FilterExpression=f"customer_address IN ({', '.join(names)})",
             ExpressionAttributeValues=_to_attributes(
-                {":pk": f"SHOP#{shop_id}#CONVERSATIONS", ":address": customer_address}
+                {":pk": f"SHOP#{shop_id}#CONVERSATIONS", **names}
             ),
+            ScanIndexForward=False,
         )
         return [
             Conversation.model_validate(_from_attributes(item))
@@ -1190,3 +1204,94 @@ class Store:
         if not item:
             return None
         return self.get_outbound(shop_id, str(_from_attributes(item)["message_key"]))
+
+    # Customer profiles ---------------------------------------------------------------------
+
+    def customer_profile(self, shop_id: str, address: str) -> CustomerProfile | None:
+        """The profile an address was linked into, if any."""
+        pointer = self._client.get_item(
+            TableName=self._table,
+            Key=_identity_key(shop_id, identity(address)),
+            ConsistentRead=True,
+        ).get("Item")
+        if not pointer:
+            return None
+        customer_id = str(_from_attributes(pointer)["customer_id"])
+        item = self._client.get_item(
+            TableName=self._table, Key=_profile_key(shop_id, customer_id), ConsistentRead=True
+        ).get("Item")
+        return CustomerProfile.model_validate(_from_attributes(item)) if item else None
+
+    def save_profile(
+        self,
+        profile: CustomerProfile | None,
+        replaced: list[CustomerProfile],
+        released: tuple[str, ...] = (),
+    ) -> None:
+        """Stores a profile (None: none left) in place of the `replaced` ones, pointing its
+        identities at it and releasing `released`, in one transaction; fails with Conflict
+        when any identity moved meanwhile."""
+        shop_id = (profile or replaced[0]).shop_id
+        owners = {p.customer_id for p in replaced} | ({profile.customer_id} if profile else set())
+        owner_values = {f":owner{n}": owner for n, owner in enumerate(sorted(owners))}
+        unchanged = {
+            "ConditionExpression": "attribute_not_exists(PK) OR customer_id IN ("
+            + ", ".join(owner_values)
+            + ")",
+            "ExpressionAttributeValues": _to_attributes(owner_values),
+        }
+        writes: list[dict[str, Any]] = []
+        kept = set(profile.identities) if profile else set()
+        for gone in replaced:
+            if profile is None or gone.customer_id != profile.customer_id:
+                writes.append(
+                    {
+                        "Delete": {
+                            "TableName": self._table,
+                            "Key": _profile_key(shop_id, gone.customer_id),
+                        }
+                    }
+                )
+        previous = {i for p in replaced for i in p.identities}
+        for identity_value in sorted((previous | set(released)) - kept):
+            writes.append(
+                {
+                    "Delete": {
+                        "TableName": self._table,
+                        "Key": _identity_key(shop_id, identity_value),
+                        **unchanged,
+                    }
+                }
+            )
+        if profile is not None:
+            values = profile.model_dump(mode="json")
+            writes.append(
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": {
+                            **_profile_key(shop_id, profile.customer_id),
+                            **_to_attributes(values),
+                        },
+                    }
+                }
+            )
+            for identity_value in profile.identities:
+                writes.append(
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": {
+                                **_identity_key(shop_id, identity_value),
+                                **_to_attributes({"customer_id": profile.customer_id}),
+                            },
+                            **unchanged,
+                        }
+                    }
+                )
+        try:
+            self._client.transact_write_items(TransactItems=writes)
+        except ClientError as error:
+            if any(_cancelled_by_condition(error)):
+                raise Conflict("the customer's links changed meanwhile; try again") from error
+            raise

@@ -215,9 +215,11 @@ class Conversation(BaseModel):
     priority: Priority = Priority.NORMAL
     # The last order number the customer quoted, for canned responses.
     order_number: str | None = None
-    # The conversation this one follows, when the customer came back after a quiet period.
+    # The conversation this one follows: the customer came back after a quiet period, or
+    # wrote before from another of their addresses (another channel, or linked by the shop).
     previous_conversation_id: str | None = None
     previous_thread_url: str | None = None
+    previous_channel: Channel | None = None
     # Service levels: the running response and resolution targets, the first answer, and
     # what happened.
     response_clock: ResponseClock | None = None

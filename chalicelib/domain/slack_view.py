@@ -195,7 +195,8 @@ def root_card(conversation: Conversation, shop: Shop) -> SlackMessage:
                 "elements": [
                     {
                         "type": "mrkdwn",
-                        "text": f":leftwards_arrow_with_hook: The customer wrote before: "
+                        "text": f":leftwards_arrow_with_hook: The customer wrote before"
+                        f"{_elsewhere(conversation)}: "
                         f"<{conversation.previous_thread_url}|earlier conversation>",
                     }
                 ],
@@ -214,6 +215,18 @@ def root_card(conversation: Conversation, shop: Shop) -> SlackMessage:
     return SlackMessage(
         text=f"New {channel.split(' ', 1)[1]} conversation with {customer}", blocks=blocks
     )
+
+
+def _elsewhere(conversation: Conversation) -> str:
+    """ ", on WhatsApp" when the earlier conversation was on another channel."""
+    previous = conversation.previous_channel
+    if previous is None or previous is conversation.channel:
+        return ""
+    return f", on {_channel_name(previous)}"
+
+
+def _channel_name(channel: Channel) -> str:
+    return CHANNEL_LABELS[channel].split(" ", 1)[1]
 
 
 def stars(score: int) -> str:
@@ -394,10 +407,17 @@ def snooze_over_note(assignee_user_id: str | None) -> SlackMessage:
     )
 
 
-def continued_note(new_thread_url: str) -> SlackMessage:
-    """Told in a resolved conversation's thread when the customer comes back after the quiet
-    period and a new conversation starts."""
-    text = f":arrow_right: The customer wrote again: <{new_thread_url}|new conversation>."
+def continued_note(
+    new_thread_url: str, conversation: Conversation, previous: Conversation
+) -> SlackMessage:
+    """Told in the previous conversation's thread when the customer goes on in a new one
+    (after the quiet period, or from another of their addresses)."""
+    elsewhere = ""
+    if conversation.channel is not previous.channel:
+        elsewhere = f", on {_channel_name(conversation.channel)}"
+    text = (
+        f":arrow_right: The customer wrote again{elsewhere}: <{new_thread_url}|new conversation>."
+    )
     return SlackMessage(
         text=text, blocks=[{"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}]
     )

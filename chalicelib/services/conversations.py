@@ -55,6 +55,7 @@ from chalicelib.domain.slack_view import (
 )
 from chalicelib.language import detect
 from chalicelib.secrets import SecretVault
+from chalicelib.services.customers import latest_elsewhere
 from chalicelib.services.ports import (
     ChannelRouter,
     Clock,
@@ -267,20 +268,31 @@ class InboundProcessor:
         if automated and threaded is None:
             return None
         if existing is None:
-            return self._store.create_conversation(open_conversation(message, self._new_id()))
+            fresh = open_conversation(message, self._new_id())
+            earlier = latest_elsewhere(self._store, message.shop_id, message.customer_address)
+            if earlier is not None:
+                fresh = self._following(fresh, earlier, slack)
+            return self._store.create_conversation(fresh)
         afresh = starts_afresh(existing, message, shop.quiet_period) or (
             threaded is None and self._new_subject(existing, message, shop)
         )
         if not afresh or survey_answer(existing, message, shop.csat) is not None:
             return existing
-        follow_up = open_conversation(message, self._new_id()).model_copy(
+        follow_up = self._following(open_conversation(message, self._new_id()), existing, slack)
+        return self._store.create_conversation(follow_up, replacing=existing)
+
+    def _following(
+        self, conversation: Conversation, previous: Conversation, slack: SlackPort
+    ) -> Conversation:
+        """A new conversation linked to the customer's previous one, and with its agent."""
+        return conversation.model_copy(
             update={
-                "previous_conversation_id": existing.conversation_id,
-                "previous_thread_url": self._permalink(slack, existing),
-                "assignee_user_id": existing.assignee_user_id,
+                "previous_conversation_id": previous.conversation_id,
+                "previous_thread_url": self._permalink(slack, previous),
+                "previous_channel": previous.channel,
+                "assignee_user_id": previous.assignee_user_id,
             }
         )
-        return self._store.create_conversation(follow_up, replacing=existing)
 
     def _threaded(self, message: InboundMessage) -> Conversation | None:
         """For email: the conversation the mail answers, by its headers or by the
@@ -317,7 +329,7 @@ class InboundProcessor:
             link = slack.permalink(*thread)
             slack.post(
                 previous.slack_thread[0],
-                continued_note(link),
+                continued_note(link, conversation, previous),
                 thread_ts=previous.slack_thread[1],
             )
         except Exception:

@@ -1,7 +1,8 @@
 """A customer's rights over their data: everything about them in one export, or erased.
 
-A customer is named by one address. A phone number covers both SMS and WhatsApp (the same
-person on two channels); an email address, mail.
+A customer is named by one address, and covers every address linked to it: a phone number
+both SMS and WhatsApp (the same person on two channels), and whatever the shop linked into
+the customer's profile.
 """
 
 import hashlib
@@ -13,8 +14,10 @@ from urllib.parse import unquote
 from aws_lambda_powertools import Logger
 
 from chalicelib.domain.conversation import Conversation
+from chalicelib.domain.customers import CustomerProfile, addresses_of
 from chalicelib.domain.errors import NotFound
 from chalicelib.media import MediaStore
+from chalicelib.services.customers import address_in
 from chalicelib.services.ports import Clock
 from chalicelib.store import Store
 
@@ -35,36 +38,29 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _addresses(customer: str) -> list[str]:
-    address = unquote(customer).strip()
-    if "@" in address:
-        return [address.lower()]
-    number = address.removeprefix("whatsapp:")
-    return [number, f"whatsapp:{number}"]
-
-
 class CustomerData:
     def __init__(self, store: Store, media: MediaStore, clock: Clock) -> None:
         self._store = store
         self._media = media
         self._clock = clock
 
-    def _conversations(self, shop_id: str, customer: str) -> list[Conversation]:
+    def _customer(
+        self, shop_id: str, customer: str
+    ) -> tuple[CustomerProfile | None, list[Conversation]]:
         if self._store.get_shop(shop_id) is None:
             raise NotFound(f"no shop {shop_id}")
-        return [
-            conversation
-            for address in _addresses(customer)
-            for conversation in self._store.customer_conversations(shop_id, address)
-        ]
+        address = address_in(customer)
+        profile = self._store.customer_profile(shop_id, address)
+        return profile, self._store.conversations_of(shop_id, addresses_of(address, profile))
 
     def export(self, shop_id: str, customer: str) -> dict[str, Any]:
         """Every conversation with the customer, each with every message as stored."""
-        conversations = self._conversations(shop_id, customer)
+        profile, conversations = self._customer(shop_id, customer)
         if not conversations:
             raise NotFound("no conversations with this customer")
         return {
             "customer": unquote(customer),
+            "linked_identities": list(profile.identities) if profile else [],
             "exported_at": self._clock().isoformat(),
             "conversations": [
                 {
@@ -81,12 +77,14 @@ class CustomerData:
     def erase(self, shop_id: str, customer: str) -> dict[str, Any]:
         """Deletes the customer's conversations, messages, files and raw mail, and every
         record pointing at them; returns (and keeps) a receipt without personal data."""
-        conversations = self._conversations(shop_id, customer)
+        profile, conversations = self._customer(shop_id, customer)
         messages = files = 0
         for conversation in conversations:
             items = list(self._store.timeline(shop_id, conversation.conversation_id))
             files += self._erase_files(shop_id, items)
             messages += self._store.erase_conversation(conversation, items)
+        if profile is not None:
+            self._store.save_profile(None, [profile])
         erased_at: datetime = self._clock()
         receipt = {
             "erased_at": erased_at.isoformat(),

@@ -129,15 +129,25 @@ def test_later_messages_of_the_same_customer_follow_in_the_same_thread_in_send_o
 
 
 @pytest.mark.parametrize(
-    ("second_sender", "second_fields"),
+    ("second_sender", "second_fields", "same_customer"),
     [
-        ("+5511900000002", {"From": "+5511900000002"}),
-        (WHATSAPP_CUSTOMER, {"From": WHATSAPP_CUSTOMER, "To": f"whatsapp:{WHATSAPP_NUMBER}"}),
+        ("+5511900000002", {"From": "+5511900000002"}, False),
+        (
+            WHATSAPP_CUSTOMER,
+            {"From": WHATSAPP_CUSTOMER, "To": f"whatsapp:{WHATSAPP_NUMBER}"},
+            True,
+        ),
     ],
     ids=["another customer", "same number on whatsapp"],
 )
 def test_another_customer_address_gets_its_own_conversation_and_thread(
-    container, customer_writes, run_workers, slack: FakeSlack, second_sender, second_fields
+    container,
+    customer_writes,
+    run_workers,
+    slack: FakeSlack,
+    second_sender,
+    second_fields,
+    same_customer,
 ):
     # Given a customer writing by SMS, and a second address writing too
     customer_writes(1, Body="primeiro")
@@ -154,8 +164,20 @@ def test_another_customer_address_gets_its_own_conversation_and_thread(
     assert first.conversation_id != second.conversation_id
     assert first.slack_thread_ts != second.slack_thread_ts
     assert len(slack.roots()) == 2
-    assert texts(slack.thread(first.slack_thread_ts)) == ["primeiro"]
     assert texts(slack.thread(second.slack_thread_ts)) == ["segundo"]
+    if not same_customer:
+        assert texts(slack.thread(first.slack_thread_ts)) == ["primeiro"]
+        assert second.previous_conversation_id is None
+        return
+    # The same person on another channel: the threads link to each other
+    link = f"https://fake.slack.com/archives/C0SUPPORT/p{second.slack_thread_ts.replace('.', '')}"
+    assert texts(slack.thread(first.slack_thread_ts)) == [
+        "primeiro",
+        f":arrow_right: The customer wrote again, on WhatsApp: <{link}|new conversation>.",
+    ]
+    assert second.previous_conversation_id == first.conversation_id
+    [card] = [r for r in slack.roots() if r.ts == second.slack_thread_ts]
+    assert "The customer wrote before, on SMS: <" in json.dumps(card.message.blocks)
 
 
 def test_a_whatsapp_profile_name_shows_on_the_root_card(

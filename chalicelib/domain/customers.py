@@ -1,0 +1,99 @@
+"""Customers: one person behind several addresses of one shop.
+
+An address is what a channel knows a customer by: a phone number (SMS), `whatsapp:` and the
+number (WhatsApp), an email address. Two kinds of link make one customer of several:
+
+- verified by the provider: a phone number is the same person on SMS and WhatsApp (Twilio
+  delivers both from the number's owner), so the two are always linked;
+- made by the shop: an admin links addresses it knows to be one customer's (an email and a
+  phone number, say); the links live in the customer's profile.
+"""
+
+import re
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from chalicelib.domain.conversation import Channel
+
+_PHONE = re.compile(r"^\+[1-9][0-9]{6,14}$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def normalized(address: str) -> str | None:
+    """An address as conversations store it, or None when it is none of the channels'."""
+    value = address.strip()
+    if "@" in value:
+        return value.lower() if _EMAIL.match(value) and len(value) <= 254 else None
+    number = value.removeprefix("whatsapp:").replace(" ", "")
+    if not _PHONE.match(number):
+        return None
+    return f"whatsapp:{number}" if value.startswith("whatsapp:") else number
+
+
+def channel_of(address: str) -> Channel:
+    if "@" in address:
+        return Channel.EMAIL
+    return Channel.WHATSAPP if address.startswith("whatsapp:") else Channel.SMS
+
+
+def verified_twins(address: str) -> tuple[str, ...]:
+    """The addresses a provider vouches are the same person as `address`, itself first."""
+    if channel_of(address) is Channel.EMAIL:
+        return (address,)
+    number = address.removeprefix("whatsapp:")
+    twin = number if address.startswith("whatsapp:") else f"whatsapp:{number}"
+    return (address, twin)
+
+
+def identity(address: str) -> str:
+    """The person-address behind an address: a phone number stands for its WhatsApp twin."""
+    return address.removeprefix("whatsapp:")
+
+
+class CustomerProfile(BaseModel):
+    """The identities (phone numbers, email addresses) a shop has linked into one customer."""
+
+    model_config = ConfigDict(frozen=True)
+
+    shop_id: str
+    customer_id: str
+    identities: tuple[str, ...] = Field(min_length=2)
+    linked_at: datetime
+
+    @property
+    def addresses(self) -> tuple[str, ...]:
+        """Every address the customer writes from, on every channel."""
+        return _with_twins(self.identities)
+
+
+def _with_twins(addresses: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(twin for a in addresses for twin in verified_twins(a)))
+
+
+def linked(
+    customer_id: str,
+    shop_id: str,
+    addresses: list[str],
+    profiles: list[CustomerProfile],
+    at: datetime,
+) -> CustomerProfile:
+    """One profile for `addresses` and every profile any of them already belonged to."""
+    every = {identity(a) for a in addresses}
+    every.update(i for profile in profiles for i in profile.identities)
+    return CustomerProfile(
+        shop_id=shop_id, customer_id=customer_id, identities=tuple(sorted(every)), linked_at=at
+    )
+
+
+def unlinked(profile: CustomerProfile, address: str) -> CustomerProfile | None:
+    """The profile without `address` (and its twin); None once fewer than two remain."""
+    remaining = tuple(i for i in profile.identities if i != identity(address))
+    if len(remaining) < 2:
+        return None
+    return profile.model_copy(update={"identities": remaining})
+
+
+def addresses_of(address: str, profile: CustomerProfile | None) -> tuple[str, ...]:
+    """Every address of the customer `address` belongs to, `address` first."""
+    return _with_twins([address, *(profile.identities if profile else ())])

@@ -1,0 +1,158 @@
+"""Customers across channels, for the admin API: look one up, link addresses into one
+customer, unlink them; and the earlier conversation a new one continues."""
+
+import json
+from typing import Any
+from urllib.parse import unquote
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from chalicelib.domain.conversation import Conversation
+from chalicelib.domain.customers import (
+    addresses_of,
+    channel_of,
+    identity,
+    linked,
+    normalized,
+    unlinked,
+)
+from chalicelib.domain.errors import BadRequest, Conflict, NotFound
+from chalicelib.services.ports import Clock, IdFactory
+from chalicelib.store import Store
+
+# A name search reads this many of the shop's latest conversations.
+NAME_SEARCH_DEPTH = 500
+MAX_CUSTOMERS_FOUND = 20
+
+
+class LinkRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    address: str
+
+
+def address_in(value: str) -> str:
+    """A customer named in a path: a URL-encoded phone number or email address."""
+    address = normalized(unquote(value))
+    if address is None:
+        raise BadRequest("a customer is a phone number (+14155550100) or an email address")
+    return address
+
+
+def latest_elsewhere(store: Store, shop_id: str, address: str) -> Conversation | None:
+    """The customer's latest conversation from another of their addresses (on another
+    channel, or linked by the shop), to continue from."""
+    profile = store.customer_profile(shop_id, address)
+    found = [
+        conversation
+        for other in addresses_of(address, profile)[1:]
+        if (conversation := store.find_open_conversation(shop_id, other)) is not None
+    ]
+    return max(found, key=lambda c: c.last_customer_message_at, default=None)
+
+
+class Customers:
+    def __init__(self, store: Store, clock: Clock, new_id: IdFactory) -> None:
+        self._store = store
+        self._clock = clock
+        self._new_id = new_id
+
+    def _shop(self, shop_id: str) -> None:
+        if self._store.get_shop(shop_id) is None:
+            raise NotFound(f"no shop {shop_id}")
+
+    def find(self, shop_id: str, query: dict[str, str]) -> dict[str, object]:
+        """Customers by any of their addresses (exact), or by a part of their name."""
+        self._shop(shop_id)
+        wanted = (query.get("q") or "").strip()
+        if len(wanted) < 2:
+            raise BadRequest("q must be an address, or at least two letters of a name")
+        address = normalized(wanted)
+        if address is not None:
+            view = self.view(shop_id, address)
+            # Known by what they wrote, or by the shop's links.
+            known = view["conversations"] or view["customer_id"]
+            return {"customers": [view] if known else []}
+        needle = wanted.casefold()
+        views: list[dict[str, object]] = []
+        seen: set[str] = set()
+        for conversation in self._store.recent_conversations(shop_id, NAME_SEARCH_DEPTH):
+            name = (conversation.customer_name or "").casefold()
+            if needle not in name or conversation.customer_address in seen:
+                continue
+            view = self.view(shop_id, conversation.customer_address)
+            seen.update(str(entry["address"]) for entry in _entries(view))
+            views.append(view)
+            if len(views) == MAX_CUSTOMERS_FOUND:
+                break
+        return {"customers": views}
+
+    def view(self, shop_id: str, address: str) -> dict[str, object]:
+        """A customer as the admin sees them: their addresses and every conversation."""
+        profile = self._store.customer_profile(shop_id, address)
+        addresses = addresses_of(address, profile)
+        conversations = self._store.conversations_of(shop_id, addresses)
+        names = [c.customer_name for c in conversations if c.customer_name]
+        return {
+            "customer_id": profile.customer_id if profile else None,
+            "name": names[0] if names else None,
+            "addresses": [
+                {"address": a, "channel": channel_of(a).value} for a in sorted(addresses)
+            ],
+            "conversations": [_summary(c) for c in conversations],
+        }
+
+    def link(self, shop_id: str, customer: str, body: bytes) -> dict[str, object]:
+        """Links another address to the customer's (merging their profiles, if any)."""
+        self._shop(shop_id)
+        address = address_in(customer)
+        try:
+            other = address_in(LinkRequest.model_validate(json.loads(body or b"{}")).address)
+        except (ValidationError, ValueError) as error:
+            raise BadRequest('the body must be {"address": "<phone number or email>"}') from error
+        if identity(other) == identity(address):
+            raise Conflict("these addresses are already the same customer")
+        found = (self._store.customer_profile(shop_id, a) for a in (address, other))
+        profiles = list({p.customer_id: p for p in found if p is not None}.values())
+        customer_id = profiles[0].customer_id if profiles else self._new_id()
+        merged = linked(customer_id, shop_id, [address, other], profiles, self._clock())
+        self._store.save_profile(merged, profiles)
+        return self.view(shop_id, address)
+
+    def unlink(self, shop_id: str, customer: str, address: str) -> dict[str, object]:
+        """Takes one address out of the customer's profile."""
+        self._shop(shop_id)
+        own, leaving = address_in(customer), address_in(address)
+        profile = self._store.customer_profile(shop_id, own)
+        if profile is None or identity(leaving) not in profile.identities:
+            raise NotFound("this address is not linked to the customer")
+        remaining = unlinked(profile, leaving)
+        self._store.save_profile(remaining, [profile], released=(identity(leaving),))
+        kept = own if identity(own) != identity(leaving) else profile.identities[0]
+        return self.view(shop_id, kept)
+
+
+def _entries(view: dict[str, object]) -> list[dict[str, Any]]:
+    addresses = view["addresses"]
+    return list(addresses) if isinstance(addresses, list) else []
+
+
+def _summary(conversation: Conversation) -> dict[str, object]:
+    return conversation.model_dump(
+        mode="json",
+        include={
+            "conversation_id",
+            "channel",
+            "customer_address",
+            "status",
+            "created_at",
+            "last_customer_message_at",
+            "message_count",
+            "first_message_preview",
+            "assignee_user_id",
+            "csat",
+            "slack_team_id",
+            "slack_channel_id",
+            "slack_thread_ts",
+        },
+    )
