@@ -219,6 +219,13 @@ def erase_customer(shop_id: str, customer: str) -> Response:
     return _json(200, _container().customer_data.erase(shop_id, customer))
 
 
+@app.route("/admin/shops/{shop_id}/twilio/connect", methods=["POST"])
+@answers_errors
+def connect_twilio(shop_id: str) -> Response:
+    _require_admin()
+    return _json(200, _container().twilio_numbers.connect(shop_id))
+
+
 @app.route("/admin/openapi.json", methods=["GET"])
 @answers_errors
 def openapi() -> Response:

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
     from chalicelib.services.installs import Exchange, SlackInstalls
     from chalicelib.services.mail_intake import MailIntake
+    from chalicelib.services.twilio_numbers import TwilioConnect
 
 # Phone numbers (E.164, with or without whatsapp:) and email addresses, wherever a log
 # line would carry one: in a field, in an exception's message, in a traceback.
@@ -195,6 +196,14 @@ class Container:
     @cached_property
     def admin(self) -> ShopAdmin:
         return ShopAdmin(self.store, self.vault, self.settings.public_url, self.installs)
+
+    @cached_property
+    def twilio_numbers(self) -> "TwilioConnect":
+        from chalicelib.channels.twilio import TwilioNumbers
+        from chalicelib.services.twilio_numbers import TwilioConnect
+
+        numbers = TwilioNumbers(self.settings.twilio_api_url)
+        return TwilioConnect(self.store, self.vault, self.settings.public_url, numbers)
 
     @cached_property
     def installs(self) -> "SlackInstalls":

@@ -18,7 +18,7 @@ from rich.table import Table
 from chalicelib.settings import INBOUND_QUEUE, OUTBOUND_QUEUE, TIMERS_QUEUE
 
 app = typer.Typer(help="Threadline: run it locally, manage shops, look after the queues.")
-shop_app = typer.Typer(help="Create, read and list shops.")
+shop_app = typer.Typer(help="Create, read and list shops; connect their Twilio numbers.")
 dlq_app = typer.Typer(help="Dead-letter queues: what waits there, and moving it back.")
 app.add_typer(shop_app, name="shop")
 app.add_typer(dlq_app, name="dlq")
@@ -107,6 +107,28 @@ def shop_list(api: Api = LOCAL_API, token: Token = LOCAL_TOKEN) -> None:
             (shop.get("email") or {}).get("address", ""),
         )
     console.print(table)
+
+
+# How each number's result shows; failures and numbers Twilio does not know are red.
+RESULT_COLOURS = {"connected": "green", "manual": "yellow"}
+
+
+@shop_app.command("connect-twilio")
+def shop_connect_twilio(shop_id: str, api: Api = LOCAL_API, token: Token = LOCAL_TOKEN) -> None:
+    """Point the shop's Twilio numbers and WhatsApp senders at this deployment (with the
+    auth token the deployment stores). Exits 1 unless every number is connected."""
+    answer = _call("POST", api, token, f"/admin/shops/{shop_id}/twilio/connect")
+    numbers = answer["numbers"]
+    console.print("[bold]The numbers' messaging webhook[/bold]")
+    console.print(f"  {answer['webhook']}", soft_wrap=True, highlight=False)
+    table = Table("number", "channel", "result", "detail")
+    for number in numbers:
+        colour = RESULT_COLOURS.get(number["result"], "red")
+        result = f"[{colour}]{number['result']}[/{colour}]"
+        table.add_row(number["number"], number["channel"], result, number["detail"])
+    console.print(table if numbers else "The shop has no Twilio numbers.")
+    if any(number["result"] != "connected" for number in numbers):
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -2,15 +2,18 @@
 
 Inbound webhooks are form posts signed with the account's auth token over the exact public
 URL; WhatsApp addresses carry a `whatsapp:` prefix. Replies go out through the official
-client, from the address the customer wrote to, with a status callback.
+client, from the address the customer wrote to, with a status callback. `TwilioNumbers`
+points a shop's numbers' webhooks at this deployment.
 """
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import lru_cache
+from enum import StrEnum
+from functools import lru_cache, partial
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
@@ -29,13 +32,17 @@ from chalicelib.domain.conversation import (
     MediaItem,
     OutboundMessage,
 )
-from chalicelib.domain.errors import BadRequest, Forbidden, Retryable
+from chalicelib.domain.errors import BadRequest, Conflict, Forbidden, Retryable
 from chalicelib.domain.shop import Shop, ShopSecrets
 
 if TYPE_CHECKING:
     from twilio.http.http_client import TwilioHttpClient
 
 TWILIO_API = "https://api.twilio.com"
+# The Senders API (WhatsApp senders) has a host of its own.
+MESSAGING_API = "https://messaging.twilio.com"
+AUTHENTICATION_FAILED = 20003
+MAX_REASON = 160
 MAX_FORM_FIELDS = 200
 RECONCILE_LOOKBACK = 20
 REPORTED_STATUSES = frozenset(s.value for s in DeliveryStatus) - {
@@ -211,16 +218,10 @@ class TwilioChannel:
         ]
 
     def _client(self, shop: Shop, secrets: ShopSecrets) -> Any:
-        from twilio.rest import Client
-
-        token = secrets.twilio_auth_token
-        if shop.twilio is None or token is None:
+        client = _account_client(shop, secrets, self._api_url, self._timeout)
+        if client is None:
             raise DeliveryRefused(None, "this shop has no Twilio account")
-        return Client(
-            shop.twilio.account_sid,
-            token.get_secret_value(),
-            http_client=_http_client(self._api_url, self._timeout),
-        )
+        return client
 
     def fetch_media(self, item: MediaItem, shop: Shop, secrets: ShopSecrets) -> MediaFile | None:
         import mimetypes
@@ -248,6 +249,152 @@ class TwilioChannel:
         return ERROR_EXPLANATIONS.get(error_code, f"Twilio error {error_code}")
 
 
+class NumberResult(StrEnum):
+    CONNECTED = "connected"
+    # The webhook is set, but something else on the number decides where messages go.
+    MANUAL = "manual"
+    NOT_FOUND = "not_found"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class NumberConnection:
+    """What pointing one of a shop's numbers at this deployment came to."""
+
+    number: str
+    channel: Channel
+    result: NumberResult
+    detail: str
+
+
+class TwilioNumbers:
+    """Points a shop's numbers at this deployment through Twilio's API, with the shop's own
+    credentials: an SMS number's messaging webhook (its IncomingPhoneNumber's `SmsUrl`), a
+    WhatsApp sender's webhook and status callback (the Senders API). A number's own
+    `StatusCallback` is left alone: it reports voice calls, and every reply names its
+    message status callback itself."""
+
+    def __init__(self, api_url: str = TWILIO_API, timeout_seconds: float = 10.0) -> None:
+        self._api_url = api_url.rstrip("/")
+        self._timeout = timeout_seconds
+
+    def connect(
+        self, shop: Shop, secrets: ShopSecrets, messaging_url: str, status_url: str
+    ) -> list[NumberConnection]:
+        """Raises Conflict when Twilio refuses the shop's credentials and Retryable when it
+        cannot be reached; any other refusal fails that number only."""
+        client = _account_client(shop, secrets, self._api_url, self._timeout)
+        if client is None or shop.twilio is None:
+            raise Conflict("the shop has no Twilio account and auth token")
+        connections = [
+            _attempt(number, Channel.SMS, partial(_point_sms, client, number, messaging_url))
+            for number in shop.twilio.sms_numbers
+        ]
+
+        @lru_cache(maxsize=1)
+        def senders() -> dict[str, str]:
+            listed = client.messaging.v2.channels_senders.list(channel="whatsapp")
+            return {str(sender.sender_id): str(sender.sid) for sender in listed}
+
+        def point_sender(number: str) -> tuple[NumberResult, str]:
+            sid = senders().get(f"whatsapp:{number}")
+            if sid is None:
+                return NumberResult.NOT_FOUND, (
+                    "not a WhatsApp sender of this Twilio account (the WhatsApp Sandbox's "
+                    "webhook is set in the console)"
+                )
+            webhook = _SenderWebhook(messaging_url, status_url)
+            client.messaging.v2.channels_senders(sid).update(webhook)
+            return NumberResult.CONNECTED, "webhook and status callback set"
+
+        return connections + [
+            _attempt(number, Channel.WHATSAPP, partial(point_sender, number))
+            for number in shop.twilio.whatsapp_numbers
+        ]
+
+
+def _point_sms(client: Any, number: str, messaging_url: str) -> tuple[NumberResult, str]:
+    # The filter also matches partial numbers: only the exact one counts.
+    found = [
+        candidate
+        for candidate in client.incoming_phone_numbers.list(phone_number=number, limit=20)
+        if candidate.phone_number == number
+    ]
+    if not found:
+        return NumberResult.NOT_FOUND, "not a phone number of this Twilio account"
+    updated = found[0].update(sms_url=messaging_url, sms_method="POST")
+    if updated.sms_application_sid:
+        # Twilio then ignores the number's own SmsUrl.
+        return NumberResult.MANUAL, (
+            f"webhook set, but messages go to {updated.sms_application_sid} (a TwiML app or "
+            "Messaging Service): set its incoming message URL, or take the number out of it"
+        )
+    return NumberResult.CONNECTED, "messaging webhook set"
+
+
+@dataclass(frozen=True)
+class _SenderWebhook:
+    """A sender update that names only the webhook fields this deployment owns: the
+    generated request model would send the sender's profile and fallback as nulls."""
+
+    callback_url: str
+    status_callback_url: str
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "webhook": {
+                "callback_url": self.callback_url,
+                "callback_method": "POST",
+                "status_callback_url": self.status_callback_url,
+                "status_callback_method": "POST",
+            }
+        }
+
+
+def _attempt(
+    number: str, channel: Channel, point: Callable[[], tuple[NumberResult, str]]
+) -> NumberConnection:
+    from requests.exceptions import RequestException
+    from twilio.base.exceptions import TwilioException
+
+    try:
+        result, detail = point()
+    except TwilioException as error:
+        status, code, message = _refusal(error)
+        if code == AUTHENTICATION_FAILED:
+            raise Conflict("Twilio refused the shop's credentials") from error
+        error_code = f" (error {code})" if code else ""
+        result, detail = NumberResult.FAILED, f"Twilio answered {status}{error_code}: {message}"
+    except RequestException as error:
+        raise Retryable(f"Twilio unreachable: {type(error).__name__}") from error
+    return NumberConnection(number, channel, result, detail)
+
+
+def _refusal(error: Exception) -> tuple[int | None, int | None, str]:
+    """Status, Twilio error code and message of any of the client's three error shapes."""
+    from twilio.base.exceptions import TwilioRestException, TwilioServiceException
+    from twilio.http.response import Response
+
+    if isinstance(error, TwilioRestException):
+        # Its message, not its text: that one repeats the whole request.
+        message = str(error.msg).partition(": ")[2] or str(error.msg)
+        return error.status, error.code, message[:MAX_REASON]
+    if isinstance(error, TwilioServiceException):
+        return error.status, error.code, (error.detail or error.title)[:MAX_REASON]
+    # A list page Twilio refused comes as the bare response.
+    response = error.args[1] if len(error.args) > 1 else None
+    if not isinstance(response, Response):
+        return None, None, type(error).__name__
+    try:
+        body = json.loads(response.text)
+    except ValueError:
+        body = {}
+    body = body if isinstance(body, dict) else {}
+    code = body.get("code")
+    message = str(body.get("message") or "the page was refused")
+    return response.status_code, code if isinstance(code, int) else None, message[:MAX_REASON]
+
+
 @contextmanager
 def _provider_errors(channel: "TwilioChannel") -> Iterator[None]:
     """Twilio's answers as our errors: worth another try, or a refusal for good."""
@@ -265,15 +412,33 @@ def _provider_errors(channel: "TwilioChannel") -> Iterator[None]:
         raise Retryable(f"Twilio unreachable: {type(error).__name__}") from error
 
 
+def _account_client(shop: Shop, secrets: ShopSecrets, api_url: str, timeout: float) -> Any:
+    """The official client with the shop's account credentials; None without them."""
+    from twilio.rest import Client
+
+    token = secrets.twilio_auth_token
+    if shop.twilio is None or token is None:
+        return None
+    return Client(
+        shop.twilio.account_sid,
+        token.get_secret_value(),
+        http_client=_http_client(api_url, timeout),
+    )
+
+
 def _http_client(api_url: str, timeout: float) -> "TwilioHttpClient":
     from twilio.http.http_client import TwilioHttpClient
+
+    # A stand-in plays every Twilio host at once, telling the APIs apart by their paths.
+    hosts = (TWILIO_API, MESSAGING_API) if api_url != TWILIO_API else ()
 
     class RedirectedHttpClient(TwilioHttpClient):  # type: ignore[misc]
         """The official client, pointed at `TWILIO_API_URL` (a stand-in locally)."""
 
         def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
-            if url.startswith(TWILIO_API):
-                url = api_url + url[len(TWILIO_API) :]
+            host = next((host for host in hosts if url.startswith(host)), None)
+            if host is not None:
+                url = api_url + url[len(host) :]
             return super().request(method, url, *args, **kwargs)
 
     return RedirectedHttpClient(timeout=timeout)

@@ -26,7 +26,7 @@ AUTH_TOKEN = "demo-twilio-auth-token"
 TEAM_ID = "T0DEMO"
 CHANNEL_ID = "C0DEMO"
 AGENT = "U0BEATRIZ"
-SHOP = {
+SHOP: dict[str, Any] = {
     "name": "Loja Demo",
     "timezone": "America/Sao_Paulo",
     "slack": {"team_id": TEAM_ID, "channel_id": CHANNEL_ID, "bot_token": "xoxb-demo-token"},
@@ -188,7 +188,7 @@ def customer_writes(
 
 SLA_SHOP_ID = "demo-sla"
 SLA_CHANNEL = "C0SLADEMO"
-SLA_SHOP = {
+SLA_SHOP: dict[str, Any] = {
     "name": "Loja Pontual",
     "timezone": "America/Sao_Paulo",
     "slack": {"team_id": TEAM_ID, "channel_id": SLA_CHANNEL, "bot_token": "xoxb-demo-token"},
@@ -208,6 +208,10 @@ SLA_SHOP = {
     },
     "auto_replies": {"default_language": "pt"},
 }
+
+
+# Every demo shop: the local stack's Twilio sandbox holds their numbers.
+DEMO_SHOPS = (SHOP, SLA_SHOP)
 
 
 def sla_demo(api: str, slack_outbox: str) -> int:

@@ -1,6 +1,7 @@
 """Sandbox stand-ins for Slack and Twilio, so the local stack runs without any accounts.
 
 Two tiny HTTP servers imitate the parts of the Slack Web API and the Twilio Messages API
+(and, for connecting a shop's numbers, IncomingPhoneNumbers and the WhatsApp Senders API)
 that the official clients call (``slack_sdk.WebClient(base_url=...)`` and
 ``twilio.rest.Client`` with a URL-rewriting http client). Every call is recorded in an
 :class:`Outbox` and printed readably to a stream: that printout is what a newcomer watches
@@ -290,6 +291,22 @@ def _describe_twilio(entry: OutboxEntry) -> str:
             f"[twilio] messages.list to {_as_str(payload.get('To'))} from "
             f"{_as_str(payload.get('From'))} → {response.get('count')} found"
         )
+    if entry.method == "incoming_phone_numbers.update":
+        return _printable(
+            f"[twilio] number {_as_str(payload.get('PhoneNumber'))}: messages → "
+            f"{_as_str(payload.get('SmsMethod'))} {_as_str(payload.get('SmsUrl'))}"
+        )
+    if entry.method == "senders.update":
+        webhook = payload.get("webhook")
+        webhook = webhook if isinstance(webhook, dict) else {}
+        return _printable(
+            f"[twilio] WhatsApp sender {_as_str(payload.get('sender_id'))}: messages → "
+            f"{_as_str(webhook.get('callback_url'))}, statuses → "
+            f"{_as_str(webhook.get('status_callback_url'))}"
+        )
+    if entry.method in ("incoming_phone_numbers.list", "senders.list"):
+        wanted = _as_str(payload.get("PhoneNumber") or payload.get("Channel"))
+        return _printable(f"[twilio] {entry.method} {wanted} → {response.get('count')} found")
     if entry.method == "messages.fetch":
         return _printable(
             f"[twilio] messages.fetch {_as_str(payload.get('MessageSid'))} → "
@@ -814,7 +831,33 @@ _MEDIA_PATH = re.compile(
 _MESSAGE_PATH = re.compile(
     r"^/2010-04-01/Accounts/(?P<account>[^/]+)/Messages/(?P<sid>[^/]+)\.json$"
 )
+_NUMBERS_PATH = re.compile(r"^/2010-04-01/Accounts/(?P<account>[^/]+)/IncomingPhoneNumbers\.json$")
+_NUMBER_PATH = re.compile(
+    r"^/2010-04-01/Accounts/(?P<account>[^/]+)/IncomingPhoneNumbers/(?P<sid>PN[^/]+)\.json$"
+)
+# The Senders API lives on messaging.twilio.com; the account is the one authenticating.
+_SENDERS_PATH = "/v2/Channels/Senders"
+_SENDER_PATH = re.compile(r"^/v2/Channels/Senders/(?P<sid>XE[^/]+)$")
 _TWILIO_REPEATABLE = frozenset({"MediaUrl"})
+# An IncomingPhoneNumber's updatable fields, by their form names.
+_NUMBER_FIELDS = {
+    "SmsUrl": "sms_url",
+    "SmsMethod": "sms_method",
+    "SmsApplicationSid": "sms_application_sid",
+    "StatusCallback": "status_callback",
+    "StatusCallbackMethod": "status_callback_method",
+    "VoiceUrl": "voice_url",
+}
+_SENDER_WEBHOOK_FIELDS = frozenset(
+    {
+        "callback_url",
+        "callback_method",
+        "fallback_url",
+        "fallback_method",
+        "status_callback_url",
+        "status_callback_method",
+    }
+)
 
 
 def _basic_auth(headers: Message[str, str]) -> tuple[str, str] | None:
@@ -843,7 +886,10 @@ def _rfc2822_now() -> str:
 
 
 class TwilioStandIn(_StandIn):
-    """Imitates the Twilio Messages API and the status callbacks Twilio sends afterwards."""
+    """Imitates the Twilio Messages API and the status callbacks Twilio sends afterwards, and
+    the numbers of accounts given to `provision` (their webhooks, as Threadline sets them).
+
+    A provisioned account's calls need its auth token; any other account's, any token."""
 
     service = "twilio"
 
@@ -856,6 +902,52 @@ class TwilioStandIn(_StandIn):
         self._stopping = threading.Event()
         # Customers' attachments, by path: (content type, bytes).
         self._media: dict[str, tuple[str, bytes]] = {}
+        # Provisioned accounts' auth tokens, phone numbers and WhatsApp senders, by sid.
+        self._tokens: dict[str, str] = {}
+        self._numbers: dict[str, dict[str, Any]] = {}
+        self._senders: dict[str, dict[str, Any]] = {}
+
+    def provision(
+        self,
+        account_sid: str,
+        auth_token: str,
+        *,
+        sms_numbers: tuple[str, ...] = (),
+        whatsapp_numbers: tuple[str, ...] = (),
+        sms_application_sid: str | None = None,
+    ) -> None:
+        """An account, as if bought at Twilio: its SMS numbers (their messages handled by
+        `sms_application_sid` if given) and its WhatsApp senders, none pointed anywhere."""
+        with self._messages_lock:
+            self._tokens[account_sid] = auth_token
+            for number in sms_numbers:
+                sid = "PN" + uuid.uuid4().hex
+                self._numbers[sid] = {
+                    "sid": sid,
+                    "account_sid": account_sid,
+                    "phone_number": number,
+                    "friendly_name": number,
+                    "capabilities": {"sms": True, "mms": True, "voice": True},
+                    "sms_url": "",
+                    "sms_method": "POST",
+                    "sms_application_sid": sms_application_sid or "",
+                    "status_callback": "",
+                    "status_callback_method": "POST",
+                    "voice_url": "",
+                    "api_version": _TWILIO_API_VERSION,
+                    "uri": f"/{_TWILIO_API_VERSION}/Accounts/{account_sid}"
+                    f"/IncomingPhoneNumbers/{sid}.json",
+                }
+            for number in whatsapp_numbers:
+                sid = "XE" + uuid.uuid4().hex
+                self._senders[sid] = {
+                    "sid": sid,
+                    "account_sid": account_sid,
+                    "sender_id": f"whatsapp:{number}",
+                    "status": "ONLINE",
+                    "webhook": {field: None for field in sorted(_SENDER_WEBHOOK_FIELDS)},
+                    "url": f"https://messaging.twilio.com{_SENDERS_PATH}/{sid}",
+                }
 
     def add_media(self, account_sid: str, content: bytes, content_type: str) -> str:
         """An attachment as if a customer had sent it: the MediaUrl Twilio's webhook names."""
@@ -898,6 +990,17 @@ class TwilioStandIn(_StandIn):
         match = _MESSAGE_PATH.match(request.path)
         if match and request.verb == "GET":
             return self._fetch(match["account"], match["sid"], request)
+        match = _NUMBERS_PATH.match(request.path)
+        if match and request.verb == "GET":
+            return self._list_numbers(match["account"], request)
+        match = _NUMBER_PATH.match(request.path)
+        if match and request.verb == "POST":
+            return self._update_number(match["account"], match["sid"], request)
+        if request.path == _SENDERS_PATH and request.verb == "GET":
+            return self._list_senders(request)
+        match = _SENDER_PATH.match(request.path)
+        if match and request.verb == "POST":
+            return self._update_sender(match["sid"], request)
         match = _MEDIA_PATH.match(request.path)
         if match and request.verb == "GET":
             if self._authenticate(match["account"], request) is None:
@@ -915,7 +1018,113 @@ class TwilioStandIn(_StandIn):
         credentials = _basic_auth(request.headers)
         if credentials is None or credentials[0] != account_sid or not credentials[1]:
             return None
+        with self._messages_lock:
+            expected = self._tokens.get(account_sid)
+        if expected is not None and credentials[1] != expected:
+            return None
         return credentials
+
+    def _list_numbers(self, account_sid: str, request: _Request) -> _Reply:
+        """The account's numbers; `PhoneNumber` filters, as Twilio's does, by a pattern
+        (`*` a digit, a partial number matching within)."""
+        params = _group(request.query, frozenset())
+        if self._authenticate(account_sid, request) is None:
+            return self._reject("incoming_phone_numbers.list", params, 401, 20003, "Authenticate")
+        pattern = _as_str(params.get("PhoneNumber"))
+        wanted = re.compile("".join(r"\d" if c == "*" else re.escape(c) for c in pattern))
+        with self._messages_lock:
+            found = [
+                copy.deepcopy(number)
+                for number in self._numbers.values()
+                if number["account_sid"] == account_sid
+                and wanted.search(number["phone_number"]) is not None
+            ]
+        uri = f"/{_TWILIO_API_VERSION}/Accounts/{account_sid}/IncomingPhoneNumbers.json"
+        page = {
+            "incoming_phone_numbers": found,
+            "page": 0,
+            "page_size": 50,
+            "start": 0,
+            "end": max(len(found) - 1, 0),
+            "uri": uri,
+            "first_page_uri": uri,
+            "next_page_uri": None,
+            "previous_page_uri": None,
+        }
+        self._record("incoming_phone_numbers.list", {**params, "response": {"count": len(found)}})
+        return _Reply(HTTPStatus.OK, page)
+
+    def _update_number(self, account_sid: str, sid: str, request: _Request) -> _Reply:
+        params = _decode_params(request)
+        if self._authenticate(account_sid, request) is None:
+            return self._reject("incoming_phone_numbers.update", params, 401, 20003, "Authenticate")
+        with self._messages_lock:
+            number = self._numbers.get(sid)
+            if number is not None and number["account_sid"] == account_sid:
+                number.update(
+                    {_NUMBER_FIELDS[k]: v for k, v in params.items() if k in _NUMBER_FIELDS}
+                )
+                snapshot: dict[str, Any] | None = copy.deepcopy(number)
+            else:
+                snapshot = None
+        if snapshot is None:
+            message = f"The requested resource {request.path} was not found"
+            return self._reject("incoming_phone_numbers.update", params, 404, 20404, message)
+        entry = {**params, "PhoneNumber": snapshot["phone_number"], "response": snapshot}
+        self._record("incoming_phone_numbers.update", entry)
+        return _Reply(HTTPStatus.OK, snapshot)
+
+    def _list_senders(self, request: _Request) -> _Reply:
+        params = _group(request.query, frozenset())
+        credentials = _basic_auth(request.headers)
+        account_sid = credentials[0] if credentials else ""
+        if self._authenticate(account_sid, request) is None:
+            return self._reject("senders.list", params, 401, 20003, "Authenticate")
+        channel = _as_str(params.get("Channel"))
+        with self._messages_lock:
+            found = [
+                copy.deepcopy({k: v for k, v in sender.items() if k != "account_sid"})
+                for sender in self._senders.values()
+                if sender["account_sid"] == account_sid
+                and sender["sender_id"].startswith(f"{channel}:")
+            ]
+        url = f"https://messaging.twilio.com{_SENDERS_PATH}?Channel={channel}&PageSize=50"
+        meta = {
+            "page": 0,
+            "page_size": 50,
+            "first_page_url": url,
+            "previous_page_url": None,
+            "url": url,
+            "next_page_url": None,
+            "key": "senders",
+        }
+        self._record("senders.list", {**params, "response": {"count": len(found)}})
+        return _Reply(HTTPStatus.OK, {"senders": found, "meta": meta})
+
+    def _update_sender(self, sid: str, request: _Request) -> _Reply:
+        params = _decode_params(request)
+        credentials = _basic_auth(request.headers)
+        account_sid = credentials[0] if credentials else ""
+        if self._authenticate(account_sid, request) is None:
+            return self._reject("senders.update", params, 401, 20003, "Authenticate")
+        webhook = params.get("webhook")
+        if not isinstance(webhook, dict) or set(webhook) - _SENDER_WEBHOOK_FIELDS:
+            return self._reject("senders.update", params, 400, 20001, "Invalid webhook")
+        with self._messages_lock:
+            sender = self._senders.get(sid)
+            if sender is not None and sender["account_sid"] == account_sid:
+                sender["webhook"].update(webhook)
+                snapshot: dict[str, Any] | None = copy.deepcopy(
+                    {k: v for k, v in sender.items() if k != "account_sid"}
+                )
+            else:
+                snapshot = None
+        if snapshot is None:
+            message = f"The requested resource {request.path} was not found"
+            return self._reject("senders.update", params, 404, 20404, message)
+        entry = {**params, "sender_id": snapshot["sender_id"], "response": snapshot}
+        self._record("senders.update", entry)
+        return _Reply(HTTPStatus.OK, snapshot)
 
     def _create(self, account_sid: str, request: _Request) -> _Reply:
         try:

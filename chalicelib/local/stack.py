@@ -136,9 +136,19 @@ class LocalStack:
         return url
 
     def _start_twilio_sandbox(self) -> str:
+        from chalicelib.local.demo import ACCOUNT_SID, AUTH_TOKEN, DEMO_SHOPS
         from chalicelib.local.sandbox import TwilioStandIn
 
         twilio = TwilioStandIn(self._outbox())
+        # The demo shops' numbers, for `threadline shop connect-twilio` to point.
+        twilio.provision(
+            ACCOUNT_SID,
+            AUTH_TOKEN,
+            sms_numbers=tuple(n for shop in DEMO_SHOPS for n in shop["twilio"]["sms_numbers"]),
+            whatsapp_numbers=tuple(
+                n for shop in DEMO_SHOPS for n in shop["twilio"]["whatsapp_numbers"]
+            ),
+        )
         url = twilio.start(self.options.host, self.options.twilio_port)
         self._stoppers.append(twilio.stop)
         return url

@@ -8,7 +8,9 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from chalicelib.channels.base import MediaFile, OutboundChannel
+from chalicelib.channels.twilio import NumberConnection
 from chalicelib.domain.conversation import Channel, OutboundWork, SlackFile, TimerWork
+from chalicelib.domain.shop import Shop, ShopSecrets
 from chalicelib.domain.slack_view import SlackMessage
 
 Clock = Callable[[], datetime]
@@ -54,3 +56,9 @@ class MediaPort(Protocol):
 
 class OutboundQueue(Protocol):
     def send_outbound(self, job: OutboundWork) -> None: ...
+
+
+class NumberWebhooks(Protocol):
+    def connect(
+        self, shop: Shop, secrets: ShopSecrets, messaging_url: str, status_url: str
+    ) -> list[NumberConnection]: ...

@@ -34,7 +34,7 @@ from chalicelib.domain.conversation import (
     whatsapp_window_open,
 )
 from chalicelib.domain.errors import NotYet, Retryable
-from chalicelib.domain.shop import ReplyMode, Shop, ShopSecrets
+from chalicelib.domain.shop import ReplyMode, Shop, ShopSecrets, webhook_urls
 from chalicelib.domain.sla import answered
 from chalicelib.domain.slack_view import (
     DELIVERY_REACTIONS,
@@ -116,7 +116,7 @@ class ReplyDispatcher:
             self._show(slack, message)
             return
         # Everything that may fail before the provider is asked comes before `dispatching`.
-        callback = f"{self._settings.public_url}/webhooks/twilio/{shop.shop_id}/status"
+        callback = webhook_urls(self._settings.public_url, shop.shop_id)["twilio_status_callback"]
         interrupted = message.status is DeliveryStatus.DISPATCHING
         if not interrupted and not self._store.advance_outbound(
             message, DeliveryStatus.DISPATCHING

@@ -51,6 +51,8 @@ def http(method: str, url: str, body: bytes = b"", headers: dict[str, str] | Non
 class RunningStack:
     api: str
     outbox: Outbox
+    # The Twilio stand-in the stack calls, to provision accounts' numbers on.
+    twilio: TwilioStandIn
     log: Path
     # The stack's own SES stand-in (its calls at `{ses}/_outbox`) and mail server port.
     ses: str
@@ -114,6 +116,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
         yield RunningStack(
             api=api,
             outbox=outbox,
+            twilio=twilio,
             log=log,
             ses=f"http://127.0.0.1:{ses_port}",
             smtp_port=smtp_port,

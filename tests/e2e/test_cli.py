@@ -1,5 +1,6 @@
 """The `threadline` command line against a running local stack: a shop created from its
-JSON, read back, listed, its URLs printed; refusals shown with their reasons."""
+JSON, read back, listed, its URLs printed, its Twilio numbers connected; refusals shown with
+their reasons."""
 
 import json
 from pathlib import Path
@@ -10,7 +11,7 @@ from typer.testing import CliRunner
 from chalicelib.cli import app
 from chalicelib.local.stack import LOCAL_ADMIN_TOKEN
 from tests.e2e.conftest import RunningStack
-from tests.signing import shop_document
+from tests.signing import ACCOUNT_SID, AUTH_TOKEN, shop_document
 
 pytestmark = pytest.mark.allow_hosts(["127.0.0.1"])
 
@@ -64,3 +65,61 @@ def test_refusals_are_shown_with_their_reasons(stack: RunningStack, tmp_path: Pa
     assert "name:" in output
     code, output = run(stack, "urls", "nobody")
     assert (code, "404" in output) == (1, True)
+
+
+def test_a_shops_twilio_numbers_are_connected_and_the_missing_ones_fail_the_command(
+    stack: RunningStack, tmp_path: Path
+):
+    # Given a shop with two SMS numbers and a WhatsApp number, one SMS number unknown to
+    # its Twilio account
+    stack.twilio.provision(
+        ACCOUNT_SID, AUTH_TOKEN, sms_numbers=("+14155550161",), whatsapp_numbers=("+14155550162",)
+    )
+    document = shop_document(name="Loja Conectada")
+    document["twilio"]["sms_numbers"] = ["+14155550161", "+14155550163"]
+    document["twilio"]["whatsapp_numbers"] = ["+14155550162"]
+    path = tmp_path / "shop.json"
+    path.write_text(json.dumps(document), encoding="utf-8")
+    assert run(stack, "shop", "put", "twilio-shop", str(path))[0] == 0
+
+    # When the operator connects it
+    code, output = run(stack, "shop", "connect-twilio", "twilio-shop")
+
+    # Then the table shows each number's result, and the unknown one fails the command
+    assert code == 1, output
+    rows = {line.split()[1]: line for line in output.splitlines() if "+1415555016" in line}
+    assert "connected" in rows["+14155550161"]
+    assert "connected" in rows["+14155550162"]
+    assert "whatsapp" in rows["+14155550162"]
+    assert "not_found" in rows["+14155550163"]
+    assert f"{stack.api}/webhooks/twilio/twilio-shop" in output
+    [update] = [
+        entry.payload
+        for entry in stack.outbox.entries("twilio", "incoming_phone_numbers.update")
+        if entry.payload["PhoneNumber"] == "+14155550161"
+    ]
+    assert update["SmsUrl"] == f"{stack.api}/webhooks/twilio/twilio-shop"
+
+    # And once the shop lists only numbers it has, the command succeeds
+    document["twilio"]["sms_numbers"] = ["+14155550161"]
+    path.write_text(json.dumps(document), encoding="utf-8")
+    assert run(stack, "shop", "put", "twilio-shop", str(path))[0] == 0
+    code, output = run(stack, "shop", "connect-twilio", "twilio-shop")
+    assert code == 0, output
+    assert "not_found" not in output
+
+
+def test_connecting_a_shop_twilio_refuses_shows_the_reason(stack: RunningStack, tmp_path: Path):
+    # Given a shop whose stored token Twilio does not accept
+    stack.twilio.provision("AC" + "7" * 32, "the-real-token", sms_numbers=("+14155550171",))
+    document = shop_document(name="Loja Antiga")
+    document["twilio"].update(
+        account_sid="AC" + "7" * 32, sms_numbers=["+14155550171"], whatsapp_numbers=[]
+    )
+    path = tmp_path / "shop.json"
+    path.write_text(json.dumps(document), encoding="utf-8")
+    assert run(stack, "shop", "put", "stale-token", str(path))[0] == 0
+    # Then connecting it is refused, with the reason
+    code, output = run(stack, "shop", "connect-twilio", "stale-token")
+    assert code == 1
+    assert "409: Twilio refused the shop's credentials" in output
