@@ -253,7 +253,7 @@ class Container:
 
     @cached_property
     def customer_data(self) -> CustomerData:
-        return CustomerData(self.store, self.media, self.clock)
+        return CustomerData(self.store, self.media, self.clock, self.vault, self.slack)
 
     @cached_property
     def card_actions(self) -> CardActions:
