@@ -37,8 +37,8 @@ strings, which sort as they should.
 
 Retention: for a shop with `retention_days`, every item holding or pointing at customer data
 carries `expires_at` (epoch seconds), which DynamoDB's TTL deletes some time after. A message,
-a provider pointer and a post record expire that long after they were written; the
-conversation and its open, Slack thread and Message-ID pointers that long after the
+a provider pointer, a Message-ID pointer and a post record expire that long after they were
+written; the conversation and its open and Slack thread pointers that long after the
 conversation's last activity: each write that touches the conversation moves them along. An
 edit or deletion record of a Slack message expires after the shortest retention whatever the
 shop: it only matters until the reply it changes is sent. Shop configs, counters, erasure
