@@ -263,7 +263,7 @@ class Container:
 
     @cached_property
     def customer_data(self) -> CustomerData:
-        return CustomerData(self.store, self.media, self.clock)
+        return CustomerData(self.store, self.media, self.clock, self.vault, self.slack)
 
     @cached_property
     def customers(self) -> Customers:

@@ -4,6 +4,9 @@ Keys are `<shop>/inbound/<message key>/<n>-<file name>` and `<shop>/outbound/<Sl
 id>/<file name>`: a retried job writes the same object again. A provider fetches an agent's
 file through a presigned URL valid for a day; a link in a customer's text lasts a week
 (SigV4's longest).
+
+An object of a shop with a retention period is tagged `threadline-retention-days=<days>`;
+the bucket's lifecycle rules (one per allowed period, infra/template.json) expire it.
 """
 
 from typing import TYPE_CHECKING, Any
@@ -17,6 +20,7 @@ else:
 
 FOR_PROVIDER_SECONDS = 24 * 3600
 FOR_CUSTOMER_SECONDS = 7 * 24 * 3600
+RETENTION_TAG = "threadline-retention-days"
 
 
 class MediaStore:
@@ -49,13 +53,23 @@ class MediaStore:
     def bucket(self) -> str:
         return self._bucket
 
-    def keep(self, key: str, file: MediaFile) -> None:
+    def keep(self, key: str, file: MediaFile, *, retention_days: int | None = None) -> None:
+        tagged = {} if retention_days is None else {"Tagging": f"{RETENTION_TAG}={retention_days}"}
         self._client.put_object(
             Bucket=self._bucket,
             Key=key,
             Body=file.content,
             ContentType=file.content_type,
             ServerSideEncryption="AES256",
+            **tagged,
+        )
+
+    def expire_after(self, bucket: str, key: str, retention_days: int) -> None:
+        """Tags an object stored by someone else (SES's raw mail) to expire like ours."""
+        self._client.put_object_tagging(
+            Bucket=bucket,
+            Key=key,
+            Tagging={"TagSet": [{"Key": RETENTION_TAG, "Value": str(retention_days)}]},
         )
 
     def share(self, key: str, seconds: int = FOR_PROVIDER_SECONDS) -> str:

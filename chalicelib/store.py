@@ -36,6 +36,17 @@ Message keys are `<provider>:<provider message id>` (customer messages) and
 `slack:<channel>:<ts>` (agent replies), so a provider's retry always meets its first copy.
 Pointers are written in the same transaction as what they point to. Times are ISO-8601 UTC
 strings, which sort as they should.
+
+Retention: for a shop with `retention_days`, every item holding or pointing at customer data
+carries `expires_at` (epoch seconds), which DynamoDB's TTL deletes some time after. A message,
+a provider pointer, a Message-ID pointer and a post record expire that long after they were
+written; the conversation and its open and Slack thread pointers that long after the
+conversation's last activity: each write that touches the conversation moves them along. An
+edit or deletion record of a Slack message expires after the shortest retention whatever the
+shop: it only matters until the reply it changes is sent. Shop configs, counters, erasure
+receipts and installations never expire; a customer profile and its identity pointers expire
+that long after the shop last changed its links. The callers compute `expires_at` from the shop
+(`Shop.expiry`), so no write reads the shop for it.
 """
 
 import zlib
@@ -60,7 +71,7 @@ from chalicelib.domain.conversation import (
 from chalicelib.domain.csat import SURVEY_KEY, THANKS_KEY, survey_key
 from chalicelib.domain.customers import CustomerProfile, identity
 from chalicelib.domain.errors import Conflict, Retryable
-from chalicelib.domain.shop import Shop
+from chalicelib.domain.shop import RETENTION_DAYS, Shop
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -174,6 +185,10 @@ def _timeline_keys(shop_id: str, conversation_id: str, at: datetime, message_key
         "GSI1PK": f"CONV#{shop_id}#{conversation_id}",
         "GSI1SK": f"{at.isoformat()}#{message_key}",
     }
+
+
+def _expiry(expires_at: int | None) -> Item:
+    return {} if expires_at is None else {"expires_at": expires_at}
 
 
 def _model_values(model: Any) -> Item:
@@ -323,13 +338,16 @@ class Store:
 
     # Customer messages -------------------------------------------------------------------
 
-    def save_inbound(self, message: InboundMessage) -> tuple[InboundMessage, InboundStatus] | None:
+    def save_inbound(
+        self, message: InboundMessage, *, expires_at: int | None = None
+    ) -> tuple[InboundMessage, InboundStatus] | None:
         """Stores a customer message once. Returns None when it is new, or the copy an earlier
         delivery of the same provider message stored, with its status."""
         values = {
             **_model_values(message),
             **_unprocessed_keys(message, due=message.received_at + FIRST_REQUEUE_AFTER),
             "status": InboundStatus.RECEIVED.value,
+            **_expiry(expires_at),
         }
         item = {**_message_key(message.shop_id, message.message_key), **_to_attributes(values)}
         try:
@@ -420,9 +438,15 @@ class Store:
                 raise
 
     def record_inbound(
-        self, message: InboundMessage, conversation: Conversation, slack_ts: str
+        self,
+        message: InboundMessage,
+        conversation: Conversation,
+        slack_ts: str,
+        *,
+        expires_at: int | None = None,
     ) -> None:
-        """Marks the message processed and counts it on its conversation, in one transaction."""
+        """Marks the message processed and counts it on its conversation, in one transaction;
+        with `expires_at`, the conversation and its pointers expire then."""
         timeline = _timeline_keys(
             message.shop_id, conversation.conversation_id, message.received_at, message.message_key
         )
@@ -453,6 +477,9 @@ class Store:
         if conversation.email_references:
             conversation_values[":chain"] = list(conversation.email_references)
             extra_update += ", email_references = :chain"
+        if expires_at is not None:
+            conversation_values[":expires"] = expires_at
+            extra_update += ", expires_at = :expires"
         pointers: list[dict[str, Any]] = []
         if message.email and message.email.message_id:
             # Later mail that answers this one finds the conversation by it.
@@ -462,7 +489,12 @@ class Store:
                         "TableName": self._table,
                         "Item": {
                             **_mail_pointer_key(message.shop_id, message.email.message_id),
-                            **_to_attributes({"conversation_id": conversation.conversation_id}),
+                            **_to_attributes(
+                                {
+                                    "conversation_id": conversation.conversation_id,
+                                    **_expiry(expires_at),
+                                }
+                            ),
                         },
                     }
                 }
@@ -517,6 +549,8 @@ class Store:
                 *pointers,
             ]
         )
+        if expires_at is not None:
+            self._extend_pointers(conversation, expires_at)
 
     def discard_inbound(self, message: InboundMessage, reason: str) -> None:
         """Marks a stored message processed without a conversation (automated mail that
@@ -576,14 +610,21 @@ class Store:
                 return self.get_conversation(shop_id, found[wanted])
         return None
 
-    def point_mail(self, shop_id: str, conversation_id: str, message_ids: list[str]) -> None:
+    def point_mail(
+        self,
+        shop_id: str,
+        conversation_id: str,
+        message_ids: list[str],
+        *,
+        expires_at: int | None = None,
+    ) -> None:
         """Files our own sent mail's ids under its conversation, for the replies to them."""
         for message_id in message_ids:
             self._client.put_item(
                 TableName=self._table,
                 Item={
                     **_mail_pointer_key(shop_id, message_id),
-                    **_to_attributes({"conversation_id": conversation_id}),
+                    **_to_attributes({"conversation_id": conversation_id, **_expiry(expires_at)}),
                 },
             )
 
@@ -608,12 +649,22 @@ class Store:
         return self.get_conversation(shop_id, str(_from_attributes(item)["conversation_id"]))
 
     def create_conversation(
-        self, conversation: Conversation, replacing: Conversation | None = None
+        self,
+        conversation: Conversation,
+        replacing: Conversation | None = None,
+        *,
+        expires_at: int | None = None,
     ) -> Conversation:
         """Opens the conversation unless the customer already has an open one, which wins.
         With `replacing`, the new one takes over the customer's pointer from that one (after
-        a quiet period), unless another worker already moved it."""
-        pointer_condition: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(PK)"}
+        a quiet period), unless another worker already moved it. A pointer past its expiry
+        counts as gone: TTL deletes it days later, maybe after its conversation."""
+        pointer_condition: dict[str, Any] = {
+            "ConditionExpression": "attribute_not_exists(PK) OR expires_at < :now",
+            "ExpressionAttributeValues": _to_attributes(
+                {":now": int(conversation.created_at.timestamp())}
+            ),
+        }
         if replacing is not None:
             pointer_condition = {
                 "ConditionExpression": "conversation_id = :previous",
@@ -625,6 +676,7 @@ class Store:
             **_model_values(conversation),
             "GSI1PK": f"SHOP#{conversation.shop_id}#CONVERSATIONS",
             "GSI1SK": conversation.created_at.isoformat(),
+            **_expiry(expires_at),
         }
         try:
             self._client.transact_write_items(
@@ -636,7 +688,12 @@ class Store:
                                 **_open_pointer_key(
                                     conversation.shop_id, conversation.customer_address
                                 ),
-                                **_to_attributes({"conversation_id": conversation.conversation_id}),
+                                **_to_attributes(
+                                    {
+                                        "conversation_id": conversation.conversation_id,
+                                        **_expiry(expires_at),
+                                    }
+                                ),
                             },
                             **pointer_condition,
                         }
@@ -666,9 +723,10 @@ class Store:
             return existing
         return conversation
 
-    def save_state(self, conversation: Conversation) -> None:
+    def save_state(self, conversation: Conversation, *, expires_at: int | None = None) -> None:
         """Stores what agents and timers change on a conversation: status, snooze, priority,
-        assignee, and its service-level state."""
+        assignee, and its service-level state; with `expires_at`, it and its pointers expire
+        then."""
         values: Item = {
             ":status": conversation.status.value,
             ":priority": conversation.priority.value,
@@ -706,6 +764,9 @@ class Store:
             else:
                 values[f":{name}"] = value
                 assignments.append(f"{name} = :{name}")
+        if expires_at is not None:
+            values[":expires_at"] = expires_at
+            assignments.append("expires_at = :expires_at")
         self._client.update_item(
             TableName=self._table,
             Key=_conversation_key(conversation.shop_id, conversation.conversation_id),
@@ -716,10 +777,69 @@ class Store:
             ExpressionAttributeNames={"#status": "status"},
             ExpressionAttributeValues=_to_attributes(values),
         )
+        if expires_at is not None:
+            self._extend_pointers(conversation, expires_at)
+
+    def touch_conversation(self, conversation: Conversation, expires_at: int | None) -> None:
+        """Moves a conversation's expiry (and its pointers') to `expires_at`, for activity
+        that changes nothing else on it (an agent's reply)."""
+        if expires_at is None:
+            return
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=_conversation_key(conversation.shop_id, conversation.conversation_id),
+                UpdateExpression="SET expires_at = :expires",
+                ConditionExpression="attribute_exists(PK)",
+                ExpressionAttributeValues=_to_attributes({":expires": expires_at}),
+            )
+        except ClientError as error:
+            if not _condition_failed(error):
+                raise
+            return
+        self._extend_pointers(conversation, expires_at)
+
+    def _extend_pointers(self, conversation: Conversation, expires_at: int) -> None:
+        """The customer's open pointer (while it is this conversation's) and the Slack thread
+        pointer expire with the conversation."""
+        keys = [_open_pointer_key(conversation.shop_id, conversation.customer_address)]
+        if (
+            conversation.slack_team_id
+            and conversation.slack_channel_id
+            and conversation.slack_thread_ts
+        ):
+            keys.append(
+                _thread_pointer_key(
+                    conversation.slack_team_id,
+                    conversation.slack_channel_id,
+                    conversation.slack_thread_ts,
+                )
+            )
+        for key in keys:
+            try:
+                self._client.update_item(
+                    TableName=self._table,
+                    Key=key,
+                    UpdateExpression="SET expires_at = :expires",
+                    ConditionExpression="conversation_id = :id",
+                    ExpressionAttributeValues=_to_attributes(
+                        {":expires": expires_at, ":id": conversation.conversation_id}
+                    ),
+                )
+            except ClientError as error:
+                if not _condition_failed(error):
+                    raise
 
     def attach_slack_thread(
-        self, conversation: Conversation, team_id: str, channel_id: str, thread_ts: str
+        self,
+        conversation: Conversation,
+        team_id: str,
+        channel_id: str,
+        thread_ts: str,
+        *,
+        expires_at: int | None = None,
     ) -> Conversation:
+        expiry = _expiry(expires_at)
         self._client.transact_write_items(
             TransactItems=[
                 {
@@ -729,10 +849,12 @@ class Store:
                             conversation.shop_id, conversation.conversation_id
                         ),
                         "UpdateExpression": "SET slack_team_id = :team, "
-                        "slack_channel_id = :channel, slack_thread_ts = :ts",
+                        "slack_channel_id = :channel, slack_thread_ts = :ts"
+                        + (", expires_at = :expires_at" if expiry else ""),
                         "ConditionExpression": "attribute_not_exists(slack_thread_ts)",
                         "ExpressionAttributeValues": _to_attributes(
                             {":team": team_id, ":channel": channel_id, ":ts": thread_ts}
+                            | {f":{name}": value for name, value in expiry.items()}
                         ),
                     }
                 },
@@ -745,6 +867,7 @@ class Store:
                                 {
                                     "shop_id": conversation.shop_id,
                                     "conversation_id": conversation.conversation_id,
+                                    **expiry,
                                 }
                             ),
                         },
@@ -999,6 +1122,7 @@ class Store:
             "ts": revision.ts,
             "revised_at": Decimal(revision.revised_ts),
             "deleted": revision.deleted,
+            "expires_at": int(float(revision.revised_ts)) + min(RETENTION_DAYS) * 24 * 3600,
         }
         if revision.text is not None:
             values["text"] = revision.text
@@ -1039,12 +1163,14 @@ class Store:
         values = _from_attributes(item)
         return str(values["ts"]), str(values["text"])
 
-    def record_bot_post(self, team_id: str, post_id: str, ts: str, text: str) -> None:
+    def record_bot_post(
+        self, team_id: str, post_id: str, ts: str, text: str, *, expires_at: int | None = None
+    ) -> None:
         self._client.put_item(
             TableName=self._table,
             Item={
                 **_key(f"SLACK#{team_id}#POST#{post_id}", "POST"),
-                **_to_attributes({"ts": ts, "text": text}),
+                **_to_attributes({"ts": ts, "text": text, **_expiry(expires_at)}),
             },
         )
 
@@ -1064,7 +1190,9 @@ class Store:
             revised_ts=str(values["revised_at"]),
         )
 
-    def claim_outbound(self, message: OutboundMessage) -> OutboundMessage | None:
+    def claim_outbound(
+        self, message: OutboundMessage, *, expires_at: int | None = None
+    ) -> OutboundMessage | None:
         """Stores a reply before it is sent. Returns None when it is new, or the copy an
         earlier delivery of the same Slack message stored."""
         values = {
@@ -1073,6 +1201,7 @@ class Store:
             **_timeline_keys(
                 message.shop_id, message.conversation_id, message.created_at, message.message_key
             ),
+            **_expiry(expires_at),
         }
         try:
             self._client.put_item(
@@ -1098,11 +1227,12 @@ class Store:
         provider_message_id: str | None = None,
         error_code: str | None = None,
         error_reason: str | None = None,
+        expires_at: int | None = None,
     ) -> bool:
         """Moves a reply's delivery status forward; False if it already was as far or further.
 
-        The first time a provider id is recorded, its pointer is written with it, so status
-        callbacks can find the reply."""
+        The first time a provider id is recorded, its pointer is written with it (expiring at
+        `expires_at`, with the reply), so status callbacks can find the reply."""
         names = {"#status": "status"}
         values: Item = {":status": status.value, ":rank": delivery_rank(status)}
         assignments = ["#status = :status", "status_rank = :rank"]
@@ -1127,7 +1257,7 @@ class Store:
             if provider_message_id:
                 pointer = {
                     **_provider_pointer_key(message.shop_id, provider_message_id),
-                    **_to_attributes({"message_key": message.message_key}),
+                    **_to_attributes({"message_key": message.message_key, **_expiry(expires_at)}),
                 }
                 # A provider message belongs to one reply only.
                 self._client.transact_write_items(
@@ -1227,6 +1357,8 @@ class Store:
         profile: CustomerProfile | None,
         replaced: list[CustomerProfile],
         released: tuple[str, ...] = (),
+        *,
+        expires_at: int | None = None,
     ) -> None:
         """Stores a profile (None: none left) in place of the `replaced` ones, pointing its
         identities at it and releasing `released`, in one transaction; fails with Conflict
@@ -1271,7 +1403,7 @@ class Store:
                         "TableName": self._table,
                         "Item": {
                             **_profile_key(shop_id, profile.customer_id),
-                            **_to_attributes(values),
+                            **_to_attributes({**values, **_expiry(expires_at)}),
                         },
                     }
                 }
@@ -1283,7 +1415,9 @@ class Store:
                             "TableName": self._table,
                             "Item": {
                                 **_identity_key(shop_id, identity_value),
-                                **_to_attributes({"customer_id": profile.customer_id}),
+                                **_to_attributes(
+                                    {"customer_id": profile.customer_id, **_expiry(expires_at)}
+                                ),
                             },
                             **unchanged,
                         }

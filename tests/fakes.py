@@ -41,6 +41,9 @@ class FakeSlack:
     uploads: list[tuple[str, str, list[MediaFile]]] = field(default_factory=list)
     # Display names by user id; users.info knows nobody else.
     names: dict[str, str] = field(default_factory=lambda: {"U0AGENT": "Bia"})
+    # (channel, ts) of the messages deleted; queue exceptions to make the next deletes fail.
+    deleted: list[tuple[str, str]] = field(default_factory=list)
+    delete_failures: list[Exception] = field(default_factory=list)
     _clock: Any = field(default_factory=lambda: itertools.count(1))
 
     def workspace(self, token: str) -> "FakeWorkspace":
@@ -67,6 +70,13 @@ class FakeWorkspace:
 
     def update(self, channel: str, ts: str, message: SlackMessage) -> None:
         self.slack.updates.append(SlackPost(self.token, channel, message, None, ts))
+
+    def delete(self, channel: str, ts: str) -> None:
+        if self.slack.delete_failures:
+            raise self.slack.delete_failures.pop(0)
+        if (channel, ts) in self.slack.deleted:
+            return
+        self.slack.deleted.append((channel, ts))
 
     def display_name(self, user_id: str) -> str | None:
         return self.slack.names.get(user_id)

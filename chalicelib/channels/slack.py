@@ -512,6 +512,16 @@ class SlackWorkspace:
             if error.response.get("error") not in ("method_not_supported_for_channel_type",):
                 raise
 
+    def delete(self, channel: str, ts: str) -> None:
+        """Deletes a message the bot posted; one already gone counts as deleted."""
+        from slack_sdk.errors import SlackApiError
+
+        try:
+            self._call("chat.delete", channel=channel, ts=ts)
+        except SlackApiError as error:
+            if error.response.get("error") != "message_not_found":
+                raise
+
     def permalink(self, channel: str, ts: str) -> str:
         return str(self._call("chat.getPermalink", channel=channel, message_ts=ts)["permalink"])
 

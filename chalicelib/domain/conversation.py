@@ -694,6 +694,8 @@ class OutboundMessage(BaseModel):
     media_keys: tuple[str, ...] = ()
     email: EmailEnvelope | None = None
     automatic: bool = False
+    # Posted in Slack by the bot (a canned response, an automatic reply), which may delete it.
+    posted_for_agent: bool = False
     # WhatsApp outside its 24-hour window: the approved template sent instead of `text`.
     content_sid: str | None = None
     content_variables: dict[str, str] | None = None
@@ -757,6 +759,7 @@ def reply_to(
         media_keys=media_keys,
         email=_envelope(conversation),
         automatic=reply.automatic,
+        posted_for_agent=reply.posted_for_agent,
         slack_channel_id=reply.channel_id,
         slack_ts=reply.ts,
         slack_thread_ts=reply.thread_ts,

@@ -7,7 +7,7 @@ ever lives in the secret store.
 
 import re
 import string
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -204,6 +204,23 @@ CannedResponses = Annotated[
 ]
 
 
+# How long a shop may keep its customers' data, in days: a month, a quarter, half a year, one,
+# two or five years. A short fixed list, because S3 expires objects by bucket-wide lifecycle
+# rules: each period has its own rule, matched by the object's retention tag
+# (infra/template.json, checked against this list by a test).
+RETENTION_DAYS = (30, 90, 180, 365, 730, 1825)
+
+
+def _retention_days(value: int | None) -> int | None:
+    if value is not None and value not in RETENTION_DAYS:
+        allowed = ", ".join(str(days) for days in RETENTION_DAYS)
+        raise ValueError(f"must be one of {allowed} (days), or null to keep data until erased")
+    return value
+
+
+RetentionDays = Annotated[int | None, AfterValidator(_retention_days)]
+
+
 class Shop(_Strict):
     """A shop's plain configuration: nothing in here is secret."""
 
@@ -226,6 +243,16 @@ class Shop(_Strict):
     auto_replies: AutoReplyPolicy | None = None
     # The satisfaction question after a resolve; none asked without it.
     csat: CsatPolicy | None = None
+    # Customers' data expires this many days after it was written (a conversation: after
+    # its last activity); null keeps it until it is erased.
+    retention_days: RetentionDays = None
+
+    def expiry(self, written_at: datetime) -> int | None:
+        """When a record written (or last touched) at `written_at` expires, in epoch seconds
+        as DynamoDB's TTL reads them; None when the shop keeps its data."""
+        if self.retention_days is None:
+            return None
+        return int((written_at + timedelta(days=self.retention_days)).timestamp())
 
     @property
     def quiet_period(self) -> timedelta | None:
@@ -298,6 +325,7 @@ class ShopDocument(_Strict):
     sla: SlaPolicy | None = None
     auto_replies: AutoReplyPolicy | None = None
     csat: CsatPolicy | None = None
+    retention_days: RetentionDays = None
 
     def split(self, shop_id: str) -> tuple[Shop, ShopSecrets]:
         slack = self.slack.model_dump(exclude={"bot_token"}) if self.slack else None
@@ -316,6 +344,7 @@ class ShopDocument(_Strict):
                 "sla": self.sla,
                 "auto_replies": self.auto_replies,
                 "csat": self.csat,
+                "retention_days": self.retention_days,
             }
         )
         secrets = ShopSecrets(

@@ -238,8 +238,9 @@ def _describe_slack(entry: OutboxEntry) -> str:
             f"{prefix} :{_as_str(payload.get('name'))}: on "
             f"{channel}/{_as_str(payload.get('timestamp'))}"
         )
-    if method == "chat.getPermalink":
-        return _printable(f"{prefix} {channel}/{_as_str(payload.get('message_ts'))}")
+    if method in ("chat.getPermalink", "chat.delete"):
+        ts = _as_str(payload.get("message_ts") or payload.get("ts"))
+        return _printable(f"{prefix} {channel}/{ts}")
     if method == "auth.test":
         return _printable(f"{prefix} → {response.get('user_id')} in {response.get('team_id')}")
     if method == "files.completeUploadExternal":
@@ -531,6 +532,7 @@ _SLACK_METHODS = frozenset(
         "auth.test",
         "chat.postMessage",
         "chat.update",
+        "chat.delete",
         "chat.postEphemeral",
         "chat.getPermalink",
         "reactions.add",
@@ -562,6 +564,8 @@ class SlackStandIn(_StandIn):
         self._last_ts_micros = 0
         # Files by id: name, type and bytes (None until uploaded).
         self._files: dict[str, dict[str, Any]] = {}
+        # What the bot posted and has not deleted, as (channel, ts): all it may delete.
+        self._posted: set[tuple[str, str]] = set()
 
     def add_file(self, name: str, content: bytes, mimetype: str) -> dict[str, Any]:
         """A file as if an agent had attached it in Slack: its description in an event."""
@@ -689,6 +693,13 @@ class SlackStandIn(_StandIn):
             return {"ok": False, "error": "channel_not_found"}
         if method == "chat.postMessage":
             return self._post_message(channel, params)
+        if method == "chat.delete":
+            ts = _as_str(params.get("ts"))
+            with self._ts_lock:
+                if (channel, ts) not in self._posted:
+                    return {"ok": False, "error": "message_not_found"}
+                self._posted.discard((channel, ts))
+            return {"ok": True, "channel": channel, "ts": ts}
         if method == "chat.update":
             ts = _as_str(params.get("ts"))
             if not ts:
@@ -799,6 +810,8 @@ class SlackStandIn(_StandIn):
         if not _has_content(params):
             return {"ok": False, "error": "no_text"}
         ts = self._next_ts()
+        with self._ts_lock:
+            self._posted.add((channel, ts))
         message: dict[str, Any] = {
             "type": "message",
             "user": "UBOT",

@@ -147,8 +147,9 @@ class InboundProcessor:
             conversation = rated(before, message, score)
         thread = conversation.slack_thread
         card_is_new = thread is None
+        expires_at = shop.expiry(message.received_at)
         if thread is None:
-            conversation, thread = self._start_thread(conversation, shop, slack)
+            conversation, thread = self._start_thread(conversation, shop, slack, expires_at)
         channel, thread_ts = thread
         reply_ts = slack.post(channel, customer_message(message), thread_ts=thread_ts)
         if files:
@@ -161,7 +162,7 @@ class InboundProcessor:
         else:
             slack.post(channel, rating_note(score), thread_ts=thread_ts)
             self._thank_for_rating(conversation, message, shop)
-        self._store.record_inbound(message, conversation, reply_ts)
+        self._store.record_inbound(message, conversation, reply_ts, expires_at=expires_at)
         if not card_is_new:
             self._refresh_card(slack, conversation, shop, thread)
         elif conversation.previous_conversation_id:
@@ -240,7 +241,9 @@ class InboundProcessor:
                 logger.warning("attachment not fetched", message_key=message.message_key)
                 continue
             self._media.keep(
-                f"{shop.shop_id}/inbound/{message.message_key}/{n}-{fetched.filename}", fetched
+                f"{shop.shop_id}/inbound/{message.message_key}/{n}-{fetched.filename}",
+                fetched,
+                retention_days=shop.retention_days,
             )
             files.append(fetched)
         return files
@@ -267,19 +270,20 @@ class InboundProcessor:
         automated = message.email is not None and message.email.automated
         if automated and threaded is None:
             return None
+        expires_at = shop.expiry(message.received_at)
         if existing is None:
             fresh = open_conversation(message, self._new_id())
             earlier = latest_elsewhere(self._store, message.shop_id, message.customer_address)
             if earlier is not None:
                 fresh = self._following(fresh, earlier, slack)
-            return self._store.create_conversation(fresh)
+            return self._store.create_conversation(fresh, expires_at=expires_at)
         afresh = starts_afresh(existing, message, shop.quiet_period) or (
             threaded is None and self._new_subject(existing, message, shop)
         )
         if not afresh or survey_answer(existing, message, shop.csat) is not None:
             return existing
         follow_up = self._following(open_conversation(message, self._new_id()), existing, slack)
-        return self._store.create_conversation(follow_up, replacing=existing)
+        return self._store.create_conversation(follow_up, replacing=existing, expires_at=expires_at)
 
     def _following(
         self, conversation: Conversation, previous: Conversation, slack: SlackPort
@@ -346,14 +350,14 @@ class InboundProcessor:
             return None
 
     def _start_thread(
-        self, conversation: Conversation, shop: Shop, slack: SlackPort
+        self, conversation: Conversation, shop: Shop, slack: SlackPort, expires_at: int | None
     ) -> tuple[Conversation, tuple[str, str]]:
         if shop.slack is None:
             raise Retryable("the shop has not connected Slack yet")
         channel = shop.slack.channel_for(conversation.channel)
         thread_ts = slack.post(channel, root_card(conversation, shop))
         conversation = self._store.attach_slack_thread(
-            conversation, shop.slack.team_id, channel, thread_ts
+            conversation, shop.slack.team_id, channel, thread_ts, expires_at=expires_at
         )
         return conversation, (channel, thread_ts)
 
@@ -406,7 +410,7 @@ class CardActions:
                     due_at=changed.snoozed_until,
                 )
             )
-        self._store.save_state(changed)
+        self._store.save_state(changed, expires_at=shop.expiry(now))
         slack = self._slack(token.get_secret_value())
         slack.update(action.channel_id, action.message_ts, root_card(changed, shop))
         note = action_note(action, changed, shop.timezone)
@@ -471,7 +475,7 @@ class CardActions:
         token = self._vault.get(changed.shop_id).slack_bot_token if shop else None
         if shop is None or token is None or changed.slack_thread is None:
             return None
-        self._store.save_state(changed)
+        self._store.save_state(changed, expires_at=shop.expiry(self._clock()))
         slack = self._slack(token.get_secret_value())
         channel, thread_ts = changed.slack_thread
         slack.update(channel, thread_ts, root_card(changed, shop))

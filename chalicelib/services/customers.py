@@ -17,6 +17,7 @@ from chalicelib.domain.customers import (
     unlinked,
 )
 from chalicelib.domain.errors import BadRequest, Conflict, NotFound
+from chalicelib.domain.shop import Shop
 from chalicelib.services.ports import Clock, IdFactory
 from chalicelib.store import Store
 
@@ -57,9 +58,11 @@ class Customers:
         self._clock = clock
         self._new_id = new_id
 
-    def _shop(self, shop_id: str) -> None:
-        if self._store.get_shop(shop_id) is None:
+    def _shop(self, shop_id: str) -> Shop:
+        shop = self._store.get_shop(shop_id)
+        if shop is None:
             raise NotFound(f"no shop {shop_id}")
+        return shop
 
     def find(self, shop_id: str, query: dict[str, str]) -> dict[str, object]:
         """Customers by any of their addresses (exact), or by a part of their name."""
@@ -104,7 +107,7 @@ class Customers:
 
     def link(self, shop_id: str, customer: str, body: bytes) -> dict[str, object]:
         """Links another address to the customer's (merging their profiles, if any)."""
-        self._shop(shop_id)
+        shop = self._shop(shop_id)
         address = address_in(customer)
         try:
             other = address_in(LinkRequest.model_validate(json.loads(body or b"{}")).address)
@@ -115,19 +118,25 @@ class Customers:
         found = (self._store.customer_profile(shop_id, a) for a in (address, other))
         profiles = list({p.customer_id: p for p in found if p is not None}.values())
         customer_id = profiles[0].customer_id if profiles else self._new_id()
-        merged = linked(customer_id, shop_id, [address, other], profiles, self._clock())
-        self._store.save_profile(merged, profiles)
+        now = self._clock()
+        merged = linked(customer_id, shop_id, [address, other], profiles, now)
+        self._store.save_profile(merged, profiles, expires_at=shop.expiry(now))
         return self.view(shop_id, address)
 
     def unlink(self, shop_id: str, customer: str, address: str) -> dict[str, object]:
         """Takes one address out of the customer's profile."""
-        self._shop(shop_id)
+        shop = self._shop(shop_id)
         own, leaving = address_in(customer), address_in(address)
         profile = self._store.customer_profile(shop_id, own)
         if profile is None or identity(leaving) not in profile.identities:
             raise NotFound("this address is not linked to the customer")
         remaining = unlinked(profile, leaving)
-        self._store.save_profile(remaining, [profile], released=(identity(leaving),))
+        self._store.save_profile(
+            remaining,
+            [profile],
+            released=(identity(leaving),),
+            expires_at=shop.expiry(self._clock()),
+        )
         kept = own if identity(own) != identity(leaving) else profile.identities[0]
         return self.view(shop_id, kept)
 

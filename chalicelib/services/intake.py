@@ -101,13 +101,13 @@ class Intake:
 
     def customer_message(self, shop_id: str, request: WebhookRequest) -> None:
         received_at = self._clock()
-        message = self._accepted(
+        shop, message = self._accepted(
             shop_id,
             request,
-            lambda shop: self._twilio.parse(request, shop, received_at=received_at),
+            lambda shop: (shop, self._twilio.parse(request, shop, received_at=received_at)),
         )
         try:
-            stored = self._store.save_inbound(message)
+            stored = self._store.save_inbound(message, expires_at=shop.expiry(received_at))
             if stored is not None:
                 message, status = stored
                 if status is not InboundStatus.RECEIVED:

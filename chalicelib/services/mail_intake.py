@@ -62,6 +62,10 @@ class MailIntake:
         if not action.bucket_name or not action.object_key:
             logger.warning("receipt without a stored message", shop_id=shop_id)
             return
+        shop = self._store.get_shop(shop_id)
+        retention_days = shop.retention_days if shop else None
+        if retention_days is not None:
+            self._media.expire_after(action.bucket_name, action.object_key, retention_days)
         parsed = parse_email(self._media.read(action.bucket_name, action.object_key))
         if parsed.is_report:
             # Delivery reports of our own mail arrive as SES events, not here.
@@ -72,7 +76,7 @@ class MailIntake:
         media = []
         for n, attachment in enumerate(parsed.attachments):
             key = f"{shop_id}/inbound/{message_key}/{n}-{attachment.filename}"
-            self._media.keep(key, attachment)
+            self._media.keep(key, attachment, retention_days=retention_days)
             media.append(MediaItem(url=self._media.url(key), content_type=attachment.content_type))
         text = parsed.text
         if len(text) > TEXT_LIMIT:
@@ -98,7 +102,9 @@ class MailIntake:
                 raw_location=(action.bucket_name, action.object_key),
             ),
         )
-        stored = self._store.save_inbound(message)
+        stored = self._store.save_inbound(
+            message, expires_at=shop.expiry(message.received_at) if shop else None
+        )
         if stored is not None:
             message, status = stored
             if status is not InboundStatus.RECEIVED:

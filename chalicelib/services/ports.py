@@ -38,6 +38,8 @@ class SlackPort(Protocol):
 
     def download_file(self, file: SlackFile) -> MediaFile | None: ...
 
+    def delete(self, channel: str, ts: str) -> None: ...
+
 
 SlackFactory = Callable[[str], SlackPort]
 # The outbound adapter of a customer channel.
@@ -49,7 +51,7 @@ class SchedulesPort(Protocol):
 
 
 class MediaPort(Protocol):
-    def keep(self, key: str, file: MediaFile) -> None: ...
+    def keep(self, key: str, file: MediaFile, *, retention_days: int | None = None) -> None: ...
 
     def share(self, key: str, seconds: int = ...) -> str: ...
 

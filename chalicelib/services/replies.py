@@ -110,7 +110,11 @@ class ReplyDispatcher:
             prepared = self._prepare(reply, conversation, shop, slack)
             if prepared is None:
                 return
-            message = self._store.claim_outbound(prepared) or prepared
+            written_at = prepared.created_at
+            message = (
+                self._store.claim_outbound(prepared, expires_at=shop.expiry(written_at)) or prepared
+            )
+            self._store.touch_conversation(conversation, shop.expiry(written_at))
         if message.status not in (DeliveryStatus.PENDING, DeliveryStatus.DISPATCHING):
             # Handled before; only the Slack display may still lag behind.
             self._show(slack, message)
@@ -140,10 +144,18 @@ class ReplyDispatcher:
             self._show(slack, message)
             return
         self._store.advance_outbound(
-            message, receipt.status, provider_message_id=receipt.provider_message_id
+            message,
+            receipt.status,
+            provider_message_id=receipt.provider_message_id,
+            expires_at=shop.expiry(message.created_at),
         )
         if receipt.thread_ids:
-            self._store.point_mail(shop.shop_id, message.conversation_id, list(receipt.thread_ids))
+            self._store.point_mail(
+                shop.shop_id,
+                message.conversation_id,
+                list(receipt.thread_ids),
+                expires_at=shop.expiry(self._clock()),
+            )
         self._show(slack, message)
         if not reply.automatic:
             self._await_customer(slack, shop, conversation)
@@ -213,7 +225,9 @@ class ReplyDispatcher:
                 return
             message, text = composed
             ts = slack.post(job.channel_id, message, thread_ts=job.thread_ts)
-            self._store.record_bot_post(job.team_id, post_id, ts, text)
+            self._store.record_bot_post(
+                job.team_id, post_id, ts, text, expires_at=shop.expiry(self._clock())
+            )
             posted = ts, text
         ts, text = posted
         self.send_reply(
@@ -240,7 +254,7 @@ class ReplyDispatcher:
         waiting = after_agent_reply(answered(current, self._clock()))
         if waiting == current:
             return
-        self._store.save_state(waiting)
+        self._store.save_state(waiting, expires_at=shop.expiry(self._clock()))
         try:
             slack.update(*current.slack_thread, root_card(waiting, shop))
         except Exception:
@@ -348,7 +362,7 @@ class ReplyDispatcher:
                 refused.append(file.name)
                 continue
             key = f"{shop.shop_id}/outbound/{file.id}/{file.name}"
-            self._media.keep(key, downloaded)
+            self._media.keep(key, downloaded, retention_days=shop.retention_days)
             if len(keys) < capacity:
                 keys.append(key)
             else:

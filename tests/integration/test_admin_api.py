@@ -146,6 +146,7 @@ def expected_shop(shop_id: str, document: dict[str, Any]) -> dict[str, Any]:
         "sla": None,
         "auto_replies": None,
         "csat": None,
+        "retention_days": None,
         **document,
         "shop_id": shop_id,
         "slack": slack,

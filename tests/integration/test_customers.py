@@ -3,6 +3,7 @@ the shop links an email address to it; a new conversation from any of their addr
 to the latest earlier one, and the admin finds them by any address or by name."""
 
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -10,7 +11,7 @@ import boto3
 import pytest
 
 from tests.fakes import FakeSlack
-from tests.integration.conftest import ADMIN, PUBLIC_URL
+from tests.integration.conftest import ADMIN, PUBLIC_URL, Clock
 from tests.integration.test_data_rights import table_items
 from tests.integration.test_email import deliver, mime
 from tests.signing import form, shop_document, twilio_headers, twilio_message
@@ -174,3 +175,17 @@ def test_bad_requests_get_a_reason_and_change_nothing(client, ana, method, path,
 
 def test_customer_routes_need_the_token(client, ana):
     assert client.http.get(f"/admin/shops/ana/customers?q={quote(PHONE)}").status_code == 401
+
+
+def test_a_shops_retention_period_applies_to_its_customers_links(client, put_shop, clock: Clock):
+    clock.now = datetime(2026, 11, 23, 13, 0, tzinfo=UTC)
+    assert put_shop("ana", shop_document(retention_days=30)).status_code == 201
+
+    admin(client, "post", f"/admin/shops/ana/customers/{quote(PHONE)}/links", {"address": EMAIL})
+
+    expected = int((clock.now + timedelta(days=30)).timestamp())
+    linked = [
+        i for i in table_items() if "#CUSTOMER#" in i["PK"]["S"] or "#IDENTITY#" in i["PK"]["S"]
+    ]
+    assert len(linked) == 3
+    assert {int(i["expires_at"]["N"]) for i in linked} == {expected}

@@ -10,6 +10,7 @@ import boto3
 import pytest
 
 from chalicelib.channels.base import MediaFile
+from chalicelib.domain.errors import Retryable
 from tests.fakes import FakeSlack, RecordingTwilio
 from tests.integration.conftest import ADMIN, MEDIA_BUCKET, PUBLIC_URL, stored_item
 from tests.integration.test_email import deliver, mime
@@ -79,7 +80,7 @@ def test_an_export_holds_every_conversation_on_every_channel(client, customer_ev
 
 
 def test_an_erasure_leaves_nothing_of_the_customer_and_a_receipt_naming_no_one(
-    client, customer_everywhere, container
+    client, customer_everywhere, container, slack: FakeSlack
 ):
     before = len(table_items())
     assert any(key.startswith("ana/inbound/twilio:") for key in bucket_keys())
@@ -89,6 +90,16 @@ def test_an_erasure_leaves_nothing_of_the_customer_and_a_receipt_naming_no_one(
     assert response.status_code == 200
     receipt = json.loads(response.body)
     assert (receipt["conversations"], receipt["messages"], receipt["files"]) == (2, 3, 1)
+    # The bot's cards and the customer's messages it posted are gone from Slack; the agent's
+    # own reply is left (a bot token cannot delete it), its thread named for the admin
+    sms_thread = slack.thread(customer_everywhere)
+    assert (receipt["slack_messages_deleted"], receipt["slack_messages_left"]) == (4, 1)
+    assert ("C0SUPPORT", customer_everywhere) in slack.deleted
+    assert (sms_thread[0].channel, sms_thread[0].ts) in slack.deleted
+    assert len(set(slack.deleted)) == 4
+    assert receipt["slack_threads_left"] == [
+        {"channel_id": "C0SUPPORT", "thread_ts": customer_everywhere}
+    ]
     expected = hashlib.sha256(f"ana:{PHONE}".encode()).hexdigest()
     assert receipt["customer_sha256"] == expected
     # Nothing in the table names the customer or repeats what they or the agent wrote
@@ -124,3 +135,41 @@ def test_data_rights_need_the_token_and_a_shop(client, customer_everywhere):
     assert client.http.delete(f"/admin/shops/ana/customers/{quote(PHONE)}").status_code == 401
     missing = client.http.get(f"/admin/shops/nope/customers/{quote(PHONE)}", headers=ADMIN)
     assert missing.status_code == 404
+
+
+def test_slack_refusing_a_deletion_does_not_stop_the_erasure(
+    client, customer_everywhere, slack: FakeSlack
+):
+    # Given Slack fails the first deletion
+    slack.delete_failures.append(Retryable("Slack answered 503 to chat.delete"))
+    # When the customer is erased
+    response = client.http.delete(f"/admin/shops/ana/customers/{quote(PHONE)}", headers=ADMIN)
+    # Then our data is erased all the same, and the post Slack kept is counted as left
+    assert response.status_code == 200
+    receipt = json.loads(response.body)
+    assert receipt["messages"] == 3
+    assert (receipt["slack_messages_deleted"], receipt["slack_messages_left"]) == (3, 2)
+    again = client.http.get(f"/admin/shops/ana/customers/{quote(PHONE)}", headers=ADMIN)
+    assert again.status_code == 404
+
+
+def test_the_bots_automatic_replies_are_deleted_with_the_customers_messages(
+    client, put_shop, run_workers, slack: FakeSlack
+):
+    # Given a shop that answers every first message automatically (an acknowledgement, or
+    # out of hours the out-of-hours reply)
+    document = shop_document(sla={"targets": {"normal": {"first_response": 60}}}, auto_replies={})
+    assert put_shop("ana", document).status_code == 201
+    path = "/webhooks/twilio/ana"
+    params = twilio_message(1, From=PHONE)
+    client.http.post(path, headers=twilio_headers(PUBLIC_URL + path, params), body=form(params))
+    run_workers()
+    [root] = slack.roots()
+    thread = slack.thread(root.ts)
+    assert len(thread) == 2
+    # When the customer is erased
+    response = client.http.delete(f"/admin/shops/ana/customers/{quote(PHONE)}", headers=ADMIN)
+    # Then the card, the customer's message and the automatic reply are all deleted
+    receipt = json.loads(response.body)
+    assert (receipt["slack_messages_deleted"], receipt["slack_messages_left"]) == (3, 0)
+    assert set(slack.deleted) == {(p.channel, p.ts) for p in [root, *thread]}

@@ -77,7 +77,7 @@ def test_every_action_of_every_flow_is_in_the_policy(
         aws.meta.events.register("before-call", record)
 
     # Given every flow: shops created, updated, and refused (rolled back) ...
-    with_mail = shop_document(email={"address": "support@lojadaana.com.br"})
+    with_mail = shop_document(email={"address": "support@lojadaana.com.br"}, retention_days=90)
     assert put_shop("ana", with_mail).status_code == 201
     assert put_shop("ana", with_mail).status_code == 200
     # ... a mail received, answered, and bounced ...
@@ -161,6 +161,7 @@ def test_every_action_of_every_flow_is_in_the_policy(
         "sqs:ChangeMessageVisibility",
         "scheduler:CreateSchedule",
         "s3:PutObject",
+        "s3:PutObjectTagging",
         "s3:GetObject",
         "ses:SendEmail",
         "dynamodb:BatchGetItem",

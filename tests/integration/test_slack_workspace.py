@@ -160,3 +160,21 @@ def test_a_file_slack_answers_with_its_sign_in_page_is_not_taken_for_the_file():
         assert workspace.download_file(file) is None
     finally:
         slack.stop()
+
+
+def test_the_bots_post_is_deleted_once_and_a_second_delete_counts_as_done():
+    # Given the sandbox Slack API and a post of the bot's
+    outbox = Outbox()
+    slack = SlackStandIn(outbox)
+    workspace = SlackWorkspace("xoxb-test", slack.start())
+    try:
+        ts = workspace.post("C0SUPPORT", MESSAGE)
+        # When it is deleted twice (a retried erasure)
+        workspace.delete("C0SUPPORT", ts)
+        workspace.delete("C0SUPPORT", ts)
+    finally:
+        slack.stop()
+    # Then Slack deleted it, and answered the second with message_not_found, which is no error
+    deletes = outbox.entries("slack", "chat.delete")
+    assert [e.payload["ts"] for e in deletes] == [ts, ts]
+    assert [e.payload["response"].get("error") for e in deletes] == [None, "message_not_found"]

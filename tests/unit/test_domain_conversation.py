@@ -302,6 +302,16 @@ def test_reply_goes_back_to_the_customer_from_the_address_they_wrote_to() -> Non
     assert outbound.slack_thread_ts == "1774744200.000100"
 
 
+def test_a_reply_remembers_whether_the_bot_posted_it_in_slack() -> None:
+    # Given a conversation, an agent's own message and a canned response posted for them
+    conversation = open_conversation(inbound(), "conv-1")
+    # When both become replies
+    typed = reply_to(conversation, agent_reply(), "Hi", "Ana", NOW)
+    canned = reply_to(conversation, agent_reply(posted_for_agent=True), "Hi", "Ana", NOW)
+    # Then only the canned one is the bot's post (its to delete when the customer is erased)
+    assert (typed.posted_for_agent, canned.posted_for_agent) == (False, True)
+
+
 def test_reply_on_sms_stays_on_sms() -> None:
     # Given an SMS conversation
     message = inbound(
