@@ -33,8 +33,10 @@ from chalicelib.store import Store
 if TYPE_CHECKING:
     from aws_lambda_powertools.logging.types import LogRecord
 
+    from chalicelib.metrics import CloudWatchMetrics
     from chalicelib.services.installs import Exchange, SlackInstalls
     from chalicelib.services.mail_intake import MailIntake
+    from chalicelib.services.reports import Reports
 
 # Phone numbers (E.164, with or without whatsapp:) and email addresses, wherever a log
 # line would carry one: in a field, in an exception's message, in a traceback.
@@ -237,6 +239,7 @@ class Container:
             self.schedules,
             self.queues,
             self.new_id,
+            self.metrics,
             self.settings.sla_minute_seconds,
         )
 
@@ -257,7 +260,9 @@ class Container:
 
     @cached_property
     def card_actions(self) -> CardActions:
-        return CardActions(self.store, self.vault, self.slack, self.schedules, self.clock)
+        return CardActions(
+            self.store, self.vault, self.slack, self.schedules, self.clock, self.metrics
+        )
 
     @cached_property
     def redelivery(self) -> Redelivery:
@@ -273,7 +278,26 @@ class Container:
             self.slack,
             self.media,
             self.clock,
+            self.metrics,
         )
+
+    @cached_property
+    def metrics(self) -> "CloudWatchMetrics":
+        from chalicelib.metrics import CloudWatchMetrics
+
+        return CloudWatchMetrics()
+
+    def flush_metrics(self) -> None:
+        """Writes the metrics gathered in this invocation, if any were (cached_property keeps
+        a built value in the instance's __dict__)."""
+        if "metrics" in self.__dict__:
+            self.metrics.flush()
+
+    @cached_property
+    def reports(self) -> "Reports":
+        from chalicelib.services.reports import Reports
+
+        return Reports(self.store, self.vault, self.slack, self.clock, self.new_id, self.metrics)
 
 
 _container: Container | None = None

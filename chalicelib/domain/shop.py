@@ -203,6 +203,14 @@ CannedResponses = Annotated[
 ]
 
 
+class DigestConfig(_Strict):
+    """The daily digest: yesterday's figures, posted once a day at `hour` (local time) into
+    `channel_id`, or the shop's Slack channel."""
+
+    hour: int = Field(default=9, ge=0, le=23)
+    channel_id: SlackChannelId | None = None
+
+
 class Shop(_Strict):
     """A shop's plain configuration: nothing in here is secret."""
 
@@ -223,6 +231,15 @@ class Shop(_Strict):
     sla: SlaPolicy | None = None
     # Automatic replies; none without it.
     auto_replies: AutoReplyPolicy | None = None
+    # The daily digest in Slack; none without it.
+    digest: DigestConfig | None = None
+
+    @property
+    def digest_channel(self) -> str | None:
+        """Where the daily digest goes; None without a digest or before Slack is connected."""
+        if self.digest is None or self.slack is None:
+            return None
+        return self.digest.channel_id or self.slack.channel_id
 
     @property
     def quiet_period(self) -> timedelta | None:
@@ -294,6 +311,7 @@ class ShopDocument(_Strict):
     new_conversation_after_hours: int | None = Field(default=None, ge=1, le=24 * 365)
     sla: SlaPolicy | None = None
     auto_replies: AutoReplyPolicy | None = None
+    digest: DigestConfig | None = None
 
     def split(self, shop_id: str) -> tuple[Shop, ShopSecrets]:
         slack = self.slack.model_dump(exclude={"bot_token"}) if self.slack else None
@@ -311,6 +329,7 @@ class ShopDocument(_Strict):
                 "new_conversation_after_hours": self.new_conversation_after_hours,
                 "sla": self.sla,
                 "auto_replies": self.auto_replies,
+                "digest": self.digest,
             }
         )
         secrets = ShopSecrets(

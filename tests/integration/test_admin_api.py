@@ -145,6 +145,7 @@ def expected_shop(shop_id: str, document: dict[str, Any]) -> dict[str, Any]:
         "new_conversation_after_hours": None,
         "sla": None,
         "auto_replies": None,
+        "digest": None,
         **document,
         "shop_id": shop_id,
         "slack": slack,
