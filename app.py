@@ -81,6 +81,19 @@ def answers_errors(view: Callable[..., Response]) -> Callable[..., Response]:
     return answered
 
 
+def flushes_metrics(handler: Callable[..., Any]) -> Callable[..., Any]:
+    """Writes the invocation's metrics when an event handler ends, as it ends."""
+
+    @functools.wraps(handler)
+    def measured(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return handler(*args, **kwargs)
+        finally:
+            _container().flush_metrics()
+
+    return measured
+
+
 def _request() -> Request:
     request = app.current_request
     if request is None:
@@ -226,6 +239,14 @@ def connect_twilio(shop_id: str) -> Response:
     return _json(200, _container().twilio_numbers.connect(shop_id))
 
 
+@app.route("/admin/shops/{shop_id}/reports", methods=["GET"])
+@answers_errors
+def get_report(shop_id: str) -> Response:
+    _require_admin()
+    query = dict(_request().query_params or {})
+    return _json(200, _container().reports.report(shop_id, query).model_dump(mode="json"))
+
+
 @app.route("/admin/openapi.json", methods=["GET"])
 @answers_errors
 def openapi() -> Response:
@@ -334,6 +355,7 @@ def _process_batch(event: SQSEvent, handle: Any) -> dict[str, Any]:
 
 
 @app.on_sqs_message(queue=INBOUND_QUEUE, batch_size=10)
+@flushes_metrics
 def process_inbound(event: SQSEvent) -> dict[str, Any]:
     from chalicelib.queues import parse_inbound
 
@@ -342,6 +364,7 @@ def process_inbound(event: SQSEvent) -> dict[str, Any]:
 
 
 @app.on_sqs_message(queue=OUTBOUND_QUEUE, batch_size=10)
+@flushes_metrics
 def process_outbound(event: SQSEvent) -> dict[str, Any]:
     from chalicelib.domain.conversation import AutoReplyJob, CannedReply, ConversationAction
     from chalicelib.queues import parse_outbound
@@ -366,17 +389,20 @@ def process_outbound(event: SQSEvent) -> dict[str, Any]:
 
 
 @app.on_sns_message(topic=INBOUND_MAIL_TOPIC)
+@flushes_metrics
 def receive_mail(event: SNSEvent) -> None:
     """SES stored a received mail in S3; a failure raises, and Lambda tries again."""
     _container().mail_intake.received(event.message)
 
 
 @app.on_sns_message(topic=EMAIL_EVENTS_TOPIC)
+@flushes_metrics
 def email_events(event: SNSEvent) -> None:
     _container().mail_intake.delivery_event(event.message)
 
 
 @app.on_sqs_message(queue=TIMERS_QUEUE, batch_size=10)
+@flushes_metrics
 def process_timers(event: SQSEvent) -> dict[str, Any]:
     from chalicelib.domain.conversation import Wakeup
     from chalicelib.queues import parse_timer
@@ -394,5 +420,13 @@ def process_timers(event: SQSEvent) -> dict[str, Any]:
 
 
 @app.schedule(Rate(1, unit=Rate.MINUTES))
+@flushes_metrics
 def requeue_unprocessed(event: CloudWatchEvent) -> None:
     _container().redelivery.requeue_unprocessed()
+
+
+@app.schedule(Rate(1, unit=Rate.HOURS))
+@flushes_metrics
+def post_digests(event: CloudWatchEvent) -> None:
+    """Each shop's daily digest, at the first run at or after its local digest hour."""
+    _container().reports.post_due_digests()

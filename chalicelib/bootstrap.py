@@ -34,8 +34,10 @@ from chalicelib.store import Store
 if TYPE_CHECKING:
     from aws_lambda_powertools.logging.types import LogRecord
 
+    from chalicelib.metrics import CloudWatchMetrics
     from chalicelib.services.installs import Exchange, SlackInstalls
     from chalicelib.services.mail_intake import MailIntake
+    from chalicelib.services.reports import Reports
     from chalicelib.services.twilio_numbers import TwilioConnect
 
 # Phone numbers (E.164, with or without whatsapp:) and email addresses, wherever a log
@@ -247,6 +249,7 @@ class Container:
             self.schedules,
             self.queues,
             self.new_id,
+            self.metrics,
             self.settings.sla_minute_seconds,
         )
 
@@ -272,7 +275,13 @@ class Container:
     @cached_property
     def card_actions(self) -> CardActions:
         return CardActions(
-            self.store, self.vault, self.slack, self.schedules, self.queues, self.clock
+            self.store,
+            self.vault,
+            self.slack,
+            self.schedules,
+            self.queues,
+            self.clock,
+            self.metrics,
         )
 
     @cached_property
@@ -289,7 +298,26 @@ class Container:
             self.slack,
             self.media,
             self.clock,
+            self.metrics,
         )
+
+    @cached_property
+    def metrics(self) -> "CloudWatchMetrics":
+        from chalicelib.metrics import CloudWatchMetrics
+
+        return CloudWatchMetrics()
+
+    def flush_metrics(self) -> None:
+        """Writes the metrics gathered in this invocation, if any were (cached_property keeps
+        a built value in the instance's __dict__)."""
+        if "metrics" in self.__dict__:
+            self.metrics.flush()
+
+    @cached_property
+    def reports(self) -> "Reports":
+        from chalicelib.services.reports import Reports
+
+        return Reports(self.store, self.vault, self.slack, self.clock, self.new_id, self.metrics)
 
 
 _container: Container | None = None

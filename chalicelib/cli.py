@@ -155,6 +155,84 @@ def _print_urls(shown: dict[str, Any]) -> None:
         console.print(f"  {url}", soft_wrap=True, highlight=False)
 
 
+def _seconds(value: float | None) -> str:
+    if value is None:
+        return "–"
+    minutes, seconds = divmod(round(value), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{seconds:02d}"
+
+
+def _share(value: float | None) -> str:
+    return "–" if value is None else f"{value:.0%}"
+
+
+def _average(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2f}"
+
+
+FIGURE_COLUMNS = (
+    "conversations",
+    "first response median",
+    "first response p90",
+    "resolution median",
+    "resolution p90",
+    "SLA met",
+    "SLA breached",
+    "SLA compliance",
+    "CSAT answers",
+    "CSAT average",
+)
+
+
+def _figure_cells(figures: dict[str, Any]) -> list[str]:
+    first, resolution = figures["first_response"], figures["resolution"]
+    sla, csat = figures["sla"], figures["csat"]
+    return [
+        str(figures["conversations"]),
+        _seconds(first["median_seconds"]),
+        _seconds(first["p90_seconds"]),
+        _seconds(resolution["median_seconds"]),
+        _seconds(resolution["p90_seconds"]),
+        str(sla["met"]),
+        str(sla["breached"]),
+        _share(sla["compliance"]),
+        str(csat["count"]),
+        _average(csat["average"]),
+    ]
+
+
+@app.command()
+def report(
+    shop_id: str,
+    from_: Annotated[str | None, typer.Option("--from", help="first local day, YYYY-MM-DD")] = None,
+    to: Annotated[str | None, typer.Option(help="last local day (included), YYYY-MM-DD")] = None,
+    api: Api = LOCAL_API,
+    token: Token = LOCAL_TOKEN,
+) -> None:
+    """A shop's figures over local days (the last seven by default): totals, channels, agents."""
+    from urllib.parse import urlencode
+
+    dates = {name: day for name, day in (("from", from_), ("to", to)) if day}
+    query = f"?{urlencode(dates)}" if dates else ""
+    shown = _call("GET", api, token, f"/admin/shops/{shop_id}/reports{query}")
+    console.print(
+        f"[bold]{shop_id}[/bold]: conversations opened from {shown['start']} "
+        f"to {shown['end']} ({shown['timezone']}); durations h:mm:ss"
+    )
+    totals = Table(*FIGURE_COLUMNS, title="Totals")
+    totals.add_row(*_figure_cells(shown["totals"]))
+    console.print(totals)
+    channels = Table("channel", "conversations", title="By channel")
+    for channel, count in shown["totals"]["by_channel"].items():
+        channels.add_row(channel, str(count))
+    console.print(channels)
+    agents = Table("agent", *FIGURE_COLUMNS, title="By agent")
+    for agent in shown["agents"]:
+        agents.add_row(agent["assignee_user_id"] or "(unassigned)", *_figure_cells(agent))
+    console.print(agents)
+
+
 @dlq_app.command("list")
 def dlq_list() -> None:
     """How many records wait in each dead-letter queue."""

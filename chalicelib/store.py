@@ -21,6 +21,7 @@ index):
 | latest edit/deletion of a Slack message| SLACK#{team}#{channel}#{ts}         | REVISION         |
 | a post made for an agent or by itself  | SLACK#{team}#POST#{job's post id}   | POST             |
 | an "Add to Slack" in progress (10 min) | OAUTHSTATE#{state}                  | STATE            |
+| a shop's daily digest, by local day    | SHOP#{shop}#DIGEST                  | {local date}     |
 | a workspace's installation (no tokens) | SLACKTEAM#{enterprise or -}#{team}  | INSTALLATION     |
 | messages of a conversation, time order | GSI1: CONV#{shop}#{conversation}    | {iso time}#{key} |
 | conversations of a shop, by start      | GSI1: SHOP#{shop}#CONVERSATIONS     | {created iso}    |
@@ -31,6 +32,17 @@ A customer message is written into an UNPROCESSED partition of GSI1 by the same 
 stores it (no extra call on the ack path), sorted by when it is due to be queued again;
 processing moves it onto its conversation's timeline, so the partition holds exactly what
 still waits. Eight shards spread its writes.
+
+Reports read a period of a shop's conversations with one key condition on the
+CONVERSATIONS partition (`GSI1SK BETWEEN start AND end`), following every page: the sort
+key is the creation instant in UTC ISO form, so a time range is a key range. BETWEEN
+includes its upper end; a conversation created exactly at `end` is left out after reading.
+
+A daily digest's item is a lease and a record of progress at once: a run takes the lease
+(conditionally: none taken, or the last one expired without finishing), records the Slack
+post's ts once posted, and `done_at` once the chart is up too. A failed run gives the lease
+back, so the next run retries only what is missing; a finished digest is never taken again.
+The item expires after 40 days.
 
 Message keys are `<provider>:<provider message id>` (customer messages) and
 `slack:<channel>:<ts>` (agent replies), so a provider's retry always meets its first copy.
@@ -51,7 +63,8 @@ that long after the shop last changed its links. The callers compute `expires_at
 
 import zlib
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -165,6 +178,22 @@ def _installation_key(enterprise_id: str | None, team_id: str) -> dict[str, Any]
 
 
 UNPROCESSED_SHARDS = 8
+DIGEST_RECORD_LIFETIME = timedelta(days=40)
+
+
+def _digest_key(shop_id: str, day: date) -> dict[str, Any]:
+    return _key(f"SHOP#{shop_id}#DIGEST", day.isoformat())
+
+
+@dataclass(frozen=True)
+class DigestLease:
+    """A run's hold on one day's digest: `posted_ts` when an earlier run already posted
+    it (only the chart is missing)."""
+
+    shop_id: str
+    day: date
+    token: str
+    posted_ts: str | None
 
 
 FIRST_REQUEUE_AFTER = timedelta(minutes=3)
@@ -953,6 +982,30 @@ class Store:
         last = response.get("LastEvaluatedKey")
         return found, (_from_attributes(last) if last else None)
 
+    def conversations_created(
+        self, shop_id: str, start: datetime, end: datetime
+    ) -> list[Conversation]:
+        """A shop's conversations created in [start, end), oldest first, every page read."""
+        paginator = self._client.get_paginator("query")
+        pages = paginator.paginate(
+            TableName=self._table,
+            IndexName="GSI1",
+            KeyConditionExpression="GSI1PK = :pk AND GSI1SK BETWEEN :start AND :end",
+            ExpressionAttributeValues=_to_attributes(
+                {
+                    ":pk": f"SHOP#{shop_id}#CONVERSATIONS",
+                    ":start": start.astimezone(UTC).isoformat(),
+                    ":end": end.astimezone(UTC).isoformat(),
+                }
+            ),
+        )
+        found = (
+            Conversation.model_validate(_from_attributes(item))
+            for page in pages
+            for item in page.get("Items", [])
+        )
+        return [c for c in found if start <= c.created_at < end]
+
     def conversations_of(self, shop_id: str, addresses: tuple[str, ...]) -> list[Conversation]:
         """Every conversation a customer (any of their addresses) had with a shop, newest
         first: a read of the shop's whole index, for the admin's rare questions."""
@@ -1058,6 +1111,64 @@ class Store:
         for page in pages:
             for item in page.get("Items", []):
                 yield _from_attributes(item)
+
+    # Daily digests -------------------------------------------------------------------------
+
+    def lease_digest(
+        self, shop_id: str, day: date, token: str, now: datetime, lease: timedelta
+    ) -> DigestLease | None:
+        """Takes the day's digest for one run; None when it is done, or another run holds it."""
+        try:
+            response = self._client.update_item(
+                TableName=self._table,
+                Key=_digest_key(shop_id, day),
+                UpdateExpression="SET lease_token = :token, lease_until = :until, "
+                "expires_at = :expires",
+                ConditionExpression="attribute_not_exists(PK) "
+                "OR (attribute_not_exists(done_at) AND lease_until < :now)",
+                ExpressionAttributeValues=_to_attributes(
+                    {
+                        ":token": token,
+                        ":until": int((now + lease).timestamp()),
+                        ":now": int(now.timestamp()),
+                        ":expires": int((now + DIGEST_RECORD_LIFETIME).timestamp()),
+                    }
+                ),
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as error:
+            if _condition_failed(error):
+                return None
+            raise
+        values = _from_attributes(response["Attributes"])
+        posted = values.get("posted_ts")
+        return DigestLease(shop_id, day, token, str(posted) if posted else None)
+
+    def _advance_digest(self, lease: DigestLease, update: str, values: Item) -> None:
+        """Changes a digest this run still holds (a run slower than its lease has lost it)."""
+        self._client.update_item(
+            TableName=self._table,
+            Key=_digest_key(lease.shop_id, lease.day),
+            UpdateExpression=update,
+            ConditionExpression="lease_token = :token",
+            ExpressionAttributeValues=_to_attributes({":token": lease.token, **values}),
+        )
+
+    def digest_posted(self, lease: DigestLease, ts: str) -> None:
+        self._advance_digest(lease, "SET posted_ts = :ts", {":ts": ts})
+
+    def digest_done(self, lease: DigestLease, now: datetime) -> None:
+        self._advance_digest(
+            lease, "SET done_at = :now REMOVE lease_until", {":now": now.isoformat()}
+        )
+
+    def release_digest(self, lease: DigestLease) -> None:
+        """Gives the lease back after a failure, so the next run may try at once."""
+        try:
+            self._advance_digest(lease, "SET lease_until = :zero", {":zero": 0})
+        except ClientError as error:
+            if not _condition_failed(error):
+                raise
 
     # Slack installations -----------------------------------------------------------------
 

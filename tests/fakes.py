@@ -38,7 +38,8 @@ class FakeSlack:
     joined: list[tuple[str, str]] = field(default_factory=list)
     # Files agents attached, by download URL; and what was uploaded into threads.
     files: dict[str, bytes] = field(default_factory=dict)
-    uploads: list[tuple[str, str, list[MediaFile]]] = field(default_factory=list)
+    uploads: list[tuple[str, str | None, list[MediaFile]]] = field(default_factory=list)
+    upload_failures: list[Exception] = field(default_factory=list)
     # Display names by user id; users.info knows nobody else.
     names: dict[str, str] = field(default_factory=lambda: {"U0AGENT": "Bia"})
     # (channel, ts) of the messages deleted; queue exceptions to make the next deletes fail.
@@ -90,7 +91,9 @@ class FakeWorkspace:
     def open_view(self, trigger_id: str, view: dict[str, Any]) -> None:
         self.slack.views.append((trigger_id, view))
 
-    def upload_files(self, channel: str, thread_ts: str, files: list[MediaFile]) -> None:
+    def upload_files(self, channel: str, thread_ts: str | None, files: list[MediaFile]) -> None:
+        if self.slack.upload_failures:
+            raise self.slack.upload_failures.pop(0)
         self.slack.uploads.append((channel, thread_ts, files))
 
     def download_file(self, file: SlackFile) -> MediaFile | None:

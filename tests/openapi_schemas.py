@@ -11,6 +11,7 @@ from typing import Any
 from pydantic.json_schema import models_json_schema
 
 from chalicelib.domain.conversation import Conversation
+from chalicelib.domain.reports import Report
 from chalicelib.domain.shop import ShopDocument
 from chalicelib.domain.transcript import TranscriptEntry
 
@@ -23,6 +24,7 @@ def current_schemas() -> dict[str, Any]:
             (ShopDocument, "validation"),
             (Conversation, "serialization"),
             (TranscriptEntry, "serialization"),
+            (Report, "serialization"),
         ],
         ref_template="#/components/schemas/{model}",
     )

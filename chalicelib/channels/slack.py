@@ -467,8 +467,9 @@ class SlackWorkspace:
             _DISPLAY_NAMES[user_id] = (name, time.monotonic())
         return name
 
-    def upload_files(self, channel: str, thread_ts: str, files: list[MediaFile]) -> None:
-        """Shares files in a thread (files_upload_v2: Slack's external upload flow)."""
+    def upload_files(self, channel: str, thread_ts: str | None, files: list[MediaFile]) -> None:
+        """Shares files in a thread, or in the channel itself without `thread_ts`
+        (files_upload_v2: Slack's external upload flow)."""
         from slack_sdk.errors import SlackApiError, SlackRequestError
 
         uploads = [{"file": f.content, "filename": f.filename, "title": f.filename} for f in files]

@@ -221,6 +221,14 @@ def _retention_days(value: int | None) -> int | None:
 RetentionDays = Annotated[int | None, AfterValidator(_retention_days)]
 
 
+class DigestConfig(_Strict):
+    """The daily digest: yesterday's figures, posted once a day at `hour` (local time) into
+    `channel_id`, or the shop's Slack channel."""
+
+    hour: int = Field(default=9, ge=0, le=23)
+    channel_id: SlackChannelId | None = None
+
+
 class Shop(_Strict):
     """A shop's plain configuration: nothing in here is secret."""
 
@@ -253,6 +261,16 @@ class Shop(_Strict):
         if self.retention_days is None:
             return None
         return int((written_at + timedelta(days=self.retention_days)).timestamp())
+
+    # The daily digest in Slack; none without it.
+    digest: DigestConfig | None = None
+
+    @property
+    def digest_channel(self) -> str | None:
+        """Where the daily digest goes; None without a digest or before Slack is connected."""
+        if self.digest is None or self.slack is None:
+            return None
+        return self.digest.channel_id or self.slack.channel_id
 
     @property
     def quiet_period(self) -> timedelta | None:
@@ -326,6 +344,7 @@ class ShopDocument(_Strict):
     auto_replies: AutoReplyPolicy | None = None
     csat: CsatPolicy | None = None
     retention_days: RetentionDays = None
+    digest: DigestConfig | None = None
 
     def split(self, shop_id: str) -> tuple[Shop, ShopSecrets]:
         slack = self.slack.model_dump(exclude={"bot_token"}) if self.slack else None
@@ -345,6 +364,7 @@ class ShopDocument(_Strict):
                 "auto_replies": self.auto_replies,
                 "csat": self.csat,
                 "retention_days": self.retention_days,
+                "digest": self.digest,
             }
         )
         secrets = ShopSecrets(

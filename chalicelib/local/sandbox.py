@@ -245,8 +245,9 @@ def _describe_slack(entry: OutboxEntry) -> str:
         return _printable(f"{prefix} → {response.get('user_id')} in {response.get('team_id')}")
     if method == "files.completeUploadExternal":
         names = ", ".join(_as_str(f.get("name")) for f in response.get("files", []))
-        where = (
-            f"#{_as_str(payload.get('channel_id'))} (thread {_as_str(payload.get('thread_ts'))})"
+        thread_ts = _as_str(payload.get("thread_ts"))
+        where = f"#{_as_str(payload.get('channel_id'))}" + (
+            f" (thread {thread_ts})" if thread_ts else ""
         )
         return _printable(f"{prefix} {where}: {names}")
     return _printable(prefix)

@@ -61,6 +61,8 @@ from chalicelib.services.ports import (
     Clock,
     IdFactory,
     MediaPort,
+    Metric,
+    MetricsPort,
     OutboundQueue,
     SchedulesPort,
     SlackFactory,
@@ -106,6 +108,7 @@ class InboundProcessor:
         schedules: SchedulesPort,
         outbound: OutboundQueue,
         new_id: IdFactory,
+        metrics: MetricsPort,
         sla_minute_seconds: float = 60.0,
     ) -> None:
         self._store = store
@@ -116,6 +119,7 @@ class InboundProcessor:
         self._schedules = schedules
         self._outbound = outbound
         self._new_id = new_id
+        self._metrics = metrics
         self._sla_minute_seconds = sla_minute_seconds
 
     def process(self, message: InboundMessage) -> None:
@@ -163,6 +167,8 @@ class InboundProcessor:
             slack.post(channel, rating_note(score), thread_ts=thread_ts)
             self._thank_for_rating(conversation, message, shop)
         self._store.record_inbound(message, conversation, reply_ts, expires_at=expires_at)
+        # Counted once stored: a retry after this point finds the message processed.
+        self._metrics.count(Metric.CUSTOMER_MESSAGE_PROCESSED, message.channel)
         if not card_is_new:
             self._refresh_card(slack, conversation, shop, thread)
         elif conversation.previous_conversation_id:
@@ -374,6 +380,7 @@ class CardActions:
         schedules: SchedulesPort,
         outbound: OutboundQueue,
         clock: Clock,
+        metrics: MetricsPort,
     ) -> None:
         self._store = store
         self._vault = vault
@@ -381,6 +388,7 @@ class CardActions:
         self._schedules = schedules
         self._outbound = outbound
         self._clock = clock
+        self._metrics = metrics
 
     def act(self, action: ConversationAction) -> None:
         conversation = self._store.find_conversation_by_thread(
@@ -411,6 +419,9 @@ class CardActions:
                 )
             )
         self._store.save_state(changed, expires_at=shop.expiry(now))
+        resolving = conversation.status is not ConversationStatus.RESOLVED
+        if resolving and changed.status is ConversationStatus.RESOLVED:
+            self._metrics.count(Metric.CONVERSATION_RESOLVED, changed.channel)
         slack = self._slack(token.get_secret_value())
         slack.update(action.channel_id, action.message_ts, root_card(changed, shop))
         note = action_note(action, changed, shop.timezone)
@@ -455,6 +466,8 @@ class CardActions:
             logger.info("stale SLA alarm ignored", conversation_ref=alarm.conversation_ref)
             return
         shop, slack, channel, thread_ts = shown
+        if alarm.stage is SlaStage.BREACHED:
+            self._metrics.count(Metric.SLA_BREACHED, escalated.channel)
         if shop.sla is None:
             return
         clock = clock_for(escalated, alarm.target)

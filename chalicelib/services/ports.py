@@ -5,6 +5,7 @@ The real adapters live in store.py, queues.py, secrets.py and channels/; tests p
 
 from collections.abc import Callable
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, Protocol
 
 from chalicelib.channels.base import MediaFile, OutboundChannel
@@ -34,7 +35,7 @@ class SlackPort(Protocol):
 
     def join(self, channel: str) -> None: ...
 
-    def upload_files(self, channel: str, thread_ts: str, files: list[MediaFile]) -> None: ...
+    def upload_files(self, channel: str, thread_ts: str | None, files: list[MediaFile]) -> None: ...
 
     def download_file(self, file: SlackFile) -> MediaFile | None: ...
 
@@ -64,3 +65,20 @@ class NumberWebhooks(Protocol):
     def connect(
         self, shop: Shop, secrets: ShopSecrets, messaging_url: str, status_url: str
     ) -> list[NumberConnection]: ...
+
+
+class Metric(StrEnum):
+    """What the services count and time (docs/OPERATIONS.md lists them)."""
+
+    CUSTOMER_MESSAGE_PROCESSED = "CustomerMessageProcessed"
+    AGENT_REPLY_SENT = "AgentReplySent"
+    FIRST_RESPONSE_TIME = "FirstResponseTime"
+    SLA_BREACHED = "SlaBreached"
+    CONVERSATION_RESOLVED = "ConversationResolved"
+    DIGEST_POSTED = "DigestPosted"
+
+
+class MetricsPort(Protocol):
+    def count(self, name: str, channel: str | None = None) -> None: ...
+
+    def seconds(self, name: str, value: float, channel: str | None = None) -> None: ...

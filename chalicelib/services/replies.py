@@ -54,7 +54,15 @@ from chalicelib.domain.slack_view import (
 )
 from chalicelib.media import FOR_CUSTOMER_SECONDS
 from chalicelib.secrets import SecretVault
-from chalicelib.services.ports import ChannelRouter, Clock, MediaPort, SlackFactory, SlackPort
+from chalicelib.services.ports import (
+    ChannelRouter,
+    Clock,
+    MediaPort,
+    Metric,
+    MetricsPort,
+    SlackFactory,
+    SlackPort,
+)
 from chalicelib.settings import Settings
 from chalicelib.store import Store
 
@@ -71,8 +79,10 @@ class ReplyDispatcher:
         slack: SlackFactory,
         media: MediaPort,
         clock: Clock,
+        metrics: MetricsPort,
     ) -> None:
         self._settings = settings
+        self._metrics = metrics
         self._media = media
         self._store = store
         self._vault = vault
@@ -156,6 +166,9 @@ class ReplyDispatcher:
                 list(receipt.thread_ids),
                 expires_at=shop.expiry(self._clock()),
             )
+        if not reply.automatic:
+            # Counted before Slack is told: a retry finds the reply handled and stops early.
+            self._metrics.count(Metric.AGENT_REPLY_SENT, message.channel)
         self._show(slack, message)
         if not reply.automatic:
             self._await_customer(slack, shop, conversation)
@@ -255,6 +268,11 @@ class ReplyDispatcher:
         if waiting == current:
             return
         self._store.save_state(waiting, expires_at=shop.expiry(self._clock()))
+        if current.first_response_at is None and waiting.first_response_at is not None:
+            waited = waiting.first_response_at - waiting.created_at
+            self._metrics.seconds(
+                Metric.FIRST_RESPONSE_TIME, waited.total_seconds(), waiting.channel
+            )
         try:
             slack.update(*current.slack_thread, root_card(waiting, shop))
         except Exception:

@@ -123,3 +123,22 @@ def test_connecting_a_shop_twilio_refuses_shows_the_reason(stack: RunningStack, 
     code, output = run(stack, "shop", "connect-twilio", "stale-token")
     assert code == 1
     assert "409: Twilio refused the shop's credentials" in output
+
+
+def test_a_report_prints_its_tables_and_refuses_bad_ranges(stack: RunningStack, tmp_path: Path):
+    document = shop_document(name="Loja dos Números", timezone="Asia/Kolkata")
+    document["twilio"]["sms_numbers"] = ["+14155550178"]
+    document["twilio"]["whatsapp_numbers"] = []
+    path = tmp_path / "shop.json"
+    path.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
+    assert run(stack, "shop", "put", "report-shop", str(path))[0] == 0
+
+    code, output = run(stack, "report", "report-shop", "--from", "2026-11-01", "--to", "2026-11-02")
+    assert code == 0, output
+    assert "2026-11-01T00:00:00+05:30" in output
+    for title in ("Totals", "By channel", "By agent"):
+        assert title in output
+    assert "whatsapp" in output
+
+    code, output = run(stack, "report", "report-shop", "--from", "2026-11-02", "--to", "2026-11-01")
+    assert (code, "400: from must not be after to" in output) == (1, True)

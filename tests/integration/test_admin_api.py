@@ -147,6 +147,7 @@ def expected_shop(shop_id: str, document: dict[str, Any]) -> dict[str, Any]:
         "auto_replies": None,
         "csat": None,
         "retention_days": None,
+        "digest": None,
         **document,
         "shop_id": shop_id,
         "slack": slack,

@@ -77,7 +77,9 @@ def test_every_action_of_every_flow_is_in_the_policy(
         aws.meta.events.register("before-call", record)
 
     # Given every flow: shops created, updated, and refused (rolled back) ...
-    with_mail = shop_document(email={"address": "support@lojadaana.com.br"}, retention_days=90)
+    with_mail = shop_document(
+        email={"address": "support@lojadaana.com.br"}, retention_days=90, digest={"hour": 0}
+    )
     assert put_shop("ana", with_mail).status_code == 201
     assert put_shop("ana", with_mail).status_code == 200
     # ... a mail received, answered, and bounced ...
@@ -153,6 +155,11 @@ def test_every_action_of_every_flow_is_in_the_policy(
     )
     assert pump.fire_due(datetime.now(UTC) + timedelta(hours=2)) == 1
     run_workers()
+    # ... a report, and the daily digest
+    admin = {"Authorization": f"Bearer {container.settings.admin_token.get_secret_value()}"}
+    assert client.http.get("/admin/shops/ana/reports", headers=admin).status_code == 200
+    app.handler_map["post_digests"](scheduled_event("post_digests"), None)
+    assert slack.uploads[-1][1] is None
 
     # Then the code performed these actions, and the policy allows every one
     assert {

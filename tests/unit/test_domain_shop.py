@@ -698,3 +698,36 @@ def test_an_sla_policy_is_part_of_the_shop_json_with_defaults_and_field_errors()
 def test_a_broken_whatsapp_template_is_refused(template: dict[str, Any]) -> None:
     with pytest.raises(ValidationError):
         ShopDocument.model_validate(with_section("twilio", whatsapp_template=template))
+
+
+def test_the_digest_defaults_to_nine_in_the_shops_slack_channel() -> None:
+    shop, _ = ShopDocument.model_validate(valid_document(digest={})).split(SHOP_ID)
+
+    assert shop.digest is not None
+    assert shop.digest.hour == 9
+    assert shop.digest_channel == "C0123ABC"
+
+
+def test_the_digest_may_go_to_a_channel_of_its_own() -> None:
+    document = valid_document(digest={"hour": 0, "channel_id": "C0DIGEST"})
+    shop, _ = ShopDocument.model_validate(document).split(SHOP_ID)
+
+    assert shop.digest_channel == "C0DIGEST"
+
+
+def test_no_digest_without_slack_or_without_the_section() -> None:
+    without_slack, _ = ShopDocument.model_validate(valid_document(digest={}, slack=None)).split(
+        SHOP_ID
+    )
+    without_digest, _ = ShopDocument.model_validate(valid_document()).split(SHOP_ID)
+
+    assert without_slack.digest_channel is None
+    assert without_digest.digest_channel is None
+
+
+@pytest.mark.parametrize(
+    "digest", [{"hour": 24}, {"hour": -1}, {"channel_id": "#general"}, {"minute": 5}]
+)
+def test_invalid_digests_are_refused(digest: dict[str, Any]) -> None:
+    with pytest.raises(ValidationError):
+        ShopDocument.model_validate(valid_document(digest=digest))

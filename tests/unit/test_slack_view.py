@@ -1,7 +1,7 @@
 """What agents see in Slack: escaping, the root card, mirrored messages, delivery notes."""
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -20,6 +20,7 @@ from chalicelib.domain.conversation import (
     MediaItem,
     Priority,
 )
+from chalicelib.domain.reports import build_report
 from chalicelib.domain.shop import Shop
 from chalicelib.domain.slack_view import (
     DELIVERY_REACTIONS,
@@ -27,7 +28,9 @@ from chalicelib.domain.slack_view import (
     SlackMessage,
     action_note,
     customer_message,
+    daily_digest,
     delivery_failed_note,
+    duration_label,
     escape_mrkdwn,
     root_card,
     snooze_over_note,
@@ -531,3 +534,49 @@ def test_snooze_and_wake_up_notes_say_who_until_when_and_for_whom() -> None:
     assert snooze_over_note("U0AGENT1").text == (
         ":alarm_clock: Snooze over: this conversation is open again. <@U0AGENT1>"
     )
+
+
+def test_daily_digest_shows_the_days_figures_and_escapes_agent_names() -> None:
+    # Given a day with one conversation answered by an agent with a hostile display name
+    created = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+    answered = Conversation(
+        shop_id="ana",
+        conversation_id="C1",
+        channel=Channel.WHATSAPP,
+        customer_address="whatsapp:+5511987654321",
+        shop_address="+14155550100",
+        created_at=created,
+        last_customer_message_at=created,
+        assignee_user_id="U0BIA",
+        first_response_at=created + timedelta(minutes=12),
+    )
+    start = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
+    report = build_report("ana", [answered], "America/Sao_Paulo", start, start + timedelta(days=1))
+
+    # When
+    digest = daily_digest(report, "Loja <da> Ana", date(2026, 11, 22), {"U0BIA": "<!channel> Bia"})
+
+    # Then
+    shown = json.dumps(digest.blocks, ensure_ascii=False)
+    assert digest.blocks[0]["text"]["text"] == "Loja <da> Ana: Sunday 22 Nov 2026"
+    assert "&lt;!channel&gt; Bia" in shown
+    assert "<!channel>" not in shown
+    assert "<@U0BIA>" not in shown
+    assert "median 12 min" in shown
+    assert ":speech_balloon: WhatsApp 1" in shown
+    assert "America/Sao_Paulo" in shown
+    assert "Loja &lt;da&gt; Ana" in digest.text
+
+
+@pytest.mark.parametrize(
+    ("seconds", "label"),
+    [
+        (None, "–"),
+        (44.6, "45 s"),
+        (600, "10 min"),
+        (3 * 3600 + 300, "3 h 05 min"),
+        (2 * 86400 + 4 * 3600 + 59, "2 d 4 h"),
+    ],
+)
+def test_durations_read_as_people_say_them(seconds: float | None, label: str) -> None:
+    assert duration_label(seconds) == label
