@@ -247,6 +247,13 @@ def get_report(shop_id: str) -> Response:
     return _json(200, _container().reports.report(shop_id, query).model_dump(mode="json"))
 
 
+@app.route("/admin/shops/{shop_id}/messages", methods=["POST"], content_types=["application/json"])
+@answers_errors
+def send_shop_message(shop_id: str) -> Response:
+    _require_admin()
+    return _json(202, _container().shop_messages.send(shop_id, _request().raw_body))
+
+
 @app.route("/admin/openapi.json", methods=["GET"])
 @answers_errors
 def openapi() -> Response:
@@ -357,16 +364,30 @@ def _process_batch(event: SQSEvent, handle: Any) -> dict[str, Any]:
 @app.on_sqs_message(queue=INBOUND_QUEUE, batch_size=10)
 @flushes_metrics
 def process_inbound(event: SQSEvent) -> dict[str, Any]:
+    from chalicelib.domain.conversation import ShopMessage
     from chalicelib.queues import parse_inbound
 
     inbound = _container().inbound
-    return _process_batch(event, lambda body: inbound.process(parse_inbound(body)))
+
+    def handle(body: str) -> None:
+        job = parse_inbound(body)
+        if isinstance(job, ShopMessage):
+            inbound.open_for_shop(job)
+        else:
+            inbound.process(job)
+
+    return _process_batch(event, handle)
 
 
 @app.on_sqs_message(queue=OUTBOUND_QUEUE, batch_size=10)
 @flushes_metrics
 def process_outbound(event: SQSEvent) -> dict[str, Any]:
-    from chalicelib.domain.conversation import AutoReplyJob, CannedReply, ConversationAction
+    from chalicelib.domain.conversation import (
+        AutoReplyJob,
+        CannedReply,
+        ConversationAction,
+        ShopMessageJob,
+    )
     from chalicelib.queues import parse_outbound
 
     container = _container()
@@ -379,6 +400,8 @@ def process_outbound(event: SQSEvent) -> dict[str, Any]:
             container.replies.send_canned(job)
         elif isinstance(job, AutoReplyJob):
             container.replies.send_auto_reply(job)
+        elif isinstance(job, ShopMessageJob):
+            container.replies.send_shop_message(job)
         else:
             container.replies.handle(job)
 

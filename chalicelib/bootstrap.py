@@ -27,6 +27,7 @@ from chalicelib.services.intake import Intake
 from chalicelib.services.ports import Clock, IdFactory, SlackFactory, SlackPort
 from chalicelib.services.recovery import Redelivery
 from chalicelib.services.replies import ReplyDispatcher
+from chalicelib.services.shop_messages import ShopMessages
 from chalicelib.services.shops import ShopAdmin
 from chalicelib.settings import Settings
 from chalicelib.store import Store
@@ -267,6 +268,10 @@ class Container:
     @cached_property
     def customer_data(self) -> CustomerData:
         return CustomerData(self.store, self.media, self.clock, self.vault, self.slack)
+
+    @cached_property
+    def shop_messages(self) -> ShopMessages:
+        return ShopMessages(self.store, self.queues, self.clock, self.new_id)
 
     @cached_property
     def customers(self) -> Customers:

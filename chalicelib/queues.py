@@ -1,8 +1,9 @@
 """The SQS FIFO queues between the webhook acks and the workers, and the one-time
 EventBridge Scheduler schedules that put timed work (snooze alarms) on the timers queue.
 
-Inbound: one message per customer message; group = the customer within the shop (order per
-customer, customers in parallel), dedup id = the provider's message id. Outbound: agent
+Inbound: one message per customer message, or per message the shop sends first; group = the
+customer within the shop (order per customer, customers in parallel), dedup id = the
+provider's message id (the caller's message id for the shop's). Outbound: agent
 replies and delivery updates; group = the conversation's Slack thread or the provider
 message, dedup id = Slack's event id or the provider's message id and status.
 
@@ -11,6 +12,7 @@ U+FFFF), and escaped they travel safely while the stored copy keeps them as they
 """
 
 import hashlib
+import json
 import math
 from collections.abc import Callable, Iterable
 from datetime import UTC
@@ -27,6 +29,8 @@ from chalicelib.domain.conversation import (
     InboundMessage,
     OutboundJob,
     OutboundWork,
+    ShopMessage,
+    ShopMessageJob,
     SlaAlarm,
     TimerJob,
     TimerWork,
@@ -95,7 +99,7 @@ class Queues:
                 QueueUrl=url, Entries=entries[start : start + 10]
             )
 
-    def send_inbound(self, message: InboundMessage) -> None:
+    def send_inbound(self, message: InboundMessage | ShopMessage) -> None:
         self._client.send_message(
             QueueUrl=self._url(self._inbound_name),
             MessageBody=message.model_dump_json(ensure_ascii=True),
@@ -108,7 +112,7 @@ class Queues:
             group, dedup = job.thread_key, job.event_id
         elif isinstance(job, CannedReply):
             group, dedup = job.thread_key, f"view:{job.view_id}"
-        elif isinstance(job, AutoReplyJob):
+        elif isinstance(job, AutoReplyJob | ShopMessageJob):
             group, dedup = job.thread_key, job.post_id
         elif isinstance(job, ConversationAction):
             # Its own group: a button must not wait behind a reply's grace period.
@@ -183,7 +187,10 @@ def parse_timer(body: str) -> TimerWork:
     return TIMER_JOB.validate_json(body)
 
 
-def parse_inbound(body: str) -> InboundMessage:
+def parse_inbound(body: str) -> InboundMessage | ShopMessage:
+    """A customer's message, or a message the shop sends first (marked by its `kind`)."""
+    if json.loads(body).get("kind") == ShopMessage.model_fields["kind"].default:
+        return ShopMessage.model_validate_json(body)
     return InboundMessage.model_validate_json(body)
 
 

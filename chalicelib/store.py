@@ -1051,6 +1051,9 @@ class Store:
             email = item.get("email")
             if isinstance(email, dict) and email.get("message_id"):
                 keys.append(_mail_pointer_key(shop_id, str(email["message_id"])))
+            if item.get("post_id") and conversation.slack_team_id:
+                post_key = f"SLACK#{conversation.slack_team_id}#POST#{item['post_id']}"
+                keys.append(_key(post_key, "POST"))
             if item.get("slack_ts") and conversation.slack_team_id and "agent_user_id" in item:
                 keys.append(
                     _revision_key(
@@ -1068,6 +1071,8 @@ class Store:
             posts += [f"auto:{message_key}:{reply_key}" for reply_key in reply_keys]
         if conversation.slack_team_id:
             keys += [_key(f"SLACK#{conversation.slack_team_id}#POST#{p}", "POST") for p in posts]
+        # A post record may be named twice: by its reply's item, and by the rule for posts.
+        keys = list({(key["PK"]["S"], key["SK"]["S"]): key for key in keys}.values())
         for start in range(0, len(keys), 25):
             self._client.batch_write_item(
                 RequestItems={

@@ -14,6 +14,7 @@ from chalicelib.domain.conversation import Conversation
 from chalicelib.domain.reports import Report
 from chalicelib.domain.shop import ShopDocument
 from chalicelib.domain.transcript import TranscriptEntry
+from chalicelib.services.shop_messages import ShopMessageRequest
 
 OPENAPI = Path(__file__).resolve().parents[1] / "chalicelib" / "openapi.json"
 
@@ -24,6 +25,7 @@ def current_schemas() -> dict[str, Any]:
             (ShopDocument, "validation"),
             (Conversation, "serialization"),
             (TranscriptEntry, "serialization"),
+            (ShopMessageRequest, "validation"),
             (Report, "serialization"),
         ],
         ref_template="#/components/schemas/{model}",

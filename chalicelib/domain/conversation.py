@@ -149,6 +149,38 @@ class InboundMessage(BaseModel):
         return f"{self.shop_id}:{self.customer_address}"
 
 
+class ShopMessage(BaseModel):
+    """A message the shop sends first (order shipped, a delay notice), through the admin API.
+    It travels in the customer's inbound queue group, so it and the customer's own messages
+    open one conversation, in order."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["shop_message"] = "shop_message"
+    shop_id: str
+    # The caller's idempotency key: the same id is sent once.
+    message_id: str
+    channel: Channel
+    customer_address: str
+    # The shop's number or address it goes from, unless the conversation has one already.
+    shop_address: str
+    text: str
+    customer_name: str | None = None
+    subject: str | None = None
+    # WhatsApp outside its 24-hour window: this approved template instead of the shop's.
+    content_sid: str | None = None
+    content_variables: dict[str, str] | None = None
+    requested_at: datetime
+
+    @property
+    def customer_key(self) -> str:
+        return f"{self.shop_id}:{self.customer_address}"
+
+    @property
+    def message_key(self) -> str:
+        return f"api:{self.message_id}"
+
+
 class SlaTarget(StrEnum):
     FIRST_RESPONSE = "first_response"
     NEXT_RESPONSE = "next_response"
@@ -207,6 +239,8 @@ class Conversation(BaseModel):
     customer_name: str | None = None
     shop_address: str
     status: ConversationStatus = ConversationStatus.OPEN
+    # Opened by a message the shop sent first (the admin API), not by the customer.
+    started_by_shop: bool = False
     created_at: datetime
     last_customer_message_at: datetime
     message_count: int = 0
@@ -266,6 +300,10 @@ WHATSAPP_WINDOW = timedelta(hours=24)
 
 
 def whatsapp_window_open(conversation: Conversation, at: datetime) -> bool:
+    """Whether WhatsApp takes a free-form message: only within 24 hours of the customer's
+    last message, so never before they have written."""
+    if conversation.message_count == 0:
+        return False
     return at < conversation.last_customer_message_at + WHATSAPP_WINDOW
 
 
@@ -274,10 +312,14 @@ PREVIEW_LENGTH = 140
 
 def message_preview(message: InboundMessage) -> str:
     """A message in one short line, for the conversation's card."""
-    text = " ".join(message.text.split())
-    if not text:
+    if not message.text.strip():
         return "(attachment)" if message.media else "(empty message)"
-    return text if len(text) <= PREVIEW_LENGTH else text[: PREVIEW_LENGTH - 1] + "…"
+    return _preview(message.text)
+
+
+def _preview(text: str) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= PREVIEW_LENGTH else line[: PREVIEW_LENGTH - 1] + "…"
 
 
 def with_customer_message(conversation: Conversation, message: InboundMessage) -> Conversation:
@@ -362,6 +404,25 @@ def open_conversation(message: InboundMessage, conversation_id: str) -> Conversa
     )
 
 
+def shop_conversation(job: ShopMessage, conversation_id: str) -> Conversation:
+    """A conversation the shop starts: it waits for the customer, who has not written yet
+    (no message counted, so WhatsApp's window is closed until they do)."""
+    return Conversation(
+        shop_id=job.shop_id,
+        conversation_id=conversation_id,
+        channel=job.channel,
+        customer_address=job.customer_address,
+        customer_name=job.customer_name,
+        shop_address=job.shop_address,
+        status=ConversationStatus.PENDING,
+        started_by_shop=True,
+        created_at=job.requested_at,
+        last_customer_message_at=job.requested_at,
+        first_message_preview=_preview(job.text),
+        subject=job.subject,
+    )
+
+
 def thread_key(team_id: str, channel_id: str, thread_ts: str) -> str:
     """A Slack thread's identity: replies and card presses in it share one queue group."""
     return f"{team_id}:{channel_id}:{thread_ts}"
@@ -403,6 +464,9 @@ class AgentReply(BaseModel):
     # Sent by Threadline itself (an automatic reply): unsigned, marked as automatic, and no
     # answer to what the customer waits for.
     automatic: bool = False
+    # WhatsApp outside its window: this approved template rather than the shop's.
+    content_sid: str | None = None
+    content_variables: dict[str, str] | None = None
 
     @property
     def message_key(self) -> str:
@@ -484,6 +548,30 @@ class AutoReplyJob(BaseModel):
     @property
     def post_id(self) -> str:
         return f"auto:{self.message_key}:{self.reply_key}"
+
+    @property
+    def thread_key(self) -> str:
+        return thread_key(self.team_id, self.channel_id, self.thread_ts)
+
+
+class ShopMessageJob(BaseModel):
+    """A shop's message (`ShopMessage`) with its thread: posted there once and sent."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["shop_message_post"] = "shop_message_post"
+    conversation_ref: str
+    team_id: str
+    channel_id: str
+    thread_ts: str
+    message_id: str
+    text: str
+    content_sid: str | None = None
+    content_variables: dict[str, str] | None = None
+
+    @property
+    def post_id(self) -> str:
+        return f"api:{self.message_id}"
 
     @property
     def thread_key(self) -> str:
@@ -662,7 +750,9 @@ def wake(conversation: Conversation, wakeup: Wakeup) -> Conversation | None:
 
 
 # The outbound queue's jobs, all ordered per conversation thread or provider message.
-OutboundWork = AgentReply | CannedReply | AutoReplyJob | DeliveryUpdate | ConversationAction
+OutboundWork = (
+    AgentReply | CannedReply | AutoReplyJob | ShopMessageJob | DeliveryUpdate | ConversationAction
+)
 OutboundJob = Annotated[OutboundWork, Field(discriminator="kind")]
 
 
@@ -696,6 +786,8 @@ class OutboundMessage(BaseModel):
     automatic: bool = False
     # Posted in Slack by the bot (a canned response, an automatic reply), which may delete it.
     posted_for_agent: bool = False
+    # That post's record (it repeats the text), erased with the message.
+    post_id: str | None = None
     # WhatsApp outside its 24-hour window: the approved template sent instead of `text`.
     content_sid: str | None = None
     content_variables: dict[str, str] | None = None
@@ -719,8 +811,10 @@ def _envelope(conversation: Conversation) -> EmailEnvelope | None:
     if conversation.channel is not Channel.EMAIL:
         return None
     chain = conversation.email_references
+    # Without a mail of the customer's to answer (the shop writes first), no "Re:".
+    subject = reply_subject(conversation.subject) if chain else conversation.subject
     return EmailEnvelope(
-        subject=reply_subject(conversation.subject),
+        subject=subject or "Re: your message",
         in_reply_to=chain[-1] if chain else None,
         references=chain,
     )
@@ -760,6 +854,7 @@ def reply_to(
         email=_envelope(conversation),
         automatic=reply.automatic,
         posted_for_agent=reply.posted_for_agent,
+        post_id=reply.event_id if reply.posted_for_agent else None,
         slack_channel_id=reply.channel_id,
         slack_ts=reply.ts,
         slack_thread_ts=reply.thread_ts,

@@ -3,6 +3,8 @@
 app.py maps these to HTTP answers and the queue handlers to SQS retries, each in one place.
 """
 
+from pydantic import ValidationError
+
 
 class ThreadlineError(Exception):
     """Base class; `reason` is short, safe to show to the caller and to log."""
@@ -18,6 +20,15 @@ class BadRequest(ThreadlineError):
     def __init__(self, reason: str, errors: list[dict[str, object]] | None = None) -> None:
         super().__init__(reason)
         self.errors = errors or []
+
+
+def invalid(what: str, error: ValidationError) -> BadRequest:
+    """A refused input, field by field; the inputs are left out (they may hold a token)."""
+    errors: list[dict[str, object]] = [
+        {"field": ".".join(str(part) for part in e["loc"]) or "(body)", "error": e["msg"]}
+        for e in error.errors(include_url=False, include_input=False, include_context=False)
+    ]
+    return BadRequest(f"invalid {what}", errors)
 
 
 class Unauthorized(ThreadlineError):

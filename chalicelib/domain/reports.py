@@ -155,10 +155,11 @@ def _csat(conversations: list[Conversation]) -> CsatFigures:
 
 def _figures(conversations: list[Conversation]) -> dict[str, object]:
     channels = Counter(c.channel for c in conversations)
+    # A conversation the shop started waited for the customer first, not for an agent.
     first_responses = [
         (c.first_response_at - c.created_at).total_seconds()
         for c in conversations
-        if c.first_response_at is not None
+        if c.first_response_at is not None and not c.started_by_shop
     ]
     resolutions = [
         (c.resolved_at - c.created_at).total_seconds()

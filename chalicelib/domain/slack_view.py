@@ -165,9 +165,10 @@ def root_card(conversation: Conversation, shop: Shop) -> SlackMessage:
     ]
     assignee = conversation.assignee_user_id
     if preview:
-        blocks.append(
-            {"type": "context", "elements": [{"type": "mrkdwn", "text": f"\u201c{preview}\u201d"}]}
-        )
+        quoted = f"\u201c{preview}\u201d"
+        if conversation.started_by_shop:
+            quoted = f":outbox_tray: The shop wrote first: {quoted}"
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": quoted}]})
     blocks.append(
         {
             "type": "context",
@@ -208,10 +209,11 @@ def root_card(conversation: Conversation, shop: Shop) -> SlackMessage:
         blocks[-1]["elements"].append({"type": "mrkdwn", "text": f"*Satisfaction:* {satisfaction}"})
     if conversation.channel is Channel.WHATSAPP:
         # WhatsApp takes free-form replies only within 24 h of the customer's last message.
-        window_end = _local_time(conversation.last_customer_message_at + WHATSAPP_WINDOW, timezone)
-        blocks[-1]["elements"].insert(
-            2, {"type": "mrkdwn", "text": f"*Reply window:* until {window_end}"}
-        )
+        window = "closed until the customer writes"
+        if conversation.message_count:
+            end = conversation.last_customer_message_at + WHATSAPP_WINDOW
+            window = f"until {_local_time(end, timezone)}"
+        blocks[-1]["elements"].insert(2, {"type": "mrkdwn", "text": f"*Reply window:* {window}"})
     blocks.append(_card_buttons(conversation))
     return SlackMessage(
         text=f"New {channel.split(' ', 1)[1]} conversation with {customer}", blocks=blocks
@@ -416,9 +418,8 @@ def continued_note(
     elsewhere = ""
     if conversation.channel is not previous.channel:
         elsewhere = f", on {_channel_name(conversation.channel)}"
-    text = (
-        f":arrow_right: The customer wrote again{elsewhere}: <{new_thread_url}|new conversation>."
-    )
+    who = "The shop wrote to the customer" if conversation.started_by_shop else "The customer wrote"
+    text = f":arrow_right: {who} again{elsewhere}: <{new_thread_url}|new conversation>."
     return SlackMessage(
         text=text, blocks=[{"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}]
     )
@@ -591,6 +592,17 @@ def canned_post(text: str, user_id: str, name: str) -> SlackMessage:
     ]
     chosen = f":zap: Canned response `{escape_mrkdwn(name)}`, sent by <@{user_id}>"
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": chosen}]})
+    return SlackMessage(text=_shorten(escape_mrkdwn(text), MESSAGE_TEXT_LIMIT), blocks=blocks)
+
+
+def shop_message_post(text: str) -> SlackMessage:
+    """A message the shop sent first (through the admin API), as the thread shows it."""
+    blocks: list[dict[str, Any]] = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": part}}
+        for part in _escaped_chunks(text)
+    ]
+    marker = ":outbox_tray: Sent by the shop's system (admin API)"
+    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": marker}]})
     return SlackMessage(text=_shorten(escape_mrkdwn(text), MESSAGE_TEXT_LIMIT), blocks=blocks)
 
 

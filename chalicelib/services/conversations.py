@@ -18,12 +18,15 @@ from chalicelib.domain.conversation import (
     ConversationStatus,
     InboundMessage,
     InboundStatus,
+    ShopMessage,
+    ShopMessageJob,
     SlaAlarm,
     SlaStage,
     Wakeup,
     apply_action,
     conversation_ref,
     open_conversation,
+    shop_conversation,
     starts_afresh,
     subject_topic,
     wake,
@@ -181,6 +184,56 @@ class InboundProcessor:
             shop_id=shop.shop_id,
             conversation_id=conversation.conversation_id,
             message_key=message.message_key,
+        )
+
+    def open_for_shop(self, job: ShopMessage) -> None:
+        """A message the shop sends first: the customer's conversation (a new one, linked to
+        their last, when they have none open), its thread, and the message queued to be
+        posted there and sent. A retry finds the conversation and thread it made."""
+        shop = self._store.get_shop(job.shop_id)
+        if shop is None:
+            logger.warning("message for an unknown shop dropped", shop_id=job.shop_id)
+            return
+        token = self._vault.get(shop.shop_id).slack_bot_token
+        if token is None:
+            raise Retryable("the shop has no Slack bot token")
+        slack = self._slack(token.get_secret_value())
+        expires_at = shop.expiry(job.requested_at)
+        existing = self._store.find_open_conversation(job.shop_id, job.customer_address)
+        if existing is not None and existing.status is not ConversationStatus.RESOLVED:
+            conversation = existing
+        else:
+            fresh = shop_conversation(job, self._new_id())
+            earlier = existing or latest_elsewhere(self._store, job.shop_id, job.customer_address)
+            if earlier is not None:
+                fresh = self._following(fresh, earlier, slack)
+            conversation = self._store.create_conversation(
+                fresh, replacing=existing, expires_at=expires_at
+            )
+        thread = conversation.slack_thread
+        if thread is None:
+            conversation, thread = self._start_thread(conversation, shop, slack, expires_at)
+            if conversation.previous_conversation_id:
+                self._point_forward(slack, conversation, thread)
+        if conversation.slack_team_id is None:
+            raise Retryable("the conversation's Slack workspace is not known yet")
+        self._outbound.send_outbound(
+            ShopMessageJob(
+                conversation_ref=conversation_ref(conversation),
+                team_id=conversation.slack_team_id,
+                channel_id=thread[0],
+                thread_ts=thread[1],
+                message_id=job.message_id,
+                text=job.text,
+                content_sid=job.content_sid,
+                content_variables=job.content_variables,
+            )
+        )
+        logger.info(
+            "shop message queued",
+            shop_id=shop.shop_id,
+            conversation_id=conversation.conversation_id,
+            message_key=job.message_key,
         )
 
     def _arm_sla(

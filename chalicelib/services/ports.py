@@ -10,7 +10,14 @@ from typing import Any, Protocol
 
 from chalicelib.channels.base import MediaFile, OutboundChannel
 from chalicelib.channels.twilio import NumberConnection
-from chalicelib.domain.conversation import Channel, OutboundWork, SlackFile, TimerWork
+from chalicelib.domain.conversation import (
+    Channel,
+    InboundMessage,
+    OutboundWork,
+    ShopMessage,
+    SlackFile,
+    TimerWork,
+)
 from chalicelib.domain.shop import Shop, ShopSecrets
 from chalicelib.domain.slack_view import SlackMessage
 
@@ -55,6 +62,10 @@ class MediaPort(Protocol):
     def keep(self, key: str, file: MediaFile, *, retention_days: int | None = None) -> None: ...
 
     def share(self, key: str, seconds: int = ...) -> str: ...
+
+
+class InboundQueue(Protocol):
+    def send_inbound(self, message: InboundMessage | ShopMessage) -> None: ...
 
 
 class OutboundQueue(Protocol):

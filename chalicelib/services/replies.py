@@ -26,6 +26,7 @@ from chalicelib.domain.conversation import (
     DeliveryStatus,
     DeliveryUpdate,
     OutboundMessage,
+    ShopMessageJob,
     after_agent_reply,
     conversation_ref,
     media_capacity,
@@ -49,6 +50,7 @@ from chalicelib.domain.slack_view import (
     nothing_to_send_note,
     reply_cancelled_note,
     root_card,
+    shop_message_post,
     window_closed_note,
     window_template_note,
 )
@@ -210,14 +212,29 @@ class ReplyDispatcher:
 
         self._post_then_send(job, job.post_id, "USLACKBOT", compose, automatic=True)
 
+    def send_shop_message(self, job: ShopMessageJob) -> None:
+        """A message the shop sent first, posted marked and sent unsigned; WhatsApp's window
+        being closed, as the template the shop chose for it."""
+
+        def compose(
+            conversation: Conversation, shop: Shop, slack: SlackPort
+        ) -> tuple[SlackMessage, str]:
+            return shop_message_post(job.text), job.text
+
+        template = (job.content_sid, job.content_variables)
+        self._post_then_send(
+            job, job.post_id, "USLACKBOT", compose, automatic=True, template=template
+        )
+
     def _post_then_send(
         self,
-        job: CannedReply | AutoReplyJob,
+        job: CannedReply | AutoReplyJob | ShopMessageJob,
         post_id: str,
         user_id: str,
         compose: Callable[[Conversation, Shop, SlackPort], tuple[SlackMessage, str] | None],
         *,
         automatic: bool = False,
+        template: tuple[str | None, dict[str, str] | None] = (None, None),
     ) -> None:
         """Posts a message into the thread for an agent or for the shop, once (keyed by
         `post_id`), then sends it like any reply, its delivery shown on that post."""
@@ -255,6 +272,8 @@ class ReplyDispatcher:
                 explicit=True,
                 posted_for_agent=True,
                 automatic=automatic,
+                content_sid=template[0],
+                content_variables=template[1],
             )
         )
 
@@ -268,8 +287,10 @@ class ReplyDispatcher:
         if waiting == current:
             return
         self._store.save_state(waiting, expires_at=shop.expiry(self._clock()))
-        if current.first_response_at is None and waiting.first_response_at is not None:
-            waited = waiting.first_response_at - waiting.created_at
+        answered_at = waiting.first_response_at
+        first = current.first_response_at is None and answered_at is not None
+        if first and answered_at and not waiting.started_by_shop:
+            waited = answered_at - waiting.created_at
             self._metrics.seconds(
                 Metric.FIRST_RESPONSE_TIME, waited.total_seconds(), waiting.channel
             )
@@ -346,7 +367,15 @@ class ReplyDispatcher:
         reply: AgentReply,
     ) -> OutboundMessage | None:
         """WhatsApp's window is closed: the shop's approved template goes instead, or
-        nothing, and the thread says which."""
+        nothing, and the thread says which. A shop's message may bring its own template."""
+        if reply.content_sid is not None:
+            return message.model_copy(
+                update={
+                    "content_sid": reply.content_sid,
+                    "content_variables": reply.content_variables or {},
+                    "media_keys": (),
+                }
+            )
         template = shop.twilio.whatsapp_template if shop.twilio else None
         if template is None:
             self._tell(slack, reply.channel_id, reply.thread_ts, window_closed_note())

@@ -9,7 +9,7 @@ from aws_lambda_powertools import Logger
 from pydantic import ValidationError
 
 from chalicelib.domain.conversation import Channel, Conversation, ConversationStatus
-from chalicelib.domain.errors import BadRequest, Conflict, NotFound
+from chalicelib.domain.errors import BadRequest, Conflict, NotFound, invalid
 from chalicelib.domain.shop import (
     Shop,
     ShopDocument,
@@ -29,14 +29,6 @@ def _checked_shop_id(shop_id: str) -> str:
     if not is_shop_id(shop_id):
         raise BadRequest("shop_id must be 1-63 lower-case letters, digits or dashes")
     return shop_id
-
-
-def _field_errors(error: ValidationError) -> list[dict[str, object]]:
-    # Inputs are left out: a rejected document may hold a token.
-    return [
-        {"field": ".".join(str(part) for part in e["loc"]) or "(body)", "error": e["msg"]}
-        for e in error.errors(include_url=False, include_input=False, include_context=False)
-    ]
 
 
 def _cursor(key: dict[str, object]) -> str:
@@ -87,7 +79,7 @@ class ShopAdmin:
             # pydantic's own JSON parser: malformed or absurdly nested JSON is a field error too.
             document = ShopDocument.model_validate_json(body)
         except ValidationError as error:
-            raise BadRequest("invalid shop", _field_errors(error)) from error
+            raise invalid("shop", error) from error
         if document.shop_id not in (None, shop_id):
             raise BadRequest(
                 "invalid shop", [{"field": "shop_id", "error": "does not match the URL's shop id"}]

@@ -20,7 +20,7 @@ from chalicelib.domain.conversation import (
     DeliveryUpdate,
     InboundMessage,
 )
-from chalicelib.queues import parse_inbound, parse_outbound
+from chalicelib.queues import parse_outbound
 from tests.fakes import FakeSlack
 from tests.integration.conftest import PUBLIC_URL
 from tests.signing import (
@@ -182,7 +182,7 @@ def test_a_signed_sms_is_acknowledged_stored_and_queued_once(deliver: Deliver, s
     assert item["text"] == params["Body"]
     # And exactly one job is queued, grouped by customer and deduplicated by the MessageSid
     [queued] = received(INBOUND)
-    message = parse_inbound(queued["Body"])
+    message = InboundMessage.model_validate_json(queued["Body"])
     assert message.shop_id == "ana"
     assert message.provider_message_id == sid(1)
     assert message.channel is Channel.SMS
@@ -212,7 +212,7 @@ def test_a_signed_whatsapp_message_is_stored_and_queued_as_whatsapp(
     assert item["shop_address"] == f"whatsapp:{WHATSAPP_NUMBER}"
     assert item["customer_name"] == "فاطمة الزهراء"
     [queued] = received(INBOUND)
-    assert parse_inbound(queued["Body"]).channel is Channel.WHATSAPP
+    assert InboundMessage.model_validate_json(queued["Body"]).channel is Channel.WHATSAPP
     assert queued["Attributes"]["MessageGroupId"] == f"ana:whatsapp:{CUSTOMER}"
 
 
@@ -232,7 +232,7 @@ def test_unicode_message_bodies_are_stored_and_queued_intact(deliver: Deliver, s
     assert {n: stored_message(sid(n))["text"] for n in bodies} == bodies
     raw_bodies = [m["Body"] for m in received(INBOUND)]
     assert all(body.isascii() for body in raw_bodies)
-    queued = [parse_inbound(body) for body in raw_bodies]
+    queued = [InboundMessage.model_validate_json(body) for body in raw_bodies]
     assert {m.provider_message_id: m.text for m in queued} == {sid(n): b for n, b in bodies.items()}
 
 

@@ -81,7 +81,7 @@ def test_the_question_is_due_once_and_on_whatsapp_only_inside_the_window() -> No
     assert survey_due(conversation(), AT)
     assert not survey_due(conversation(status=ConversationStatus.OPEN), AT)
     assert not survey_due(conversation(csat_asked_at=AT), AT)
-    whatsapp = conversation(channel=Channel.WHATSAPP)
+    whatsapp = conversation(channel=Channel.WHATSAPP, message_count=1)
     assert survey_due(whatsapp, AT + timedelta(hours=23))
     assert not survey_due(whatsapp, AT + timedelta(hours=25))
 

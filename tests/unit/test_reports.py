@@ -251,3 +251,17 @@ def test_report_days(query: dict[str, str], days: tuple[date, date]) -> None:
 def test_report_days_refused(query: dict[str, str], reason: str) -> None:
     with pytest.raises(BadRequest, match=reason):
         report_days(query, TODAY)
+
+
+def test_a_conversation_the_shop_started_has_no_first_response_time() -> None:
+    at = START + timedelta(hours=9)
+    conversations = [
+        conversation(1, at, first_response_at=at + timedelta(seconds=60)),
+        conversation(2, at, started_by_shop=True, first_response_at=at + timedelta(hours=5)),
+    ]
+
+    report = build_report("ana", conversations, "UTC", START, END)
+
+    assert report.totals.conversations == 2
+    assert report.totals.first_response.count == 1
+    assert report.totals.first_response.median_seconds == 60

@@ -460,13 +460,18 @@ def test_card_buttons_fit_the_conversation_and_name_it() -> None:
 def test_a_whatsapp_card_shows_until_when_free_form_replies_are_possible() -> None:
     # Given a WhatsApp conversation whose customer last wrote at 23:30 UTC on 28 March
     last = datetime(2026, 3, 28, 23, 30, tzinfo=UTC)
-    whatsapp = root_card(conversation(last_customer_message_at=last), shop("Europe/Budapest"))
+    whatsapp = root_card(
+        conversation(last_customer_message_at=last, message_count=1), shop("Europe/Budapest")
+    )
     sms = root_card(conversation(channel=Channel.SMS, customer_address="+34600111222"), shop("UTC"))
+    never_wrote = root_card(conversation(message_count=0), shop("UTC"))
 
     # Then the card says the 24-hour window ends a day later, in the shop's time zone
     # (across the night the clocks went forward), and SMS cards say nothing of it
     assert "*Reply window:* until 30 Mar 2026 01:30 CEST" in context_texts(whatsapp)
     assert "Reply window" not in payload_json(sms)
+    # And before the customer ever wrote (the shop wrote first), the window is closed
+    assert "*Reply window:* closed until the customer writes" in context_texts(never_wrote)
 
 
 def test_the_card_shows_the_priority_and_offers_every_other() -> None:

@@ -1,0 +1,144 @@
+"""Messages a shop sends first (order shipped, a delay notice), through the admin API.
+
+The request is checked here and queued in the customer's inbound group; the inbound worker
+opens (or finds) the conversation and its thread, and the outbound worker posts the message
+there and sends it, so the customer's answer lands in the same thread. WhatsApp outside its
+24-hour window takes an approved template only: the request's, or the shop's.
+"""
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from chalicelib.domain.conversation import (
+    Channel,
+    ConversationStatus,
+    ShopMessage,
+    whatsapp_window_open,
+)
+from chalicelib.domain.customers import channel_of, normalized
+from chalicelib.domain.errors import BadRequest, Conflict, NotFound, invalid
+from chalicelib.domain.shop import Shop
+from chalicelib.services.ports import Clock, IdFactory, InboundQueue
+from chalicelib.store import Store
+
+
+class TemplateChoice(BaseModel):
+    """An approved WhatsApp template (Twilio Content API) and its variables."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    content_sid: str = Field(pattern=r"^HX[0-9a-fA-F]{32}$")
+    variables: dict[Annotated[str, Field(pattern=r"^[0-9]{1,2}$")], str] = Field(
+        default_factory=dict, max_length=20
+    )
+
+
+class ShopMessageRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    channel: Channel
+    to: str = Field(min_length=3, max_length=254)
+    text: str = Field(min_length=1, max_length=4000)
+    # The caller's idempotency key: a request sent again with it is sent once.
+    id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9._:-]{1,64}$")
+    name: str | None = Field(default=None, max_length=120)
+    subject: str | None = Field(default=None, max_length=200)
+    sender: str | None = Field(default=None, alias="from")
+    template: TemplateChoice | None = None
+
+
+def _request(body: bytes) -> ShopMessageRequest:
+    try:
+        return ShopMessageRequest.model_validate_json(body or b"{}")
+    except ValidationError as error:
+        raise invalid("message", error) from error
+
+
+def _shop_addresses(shop: Shop, channel: Channel) -> list[str]:
+    """The numbers (addresses) the shop can write to a customer from, on a channel."""
+    match channel:
+        case Channel.SMS:
+            return list(shop.twilio.sms_numbers) if shop.twilio else []
+        case Channel.WHATSAPP:
+            numbers = shop.twilio.whatsapp_numbers if shop.twilio else []
+            return [f"whatsapp:{number}" for number in numbers]
+        case Channel.EMAIL:
+            return [shop.email.address] if shop.email else []
+
+
+class ShopMessages:
+    def __init__(self, store: Store, queue: InboundQueue, clock: Clock, new_id: IdFactory) -> None:
+        self._store = store
+        self._queue = queue
+        self._clock = clock
+        self._new_id = new_id
+
+    def send(self, shop_id: str, body: bytes) -> dict[str, object]:
+        shop = self._store.get_shop(shop_id)
+        if shop is None:
+            raise NotFound(f"no shop {shop_id}")
+        request = _request(body)
+        customer = self._customer(request)
+        senders = _shop_addresses(shop, request.channel)
+        if not senders:
+            raise Conflict(f"the shop has no {request.channel.value} number or address")
+        sender = senders[0]
+        if request.sender is not None:
+            sender = normalized(request.sender) or ""
+            if request.channel is Channel.WHATSAPP:
+                sender = "whatsapp:" + sender.removeprefix("whatsapp:")
+            if sender not in senders:
+                raise BadRequest("from must be one of the shop's numbers (addresses) there")
+        if shop.slack is None:
+            raise Conflict("the shop has not connected Slack: answers would have nowhere to go")
+        now = self._clock()
+        template = request.template
+        if request.channel is Channel.WHATSAPP and template is None:
+            self._check_window(shop, customer, now)
+        job = ShopMessage(
+            shop_id=shop.shop_id,
+            message_id=request.id or self._new_id(),
+            channel=request.channel,
+            customer_address=customer,
+            shop_address=sender,
+            text=request.text,
+            customer_name=request.name,
+            subject=(request.subject or shop.name) if request.channel is Channel.EMAIL else None,
+            content_sid=template.content_sid if template else None,
+            content_variables=dict(template.variables) if template else None,
+            requested_at=now,
+        )
+        self._queue.send_inbound(job)
+        return {"message_id": job.message_id, "channel": job.channel.value, "to": customer}
+
+    @staticmethod
+    def _customer(request: ShopMessageRequest) -> str:
+        address = normalized(request.to)
+        if address is None:
+            raise BadRequest("to must be a phone number (+14155550100) or an email address")
+        if request.channel is Channel.WHATSAPP:
+            address = "whatsapp:" + address.removeprefix("whatsapp:")
+        elif request.channel is Channel.SMS:
+            address = address.removeprefix("whatsapp:")
+        if channel_of(address) is not request.channel:
+            raise BadRequest(f"to is no {request.channel.value} address")
+        return address
+
+    def _check_window(self, shop: Shop, customer: str, now: datetime) -> None:
+        """Refuses a free-form WhatsApp message that could not go out."""
+        if shop.twilio is not None and shop.twilio.whatsapp_template is not None:
+            return
+        existing = self._store.find_open_conversation(shop.shop_id, customer)
+        if (
+            existing is not None
+            and existing.status is not ConversationStatus.RESOLVED
+            and whatsapp_window_open(existing, now)
+        ):
+            return
+        raise Conflict(
+            "WhatsApp takes only an approved template more than 24 hours after the "
+            "customer's last message: give template.content_sid, or set the shop's "
+            "twilio.whatsapp_template"
+        )
