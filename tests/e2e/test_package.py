@@ -1,7 +1,7 @@
 """`chalice package --merge-template infra/template.json` makes one CloudFormation stack,
 offline, that cfn-lint passes with zero errors; it encrypts data at rest, alarms on every
 function's errors and every dead-letter queue, and grants no wildcard action. Its bundle
-holds every runtime dependency."""
+holds every runtime dependency, and every function is told the media bucket."""
 
 import json
 import os
@@ -152,3 +152,16 @@ def test_chalice_installs_every_runtime_dependency(packaging: Packaging) -> None
             ]
             assert installed
             assert set(installed) <= names, f"{name} is bundled incompletely"
+
+
+def test_every_function_is_given_the_media_bucket(packaged: Path) -> None:
+    # Any handler may reach the container's media store (mail intake, erasure, sending).
+    functions = {
+        name: r["Properties"]["Environment"]["Variables"]
+        for name, r in resources(packaged).items()
+        if r["Type"] == "AWS::Serverless::Function"
+    }
+    assert len(functions) == 8
+    assert {
+        name: variables.get("THREADLINE_MEDIA_BUCKET") for name, variables in functions.items()
+    } == {name: {"Ref": "MediaBucket"} for name in functions}
