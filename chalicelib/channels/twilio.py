@@ -399,15 +399,19 @@ def _refusal(error: Exception) -> tuple[int | None, int | None, str]:
 def _provider_errors(channel: "TwilioChannel") -> Iterator[None]:
     """Twilio's answers as our errors: worth another try, or a refusal for good."""
     from requests.exceptions import RequestException
-    from twilio.base.exceptions import TwilioRestException
+    from twilio.base.exceptions import TwilioException
 
     try:
         yield
-    except TwilioRestException as error:
-        if error.status == 429 or error.status >= 500:
-            raise Retryable(f"Twilio answered {error.status}") from error
-        code = str(error.code) if error.code else None
-        raise DeliveryRefused(code, channel.describe_error(code)) from error
+    except TwilioException as error:
+        # A refused list page is a bare TwilioException, not a TwilioRestException.
+        status, code, _ = _refusal(error)
+        if status is None:
+            raise Retryable(f"Twilio's answer was unusable: {type(error).__name__}") from error
+        if status == 429 or status >= 500:
+            raise Retryable(f"Twilio answered {status}") from error
+        error_code = str(code) if code else None
+        raise DeliveryRefused(error_code, channel.describe_error(error_code)) from error
     except RequestException as error:
         raise Retryable(f"Twilio unreachable: {type(error).__name__}") from error
 

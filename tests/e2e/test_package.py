@@ -1,11 +1,15 @@
 """`chalice package --merge-template infra/template.json` makes one CloudFormation stack,
 offline, that cfn-lint passes with zero errors; it encrypts data at rest, alarms on every
-function's errors and every dead-letter queue, and grants no wildcard action."""
+function's errors and every dead-letter queue, and grants no wildcard action. Its bundle
+holds every runtime dependency, and every function is told the media bucket."""
 
 import json
 import os
+import re
 import subprocess
 import sys
+import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +20,17 @@ from tests.e2e.conftest import PROJECT_DIR
 BIN = Path(sys.executable).parent
 
 
+@dataclass(frozen=True)
+class Packaging:
+    out: Path
+    output: str
+
+
 @pytest.fixture(scope="module")
-def packaged(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def packaging(tmp_path_factory: pytest.TempPathFactory) -> Packaging:
     out = tmp_path_factory.mktemp("package") / "out"
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    subprocess.run(
+    ran = subprocess.run(
         [
             str(BIN / "chalice"),
             "package",
@@ -34,9 +44,15 @@ def packaged(tmp_path_factory: pytest.TempPathFactory) -> Path:
         env={**env, "AWS_DEFAULT_REGION": "us-east-1"},
         check=True,
         capture_output=True,
+        text=True,
         timeout=600,
     )
-    return out
+    return Packaging(out=out, output=ran.stdout + ran.stderr)
+
+
+@pytest.fixture(scope="module")
+def packaged(packaging: Packaging) -> Path:
+    return packaging.out
 
 
 def resources(packaged: Path) -> dict[str, Any]:
@@ -109,3 +125,43 @@ def test_no_role_grants_a_wildcard_action(packaged: Path) -> None:
     assert len(roles) == 9
     assert "sqs:SendMessage" in actions
     assert [a for a in actions if "*" in a] == []
+
+
+def pinned_requirements() -> dict[str, str]:
+    """requirements.txt's `name==version` lines, names as wheel metadata directories spell them."""
+    pins = {}
+    for line in (PROJECT_DIR / "requirements.txt").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, version = line.split("==")
+            pins[re.sub(r"[-_.]+", "_", name.strip()).lower()] = version.strip()
+    return pins
+
+
+def test_chalice_installs_every_runtime_dependency(packaging: Packaging) -> None:
+    assert "Could not install dependencies" not in packaging.output
+    with zipfile.ZipFile(packaging.out / "deployment.zip") as bundle:
+        names = set(bundle.namelist())
+        for name, version in pinned_requirements().items():
+            record = f"{name}-{version}.dist-info/RECORD"
+            assert record in names, f"{name}=={version} is not in the bundle"
+            # A wheel's RECORD lists its files; those in site-packages must all be bundled.
+            installed = [
+                row.split(",")[0]
+                for row in bundle.read(record).decode().splitlines()
+                if row and not row.startswith("..")
+            ]
+            assert installed
+            assert set(installed) <= names, f"{name} is bundled incompletely"
+
+
+def test_every_function_is_given_the_media_bucket(packaged: Path) -> None:
+    # Any handler may reach the container's media store (mail intake, erasure, sending).
+    functions = {
+        name: r["Properties"]["Environment"]["Variables"]
+        for name, r in resources(packaged).items()
+        if r["Type"] == "AWS::Serverless::Function"
+    }
+    assert len(functions) == 8
+    assert {
+        name: variables.get("THREADLINE_MEDIA_BUCKET") for name, variables in functions.items()
+    } == {name: {"Ref": "MediaBucket"} for name in functions}

@@ -1,8 +1,11 @@
 """The Twilio adapter's outbound side, through the official client, against the sandbox
 stand-in of the Twilio API."""
 
+import json
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from pydantic import SecretStr
@@ -138,6 +141,51 @@ def test_twilio_unreachable_is_worth_another_try():
         channel.send(reply("Olá"), SHOP, SECRETS, CALLBACK)
     with pytest.raises(Retryable):
         channel.sent_like(reply("Olá"), SHOP, SECRETS)
+
+
+def test_twilio_refusing_the_lookup_of_an_interrupted_send_is_a_refusal(twilio_api):
+    channel, outbox = twilio_api
+    # Given credentials Twilio rejects
+    wrong = ShopSecrets(twilio_auth_token=SecretStr(""))
+    # When an interrupted send is looked up
+    # Then the refused list is a refusal with Twilio's code, like a refused send
+    with pytest.raises(DeliveryRefused) as refused:
+        channel.sent_like(reply("Olá"), SHOP, wrong)
+    assert refused.value.error_code == "20003"
+    [listed] = outbox.entries("twilio", "messages.list")
+    assert listed.payload["response"]["status"] == 401
+
+
+class _Overloaded(BaseHTTPRequestHandler):
+    """Twilio answering 503, as it does when overloaded."""
+
+    def do_GET(self) -> None:
+        body = json.dumps({"code": 20503, "message": "Service unavailable", "status": 503})
+        self.send_response(503)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(body.encode())
+
+    do_POST = do_GET
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_twilio_overloaded_is_worth_another_try_for_sends_and_lookups():
+    # Given Twilio answering 503 to everything
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Overloaded)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    channel = TwilioChannel(f"http://127.0.0.1:{server.server_address[1]}")
+    try:
+        # Then sending and looking up an interrupted send are both retryable failures
+        with pytest.raises(Retryable, match="503"):
+            channel.send(reply("Olá"), SHOP, SECRETS, CALLBACK)
+        with pytest.raises(Retryable, match="503"):
+            channel.sent_like(reply("Olá"), SHOP, SECRETS)
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def test_a_customers_attachment_is_fetched_with_the_accounts_credentials_only_from_twilio():
