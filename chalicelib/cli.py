@@ -13,14 +13,22 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 
 from chalicelib.settings import INBOUND_QUEUE, OUTBOUND_QUEUE, TIMERS_QUEUE
 
-app = typer.Typer(help="Threadline: run it locally, manage shops, look after the queues.")
+app = typer.Typer(
+    help="Threadline: run it locally, manage shops and customers, look after the queues."
+)
 shop_app = typer.Typer(help="Create, read and list shops; connect their Twilio numbers.")
+conversation_app = typer.Typer(help="A shop's conversations: list them, export one.")
+customer_app = typer.Typer(help="Customers: find, link their addresses, export, erase.")
+message_app = typer.Typer(help="Messages the shop sends first (order shipped, a delay).")
 dlq_app = typer.Typer(help="Dead-letter queues: what waits there, and moving it back.")
 app.add_typer(shop_app, name="shop")
+app.add_typer(conversation_app, name="conversation")
+app.add_typer(customer_app, name="customer")
+app.add_typer(message_app, name="message")
 app.add_typer(dlq_app, name="dlq")
 console = Console()
 
@@ -35,7 +43,9 @@ Api = Annotated[str, typer.Option(envvar="THREADLINE_API_URL", help="the API's b
 Token = Annotated[str, typer.Option(envvar="THREADLINE_ADMIN_TOKEN", help="admin bearer token")]
 
 
-def _call(method: str, api: str, token: str, path: str, body: Any = None) -> Any:
+def _send(method: str, api: str, token: str, path: str, body: Any = None) -> Any:
+    """The API's answer to a request (a `requests.Response`); a refusal is printed with its
+    reason and ends the command."""
     import requests
 
     try:
@@ -49,13 +59,27 @@ def _call(method: str, api: str, token: str, path: str, body: Any = None) -> Any
     except requests.RequestException as error:
         console.print(f"[red]Cannot reach {api}: {type(error).__name__}[/red]")
         raise typer.Exit(2) from error
-    answer = response.json() if response.content else {}
     if response.status_code >= 400:
+        answer = response.json() if response.content else {}
         console.print(f"[red]{response.status_code}: {answer.get('error', response.text)}[/red]")
         for detail in answer.get("errors", []):
             console.print(f"  {detail.get('field')}: {detail.get('error')}")
         raise typer.Exit(1)
-    return answer
+    return response
+
+
+def _call(method: str, api: str, token: str, path: str, body: Any = None) -> Any:
+    response = _send(method, api, token, path, body)
+    return response.json() if response.content else {}
+
+
+def _write(text: str, out: Path | None) -> None:
+    """An export, to a file or to stdout as it is."""
+    if out is None:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        return
+    out.write_text(text, encoding="utf-8")
+    console.print(f"Written to {out}.")
 
 
 @app.command()
@@ -231,6 +255,168 @@ def report(
     for agent in shown["agents"]:
         agents.add_row(agent["assignee_user_id"] or "(unassigned)", *_figure_cells(agent))
     console.print(agents)
+
+
+Out = Annotated[Path | None, typer.Option("--out", help="write to this file, not stdout")]
+
+
+def _id_column() -> Column:
+    # Ids are copied into the next command: never cut short.
+    return Column("conversation", no_wrap=True, min_width=26)
+
+
+def _minute(iso: str) -> str:
+    """A stored UTC time to the minute ("2026-11-23 19:55")."""
+    return iso[:16].replace("T", " ")
+
+
+@conversation_app.command("list")
+def conversation_list(
+    shop_id: str,
+    status: Annotated[str | None, typer.Option(help="open, pending, snoozed, resolved")] = None,
+    channel: Annotated[str | None, typer.Option(help="sms, whatsapp, email")] = None,
+    limit: int = 20,
+    api: Api = LOCAL_API,
+    token: Token = LOCAL_TOKEN,
+) -> None:
+    """The shop's latest conversations."""
+    from urllib.parse import urlencode
+
+    filters = {"status": status, "channel": channel, "limit": str(limit)}
+    query = urlencode({name: value for name, value in filters.items() if value})
+    answer = _call("GET", api, token, f"/admin/shops/{shop_id}/conversations?{query}")
+    table = Table(_id_column(), "channel", "customer", "status", "messages", "started (UTC)")
+    for found in answer["conversations"]:
+        table.add_row(
+            found["conversation_id"],
+            found["channel"],
+            found.get("customer_name") or found["customer_address"],
+            found["status"],
+            str(found["message_count"]),
+            _minute(found["created_at"]),
+        )
+    console.print(table if answer["conversations"] else "No conversations.")
+
+
+@conversation_app.command("export")
+def conversation_export(
+    shop_id: str,
+    conversation_id: str,
+    format_: Annotated[str, typer.Option("--format", help="json, csv or html")] = "json",
+    out: Out = None,
+    api: Api = LOCAL_API,
+    token: Token = LOCAL_TOKEN,
+) -> None:
+    """A conversation's transcript (JSON, CSV, or a readable HTML page)."""
+    from urllib.parse import quote
+
+    path = f"/admin/shops/{shop_id}/conversations/{quote(conversation_id)}?format={quote(format_)}"
+    _write(_send("GET", api, token, path).text, out)
+
+
+def _customer_path(shop_id: str, address: str) -> str:
+    from urllib.parse import quote
+
+    return f"/admin/shops/{shop_id}/customers/{quote(address, safe='')}"
+
+
+def _print_customer(customer: dict[str, Any]) -> None:
+    name = customer.get("name") or "(no name)"
+    linked = f" · profile {customer['customer_id']}" if customer.get("customer_id") else ""
+    console.print(f"[bold]{name}[/bold]{linked}", highlight=False)
+    for entry in customer["addresses"]:
+        console.print(f"  {entry['channel']:<9} {entry['address']}", highlight=False)
+    table = Table(_id_column(), "channel", "status", "messages", "started (UTC)")
+    for found in customer["conversations"]:
+        table.add_row(
+            found["conversation_id"],
+            found["channel"],
+            found["status"],
+            str(found["message_count"]),
+            _minute(found["created_at"]),
+        )
+    if customer["conversations"]:
+        console.print(table)
+
+
+@customer_app.command("find")
+def customer_find(
+    shop_id: str, query: str, api: Api = LOCAL_API, token: Token = LOCAL_TOKEN
+) -> None:
+    """Customers by any of their addresses, or by a part of their name."""
+    from urllib.parse import quote
+
+    answer = _call("GET", api, token, f"/admin/shops/{shop_id}/customers?q={quote(query)}")
+    for customer in answer["customers"]:
+        _print_customer(customer)
+    if not answer["customers"]:
+        console.print("No such customer.")
+
+
+@customer_app.command("link")
+def customer_link(
+    shop_id: str, address: str, other: str, api: Api = LOCAL_API, token: Token = LOCAL_TOKEN
+) -> None:
+    """Link another address (an email, another number) to the customer's."""
+    path = _customer_path(shop_id, address) + "/links"
+    _print_customer(_call("POST", api, token, path, {"address": other}))
+
+
+@customer_app.command("export")
+def customer_export(
+    shop_id: str, address: str, out: Out = None, api: Api = LOCAL_API, token: Token = LOCAL_TOKEN
+) -> None:
+    """Everything about one customer, as JSON."""
+    exported = _call("GET", api, token, _customer_path(shop_id, address))
+    _write(json.dumps(exported, ensure_ascii=False, indent=2), out)
+
+
+@customer_app.command("erase")
+def customer_erase(
+    shop_id: str,
+    address: str,
+    yes: Annotated[bool, typer.Option("--yes", help="do not ask")] = False,
+    api: Api = LOCAL_API,
+    token: Token = LOCAL_TOKEN,
+) -> None:
+    """Erase a customer (every linked address): messages, files, mail, the bot's Slack posts."""
+    if not yes:
+        typer.confirm(
+            f"Erase everything about {address} in {shop_id}? It cannot be undone", abort=True
+        )
+    receipt = _call("DELETE", api, token, _customer_path(shop_id, address))
+    console.print(
+        f"Erased {receipt['conversations']} conversations, {receipt['messages']} messages "
+        f"and {receipt['files']} files; {receipt['slack_messages_deleted']} Slack posts "
+        f"deleted, {receipt['slack_messages_left']} left to the workspace's admin."
+    )
+    console.print(f"Receipt: {receipt['erased_at']} {receipt['customer_sha256']}", highlight=False)
+
+
+@message_app.command("send")
+def message_send(
+    shop_id: str,
+    channel: Annotated[str, typer.Option(help="sms, whatsapp or email")],
+    to: Annotated[str, typer.Option(help="the customer's number or email address")],
+    text: Annotated[str, typer.Option(help="the message")],
+    message_id: Annotated[str | None, typer.Option("--id", help="idempotency key")] = None,
+    subject: Annotated[str | None, typer.Option(help="email only")] = None,
+    template: Annotated[str | None, typer.Option(help="WhatsApp template ContentSid (HX…)")] = None,
+    variable: Annotated[
+        list[str] | None, typer.Option(help="a template variable, 1=Ana (repeatable)")
+    ] = None,
+    api: Api = LOCAL_API,
+    token: Token = LOCAL_TOKEN,
+) -> None:
+    """Send a message to a customer first; their answer lands in the shop's Slack."""
+    body: dict[str, Any] = {"channel": channel, "to": to, "text": text}
+    body |= {"id": message_id} if message_id else {}
+    body |= {"subject": subject} if subject else {}
+    if template:
+        pairs = (item.partition("=") for item in variable or [])
+        body["template"] = {"content_sid": template, "variables": {k: v for k, _, v in pairs}}
+    answer = _call("POST", api, token, f"/admin/shops/{shop_id}/messages", body)
+    console.print(f"Queued {answer['message_id']} to {answer['to']}.", highlight=False)
 
 
 @dlq_app.command("list")

@@ -3,6 +3,7 @@ JSON, read back, listed, its URLs printed, its Twilio numbers connected; refusal
 their reasons."""
 
 import json
+import uuid
 from pathlib import Path
 
 import pytest
@@ -10,8 +11,15 @@ from typer.testing import CliRunner
 
 from chalicelib.cli import app
 from chalicelib.local.stack import LOCAL_ADMIN_TOKEN
-from tests.e2e.conftest import RunningStack
-from tests.signing import ACCOUNT_SID, AUTH_TOKEN, shop_document
+from tests.e2e.conftest import RunningStack, http
+from tests.signing import (
+    ACCOUNT_SID,
+    AUTH_TOKEN,
+    form,
+    shop_document,
+    twilio_headers,
+    twilio_message,
+)
 
 pytestmark = pytest.mark.allow_hosts(["127.0.0.1"])
 
@@ -142,3 +150,72 @@ def test_a_report_prints_its_tables_and_refuses_bad_ranges(stack: RunningStack, 
 
     code, output = run(stack, "report", "report-shop", "--from", "2026-11-02", "--to", "2026-11-01")
     assert (code, "400: from must not be after to" in output) == (1, True)
+
+
+def test_an_operators_round_a_conversation_exported_and_erased_and_a_report_printed(
+    stack: RunningStack, tmp_path: Path
+):
+    # Given a shop created from its JSON, and its URLs printed
+    document = shop_document(name="Loja da Rodada")
+    document["twilio"]["sms_numbers"] = ["+14155550181"]
+    document["twilio"]["whatsapp_numbers"] = []
+    path = tmp_path / "shop.json"
+    path.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
+    assert run(stack, "shop", "put", "round-shop", str(path))[0] == 0
+    code, output = run(stack, "urls", "round-shop")
+    assert code == 0
+    assert "/webhooks/twilio/round-shop" in output
+
+    # When a customer writes, in Arabic
+    customer = "+971501234567"
+    params = twilio_message(
+        uuid.uuid4().int >> 2, From=customer, To="+14155550181", Body="مرحبا، أين طلبي؟"
+    )
+    webhook = "/webhooks/twilio/round-shop"
+    answer = http(
+        "POST", stack.api + webhook, form(params), twilio_headers(stack.api + webhook, params)
+    )
+    assert answer.status == 200
+    stack.outbox.wait_for(
+        lambda e: e.method == "chat.postMessage" and "أين طلبي" in e.payload.get("text", ""),
+        timeout=20,
+    )
+
+    # Then the operator finds the conversation and exports it, readable, right to left
+    code, output = run(stack, "conversation", "list", "round-shop")
+    assert code == 0, output
+    [conversation_id] = [
+        line.split("│")[1].strip() for line in output.splitlines() if "sms" in line
+    ]
+    page = tmp_path / "conversation.html"
+    code, output = run(
+        stack,
+        "conversation",
+        "export",
+        "round-shop",
+        conversation_id,
+        "--format",
+        "html",
+        "--out",
+        str(page),
+    )
+    assert code == 0, output
+    assert "مرحبا، أين طلبي؟" in page.read_text(encoding="utf-8")
+    assert 'dir="auto"' in page.read_text(encoding="utf-8")
+
+    # And finds the customer, exports and erases everything about them
+    code, output = run(stack, "customer", "find", "round-shop", customer)
+    assert (code, customer in output) == (0, True)
+    exported = tmp_path / "customer.json"
+    assert run(stack, "customer", "export", "round-shop", customer, "--out", str(exported))[0] == 0
+    assert len(json.loads(exported.read_text(encoding="utf-8"))["conversations"]) == 1
+    code, output = run(stack, "customer", "erase", "round-shop", customer, "--yes")
+    assert code == 0, output
+    assert "Erased 1 conversations, 1 messages" in output
+    code, output = run(stack, "customer", "export", "round-shop", customer)
+    assert (code, "404" in output) == (1, True)
+
+    # And a report prints, counting the conversation that was (the erasure left none)
+    code, output = run(stack, "report", "round-shop")
+    assert code == 0, output
+    assert "Totals" in output
