@@ -169,6 +169,16 @@ def _identity_key(shop_id: str, identity_value: str) -> dict[str, Any]:
     return _key(f"SHOP#{shop_id}#IDENTITY#{identity_value}", "POINTER")
 
 
+def _thread_pointer_of(conversation: Conversation) -> list[dict[str, Any]]:
+    """The key of the conversation's Slack thread pointer, once it has a thread."""
+    team, channel, ts = (
+        conversation.slack_team_id,
+        conversation.slack_channel_id,
+        conversation.slack_thread_ts,
+    )
+    return [_thread_pointer_key(team, channel, ts)] if team and channel and ts else []
+
+
 def _revision_key(team_id: str, channel_id: str, ts: str) -> dict[str, Any]:
     return _key(f"SLACK#{team_id}#{channel_id}#{ts}", "REVISION")
 
@@ -832,18 +842,7 @@ class Store:
         """The customer's open pointer (while it is this conversation's) and the Slack thread
         pointer expire with the conversation."""
         keys = [_open_pointer_key(conversation.shop_id, conversation.customer_address)]
-        if (
-            conversation.slack_team_id
-            and conversation.slack_channel_id
-            and conversation.slack_thread_ts
-        ):
-            keys.append(
-                _thread_pointer_key(
-                    conversation.slack_team_id,
-                    conversation.slack_channel_id,
-                    conversation.slack_thread_ts,
-                )
-            )
+        keys += _thread_pointer_of(conversation)
         for key in keys:
             try:
                 self._client.update_item(
@@ -1032,18 +1031,7 @@ class Store:
         record that points at them or repeats their text; returns how many went."""
         shop_id = conversation.shop_id
         keys = [_conversation_key(shop_id, conversation.conversation_id)]
-        if (
-            conversation.slack_team_id
-            and conversation.slack_channel_id
-            and conversation.slack_thread_ts
-        ):
-            keys.append(
-                _thread_pointer_key(
-                    conversation.slack_team_id,
-                    conversation.slack_channel_id,
-                    conversation.slack_thread_ts,
-                )
-            )
+        keys += _thread_pointer_of(conversation)
         for item in items:
             keys.append(_key(str(item["PK"]), str(item["SK"])))
             if item.get("provider_message_id") and "agent_user_id" in item:

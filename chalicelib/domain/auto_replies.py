@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from chalicelib.domain.canned import fill, first_name, placeholder_check
+from chalicelib.domain.canned import fill, first_name, in_language, placeholder_check
 from chalicelib.domain.conversation import Conversation, InboundMessage
 from chalicelib.domain.sla import SlaPolicy
 
@@ -153,12 +153,7 @@ class AutoReplyPolicy(_Strict):
 
     def template(self, kind: AutoReplyKind, language: str) -> str:
         own, shipped = self.templates.get(kind, {}), DEFAULT_TEMPLATES[kind]
-        for candidate in (language, self.default_language, "en"):
-            if candidate in own:
-                return own[candidate]
-            if candidate in shipped:
-                return shipped[candidate]
-        return shipped["en"]
+        return in_language(own, shipped, language, self.default_language)
 
 
 @dataclass(frozen=True)

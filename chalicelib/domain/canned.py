@@ -7,7 +7,7 @@ Placeholders are `{first_name}` (the customer's, from their WhatsApp profile), `
 
 import re
 import string
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
@@ -65,6 +65,19 @@ def fill(template: str, **values: str) -> str:
     filled = re.sub(r"([,،])(?:\s*[,،])+", r"\1", filled)
     filled = re.sub(r"[,،]+([.!?;:।])", r"\1", filled)
     return re.sub(r"[ \t]{2,}", " ", filled).strip()
+
+
+def in_language(
+    own: Mapping[str, str], shipped: Mapping[str, str], language: str, default: str
+) -> str:
+    """A wording in the customer's language: the shop's own, else the shipped one; then the
+    same in the shop's default language, then in English."""
+    for candidate in (language, default, "en"):
+        if candidate in own:
+            return own[candidate]
+        if candidate in shipped:
+            return shipped[candidate]
+    return shipped["en"]
 
 
 def first_name(customer_name: str | None) -> str:

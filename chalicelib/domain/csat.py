@@ -13,7 +13,8 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from chalicelib.domain.canned import fill, first_name, placeholder_check
+from chalicelib.domain.auto_replies import Language
+from chalicelib.domain.canned import fill, first_name, in_language, placeholder_check
 from chalicelib.domain.conversation import (
     Channel,
     Conversation,
@@ -56,7 +57,6 @@ Template = Annotated[
     AfterValidator(placeholder_check(TEMPLATE_FIELDS)),
     Field(min_length=1, max_length=500),
 ]
-Language = Annotated[str, Field(pattern=r"^[a-z]{2,3}$")]
 
 
 class CsatPolicy(BaseModel):
@@ -75,21 +75,12 @@ class CsatPolicy(BaseModel):
         return sorted({*DEFAULT_QUESTIONS, *self.questions})
 
     def question(self, language: str, customer_name: str | None, shop: str) -> str:
-        template = _wording(self.questions, DEFAULT_QUESTIONS, language, self.default_language)
+        template = in_language(self.questions, DEFAULT_QUESTIONS, language, self.default_language)
         return fill(template, first_name=first_name(customer_name), shop=shop)
 
     def thanks_text(self, language: str, customer_name: str | None, shop: str) -> str:
-        template = _wording(self.thanks, DEFAULT_THANKS, language, self.default_language)
+        template = in_language(self.thanks, DEFAULT_THANKS, language, self.default_language)
         return fill(template, first_name=first_name(customer_name), shop=shop)
-
-
-def _wording(own: dict[str, str], shipped: dict[str, str], language: str, default: str) -> str:
-    for candidate in (language, default):
-        if candidate in own:
-            return own[candidate]
-        if candidate in shipped:
-            return shipped[candidate]
-    return shipped["en"]
 
 
 def survey_key(conversation: Conversation) -> str:

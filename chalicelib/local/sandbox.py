@@ -47,6 +47,23 @@ __all__ = ["Outbox", "OutboxEntry", "SlackStandIn", "TwilioStandIn"]
 _MAX_BODY_BYTES = 5 * 1024 * 1024
 _CONTINUATION = "    "
 _TWILIO_API_VERSION = "2010-04-01"
+
+
+def _twilio_page(name: str, found: list[dict[str, Any]], uri: str, size: int) -> dict[str, Any]:
+    """One page of a Twilio list answer, holding everything found."""
+    return {
+        name: found,
+        "page": 0,
+        "page_size": size,
+        "start": 0,
+        "end": max(len(found) - 1, 0),
+        "uri": uri,
+        "first_page_uri": uri,
+        "next_page_uri": None,
+        "previous_page_uri": None,
+    }
+
+
 _CALLBACK_TIMEOUT_SECONDS = 5.0
 _STOP_JOIN_SECONDS = 2.0
 
@@ -1054,17 +1071,7 @@ class TwilioStandIn(_StandIn):
                 and wanted.search(number["phone_number"]) is not None
             ]
         uri = f"/{_TWILIO_API_VERSION}/Accounts/{account_sid}/IncomingPhoneNumbers.json"
-        page = {
-            "incoming_phone_numbers": found,
-            "page": 0,
-            "page_size": 50,
-            "start": 0,
-            "end": max(len(found) - 1, 0),
-            "uri": uri,
-            "first_page_uri": uri,
-            "next_page_uri": None,
-            "previous_page_uri": None,
-        }
+        page = _twilio_page("incoming_phone_numbers", found, uri, 50)
         self._record("incoming_phone_numbers.list", {**params, "response": {"count": len(found)}})
         return _Reply(HTTPStatus.OK, page)
 
@@ -1230,17 +1237,7 @@ class TwilioStandIn(_StandIn):
                 and all(m.get(field) == value for field, value in wanted.items())
             ][:page_size]
         uri = f"/{_TWILIO_API_VERSION}/Accounts/{account_sid}/Messages.json?PageSize={page_size}"
-        page = {
-            "messages": found,
-            "page": 0,
-            "page_size": page_size,
-            "start": 0,
-            "end": max(len(found) - 1, 0),
-            "uri": uri,
-            "first_page_uri": uri,
-            "next_page_uri": None,
-            "previous_page_uri": None,
-        }
+        page = _twilio_page("messages", found, uri, page_size)
         self._record("messages.list", {**params, "response": {"count": len(found)}})
         return _Reply(HTTPStatus.OK, page)
 
