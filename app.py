@@ -153,6 +153,13 @@ def get_shop(shop_id: str) -> Response:
     return _json(200, _container().admin.get(shop_id))
 
 
+@app.route("/admin/shops/{shop_id}", methods=["DELETE"])
+@answers_errors
+def delete_shop(shop_id: str) -> Response:
+    _require_admin()
+    return _json(200, _container().admin.delete(shop_id))
+
+
 @app.route("/admin/shops", methods=["GET"])
 @answers_errors
 def list_shops() -> Response:

@@ -20,7 +20,7 @@ from chalicelib.settings import INBOUND_QUEUE, OUTBOUND_QUEUE, TIMERS_QUEUE
 app = typer.Typer(
     help="Threadline: run it locally, manage shops and customers, look after the queues."
 )
-shop_app = typer.Typer(help="Create, read and list shops; connect their Twilio numbers.")
+shop_app = typer.Typer(help="Create, read, list and delete shops; connect their Twilio numbers.")
 conversation_app = typer.Typer(help="A shop's conversations: list them, export one.")
 customer_app = typer.Typer(help="Customers: find, link their addresses, export, erase.")
 message_app = typer.Typer(help="Messages the shop sends first (order shipped, a delay).")
@@ -135,6 +135,48 @@ def shop_list(api: Api = LOCAL_API, token: Token = LOCAL_TOKEN) -> None:
 
 # How each number's result shows; failures and numbers Twilio does not know are red.
 RESULT_COLOURS = {"connected": "green", "manual": "yellow"}
+
+
+@shop_app.command("delete")
+def shop_delete(
+    shop_id: str,
+    erase_customers: Annotated[
+        bool, typer.Option("--erase-customers", help="erase every customer of the shop first")
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="do not ask")] = False,
+    api: Api = LOCAL_API,
+    token: Token = LOCAL_TOKEN,
+) -> None:
+    """Delete a shop: its configuration, addresses and secrets; with --erase-customers, every
+    customer's data first (refused while any conversation is left)."""
+    from rich.progress import Progress
+
+    if not yes:
+        what = "every customer of" if erase_customers else ""
+        typer.confirm(f"Delete {what} {shop_id}? It cannot be undone", abort=True)
+    if erase_customers:
+        customers = _every_customer(shop_id, api, token)
+        with Progress(console=console) as progress:
+            erasing = progress.add_task("Erasing customers", total=len(customers))
+            for address in customers:
+                _call("DELETE", api, token, _customer_path(shop_id, address))
+                progress.advance(erasing)
+    _call("DELETE", api, token, f"/admin/shops/{shop_id}")
+    console.print(f"Shop {shop_id} deleted.")
+
+
+def _every_customer(shop_id: str, api: str, token: str) -> list[str]:
+    """The addresses of every conversation of the shop, page by page."""
+    from urllib.parse import quote
+
+    addresses: dict[str, None] = {}
+    cursor: str | None = ""
+    while cursor is not None:
+        query = "limit=100" + (f"&cursor={quote(cursor)}" if cursor else "")
+        page = _call("GET", api, token, f"/admin/shops/{shop_id}/conversations?{query}")
+        addresses.update(dict.fromkeys(c["customer_address"] for c in page["conversations"]))
+        cursor = page["next_cursor"]
+    return list(addresses)
 
 
 @shop_app.command("connect-twilio")

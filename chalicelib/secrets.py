@@ -63,6 +63,16 @@ class SecretVault:
         self._provider.clear_cache()  # type: ignore[no-untyped-call]
         return str(answer["VersionId"])
 
+    def delete(self, shop_id: str) -> None:
+        """Schedules the shop's secrets for deletion (Secrets Manager keeps them 7 days, in
+        case the shop was deleted by mistake)."""
+        try:
+            self._client.delete_secret(SecretId=self._name(shop_id), RecoveryWindowInDays=7)
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ResourceNotFoundException":
+                raise
+        self._provider.clear_cache()  # type: ignore[no-untyped-call]
+
     def undo(self, shop_id: str, version_id: str, previous: ShopSecrets | None) -> None:
         """Takes back the write that made `version_id`, unless a later write replaced it:
         the previous secrets return, or the secret goes if the shop had none."""

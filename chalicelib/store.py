@@ -327,6 +327,33 @@ class Store:
             raise Conflict(f"already used by another shop: {', '.join(taken)}") from error
         self._shops.clear_cache()  # type: ignore[no-untyped-call]
 
+    def delete_shop(self, shop: Shop) -> None:
+        """Removes a shop's configuration, its counters and its claims on addresses, at once
+        (its conversations are erased before, customer by customer)."""
+        owner = _to_attributes({":shop": shop.shop_id})
+        actions: list[dict[str, Any]] = [
+            {"Delete": {"TableName": self._table, "Key": shop_key(shop.shop_id)}},
+            {
+                "Delete": {
+                    "TableName": self._table,
+                    "Key": _key(f"SHOP#{shop.shop_id}", "COUNTERS"),
+                }
+            },
+        ]
+        actions += [
+            {
+                "Delete": {
+                    "TableName": self._table,
+                    "Key": _address_key(address),
+                    "ConditionExpression": "attribute_not_exists(PK) OR shop_id = :shop",
+                    "ExpressionAttributeValues": owner,
+                }
+            }
+            for address in sorted(shop.inbound_addresses())
+        ]
+        self._client.transact_write_items(TransactItems=actions)
+        self._shops.clear_cache()  # type: ignore[no-untyped-call]
+
     def shops(self) -> list[Shop]:
         """Every shop (an operator's listing: a scan, which a few thousand shops afford)."""
         paginator = self._client.get_paginator("scan")

@@ -110,6 +110,20 @@ class ShopAdmin:
             raise
         return previous is None, self._shown(shop, secrets)
 
+    def delete(self, shop_id: str) -> dict[str, object]:
+        """Removes a shop that has no conversations left (its customers erased first): its
+        configuration, its addresses (free for another shop) and its secrets."""
+        shop = self._existing(shop_id)
+        if self._store.recent_conversations(shop_id, 1):
+            raise Conflict(
+                "the shop still has conversations: erase its customers first "
+                "(threadline shop delete --erase-customers)"
+            )
+        self._vault.delete(shop_id)
+        self._store.delete_shop(shop)
+        logger.info("shop deleted", shop_id=shop_id)
+        return {"deleted": shop_id}
+
     def conversations(self, shop_id: str, query: dict[str, str]) -> dict[str, object]:
         """A page of the shop's conversations (see the OpenAPI document for the filters)."""
         self._existing(shop_id)

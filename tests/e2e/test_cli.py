@@ -219,3 +219,9 @@ def test_an_operators_round_a_conversation_exported_and_erased_and_a_report_prin
     code, output = run(stack, "report", "round-shop")
     assert code == 0, output
     assert "Totals" in output
+
+    # And with no customer left, the shop is deleted, its number free again
+    code, output = run(stack, "shop", "delete", "round-shop", "--erase-customers", "--yes")
+    assert code == 0, output
+    assert "Shop round-shop deleted." in output
+    assert run(stack, "urls", "round-shop")[0] == 1

@@ -645,3 +645,41 @@ def test_without_slack_oauth_credentials_there_is_no_install_link(client: Client
     response = client.http.get("/slack/install?shop=ana")
     assert response.status_code == 404
     assert json.loads(response.body)["error"] == "Slack installs are not configured"
+
+
+# Deleting a shop -----------------------------------------------------------------------------
+
+
+def test_a_shop_is_deleted_once_its_customers_are_erased_and_its_numbers_are_free(
+    client: Client, put_shop: PutShop, shop: str, run_workers: Callable[[], int]
+) -> None:
+    # Given a customer wrote to ana
+    params = twilio_message(1)
+    path = "/webhooks/twilio/ana"
+    client.http.post(path, headers=twilio_headers(PUBLIC_URL + path, params), body=form(params))
+    run_workers()
+
+    # Then deleting the shop is refused while the conversation is there, and nothing changes
+    refused = client.http.delete("/admin/shops/ana", headers=ADMIN)
+    assert refused.status_code == 409
+    assert "erase its customers first" in body_of(refused)["error"]
+    assert stored_config("ana") is not None
+
+    # When the customer is erased, the shop is deleted
+    customer = params["From"].replace("+", "%2B")
+    assert (
+        client.http.delete(f"/admin/shops/ana/customers/{customer}", headers=ADMIN).status_code
+        == 200
+    )
+    deleted = client.http.delete("/admin/shops/ana", headers=ADMIN)
+    assert deleted.status_code == 200, deleted.body
+    assert body_of(deleted) == {"deleted": "ana"}
+
+    # Then its configuration, counters and address claims are gone, its secret is scheduled
+    # for deletion, and its numbers are free for another shop
+    assert client.http.get("/admin/shops/ana", headers=ADMIN).status_code == 404
+    assert not [i for i in table_items() if i["PK"]["S"] in ("SHOP#ana", f"ADDRESS#{SMS_NUMBER}")]
+    secret = aws_client("secretsmanager").describe_secret(SecretId="threadline/shops/ana")
+    assert "DeletedDate" in secret
+    assert put_shop("bob", bob_document(sms_numbers=[SMS_NUMBER])).status_code == 201
+    assert client.http.delete("/admin/shops/ana", headers=ADMIN).status_code == 404
