@@ -44,6 +44,10 @@ class CloudWatchMetrics:
     def seconds(self, name: str, value: float, channel: str | None = None) -> None:
         self._metrics_for(channel).add_metric(name=name, unit="Seconds", value=value)
 
+    def value(self, name: str, value: float, channel: str | None = None) -> None:
+        """A measure without a unit (a rating): its average is the CloudWatch statistic."""
+        self._metrics_for(channel).add_metric(name=name, unit="None", value=value)
+
     def flush(self) -> None:
         """Writes what was gathered (one line per set of dimension values)."""
         pending, self._pending = self._pending, {}

@@ -172,6 +172,8 @@ class InboundProcessor:
         self._store.record_inbound(message, conversation, reply_ts, expires_at=expires_at)
         # Counted once stored: a retry after this point finds the message processed.
         self._metrics.count(Metric.CUSTOMER_MESSAGE_PROCESSED, message.channel)
+        if score is not None:
+            self._metrics.value(Metric.SATISFACTION_RATING, score, message.channel)
         if not card_is_new:
             self._refresh_card(slack, conversation, shop, thread)
         elif conversation.previous_conversation_id:

@@ -87,9 +87,12 @@ class Metric(StrEnum):
     SLA_BREACHED = "SlaBreached"
     CONVERSATION_RESOLVED = "ConversationResolved"
     DIGEST_POSTED = "DigestPosted"
+    SATISFACTION_RATING = "SatisfactionRating"
 
 
 class MetricsPort(Protocol):
     def count(self, name: str, channel: str | None = None) -> None: ...
 
     def seconds(self, name: str, value: float, channel: str | None = None) -> None: ...
+
+    def value(self, name: str, value: float, channel: str | None = None) -> None: ...

@@ -13,6 +13,7 @@ from tests.fakes import FakeSlack, RecordingTwilio
 from tests.integration.conftest import ADMIN, Clock
 from tests.integration.test_card_actions import customer_writes, press
 from tests.integration.test_data_rights import table_items
+from tests.integration.test_reports import emf_metrics, values_of
 from tests.signing import shop_document
 
 CUSTOMER = "+5511987654321"
@@ -35,7 +36,7 @@ def resolve_conversation(client: Any, container: Any, run_workers: Any, slack: F
 
 
 def test_the_question_goes_out_once_in_the_customers_language_and_the_rating_shows(
-    client, put_shop, container, run_workers, slack: FakeSlack, twilio: RecordingTwilio
+    client, put_shop, container, run_workers, slack: FakeSlack, twilio: RecordingTwilio, capsys
 ):
     assert put_shop("ana", shop_document(csat={})).status_code == 201
     root_ts = resolve_conversation(client, container, run_workers, slack)
@@ -55,8 +56,10 @@ def test_the_question_goes_out_once_in_the_customers_language_and_the_rating_sho
     assert len(twilio.sent) == 1
 
     # When the customer answers "4"
+    capsys.readouterr()
     customer_writes(client, 2, " 4 ")
     run_workers()
+    assert values_of(emf_metrics(capsys.readouterr().out), "SatisfactionRating") == [("sms", [4.0])]
 
     # Then the rating is stored, the card and the thread show it, the customer is thanked,
     # and the conversation stays resolved
