@@ -286,17 +286,23 @@ def report(
         f"[bold]{shop_id}[/bold]: conversations opened from {shown['start']} "
         f"to {shown['end']} ({shown['timezone']}); durations h:mm:ss"
     )
-    totals = Table(*FIGURE_COLUMNS, title="Totals")
-    totals.add_row(*_figure_cells(shown["totals"]))
+    # Figures down, who across: readable in a narrow terminal.
+    totals = Table("figure", "value", title="Totals")
+    for figure, cell in zip(FIGURE_COLUMNS, _figure_cells(shown["totals"]), strict=True):
+        totals.add_row(figure, cell)
     console.print(totals)
     channels = Table("channel", "conversations", title="By channel")
     for channel, count in shown["totals"]["by_channel"].items():
         channels.add_row(channel, str(count))
     console.print(channels)
-    agents = Table("agent", *FIGURE_COLUMNS, title="By agent")
-    for agent in shown["agents"]:
-        agents.add_row(agent["assignee_user_id"] or "(unassigned)", *_figure_cells(agent))
-    console.print(agents)
+    agents = shown["agents"]
+    by_agent = Table(
+        "figure", *(a["assignee_user_id"] or "(unassigned)" for a in agents), title="By agent"
+    )
+    cells = [_figure_cells(agent) for agent in agents]
+    for row, figure in enumerate(FIGURE_COLUMNS):
+        by_agent.add_row(figure, *(column[row] for column in cells))
+    console.print(by_agent if agents else "No conversations in the period.")
 
 
 Out = Annotated[Path | None, typer.Option("--out", help="write to this file, not stdout")]
@@ -305,6 +311,10 @@ Out = Annotated[Path | None, typer.Option("--out", help="write to this file, not
 def _id_column() -> Column:
     # Ids are copied into the next command: never cut short.
     return Column("conversation", no_wrap=True, min_width=26)
+
+
+def _counted(count: int, thing: str) -> str:
+    return f"{count} {thing}" + ("" if count == 1 else "s")
 
 
 def _minute(iso: str) -> str:
@@ -327,7 +337,7 @@ def conversation_list(
     filters = {"status": status, "channel": channel, "limit": str(limit)}
     query = urlencode({name: value for name, value in filters.items() if value})
     answer = _call("GET", api, token, f"/admin/shops/{shop_id}/conversations?{query}")
-    table = Table(_id_column(), "channel", "customer", "status", "messages", "started (UTC)")
+    table = Table(_id_column(), "channel", "customer", "status", "msgs", "started (UTC)")
     for found in answer["conversations"]:
         table.add_row(
             found["conversation_id"],
@@ -368,7 +378,7 @@ def _print_customer(customer: dict[str, Any]) -> None:
     console.print(f"[bold]{name}[/bold]{linked}", highlight=False)
     for entry in customer["addresses"]:
         console.print(f"  {entry['channel']:<9} {entry['address']}", highlight=False)
-    table = Table(_id_column(), "channel", "status", "messages", "started (UTC)")
+    table = Table(_id_column(), "channel", "status", "msgs", "started (UTC)")
     for found in customer["conversations"]:
         table.add_row(
             found["conversation_id"],
@@ -428,9 +438,10 @@ def customer_erase(
         )
     receipt = _call("DELETE", api, token, _customer_path(shop_id, address))
     console.print(
-        f"Erased {receipt['conversations']} conversations, {receipt['messages']} messages "
-        f"and {receipt['files']} files; {receipt['slack_messages_deleted']} Slack posts "
-        f"deleted, {receipt['slack_messages_left']} left to the workspace's admin."
+        f"Erased {_counted(receipt['conversations'], 'conversation')}, "
+        f"{_counted(receipt['messages'], 'message')} and {_counted(receipt['files'], 'file')}; "
+        f"{_counted(receipt['slack_messages_deleted'], 'Slack post')} deleted, "
+        f"{receipt['slack_messages_left']} left to the workspace's admin."
     )
     console.print(f"Receipt: {receipt['erased_at']} {receipt['customer_sha256']}", highlight=False)
 
