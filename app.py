@@ -455,6 +455,12 @@ def requeue_unprocessed(event: CloudWatchEvent) -> None:
     _container().redelivery.requeue_unprocessed()
 
 
+@app.schedule(Rate(5, unit=Rate.MINUTES))
+def tell_dead_letters(event: CloudWatchEvent) -> None:
+    """Jobs that ran out of tries, told in the Slack thread (or channel) they were for."""
+    _container().dead_letters.tell_new()
+
+
 @app.schedule(Rate(1, unit=Rate.HOURS))
 @flushes_metrics
 def post_digests(event: CloudWatchEvent) -> None:

@@ -23,6 +23,7 @@ from chalicelib.services.agent_tools import AgentTools
 from chalicelib.services.conversations import CardActions, InboundProcessor
 from chalicelib.services.customers import Customers
 from chalicelib.services.data_rights import CustomerData
+from chalicelib.services.dead_letters import DeadLetterWatch
 from chalicelib.services.intake import Intake
 from chalicelib.services.ports import Clock, IdFactory, SlackFactory, SlackPort
 from chalicelib.services.recovery import Redelivery
@@ -268,6 +269,10 @@ class Container:
     @cached_property
     def customer_data(self) -> CustomerData:
         return CustomerData(self.store, self.media, self.clock, self.vault, self.slack)
+
+    @cached_property
+    def dead_letters(self) -> DeadLetterWatch:
+        return DeadLetterWatch(self.store, self.queues, self.vault, self.slack, self.clock)
 
     @cached_property
     def shop_messages(self) -> ShopMessages:

@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Column, Table
 
-from chalicelib.settings import INBOUND_QUEUE, OUTBOUND_QUEUE, TIMERS_QUEUE
+from chalicelib.settings import INBOUND_QUEUE, OUTBOUND_QUEUE, TIMERS_QUEUE, dead_letter_queue
 
 app = typer.Typer(
     help="Threadline: run it locally, manage shops and customers, look after the queues."
@@ -35,8 +35,7 @@ console = Console()
 LOCAL_API = "http://127.0.0.1:8000"
 LOCAL_TOKEN = "local-admin-token"
 DEAD_LETTERS = {
-    queue.replace(".fifo", "-dlq.fifo"): queue
-    for queue in (INBOUND_QUEUE, OUTBOUND_QUEUE, TIMERS_QUEUE)
+    dead_letter_queue(queue): queue for queue in (INBOUND_QUEUE, OUTBOUND_QUEUE, TIMERS_QUEUE)
 }
 
 Api = Annotated[str, typer.Option(envvar="THREADLINE_API_URL", help="the API's base URL")]

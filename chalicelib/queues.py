@@ -99,6 +99,21 @@ class Queues:
                 QueueUrl=url, Entries=entries[start : start + 10]
             )
 
+    def peek(self, queue_name: str, limit: int = 100) -> list[tuple[str, str]]:
+        """(message id, body) of what waits in a queue, left where it is (visible again at
+        once), up to `limit`: for watching dead-letter queues, never for processing."""
+        url = self._url(queue_name)
+        seen: dict[str, str] = {}
+        for _ in range(math.ceil(limit / 10)):
+            answer = self._client.receive_message(
+                QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0, WaitTimeSeconds=0
+            )
+            fresh = {m["MessageId"]: m["Body"] for m in answer.get("Messages", [])}
+            if not fresh or fresh.keys() <= seen.keys():
+                break
+            seen |= fresh
+        return list(seen.items())[:limit]
+
     def send_inbound(self, message: InboundMessage | ShopMessage) -> None:
         self._client.send_message(
             QueueUrl=self._url(self._inbound_name),

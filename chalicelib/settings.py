@@ -15,6 +15,13 @@ TABLE_NAME = "threadline"
 INBOUND_QUEUE = "threadline-inbound.fifo"
 OUTBOUND_QUEUE = "threadline-outbound.fifo"
 TIMERS_QUEUE = "threadline-timers.fifo"
+
+
+def dead_letter_queue(queue: str) -> str:
+    """Where a queue's messages go after their last try (infra/template.json)."""
+    return queue.replace(".fifo", "-dlq.fifo")
+
+
 SCHEDULE_GROUP = "threadline"
 INBOUND_MAIL_TOPIC = "threadline-inbound-mail"
 EMAIL_EVENTS_TOPIC = "threadline-email-events"

@@ -20,6 +20,7 @@ index):
 | profile by identity (number or email)  | SHOP#{shop}#IDENTITY#{identity}     | POINTER          |
 | latest edit/deletion of a Slack message| SLACK#{team}#{channel}#{ts}         | REVISION         |
 | a post made for an agent or by itself  | SLACK#{team}#POST#{job's post id}   | POST             |
+| a dead letter told in Slack (30 days)  | DEADLETTER#{SQS message id}         | TOLD             |
 | an "Add to Slack" in progress (10 min) | OAUTHSTATE#{state}                  | STATE            |
 | a shop's daily digest, by local day    | SHOP#{shop}#DIGEST                  | {local date}     |
 | a workspace's installation (no tokens) | SLACKTEAM#{enterprise or -}#{team}  | INSTALLATION     |
@@ -177,6 +178,13 @@ def _thread_pointer_of(conversation: Conversation) -> list[dict[str, Any]]:
         conversation.slack_thread_ts,
     )
     return [_thread_pointer_key(team, channel, ts)] if team and channel and ts else []
+
+
+def _dead_letter_key(message_id: str) -> dict[str, Any]:
+    return _key(f"DEADLETTER#{message_id}", "TOLD")
+
+
+DEAD_LETTER_MEMORY = timedelta(days=30)
 
 
 def _revision_key(team_id: str, channel_id: str, ts: str) -> dict[str, Any]:
@@ -1560,3 +1568,31 @@ class Store:
             if any(_cancelled_by_condition(error)):
                 raise Conflict("the customer's links changed meanwhile; try again") from error
             raise
+
+    # Dead letters told in Slack -------------------------------------------------------------
+
+    def claim_dead_letter(self, message_id: str, now: datetime) -> bool:
+        """Claims the telling of one dead letter; False when it was told (or is being told)
+        already. Kept 30 days, longer than a dead-letter queue keeps a message (14)."""
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item={
+                    **_dead_letter_key(message_id),
+                    **_to_attributes(
+                        {
+                            "told_at": now.isoformat(),
+                            "expires_at": int((now + DEAD_LETTER_MEMORY).timestamp()),
+                        }
+                    ),
+                },
+                ConditionExpression="attribute_not_exists(PK)",
+            )
+        except ClientError as error:
+            if _condition_failed(error):
+                return False
+            raise
+        return True
+
+    def release_dead_letter(self, message_id: str) -> None:
+        self._client.delete_item(TableName=self._table, Key=_dead_letter_key(message_id))

@@ -425,6 +425,18 @@ def continued_note(
     )
 
 
+def dead_letter_note(what: str) -> SlackMessage:
+    """Told where a job that ran out of tries was for: it waits for the operators."""
+    text = (
+        f":rotating_light: Threadline could not {escape_mrkdwn(what)}, even after several "
+        "tries. It is held for the operators, who are alerted and can send it again; until "
+        "then, answer the customer another way if it is urgent."
+    )
+    return SlackMessage(
+        text=text, blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
+    )
+
+
 def reopened_note() -> SlackMessage:
     text = ":arrows_counterclockwise: The customer wrote again: this conversation is open again."
     return SlackMessage(

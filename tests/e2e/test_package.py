@@ -102,6 +102,7 @@ def test_every_function_and_dead_letter_queue_has_an_alarm(packaged: Path) -> No
         "EmailEvents",
         "RequeueUnprocessed",
         "PostDigests",
+        "TellDeadLetters",
     }
     assert functions | dead_letters <= alarmed
 
@@ -121,8 +122,8 @@ def test_no_role_grants_a_wildcard_action(packaged: Path) -> None:
             statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
         )
     ]
-    # Eight functions share the policy file; the scheduler role sends to its queue.
-    assert len(roles) == 9
+    # Nine functions share the policy file; the scheduler role sends to its queue.
+    assert len(roles) == 10
     assert "sqs:SendMessage" in actions
     assert [a for a in actions if "*" in a] == []
 
@@ -161,7 +162,7 @@ def test_every_function_is_given_the_media_bucket(packaged: Path) -> None:
         for name, r in resources(packaged).items()
         if r["Type"] == "AWS::Serverless::Function"
     }
-    assert len(functions) == 8
+    assert len(functions) == 9
     assert {
         name: variables.get("THREADLINE_MEDIA_BUCKET") for name, variables in functions.items()
     } == {name: {"Ref": "MediaBucket"} for name in functions}

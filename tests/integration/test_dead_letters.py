@@ -1,0 +1,87 @@
+"""Dead letters told in Slack: a customer message or a reply that ran out of tries waits in
+its dead-letter queue for the operators, and the agents hear of it, once, in the thread (or
+the shop's channel) it was for."""
+
+from typing import Any
+
+import boto3
+
+from chalicelib.domain.errors import Retryable
+from chalicelib.settings import INBOUND_QUEUE, OUTBOUND_QUEUE, dead_letter_queue
+from tests.fakes import FakeSlack, RecordingTwilio
+from tests.integration.conftest import PUBLIC_URL
+from tests.signing import form, slack_headers, slack_thread_reply, twilio_headers, twilio_message
+
+CUSTOMER = "+5511987654321"
+
+
+def depth(queue: str) -> int:
+    sqs = boto3.client("sqs")
+    url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return sum(int(value) for value in attributes.values())
+
+
+def test_a_customer_message_that_could_not_be_posted_is_told_in_the_shops_channel_once(
+    client: Any, shop: str, container: Any, run_workers: Any, slack: FakeSlack
+) -> None:
+    # Given Slack refuses every try of a customer's first message
+    slack.failures.extend(Retryable("Slack is down") for _ in range(10))
+    params = twilio_message(1, From=CUSTOMER, Body="Socorro, meu pedido sumiu")
+    path = "/webhooks/twilio/ana"
+    client.http.post(path, headers=twilio_headers(PUBLIC_URL + path, params), body=form(params))
+    run_workers()
+    assert depth(dead_letter_queue(INBOUND_QUEUE)) == 1
+    slack.failures.clear()
+
+    # When the watcher runs, twice
+    told = container.dead_letters.tell_new()
+    again = container.dead_letters.tell_new()
+
+    # Then the shop's channel hears of it once, naming the customer, and the message is still
+    # in the dead-letter queue for the operators to send again
+    assert (told, again) == (1, 0)
+    [note] = slack.posts
+    assert (note.channel, note.thread_ts) == ("C0SUPPORT", None)
+    assert f"could not post a message from {CUSTOMER}" in note.message.text
+    assert depth(dead_letter_queue(INBOUND_QUEUE)) == 1
+
+
+def test_a_reply_that_could_not_be_sent_is_told_in_its_thread(
+    client: Any,
+    shop: str,
+    open_thread: Any,
+    container: Any,
+    run_workers: Any,
+    slack: FakeSlack,
+    twilio: RecordingTwilio,
+) -> None:
+    thread_ts = open_thread()
+    twilio.failures.extend(Retryable("Twilio is down") for _ in range(12))
+    body = slack_thread_reply(thread_ts, "1764000900.000100", "Já verifico!")
+    client.http.post("/slack/events", headers=slack_headers(body), body=body)
+    run_workers()
+    assert depth(dead_letter_queue(OUTBOUND_QUEUE)) == 1
+
+    assert container.dead_letters.tell_new() == 1
+
+    note = slack.thread(thread_ts)[-1]
+    assert "could not send a reply or apply a button" in note.message.text
+
+
+def test_a_failed_note_is_told_at_the_next_run(
+    client: Any, shop: str, container: Any, run_workers: Any, slack: FakeSlack
+) -> None:
+    slack.failures.extend(Retryable("Slack is down") for _ in range(10))
+    params = twilio_message(1, From=CUSTOMER)
+    path = "/webhooks/twilio/ana"
+    client.http.post(path, headers=twilio_headers(PUBLIC_URL + path, params), body=form(params))
+    run_workers()
+    slack.failures[:] = [Retryable("still down")]
+
+    assert container.dead_letters.tell_new() == 0
+    assert container.dead_letters.tell_new() == 1
+    assert len(slack.posts) == 1
