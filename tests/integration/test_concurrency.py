@@ -7,6 +7,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+import boto3
 import pytest
 
 from chalicelib.bootstrap import Container
@@ -16,10 +17,12 @@ from chalicelib.domain.conversation import (
     Conversation,
     ConversationAction,
     InboundMessage,
+    Priority,
     SlaAlarm,
     SlaStage,
     conversation_ref,
 )
+from chalicelib.settings import TABLE_NAME
 from chalicelib.store import Store
 from tests.fakes import FakeSlack, RecordingTwilio
 from tests.integration.conftest import PUBLIC_URL, Clock
@@ -267,3 +270,51 @@ def test_two_first_messages_at_once_open_one_conversation_under_one_card(
     # And the card as last drawn counts both messages
     assert slack.updates[-1].ts == root.ts
     assert "2 messages" in card(slack)
+
+
+# The store's side ---------------------------------------------------------------------------
+
+
+def test_a_change_made_from_a_stale_read_is_refused_and_nothing_of_it_stored(
+    open_thread, container
+):
+    # Given a conversation two workers read at the same version, and the first one's change
+    root_ts = open_thread()
+    read = stored(container, root_ts)
+    first = container.store.save_state(read.model_copy(update={"assignee_user_id": "U0AGENT1"}))
+    assert first is not None
+    assert first.version == read.version + 1
+
+    # When the second stores its change made from the same read
+    second = container.store.save_state(read.model_copy(update={"priority": Priority.URGENT}))
+
+    # Then it is refused, and the first change stands alone
+    assert second is None
+    conversation = stored(container, root_ts)
+    assert (conversation.assignee_user_id, conversation.priority.value) == ("U0AGENT1", "normal")
+    assert conversation.version == first.version
+
+
+def test_a_conversation_stored_before_versions_existed_takes_its_first_change(
+    open_thread, container, slack: FakeSlack
+):
+    # Given a conversation item without a version, as stored before versions existed
+    root_ts = open_thread()
+    conversation = stored(container, root_ts)
+    boto3.client("dynamodb").update_item(
+        TableName=TABLE_NAME,
+        Key={
+            "PK": {"S": f"SHOP#ana#CONV#{conversation.conversation_id}"},
+            "SK": {"S": "CONVERSATION"},
+        },
+        UpdateExpression="REMOVE version",
+    )
+    assert stored(container, root_ts).version == 0
+
+    # When an agent takes it
+    container.card_actions.act(pressed(container, CardAction.ASSIGN_TO_ME, "U0AGENT1", root_ts))
+
+    # Then the change is stored, as its first version
+    taken = stored(container, root_ts)
+    assert (taken.assignee_user_id, taken.version) == ("U0AGENT1", 1)
+    assert "*Assignee:* <@U0AGENT1>" in card(slack)
