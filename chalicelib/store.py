@@ -45,6 +45,12 @@ post's ts once posted, and `done_at` once the chart is up too. A failed run give
 back, so the next run retries only what is missing; a finished digest is never taken again.
 The item expires after 40 days.
 
+A conversation carries a `version`, one more with every write that changes it (the customer's
+messages counted, its Slack thread attached, agents' and timers' changes). Agents' and timers'
+changes (`save_state`) are stored only if the conversation is still at the version they were
+read at, so a change made from a stale read is refused instead of undoing another; the caller
+reads again and applies its change anew. Moving the expiry alone is no change.
+
 Message keys are `<provider>:<provider message id>` (customer messages) and
 `slack:<channel>:<ts>` (agent replies), so a provider's retry always meets its first copy.
 Pointers are written in the same transaction as what they point to. Times are ISO-8601 UTC
@@ -615,6 +621,7 @@ class Store:
                         # Replies go from the number the customer last wrote to.
                         "UpdateExpression": "SET message_count = if_not_exists(message_count, "
                         ":zero) + :one, last_customer_message_at = :at, shop_address = :to, "
+                        "version = if_not_exists(version, :zero) + :one, "
                         "#status = :status" + extra_update,
                         "ExpressionAttributeNames": {"#status": "status"},
                         "ExpressionAttributeValues": _to_attributes(conversation_values),
@@ -797,15 +804,20 @@ class Store:
             return existing
         return conversation
 
-    def save_state(self, conversation: Conversation, *, expires_at: int | None = None) -> None:
+    def save_state(
+        self, conversation: Conversation, *, expires_at: int | None = None
+    ) -> Conversation | None:
         """Stores what agents and timers change on a conversation: status, snooze, priority,
         assignee, and its service-level state; with `expires_at`, it and its pointers expire
-        then."""
+        then. Only if it is still at the version it was read at: returns it as stored (its
+        next version), or None when another write came first or it was erased."""
         values: Item = {
             ":status": conversation.status.value,
             ":priority": conversation.priority.value,
+            ":read": conversation.version,
+            ":next": conversation.version + 1,
         }
-        assignments = ["#status = :status", "priority = :priority"]
+        assignments = ["#status = :status", "priority = :priority", "version = :next"]
         removals = []
         state = conversation.model_dump(
             mode="json",
@@ -841,18 +853,27 @@ class Store:
         if expires_at is not None:
             values[":expires_at"] = expires_at
             assignments.append("expires_at = :expires_at")
-        self._client.update_item(
-            TableName=self._table,
-            Key=_conversation_key(conversation.shop_id, conversation.conversation_id),
-            UpdateExpression="SET "
-            + ", ".join(assignments)
-            + (" REMOVE " + ", ".join(removals) if removals else ""),
-            ConditionExpression="attribute_exists(PK)",
-            ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues=_to_attributes(values),
-        )
+        # Conversations stored before versions existed read as version 0.
+        unversioned = " OR (attribute_exists(PK) AND attribute_not_exists(version))"
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=_conversation_key(conversation.shop_id, conversation.conversation_id),
+                UpdateExpression="SET "
+                + ", ".join(assignments)
+                + (" REMOVE " + ", ".join(removals) if removals else ""),
+                ConditionExpression="version = :read"
+                + (unversioned if conversation.version == 0 else ""),
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=_to_attributes(values),
+            )
+        except ClientError as error:
+            if not _condition_failed(error):
+                raise
+            return None
         if expires_at is not None:
             self._extend_pointers(conversation, expires_at)
+        return conversation.model_copy(update={"version": conversation.version + 1})
 
     def touch_conversation(self, conversation: Conversation, expires_at: int | None) -> None:
         """Moves a conversation's expiry (and its pointers') to `expires_at`, for activity
@@ -901,48 +922,59 @@ class Store:
         thread_ts: str,
         *,
         expires_at: int | None = None,
-    ) -> Conversation:
+    ) -> Conversation | None:
+        """Gives the conversation its Slack thread, unless it has one already (another worker
+        attached its own first: None) or was erased meanwhile (None too)."""
         expiry = _expiry(expires_at)
-        self._client.transact_write_items(
-            TransactItems=[
-                {
-                    "Update": {
-                        "TableName": self._table,
-                        "Key": _conversation_key(
-                            conversation.shop_id, conversation.conversation_id
-                        ),
-                        "UpdateExpression": "SET slack_team_id = :team, "
-                        "slack_channel_id = :channel, slack_thread_ts = :ts"
-                        + (", expires_at = :expires_at" if expiry else ""),
-                        "ConditionExpression": "attribute_not_exists(slack_thread_ts)",
-                        "ExpressionAttributeValues": _to_attributes(
-                            {":team": team_id, ":channel": channel_id, ":ts": thread_ts}
-                            | {f":{name}": value for name, value in expiry.items()}
-                        ),
-                    }
-                },
-                {
-                    "Put": {
-                        "TableName": self._table,
-                        "Item": {
-                            **_thread_pointer_key(team_id, channel_id, thread_ts),
-                            **_to_attributes(
-                                {
-                                    "shop_id": conversation.shop_id,
-                                    "conversation_id": conversation.conversation_id,
-                                    **expiry,
-                                }
+        try:
+            self._client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Update": {
+                            "TableName": self._table,
+                            "Key": _conversation_key(
+                                conversation.shop_id, conversation.conversation_id
                             ),
-                        },
-                    }
-                },
-            ]
-        )
+                            "UpdateExpression": "SET slack_team_id = :team, "
+                            "slack_channel_id = :channel, slack_thread_ts = :ts, "
+                            "version = if_not_exists(version, :zero) + :one"
+                            + (", expires_at = :expires_at" if expiry else ""),
+                            "ConditionExpression": "attribute_exists(PK) AND "
+                            "attribute_not_exists(slack_thread_ts)",
+                            "ExpressionAttributeValues": _to_attributes(
+                                {":team": team_id, ":channel": channel_id, ":ts": thread_ts}
+                                | {":zero": 0, ":one": 1}
+                                | {f":{name}": value for name, value in expiry.items()}
+                            ),
+                        }
+                    },
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": {
+                                **_thread_pointer_key(team_id, channel_id, thread_ts),
+                                **_to_attributes(
+                                    {
+                                        "shop_id": conversation.shop_id,
+                                        "conversation_id": conversation.conversation_id,
+                                        **expiry,
+                                    }
+                                ),
+                            },
+                        }
+                    },
+                ]
+            )
+        except ClientError as error:
+            if not any(_cancelled_by_condition(error)):
+                raise
+            return None
         return conversation.model_copy(
             update={
                 "slack_team_id": team_id,
                 "slack_channel_id": channel_id,
                 "slack_thread_ts": thread_ts,
+                "version": conversation.version + 1,
             }
         )
 

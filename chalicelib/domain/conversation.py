@@ -276,6 +276,8 @@ class Conversation(BaseModel):
     # chain before it, which replies quote in In-Reply-To and References.
     subject: str | None = None
     email_references: tuple[str, ...] = ()
+    # How many writes have changed it: the store refuses a change made from an older read.
+    version: int = 0
 
     @property
     def slack_thread(self) -> tuple[str, str] | None:

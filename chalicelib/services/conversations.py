@@ -58,6 +58,7 @@ from chalicelib.domain.slack_view import (
 )
 from chalicelib.language import detect
 from chalicelib.secrets import SecretVault
+from chalicelib.services.changes import Change, change_conversation, draw_card
 from chalicelib.services.customers import latest_elsewhere
 from chalicelib.services.ports import (
     ChannelRouter,
@@ -153,10 +154,12 @@ class InboundProcessor:
         else:
             conversation = rated(before, message, score)
         thread = conversation.slack_thread
-        card_is_new = thread is None
+        card_is_new = False
         expires_at = shop.expiry(message.received_at)
         if thread is None:
-            conversation, thread = self._start_thread(conversation, shop, slack, expires_at)
+            conversation, thread, card_is_new = self._start_thread(
+                conversation, shop, slack, expires_at
+            )
         channel, thread_ts = thread
         reply_ts = slack.post(channel, customer_message(message), thread_ts=thread_ts)
         if files:
@@ -170,13 +173,13 @@ class InboundProcessor:
             slack.post(channel, rating_note(score), thread_ts=thread_ts)
             self._thank_for_rating(conversation, message, shop)
         self._store.record_inbound(message, conversation, reply_ts, expires_at=expires_at)
+        conversation = conversation.model_copy(update={"version": conversation.version + 1})
         # Counted once stored: a retry after this point finds the message processed.
         self._metrics.count(Metric.CUSTOMER_MESSAGE_PROCESSED, message.channel)
         if score is not None:
             self._metrics.value(Metric.SATISFACTION_RATING, score, message.channel)
-        if not card_is_new:
-            self._refresh_card(slack, conversation, shop, thread)
-        elif conversation.previous_conversation_id:
+        self._refresh_card(slack, conversation, shop, shown=card_is_new)
+        if card_is_new and conversation.previous_conversation_id:
             self._point_forward(slack, conversation, thread)
         reopened = before.status in (ConversationStatus.RESOLVED, ConversationStatus.SNOOZED)
         if reopened and conversation.status is ConversationStatus.OPEN:
@@ -214,8 +217,10 @@ class InboundProcessor:
             )
         thread = conversation.slack_thread
         if thread is None:
-            conversation, thread = self._start_thread(conversation, shop, slack, expires_at)
-            if conversation.previous_conversation_id:
+            conversation, thread, card_is_new = self._start_thread(
+                conversation, shop, slack, expires_at
+            )
+            if card_is_new and conversation.previous_conversation_id:
                 self._point_forward(slack, conversation, thread)
         if conversation.slack_team_id is None:
             raise Retryable("the conversation's Slack workspace is not known yet")
@@ -310,12 +315,14 @@ class InboundProcessor:
         return files
 
     def _refresh_card(
-        self, slack: SlackPort, conversation: Conversation, shop: Shop, thread: tuple[str, str]
+        self, slack: SlackPort, conversation: Conversation, shop: Shop, *, shown: bool
     ) -> None:
+        """Draws the card as the conversation is now; `shown` when the card just posted shows
+        it already (drawn again only if another write came in between)."""
         # The message itself is in the thread already; a card left behind is refreshed by
         # the next change, so a Slack failure here is not worth a retry.
         try:
-            slack.update(*thread, root_card(conversation, shop))
+            draw_card(self._store, slack, shop, conversation, shown=shown)
         except Exception:
             logger.exception("card not refreshed", conversation_id=conversation.conversation_id)
 
@@ -412,15 +419,30 @@ class InboundProcessor:
 
     def _start_thread(
         self, conversation: Conversation, shop: Shop, slack: SlackPort, expires_at: int | None
-    ) -> tuple[Conversation, tuple[str, str]]:
+    ) -> tuple[Conversation, tuple[str, str], bool]:
+        """Posts the conversation's card and makes it its thread; returns the conversation
+        with its thread, and whether the card is the one just posted. When another worker
+        attached its card first, this one is deleted and the conversation goes on in that
+        worker's thread."""
         if shop.slack is None:
             raise Retryable("the shop has not connected Slack yet")
         channel = shop.slack.channel_for(conversation.channel)
         thread_ts = slack.post(channel, root_card(conversation, shop))
-        conversation = self._store.attach_slack_thread(
+        attached = self._store.attach_slack_thread(
             conversation, shop.slack.team_id, channel, thread_ts, expires_at=expires_at
         )
-        return conversation, (channel, thread_ts)
+        if attached is not None:
+            return attached, (channel, thread_ts), True
+        slack.delete(channel, thread_ts)
+        stored = self._store.get_conversation(conversation.shop_id, conversation.conversation_id)
+        if stored is None or stored.slack_thread is None:
+            raise Retryable("the conversation was erased while its thread was started")
+        # Its version stays the one read: the state drawn from it is not the stored one.
+        winner = {
+            name: getattr(stored, name)
+            for name in ("slack_team_id", "slack_channel_id", "slack_thread_ts")
+        }
+        return conversation.model_copy(update=winner), stored.slack_thread, False
 
 
 class CardActions:
@@ -458,28 +480,35 @@ class CardActions:
         if shop is None or token is None:
             return
         now = self._clock()
-        changed = apply_action(conversation, action, now, shop.timezone)
-        if changed == conversation:
-            return
-        if changed.status is ConversationStatus.RESOLVED:
-            changed = self._ask_satisfaction(resolved(changed, now), shop, now)
-        if changed.snoozed_until is not None:
-            # Set before the state is stored: a retry finds the state unchanged and stops, so
-            # the alarm must exist by then. An alarm whose snooze is never stored is stale.
-            self._schedules.set_alarm(
-                Wakeup(
-                    shop_id=changed.shop_id,
-                    conversation_id=changed.conversation_id,
-                    due_at=changed.snoozed_until,
+
+        def press(current: Conversation) -> Conversation:
+            changed = apply_action(current, action, now, shop.timezone)
+            if changed == current:
+                return current
+            if changed.status is ConversationStatus.RESOLVED:
+                changed = self._ask_satisfaction(resolved(changed, now), shop, now)
+            if changed.snoozed_until is not None:
+                # Set before the state is stored: a retry finds the state unchanged and
+                # stops, so the alarm must exist by then. An alarm whose snooze is never
+                # stored is stale.
+                self._schedules.set_alarm(
+                    Wakeup(
+                        shop_id=changed.shop_id,
+                        conversation_id=changed.conversation_id,
+                        due_at=changed.snoozed_until,
+                    )
                 )
-            )
-        self._store.save_state(changed, expires_at=shop.expiry(now))
-        resolving = conversation.status is not ConversationStatus.RESOLVED
-        if resolving and changed.status is ConversationStatus.RESOLVED:
-            self._metrics.count(Metric.CONVERSATION_RESOLVED, changed.channel)
+            return changed
+
+        result = change_conversation(self._store, conversation, press, expires_at=shop.expiry(now))
+        if result is None or not result.changed:
+            return
+        resolving = result.before.status is not ConversationStatus.RESOLVED
+        if resolving and result.after.status is ConversationStatus.RESOLVED:
+            self._metrics.count(Metric.CONVERSATION_RESOLVED, result.after.channel)
         slack = self._slack(token.get_secret_value())
-        slack.update(action.channel_id, action.message_ts, root_card(changed, shop))
-        note = action_note(action, changed, shop.timezone)
+        draw_card(self._store, slack, shop, result.after)
+        note = action_note(action, result.after, shop.timezone)
         slack.post(action.channel_id, note, thread_ts=action.message_ts)
 
     def _ask_satisfaction(
@@ -501,26 +530,26 @@ class CardActions:
     def wake(self, wakeup: Wakeup) -> None:
         """A snooze alarm: the conversation opens again if it is still snoozed until now,
         and the thread tells its assignee."""
-        conversation = self._store.get_conversation(wakeup.shop_id, wakeup.conversation_id)
-        woken = wake(conversation, wakeup) if conversation else None
-        shown = self._store_and_show(woken) if woken else None
-        if woken is None or shown is None:
+        shown = self._change_and_show(
+            wakeup.shop_id, wakeup.conversation_id, lambda current: wake(current, wakeup)
+        )
+        if shown is None:
             logger.info("stale snooze alarm ignored", conversation_ref=wakeup.conversation_ref)
             return
-        _, slack, channel, thread_ts = shown
+        woken, _, slack, (channel, thread_ts) = shown
         slack.post(channel, snooze_over_note(woken.assignee_user_id), thread_ts=thread_ts)
 
     def escalate(self, alarm: SlaAlarm) -> None:
         """A target's stage: noted in the thread and on the card at the warning, on-call
         called at the breach, the lead and the escalation channel told at the second level;
         recorded on the conversation. A stale alarm changes nothing."""
-        conversation = self._store.get_conversation(alarm.shop_id, alarm.conversation_id)
-        escalated = escalate(conversation, alarm) if conversation else None
-        shown = self._store_and_show(escalated) if escalated else None
-        if escalated is None or shown is None:
+        shown = self._change_and_show(
+            alarm.shop_id, alarm.conversation_id, lambda current: escalate(current, alarm)
+        )
+        if shown is None:
             logger.info("stale SLA alarm ignored", conversation_ref=alarm.conversation_ref)
             return
-        shop, slack, channel, thread_ts = shown
+        escalated, shop, slack, (channel, thread_ts) = shown
         if alarm.stage is SlaStage.BREACHED:
             self._metrics.count(Metric.SLA_BREACHED, escalated.channel)
         if shop.sla is None:
@@ -536,15 +565,24 @@ class CardActions:
                 if destination:
                     slack.post(destination, escalation)
 
-    def _store_and_show(self, changed: Conversation) -> tuple[Shop, SlackPort, str, str] | None:
-        """Stores a conversation an alarm changed and redraws its card; returns the shop, its
-        workspace and the thread, for what the alarm says there."""
-        shop = self._store.get_shop(changed.shop_id)
-        token = self._vault.get(changed.shop_id).slack_bot_token if shop else None
-        if shop is None or token is None or changed.slack_thread is None:
+    def _change_and_show(
+        self, shop_id: str, conversation_id: str, change: Change
+    ) -> tuple[Conversation, Shop, SlackPort, tuple[str, str]] | None:
+        """Applies an alarm's change to the stored conversation and redraws its card; returns
+        the conversation as changed, the shop, its workspace and the thread, for what the
+        alarm says there. None for a stale alarm."""
+        shop = self._store.get_shop(shop_id)
+        token = self._vault.get(shop_id).slack_bot_token if shop else None
+        conversation = self._store.get_conversation(shop_id, conversation_id)
+        if shop is None or token is None or conversation is None:
             return None
-        self._store.save_state(changed, expires_at=shop.expiry(self._clock()))
+        thread = conversation.slack_thread
+        if thread is None:
+            return None
+        expires_at = shop.expiry(self._clock())
+        result = change_conversation(self._store, conversation, change, expires_at=expires_at)
+        if result is None or not result.changed:
+            return None
         slack = self._slack(token.get_secret_value())
-        channel, thread_ts = changed.slack_thread
-        slack.update(channel, thread_ts, root_card(changed, shop))
-        return shop, slack, channel, thread_ts
+        draw_card(self._store, slack, shop, result.after)
+        return result.after, shop, slack, thread

@@ -49,13 +49,13 @@ from chalicelib.domain.slack_view import (
     files_not_sent_note,
     nothing_to_send_note,
     reply_cancelled_note,
-    root_card,
     shop_message_post,
     window_closed_note,
     window_template_note,
 )
 from chalicelib.media import FOR_CUSTOMER_SECONDS
 from chalicelib.secrets import SecretVault
+from chalicelib.services.changes import change_conversation, draw_card
 from chalicelib.services.ports import (
     ChannelRouter,
     Clock,
@@ -283,21 +283,27 @@ class ReplyDispatcher:
         current = self._store.get_conversation(conversation.shop_id, conversation.conversation_id)
         if current is None or current.slack_thread is None:
             return
-        waiting = after_agent_reply(answered(current, self._clock()))
-        if waiting == current:
+        now = self._clock()
+        result = change_conversation(
+            self._store,
+            current,
+            lambda stored: after_agent_reply(answered(stored, now)),
+            expires_at=shop.expiry(now),
+        )
+        if result is None or not result.changed:
             return
-        self._store.save_state(waiting, expires_at=shop.expiry(self._clock()))
+        waiting = result.after
         answered_at = waiting.first_response_at
-        first = current.first_response_at is None and answered_at is not None
+        first = result.before.first_response_at is None and answered_at is not None
         if first and answered_at and not waiting.started_by_shop:
             waited = answered_at - waiting.created_at
             self._metrics.seconds(
                 Metric.FIRST_RESPONSE_TIME, waited.total_seconds(), waiting.channel
             )
         try:
-            slack.update(*current.slack_thread, root_card(waiting, shop))
+            draw_card(self._store, slack, shop, waiting)
         except Exception:
-            logger.exception("card not refreshed", conversation_id=current.conversation_id)
+            logger.exception("card not refreshed", conversation_id=waiting.conversation_id)
 
     def _prepare(
         self, reply: AgentReply, conversation: Conversation, shop: Shop, slack: SlackPort
