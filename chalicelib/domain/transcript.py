@@ -66,8 +66,9 @@ def as_csv(entries: list[TranscriptEntry]) -> str:
 
 
 def _cell(value: str) -> str:
-    """A spreadsheet does not run a cell that starts like a formula."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@") else value
+    """A spreadsheet does not run a cell that starts like a formula (OWASP's list: a leading
+    tab or carriage return is skipped by some spreadsheets before the formula sign)."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
 def as_html(conversation: Conversation, entries: list[TranscriptEntry], timezone: str) -> str:

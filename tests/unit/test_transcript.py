@@ -24,7 +24,9 @@ CONVERSATION = Conversation(
 )
 
 
-@pytest.mark.parametrize("text", ['=HYPERLINK("http://x")', "+1", "-cmd", "@SUM(A1)"])
+@pytest.mark.parametrize(
+    "text", ['=HYPERLINK("http://x")', "+1", "-cmd", "@SUM(A1)", "\t=1+1", "\r=1+1"]
+)
 def test_a_cell_that_starts_like_a_formula_is_kept_as_text(text: str) -> None:
     entry = TranscriptEntry(at=AT, author="customer", name="x", text=text)
     [_, row] = list(csv.reader(io.StringIO(as_csv([entry]))))
