@@ -60,6 +60,9 @@ class Receipt(_Lenient):
     recipients: list[str] = Field(default_factory=list)
     spam_verdict: Verdict = Field(default_factory=Verdict, alias="spamVerdict")
     virus_verdict: Verdict = Field(default_factory=Verdict, alias="virusVerdict")
+    dmarc_verdict: Verdict = Field(default_factory=Verdict, alias="dmarcVerdict")
+    # Only present when DMARC failed: what the sender's domain asks receivers to do then.
+    dmarc_policy: str | None = Field(default=None, alias="dmarcPolicy")
     action: ReceiptAction = Field(default_factory=ReceiptAction)
 
 
@@ -82,6 +85,11 @@ class ReceivedMail(_Lenient):
             return "virus"
         if self.receipt.spam_verdict.status == "FAIL":
             return "spam"
+        # A forged sender: its domain failed DMARC and asks that such mail be refused or
+        # quarantined; it must not write into a customer's conversation as them.
+        forged = self.receipt.dmarc_verdict.status == "FAIL"
+        if forged and self.receipt.dmarc_policy in ("quarantine", "reject"):
+            return "dmarc"
         return None
 
 

@@ -52,7 +52,14 @@ def mime(
     return mail.as_bytes()
 
 
-def deliver(raw: bytes, *, spam: str = "PASS", virus: str = "PASS", to: str = SHOP_ADDRESS) -> None:
+def deliver(
+    raw: bytes,
+    *,
+    spam: str = "PASS",
+    virus: str = "PASS",
+    to: str = SHOP_ADDRESS,
+    dmarc: tuple[str, str | None] = ("PASS", None),
+) -> None:
     """As SES does: the raw mail into S3, then the notification on SNS to the handler."""
     ses_id = uuid.uuid4().hex
     key = f"inbound-mail/{ses_id}"
@@ -64,6 +71,8 @@ def deliver(raw: bytes, *, spam: str = "PASS", virus: str = "PASS", to: str = SH
             "recipients": [to],
             "spamVerdict": {"status": spam},
             "virusVerdict": {"status": virus},
+            "dmarcVerdict": {"status": dmarc[0]},
+            **({"dmarcPolicy": dmarc[1]} if dmarc[1] else {}),
             "action": {"type": "S3", "bucketName": MEDIA_BUCKET, "objectKey": key},
         },
     }
@@ -197,6 +206,25 @@ def test_spam_and_viruses_are_quarantined_not_posted_and_counted(
     run_workers()
     assert slack.posts == []
     assert container.store.counters("ana") == {counter: 1}
+
+
+@pytest.mark.parametrize(
+    ("dmarc", "posted"),
+    [
+        (("FAIL", "reject"), False),
+        (("FAIL", "quarantine"), False),
+        (("FAIL", "none"), True),
+        (("GRAY", None), True),
+    ],
+)
+def test_a_sender_that_fails_its_domains_dmarc_policy_is_quarantined(
+    mail_shop, run_workers, slack: FakeSlack, container, dmarc, posted
+):
+    deliver(mime("Sou a Ana, mande o reembolso para esta conta"), dmarc=dmarc)
+    run_workers()
+    assert bool(slack.posts) is posted
+    expected = {} if posted else {"quarantined_dmarc": 1}
+    assert container.store.counters("ana") == expected
 
 
 def test_an_auto_reply_to_nothing_of_ours_opens_nothing(mail_shop, run_workers, slack, container):
