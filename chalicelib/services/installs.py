@@ -22,7 +22,7 @@ from slack_sdk.oauth.installation_store import Bot, Installation, InstallationSt
 
 from chalicelib.channels.slack import authorize_url, exchange_code
 from chalicelib.domain.conversation import Channel
-from chalicelib.domain.errors import BadRequest, Forbidden, NotFound
+from chalicelib.domain.errors import BadRequest, Conflict, Forbidden, NotFound
 from chalicelib.domain.shop import Shop, SlackConfig
 from chalicelib.secrets import SecretVault
 from chalicelib.services.ports import Clock, SlackFactory
@@ -206,6 +206,13 @@ class SlackInstalls:
         if not installation.team_id or not installation.bot_token:
             raise Forbidden("Slack granted no bot to this install")
         same_team = previous.slack is not None and previous.slack.team_id == installation.team_id
+        if previous.slack is not None and not same_team:
+            # An install link in the wrong hands must not carry a shop's customers off to
+            # another workspace: moving one is an operator's decision.
+            raise Conflict(
+                "this shop is connected to another Slack workspace; an operator must "
+                "disconnect it first (the shop JSON without its slack section)"
+            )
         channel = installation.incoming_webhook_channel_id or (
             previous.slack.channel_id if previous.slack and same_team else None
         )

@@ -13,7 +13,7 @@ from chalicelib.services.installs import Exchange, ThreadlineInstallationStore
 from chalicelib.settings import Settings
 from tests.fakes import FakeSlack
 from tests.integration.conftest import ADMIN, PUBLIC_URL, Clock, stored_item
-from tests.signing import form, shop_document, twilio_headers, twilio_message
+from tests.signing import TEAM_ID, form, shop_document, twilio_headers, twilio_message
 
 NEW_TOKEN = "xoxb-granted-by-oauth"
 
@@ -186,3 +186,26 @@ def test_an_install_cancelled_on_slacks_page_says_so(client, install_link):
     response = client.http.get("/slack/oauth_redirect?error=access_denied&state=x")
     assert response.status_code == 400
     assert "access_denied" in json.loads(response.body)["error"]
+
+
+def test_an_install_link_cannot_move_a_connected_shop_to_another_workspace(
+    client, put_shop, slack: FakeSlack
+):
+    # Given a shop connected to its workspace
+    response = put_shop("ana", shop_document())
+    assert response.status_code == 201
+    link = json.loads(response.body)["webhooks"]["slack_install"]
+
+    # When its install link is used to install the app in another workspace
+    consent, cookie = begin(client, link)
+    [state] = parse_qs(urlsplit(consent).query)["state"]
+    finish = client.http.get(
+        f"/slack/oauth_redirect?code=c0de&state={state}", headers={"Cookie": cookie}
+    )
+
+    # Then it is refused with the reason, and the shop stays where it was
+    assert finish.status_code == 409
+    assert "connected to another Slack workspace" in json.loads(finish.body)["error"]
+    shown = json.loads(client.http.get("/admin/shops/ana", headers=ADMIN).body)
+    assert shown["slack"]["team_id"] == TEAM_ID
+    assert slack.joined == []
