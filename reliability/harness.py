@@ -236,9 +236,12 @@ class Harness:
             index, shop_id, account, token, conversations, per_conversation, result
         )
         expected = {customer_token(index, c, k) for c, k in accepted}
+        _progress(f"{scenario.name}: {len(expected)} messages accepted")
         self._settle(lambda: self._posted(index).keys() >= expected)
+        _progress(f"{scenario.name}: {len(self._posted(index))} posted")
         replies = self._agents_answer(index, team, channel, conversations, per_conversation, result)
         self._settle(lambda: self._sent(index).keys() >= replies)
+        _progress(f"{scenario.name}: {len(replies)} replies, {len(self._sent(index))} sent")
         self.chaos.disarm()
         stand_in_faults = {
             **{f"slack {m}": n for m, n in self.slack.faults.injected.items()},
@@ -548,6 +551,10 @@ class Harness:
             len(sent[t]) - 1 for t in replies & sent.keys()
         )
         result.out_of_order = _out_of_order(posted) + _out_of_order(sent)
+
+
+def _progress(line: str) -> None:
+    print(f"{time.strftime('%H:%M:%S')} {line}", file=sys.__stderr__, flush=True)
 
 
 def _parse(token: str) -> tuple[int, int]:
