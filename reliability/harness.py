@@ -121,7 +121,6 @@ class Result:
     out_of_order: int = 0
     http_5xx: int = 0
     dead_lettered: int = 0
-    redriven_delivered: int = 0
     seconds: float = 0.0
     fault_detail: dict[str, int] = field(default_factory=dict)
 
@@ -307,12 +306,18 @@ class Harness:
         headers: Callable[[], dict[str, str]],
         attempts: int,
         result: Result,
+        *,
+        from_slack: bool = False,
     ) -> bool:
-        """One provider delivery with its retries; True once answered 2xx."""
+        """One provider delivery with its retries (Slack's marked as such); True once
+        answered 2xx."""
         for attempt in range(attempts):
             extra = {"X-Slack-Retry-Num": str(attempt), "X-Slack-Retry-Reason": "http_error"}
             status = post(
-                url, body, {**headers(), **(extra if attempt else {})}, TWILIO_TIMEOUT_SECONDS
+                url,
+                body,
+                {**headers(), **(extra if attempt and from_slack else {})},
+                TWILIO_TIMEOUT_SECONDS,
             )
             if 200 <= status < 300:
                 return True
@@ -419,7 +424,7 @@ class Harness:
                 def headers(body: bytes = body) -> dict[str, str]:
                     return slack_headers(body, LOCAL_SIGNING_SECRET)
 
-                ok = self._deliver(url, body, headers, 4, result)
+                ok = self._deliver(url, body, headers, 4, result, from_slack=True)
                 for retry in range(1, extra + 1):
                     # Slack's own retry of a delivery it thinks failed: same event id.
                     status = post(
