@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format demo demo-sla package clean
+.PHONY: run test lint format demo demo-sla package clean reliability
 
 $(STAMP): pyproject.toml requirements.txt requirements-aws.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed: make PYTHON=python3.11"'
@@ -26,10 +26,17 @@ demo-sla: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest
 
+# Nothing lost, nothing doubled, under duplicates and faults; figures into docs/RELIABILITY.md.
+# Sizes fit this laptop-class stack in one process (see the doc); raise them with e.g.
+# make reliability RELIABILITY_ARGS="--messages 5000 --conversations 200".
+RELIABILITY_ARGS ?= --messages 400 --conversations 40 --fault-messages 150 --fault-conversations 15
+reliability: $(STAMP)
+	$(PY) -m reliability $(RELIABILITY_ARGS) --doc
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy app.py chalicelib tests
+	$(VENV)/bin/mypy app.py chalicelib tests reliability
 	$(VENV)/bin/lint-imports
 
 format: $(STAMP)

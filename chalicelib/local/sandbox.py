@@ -41,7 +41,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TextIO, cast
 
-__all__ = ["Outbox", "OutboxEntry", "SlackStandIn", "TwilioStandIn"]
+__all__ = ["Fault", "Faults", "Outbox", "OutboxEntry", "SlackStandIn", "TwilioStandIn"]
 
 # Anything bigger than this is not a chat message; refuse it rather than buffer it.
 _MAX_BODY_BYTES = 5 * 1024 * 1024
@@ -339,6 +339,63 @@ def _describe_twilio(entry: OutboxEntry) -> str:
 # ---------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Fault:
+    """How a stand-in misbehaves on a call: it answers `status` (with `headers`, such as
+    Slack's Retry-After) without doing anything; or, with `delay_seconds`, it does the work
+    and holds its answer back that long, as a provider whose answer times out."""
+
+    status: int = HTTPStatus.INTERNAL_SERVER_ERROR
+    headers: tuple[tuple[str, str], ...] = ()
+    delay_seconds: float = 0.0
+
+
+@dataclass
+class _FaultRule:
+    method: str
+    fault: Fault
+    rate: float
+    limit: int | None
+    struck: int = 0
+
+
+class Faults:
+    """Failures to inject into a stand-in's API calls, for reliability runs: each rule
+    strikes a method's calls at `rate` (0 to 1), at most `limit` times. Random but
+    reproducible (`seed`); every strike is counted in `injected`, by method."""
+
+    def __init__(self, seed: int = 0) -> None:
+        import random
+
+        self._random = random.Random(seed)  # noqa: S311 (fault injection, not secrets)
+        self._rules: list[_FaultRule] = []
+        self._lock = threading.Lock()
+        self.injected: dict[str, int] = {}
+
+    def add(
+        self, method: str, fault: Fault, *, rate: float = 1.0, limit: int | None = None
+    ) -> None:
+        with self._lock:
+            self._rules.append(_FaultRule(method, fault, rate, limit))
+
+    def clear(self) -> None:
+        with self._lock:
+            self._rules.clear()
+            self.injected.clear()
+
+    def strike(self, method: str) -> Fault | None:
+        """The fault to inflict on this call of `method`, if any."""
+        with self._lock:
+            for rule in self._rules:
+                spent = rule.limit is not None and rule.struck >= rule.limit
+                if rule.method != method or spent or self._random.random() >= rule.rate:
+                    continue
+                rule.struck += 1
+                self.injected[method] = self.injected.get(method, 0) + 1
+                return rule.fault
+        return None
+
+
 class _BadRequest(Exception):
     """The request could not be decoded; answered with HTTP 400 in the service's own shape."""
 
@@ -358,6 +415,7 @@ class _Reply:
     # JSON, or raw bytes (a file) served with `content_type`.
     body: Any
     content_type: str = "application/json; charset=utf-8"
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 def _group(pairs: list[tuple[str, str]], repeatable: frozenset[str]) -> dict[str, Any]:
@@ -445,6 +503,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_response(reply.status)
             self.send_header("Content-Type", reply.content_type)
             self.send_header("Content-Length", str(len(data)))
+            for name, value in reply.headers:
+                self.send_header(name, value)
             self.end_headers()
             self.wfile.write(data)
         except OSError:
@@ -473,6 +533,8 @@ class _StandIn:
 
     def __init__(self, outbox: Outbox) -> None:
         self._outbox = outbox
+        # Empty unless a reliability run injects failures.
+        self.faults = Faults()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._own: list[OutboxEntry] = []
@@ -527,7 +589,22 @@ class _StandIn:
             with self._own_lock:
                 own = [dataclasses.asdict(entry) for entry in self._own]
             return _Reply(HTTPStatus.OK, own)
-        return self._handle_api(request)
+        method = self._api_method(request)
+        fault = self.faults.strike(method)
+        if fault is None:
+            return self._handle_api(request)
+        self._record("fault", {"method": method, "status": fault.status, **dict(fault.headers)})
+        if fault.delay_seconds:
+            reply = self._handle_api(request)
+            time.sleep(fault.delay_seconds)
+            return reply
+        return _Reply(
+            fault.status, self._error_body(fault.status, "injected"), headers=fault.headers
+        )
+
+    def _api_method(self, request: _Request) -> str:
+        """The name faults are injected by: the API method a request calls."""
+        return f"{request.verb} {request.path}"
 
     def _handle_api(self, request: _Request) -> _Reply:
         raise NotImplementedError
@@ -629,7 +706,12 @@ class SlackStandIn(_StandIn):
     def _error_body(self, status: int, message: str) -> Any:
         if status == 400:
             return {"ok": False, "error": "invalid_arguments", "detail": message}
+        if status == 429:
+            return {"ok": False, "error": "ratelimited"}
         return {"ok": False, "error": "internal_error", "detail": message}
+
+    def _api_method(self, request: _Request) -> str:
+        return request.path.removeprefix("/api/")
 
     def _next_ts(self) -> str:
         # A counter, seeded from the clock so a restarted sandbox never reuses the ts of a
@@ -1011,6 +1093,11 @@ class TwilioStandIn(_StandIn):
         if status == 404:
             return _twilio_error(404, 20404, f"The requested resource was not found: {message}")
         return _twilio_error(status, 20500, message)
+
+    def _api_method(self, request: _Request) -> str:
+        if _MESSAGES_PATH.match(request.path):
+            return "messages.create" if request.verb == "POST" else "messages.list"
+        return super()._api_method(request)
 
     def _handle_api(self, request: _Request) -> _Reply:
         match = _MESSAGES_PATH.match(request.path)

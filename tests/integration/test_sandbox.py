@@ -24,7 +24,14 @@ from twilio.http.response import Response
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
-from chalicelib.local.sandbox import Outbox, OutboxEntry, SlackStandIn, TwilioStandIn
+from chalicelib.local.sandbox import (
+    Fault,
+    Faults,
+    Outbox,
+    OutboxEntry,
+    SlackStandIn,
+    TwilioStandIn,
+)
 
 pytestmark = [pytest.mark.allow_hosts(["127.0.0.1"]), pytest.mark.integration]
 
@@ -648,3 +655,75 @@ def test_control_characters_from_customers_are_shown_not_obeyed(stream: io.Strin
     # Then the printout shows the escape instead of clearing the screen
     assert "\x1b" not in stream.getvalue()
     assert "hi\\x1b[2J" in stream.getvalue()
+
+
+# --------------------------------------------------------------------------- injected faults
+
+
+def test_slack_answers_an_injected_429_with_retry_after_then_serves_again(
+    slack_stand_in: SlackStandIn, outbox: Outbox
+) -> None:
+    # Given one rate limit injected on chat.postMessage
+    slack_stand_in.faults.add(
+        "chat.postMessage", Fault(status=429, headers=(("Retry-After", "7"),)), limit=1
+    )
+    client = WebClient(token="xoxb-test", base_url=slack_stand_in.base_url)
+
+    # When the bot posts twice
+    with pytest.raises(SlackApiError) as raised:
+        client.chat_postMessage(channel="C1", text="first")
+    second = client.chat_postMessage(channel="C1", text="second")
+
+    # Then the first call got Slack's 429 with its Retry-After and posted nothing
+    assert raised.value.response.status_code == 429
+    assert raised.value.response.headers["Retry-After"] == "7"
+    assert raised.value.response["error"] == "ratelimited"
+    assert second["ok"] is True
+    posts = outbox.entries("slack", "chat.postMessage")
+    assert [p.payload["text"] for p in posts] == ["second"]
+    assert [f.payload for f in outbox.entries("slack", "fault")] == [
+        {"method": "chat.postMessage", "status": 429, "Retry-After": "7"}
+    ]
+    assert slack_stand_in.faults.injected == {"chat.postMessage": 1}
+
+
+def test_twilio_injected_5xx_creates_nothing_and_a_delay_creates_then_answers_late(
+    twilio_stand_in: TwilioStandIn, outbox: Outbox
+) -> None:
+    # Given a 503 and then an answer held back, injected on message creation
+    twilio_stand_in.faults.add("messages.create", Fault(status=503), limit=1)
+    twilio_stand_in.faults.add("messages.create", Fault(delay_seconds=0.5), limit=1)
+    client = Client(
+        ACCOUNT_SID, AUTH_TOKEN, http_client=StandInHttpClient(twilio_stand_in.base_url)
+    )
+
+    # When the client sends twice
+    with pytest.raises(TwilioRestException) as raised:
+        client.messages.create(to="+15550002222", from_="+15550001111", body="one")
+    client.messages.create(to="+15550002222", from_="+15550001111", body="two")
+
+    # Then the 503 sent nothing, the held-back call still sent its message
+    assert raised.value.status == 503
+    created = outbox.entries("twilio", "messages.create")
+    assert [c.payload["Body"] for c in created] == ["two"]
+    assert twilio_stand_in.faults.injected == {"messages.create": 2}
+
+
+def test_faults_strike_at_their_rate_reproducibly_and_clear() -> None:
+    # Given two fault sets with the same seed, striking half the calls
+    first, second = Faults(seed=3), Faults(seed=3)
+    for faults in (first, second):
+        faults.add("chat.postMessage", Fault(), rate=0.5)
+
+    # When each is asked about the same 200 calls
+    strikes = [
+        [f.strike("chat.postMessage") is not None for _ in range(200)] for f in (first, second)
+    ]
+
+    # Then both strike the same calls, about half of them, and never another method
+    assert strikes[0] == strikes[1]
+    assert 60 < sum(strikes[0]) < 140
+    assert first.strike("reactions.add") is None
+    first.clear()
+    assert first.strike("chat.postMessage") is None
+    assert first.injected == {}

@@ -1,0 +1,100 @@
+"""`python -m reliability`: runs the scenarios, prints the table, and with `--doc` writes it
+into docs/RELIABILITY.md between its figure markers."""
+
+import argparse
+import dataclasses
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+from reliability.harness import SCENARIOS, Harness, Result
+
+DOC = Path(__file__).resolve().parents[1] / "docs" / "RELIABILITY.md"
+BEGIN, END = "<!-- figures: begin -->", "<!-- figures: end -->"
+COLUMNS = (
+    ("scenario", "scenario"),
+    ("messages", "messages"),
+    ("replies", "replies"),
+    ("duplicates injected", "duplicates_injected"),
+    ("faults injected", "faults_injected"),
+    ("lost", "lost"),
+    ("doubled", "doubled"),
+    ("out of order", "out_of_order"),
+    ("5xx", "http_5xx"),
+    ("dead-lettered", "dead_lettered"),
+    ("seconds", "seconds"),
+)
+
+
+def table(results: list[Result]) -> str:
+    header = "| " + " | ".join(title for title, _ in COLUMNS) + " |"
+    rule = "|" + "|".join("---" if n == 0 else "--:" for n in range(len(COLUMNS))) + "|"
+    rows = ["| " + " | ".join(str(getattr(r, name)) for _, name in COLUMNS) + " |" for r in results]
+    return "\n".join([header, rule, *rows])
+
+
+def details(results: list[Result]) -> str:
+    lines = []
+    for result in results:
+        scenario = SCENARIOS[result.scenario]
+        injected = ", ".join(f"{kind} {n}" for kind, n in sorted(result.fault_detail.items()))
+        lines.append(
+            f"- `{result.scenario}` ({result.conversations} conversations): {scenario.what}"
+            + (f"; injected: {injected}" if injected else "")
+        )
+    return "\n".join(lines)
+
+
+def write_doc(results: list[Result], command: str) -> None:
+    text = DOC.read_text(encoding="utf-8")
+    head, _, rest = text.partition(BEGIN)
+    _, _, tail = rest.partition(END)
+    stamp = time.strftime("%Y-%m-%d")
+    figures = (
+        f"{BEGIN}\n`{command}` on {stamp}, Python {platform.python_version()}, "
+        f"{platform.machine()}:\n\n{table(results)}\n\n{details(results)}\n{END}"
+    )
+    DOC.write_text(head + figures + tail, encoding="utf-8")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m reliability", description=__doc__)
+    parser.add_argument("--messages", type=int, default=5000, help="for the duplicates run")
+    parser.add_argument("--conversations", type=int, default=200)
+    parser.add_argument(
+        "--fault-messages", type=int, default=None, help="for each fault run (default: same)"
+    )
+    parser.add_argument("--fault-conversations", type=int, default=None, help="for each fault run")
+    parser.add_argument("--scenarios", default=",".join(SCENARIOS), help="comma-separated")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--doc", action="store_true", help="write the table into " + DOC.name)
+    arguments = parser.parse_args()
+    names = [name for name in arguments.scenarios.split(",") if name]
+    unknown = set(names) - SCENARIOS.keys()
+    if unknown:
+        parser.error(f"unknown scenarios: {', '.join(sorted(unknown))}")
+    results = []
+    with Harness().running() as harness:
+        for index, name in enumerate(names, start=1):
+            faulty = name != "duplicates"
+            messages = (arguments.fault_messages if faulty else None) or arguments.messages
+            conversations = (
+                arguments.fault_conversations if faulty else None
+            ) or arguments.conversations
+            result = harness.run(index, SCENARIOS[name], messages, conversations)
+            print(f"{name}: done in {result.seconds} s", file=sys.__stderr__, flush=True)
+            results.append(result)
+    print(table(results))
+    print(details(results))
+    if arguments.json:
+        arguments.json.write_text(json.dumps([dataclasses.asdict(r) for r in results], indent=2))
+    if arguments.doc:
+        write_doc(results, "make reliability")
+    failed = any(r.lost or r.doubled or r.out_of_order for r in results)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,583 @@
+"""Runs reliability scenarios against the local stack, started in this process.
+
+Customers write through signed Twilio webhooks, 30% of them delivered two or three times
+(some concurrently); agents answer through signed Slack events, 30% of them retried with the
+same event id and `X-Slack-Retry-Num`. The harness plays the providers: Twilio retries a
+webhook once after a 5xx or a timeout (its default retry count), Slack up to three times.
+Every customer text and agent reply carries a unique token (conversation, sequence), so the
+stand-ins' outbox tells what reached Slack and the customers, how often, and in what order.
+"""
+
+import json
+import logging
+import os
+import random
+import socket
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from chalicelib.local.sandbox import Fault, Outbox, OutboxEntry, SlackStandIn, TwilioStandIn
+from chalicelib.local.stack import (
+    LOCAL_ADMIN_TOKEN,
+    LOCAL_SIGNING_SECRET,
+    LocalStack,
+    StackOptions,
+)
+from chalicelib.settings import INBOUND_QUEUE, OUTBOUND_QUEUE
+from reliability.faults import Chaos
+from tests.signing import form, slack_headers, slack_thread_reply, twilio_headers, twilio_message
+
+DUPLICATE_SHARE = 0.3
+SLACK_RETRY_SHARE = 0.3
+REPLIES_EVERY = 5
+SENDERS = 8
+TWILIO_TIMEOUT_SECONDS = 15
+# Short enough that a killed worker's batch comes back within the run; longer than any
+# batch takes (a Twilio timeout is 10 s).
+VISIBILITY_TIMEOUT_SECONDS = 20
+
+
+@dataclass(frozen=True)
+class StandInFault:
+    service: str  # slack or twilio
+    method: str
+    fault: Fault
+    rate: float
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    what: str
+    dynamodb_rate: float = 0.0
+    sqs_send_rate: float = 0.0
+    kill_rate: float = 0.0
+    stand_in_faults: tuple[StandInFault, ...] = ()
+
+
+SCENARIOS = {
+    s.name: s
+    for s in (
+        Scenario("duplicates", "retries and duplicates only"),
+        Scenario(
+            "dynamodb",
+            "DynamoDB throttling and 5xx on 2% of the workers' calls",
+            dynamodb_rate=0.02,
+        ),
+        Scenario(
+            "sqs-send",
+            "SQS SendMessage fails after the write for 10% of acks",
+            sqs_send_rate=0.10,
+        ),
+        Scenario(
+            "slack",
+            "Slack chat.postMessage: 429 with Retry-After 1 s or 4 s, 5xx",
+            stand_in_faults=(
+                StandInFault(
+                    "slack", "chat.postMessage", Fault(429, (("Retry-After", "1"),)), 0.03
+                ),
+                StandInFault(
+                    "slack", "chat.postMessage", Fault(429, (("Retry-After", "4"),)), 0.02
+                ),
+                StandInFault("slack", "chat.postMessage", Fault(503), 0.03),
+            ),
+        ),
+        Scenario(
+            "twilio",
+            "Twilio messages.create: 5xx, and timeouts after the send",
+            stand_in_faults=(
+                StandInFault("twilio", "messages.create", Fault(500), 0.05),
+                StandInFault("twilio", "messages.create", Fault(delay_seconds=11), 0.005),
+            ),
+        ),
+        Scenario(
+            "worker-killed",
+            "a worker dies mid-batch in 5% of batches (visibility timeout expiry)",
+            kill_rate=0.05,
+        ),
+    )
+}
+
+
+@dataclass
+class Result:
+    scenario: str
+    messages: int
+    conversations: int
+    replies: int = 0
+    duplicates_injected: int = 0
+    faults_injected: int = 0
+    lost: int = 0
+    doubled: int = 0
+    out_of_order: int = 0
+    http_5xx: int = 0
+    dead_lettered: int = 0
+    seconds: float = 0.0
+    fault_detail: dict[str, int] = field(default_factory=dict)
+
+
+class Seen(NamedTuple):
+    place: int
+    entry: OutboxEntry
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def post(
+    url: str, body: bytes, headers: dict[str, str], timeout: float, method: str = "POST"
+) -> int:
+    """The HTTP status of a request to the local stack; 599 when no answer came in time."""
+    if not url.startswith("http://127.0.0.1:"):
+        raise ValueError("the harness only calls the local stack")
+    request = urllib.request.Request(url, data=body, method=method, headers=headers)  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return int(error.code)
+    except OSError:
+        return 599
+
+
+def customer_token(scenario: int, conversation: int, sequence: int) -> str:
+    return f"[m{scenario}-{conversation}-{sequence}]"
+
+
+def reply_token(scenario: int, conversation: int, sequence: int) -> str:
+    return f"[r{scenario}-{conversation}-{sequence}]"
+
+
+class Harness:
+    def __init__(self, seed: int = 7) -> None:
+        self.outbox = Outbox()
+        self.slack = SlackStandIn(self.outbox)
+        self.twilio = TwilioStandIn(self.outbox, callback_delay=0.05)
+        self.chaos = Chaos(seed)
+        self._random = random.Random(seed)  # noqa: S311 (load shape, not secrets)
+        self._lock = threading.Lock()
+        self._stack: LocalStack | None = None
+        self._sqs: Any = None
+
+    @contextmanager
+    def running(self) -> Iterator["Harness"]:
+        # The workers' and pumps' own accounts of injected failures would drown the table.
+        logging.getLogger("chalicelib.local.pump").setLevel(logging.CRITICAL)
+        slack_url, twilio_url = self.slack.start(), self.twilio.start()
+        from app import app
+
+        self.chaos.install(app.handler_map, ("process_inbound", "process_outbound"))
+        options = StackOptions(
+            port=free_port(),
+            aws_port=free_port(),
+            ses_port=free_port(),
+            smtp_port=free_port(),
+            slack_api_url=slack_url,
+            twilio_api_url=twilio_url,
+            environ={
+                "POWERTOOLS_LOG_LEVEL": "CRITICAL",
+                "POWERTOOLS_METRICS_DISABLED": "true",
+                "THREADLINE_RETRY_BASE_SECONDS": "1",
+            },
+        )
+        quiet = open(os.devnull, "w")  # noqa: SIM115
+        self._stack = LocalStack(options, out=quiet)
+        # The API's and the emulator's access logs: one line per request, thousands of them.
+        stderr, sys.stderr = sys.stderr, quiet
+        try:
+            self._stack.start()
+            import boto3
+
+            self._sqs = boto3.client("sqs")
+            for queue in (INBOUND_QUEUE, OUTBOUND_QUEUE):
+                self._sqs.set_queue_attributes(
+                    QueueUrl=self._queue_url(queue),
+                    Attributes={"VisibilityTimeout": str(VISIBILITY_TIMEOUT_SECONDS)},
+                )
+            yield self
+        finally:
+            self._stack.stop()
+            self.slack.stop()
+            self.twilio.stop()
+            sys.stderr = stderr
+            quiet.close()
+
+    @property
+    def api(self) -> str:
+        assert self._stack is not None
+        return self._stack.api_url
+
+    def _queue_url(self, name: str) -> str:
+        return str(self._sqs.get_queue_url(QueueName=name)["QueueUrl"])
+
+    # -- one scenario -------------------------------------------------------------------
+
+    def run(self, index: int, scenario: Scenario, messages: int, conversations: int) -> Result:
+        started = time.monotonic()
+        result = Result(scenario.name, messages, conversations)
+        shop_id, account, token, team, channel = self._open_shop(index)
+        self._arm(scenario)
+        per_conversation = max(1, messages // conversations)
+        result.messages = per_conversation * conversations
+        accepted = self._customers_write(
+            index, shop_id, account, token, conversations, per_conversation, result
+        )
+        expected = {customer_token(index, c, k) for c, k in accepted}
+        _progress(f"{scenario.name}: {len(expected)} messages accepted")
+        self._settle(lambda: self._posted(index).keys() >= expected)
+        _progress(f"{scenario.name}: {len(self._posted(index))} posted")
+        replies = self._agents_answer(index, team, channel, conversations, per_conversation, result)
+        self._settle(lambda: self._sent(index).keys() >= replies)
+        _progress(f"{scenario.name}: {len(replies)} replies, {len(self._sent(index))} sent")
+        self.chaos.disarm()
+        stand_in_faults = {
+            **{f"slack {m}": n for m, n in self.slack.faults.injected.items()},
+            **{f"twilio {m}": n for m, n in self.twilio.faults.injected.items()},
+        }
+        self.slack.faults.clear()
+        self.twilio.faults.clear()
+        self._settle(lambda: False, quiet_seconds=3)
+        result.dead_lettered = self._redrive()
+        if result.dead_lettered:
+            self._settle(
+                lambda: (
+                    self._posted(index).keys() >= expected and self._sent(index).keys() >= replies
+                )
+            )
+        self._count(index, expected, replies, result)
+        result.fault_detail = {**dict(self.chaos.injected), **stand_in_faults}
+        result.faults_injected = sum(result.fault_detail.values())
+        self.chaos.reset()
+        result.seconds = round(time.monotonic() - started, 1)
+        return result
+
+    def _open_shop(self, index: int) -> tuple[str, str, str, str, str]:
+        shop_id = f"reliability-{index}"
+        account = f"AC{index:032x}"
+        token = f"reliability-token-{index}"
+        team, channel = f"TREL{index}", f"CREL{index}"
+        number = f"+1415555{index:04d}"
+        self.twilio.provision(account, token, sms_numbers=(number,))
+        document = {
+            "name": f"Reliability {index}",
+            "slack": {"team_id": team, "channel_id": channel, "bot_token": "xoxb-reliability"},
+            "twilio": {"account_sid": account, "auth_token": token, "sms_numbers": [number]},
+            # Replies go out at once: the grace period would only lengthen the run.
+            "replies": {"grace_seconds": 0},
+        }
+        status = post(
+            f"{self.api}/admin/shops/{shop_id}",
+            json.dumps(document).encode(),
+            {"Authorization": f"Bearer {LOCAL_ADMIN_TOKEN}", "Content-Type": "application/json"},
+            timeout=30,
+            method="PUT",
+        )
+        if status not in (200, 201):
+            raise RuntimeError(f"shop {shop_id} not created: HTTP {status}")
+        self._number = number
+        return shop_id, account, token, team, channel
+
+    def _arm(self, scenario: Scenario) -> None:
+        self.chaos.dynamodb_rate = scenario.dynamodb_rate
+        self.chaos.sqs_send_rate = scenario.sqs_send_rate
+        self.chaos.kill_rate = scenario.kill_rate
+        for injected in scenario.stand_in_faults:
+            stand_in = self.slack if injected.service == "slack" else self.twilio
+            stand_in.faults.add(injected.method, injected.fault, rate=injected.rate)
+
+    # -- load ---------------------------------------------------------------------------
+
+    def _deliver(
+        self,
+        url: str,
+        body: bytes,
+        headers: Callable[[], dict[str, str]],
+        attempts: int,
+        result: Result,
+        *,
+        from_slack: bool = False,
+    ) -> bool:
+        """One provider delivery with its retries (Slack's marked as such); True once
+        answered 2xx."""
+        for attempt in range(attempts):
+            extra = {"X-Slack-Retry-Num": str(attempt), "X-Slack-Retry-Reason": "http_error"}
+            status = post(
+                url,
+                body,
+                {**headers(), **(extra if attempt and from_slack else {})},
+                TWILIO_TIMEOUT_SECONDS,
+            )
+            if 200 <= status < 300:
+                return True
+            if status >= 500:
+                with self._lock:
+                    result.http_5xx += 1
+        return False
+
+    def _customers_write(
+        self,
+        index: int,
+        shop_id: str,
+        account: str,
+        token: str,
+        conversations: int,
+        per_conversation: int,
+        result: Result,
+    ) -> list[tuple[int, int]]:
+        url = f"{self.api}/webhooks/twilio/{shop_id}"
+        accepted: list[tuple[int, int]] = []
+        copies = ThreadPoolExecutor(max_workers=SENDERS, thread_name_prefix="reliability-copy")
+
+        def send(conversation: int, sequence: int) -> None:
+            params = twilio_message(
+                (index << 40) + (conversation << 20) + sequence,
+                AccountSid=account,
+                From=f"+1555{index:02d}{conversation:05d}",
+                To=self._number,
+                Body=f"Where is my order? {customer_token(index, conversation, sequence)}",
+            )
+            body = form(params)
+            headers = twilio_headers(url, params, token)
+            with self._lock:
+                extra = (
+                    self._random.choice((1, 2)) if self._random.random() < DUPLICATE_SHARE else 0
+                )
+                result.duplicates_injected += extra
+            # A copy of the same MessageSid at the same moment, the others after.
+            twin = (
+                copies.submit(self._deliver, url, body, lambda: headers, 2, result)
+                if extra
+                else None
+            )
+            ok = self._deliver(url, body, lambda: headers, 2, result)
+            if twin is not None:
+                ok = twin.result() or ok
+            for _ in range(extra - 1):
+                ok = self._deliver(url, body, lambda: headers, 2, result) or ok
+            if ok:
+                with self._lock:
+                    accepted.append((conversation, sequence))
+
+        def customer_group(sender: int) -> None:
+            mine = range(sender, conversations, SENDERS)
+            for sequence in range(per_conversation):
+                for conversation in mine:
+                    send(conversation, sequence)
+
+        with ThreadPoolExecutor(max_workers=SENDERS, thread_name_prefix="reliability") as pool:
+            list(pool.map(customer_group, range(SENDERS)))
+        copies.shutdown()
+        return accepted
+
+    def _agents_answer(
+        self,
+        index: int,
+        team: str,
+        channel: str,
+        conversations: int,
+        per_conversation: int,
+        result: Result,
+    ) -> set[str]:
+        threads = {conversation: ts for (conversation, _), ts in self._threads(index).items()}
+        url = f"{self.api}/slack/events"
+        wanted: set[str] = set()
+        replies_each = max(1, per_conversation // REPLIES_EVERY)
+
+        def answer(conversation: int) -> None:
+            thread_ts = threads.get(conversation)
+            if thread_ts is None:
+                return
+            for sequence in range(replies_each):
+                with self._lock:
+                    ts = f"{time.time():.6f}"
+                    time.sleep(0.000002)
+                token = reply_token(index, conversation, sequence)
+                payload = json.loads(
+                    slack_thread_reply(
+                        thread_ts,
+                        ts,
+                        f"On its way {token}",
+                        event_id=f"Ev{index}x{conversation}x{sequence}",
+                        channel=channel,
+                    )
+                )
+                payload["team_id"] = team
+                body = json.dumps(payload).encode()
+                with self._lock:
+                    retried = self._random.random() < SLACK_RETRY_SHARE
+                    extra = self._random.choice((1, 2)) if retried else 0
+                    result.duplicates_injected += extra
+                    result.replies += 1
+
+                def headers(body: bytes = body) -> dict[str, str]:
+                    return slack_headers(body, LOCAL_SIGNING_SECRET)
+
+                ok = self._deliver(url, body, headers, 4, result, from_slack=True)
+                for retry in range(1, extra + 1):
+                    # Slack's own retry of a delivery it thinks failed: same event id.
+                    status = post(
+                        url,
+                        body,
+                        {
+                            **headers(),
+                            "X-Slack-Retry-Num": str(retry),
+                            "X-Slack-Retry-Reason": "http_timeout",
+                        },
+                        TWILIO_TIMEOUT_SECONDS,
+                    )
+                    ok = ok or 200 <= status < 300
+                    if status >= 500:
+                        with self._lock:
+                            result.http_5xx += 1
+                if ok:
+                    with self._lock:
+                        wanted.add(token)
+
+        with ThreadPoolExecutor(max_workers=SENDERS, thread_name_prefix="reliability") as pool:
+            list(pool.map(answer, range(conversations)))
+        return wanted
+
+    # -- what came out ------------------------------------------------------------------
+
+    def _posted(self, index: int) -> dict[str, list[Seen]]:
+        """Customer tokens of this scenario, with every Slack post carrying them."""
+        return self._carrying(
+            self.outbox.entries("slack", "chat.postMessage"), f"[m{index}-", "text"
+        )
+
+    def _sent(self, index: int) -> dict[str, list[Seen]]:
+        """Agent reply tokens of this scenario, with every Twilio send carrying them."""
+        return self._carrying(
+            self.outbox.entries("twilio", "messages.create"), f"[r{index}-", "Body"
+        )
+
+    @staticmethod
+    def _carrying(entries: list[OutboxEntry], prefix: str, key: str) -> dict[str, list[Seen]]:
+        """By token: each call that carried it, with its place in the outbox."""
+        found: dict[str, list[Seen]] = defaultdict(list)
+        for place, entry in enumerate(entries):
+            text = json.dumps(entry.payload.get(key, ""), ensure_ascii=False)
+            start = text.find(prefix)
+            while start >= 0:
+                end = text.find("]", start)
+                found[text[start : end + 1]].append(Seen(place, entry))
+                start = text.find(prefix, end)
+        return found
+
+    def _threads(self, index: int) -> dict[tuple[int, int], str]:
+        """Each conversation's Slack thread, found by its first message."""
+        threads = {}
+        for token, entries in self._posted(index).items():
+            conversation, sequence = _parse(token)
+            if sequence == 0:
+                first = entries[0].entry.payload
+                threads[(conversation, sequence)] = str(
+                    first.get("thread_ts") or first["response"]["ts"]
+                )
+        return threads
+
+    def _queues_idle(self) -> bool:
+        for queue in (INBOUND_QUEUE, OUTBOUND_QUEUE):
+            counts = self._sqs.get_queue_attributes(
+                QueueUrl=self._queue_url(queue),
+                AttributeNames=[
+                    "ApproximateNumberOfMessages",
+                    "ApproximateNumberOfMessagesNotVisible",
+                ],
+            )["Attributes"]
+            if any(int(value) for value in counts.values()):
+                return False
+        return True
+
+    def _settle(
+        self, done: Callable[[], bool], quiet_seconds: float = 0, limit_seconds: float = 600
+    ) -> None:
+        """Waits until `done`, or until the queues stay idle `quiet_seconds` (at least 30 s
+        when not `done`, so retries and visibility timeouts have their turn)."""
+        deadline = time.monotonic() + limit_seconds
+        idle_since: float | None = None
+        while time.monotonic() < deadline:
+            if done():
+                return
+            if self._queues_idle():
+                idle_since = idle_since or time.monotonic()
+                wait = quiet_seconds or VISIBILITY_TIMEOUT_SECONDS + 10
+                if time.monotonic() - idle_since >= wait:
+                    return
+            else:
+                idle_since = None
+            time.sleep(0.5)
+
+    def _redrive(self) -> int:
+        """Moves every dead letter back to its queue; returns how many there were. moto has
+        no StartMessageMoveTask (`threadline dlq redrive`), so this does what it does:
+        receive, send to the source queue, delete. A fresh deduplication id, since the
+        original is still within SQS's 5-minute window."""
+        moved = 0
+        for queue in (INBOUND_QUEUE, OUTBOUND_QUEUE):
+            dead_letters = self._queue_url(queue.replace(".fifo", "-dlq.fifo"))
+            while True:
+                batch = self._sqs.receive_message(
+                    QueueUrl=dead_letters,
+                    MaxNumberOfMessages=10,
+                    MessageSystemAttributeNames=["All"],
+                ).get("Messages", [])
+                if not batch:
+                    break
+                for message in batch:
+                    self._sqs.send_message(
+                        QueueUrl=self._queue_url(queue),
+                        MessageBody=message["Body"],
+                        MessageGroupId=message["Attributes"]["MessageGroupId"],
+                        MessageDeduplicationId=f"redrive-{message['MessageId']}",
+                    )
+                    self._sqs.delete_message(
+                        QueueUrl=dead_letters, ReceiptHandle=message["ReceiptHandle"]
+                    )
+                    moved += 1
+        return moved
+
+    def _count(self, index: int, expected: set[str], replies: set[str], result: Result) -> None:
+        posted, sent = self._posted(index), self._sent(index)
+        result.lost = len(expected - posted.keys()) + len(replies - sent.keys())
+        result.doubled = sum(len(posted[t]) - 1 for t in expected & posted.keys()) + sum(
+            len(sent[t]) - 1 for t in replies & sent.keys()
+        )
+        result.out_of_order = _out_of_order(posted) + _out_of_order(sent)
+
+
+def _progress(line: str) -> None:
+    print(f"{time.strftime('%H:%M:%S')} {line}", file=sys.__stderr__, flush=True)
+
+
+def _parse(token: str) -> tuple[int, int]:
+    _, conversation, sequence = token.strip("[]").split("-")
+    return int(conversation), int(sequence)
+
+
+def _out_of_order(found: dict[str, list[Seen]]) -> int:
+    """Messages that reached their conversation after one written after them."""
+    by_conversation: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    for token, seen in found.items():
+        conversation, sequence = _parse(token)
+        by_conversation[conversation].append((seen[0].place, sequence))
+    late = 0
+    for arrivals in by_conversation.values():
+        highest = -1
+        for _, sequence in sorted(arrivals):
+            if sequence < highest:
+                late += 1
+            highest = max(highest, sequence)
+    return late
