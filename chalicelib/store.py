@@ -444,14 +444,36 @@ class Store:
             return InboundMessage.model_validate(stored), InboundStatus(stored["status"])
         return None
 
-    def inbound_status(self, message: InboundMessage) -> InboundStatus | None:
+    def inbound_progress(self, message: InboundMessage) -> tuple[InboundStatus | None, str | None]:
+        """How far a customer message got: its status, and the ts of its post in Slack once
+        it is there (a retry must not post it again)."""
         response = self._client.get_item(
             TableName=self._table,
             Key=_message_key(message.shop_id, message.message_key),
             ConsistentRead=True,
         )
         item = response.get("Item")
-        return InboundStatus(_from_attributes(item)["status"]) if item else None
+        if not item:
+            return None, None
+        values = _from_attributes(item)
+        posted = values.get("slack_ts")
+        return InboundStatus(values["status"]), str(posted) if posted else None
+
+    def mark_posted(self, message: InboundMessage, slack_ts: str) -> None:
+        """Notes that the message (and its files) are in its thread, before the rest of its
+        processing: a retry after a later failure goes on from there."""
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=_message_key(message.shop_id, message.message_key),
+                UpdateExpression="SET slack_ts = :ts",
+                ConditionExpression="attribute_exists(PK)",
+                ExpressionAttributeValues=_to_attributes({":ts": slack_ts}),
+            )
+        except ClientError as error:
+            # Not stored (erased meanwhile, or handed to the worker directly): nothing to note.
+            if not _condition_failed(error):
+                raise
 
     def due_for_requeue(self, now: datetime, limit: int = 100) -> list[InboundMessage]:
         """Unprocessed customer messages whose next requeue is due, most overdue first."""

@@ -131,7 +131,8 @@ class InboundProcessor:
         if shop is None:
             logger.warning("message for an unknown shop dropped", shop_id=message.shop_id)
             return
-        if self._store.inbound_status(message) is InboundStatus.PROCESSED:
+        status, posted_ts = self._store.inbound_progress(message)
+        if status is InboundStatus.PROCESSED:
             logger.info("already processed", message_key=message.message_key)
             return
         secrets = self._vault.get(shop.shop_id)
@@ -161,12 +162,7 @@ class InboundProcessor:
                 conversation, shop, slack, expires_at
             )
         channel, thread_ts = thread
-        reply_ts = slack.post(channel, customer_message(message), thread_ts=thread_ts)
-        if files:
-            slack.upload_files(channel, thread_ts, files)
-        if len(files) < len(message.media):
-            missing = len(message.media) - len(files)
-            slack.post(channel, attachments_missing_note(missing), thread_ts=thread_ts)
+        reply_ts = posted_ts or self._post(message, files, slack, thread)
         if score is None:
             conversation = self._reply_automatically(conversation, message, shop)
         else:
@@ -190,6 +186,25 @@ class InboundProcessor:
             conversation_id=conversation.conversation_id,
             message_key=message.message_key,
         )
+
+    def _post(
+        self,
+        message: InboundMessage,
+        files: list[MediaFile],
+        slack: SlackPort,
+        thread: tuple[str, str],
+    ) -> str:
+        """Posts the message and its files in the thread, once: noted as soon as they are
+        there, so a later step's failure does not post them again."""
+        channel, thread_ts = thread
+        ts = slack.post(channel, customer_message(message), thread_ts=thread_ts)
+        if files:
+            slack.upload_files(channel, thread_ts, files)
+        if len(files) < len(message.media):
+            missing = len(message.media) - len(files)
+            slack.post(channel, attachments_missing_note(missing), thread_ts=thread_ts)
+        self._store.mark_posted(message, ts)
+        return ts
 
     def open_for_shop(self, job: ShopMessage) -> None:
         """A message the shop sends first: the customer's conversation (a new one, linked to

@@ -537,3 +537,28 @@ def test_a_shop_can_route_whatsapp_conversations_to_a_slack_channel_of_their_own
     whatsapp = container.store.find_open_conversation("ana", WHATSAPP_CUSTOMER)
     assert whatsapp is not None
     assert whatsapp.slack_channel_id == "C0WHATSAPP"
+
+
+def test_a_store_failure_after_the_post_does_not_post_the_message_again(
+    container, customer_writes, run_workers, slack: FakeSlack, monkeypatch
+):
+    # Given recording the processed message fails once, after it is in its thread
+    record = container.store.record_inbound
+    failures = [Retryable("DynamoDB throttled")]
+
+    def record_once_failing(*args: Any, **kwargs: Any) -> None:
+        if failures:
+            raise failures.pop()
+        record(*args, **kwargs)
+
+    monkeypatch.setattr(container.store, "record_inbound", record_once_failing)
+    customer_writes(1, Body="primeiro")
+    customer_writes(2, Body="segundo")
+
+    # When the workers run (the failed record comes back and is retried)
+    run_workers()
+
+    # Then each message is in the thread once, in order, and both are counted
+    [root] = slack.roots()
+    assert texts(slack.thread(root.ts)) == ["primeiro", "segundo"]
+    assert container.store.find_open_conversation("ana", CUSTOMER).message_count == 2
