@@ -1,10 +1,10 @@
-# The team's vocabulary: run, test, lint, demo, package. Every target creates .venv first.
+# The team's vocabulary: run, test, lint, demo, package, bench. Every target creates .venv first.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format demo demo-sla package clean reliability
+.PHONY: run test lint format demo demo-sla package bench reliability clean
 
 $(STAMP): pyproject.toml requirements.txt requirements-aws.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed: make PYTHON=python3.11"'
@@ -36,7 +36,7 @@ reliability: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy app.py chalicelib tests reliability
+	$(VENV)/bin/mypy app.py chalicelib tests reliability bench
 	$(VENV)/bin/lint-imports
 
 format: $(STAMP)
@@ -47,6 +47,10 @@ package: $(STAMP)
 	rm -rf out
 	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(VENV)/bin/chalice package \
 		--stage dev --merge-template infra/template.json out
+
+# Figures against their floors, in one run (a few minutes): bench/results.json and a table.
+bench: $(STAMP)
+	$(PY) -m bench
 
 clean:
 	rm -rf $(VENV) out build *.egg-info

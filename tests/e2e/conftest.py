@@ -10,6 +10,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -71,15 +72,15 @@ class RunningStack:
         return http(method, self.api + path, body, headers)
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
-    outbox = Outbox()
+@contextmanager
+def running_stack(outbox: Outbox, log: Path) -> Iterator[RunningStack]:
+    """`python -m chalicelib.local` in a subprocess, calling stand-in Slack and Twilio servers
+    that run here and record into `outbox`; its output goes to `log`."""
     slack = SlackStandIn(outbox)
     twilio = TwilioStandIn(outbox, callback_delay=0.05)
     slack_url = slack.start()
     twilio_url = twilio.start()
     port, ses_port, smtp_port = free_port(), free_port(), free_port()
-    log = tmp_path_factory.mktemp("stack") / "stack.log"
     env = {
         key: value
         for key, value in os.environ.items()
@@ -111,7 +112,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
         deadline = time.monotonic() + 60
         while "local stack is up" not in log.read_text():
             if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"local stack did not start:\n{log.read_text()}")
+                raise RuntimeError(f"local stack did not start:\n{log.read_text()}")
             time.sleep(0.2)
         yield RunningStack(
             api=api,
@@ -129,3 +130,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
             process.kill()
         slack.stop()
         twilio.stop()
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    log = tmp_path_factory.mktemp("stack") / "stack.log"
+    with running_stack(Outbox(), log) as running:
+        yield running

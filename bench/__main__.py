@@ -1,0 +1,145 @@
+"""`python -m bench [--only ack,cold_start,end_to_end,package]`: runs the benchmarks, writes
+bench/results.json and prints the table. docs/PERFORMANCE.md explains each figure."""
+
+import argparse
+import contextlib
+import io
+import json
+import logging
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).resolve().parent / "results.json"
+SECTIONS = ("ack", "cold_start", "end_to_end", "package")
+
+
+def _run(section: str) -> dict[str, Any]:
+    # The app's log lines and metrics would drown the table.
+    with contextlib.redirect_stdout(io.StringIO()):
+        if section == "ack":
+            from bench import ack
+
+            return ack.measure()
+        if section == "cold_start":
+            from bench import cold_start
+
+            return cold_start.measure()
+        if section == "end_to_end":
+            from bench import end_to_end
+
+            return end_to_end.measure()
+        from bench import package
+
+        return package.measure()
+
+
+def _row(figure: str, value: str, floor: str = "", ratio: str = "", target: str = "") -> str:
+    return f"{figure:<44} {value:>22} {floor:>12} {ratio:>7} {target:>10}"
+
+
+def _latency(run: dict[str, Any] | None) -> str:
+    if run is None:
+        return "none held"
+    return f"{run['p50_ms']:.0f}/{run['p95_ms']:.0f}/{run['p99_ms']:.0f} ms"
+
+
+def table(results: dict[str, Any]) -> str:
+    lines = [_row("figure", "measured", "floor", "ratio", "target"), "-" * 99]
+    ack = results.get("ack")
+    if ack:
+        for name, label in (
+            ("twilio_message_cpu", "ack CPU, Twilio message (median)"),
+            ("slack_event_cpu", "ack CPU, Slack event (median)"),
+            ("twilio_message_wall", "ack wall, Twilio message (median)"),
+        ):
+            figure = ack[name]
+            lines.append(
+                _row(
+                    label,
+                    f"{figure['app_ms']:.2f} ms",
+                    f"{figure['floor_ms']:.2f} ms",
+                    f"{figure['ratio']:.2f}x",
+                    "<= 1.5x",
+                )
+            )
+        totals = ack["calls_total"]
+        for name, value in totals.items():
+            target = "2" if name == "customer_message_ack" else ""
+            lines.append(_row(f"AWS calls: {name}", f"{value:g}", target=target))
+    cost = results.get("cost")
+    if cost:
+        lines.append(_row("$ per 1,000 messages", f"{cost['dollars_per_1000_messages']:.4f}"))
+        lines.append(
+            _row("$ per 1,000 conversations", f"{cost['dollars_per_1000_conversations']:.4f}")
+        )
+    cold = results.get("cold_start")
+    if cold:
+        medians = cold["median_ms"]
+        lines.append(
+            _row(
+                "cold start: import app (median)",
+                f"{medians['app']:.0f} ms",
+                f"{medians['boto3']:.0f} ms",
+                f"{cold['app_ratio']:.2f}x",
+                "<= 1.3x",
+            )
+        )
+        lines.append(
+            _row(
+                "cold start: app + first event's imports",
+                f"{medians['app_and_first_event']:.0f} ms",
+                f"{medians['boto3']:.0f} ms",
+                f"{cold['app_and_first_event_ratio']:.2f}x",
+            )
+        )
+    e2e = results.get("end_to_end")
+    if e2e:
+        directions = {"customer_to_slack": "webhook → Slack", "agent_to_twilio": "reply → Twilio"}
+        for name, label in directions.items():
+            steady, highest = e2e[name]["steady"], e2e[name]["highest_held"]
+            held = "held" if steady["held"] else "not held"
+            lines.append(_row(f"{label} p50/p95/p99 @20/s ({held})", _latency(steady)))
+            rate = f"@{highest['rate_per_s']:g}/s" if highest else ""
+            lines.append(_row(f"{label} highest held rate {rate}", _latency(highest)))
+    package = results.get("package")
+    if package:
+        lines.append(_row("package (zipped)", f"{package['zip_mb']:.1f} MB", target="< 10 MB"))
+        for name, size in list(package["by_dependency_mb"].items())[:6]:
+            lines.append(_row(f"  {name}", f"{size['zipped']:.2f} MB"))
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--only", default=",".join(SECTIONS), help="comma-separated sections")
+    chosen = parser.parse_args(argv).only.split(",")
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+    logging.disable(logging.INFO)
+    results: dict[str, Any] = {
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    for section in SECTIONS:
+        if section in chosen:
+            print(f"bench: {section}…", file=sys.stderr, flush=True)
+            results[section] = _run(section)
+    if "ack" in results:
+        from bench import cost
+
+        results["cost"] = cost.model(results["ack"]["calls"])
+    RESULTS.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    print(table(results))
+    print(f"\nwritten to {RESULTS}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

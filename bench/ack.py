@@ -1,0 +1,281 @@
+"""Figure 1: the ack paths in-process against moto, beside their floor, and the AWS calls
+each inbound message costs on the ack path and in the worker.
+
+The app runs as the integration tests run it (chalice's test client, a Container with the
+recording Slack and Twilio fakes, moto in-process, the table and queues from infra/). The
+floor replays the very PutItem and SendMessage the app made (with fresh keys), with bare
+boto3 calls on the same backend: what no implementation of the ack path can avoid.
+"""
+
+import collections
+import copy
+import json
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from chalice.test import Client
+from moto import mock_aws
+
+from app import app
+from bench.aws_calls import CallCounter
+from bench.stats import Paired, interleaved
+from chalicelib import bootstrap
+from chalicelib.local.provision import provision
+from chalicelib.local.pump import QueuePump, pumps_for
+from chalicelib.settings import Settings
+from tests.fakes import FakeSlack, RecordingTwilio
+from tests.integration.conftest import ADMIN, ADMIN_TOKEN, MEDIA_BUCKET, PUBLIC_URL, Clock
+from tests.signing import (
+    ACCOUNT_SID,
+    SLACK_SIGNING_SECRET,
+    SMS_NUMBER,
+    form,
+    shop_document,
+    slack_headers,
+    slack_thread_reply,
+    twilio_headers,
+    twilio_message,
+)
+
+SHOP = "ana"
+MESSAGE_PATH = f"/webhooks/twilio/{SHOP}"
+STATUS_PATH = f"/webhooks/twilio/{SHOP}/status"
+CUSTOMER = "+5511987654321"
+AWS_ENV = {
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+}
+
+
+@dataclass(frozen=True)
+class Signed:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+def customer_message(number: int, customer: str = CUSTOMER) -> Signed:
+    params = twilio_message(number, From=customer, Body=f"Onde está meu pedido {number}?")
+    return Signed(MESSAGE_PATH, twilio_headers(PUBLIC_URL + MESSAGE_PATH, params), form(params))
+
+
+def delivery_status(sid: str, status: str) -> Signed:
+    params = {
+        "MessageSid": sid,
+        "AccountSid": ACCOUNT_SID,
+        "MessageStatus": status,
+        "SmsStatus": status,
+        "From": SMS_NUMBER,
+        "To": CUSTOMER,
+        "ApiVersion": "2010-04-01",
+    }
+    return Signed(STATUS_PATH, twilio_headers(PUBLIC_URL + STATUS_PATH, params), form(params))
+
+
+def agent_reply(thread_ts: str, sent_at: float) -> Signed:
+    body = slack_thread_reply(thread_ts, f"{sent_at:.6f}", "Chega amanhã!", event_id=uuid4())
+    return Signed("/slack/events", slack_headers(body), body)
+
+
+def uuid4() -> str:
+    return uuid.uuid4().hex
+
+
+class Floor:
+    """Replays the app's own PutItem and SendMessage requests with fresh keys."""
+
+    def __init__(self, requests: dict[str, dict[str, Any]]) -> None:
+        self._requests = requests
+        self._dynamodb = boto3.client("dynamodb")
+        self._sqs = boto3.client("sqs")
+
+    def put_item(self) -> None:
+        request = copy.deepcopy(self._requests["PutItem"])
+        request["Item"]["PK"] = {"S": f"FLOOR#{uuid4()}"}
+        self._dynamodb.put_item(**request)
+
+    def send_message(self) -> None:
+        request = {**self._requests["SendMessage"], "MessageDeduplicationId": uuid4()}
+        self._sqs.send_message(**request)
+
+    def ack(self) -> None:
+        self.put_item()
+        self.send_message()
+
+
+class Harness:
+    """The app in-process, with its calls counted and its queues drained on demand."""
+
+    def __init__(
+        self, client: Client, counter: CallCounter, slack: FakeSlack, twilio: RecordingTwilio
+    ) -> None:
+        self.client = client
+        self.counter = counter
+        self.slack = slack
+        self.twilio = twilio
+        # The pumps play Lambda's event source mapping: their own calls are not the app's.
+        sqs = boto3.session.Session().client("sqs")
+        self._pumps: list[QueuePump] = pumps_for(app, sqs, retry_after_seconds=0)
+
+    def post(self, request: Signed) -> None:
+        response = self.client.http.post(request.path, headers=request.headers, body=request.body)
+        if response.status_code != 200:
+            raise RuntimeError(f"{request.path} answered {response.status_code}: {response.body!r}")
+
+    def drain(self) -> int:
+        handled = 0
+        while batch := self.pump_once():
+            handled += batch
+        return handled
+
+    def pump_once(self) -> int:
+        return sum(pump.pump_once() for pump in self._pumps)
+
+    def calls(self, work: Callable[[], object]) -> dict[str, int]:
+        with self.counter.counting() as seen:
+            work()
+        return dict(sorted(seen.items()))
+
+    def requests(self, work: Callable[[], object]) -> dict[str, dict[str, Any]]:
+        """The parameters of the calls `work` made, by operation, to replay."""
+        with self.counter.capturing() as asked:
+            work()
+        return dict(asked)
+
+
+@contextmanager
+def running_app() -> Iterator[Harness]:
+    saved = {name: os.environ.get(name) for name in (*AWS_ENV, "AWS_ENDPOINT_URL")}
+    os.environ.pop("AWS_ENDPOINT_URL", None)
+    os.environ.update(AWS_ENV)
+    try:
+        with mock_aws():
+            counter = CallCounter()
+            counter.install()
+            provision(boto3.client("cloudformation"), boto3.client("scheduler"))
+            settings = Settings.model_validate(
+                {
+                    "public_url": PUBLIC_URL,
+                    "admin_token": ADMIN_TOKEN,
+                    "slack_signing_secret": SLACK_SIGNING_SECRET,
+                    "retry_base_seconds": 0,
+                    "media_bucket": MEDIA_BUCKET,
+                }
+            )
+            slack, twilio = FakeSlack(), RecordingTwilio()
+            bootstrap.use(
+                bootstrap.Container(settings, twilio=twilio, slack=slack.workspace, clock=Clock())
+            )
+            with Client(app) as client:
+                body = json.dumps(shop_document()).encode()
+                created = client.http.put(f"/admin/shops/{SHOP}", headers=ADMIN, body=body)
+                if created.status_code != 201:
+                    raise RuntimeError(f"shop not created: {created.body!r}")
+                yield Harness(client, counter, slack, twilio)
+    finally:
+        bootstrap.use(None)
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _sum(*counts: dict[str, int]) -> int:
+    return sum(sum(count.values()) for count in counts)
+
+
+def _paired(figure: Paired) -> dict[str, float]:
+    return {
+        "app_ms": figure.measured * 1000,
+        "floor_ms": figure.floor * 1000,
+        "ratio": figure.ratio,
+        "runs": figure.runs,
+    }
+
+
+WARM_UP = 20
+
+
+def measure(runs: int = 400) -> dict[str, Any]:
+    sequence = iter(range(1, 10**9))
+    with running_app() as harness:
+        # Cold container: the shop's config and secrets are read once, then cached.
+        first_ack = harness.calls(lambda: harness.post(customer_message(next(sequence))))
+        opening_worker = harness.calls(harness.drain)
+        [root] = harness.slack.roots()
+        follow_ack = harness.calls(lambda: harness.post(customer_message(next(sequence))))
+        follow_worker = harness.calls(harness.drain)
+
+        # An agent's reply already past its grace period, then one still in it (one pass).
+        # The first outbound send looks its queue's URL up once per container.
+        harness.post(agent_reply(root.ts, time.time() - 60))
+        harness.drain()
+        reply_ack = harness.calls(lambda: harness.post(agent_reply(root.ts, time.time() - 60)))
+        reply_worker = harness.calls(harness.drain)
+        harness.post(agent_reply(root.ts, time.time()))
+        grace_pass = harness.calls(harness.pump_once)
+        harness.drain()
+        sid = harness.twilio.sent[0].sid
+        sent_ack = harness.calls(lambda: harness.post(delivery_status(sid, "sent")))
+        sent_worker = harness.calls(harness.drain)
+        delivered_ack = harness.calls(lambda: harness.post(delivery_status(sid, "delivered")))
+        delivered_worker = harness.calls(harness.drain)
+
+        # The floors replay what the app asked for on a warm customer message / agent reply.
+        floor = Floor(harness.requests(lambda: harness.post(customer_message(next(sequence)))))
+        slack_floor = Floor(
+            harness.requests(lambda: harness.post(agent_reply(root.ts, time.time() - 60)))
+        )
+        harness.drain()
+
+        messages = collections.deque(
+            customer_message(next(sequence)) for _ in range(2 * runs + WARM_UP)
+        )
+        replies = collections.deque(
+            agent_reply(root.ts, time.time() - 60 + n / 1000) for n in range(runs + WARM_UP)
+        )
+        for _ in range(WARM_UP):
+            harness.post(messages.popleft())
+            floor.ack()
+            harness.post(replies.popleft())
+            slack_floor.send_message()
+        twilio_cpu = interleaved(lambda: harness.post(messages.popleft()), floor.ack, runs)
+        slack_cpu = interleaved(
+            lambda: harness.post(replies.popleft()), slack_floor.send_message, runs
+        )
+        twilio_wall = interleaved(
+            lambda: harness.post(messages.popleft()), floor.ack, runs, clock=time.perf_counter
+        )
+
+    return {
+        "twilio_message_cpu": _paired(twilio_cpu),
+        "twilio_message_wall": _paired(twilio_wall),
+        "slack_event_cpu": _paired(slack_cpu),
+        "calls": {
+            "customer_message_first_in_container": {"ack": first_ack},
+            "customer_message_new_conversation": {"worker": opening_worker},
+            "customer_message_follow_up": {"ack": follow_ack, "worker": follow_worker},
+            "agent_reply": {"ack": reply_ack, "worker": reply_worker},
+            "agent_reply_grace_pass": {"worker": grace_pass},
+            "status_sent": {"ack": sent_ack, "worker": sent_worker},
+            "status_delivered": {"ack": delivered_ack, "worker": delivered_worker},
+        },
+        "calls_total": {
+            "customer_message_ack": _sum(follow_ack),
+            "customer_message_worker_new_conversation": _sum(opening_worker),
+            "customer_message_worker_follow_up": _sum(follow_worker),
+            "agent_reply_ack": _sum(reply_ack),
+            "agent_reply_worker": _sum(reply_worker),
+            "agent_reply_worker_grace_pass": _sum(grace_pass),
+            "status_callback_ack": _sum(sent_ack),
+            "status_callback_worker": _sum(sent_worker),
+        },
+    }

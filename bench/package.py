@@ -1,0 +1,68 @@
+"""Figure 4: the deployment package `chalice package` builds (offline), zipped, and each
+dependency's share of it."""
+
+import collections
+import os
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+TARGET_MB = 10.0
+
+
+def _owner(name: str) -> str:
+    """The distribution a zip member belongs to: its top-level folder, without the suffixes
+    wheels put on metadata and bundled-library folders."""
+    top = name.split("/")[0]
+    for suffix in (".libs", ".dist-info", ".data"):
+        if top.endswith(suffix):
+            top = top.removesuffix(suffix).split("-")[0]
+    return top.removesuffix(".py").lower().replace("-", "_")
+
+
+def sizes(deployment: Path) -> dict[str, Any]:
+    zipped: collections.Counter[str] = collections.Counter()
+    unzipped: collections.Counter[str] = collections.Counter()
+    with zipfile.ZipFile(deployment) as archive:
+        for member in archive.infolist():
+            zipped[_owner(member.filename)] += member.compress_size
+            unzipped[_owner(member.filename)] += member.file_size
+    mb = 1_000_000
+    return {
+        "zip_mb": deployment.stat().st_size / mb,
+        "unzipped_mb": sum(unzipped.values()) / mb,
+        "target_mb": TARGET_MB,
+        "by_dependency_mb": {
+            name: {"zipped": round(size / mb, 2), "unzipped": round(unzipped[name] / mb, 2)}
+            for name, size in zipped.most_common()
+            if size >= mb // 100
+        },
+        "botocore_or_boto3_inside": any(name in zipped for name in ("boto3", "botocore")),
+    }
+
+
+def measure() -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as scratch:
+        out = Path(scratch) / "out"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        subprocess.run(
+            [
+                str(Path(sys.executable).parent / "chalice"),
+                "package",
+                "--stage",
+                "dev",
+                "--merge-template",
+                "infra/template.json",
+                str(out),
+            ],
+            cwd=PROJECT_DIR,
+            env={**env, "AWS_DEFAULT_REGION": "us-east-1"},
+            check=True,
+            capture_output=True,
+            timeout=600,
+        )
+        return sizes(out / "deployment.zip")
