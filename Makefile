@@ -1,4 +1,4 @@
-# The team's vocabulary: run, test, lint, demo, package, bench. Every target creates .venv first.
+# The team's vocabulary: run, test, lint, demo, package, bench, reliability. Every target creates .venv first.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
