@@ -30,6 +30,7 @@ from tests.signing import (
     SMS_NUMBER,
     TEAM_ID,
     form,
+    shop_document,
     slack_headers,
     twilio_headers,
     twilio_message,
@@ -56,6 +57,7 @@ JSON = "application/json"
 BOB_ACCOUNT_SID = "AC" + "2" * 32
 BOB_AUTH_TOKEN = "bob-twilio-auth-token"
 BOB_NUMBER = "+14155550199"
+CUSTOMER = "+5511987654321"
 SHOPS = ("ana", "bob")
 # Characters: above any real provider's request (and Twilio's 96 KiB once percent-encoded).
 HUGE = 120_000
@@ -107,10 +109,17 @@ def record(route: Route, status: int) -> None:
 junk_text = st.text(max_size=40)
 huge_text = st.integers(HUGE // 4, HUGE).map(lambda size: "é" * size)
 some_text = st.one_of(junk_text, huge_text, st.sampled_from(["", " ", "\x00", "%FF", "ü" * 5]))
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | junk_text,
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(junk_text, inner, max_size=4),
-    max_leaves=12,
+json_scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | junk_text
+# Two levels of nesting are enough to put a list or an object where a string is expected.
+json_shallow = (
+    json_scalars
+    | st.lists(json_scalars, max_size=4)
+    | st.dictionaries(junk_text, json_scalars, max_size=4)
+)
+json_values = (
+    json_shallow
+    | st.lists(json_shallow, max_size=3)
+    | st.dictionaries(junk_text, json_shallow, max_size=3)
 )
 not_json = st.sampled_from(
     [b"{", b"", b"null", b"[]", b'"x"', b"{'a': 1}", b"\xff\xfe{}"]
@@ -444,9 +453,27 @@ BAD_BEARERS = st.sampled_from(
 
 
 def admin_body(draw: st.DrawFn) -> bytes:
-    from tests.signing import shop_document
-
-    kind = draw(st.sampled_from(["shop", "json", "not json", "huge"]))
+    kind = draw(st.sampled_from(["shop", "message", "link", "json", "not json", "huge"]))
+    if kind == "message":
+        message = {
+            "channel": draw(st.sampled_from(["sms", "whatsapp", "email"]) | junk_text),
+            "to": draw(
+                st.sampled_from([CUSTOMER, f"whatsapp:{CUSTOMER}", "ana@example.com"]) | some_text
+            ),
+            "text": draw(st.sampled_from(["Olá!", "x" * 4001]) | some_text),
+        }
+        message.update(
+            draw(
+                st.dictionaries(
+                    st.sampled_from(["id", "name", "subject", "x"]), json_values, max_size=2
+                )
+            )
+        )
+        return json.dumps(message).encode()
+    if kind == "link":
+        return json.dumps(
+            {"address": draw(st.sampled_from([CUSTOMER, "ana@example.com"]) | some_text)}
+        ).encode()
     if kind == "shop":
         document = shop_document()
         for name in draw(st.lists(st.sampled_from(sorted(document)), max_size=2, unique=True)):
@@ -466,7 +493,7 @@ def admin_request(
     path = template
     path = path.replace("{shop_id}", draw(st.just("ana") | segment))
     for name in ("conversation_id", "customer", "address"):
-        path = path.replace("{" + name + "}", draw(segment))
+        path = path.replace("{" + name + "}", draw(st.just(quote(CUSTOMER, safe="")) | segment))
     path += query(draw(query_params))
     authorized = draw(st.booleans())
     authorization = draw(st.sampled_from(sorted(BEARERS.values())) if authorized else BAD_BEARERS)
