@@ -5,8 +5,8 @@ Each strategy draws a `Probe`: the request, and whether it must be refused whate
 holds (unsigned, forged, stale, for an unknown shop, with the wrong content type...). Probes
 that are signed and valid may be accepted and may write.
 
-The number of examples per route is THREADLINE_FUZZ_EXAMPLES (a short run by default, for
-`make test`; the reliability run asks for many more).
+The number of examples per route is THREADLINE_FUZZ_EXAMPLES: by default a short run for
+`make test`, the same requests every time; given, a run of that many, drawn afresh.
 """
 
 import json
@@ -41,6 +41,8 @@ FUZZ = settings(
     max_examples=EXAMPLES,
     deadline=None,
     database=None,
+    # The short run in `make test` draws the same requests every time; a long run explores.
+    derandomize="THREADLINE_FUZZ_EXAMPLES" not in os.environ,
     # One moto world per route, shared by its examples: each example compares the state
     # before and after its own request.
     suppress_health_check=[
@@ -434,10 +436,7 @@ def slack_oauth_redirect(draw: st.DrawFn) -> Probe:
 
 # Admin --------------------------------------------------------------------------------------
 
-BEARERS = {
-    "valid": f"Bearer {ADMIN_TOKEN}",
-    "lower-case scheme": f"bearer {ADMIN_TOKEN}",
-}
+GOOD_BEARERS = (f"Bearer {ADMIN_TOKEN}", f"bearer {ADMIN_TOKEN}")
 BAD_BEARERS = st.sampled_from(
     [
         "",
@@ -490,13 +489,12 @@ def admin_body(draw: st.DrawFn) -> bytes:
 def admin_request(
     draw: st.DrawFn, method: str, template: str, route_types: tuple[str, ...]
 ) -> Probe:
-    path = template
-    path = path.replace("{shop_id}", draw(st.just("ana") | segment))
+    path = template.replace("{shop_id}", draw(st.just("ana") | segment))
     for name in ("conversation_id", "customer", "address"):
         path = path.replace("{" + name + "}", draw(st.just(quote(CUSTOMER, safe="")) | segment))
     path += query(draw(query_params))
     authorized = draw(st.booleans())
-    authorization = draw(st.sampled_from(sorted(BEARERS.values())) if authorized else BAD_BEARERS)
+    authorization = draw(st.sampled_from(GOOD_BEARERS) if authorized else BAD_BEARERS)
     headers = {"Authorization": authorization} if authorization else {}
     body = admin_body(draw) if method in ("PUT", "POST") else draw(st.just(b"") | not_json)
     content_type = draw(st.sampled_from([JSON]) | content_types)
