@@ -44,6 +44,9 @@ MESSAGING_API = "https://messaging.twilio.com"
 AUTHENTICATION_FAILED = 20003
 MAX_REASON = 160
 MAX_FORM_FIELDS = 200
+# Far above any message Twilio relays (1,600 characters), and small enough that what is
+# stored and queued stays under SQS's 256 KiB even when JSON escapes every character.
+MAX_FORM_BYTES = 96 * 1024
 RECONCILE_LOOKBACK = 20
 REPORTED_STATUSES = frozenset(s.value for s in DeliveryStatus) - {
     DeliveryStatus.PENDING.value,
@@ -78,6 +81,8 @@ def _form(request: WebhookRequest) -> dict[str, str]:
 # verify() and parse() read the same body on the ack path: it is decoded once.
 @lru_cache(maxsize=4)
 def _form_pairs(body: bytes) -> tuple[tuple[str, str], ...]:
+    if len(body) > MAX_FORM_BYTES:
+        raise BadRequest("body is larger than any Twilio webhook")
     try:
         text = body.decode("utf-8")
         pairs = parse_qsl(

@@ -10,6 +10,7 @@ section at that workspace and channel.
 
 import hashlib
 import hmac
+import re
 import secrets
 from collections.abc import Callable
 from datetime import timedelta
@@ -35,6 +36,12 @@ INSTALL_LINK_LIFETIME = timedelta(days=7)
 STATE_LIFETIME = timedelta(minutes=10)
 STATE_COOKIE = "threadline_slack_state"
 Exchange = Callable[[str, str, str, str, str], Installation]
+_SLACK_ERROR_CODE = re.compile(r"[a-z_]{1,64}")
+
+
+def _same(given: str, expected: str) -> bool:
+    """Constant-time equality of any two strings (hmac's refuses non-ASCII ones)."""
+    return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
 
 
 class ThreadlineInstallationStore(InstallationStore):
@@ -161,7 +168,7 @@ class SlackInstalls:
         if self.install_link("-") is None:
             raise NotFound("Slack installs are not configured")
         shop_id, expires = query.get("shop", ""), query.get("expires", "")
-        valid = hmac.compare_digest(query.get("signature", ""), self._signature(shop_id, expires))
+        valid = _same(query.get("signature", ""), self._signature(shop_id, expires))
         if not valid or not expires.isdigit():
             raise Forbidden("this install link is not valid")
         now = self._clock()
@@ -179,12 +186,14 @@ class SlackInstalls:
     def finish(self, query: dict[str, str], cookie_state: str | None) -> tuple[Shop, str]:
         """Completes an install; returns the shop and the workspace's name."""
         if query.get("error"):
-            raise BadRequest(f"Slack did not install the app: {query['error']}")
+            # Slack's codes are short words; anything else is not echoed back.
+            code = query["error"] if _SLACK_ERROR_CODE.fullmatch(query["error"]) else "unknown"
+            raise BadRequest(f"Slack did not install the app: {code}")
         state, code = query.get("state", ""), query.get("code", "")
         if not state or not code:
             raise BadRequest("missing code or state")
         # Bound to the browser that started: a link forwarded mid-flow cannot finish it.
-        if not cookie_state or not hmac.compare_digest(state, cookie_state):
+        if not cookie_state or not _same(state, cookie_state):
             raise Forbidden("this install was started in another browser")
         shop_id = self._store.consume_oauth_state(state, self._clock())
         if shop_id is None:

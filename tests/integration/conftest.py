@@ -1,9 +1,13 @@
 """Integration fixtures: moto in-process, provisioned from infra/, the chalice test client,
 and fakes for Slack and Twilio sending."""
 
+import io
 import json
+import logging
+import os
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -14,6 +18,7 @@ from moto import mock_aws
 
 from app import app
 from chalicelib import bootstrap
+from chalicelib.bootstrap import RedactingFilter, RedactingFormatter
 from chalicelib.local.provision import provision
 from chalicelib.local.pump import pumps_for
 from chalicelib.services.installs import Exchange
@@ -197,3 +202,40 @@ def stored_item(pk: str, sk: str) -> dict[str, Any] | None:
     if item is None:
         return None
     return {name: TypeDeserializer().deserialize(value) for name, value in item.items()}
+
+
+@pytest.fixture
+def log_lines() -> Iterator[io.StringIO]:
+    """Every line the service logs, as powertools formats it in Lambda."""
+    out = io.StringIO()
+    ours = logging.StreamHandler(out)
+    ours.setFormatter(RedactingFormatter())
+    # Other libraries' lines, through a handler like Lambda's on the root logger
+    theirs = logging.StreamHandler(out)
+    theirs.addFilter(RedactingFilter())
+    service, root = logging.getLogger("threadline"), logging.getLogger()
+    service.addHandler(ours)
+    root.addHandler(theirs)
+    yield out
+    service.removeHandler(ours)
+    root.removeHandler(theirs)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """How many bad-input requests each route was sent and refused (test_bad_input.py), for
+    `make reliability` to report; also written as JSON to THREADLINE_FUZZ_REPORT if set."""
+    from tests.integration.bad_input import tried
+
+    counts = tried()
+    if not counts:
+        return
+    total = sum(sent for sent, _ in counts.values())
+    terminalreporter.write_sep("-", f"bad input: {total} requests on {len(counts)} routes")
+    for route, (sent, refused) in sorted(counts.items()):
+        terminalreporter.write_line(f"{sent:7} tried {refused:7} refused  {route}")
+    report = os.environ.get("THREADLINE_FUZZ_REPORT")
+    if report:
+        rows = {
+            route: {"tried": sent, "refused": refused} for route, (sent, refused) in counts.items()
+        }
+        Path(report).write_text(json.dumps(rows, indent=2, sort_keys=True), "utf-8")

@@ -1,22 +1,24 @@
-"""No customer number, email address or message body in any log line of a busy flow:
-messages in and out on SMS and email, a failure retried, mail for no shop."""
+"""No secret, customer number, email address or message body in any log line of a busy flow:
+shops set up with their secrets, messages in and out on SMS and email, a failure retried,
+mail for no shop, requests refused for a wrong token or signature."""
 
 import io
 import json
 import logging
 import sys
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
-import pytest
 
 from chalicelib.bootstrap import RedactingFilter, RedactingFormatter
 from chalicelib.domain.errors import Retryable
 from tests.fakes import FakeSlack
-from tests.integration.conftest import PUBLIC_URL
+from tests.integration.conftest import ADMIN_TOKEN, PUBLIC_URL
 from tests.integration.test_email import deliver, mime
 from tests.signing import (
+    AUTH_TOKEN,
+    BOT_TOKEN,
+    SLACK_SIGNING_SECRET,
     form,
     shop_document,
     slack_headers,
@@ -28,23 +30,6 @@ from tests.signing import (
 PHONE = "+5511987654321"
 EMAIL = "ana.souza@gmail.com"
 BODY = "Meu pedido secreto número 77"
-
-
-@pytest.fixture
-def log_lines() -> Iterator[io.StringIO]:
-    """Every line the service logs, as powertools formats it in Lambda."""
-    out = io.StringIO()
-    ours = logging.StreamHandler(out)
-    ours.setFormatter(RedactingFormatter())
-    # Other libraries' lines, through a handler like Lambda's on the root logger
-    theirs = logging.StreamHandler(out)
-    theirs.addFilter(RedactingFilter())
-    service, root = logging.getLogger("threadline"), logging.getLogger()
-    service.addHandler(ours)
-    root.addHandler(theirs)
-    yield out
-    service.removeHandler(ours)
-    root.removeHandler(theirs)
 
 
 def test_a_busy_flow_logs_no_number_address_or_body(
@@ -67,10 +52,19 @@ def test_a_busy_flow_logs_no_number_address_or_body(
         client.http.post("/slack/events", headers=slack_headers(reply), body=reply)
     run_workers()
     deliver(mime("?", to="nobody@elsewhere.example"), to="nobody@elsewhere.example")
+    # Requests refused: a wrong admin token, a forged Twilio signature, a Slack event signed
+    # with another secret
+    client.http.get("/admin/shops", headers={"Authorization": f"Bearer {AUTH_TOKEN}"})
+    client.http.post(
+        path, headers=twilio_headers(PUBLIC_URL + path, params, BOT_TOKEN), body=form(params)
+    )
+    reply = slack_thread_reply("1.2", "1764000600.000100", BODY)
+    client.http.post("/slack/events", headers=slack_headers(reply, AUTH_TOKEN), body=reply)
 
     lines = log_lines.getvalue().splitlines()
     assert any('"message":"customer message posted"' in line for line in lines)
-    for secret in (PHONE, EMAIL, BODY, "nobody@elsewhere.example"):
+    secrets = (AUTH_TOKEN, BOT_TOKEN, SLACK_SIGNING_SECRET, ADMIN_TOKEN)
+    for secret in (PHONE, EMAIL, BODY, "nobody@elsewhere.example", *secrets):
         assert not [line for line in lines if secret in line], secret
 
 

@@ -1,0 +1,511 @@
+"""Hypothesis strategies of bad (and some good) requests for every HTTP route, what each
+request must come to, and how many were tried per route.
+
+Each strategy draws a `Probe`: the request, and whether it must be refused whatever else it
+holds (unsigned, forged, stale, for an unknown shop, with the wrong content type...). Probes
+that are signed and valid may be accepted and may write.
+
+The number of examples per route is THREADLINE_FUZZ_EXAMPLES: by default a short run for
+`make test`, the same requests every time; given, a run of that many, drawn afresh.
+"""
+
+import json
+import os
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+
+from tests.integration.conftest import ADMIN_TOKEN, PUBLIC_URL
+from tests.signing import (
+    ACCOUNT_SID,
+    AUTH_TOKEN,
+    CHANNEL_ID,
+    SLACK_SIGNING_SECRET,
+    SMS_NUMBER,
+    TEAM_ID,
+    form,
+    shop_document,
+    slack_headers,
+    twilio_headers,
+    twilio_message,
+)
+
+EXAMPLES = int(os.environ.get("THREADLINE_FUZZ_EXAMPLES", "10"))
+FUZZ = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    database=None,
+    # The short run in `make test` draws the same requests every time; a long run explores.
+    derandomize="THREADLINE_FUZZ_EXAMPLES" not in os.environ,
+    # One moto world per route, shared by its examples: each example compares the state
+    # before and after its own request.
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.large_base_example,
+    ],
+)
+
+FORM = "application/x-www-form-urlencoded"
+JSON = "application/json"
+# Bob: a second shop on its own Twilio account, so that its signatures are not ana's.
+BOB_ACCOUNT_SID = "AC" + "2" * 32
+BOB_AUTH_TOKEN = "bob-twilio-auth-token"
+BOB_NUMBER = "+14155550199"
+CUSTOMER = "+5511987654321"
+SHOPS = ("ana", "bob")
+# Characters: above any real provider's request (and Twilio's 96 KiB once percent-encoded).
+HUGE = 120_000
+
+Route = tuple[str, str]
+
+
+@dataclass(frozen=True)
+class Probe:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    # Why it must be refused, if it must.
+    refuse_because: str | None = None
+
+    def __repr__(self) -> str:
+        # Hypothesis prints failing probes; huge ones are cut to what tells them apart.
+        return (
+            f"Probe({self.method} {cut(self.path)!r}, headers={cut(repr(self.headers))}, "
+            f"body={cut(repr(self.body))} ({len(self.body)} bytes), "
+            f"refuse_because={self.refuse_because!r})"
+        )
+
+
+def cut(text: str, keep: int = 300) -> str:
+    return text if len(text) <= keep else f"{text[:keep]}...[{len(text) - keep} more]"
+
+
+TRIED: Counter[Route] = Counter()
+REFUSED: Counter[Route] = Counter()
+
+
+def tried() -> dict[str, tuple[int, int]]:
+    """Requests tried and refused per route ("METHOD /path"), in this process so far."""
+    return {
+        f"{method} {path}": (TRIED[method, path], REFUSED[method, path]) for method, path in TRIED
+    }
+
+
+def record(route: Route, status: int) -> None:
+    TRIED[route] += 1
+    if 400 <= status < 500:
+        REFUSED[route] += 1
+
+
+# Building blocks ----------------------------------------------------------------------------
+
+junk_text = st.text(max_size=40)
+huge_text = st.integers(HUGE // 4, HUGE).map(lambda size: "é" * size)
+some_text = st.one_of(junk_text, huge_text, st.sampled_from(["", " ", "\x00", "%FF", "ü" * 5]))
+json_scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | junk_text
+# Two levels of nesting are enough to put a list or an object where a string is expected.
+json_shallow = (
+    json_scalars
+    | st.lists(json_scalars, max_size=4)
+    | st.dictionaries(junk_text, json_scalars, max_size=4)
+)
+json_values = (
+    json_shallow
+    | st.lists(json_shallow, max_size=3)
+    | st.dictionaries(junk_text, json_shallow, max_size=3)
+)
+not_json = st.sampled_from(
+    [b"{", b"", b"null", b"[]", b'"x"', b"{'a': 1}", b"\xff\xfe{}"]
+) | st.binary(max_size=200)
+# A path segment: real shop ids, well-formed unknown ones, and what is not an id at all.
+segment = st.one_of(
+    st.sampled_from([*SHOPS, "zed", "a" * 63, "a" * 64, "ANA", "-ana", "ana%0A", "..", "%2F"]),
+    st.text(
+        st.characters(codec="utf-8", exclude_characters="/?#"),
+        min_size=1,
+        max_size=70,
+    ).map(lambda text: quote(text, safe="")),
+)
+content_types = st.sampled_from(
+    [
+        None,
+        JSON,
+        f"{JSON}; charset=utf-8",
+        FORM,
+        f"{FORM}; charset=utf-8",
+        "text/plain",
+        "multipart/form-data",
+    ]
+)
+
+
+def with_content_type(headers: dict[str, str], content_type: str | None) -> dict[str, str]:
+    without = {name: value for name, value in headers.items() if name.lower() != "content-type"}
+    return without if content_type is None else {**without, "Content-Type": content_type}
+
+
+def accepts(route_types: tuple[str, ...], content_type: str | None) -> bool:
+    """Whether chalice lets the content type through to the view (it defaults to JSON)."""
+    media = (content_type or JSON).split(";")[0].strip()
+    return media in route_types
+
+
+def query(params: dict[str, str]) -> str:
+    return f"?{urlencode(params)}" if params else ""
+
+
+query_params = st.dictionaries(
+    st.sampled_from(["limit", "cursor", "q", "from", "to", "x", "status"]), some_text, max_size=3
+)
+
+
+# Twilio -------------------------------------------------------------------------------------
+
+TWILIO_SIGNINGS = (
+    "valid",
+    "missing",
+    "forged",
+    "another shop's token",
+    "another path",
+    "changed after signing",
+)
+
+
+@st.composite
+def twilio_webhook(draw: st.DrawFn, status_callback: bool) -> Probe:
+    shop_id = draw(st.sampled_from(SHOPS) | segment)
+    suffix = "/status" if status_callback else ""
+    path = f"/webhooks/twilio/{shop_id}{suffix}"
+    own_token, own_account = (
+        (BOB_AUTH_TOKEN, BOB_ACCOUNT_SID) if shop_id == "bob" else (AUTH_TOKEN, ACCOUNT_SID)
+    )
+    if status_callback:
+        params = {
+            "MessageSid": f"SM{draw(st.integers(0, 2**128 - 1)):032x}",
+            "MessageStatus": draw(
+                st.sampled_from(["delivered", "failed", "read", "sent", "queued"]) | junk_text
+            ),
+            "AccountSid": own_account,
+            "ErrorCode": draw(st.sampled_from(["", "30003"]) | junk_text),
+        }
+    else:
+        params = twilio_message(
+            draw(st.integers(0, 2**128 - 1)),
+            AccountSid=own_account,
+            To=BOB_NUMBER if shop_id == "bob" else SMS_NUMBER,
+        )
+    if not status_callback and draw(st.booleans()):
+        params["Body"] = draw(st.sampled_from(["", "Olá"]) | huge_text)
+    for name in draw(st.lists(st.sampled_from(sorted(params)), max_size=3, unique=True)):
+        if draw(st.booleans()):
+            del params[name]
+        else:
+            params[name] = draw(some_text)
+    params.update(draw(st.dictionaries(junk_text, some_text, max_size=3)))
+    # Each defect is drawn about as often as none, so that valid requests come too.
+    mismatched_account = draw(st.sampled_from([False, False, True])) and "AccountSid" in params
+    if mismatched_account:
+        params["AccountSid"] = ACCOUNT_SID if shop_id == "bob" else BOB_ACCOUNT_SID
+
+    signing = draw(st.just("valid") | st.sampled_from(TWILIO_SIGNINGS))
+    url = PUBLIC_URL + path
+    body = form(params)
+    if signing == "valid":
+        headers = twilio_headers(url, params, own_token)
+    elif signing == "missing":
+        headers = {"Content-Type": FORM}
+    elif signing == "forged":
+        headers = {
+            "Content-Type": FORM,
+            "X-Twilio-Signature": draw(st.sampled_from(["", "x", "AAAA=", "é"]) | junk_text),
+        }
+    elif signing == "another shop's token":
+        other = AUTH_TOKEN if shop_id == "bob" else BOB_AUTH_TOKEN
+        headers = twilio_headers(url, params, other)
+    elif signing == "another path":
+        headers = twilio_headers(
+            f"{PUBLIC_URL}/webhooks/twilio/{'ana' if shop_id == 'bob' else 'bob'}{suffix}",
+            params,
+            own_token,
+        )
+    else:
+        headers = twilio_headers(url, params, own_token)
+        body = draw(
+            st.sampled_from([body + b"&Extra=1", body.replace(b"=", b"=\xff", 1), b"\xff" + body])
+            | st.binary()
+        )
+
+    content_type = draw(st.sampled_from([FORM, f"{FORM}; charset=utf-8"]) | content_types)
+    if draw(st.booleans()):
+        content_type = FORM
+    headers = with_content_type(headers, content_type)
+    reasons = [
+        ("unknown shop", shop_id not in SHOPS),
+        (f"signature {signing}", signing != "valid"),
+        ("AccountSid of another account", mismatched_account),
+        ("not a form", not accepts((FORM,), content_type)),
+    ]
+    return Probe("POST", path, headers, body, next((why for why, true in reasons if true), None))
+
+
+# Slack --------------------------------------------------------------------------------------
+
+SLACK_SIGNINGS = (
+    "valid",
+    "missing",
+    "another secret",
+    "replayed",
+    "from the future",
+    "timestamp not a number",
+    "changed after signing",
+    "not ascii",
+)
+
+
+def slack_signed(draw: st.DrawFn, body: bytes) -> tuple[dict[str, str], bytes, str]:
+    signing = draw(st.just("valid") | st.sampled_from(SLACK_SIGNINGS))
+    now = int(time.time())
+    headers = slack_headers(body)
+    if signing == "missing":
+        headers = {}
+    elif signing == "another secret":
+        headers = slack_headers(body, "not-" + SLACK_SIGNING_SECRET)
+    elif signing == "replayed":
+        headers = slack_headers(body, timestamp=now - draw(st.integers(5 * 60 + 5, 10**9)))
+    elif signing == "from the future":
+        headers = slack_headers(body, timestamp=now + draw(st.integers(5 * 60 + 5, 10**9)))
+    elif signing == "timestamp not a number":
+        headers = {
+            **headers,
+            "X-Slack-Request-Timestamp": draw(st.sampled_from(["", "abc", "1e9", "١٢٣"])),
+        }
+    elif signing == "changed after signing":
+        body = body + b" "
+    elif signing == "not ascii":
+        headers = {**headers, "X-Slack-Signature": "v0=é" + headers["X-Slack-Signature"][4:]}
+    if draw(st.booleans()):
+        headers.update(
+            {
+                "X-Slack-Retry-Num": draw(st.sampled_from(["1", "2", "x"])),
+                "X-Slack-Retry-Reason": "http_timeout",
+            }
+        )
+    return headers, body, signing
+
+
+def slack_message_event(draw: st.DrawFn) -> dict[str, Any]:
+    event: dict[str, Any] = {
+        "type": "message",
+        "channel": draw(st.sampled_from([CHANNEL_ID, "C0OTHER"]) | junk_text),
+        "user": "U0AGENT",
+        "text": draw(some_text | huge_text),
+        "ts": "1764000500.000100",
+        "thread_ts": draw(st.sampled_from(["1764000000.000001", "1.2", ""]) | junk_text),
+    }
+    for name in draw(st.lists(st.sampled_from(sorted(event)), max_size=2, unique=True)):
+        event[name] = draw(json_values)
+    return {
+        "type": "event_callback",
+        "team_id": draw(st.sampled_from([TEAM_ID, "T0OTHER"]) | junk_text),
+        "event_id": draw(st.sampled_from(["Ev1", "Ev2"]) | junk_text),
+        "event": event,
+    }
+
+
+@st.composite
+def slack_event(draw: st.DrawFn) -> Probe:
+    kind = draw(st.sampled_from(["message", "url_verification", "json", "not json", "huge"]))
+    if kind == "message":
+        body = json.dumps(slack_message_event(draw)).encode()
+    elif kind == "url_verification":
+        body = json.dumps({"type": "url_verification", "challenge": draw(json_values)}).encode()
+    elif kind == "json":
+        body = json.dumps(draw(json_values)).encode()
+    elif kind == "not json":
+        body = draw(not_json)
+    else:
+        body = json.dumps({"type": "event_callback", "event": {"text": "x" * HUGE}}).encode()
+    headers, body, signing = slack_signed(draw, body)
+    content_type = draw(st.sampled_from([JSON]) | content_types)
+    headers = with_content_type(headers, content_type)
+    reasons = [
+        (f"signature {signing}", signing != "valid"),
+        ("not JSON", not accepts((JSON,), content_type)),
+    ]
+    return Probe(
+        "POST", "/slack/events", headers, body, next((why for why, true in reasons if true), None)
+    )
+
+
+@st.composite
+def slack_form(draw: st.DrawFn, path: str) -> Probe:
+    if path == "/slack/commands":
+        fields = {
+            "team_id": draw(st.sampled_from([TEAM_ID, "T0OTHER"]) | junk_text),
+            "channel_id": draw(st.sampled_from([CHANNEL_ID]) | junk_text),
+            "user_id": "U0AGENT",
+            "command": draw(st.sampled_from(["/threadline"]) | junk_text),
+            "text": draw(st.sampled_from(["help", "list", "find ana", "stats", ""]) | some_text),
+            "trigger_id": "1337.42.abcd",
+        }
+    else:
+        payload = draw(
+            st.fixed_dictionaries(
+                {
+                    "type": st.sampled_from(
+                        ["block_actions", "view_submission", "message_action", "shortcut"]
+                    )
+                    | junk_text,
+                    "team": st.fixed_dictionaries({"id": st.sampled_from([TEAM_ID, "T0OTHER"])})
+                    | json_values,
+                    "user": st.just({"id": "U0AGENT"}),
+                    "actions": st.lists(
+                        st.fixed_dictionaries({"action_id": junk_text, "value": some_text})
+                        | json_values,
+                        max_size=2,
+                    ),
+                    "view": json_values,
+                    "trigger_id": st.just("1337.42.abcd"),
+                }
+            )
+            | json_values
+        )
+        fields = (
+            {"payload": json.dumps(payload)}
+            if draw(st.booleans())
+            else {"payload": draw(junk_text)}
+        )
+    for name in draw(st.lists(st.sampled_from(sorted(fields)), max_size=2, unique=True)):
+        del fields[name]
+    body = form(fields) if draw(st.integers(0, 4)) else draw(not_json)
+    headers, body, signing = slack_signed(draw, body)
+    content_type = draw(st.sampled_from([FORM]) | content_types)
+    headers = with_content_type(headers, content_type)
+    reasons = [
+        (f"signature {signing}", signing != "valid"),
+        ("not a form", not accepts((FORM,), content_type)),
+    ]
+    return Probe("POST", path, headers, body, next((why for why, true in reasons if true), None))
+
+
+@st.composite
+def slack_install(draw: st.DrawFn, genuine_link: Callable[[str], str]) -> Probe:
+    if draw(st.booleans()):
+        link = genuine_link(draw(st.sampled_from([*SHOPS, "zed"])))
+        path = link.removeprefix(PUBLIC_URL)
+        return Probe("GET", path, {}, b"", None if "shop=zed" not in path else "unknown shop")
+    params = draw(
+        st.fixed_dictionaries(
+            {},
+            optional={
+                "shop": st.sampled_from(SHOPS) | junk_text,
+                "expires": st.sampled_from(["9999999999", "0", "-1", "1e10"]) | junk_text,
+                "signature": st.sampled_from(["", "0" * 64, "é"]) | some_text,
+            },
+        )
+    )
+    return Probe("GET", "/slack/install" + query(params), {}, b"", "forged install link")
+
+
+@st.composite
+def slack_oauth_redirect(draw: st.DrawFn) -> Probe:
+    params = draw(
+        st.fixed_dictionaries(
+            {}, optional={"state": some_text, "code": junk_text, "error": some_text}
+        )
+    )
+    cookie = draw(
+        st.sampled_from(["", "threadline_slack_state=", "a=b; c"])
+        | st.just(f"threadline_slack_state={params.get('state', '')}")
+        | junk_text.map(lambda state: f"threadline_slack_state={state}")
+    )
+    headers = {"Cookie": cookie} if cookie else {}
+    return Probe(
+        "GET", "/slack/oauth_redirect" + query(params), headers, b"", "no install was started"
+    )
+
+
+# Admin --------------------------------------------------------------------------------------
+
+GOOD_BEARERS = (f"Bearer {ADMIN_TOKEN}", f"bearer {ADMIN_TOKEN}")
+BAD_BEARERS = st.sampled_from(
+    [
+        "",
+        "Bearer",
+        "Bearer ",
+        f"Basic {ADMIN_TOKEN}",
+        f"Bearer {ADMIN_TOKEN}x",
+        f"Bearer {ADMIN_TOKEN[:-1]}",
+        "Bearer é",
+        f"{ADMIN_TOKEN}",
+    ]
+) | junk_text.map(lambda token: f"Bearer {token}")
+
+
+def admin_body(draw: st.DrawFn) -> bytes:
+    kind = draw(st.sampled_from(["shop", "message", "link", "json", "not json", "huge"]))
+    if kind == "message":
+        message = {
+            "channel": draw(st.sampled_from(["sms", "whatsapp", "email"]) | junk_text),
+            "to": draw(
+                st.sampled_from([CUSTOMER, f"whatsapp:{CUSTOMER}", "ana@example.com"]) | some_text
+            ),
+            "text": draw(st.sampled_from(["Olá!", "x" * 4001]) | some_text),
+        }
+        message.update(
+            draw(
+                st.dictionaries(
+                    st.sampled_from(["id", "name", "subject", "x"]), json_values, max_size=2
+                )
+            )
+        )
+        return json.dumps(message).encode()
+    if kind == "link":
+        return json.dumps(
+            {"address": draw(st.sampled_from([CUSTOMER, "ana@example.com"]) | some_text)}
+        ).encode()
+    if kind == "shop":
+        document = shop_document()
+        for name in draw(st.lists(st.sampled_from(sorted(document)), max_size=2, unique=True)):
+            document[name] = draw(json_values)
+        return json.dumps(document).encode()
+    if kind == "json":
+        return json.dumps(draw(json_values)).encode()
+    if kind == "not json":
+        return draw(not_json)
+    return json.dumps({"text": "x" * HUGE, "to": ["+5511987654321"]}).encode()
+
+
+@st.composite
+def admin_request(
+    draw: st.DrawFn, method: str, template: str, route_types: tuple[str, ...]
+) -> Probe:
+    path = template.replace("{shop_id}", draw(st.just("ana") | segment))
+    for name in ("conversation_id", "customer", "address"):
+        path = path.replace("{" + name + "}", draw(st.just(quote(CUSTOMER, safe="")) | segment))
+    path += query(draw(query_params))
+    authorized = draw(st.booleans())
+    authorization = draw(st.sampled_from(GOOD_BEARERS) if authorized else BAD_BEARERS)
+    headers = {"Authorization": authorization} if authorization else {}
+    body = admin_body(draw) if method in ("PUT", "POST") else draw(st.just(b"") | not_json)
+    content_type = draw(st.sampled_from([JSON]) | content_types)
+    headers = with_content_type(headers, content_type)
+    if template == "/admin/shops/{shop_id}/twilio/connect" and authorized:
+        # Connecting a real shop calls Twilio; only refusals are probed here.
+        path = path.replace("/admin/shops/ana/", "/admin/shops/zed/").replace(
+            "/admin/shops/bob/", "/admin/shops/zed/"
+        )
+    reasons = [
+        ("not signed in", not authorized),
+        ("content type", method in ("PUT", "POST") and not accepts(route_types, content_type)),
+    ]
+    return Probe(method, path, headers, body, next((why for why, true in reasons if true), None))
