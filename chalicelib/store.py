@@ -462,18 +462,28 @@ class Store:
     def mark_posted(self, message: InboundMessage, slack_ts: str) -> None:
         """Notes that the message (and its files) are in its thread, before the rest of its
         processing: a retry after a later failure goes on from there."""
+        # Not stored (erased meanwhile, or handed to the worker directly): nothing to note.
+        self._set_if_stored(
+            _message_key(message.shop_id, message.message_key), "slack_ts", slack_ts
+        )
+
+    def _set_if_stored(self, key: dict[str, Any], name: str, value: object) -> bool:
+        """Sets one attribute of an item that exists; False (and nothing written) when the
+        item is gone, so an update never brings back a half of an erased item."""
         try:
             self._client.update_item(
                 TableName=self._table,
-                Key=_message_key(message.shop_id, message.message_key),
-                UpdateExpression="SET slack_ts = :ts",
+                Key=key,
+                UpdateExpression="SET #name = :value",
                 ConditionExpression="attribute_exists(PK)",
-                ExpressionAttributeValues=_to_attributes({":ts": slack_ts}),
+                ExpressionAttributeNames={"#name": name},
+                ExpressionAttributeValues=_to_attributes({":value": value}),
             )
         except ClientError as error:
-            # Not stored (erased meanwhile, or handed to the worker directly): nothing to note.
             if not _condition_failed(error):
                 raise
+            return False
+        return True
 
     def due_for_requeue(self, now: datetime, limit: int = 100) -> list[InboundMessage]:
         """Unprocessed customer messages whose next requeue is due, most overdue first."""
@@ -902,19 +912,9 @@ class Store:
         that changes nothing else on it (an agent's reply)."""
         if expires_at is None:
             return
-        try:
-            self._client.update_item(
-                TableName=self._table,
-                Key=_conversation_key(conversation.shop_id, conversation.conversation_id),
-                UpdateExpression="SET expires_at = :expires",
-                ConditionExpression="attribute_exists(PK)",
-                ExpressionAttributeValues=_to_attributes({":expires": expires_at}),
-            )
-        except ClientError as error:
-            if not _condition_failed(error):
-                raise
-            return
-        self._extend_pointers(conversation, expires_at)
+        key = _conversation_key(conversation.shop_id, conversation.conversation_id)
+        if self._set_if_stored(key, "expires_at", expires_at):
+            self._extend_pointers(conversation, expires_at)
 
     def _extend_pointers(self, conversation: Conversation, expires_at: int) -> None:
         """The customer's open pointer (while it is this conversation's) and the Slack thread
