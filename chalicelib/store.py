@@ -83,6 +83,7 @@ from chalicelib.domain.conversation import (
     Conversation,
     DeliveryStatus,
     InboundMessage,
+    InboundProgress,
     InboundStatus,
     OutboundMessage,
     ReplyRevision,
@@ -444,28 +445,43 @@ class Store:
             return InboundMessage.model_validate(stored), InboundStatus(stored["status"])
         return None
 
-    def inbound_progress(self, message: InboundMessage) -> tuple[InboundStatus | None, str | None]:
-        """How far a customer message got: its status, and the ts of its post in Slack once
-        it is there (a retry must not post it again)."""
-        response = self._client.get_item(
-            TableName=self._table,
-            Key=_message_key(message.shop_id, message.message_key),
-            ConsistentRead=True,
-        )
-        item = response.get("Item")
-        if not item:
-            return None, None
-        values = _from_attributes(item)
+    def begin_inbound_attempt(self, message: InboundMessage) -> InboundProgress:
+        """Counts one more attempt at a customer message and tells how far it got. Not
+        stored (erased meanwhile, or handed to the worker directly): nothing is written."""
+        try:
+            response = self._client.update_item(
+                TableName=self._table,
+                Key=_message_key(message.shop_id, message.message_key),
+                UpdateExpression="ADD attempts :one",
+                ConditionExpression="attribute_exists(PK)",
+                ExpressionAttributeValues=_to_attributes({":one": 1}),
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as error:
+            if not _condition_failed(error):
+                raise
+            return InboundProgress(None, None, files_posted=False, attempt=1)
+        values = _from_attributes(response["Attributes"])
         posted = values.get("slack_ts")
-        return InboundStatus(values["status"]), str(posted) if posted else None
+        return InboundProgress(
+            InboundStatus(values["status"]),
+            str(posted) if posted else None,
+            files_posted=bool(values.get("files_posted")),
+            attempt=int(values["attempts"]),
+        )
 
     def mark_posted(self, message: InboundMessage, slack_ts: str) -> None:
-        """Notes that the message (and its files) are in its thread, before the rest of its
-        processing: a retry after a later failure goes on from there."""
+        """Notes that the message is in its thread, before the rest of its processing: a
+        retry after a later failure goes on from there."""
         # Not stored (erased meanwhile, or handed to the worker directly): nothing to note.
         self._set_if_stored(
             _message_key(message.shop_id, message.message_key), "slack_ts", slack_ts
         )
+
+    def mark_files_posted(self, message: InboundMessage) -> None:
+        """Notes that the message's files followed it into its thread."""
+        key = _message_key(message.shop_id, message.message_key)
+        self._set_if_stored(key, "files_posted", True)
 
     def _set_if_stored(self, key: dict[str, Any], name: str, value: object) -> bool:
         """Sets one attribute of an item that exists; False (and nothing written) when the

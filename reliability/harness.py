@@ -95,14 +95,14 @@ SCENARIOS = {
             "twilio",
             "Twilio messages.create: 5xx, and timeouts after the send",
             stand_in_faults=(
-                StandInFault("twilio", "messages.create", Fault(500), 0.05),
-                StandInFault("twilio", "messages.create", Fault(delay_seconds=11), 0.005),
+                StandInFault("twilio", "messages.create", Fault(500), 0.15),
+                StandInFault("twilio", "messages.create", Fault(delay_seconds=11), 0.03),
             ),
         ),
         Scenario(
             "worker-killed",
-            "a worker dies mid-batch in 5% of batches (visibility timeout expiry)",
-            kill_rate=0.05,
+            "a worker dies mid-batch in 10% of batches (visibility timeout expiry)",
+            kill_rate=0.10,
         ),
     )
 }

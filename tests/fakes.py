@@ -2,6 +2,7 @@
 
 import itertools
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from chalicelib.channels.base import DeliveryRefused, MediaFile, SendReceipt
@@ -68,6 +69,20 @@ class FakeWorkspace:
         ts = f"1764000000.{next(self.slack._clock):06d}"
         self.slack.posts.append(SlackPost(self.token, channel, message, thread_ts, ts))
         return ts
+
+    def find_posted(
+        self, channel: str, thread_ts: str, metadata: dict[str, Any], since: datetime
+    ) -> str | None:
+        # The fake's clock is not the messages' clock: `since` narrows nothing here.
+        return next(
+            (
+                p.ts
+                for p in self.slack.posts
+                if (p.channel, p.thread_ts) == (channel, thread_ts)
+                and p.message.metadata == metadata
+            ),
+            None,
+        )
 
     def update(self, channel: str, ts: str, message: SlackMessage) -> None:
         self.slack.updates.append(SlackPost(self.token, channel, message, None, ts))

@@ -6,6 +6,7 @@ import json
 import re
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -414,11 +415,16 @@ class SlackWorkspace:
             retry_handlers=[*default_retry_handlers(), _brief_rate_limit_retry()],
         )
 
-    def _call(self, method: str, **arguments: Any) -> dict[str, Any]:
+    def _call(self, method: str, *, read: bool = False, **arguments: Any) -> dict[str, Any]:
+        """Calls a Web API method: writes with a JSON body, reads (which take no JSON) with
+        query parameters."""
         from slack_sdk.errors import SlackApiError
 
         try:
-            response = self._client.api_call(method, json=arguments)
+            if read:
+                response = self._client.api_call(method, http_verb="GET", params=arguments)
+            else:
+                response = self._client.api_call(method, json=arguments)
         except SlackApiError as error:
             status = error.response.status_code
             if status == 429 or status >= 500:
@@ -443,7 +449,32 @@ class SlackWorkspace:
         }
         if thread_ts:
             arguments["thread_ts"] = thread_ts
+        if message.metadata is not None:
+            arguments["metadata"] = message.metadata
         return str(self._call("chat.postMessage", **arguments)["ts"])
+
+    def find_posted(
+        self, channel: str, thread_ts: str, metadata: dict[str, Any], since: datetime
+    ) -> str | None:
+        """The ts of the message in a thread that carries `metadata`, among those posted
+        since `since`; None when there is none. How a retry tells whether an earlier
+        attempt's post went through."""
+        arguments: dict[str, Any] = {
+            "channel": channel,
+            "ts": thread_ts,
+            "oldest": f"{since.timestamp():.6f}",
+            "include_all_metadata": True,
+            "limit": 200,
+        }
+        while True:
+            page = self._call("conversations.replies", read=True, **arguments)
+            for message in page.get("messages", []):
+                if isinstance(message, dict) and message.get("metadata") == metadata:
+                    return str(message["ts"])
+            cursor = _object(page, "response_metadata").get("next_cursor")
+            if not cursor:
+                return None
+            arguments["cursor"] = cursor
 
     def update(self, channel: str, ts: str, message: SlackMessage) -> None:
         self._call("chat.update", channel=channel, ts=ts, text=message.text, blocks=message.blocks)

@@ -9,7 +9,7 @@ same key.
 import re
 from datetime import datetime, time, timedelta
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Literal, NamedTuple
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -45,6 +45,17 @@ class Priority(StrEnum):
 class InboundStatus(StrEnum):
     RECEIVED = "received"
     PROCESSED = "processed"
+
+
+class InboundProgress(NamedTuple):
+    """How far a customer message got, as a worker starts one more attempt at it."""
+
+    status: InboundStatus | None
+    # Its post in its Slack thread, once noted; and whether its files followed.
+    slack_ts: str | None
+    files_posted: bool
+    # This attempt's number: above 1, an earlier attempt may have posted it without noting so.
+    attempt: int
 
 
 class DeliveryStatus(StrEnum):

@@ -71,10 +71,17 @@ WAITING_REACTION = "hourglass_flowing_sand"
 INTERNAL_REACTION = "lock"
 
 
+# The Slack message metadata event type on a customer's message in its thread: a retry
+# that cannot tell whether an earlier attempt's post went through looks for it.
+CUSTOMER_MESSAGE_EVENT = "threadline_customer_message"
+
+
 @dataclass(frozen=True)
 class SlackMessage:
     text: str
     blocks: list[dict[str, Any]]
+    # Slack message metadata: {"event_type": ..., "event_payload": {...}}.
+    metadata: dict[str, Any] | None = None
 
 
 def escape_mrkdwn(text: str) -> str:
@@ -460,7 +467,18 @@ def customer_message(message: InboundMessage) -> SlackMessage:
     if message.email is not None and message.email.automated:
         marker = ":robot_face: Sent automatically (an auto-reply): it reopens nothing."
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": marker}]})
-    return SlackMessage(text=_shorten("\n".join(parts), MESSAGE_TEXT_LIMIT), blocks=blocks)
+    return SlackMessage(
+        text=_shorten("\n".join(parts), MESSAGE_TEXT_LIMIT),
+        blocks=blocks,
+        metadata=customer_message_metadata(message),
+    )
+
+
+def customer_message_metadata(message: InboundMessage) -> dict[str, Any]:
+    return {
+        "event_type": CUSTOMER_MESSAGE_EVENT,
+        "event_payload": {"message_key": message.message_key},
+    }
 
 
 def delivery_failed_note(reason: str, error_code: str | None) -> SlackMessage:

@@ -211,6 +211,16 @@ def _as_blocks(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
+def _as_object(value: Any) -> dict[str, Any] | None:
+    # Form posts carry an object (message metadata) as a JSON string, JSON posts as itself.
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return None
+    return value if isinstance(value, dict) else None
+
+
 def _slack_message_text(payload: dict[str, Any]) -> str:
     text = _as_str(payload.get("text"))
     if text:
@@ -637,6 +647,7 @@ _SLACK_METHODS = frozenset(
         "files.getUploadURLExternal",
         "files.completeUploadExternal",
         "conversations.join",
+        "conversations.replies",
         "oauth.v2.access",
     }
 )
@@ -659,8 +670,9 @@ class SlackStandIn(_StandIn):
         self._last_ts_micros = 0
         # Files by id: name, type and bytes (None until uploaded).
         self._files: dict[str, dict[str, Any]] = {}
-        # What the bot posted and has not deleted, as (channel, ts): all it may delete.
-        self._posted: set[tuple[str, str]] = set()
+        # What the bot posted and has not deleted, by (channel, ts): all it may delete, and
+        # the threads conversations.replies reads.
+        self._posted: dict[tuple[str, str], dict[str, Any]] = {}
 
     def add_file(self, name: str, content: bytes, mimetype: str) -> dict[str, Any]:
         """A file as if an agent had attached it in Slack: its description in an event."""
@@ -793,12 +805,13 @@ class SlackStandIn(_StandIn):
             return {"ok": False, "error": "channel_not_found"}
         if method == "chat.postMessage":
             return self._post_message(channel, params)
+        if method == "conversations.replies":
+            return self._replies(channel, params)
         if method == "chat.delete":
             ts = _as_str(params.get("ts"))
             with self._ts_lock:
-                if (channel, ts) not in self._posted:
+                if self._posted.pop((channel, ts), None) is None:
                     return {"ok": False, "error": "message_not_found"}
-                self._posted.discard((channel, ts))
             return {"ok": True, "channel": channel, "ts": ts}
         if method == "chat.update":
             ts = _as_str(params.get("ts"))
@@ -910,8 +923,6 @@ class SlackStandIn(_StandIn):
         if not _has_content(params):
             return {"ok": False, "error": "no_text"}
         ts = self._next_ts()
-        with self._ts_lock:
-            self._posted.add((channel, ts))
         message: dict[str, Any] = {
             "type": "message",
             "user": "UBOT",
@@ -925,7 +936,44 @@ class SlackStandIn(_StandIn):
         blocks = _as_blocks(params.get("blocks"))
         if blocks:
             message["blocks"] = blocks
+        metadata = _as_object(params.get("metadata"))
+        with self._ts_lock:
+            self._posted[(channel, ts)] = {**message, "metadata": metadata}
         return {"ok": True, "channel": channel, "ts": ts, "message": message}
+
+    def _replies(self, channel: str, params: dict[str, Any]) -> dict[str, Any]:
+        """A thread's messages, its parent first, then those after `oldest`, in pages of
+        `limit` (the cursor is where the next page starts); metadata when asked for."""
+        thread_ts = _as_str(params.get("ts"))
+        with self._ts_lock:
+            parent = self._posted.get((channel, thread_ts))
+            replies = sorted(
+                (m for (c, _), m in self._posted.items() if c == channel),
+                key=lambda m: float(m["ts"]),
+            )
+        if parent is None:
+            return {"ok": False, "error": "thread_not_found"}
+        try:
+            oldest = float(_as_str(params.get("oldest")) or 0)
+            limit = int(_as_str(params.get("limit")) or 1000)
+            start = int(_as_str(params.get("cursor")) or 0)
+        except ValueError:
+            return {"ok": False, "error": "invalid_arguments"}
+        thread = [parent] + [
+            m for m in replies if m.get("thread_ts") == thread_ts and float(m["ts"]) > oldest
+        ]
+        page = thread[start : start + limit]
+        with_metadata = _as_str(params.get("include_all_metadata")).lower() in ("1", "true")
+        messages = [
+            {k: v for k, v in m.items() if k != "metadata" or (with_metadata and v)} for m in page
+        ]
+        more = start + limit < len(thread)
+        return {
+            "ok": True,
+            "messages": messages,
+            "has_more": more,
+            "response_metadata": {"next_cursor": str(start + limit) if more else ""},
+        }
 
 
 def _bearer(headers: Message[str, str]) -> str:

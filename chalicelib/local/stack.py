@@ -120,6 +120,9 @@ class LocalStack:
 
         from moto.server import ThreadedMotoServer
 
+        from chalicelib.local.moto_fifo import keep_fifo_group_order
+
+        keep_fifo_group_order()
         # The emulator's access log would drown the outbox.
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         server = ThreadedMotoServer(ip_address=self.options.host, port=self.options.aws_port)

@@ -5,7 +5,7 @@ processed is skipped, and the open-conversation pointer is claimed conditionally
 first messages cannot open two conversations.
 """
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from aws_lambda_powertools import Logger
 
@@ -76,6 +76,9 @@ from chalicelib.store import Store
 
 logger = Logger(service="threadline", child=True)
 
+# How far Slack's clock may be behind ours when a retry looks for its earlier post.
+POST_CLOCK_SKEW = timedelta(minutes=1)
+
 
 def automatic_reply(
     conversation: Conversation, message_key: str, reply_key: str, text: str, language: str
@@ -131,8 +134,8 @@ class InboundProcessor:
         if shop is None:
             logger.warning("message for an unknown shop dropped", shop_id=message.shop_id)
             return
-        status, posted_ts = self._store.inbound_progress(message)
-        if status is InboundStatus.PROCESSED:
+        progress = self._store.begin_inbound_attempt(message)
+        if progress.status is InboundStatus.PROCESSED:
             logger.info("already processed", message_key=message.message_key)
             return
         secrets = self._vault.get(shop.shop_id)
@@ -162,7 +165,9 @@ class InboundProcessor:
                 conversation, shop, slack, expires_at
             )
         channel, thread_ts = thread
-        reply_ts = posted_ts or self._post(message, files, slack, thread)
+        reply_ts = progress.slack_ts or self._post(message, slack, thread, progress.attempt)
+        if not progress.files_posted:
+            self._post_files(message, files, slack, thread)
         if score is None:
             conversation = self._reply_automatically(conversation, message, shop)
         else:
@@ -188,23 +193,39 @@ class InboundProcessor:
         )
 
     def _post(
+        self, message: InboundMessage, slack: SlackPort, thread: tuple[str, str], attempt: int
+    ) -> str:
+        """Posts the message in its thread, once: noted as soon as it is there, so a later
+        step's failure does not post it again. An attempt after the first looks for it in
+        the thread first, in case an earlier one posted it and failed before noting so."""
+        channel, thread_ts = thread
+        post = customer_message(message)
+        ts = None
+        if attempt > 1 and post.metadata is not None:
+            since = message.received_at - POST_CLOCK_SKEW
+            ts = slack.find_posted(channel, thread_ts, post.metadata, since)
+        if ts is None:
+            ts = slack.post(channel, post, thread_ts=thread_ts)
+        self._store.mark_posted(message, ts)
+        return ts
+
+    def _post_files(
         self,
         message: InboundMessage,
         files: list[MediaFile],
         slack: SlackPort,
         thread: tuple[str, str],
-    ) -> str:
-        """Posts the message and its files in the thread, once: noted as soon as they are
-        there, so a later step's failure does not post them again."""
+    ) -> None:
+        """The message's files after it, and a note for those that could not be fetched."""
+        if not message.media:
+            return
         channel, thread_ts = thread
-        ts = slack.post(channel, customer_message(message), thread_ts=thread_ts)
         if files:
             slack.upload_files(channel, thread_ts, files)
         if len(files) < len(message.media):
             missing = len(message.media) - len(files)
             slack.post(channel, attachments_missing_note(missing), thread_ts=thread_ts)
-        self._store.mark_posted(message, ts)
-        return ts
+        self._store.mark_files_posted(message)
 
     def open_for_shop(self, job: ShopMessage) -> None:
         """A message the shop sends first: the customer's conversation (a new one, linked to
@@ -443,9 +464,14 @@ class InboundProcessor:
             raise Retryable("the shop has not connected Slack yet")
         channel = shop.slack.channel_for(conversation.channel)
         thread_ts = slack.post(channel, root_card(conversation, shop))
-        attached = self._store.attach_slack_thread(
-            conversation, shop.slack.team_id, channel, thread_ts, expires_at=expires_at
-        )
+        try:
+            attached = self._store.attach_slack_thread(
+                conversation, shop.slack.team_id, channel, thread_ts, expires_at=expires_at
+            )
+        except Exception:
+            # The retry posts a card of its own: this one would be left without a thread.
+            self._take_back(slack, channel, thread_ts)
+            raise
         if attached is not None:
             return attached, (channel, thread_ts), True
         slack.delete(channel, thread_ts)
@@ -458,6 +484,13 @@ class InboundProcessor:
             for name in ("slack_team_id", "slack_channel_id", "slack_thread_ts")
         }
         return conversation.model_copy(update=winner), stored.slack_thread, False
+
+    @staticmethod
+    def _take_back(slack: SlackPort, channel: str, ts: str) -> None:
+        try:
+            slack.delete(channel, ts)
+        except Exception:
+            logger.exception("a card left without a thread could not be deleted")
 
 
 class CardActions:

@@ -272,6 +272,81 @@ def test_a_media_only_message_shows_an_attachment_line(
     assert "empty message" not in reply.message.text
 
 
+def _failing_once(monkeypatch: Any, target: object, name: str) -> None:
+    """`target.name` raises a throttling error on its first call, then works."""
+    original = getattr(target, name)
+    failures = [Retryable("DynamoDB throttled")]
+
+    def once_failing(*args: Any, **kwargs: Any) -> Any:
+        if failures:
+            raise failures.pop()
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(target, name, once_failing)
+
+
+def test_a_post_whose_note_failed_is_found_in_the_thread_not_posted_again(
+    container, customer_writes, run_workers, slack: FakeSlack, monkeypatch
+):
+    # Given noting the post fails once, after the message is in its thread
+    _failing_once(monkeypatch, container.store, "mark_posted")
+    customer_writes(1, Body="primeiro")
+    customer_writes(2, Body="segundo")
+
+    # When the workers run (the failed record comes back and is retried)
+    run_workers()
+
+    # Then the retry found its post by its metadata: each message is in the thread once
+    [root] = slack.roots()
+    thread = slack.thread(root.ts)
+    assert texts(thread) == ["primeiro", "segundo"]
+    assert thread[0].message.metadata == {
+        "event_type": "threadline_customer_message",
+        "event_payload": {"message_key": "twilio:SM00000000000000000000000000000001"},
+    }
+    assert container.store.find_open_conversation("ana", CUSTOMER).message_count == 2
+
+
+def test_a_card_whose_thread_could_not_be_stored_is_deleted_before_the_retry(
+    container, customer_writes, run_workers, slack: FakeSlack, monkeypatch
+):
+    # Given storing a new conversation's thread fails once, after its card is posted
+    _failing_once(monkeypatch, container.store, "attach_slack_thread")
+    customer_writes(1, Body="primeiro")
+
+    # When the workers run (the failed record comes back and is retried)
+    run_workers()
+
+    # Then the first card is gone and the message is in the second card's thread
+    first, second = slack.roots()
+    assert slack.deleted == [(first.channel, first.ts)]
+    assert texts(slack.thread(second.ts)) == ["primeiro"]
+
+
+def test_files_whose_note_failed_follow_their_message_once_more_and_the_text_once(
+    container, customer_writes, run_workers, slack: FakeSlack, monkeypatch
+):
+    # Given a photo that cannot be fetched, and noting its files fails once
+    _failing_once(monkeypatch, container.store, "mark_files_posted")
+    customer_writes(
+        1,
+        Body="olha",
+        NumMedia="1",
+        MediaUrl0="https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME1",
+        MediaContentType0="image/jpeg",
+    )
+
+    # When the workers run
+    run_workers()
+
+    # Then the text is there once; the files' note, which could not be noted, twice
+    [root] = slack.roots()
+    thread = slack.thread(root.ts)
+    assert [p.message.text for p in thread].count("olha\n:paperclip: Attachment (image/jpeg)") == 1
+    assert sum("could not be fetched" in p.message.text for p in thread) == 2
+    assert container.store.find_open_conversation("ana", CUSTOMER).message_count == 1
+
+
 def test_a_message_delivered_to_the_worker_twice_is_posted_once(
     customer_writes, run_workers, slack: FakeSlack
 ):

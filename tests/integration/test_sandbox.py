@@ -727,3 +727,40 @@ def test_faults_strike_at_their_rate_reproducibly_and_clear() -> None:
     first.clear()
     assert first.strike("chat.postMessage") is None
     assert first.injected == {}
+
+
+def test_a_thread_is_read_back_with_its_metadata_in_pages(
+    slack_stand_in: SlackStandIn, slack: WebClient
+) -> None:
+    from datetime import UTC, datetime
+
+    from chalicelib.channels.slack import SlackWorkspace
+    from chalicelib.domain.slack_view import SlackMessage
+
+    workspace = SlackWorkspace("xoxb-test", slack_stand_in.base_url)
+    root = workspace.post("C1", SlackMessage("card", []))
+    marks = [{"event_type": "threadline_test", "event_payload": {"n": str(n)}} for n in range(3)]
+    replies = [
+        workspace.post("C1", SlackMessage(f"reply {n}", [], metadata=mark), thread_ts=root)
+        for n, mark in enumerate(marks)
+    ]
+    workspace.post("C1", SlackMessage("elsewhere", [], metadata=marks[1]), thread_ts=replies[0])
+    long_ago = datetime(2020, 1, 1, tzinfo=UTC)
+
+    # Found by its metadata in its own thread, and not among messages older than asked for
+    assert workspace.find_posted("C1", root, marks[1], long_ago) == replies[1]
+    assert workspace.find_posted("C1", root, {"event_type": "other"}, long_ago) is None
+    after = datetime.fromtimestamp(float(replies[2]), UTC)
+    assert workspace.find_posted("C1", root, marks[1], after) is None
+
+    # Pages: the parent first, then the replies, metadata only when asked for
+    first = slack.conversations_replies(channel="C1", ts=root, limit=2)
+    assert [m["text"] for m in first["messages"]] == ["card", "reply 0"]
+    assert all("metadata" not in m for m in first["messages"])
+    cursor = first["response_metadata"]["next_cursor"]
+    rest = slack.conversations_replies(
+        channel="C1", ts=root, limit=2, cursor=cursor, include_all_metadata=True
+    )
+    assert [m["text"] for m in rest["messages"]] == ["reply 1", "reply 2"]
+    assert [m["metadata"] for m in rest["messages"]] == marks[1:]
+    assert rest["has_more"] is False
