@@ -1,5 +1,7 @@
-"""`python -m bench [--only ack,cold_start,end_to_end,package]`: runs the benchmarks, writes
-bench/results.json and prints the table. docs/PERFORMANCE.md explains each figure."""
+"""`python -m bench [--only ack,cold_start,end_to_end,package,language]`: runs the benchmarks,
+writes bench/results.json and prints the table; with --only, the other sections keep the
+figures of the run that measured them (`measured` tells when). docs/PERFORMANCE.md explains
+each figure."""
 
 import argparse
 import contextlib
@@ -14,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
-SECTIONS = ("ack", "cold_start", "end_to_end", "package")
+SECTIONS = ("ack", "cold_start", "end_to_end", "package", "language")
 
 
 def _run(section: str) -> dict[str, Any]:
@@ -32,6 +34,10 @@ def _run(section: str) -> dict[str, Any]:
             from bench import end_to_end
 
             return end_to_end.measure()
+        if section == "language":
+            from bench import language
+
+            return language.measure()
         from bench import package
 
         return package.measure()
@@ -110,7 +116,24 @@ def table(results: dict[str, Any]) -> str:
         lines.append(_row("package (zipped)", f"{package['zip_mb']:.1f} MB", target="< 10 MB"))
         for name, size in list(package["by_dependency_mb"].items())[:6]:
             lines.append(_row(f"  {name}", f"{size['zipped']:.2f} MB"))
+    language = results.get("language")
+    if language:
+        right, wrong = language["right"], len(language["wrong"])
+        lines.append(
+            _row("language detection", f"{right} right, {wrong} wrong of {language['messages']}")
+        )
+        without = language["without_evidence"]
+        lines.append(
+            _row(
+                "language: no evidence, default kept",
+                f"{without['defaulted']} of {without['messages']}",
+            )
+        )
     return "\n".join(lines)
+
+
+def _previous() -> dict[str, Any]:
+    return dict(json.loads(RESULTS.read_text())) if RESULTS.exists() else {}
 
 
 def main(argv: list[str]) -> int:
@@ -119,22 +142,32 @@ def main(argv: list[str]) -> int:
     chosen = parser.parse_args(argv).only.split(",")
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
     logging.disable(logging.INFO)
+    started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    previous = _previous()
+    measured = previous.get("measured") or dict.fromkeys(SECTIONS, previous.get("started"))
     results: dict[str, Any] = {
         "machine": {
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
             "platform": platform.platform(),
         },
-        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "started": started,
+        "measured": {},
     }
     for section in SECTIONS:
         if section in chosen:
             print(f"bench: {section}…", file=sys.stderr, flush=True)
             results[section] = _run(section)
-    if "ack" in results:
+            results["measured"][section] = started
+        elif section in previous:
+            results[section] = previous[section]
+            results["measured"][section] = measured.get(section)
+    if "ack" in chosen:
         from bench import cost
 
         results["cost"] = cost.model(results["ack"]["calls"])
+    elif "cost" in previous:
+        results["cost"] = previous["cost"]
     RESULTS.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
     print(table(results))
     print(f"\nwritten to {RESULTS}")

@@ -2,6 +2,8 @@
 dependency's share of it."""
 
 import collections
+import csv
+import io
 import os
 import subprocess
 import sys
@@ -14,9 +16,22 @@ PROJECT_DIR = Path(__file__).resolve().parents[1]
 TARGET_MB = 10.0
 
 
+def _recorded(archive: zipfile.ZipFile) -> dict[str, str]:
+    """Each installed file's distribution, as the wheels' RECORD files list them (a package's
+    folder may be named otherwise, `jwt` for PyJWT, and some put modules at the top level)."""
+    owners = {}
+    for name in archive.namelist():
+        if name.endswith(".dist-info/RECORD"):
+            distribution = name.split("/")[0].removesuffix(".dist-info").rsplit("-", 1)[0]
+            for row in csv.reader(io.StringIO(archive.read(name).decode())):
+                if row:
+                    owners[row[0]] = distribution.lower()
+    return owners
+
+
 def _owner(name: str) -> str:
-    """The distribution a zip member belongs to: its top-level folder, without the suffixes
-    wheels put on metadata and bundled-library folders."""
+    """The owner of a zip member no RECORD lists (the app, chalice's runtime): its top-level
+    folder, without the suffixes wheels put on metadata and bundled-library folders."""
     top = name.split("/")[0]
     for suffix in (".libs", ".dist-info", ".data"):
         if top.endswith(suffix):
@@ -28,9 +43,11 @@ def sizes(deployment: Path) -> dict[str, Any]:
     zipped: collections.Counter[str] = collections.Counter()
     unzipped: collections.Counter[str] = collections.Counter()
     with zipfile.ZipFile(deployment) as archive:
+        recorded = _recorded(archive)
         for member in archive.infolist():
-            zipped[_owner(member.filename)] += member.compress_size
-            unzipped[_owner(member.filename)] += member.file_size
+            owner = recorded.get(member.filename) or _owner(member.filename)
+            zipped[owner] += member.compress_size
+            unzipped[owner] += member.file_size
     mb = 1_000_000
     return {
         "zip_mb": deployment.stat().st_size / mb,
