@@ -24,6 +24,7 @@ COLUMNS = (
     ("out of order", "out_of_order"),
     ("5xx", "http_5xx"),
     ("dead-lettered", "dead_lettered"),
+    ("told in Slack", "alerted"),
     ("seconds", "seconds"),
 )
 

@@ -35,6 +35,11 @@ class WorkerKilled(Exception):
     """A worker that died mid-batch: nothing of its batch is deleted."""
 
 
+class _Crash(BaseException):
+    """The worker's process dying inside a call: no handler of the application's catches
+    it (they catch Exception), so it unwinds to the queue handler's edge."""
+
+
 class Chaos:
     """The rates of the faults armed now, and how many were injected. Installed once (it
     wraps botocore and the queue handlers); armed and disarmed per scenario."""
@@ -67,8 +72,15 @@ class Chaos:
         chaos = self
 
         def make_api_call(client: BaseClient, operation: str, params: dict[str, Any]) -> Any:
-            chaos._maybe_fail(client.meta.service_model.service_name, operation, params)
-            return original(client, operation, params)
+            service = client.meta.service_model.service_name
+            chaos._maybe_fail(service, operation, params)
+            crash = chaos._crash_point(service)
+            if crash == "before":
+                raise _Crash(f"died before {operation}")
+            answer = original(client, operation, params)
+            if crash == "after":
+                raise _Crash(f"died after {operation}, its answer lost")
+            return answer
 
         BaseClient._make_api_call = make_api_call  # type: ignore[method-assign]
         for name in queue_handlers:
@@ -103,22 +115,28 @@ class Chaos:
                     operation,
                 )
 
+    def _crash_point(self, service: str) -> str | None:
+        """Whether a worker dies at this DynamoDB call: before it is made, or after it took
+        effect and before its answer is read."""
+        if service != "dynamodb" or not _in_worker() or not self._roll(self.kill_rate):
+            return None
+        with self._lock:
+            return self._random.choice(("before", "after"))
+
     def _count(self, kind: str) -> None:
         with self._lock:
             self.injected[kind] += 1
 
     def _killing(self, handler: Handler) -> Handler:
-        """The handler, dying now and then after part of a batch, as a crashed Lambda: what
-        it did stays done, and the whole batch comes back after the visibility timeout."""
+        """The handler, dying now and then inside one of its DynamoDB calls, as a crashed
+        Lambda: what it did stays done, nothing of its batch is deleted, and the whole
+        batch comes back after the visibility timeout."""
 
         def run(event: dict[str, Any], context: Any) -> Any:
-            records = event.get("Records", [])
-            if len(records) > 1 and self._roll(self.kill_rate):
-                with self._lock:
-                    done = self._random.randrange(1, len(records))
-                handler({**event, "Records": records[:done]}, context)
+            try:
+                return handler(event, context)
+            except _Crash as crash:
                 self._count("killed")
-                raise WorkerKilled(f"killed after {done} of {len(records)} records")
-            return handler(event, context)
+                raise WorkerKilled(str(crash)) from None
 
         return run

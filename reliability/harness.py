@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from chalicelib.local.pump import scheduled_event
 from chalicelib.local.sandbox import Fault, Outbox, OutboxEntry, SlackStandIn, TwilioStandIn
 from chalicelib.local.stack import (
     LOCAL_ADMIN_TOKEN,
@@ -62,6 +63,11 @@ class Scenario:
     sqs_send_rate: float = 0.0
     kill_rate: float = 0.0
     stand_in_faults: tuple[StandInFault, ...] = ()
+    # A dependency down while customers write, until what they wrote is dead-lettered; then
+    # back, the dead letters told in Slack and redriven. Fewer messages per conversation:
+    # each spends ~2 minutes of retries before its group's next one is tried.
+    outage: tuple[StandInFault, ...] = ()
+    outage_messages_per_conversation: int = 2
 
 
 SCENARIOS = {
@@ -100,9 +106,17 @@ SCENARIOS = {
             ),
         ),
         Scenario(
+            "slack-outage",
+            "Slack down (chat.postMessage 503 to every call) until every message written "
+            "meanwhile is dead-lettered; then up again, the dead letters told in Slack and "
+            "redriven",
+            outage=(StandInFault("slack", "chat.postMessage", Fault(503), 1.0),),
+        ),
+        Scenario(
             "worker-killed",
-            "a worker dies mid-batch in 10% of batches (visibility timeout expiry)",
-            kill_rate=0.10,
+            "a worker dies inside 1% of its DynamoDB calls, before the call or after it took "
+            "effect (its batch comes back after the visibility timeout)",
+            kill_rate=0.01,
         ),
     )
 }
@@ -121,6 +135,7 @@ class Result:
     out_of_order: int = 0
     http_5xx: int = 0
     dead_lettered: int = 0
+    alerted: int = 0
     seconds: float = 0.0
     fault_detail: dict[str, int] = field(default_factory=dict)
 
@@ -230,12 +245,16 @@ class Harness:
         shop_id, account, token, team, channel = self._open_shop(index)
         self._arm(scenario)
         per_conversation = max(1, messages // conversations)
+        if scenario.outage:
+            per_conversation = scenario.outage_messages_per_conversation
         result.messages = per_conversation * conversations
         accepted = self._customers_write(
             index, shop_id, account, token, conversations, per_conversation, result
         )
         expected = {customer_token(index, c, k) for c, k in accepted}
         _progress(f"{scenario.name}: {len(expected)} messages accepted")
+        if scenario.outage:
+            self._ride_out_outage(scenario, channel, len(expected), result)
         self._settle(lambda: self._posted(index).keys() >= expected)
         _progress(f"{scenario.name}: {len(self._posted(index))} posted")
         replies = self._agents_answer(index, team, channel, conversations, per_conversation, result)
@@ -249,19 +268,60 @@ class Harness:
         self.slack.faults.clear()
         self.twilio.faults.clear()
         self._settle(lambda: False, quiet_seconds=3)
-        result.dead_lettered = self._redrive()
-        if result.dead_lettered:
+        redriven = self._redrive()
+        result.dead_lettered += redriven
+        if redriven:
             self._settle(
                 lambda: (
                     self._posted(index).keys() >= expected and self._sent(index).keys() >= replies
                 )
             )
         self._count(index, expected, replies, result)
-        result.fault_detail = {**dict(self.chaos.injected), **stand_in_faults}
+        result.fault_detail = {
+            **result.fault_detail,
+            **dict(self.chaos.injected),
+            **{k: n for k, n in stand_in_faults.items() if n},
+        }
         result.faults_injected = sum(result.fault_detail.values())
         self.chaos.reset()
         result.seconds = round(time.monotonic() - started, 1)
         return result
+
+    def _ride_out_outage(
+        self, scenario: Scenario, channel: str, written: int, result: Result
+    ) -> None:
+        """Waits until every message written during the outage is dead-lettered, ends the
+        outage, has the dead letters told (as the 5-minute schedule would) and redrives
+        them."""
+        dead_letters = self._queue_url(INBOUND_QUEUE.replace(".fifo", "-dlq.fifo"))
+        self._settle(lambda: self._waiting(dead_letters) >= written, limit_seconds=1200)
+        for injected in scenario.outage:
+            stand_in = self.slack if injected.service == "slack" else self.twilio
+            result.fault_detail[f"{injected.service} {injected.method} (outage)"] = (
+                stand_in.faults.injected.get(injected.method, 0)
+            )
+            stand_in.faults.clear()
+        from app import app
+
+        app.handler_map["tell_dead_letters"](scheduled_event("tell_dead_letters"), None)
+        result.alerted = self._dead_letter_notes(channel)
+        result.dead_lettered += self._redrive()
+        _progress(f"{scenario.name}: {result.dead_lettered} dead-lettered, {result.alerted} told")
+
+    def _waiting(self, queue_url: str) -> int:
+        attributes = self._sqs.get_queue_attributes(
+            QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages"]
+        )["Attributes"]
+        return int(attributes["ApproximateNumberOfMessages"])
+
+    def _dead_letter_notes(self, channel: str) -> int:
+        """Dead-letter notes posted in the shop's channel or its threads."""
+        return sum(
+            1
+            for entry in self.outbox.entries("slack", "chat.postMessage")
+            if entry.payload.get("channel") == channel
+            and ":rotating_light:" in str(entry.payload.get("text", ""))
+        )
 
     def _open_shop(self, index: int) -> tuple[str, str, str, str, str]:
         shop_id = f"reliability-{index}"
@@ -293,7 +353,7 @@ class Harness:
         self.chaos.dynamodb_rate = scenario.dynamodb_rate
         self.chaos.sqs_send_rate = scenario.sqs_send_rate
         self.chaos.kill_rate = scenario.kill_rate
-        for injected in scenario.stand_in_faults:
+        for injected in (*scenario.stand_in_faults, *scenario.outage):
             stand_in = self.slack if injected.service == "slack" else self.twilio
             stand_in.faults.add(injected.method, injected.fault, rate=injected.rate)
 
