@@ -491,24 +491,30 @@ def dlq_list() -> None:
 def dlq_redrive(
     queue: Annotated[str, typer.Argument(help="inbound, outbound or timers")],
 ) -> None:
-    """Move a dead-letter queue's records back to its queue (SQS's message move task)."""
+    """Move a dead-letter queue's records back to its queue (SQS's message move task, or
+    one by one where the endpoint has none, as the local emulator)."""
     import boto3
+
+    from chalicelib.queues import Queues
 
     dead_letter = f"threadline-{queue}-dlq.fifo"
     if dead_letter not in DEAD_LETTERS:
         console.print("[red]The queue is inbound, outbound or timers.[/red]")
         raise typer.Exit(1)
-    sqs = boto3.client("sqs")
-
-    def arn(name: str) -> str:
-        url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
-        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
-        return str(attributes["Attributes"]["QueueArn"])
-
-    task = sqs.start_message_move_task(
-        SourceArn=arn(dead_letter), DestinationArn=arn(DEAD_LETTERS[dead_letter])
-    )
-    console.print(f"[green]Moving back[/green] ({task['TaskHandle']}).")
+    queues = Queues(boto3.client("sqs"), INBOUND_QUEUE, OUTBOUND_QUEUE)
+    redrive = queues.redrive(DEAD_LETTERS[dead_letter])
+    records = _counted(redrive.records, "record")
+    if redrive.task_handle is None:
+        console.print(
+            f"[green]Moved back[/green] {records} from {dead_letter} to {redrive.queue}.",
+            highlight=False,
+        )
+    else:
+        console.print(
+            f"[green]Moving back[/green] {records} from {dead_letter} to {redrive.queue} "
+            f"(SQS move task {redrive.task_handle}).",
+            highlight=False,
+        )
 
 
 def main() -> None:

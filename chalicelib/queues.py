@@ -9,12 +9,16 @@ message, dedup id = Slack's event id or the provider's message id and status.
 
 Bodies are ASCII-only JSON: SQS refuses some characters a customer can send (U+FFFE,
 U+FFFF), and escaped they travel safely while the stored copy keeps them as they are.
+
+Dead letters go back with SQS's message move task; where the endpoint does not have it
+(moto), `Queues.redrive` moves them itself.
 """
 
 import hashlib
 import json
 import math
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -36,6 +40,7 @@ from chalicelib.domain.conversation import (
     TimerWork,
 )
 from chalicelib.domain.errors import NotYet, Retryable
+from chalicelib.settings import dead_letter_queue
 
 if TYPE_CHECKING:
     from mypy_boto3_scheduler import EventBridgeSchedulerClient
@@ -45,6 +50,9 @@ else:
     EventBridgeSchedulerClient = Any
 
 OUTBOUND_JOB = TypeAdapter[OutboundWork](OutboundJob)
+
+# What a message attribute read from a queue is sent again with (not the reserved lists).
+_ATTRIBUTE_PARTS = frozenset({"DataType", "StringValue", "BinaryValue"})
 
 # SQS allows these characters in group and deduplication ids; anything else is replaced.
 _ID_CHARACTERS = frozenset(
@@ -72,6 +80,39 @@ def retry_delay(receive_count: int, retry_after: float | None, base_seconds: flo
 def _queue_id(value: str) -> str:
     cleaned = "".join(c if c in _ID_CHARACTERS else "_" for c in value)
     return cleaned[:128]
+
+
+# Long enough to send a batch of ten back, short enough that the dead letters of a run cut
+# off midway are visible again well within SQS's 5-minute deduplication window.
+REDRIVE_VISIBILITY_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class Redrive:
+    """A dead-letter queue's records sent back: moved by Threadline itself (`task_handle`
+    None), or being moved by SQS's move task, `records` being what waited when it started."""
+
+    dead_letter_queue: str
+    queue: str
+    records: int
+    task_handle: str | None = None
+
+
+def _move_task_missing(error: Exception) -> bool:
+    """Whether StartMessageMoveTask failed because the endpoint does not implement it, as
+    opposed to SQS refusing it (a task already running, permissions), which must be seen.
+    moto raises NotImplementedError in process; moto's server answers 500 with an HTML
+    page, which botocore reports as the bare code "500" (SQS always answers with an error
+    code of its own); other emulators answer 501 Not Implemented."""
+    from botocore.exceptions import ClientError
+
+    if isinstance(error, NotImplementedError):
+        return True
+    if not isinstance(error, ClientError):
+        return False
+    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    code = error.response.get("Error", {}).get("Code")
+    return bool(status == 501 or (status == 500 and code == "500"))
 
 
 class Queues:
@@ -113,6 +154,69 @@ class Queues:
                 break
             seen |= fresh
         return list(seen.items())[:limit]
+
+    def redrive(self, queue_name: str) -> Redrive:
+        """Sends the records of `queue_name`'s dead-letter queue back to it: with SQS's move
+        task, or, where the endpoint has none, by moving them itself."""
+        dead_letters = dead_letter_queue(queue_name)
+        dead_letter_attributes = self._client.get_queue_attributes(
+            QueueUrl=self._url(dead_letters),
+            AttributeNames=["QueueArn", "ApproximateNumberOfMessages"],
+        )["Attributes"]
+        queue_attributes = self._client.get_queue_attributes(
+            QueueUrl=self._url(queue_name), AttributeNames=["QueueArn"]
+        )["Attributes"]
+        try:
+            task = self._client.start_message_move_task(
+                SourceArn=dead_letter_attributes["QueueArn"],
+                DestinationArn=queue_attributes["QueueArn"],
+            )
+        except Exception as error:
+            if not _move_task_missing(error):
+                raise
+        else:
+            return Redrive(
+                dead_letters,
+                queue_name,
+                int(dead_letter_attributes["ApproximateNumberOfMessages"]),
+                str(task["TaskHandle"]),
+            )
+        return Redrive(dead_letters, queue_name, self._move_back(dead_letters, queue_name))
+
+    def _move_back(self, dead_letters: str, queue_name: str) -> int:
+        """What the move task does: each dead letter sent to its queue in the same message
+        group (FIFO hands a group's messages out in order, one batch at a time), with its
+        attributes, then deleted. Returns how many moved."""
+        source, destination = self._url(dead_letters), self._url(queue_name)
+        moved = 0
+        while True:
+            batch = self._client.receive_message(
+                QueueUrl=source,
+                MaxNumberOfMessages=10,
+                VisibilityTimeout=REDRIVE_VISIBILITY_SECONDS,
+                WaitTimeSeconds=1,
+                MessageSystemAttributeNames=["MessageGroupId"],
+                MessageAttributeNames=["All"],
+            ).get("Messages", [])
+            if not batch:
+                return moved
+            for message in batch:
+                attributes = {
+                    name: {k: v for k, v in value.items() if k in _ATTRIBUTE_PARTS}
+                    for name, value in message.get("MessageAttributes", {}).items()
+                }
+                self._client.send_message(
+                    QueueUrl=destination,
+                    MessageBody=message["Body"],
+                    MessageGroupId=message["Attributes"]["MessageGroupId"],
+                    # Not the original id, which SQS may still hold for 5 minutes and would
+                    # drop the message for; one derived from the dead letter, so that a
+                    # run cut off between this send and the delete sends it once.
+                    MessageDeduplicationId=f"redrive:{message['MessageId']}",
+                    MessageAttributes=attributes,
+                )
+                self._client.delete_message(QueueUrl=source, ReceiptHandle=message["ReceiptHandle"])
+                moved += 1
 
     def send_inbound(self, message: InboundMessage | ShopMessage) -> None:
         self._client.send_message(

@@ -33,6 +33,7 @@ from chalicelib.local.stack import (
     LocalStack,
     StackOptions,
 )
+from chalicelib.queues import Queues
 from chalicelib.settings import INBOUND_QUEUE, OUTBOUND_QUEUE
 from reliability.faults import Chaos
 from tests.signing import form, slack_headers, slack_thread_reply, twilio_headers, twilio_message
@@ -581,33 +582,10 @@ class Harness:
             time.sleep(0.5)
 
     def _redrive(self) -> int:
-        """Moves every dead letter back to its queue; returns how many there were. moto has
-        no StartMessageMoveTask (`threadline dlq redrive`), so this does what it does:
-        receive, send to the source queue, delete. A fresh deduplication id, since the
-        original is still within SQS's 5-minute window."""
-        moved = 0
-        for queue in (INBOUND_QUEUE, OUTBOUND_QUEUE):
-            dead_letters = self._queue_url(queue.replace(".fifo", "-dlq.fifo"))
-            while True:
-                batch = self._sqs.receive_message(
-                    QueueUrl=dead_letters,
-                    MaxNumberOfMessages=10,
-                    MessageSystemAttributeNames=["All"],
-                ).get("Messages", [])
-                if not batch:
-                    break
-                for message in batch:
-                    self._sqs.send_message(
-                        QueueUrl=self._queue_url(queue),
-                        MessageBody=message["Body"],
-                        MessageGroupId=message["Attributes"]["MessageGroupId"],
-                        MessageDeduplicationId=f"redrive-{message['MessageId']}",
-                    )
-                    self._sqs.delete_message(
-                        QueueUrl=dead_letters, ReceiptHandle=message["ReceiptHandle"]
-                    )
-                    moved += 1
-        return moved
+        """Moves every dead letter back to its queue as `threadline dlq redrive` does;
+        returns how many there were."""
+        queues = Queues(self._sqs, INBOUND_QUEUE, OUTBOUND_QUEUE)
+        return sum(queues.redrive(queue).records for queue in (INBOUND_QUEUE, OUTBOUND_QUEUE))
 
     def _count(self, index: int, expected: set[str], replies: set[str], result: Result) -> None:
         posted, sent = self._posted(index), self._sent(index)

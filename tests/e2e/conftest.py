@@ -58,6 +58,8 @@ class RunningStack:
     # The stack's own SES stand-in (its calls at `{ses}/_outbox`) and mail server port.
     ses: str
     smtp_port: int
+    # The AWS emulator's endpoint.
+    aws: str
 
     def sent_mail(self) -> list[dict[str, Any]]:
         answer = http("GET", self.ses + "/_outbox")
@@ -80,7 +82,7 @@ def running_stack(outbox: Outbox, log: Path) -> Iterator[RunningStack]:
     twilio = TwilioStandIn(outbox, callback_delay=0.05)
     slack_url = slack.start()
     twilio_url = twilio.start()
-    port, ses_port, smtp_port = free_port(), free_port(), free_port()
+    port, aws_port, ses_port, smtp_port = free_port(), free_port(), free_port(), free_port()
     env = {
         key: value
         for key, value in os.environ.items()
@@ -96,7 +98,7 @@ def running_stack(outbox: Outbox, log: Path) -> Iterator[RunningStack]:
                 "--port",
                 str(port),
                 "--aws-port",
-                str(free_port()),
+                str(aws_port),
                 "--ses-port",
                 str(ses_port),
                 "--smtp-port",
@@ -121,6 +123,7 @@ def running_stack(outbox: Outbox, log: Path) -> Iterator[RunningStack]:
             log=log,
             ses=f"http://127.0.0.1:{ses_port}",
             smtp_port=smtp_port,
+            aws=f"http://127.0.0.1:{aws_port}",
         )
     finally:
         process.terminate()

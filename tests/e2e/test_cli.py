@@ -4,13 +4,17 @@ their reasons."""
 
 import json
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
+import boto3
 import pytest
 from typer.testing import CliRunner
 
 from chalicelib.cli import app
-from chalicelib.local.stack import LOCAL_ADMIN_TOKEN
+from chalicelib.domain.conversation import Channel, InboundMessage
+from chalicelib.local.stack import LOCAL_ADMIN_TOKEN, LOCAL_REGION
+from chalicelib.settings import INBOUND_QUEUE, dead_letter_queue
 from tests.e2e.conftest import RunningStack, http
 from tests.signing import (
     ACCOUNT_SID,
@@ -28,7 +32,15 @@ def run(stack: RunningStack, *arguments: str) -> tuple[int, str]:
     result = CliRunner().invoke(
         app,
         list(arguments),
-        env={"THREADLINE_API_URL": stack.api, "THREADLINE_ADMIN_TOKEN": LOCAL_ADMIN_TOKEN},
+        env={
+            "THREADLINE_API_URL": stack.api,
+            "THREADLINE_ADMIN_TOKEN": LOCAL_ADMIN_TOKEN,
+            # `dlq` speaks to AWS: the stack's emulator.
+            "AWS_ENDPOINT_URL": stack.aws,
+            "AWS_DEFAULT_REGION": LOCAL_REGION,
+            "AWS_ACCESS_KEY_ID": "local",
+            "AWS_SECRET_ACCESS_KEY": "local",
+        },
     )
     return result.exit_code, result.output
 
@@ -226,3 +238,66 @@ def test_an_operators_round_a_conversation_exported_and_erased_and_a_report_prin
     assert code == 0, output
     assert "Shop round-shop deleted." in output
     assert run(stack, "urls", "round-shop")[0] == 1
+
+
+def test_dead_letters_are_redriven_into_their_queue_and_reach_slack_in_order(
+    stack: RunningStack,
+):
+    # Given a shop, and two messages of one of its customers whose processing ran out of
+    # tries: they wait in the inbound dead-letter queue
+    document = shop_document(name="Loja Redrive")
+    document["twilio"]["sms_numbers"] = ["+14155550191"]
+    document["twilio"]["whatsapp_numbers"] = []
+    assert stack.admin("PUT", "/admin/shops/redrive-shop", document).status in (200, 201)
+    sqs = boto3.client(
+        "sqs",
+        endpoint_url=stack.aws,
+        region_name=LOCAL_REGION,
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+    dead_letters = sqs.get_queue_url(QueueName=dead_letter_queue(INBOUND_QUEUE))["QueueUrl"]
+    texts = ["Meu pedido não chegou", "Ainda espero, número 1042"]
+    for n, text in enumerate(texts):
+        message = InboundMessage(
+            shop_id="redrive-shop",
+            channel=Channel.SMS,
+            provider="twilio",
+            provider_message_id=f"SM{uuid.uuid4().hex}",
+            customer_address="+5511912345678",
+            shop_address="+14155550191",
+            text=text,
+            received_at=datetime.now(UTC),
+        )
+        sqs.send_message(
+            QueueUrl=dead_letters,
+            MessageBody=message.model_dump_json(),
+            MessageGroupId=message.customer_key,
+            MessageDeduplicationId=f"dead-{n}",
+        )
+    code, output = run(stack, "dlq", "list")
+    assert code == 0, output
+    [row] = [line for line in output.splitlines() if dead_letter_queue(INBOUND_QUEUE) in line]
+    assert "│ 2 " in row
+
+    # When the operator redrives them (the emulator has no move task: moved one by one)
+    code, output = run(stack, "dlq", "redrive", "inbound")
+
+    # Then both are back in the inbound queue, reach the shop's Slack in the order they
+    # were written, and the dead-letter queue is empty
+    assert code == 0, output
+    assert f"Moved back 2 records from {dead_letter_queue(INBOUND_QUEUE)}" in output
+    stack.outbox.wait_for(
+        lambda e: e.method == "chat.postMessage" and texts[1] in e.payload.get("text", ""),
+        timeout=20,
+    )
+    posted = [
+        text
+        for entry in stack.outbox.entries("slack", "chat.postMessage")
+        for text in texts
+        if text in entry.payload.get("text", "")
+    ]
+    assert posted == texts
+    code, output = run(stack, "dlq", "list")
+    [row] = [line for line in output.splitlines() if dead_letter_queue(INBOUND_QUEUE) in line]
+    assert "│ 0 " in row
