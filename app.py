@@ -20,6 +20,7 @@ from chalicelib.domain.errors import (
     NotFound,
     Retryable,
     ThreadlineError,
+    TooLarge,
     Unauthorized,
 )
 from chalicelib.settings import (
@@ -40,6 +41,7 @@ STATUS_CODES: dict[type[ThreadlineError], int] = {
     Forbidden: 403,
     NotFound: 404,
     Conflict: 409,
+    TooLarge: 413,
     Retryable: 503,
 }
 

@@ -8,7 +8,10 @@ replies and delivery updates; group = the conversation's Slack thread or the pro
 message, dedup id = Slack's event id or the provider's message id and status.
 
 Bodies are ASCII-only JSON: SQS refuses some characters a customer can send (U+FFFE,
-U+FFFF), and escaped they travel safely while the stored copy keeps them as they are.
+U+FFFF), and escaped they travel safely while the stored copy keeps them as they are. Escaped,
+one character takes up to 12 bytes, so a job is measured as sent, and one over the queues'
+MaximumMessageSize is refused here (TooLarge), where the ack paths can check it before they
+store anything, rather than by SQS after the write.
 
 Dead letters go back with SQS's message move task; where the endpoint does not have it
 (moto), `Queues.redrive` moves them itself.
@@ -23,7 +26,7 @@ from datetime import UTC
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from pydantic import TypeAdapter
+from pydantic import BaseModel, TypeAdapter
 
 from chalicelib.domain.conversation import (
     AgentReply,
@@ -39,7 +42,7 @@ from chalicelib.domain.conversation import (
     TimerJob,
     TimerWork,
 )
-from chalicelib.domain.errors import NotYet, Retryable
+from chalicelib.domain.errors import NotYet, Retryable, TooLarge
 from chalicelib.settings import dead_letter_queue
 
 if TYPE_CHECKING:
@@ -80,6 +83,29 @@ def retry_delay(receive_count: int, retry_after: float | None, base_seconds: flo
 def _queue_id(value: str) -> str:
     cleaned = "".join(c if c in _ID_CHARACTERS else "_" for c in value)
     return cleaned[:128]
+
+
+# The queues' MaximumMessageSize (infra/template.json). The jobs carry no message
+# attributes, so the body is all SQS counts.
+MAX_MESSAGE_BYTES = 262_144
+
+
+def _queue_body(job: BaseModel) -> str:
+    body = job.model_dump_json(ensure_ascii=True)
+    size = len(body.encode("utf-8"))
+    if size > MAX_MESSAGE_BYTES:
+        raise TooLarge(
+            f"too large to queue: {size:,} bytes as sent, the queues take {MAX_MESSAGE_BYTES:,}"
+        )
+    return body
+
+
+def fits_in_queue(job: BaseModel) -> bool:
+    try:
+        _queue_body(job)
+    except TooLarge:
+        return False
+    return True
 
 
 # Long enough to send a batch of ten back, short enough that the dead letters of a run cut
@@ -218,10 +244,15 @@ class Queues:
                 self._client.delete_message(QueueUrl=source, ReceiptHandle=message["ReceiptHandle"])
                 moved += 1
 
+    def ensure_fits(self, job: BaseModel) -> None:
+        """Raises TooLarge when no queue can carry `job`: checked before a message is stored,
+        so that one refused leaves nothing behind."""
+        _queue_body(job)
+
     def send_inbound(self, message: InboundMessage | ShopMessage) -> None:
         self._client.send_message(
             QueueUrl=self._url(self._inbound_name),
-            MessageBody=message.model_dump_json(ensure_ascii=True),
+            MessageBody=_queue_body(message),
             MessageGroupId=_queue_id(message.customer_key),
             MessageDeduplicationId=_queue_id(f"{message.shop_id}:{message.message_key}"),
         )
@@ -242,7 +273,7 @@ class Queues:
             dedup = f"{group}:{job.status.value}"
         self._client.send_message(
             QueueUrl=self._url(self._outbound_name),
-            MessageBody=job.model_dump_json(ensure_ascii=True),
+            MessageBody=_queue_body(job),
             MessageGroupId=_queue_id(group),
             MessageDeduplicationId=_queue_id(dedup),
         )

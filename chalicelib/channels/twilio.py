@@ -44,8 +44,10 @@ MESSAGING_API = "https://messaging.twilio.com"
 AUTHENTICATION_FAILED = 20003
 MAX_REASON = 160
 MAX_FORM_FIELDS = 200
-# Far above any message Twilio relays (1,600 characters), and small enough that what is
-# stored and queued stays under SQS's 256 KiB even when JSON escapes every character.
+# Far above any message Twilio relays (1,600 characters). Percent-encoded, as Twilio sends
+# it, a form this size stays under SQS's 256 KiB once queued even if JSON escapes every
+# character (3 bytes become at most 6); raw bytes can grow more (a control character
+# becomes 6), and queues.py refuses that job.
 MAX_FORM_BYTES = 96 * 1024
 RECONCILE_LOOKBACK = 20
 REPORTED_STATUSES = frozenset(s.value for s in DeliveryStatus) - {

@@ -31,6 +31,10 @@ def invalid(what: str, error: ValidationError) -> BadRequest:
     return BadRequest(f"invalid {what}", errors)
 
 
+class TooLarge(ThreadlineError):
+    """The input is more than Threadline can carry to its workers (HTTP 413)."""
+
+
 class Unauthorized(ThreadlineError):
     """No or wrong credentials for the admin API (HTTP 401)."""
 

@@ -1,6 +1,7 @@
 """The ack paths: what happens while a provider waits for our answer.
 
-Each webhook is verified, normalised, stored and/or queued, and answered. Warm, with the
+Each webhook is verified, normalised, stored and/or queued, and answered; one whose job
+would be more than a queue carries is refused (413) before anything is stored. Warm, with the
 shop's config and secrets cached, a customer message costs two AWS calls (one DynamoDB
 write, one SQS send); a Slack event or a status callback one (an SQS send). Whenever the
 work is not both stored and queued, a Retryable makes the provider try again.
@@ -106,6 +107,7 @@ class Intake:
             request,
             lambda shop: (shop, self._twilio.parse(request, shop, received_at=received_at)),
         )
+        self._queues.ensure_fits(message)
         try:
             stored = self._store.save_inbound(message, expires_at=shop.expiry(received_at))
             if stored is not None:

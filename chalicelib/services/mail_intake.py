@@ -4,7 +4,8 @@ one we sent.
 A received message is checked (SES's spam and virus verdicts), read, matched to the shop
 whose address it was sent to (plus-addressing included), stripped of quoted history, its
 attachments kept, then stored and queued like any customer message: the same Message-ID
-delivered twice is stored once. Delivery reports and mail for no shop are dropped.
+delivered twice is stored once. Delivery reports and mail for no shop are dropped, and so is
+a mail whose headers and attachment list alone are more than the inbound queue carries.
 """
 
 from aws_lambda_powertools import Logger
@@ -24,14 +25,16 @@ from chalicelib.domain.conversation import (
     MediaItem,
 )
 from chalicelib.media import MediaStore
-from chalicelib.queues import Queues
+from chalicelib.queues import Queues, fits_in_queue
 from chalicelib.services.ports import Clock
 from chalicelib.store import Store
 
 logger = Logger(service="threadline", child=True)
 
-# A mail longer than this is cut for Slack and the queue; the whole stays in S3.
+# A mail longer than this is cut for Slack and the queue, shorter still when its escaped
+# JSON would not fit in the queue; the whole stays in S3.
 TEXT_LIMIT = 20_000
+CUT = "\n…"
 
 
 class MailIntake:
@@ -73,14 +76,17 @@ class MailIntake:
             return
         message_id = parsed.message_id or f"{received.mail.message_id}@ses"
         message_key = f"email:{message_id}"
-        media = []
-        for n, attachment in enumerate(parsed.attachments):
-            key = f"{shop_id}/inbound/{message_key}/{n}-{attachment.filename}"
-            self._media.keep(key, attachment, retention_days=retention_days)
-            media.append(MediaItem(url=self._media.url(key), content_type=attachment.content_type))
+        attachments = {
+            f"{shop_id}/inbound/{message_key}/{n}-{attachment.filename}": attachment
+            for n, attachment in enumerate(parsed.attachments)
+        }
+        media = tuple(
+            MediaItem(url=self._media.url(key), content_type=attachment.content_type)
+            for key, attachment in attachments.items()
+        )
         text = parsed.text
         if len(text) > TEXT_LIMIT:
-            text = text[:TEXT_LIMIT] + "\n…"
+            text = text[:TEXT_LIMIT] + CUT
         message = InboundMessage(
             shop_id=shop_id,
             channel=Channel.EMAIL,
@@ -90,7 +96,7 @@ class MailIntake:
             shop_address=shop_address,
             customer_name=parsed.sender_name,
             text=text,
-            media=tuple(media),
+            media=media,
             received_at=received.mail.timestamp or self._clock(),
             email=EmailHeaders(
                 message_id=parsed.message_id,
@@ -102,6 +108,15 @@ class MailIntake:
                 raw_location=(action.bucket_name, action.object_key),
             ),
         )
+        fitting = _cut_to_fit(message)
+        if fitting is None:
+            # Kept in S3 by SES for an operator to look at, like quarantined mail.
+            logger.warning("mail too large to queue", shop_id=shop_id, message_key=message_key)
+            self._store.count(shop_id, "too_large")
+            return
+        message = fitting
+        for key, attachment in attachments.items():
+            self._media.keep(key, attachment, retention_days=retention_days)
         stored = self._store.save_inbound(
             message, expires_at=shop.expiry(message.received_at) if shop else None
         )
@@ -122,6 +137,26 @@ class MailIntake:
             logger.warning("event for mail of no shop", ses_message_id=event.mail.message_id)
             return
         self._queues.send_outbound(delivery_update(event, shop_id))
+
+
+def _cut_to_fit(message: InboundMessage) -> InboundMessage | None:
+    """The message, its text cut as short as the inbound queue needs (JSON escapes a
+    character into up to 12 bytes); None when even without its text it does not fit."""
+    if fits_in_queue(message):
+        return message
+    text = message.text
+
+    def cut(length: int) -> InboundMessage:
+        return message.model_copy(update={"text": text[:length] + CUT})
+
+    if not fits_in_queue(cut(0)):
+        return None
+    # The longest cut that fits: text[:fitting] fits, text[:too_long] does not.
+    fitting, too_long = 0, len(text)
+    while too_long - fitting > 1:
+        middle = (fitting + too_long) // 2
+        fitting, too_long = (middle, too_long) if fits_in_queue(cut(middle)) else (fitting, middle)
+    return cut(fitting)
 
 
 def _address_of(source: str) -> str:

@@ -5,14 +5,16 @@ provider retries a 5xx depends on its webhook settings; and a message whose proc
 failing ends in the dead-letter queue. Either way its stored copy still says `received`.
 Once a minute the messages due are queued again (the worker skips what is already
 processed, so a spare copy is harmless): first 3 minutes after arrival, then every 25
-minutes; one still unprocessed after a day is set aside as stranded, for operators, instead
-of being retried forever.
+minutes; one still unprocessed after a day, or too large for the queue, is set aside as
+stranded, for operators, instead of being retried forever.
 """
 
 from datetime import timedelta
 
 from aws_lambda_powertools import Logger
 
+from chalicelib.domain.conversation import InboundMessage
+from chalicelib.domain.errors import TooLarge
 from chalicelib.queues import Queues
 from chalicelib.services.ports import Clock
 from chalicelib.store import Store
@@ -38,16 +40,20 @@ class Redelivery:
         requeued = 0
         for message in self._store.due_for_requeue(now):
             if message.received_at < now - STRAND_AFTER:
-                self._store.strand(message)
-                logger.error(
-                    "message stranded: unprocessed for a day",
-                    shop_id=message.shop_id,
-                    message_key=message.message_key,
-                )
+                self._strand(message, "message stranded: unprocessed for a day")
                 continue
-            self._queues.send_inbound(message)
+            try:
+                self._queues.send_inbound(message)
+            except TooLarge:
+                # Stored before the ack path measured jobs: no queue will ever take it.
+                self._strand(message, "message stranded: too large to queue")
+                continue
             self._store.note_requeued(message, next_due=now + REQUEUE_EVERY)
             requeued += 1
         if requeued:
             logger.warning("unprocessed messages queued again", count=requeued)
         return requeued
+
+    def _strand(self, message: InboundMessage, why: str) -> None:
+        self._store.strand(message)
+        logger.error(why, shop_id=message.shop_id, message_key=message.message_key)
