@@ -36,6 +36,14 @@ EMOJI = "📦🚚✅👍🏽 👨‍👩‍👧"
 CustomerWrites = Callable[..., dict[str, str]]
 
 
+# A photo whose media URL the Twilio fake no longer serves.
+UNFETCHABLE_PHOTO = {
+    "NumMedia": "1",
+    "MediaUrl0": "https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME1",
+    "MediaContentType0": "image/jpeg",
+}
+
+
 def texts(posts: list[SlackPost]) -> list[str]:
     return [post.message.text for post in posts]
 
@@ -252,13 +260,7 @@ def test_a_media_only_message_shows_an_attachment_line(
     customer_writes, run_workers, slack: FakeSlack
 ):
     # Given a photo with no text
-    customer_writes(
-        1,
-        Body="",
-        NumMedia="1",
-        MediaUrl0="https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME1",
-        MediaContentType0="image/jpeg",
-    )
+    customer_writes(1, Body="", **UNFETCHABLE_PHOTO)
 
     # When the workers run
     run_workers()
@@ -328,13 +330,7 @@ def test_files_whose_note_failed_follow_their_message_once_more_and_the_text_onc
 ):
     # Given a photo that cannot be fetched, and noting its files fails once
     _failing_once(monkeypatch, container.store, "mark_files_posted")
-    customer_writes(
-        1,
-        Body="olha",
-        NumMedia="1",
-        MediaUrl0="https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME1",
-        MediaContentType0="image/jpeg",
-    )
+    customer_writes(1, Body="olha", **UNFETCHABLE_PHOTO)
 
     # When the workers run
     run_workers()
