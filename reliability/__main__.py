@@ -71,7 +71,20 @@ def main() -> int:
     parser.add_argument("--scenarios", default=",".join(SCENARIOS), help="comma-separated")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--doc", action="store_true", help="write the table into " + DOC.name)
+    parser.add_argument(
+        "--from-json",
+        type=Path,
+        nargs="+",
+        help="run nothing: the table of earlier runs' --json files (runs side by side)",
+    )
     arguments = parser.parse_args()
+    if arguments.from_json:
+        results = [
+            Result(**figures)
+            for path in arguments.from_json
+            for figures in json.loads(path.read_text(encoding="utf-8"))
+        ]
+        return report(results, arguments.doc, "python -m reliability, runs merged with --from-json")
     names = [name for name in arguments.scenarios.split(",") if name]
     unknown = set(names) - SCENARIOS.keys()
     if unknown:
@@ -87,12 +100,18 @@ def main() -> int:
             result = harness.run(index, SCENARIOS[name], messages, conversations)
             print(f"{name}: done in {result.seconds} s", file=sys.__stderr__, flush=True)
             results.append(result)
-    print(table(results))
-    print(details(results))
     if arguments.json:
         arguments.json.write_text(json.dumps([dataclasses.asdict(r) for r in results], indent=2))
-    if arguments.doc:
-        write_doc(results, "make reliability")
+    return report(results, arguments.doc, "make reliability")
+
+
+def report(results: list[Result], doc: bool, command: str) -> int:
+    """Prints the table (and writes it into the doc); 1 when anything was lost, doubled or
+    late."""
+    print(table(results))
+    print(details(results))
+    if doc:
+        write_doc(results, command)
     failed = any(r.lost or r.doubled or r.out_of_order for r in results)
     return 1 if failed else 0
 
