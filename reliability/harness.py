@@ -42,6 +42,10 @@ DUPLICATE_SHARE = 0.3
 SLACK_RETRY_SHARE = 0.3
 REPLIES_EVERY = 5
 SENDERS = 8
+# Customers wait while the inbound queue holds more: the emulator's queue calls slow down
+# with its backlog (each receive copies messages and scans the queue), and a flood of
+# thousands would measure moto rather than Threadline.
+BACKLOG_LIMIT = 50
 TWILIO_TIMEOUT_SECONDS = 15
 # Short enough that a killed worker's batch comes back within the run; longer than any
 # batch takes (a Twilio timeout is 10 s).
@@ -400,8 +404,11 @@ class Harness:
         url = f"{self.api}/webhooks/twilio/{shop_id}"
         accepted: list[tuple[int, int]] = []
         copies = ThreadPoolExecutor(max_workers=SENDERS, thread_name_prefix="reliability-copy")
+        inbound = self._queue_url(INBOUND_QUEUE)
 
         def send(conversation: int, sequence: int) -> None:
+            while self._waiting(inbound) > BACKLOG_LIMIT:
+                time.sleep(0.2)
             params = twilio_message(
                 (index << 40) + (conversation << 20) + sequence,
                 AccountSid=account,

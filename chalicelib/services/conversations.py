@@ -469,8 +469,7 @@ class InboundProcessor:
                 conversation, shop.slack.team_id, channel, thread_ts, expires_at=expires_at
             )
         except Exception:
-            # The retry posts a card of its own: this one would be left without a thread.
-            self._take_back(slack, channel, thread_ts)
+            self._take_back_unless_attached(slack, conversation, channel, thread_ts)
             raise
         if attached is not None:
             return attached, (channel, thread_ts), True
@@ -485,10 +484,19 @@ class InboundProcessor:
         }
         return conversation.model_copy(update=winner), stored.slack_thread, False
 
-    @staticmethod
-    def _take_back(slack: SlackPort, channel: str, ts: str) -> None:
+    def _take_back_unless_attached(
+        self, slack: SlackPort, conversation: Conversation, channel: str, ts: str
+    ) -> None:
+        """Deletes a card whose thread could not be stored, as the retry posts a card of its
+        own; unless the write took effect and only its answer was lost (then the card is the
+        conversation's thread), or that cannot be told (then it stays, an extra card rather
+        than a thread gone)."""
         try:
-            slack.delete(channel, ts)
+            stored = self._store.get_conversation(
+                conversation.shop_id, conversation.conversation_id
+            )
+            if stored is None or stored.slack_thread_ts != ts:
+                slack.delete(channel, ts)
         except Exception:
             logger.exception("a card left without a thread could not be deleted")
 

@@ -325,6 +325,31 @@ def test_a_card_whose_thread_could_not_be_stored_is_deleted_before_the_retry(
     assert texts(slack.thread(second.ts)) == ["primeiro"]
 
 
+def test_a_card_whose_thread_was_stored_but_unconfirmed_stays_the_thread(
+    container, customer_writes, run_workers, slack: FakeSlack, monkeypatch
+):
+    # Given storing a new conversation's thread takes effect once but its answer is lost
+    attach = container.store.attach_slack_thread
+    lost = [Retryable("read timeout")]
+
+    def attach_answer_lost(*args: Any, **kwargs: Any) -> Any:
+        attached = attach(*args, **kwargs)
+        if lost:
+            raise lost.pop()
+        return attached
+
+    monkeypatch.setattr(container.store, "attach_slack_thread", attach_answer_lost)
+    customer_writes(1, Body="primeiro")
+
+    # When the workers run (the failed record comes back and is retried)
+    run_workers()
+
+    # Then the card stays, the only one, and the message is in its thread once
+    [root] = slack.roots()
+    assert slack.deleted == []
+    assert texts(slack.thread(root.ts)) == ["primeiro"]
+
+
 def test_files_whose_note_failed_follow_their_message_once_more_and_the_text_once(
     container, customer_writes, run_workers, slack: FakeSlack, monkeypatch
 ):
