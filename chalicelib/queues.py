@@ -108,6 +108,9 @@ def fits_in_queue(job: BaseModel) -> bool:
     return True
 
 
+# How long a peek holds the messages it has seen, at most: they are let go at its end.
+PEEK_HOLD_SECONDS = 30
+
 # Long enough to send a batch of ten back, short enough that the dead letters of a run cut
 # off midway are visible again well within SQS's 5-minute deduplication window.
 REDRIVE_VISIBILITY_SECONDS = 60
@@ -156,7 +159,9 @@ class Queues:
 
     def retry_later(self, queue_arn: str, delays: Iterable[tuple[str, int]]) -> None:
         """Makes failed records visible again, each after its (receipt handle, seconds)."""
-        url = self._url(queue_arn.rsplit(":", 1)[-1])
+        self._set_visibility(self._url(queue_arn.rsplit(":", 1)[-1]), delays)
+
+    def _set_visibility(self, url: str, delays: Iterable[tuple[str, int]]) -> None:
         entries = [
             {"Id": str(n), "ReceiptHandle": handle, "VisibilityTimeout": seconds}
             for n, (handle, seconds) in enumerate(delays)
@@ -167,18 +172,31 @@ class Queues:
             )
 
     def peek(self, queue_name: str, limit: int = 100) -> list[tuple[str, str]]:
-        """(message id, body) of what waits in a queue, left where it is (visible again at
-        once), up to `limit`: for watching dead-letter queues, never for processing."""
+        """(message id, body) of what waits in a queue, up to `limit`, left where it is:
+        for watching dead-letter queues, never for processing. Each batch is held briefly
+        so the next receive returns others (a FIFO queue would return its same first
+        messages again), then all are made visible again at once. A message group is seen
+        up to the messages of its first batch: the rest of it waits behind them."""
         url = self._url(queue_name)
         seen: dict[str, str] = {}
-        for _ in range(math.ceil(limit / 10)):
-            answer = self._client.receive_message(
-                QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0, WaitTimeSeconds=0
-            )
-            fresh = {m["MessageId"]: m["Body"] for m in answer.get("Messages", [])}
-            if not fresh or fresh.keys() <= seen.keys():
-                break
-            seen |= fresh
+        handles: list[str] = []
+        try:
+            while len(seen) < limit:
+                answer = self._client.receive_message(
+                    QueueUrl=url,
+                    MaxNumberOfMessages=10,
+                    VisibilityTimeout=PEEK_HOLD_SECONDS,
+                    WaitTimeSeconds=0,
+                )
+                batch = answer.get("Messages", [])
+                if not batch:
+                    break
+                for message in batch:
+                    seen[message["MessageId"]] = message["Body"]
+                    handles.append(message["ReceiptHandle"])
+        finally:
+            if handles:
+                self._set_visibility(url, [(handle, 0) for handle in handles])
         return list(seen.items())[:limit]
 
     def redrive(self, queue_name: str) -> Redrive:

@@ -85,3 +85,46 @@ def test_a_failed_note_is_told_at_the_next_run(
     assert container.dead_letters.tell_new() == 0
     assert container.dead_letters.tell_new() == 1
     assert len(slack.posts) == 1
+
+
+def test_more_dead_letters_than_a_receive_returns_are_all_told_and_left_visible(
+    shop: str, container: Any, slack: FakeSlack
+) -> None:
+    # Given 25 customers' messages in the dead-letter queue, one message group each
+    from datetime import UTC, datetime
+
+    from chalicelib.domain.conversation import Channel, InboundMessage
+
+    sqs = boto3.client("sqs")
+    url = sqs.get_queue_url(QueueName=dead_letter_queue(INBOUND_QUEUE))["QueueUrl"]
+    for n in range(25):
+        message = InboundMessage(
+            shop_id="ana",
+            channel=Channel.SMS,
+            provider="twilio",
+            provider_message_id=f"SM{n:032x}",
+            customer_address=f"+55119876543{n:02d}",
+            shop_address="+14155550100",
+            text="Onde está meu pedido?",
+            received_at=datetime.now(UTC),
+        )
+        sqs.send_message(
+            QueueUrl=url,
+            MessageBody=message.model_dump_json(),
+            MessageGroupId=message.customer_address,
+            MessageDeduplicationId=message.provider_message_id,
+        )
+
+    # When the watcher runs
+    told = container.dead_letters.tell_new()
+
+    # Then every one is told, and all wait visible for the operators, none held
+    assert told == 25 == len(slack.posts)
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    assert attributes == {
+        "ApproximateNumberOfMessages": "25",
+        "ApproximateNumberOfMessagesNotVisible": "0",
+    }
