@@ -262,15 +262,16 @@ class Queues:
                 self._client.delete_message(QueueUrl=source, ReceiptHandle=message["ReceiptHandle"])
                 moved += 1
 
-    def ensure_fits(self, job: BaseModel) -> None:
-        """Raises TooLarge when no queue can carry `job`: checked before a message is stored,
-        so that one refused leaves nothing behind."""
-        _queue_body(job)
+    def inbound_body(self, message: InboundMessage | ShopMessage) -> str:
+        """The queue body of `message`, measured: raises TooLarge when no queue can carry it.
+        Taken before a message is stored, so that one refused leaves nothing behind, and
+        handed to `send_inbound` so the ack path encodes it once."""
+        return _queue_body(message)
 
-    def send_inbound(self, message: InboundMessage | ShopMessage) -> None:
+    def send_inbound(self, message: InboundMessage | ShopMessage, body: str | None = None) -> None:
         self._client.send_message(
             QueueUrl=self._url(self._inbound_name),
-            MessageBody=_queue_body(message),
+            MessageBody=body if body is not None else _queue_body(message),
             MessageGroupId=_queue_id(message.customer_key),
             MessageDeduplicationId=_queue_id(f"{message.shop_id}:{message.message_key}"),
         )

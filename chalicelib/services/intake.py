@@ -107,7 +107,7 @@ class Intake:
             request,
             lambda shop: (shop, self._twilio.parse(request, shop, received_at=received_at)),
         )
-        self._queues.ensure_fits(message)
+        body: str | None = self._queues.inbound_body(message)
         try:
             stored = self._store.save_inbound(message, expires_at=shop.expiry(received_at))
             if stored is not None:
@@ -118,7 +118,9 @@ class Intake:
                 logger.info(
                     "re-queueing a stored, unprocessed message", message_key=message.message_key
                 )
-            self._queues.send_inbound(message)
+                # The stored copy is what goes out, encoded afresh.
+                body = None
+            self._queues.send_inbound(message, body)
         except AWS_ERRORS as error:
             raise Retryable("message not stored and queued") from error
 

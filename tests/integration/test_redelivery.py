@@ -46,11 +46,11 @@ def queue_down_once(container: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     send = container.queues.send_inbound
     calls: list[int] = []
 
-    def failing_once(message: Any) -> None:
+    def failing_once(message: Any, body: str | None = None) -> None:
         calls.append(1)
         if len(calls) == 1:
             raise ClientError({"Error": {"Code": "ServiceUnavailable"}}, "SendMessage")
-        send(message)
+        send(message, body)
 
     monkeypatch.setattr(container.queues, "send_inbound", failing_once)
 

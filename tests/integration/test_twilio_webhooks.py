@@ -349,10 +349,10 @@ def test_a_message_stored_but_not_queued_is_refused_then_queued_on_the_retry(
     send = container.queues.send_inbound
     failures = [ClientError({"Error": {"Code": "ServiceUnavailable"}}, "SendMessage")]
 
-    def failing_then_real(message: InboundMessage) -> None:
+    def failing_then_real(message: InboundMessage, body: str | None = None) -> None:
         if failures:
             raise failures.pop()
-        send(message)
+        send(message, body)
 
     monkeypatch.setattr(container.queues, "send_inbound", failing_then_real)
     params = twilio_message(1)
