@@ -120,9 +120,9 @@ class LocalStack:
 
         from moto.server import ThreadedMotoServer
 
-        from chalicelib.local.moto_fifo import keep_fifo_group_order
+        from chalicelib.local.moto_patches import patch_emulator
 
-        keep_fifo_group_order()
+        patch_emulator()
         # The emulator's access log would drown the outbox.
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         server = ThreadedMotoServer(ip_address=self.options.host, port=self.options.aws_port)

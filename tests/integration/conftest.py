@@ -19,7 +19,7 @@ from moto import mock_aws
 from app import app
 from chalicelib import bootstrap
 from chalicelib.bootstrap import RedactingFilter, RedactingFormatter
-from chalicelib.local.moto_fifo import keep_fifo_group_order
+from chalicelib.local.moto_patches import patch_emulator
 from chalicelib.local.provision import provision
 from chalicelib.local.pump import pumps_for
 from chalicelib.services.installs import Exchange
@@ -47,7 +47,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    keep_fifo_group_order()
+    patch_emulator()
     with mock_aws():
         provision(boto3.client("cloudformation"), boto3.client("scheduler"))
         yield

@@ -1,0 +1,129 @@
+"""Where moto 5.2.5 departs from AWS in ways the local stack and its runs would measure.
+
+- SQS FIFO order after a visibility timeout: moto forgets an in-flight message only when
+  its receive loop reaches it, so when a whole message group becomes visible again (a
+  worker's failed records handed back), the group counts as in flight until the loop
+  reaches its *last* message, which is delivered first. SQS delivers the group from its
+  first message. Releasing every message whose visibility ran out before each receive
+  gives the emulator SQS's order.
+- The cost of a DynamoDB transaction: moto backs up every table a TransactWriteItems
+  touches by deep-copying it whole, so each transaction costs time and memory in
+  proportion to everything stored so far. Backing up only the items the transaction names
+  gives the same all-or-nothing result at DynamoDB's cost, whatever the table holds.
+"""
+
+import copy
+import threading
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+_APPLIED = "_threadline_patched"
+
+
+def patch_emulator() -> None:
+    """Patches moto's backends for this process; applying it twice changes nothing."""
+    keep_fifo_group_order()
+    back_up_transactions_by_item()
+
+
+def _mark(function: Callable[..., Any]) -> Callable[..., Any]:
+    setattr(function, _APPLIED, True)
+    return function
+
+
+def keep_fifo_group_order() -> None:
+    from moto.sqs.models import SQSBackend
+
+    receive = SQSBackend.receive_message
+    if getattr(receive, _APPLIED, False):
+        return
+
+    @wraps(receive)
+    def receive_in_group_order(self: SQSBackend, queue_name: str, *args: Any, **kwargs: Any) -> Any:
+        queue = self.get_queue(queue_name)
+        expired = {message for message in queue.pending_messages if message.visible}
+        queue.pending_messages.difference_update(expired)
+        return receive(self, queue_name, *args, **kwargs)
+
+    SQSBackend.receive_message = _mark(receive_in_group_order)  # type: ignore[method-assign]
+
+
+class _Transaction(threading.local):
+    active = False
+
+
+_transaction = _Transaction()
+
+
+class _CopyKeepingTables:
+    """Stands in for the `copy` module in moto's DynamoDB backend: inside a transaction a
+    table's whole-table backup is the table itself (its touched items are backed up apart);
+    everything else is copied as before."""
+
+    @staticmethod
+    def deepcopy(value: Any, memo: dict[int, Any] | None = None) -> Any:
+        from moto.dynamodb.models.table import Table
+
+        if _transaction.active and isinstance(value, Table):
+            return value
+        return copy.deepcopy(value, memo)
+
+
+def _item_key(table: Any, operation: str, request: dict[str, Any]) -> tuple[Any, Any] | None:
+    """(hash, range) of the item one transaction entry writes; None when it names no
+    valid key (moto then refuses the transaction before writing anything)."""
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    attributes = request.get("Item" if operation == "Put" else "Key") or {}
+    if table.hash_key_attr not in attributes:
+        return None
+    range_value = None
+    if table.range_key_attr is not None:
+        if table.range_key_attr not in attributes:
+            return None
+        range_value = DynamoType(attributes[table.range_key_attr])
+    return DynamoType(attributes[table.hash_key_attr]), range_value
+
+
+def _restore(items: Any, key: tuple[Any, Any], item: Any) -> None:
+    """Puts an item back as it was backed up (None: absent) in moto's table storage, keyed
+    by hash value, then by range value where the table has one."""
+    hash_value, range_value = key
+    place, name = (items, hash_value) if range_value is None else (items[hash_value], range_value)
+    place.pop(name, None)
+    if item is not None:
+        place[name] = item
+
+
+def back_up_transactions_by_item() -> None:
+    import moto.dynamodb.models as dynamodb_models
+    from moto.dynamodb.models import DynamoDBBackend
+
+    transact = DynamoDBBackend.transact_write_items
+    if getattr(transact, _APPLIED, False):
+        return
+    dynamodb_models.copy = _CopyKeepingTables  # type: ignore[attr-defined,assignment]
+
+    @wraps(transact)
+    def transact_backing_up_items(
+        self: DynamoDBBackend, transact_items: list[dict[str, Any]]
+    ) -> None:
+        backups: list[tuple[Any, tuple[Any, Any], Any]] = []
+        for entry in transact_items:
+            for operation, request in entry.items():
+                table: Any = self.tables.get(request.get("TableName", ""))
+                key = _item_key(table, operation, request) if table is not None else None
+                if key is not None:
+                    backups.append((table, key, copy.deepcopy(table.get_item(*key))))
+        _transaction.active = True
+        try:
+            transact(self, transact_items)
+        except BaseException:
+            for table, key, item in backups:
+                _restore(table.items, key, item)
+            raise
+        finally:
+            _transaction.active = False
+
+    DynamoDBBackend.transact_write_items = _mark(transact_backing_up_items)  # type: ignore[method-assign]

@@ -1,0 +1,153 @@
+"""The local stack's emulator behaves as AWS does where Threadline's runs depend on it."""
+
+import time
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from moto import mock_aws
+
+from chalicelib.local.moto_patches import patch_emulator
+
+REGION = "eu-west-1"
+ACCOUNT = "123456789012"  # moto's default
+
+
+def _bodies(sqs: Any, url: str) -> list[str]:
+    answer = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)
+    return [message["Body"] for message in answer.get("Messages", [])]
+
+
+def test_a_group_handed_back_whole_comes_back_from_its_first_message() -> None:
+    patch_emulator()
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name=REGION)
+        url = sqs.create_queue(
+            QueueName="order.fifo", Attributes={"FifoQueue": "true", "VisibilityTimeout": "30"}
+        )["QueueUrl"]
+        for n in range(3):
+            sqs.send_message(
+                QueueUrl=url, MessageBody=f"m{n}", MessageGroupId="g", MessageDeduplicationId=f"{n}"
+            )
+        received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+        assert [m["Body"] for m in received] == ["m0", "m1", "m2"]
+        assert _bodies(sqs, url) == []  # the group is in flight
+
+        sqs.change_message_visibility_batch(
+            QueueUrl=url,
+            Entries=[
+                {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 1}
+                for n, m in enumerate(received)
+            ],
+        )
+        time.sleep(1.2)
+
+        assert _bodies(sqs, url) == ["m0", "m1", "m2"]
+
+
+def test_applying_the_patches_twice_wraps_each_call_once() -> None:
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.sqs.models import SQSBackend
+
+    patch_emulator()
+    once = (SQSBackend.receive_message, DynamoDBBackend.transact_write_items)
+    patch_emulator()
+    assert (SQSBackend.receive_message, DynamoDBBackend.transact_write_items) == once
+
+
+@pytest.fixture
+def table() -> Any:
+    patch_emulator()
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb", region_name=REGION)
+        dynamodb.create_table(
+            TableName="t",
+            KeySchema=[
+                {"AttributeName": "pk", "KeyType": "HASH"},
+                {"AttributeName": "sk", "KeyType": "RANGE"},
+            ],
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "S"},
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        dynamodb.put_item(TableName="t", Item=_item("a", "1", count="1"))
+        dynamodb.put_item(TableName="t", Item=_item("b", "1", count="5"))
+        yield dynamodb
+
+
+def _item(pk: str, sk: str, **attributes: str) -> dict[str, Any]:
+    return {"pk": {"S": pk}, "sk": {"S": sk}} | {n: {"N": v} for n, v in attributes.items()}
+
+
+def _key(pk: str, sk: str) -> dict[str, Any]:
+    return {"pk": {"S": pk}, "sk": {"S": sk}}
+
+
+def _stored(dynamodb: Any) -> dict[tuple[str, str], str]:
+    items = dynamodb.scan(TableName="t")["Items"]
+    return {(i["pk"]["S"], i["sk"]["S"]): i.get("count", {}).get("N", "") for i in items}
+
+
+def _moto_table() -> Any:
+    from moto.dynamodb.models import dynamodb_backends
+
+    return dynamodb_backends[ACCOUNT][REGION].tables["t"]
+
+
+def _increment(pk: str, sk: str) -> dict[str, Any]:
+    return {
+        "Update": {
+            "TableName": "t",
+            "Key": _key(pk, sk),
+            "UpdateExpression": "ADD #c :one",
+            "ExpressionAttributeNames": {"#c": "count"},
+            "ExpressionAttributeValues": {":one": {"N": "1"}},
+        }
+    }
+
+
+def test_a_transaction_that_fails_late_leaves_every_item_as_it_was(table: Any) -> None:
+    before = _moto_table()
+    with pytest.raises(ClientError) as refused:
+        table.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": "t", "Item": _item("c", "1", count="9")}},
+                _increment("a", "1"),
+                {"Delete": {"TableName": "t", "Key": _key("b", "1")}},
+                {
+                    "ConditionCheck": {
+                        "TableName": "t",
+                        "Key": _key("a", "2"),
+                        "ConditionExpression": "attribute_exists(pk)",
+                    }
+                },
+            ]
+        )
+
+    assert refused.value.response["Error"]["Code"] == "TransactionCanceledException"
+    assert _stored(table) == {("a", "1"): "1", ("b", "1"): "5"}
+    # Rolled back in place: the table was not replaced by a whole copy of itself.
+    assert _moto_table() is before
+
+
+def test_a_transaction_that_succeeds_writes_every_item(table: Any) -> None:
+    table.transact_write_items(
+        TransactItems=[
+            {"Put": {"TableName": "t", "Item": _item("c", "1", count="9")}},
+            _increment("a", "1"),
+            {"Delete": {"TableName": "t", "Key": _key("b", "1")}},
+        ]
+    )
+
+    assert _stored(table) == {("a", "1"): "2", ("c", "1"): "9"}
+
+
+def test_a_transaction_naming_an_item_twice_is_refused_and_changes_nothing(table: Any) -> None:
+    with pytest.raises(ClientError) as refused:
+        table.transact_write_items(TransactItems=[_increment("a", "1"), _increment("a", "1")])
+
+    assert refused.value.response["Error"]["Code"] == "ValidationException"
+    assert _stored(table) == {("a", "1"): "1", ("b", "1"): "5"}
