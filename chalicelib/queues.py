@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pydantic import BaseModel, TypeAdapter
 
@@ -111,6 +111,15 @@ def fits_in_queue(job: BaseModel) -> bool:
 # How long a peek holds the messages it has seen, at most: they are let go at its end.
 PEEK_HOLD_SECONDS = 30
 
+
+class Peeked(NamedTuple):
+    """A message seen in a queue and left there."""
+
+    message_id: str
+    group: str | None  # its FIFO message group
+    body: str
+
+
 # Long enough to send a batch of ten back, short enough that the dead letters of a run cut
 # off midway are visible again well within SQS's 5-minute deduplication window.
 REDRIVE_VISIBILITY_SECONDS = 60
@@ -171,14 +180,14 @@ class Queues:
                 QueueUrl=url, Entries=entries[start : start + 10]
             )
 
-    def peek(self, queue_name: str, limit: int = 100) -> list[tuple[str, str]]:
-        """(message id, body) of what waits in a queue, up to `limit`, left where it is:
-        for watching dead-letter queues, never for processing. Each batch is held briefly
-        so the next receive returns others (a FIFO queue would return its same first
-        messages again), then all are made visible again at once. A message group is seen
-        up to the messages of its first batch: the rest of it waits behind them."""
+    def peek(self, queue_name: str, limit: int = 100) -> list[Peeked]:
+        """What waits in a queue, up to `limit`, left where it is: for watching dead-letter
+        queues, never for processing. Each batch is held briefly so the next receive
+        returns others (a FIFO queue would return its same first messages again), then all
+        are made visible again at once. A FIFO message group is seen up to the messages of
+        its first batch: the rest of it waits behind them."""
         url = self._url(queue_name)
-        seen: dict[str, str] = {}
+        seen: dict[str, Peeked] = {}
         handles: list[str] = []
         try:
             while len(seen) < limit:
@@ -187,17 +196,21 @@ class Queues:
                     MaxNumberOfMessages=10,
                     VisibilityTimeout=PEEK_HOLD_SECONDS,
                     WaitTimeSeconds=0,
+                    MessageSystemAttributeNames=["MessageGroupId"],
                 )
                 batch = answer.get("Messages", [])
                 if not batch:
                     break
                 for message in batch:
-                    seen[message["MessageId"]] = message["Body"]
+                    group = message.get("Attributes", {}).get("MessageGroupId")
+                    seen[message["MessageId"]] = Peeked(
+                        message["MessageId"], group, message["Body"]
+                    )
                     handles.append(message["ReceiptHandle"])
         finally:
             if handles:
                 self._set_visibility(url, [(handle, 0) for handle in handles])
-        return list(seen.items())[:limit]
+        return list(seen.values())[:limit]
 
     def redrive(self, queue_name: str) -> Redrive:
         """Sends the records of `queue_name`'s dead-letter queue back to it: with SQS's move

@@ -433,11 +433,13 @@ def continued_note(
 
 
 def dead_letter_note(what: str) -> SlackMessage:
-    """Told where a job that ran out of tries was for: it waits for the operators."""
+    """Told where a job that ran out of tries was for: it waits for the operators, and
+    what came after it in the conversation waits behind it."""
     text = (
         f":rotating_light: Threadline could not {escape_mrkdwn(what)}, even after several "
-        "tries. It is held for the operators, who are alerted and can send it again; until "
-        "then, answer the customer another way if it is urgent."
+        "tries. It is held for the operators, with anything that came after it in this "
+        "conversation; they are alerted and can send it all again, in order. Until then, "
+        "answer the customer another way if it is urgent."
     )
     return SlackMessage(
         text=text, blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": text}}]

@@ -3,8 +3,8 @@ for the operators (`threadline dlq redrive`); the agents concerned hear of it in
 (or the shop's channel) it was for, once, so a customer is never silently left unanswered.
 
 Every few minutes the watcher looks into the dead-letter queues without taking anything out,
-and claims each message it has not told of yet (a table record per SQS message id) before
-posting; a failed post gives the claim back for the next run.
+and claims each held message group's first message it has not told of yet (a table record
+per SQS message id) before posting; a failed post gives the claim back for the next run.
 """
 
 from aws_lambda_powertools import Logger
@@ -39,18 +39,30 @@ class DeadLetterWatch:
         self._clock = clock
 
     def tell_new(self) -> int:
-        """Tells of every dead letter not told of yet; returns how many were told."""
+        """Tells of every held message group not told of yet; returns how many were told.
+
+        A FIFO group's first dead letter holds the group's later messages behind it, so
+        the agents hear once per group, of its first: a Slack outage that dead-letters a
+        customer's five messages makes one note, not five. The claim is on that first
+        message, so the group is told again only once it was redriven and failed anew."""
         told = 0
         for queue in (INBOUND_QUEUE, OUTBOUND_QUEUE, TIMERS_QUEUE):
-            for message_id, body in self._queues.peek(dead_letter_queue(queue)):
-                target = self._target(queue, body)
-                if target is None or not self._store.claim_dead_letter(message_id, self._clock()):
+            groups: set[str] = set()
+            for dead_letter in self._queues.peek(dead_letter_queue(queue)):
+                if dead_letter.group is not None:
+                    if dead_letter.group in groups:
+                        continue
+                    groups.add(dead_letter.group)
+                target = self._target(queue, dead_letter.body)
+                if target is None or not self._store.claim_dead_letter(
+                    dead_letter.message_id, self._clock()
+                ):
                     continue
                 try:
                     self._tell(*target)
                 except Exception:
                     logger.exception("dead letter not told", queue=queue)
-                    self._store.release_dead_letter(message_id)
+                    self._store.release_dead_letter(dead_letter.message_id)
                     continue
                 told += 1
         return told

@@ -2,6 +2,7 @@
 its dead-letter queue for the operators, and the agents hear of it, once, in the thread (or
 the shop's channel) it was for."""
 
+import time
 from typing import Any
 
 import boto3
@@ -87,33 +88,38 @@ def test_a_failed_note_is_told_at_the_next_run(
     assert len(slack.posts) == 1
 
 
-def test_more_dead_letters_than_a_receive_returns_are_all_told_and_left_visible(
-    shop: str, container: Any, slack: FakeSlack
-) -> None:
-    # Given 25 customers' messages in the dead-letter queue, one message group each
+def _dead_letter(sqs: Any, url: str, customer: int, n: int) -> None:
+    """A customer message in the inbound dead-letter queue, in its customer's group."""
     from datetime import UTC, datetime
 
     from chalicelib.domain.conversation import Channel, InboundMessage
 
+    message = InboundMessage(
+        shop_id="ana",
+        channel=Channel.SMS,
+        provider="twilio",
+        provider_message_id=f"SM{customer:016x}{n:016x}",
+        customer_address=f"+55119876543{customer:02d}",
+        shop_address="+14155550100",
+        text="Onde está meu pedido?",
+        received_at=datetime.now(UTC),
+    )
+    sqs.send_message(
+        QueueUrl=url,
+        MessageBody=message.model_dump_json(),
+        MessageGroupId=message.customer_address,
+        MessageDeduplicationId=f"{message.provider_message_id}:{time.time_ns()}",
+    )
+
+
+def test_more_dead_letters_than_a_receive_returns_are_all_told_and_left_visible(
+    shop: str, container: Any, slack: FakeSlack
+) -> None:
+    # Given 25 customers' messages in the dead-letter queue, one message group each
     sqs = boto3.client("sqs")
     url = sqs.get_queue_url(QueueName=dead_letter_queue(INBOUND_QUEUE))["QueueUrl"]
-    for n in range(25):
-        message = InboundMessage(
-            shop_id="ana",
-            channel=Channel.SMS,
-            provider="twilio",
-            provider_message_id=f"SM{n:032x}",
-            customer_address=f"+55119876543{n:02d}",
-            shop_address="+14155550100",
-            text="Onde está meu pedido?",
-            received_at=datetime.now(UTC),
-        )
-        sqs.send_message(
-            QueueUrl=url,
-            MessageBody=message.model_dump_json(),
-            MessageGroupId=message.customer_address,
-            MessageDeduplicationId=message.provider_message_id,
-        )
+    for customer in range(25):
+        _dead_letter(sqs, url, customer, 0)
 
     # When the watcher runs
     told = container.dead_letters.tell_new()
@@ -128,3 +134,38 @@ def test_more_dead_letters_than_a_receive_returns_are_all_told_and_left_visible(
         "ApproximateNumberOfMessages": "25",
         "ApproximateNumberOfMessagesNotVisible": "0",
     }
+
+
+def test_a_customer_whose_messages_are_held_is_told_once_until_they_are_held_anew(
+    shop: str, container: Any, slack: FakeSlack
+) -> None:
+    # Given three messages of one customer held (one FIFO group) and one of another
+    sqs = boto3.client("sqs")
+    url = sqs.get_queue_url(QueueName=dead_letter_queue(INBOUND_QUEUE))["QueueUrl"]
+    for n in range(3):
+        _dead_letter(sqs, url, 1, n)
+    _dead_letter(sqs, url, 2, 0)
+
+    # When the watcher runs twice, one note per customer, the first time only
+    assert container.dead_letters.tell_new() == 2
+    assert container.dead_letters.tell_new() == 0
+    assert sorted(p.message.text.split("from ")[1].split(",")[0] for p in slack.posts) == [
+        "+5511987654301",
+        "+5511987654302",
+    ]
+
+    # When the operators redrive the first customer's messages and they are held again
+    held = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=60)
+    for message in held["Messages"]:
+        if "+5511987654301" in message["Body"]:
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        else:
+            sqs.change_message_visibility(
+                QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+            )
+    for n in range(3):
+        _dead_letter(sqs, url, 1, n)
+
+    # Then that customer is told anew, once
+    assert container.dead_letters.tell_new() == 1
+    assert "+5511987654301" in slack.posts[-1].message.text
