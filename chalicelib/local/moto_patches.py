@@ -6,6 +6,11 @@
   reaches its *last* message, which is delivered first. SQS delivers the group from its
   first message. Releasing every message whose visibility ran out before each receive
   gives the emulator SQS's order.
+- SQS FIFO deduplication: SQS drops a message sent with a deduplication id it saw in the
+  last 5 minutes, even when that message was received and deleted since. moto compares
+  only with the messages still in the queue, and not atomically, so a copy sent after its
+  original was dead-lettered (or at the same instant as it) got in. Remembering each id for
+  the 5 minutes, under a lock, gives the emulator SQS's window.
 - The cost of a DynamoDB transaction: moto backs up every table a TransactWriteItems
   touches by deep-copying it whole, so each transaction costs time and memory in
   proportion to everything stored so far. Backing up only the items the transaction names
@@ -16,6 +21,7 @@ import copy
 import threading
 from collections.abc import Callable
 from functools import wraps
+from itertools import takewhile
 from typing import Any
 
 _APPLIED = "_threadline_patched"
@@ -24,6 +30,7 @@ _APPLIED = "_threadline_patched"
 def patch_emulator() -> None:
     """Patches moto's backends for this process; applying it twice changes nothing."""
     keep_fifo_group_order()
+    deduplicate_for_five_minutes()
     back_up_transactions_by_item()
 
 
@@ -47,6 +54,56 @@ def keep_fifo_group_order() -> None:
         return receive(self, queue_name, *args, **kwargs)
 
     SQSBackend.receive_message = _mark(receive_in_group_order)  # type: ignore[method-assign]
+
+
+DEDUPLICATION_SECONDS = 300
+
+
+class _Sending(threading.local):
+    active = False
+
+
+_sending = _Sending()
+_sent_ids_lock = threading.Lock()
+
+
+def deduplicate_for_five_minutes() -> None:
+    """Only sends are deduplicated: a message moved to a dead-letter queue keeps its id and
+    is not a send."""
+    from moto.sqs.models import Queue, SQSBackend
+
+    send, add = SQSBackend.send_message, Queue.add_message
+    if getattr(send, _APPLIED, False):
+        return
+
+    @wraps(send)
+    def send_marked(self: SQSBackend, *args: Any, **kwargs: Any) -> Any:
+        _sending.active = True
+        try:
+            return send(self, *args, **kwargs)
+        finally:
+            _sending.active = False
+
+    @wraps(add)
+    def add_unless_sent_lately(self: Queue, message: Any) -> None:
+        if not (_sending.active and self.fifo_queue and message.deduplication_id):
+            add(self, message)
+            return
+        with _sent_ids_lock:
+            sent: dict[str, int] = self.__dict__.setdefault("_threadline_sent_ids", {})
+            now = int(message.sent_timestamp)
+            window_ms = DEDUPLICATION_SECONDS * 1000
+            if now - sent.get(message.deduplication_id, now - window_ms) < window_ms:
+                return
+            # Ids are remembered in the order they were sent: the stale ones come first.
+            for stale in list(takewhile(lambda i: now - sent[i] >= window_ms, sent)):
+                del sent[stale]
+            sent.pop(message.deduplication_id, None)
+            sent[message.deduplication_id] = now
+            add(self, message)
+
+    SQSBackend.send_message = _mark(send_marked)  # type: ignore[method-assign]
+    Queue.add_message = _mark(add_unless_sent_lately)  # type: ignore[method-assign]
 
 
 class _Transaction(threading.local):

@@ -46,14 +46,50 @@ def test_a_group_handed_back_whole_comes_back_from_its_first_message() -> None:
         assert _bodies(sqs, url) == ["m0", "m1", "m2"]
 
 
-def test_applying_the_patches_twice_wraps_each_call_once() -> None:
-    from moto.dynamodb.models import DynamoDBBackend
-    from moto.sqs.models import SQSBackend
+def test_a_deduplication_id_is_remembered_after_its_message_was_deleted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from chalicelib.local import moto_patches
 
     patch_emulator()
-    once = (SQSBackend.receive_message, DynamoDBBackend.transact_write_items)
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name=REGION)
+        url = sqs.create_queue(QueueName="dedup.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+
+        def send(body: str) -> None:
+            sqs.send_message(
+                QueueUrl=url, MessageBody=body, MessageGroupId="g", MessageDeduplicationId="same"
+            )
+
+        send("original")
+        [original] = sqs.receive_message(QueueUrl=url)["Messages"]
+        sqs.delete_message(QueueUrl=url, ReceiptHandle=original["ReceiptHandle"])
+
+        send("copy within the window")
+        assert _bodies(sqs, url) == []
+
+        monkeypatch.setattr(moto_patches, "DEDUPLICATION_SECONDS", 0)
+        send("copy after the window")
+        assert _bodies(sqs, url) == ["copy after the window"]
+
+
+def test_applying_the_patches_twice_wraps_each_call_once() -> None:
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.sqs.models import Queue, SQSBackend
+
     patch_emulator()
-    assert (SQSBackend.receive_message, DynamoDBBackend.transact_write_items) == once
+
+    def patched() -> tuple[object, ...]:
+        return (
+            SQSBackend.receive_message,
+            SQSBackend.send_message,
+            Queue.add_message,
+            DynamoDBBackend.transact_write_items,
+        )
+
+    once = patched()
+    patch_emulator()
+    assert patched() == once
 
 
 @pytest.fixture
