@@ -502,8 +502,13 @@ class Store:
         return True
 
     def due_for_requeue(self, now: datetime, limit: int = 100) -> list[InboundMessage]:
-        """Unprocessed customer messages whose next requeue is due, most overdue first."""
-        due: list[InboundMessage] = []
+        """Unprocessed customer messages whose next requeue is due, in the order they
+        arrived: the shards split a customer's messages, and they must go back to their
+        FIFO group in order. At most `limit` a shard; when a shard has more, nothing due
+        after its last is taken, so the most overdue go first. (Messages requeued in one
+        run share a due time; at a shard's limit those are cut by key, not arrival.)"""
+        found: list[tuple[str, InboundMessage]] = []
+        bound: str | None = None
         for shard in range(UNPROCESSED_SHARDS):
             response = self._client.query(
                 TableName=self._table,
@@ -514,11 +519,15 @@ class Store:
                 ),
                 Limit=limit,
             )
-            due.extend(
-                InboundMessage.model_validate(_from_attributes(item))
-                for item in response.get("Items", [])
+            items = [_from_attributes(item) for item in response.get("Items", [])]
+            found.extend(
+                (str(item["GSI1SK"]), InboundMessage.model_validate(item)) for item in items
             )
-        return due
+            if items and "LastEvaluatedKey" in response:
+                last = str(items[-1]["GSI1SK"])
+                bound = last if bound is None else min(bound, last)
+        due = [message for sort_key, message in found if bound is None or sort_key <= bound]
+        return sorted(due, key=lambda message: (message.received_at, message.message_key))
 
     def note_requeued(self, message: InboundMessage, next_due: datetime) -> None:
         """Counts a requeue of a message still unprocessed and sets when the next is due."""

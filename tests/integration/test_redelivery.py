@@ -80,6 +80,47 @@ def queued_texts() -> list[str]:
     return [json.loads(m["Body"])["text"] for m in answer.get("Messages", [])]
 
 
+def test_a_customers_unqueued_messages_are_queued_again_in_the_order_they_arrived(
+    client, shop, container, monkeypatch
+):
+    # Given eight messages of one customer stored while SQS refused every send (their keys
+    # fall in different shards of the requeue index)
+    def refused(message: Any, body: str | None = None) -> None:
+        raise ClientError({"Error": {"Code": "ServiceUnavailable"}}, "SendMessage")
+
+    texts = [f"Mensagem {n}" for n in range(8)]
+    with monkeypatch.context() as down:
+        down.setattr(container.queues, "send_inbound", refused)
+        for n, text in enumerate(texts):
+            assert deliver(client, twilio_message(n, Body=text)) == 503
+    # When the schedule runs four minutes later
+    minutes_later(container, 4)
+    assert container.redelivery.requeue_unprocessed() == 8
+    # Then they wait in the customer's FIFO group in the order the customer wrote them
+    assert queued_texts() == texts
+
+
+def test_a_run_that_cannot_take_every_due_message_takes_the_most_overdue_first(
+    client, shop, container, monkeypatch
+):
+    def refused(message: Any, body: str | None = None) -> None:
+        raise ClientError({"Error": {"Code": "ServiceUnavailable"}}, "SendMessage")
+
+    texts = [f"Mensagem {n}" for n in range(12)]
+    with monkeypatch.context() as down:
+        down.setattr(container.queues, "send_inbound", refused)
+        for n, text in enumerate(texts):
+            assert deliver(client, twilio_message(n, Body=text)) == 503
+    later = datetime.now(UTC) + timedelta(minutes=4)
+
+    # One a shard (12 messages in 8 shards): a shard holding more leaves out what is due
+    # after its first
+    due = [message.text for message in container.store.due_for_requeue(later, limit=1)]
+
+    assert 1 <= len(due) < len(texts)
+    assert due == texts[: len(due)]
+
+
 def test_only_unprocessed_messages_that_are_due_are_queued_again(
     client, shop, container, run_workers
 ):
