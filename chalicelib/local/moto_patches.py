@@ -1,11 +1,12 @@
 """Where moto 5.2.5 departs from AWS in ways the local stack and its runs would measure.
 
-- SQS FIFO order after a visibility timeout: moto forgets an in-flight message only when
-  its receive loop reaches it, so when a whole message group becomes visible again (a
-  worker's failed records handed back), the group counts as in flight until the loop
-  reaches its *last* message, which is delivered first. SQS delivers the group from its
-  first message. Releasing every message whose visibility ran out before each receive
-  gives the emulator SQS's order.
+- SQS FIFO order: SQS holds a message group while any of its messages is in flight
+  (received, not deleted, its visibility timeout running). moto keeps a set of in-flight
+  messages that drifts from that: it forgets a message only when its receive loop reaches
+  it, so a group handed back whole was delivered from its *last* message; and in a long
+  poll, a group whose messages all came back during the wait was delivered from its
+  second. Rebuilding the set from the messages' visibility before each pass, and polling
+  pass by pass, gives the emulator SQS's order.
 - SQS FIFO deduplication: SQS drops a message sent with a deduplication id it saw in the
   last 5 minutes, even when that message was received and deleted since. moto compares
   only with the messages still in the queue, and not atomically, so a copy sent after its
@@ -19,12 +20,15 @@
 
 import copy
 import threading
+import time
 from collections.abc import Callable
 from functools import wraps
 from itertools import takewhile
 from typing import Any
 
 _APPLIED = "_threadline_patched"
+# How often a long poll looks at its queue again (it also wakes when a message is sent).
+LONG_POLL_PASS_SECONDS = 0.1
 
 
 def patch_emulator() -> None:
@@ -47,11 +51,34 @@ def keep_fifo_group_order() -> None:
         return
 
     @wraps(receive)
-    def receive_in_group_order(self: SQSBackend, queue_name: str, *args: Any, **kwargs: Any) -> Any:
+    def receive_in_group_order(
+        self: SQSBackend,
+        queue_name: str,
+        count: int,
+        wait_seconds_timeout: int,
+        visibility_timeout: int,
+        message_attribute_names: list[str] | None = None,
+    ) -> Any:
+        # moto's own long poll re-reads the in-flight set midway through a pass, after it
+        # has passed over a group's first message: the poll is done here instead, one
+        # pass at a time, each on an in-flight set rebuilt from the messages' visibility.
         queue = self.get_queue(queue_name)
-        expired = {message for message in queue.pending_messages if message.visible}
-        queue.pending_messages.difference_update(expired)
-        return receive(self, queue_name, *args, **kwargs)
+        deadline = time.monotonic() + wait_seconds_timeout
+        while True:
+            in_flight = {
+                message
+                for message in queue._messages
+                if message.approximate_receive_count and not message.visible
+            }
+            queue.pending_messages.clear()
+            queue.pending_messages.update(in_flight)
+            received = receive(
+                self, queue_name, count, 0, visibility_timeout, message_attribute_names
+            )
+            if received or time.monotonic() >= deadline:
+                return received
+            with queue._messages_lock:
+                queue._messages_lock.wait(timeout=LONG_POLL_PASS_SECONDS)
 
     SQSBackend.receive_message = _mark(receive_in_group_order)  # type: ignore[method-assign]
 

@@ -46,6 +46,25 @@ def test_a_group_handed_back_whole_comes_back_from_its_first_message() -> None:
         assert _bodies(sqs, url) == ["m0", "m1", "m2"]
 
 
+def test_a_long_poll_waiting_out_a_group_gets_it_from_its_first_message() -> None:
+    patch_emulator()
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name=REGION)
+        url = sqs.create_queue(QueueName="poll.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+        for n in range(2):
+            sqs.send_message(
+                QueueUrl=url, MessageBody=f"m{n}", MessageGroupId="g", MessageDeduplicationId=f"{n}"
+            )
+        # The group in flight for a second, as a worker's failed records are
+        first = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=1)
+        assert [m["Body"] for m in first["Messages"]] == ["m0", "m1"]
+
+        # A long poll begun while it is in flight waits for it, and gets it in order
+        polled = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=3)
+
+        assert [m["Body"] for m in polled["Messages"]] == ["m0", "m1"]
+
+
 def test_a_deduplication_id_is_remembered_after_its_message_was_deleted(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
