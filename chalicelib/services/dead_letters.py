@@ -24,6 +24,11 @@ from chalicelib.store import Store
 
 logger = Logger(service="threadline", child=True)
 
+# Dead letters a run looks at in each queue: a run sees the first this many (a queue hands
+# out its oldest first), so groups behind them are told once those are redriven. The
+# dead-letter alarms fire regardless. About 100 receives of 10, well within the schedule.
+PEEK_LIMIT = 1000
+
 # Where a dead job is told: (shop, conversation if known, what failed).
 Told = tuple[str, Conversation | None, str]
 
@@ -48,7 +53,7 @@ class DeadLetterWatch:
         told = 0
         for queue in (INBOUND_QUEUE, OUTBOUND_QUEUE, TIMERS_QUEUE):
             groups: set[str] = set()
-            for dead_letter in self._queues.peek(dead_letter_queue(queue)):
+            for dead_letter in self._queues.peek(dead_letter_queue(queue), limit=PEEK_LIMIT):
                 if dead_letter.group is not None:
                     if dead_letter.group in groups:
                         continue
