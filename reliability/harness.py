@@ -295,11 +295,16 @@ class Harness:
     def _ride_out_outage(
         self, scenario: Scenario, channel: str, written: int, result: Result
     ) -> None:
-        """Waits until every message written during the outage is dead-lettered, ends the
+        """Waits until every message written during the outage is dead-lettered and nothing
+        else is queued (the 3-minute requeue's copies, dropped by SQS's deduplication within
+        5 minutes, or a message still retrying would be posted ahead of the redrive), ends the
         outage, has the dead letters told (as the 5-minute schedule would) and redrives
         them."""
         dead_letters = self._queue_url(INBOUND_QUEUE.replace(".fifo", "-dlq.fifo"))
-        self._settle(lambda: self._waiting(dead_letters) >= written, limit_seconds=1200)
+        self._settle(
+            lambda: self._waiting(dead_letters) >= written and self._queues_idle(),
+            limit_seconds=1200,
+        )
         for injected in scenario.outage:
             stand_in = self.slack if injected.service == "slack" else self.twilio
             result.fault_detail[f"{injected.service} {injected.method} (outage)"] = (
