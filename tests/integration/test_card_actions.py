@@ -1,6 +1,7 @@
 """The buttons on a conversation's card: pressed in Slack, applied through the queue, shown
 on the card and in the thread."""
 
+import itertools
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -31,6 +32,9 @@ def customer_writes(client: Any, sid_number: int, body: str) -> None:
     assert client.http.post(PATH, headers=headers, body=form(params)).status_code == 200
 
 
+PRESSES = itertools.count()
+
+
 def press(client: Any, action_id: str, root_ts: str, value: str, **overrides: Any) -> int:
     """Posts a signed block_actions interaction, as Slack does for a button press."""
     payload: dict[str, Any] = {
@@ -44,7 +48,9 @@ def press(client: Any, action_id: str, root_ts: str, value: str, **overrides: An
                 "action_id": action_id,
                 "type": "button",
                 "value": value,
-                "action_ts": overrides.get("action_ts", f"17640010{len(action_id)}.000100"),
+                # Each press its own, as Slack's are: the queue drops a job whose
+                # deduplication id it saw in the last 5 minutes.
+                "action_ts": overrides.get("action_ts", f"{1764001000 + next(PRESSES)}.000100"),
                 **overrides.get("fields", {}),
             }
         ],
