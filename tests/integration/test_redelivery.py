@@ -80,19 +80,29 @@ def queued_texts() -> list[str]:
     return [json.loads(m["Body"])["text"] for m in answer.get("Messages", [])]
 
 
-def test_a_customers_unqueued_messages_are_queued_again_in_the_order_they_arrived(
-    client, shop, container, monkeypatch
-):
-    # Given eight messages of one customer stored while SQS refused every send (their keys
-    # fall in different shards of the requeue index)
+def stored_while_sqs_refused(
+    client: Any, container: Any, monkeypatch: pytest.MonkeyPatch, count: int
+) -> list[str]:
+    """One customer's messages, stored while SQS refused every send (Twilio got 503s and
+    gave up); their texts, in the order written."""
+
     def refused(message: Any, body: str | None = None) -> None:
         raise ClientError({"Error": {"Code": "ServiceUnavailable"}}, "SendMessage")
 
-    texts = [f"Mensagem {n}" for n in range(8)]
+    texts = [f"Mensagem {n}" for n in range(count)]
     with monkeypatch.context() as down:
         down.setattr(container.queues, "send_inbound", refused)
         for n, text in enumerate(texts):
             assert deliver(client, twilio_message(n, Body=text)) == 503
+    return texts
+
+
+def test_a_customers_unqueued_messages_are_queued_again_in_the_order_they_arrived(
+    client, shop, container, monkeypatch
+):
+    # Given eight unqueued messages of one customer (their keys fall in different shards of
+    # the requeue index)
+    texts = stored_while_sqs_refused(client, container, monkeypatch, 8)
     # When the schedule runs four minutes later
     minutes_later(container, 4)
     assert container.redelivery.requeue_unprocessed() == 8
@@ -103,14 +113,7 @@ def test_a_customers_unqueued_messages_are_queued_again_in_the_order_they_arrive
 def test_a_run_that_cannot_take_every_due_message_takes_the_most_overdue_first(
     client, shop, container, monkeypatch
 ):
-    def refused(message: Any, body: str | None = None) -> None:
-        raise ClientError({"Error": {"Code": "ServiceUnavailable"}}, "SendMessage")
-
-    texts = [f"Mensagem {n}" for n in range(12)]
-    with monkeypatch.context() as down:
-        down.setattr(container.queues, "send_inbound", refused)
-        for n, text in enumerate(texts):
-            assert deliver(client, twilio_message(n, Body=text)) == 503
+    texts = stored_while_sqs_refused(client, container, monkeypatch, 12)
     later = datetime.now(UTC) + timedelta(minutes=4)
 
     # One a shard (12 messages in 8 shards): a shard holding more leaves out what is due
