@@ -14,7 +14,8 @@
   the 5 minutes, under a lock, gives the emulator SQS's window.
 - The cost of a DynamoDB transaction: moto backs up every table a TransactWriteItems
   touches by deep-copying it whole, so each transaction costs time and memory in
-  proportion to everything stored so far. Backing up only the items the transaction names
+  proportion to everything stored so far, and a rollback puts the copies back, erasing
+  what other threads wrote meanwhile. Backing up only the items the transaction names
   gives the same all-or-nothing result at DynamoDB's cost, whatever the table holds.
 """
 
