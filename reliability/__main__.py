@@ -25,6 +25,8 @@ COLUMNS = (
     ("5xx", "http_5xx"),
     ("dead-lettered", "dead_lettered"),
     ("told in Slack", "alerted"),
+    ("log lines", "log_lines"),
+    ("secrets or bodies logged", "log_leaks"),
     ("seconds", "seconds"),
 )
 
@@ -107,12 +109,12 @@ def main() -> int:
 
 def report(results: list[Result], doc: bool, command: str) -> int:
     """Prints the table (and writes it into the doc); 1 when anything was lost, doubled or
-    late."""
+    late, or a secret or message body was logged."""
     print(table(results))
     print(details(results))
     if doc:
         write_doc(results, command)
-    failed = any(r.lost or r.doubled or r.out_of_order for r in results)
+    failed = any(r.lost or r.doubled or r.out_of_order or r.log_leaks for r in results)
     return 1 if failed else 0
 
 

@@ -36,6 +36,7 @@ from chalicelib.local.stack import (
 from chalicelib.queues import Queues
 from chalicelib.settings import INBOUND_QUEUE, OUTBOUND_QUEUE
 from reliability.faults import Chaos
+from reliability.logs import LogWatch
 from tests.signing import form, slack_headers, slack_thread_reply, twilio_headers, twilio_message
 
 DUPLICATE_SHARE = 0.3
@@ -141,6 +142,8 @@ class Result:
     http_5xx: int = 0
     dead_lettered: int = 0
     alerted: int = 0
+    log_lines: int = 0
+    log_leaks: int = 0
     seconds: float = 0.0
     fault_detail: dict[str, int] = field(default_factory=dict)
 
@@ -190,6 +193,7 @@ class Harness:
         self._lock = threading.Lock()
         self._stack: LocalStack | None = None
         self._sqs: Any = None
+        self.logs = LogWatch()
 
     @contextmanager
     def running(self) -> Iterator["Harness"]:
@@ -207,7 +211,8 @@ class Harness:
             slack_api_url=slack_url,
             twilio_api_url=twilio_url,
             environ={
-                "POWERTOOLS_LOG_LEVEL": "CRITICAL",
+                # Logged as deployed, into a file of the run's: searched, not shown.
+                "POWERTOOLS_LOG_LEVEL": "INFO",
                 "POWERTOOLS_METRICS_DISABLED": "true",
                 "THREADLINE_RETRY_BASE_SECONDS": "1",
             },
@@ -218,6 +223,7 @@ class Harness:
         stderr, sys.stderr = sys.stderr, quiet
         try:
             self._stack.start()
+            self.logs.install()
             import boto3
 
             self._sqs = boto3.client("sqs")
@@ -233,6 +239,7 @@ class Harness:
             self.twilio.stop()
             sys.stderr = stderr
             quiet.close()
+            self.logs.close()
 
     @property
     def api(self) -> str:
@@ -247,6 +254,7 @@ class Harness:
     def run(self, index: int, scenario: Scenario, messages: int, conversations: int) -> Result:
         started = time.monotonic()
         result = Result(scenario.name, messages, conversations)
+        self.logs.mark()
         shop_id, account, token, team, channel = self._open_shop(index)
         self._arm(scenario)
         per_conversation = max(1, messages // conversations)
@@ -282,6 +290,20 @@ class Harness:
                 )
             )
         self._count(index, expected, replies, result)
+        result.log_lines, result.log_leaks = self.logs.search(
+            (
+                token,
+                "xoxb-reliability",
+                LOCAL_SIGNING_SECRET,
+                LOCAL_ADMIN_TOKEN,
+                "Where is my order",
+                "On its way",
+                f"[m{index}-",
+                f"[r{index}-",
+                f"+1555{index:02d}",
+                self._number,
+            )
+        )
         result.fault_detail = {
             **result.fault_detail,
             **dict(self.chaos.injected),
