@@ -22,6 +22,7 @@ COLUMNS = (
     ("lost", "lost"),
     ("doubled", "doubled"),
     ("out of order", "out_of_order"),
+    ("late after redrive", "late_after_redrive"),
     ("5xx", "http_5xx"),
     ("dead-lettered", "dead_lettered"),
     ("told in Slack", "alerted"),
