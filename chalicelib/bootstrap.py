@@ -252,6 +252,7 @@ class Container:
             self.queues,
             self.new_id,
             self.metrics,
+            self.clock,
             self.settings.sla_minute_seconds,
         )
 

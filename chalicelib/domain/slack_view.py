@@ -6,7 +6,7 @@ profile name) goes through `escape_mrkdwn`, so nobody can ping @channel or forge
 
 import json
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -74,6 +74,9 @@ INTERNAL_REACTION = "lock"
 # The Slack message metadata event type on a customer's message in its thread: a retry
 # that cannot tell whether an earlier attempt's post went through looks for it.
 CUSTOMER_MESSAGE_EVENT = "threadline_customer_message"
+# A customer message posted this long after it arrived says when it was written: held by an
+# outage or a dead-letter queue, it lands below messages the customer wrote after it.
+LATE_POST = timedelta(minutes=2)
 
 
 @dataclass(frozen=True)
@@ -453,9 +456,12 @@ def reopened_note() -> SlackMessage:
     )
 
 
-def customer_message(message: InboundMessage) -> SlackMessage:
+def customer_message(
+    message: InboundMessage, posted_at: datetime | None = None, timezone: str = "UTC"
+) -> SlackMessage:
     """A customer's message mirrored into the conversation's thread, whole: a text longer
-    than one section block holds runs on in the next ones."""
+    than one section block holds runs on in the next ones. Posted late, it says when it
+    was written (in the shop's time zone)."""
     parts = _escaped_chunks(message.text.strip())
     parts.extend(
         f":paperclip: Attachment ({escape_mrkdwn(item.content_type or 'unknown type')})"
@@ -468,6 +474,10 @@ def customer_message(message: InboundMessage) -> SlackMessage:
     ]
     if message.email is not None and message.email.automated:
         marker = ":robot_face: Sent automatically (an auto-reply): it reopens nothing."
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": marker}]})
+    if posted_at is not None and posted_at - message.received_at >= LATE_POST:
+        written = _local_time(message.received_at, timezone)
+        marker = f":hourglass: Written {written}, posted late: later messages may be above it."
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": marker}]})
     return SlackMessage(
         text=_shorten("\n".join(parts), MESSAGE_TEXT_LIMIT),

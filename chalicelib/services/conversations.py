@@ -116,10 +116,12 @@ class InboundProcessor:
         outbound: OutboundQueue,
         new_id: IdFactory,
         metrics: MetricsPort,
+        clock: Clock,
         sla_minute_seconds: float = 60.0,
     ) -> None:
         self._store = store
         self._vault = vault
+        self._clock = clock
         self._channels = channels
         self._slack = slack
         self._media = media
@@ -165,7 +167,9 @@ class InboundProcessor:
                 conversation, shop, slack, expires_at
             )
         channel, thread_ts = thread
-        reply_ts = progress.slack_ts or self._post(message, slack, thread, progress.attempt)
+        reply_ts = progress.slack_ts or self._post(
+            message, slack, thread, progress.attempt, shop.timezone
+        )
         if not progress.files_posted:
             self._post_files(message, files, slack, thread)
         if score is None:
@@ -193,13 +197,18 @@ class InboundProcessor:
         )
 
     def _post(
-        self, message: InboundMessage, slack: SlackPort, thread: tuple[str, str], attempt: int
+        self,
+        message: InboundMessage,
+        slack: SlackPort,
+        thread: tuple[str, str],
+        attempt: int,
+        timezone: str,
     ) -> str:
         """Posts the message in its thread, once: noted as soon as it is there, so a later
         step's failure does not post it again. An attempt after the first looks for it in
         the thread first, in case an earlier one posted it and failed before noting so."""
         channel, thread_ts = thread
-        post = customer_message(message)
+        post = customer_message(message, self._clock(), timezone)
         ts = None
         if attempt > 1 and post.metadata is not None:
             since = message.received_at - POST_CLOCK_SKEW

@@ -67,9 +67,11 @@ def test_a_message_stored_but_never_queued_is_posted_even_if_twilio_never_retrie
     minutes_later(container, 4)
     run_schedule()
     run_workers()
-    # Then the message reached its thread, once
+    # Then the message reached its thread, once, saying it was written minutes before
     [root] = slack.roots()
-    assert [p.message.text for p in slack.thread(root.ts)] == ["Ninguém me responde"]
+    [post] = slack.thread(root.ts)
+    assert post.message.text == "Ninguém me responde"
+    assert "posted late" in json.dumps(post.message.blocks[-1])
     assert stored(params["MessageSid"])["status"] == "processed"
 
 

@@ -274,6 +274,31 @@ def test_customer_message_escapes_and_trims_the_text() -> None:
     assert mirrored.text == "&lt;!here&gt; where is it?"
 
 
+def test_a_message_posted_late_says_when_it_was_written_in_the_shops_time_zone() -> None:
+    # Given a message that arrived at 00:30 UTC (01:30 in Budapest)
+    message = inbound(text="Hol a csomagom?")
+    arrived = message.received_at
+
+    # When it is posted a minute later, and when it is posted after an outage's 14 minutes
+    on_time = customer_message(message, arrived + timedelta(minutes=1), "Europe/Budapest")
+    late = customer_message(message, arrived + timedelta(minutes=14), "Europe/Budapest")
+
+    # Then only the late one says when it was written, and that later ones may be above it
+    assert on_time.blocks == customer_message(message).blocks
+    assert late.text == on_time.text == "Hol a csomagom?"
+    assert late.blocks[:-1] == on_time.blocks
+    assert late.blocks[-1] == {
+        "type": "context",
+        "elements": [
+            {
+                "type": "mrkdwn",
+                "text": ":hourglass: Written 29 Mar 2026 01:30 CET, posted late: later "
+                "messages may be above it.",
+            }
+        ],
+    }
+
+
 def test_media_only_message_lists_its_attachments() -> None:
     # Given a message with two attachments and no text, one of unknown type
     media = (
