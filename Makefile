@@ -28,7 +28,7 @@ test: $(STAMP)
 
 # Nothing lost, nothing doubled, under duplicates and faults; figures into docs/RELIABILITY.md.
 # The issue's 5,000 messages across 200 conversations, and 1,000 in each fault scenario:
-# about an hour and a quarter on 2 cores (one process, emulator included).
+# about an hour on 2 cores (one process, emulator included).
 RELIABILITY_ARGS ?= --messages 5000 --conversations 200 --fault-messages 1000 --fault-conversations 200
 reliability: $(STAMP)
 	$(PY) -m reliability $(RELIABILITY_ARGS) --doc
