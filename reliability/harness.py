@@ -570,11 +570,9 @@ class Harness:
         found: dict[str, list[Seen]] = defaultdict(list)
         for place, entry in enumerate(entries):
             text = json.dumps(entry.payload.get(key, ""), ensure_ascii=False)
-            start = text.find(prefix)
-            while start >= 0:
-                end = text.find("]", start)
-                found[text[start : end + 1]].append(Seen(place, entry))
-                start = text.find(prefix, end)
+            for token in TOKEN.findall(text):
+                if token.startswith(prefix):
+                    found[token].append(Seen(place, entry))
         return found
 
     def _threads(self, index: int) -> dict[tuple[int, int], str]:

@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 import boto3
+import pytest
 
 from chalicelib.domain.errors import Retryable
 from chalicelib.settings import INBOUND_QUEUE, OUTBOUND_QUEUE, dead_letter_queue
@@ -112,13 +113,19 @@ def _dead_letter(sqs: Any, url: str, customer: int, n: int) -> None:
     )
 
 
+@pytest.fixture
+def inbound_dead_letters(aws: None) -> tuple[Any, str]:
+    """An SQS client and the inbound dead-letter queue's URL."""
+    sqs = boto3.client("sqs")
+    return sqs, sqs.get_queue_url(QueueName=dead_letter_queue(INBOUND_QUEUE))["QueueUrl"]
+
+
 def test_more_dead_letters_than_a_receive_returns_are_all_told_and_left_visible(
-    shop: str, container: Any, slack: FakeSlack
+    shop: str, container: Any, slack: FakeSlack, inbound_dead_letters: tuple[Any, str]
 ) -> None:
     # Given 120 customers' messages in the dead-letter queue, one message group each (a
     # Slack outage holds every customer who wrote meanwhile)
-    sqs = boto3.client("sqs")
-    url = sqs.get_queue_url(QueueName=dead_letter_queue(INBOUND_QUEUE))["QueueUrl"]
+    sqs, url = inbound_dead_letters
     for customer in range(120):
         _dead_letter(sqs, url, customer, 0)
 
@@ -138,11 +145,10 @@ def test_more_dead_letters_than_a_receive_returns_are_all_told_and_left_visible(
 
 
 def test_a_customer_whose_messages_are_held_is_told_once_until_they_are_held_anew(
-    shop: str, container: Any, slack: FakeSlack
+    shop: str, container: Any, slack: FakeSlack, inbound_dead_letters: tuple[Any, str]
 ) -> None:
     # Given three messages of one customer held (one FIFO group) and one of another
-    sqs = boto3.client("sqs")
-    url = sqs.get_queue_url(QueueName=dead_letter_queue(INBOUND_QUEUE))["QueueUrl"]
+    sqs, url = inbound_dead_letters
     for n in range(3):
         _dead_letter(sqs, url, 1, n)
     _dead_letter(sqs, url, 2, 0)
