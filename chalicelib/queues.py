@@ -43,6 +43,7 @@ from chalicelib.domain.conversation import (
     TimerWork,
 )
 from chalicelib.domain.errors import NotYet, Retryable, TooLarge
+from chalicelib.domain.foreign_ids import fitted
 from chalicelib.settings import dead_letter_queue
 
 if TYPE_CHECKING:
@@ -81,8 +82,9 @@ def retry_delay(receive_count: int, retry_after: float | None, base_seconds: flo
 
 
 def _queue_id(value: str) -> str:
-    cleaned = "".join(c if c in _ID_CHARACTERS else "_" for c in value)
-    return cleaned[:128]
+    """A group or deduplication id as SQS takes it (128 characters of its set): replacing
+    or cutting characters would let two ids meet, and SQS drop one as a duplicate."""
+    return fitted(value, 128, _ID_CHARACTERS)
 
 
 # The queues' MaximumMessageSize (infra/template.json). The jobs carry no message
@@ -291,15 +293,15 @@ class Queues:
 
     def send_outbound(self, job: OutboundWork) -> None:
         if isinstance(job, AgentReply):
-            group, dedup = job.thread_key, job.event_id
+            group, dedup = job.thread_key, f"{job.team_id}:{job.event_id}"
         elif isinstance(job, CannedReply):
-            group, dedup = job.thread_key, f"view:{job.view_id}"
+            group, dedup = job.thread_key, f"{job.team_id}:view:{job.view_id}"
         elif isinstance(job, AutoReplyJob | ShopMessageJob):
             group, dedup = job.thread_key, job.post_id
         elif isinstance(job, ConversationAction):
             # Its own group: a button must not wait behind a reply's grace period.
             group = f"{job.thread_key}:card"
-            dedup = f"{job.message_ts}:{job.action_ts}:{job.user_id}"
+            dedup = f"{job.thread_key}:{job.action_ts}:{job.user_id}"
         else:
             group = f"{job.shop_id}:{job.provider_message_id}"
             dedup = f"{group}:{job.status.value}"

@@ -20,6 +20,7 @@ index):
 | profile by identity (number or email)  | SHOP#{shop}#IDENTITY#{identity}     | POINTER          |
 | latest edit/deletion of a Slack message| SLACK#{team}#{channel}#{ts}         | REVISION         |
 | a post made for an agent or by itself  | SLACK#{team}#POST#{job's post id}   | POST             |
+| a shop message, by the caller's id     | SHOP#{shop}#SHOPMESSAGE#{caller id} | REQUEST          |
 | a dead letter told in Slack (30 days)  | DEADLETTER#{SQS message id}         | TOLD             |
 | an "Add to Slack" in progress (10 min) | OAUTHSTATE#{state}                  | STATE            |
 | a shop's daily digest, by local day    | SHOP#{shop}#DIGEST                  | {local date}     |
@@ -53,6 +54,10 @@ reads again and applies its change anew. Moving the expiry alone is no change.
 
 Message keys are `<provider>:<provider message id>` (customer messages) and
 `slack:<channel>:<ts>` (agent replies), so a provider's retry always meets its first copy.
+Every key holding an id that someone outside chose (a Message-ID, a caller's id, a
+provider's message id) starts with the shop, and a post record's id with the conversation;
+a partition key over 1,024 bytes, or a message key over 512 within a sort key, is replaced
+by a digest of it (`foreign_ids.fitted`), never cut, identically for its write and reads.
 Pointers are written in the same transaction as what they point to. Times are ISO-8601 UTC
 strings, which sort as they should.
 
@@ -87,11 +92,14 @@ from chalicelib.domain.conversation import (
     InboundStatus,
     OutboundMessage,
     ReplyRevision,
+    auto_reply_post_id,
+    conversation_ref,
     delivery_rank,
 )
 from chalicelib.domain.csat import SURVEY_KEY, THANKS_KEY, survey_key
 from chalicelib.domain.customers import CustomerProfile, identity
 from chalicelib.domain.errors import Conflict, Retryable
+from chalicelib.domain.foreign_ids import fitted
 from chalicelib.domain.shop import RETENTION_DAYS, Shop
 
 if TYPE_CHECKING:
@@ -113,8 +121,13 @@ def _from_attributes(attributes: dict[str, Any]) -> Item:
     return {name: _deserializer.deserialize(value) for name, value in attributes.items()}
 
 
+# Partition keys hold ids chosen outside (Message-IDs, callers' ids) and DynamoDB takes 2,048
+# bytes: one that would not fit is hashed, the same way for its write and every look-up.
+PARTITION_KEY_BYTES = 1024
+
+
 def _key(pk: str, sk: str) -> dict[str, Any]:
-    return _to_attributes({"PK": pk, "SK": sk})
+    return _to_attributes({"PK": fitted(pk, PARTITION_KEY_BYTES), "SK": sk})
 
 
 def _condition_failed(error: ClientError) -> bool:
@@ -187,6 +200,23 @@ def _thread_pointer_of(conversation: Conversation) -> list[dict[str, Any]]:
     return [_thread_pointer_key(team, channel, ts)] if team and channel and ts else []
 
 
+def _shop_message_key(shop_id: str, caller_id: str) -> dict[str, Any]:
+    return _key(f"SHOP#{shop_id}#SHOPMESSAGE#{caller_id}", "REQUEST")
+
+
+@dataclass(frozen=True)
+class ShopMessageClaim:
+    """A shop message filed under the id its caller gave it: `request_id` is Threadline's
+    own id for it (its keys and post record use that, never the caller's), `fingerprint`
+    what was asked (channel, recipient, sender, texts, template), `queued` once it is."""
+
+    shop_id: str
+    caller_id: str
+    request_id: str
+    fingerprint: str
+    queued: bool = False
+
+
 def _dead_letter_key(message_id: str) -> dict[str, Any]:
     return _key(f"DEADLETTER#{message_id}", "TOLD")
 
@@ -224,20 +254,26 @@ class DigestLease:
 FIRST_REQUEUE_AFTER = timedelta(minutes=3)
 
 
+def _sort_part(message_key: str) -> str:
+    """A message key within a sort key (DynamoDB takes 1,024 bytes there): it only breaks
+    ties between messages of the same instant, so a digest serves when it is long."""
+    return fitted(message_key, 512)
+
+
 def _unprocessed_keys(
     message: InboundMessage, due: datetime, partition: str = "UNPROCESSED"
 ) -> Item:
     shard = zlib.crc32(message.message_key.encode("utf-8")) % UNPROCESSED_SHARDS
     return {
         "GSI1PK": f"{partition}#{shard}",
-        "GSI1SK": f"{due.astimezone(UTC).isoformat()}#{message.message_key}",
+        "GSI1SK": f"{due.astimezone(UTC).isoformat()}#{_sort_part(message.message_key)}",
     }
 
 
 def _timeline_keys(shop_id: str, conversation_id: str, at: datetime, message_key: str) -> Item:
     return {
         "GSI1PK": f"CONV#{shop_id}#{conversation_id}",
-        "GSI1SK": f"{at.isoformat()}#{message_key}",
+        "GSI1SK": f"{at.isoformat()}#{_sort_part(message_key)}",
     }
 
 
@@ -733,19 +769,20 @@ class Store:
         self, shop_id: str, message_ids: tuple[str, ...]
     ) -> Conversation | None:
         """The conversation of the nearest of `message_ids` we know."""
-        keys = list({mail_key(m): _mail_pointer_key(shop_id, m) for m in message_ids}.items())[:50]
+        keys = list({mail_key(m): _mail_pointer_key(shop_id, m) for m in message_ids}.values())
+        keys = keys[:50]
         if not keys:
             return None
         response = self._client.batch_get_item(
-            RequestItems={self._table: {"Keys": [key for _, key in keys], "ConsistentRead": True}}
+            RequestItems={self._table: {"Keys": keys, "ConsistentRead": True}}
         )
         found = {
-            str(item["PK"]).rsplit("#MAILID#", 1)[1]: str(item["conversation_id"])
+            str(item["PK"]): str(item["conversation_id"])
             for item in map(_from_attributes, response["Responses"].get(self._table, []))
         }
-        for wanted, _ in keys:
-            if wanted in found:
-                return self.get_conversation(shop_id, found[wanted])
+        for key in keys:
+            if key["PK"]["S"] in found:
+                return self.get_conversation(shop_id, found[key["PK"]["S"]])
         return None
 
     def point_mail(
@@ -1147,7 +1184,7 @@ class Store:
         keys = [_conversation_key(shop_id, conversation.conversation_id)]
         keys += _thread_pointer_of(conversation)
         for item in items:
-            keys.append(_key(str(item["PK"]), str(item["SK"])))
+            keys.append(_to_attributes({"PK": item["PK"], "SK": item["SK"]}))
             if item.get("provider_message_id") and "agent_user_id" in item:
                 keys.append(_provider_pointer_key(shop_id, str(item["provider_message_id"])))
             email = item.get("email")
@@ -1166,11 +1203,12 @@ class Store:
                 )
         # Automatic replies' posts repeat the customer's name: those answering a message,
         # and the satisfaction question.
-        posts = [f"auto:{survey_key(conversation)}:{SURVEY_KEY}"]
+        ref = conversation_ref(conversation)
+        posts = [auto_reply_post_id(ref, survey_key(conversation), SURVEY_KEY)]
         reply_keys = [*conversation.auto_replies_sent, THANKS_KEY]
         for message in (i for i in items if "provider" in i):
             message_key = f"{message['provider']}:{message['provider_message_id']}"
-            posts += [f"auto:{message_key}:{reply_key}" for reply_key in reply_keys]
+            posts += [auto_reply_post_id(ref, message_key, key) for key in reply_keys]
         if conversation.slack_team_id:
             keys += [_key(f"SLACK#{conversation.slack_team_id}#POST#{p}", "POST") for p in posts]
         # A post record may be named twice: by its reply's item, and by the rule for posts.
@@ -1366,6 +1404,43 @@ class Store:
         except ClientError as error:
             if not _condition_failed(error):
                 raise
+
+    def claim_shop_message(self, claim: ShopMessageClaim, *, expires_at: int) -> ShopMessageClaim:
+        """Files a shop message under the caller's id, unless the shop used that id already:
+        then the claim filed first, for the caller to compare with its own."""
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item={
+                    **_shop_message_key(claim.shop_id, claim.caller_id),
+                    **_to_attributes(
+                        {
+                            "request_id": claim.request_id,
+                            "fingerprint": claim.fingerprint,
+                            "queued": False,
+                            "expires_at": expires_at,
+                        }
+                    ),
+                },
+                ConditionExpression="attribute_not_exists(PK)",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as error:
+            if not _condition_failed(error):
+                raise
+            filed = _from_attributes(error.response["Item"])
+            return ShopMessageClaim(
+                shop_id=claim.shop_id,
+                caller_id=claim.caller_id,
+                request_id=str(filed["request_id"]),
+                fingerprint=str(filed["fingerprint"]),
+                queued=bool(filed.get("queued")),
+            )
+        return claim
+
+    def shop_message_queued(self, claim: ShopMessageClaim) -> None:
+        """The claimed message is queued: asked again, it is answered without a second send."""
+        self._set_if_stored(_shop_message_key(claim.shop_id, claim.caller_id), "queued", True)
 
     def bot_post(self, team_id: str, post_id: str) -> tuple[str, str] | None:
         """(ts, text) of the thread message a job (a canned response's modal, an automatic

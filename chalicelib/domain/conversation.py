@@ -542,6 +542,13 @@ class CannedReply(BaseModel):
         return thread_key(self.team_id, self.channel_id, self.thread_ts)
 
 
+def auto_reply_post_id(conversation_ref: str, message_key: str, reply_key: str) -> str:
+    """The post record of an automatic reply to a customer message. The message key holds an
+    id the sender chose (an email's Message-ID): the conversation, and so the shop, comes
+    first, or another shop's conversation in the same workspace could find this post."""
+    return f"auto:{conversation_ref}:{message_key}:{reply_key}"
+
+
 class AutoReplyJob(BaseModel):
     """An automatic reply to post in a conversation's thread and send to the customer."""
 
@@ -560,7 +567,7 @@ class AutoReplyJob(BaseModel):
 
     @property
     def post_id(self) -> str:
-        return f"auto:{self.message_key}:{self.reply_key}"
+        return auto_reply_post_id(self.conversation_ref, self.message_key, self.reply_key)
 
     @property
     def thread_key(self) -> str:
@@ -584,7 +591,9 @@ class ShopMessageJob(BaseModel):
 
     @property
     def post_id(self) -> str:
-        return f"api:{self.message_id}"
+        # The request's own id (not the caller's), within its conversation: a caller's id
+        # used again, by another shop or for another customer, never finds this post.
+        return f"api:{self.conversation_ref}:{self.message_id}"
 
     @property
     def thread_key(self) -> str:
@@ -601,6 +610,20 @@ class DeliveryUpdate(BaseModel):
     provider_message_id: str
     status: DeliveryStatus
     error_code: str | None = None
+    # When the provider told us; None for updates queued before it was recorded.
+    received_at: datetime | None = None
+
+
+# How long news of a message Threadline has no record of is kept trying: long enough for
+# the write that records a send's provider id (or the retry that reconciles an interrupted
+# send) to land, short of the queue's last try. After it, the message is taken for one sent
+# by the shop's other systems from the same number, and the news is dropped.
+UNKNOWN_DELIVERY_PATIENCE = timedelta(minutes=10)
+
+
+def still_awaited(update: DeliveryUpdate, now: datetime) -> bool:
+    """Whether news of a message not on record may yet find it."""
+    return update.received_at is None or now - update.received_at < UNKNOWN_DELIVERY_PATIENCE
 
 
 class CardAction(StrEnum):

@@ -17,6 +17,9 @@
   proportion to everything stored so far, and a rollback puts the copies back, erasing
   what other threads wrote meanwhile. Backing up only the items the transaction names
   gives the same all-or-nothing result at DynamoDB's cost, whatever the table holds.
+- S3 key length: S3 refuses an object key of more than 1,024 bytes (KeyTooLongError); moto
+  stores it. Refusing it here makes a key built from a name someone else chose fail in
+  tests as it would in AWS.
 """
 
 import copy
@@ -37,6 +40,7 @@ def patch_emulator() -> None:
     keep_fifo_group_order()
     deduplicate_for_five_minutes()
     back_up_transactions_by_item()
+    refuse_long_object_keys()
 
 
 def _mark(function: Callable[..., Any]) -> Callable[..., Any]:
@@ -212,3 +216,26 @@ def back_up_transactions_by_item() -> None:
             _transaction.active = False
 
     DynamoDBBackend.transact_write_items = _mark(transact_backing_up_items)  # type: ignore[method-assign]
+
+
+# S3's longest object key, in UTF-8 bytes.
+S3_KEY_BYTES = 1024
+
+
+def refuse_long_object_keys() -> None:
+    from moto.s3.exceptions import S3ClientError
+    from moto.s3.models import S3Backend
+
+    put = S3Backend.put_object
+    if getattr(put, _APPLIED, False):
+        return
+
+    @wraps(put)
+    def put_within_key_limit(
+        self: S3Backend, bucket_name: str, key_name: str, *args: Any, **kwargs: Any
+    ) -> Any:
+        if len(key_name.encode("utf-8", "surrogatepass")) > S3_KEY_BYTES:
+            raise S3ClientError("KeyTooLongError", "Your key is too long")
+        return put(self, bucket_name, key_name, *args, **kwargs)
+
+    S3Backend.put_object = _mark(put_within_key_limit)  # type: ignore[method-assign]

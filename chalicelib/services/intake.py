@@ -125,11 +125,13 @@ class Intake:
             raise Retryable("message not stored and queued") from error
 
     def delivery_status(self, shop_id: str, request: WebhookRequest) -> None:
+        received_at = self._clock()
         update = self._accepted(
             shop_id, request, lambda shop: self._twilio.parse_status(request, shop)
         )
         if update is None:
             return
+        update = update.model_copy(update={"received_at": received_at})
         try:
             self._queues.send_outbound(update)
         except AWS_ERRORS as error:

@@ -92,6 +92,7 @@ class Metric(StrEnum):
     CONVERSATION_RESOLVED = "ConversationResolved"
     DIGEST_POSTED = "DigestPosted"
     SATISFACTION_RATING = "SatisfactionRating"
+    UNKNOWN_DELIVERY_STATUS = "UnknownDeliveryStatusDropped"
 
 
 class MetricsPort(Protocol):

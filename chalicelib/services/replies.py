@@ -32,9 +32,11 @@ from chalicelib.domain.conversation import (
     media_capacity,
     reply_to,
     slack_time,
+    still_awaited,
     whatsapp_window_open,
 )
 from chalicelib.domain.errors import NotYet, Retryable
+from chalicelib.domain.foreign_ids import fitted
 from chalicelib.domain.shop import ReplyMode, Shop, ShopSecrets, webhook_urls
 from chalicelib.domain.sla import answered
 from chalicelib.domain.slack_view import (
@@ -69,6 +71,8 @@ from chalicelib.settings import Settings
 from chalicelib.store import Store
 
 logger = Logger(service="threadline", child=True)
+
+FILE_NAME_BYTES = 400
 
 
 class ReplyDispatcher:
@@ -414,7 +418,8 @@ class ReplyDispatcher:
             if downloaded is None:
                 refused.append(file.name)
                 continue
-            key = f"{shop.shop_id}/outbound/{file.id}/{file.name}"
+            # S3 takes 1,024 bytes a key; a file's name is the agent's to choose.
+            key = f"{shop.shop_id}/outbound/{file.id}/{fitted(file.name, FILE_NAME_BYTES)}"
             self._media.keep(key, downloaded, retention_days=shop.retention_days)
             if len(keys) < capacity:
                 keys.append(key)
@@ -437,8 +442,15 @@ class ReplyDispatcher:
         )
         if message is None:
             # The callback can overtake the write that records the provider's id, or come
-            # for a send being reconciled after an interruption: it waits for either.
-            raise Retryable("status for a message not recorded yet")
+            # for a send being reconciled after an interruption: it waits for either, for a
+            # while. Past that, it is about a message someone else sent from the shop's
+            # number, and retrying it into the dead-letter queue would only raise alarms.
+            if still_awaited(update, self._clock()):
+                raise Retryable("status for a message not recorded yet")
+            logger.info("status for a message not sent by Threadline dropped")
+            self._store.count(update.shop_id, "unknown_delivery_statuses")
+            self._metrics.count(Metric.UNKNOWN_DELIVERY_STATUS)
+            return
         self._store.advance_outbound(message, update.status, error_code=update.error_code)
         shop = self._store.get_shop(message.shop_id)
         if shop is None:

@@ -4,9 +4,16 @@ The request is checked here and queued in the customer's inbound group; the inbo
 opens (or finds) the conversation and its thread, and the outbound worker posts the message
 there and sends it, so the customer's answer lands in the same thread. WhatsApp outside its
 24-hour window takes an approved template only: the request's, or the shop's.
+
+A caller's `id` makes a retry harmless: the request is filed under it (per shop) and sent
+once; the same id with anything else asked answers 409. Past the API, the message goes by
+an id of Threadline's own, so no key, deduplication id or post record is ever the caller's
+(two shops choosing `order-1042-shipped` meet nowhere).
 """
 
-from datetime import datetime
+import hashlib
+import json
+from datetime import datetime, timedelta
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -21,7 +28,7 @@ from chalicelib.domain.customers import channel_of, normalized
 from chalicelib.domain.errors import BadRequest, Conflict, NotFound, invalid
 from chalicelib.domain.shop import Shop
 from chalicelib.services.ports import Clock, IdFactory, InboundQueue
-from chalicelib.store import Store
+from chalicelib.store import ShopMessageClaim, Store
 
 
 class TemplateChoice(BaseModel):
@@ -68,6 +75,37 @@ def _shop_addresses(shop: Shop, channel: Channel) -> list[str]:
             return [shop.email.address] if shop.email else []
 
 
+# How long a caller's id is remembered: sent again within it, the message is sent once;
+# given to another message, that one is refused.
+CALLER_ID_MEMORY = timedelta(days=7)
+
+
+def _remembered_until(now: datetime) -> int:
+    return int((now + CALLER_ID_MEMORY).timestamp())
+
+
+def _fingerprint(
+    request: ShopMessageRequest, customer: str, sender: str, subject: str | None
+) -> str:
+    """What a request asks for, as a digest: the same id asking for anything else (another
+    customer, channel, sender, text or template) is another message."""
+    asked = {
+        "channel": request.channel.value,
+        "to": customer,
+        "from": sender,
+        "text": request.text,
+        "name": request.name,
+        "subject": subject,
+        "template": request.template.model_dump() if request.template else None,
+    }
+    canonical = json.dumps(asked, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _accepted(message_id: str, channel: Channel, customer: str) -> dict[str, object]:
+    return {"message_id": message_id, "channel": channel.value, "to": customer}
+
+
 class ShopMessages:
     def __init__(self, store: Store, queue: InboundQueue, clock: Clock, new_id: IdFactory) -> None:
         self._store = store
@@ -97,21 +135,42 @@ class ShopMessages:
         template = request.template
         if request.channel is Channel.WHATSAPP and template is None:
             self._check_window(shop, customer, now)
+        subject = (request.subject or shop.name) if request.channel is Channel.EMAIL else None
+        claim: ShopMessageClaim | None = None
+        request_id = self._new_id()
+        if request.id is not None:
+            asked = ShopMessageClaim(
+                shop_id=shop.shop_id,
+                caller_id=request.id,
+                request_id=request_id,
+                fingerprint=_fingerprint(request, customer, sender, subject),
+            )
+            claim = self._store.claim_shop_message(asked, expires_at=_remembered_until(now))
+            if claim.fingerprint != asked.fingerprint:
+                raise Conflict(
+                    f"the id {request.id} was given to another message (another recipient, "
+                    "channel or text): give each message an id of its own"
+                )
+            if claim.queued:
+                return _accepted(request.id, request.channel, customer)
+            request_id = claim.request_id
         job = ShopMessage(
             shop_id=shop.shop_id,
-            message_id=request.id or self._new_id(),
+            message_id=request_id,
             channel=request.channel,
             customer_address=customer,
             shop_address=sender,
             text=request.text,
             customer_name=request.name,
-            subject=(request.subject or shop.name) if request.channel is Channel.EMAIL else None,
+            subject=subject,
             content_sid=template.content_sid if template else None,
             content_variables=dict(template.variables) if template else None,
             requested_at=now,
         )
         self._queue.send_inbound(job)
-        return {"message_id": job.message_id, "channel": job.channel.value, "to": customer}
+        if claim is not None:
+            self._store.shop_message_queued(claim)
+        return _accepted(request.id or request_id, request.channel, customer)
 
     @staticmethod
     def _customer(request: ShopMessageRequest) -> str:

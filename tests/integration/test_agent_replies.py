@@ -437,6 +437,36 @@ def test_delivery_callbacks_move_the_status_and_its_reaction_forward_only(
     assert (stored["status"], reactions(slack)) == ("read", ["eyes"])
 
 
+def test_status_for_a_message_the_shop_sent_elsewhere_is_dropped_counted_not_dead_lettered(
+    shop, container, clock, report_status, run_workers_once, run_workers
+):
+    from datetime import UTC, datetime, timedelta
+
+    from tests.integration.test_dead_letters import depth
+
+    # Given a callback, signed by the shop's Twilio account, for a message another of the
+    # shop's systems sent from its number
+    clock.now = datetime(2026, 11, 23, 13, 0, tzinfo=UTC)
+    report_status("SM" + "f" * 32, "delivered")
+
+    # When the worker meets it while a send could still be recording its id
+    clock.now += timedelta(minutes=9)
+    run_workers_once()
+
+    # Then it waits for that record, and nothing is counted yet
+    assert depth("threadline-outbound.fifo") == 1
+    assert container.store.counters("ana").get("unknown_delivery_statuses") is None
+
+    # When no record has come ten minutes after the callback
+    clock.now += timedelta(minutes=2)
+    run_workers()
+
+    # Then it is dropped and counted, rather than retried into the dead-letter queue
+    assert depth("threadline-outbound.fifo") == 0
+    assert depth("threadline-outbound-dlq.fifo") == 0
+    assert container.store.counters("ana")["unknown_delivery_statuses"] == 1
+
+
 def test_an_undelivered_callback_shows_an_x_and_explains_the_error_once(
     container, sent_reply, report_status, run_workers, slack
 ):

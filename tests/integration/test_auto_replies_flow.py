@@ -12,7 +12,15 @@ import pytest
 from tests.fakes import FakeSlack, RecordingTwilio
 from tests.integration.conftest import PUBLIC_URL, Clock
 from tests.integration.test_email import deliver, mime, sent_mail
-from tests.signing import form, shop_document, twilio_headers, twilio_message
+from tests.signing import (
+    BOT_TOKEN,
+    CHANNEL_ID,
+    TEAM_ID,
+    form,
+    shop_document,
+    twilio_headers,
+    twilio_message,
+)
 
 CUSTOMER = "+5511987654321"
 # Monday 23 November 2026, 10:00 in São Paulo
@@ -99,3 +107,40 @@ def test_mail_gets_an_auto_submitted_reply_and_programs_get_none(
     text = ack.get_body(("plain",))
     assert text is not None
     assert "Responderemos até hoje às 11:00." in text.get_content()
+
+
+def test_one_mail_to_two_shops_of_a_workspace_gets_each_shops_own_acknowledgement(
+    put_shop, run_workers, slack: FakeSlack
+):
+    # Given two shops in one Slack workspace, each answering mail automatically
+    ana = shop_document(email={"address": "support@lojadaana.com.br"}, **SHOP)
+    bia = shop_document(
+        name="Tienda de Bia",
+        email={"address": "ayuda@tiendadebia.es"},
+        slack={"team_id": TEAM_ID, "channel_id": "C0BIASUPPORT", "bot_token": BOT_TOKEN},
+        twilio=None,
+        **{**SHOP, "auto_replies": {"default_language": "es"}},
+    )
+    assert put_shop("ana", ana).status_code == 201
+    assert put_shop("bia", bia).status_code == 201
+    for domain in ("lojadaana.com.br", "tiendadebia.es"):
+        boto3.client("sesv2").create_email_identity(EmailIdentity=domain)
+
+    # When one mail, its Message-ID chosen by its sender, reaches both shops
+    raw = mime("Olá, quando chega meu pedido?", message_id="pedido-1042@mail.example")
+    deliver(raw, to="support@lojadaana.com.br")
+    deliver(raw, to="ayuda@tiendadebia.es")
+    run_workers()
+
+    # Then each shop acknowledges it once, from its own address, in the customer's language
+    senders = sorted(str(mail["From"]) for mail in sent_mail())
+    assert senders == [
+        "Loja da Ana <support@lojadaana.com.br>",
+        "Tienda de Bia <ayuda@tiendadebia.es>",
+    ]
+    # And each shop's thread shows an acknowledgement of its own, posted there
+    by_channel = {root.channel: slack.thread(root.ts)[1:] for root in slack.roots()}
+    [ana_ack] = by_channel[CHANNEL_ID]
+    [bia_ack] = by_channel["C0BIASUPPORT"]
+    assert ana_ack.ts != bia_ack.ts
+    assert bia_ack.message.text.startswith("Olá Ana, recebemos sua mensagem!")

@@ -94,6 +94,7 @@ def test_a_deduplication_id_is_remembered_after_its_message_was_deleted(
 
 def test_applying_the_patches_twice_wraps_each_call_once() -> None:
     from moto.dynamodb.models import DynamoDBBackend
+    from moto.s3.models import S3Backend
     from moto.sqs.models import Queue, SQSBackend
 
     patch_emulator()
@@ -104,6 +105,7 @@ def test_applying_the_patches_twice_wraps_each_call_once() -> None:
             SQSBackend.send_message,
             Queue.add_message,
             DynamoDBBackend.transact_write_items,
+            S3Backend.put_object,
         )
 
     once = patched()
@@ -206,3 +208,14 @@ def test_a_transaction_naming_an_item_twice_is_refused_and_changes_nothing(table
 
     assert refused.value.response["Error"]["Code"] == "ValidationException"
     assert _stored(table) == {("a", "1"): "1", ("b", "1"): "5"}
+
+
+def test_an_object_key_longer_than_s3_takes_is_refused() -> None:
+    patch_emulator()
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="media")
+        s3.put_object(Bucket="media", Key="ç" * 512, Body=b"fits: 1,024 bytes")
+        with pytest.raises(ClientError) as refused:
+            s3.put_object(Bucket="media", Key="ç" * 512 + "x", Body=b"one byte too many")
+        assert refused.value.response["Error"]["Code"] == "KeyTooLongError"

@@ -129,6 +129,27 @@ def test_an_agents_photo_goes_to_a_whatsapp_customer_as_media(
     assert bucket_keys() == ["ana/outbound/F0PHOTO/etiqueta.png"]
 
 
+def test_an_agents_file_with_a_name_longer_than_s3_takes_still_goes(
+    client, thread, run_workers, slack: FakeSlack, twilio: RecordingTwilio
+):
+    # Given a photo an agent attached under a name of 1,500 bytes (S3 takes 1,024 a key)
+    thread_ts = thread(f"whatsapp:{CUSTOMER}", f"whatsapp:{WHATSAPP_NUMBER}")
+    file = agent_file("F0LONG", "etiqueta-de-devolução-" * 60 + ".png")
+    slack.files[file["url_private_download"]] = PHOTO
+
+    # When the agent sends it
+    body = slack_thread_reply(thread_ts, "1764000500.000100", "Sua etiqueta", files=[file])
+    client.http.post("/slack/events", headers=_signed(body), body=body)
+    run_workers()
+
+    # Then the customer gets it, kept under a key S3 takes
+    [sent] = twilio.sent
+    assert len(sent.media_urls) == 1
+    [key] = bucket_keys()
+    assert key.startswith("ana/outbound/F0LONG/etiqueta-de-devolu")
+    assert len(key.encode()) <= 1024
+
+
 def test_files_beyond_what_the_channel_carries_go_as_links(
     client, thread, run_workers, slack: FakeSlack, twilio: RecordingTwilio
 ):

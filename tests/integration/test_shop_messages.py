@@ -15,7 +15,11 @@ from tests.integration.test_card_actions import press
 from tests.integration.test_data_rights import table_items
 from tests.integration.test_email import sent_mail
 from tests.signing import (
+    ACCOUNT_SID,
+    AUTH_TOKEN,
+    BOT_TOKEN,
     SMS_NUMBER,
+    TEAM_ID,
     WHATSAPP_NUMBER,
     form,
     shop_document,
@@ -83,19 +87,15 @@ def test_an_order_update_on_whatsapp_opens_a_conversation_and_the_answer_lands_i
     assert (sent.content_sid, sent.content_variables) == (TEMPLATE, {"1": "Ana", "2": "#1042"})
 
     # When the same request comes again (a retry), nothing is posted or sent again
-    assert (
-        send(
-            client,
-            {
-                "channel": "whatsapp",
-                "to": PHONE,
-                "id": "order-1042-shipped",
-                "text": "Olá Ana! Seu pedido #1042 foi enviado.",
-                "template": {"content_sid": TEMPLATE},
-            },
-        )[0]
-        == 202
-    )
+    retry = {
+        "channel": "whatsapp",
+        "to": PHONE,
+        "name": "Ana Souza",
+        "id": "order-1042-shipped",
+        "text": "Olá Ana! Seu pedido #1042 foi enviado.",
+        "template": {"content_sid": TEMPLATE, "variables": {"1": "Ana", "2": "#1042"}},
+    }
+    assert send(client, retry) == (202, answer)
     run_workers()
     assert len(twilio.sent) == 1
     assert len(slack.thread(root.ts)) == 1
@@ -215,3 +215,91 @@ def test_a_message_after_a_resolved_conversation_starts_a_new_one_linked_to_it(
     assert slack.thread(first.slack_thread_ts)[-1].message.text.startswith(
         ":arrow_right: The shop wrote to the customer again: <"
     )
+
+
+# Bia's shop shares Ana's Slack workspace, as two brands of one company would.
+BIA_NUMBER = "+14155550177"
+BIA_CUSTOMER = "+5521999990000"
+BIA_CHANNEL = "C0BIASUPPORT"
+
+
+def bias_shop(put_shop: Any) -> None:
+    document = shop_document(
+        name="Loja da Bia",
+        slack={"team_id": TEAM_ID, "channel_id": BIA_CHANNEL, "bot_token": BOT_TOKEN},
+        twilio={
+            "account_sid": ACCOUNT_SID,
+            "auth_token": AUTH_TOKEN,
+            "sms_numbers": [BIA_NUMBER],
+            "whatsapp_numbers": [],
+        },
+    )
+    assert put_shop("bia", document).status_code == 201
+
+
+def sqs_forgets_deduplication_ids() -> None:
+    """What five minutes do to SQS's deduplication: every id may be sent again."""
+    from moto.sqs.models import sqs_backends
+
+    for backend in sqs_backends["123456789012"].values():
+        for queue in backend.queues.values():
+            queue.__dict__.pop("_threadline_sent_ids", None)
+
+
+@pytest.mark.parametrize("apart", ["within 5 minutes", "more than 5 minutes apart"])
+def test_two_shops_of_one_workspace_using_the_same_id_each_reach_their_own_customer(
+    client, shop, put_shop, run_workers, slack: FakeSlack, twilio: RecordingTwilio, apart
+):
+    # Given two shops in one workspace, both naming an order update the natural way
+    bias_shop(put_shop)
+    ana = {"channel": "sms", "to": PHONE, "id": "order-1042-shipped", "text": "Ana: Rua A, 1"}
+    bia = {"channel": "sms", "to": BIA_CUSTOMER, "id": "order-1042-shipped", "text": "Bia: ok"}
+
+    # When each sends its message
+    assert send(client, ana)[0] == 202
+    run_workers()
+    if apart != "within 5 minutes":
+        sqs_forgets_deduplication_ids()
+    assert send(client, bia, shop="bia")[0] == 202
+    run_workers()
+
+    # Then each customer gets their own shop's text, from their own shop's number, once
+    assert sorted((s.to, s.from_, s.text) for s in twilio.sent) == [
+        (PHONE, SMS_NUMBER, "Ana: Rua A, 1"),
+        (BIA_CUSTOMER, BIA_NUMBER, "Bia: ok"),
+    ]
+    # And each shop's channel shows its own message only
+    posted = {(p.channel, p.message.text) for p in slack.posts if p.thread_ts}
+    assert ("C0SUPPORT", "Ana: Rua A, 1") in posted
+    assert (BIA_CHANNEL, "Bia: ok") in posted
+    assert (BIA_CHANNEL, "Ana: Rua A, 1") not in posted
+
+
+@pytest.mark.parametrize("apart", ["within 5 minutes", "more than 5 minutes apart"])
+def test_an_id_given_again_for_another_message_is_refused_and_the_same_one_sent_once(
+    client, shop, run_workers, twilio: RecordingTwilio, apart
+):
+    first = {"channel": "sms", "to": PHONE, "id": "delay-7", "text": "Atrasou um dia."}
+    assert send(client, first)[0] == 202
+    run_workers()
+    if apart != "within 5 minutes":
+        sqs_forgets_deduplication_ids()
+
+    # When the shop gives the same id to another customer, another text or another channel
+    for changed in (
+        {"to": "+5511900000001"},
+        {"text": "Chegou!"},
+        {"channel": "whatsapp", "template": {"content_sid": TEMPLATE}},
+    ):
+        status, answer = send(client, {**first, **changed})
+        # Then it is refused, saying why, rather than silently not sent
+        assert status == 409, changed
+        assert "delay-7" in answer["error"]
+
+    # When the same request comes again, it is accepted and still sent once
+    assert send(client, first) == (
+        202,
+        {"message_id": "delay-7", "channel": "sms", "to": PHONE},
+    )
+    run_workers()
+    assert [(s.to, s.text) for s in twilio.sent] == [(PHONE, "Atrasou um dia.")]
