@@ -446,6 +446,31 @@ def test_a_slack_outage_fails_only_the_affected_record_and_its_retry_posts_it_on
         conversation = container.store.find_open_conversation("ana", customer)
         assert conversation is not None
         assert texts(slack.thread(conversation.slack_thread_ts)) == [text]
+        # And counted once, however often its record came
+        assert conversation.message_count == 1
+
+
+def test_a_record_delivered_again_after_it_was_processed_changes_nothing(
+    container, customer_writes, slack: FakeSlack
+):
+    # Given a customer's message, processed from its SQS record
+    customer_writes(1, Body="Oi, tudo bem?")
+    [message] = boto3.client("sqs").receive_message(
+        QueueUrl=inbound_queue_url(), MaxNumberOfMessages=10, MessageSystemAttributeNames=["All"]
+    )["Messages"]
+    event = {"Records": [sqs_record(message, "record-1")]}
+    process_inbound = app.handler_map["process_inbound"]
+    assert process_inbound(event, None) == {"batchItemFailures": []}
+    before = container.store.find_open_conversation("ana", CUSTOMER)
+
+    # When SQS delivers the same record again (the worker's delete was lost)
+    assert process_inbound(event, None) == {"batchItemFailures": []}
+
+    # Then the conversation is as it was: counted once, one post, not even rewritten
+    after = container.store.find_open_conversation("ana", CUSTOMER)
+    assert after == before
+    assert after.message_count == 1
+    assert texts(slack.thread(after.slack_thread_ts)) == ["Oi, tudo bem?"]
 
 
 def test_a_slack_outage_mid_conversation_keeps_the_customers_order(

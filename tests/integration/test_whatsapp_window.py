@@ -1,13 +1,14 @@
 """WhatsApp's 24-hour window: after it, an agent's reply goes out as the shop's approved
 template (Twilio Content API) or not at all, and the thread says which."""
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from tests.fakes import FakeSlack, RecordingTwilio
-from tests.integration.conftest import PUBLIC_URL, Clock
+from tests.integration.conftest import ADMIN, PUBLIC_URL, Clock
 from tests.signing import (
     WHATSAPP_NUMBER,
     form,
@@ -92,3 +93,44 @@ def test_within_24_hours_the_agents_own_words_go(
     run_workers()
     [sent] = twilio.sent
     assert (sent.text, sent.content_sid) == ("Seu reembolso saiu!\n— Bia", None)
+
+
+def shop_message(client: Any, text: str) -> tuple[int, dict[str, Any]]:
+    response = client.http.post(
+        "/admin/shops/ana/messages",
+        headers=ADMIN,
+        body=json.dumps({"channel": "whatsapp", "to": "+5511987654321", "text": text}),
+    )
+    return response.status_code, json.loads(response.body)
+
+
+def test_the_window_closes_exactly_24_hours_after_the_customers_last_message(
+    client, shop, run_workers, slack: FakeSlack, twilio: RecordingTwilio, clock: Clock
+):
+    # Given a WhatsApp conversation whose customer last wrote at START
+    thread_ts = whatsapp_thread(client, run_workers, slack)
+
+    # When the shop writes first a second before the 24 hours are up
+    clock.now = START + timedelta(hours=24) - timedelta(seconds=1)
+    status, _ = shop_message(client, "Seu pedido saiu para entrega.")
+    run_workers()
+
+    # Then its own words go, in the conversation's thread
+    assert status == 202
+    assert [s.text for s in twilio.sent] == ["Seu pedido saiu para entrega."]
+
+    # When it writes again at the 24th hour exactly, with no template to fall back on
+    clock.now = START + timedelta(hours=24)
+    status, answer = shop_message(client, "Chegou?")
+
+    # Then WhatsApp would refuse it, so it is refused here, and nothing is queued
+    assert status == 409
+    assert "approved template" in answer["error"]
+    run_workers()
+    assert len(twilio.sent) == 1
+
+    # And an agent's reply at that instant is not sent as free text either
+    reply(client, thread_ts)
+    run_workers()
+    assert len(twilio.sent) == 1
+    assert "`twilio.whatsapp_template`" in slack.thread(thread_ts)[-1].message.text

@@ -70,6 +70,23 @@ def test_opening_hours_follow_the_clocks_across_dst_changes() -> None:
     assert due == datetime(2026, 10, 26, 8, 10, tzinfo=UTC)
 
 
+def test_a_shop_open_around_the_clock_counts_the_hour_the_spring_change_skips() -> None:
+    # Given a shop open every day from midnight to midnight, by its opening hours
+    every_day = {
+        day: [{"opens": "00:00", "closes": "00:00"}]
+        for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+    }
+    always_open = SlaPolicy.model_validate({"business_hours": every_day})
+    # When a 24-hour target starts on Saturday 28 March 2026 at noon in Budapest, the
+    # night before Sunday's change from 02:00 CET to 03:00 CEST
+    due = always_open.due(local("2026-03-28 12:00"), 24 * 60, BUDAPEST)
+    # Then it is due 24 real hours later: 13:00 on the new clock (11:00 UTC), not at noon
+    assert due == datetime(2026, 3, 29, 11, 0, tzinfo=UTC)
+    assert due.astimezone(ZoneInfo(BUDAPEST)).hour == 13
+    # And the hours it counts are the same, measured back
+    assert always_open.elapsed(local("2026-03-28 12:00"), due, BUDAPEST) == timedelta(hours=24)
+
+
 def test_a_shop_open_over_midnight_and_around_the_clock() -> None:
     night = SlaPolicy.model_validate(
         {"business_hours": {day: [{"opens": "20:00", "closes": "00:00"}] for day in ("mon", "tue")}}
