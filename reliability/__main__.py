@@ -28,6 +28,7 @@ COLUMNS = (
     ("told in Slack", "alerted"),
     ("log lines", "log_lines"),
     ("secrets or bodies logged", "log_leaks"),
+    ("crossed tenants", "crossed"),
     ("seconds", "seconds"),
 )
 
@@ -115,7 +116,7 @@ def report(results: list[Result], doc: bool, command: str) -> int:
     print(details(results))
     if doc:
         write_doc(results, command)
-    failed = any(r.lost or r.doubled or r.out_of_order or r.log_leaks for r in results)
+    failed = any(r.lost or r.doubled or r.out_of_order or r.log_leaks or r.crossed for r in results)
     return 1 if failed else 0
 
 

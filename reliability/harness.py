@@ -6,6 +6,12 @@ same event id and `X-Slack-Retry-Num`. The harness plays the providers: Twilio r
 webhook once after a 5xx or a timeout (its default retry count), Slack up to three times.
 Every customer text and agent reply carries a unique token (conversation, sequence), so the
 stand-ins' outbox tells what reached Slack and the customers, how often, and in what order.
+
+The `tenants` scenario runs two shops in one Slack workspace whose customers share phone
+numbers and Twilio message ids, and whose order updates (sent through the admin API) share
+their ids; anything of one shop that reaches the other's channel or is sent from the other's
+number counts as crossed. Twilio's retries come again after SQS's deduplication window too,
+so only Threadline's own deduplication stands between them and a second post.
 """
 
 import json
@@ -52,7 +58,11 @@ TWILIO_TIMEOUT_SECONDS = 15
 # Short enough that a killed worker's batch comes back within the run; longer than any
 # batch takes (a Twilio timeout is 10 s).
 VISIBILITY_TIMEOUT_SECONDS = 20
-TOKEN = re.compile(r"\[[mr]\d+-\d+-\d+\]")
+TOKEN = re.compile(r"\[[mrs]\d+-\d+-\d+\]")
+# The second shop of the tenants scenario: its tokens' index is the first's plus this.
+SECOND_TENANT = 50
+# Share of the accepted webhooks Twilio delivers once more after SQS forgot their ids.
+LATE_RETRY_SHARE = 0.2
 
 
 @dataclass(frozen=True)
@@ -76,6 +86,8 @@ class Scenario:
     # each spends ~2 minutes of retries before its group's next one is tried.
     outage: tuple[StandInFault, ...] = ()
     outage_messages_per_conversation: int = 2
+    # Two shops in one workspace sharing customers, message ids and order-update ids.
+    tenants: bool = False
 
 
 SCENARIOS = {
@@ -121,6 +133,13 @@ SCENARIOS = {
             outage=(StandInFault("slack", "chat.postMessage", Fault(503), 1.0),),
         ),
         Scenario(
+            "tenants",
+            "two shops in one Slack workspace: the same customers' numbers, the same Twilio "
+            "message ids, the same order-update ids (order-<n>) sent to both shops' "
+            "customers; 20% of webhooks delivered again after SQS's deduplication window",
+            tenants=True,
+        ),
+        Scenario(
             "worker-killed",
             "a worker dies inside 1% of its DynamoDB calls, before the call or after it took "
             "effect (its batch comes back after the visibility timeout)",
@@ -147,8 +166,22 @@ class Result:
     alerted: int = 0
     log_lines: int = 0
     log_leaks: int = 0
+    crossed: int = 0
     seconds: float = 0.0
     fault_detail: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ShopUnderTest:
+    """A shop the harness opened: its tokens carry `index`."""
+
+    index: int
+    shop_id: str
+    account: str
+    token: str
+    team: str
+    channel: str
+    number: str
 
 
 class Seen(NamedTuple):
@@ -186,6 +219,14 @@ def reply_token(scenario: int, conversation: int, sequence: int) -> str:
     return f"[r{scenario}-{conversation}-{sequence}]"
 
 
+def shop_message_token(scenario: int, conversation: int) -> str:
+    return f"[s{scenario}-{conversation}-0]"
+
+
+def customer_number(index: int, conversation: int) -> str:
+    return f"+1555{index:02d}{conversation:05d}"
+
+
 class Harness:
     def __init__(self, seed: int = 7) -> None:
         self.outbox = Outbox()
@@ -198,6 +239,8 @@ class Harness:
         self._sqs: Any = None
         # Tokens of the messages and replies the scenario's redrives moved back.
         self._redriven: set[str] = set()
+        # What Twilio got a 2xx for, to be delivered again late: (url, body, headers).
+        self._acknowledged: list[tuple[str, bytes, dict[str, str]]] = []
         self.logs = LogWatch()
 
     @contextmanager
@@ -261,24 +304,42 @@ class Harness:
         result = Result(scenario.name, messages, conversations)
         self.logs.mark()
         self._redriven = set()
-        shop_id, account, token, team, channel = self._open_shop(index)
+        self._acknowledged = []
+        shop = self._open_shop(index)
+        shops = [shop]
+        if scenario.tenants:
+            shops.append(self._open_shop(index + SECOND_TENANT, team=shop.team))
         self._arm(scenario)
         per_conversation = max(1, messages // conversations)
         if scenario.outage:
             per_conversation = scenario.outage_messages_per_conversation
-        result.messages = per_conversation * conversations
-        accepted = self._customers_write(
-            index, shop_id, account, token, conversations, per_conversation, result
-        )
-        expected = {customer_token(index, c, k) for c, k in accepted}
+        per_shop = max(1, conversations // len(shops))
+        result.messages = per_conversation * per_shop * len(shops)
+        expected: set[str] = set()
+        for each in shops:
+            # The second tenant's customers are the first's, their message ids the same.
+            accepted = self._customers_write(
+                each, per_shop, per_conversation, result, sender_index=index
+            )
+            expected |= {customer_token(each.index, c, k) for c, k in accepted}
         _progress(f"{scenario.name}: {len(expected)} messages accepted")
         if scenario.outage:
-            self._ride_out_outage(scenario, channel, len(expected), result)
-        self._settle(lambda: self._posted(index).keys() >= expected)
-        _progress(f"{scenario.name}: {len(self._posted(index))} posted")
-        replies = self._agents_answer(index, team, channel, conversations, per_conversation, result)
-        self._settle(lambda: self._sent(index).keys() >= replies)
-        _progress(f"{scenario.name}: {len(replies)} replies, {len(self._sent(index))} sent")
+            self._ride_out_outage(scenario, shop.channel, len(expected), result)
+        indexes = [each.index for each in shops]
+        self._settle(lambda: self._posted(*indexes).keys() >= expected)
+        _progress(f"{scenario.name}: {len(self._posted(*indexes))} posted")
+        if scenario.tenants:
+            self._twilio_retries_late(result)
+        replies: set[str] = set()
+        for each in shops:
+            replies |= self._agents_answer(each, per_shop, per_conversation, result)
+            if scenario.tenants:
+                replies |= self._shop_messages(each, per_shop, index, result)
+                # The other shop's updates with the same ids come later than SQS remembers.
+                self._settle(lambda: self._sent(*indexes).keys() >= replies)
+                _sqs_forgets_deduplication_ids()
+        self._settle(lambda: self._sent(*indexes).keys() >= replies)
+        _progress(f"{scenario.name}: {len(replies)} replies, {len(self._sent(*indexes))} sent")
         self.chaos.disarm()
         stand_in_faults = {
             **{f"slack {m}": n for m, n in self.slack.faults.injected.items()},
@@ -288,28 +349,38 @@ class Harness:
         self.twilio.faults.clear()
         self._settle(lambda: False, quiet_seconds=3)
         self._tell_dead_letters()
-        result.alerted = self._dead_letter_notes(channel)
+        result.alerted = self._dead_letter_notes(shop.channel)
         redriven = self._redrive()
         result.dead_lettered += redriven
         if redriven:
             self._settle(
                 lambda: (
-                    self._posted(index).keys() >= expected and self._sent(index).keys() >= replies
+                    self._posted(*indexes).keys() >= expected
+                    and self._sent(*indexes).keys() >= replies
                 )
             )
-        self._count(index, expected, replies, result)
+        self._count(indexes, expected, replies, result)
+        result.crossed = self._crossed(shops)
         result.log_lines, result.log_leaks = self.logs.search(
             (
-                token,
                 "xoxb-reliability",
                 LOCAL_SIGNING_SECRET,
                 LOCAL_ADMIN_TOKEN,
                 "Where is my order",
                 "On its way",
-                f"[m{index}-",
-                f"[r{index}-",
+                "Your order ships",
                 f"+1555{index:02d}",
-                self._number,
+                *(
+                    secret
+                    for each in shops
+                    for secret in (
+                        each.token,
+                        each.number,
+                        f"[m{each.index}-",
+                        f"[r{each.index}-",
+                        f"[s{each.index}-",
+                    )
+                ),
             )
         )
         result.fault_detail = {
@@ -361,11 +432,11 @@ class Harness:
             and ":rotating_light:" in str(entry.payload.get("text", ""))
         )
 
-    def _open_shop(self, index: int) -> tuple[str, str, str, str, str]:
+    def _open_shop(self, index: int, team: str | None = None) -> ShopUnderTest:
         shop_id = f"reliability-{index}"
         account = f"AC{index:032x}"
         token = f"reliability-token-{index}"
-        team, channel = f"TREL{index}", f"CREL{index}"
+        team, channel = team or f"TREL{index}", f"CREL{index}"
         number = f"+1415555{index:04d}"
         self.twilio.provision(account, token, sms_numbers=(number,))
         document = {
@@ -384,8 +455,7 @@ class Harness:
         )
         if status not in (200, 201):
             raise RuntimeError(f"shop {shop_id} not created: HTTP {status}")
-        self._number = number
-        return shop_id, account, token, team, channel
+        return ShopUnderTest(index, shop_id, account, token, team, channel, number)
 
     def _arm(self, scenario: Scenario) -> None:
         self.chaos.dynamodb_rate = scenario.dynamodb_rate
@@ -426,15 +496,17 @@ class Harness:
 
     def _customers_write(
         self,
-        index: int,
-        shop_id: str,
-        account: str,
-        token: str,
+        shop: ShopUnderTest,
         conversations: int,
         per_conversation: int,
         result: Result,
+        *,
+        sender_index: int,
     ) -> list[tuple[int, int]]:
-        url = f"{self.api}/webhooks/twilio/{shop_id}"
+        """Customers (numbers and Twilio message ids made from `sender_index`) write to the
+        shop, each text carrying the shop's token."""
+        index = shop.index
+        url = f"{self.api}/webhooks/twilio/{shop.shop_id}"
         accepted: list[tuple[int, int]] = []
         copies = ThreadPoolExecutor(max_workers=SENDERS, thread_name_prefix="reliability-copy")
         inbound = self._queue_url(INBOUND_QUEUE)
@@ -443,14 +515,14 @@ class Harness:
             while self._waiting(inbound) > BACKLOG_LIMIT:
                 time.sleep(0.2)
             params = twilio_message(
-                (index << 40) + (conversation << 20) + sequence,
-                AccountSid=account,
-                From=f"+1555{index:02d}{conversation:05d}",
-                To=self._number,
+                (sender_index << 40) + (conversation << 20) + sequence,
+                AccountSid=shop.account,
+                From=customer_number(sender_index, conversation),
+                To=shop.number,
                 Body=f"Where is my order? {customer_token(index, conversation, sequence)}",
             )
             body = form(params)
-            headers = twilio_headers(url, params, token)
+            headers = twilio_headers(url, params, shop.token)
             with self._lock:
                 extra = (
                     self._random.choice((1, 2)) if self._random.random() < DUPLICATE_SHARE else 0
@@ -470,6 +542,7 @@ class Harness:
             if ok:
                 with self._lock:
                     accepted.append((conversation, sequence))
+                    self._acknowledged.append((url, body, headers))
 
         def customer_group(sender: int) -> None:
             mine = range(sender, conversations, SENDERS)
@@ -483,14 +556,9 @@ class Harness:
         return accepted
 
     def _agents_answer(
-        self,
-        index: int,
-        team: str,
-        channel: str,
-        conversations: int,
-        per_conversation: int,
-        result: Result,
+        self, shop: ShopUnderTest, conversations: int, per_conversation: int, result: Result
     ) -> set[str]:
+        index, team, channel = shop.index, shop.team, shop.channel
         threads = {conversation: ts for (conversation, _), ts in self._threads(index).items()}
         url = f"{self.api}/slack/events"
         wanted: set[str] = set()
@@ -550,28 +618,97 @@ class Harness:
             list(pool.map(answer, range(conversations)))
         return wanted
 
+    def _twilio_retries_late(self, result: Result) -> None:
+        """Some acknowledged webhooks, delivered again once SQS has forgotten their
+        deduplication ids (as a retry hours later would be)."""
+        _sqs_forgets_deduplication_ids()
+        late = [d for d in self._acknowledged if self._random.random() < LATE_RETRY_SHARE]
+        for url, body, headers in late:
+
+            def again(headers: dict[str, str] = headers) -> dict[str, str]:
+                return headers
+
+            self._deliver(url, body, again, 2, result)
+        result.duplicates_injected += len(late)
+
+    def _shop_messages(
+        self, shop: ShopUnderTest, conversations: int, sender_index: int, result: Result
+    ) -> set[str]:
+        """An order update to each customer through the admin API, its id `order-<n>` the
+        same in every shop; 30% of the calls made again, as a client's retry."""
+        url = f"{self.api}/admin/shops/{shop.shop_id}/messages"
+        headers = {
+            "Authorization": f"Bearer {LOCAL_ADMIN_TOKEN}",
+            "Content-Type": "application/json",
+        }
+        wanted: set[str] = set()
+        for conversation in range(conversations):
+            token = shop_message_token(shop.index, conversation)
+            body = json.dumps(
+                {
+                    "channel": "sms",
+                    "to": customer_number(sender_index, conversation),
+                    "id": f"order-{conversation}",
+                    "text": f"Your order ships today {token}",
+                }
+            ).encode()
+            copies = 2 if self._random.random() < DUPLICATE_SHARE else 1
+            result.duplicates_injected += copies - 1
+            result.replies += 1
+            statuses = [post(url, body, headers, TWILIO_TIMEOUT_SECONDS) for _ in range(copies)]
+            result.http_5xx += sum(1 for status in statuses if status >= 500)
+            if any(status == 202 for status in statuses):
+                wanted.add(token)
+        return wanted
+
+    def _crossed(self, shops: list[ShopUnderTest]) -> int:
+        """Posts or sends carrying one shop's tokens in another's channel or from another's
+        number."""
+        crossed = 0
+        for shop in shops:
+            for prefix in (f"[m{shop.index}-", f"[s{shop.index}-"):
+                for seen in self._carrying(
+                    self.outbox.entries("slack", "chat.postMessage"), prefix, "text"
+                ).values():
+                    crossed += sum(
+                        1 for s in seen if s.entry.payload.get("channel") != shop.channel
+                    )
+            for prefix in (f"[r{shop.index}-", f"[s{shop.index}-"):
+                for seen in self._carrying(
+                    self.outbox.entries("twilio", "messages.create"), prefix, "Body"
+                ).values():
+                    crossed += sum(1 for s in seen if s.entry.payload.get("From") != shop.number)
+        return crossed
+
     # -- what came out ------------------------------------------------------------------
 
-    def _posted(self, index: int) -> dict[str, list[Seen]]:
-        """Customer tokens of this scenario, with every Slack post carrying them."""
+    def _posted(self, *indexes: int) -> dict[str, list[Seen]]:
+        """Customer tokens of these shops, with every Slack post carrying them."""
         return self._carrying(
-            self.outbox.entries("slack", "chat.postMessage"), f"[m{index}-", "text"
+            self.outbox.entries("slack", "chat.postMessage"),
+            tuple(f"[m{index}-" for index in indexes),
+            "text",
         )
 
-    def _sent(self, index: int) -> dict[str, list[Seen]]:
-        """Agent reply tokens of this scenario, with every Twilio send carrying them."""
+    def _sent(self, *indexes: int) -> dict[str, list[Seen]]:
+        """Agent reply and shop message tokens of these shops, with every Twilio send
+        carrying them."""
         return self._carrying(
-            self.outbox.entries("twilio", "messages.create"), f"[r{index}-", "Body"
+            self.outbox.entries("twilio", "messages.create"),
+            tuple(f"[{kind}{index}-" for index in indexes for kind in "rs"),
+            "Body",
         )
 
     @staticmethod
-    def _carrying(entries: list[OutboxEntry], prefix: str, key: str) -> dict[str, list[Seen]]:
+    def _carrying(
+        entries: list[OutboxEntry], prefixes: str | tuple[str, ...], key: str
+    ) -> dict[str, list[Seen]]:
         """By token: each call that carried it, with its place in the outbox."""
         found: dict[str, list[Seen]] = defaultdict(list)
         for place, entry in enumerate(entries):
             text = json.dumps(entry.payload.get(key, ""), ensure_ascii=False)
             for token in TOKEN.findall(text):
-                if token.startswith(prefix):
+                if token.startswith(prefixes):
                     found[token].append(Seen(place, entry))
         return found
 
@@ -641,8 +778,10 @@ class Harness:
         queues = Queues(self._sqs, INBOUND_QUEUE, OUTBOUND_QUEUE)
         return sum(queues.redrive(queue).records for queue in (INBOUND_QUEUE, OUTBOUND_QUEUE))
 
-    def _count(self, index: int, expected: set[str], replies: set[str], result: Result) -> None:
-        posted, sent = self._posted(index), self._sent(index)
+    def _count(
+        self, indexes: list[int], expected: set[str], replies: set[str], result: Result
+    ) -> None:
+        posted, sent = self._posted(*indexes), self._sent(*indexes)
         result.lost = len(expected - posted.keys()) + len(replies - sent.keys())
         result.doubled = sum(len(posted[t]) - 1 for t in expected & posted.keys()) + sum(
             len(sent[t]) - 1 for t in replies & sent.keys()
@@ -650,6 +789,16 @@ class Harness:
         late = _late(posted) | _late(sent)
         result.out_of_order = len(late - self._redriven)
         result.late_after_redrive = len(late & self._redriven)
+
+
+def _sqs_forgets_deduplication_ids() -> None:
+    """What 5 minutes do to SQS's deduplication (the emulator's patch keeps its ids)."""
+    from moto.sqs.models import sqs_backends
+
+    for regions in sqs_backends.values():
+        for backend in regions.values():
+            for queue in backend.queues.values():
+                queue.__dict__.pop("_threadline_sent_ids", None)
 
 
 def _progress(line: str) -> None:
@@ -662,11 +811,14 @@ def _parse(token: str) -> tuple[int, int]:
 
 
 def _late(found: dict[str, list[Seen]]) -> set[str]:
-    """Tokens that reached their conversation after one written after them."""
-    by_conversation: dict[int, list[tuple[int, int, str]]] = defaultdict(list)
+    """Tokens that reached their conversation after one of theirs written after them (a
+    conversation's customer texts, agent replies and shop messages are apart, as is each
+    shop's)."""
+    by_conversation: dict[tuple[str, int], list[tuple[int, int, str]]] = defaultdict(list)
     for token, seen in found.items():
         conversation, sequence = _parse(token)
-        by_conversation[conversation].append((seen[0].place, sequence, token))
+        source = token.split("-", 1)[0]
+        by_conversation[(source, conversation)].append((seen[0].place, sequence, token))
     late = set()
     for arrivals in by_conversation.values():
         highest = -1

@@ -1,5 +1,6 @@
 """The reliability run in short (`make reliability` is the full one): duplicates and retries,
-then the SQS send failing after the write; nothing lost, doubled or late."""
+the SQS send failing after the write, and two shops sharing a workspace, customers and ids;
+nothing lost, doubled, late or crossed between shops."""
 
 import json
 import subprocess
@@ -28,26 +29,29 @@ def test_duplicates_and_a_failing_queue_lose_and_double_nothing(tmp_path: Path) 
             "--conversations",
             "4",
             "--scenarios",
-            "duplicates,sqs-send",
+            "duplicates,sqs-send,tenants",
             "--json",
             str(figures),
         ],
         cwd=PROJECT_DIR,
         capture_output=True,
         text=True,
-        timeout=170,
+        timeout=240,
         check=False,
     )
 
     # Then both ran with their duplicates and faults, and every figure that must be 0 is
     assert run.returncode == 0, run.stdout + run.stderr[-2000:]
     results = {r["scenario"]: r for r in json.loads(figures.read_text())}
-    assert results.keys() == {"duplicates", "sqs-send"}
+    assert results.keys() == {"duplicates", "sqs-send", "tenants"}
     for result in results.values():
         assert result["messages"] == 40
-        assert result["replies"] == 8
         assert result["duplicates_injected"] > 0
         assert (result["lost"], result["doubled"], result["out_of_order"]) == (0, 0, 0)
+        assert result["crossed"] == 0
+    assert results["duplicates"]["replies"] == results["sqs-send"]["replies"] == 8
+    # Two shops: each one's agent replies, and an order update to each of its customers
+    assert results["tenants"]["replies"] == 12
     assert results["duplicates"]["faults_injected"] == 0
     assert results["sqs-send"]["fault_detail"]["sqs"] > 0
     # A failed send is answered 503 (status callbacks, sent by the Twilio stand-in, not the
