@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, NamedTuple
 
 from chalicelib.local.pump import scheduled_event
@@ -336,7 +337,7 @@ class Harness:
             if scenario.tenants:
                 replies |= self._shop_messages(each, per_shop, index, result)
                 # The other shop's updates with the same ids come later than SQS remembers.
-                self._settle(lambda: self._sent(*indexes).keys() >= replies)
+                self._settle(partial(self._all_sent, indexes, set(replies)))
                 _sqs_forgets_deduplication_ids()
         self._settle(lambda: self._sent(*indexes).keys() >= replies)
         _progress(f"{scenario.name}: {len(replies)} replies, {len(self._sent(*indexes))} sent")
@@ -617,6 +618,9 @@ class Harness:
         with ThreadPoolExecutor(max_workers=SENDERS, thread_name_prefix="reliability") as pool:
             list(pool.map(answer, range(conversations)))
         return wanted
+
+    def _all_sent(self, indexes: list[int], wanted: set[str]) -> bool:
+        return self._sent(*indexes).keys() >= wanted
 
     def _twilio_retries_late(self, result: Result) -> None:
         """Some acknowledged webhooks, delivered again once SQS has forgotten their
