@@ -28,11 +28,22 @@ index):
 | conversations of a shop, by start      | GSI1: SHOP#{shop}#CONVERSATIONS     | {created iso}    |
 | customer messages not yet processed    | GSI1: UNPROCESSED#{shard 0-7}       | {due time}#{key} |
 | ... left to operators after a day      | GSI1: STRANDED#{shard 0-7}          | {iso time}#{key} |
+| a shop's stored customer messages, by  | GSI2: SHOP#{shop}#MESSAGES          | {address hash}#  |
+| customer (erasure, export, deletion)   |                                     | {iso time}#{key} |
 
 A customer message is written into an UNPROCESSED partition of GSI1 by the same put that
 stores it (no extra call on the ack path), sorted by when it is due to be queued again;
 processing moves it onto its conversation's timeline, so the partition holds exactly what
 still waits. Eight shards spread its writes.
+
+The same put files every customer message under GSI2 too, for good: by shop, then by a
+SHA-256 of the customer's address (fixed length, so a prefix query for one customer never
+matches another's, whatever characters an address holds). Erasure and export find through it
+what no conversation's timeline holds (messages waiting for Slack, unprocessed, stranded or
+discarded), and a shop's deletion finds everything its customers left. GSI2 projects keys
+only; its readers fetch the items themselves, consistently. Messages stored before GSI2
+existed lack its keys: `threadline index-messages` (`Store.index_unindexed_messages`)
+files them.
 
 Reports read a period of a shop's conversations with one key condition on the
 CONVERSATIONS partition (`GSI1SK BETWEEN start AND end`), following every page: the sort
@@ -68,8 +79,10 @@ that long after the shop last changed its links. The callers compute `expires_at
 (`Shop.expiry`), so no write reads the shop for it.
 """
 
+import hashlib
+import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -203,6 +216,14 @@ def _installation_key(enterprise_id: str | None, team_id: str) -> dict[str, Any]
 
 
 UNPROCESSED_SHARDS = 8
+# A batch read or write is repeated this often for what DynamoDB handed back unprocessed.
+_BATCH_ATTEMPTS = 6
+
+
+def _back_off(attempt: int) -> None:
+    time.sleep(min(0.05 * 2**attempt, 1.0))
+
+
 DIGEST_RECORD_LIFETIME = timedelta(days=40)
 
 
@@ -231,6 +252,24 @@ def _unprocessed_keys(
     return {
         "GSI1PK": f"{partition}#{shard}",
         "GSI1SK": f"{due.astimezone(UTC).isoformat()}#{message.message_key}",
+    }
+
+
+def customer_digest(address: str) -> str:
+    """A customer's address as the MESSAGES index sorts it (emails compared in lower case,
+    as intake stores them)."""
+    return hashlib.sha256(address.strip().lower().encode("utf-8")).hexdigest()
+
+
+def _messages_partition(shop_id: str) -> str:
+    return f"SHOP#{shop_id}#MESSAGES"
+
+
+def _customer_index_keys(message: InboundMessage) -> Item:
+    at = message.received_at.astimezone(UTC).isoformat()
+    return {
+        "GSI2PK": _messages_partition(message.shop_id),
+        "GSI2SK": f"{customer_digest(message.customer_address)}#{at}#{message.message_key}",
     }
 
 
@@ -427,6 +466,7 @@ class Store:
         values = {
             **_model_values(message),
             **_unprocessed_keys(message, due=message.received_at + FIRST_REQUEUE_AFTER),
+            **_customer_index_keys(message),
             "status": InboundStatus.RECEIVED.value,
             **_expiry(expires_at),
         }
@@ -447,7 +487,7 @@ class Store:
 
     def begin_inbound_attempt(self, message: InboundMessage) -> InboundProgress:
         """Counts one more attempt at a customer message and tells how far it got. Not
-        stored (erased meanwhile, or handed to the worker directly): nothing is written."""
+        stored (erased meanwhile): nothing is written, and the status is None."""
         try:
             response = self._client.update_item(
                 TableName=self._table,
@@ -470,13 +510,13 @@ class Store:
             attempt=int(values["attempts"]),
         )
 
-    def mark_posted(self, message: InboundMessage, slack_ts: str) -> None:
-        """Notes that the message is in its thread, before the rest of its processing: a
-        retry after a later failure goes on from there."""
-        # Not stored (erased meanwhile, or handed to the worker directly): nothing to note.
-        self._set_if_stored(
-            _message_key(message.shop_id, message.message_key), "slack_ts", slack_ts
-        )
+    def mark_posted(self, message: InboundMessage, slack_ts: str, channel_id: str) -> None:
+        """Notes that the message is in its thread (and in which channel, for an erasure
+        before it is recorded), before the rest of its processing: a retry after a later
+        failure goes on from there."""
+        key = _message_key(message.shop_id, message.message_key)
+        # Not stored (erased meanwhile): nothing to note.
+        self._set_all_if_stored(key, {"slack_ts": slack_ts, "slack_channel_id": channel_id})
 
     def mark_files_posted(self, message: InboundMessage) -> None:
         """Notes that the message's files followed it into its thread."""
@@ -486,14 +526,21 @@ class Store:
     def _set_if_stored(self, key: dict[str, Any], name: str, value: object) -> bool:
         """Sets one attribute of an item that exists; False (and nothing written) when the
         item is gone, so an update never brings back a half of an erased item."""
+        return self._set_all_if_stored(key, {name: value})
+
+    def _set_all_if_stored(self, key: dict[str, Any], values: Item) -> bool:
+        """`_set_if_stored` for several attributes at once."""
+        names = {f"#n{n}": name for n, name in enumerate(values)}
         try:
             self._client.update_item(
                 TableName=self._table,
                 Key=key,
-                UpdateExpression="SET #name = :value",
+                UpdateExpression="SET " + ", ".join(f"{name} = :v{name[2:]}" for name in names),
                 ConditionExpression="attribute_exists(PK)",
-                ExpressionAttributeNames={"#name": name},
-                ExpressionAttributeValues=_to_attributes({":value": value}),
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=_to_attributes(
+                    {f":v{n}": value for n, value in enumerate(values.values())}
+                ),
             )
         except ClientError as error:
             if not _condition_failed(error):
@@ -658,51 +705,189 @@ class Store:
         ]
         if removals:
             extra_update += " REMOVE " + ", ".join(removals)
-        self._client.transact_write_items(
-            TransactItems=[
-                {
-                    "Update": {
-                        "TableName": self._table,
-                        "Key": _message_key(message.shop_id, message.message_key),
-                        "UpdateExpression": "SET #status = :processed, "
-                        "conversation_id = :conversation, slack_ts = :slack_ts, "
-                        "GSI1PK = :timeline_pk, GSI1SK = :timeline_sk",
-                        "ExpressionAttributeNames": {"#status": "status"},
-                        "ExpressionAttributeValues": _to_attributes(message_values),
-                    }
-                },
-                {
-                    "Update": {
-                        "TableName": self._table,
-                        "Key": _conversation_key(message.shop_id, conversation.conversation_id),
-                        # Replies go from the number the customer last wrote to.
-                        "UpdateExpression": "SET message_count = if_not_exists(message_count, "
-                        ":zero) + :one, last_customer_message_at = :at, shop_address = :to, "
-                        "version = if_not_exists(version, :zero) + :one, "
-                        "#status = :status" + extra_update,
-                        "ExpressionAttributeNames": {"#status": "status"},
-                        "ExpressionAttributeValues": _to_attributes(conversation_values),
-                    }
-                },
-                *pointers,
-            ]
-        )
+        try:
+            self._client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Update": {
+                            "TableName": self._table,
+                            "Key": _message_key(message.shop_id, message.message_key),
+                            "UpdateExpression": "SET #status = :processed, "
+                            "conversation_id = :conversation, slack_ts = :slack_ts, "
+                            "GSI1PK = :timeline_pk, GSI1SK = :timeline_sk",
+                            # An update of an erased item would bring a half of it back.
+                            "ConditionExpression": "attribute_exists(PK)",
+                            "ExpressionAttributeNames": {"#status": "status"},
+                            "ExpressionAttributeValues": _to_attributes(message_values),
+                        }
+                    },
+                    {
+                        "Update": {
+                            "TableName": self._table,
+                            "Key": _conversation_key(message.shop_id, conversation.conversation_id),
+                            # Replies go from the number the customer last wrote to.
+                            "UpdateExpression": "SET message_count = if_not_exists("
+                            "message_count, :zero) + :one, last_customer_message_at = :at, "
+                            "shop_address = :to, version = if_not_exists(version, :zero) + :one, "
+                            "#status = :status" + extra_update,
+                            "ConditionExpression": "attribute_exists(PK)",
+                            "ExpressionAttributeNames": {"#status": "status"},
+                            "ExpressionAttributeValues": _to_attributes(conversation_values),
+                        }
+                    },
+                    *pointers,
+                ]
+            )
+        except ClientError as error:
+            if any(_cancelled_by_condition(error)):
+                # The retry finds the message gone and drops it.
+                raise Retryable("the message or its conversation was erased meanwhile") from error
+            raise
         if expires_at is not None:
             self._extend_pointers(conversation, expires_at)
 
     def discard_inbound(self, message: InboundMessage, reason: str) -> None:
         """Marks a stored message processed without a conversation (automated mail that
-        answers nothing), and counts it."""
-        self._client.update_item(
-            TableName=self._table,
-            Key=_message_key(message.shop_id, message.message_key),
-            UpdateExpression="SET #status = :processed, discarded = :reason REMOVE GSI1PK, GSI1SK",
-            ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues=_to_attributes(
-                {":processed": InboundStatus.PROCESSED.value, ":reason": reason}
-            ),
-        )
+        answers nothing), and counts it; one erased meanwhile stays erased."""
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=_message_key(message.shop_id, message.message_key),
+                UpdateExpression="SET #status = :processed, discarded = :reason "
+                "REMOVE GSI1PK, GSI1SK",
+                ConditionExpression="attribute_exists(PK)",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=_to_attributes(
+                    {":processed": InboundStatus.PROCESSED.value, ":reason": reason}
+                ),
+            )
+        except ClientError as error:
+            if not _condition_failed(error):
+                raise
+            return
         self.count(message.shop_id, reason)
+
+    def stored_messages(self, shop_id: str, addresses: Iterable[str] | None = None) -> list[Item]:
+        """Every stored customer message from `addresses` (None: from any customer of the
+        shop), as stored now: the index finds them, the table is read for them, so one
+        erased meanwhile is left out."""
+        if addresses is None:
+            prefixes = [""]
+        else:
+            prefixes = sorted({customer_digest(address) + "#" for address in addresses})
+        keys: list[dict[str, Any]] = []
+        paginator = self._client.get_paginator("query")
+        for prefix in prefixes:
+            pages = paginator.paginate(
+                TableName=self._table,
+                IndexName="GSI2",
+                KeyConditionExpression="GSI2PK = :pk AND begins_with(GSI2SK, :prefix)",
+                ExpressionAttributeValues=_to_attributes(
+                    {":pk": _messages_partition(shop_id), ":prefix": prefix}
+                ),
+            )
+            keys += [
+                {"PK": item["PK"], "SK": item["SK"]}
+                for page in pages
+                for item in page.get("Items", [])
+            ]
+        return self._read_all(keys)
+
+    def _read_all(self, keys: list[dict[str, Any]]) -> list[Item]:
+        """The items of `keys` that exist, read consistently, in no particular order."""
+        found: list[Item] = []
+        pending = list({(k["PK"]["S"], k["SK"]["S"]): k for k in keys}.values())
+        for attempt in range(_BATCH_ATTEMPTS):
+            left: list[dict[str, Any]] = []
+            for start in range(0, len(pending), 100):
+                response = self._client.batch_get_item(
+                    RequestItems={
+                        self._table: {"Keys": pending[start : start + 100], "ConsistentRead": True}
+                    }
+                )
+                found += map(_from_attributes, response["Responses"].get(self._table, []))
+                left += response.get("UnprocessedKeys", {}).get(self._table, {}).get("Keys", [])
+            if not left:
+                return found
+            pending = left
+            _back_off(attempt)
+        raise Retryable("DynamoDB kept some items of a batch read unread")
+
+    def _delete_all(self, keys: list[dict[str, Any]]) -> None:
+        """Deletes every item of `keys`, batch by batch, until DynamoDB has taken them all
+        (a batch write may hand some back unprocessed when throttled)."""
+        pending = list({(k["PK"]["S"], k["SK"]["S"]): k for k in keys}.values())
+        for attempt in range(_BATCH_ATTEMPTS):
+            left: list[dict[str, Any]] = []
+            for start in range(0, len(pending), 25):
+                response = self._client.batch_write_item(
+                    RequestItems={
+                        self._table: [
+                            {"DeleteRequest": {"Key": key}} for key in pending[start : start + 25]
+                        ]
+                    }
+                )
+                unprocessed = response.get("UnprocessedItems", {}).get(self._table, [])
+                left += [request["DeleteRequest"]["Key"] for request in unprocessed]
+            if not left:
+                return
+            pending = left
+            _back_off(attempt)
+        raise Retryable("DynamoDB kept some items of an erasure undeleted; erase again")
+
+    def erase_messages(self, items: list[Item]) -> int:
+        """Deletes stored customer messages that no conversation's erasure covers (waiting,
+        unprocessed, stranded, discarded) and the Message-ID pointer a processed one left,
+        while it still names that message's conversation; returns how many went."""
+        self._delete_all([_key(str(item["PK"]), str(item["SK"])) for item in items])
+        for item in items:
+            email = item.get("email")
+            conversation_id = item.get("conversation_id")
+            if not (isinstance(email, dict) and email.get("message_id") and conversation_id):
+                continue
+            try:
+                self._client.delete_item(
+                    TableName=self._table,
+                    Key=_mail_pointer_key(str(item["shop_id"]), str(email["message_id"])),
+                    ConditionExpression="conversation_id = :id",
+                    ExpressionAttributeValues=_to_attributes({":id": conversation_id}),
+                )
+            except ClientError as error:
+                if not _condition_failed(error):
+                    raise
+        return len(items)
+
+    def index_unindexed_messages(self) -> int:
+        """Files the customer messages stored before GSI2 existed under it (a scan of the
+        whole table, run once by an operator after upgrading); returns how many."""
+        paginator = self._client.get_paginator("scan")
+        pages = paginator.paginate(
+            TableName=self._table,
+            FilterExpression="SK = :message AND attribute_exists(provider) "
+            "AND attribute_not_exists(GSI2PK)",
+            ExpressionAttributeValues=_to_attributes({":message": "MESSAGE"}),
+        )
+        indexed = 0
+        for page in pages:
+            for item in map(_from_attributes, page.get("Items", [])):
+                keys = _customer_index_keys(InboundMessage.model_validate(item))
+                try:
+                    self._client.update_item(
+                        TableName=self._table,
+                        Key=_key(str(item["PK"]), "MESSAGE"),
+                        UpdateExpression="SET GSI2PK = :pk, GSI2SK = :sk",
+                        # Erased meanwhile: nothing to bring back.
+                        ConditionExpression="attribute_exists(PK)",
+                        ExpressionAttributeValues=_to_attributes(
+                            {":pk": keys["GSI2PK"], ":sk": keys["GSI2SK"]}
+                        ),
+                    )
+                except ClientError as error:
+                    if not _condition_failed(error):
+                        raise
+                    continue
+                indexed += 1
+        return indexed
 
     def count(self, shop_id: str, name: str) -> None:
         """Adds one to a shop's counter (quarantined spam, discarded automated mail, ...)."""
@@ -1174,15 +1359,7 @@ class Store:
         if conversation.slack_team_id:
             keys += [_key(f"SLACK#{conversation.slack_team_id}#POST#{p}", "POST") for p in posts]
         # A post record may be named twice: by its reply's item, and by the rule for posts.
-        keys = list({(key["PK"]["S"], key["SK"]["S"]): key for key in keys}.values())
-        for start in range(0, len(keys), 25):
-            self._client.batch_write_item(
-                RequestItems={
-                    self._table: [
-                        {"DeleteRequest": {"Key": key}} for key in keys[start : start + 25]
-                    ]
-                }
-            )
+        self._delete_all(keys)
         # The customer's pointer, only if it still points at this conversation.
         try:
             self._client.delete_item(

@@ -137,6 +137,11 @@ class InboundProcessor:
             logger.warning("message for an unknown shop dropped", shop_id=message.shop_id)
             return
         progress = self._store.begin_inbound_attempt(message)
+        if progress.status is None:
+            # Its stored copy was erased while it waited: posting it would bring it back.
+            logger.info("erased message dropped", message_key=message.message_key)
+            self._metrics.count(Metric.CUSTOMER_MESSAGE_DROPPED, message.channel)
+            return
         if progress.status is InboundStatus.PROCESSED:
             logger.info("already processed", message_key=message.message_key)
             return
@@ -215,7 +220,7 @@ class InboundProcessor:
             ts = slack.find_posted(channel, thread_ts, post.metadata, since)
         if ts is None:
             ts = slack.post(channel, post, thread_ts=thread_ts)
-        self._store.mark_posted(message, ts)
+        self._store.mark_posted(message, ts, channel)
         return ts
 
     def _post_files(

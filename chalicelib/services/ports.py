@@ -92,6 +92,9 @@ class Metric(StrEnum):
     CONVERSATION_RESOLVED = "ConversationResolved"
     DIGEST_POSTED = "DigestPosted"
     SATISFACTION_RATING = "SatisfactionRating"
+    # A queued customer message whose stored copy is gone (the customer was erased, or the
+    # shop deleted, while it waited): dropped, never posted.
+    CUSTOMER_MESSAGE_DROPPED = "CustomerMessageDropped"
 
 
 class MetricsPort(Protocol):
