@@ -6,6 +6,8 @@ index):
 | pattern                                | PK / GSI1PK                         | SK / GSI1SK      |
 |----------------------------------------|-------------------------------------|------------------|
 | shop config by id (all: a scan)        | SHOP#{shop}                         | SHOP             |
+| a shop deleted a moment ago (its id    | SHOP#{shop}                         | DELETED          |
+| waits till no container caches it)     |                                     |                  |
 | shop by inbound address (number, email)| ADDRESS#{address}                   | ADDRESS          |
 | shops of a Slack workspace             | GSI1: TEAM#{team}                   | {shop}           |
 | message by provider delivery (dedupe)  | SHOP#{shop}#MSG#{message key}       | MESSAGE          |
@@ -381,12 +383,25 @@ class Store:
             raise Conflict(f"already used by another shop: {', '.join(taken)}") from error
         self._shops.clear_cache()  # type: ignore[no-untyped-call]
 
-    def delete_shop(self, shop: Shop) -> None:
+    def delete_shop(self, shop: Shop, now: datetime, recreate_after: timedelta) -> None:
         """Removes a shop's configuration, its counters and its claims on addresses, at once
-        (its conversations are erased before, customer by customer)."""
+        (its conversations are erased before, customer by customer), leaving a record of the
+        deletion that keeps its id from being used again before `recreate_after`."""
         owner = _to_attributes({":shop": shop.shop_id})
+        until = int((now + recreate_after).timestamp())
         actions: list[dict[str, Any]] = [
             {"Delete": {"TableName": self._table, "Key": shop_key(shop.shop_id)}},
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": {
+                        **_key(f"SHOP#{shop.shop_id}", "DELETED"),
+                        **_to_attributes(
+                            {"deleted_at": now.isoformat(), "until": until, "expires_at": until}
+                        ),
+                    },
+                }
+            },
             {
                 "Delete": {
                     "TableName": self._table,
@@ -407,6 +422,15 @@ class Store:
         ]
         self._client.transact_write_items(TransactItems=actions)
         self._shops.clear_cache()  # type: ignore[no-untyped-call]
+
+    def shop_deleted_until(self, shop_id: str, now: datetime) -> datetime | None:
+        """Until when a shop deleted a moment ago keeps its id from being used again; None
+        when it may be (TTL deletes the record some time after)."""
+        item = self._client.get_item(
+            TableName=self._table, Key=_key(f"SHOP#{shop_id}", "DELETED"), ConsistentRead=True
+        ).get("Item")
+        until = int(_from_attributes(item)["until"]) if item else 0
+        return datetime.fromtimestamp(until, UTC) if until > now.timestamp() else None
 
     def shops(self) -> list[Shop]:
         """Every shop (an operator's listing: a scan, which a few thousand shops afford)."""
@@ -771,20 +795,21 @@ class Store:
         """Every stored customer message from `addresses` (None: from any customer of the
         shop), as stored now: the index finds them, the table is read for them, so one
         erased meanwhile is left out."""
-        if addresses is None:
-            prefixes = [""]
-        else:
-            prefixes = sorted({customer_digest(address) + "#" for address in addresses})
+        partition = {":pk": _messages_partition(shop_id)}
+        conditions = [("GSI2PK = :pk", partition)]
+        if addresses is not None:
+            conditions = [
+                ("GSI2PK = :pk AND begins_with(GSI2SK, :prefix)", partition | {":prefix": prefix})
+                for prefix in sorted({customer_digest(address) + "#" for address in addresses})
+            ]
         keys: list[dict[str, Any]] = []
         paginator = self._client.get_paginator("query")
-        for prefix in prefixes:
+        for condition, values in conditions:
             pages = paginator.paginate(
                 TableName=self._table,
                 IndexName="GSI2",
-                KeyConditionExpression="GSI2PK = :pk AND begins_with(GSI2SK, :prefix)",
-                ExpressionAttributeValues=_to_attributes(
-                    {":pk": _messages_partition(shop_id), ":prefix": prefix}
-                ),
+                KeyConditionExpression=condition,
+                ExpressionAttributeValues=_to_attributes(values),
             )
             keys += [
                 {"PK": item["PK"], "SK": item["SK"]}
@@ -792,6 +817,14 @@ class Store:
                 for item in page.get("Items", [])
             ]
         return self._read_all(keys)
+
+    def stored_message(self, shop_id: str, message_key: str) -> Item | None:
+        """A customer message as stored, read consistently."""
+        response = self._client.get_item(
+            TableName=self._table, Key=_message_key(shop_id, message_key), ConsistentRead=True
+        )
+        item = response.get("Item")
+        return _from_attributes(item) if item else None
 
     def _read_all(self, keys: list[dict[str, Any]]) -> list[Item]:
         """The items of `keys` that exist, read consistently, in no particular order."""

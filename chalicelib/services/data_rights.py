@@ -38,7 +38,10 @@ from chalicelib.store import Store
 logger = Logger(service="threadline", child=True)
 
 # What a stored message carries for the table's sake, not the customer's.
-_KEYS = {"PK", "SK", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK", "status_rank", "shown_rank"}
+_KEYS = {
+    *("PK", "SK", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK"),
+    *("status_rank", "shown_rank", "shop_incarnation"),
+}
 
 
 def _plain(value: Any) -> Any:
@@ -250,18 +253,31 @@ class CustomerData:
         return deleted
 
     def _erase_files(self, shop_id: str, items: list[dict[str, Any]]) -> int:
-        own: list[str] = []
-        raw: list[tuple[str, str]] = []
-        for item in items:
-            if "agent_user_id" in item:
-                own += [str(key) for key in item.get("media_keys") or []]
-            else:
-                own.append(f"{shop_id}/inbound/{item['provider']}:{item['provider_message_id']}/")
-                email = item.get("email")
-                location = email.get("raw_location") if isinstance(email, dict) else None
-                if location:
-                    raw.append((str(location[0]), str(location[1])))
-        erased = self._media.erase(self._media.bucket, own)
-        for bucket, key in raw:
-            erased += self._media.erase(bucket, [key])
-        return erased
+        return erase_files(self._media, shop_id, items)
+
+
+def erase_files(media: MediaStore, shop_id: str, items: list[dict[str, Any]]) -> int:
+    """Deletes the files of stored messages (attachments, agents' files, raw mail); returns
+    how many."""
+    own: list[str] = []
+    raw: list[tuple[str, str]] = []
+    for item in items:
+        if "agent_user_id" in item:
+            own += [str(key) for key in item.get("media_keys") or []]
+        else:
+            own.append(f"{shop_id}/inbound/{item['provider']}:{item['provider_message_id']}/")
+            email = item.get("email")
+            location = email.get("raw_location") if isinstance(email, dict) else None
+            if location:
+                raw.append((str(location[0]), str(location[1])))
+    erased = media.erase(media.bucket, own)
+    for bucket, key in raw:
+        erased += media.erase(bucket, [key])
+    return erased
+
+
+def erase_orphans(store: Store, media: MediaStore, items: list[dict[str, Any]]) -> tuple[int, int]:
+    """Deletes stored customer messages of a shop that is gone (deleted, maybe created again
+    since) with their files; returns how many messages and files went."""
+    files = sum(erase_files(media, str(item["shop_id"]), [item]) for item in items)
+    return store.erase_messages(items), files

@@ -107,6 +107,7 @@ class MailIntake:
                 automated=parsed.automated,
                 raw_location=(action.bucket_name, action.object_key),
             ),
+            shop_incarnation=shop.incarnation if shop else None,
         )
         fitting = _cut_to_fit(message)
         if fitting is None:
