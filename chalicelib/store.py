@@ -16,11 +16,13 @@ index):
 | open conversation by (shop, customer)  | SHOP#{shop}#OPEN#{customer address} | POINTER          |
 | conversation by Slack thread           | SLACK#{team}#{channel}#{thread ts}  | POINTER          |
 | conversation by an email's Message-ID  | SHOP#{shop}#MAILID#{message id}     | POINTER          |
+| ... every Message-ID of a conversation | GSI1: MAILIDS#{shop}#{conversation} | {message id}     |
 | mail quarantined or dropped, by reason | SHOP#{shop}                         | COUNTERS         |
 | a customer's erasure, its receipt      | SHOP#{shop}#ERASURES                | {erased at}      |
 | a customer's linked identities         | SHOP#{shop}#CUSTOMER#{customer id}  | PROFILE          |
 | profile by identity (number or email)  | SHOP#{shop}#IDENTITY#{identity}     | POINTER          |
 | latest edit/deletion of a Slack message| SLACK#{team}#{channel}#{ts}         | REVISION         |
+| ... of every message of a thread       | GSI1: REVISIONS#{team}#{channel}#{thread ts} | {ts}    |
 | a post made for an agent or by itself  | SLACK#{team}#POST#{job's post id}   | POST             |
 | a dead letter told in Slack (30 days)  | DEADLETTER#{SQS message id}         | TOLD             |
 | an "Add to Slack" in progress (10 min) | OAUTHSTATE#{state}                  | STATE            |
@@ -182,6 +184,23 @@ def mail_key(message_id: str) -> str:
 
 def _mail_pointer_key(shop_id: str, message_id: str) -> dict[str, Any]:
     return _key(f"SHOP#{shop_id}#MAILID#{mail_key(message_id)}", "POINTER")
+
+
+def _mail_pointer(
+    shop_id: str, conversation_id: str, message_id: str, expires_at: int | None
+) -> dict[str, Any]:
+    """A Message-ID pointer, filed under its conversation too, for its erasure."""
+    return {
+        **_mail_pointer_key(shop_id, message_id),
+        **_to_attributes(
+            {
+                "conversation_id": conversation_id,
+                "GSI1PK": f"MAILIDS#{shop_id}#{conversation_id}",
+                "GSI1SK": mail_key(message_id),
+                **_expiry(expires_at),
+            }
+        ),
+    }
 
 
 def _profile_key(shop_id: str, customer_id: str) -> dict[str, Any]:
@@ -695,15 +714,12 @@ class Store:
                 {
                     "Put": {
                         "TableName": self._table,
-                        "Item": {
-                            **_mail_pointer_key(message.shop_id, message.email.message_id),
-                            **_to_attributes(
-                                {
-                                    "conversation_id": conversation.conversation_id,
-                                    **_expiry(expires_at),
-                                }
-                            ),
-                        },
+                        "Item": _mail_pointer(
+                            message.shop_id,
+                            conversation.conversation_id,
+                            message.email.message_id,
+                            expires_at,
+                        ),
                     }
                 }
             )
@@ -978,10 +994,7 @@ class Store:
         for message_id in message_ids:
             self._client.put_item(
                 TableName=self._table,
-                Item={
-                    **_mail_pointer_key(shop_id, message_id),
-                    **_to_attributes({"conversation_id": conversation_id, **_expiry(expires_at)}),
-                },
+                Item=_mail_pointer(shop_id, conversation_id, message_id, expires_at),
             )
 
     def get_conversation(self, shop_id: str, conversation_id: str) -> Conversation | None:
@@ -1364,10 +1377,22 @@ class Store:
         shop_id = conversation.shop_id
         keys = [_conversation_key(shop_id, conversation.conversation_id)]
         keys += _thread_pointer_of(conversation)
+        # Every Message-ID filed under it (the customer's, ours, SES's), and every edit or
+        # deletion of a message in its thread (agents' notes too, which are stored nowhere
+        # else).
+        keys += self._filed_under(f"MAILIDS#{shop_id}#{conversation.conversation_id}")
+        if conversation.slack_team_id and conversation.slack_thread:
+            channel, thread_ts = conversation.slack_thread
+            thread = f"{conversation.slack_team_id}#{channel}#{thread_ts}"
+            keys += self._filed_under(f"REVISIONS#{thread}")
         for item in items:
             keys.append(_key(str(item["PK"]), str(item["SK"])))
             if item.get("provider_message_id") and "agent_user_id" in item:
                 keys.append(_provider_pointer_key(shop_id, str(item["provider_message_id"])))
+                if item.get("channel") == "email":
+                    # SES's id of a reply, filed before pointers were filed by conversation.
+                    ses_id = f"{item['provider_message_id']}@email.amazonses.com"
+                    keys.append(_mail_pointer_key(shop_id, ses_id))
             email = item.get("email")
             if isinstance(email, dict) and email.get("message_id"):
                 keys.append(_mail_pointer_key(shop_id, str(email["message_id"])))
@@ -1405,6 +1430,20 @@ class Store:
             if not _condition_failed(error):
                 raise
         return len(items)
+
+    def _filed_under(self, partition: str) -> list[dict[str, Any]]:
+        """The keys of every item in a GSI1 partition."""
+        paginator = self._client.get_paginator("query")
+        pages = paginator.paginate(
+            TableName=self._table,
+            IndexName="GSI1",
+            KeyConditionExpression="GSI1PK = :pk",
+            ProjectionExpression="PK, SK",
+            ExpressionAttributeValues=_to_attributes({":pk": partition}),
+        )
+        return [
+            {"PK": item["PK"], "SK": item["SK"]} for page in pages for item in page.get("Items", [])
+        ]
 
     def record_erasure(self, shop_id: str, receipt: Item) -> None:
         """Keeps an erasure's receipt: counts and a hash of the address, nothing personal."""
@@ -1554,6 +1593,9 @@ class Store:
         }
         if revision.text is not None:
             values["text"] = revision.text
+        if revision.thread_ts is not None:
+            thread = f"{revision.team_id}#{revision.channel_id}#{revision.thread_ts}"
+            values |= {"GSI1PK": f"REVISIONS#{thread}", "GSI1SK": revision.ts}
         # A deletion always lands; an edit only over an older edit.
         only_newer: dict[str, Any] = {}
         if not revision.deleted:

@@ -511,6 +511,8 @@ class ReplyRevision(BaseModel):
     ts: str
     text: str | None
     revised_ts: str
+    # The thread the message is in, so the revision is erased with its conversation.
+    thread_ts: str | None = None
 
     @property
     def deleted(self) -> bool:

@@ -456,3 +456,132 @@ def test_messages_stored_before_the_index_are_filed_under_it_by_the_upgrade_step
     response = client.http.delete(f"/admin/shops/ana/customers/{quote(PHONE)}", headers=ADMIN)
     assert json.loads(response.body)["messages_outside_conversations"] == 1
     assert "Meu CPF" not in json.dumps(table_items(), ensure_ascii=False)
+
+
+# Nothing derived from the customer is left -------------------------------------------------------
+
+
+def edited(thread_ts: str, ts: str, text: str, edited_ts: str) -> bytes:
+    """Slack's event for an agent's thread message edited."""
+    message = json.loads(slack_thread_reply(thread_ts, ts, text))["event"]
+    message["edited"] = {"user": "U0AGENT", "ts": edited_ts}
+    payload = {
+        "type": "event_callback",
+        "team_id": TEAM_ID,
+        "event_id": f"Ev{edited_ts.replace('.', '')}",
+        "event": {
+            "type": "message",
+            "subtype": "message_changed",
+            "hidden": True,
+            "channel": message["channel"],
+            "ts": edited_ts,
+            "message": message,
+        },
+    }
+    return json.dumps(payload).encode()
+
+
+def traces_of(container: Any, addresses: list[str]) -> set[str]:
+    """Everything the table may hold that was derived from the customer: addresses, index
+    digests, conversation ids, Slack ts of their threads and of every post in them,
+    provider message ids and Message-IDs, and what they and the agents wrote."""
+    from chalicelib.store import customer_digest
+
+    traces = set(addresses) | {a.removeprefix("whatsapp:+") for a in addresses}
+    traces |= {customer_digest(address) for address in addresses}
+    for conversation in container.store.conversations_of("ana", tuple(addresses)):
+        traces |= {conversation.conversation_id, str(conversation.slack_thread_ts)}
+        if conversation.customer_name:
+            traces.add(conversation.customer_name)
+        for item in container.store.timeline("ana", conversation.conversation_id):
+            traces |= {str(item[name]) for name in ("slack_ts", "text") if item.get(name)}
+            if item.get("provider_message_id"):
+                traces.add(str(item["provider_message_id"]).split("@")[0])
+            email = item.get("email") or {}
+            traces |= {str(email.get(name)) for name in ("message_id",) if email.get(name)}
+    for item in container.store.stored_messages("ana", addresses):
+        traces |= {str(item["provider_message_id"]), str(item["text"])}
+    return {trace for trace in traces if trace}
+
+
+def test_after_an_erasure_no_item_holds_anything_derived_from_the_customer(
+    client, put_shop, run_workers, container, slack: FakeSlack, twilio: RecordingTwilio
+):
+    # Given a customer of a shop that answers automatically, who wrote by SMS (with a
+    # photo), WhatsApp (with a profile name) and email, linked by the shop ...
+    document = shop_document(
+        email={"address": SHOP_MAIL},
+        sla={"targets": {"normal": {"first_response": 60}}},
+        auto_replies={},
+    )
+    assert put_shop("ana", document).status_code == 201
+    boto3.client("sesv2").create_email_identity(EmailIdentity="lojadaana.com.br")
+    link = client.http.post(
+        f"/admin/shops/ana/customers/{quote(PHONE)}/links",
+        headers=ADMIN,
+        body=json.dumps({"address": MAIL}),
+    )
+    assert link.status_code == 200
+    twilio.media[PHOTO_URL] = MediaFile("ME1.jpg", "image/jpeg", b"photo")
+    write(client, 1, From=PHONE, Body="Meu CPF é 123", NumMedia="1", MediaUrl0=PHOTO_URL)
+    write(
+        client,
+        2,
+        From=f"whatsapp:{PHONE}",
+        To="whatsapp:+14155550101",
+        Body="Oi de novo",
+        ProfileName="Ana Souza",
+    )
+    run_workers()
+    sms_root, whatsapp_root = slack.roots()
+    # ... answered by an agent, who corrected the reply and a note about her ...
+    for body in (
+        slack_thread_reply(sms_root.ts, "1764000500.000100", "Recebido, Ana"),
+        edited(sms_root.ts, "1764000500.000100", "Recebido, Ana Souza", "1764000501.000100"),
+        slack_thread_reply(whatsapp_root.ts, "1764000600.000100", "note: Ana quer troca"),
+        edited(
+            whatsapp_root.ts,
+            "1764000600.000100",
+            "note: Ana Souza quer troca do pedido",
+            "1764000601.000100",
+        ),
+    ):
+        assert client.http.post("/slack/events", headers=slack_headers(body), body=body)
+    run_workers()
+    # ... mailed (a Message-ID of her own) and was answered by mail ...
+    deliver(
+        mime(
+            "Segue a nota",
+            sender=f"Ana Souza <{MAIL}>",
+            to=SHOP_MAIL,
+            message_id="nota-1042@mail.example",
+        ),
+        to=SHOP_MAIL,
+    )
+    run_workers()
+    mail_root = slack.roots()[-1]
+    answer = slack_thread_reply(mail_root.ts, "1764000700.000100", "Obrigada, Ana")
+    client.http.post("/slack/events", headers=slack_headers(answer), body=answer)
+    run_workers()
+    # ... and wrote once more, still waiting to be processed; another customer mailed too
+    write(client, 3, From=PHONE, Body="Alguém aí?")
+    deliver(mime("Outra pessoa", sender="Bruno <bruno@example.net>", to=SHOP_MAIL), to=SHOP_MAIL)
+    addresses = [PHONE, f"whatsapp:{PHONE}", MAIL]
+    traces = traces_of(container, addresses)
+    assert {"Ana Souza", "nota-1042@mail.example", mail_root.ts, "Alguém aí?"} <= traces
+    assert len(container.store.conversations_of("ana", tuple(addresses))) == 3
+
+    # When she is erased
+    response = client.http.delete(f"/admin/shops/ana/customers/{quote(PHONE)}", headers=ADMIN)
+    assert response.status_code == 200
+
+    # Then no item of the table, in its keys or attributes, holds anything derived from
+    # her, but for the anonymous receipt
+    items = [item for item in table_items() if item["PK"]["S"] != "SHOP#ana#ERASURES"]
+    left = {
+        trace: [item["PK"]["S"] for item in items if trace in json.dumps(item, ensure_ascii=False)]
+        for trace in sorted(traces)
+    }
+    assert {trace: keys for trace, keys in left.items() if keys} == {}
+    # While the other customer's conversation is all there
+    assert "bruno@example.net" in json.dumps(items)
