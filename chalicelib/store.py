@@ -1768,7 +1768,9 @@ class Store:
                 TableName=self._table,
                 Key=_message_key(message.shop_id, message.message_key),
                 UpdateExpression="SET shown_status = :status, shown_rank = :rank",
-                ConditionExpression="attribute_not_exists(shown_rank) OR shown_rank < :rank",
+                # An erased reply stays erased.
+                ConditionExpression="attribute_exists(PK) AND "
+                "(attribute_not_exists(shown_rank) OR shown_rank < :rank)",
                 ExpressionAttributeValues=_to_attributes(
                     {":status": message.status.value, ":rank": delivery_rank(message.status)}
                 ),

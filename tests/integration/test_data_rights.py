@@ -585,3 +585,19 @@ def test_after_an_erasure_no_item_holds_anything_derived_from_the_customer(
     assert {trace: keys for trace, keys in left.items() if keys} == {}
     # While the other customer's conversation is all there
     assert "bruno@example.net" in json.dumps(items)
+
+
+def test_a_reply_erased_while_its_delivery_is_shown_is_not_brought_back(
+    client, shop, container, run_workers, monkeypatch, slack: FakeSlack
+):
+    # Given a customer's conversation, erased while the agent's reply to it is being shown
+    # as sent in Slack
+    write(client, 1, From=PHONE, Body="Meu CPF é 123")
+    run_workers()
+    [root] = slack.roots()
+    erase_before_next(monkeypatch, client, container, "mark_shown", PHONE)
+    reply = slack_thread_reply(root.ts, "1764000500.000100", "Recebido!")
+    client.http.post("/slack/events", headers=slack_headers(reply), body=reply)
+    run_workers()
+    # Then no part of the reply's item is written back
+    assert items_of_shop_customers() == []
