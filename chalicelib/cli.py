@@ -517,17 +517,18 @@ def dlq_redrive(
         )
 
 
-@app.command("index-messages")
-def index_messages() -> None:
-    """File the customer messages stored before the messages index (GSI2) existed under it,
-    so erasure, export and shop deletion find them: once, after upgrading (a table scan)."""
+@app.command("index-customer-data")
+def index_customer_data() -> None:
+    """File the customer messages and profiles stored before the customer index (GSI2)
+    existed under it, so erasure, export and shop deletion find them: once, after upgrading
+    (a table scan)."""
     import boto3
 
     from chalicelib.settings import TABLE_NAME
     from chalicelib.store import Store
 
-    indexed = Store(boto3.client("dynamodb"), TABLE_NAME, 0).index_unindexed_messages()
-    console.print(f"[green]Indexed[/green] {_counted(indexed, 'message')}.", highlight=False)
+    indexed = Store(boto3.client("dynamodb"), TABLE_NAME, 0).index_customer_data()
+    console.print(f"[green]Indexed[/green] {_counted(indexed, 'item')}.", highlight=False)
 
 
 def main() -> None:

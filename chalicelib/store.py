@@ -34,6 +34,7 @@ index):
 | ... left to operators after a day      | GSI1: STRANDED#{shard 0-7}          | {iso time}#{key} |
 | a shop's stored customer messages, by  | GSI2: SHOP#{shop}#MESSAGES          | {address hash}#  |
 | customer (erasure, export, deletion)   |                                     | {iso time}#{key} |
+| a shop's customer profiles (deletion)  | GSI2: SHOP#{shop}#PROFILES          | {customer id}    |
 
 A customer message is written into an UNPROCESSED partition of GSI1 by the same put that
 stores it (no extra call on the ack path), sorted by when it is due to be queued again;
@@ -44,10 +45,10 @@ The same put files every customer message under GSI2 too, for good: by shop, the
 SHA-256 of the customer's address (fixed length, so a prefix query for one customer never
 matches another's, whatever characters an address holds). Erasure and export find through it
 what no conversation's timeline holds (messages waiting for Slack, unprocessed, stranded or
-discarded), and a shop's deletion finds everything its customers left. GSI2 projects keys
-only; its readers fetch the items themselves, consistently. Messages stored before GSI2
-existed lack its keys: `threadline index-messages` (`Store.index_unindexed_messages`)
-files them.
+discarded), and a shop's deletion finds everything its customers left, their profiles too.
+GSI2 projects keys only; its readers fetch the items themselves, consistently. Messages and
+profiles stored before GSI2 existed lack its keys: `threadline index-customer-data`
+(`Store.index_customer_data`) files them.
 
 Reports read a period of a shop's conversations with one key condition on the
 CONVERSATIONS partition (`GSI1SK BETWEEN start AND end`), following every page: the sort
@@ -284,6 +285,14 @@ def customer_digest(address: str) -> str:
 
 def _messages_partition(shop_id: str) -> str:
     return f"SHOP#{shop_id}#MESSAGES"
+
+
+def _profiles_partition(shop_id: str) -> str:
+    return f"SHOP#{shop_id}#PROFILES"
+
+
+def _profile_index_keys(shop_id: str, customer_id: str) -> Item:
+    return {"GSI2PK": _profiles_partition(shop_id), "GSI2SK": customer_id}
 
 
 def _customer_index_keys(message: InboundMessage) -> Item:
@@ -906,24 +915,30 @@ class Store:
                     raise
         return len(items)
 
-    def index_unindexed_messages(self) -> int:
-        """Files the customer messages stored before GSI2 existed under it (a scan of the
-        whole table, run once by an operator after upgrading); returns how many."""
+    def index_customer_data(self) -> int:
+        """Files the customer messages and profiles stored before GSI2 existed under it (a
+        scan of the whole table, run once by an operator after upgrading); returns how
+        many."""
         paginator = self._client.get_paginator("scan")
         pages = paginator.paginate(
             TableName=self._table,
-            FilterExpression="SK = :message AND attribute_exists(provider) "
+            FilterExpression="((SK = :message AND attribute_exists(provider)) OR SK = :profile) "
             "AND attribute_not_exists(GSI2PK)",
-            ExpressionAttributeValues=_to_attributes({":message": "MESSAGE"}),
+            ExpressionAttributeValues=_to_attributes(
+                {":message": "MESSAGE", ":profile": "PROFILE"}
+            ),
         )
         indexed = 0
         for page in pages:
             for item in map(_from_attributes, page.get("Items", [])):
-                keys = _customer_index_keys(InboundMessage.model_validate(item))
+                if item["SK"] == "PROFILE":
+                    keys = _profile_index_keys(str(item["shop_id"]), str(item["customer_id"]))
+                else:
+                    keys = _customer_index_keys(InboundMessage.model_validate(item))
                 try:
                     self._client.update_item(
                         TableName=self._table,
-                        Key=_key(str(item["PK"]), "MESSAGE"),
+                        Key=_key(str(item["PK"]), str(item["SK"])),
                         UpdateExpression="SET GSI2PK = :pk, GSI2SK = :sk",
                         # Erased meanwhile: nothing to bring back.
                         ConditionExpression="attribute_exists(PK)",
@@ -937,6 +952,37 @@ class Store:
                     continue
                 indexed += 1
         return indexed
+
+    def erase_profiles(self, shop_id: str) -> int:
+        """Deletes every customer profile of a shop and the identity pointers to it (a
+        deleted shop's links, which a shop created again with its id must not inherit);
+        returns how many profiles went."""
+        paginator = self._client.get_paginator("query")
+        pages = paginator.paginate(
+            TableName=self._table,
+            IndexName="GSI2",
+            KeyConditionExpression="GSI2PK = :pk",
+            ExpressionAttributeValues=_to_attributes({":pk": _profiles_partition(shop_id)}),
+        )
+        keys = [{"PK": i["PK"], "SK": i["SK"]} for page in pages for i in page.get("Items", [])]
+        profiles = [CustomerProfile.model_validate(item) for item in self._read_all(keys)]
+        self._delete_all(
+            [_profile_key(shop_id, profile.customer_id) for profile in profiles]
+            + [_identity_key(shop_id, i) for profile in profiles for i in profile.identities]
+        )
+        return len(profiles)
+
+    def erase_digests(self, shop_id: str) -> None:
+        """Deletes a shop's daily digest records (a shop created again with its id starts
+        its digests afresh)."""
+        paginator = self._client.get_paginator("query")
+        pages = paginator.paginate(
+            TableName=self._table,
+            KeyConditionExpression="PK = :pk",
+            ProjectionExpression="PK, SK",
+            ExpressionAttributeValues=_to_attributes({":pk": f"SHOP#{shop_id}#DIGEST"}),
+        )
+        self._delete_all([item for page in pages for item in page.get("Items", [])])
 
     def count(self, shop_id: str, name: str) -> None:
         """Adds one to a shop's counter (quarantined spam, discarded automated mail, ...)."""
@@ -1875,7 +1921,13 @@ class Store:
                         "TableName": self._table,
                         "Item": {
                             **_profile_key(shop_id, profile.customer_id),
-                            **_to_attributes({**values, **_expiry(expires_at)}),
+                            **_to_attributes(
+                                {
+                                    **values,
+                                    **_profile_index_keys(shop_id, profile.customer_id),
+                                    **_expiry(expires_at),
+                                }
+                            ),
                         },
                     }
                 }

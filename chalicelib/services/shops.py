@@ -150,9 +150,10 @@ class ShopAdmin:
     def delete(self, shop_id: str) -> dict[str, object]:
         """Removes a shop that has no conversations left (its customers erased first): its
         customers' messages that no conversation held (waiting, unprocessed, discarded) with
-        their files, its configuration, its addresses (free for another shop) and its
-        secrets. What is still queued for it is dropped: its stored copy is gone, and a shop
-        created again with the same id is another incarnation."""
+        their files, its customers' profiles, its digests' records, its configuration, its
+        addresses (free for another shop) and its secrets. What is still queued for it is
+        dropped: its stored copy is gone, and a shop created again with the same id is
+        another incarnation."""
         shop = self._existing(shop_id)
         if self._store.recent_conversations(shop_id, 1):
             raise Conflict(
@@ -162,10 +163,14 @@ class ShopAdmin:
         messages, files = erase_orphans(
             self._store, self._media, self._store.stored_messages(shop_id)
         )
+        profiles = self._store.erase_profiles(shop_id)
+        self._store.erase_digests(shop_id)
         self._vault.delete(shop_id)
         self._store.delete_shop(shop, self._clock(), self._recreate_after)
-        logger.info("shop deleted", shop_id=shop_id, messages=messages, files=files)
-        return {"deleted": shop_id, "messages": messages, "files": files}
+        logger.info(
+            "shop deleted", shop_id=shop_id, messages=messages, files=files, profiles=profiles
+        )
+        return {"deleted": shop_id, "messages": messages, "files": files, "profiles": profiles}
 
     def _refuse_if_just_deleted(self, shop_id: str) -> None:
         until = self._store.shop_deleted_until(shop_id, self._clock())

@@ -673,7 +673,7 @@ def test_a_shop_is_deleted_once_its_customers_are_erased_and_its_numbers_are_fre
     )
     deleted = client.http.delete("/admin/shops/ana", headers=ADMIN)
     assert deleted.status_code == 200, deleted.body
-    assert body_of(deleted) == {"deleted": "ana", "messages": 0, "files": 0}
+    assert body_of(deleted) == {"deleted": "ana", "messages": 0, "files": 0, "profiles": 0}
 
     # Then its configuration, counters and address claims are gone, its secret is scheduled
     # for deletion, and its numbers are free for another shop

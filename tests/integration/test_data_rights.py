@@ -449,9 +449,23 @@ def test_messages_stored_before_the_index_are_filed_under_it_by_the_upgrade_step
         UpdateExpression="REMOVE GSI2PK, GSI2SK",
     )
     assert container.store.stored_messages("ana", [PHONE]) == []
+    # And a profile linked before it too
+    link = client.http.post(
+        f"/admin/shops/ana/customers/{quote(PHONE)}/links",
+        headers=ADMIN,
+        body=json.dumps({"address": MAIL}),
+    )
+    assert link.status_code == 200
+    [profile] = [i for i in table_items() if i["SK"]["S"] == "PROFILE"]
+    boto3.client("dynamodb").update_item(
+        TableName="threadline",
+        Key={"PK": profile["PK"], "SK": profile["SK"]},
+        UpdateExpression="REMOVE GSI2PK, GSI2SK",
+    )
     # When the upgrade step runs (twice: the second finds nothing left to do)
-    assert container.store.index_unindexed_messages() == 1
-    assert container.store.index_unindexed_messages() == 0
+    assert container.store.index_customer_data() == 2
+    assert container.store.index_customer_data() == 0
+    assert container.store.erase_profiles("ana") == 1
     # Then an erasure finds the message
     response = client.http.delete(f"/admin/shops/ana/customers/{quote(PHONE)}", headers=ADMIN)
     assert json.loads(response.body)["messages_outside_conversations"] == 1

@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 import boto3
 import pytest
@@ -97,7 +98,12 @@ def test_deleting_a_shop_erases_its_customers_waiting_messages_and_their_files(
     deleted_with_waiting_messages: dict[str, Any],
 ) -> None:
     # Then the answer counts three messages, and the mail's attachment and raw copy
-    assert deleted_with_waiting_messages == {"deleted": "ana", "messages": 3, "files": 2}
+    assert deleted_with_waiting_messages == {
+        "deleted": "ana",
+        "messages": 3,
+        "files": 2,
+        "profiles": 0,
+    }
     # And nothing they wrote is left in the table or the bucket
     dump = table_dump()
     for trace in (PHONE, "Meu CPF", "Segue a nota", "Alguém aí"):
@@ -202,3 +208,34 @@ def test_a_shops_incarnation_stays_through_changes_and_is_never_shown(
     again = client.http.put("/admin/shops/ana", headers=ADMIN, body=shown.body)
     assert again.status_code == 200, again.body
     assert container.store.get_shop("ana", fresh=True).incarnation == first
+
+
+def test_a_deleted_shops_customer_links_and_digests_go_with_it(
+    shop: str,
+    put_shop: Callable[..., Any],
+    client: Client,
+    container: Any,
+    clock: Clock,
+) -> None:
+    # Given shop ana linked a customer's number and email (no conversation yet), and
+    # recorded a day's digest
+    linked = client.http.post(
+        f"/admin/shops/ana/customers/{quote(PHONE)}/links",
+        headers=ADMIN,
+        body=json.dumps({"address": "ana.souza@gmail.com"}),
+    )
+    assert linked.status_code == 200, linked.body
+    lease = container.store.lease_digest("ana", NOW.date(), "run-1", NOW, timedelta(minutes=5))
+    assert lease is not None
+    container.store.digest_done(lease, NOW)
+    # When the shop is deleted
+    deleted = client.http.delete("/admin/shops/ana", headers=ADMIN)
+    assert json.loads(deleted.body)["profiles"] == 1
+    # Then neither the profile, its identity pointers nor the digest record are left
+    dump = table_dump()
+    for trace in (PHONE, "ana.souza@gmail.com", "#DIGEST"):
+        assert trace not in dump, trace
+    # And a shop created again with its id knows no link between the two
+    clock.now = datetime.now(UTC) + timedelta(minutes=10)
+    assert put_shop("ana").status_code == 201
+    assert container.store.customer_profile("ana", PHONE) is None
