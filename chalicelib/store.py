@@ -81,7 +81,8 @@ edit or deletion record of a Slack message expires after the shortest retention 
 shop: it only matters until the reply it changes is sent. Shop configs, counters, erasure
 receipts and installations never expire; a customer profile and its identity pointers expire
 that long after the shop last changed its links. The callers compute `expires_at` from the shop
-(`Shop.expiry`), so no write reads the shop for it.
+(`Shop.expiry`), so no write reads the shop for it. The record of a shop's deletion expires
+when its id may be used again.
 """
 
 import hashlib
