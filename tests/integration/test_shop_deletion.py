@@ -14,7 +14,7 @@ from chalice.test import Client
 
 from app import app
 from chalicelib.channels.base import MediaFile
-from chalicelib.domain.conversation import Channel, InboundMessage
+from chalicelib.domain.conversation import Channel, InboundMessage, ShopMessage
 from chalicelib.local.pump import scheduled_event
 from chalicelib.settings import INBOUND_QUEUE, TABLE_NAME, dead_letter_queue
 from tests.fakes import FakeSlack, RecordingTwilio
@@ -239,3 +239,38 @@ def test_a_deleted_shops_customer_links_and_digests_go_with_it(
     clock.now = datetime.now(UTC) + timedelta(minutes=10)
     assert put_shop("ana").status_code == 201
     assert container.store.customer_profile("ana", PHONE) is None
+
+
+def test_a_shop_message_asked_of_the_deleted_shop_never_goes_out_from_the_new_one(
+    shop: str,
+    put_shop: Callable[..., Any],
+    client: Client,
+    container: Any,
+    run_workers: Callable[[], int],
+    slack: FakeSlack,
+    twilio: RecordingTwilio,
+    clock: Clock,
+) -> None:
+    # Given a message shop ana asked to send, still queued (a dead letter redriven, say)
+    # when the shop is deleted and created again with its id
+    before = container.store.get_shop("ana", fresh=True).incarnation
+    asked = ShopMessage(
+        shop_id="ana",
+        message_id="order-1042-shipped",
+        channel=Channel.SMS,
+        customer_address=PHONE,
+        shop_address=SMS_NUMBER,
+        text="Seu pedido 1042 saiu para entrega, Rua das Flores 12",
+        requested_at=datetime.now(UTC),
+        shop_incarnation=before,
+    )
+    assert client.http.delete("/admin/shops/ana", headers=ADMIN).status_code == 200
+    clock.now = datetime.now(UTC) + timedelta(minutes=10)
+    assert put_shop("ana").status_code == 201
+    container.queues.send_inbound(asked)
+    # When the workers run
+    run_workers()
+    # Then the new shop neither posts nor sends it
+    assert slack.posts == []
+    assert twilio.sent == []
+    assert container.store.recent_conversations("ana", 10) == []
