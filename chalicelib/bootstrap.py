@@ -199,7 +199,16 @@ class Container:
 
     @cached_property
     def admin(self) -> ShopAdmin:
-        return ShopAdmin(self.store, self.vault, self.settings.public_url, self.installs)
+        return ShopAdmin(
+            self.store,
+            self.vault,
+            self.settings.public_url,
+            self.installs,
+            self.media,
+            self.new_id,
+            self.clock,
+            self.settings.shop_cache_seconds,
+        )
 
     @cached_property
     def twilio_numbers(self) -> "TwilioConnect":
@@ -297,7 +306,7 @@ class Container:
 
     @cached_property
     def redelivery(self) -> Redelivery:
-        return Redelivery(self.store, self.queues, self.clock)
+        return Redelivery(self.store, self.queues, self.media, self.clock)
 
     @cached_property
     def replies(self) -> ReplyDispatcher:

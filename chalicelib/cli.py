@@ -1,8 +1,8 @@
 """`threadline`: the operators' command line.
 
 It speaks to a deployment's admin API (`--api`, `--token`, or THREADLINE_API_URL and
-THREADLINE_ADMIN_TOKEN; the local stack's by default) and, for dead-letter queues, to AWS
-with the usual credentials.
+THREADLINE_ADMIN_TOKEN; the local stack's by default) and, for dead-letter queues and the
+table's one-off upgrades, to AWS with the usual credentials.
 """
 
 import json
@@ -515,6 +515,20 @@ def dlq_redrive(
             f"(SQS move task {redrive.task_handle}).",
             highlight=False,
         )
+
+
+@app.command("index-customer-data")
+def index_customer_data() -> None:
+    """File the customer messages and profiles stored before the customer index (GSI2)
+    existed under it, so erasure, export and shop deletion find them: once, after upgrading
+    (a table scan)."""
+    import boto3
+
+    from chalicelib.settings import TABLE_NAME
+    from chalicelib.store import Store
+
+    indexed = Store(boto3.client("dynamodb"), TABLE_NAME, 0).index_customer_data()
+    console.print(f"[green]Indexed[/green] {_counted(indexed, 'item')}.", highlight=False)
 
 
 def main() -> None:

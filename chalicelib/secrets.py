@@ -63,6 +63,19 @@ class SecretVault:
         self._provider.clear_cache()  # type: ignore[no-untyped-call]
         return str(answer["VersionId"])
 
+    def revive(self, shop_id: str) -> None:
+        """Makes a deleted shop's secret writable for a shop created again with its id:
+        Secrets Manager refuses new values for a secret scheduled for deletion until it is
+        restored (the new shop's values then replace the old ones)."""
+        try:
+            described = self._client.describe_secret(SecretId=self._name(shop_id))
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ResourceNotFoundException":
+                raise
+            return
+        if "DeletedDate" in described:
+            self._client.restore_secret(SecretId=self._name(shop_id))
+
     def delete(self, shop_id: str) -> None:
         """Schedules the shop's secrets for deletion (Secrets Manager keeps them 7 days, in
         case the shop was deleted by mistake)."""

@@ -6,6 +6,8 @@ index):
 | pattern                                | PK / GSI1PK                         | SK / GSI1SK      |
 |----------------------------------------|-------------------------------------|------------------|
 | shop config by id (all: a scan)        | SHOP#{shop}                         | SHOP             |
+| a shop deleted a moment ago (its id    | SHOP#{shop}                         | DELETED          |
+| waits till no container caches it)     |                                     |                  |
 | shop by inbound address (number, email)| ADDRESS#{address}                   | ADDRESS          |
 | shops of a Slack workspace             | GSI1: TEAM#{team}                   | {shop}           |
 | message by provider delivery (dedupe)  | SHOP#{shop}#MSG#{message key}       | MESSAGE          |
@@ -14,11 +16,13 @@ index):
 | open conversation by (shop, customer)  | SHOP#{shop}#OPEN#{customer address} | POINTER          |
 | conversation by Slack thread           | SLACK#{team}#{channel}#{thread ts}  | POINTER          |
 | conversation by an email's Message-ID  | SHOP#{shop}#MAILID#{message id}     | POINTER          |
+| ... every Message-ID of a conversation | GSI1: MAILIDS#{shop}#{conversation} | {message id}     |
 | mail quarantined or dropped, by reason | SHOP#{shop}                         | COUNTERS         |
 | a customer's erasure, its receipt      | SHOP#{shop}#ERASURES                | {erased at}      |
 | a customer's linked identities         | SHOP#{shop}#CUSTOMER#{customer id}  | PROFILE          |
 | profile by identity (number or email)  | SHOP#{shop}#IDENTITY#{identity}     | POINTER          |
 | latest edit/deletion of a Slack message| SLACK#{team}#{channel}#{ts}         | REVISION         |
+| ... of every message of a thread       | GSI1: REVISIONS#{team}#{channel}#{thread ts} | {ts}    |
 | a post made for an agent or by itself  | SLACK#{team}#POST#{job's post id}   | POST             |
 | a shop message, by the caller's id     | SHOP#{shop}#SHOPMESSAGE#{caller id} | REQUEST          |
 | a dead letter told in Slack (30 days)  | DEADLETTER#{SQS message id}         | TOLD             |
@@ -29,11 +33,23 @@ index):
 | conversations of a shop, by start      | GSI1: SHOP#{shop}#CONVERSATIONS     | {created iso}    |
 | customer messages not yet processed    | GSI1: UNPROCESSED#{shard 0-7}       | {due time}#{key} |
 | ... left to operators after a day      | GSI1: STRANDED#{shard 0-7}          | {iso time}#{key} |
+| a shop's stored customer messages, by  | GSI2: SHOP#{shop}#MESSAGES          | {address hash}#  |
+| customer (erasure, export, deletion)   |                                     | {iso time}#{key} |
+| a shop's customer profiles (deletion)  | GSI2: SHOP#{shop}#PROFILES          | {customer id}    |
 
 A customer message is written into an UNPROCESSED partition of GSI1 by the same put that
 stores it (no extra call on the ack path), sorted by when it is due to be queued again;
 processing moves it onto its conversation's timeline, so the partition holds exactly what
 still waits. Eight shards spread its writes.
+
+The same put files every customer message under GSI2 too, for good: by shop, then by a
+SHA-256 of the customer's address (fixed length, so a prefix query for one customer never
+matches another's, whatever characters an address holds). Erasure and export find through it
+what no conversation's timeline holds (messages waiting for Slack, unprocessed, stranded or
+discarded), and a shop's deletion finds everything its customers left, their profiles too.
+GSI2 projects keys only; its readers fetch the items themselves, consistently. Messages and
+profiles stored before GSI2 existed lack its keys: `threadline index-customer-data`
+(`Store.index_customer_data`) files them.
 
 Reports read a period of a shop's conversations with one key condition on the
 CONVERSATIONS partition (`GSI1SK BETWEEN start AND end`), following every page: the sort
@@ -70,11 +86,14 @@ edit or deletion record of a Slack message expires after the shortest retention 
 shop: it only matters until the reply it changes is sent. Shop configs, counters, erasure
 receipts and installations never expire; a customer profile and its identity pointers expire
 that long after the shop last changed its links. The callers compute `expires_at` from the shop
-(`Shop.expiry`), so no write reads the shop for it.
+(`Shop.expiry`), so no write reads the shop for it. The record of a shop's deletion expires
+when its id may be used again.
 """
 
+import hashlib
+import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -130,6 +149,11 @@ def _key(pk: str, sk: str) -> dict[str, Any]:
     return _to_attributes({"PK": fitted(pk, PARTITION_KEY_BYTES), "SK": sk})
 
 
+def _stored_key(item: Item) -> dict[str, Any]:
+    """The key of an item read back: as stored, not fitted again."""
+    return _to_attributes({"PK": item["PK"], "SK": item["SK"]})
+
+
 def _condition_failed(error: ClientError) -> bool:
     return bool(error.response["Error"]["Code"] == "ConditionalCheckFailedException")
 
@@ -180,6 +204,23 @@ def mail_key(message_id: str) -> str:
 
 def _mail_pointer_key(shop_id: str, message_id: str) -> dict[str, Any]:
     return _key(f"SHOP#{shop_id}#MAILID#{mail_key(message_id)}", "POINTER")
+
+
+def _mail_pointer(
+    shop_id: str, conversation_id: str, message_id: str, expires_at: int | None
+) -> dict[str, Any]:
+    """A Message-ID pointer, filed under its conversation too, for its erasure."""
+    return {
+        **_mail_pointer_key(shop_id, message_id),
+        **_to_attributes(
+            {
+                "conversation_id": conversation_id,
+                "GSI1PK": f"MAILIDS#{shop_id}#{conversation_id}",
+                "GSI1SK": mail_key(message_id),
+                **_expiry(expires_at),
+            }
+        ),
+    }
 
 
 def _profile_key(shop_id: str, customer_id: str) -> dict[str, Any]:
@@ -233,6 +274,14 @@ def _installation_key(enterprise_id: str | None, team_id: str) -> dict[str, Any]
 
 
 UNPROCESSED_SHARDS = 8
+# A batch read or write is repeated this often for what DynamoDB handed back unprocessed.
+_BATCH_ATTEMPTS = 6
+
+
+def _back_off(attempt: int) -> None:
+    time.sleep(min(0.05 * 2**attempt, 1.0))
+
+
 DIGEST_RECORD_LIFETIME = timedelta(days=40)
 
 
@@ -267,6 +316,33 @@ def _unprocessed_keys(
     return {
         "GSI1PK": f"{partition}#{shard}",
         "GSI1SK": f"{due.astimezone(UTC).isoformat()}#{_sort_part(message.message_key)}",
+    }
+
+
+def customer_digest(address: str) -> str:
+    """A customer's address as the MESSAGES index sorts it (emails compared in lower case,
+    as intake stores them)."""
+    return hashlib.sha256(address.strip().lower().encode("utf-8")).hexdigest()
+
+
+def _messages_partition(shop_id: str) -> str:
+    return f"SHOP#{shop_id}#MESSAGES"
+
+
+def _profiles_partition(shop_id: str) -> str:
+    return f"SHOP#{shop_id}#PROFILES"
+
+
+def _profile_index_keys(shop_id: str, customer_id: str) -> Item:
+    return {"GSI2PK": _profiles_partition(shop_id), "GSI2SK": customer_id}
+
+
+def _customer_index_keys(message: InboundMessage) -> Item:
+    at = message.received_at.astimezone(UTC).isoformat()
+    key = _sort_part(message.message_key)
+    return {
+        "GSI2PK": _messages_partition(message.shop_id),
+        "GSI2SK": f"{customer_digest(message.customer_address)}#{at}#{key}",
     }
 
 
@@ -378,12 +454,25 @@ class Store:
             raise Conflict(f"already used by another shop: {', '.join(taken)}") from error
         self._shops.clear_cache()  # type: ignore[no-untyped-call]
 
-    def delete_shop(self, shop: Shop) -> None:
+    def delete_shop(self, shop: Shop, now: datetime, recreate_after: timedelta) -> None:
         """Removes a shop's configuration, its counters and its claims on addresses, at once
-        (its conversations are erased before, customer by customer)."""
+        (its conversations are erased before, customer by customer), leaving a record of the
+        deletion that keeps its id from being used again before `recreate_after`."""
         owner = _to_attributes({":shop": shop.shop_id})
+        until = int((now + recreate_after).timestamp())
         actions: list[dict[str, Any]] = [
             {"Delete": {"TableName": self._table, "Key": shop_key(shop.shop_id)}},
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": {
+                        **_key(f"SHOP#{shop.shop_id}", "DELETED"),
+                        **_to_attributes(
+                            {"deleted_at": now.isoformat(), "until": until, "expires_at": until}
+                        ),
+                    },
+                }
+            },
             {
                 "Delete": {
                     "TableName": self._table,
@@ -404,6 +493,15 @@ class Store:
         ]
         self._client.transact_write_items(TransactItems=actions)
         self._shops.clear_cache()  # type: ignore[no-untyped-call]
+
+    def shop_deleted_until(self, shop_id: str, now: datetime) -> datetime | None:
+        """Until when a shop deleted a moment ago keeps its id from being used again; None
+        when it may be (TTL deletes the record some time after)."""
+        item = self._client.get_item(
+            TableName=self._table, Key=_key(f"SHOP#{shop_id}", "DELETED"), ConsistentRead=True
+        ).get("Item")
+        until = int(_from_attributes(item)["until"]) if item else 0
+        return datetime.fromtimestamp(until, UTC) if until > now.timestamp() else None
 
     def shops(self) -> list[Shop]:
         """Every shop (an operator's listing: a scan, which a few thousand shops afford)."""
@@ -463,6 +561,7 @@ class Store:
         values = {
             **_model_values(message),
             **_unprocessed_keys(message, due=message.received_at + FIRST_REQUEUE_AFTER),
+            **_customer_index_keys(message),
             "status": InboundStatus.RECEIVED.value,
             **_expiry(expires_at),
         }
@@ -483,7 +582,7 @@ class Store:
 
     def begin_inbound_attempt(self, message: InboundMessage) -> InboundProgress:
         """Counts one more attempt at a customer message and tells how far it got. Not
-        stored (erased meanwhile, or handed to the worker directly): nothing is written."""
+        stored (erased meanwhile): nothing is written, and the status is None."""
         try:
             response = self._client.update_item(
                 TableName=self._table,
@@ -506,13 +605,13 @@ class Store:
             attempt=int(values["attempts"]),
         )
 
-    def mark_posted(self, message: InboundMessage, slack_ts: str) -> None:
-        """Notes that the message is in its thread, before the rest of its processing: a
-        retry after a later failure goes on from there."""
-        # Not stored (erased meanwhile, or handed to the worker directly): nothing to note.
-        self._set_if_stored(
-            _message_key(message.shop_id, message.message_key), "slack_ts", slack_ts
-        )
+    def mark_posted(self, message: InboundMessage, slack_ts: str, channel_id: str) -> None:
+        """Notes that the message is in its thread (and in which channel, for an erasure
+        before it is recorded), before the rest of its processing: a retry after a later
+        failure goes on from there."""
+        key = _message_key(message.shop_id, message.message_key)
+        # Not stored (erased meanwhile): nothing to note.
+        self._set_all_if_stored(key, {"slack_ts": slack_ts, "slack_channel_id": channel_id})
 
     def mark_files_posted(self, message: InboundMessage) -> None:
         """Notes that the message's files followed it into its thread."""
@@ -522,14 +621,21 @@ class Store:
     def _set_if_stored(self, key: dict[str, Any], name: str, value: object) -> bool:
         """Sets one attribute of an item that exists; False (and nothing written) when the
         item is gone, so an update never brings back a half of an erased item."""
+        return self._set_all_if_stored(key, {name: value})
+
+    def _set_all_if_stored(self, key: dict[str, Any], values: Item) -> bool:
+        """`_set_if_stored` for several attributes at once."""
+        names = {f"#n{n}": name for n, name in enumerate(values)}
         try:
             self._client.update_item(
                 TableName=self._table,
                 Key=key,
-                UpdateExpression="SET #name = :value",
+                UpdateExpression="SET " + ", ".join(f"{name} = :v{name[2:]}" for name in names),
                 ConditionExpression="attribute_exists(PK)",
-                ExpressionAttributeNames={"#name": name},
-                ExpressionAttributeValues=_to_attributes({":value": value}),
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=_to_attributes(
+                    {f":v{n}": value for n, value in enumerate(values.values())}
+                ),
             )
         except ClientError as error:
             if not _condition_failed(error):
@@ -660,15 +766,12 @@ class Store:
                 {
                     "Put": {
                         "TableName": self._table,
-                        "Item": {
-                            **_mail_pointer_key(message.shop_id, message.email.message_id),
-                            **_to_attributes(
-                                {
-                                    "conversation_id": conversation.conversation_id,
-                                    **_expiry(expires_at),
-                                }
-                            ),
-                        },
+                        "Item": _mail_pointer(
+                            message.shop_id,
+                            conversation.conversation_id,
+                            message.email.message_id,
+                            expires_at,
+                        ),
                     }
                 }
             )
@@ -694,51 +797,235 @@ class Store:
         ]
         if removals:
             extra_update += " REMOVE " + ", ".join(removals)
-        self._client.transact_write_items(
-            TransactItems=[
-                {
-                    "Update": {
-                        "TableName": self._table,
-                        "Key": _message_key(message.shop_id, message.message_key),
-                        "UpdateExpression": "SET #status = :processed, "
-                        "conversation_id = :conversation, slack_ts = :slack_ts, "
-                        "GSI1PK = :timeline_pk, GSI1SK = :timeline_sk",
-                        "ExpressionAttributeNames": {"#status": "status"},
-                        "ExpressionAttributeValues": _to_attributes(message_values),
-                    }
-                },
-                {
-                    "Update": {
-                        "TableName": self._table,
-                        "Key": _conversation_key(message.shop_id, conversation.conversation_id),
-                        # Replies go from the number the customer last wrote to.
-                        "UpdateExpression": "SET message_count = if_not_exists(message_count, "
-                        ":zero) + :one, last_customer_message_at = :at, shop_address = :to, "
-                        "version = if_not_exists(version, :zero) + :one, "
-                        "#status = :status" + extra_update,
-                        "ExpressionAttributeNames": {"#status": "status"},
-                        "ExpressionAttributeValues": _to_attributes(conversation_values),
-                    }
-                },
-                *pointers,
-            ]
-        )
+        try:
+            self._client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Update": {
+                            "TableName": self._table,
+                            "Key": _message_key(message.shop_id, message.message_key),
+                            "UpdateExpression": "SET #status = :processed, "
+                            "conversation_id = :conversation, slack_ts = :slack_ts, "
+                            "GSI1PK = :timeline_pk, GSI1SK = :timeline_sk",
+                            # An update of an erased item would bring a half of it back.
+                            "ConditionExpression": "attribute_exists(PK)",
+                            "ExpressionAttributeNames": {"#status": "status"},
+                            "ExpressionAttributeValues": _to_attributes(message_values),
+                        }
+                    },
+                    {
+                        "Update": {
+                            "TableName": self._table,
+                            "Key": _conversation_key(message.shop_id, conversation.conversation_id),
+                            # Replies go from the number the customer last wrote to.
+                            "UpdateExpression": "SET message_count = if_not_exists("
+                            "message_count, :zero) + :one, last_customer_message_at = :at, "
+                            "shop_address = :to, version = if_not_exists(version, :zero) + :one, "
+                            "#status = :status" + extra_update,
+                            "ConditionExpression": "attribute_exists(PK)",
+                            "ExpressionAttributeNames": {"#status": "status"},
+                            "ExpressionAttributeValues": _to_attributes(conversation_values),
+                        }
+                    },
+                    *pointers,
+                ]
+            )
+        except ClientError as error:
+            if any(_cancelled_by_condition(error)):
+                # The retry finds the message gone and drops it.
+                raise Retryable("the message or its conversation was erased meanwhile") from error
+            raise
         if expires_at is not None:
             self._extend_pointers(conversation, expires_at)
 
     def discard_inbound(self, message: InboundMessage, reason: str) -> None:
         """Marks a stored message processed without a conversation (automated mail that
-        answers nothing), and counts it."""
-        self._client.update_item(
+        answers nothing), and counts it; one erased meanwhile stays erased."""
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=_message_key(message.shop_id, message.message_key),
+                UpdateExpression="SET #status = :processed, discarded = :reason "
+                "REMOVE GSI1PK, GSI1SK",
+                ConditionExpression="attribute_exists(PK)",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=_to_attributes(
+                    {":processed": InboundStatus.PROCESSED.value, ":reason": reason}
+                ),
+            )
+        except ClientError as error:
+            if not _condition_failed(error):
+                raise
+            return
+        self.count(message.shop_id, reason)
+
+    def stored_messages(self, shop_id: str, addresses: Iterable[str] | None = None) -> list[Item]:
+        """Every stored customer message from `addresses` (None: from any customer of the
+        shop), as stored now: the index finds them, the table is read for them, so one
+        erased meanwhile is left out."""
+        partition = {":pk": _messages_partition(shop_id)}
+        conditions = [("GSI2PK = :pk", partition)]
+        if addresses is not None:
+            conditions = [
+                ("GSI2PK = :pk AND begins_with(GSI2SK, :prefix)", partition | {":prefix": prefix})
+                for prefix in sorted({customer_digest(address) + "#" for address in addresses})
+            ]
+        keys: list[dict[str, Any]] = []
+        paginator = self._client.get_paginator("query")
+        for condition, values in conditions:
+            pages = paginator.paginate(
+                TableName=self._table,
+                IndexName="GSI2",
+                KeyConditionExpression=condition,
+                ExpressionAttributeValues=_to_attributes(values),
+            )
+            keys += [
+                {"PK": item["PK"], "SK": item["SK"]}
+                for page in pages
+                for item in page.get("Items", [])
+            ]
+        return self._read_all(keys)
+
+    def stored_message(self, shop_id: str, message_key: str) -> Item | None:
+        """A customer message as stored, read consistently."""
+        response = self._client.get_item(
+            TableName=self._table, Key=_message_key(shop_id, message_key), ConsistentRead=True
+        )
+        item = response.get("Item")
+        return _from_attributes(item) if item else None
+
+    def _read_all(self, keys: list[dict[str, Any]]) -> list[Item]:
+        """The items of `keys` that exist, read consistently, in no particular order."""
+        found: list[Item] = []
+        pending = list({(k["PK"]["S"], k["SK"]["S"]): k for k in keys}.values())
+        for attempt in range(_BATCH_ATTEMPTS):
+            left: list[dict[str, Any]] = []
+            for start in range(0, len(pending), 100):
+                response = self._client.batch_get_item(
+                    RequestItems={
+                        self._table: {"Keys": pending[start : start + 100], "ConsistentRead": True}
+                    }
+                )
+                found += map(_from_attributes, response["Responses"].get(self._table, []))
+                left += response.get("UnprocessedKeys", {}).get(self._table, {}).get("Keys", [])
+            if not left:
+                return found
+            pending = left
+            _back_off(attempt)
+        raise Retryable("DynamoDB kept some items of a batch read unread")
+
+    def _delete_all(self, keys: list[dict[str, Any]]) -> None:
+        """Deletes every item of `keys`, batch by batch, until DynamoDB has taken them all
+        (a batch write may hand some back unprocessed when throttled)."""
+        pending = list({(k["PK"]["S"], k["SK"]["S"]): k for k in keys}.values())
+        for attempt in range(_BATCH_ATTEMPTS):
+            left: list[dict[str, Any]] = []
+            for start in range(0, len(pending), 25):
+                response = self._client.batch_write_item(
+                    RequestItems={
+                        self._table: [
+                            {"DeleteRequest": {"Key": key}} for key in pending[start : start + 25]
+                        ]
+                    }
+                )
+                unprocessed = response.get("UnprocessedItems", {}).get(self._table, [])
+                left += [request["DeleteRequest"]["Key"] for request in unprocessed]
+            if not left:
+                return
+            pending = left
+            _back_off(attempt)
+        raise Retryable("DynamoDB kept some items of an erasure undeleted; erase again")
+
+    def erase_messages(self, items: list[Item]) -> int:
+        """Deletes stored customer messages that no conversation's erasure covers (waiting,
+        unprocessed, stranded, discarded) and the Message-ID pointer a processed one left,
+        while it still names that message's conversation; returns how many went."""
+        self._delete_all([_stored_key(item) for item in items])
+        for item in items:
+            email = item.get("email")
+            conversation_id = item.get("conversation_id")
+            if not (isinstance(email, dict) and email.get("message_id") and conversation_id):
+                continue
+            try:
+                self._client.delete_item(
+                    TableName=self._table,
+                    Key=_mail_pointer_key(str(item["shop_id"]), str(email["message_id"])),
+                    ConditionExpression="conversation_id = :id",
+                    ExpressionAttributeValues=_to_attributes({":id": conversation_id}),
+                )
+            except ClientError as error:
+                if not _condition_failed(error):
+                    raise
+        return len(items)
+
+    def index_customer_data(self) -> int:
+        """Files the customer messages and profiles stored before GSI2 existed under it (a
+        scan of the whole table, run once by an operator after upgrading); returns how
+        many."""
+        paginator = self._client.get_paginator("scan")
+        pages = paginator.paginate(
             TableName=self._table,
-            Key=_message_key(message.shop_id, message.message_key),
-            UpdateExpression="SET #status = :processed, discarded = :reason REMOVE GSI1PK, GSI1SK",
-            ExpressionAttributeNames={"#status": "status"},
+            FilterExpression="((SK = :message AND attribute_exists(provider)) OR SK = :profile) "
+            "AND attribute_not_exists(GSI2PK)",
             ExpressionAttributeValues=_to_attributes(
-                {":processed": InboundStatus.PROCESSED.value, ":reason": reason}
+                {":message": "MESSAGE", ":profile": "PROFILE"}
             ),
         )
-        self.count(message.shop_id, reason)
+        indexed = 0
+        for page in pages:
+            for item in map(_from_attributes, page.get("Items", [])):
+                if item["SK"] == "PROFILE":
+                    keys = _profile_index_keys(str(item["shop_id"]), str(item["customer_id"]))
+                else:
+                    keys = _customer_index_keys(InboundMessage.model_validate(item))
+                try:
+                    self._client.update_item(
+                        TableName=self._table,
+                        Key=_stored_key(item),
+                        UpdateExpression="SET GSI2PK = :pk, GSI2SK = :sk",
+                        # Erased meanwhile: nothing to bring back.
+                        ConditionExpression="attribute_exists(PK)",
+                        ExpressionAttributeValues=_to_attributes(
+                            {":pk": keys["GSI2PK"], ":sk": keys["GSI2SK"]}
+                        ),
+                    )
+                except ClientError as error:
+                    if not _condition_failed(error):
+                        raise
+                    continue
+                indexed += 1
+        return indexed
+
+    def erase_profiles(self, shop_id: str) -> int:
+        """Deletes every customer profile of a shop and the identity pointers to it (a
+        deleted shop's links, which a shop created again with its id must not inherit);
+        returns how many profiles went."""
+        paginator = self._client.get_paginator("query")
+        pages = paginator.paginate(
+            TableName=self._table,
+            IndexName="GSI2",
+            KeyConditionExpression="GSI2PK = :pk",
+            ExpressionAttributeValues=_to_attributes({":pk": _profiles_partition(shop_id)}),
+        )
+        keys = [{"PK": i["PK"], "SK": i["SK"]} for page in pages for i in page.get("Items", [])]
+        profiles = [CustomerProfile.model_validate(item) for item in self._read_all(keys)]
+        self._delete_all(
+            [_profile_key(shop_id, profile.customer_id) for profile in profiles]
+            + [_identity_key(shop_id, i) for profile in profiles for i in profile.identities]
+        )
+        return len(profiles)
+
+    def erase_digests(self, shop_id: str) -> None:
+        """Deletes a shop's daily digest records (a shop created again with its id starts
+        its digests afresh)."""
+        paginator = self._client.get_paginator("query")
+        pages = paginator.paginate(
+            TableName=self._table,
+            KeyConditionExpression="PK = :pk",
+            ProjectionExpression="PK, SK",
+            ExpressionAttributeValues=_to_attributes({":pk": f"SHOP#{shop_id}#DIGEST"}),
+        )
+        self._delete_all([item for page in pages for item in page.get("Items", [])])
 
     def count(self, shop_id: str, name: str) -> None:
         """Adds one to a shop's counter (quarantined spam, discarded automated mail, ...)."""
@@ -797,10 +1084,7 @@ class Store:
         for message_id in message_ids:
             self._client.put_item(
                 TableName=self._table,
-                Item={
-                    **_mail_pointer_key(shop_id, message_id),
-                    **_to_attributes({"conversation_id": conversation_id, **_expiry(expires_at)}),
-                },
+                Item=_mail_pointer(shop_id, conversation_id, message_id, expires_at),
             )
 
     def get_conversation(self, shop_id: str, conversation_id: str) -> Conversation | None:
@@ -1183,10 +1467,22 @@ class Store:
         shop_id = conversation.shop_id
         keys = [_conversation_key(shop_id, conversation.conversation_id)]
         keys += _thread_pointer_of(conversation)
+        # Every Message-ID filed under it (the customer's, ours, SES's), and every edit or
+        # deletion of a message in its thread (agents' notes too, which are stored nowhere
+        # else).
+        keys += self._filed_under(f"MAILIDS#{shop_id}#{conversation.conversation_id}")
+        if conversation.slack_team_id and conversation.slack_thread:
+            channel, thread_ts = conversation.slack_thread
+            thread = f"{conversation.slack_team_id}#{channel}#{thread_ts}"
+            keys += self._filed_under(f"REVISIONS#{thread}")
         for item in items:
-            keys.append(_to_attributes({"PK": item["PK"], "SK": item["SK"]}))
+            keys.append(_stored_key(item))
             if item.get("provider_message_id") and "agent_user_id" in item:
                 keys.append(_provider_pointer_key(shop_id, str(item["provider_message_id"])))
+                if item.get("channel") == "email":
+                    # SES's id of a reply, filed before pointers were filed by conversation.
+                    ses_id = f"{item['provider_message_id']}@email.amazonses.com"
+                    keys.append(_mail_pointer_key(shop_id, ses_id))
             email = item.get("email")
             if isinstance(email, dict) and email.get("message_id"):
                 keys.append(_mail_pointer_key(shop_id, str(email["message_id"])))
@@ -1212,15 +1508,7 @@ class Store:
         if conversation.slack_team_id:
             keys += [_key(f"SLACK#{conversation.slack_team_id}#POST#{p}", "POST") for p in posts]
         # A post record may be named twice: by its reply's item, and by the rule for posts.
-        keys = list({(key["PK"]["S"], key["SK"]["S"]): key for key in keys}.values())
-        for start in range(0, len(keys), 25):
-            self._client.batch_write_item(
-                RequestItems={
-                    self._table: [
-                        {"DeleteRequest": {"Key": key}} for key in keys[start : start + 25]
-                    ]
-                }
-            )
+        self._delete_all(keys)
         # The customer's pointer, only if it still points at this conversation.
         try:
             self._client.delete_item(
@@ -1233,6 +1521,20 @@ class Store:
             if not _condition_failed(error):
                 raise
         return len(items)
+
+    def _filed_under(self, partition: str) -> list[dict[str, Any]]:
+        """The keys of every item in a GSI1 partition."""
+        paginator = self._client.get_paginator("query")
+        pages = paginator.paginate(
+            TableName=self._table,
+            IndexName="GSI1",
+            KeyConditionExpression="GSI1PK = :pk",
+            ProjectionExpression="PK, SK",
+            ExpressionAttributeValues=_to_attributes({":pk": partition}),
+        )
+        return [
+            {"PK": item["PK"], "SK": item["SK"]} for page in pages for item in page.get("Items", [])
+        ]
 
     def record_erasure(self, shop_id: str, receipt: Item) -> None:
         """Keeps an erasure's receipt: counts and a hash of the address, nothing personal."""
@@ -1382,6 +1684,9 @@ class Store:
         }
         if revision.text is not None:
             values["text"] = revision.text
+        if revision.thread_ts is not None:
+            thread = f"{revision.team_id}#{revision.channel_id}#{revision.thread_ts}"
+            values |= {"GSI1PK": f"REVISIONS#{thread}", "GSI1SK": revision.ts}
         # A deletion always lands; an edit only over an older edit.
         only_newer: dict[str, Any] = {}
         if not revision.deleted:
@@ -1591,7 +1896,9 @@ class Store:
                 TableName=self._table,
                 Key=_message_key(message.shop_id, message.message_key),
                 UpdateExpression="SET shown_status = :status, shown_rank = :rank",
-                ConditionExpression="attribute_not_exists(shown_rank) OR shown_rank < :rank",
+                # An erased reply stays erased.
+                ConditionExpression="attribute_exists(PK) AND "
+                "(attribute_not_exists(shown_rank) OR shown_rank < :rank)",
                 ExpressionAttributeValues=_to_attributes(
                     {":status": message.status.value, ":rank": delivery_rank(message.status)}
                 ),
@@ -1696,7 +2003,13 @@ class Store:
                         "TableName": self._table,
                         "Item": {
                             **_profile_key(shop_id, profile.customer_id),
-                            **_to_attributes({**values, **_expiry(expires_at)}),
+                            **_to_attributes(
+                                {
+                                    **values,
+                                    **_profile_index_keys(shop_id, profile.customer_id),
+                                    **_expiry(expires_at),
+                                }
+                            ),
                         },
                     }
                 }

@@ -167,6 +167,7 @@ def _revision(payload: dict[str, Any], event: dict[str, Any]) -> ReplyRevision |
         ts=_text(ts, "event ts"),
         text=None if deleted else plain_text(text if isinstance(text, str) else ""),
         revised_ts=_text(event.get("ts") if deleted else edited.get("ts"), "revision ts"),
+        thread_ts=_text(thread_ts, "thread_ts"),
     )
 
 

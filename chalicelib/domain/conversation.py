@@ -149,6 +149,8 @@ class InboundMessage(BaseModel):
     media: tuple[MediaItem, ...] = ()
     received_at: datetime
     email: EmailHeaders | None = None
+    # The shop's incarnation when it arrived (see Shop.incarnation).
+    shop_incarnation: str | None = None
 
     @property
     def message_key(self) -> str:
@@ -182,6 +184,8 @@ class ShopMessage(BaseModel):
     content_sid: str | None = None
     content_variables: dict[str, str] | None = None
     requested_at: datetime
+    # The shop's incarnation when it was asked for (see Shop.incarnation).
+    shop_incarnation: str | None = None
 
     @property
     def customer_key(self) -> str:
@@ -507,6 +511,8 @@ class ReplyRevision(BaseModel):
     ts: str
     text: str | None
     revised_ts: str
+    # The thread the message is in, so the revision is erased with its conversation.
+    thread_ts: str | None = None
 
     @property
     def deleted(self) -> bool:

@@ -254,6 +254,15 @@ class Shop(_Strict):
     # Customers' data expires this many days after it was written (a conversation: after
     # its last activity); null keeps it until it is erased.
     retention_days: RetentionDays = None
+    # Given when the shop is created (or first changed, for shops older than it), never
+    # shown: messages carry it, so a shop deleted and created again with the same id never
+    # takes what was queued for the one before.
+    incarnation: str | None = None
+
+    def takes(self, incarnation: str | None) -> bool:
+        """Whether a message stamped with `incarnation` was meant for this shop (unstamped
+        ones, and any for a shop older than incarnations, are)."""
+        return incarnation is None or self.incarnation in (None, incarnation)
 
     def expiry(self, written_at: datetime) -> int | None:
         """When a record written (or last touched) at `written_at` expires, in epoch seconds
@@ -405,7 +414,7 @@ def webhook_urls(public_url: str, shop_id: str) -> dict[str, str]:
 def masked_document(shop: Shop, secrets: ShopSecrets, public_url: str) -> dict[str, object]:
     """The shop JSON as the admin API shows it: secrets replaced by a mask or null, and the
     webhook URLs to paste into Twilio and Slack."""
-    document: dict[str, object] = shop.model_dump(mode="json")
+    document: dict[str, object] = shop.model_dump(mode="json", exclude={"incarnation"})
     document["webhooks"] = webhook_urls(public_url, shop.shop_id)
     if shop.slack:
         slack = dict(shop.slack.model_dump(mode="json"))

@@ -72,6 +72,7 @@ from chalicelib.services.ports import (
     SlackFactory,
     SlackPort,
 )
+from chalicelib.services.shops import shop_taking
 from chalicelib.store import Store
 
 logger = Logger(service="threadline", child=True)
@@ -132,11 +133,18 @@ class InboundProcessor:
         self._sla_minute_seconds = sla_minute_seconds
 
     def process(self, message: InboundMessage) -> None:
-        shop = self._store.get_shop(message.shop_id)
+        shop = shop_taking(self._store, message.shop_id, message.shop_incarnation)
         if shop is None:
-            logger.warning("message for an unknown shop dropped", shop_id=message.shop_id)
+            # Deleted since (maybe created again with its id: another shop's message).
+            logger.warning("message for a deleted shop dropped", shop_id=message.shop_id)
+            self._metrics.count(Metric.CUSTOMER_MESSAGE_DROPPED, message.channel)
             return
         progress = self._store.begin_inbound_attempt(message)
+        if progress.status is None:
+            # Its stored copy was erased while it waited: posting it would bring it back.
+            logger.info("erased message dropped", message_key=message.message_key)
+            self._metrics.count(Metric.CUSTOMER_MESSAGE_DROPPED, message.channel)
+            return
         if progress.status is InboundStatus.PROCESSED:
             logger.info("already processed", message_key=message.message_key)
             return
@@ -215,7 +223,7 @@ class InboundProcessor:
             ts = slack.find_posted(channel, thread_ts, post.metadata, since)
         if ts is None:
             ts = slack.post(channel, post, thread_ts=thread_ts)
-        self._store.mark_posted(message, ts)
+        self._store.mark_posted(message, ts, channel)
         return ts
 
     def _post_files(
@@ -240,9 +248,9 @@ class InboundProcessor:
         """A message the shop sends first: the customer's conversation (a new one, linked to
         their last, when they have none open), its thread, and the message queued to be
         posted there and sent. A retry finds the conversation and thread it made."""
-        shop = self._store.get_shop(job.shop_id)
+        shop = shop_taking(self._store, job.shop_id, job.shop_incarnation)
         if shop is None:
-            logger.warning("message for an unknown shop dropped", shop_id=job.shop_id)
+            logger.warning("message for a deleted shop dropped", shop_id=job.shop_id)
             return
         token = self._vault.get(shop.shop_id).slack_bot_token
         if token is None:

@@ -4,6 +4,11 @@ A customer is named by one address, and covers every address linked to it: a pho
 both SMS and WhatsApp (the same person on two channels), and whatever the shop linked into
 the customer's profile.
 
+Their conversations hold most of it; the messages no conversation holds (waiting for the
+shop to connect Slack, unprocessed, stranded, automated mail discarded) are found through
+the store's index of every stored customer message by shop and address. A message erased
+while queued is dropped by the worker, which finds its stored copy gone.
+
 Erasure also deletes what the bot posted about the customer in Slack (each conversation's
 card and the customer's messages in its thread, canned and automatic replies posted for
 agents). Agents' own messages stay: a bot token cannot delete them, so the receipt counts
@@ -12,6 +17,7 @@ of our own data.
 """
 
 import hashlib
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -19,9 +25,10 @@ from urllib.parse import unquote
 
 from aws_lambda_powertools import Logger
 
-from chalicelib.domain.conversation import Conversation
+from chalicelib.domain.conversation import Channel, Conversation
 from chalicelib.domain.customers import CustomerProfile, addresses_of
 from chalicelib.domain.errors import NotFound
+from chalicelib.domain.shop import Shop
 from chalicelib.media import MediaStore
 from chalicelib.secrets import SecretVault
 from chalicelib.services.customers import address_in
@@ -31,7 +38,10 @@ from chalicelib.store import Store
 logger = Logger(service="threadline", child=True)
 
 # What a stored message carries for the table's sake, not the customer's.
-_KEYS = {"PK", "SK", "GSI1PK", "GSI1SK", "status_rank", "shown_rank"}
+_KEYS = {
+    *("PK", "SK", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK"),
+    *("status_rank", "shown_rank", "shop_incarnation"),
+}
 
 
 def _plain(value: Any) -> Any:
@@ -43,6 +53,39 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list | set | tuple):
         return [_plain(item) for item in value]
     return value
+
+
+def _shown(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Stored messages as an export shows them: the customer's data, not the table's."""
+    return [{k: _plain(v) for k, v in item.items() if k not in _KEYS} for item in items]
+
+
+@dataclass(frozen=True)
+class _Found:
+    """What is stored about a customer: their profile, each conversation with its timeline,
+    and their messages on no timeline."""
+
+    shop: Shop
+    profile: CustomerProfile | None
+    timelines: list[tuple[Conversation, list[dict[str, Any]]]]
+    outside: list[dict[str, Any]]
+
+
+def _stray_posts(shop: Shop, outside: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """The (channel, ts) of customer messages posted in a thread but never recorded there:
+    in the channel noted with the post, or (noted before channels were) the shop's channel
+    for the message's."""
+    posts = []
+    for item in outside:
+        ts = item.get("slack_ts")
+        if not ts:
+            continue
+        channel = item.get("slack_channel_id")
+        if channel is None and shop.slack is not None:
+            channel = shop.slack.channel_for(Channel(str(item["channel"])))
+        if channel is not None:
+            posts.append((str(channel), str(ts)))
+    return posts
 
 
 def _slack_posts(
@@ -82,46 +125,55 @@ class CustomerData:
         self._vault = vault
         self._slack = slack
 
-    def _customer(
-        self, shop_id: str, customer: str
-    ) -> tuple[CustomerProfile | None, list[Conversation]]:
-        if self._store.get_shop(shop_id) is None:
+    def _customer(self, shop_id: str, customer: str) -> _Found:
+        shop = self._store.get_shop(shop_id)
+        if shop is None:
             raise NotFound(f"no shop {shop_id}")
         address = address_in(customer)
         profile = self._store.customer_profile(shop_id, address)
-        return profile, self._store.conversations_of(shop_id, addresses_of(address, profile))
+        addresses = addresses_of(address, profile)
+        # Read first: a message processed meanwhile is then on a timeline read after it.
+        stored = self._store.stored_messages(shop_id, addresses)
+        conversations = self._store.conversations_of(shop_id, addresses)
+        timelines = [
+            (conversation, list(self._store.timeline(shop_id, conversation.conversation_id)))
+            for conversation in conversations
+        ]
+        on_timelines = {str(item["PK"]) for _, items in timelines for item in items}
+        outside = [item for item in stored if str(item["PK"]) not in on_timelines]
+        outside.sort(key=lambda item: str(item.get("received_at", "")))
+        return _Found(shop, profile, timelines, outside)
 
     def export(self, shop_id: str, customer: str) -> dict[str, Any]:
-        """Every conversation with the customer, each with every message as stored."""
-        profile, conversations = self._customer(shop_id, customer)
-        if not conversations:
-            raise NotFound("no conversations with this customer")
+        """Every conversation with the customer, each with every message as stored, and the
+        customer's messages that belong to no conversation (yet)."""
+        found = self._customer(shop_id, customer)
+        if not found.timelines and not found.outside and found.profile is None:
+            raise NotFound("nothing stored about this customer")
         return {
             "customer": unquote(customer),
-            "linked_identities": list(profile.identities) if profile else [],
+            "linked_identities": list(found.profile.identities) if found.profile else [],
             "exported_at": self._clock().isoformat(),
             "conversations": [
-                {
-                    "conversation": conversation.model_dump(mode="json"),
-                    "messages": [
-                        {k: _plain(v) for k, v in item.items() if k not in _KEYS}
-                        for item in self._store.timeline(shop_id, conversation.conversation_id)
-                    ],
-                }
-                for conversation in conversations
+                {"conversation": conversation.model_dump(mode="json"), "messages": _shown(items)}
+                for conversation, items in found.timelines
             ],
+            "messages_outside_conversations": _shown(found.outside),
         }
 
     def erase(self, shop_id: str, customer: str) -> dict[str, Any]:
         """Deletes the customer's conversations, messages, files and raw mail, every record
         pointing at them and the bot's posts about them in Slack; returns (and keeps) a
         receipt without personal data."""
-        profile, conversations = self._customer(shop_id, customer)
+        found = self._customer(shop_id, customer)
+        profile = found.profile
         messages = files = slack_deleted = slack_left = 0
         threads_left: list[dict[str, str]] = []
-        workspace = self._workspace(shop_id) if conversations else None
-        for conversation in conversations:
-            items = list(self._store.timeline(shop_id, conversation.conversation_id))
+        # A message outside the timelines may be in a thread already: posted by an attempt
+        # that failed after posting it (its files, say), so never recorded.
+        strays = _stray_posts(found.shop, found.outside)
+        workspace = self._workspace(shop_id) if found.timelines or strays else None
+        for conversation, items in found.timelines:
             deleted, left = self._erase_slack_posts(workspace, conversation, items)
             slack_deleted += deleted
             slack_left += left
@@ -134,6 +186,11 @@ class CustomerData:
                 )
             files += self._erase_files(shop_id, items)
             messages += self._store.erase_conversation(conversation, items)
+        deleted = self._delete_posts(workspace, strays, "no conversation")
+        slack_deleted += deleted
+        slack_left += len(strays) - deleted
+        files += self._erase_files(shop_id, found.outside)
+        outside = self._store.erase_messages(found.outside)
         if profile is not None:
             self._store.save_profile(None, [profile])
         erased_at: datetime = self._clock()
@@ -143,8 +200,10 @@ class CustomerData:
             "customer_sha256": hashlib.sha256(
                 f"{shop_id}:{unquote(customer)}".encode()
             ).hexdigest(),
-            "conversations": len(conversations),
-            "messages": messages,
+            "conversations": len(found.timelines),
+            "messages": messages + outside,
+            # Of those, the ones no conversation held (waiting, unprocessed, discarded).
+            "messages_outside_conversations": outside,
             "files": files,
             "slack_messages_deleted": slack_deleted,
             # Agents' own messages, and the bot's that Slack would not delete.
@@ -152,7 +211,12 @@ class CustomerData:
             "slack_threads_left": threads_left,
         }
         self._store.record_erasure(shop_id, receipt)
-        logger.info("customer erased", shop_id=shop_id, conversations=len(conversations))
+        logger.info(
+            "customer erased",
+            shop_id=shop_id,
+            conversations=len(found.timelines),
+            messages_outside_conversations=outside,
+        )
         return receipt
 
     def _workspace(self, shop_id: str) -> SlackPort | None:
@@ -169,33 +233,51 @@ class CustomerData:
         """Deletes the bot's posts about a conversation; returns how many went and how many
         of its thread's messages stay."""
         posts, agents = _slack_posts(conversation, items)
+        deleted = self._delete_posts(workspace, posts, conversation.conversation_id)
+        return deleted, len(posts) - deleted + agents
+
+    def _delete_posts(
+        self, workspace: SlackPort | None, posts: list[tuple[str, str]], about: str
+    ) -> int:
+        """Deletes (channel, ts) posts of the bot; returns how many went."""
         if workspace is None:
-            return 0, len(posts) + agents
+            return 0
         deleted = 0
         for channel, ts in posts:
             try:
                 workspace.delete(channel, ts)
             except Exception:
-                logger.exception(
-                    "Slack post not deleted", conversation_id=conversation.conversation_id
-                )
+                logger.exception("Slack post not deleted", conversation_id=about)
                 continue
             deleted += 1
-        return deleted, len(posts) - deleted + agents
+        return deleted
 
     def _erase_files(self, shop_id: str, items: list[dict[str, Any]]) -> int:
-        own: list[str] = []
-        raw: list[tuple[str, str]] = []
-        for item in items:
-            if "agent_user_id" in item:
-                own += [str(key) for key in item.get("media_keys") or []]
-            else:
-                own.append(f"{shop_id}/inbound/{item['provider']}:{item['provider_message_id']}/")
-                email = item.get("email")
-                location = email.get("raw_location") if isinstance(email, dict) else None
-                if location:
-                    raw.append((str(location[0]), str(location[1])))
-        erased = self._media.erase(self._media.bucket, own)
-        for bucket, key in raw:
-            erased += self._media.erase(bucket, [key])
-        return erased
+        return erase_files(self._media, shop_id, items)
+
+
+def erase_files(media: MediaStore, shop_id: str, items: list[dict[str, Any]]) -> int:
+    """Deletes the files of stored messages (attachments, agents' files, raw mail); returns
+    how many."""
+    own: list[str] = []
+    raw: list[tuple[str, str]] = []
+    for item in items:
+        if "agent_user_id" in item:
+            own += [str(key) for key in item.get("media_keys") or []]
+        else:
+            own.append(f"{shop_id}/inbound/{item['provider']}:{item['provider_message_id']}/")
+            email = item.get("email")
+            location = email.get("raw_location") if isinstance(email, dict) else None
+            if location:
+                raw.append((str(location[0]), str(location[1])))
+    erased = media.erase(media.bucket, own)
+    for bucket, key in raw:
+        erased += media.erase(bucket, [key])
+    return erased
+
+
+def erase_orphans(store: Store, media: MediaStore, items: list[dict[str, Any]]) -> tuple[int, int]:
+    """Deletes stored customer messages of a shop that is gone (deleted, maybe created again
+    since) with their files; returns how many messages and files went."""
+    files = sum(erase_files(media, str(item["shop_id"]), [item]) for item in items)
+    return store.erase_messages(items), files

@@ -107,6 +107,7 @@ class Intake:
             request,
             lambda shop: (shop, self._twilio.parse(request, shop, received_at=received_at)),
         )
+        message = message.model_copy(update={"shop_incarnation": shop.incarnation})
         body: str | None = self._queues.inbound_body(message)
         try:
             stored = self._store.save_inbound(message, expires_at=shop.expiry(received_at))

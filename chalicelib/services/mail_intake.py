@@ -55,20 +55,21 @@ class MailIntake:
         if shop_id is None:
             logger.warning("mail for no shop dropped", ses_message_id=received.mail.message_id)
             return
+        action = received.receipt.action
+        shop = self._store.get_shop(shop_id)
+        retention_days = shop.retention_days if shop else None
+        if retention_days is not None and action.bucket_name and action.object_key:
+            # Quarantined mail too: a false positive is a customer's mail like any other.
+            self._media.expire_after(action.bucket_name, action.object_key, retention_days)
         reason = received.quarantine_reason
         if reason is not None:
             # Kept in S3 by SES for an operator to look at; never shown to agents.
             logger.warning("mail quarantined", shop_id=shop_id, reason=reason)
             self._store.count(shop_id, f"quarantined_{reason}")
             return
-        action = received.receipt.action
         if not action.bucket_name or not action.object_key:
             logger.warning("receipt without a stored message", shop_id=shop_id)
             return
-        shop = self._store.get_shop(shop_id)
-        retention_days = shop.retention_days if shop else None
-        if retention_days is not None:
-            self._media.expire_after(action.bucket_name, action.object_key, retention_days)
         parsed = parse_email(self._media.read(action.bucket_name, action.object_key))
         if parsed.is_report:
             # Delivery reports of our own mail arrive as SES events, not here.
@@ -107,6 +108,7 @@ class MailIntake:
                 automated=parsed.automated,
                 raw_location=(action.bucket_name, action.object_key),
             ),
+            shop_incarnation=shop.incarnation if shop else None,
         )
         fitting = _cut_to_fit(message)
         if fitting is None:

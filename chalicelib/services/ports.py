@@ -93,6 +93,9 @@ class Metric(StrEnum):
     DIGEST_POSTED = "DigestPosted"
     SATISFACTION_RATING = "SatisfactionRating"
     UNKNOWN_DELIVERY_STATUS = "UnknownDeliveryStatusDropped"
+    # A queued customer message whose stored copy is gone (the customer was erased, or the
+    # shop deleted, while it waited): dropped, never posted.
+    CUSTOMER_MESSAGE_DROPPED = "CustomerMessageDropped"
 
 
 class MetricsPort(Protocol):

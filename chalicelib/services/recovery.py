@@ -6,7 +6,9 @@ failing ends in the dead-letter queue. Either way its stored copy still says `re
 Once a minute the messages due are queued again (the worker skips what is already
 processed, so a spare copy is harmless): first 3 minutes after arrival, then every 25
 minutes; one still unprocessed after a day, or too large for the queue, is set aside as
-stranded, for operators, instead of being retried forever.
+stranded, for operators, instead of being retried forever. A message whose shop was deleted
+meanwhile (maybe created again with its id) is erased instead: it was meant for no shop
+that exists.
 """
 
 from datetime import timedelta
@@ -15,8 +17,11 @@ from aws_lambda_powertools import Logger
 
 from chalicelib.domain.conversation import InboundMessage
 from chalicelib.domain.errors import TooLarge
+from chalicelib.media import MediaStore
 from chalicelib.queues import Queues
+from chalicelib.services.data_rights import erase_orphans
 from chalicelib.services.ports import Clock
+from chalicelib.services.shops import shop_taking
 from chalicelib.store import Store
 
 logger = Logger(service="threadline", child=True)
@@ -29,9 +34,10 @@ STRAND_AFTER = timedelta(days=1)
 
 
 class Redelivery:
-    def __init__(self, store: Store, queues: Queues, clock: Clock) -> None:
+    def __init__(self, store: Store, queues: Queues, media: MediaStore, clock: Clock) -> None:
         self._store = store
         self._queues = queues
+        self._media = media
         self._clock = clock
 
     def requeue_unprocessed(self) -> int:
@@ -39,6 +45,9 @@ class Redelivery:
         now = self._clock()
         requeued = 0
         for message in self._store.due_for_requeue(now):
+            if shop_taking(self._store, message.shop_id, message.shop_incarnation) is None:
+                self._erase(message)
+                continue
             if message.received_at < now - STRAND_AFTER:
                 self._strand(message, "message stranded: unprocessed for a day")
                 continue
@@ -53,6 +62,16 @@ class Redelivery:
         if requeued:
             logger.warning("unprocessed messages queued again", count=requeued)
         return requeued
+
+    def _erase(self, message: InboundMessage) -> None:
+        stored = self._store.stored_message(message.shop_id, message.message_key)
+        if stored is not None:
+            erase_orphans(self._store, self._media, [stored])
+        logger.warning(
+            "message for a deleted shop erased",
+            shop_id=message.shop_id,
+            message_key=message.message_key,
+        )
 
     def _strand(self, message: InboundMessage, why: str) -> None:
         self._store.strand(message)

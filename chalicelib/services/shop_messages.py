@@ -166,6 +166,7 @@ class ShopMessages:
             content_sid=template.content_sid if template else None,
             content_variables=dict(template.variables) if template else None,
             requested_at=now,
+            shop_incarnation=shop.incarnation,
         )
         self._queue.send_inbound(job)
         if claim is not None:

@@ -3,6 +3,7 @@
 import base64
 import binascii
 import json
+from datetime import timedelta
 from typing import Protocol
 
 from aws_lambda_powertools import Logger
@@ -19,7 +20,10 @@ from chalicelib.domain.shop import (
     missing_secrets,
 )
 from chalicelib.domain.transcript import TranscriptEntry, entry_from_item
+from chalicelib.media import MediaStore
 from chalicelib.secrets import SecretVault
+from chalicelib.services.data_rights import erase_orphans
+from chalicelib.services.ports import Clock, IdFactory
 from chalicelib.store import Store
 
 logger = Logger(service="threadline", child=True)
@@ -49,18 +53,45 @@ def _cursor_key(cursor: str, shop_id: str) -> dict[str, object]:
     return key
 
 
+def shop_taking(store: Store, shop_id: str, incarnation: str | None) -> Shop | None:
+    """The shop a queued or stored message was meant for; None once that shop is deleted
+    (even if another was created with its id since: no cached config of the deleted one is
+    left by then, see `recreate_after`)."""
+    shop = store.get_shop(shop_id)
+    return shop if shop is not None and shop.takes(incarnation) else None
+
+
+def recreate_after(shop_cache_seconds: int) -> timedelta:
+    """How long a deleted shop's id waits before a shop may be created with it: past every
+    container's cached config of the deleted shop, so whatever such a container still
+    accepted carries the deleted shop's incarnation, never the new one's."""
+    return max(timedelta(minutes=10), timedelta(seconds=2 * shop_cache_seconds))
+
+
 class InstallLinks(Protocol):
     def install_link(self, shop_id: str) -> str | None: ...
 
 
 class ShopAdmin:
     def __init__(
-        self, store: Store, vault: SecretVault, public_url: str, installs: InstallLinks
+        self,
+        store: Store,
+        vault: SecretVault,
+        public_url: str,
+        installs: InstallLinks,
+        media: MediaStore,
+        new_id: IdFactory,
+        clock: Clock,
+        shop_cache_seconds: int,
     ) -> None:
         self._store = store
         self._vault = vault
         self._public_url = public_url
         self._installs = installs
+        self._media = media
+        self._new_id = new_id
+        self._clock = clock
+        self._recreate_after = recreate_after(shop_cache_seconds)
 
     def _shown(self, shop: Shop, secrets: ShopSecrets) -> dict[str, object]:
         document = masked_document(shop, secrets, self._public_url)
@@ -86,6 +117,10 @@ class ShopAdmin:
             )
         shop, given = document.split(shop_id)
         previous = self._store.get_shop(shop_id, fresh=True)
+        if previous is None:
+            self._refuse_if_just_deleted(shop_id)
+        incarnation = previous.incarnation if previous else None
+        shop = shop.model_copy(update={"incarnation": incarnation or self._new_id()})
         stored = self._vault.get(shop_id, fresh=True) if previous else None
         secrets = given.merged_over(stored) if stored else given
         missing = missing_secrets(shop, secrets)
@@ -98,6 +133,8 @@ class ShopAdmin:
             raise Conflict(f"already used by another shop: {', '.join(taken)}")
         # Secrets first: a shop is never visible before the secrets its webhooks need. A
         # refused write (another shop claimed a number meanwhile) puts the old ones back.
+        if previous is None:
+            self._vault.revive(shop_id)
         version = self._vault.put(shop_id, secrets)
         try:
             self._store.put_shop(shop, previous)
@@ -112,17 +149,36 @@ class ShopAdmin:
 
     def delete(self, shop_id: str) -> dict[str, object]:
         """Removes a shop that has no conversations left (its customers erased first): its
-        configuration, its addresses (free for another shop) and its secrets."""
+        customers' messages that no conversation held (waiting, unprocessed, discarded) with
+        their files, its customers' profiles, its digests' records, its configuration, its
+        addresses (free for another shop) and its secrets. What is still queued for it is
+        dropped: its stored copy is gone, and a shop created again with the same id is
+        another incarnation."""
         shop = self._existing(shop_id)
         if self._store.recent_conversations(shop_id, 1):
             raise Conflict(
                 "the shop still has conversations: erase its customers first "
                 "(threadline shop delete --erase-customers)"
             )
+        messages, files = erase_orphans(
+            self._store, self._media, self._store.stored_messages(shop_id)
+        )
+        profiles = self._store.erase_profiles(shop_id)
+        self._store.erase_digests(shop_id)
         self._vault.delete(shop_id)
-        self._store.delete_shop(shop)
-        logger.info("shop deleted", shop_id=shop_id)
-        return {"deleted": shop_id}
+        self._store.delete_shop(shop, self._clock(), self._recreate_after)
+        logger.info(
+            "shop deleted", shop_id=shop_id, messages=messages, files=files, profiles=profiles
+        )
+        return {"deleted": shop_id, "messages": messages, "files": files, "profiles": profiles}
+
+    def _refuse_if_just_deleted(self, shop_id: str) -> None:
+        until = self._store.shop_deleted_until(shop_id, self._clock())
+        if until is not None:
+            raise Conflict(
+                f"a shop {shop_id} was deleted a moment ago; its id can be used again "
+                f"from {until.isoformat(timespec='seconds')}"
+            )
 
     def conversations(self, shop_id: str, query: dict[str, str]) -> dict[str, object]:
         """A page of the shop's conversations (see the OpenAPI document for the filters)."""

@@ -220,8 +220,9 @@ def test_an_sla_warning_while_an_agent_takes_the_conversation_keeps_both(
 # First messages of a new customer ------------------------------------------------------------
 
 
-def first_message(clock: Clock, number: int, text: str) -> InboundMessage:
-    return InboundMessage(
+def first_message(container: Any, clock: Clock, number: int, text: str) -> InboundMessage:
+    """A new customer's message, stored as the ack path stores it."""
+    message = InboundMessage(
         shop_id="ana",
         channel=Channel.SMS,
         provider="twilio",
@@ -231,6 +232,8 @@ def first_message(clock: Clock, number: int, text: str) -> InboundMessage:
         text=text,
         received_at=clock(),
     )
+    container.store.save_inbound(message)
+    return message
 
 
 @pytest.mark.parametrize(
@@ -243,8 +246,8 @@ def test_two_first_messages_at_once_open_one_conversation_under_one_card(
 ):
     # Given a new customer's two first messages, processed at the same instant: the second
     # runs entirely while the first is at `step`
-    hello = first_message(clock, 1, "Olá!")
-    question = first_message(clock, 2, "Onde está meu pedido?")
+    hello = first_message(container, clock, 1, "Olá!")
+    question = first_message(container, clock, 2, "Onde está meu pedido?")
     concurrent = before_next(
         monkeypatch, container.store, step, lambda: container.inbound.process(question)
     )

@@ -15,7 +15,7 @@ from chalicelib.domain.errors import Retryable
 from chalicelib.local.pump import SchedulePump, scheduled_event, sns_event
 from chalicelib.settings import SCHEDULE_GROUP
 from tests.fakes import FakeSlack, RecordingTwilio
-from tests.integration.conftest import PUBLIC_URL
+from tests.integration.conftest import PUBLIC_URL, Clock
 from tests.integration.test_email import deliver, mime
 from tests.signing import (
     ACCOUNT_SID,
@@ -33,6 +33,8 @@ from tests.signing import (
 POLICY = Path(__file__).resolve().parents[2] / ".chalice" / "policy-dev.json"
 # A transaction is authorised by the actions of its parts; a batch call by its single action.
 TRANSACTION_PARTS = {"TransactWriteItems": ["PutItem", "UpdateItem", "DeleteItem"]}
+# S3 operations authorised by an action of another name.
+S3_ACTIONS = {"DeleteObjects": "DeleteObject", "ListObjectsV2": "ListBucket"}
 
 
 def allowed_actions() -> set[str]:
@@ -45,6 +47,8 @@ def iam_actions(service: str, operation: str) -> list[str]:
         return [f"{service}:{part}" for part in TRANSACTION_PARTS[operation]]
     if service == "sqs" and operation.endswith("Batch"):
         operation = operation.removesuffix("Batch")
+    if service == "s3":
+        operation = S3_ACTIONS.get(operation, operation)
     return [f"{service}:{operation}"]
 
 
@@ -56,6 +60,7 @@ def test_every_action_of_every_flow_is_in_the_policy(
     slack: FakeSlack,
     twilio: RecordingTwilio,
     monkeypatch: pytest.MonkeyPatch,
+    clock: Clock,
 ):
     performed: set[str] = set()
     clients = (
@@ -160,6 +165,13 @@ def test_every_action_of_every_flow_is_in_the_policy(
     assert client.http.get("/admin/shops/ana/reports", headers=admin).status_code == 200
     app.handler_map["post_digests"](scheduled_event("post_digests"), None)
     assert slack.uploads[-1][1] is None
+    # ... a customer erased, and a shop deleted and created again with its id
+    erased = client.http.delete("/admin/shops/ana/customers/%2B5511987654321", headers=admin)
+    assert erased.status_code == 200
+    assert put_shop("cy", shop_document(slack=None, twilio=None)).status_code == 201
+    assert client.http.delete("/admin/shops/cy", headers=admin).status_code == 200
+    clock.now = datetime.now(UTC) + timedelta(hours=1)
+    assert put_shop("cy", shop_document(slack=None, twilio=None)).status_code == 201
 
     # Then the code performed these actions, and the policy allows every one
     assert {
@@ -172,6 +184,8 @@ def test_every_action_of_every_flow_is_in_the_policy(
         "s3:GetObject",
         "ses:SendEmail",
         "dynamodb:BatchGetItem",
+        "dynamodb:BatchWriteItem",
+        "secretsmanager:RestoreSecret",
         "sqs:GetQueueAttributes",
     } <= performed
     assert performed - allowed_actions() == set()

@@ -175,3 +175,16 @@ def test_an_open_pointer_past_its_expiry_gives_way_to_a_new_conversation(
     opened = container.store.find_open_conversation("ana", PHONE)
     assert opened is not None
     assert opened.conversation_id != first["conversation_id"]
+
+
+def test_quarantined_mail_expires_with_the_shops_retention_too(client, put_shop, run_workers):
+    # Given a shop keeping its customers' data for 30 days
+    document = shop_document(email={"address": "support@lojadaana.com.br"}, retention_days=30)
+    assert put_shop("ana", document).status_code == 201
+    # When SES finds a mail to be spam (a customer's, maybe, wrongly)
+    deliver(mime("Segue a nota"), spam="FAIL")
+    run_workers()
+    # Then its raw copy, kept for an operator, is tagged to expire with the shop's data
+    listed = boto3.client("s3").list_objects_v2(Bucket=MEDIA_BUCKET)["Contents"]
+    [raw] = [item["Key"] for item in listed if item["Key"].startswith("inbound-mail/")]
+    assert tags(raw) == [{"Key": "threadline-retention-days", "Value": "30"}]
