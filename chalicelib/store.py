@@ -216,7 +216,7 @@ def _mail_pointer(
             {
                 "conversation_id": conversation_id,
                 "GSI1PK": f"MAILIDS#{shop_id}#{conversation_id}",
-                "GSI1SK": mail_key(message_id),
+                "GSI1SK": _sort_part(mail_key(message_id)),
                 **_expiry(expires_at),
             }
         ),
