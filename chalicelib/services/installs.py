@@ -37,11 +37,25 @@ STATE_LIFETIME = timedelta(minutes=10)
 STATE_COOKIE = "threadline_slack_state"
 Exchange = Callable[[str, str, str, str, str], Installation]
 _SLACK_ERROR_CODE = re.compile(r"[a-z_]{1,64}")
+# What `secrets.token_urlsafe` gives: the only state values Threadline ever sets.
+_STATE_VALUE = re.compile(r"[A-Za-z0-9_-]{1,128}")
 
 
 def _same(given: str, expected: str) -> bool:
     """Constant-time equality of any two strings (hmac's refuses non-ASCII ones)."""
     return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
+
+
+def state_in_cookies(header: str) -> str | None:
+    """The install state bound to this browser, from its Cookie header: the first
+    well-formed value of the state cookie. Read pair by pair, because `http.cookies` drops
+    the whole header for one malformed cookie beside ours (another site's on the same
+    domain, a quote left open), and the install would then fail as started elsewhere."""
+    for pair in header.split(";"):
+        name, _, value = pair.partition("=")
+        if name.strip() == STATE_COOKIE and _STATE_VALUE.fullmatch(value.strip()):
+            return value.strip()
+    return None
 
 
 class ThreadlineInstallationStore(InstallationStore):

@@ -153,6 +153,46 @@ def test_a_state_works_once_and_only_in_the_browser_that_started(client, install
     assert client.http.get(redirect, headers={"Cookie": cookie}).status_code == 403
 
 
+@pytest.mark.parametrize(
+    "neighbours",
+    [
+        ('theme="dark', ""),  # a quote left open
+        ("", "cart=a b"),  # a space in a value
+        ("flag", "x=a\\b"),  # no value at all; a backslash
+    ],
+    ids=["open quote before", "space after", "bare name and backslash"],
+)
+def test_a_malformed_cookie_beside_the_state_does_not_stop_the_install(
+    client, install_link, neighbours
+):
+    # Given an install started in this browser, which also holds other sites' odd cookies
+    consent, cookie = begin(client, install_link)
+    [state] = parse_qs(urlsplit(consent).query)["state"]
+    before, after = neighbours
+    header = "; ".join(part for part in (before, cookie, after) if part)
+
+    # When Slack sends the installer back
+    finish = client.http.get(
+        f"/slack/oauth_redirect?code=c0de&state={state}", headers={"Cookie": header}
+    )
+
+    # Then the state cookie is still found and the install completes
+    assert finish.status_code == 200, finish.body
+    assert "Loja Nova" in finish.body.decode()
+
+
+def test_a_state_cookie_that_is_not_one_threadline_sets_is_not_taken(client, install_link):
+    # Given a state cookie whose value is not what Threadline issues (quoted, with spaces)
+    consent, _ = begin(client, install_link)
+    [state] = parse_qs(urlsplit(consent).query)["state"]
+    redirect = f"/slack/oauth_redirect?code=c0de&state={state}"
+
+    # When it comes back in those forms, then it binds nothing
+    for value in (f'"{state}', f"{state} x", ""):
+        response = client.http.get(redirect, headers={"Cookie": f"threadline_slack_state={value}"})
+        assert response.status_code == 403, value
+
+
 @pytest.mark.parametrize("tamper", ["shop=ana&", "signature="])
 def test_a_tampered_install_link_is_refused(client, install_link, tamper):
     changed = (
