@@ -24,6 +24,7 @@ from slack_sdk.oauth.installation_store import Bot, Installation, InstallationSt
 from chalicelib.channels.slack import authorize_url, exchange_code
 from chalicelib.domain.conversation import Channel
 from chalicelib.domain.errors import BadRequest, Conflict, Forbidden, NotFound
+from chalicelib.domain.outside_input import whole_number
 from chalicelib.domain.shop import Shop, SlackConfig
 from chalicelib.secrets import SecretVault
 from chalicelib.services.ports import Clock, SlackFactory
@@ -183,10 +184,11 @@ class SlackInstalls:
             raise NotFound("Slack installs are not configured")
         shop_id, expires = query.get("shop", ""), query.get("expires", "")
         valid = _same(query.get("signature", ""), self._signature(shop_id, expires))
-        if not valid or not expires.isdigit():
+        expires_at = whole_number(expires)
+        if not valid or expires_at is None:
             raise Forbidden("this install link is not valid")
         now = self._clock()
-        if int(expires) < now.timestamp():
+        if expires_at < now.timestamp():
             raise Forbidden("this install link has expired: ask for a new one")
         if self._store.get_shop(shop_id, fresh=True) is None:
             raise NotFound("no such shop")

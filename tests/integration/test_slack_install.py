@@ -1,10 +1,12 @@
 """ "Add to Slack": a shop connects its own workspace through OAuth v2; the installation is
 kept through slack_sdk's installation-store interface, its token only in the shop's secret."""
 
+import hashlib
+import hmac
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 from slack_sdk.oauth.installation_store import Installation
@@ -191,6 +193,21 @@ def test_a_state_cookie_that_is_not_one_threadline_sets_is_not_taken(client, ins
     for value in (f'"{state}', f"{state} x", ""):
         response = client.http.get(redirect, headers={"Cookie": f"threadline_slack_state={value}"})
         assert response.status_code == 403, value
+
+
+@pytest.mark.parametrize("expires", ["²", "١٢٣٤٥٦٧٨٩٩٩", " 9999999999", "9_999_999_999"])
+def test_a_signed_link_whose_expiry_is_not_ascii_digits_is_refused_not_a_503(
+    client, install_link, expires
+):
+    # Given a link signed with the app's secret, over an expiry in other digits
+    signature = hmac.new(
+        b"oauth-client-secret", f"ana:{expires}".encode(), hashlib.sha256
+    ).hexdigest()
+    query = urlencode({"shop": "ana", "expires": expires, "signature": signature})
+    # When it is followed, then it is refused as an invalid link
+    response = client.http.get(f"/slack/install?{query}")
+    assert response.status_code == 403, response.body
+    assert json.loads(response.body) == {"error": "this install link is not valid"}
 
 
 @pytest.mark.parametrize("tamper", ["shop=ana&", "signature="])
