@@ -308,6 +308,10 @@ def _send_to_customer(payload: dict[str, Any]) -> AgentReply | IgnoredEvent:
     )
 
 
+# Files shared by one upload: Slack fails past 14 (python-slack-sdk#1653); a customer's
+# mail may carry many more.
+FILES_PER_UPLOAD = 10
+
 # Slack's Retry-After up to this long is waited out in place; longer, the job goes back to
 # its queue with that delay, which keeps the conversation's order without holding a worker.
 WAIT_IN_PLACE_SECONDS = 2
@@ -501,7 +505,12 @@ class SlackWorkspace:
 
     def upload_files(self, channel: str, thread_ts: str | None, files: list[MediaFile]) -> None:
         """Shares files in a thread, or in the channel itself without `thread_ts`
-        (files_upload_v2: Slack's external upload flow)."""
+        (files_upload_v2: Slack's external upload flow), at most `FILES_PER_UPLOAD` at a
+        time: Slack fails a completion of more than 14 files, every time."""
+        for start in range(0, len(files), FILES_PER_UPLOAD):
+            self._upload(channel, thread_ts, files[start : start + FILES_PER_UPLOAD])
+
+    def _upload(self, channel: str, thread_ts: str | None, files: list[MediaFile]) -> None:
         from slack_sdk.errors import SlackApiError, SlackRequestError
 
         uploads = [{"file": f.content, "filename": f.filename, "title": f.filename} for f in files]
