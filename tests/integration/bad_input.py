@@ -127,15 +127,17 @@ json_values = (
 not_json = st.sampled_from(
     [b"{", b"", b"null", b"[]", b'"x"', b"{'a': 1}", b"\xff\xfe{}", b"[NaN]", b"1" * 5000]
 ) | st.binary(max_size=200)
+
+
 # Nesting past any parser's patience (json.loads raises RecursionError, not ValueError),
 # open or closed, alone or inside an object.
+def nested(depth: int, closed: bool, wrapped: bool) -> bytes:
+    arrays = b"[" * depth + (b"]" * depth if closed else b"")
+    return b'{"address": ' + arrays + b"}" if wrapped else arrays
+
+
 deep_json = st.builds(
-    lambda depth, closed, wrapped: (
-        (b'{"address": ' if wrapped else b"")
-        + b"[" * depth
-        + (b"]" * depth if closed else b"")
-        + (b"}" if wrapped else b"")
-    ),
+    nested,
     st.sampled_from([40, 1_000, 5_000, 100_000]),
     st.booleans(),
     st.booleans(),
