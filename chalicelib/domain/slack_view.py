@@ -46,9 +46,9 @@ from chalicelib.domain.sla import SlaPolicy
 
 SECTION_TEXT_LIMIT = TEXT_OBJECT
 MESSAGE_TEXT_LIMIT = MESSAGE_TEXT
-# How much of a customer's text a post shows (about three sections): all of it but in the
-# rarest mail, and with room left for its attachments and markers in Slack's total.
-CUSTOMER_TEXT_SHOWN = 8_000
+# How much of a text a post shows (about three sections): all of it but in the rarest
+# mail, and with room left for attachments and markers in Slack's total.
+TEXT_SHOWN = 8_000
 # A customer's attachments listed by type in their post (the files follow in the thread).
 ATTACHMENTS_LISTED = 10
 # Customers' names, subjects and file types as the cards and lists show them.
@@ -506,26 +506,18 @@ def customer_message(
     message: InboundMessage, posted_at: datetime | None = None, timezone: str = "UTC"
 ) -> SlackMessage:
     """A customer's message mirrored into the conversation's thread: a text longer than one
-    section block holds runs on in the next ones, up to `CUSTOMER_TEXT_SHOWN` characters
+    section block holds runs on in the next ones, up to `TEXT_SHOWN` characters
     (the rest is counted, and kept whole in Threadline); its attachments listed by type
     (the files themselves follow in the thread). Posted late, it says when it was written
     (in the shop's time zone)."""
-    text = message.text.strip()
-    parts = _escaped_chunks(text[:CUSTOMER_TEXT_SHOWN])
+    parts, after = _shown_text(
+        message.text.strip(), "the whole message is kept in the conversation's transcript"
+    )
     files = _attachment_lines(message.media)
     if not parts and not files:
         parts.append("_(empty message)_")
     blocks = [_section(part) for part in parts]
     # What follows the text is always shown: what was left out, the files, the markers.
-    after: list[dict[str, Any]] = []
-    hidden = len(text) - CUSTOMER_TEXT_SHOWN
-    if hidden > 0:
-        after.append(
-            _context(
-                f"…and {hidden:,} more characters, not shown here: the whole message is "
-                "kept in the conversation's transcript."
-            )
-        )
     after.extend(_section(lines) for lines in _split_lines("\n".join(files)) if files)
     if message.email is not None and message.email.automated:
         after.append(
@@ -543,6 +535,17 @@ def customer_message(
         noun=("part of this message", "parts of this message"),
         metadata=customer_message_metadata(message),
     )
+
+
+def _shown_text(text: str, whole_kept: str) -> tuple[list[str], list[dict[str, Any]]]:
+    """A text as a post shows it: its first `TEXT_SHOWN` characters escaped, in
+    section-sized parts; and when it is longer, a line saying how much is left out and
+    where the whole is (`whole_kept`)."""
+    parts = _escaped_chunks(text[:TEXT_SHOWN])
+    hidden = len(text) - TEXT_SHOWN
+    if hidden <= 0:
+        return parts, []
+    return parts, [_context(f"…and {hidden:,} more characters, not shown here: {whole_kept}.")]
 
 
 def _attachment_lines(media: tuple[MediaItem, ...]) -> list[str]:
@@ -694,36 +697,27 @@ def canned_picker(conversation: Conversation, shop: Shop) -> dict[str, Any]:
 
 def canned_post(text: str, user_id: str, name: str) -> SlackMessage:
     """A canned response as the thread shows it: what the customer gets, and who chose it."""
-    parts = _escaped_chunks(text)
-    blocks: list[dict[str, Any]] = [
-        {"type": "section", "text": {"type": "mrkdwn", "text": part}} for part in parts
-    ]
     chosen = f":zap: Canned response `{escape_mrkdwn(name)}`, sent by <@{user_id}>"
-    blocks.append(_context(chosen))
-    return _message(escape_mrkdwn(text), blocks, kept=1, noun=REPLY_PARTS)
+    return _reply_post(text, _context(chosen))
 
 
 def shop_message_post(text: str) -> SlackMessage:
     """A message the shop sent first (through the admin API), as the thread shows it."""
-    blocks: list[dict[str, Any]] = [
-        {"type": "section", "text": {"type": "mrkdwn", "text": part}}
-        for part in _escaped_chunks(text)
-    ]
-    marker = ":outbox_tray: Sent by the shop's system (admin API)"
-    blocks.append(_context(marker))
-    return _message(escape_mrkdwn(text), blocks, kept=1, noun=REPLY_PARTS)
+    return _reply_post(text, _context(":outbox_tray: Sent by the shop's system (admin API)"))
 
 
 def auto_reply_post(text: str, reply_key: str, language: str) -> SlackMessage:
     """An automatic reply as the thread shows it: what the customer gets, marked."""
-    parts = _escaped_chunks(text)
-    blocks: list[dict[str, Any]] = [
-        {"type": "section", "text": {"type": "mrkdwn", "text": part}} for part in parts
-    ]
     what = escape_mrkdwn(reply_key.replace("_", " ").replace("faq:", "FAQ "))
     marker = f":robot_face: Automatic reply ({what}, {escape_mrkdwn(language)})"
-    blocks.append(_context(marker))
-    return _message(escape_mrkdwn(text), blocks, kept=1, noun=REPLY_PARTS)
+    return _reply_post(text, _context(marker))
+
+
+def _reply_post(text: str, marker: dict[str, Any]) -> SlackMessage:
+    """What went to the customer, as its thread shows it, and the marker saying whence."""
+    parts, notes = _shown_text(text, "the customer got all of it")
+    blocks = [_section(part) for part in parts] + notes + [marker]
+    return _message(escape_mrkdwn(text), blocks, kept=len(notes) + 1, noun=REPLY_PARTS)
 
 
 def window_template_note(template_name: str) -> SlackMessage:

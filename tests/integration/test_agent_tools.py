@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from chalicelib.local.slack_limits import message_refusal
 from chalicelib.services.agent_tools import NOT_A_CONVERSATION_CHANNEL, QUERY_TOO_SHORT
 from tests.fakes import FakeSlack, RecordingTwilio
 from tests.integration.conftest import PUBLIC_URL
@@ -92,6 +93,8 @@ def command(client: Any, text: str, team: str = TEAM_ID, channel: str = CHANNEL_
     assert response.status_code == 200, response.body
     answer = json.loads(response.body)
     assert answer["response_type"] == "ephemeral"
+    # Slack takes the answer (a response to a slash command has a message's limits)
+    assert message_refusal(answer) is None
     return answer
 
 

@@ -181,7 +181,7 @@ def test_a_customers_message_fits_whatever_it_holds(text: str, media: int, kind:
     assert "posted late" in shown
     assert "Sent automatically" in shown
     if media > 10:
-        assert f"{media - 10:,} more files" in shown
+        assert f"…and {media - 10:,} more file" in shown
 
 
 @HOSTILE
@@ -290,3 +290,27 @@ def test_blocks_past_slacks_total_of_text_are_folded() -> None:
 
     assert text_size(fitted) <= BLOCKS_TEXT
     assert fitted[-1]["elements"][0]["text"] == "…and 5 more parts"
+
+
+def test_a_text_longer_than_a_post_shows_says_how_much_is_left_out() -> None:
+    # Given a customer's mail of 20,000 characters
+    message = InboundMessage(
+        shop_id="ana",
+        channel=Channel.EMAIL,
+        provider="email",
+        provider_message_id="long@mail.example",
+        customer_address="ana@example.com",
+        shop_address="support@lojadaana.com.br",
+        text=" ".join(["palavra"] * 2_500),
+        received_at=datetime(2026, 11, 22, 12, 0, tzinfo=UTC),
+    )
+
+    # When it is mirrored
+    posted = customer_message(message)
+
+    # Then its first 8,000 characters are shown, and the other 11,999 counted
+    sections = [b["text"]["text"] for b in posted.blocks if b["type"] == "section"]
+    assert " ".join(sections).split() == ("palavra " * 1_000).split()
+    note = posted.blocks[-1]["elements"][0]["text"]
+    assert note.startswith("…and 11,999 more characters, not shown here")
+    assert message_refusal({"text": posted.text, "blocks": posted.blocks}) is None
