@@ -15,7 +15,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from chalicelib.domain.block_kit import (
-    MESSAGE_TEXT,
     TEXT_OBJECT,
     fit_blocks,
     fit_text,
@@ -45,7 +44,6 @@ from chalicelib.domain.shop import ReplyMode, ReplyPolicy, Shop
 from chalicelib.domain.sla import SlaPolicy
 
 SECTION_TEXT_LIMIT = TEXT_OBJECT
-MESSAGE_TEXT_LIMIT = MESSAGE_TEXT
 # How much of a text a post shows (about three sections): all of it but in the rarest
 # mail, and with room left for attachments and markers in Slack's total.
 TEXT_SHOWN = 8_000
@@ -518,7 +516,8 @@ def customer_message(
         parts.append("_(empty message)_")
     blocks = [_section(part) for part in parts]
     # What follows the text is always shown: what was left out, the files, the markers.
-    after.extend(_section(lines) for lines in _split_lines("\n".join(files)) if files)
+    if files:
+        after.extend(_section(lines) for lines in _split_lines("\n".join(files)))
     if message.email is not None and message.email.automated:
         after.append(
             _context(":robot_face: Sent automatically (an auto-reply): it reopens nothing.")
@@ -759,11 +758,11 @@ COMMAND_HELP = (
 )
 
 
-def ephemeral(text: str, blocks: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    """A slash command's answer, shown only to the agent who typed it, within Slack's
-    limits: by default its text, in as many sections as its lines need."""
-    shown = blocks or [_section(part) for part in _split_lines(text)]
-    return {"response_type": "ephemeral", "text": fit_text(text), "blocks": fit_blocks(shown)}
+def ephemeral(text: str) -> dict[str, Any]:
+    """A slash command's answer (mrkdwn), shown only to the agent who typed it, in as many
+    sections as its lines need, within Slack's limits."""
+    blocks = [_section(part) for part in _split_lines(text)]
+    return {"response_type": "ephemeral", "text": fit_text(text), "blocks": fit_blocks(blocks)}
 
 
 def thread_link(team_domain: str, channel_id: str, thread_ts: str) -> str:
@@ -777,7 +776,7 @@ def conversation_list(
     """Conversations, one line each with a link to its thread; `found` pairs each with its
     shop's time zone."""
     if not found:
-        return ephemeral(f"{title}: none.")
+        return ephemeral(f"{escape_mrkdwn(title)}: none.")
     lines = []
     for conversation, timezone in found:
         thread = conversation.slack_thread

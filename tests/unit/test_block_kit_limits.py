@@ -208,6 +208,7 @@ def test_replies_shown_in_the_thread_fit(text: str, name: str) -> None:
 def test_slash_command_answers_fit(names: list[str], query: str) -> None:
     found = [(conversation(name), "Europe/Budapest") for name in names]
     assert_accepted(conversation_list(f"Conversations with “{query}”", found, "lojadaana"))
+    assert_accepted(conversation_list(f"Conversations with “{query}”", [], "lojadaana"))
     # ephemeral takes mrkdwn: what is not Threadline's own comes to it escaped
     assert_accepted(ephemeral(escape_mrkdwn(query) or "-"))
     assert_accepted(canned_list([shop(canned=100), shop(canned=100)]))
