@@ -331,13 +331,10 @@ def slack_install() -> Response:
 @app.route("/slack/oauth_redirect", methods=["GET"])
 @answers_errors
 def slack_oauth_redirect() -> Response:
-    from http.cookies import SimpleCookie
-
-    from chalicelib.services.installs import STATE_COOKIE
+    from chalicelib.services.installs import STATE_COOKIE, state_in_cookies
 
     request = _request()
-    cookies = SimpleCookie(request.headers.get("cookie") or "")
-    bound = cookies[STATE_COOKIE].value if STATE_COOKIE in cookies else None
+    bound = state_in_cookies(request.headers.get("cookie") or "")
     shop, workspace = _container().installs.finish(dict(request.query_params or {}), bound)
     page = (
         "<!doctype html><meta charset=utf-8><title>Threadline is connected</title>"

@@ -91,6 +91,7 @@ when its id may be used again.
 """
 
 import hashlib
+import re
 import time
 import zlib
 from collections.abc import Iterable, Iterator
@@ -383,6 +384,31 @@ class ShopConfigProvider(BaseProvider):
 
     def _get_multiple(self, path: str, **sdk_options: Any) -> dict[str, str]:
         raise NotImplementedError("shop configs are read one by one")
+
+
+# A conversation id as the id factory makes them (ULIDs), with room to spare.
+_CONVERSATION_ID = re.compile(r"[0-9A-Za-z_-]{1,64}")
+_ISO_INSTANT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.+Z-]{1,40}")
+
+
+def conversations_page_start(shop_id: str, key: object) -> Item | None:
+    """`key` as the start of a `conversations_page` of this shop, when it is what that query
+    gives as its last key: exactly the table's and GSI1's keys, all strings, in the shop's
+    own partitions. None for anything else (a cursor made up, or made for another shop),
+    which DynamoDB would refuse or page through another shop's conversations with."""
+    if not isinstance(key, dict) or set(key) != {"PK", "SK", "GSI1PK", "GSI1SK"}:
+        return None
+    if not all(isinstance(value, str) for value in key.values()):
+        return None
+    prefix = f"SHOP#{shop_id}#CONV#"
+    valid = (
+        key["GSI1PK"] == f"SHOP#{shop_id}#CONVERSATIONS"
+        and key["SK"] == "CONVERSATION"
+        and key["PK"].startswith(prefix)
+        and _CONVERSATION_ID.fullmatch(key["PK"].removeprefix(prefix)) is not None
+        and _ISO_INSTANT.fullmatch(key["GSI1SK"]) is not None
+    )
+    return dict(key) if valid else None
 
 
 class Store:

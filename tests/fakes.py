@@ -16,6 +16,7 @@ from chalicelib.domain.conversation import (
 from chalicelib.domain.errors import Retryable
 from chalicelib.domain.shop import Shop, ShopSecrets
 from chalicelib.domain.slack_view import SlackMessage
+from chalicelib.local.slack_limits import message_refusal, view_refusal
 
 
 @dataclass
@@ -58,14 +59,42 @@ class FakeSlack:
         return [p for p in self.posts if p.thread_ts == thread_ts]
 
 
+def refused_as_slack_does(method: str, refusal: dict[str, Any] | None) -> None:
+    """Raises what slack_sdk's WebClient raises when Slack refuses a call (`ok: false`)."""
+    if refusal is None:
+        return
+    from slack_sdk.errors import SlackApiError
+    from slack_sdk.web.slack_response import SlackResponse
+
+    response = SlackResponse(
+        client=None,
+        http_verb="POST",
+        api_url=f"https://slack.com/api/{method}",
+        req_args={},
+        data=refusal,
+        headers={},
+        status_code=200,
+    )
+    raise SlackApiError(f"The request to the Slack API failed. ({method})", response)  # type: ignore[no-untyped-call]
+
+
+def message_params(channel: str, message: SlackMessage) -> dict[str, Any]:
+    """What SlackWorkspace sends for a message."""
+    return {"channel": channel, "text": message.text, "blocks": message.blocks}
+
+
 @dataclass
 class FakeWorkspace:
+    """One workspace of FakeSlack: it refuses, as Slack does, what Slack would refuse
+    (blocks past Block Kit's limits, a text too long), with slack_sdk's error."""
+
     slack: FakeSlack
     token: str
 
     def post(self, channel: str, message: SlackMessage, thread_ts: str | None = None) -> str:
         if self.slack.failures:
             raise self.slack.failures.pop(0)
+        refused_as_slack_does("chat.postMessage", message_refusal(message_params(channel, message)))
         ts = f"1764000000.{next(self.slack._clock):06d}"
         self.slack.posts.append(SlackPost(self.token, channel, message, thread_ts, ts))
         return ts
@@ -85,6 +114,7 @@ class FakeWorkspace:
         )
 
     def update(self, channel: str, ts: str, message: SlackMessage) -> None:
+        refused_as_slack_does("chat.update", message_refusal(message_params(channel, message)))
         self.slack.updates.append(SlackPost(self.token, channel, message, None, ts))
 
     def delete(self, channel: str, ts: str) -> None:
@@ -104,6 +134,7 @@ class FakeWorkspace:
         return f"https://fake.slack.com/archives/{channel}/p{ts.replace('.', '')}"
 
     def open_view(self, trigger_id: str, view: dict[str, Any]) -> None:
+        refused_as_slack_does("views.open", view_refusal(view))
         self.slack.views.append((trigger_id, view))
 
     def upload_files(self, channel: str, thread_ts: str | None, files: list[MediaFile]) -> None:

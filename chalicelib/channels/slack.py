@@ -2,7 +2,6 @@
 commands), Web API calls out through the official client.
 """
 
-import json
 import re
 import time
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from chalicelib.domain.conversation import (
     SnoozeOption,
 )
 from chalicelib.domain.errors import BadRequest, Forbidden, Retryable
+from chalicelib.domain.outside_input import json_object, whole_number
 from chalicelib.domain.slack_view import SlackMessage
 
 if TYPE_CHECKING:
@@ -84,16 +84,6 @@ class IgnoredEvent:
 SlackEvent = UrlVerification | AgentReply | ReplyRevision | IgnoredEvent
 
 
-def _json_object(body: bytes) -> dict[str, Any]:
-    try:
-        payload = json.loads(body)
-    except (ValueError, RecursionError) as error:
-        raise BadRequest("body is not valid JSON") from error
-    if not isinstance(payload, dict):
-        raise BadRequest("body is not a JSON object")
-    return payload
-
-
 def _object(payload: dict[str, Any], name: str) -> dict[str, Any]:
     value = payload.get(name)
     return value if isinstance(value, dict) else {}
@@ -105,13 +95,25 @@ def _text(value: object, name: str) -> str:
     return value
 
 
+# A Slack timestamp: seconds, a dot, microseconds ("1764000000.000100").
+_SLACK_TS = re.compile(r"[0-9]{1,12}\.[0-9]{1,9}")
+
+
+def _ts(value: object, name: str) -> str:
+    """A message or action timestamp; anything else would fail later as a number."""
+    text = _text(value, name)
+    if not _SLACK_TS.fullmatch(text):
+        raise BadRequest(f"missing or invalid {name}")
+    return text
+
+
 def parse_event(body: bytes) -> SlackEvent:
     """An Events API request: a URL check, an agent's thread reply, or something we skip.
 
     Only human messages inside a thread qualify (also those sent to the channel too): bot
     messages (our own posts included), edits, deletions and other subtypes, and top-level
     channel messages are skipped."""
-    payload = _json_object(body)
+    payload = json_object(body)
     kind = payload.get("type")
     if kind == "url_verification":
         return UrlVerification(challenge=_text(payload.get("challenge"), "challenge"))
@@ -137,8 +139,8 @@ def parse_event(body: bytes) -> SlackEvent:
         event_id=_text(payload.get("event_id"), "event_id"),
         team_id=_text(payload.get("team_id") or event.get("team"), "team_id"),
         channel_id=_text(event.get("channel"), "event.channel"),
-        thread_ts=_text(thread_ts, "event.thread_ts"),
-        ts=_text(ts, "event.ts"),
+        thread_ts=_ts(thread_ts, "event.thread_ts"),
+        ts=_ts(ts, "event.ts"),
         user_id=_text(event.get("user"), "event.user"),
         text=plain_text(text),
         files=files,
@@ -164,10 +166,10 @@ def _revision(payload: dict[str, Any], event: dict[str, Any]) -> ReplyRevision |
     return ReplyRevision(
         team_id=_text(payload.get("team_id"), "team_id"),
         channel_id=_text(event.get("channel"), "event.channel"),
-        ts=_text(ts, "event ts"),
+        ts=_ts(ts, "event ts"),
         text=None if deleted else plain_text(text if isinstance(text, str) else ""),
-        revised_ts=_text(event.get("ts") if deleted else edited.get("ts"), "revision ts"),
-        thread_ts=_text(thread_ts, "thread_ts"),
+        revised_ts=_ts(event.get("ts") if deleted else edited.get("ts"), "revision ts"),
+        thread_ts=_ts(thread_ts, "thread_ts"),
     )
 
 
@@ -234,7 +236,7 @@ def parse_interaction(body: bytes) -> Interaction:
     """An interactivity request (a form with one `payload` field): a press on one of a
     conversation card's buttons, a message shortcut ("Send to customer", "Canned
     response"), the canned-response modal submitted, or something we skip."""
-    payload = _json_object(_form(body).get("payload", "").encode("utf-8"))
+    payload = json_object(_form(body).get("payload", ""), "payload")
     if payload.get("type") == "message_action":
         if payload.get("callback_id") == CANNED_RESPONSE:
             return _canned_picker(payload)
@@ -275,9 +277,9 @@ def parse_interaction(body: bytes) -> Interaction:
         conversation_ref=ref,
         team_id=_text(team.get("id") or user.get("team_id"), "team.id"),
         channel_id=_text(container.get("channel_id"), "container.channel_id"),
-        message_ts=_text(container.get("message_ts"), "container.message_ts"),
+        message_ts=_ts(container.get("message_ts"), "container.message_ts"),
         user_id=user_id,
-        action_ts=_text(pressed.get("action_ts"), "actions.action_ts"),
+        action_ts=_ts(pressed.get("action_ts"), "actions.action_ts"),
     )
 
 
@@ -291,14 +293,14 @@ def _send_to_customer(payload: dict[str, Any]) -> AgentReply | IgnoredEvent:
     if message.get("bot_id") or not thread_ts or thread_ts == ts:
         return IgnoredEvent("not an agent's thread message")
     text = message.get("text")
-    action_ts = _text(payload.get("action_ts"), "action_ts")
+    action_ts = _ts(payload.get("action_ts"), "action_ts")
     _user_id(payload)
     return AgentReply(
         event_id=f"shortcut:{action_ts}",
         team_id=_text(_object(payload, "team").get("id"), "team.id"),
         channel_id=_text(_object(payload, "channel").get("id"), "channel.id"),
-        thread_ts=_text(thread_ts, "message.thread_ts"),
-        ts=_text(ts, "message.ts"),
+        thread_ts=_ts(thread_ts, "message.thread_ts"),
+        ts=_ts(ts, "message.ts"),
         user_id=_text(message.get("user"), "message.user"),
         text=plain_text(text if isinstance(text, str) else ""),
         files=_files(message.get("files")),
@@ -306,6 +308,10 @@ def _send_to_customer(payload: dict[str, Any]) -> AgentReply | IgnoredEvent:
         requested_ts=action_ts,
     )
 
+
+# Files shared by one upload: Slack fails past 14 (python-slack-sdk#1653); a customer's
+# mail may carry many more.
+FILES_PER_UPLOAD = 10
 
 # Slack's Retry-After up to this long is waited out in place; longer, the job goes back to
 # its queue with that delay, which keeps the conversation's order without holding a worker.
@@ -324,8 +330,8 @@ def _brief_rate_limit_retry() -> Any:
             header = next(
                 (v for k, v in response.headers.items() if k.lower() == "retry-after"), ["1"]
             )
-            value = str(header[0] if isinstance(header, list) else header)
-            return value.isdigit() and int(value) <= WAIT_IN_PLACE_SECONDS
+            seconds = whole_number(str(header[0] if isinstance(header, list) else header))
+            return seconds is not None and seconds <= WAIT_IN_PLACE_SECONDS
 
     return BriefRateLimitRetry(max_retry_count=2)
 
@@ -349,7 +355,7 @@ def _canned_picker(payload: dict[str, Any]) -> CannedPicker:
         team_id=_text(_object(payload, "team").get("id"), "team.id"),
         channel_id=_text(_object(payload, "channel").get("id"), "channel.id"),
         # On the card itself or on any message of its thread.
-        thread_ts=_text(message.get("thread_ts") or message.get("ts"), "message.ts"),
+        thread_ts=_ts(message.get("thread_ts") or message.get("ts"), "message.ts"),
         user_id=_user_id(payload),
     )
 
@@ -358,7 +364,7 @@ def _canned_choice(payload: dict[str, Any]) -> CannedReply | IgnoredEvent:
     view = _object(payload, "view")
     if view.get("callback_id") != CANNED_RESPONSE:
         return IgnoredEvent(f"view {view.get('callback_id')!r}")
-    target = _json_object(str(view.get("private_metadata", "")).encode("utf-8"))
+    target = json_object(str(view.get("private_metadata", "")), "private_metadata")
     values = _object(_object(view, "state"), "values")
     chosen = _object(_object(values, "response"), "response")
     option = _object(chosen, "selected_option")
@@ -368,7 +374,7 @@ def _canned_choice(payload: dict[str, Any]) -> CannedReply | IgnoredEvent:
         conversation_ref=_text(target.get("ref"), "private_metadata.ref"),
         team_id=_text(_object(payload, "team").get("id"), "team.id"),
         channel_id=_text(target.get("channel"), "private_metadata.channel"),
-        thread_ts=_text(target.get("thread_ts"), "private_metadata.thread_ts"),
+        thread_ts=_ts(target.get("thread_ts"), "private_metadata.thread_ts"),
         user_id=_user_id(payload),
         name=_text(option.get("value"), "the chosen response"),
         order_number=order.strip() if isinstance(order, str) and order.strip() else None,
@@ -429,10 +435,9 @@ class SlackWorkspace:
         except SlackApiError as error:
             status = error.response.status_code
             if status == 429 or status >= 500:
-                retry_after = error.response.headers.get("Retry-After")
+                retry_after = whole_number(str(error.response.headers.get("Retry-After")))
                 raise Retryable(
-                    f"Slack answered {status} to {method}",
-                    retry_after=float(retry_after) if str(retry_after).isdigit() else None,
+                    f"Slack answered {status} to {method}", retry_after=retry_after
                 ) from error
             raise
         except OSError as error:
@@ -501,7 +506,12 @@ class SlackWorkspace:
 
     def upload_files(self, channel: str, thread_ts: str | None, files: list[MediaFile]) -> None:
         """Shares files in a thread, or in the channel itself without `thread_ts`
-        (files_upload_v2: Slack's external upload flow)."""
+        (files_upload_v2: Slack's external upload flow), at most `FILES_PER_UPLOAD` at a
+        time: Slack fails a completion of more than 14 files, every time."""
+        for start in range(0, len(files), FILES_PER_UPLOAD):
+            self._upload(channel, thread_ts, files[start : start + FILES_PER_UPLOAD])
+
+    def _upload(self, channel: str, thread_ts: str | None, files: list[MediaFile]) -> None:
         from slack_sdk.errors import SlackApiError, SlackRequestError
 
         uploads = [{"file": f.content, "filename": f.filename, "title": f.filename} for f in files]

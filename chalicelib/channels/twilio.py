@@ -33,6 +33,7 @@ from chalicelib.domain.conversation import (
     OutboundMessage,
 )
 from chalicelib.domain.errors import BadRequest, Conflict, Forbidden, Retryable
+from chalicelib.domain.outside_input import whole_number
 from chalicelib.domain.shop import Shop, ShopSecrets
 
 if TYPE_CHECKING:
@@ -138,13 +139,12 @@ class TwilioChannel:
             # Shops may share a Twilio account: a number answers for the shop that owns it.
             raise Forbidden(f"To {recipient} is not one of this shop's numbers")
         channel = Channel.WHATSAPP if sender.startswith("whatsapp:") else Channel.SMS
-        try:
-            media_count = min(int(form.get("NumMedia") or 0), 10)
-        except ValueError as error:
-            raise BadRequest("missing or invalid NumMedia") from error
+        media_count = whole_number(form.get("NumMedia") or "0")
+        if media_count is None:
+            raise BadRequest("missing or invalid NumMedia")
         media = tuple(
             MediaItem(url=form[f"MediaUrl{n}"], content_type=form.get(f"MediaContentType{n}"))
-            for n in range(media_count)
+            for n in range(min(media_count, 10))
             if form.get(f"MediaUrl{n}")
         )
         return InboundMessage(

@@ -18,6 +18,7 @@ from chalicelib.domain.auto_replies import AutoReplyPolicy
 from chalicelib.domain.canned import CannedResponse
 from chalicelib.domain.conversation import Channel
 from chalicelib.domain.csat import CsatPolicy
+from chalicelib.domain.outside_input import whole_number
 from chalicelib.domain.sla import SlaPolicy
 
 MASK = "********"
@@ -69,7 +70,7 @@ class SlackConfig(_Strict):
 
 def _template_variables(values: dict[str, str]) -> dict[str, str]:
     for key, value in values.items():
-        if not key.isdigit():
+        if whole_number(key) is None:
             raise ValueError(f"variable {key!r}: WhatsApp numbers its variables (1, 2, ...)")
         used = {name for _, name, _, _ in string.Formatter().parse(value) if name is not None}
         unknown = used - {"first_name", "shop", "agent"}

@@ -2,14 +2,25 @@
 
 Pure functions that return Block Kit payloads. Everything a customer wrote (text, WhatsApp
 profile name) goes through `escape_mrkdwn`, so nobody can ping @channel or forge a link.
+Every message and modal is made to fit Slack's limits (`block_kit`) before it is returned,
+so no customer input can make Slack refuse it.
 """
 
+import itertools
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from chalicelib.domain.block_kit import (
+    TEXT_OBJECT,
+    fit_blocks,
+    fit_text,
+    fit_view,
+    size,
+)
 from chalicelib.domain.conversation import (
     WHATSAPP_WINDOW,
     CardAction,
@@ -19,6 +30,7 @@ from chalicelib.domain.conversation import (
     ConversationStatus,
     DeliveryStatus,
     InboundMessage,
+    MediaItem,
     Priority,
     ResponseClock,
     SlaAlarm,
@@ -31,8 +43,19 @@ from chalicelib.domain.reports import CsatFigures, Durations, Report, SlaFigures
 from chalicelib.domain.shop import ReplyMode, ReplyPolicy, Shop
 from chalicelib.domain.sla import SlaPolicy
 
-SECTION_TEXT_LIMIT = 3000
-MESSAGE_TEXT_LIMIT = 40000
+SECTION_TEXT_LIMIT = TEXT_OBJECT
+# How much of a text a post shows (about three sections): all of it but in the rarest
+# mail, and with room left for attachments and markers in Slack's total.
+TEXT_SHOWN = 8_000
+# A customer's attachments listed by type in their post (the files follow in the thread).
+ATTACHMENTS_LISTED = 10
+# Customers' names, subjects and file types as the cards and lists show them.
+NAME_SHOWN = 100
+SUBJECT_SHOWN = 300
+TYPE_SHOWN = 100
+FILE_NAMES_LISTED = 10
+# What a fold line counts when the shop's or an automatic reply is too long to show whole.
+REPLY_PARTS = ("part of the reply", "parts of the reply")
 
 CHANNEL_LABELS = {
     Channel.SMS: ":iphone: SMS",
@@ -92,31 +115,69 @@ def escape_mrkdwn(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+def _context(text: str) -> dict[str, Any]:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
+
+
+def _message(
+    text: str,
+    blocks: list[dict[str, Any]],
+    *,
+    kept: int = 0,
+    noun: tuple[str, str] = ("part", "parts"),
+    metadata: dict[str, Any] | None = None,
+) -> SlackMessage:
+    """Every message is made here: within Slack's limits, the last `kept` blocks always
+    shown, what else does not fit folded into a line counting it in `noun`."""
+    return SlackMessage(
+        text=fit_text(text), blocks=fit_blocks(blocks, kept=kept, noun=noun), metadata=metadata
+    )
+
+
+def _note(text: str, block: Callable[[str], dict[str, Any]] = _section) -> SlackMessage:
+    """A one-line message of Threadline's own in a section (or a context) block."""
+    return _message(text, [block(text)])
+
+
+def _customer(conversation: Conversation) -> str:
+    """The customer as cards and lists name them, escaped: an overlong name shortened, the
+    number always shown."""
+    name = conversation.customer_name or ""
+    if len(name) > NAME_SHOWN:
+        conversation = conversation.model_copy(update={"customer_name": _shorten(name, NAME_SHOWN)})
+    return escape_mrkdwn(conversation.customer_label)
+
+
 def _shorten(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _escaped_chunks(text: str, limit: int = SECTION_TEXT_LIMIT) -> list[str]:
-    """`text` escaped, in pieces of at most `limit` characters, cut at a line or word break
-    where there is one, and never inside an escape such as `&lt;`."""
+    """`text` escaped, in pieces of at most `limit` characters (as Slack's limits count
+    them), cut at a line or word break where there is one, and never inside an escape such
+    as `&lt;`."""
     chunks: list[str] = []
     rest = text
     while rest:
         escaped = escape_mrkdwn(rest)
-        if len(escaped) <= limit:
+        if size(escaped) <= limit:
             chunks.append(escaped)
             break
         # The longest raw prefix whose escaped form fits.
-        size, used = 0, 0
+        length, used = 0, 0
         for character in rest:
-            grown = len(escape_mrkdwn(character))
+            grown = size(escape_mrkdwn(character))
             if used + grown > limit:
                 break
             used += grown
-            size += 1
-        cut = max(rest.rfind("\n", 0, size), rest.rfind(" ", 0, size))
-        if cut < size // 2:
-            cut = size
+            length += 1
+        cut = max(rest.rfind("\n", 0, length), rest.rfind(" ", 0, length))
+        if cut < length // 2:
+            cut = length
         chunks.append(escape_mrkdwn(rest[:cut]))
         rest = rest[cut:].lstrip(" \n")
     return chunks
@@ -158,7 +219,7 @@ def root_card(conversation: Conversation, shop: Shop) -> SlackMessage:
     first wrote, what state it is in, how many messages so far, how to answer."""
     timezone = shop.timezone
     channel = CHANNEL_LABELS[conversation.channel]
-    customer = escape_mrkdwn(conversation.customer_label)
+    customer = _customer(conversation)
     status = STATUS_LABELS[conversation.status]
     if conversation.status is ConversationStatus.SNOOZED:
         status += " until " + snooze_label(conversation.snoozed_until, timezone)
@@ -169,7 +230,7 @@ def root_card(conversation: Conversation, shop: Shop) -> SlackMessage:
     messages = f"{count} message" + ("" if count == 1 else "s")
     heading = f"*{customer}*\n{channel} to {to_address}"
     if conversation.subject:
-        heading += f"\n*Subject:* {escape_mrkdwn(conversation.subject)}"
+        heading += f"\n*Subject:* {escape_mrkdwn(_shorten(conversation.subject, SUBJECT_SHOWN))}"
     blocks: list[dict[str, Any]] = [
         {"type": "section", "text": {"type": "mrkdwn", "text": heading}},
     ]
@@ -225,9 +286,8 @@ def root_card(conversation: Conversation, shop: Shop) -> SlackMessage:
             window = f"until {_local_time(end, timezone)}"
         blocks[-1]["elements"].insert(2, {"type": "mrkdwn", "text": f"*Reply window:* {window}"})
     blocks.append(_card_buttons(conversation))
-    return SlackMessage(
-        text=f"New {channel.split(' ', 1)[1]} conversation with {customer}", blocks=blocks
-    )
+    # The buttons are always kept: without them the card could not be acted on.
+    return _message(f"New {channel.split(' ', 1)[1]} conversation with {customer}", blocks, kept=1)
 
 
 def _elsewhere(conversation: Conversation) -> str:
@@ -260,9 +320,7 @@ def _satisfaction(conversation: Conversation) -> str | None:
 def rating_note(score: int) -> SlackMessage:
     """Told in the thread when the customer answers the satisfaction question."""
     text = f":star: The customer rated this conversation {stars(score)}."
-    return SlackMessage(
-        text=text, blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
-    )
+    return _note(text)
 
 
 def _target_line(clock: ResponseClock, conversation: Conversation, timezone: str) -> str:
@@ -358,9 +416,7 @@ def action_note(
     priority = PRIORITY_LABELS[action.priority] if action.priority else ""
     until = snooze_label(conversation.snoozed_until, timezone)
     text = ACTION_NOTES[action.action].format(user=action.user_id, priority=priority, until=until)
-    return SlackMessage(
-        text=text, blocks=[{"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}]
-    )
+    return _note(text, _context)
 
 
 TARGET_LABELS = {
@@ -390,34 +446,28 @@ def sla_note(
             lead = f" {_mention(policy.lead_user_id)}" if policy.lead_user_id else ""
             still = "unresolved" if alarm.target is SlaTarget.RESOLUTION else "unanswered"
             text = f":sos: Still {still}: escalated{lead}."
-    return SlackMessage(
-        text=text, blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
-    )
+    return _note(text)
 
 
 def escalation_message(
     conversation: Conversation, alarm: SlaAlarm, thread_url: str, timezone: str
 ) -> SlackMessage:
     """The second level, told to the shop's lead and its escalation channel."""
-    customer = escape_mrkdwn(conversation.customer_label)
+    customer = _customer(conversation)
     since = _local_time(alarm.started_at, timezone)
     what = TARGET_LABELS[alarm.target].lower()
     text = (
         f":sos: <{thread_url}|{CHANNEL_LABELS[conversation.channel]} conversation with "
         f"{customer}> has waited for its {what} since {since}."
     )
-    return SlackMessage(
-        text=text, blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
-    )
+    return _note(text)
 
 
 def snooze_over_note(assignee_user_id: str | None) -> SlackMessage:
     """Told in the thread when a snoozed conversation wakes, to whoever has it."""
     who = f" <@{assignee_user_id}>" if assignee_user_id else ""
     text = f":alarm_clock: Snooze over: this conversation is open again.{who}"
-    return SlackMessage(
-        text=text, blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
-    )
+    return _note(text)
 
 
 def continued_note(
@@ -430,9 +480,7 @@ def continued_note(
         elsewhere = f", on {_channel_name(conversation.channel)}"
     who = "The shop wrote to the customer" if conversation.started_by_shop else "The customer wrote"
     text = f":arrow_right: {who} again{elsewhere}: <{new_thread_url}|new conversation>."
-    return SlackMessage(
-        text=text, blocks=[{"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}]
-    )
+    return _note(text, _context)
 
 
 def dead_letter_note(what: str) -> SlackMessage:
@@ -444,46 +492,73 @@ def dead_letter_note(what: str) -> SlackMessage:
         "conversation; they are alerted and can send it all again, in order. Until then, "
         "answer the customer another way if it is urgent."
     )
-    return SlackMessage(
-        text=text, blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
-    )
+    return _note(text)
 
 
 def reopened_note() -> SlackMessage:
     text = ":arrows_counterclockwise: The customer wrote again: this conversation is open again."
-    return SlackMessage(
-        text=text, blocks=[{"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}]
-    )
+    return _note(text, _context)
 
 
 def customer_message(
     message: InboundMessage, posted_at: datetime | None = None, timezone: str = "UTC"
 ) -> SlackMessage:
-    """A customer's message mirrored into the conversation's thread, whole: a text longer
-    than one section block holds runs on in the next ones. Posted late, it says when it
-    was written (in the shop's time zone)."""
-    parts = _escaped_chunks(message.text.strip())
-    parts.extend(
-        f":paperclip: Attachment ({escape_mrkdwn(item.content_type or 'unknown type')})"
-        for item in message.media
+    """A customer's message mirrored into the conversation's thread: a text longer than one
+    section block holds runs on in the next ones, up to `TEXT_SHOWN` characters
+    (the rest is counted, and kept whole in Threadline); its attachments listed by type
+    (the files themselves follow in the thread). Posted late, it says when it was written
+    (in the shop's time zone)."""
+    parts, after = _shown_text(
+        message.text.strip(), "the whole message is kept in the conversation's transcript"
     )
-    if not parts:
+    files = _attachment_lines(message.media)
+    if not parts and not files:
         parts.append("_(empty message)_")
-    blocks: list[dict[str, Any]] = [
-        {"type": "section", "text": {"type": "mrkdwn", "text": part}} for part in parts
-    ]
+    blocks = [_section(part) for part in parts]
+    # What follows the text is always shown: what was left out, the files, the markers.
+    if files:
+        after.extend(_section(lines) for lines in _split_lines("\n".join(files)))
     if message.email is not None and message.email.automated:
-        marker = ":robot_face: Sent automatically (an auto-reply): it reopens nothing."
-        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": marker}]})
+        after.append(
+            _context(":robot_face: Sent automatically (an auto-reply): it reopens nothing.")
+        )
     if posted_at is not None and posted_at - message.received_at >= LATE_POST:
         written = _local_time(message.received_at, timezone)
-        marker = f":hourglass: Written {written}, posted late: later messages may be above it."
-        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": marker}]})
-    return SlackMessage(
-        text=_shorten("\n".join(parts), MESSAGE_TEXT_LIMIT),
-        blocks=blocks,
+        after.append(
+            _context(f":hourglass: Written {written}, posted late: later messages may be above it.")
+        )
+    return _message(
+        "\n".join(parts + files),
+        blocks + after,
+        kept=len(after),
+        noun=("part of this message", "parts of this message"),
         metadata=customer_message_metadata(message),
     )
+
+
+def _shown_text(text: str, whole_kept: str) -> tuple[list[str], list[dict[str, Any]]]:
+    """A text as a post shows it: its first `TEXT_SHOWN` characters escaped, in
+    section-sized parts; and when it is longer, a line saying how much is left out and
+    where the whole is (`whole_kept`)."""
+    parts = _escaped_chunks(text[:TEXT_SHOWN])
+    hidden = len(text) - TEXT_SHOWN
+    if hidden <= 0:
+        return parts, []
+    return parts, [_context(f"…and {hidden:,} more characters, not shown here: {whole_kept}.")]
+
+
+def _attachment_lines(media: tuple[MediaItem, ...]) -> list[str]:
+    """One line per attachment, with its type, up to `ATTACHMENTS_LISTED`; then how many
+    more."""
+    types = (_shorten(item.content_type or "unknown type", TYPE_SHOWN) for item in media)
+    lines = [
+        f":paperclip: Attachment ({escape_mrkdwn(kind)})"
+        for kind in itertools.islice(types, ATTACHMENTS_LISTED)
+    ]
+    more = len(media) - ATTACHMENTS_LISTED
+    if more > 0:
+        lines.append(f"…and {more:,} more file" + ("" if more == 1 else "s"))
+    return lines
 
 
 def customer_message_metadata(message: InboundMessage) -> dict[str, Any]:
@@ -497,39 +572,34 @@ def delivery_failed_note(reason: str, error_code: str | None) -> SlackMessage:
     """Told in the thread when a reply could not reach the customer."""
     code = f" (error {escape_mrkdwn(error_code)})" if error_code else ""
     text = f":warning: This reply did not reach the customer: {escape_mrkdwn(reason)}{code}."
-    return SlackMessage(
-        text=text,
-        blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": text}}],
-    )
+    return _note(text)
 
 
 def files_not_sent_note(names: list[str], text_sent: bool) -> SlackMessage:
     """Told in the thread when files an agent attached could not go to the customer."""
-    listed = ", ".join(f"`{escape_mrkdwn(name)}`" for name in names)
+    listed = ", ".join(
+        f"`{escape_mrkdwn(_shorten(name, NAME_SHOWN))}`" for name in names[:FILE_NAMES_LISTED]
+    )
+    if len(names) > FILE_NAMES_LISTED:
+        listed += f" and {len(names) - FILE_NAMES_LISTED:,} more"
     outcome = "the rest of the reply went out" if text_sent else "nothing was sent"
     text = (
         f":paperclip: Not sent to the customer: {listed} (larger than 16 MB, or the app "
         f"cannot read files: it needs the `files:read` scope); {outcome}."
     )
-    return SlackMessage(
-        text=text, blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
-    )
+    return _note(text)
 
 
 def nothing_to_send_note() -> SlackMessage:
     text = ":grey_question: This message has nothing a customer can receive: nothing was sent."
-    return SlackMessage(
-        text=text, blocks=[{"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}]
-    )
+    return _note(text, _context)
 
 
 def attachments_missing_note(count: int) -> SlackMessage:
     """Told in the thread when a customer's attachments could not be fetched."""
     what = "An attachment" if count == 1 else f"{count} attachments"
     text = f":warning: {what} of this message could not be fetched from the provider."
-    return SlackMessage(
-        text=text, blocks=[{"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}]
-    )
+    return _note(text, _context)
 
 
 def reply_cancelled_note(user_id: str) -> SlackMessage:
@@ -538,9 +608,7 @@ def reply_cancelled_note(user_id: str) -> SlackMessage:
         f":wastebasket: <@{user_id}> deleted a reply before it was sent: "
         "the customer did not get it."
     )
-    return SlackMessage(
-        text=text, blocks=[{"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}]
-    )
+    return _note(text, _context)
 
 
 # Canned responses ------------------------------------------------------------------------
@@ -569,7 +637,7 @@ def canned_picker(conversation: Conversation, shop: Shop) -> dict[str, Any]:
                 "elements": [
                     {
                         "type": "mrkdwn",
-                        "text": f"To *{escape_mrkdwn(conversation.customer_label)}* "
+                        "text": f"To *{_customer(conversation)}* "
                         f"({CHANNEL_LABELS[conversation.channel]})",
                     }
                 ],
@@ -587,7 +655,7 @@ def canned_picker(conversation: Conversation, shop: Shop) -> dict[str, Any]:
                 },
             }
         )
-        return view
+        return fit_view(view)
     view["submit"] = _plain("Send to customer", 24)
     order: dict[str, Any] = {
         "type": "plain_text_input",
@@ -623,41 +691,32 @@ def canned_picker(conversation: Conversation, shop: Shop) -> dict[str, Any]:
             "element": order,
         },
     ]
-    return view
+    return fit_view(view, kept=2)
 
 
 def canned_post(text: str, user_id: str, name: str) -> SlackMessage:
     """A canned response as the thread shows it: what the customer gets, and who chose it."""
-    parts = _escaped_chunks(text)
-    blocks: list[dict[str, Any]] = [
-        {"type": "section", "text": {"type": "mrkdwn", "text": part}} for part in parts
-    ]
     chosen = f":zap: Canned response `{escape_mrkdwn(name)}`, sent by <@{user_id}>"
-    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": chosen}]})
-    return SlackMessage(text=_shorten(escape_mrkdwn(text), MESSAGE_TEXT_LIMIT), blocks=blocks)
+    return _reply_post(text, _context(chosen))
 
 
 def shop_message_post(text: str) -> SlackMessage:
     """A message the shop sent first (through the admin API), as the thread shows it."""
-    blocks: list[dict[str, Any]] = [
-        {"type": "section", "text": {"type": "mrkdwn", "text": part}}
-        for part in _escaped_chunks(text)
-    ]
-    marker = ":outbox_tray: Sent by the shop's system (admin API)"
-    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": marker}]})
-    return SlackMessage(text=_shorten(escape_mrkdwn(text), MESSAGE_TEXT_LIMIT), blocks=blocks)
+    return _reply_post(text, _context(":outbox_tray: Sent by the shop's system (admin API)"))
 
 
 def auto_reply_post(text: str, reply_key: str, language: str) -> SlackMessage:
     """An automatic reply as the thread shows it: what the customer gets, marked."""
-    parts = _escaped_chunks(text)
-    blocks: list[dict[str, Any]] = [
-        {"type": "section", "text": {"type": "mrkdwn", "text": part}} for part in parts
-    ]
     what = escape_mrkdwn(reply_key.replace("_", " ").replace("faq:", "FAQ "))
     marker = f":robot_face: Automatic reply ({what}, {escape_mrkdwn(language)})"
-    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": marker}]})
-    return SlackMessage(text=_shorten(escape_mrkdwn(text), MESSAGE_TEXT_LIMIT), blocks=blocks)
+    return _reply_post(text, _context(marker))
+
+
+def _reply_post(text: str, marker: dict[str, Any]) -> SlackMessage:
+    """What went to the customer, as its thread shows it, and the marker saying whence."""
+    parts, notes = _shown_text(text, "the customer got all of it")
+    blocks = [_section(part) for part in parts] + notes + [marker]
+    return _message(escape_mrkdwn(text), blocks, kept=len(notes) + 1, noun=REPLY_PARTS)
 
 
 def window_template_note(template_name: str) -> SlackMessage:
@@ -667,9 +726,7 @@ def window_template_note(template_name: str) -> SlackMessage:
         f"then allows only approved templates: *{escape_mrkdwn(template_name)}* went out "
         "instead of your message. Once the customer answers, reply again."
     )
-    return SlackMessage(
-        text=text, blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
-    )
+    return _note(text)
 
 
 def window_closed_note() -> SlackMessage:
@@ -679,18 +736,14 @@ def window_closed_note() -> SlackMessage:
         "then allows only approved templates. Add one to the shop "
         "(`twilio.whatsapp_template`), or reach the customer another way."
     )
-    return SlackMessage(
-        text=text, blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
-    )
+    return _note(text)
 
 
 def canned_gone_note(name: str) -> SlackMessage:
     text = (
         f":warning: The canned response `{escape_mrkdwn(name)}` no longer exists: nothing was sent."
     )
-    return SlackMessage(
-        text=text, blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
-    )
+    return _note(text)
 
 
 # Slash command -----------------------------------------------------------------------------
@@ -705,13 +758,11 @@ COMMAND_HELP = (
 )
 
 
-def ephemeral(text: str, blocks: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    """A slash command's answer, shown only to the agent who typed it."""
-    return {
-        "response_type": "ephemeral",
-        "text": text,
-        "blocks": blocks or [{"type": "section", "text": {"type": "mrkdwn", "text": text}}],
-    }
+def ephemeral(text: str) -> dict[str, Any]:
+    """A slash command's answer (mrkdwn), shown only to the agent who typed it, in as many
+    sections as its lines need, within Slack's limits."""
+    blocks = [_section(part) for part in _split_lines(text)]
+    return {"response_type": "ephemeral", "text": fit_text(text), "blocks": fit_blocks(blocks)}
 
 
 def thread_link(team_domain: str, channel_id: str, thread_ts: str) -> str:
@@ -725,44 +776,44 @@ def conversation_list(
     """Conversations, one line each with a link to its thread; `found` pairs each with its
     shop's time zone."""
     if not found:
-        return ephemeral(f"{title}: none.")
+        return ephemeral(f"{escape_mrkdwn(title)}: none.")
     lines = []
     for conversation, timezone in found:
         thread = conversation.slack_thread
-        label = escape_mrkdwn(conversation.customer_label)
+        label = _customer(conversation)
         if thread:
             label = f"<{thread_link(team_domain, *thread)}|{label}>"
         status = STATUS_LABELS[conversation.status]
         started = _local_time(conversation.created_at, timezone)
         channel = CHANNEL_LABELS[conversation.channel].split(" ", 1)[0]
         lines.append(f"{channel} {label} · {status} · since {started}")
-    text = f"*{escape_mrkdwn(title)}*\n" + "\n".join(lines)
-    return ephemeral(
-        text,
-        [
-            {"type": "section", "text": {"type": "mrkdwn", "text": part}}
-            for part in _split_lines(text)
-        ],
-    )
+    return ephemeral(f"*{escape_mrkdwn(title)}*\n" + "\n".join(lines))
 
 
 def _split_lines(text: str) -> list[str]:
-    """Lines grouped into section-sized pieces (links are never cut)."""
+    """Lines grouped into section-sized pieces (links are never cut); a line too long for
+    a section alone is cut when the message is fitted."""
     pieces: list[str] = []
     for line in text.split("\n"):
-        if pieces and len(pieces[-1]) + 1 + len(line) <= SECTION_TEXT_LIMIT:
+        if pieces and size(pieces[-1]) + 1 + size(line) <= SECTION_TEXT_LIMIT:
             pieces[-1] += "\n" + line
         else:
             pieces.append(line)
     return pieces
 
 
+CANNED_NAMES_PER_LINE = 10
+
+
 def canned_list(shops: list[Shop]) -> dict[str, Any]:
-    lines = [
-        f"*{escape_mrkdwn(shop.name)}*: "
-        + (", ".join(f"`{c.name}`" for c in shop.canned_responses) or "none yet")
-        for shop in shops
-    ]
+    lines = []
+    for shop in shops:
+        names = [f"`{c.name}`" for c in shop.canned_responses] or ["none yet"]
+        rows = (
+            names[n : n + CANNED_NAMES_PER_LINE]
+            for n in range(0, len(names), CANNED_NAMES_PER_LINE)
+        )
+        lines.append(f"*{escape_mrkdwn(shop.name)}*: " + ",\n".join(", ".join(row) for row in rows))
     if not lines:
         return ephemeral("No shop uses this workspace.")
     return ephemeral(
@@ -860,4 +911,4 @@ def daily_digest(
         f"Daily digest of {escape_mrkdwn(shop_name)}: "
         f"{totals.conversations} conversations on {day.isoformat()}"
     )
-    return SlackMessage(text=text, blocks=blocks)
+    return _message(text, blocks, kept=1, noun=("line", "lines"))

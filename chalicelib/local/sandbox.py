@@ -13,7 +13,9 @@ The Twilio stand-in also plays Twilio's part afterwards: it sends signed status 
 Both servers answer ``GET /_outbox`` with the JSON list of their own recorded entries, so
 an end-to-end test or a demo script in another process can read what was sent.
 
-Only the standard library is used, plus ``twilio.request_validator`` for signing.
+Only the standard library is used, plus ``twilio.request_validator`` for signing. What Slack
+refuses in a message or a modal (Block Kit's limits) is refused here too, in Slack's words
+(`slack_limits`).
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ from email.utils import format_datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TextIO, cast
+
+from chalicelib.local.slack_limits import message_refusal, view_refusal
 
 __all__ = ["Fault", "Faults", "Outbox", "OutboxEntry", "SlackStandIn", "TwilioStandIn"]
 
@@ -651,6 +655,9 @@ _SLACK_METHODS = frozenset(
         "oauth.v2.access",
     }
 )
+# The most files one files.completeUploadExternal shares (Slack fails from the 15th; a
+# report to slack_sdk's maintainers, python-slack-sdk#1653).
+_FILES_PER_UPLOAD = 14
 _UPLOAD_PATH = re.compile(r"^/upload/(?P<file>F[0-9A-F]+)$")
 _FILE_PATH = re.compile(r"^/files/(?P<file>F[0-9A-F]+)/(?P<name>[^/]+)$")
 
@@ -781,6 +788,9 @@ class SlackStandIn(_StandIn):
         if method == "views.open":
             if not _as_str(params.get("trigger_id")):
                 return {"ok": False, "error": "invalid_trigger_id"}
+            refused = view_refusal(params.get("view"))
+            if refused is not None:
+                return refused
             view = params.get("view")
             return {
                 "ok": True,
@@ -803,6 +813,10 @@ class SlackStandIn(_StandIn):
         channel = _as_str(params.get("channel"))
         if not channel:
             return {"ok": False, "error": "channel_not_found"}
+        if method in ("chat.postMessage", "chat.update", "chat.postEphemeral"):
+            refused = message_refusal(params)
+            if refused is not None:
+                return refused
         if method == "chat.postMessage":
             return self._post_message(channel, params)
         if method == "conversations.replies":
@@ -891,6 +905,9 @@ class SlackStandIn(_StandIn):
         ids = [str(item.get("id")) for item in listed if isinstance(item, dict)]
         if not ids or any(self._files.get(i, {}).get("content") is None for i in ids):
             return {"ok": False, "error": "file_not_found"}
+        if len(ids) > _FILES_PER_UPLOAD:
+            # As Slack: past 14 files in one completion it fails, and does so every time.
+            return {"ok": False, "error": "internal_error"}
         files = [
             {
                 **self._file_object(i),

@@ -1,6 +1,12 @@
 """What agents ask of Threadline from Slack, answered while Slack waits (3 seconds): the
 canned-response modal (Slack's trigger expires before a queue would get to it), and the
 `/threadline` slash command.
+
+The slash command answers only in a channel where a shop's conversations are posted, and
+only with the conversations posted there, so it tells nobody more than the channel they
+asked in already shows: a guest in another channel of the workspace, or the agents of
+another shop in it, learn nothing of a shop's customers. The channel and the workspace come
+from Slack's signed request, never from what the agent typed. Answers are ephemeral.
 """
 
 from collections.abc import Callable
@@ -26,6 +32,20 @@ logger = Logger(service="threadline", child=True)
 # How far back the slash command looks, per shop, and how much it shows.
 SEARCHED_CONVERSATIONS = 300
 LISTED_CONVERSATIONS = 20
+# What `find` needs: letters or digits of a name or number (spaces and signs do not count),
+# enough that one or two characters cannot list every customer, and no more than a name.
+QUERY_MIN_CHARACTERS = 3
+QUERY_MAX_CHARACTERS = 100
+ASCII_DIGITS = frozenset("0123456789")
+
+NOT_A_CONVERSATION_CHANNEL = (
+    "`/threadline mine`, `find` and `canned` answer only in a channel where a shop's "
+    "conversations are posted, about the conversations posted there: ask in that channel."
+)
+QUERY_TOO_SHORT = (
+    f"`/threadline find` needs {QUERY_MIN_CHARACTERS} to {QUERY_MAX_CHARACTERS} letters or "
+    "digits of a customer's name or number."
+)
 
 
 class AgentTools:
@@ -71,47 +91,72 @@ class AgentTools:
 
     def command(self, command: SlashCommand) -> dict[str, object]:
         verb, _, rest = command.text.partition(" ")
-        shops = self._store.shops_of_team(command.team_id)
-        match verb.casefold():
+        verb, query = verb.casefold(), rest.strip()
+        if verb not in ("mine", "find", "canned"):
+            return ephemeral(COMMAND_HELP)
+        shops = [
+            shop
+            for shop in self._store.shops_of_team(command.team_id)
+            if _posts_to(shop, command.channel_id)
+        ]
+        if not shops:
+            return ephemeral(NOT_A_CONVERSATION_CHANNEL)
+        match verb:
             case "mine":
                 found = self._conversations(
                     shops,
-                    command.team_id,
+                    command,
                     lambda c: (
                         c.assignee_user_id == command.user_id
                         and c.status is not ConversationStatus.RESOLVED
                     ),
                 )
                 return conversation_list("Your open conversations", found, command.team_domain)
-            case "find" if rest.strip():
-                query = rest.strip()
-                found = self._conversations(shops, command.team_id, lambda c: _matches(c, query))
+            case "find":
+                if not _searchable(query):
+                    return ephemeral(QUERY_TOO_SHORT)
+                found = self._conversations(shops, command, lambda c: _matches(c, query))
                 return conversation_list(
                     f"Conversations with “{query}”", found, command.team_domain
                 )
-            case "canned":
-                return canned_list(shops)
             case _:
-                return ephemeral(COMMAND_HELP)
+                return canned_list(shops)
 
     def _conversations(
-        self, shops: list[Shop], team_id: str, wanted: Callable[[Conversation], bool]
+        self, shops: list[Shop], command: SlashCommand, wanted: Callable[[Conversation], bool]
     ) -> list[tuple[Conversation, str]]:
         found: list[tuple[Conversation, str]] = []
         for shop in shops:
             for conversation in self._store.recent_conversations(
                 shop.shop_id, SEARCHED_CONVERSATIONS
             ):
-                # Only threads in the workspace that asked.
-                if conversation.slack_team_id == team_id and wanted(conversation):
+                # Only threads of the channel that asked, in the workspace that asked.
+                here = (conversation.slack_team_id, conversation.slack_channel_id) == (
+                    command.team_id,
+                    command.channel_id,
+                )
+                if here and wanted(conversation):
                     found.append((conversation, shop.timezone))
         found.sort(key=lambda pair: pair[0].created_at, reverse=True)
         return found[:LISTED_CONVERSATIONS]
 
 
+def _posts_to(shop: Shop, channel_id: str) -> bool:
+    """Whether the shop's conversations are posted in `channel_id` (its channel, or the one
+    of one of its customer channels)."""
+    slack = shop.slack
+    return slack is not None and channel_id in (slack.channel_id, *slack.channels.values())
+
+
+def _searchable(query: str) -> bool:
+    """Enough of a name or number to look for, and no more than one."""
+    meaningful = sum(1 for character in query if character.isalnum())
+    return meaningful >= QUERY_MIN_CHARACTERS and len(query) <= QUERY_MAX_CHARACTERS
+
+
 def _matches(conversation: Conversation, query: str) -> bool:
     """A customer by part of their number (4 digits or more) or of their name."""
-    digits = "".join(c for c in query if c.isdigit())
+    digits = "".join(c for c in query if c in ASCII_DIGITS)
     if len(digits) >= 4 and digits in conversation.customer_address:
         return True
     name = (conversation.customer_name or "").casefold()

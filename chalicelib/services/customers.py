@@ -1,7 +1,6 @@
 """Customers across channels, for the admin API: look one up, link addresses into one
 customer, unlink them; and the earlier conversation a new one continues."""
 
-import json
 from typing import Any
 from urllib.parse import unquote
 
@@ -17,6 +16,7 @@ from chalicelib.domain.customers import (
     unlinked,
 )
 from chalicelib.domain.errors import BadRequest, Conflict, NotFound
+from chalicelib.domain.outside_input import json_document
 from chalicelib.domain.shop import Shop
 from chalicelib.services.ports import Clock, IdFactory
 from chalicelib.store import Store
@@ -109,9 +109,10 @@ class Customers:
         """Links another address to the customer's (merging their profiles, if any)."""
         shop = self._shop(shop_id)
         address = address_in(customer)
+        document = json_document(body or b"{}")
         try:
-            other = address_in(LinkRequest.model_validate(json.loads(body or b"{}")).address)
-        except (ValidationError, ValueError) as error:
+            other = address_in(LinkRequest.model_validate(document).address)
+        except ValidationError as error:
             raise BadRequest('the body must be {"address": "<phone number or email>"}') from error
         if identity(other) == identity(address):
             raise Conflict("these addresses are already the same customer")

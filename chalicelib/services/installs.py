@@ -24,6 +24,7 @@ from slack_sdk.oauth.installation_store import Bot, Installation, InstallationSt
 from chalicelib.channels.slack import authorize_url, exchange_code
 from chalicelib.domain.conversation import Channel
 from chalicelib.domain.errors import BadRequest, Conflict, Forbidden, NotFound
+from chalicelib.domain.outside_input import whole_number
 from chalicelib.domain.shop import Shop, SlackConfig
 from chalicelib.secrets import SecretVault
 from chalicelib.services.ports import Clock, SlackFactory
@@ -37,11 +38,25 @@ STATE_LIFETIME = timedelta(minutes=10)
 STATE_COOKIE = "threadline_slack_state"
 Exchange = Callable[[str, str, str, str, str], Installation]
 _SLACK_ERROR_CODE = re.compile(r"[a-z_]{1,64}")
+# What `secrets.token_urlsafe` gives: the only state values Threadline ever sets.
+_STATE_VALUE = re.compile(r"[A-Za-z0-9_-]{1,128}")
 
 
 def _same(given: str, expected: str) -> bool:
     """Constant-time equality of any two strings (hmac's refuses non-ASCII ones)."""
     return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
+
+
+def state_in_cookies(header: str) -> str | None:
+    """The install state bound to this browser, from its Cookie header: the first
+    well-formed value of the state cookie. Read pair by pair, because `http.cookies` drops
+    the whole header for one malformed cookie beside ours (another site's on the same
+    domain, a quote left open), and the install would then fail as started elsewhere."""
+    for pair in header.split(";"):
+        name, _, value = pair.partition("=")
+        if name.strip() == STATE_COOKIE and _STATE_VALUE.fullmatch(value.strip()):
+            return value.strip()
+    return None
 
 
 class ThreadlineInstallationStore(InstallationStore):
@@ -169,10 +184,11 @@ class SlackInstalls:
             raise NotFound("Slack installs are not configured")
         shop_id, expires = query.get("shop", ""), query.get("expires", "")
         valid = _same(query.get("signature", ""), self._signature(shop_id, expires))
-        if not valid or not expires.isdigit():
+        expires_at = whole_number(expires)
+        if not valid or expires_at is None:
             raise Forbidden("this install link is not valid")
         now = self._clock()
-        if int(expires) < now.timestamp():
+        if expires_at < now.timestamp():
             raise Forbidden("this install link has expired: ask for a new one")
         if self._store.get_shop(shop_id, fresh=True) is None:
             raise NotFound("no such shop")

@@ -38,14 +38,22 @@ MAX_DAYS = 92
 DIGEST_LEASE = timedelta(minutes=15)
 
 
+# The days a report may name: wide enough for any shop's history, narrow enough that the
+# default span and a day either side (time zones) never leave the calendar (OverflowError).
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2999, 12, 31)
+
+
 def _day(query: dict[str, str], name: str) -> date | None:
     value = query.get(name)
     if value is None:
         return None
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError as error:
         raise BadRequest(f"{name} must be a date such as 2026-11-23") from error
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise BadRequest(f"{name} must be a day of the years {FIRST_DAY.year} to {LAST_DAY.year}")
+    return day
 
 
 def report_days(query: dict[str, str], today: date) -> tuple[date, date]:

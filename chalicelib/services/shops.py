@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from chalicelib.domain.conversation import Channel, Conversation, ConversationStatus
 from chalicelib.domain.errors import BadRequest, Conflict, NotFound, invalid
+from chalicelib.domain.outside_input import json_document, number_parameter
 from chalicelib.domain.shop import (
     Shop,
     ShopDocument,
@@ -24,7 +25,7 @@ from chalicelib.media import MediaStore
 from chalicelib.secrets import SecretVault
 from chalicelib.services.data_rights import erase_orphans
 from chalicelib.services.ports import Clock, IdFactory
-from chalicelib.store import Store
+from chalicelib.store import Store, conversations_page_start
 
 logger = Logger(service="threadline", child=True)
 
@@ -43,12 +44,11 @@ def _cursor_key(cursor: str, shop_id: str) -> dict[str, object]:
     """A page cursor back as the key it was made from; one made for another shop, or made
     up, is refused."""
     try:
-        key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-    except (ValueError, binascii.Error) as error:
+        decoded = base64.urlsafe_b64decode(cursor.encode())
+        key = conversations_page_start(shop_id, json_document(decoded, "cursor"))
+    except (ValueError, binascii.Error, BadRequest) as error:
         raise BadRequest("invalid cursor") from error
-    if not isinstance(key, dict) or key.get("GSI1PK") != f"SHOP#{shop_id}#CONVERSATIONS":
-        raise BadRequest("invalid cursor")
-    if set(key) != {"PK", "SK", "GSI1PK", "GSI1SK"}:
+    if key is None:
         raise BadRequest("invalid cursor")
     return key
 
@@ -194,12 +194,10 @@ class ShopAdmin:
         for name, allowed in checks.items():
             if name in query and query[name] not in allowed:
                 raise BadRequest(f"{name} must be one of {', '.join(sorted(allowed))}")
-        limit = query.get("limit", "50")
-        if not limit.isdigit() or not 1 <= int(limit) <= 100:
-            raise BadRequest("limit must be 1 to 100")
+        limit = number_parameter(query, "limit", default=50, low=1, high=100)
         after = _cursor_key(query["cursor"], shop_id) if "cursor" in query else None
         filters = {k: v for k, v in query.items() if k in ("status", "channel", "assignee", "sla")}
-        found, last = self._store.conversations_page(shop_id, filters, int(limit), after)
+        found, last = self._store.conversations_page(shop_id, filters, limit, after)
         return {
             "conversations": [c.model_dump(mode="json") for c in found],
             "next_cursor": _cursor(last) if last else None,

@@ -9,6 +9,7 @@ The number of examples per route is THREADLINE_FUZZ_EXAMPLES: by default a short
 `make test`, the same requests every time; given, a run of that many, drawn afresh.
 """
 
+import base64
 import json
 import os
 import time
@@ -124,8 +125,23 @@ json_values = (
     | st.dictionaries(junk_text, json_shallow, max_size=3)
 )
 not_json = st.sampled_from(
-    [b"{", b"", b"null", b"[]", b'"x"', b"{'a': 1}", b"\xff\xfe{}"]
+    [b"{", b"", b"null", b"[]", b'"x"', b"{'a': 1}", b"\xff\xfe{}", b"[NaN]", b"1" * 5000]
 ) | st.binary(max_size=200)
+
+
+# Nesting past any parser's patience (json.loads raises RecursionError, not ValueError),
+# open or closed, alone or inside an object.
+def nested(depth: int, closed: bool, wrapped: bool) -> bytes:
+    arrays = b"[" * depth + (b"]" * depth if closed else b"")
+    return b'{"address": ' + arrays + b"}" if wrapped else arrays
+
+
+deep_json = st.builds(
+    nested,
+    st.sampled_from([40, 1_000, 5_000, 100_000]),
+    st.booleans(),
+    st.booleans(),
+)
 # A path segment: real shop ids, well-formed unknown ones, and what is not an id at all.
 segment = st.one_of(
     st.sampled_from([*SHOPS, "zed", "a" * 63, "a" * 64, "ANA", "-ana", "ana%0A", "..", "%2F"]),
@@ -163,8 +179,47 @@ def query(params: dict[str, str]) -> str:
     return f"?{urlencode(params)}" if params else ""
 
 
+# Digits str.isdigit or int() take that are no plain number, and numbers out of range.
+odd_numbers = st.sampled_from(
+    ["²", "٣", "１０", "1_0", " 5", "5 ", "-1", "+1", "0", "101", "9" * 30, "1e2", "0x10"]
+)
+# Days past the calendar's ends (OverflowError once a span is added).
+odd_days = st.sampled_from(["9999-12-31", "0001-01-01", "2026-02-30", "２０２６-01-01"])
+
+
+def cursor_of(key: object) -> str:
+    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode()
+
+
+GOOD_KEY = {
+    "PK": "SHOP#ana#CONV#01JCONVERSATION0000000000",
+    "SK": "CONVERSATION",
+    "GSI1PK": "SHOP#ana#CONVERSATIONS",
+    "GSI1SK": "2026-11-20T10:00:00+00:00",
+}
+# Cursors made up: values DynamoDB refuses (moto takes them), other shops' keys, other
+# items' keys, nesting, and what is not base64 or JSON at all.
+bogus_cursors = st.one_of(
+    st.builds(
+        lambda name, value: cursor_of(GOOD_KEY | {name: value}),
+        st.sampled_from(sorted(GOOD_KEY)),
+        json_shallow | st.sampled_from(["SHOP#bob#CONV#x", "SHOP#bob#CONVERSATIONS", "é" * 900]),
+    ),
+    st.just(cursor_of(GOOD_KEY)),
+    st.just(cursor_of({**GOOD_KEY, "x": "y"})),
+    deep_json.map(lambda raw: base64.urlsafe_b64encode(raw).decode()),
+    some_text,
+)
 query_params = st.dictionaries(
     st.sampled_from(["limit", "cursor", "q", "from", "to", "x", "status"]), some_text, max_size=3
+) | st.fixed_dictionaries(
+    {},
+    optional={
+        "limit": odd_numbers | some_text,
+        "cursor": bogus_cursors,
+        "from": odd_days,
+        "to": odd_days,
+    },
 )
 
 
@@ -321,11 +376,48 @@ def slack_message_event(draw: st.DrawFn) -> dict[str, Any]:
     }
 
 
+# Slack timestamps, and what is none though float() may take it.
+slack_ts = (
+    st.sampled_from(["1764000600.000100", "nan", "inf", "-1", "1e9", "٣.٣", "1764000600", ""])
+    | junk_text
+)
+
+
+def slack_edit_event(draw: st.DrawFn) -> dict[str, Any]:
+    """An agent's edit (or deletion) of a thread message, its timestamps drawn."""
+    deleted = draw(st.booleans())
+    message = {
+        "type": "message",
+        "user": "U0AGENT",
+        "text": draw(some_text),
+        "ts": draw(slack_ts),
+        "thread_ts": draw(st.sampled_from(["1764000000.000001"]) | slack_ts),
+        "edited": {"user": "U0AGENT", "ts": draw(slack_ts)},
+    }
+    event: dict[str, Any] = {
+        "type": "message",
+        "subtype": "message_deleted" if deleted else "message_changed",
+        "channel": CHANNEL_ID,
+        "ts": draw(slack_ts),
+    }
+    if deleted:
+        event |= {"deleted_ts": draw(slack_ts), "previous_message": message}
+    else:
+        event["message"] = message
+    return {"type": "event_callback", "team_id": TEAM_ID, "event_id": "Ev0EDIT", "event": event}
+
+
 @st.composite
 def slack_event(draw: st.DrawFn) -> Probe:
-    kind = draw(st.sampled_from(["message", "url_verification", "json", "not json", "huge"]))
+    kind = draw(
+        st.sampled_from(["message", "edit", "url_verification", "json", "not json", "deep", "huge"])
+    )
     if kind == "message":
         body = json.dumps(slack_message_event(draw)).encode()
+    elif kind == "edit":
+        body = json.dumps(slack_edit_event(draw)).encode()
+    elif kind == "deep":
+        body = draw(deep_json)
     elif kind == "url_verification":
         body = json.dumps({"type": "url_verification", "challenge": draw(json_values)}).encode()
     elif kind == "json":
@@ -379,11 +471,15 @@ def slack_form(draw: st.DrawFn, path: str) -> Probe:
             )
             | json_values
         )
-        fields = (
-            {"payload": json.dumps(payload)}
-            if draw(st.booleans())
-            else {"payload": draw(junk_text)}
-        )
+        fields = {
+            "payload": draw(
+                st.one_of(
+                    st.just(json.dumps(payload)),
+                    junk_text,
+                    deep_json.map(lambda raw: raw.decode()),
+                )
+            )
+        }
     for name in draw(st.lists(st.sampled_from(sorted(fields)), max_size=2, unique=True)):
         del fields[name]
     body = form(fields) if draw(st.integers(0, 4)) else draw(not_json)
@@ -423,10 +519,16 @@ def slack_oauth_redirect(draw: st.DrawFn) -> Probe:
             {}, optional={"state": some_text, "code": junk_text, "error": some_text}
         )
     )
+    state = params.get("state", "")
     cookie = draw(
         st.sampled_from(["", "threadline_slack_state=", "a=b; c"])
-        | st.just(f"threadline_slack_state={params.get('state', '')}")
-        | junk_text.map(lambda state: f"threadline_slack_state={state}")
+        | st.just(f"threadline_slack_state={state}")
+        | junk_text.map(lambda value: f"threadline_slack_state={value}")
+        # Malformed neighbours, which made http.cookies drop the whole header
+        | st.sampled_from(['theme="dark; ', "cart=a b; ", "flag; ", "x=a\\b; ", "é=ü; "]).map(
+            lambda neighbour: f"{neighbour}threadline_slack_state={state}"
+        )
+        | st.text(max_size=60)
     )
     headers = {"Cookie": cookie} if cookie else {}
     return Probe(
@@ -452,7 +554,7 @@ BAD_BEARERS = st.sampled_from(
 
 
 def admin_body(draw: st.DrawFn) -> bytes:
-    kind = draw(st.sampled_from(["shop", "message", "link", "json", "not json", "huge"]))
+    kind = draw(st.sampled_from(["shop", "message", "link", "json", "not json", "deep", "huge"]))
     if kind == "message":
         message = {
             "channel": draw(st.sampled_from(["sms", "whatsapp", "email"]) | junk_text),
@@ -482,6 +584,8 @@ def admin_body(draw: st.DrawFn) -> bytes:
         return json.dumps(draw(json_values)).encode()
     if kind == "not json":
         return draw(not_json)
+    if kind == "deep":
+        return draw(deep_json)
     return json.dumps({"text": "x" * HUGE, "to": ["+5511987654321"]}).encode()
 
 

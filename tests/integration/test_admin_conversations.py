@@ -1,6 +1,7 @@
 """The admin API's conversations: pages with filters and a cursor, a transcript as JSON, CSV
 or HTML; and its OpenAPI document, valid and true to the routes and models."""
 
+import base64
 import csv
 import io
 import json
@@ -63,6 +64,86 @@ def test_bad_parameters_are_refused_with_a_reason(client, shop, query, reason):
     response = get(client, f"/admin/shops/ana/conversations?{query}")
     assert response.status_code == 400
     assert reason in json.loads(response.body)["error"]
+
+
+def cursor_of(key: object) -> str:
+    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode()
+
+
+def nested(depth: int) -> object:
+    value: object = "2026-11-20T10:00:00+00:00"
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+GOOD_KEY = {
+    "PK": "SHOP#ana#CONV#01JCONVERSATION0000000000",
+    "SK": "CONVERSATION",
+    "GSI1PK": "SHOP#ana#CONVERSATIONS",
+    "GSI1SK": "2026-11-20T10:00:00+00:00",
+}
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        # Digits that pass str.isdigit but not int(), or int() but not a plain reading
+        "limit=%C2%B2",
+        "limit=%D9%A3",
+        "limit=%201",
+        "limit=1_0",
+        "limit=-1",
+        "limit=",
+        # Cursors DynamoDB would refuse (moto takes them): values that are not strings
+        f"cursor={cursor_of(GOOD_KEY | {'GSI1SK': 5})}",
+        f"cursor={cursor_of(GOOD_KEY | {'PK': ['SHOP#ana#CONV#x']})}",
+        f"cursor={cursor_of(GOOD_KEY | {'SK': {'S': 'CONVERSATION'}})}",
+        f"cursor={cursor_of(GOOD_KEY | {'GSI1SK': None})}",
+        # Cursors naming another shop's item, or no item a page ends on
+        f"cursor={cursor_of(GOOD_KEY | {'PK': 'SHOP#bob#CONV#01JCONVERSATION0000000000'})}",
+        f"cursor={cursor_of(GOOD_KEY | {'SK': 'PROFILE'})}",
+        f"cursor={cursor_of(GOOD_KEY | {'PK': 'SHOP#ana#CONV#' + 'x' * 3000})}",
+        f"cursor={cursor_of(GOOD_KEY | {'GSI1SK': 'é' * 2000})}",
+        # Nested past any parser's patience
+        f"cursor={base64.urlsafe_b64encode(b'[' * 50_000).decode()}",
+        f"cursor={cursor_of(GOOD_KEY | {'GSI1SK': nested(900)})}",
+    ],
+    ids=[
+        "superscript two",
+        "arabic-indic three",
+        "leading space",
+        "underscore",
+        "negative",
+        "empty",
+        "number sort key",
+        "list partition key",
+        "typed sort key",
+        "null sort key",
+        "another shops item",
+        "not a conversation",
+        "partition key too long",
+        "sort key not a time",
+        "deep array",
+        "deep sort key",
+    ],
+)
+def test_malformed_limits_and_cursors_are_a_400_not_a_503(client, three_conversations, query):
+    # Given a shop with conversations
+    # When its list is asked for with a parameter nobody should send
+    response = get(client, f"/admin/shops/ana/conversations?{query}")
+    # Then it is refused as bad input, not answered "try again"
+    assert response.status_code == 400, response.body
+    assert json.loads(response.body)["error"] in ("limit must be 1 to 100", "invalid cursor")
+
+
+def test_a_well_formed_cursor_of_this_shop_still_pages(client, three_conversations):
+    # Given a cursor in the shape the query gives, for an instant after every conversation
+    key = GOOD_KEY | {"GSI1SK": "2999-01-01T00:00:00+00:00"}
+    # When it is used, then the page starts there (with everything older)
+    response = get(client, f"/admin/shops/ana/conversations?cursor={cursor_of(key)}")
+    assert response.status_code == 200, response.body
+    assert len(json.loads(response.body)["conversations"]) == 3
 
 
 def test_a_cursor_of_another_shop_is_refused(client, put_shop, three_conversations):

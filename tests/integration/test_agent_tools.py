@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 
+from chalicelib.local.slack_limits import message_refusal
+from chalicelib.services.agent_tools import NOT_A_CONVERSATION_CHANNEL, QUERY_TOO_SHORT
 from tests.fakes import FakeSlack, RecordingTwilio
 from tests.integration.conftest import PUBLIC_URL
 from tests.signing import (
@@ -73,14 +75,14 @@ def submission(view: dict[str, Any], name: str, order_number: str | None = None)
     }
 
 
-def command(client: Any, text: str, team: str = TEAM_ID) -> Any:
+def command(client: Any, text: str, team: str = TEAM_ID, channel: str = CHANNEL_ID) -> Any:
     body = form(
         {
             "command": "/threadline",
             "text": text,
             "team_id": team,
             "team_domain": "lojadaana",
-            "channel_id": CHANNEL_ID,
+            "channel_id": channel,
             "user_id": "U0AGENT",
             "trigger_id": "1.2.3",
         }
@@ -91,6 +93,8 @@ def command(client: Any, text: str, team: str = TEAM_ID) -> Any:
     assert response.status_code == 200, response.body
     answer = json.loads(response.body)
     assert answer["response_type"] == "ephemeral"
+    # Slack takes the answer (a response to a slash command has a message's limits)
+    assert message_refusal(answer) is None
     return answer
 
 
@@ -255,7 +259,7 @@ def test_mine_lists_the_agents_open_conversations_with_links_to_their_threads(
     assert link in text
     assert "Open" in text
     # And another workspace sees nothing of it
-    assert "none" in command(client, "mine", team="T0OTHER")["text"]
+    assert command(client, "mine", team="T0OTHER")["text"] == NOT_A_CONVERSATION_CHANNEL
 
 
 @pytest.mark.parametrize("query", ["8765", "+55 11 98765", "ana", "SOUZA"])
@@ -264,10 +268,109 @@ def test_find_finds_a_customer_by_part_of_their_number_or_name(client, customer_
     assert "Ana Souza" in command(client, f"find {query}")["text"]
 
 
-def test_find_does_not_match_too_little_or_someone_else(client, customer_thread):
+def test_find_does_not_match_someone_else_or_too_few_digits_of_a_number(client, customer_thread):
     customer_thread()
-    assert "none" in command(client, "find 11")["text"]
     assert "none" in command(client, "find Bruno")["text"]
+    assert "none" in command(client, "find 119")["text"]
+
+
+@pytest.mark.parametrize("query", ["", "a", "An", "+5", "1 1", "a.b", "🙂🙂🙂", "x" * 101])
+def test_find_refuses_a_query_of_fewer_than_three_letters_or_digits(client, customer_thread, query):
+    # Given a customer in the shop's channel
+    customer_thread()
+    # When an agent looks for one or two characters (or a whole paragraph)
+    answer = command(client, f"find {query}")
+    # Then they are told what find needs, and no customer is listed
+    assert answer["text"] == QUERY_TOO_SHORT
+    assert "Ana" not in json.dumps(answer, ensure_ascii=False)
+
+
+@pytest.mark.parametrize("text", ["find Ana", "find 98765", "mine", "canned"])
+def test_another_channel_of_the_workspace_is_told_where_to_ask_and_shown_nothing(
+    client, customer_thread, text
+):
+    # Given a customer whose conversation is in the shop's channel
+    customer_thread()
+    # When someone asks from another channel of the same workspace
+    answer = command(client, text, channel="C0RANDOM")
+    # Then they get a short explanation and nothing of the shop or its customers
+    assert answer["text"] == NOT_A_CONVERSATION_CHANNEL
+    shown = json.dumps(answer, ensure_ascii=False)
+    for secret in ("Ana Souza", "98765", "shipping", "Loja da Ana"):
+        assert secret not in shown
+    # While the shop's own channel is still answered
+    assert "Ana Souza" in command(client, text.replace("mine", "find ana"))["text"] or (
+        text == "canned" and "`shipping`" in command(client, text)["text"]
+    )
+
+
+def test_a_second_shop_in_the_workspace_never_sees_the_first_shops_customers(
+    client, customer_thread, put_shop, run_workers, slack: FakeSlack
+):
+    # Given ana's customer, and bob's shop in the same workspace with a channel of its own
+    customer_thread()
+    bob = shop_document(
+        name="Bob's Bikes",
+        slack={"team_id": TEAM_ID, "channel_id": "C0BOBS", "bot_token": "xoxb-bob"},
+        twilio={
+            "account_sid": "AC" + "3" * 32,
+            "auth_token": "bob-auth-token",
+            "sms_numbers": ["+14155550199"],
+            "whatsapp_numbers": [],
+        },
+    )
+    assert put_shop("bob", bob).status_code == 201
+    params = twilio_message(
+        9, From="+5511911112222", To="+14155550199", AccountSid="AC" + "3" * 32, Body="Oi"
+    )
+    path = "/webhooks/twilio/bob"
+    headers = twilio_headers(PUBLIC_URL + path, params, token="bob-auth-token")
+    assert client.http.post(path, headers=headers, body=form(params)).status_code == 200
+    run_workers()
+    assert [root.channel for root in slack.roots()] == [CHANNEL_ID, "C0BOBS"]
+
+    # When bob's agents look for ana's customer, by name or number, in bob's channel
+    for query in ("Ana", "Souza", "98765", "+55 11 98765-4321"):
+        answer = command(client, f"find {query}", channel="C0BOBS")
+        # Then they find nothing of hers
+        assert answer["text"] == f"Conversations with “{query}”: none."
+    # And bob's own customer is found there, but not from ana's channel
+    assert "11911112222" in command(client, "find 1111", channel="C0BOBS")["text"]
+    assert "none" in command(client, "find 1111")["text"]
+    # And each channel's canned list names only its own shop
+    assert "Bob's Bikes" not in command(client, "canned")["text"]
+    assert "Loja da Ana" not in command(client, "canned", channel="C0BOBS")["text"]
+
+
+def test_a_shops_channel_for_one_customer_channel_answers_for_the_threads_posted_there(
+    client, put_shop, run_workers, slack: FakeSlack
+):
+    # Given a shop whose WhatsApp conversations go to a channel of their own
+    routed = shop_document()
+    routed["slack"]["channels"] = {"whatsapp": "C0WHATSAPP"}
+    assert put_shop("ana", routed).status_code == 201
+    for n, sender in ((1, f"whatsapp:{CUSTOMER}"), (2, "+5511933334444")):
+        fields = {"From": sender, "ProfileName": "Ana Souza"}
+        if sender.startswith("whatsapp:"):
+            fields["To"] = f"whatsapp:{WHATSAPP_NUMBER}"
+        params = twilio_message(n, **fields)
+        path = "/webhooks/twilio/ana"
+        response = client.http.post(
+            path, headers=twilio_headers(PUBLIC_URL + path, params), body=form(params)
+        )
+        assert response.status_code == 200
+    run_workers()
+    assert sorted(root.channel for root in slack.roots()) == [CHANNEL_ID, "C0WHATSAPP"]
+
+    # When agents look for the customer in each channel
+    in_whatsapp = command(client, "find 98765", channel="C0WHATSAPP")["text"]
+    in_main = command(client, "find 98765")["text"]
+
+    # Then each channel lists only the threads it shows
+    assert "C0WHATSAPP" in in_whatsapp
+    assert "none" in in_main
+    assert "33334444" in command(client, "find 3333")["text"]
+    assert "none" in command(client, "find 3333", channel="C0WHATSAPP")["text"]
 
 
 def test_canned_lists_the_shops_responses(client, customer_thread):

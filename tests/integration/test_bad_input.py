@@ -4,11 +4,13 @@ another shop's account. No request gets a 5xx; a refusal is a 4xx with a short r
 changes nothing (table, queues, secrets, media, schedules, Slack, Twilio); and no secret,
 customer number or message body reaches a log line while they run."""
 
+import dataclasses
 import functools
 import io
 import json
 from collections.abc import Callable, Iterator
 from typing import Any
+from urllib.parse import quote
 
 import boto3
 import pytest
@@ -27,9 +29,11 @@ from tests.integration.bad_input import (
     BOB_AUTH_TOKEN,
     BOB_NUMBER,
     FUZZ,
+    GOOD_KEY,
     Probe,
     Route,
     admin_request,
+    cursor_of,
     record,
     slack_event,
     slack_form,
@@ -44,6 +48,7 @@ from tests.signing import (
     SLACK_SIGNING_SECRET,
     form,
     shop_document,
+    slack_headers,
     twilio_headers,
     twilio_message,
 )
@@ -233,6 +238,28 @@ def test_bad_input_gets_a_4xx_reason_and_changes_nothing(
 # What the probes found (hypothesis; the sizes by a directed probe), kept as examples ------
 
 HUGE_MESSAGE = twilio_message(99, Body="é" * 300_000)
+ADMIN_HEADERS = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+EDIT_AT_NAN = json.dumps(
+    {
+        "type": "event_callback",
+        "team_id": "T0SHOP1",
+        "event_id": "Ev0NAN",
+        "event": {
+            "type": "message",
+            "subtype": "message_changed",
+            "channel": "C0SUPPORT",
+            "ts": "1764000600.000100",
+            "message": {
+                "type": "message",
+                "user": "U0AGENT",
+                "text": "corrigido",
+                "ts": "1764000500.000100",
+                "thread_ts": "1764000000.000001",
+                "edited": {"user": "U0AGENT", "ts": "nan"},
+            },
+        },
+    }
+).encode()
 FOUND: dict[str, Probe] = {
     # hmac.compare_digest raises TypeError on non-ASCII strings: it answered 503.
     "install link with a non-ASCII signature": Probe(
@@ -257,6 +284,38 @@ FOUND: dict[str, Probe] = {
     "install error of 75,000 characters": Probe(
         "GET", "/slack/oauth_redirect?error=" + "%C3%A9" * 75_000, {}, b"", "Slack refused"
     ),
+    # json.loads raised RecursionError, which no `except ValueError` caught: 503.
+    "link body nested 100,000 deep": Probe(
+        "POST",
+        f"/admin/shops/ana/customers/{quote(CUSTOMER_NUMBER, safe='')}/links",
+        {**ADMIN_HEADERS, "Content-Type": "application/json"},
+        b"[" * 100_000,
+        "not JSON",
+    ),
+    # "²".isdigit() is True, int("²") raises ValueError: 503.
+    "limit of superscript two": Probe(
+        "GET", "/admin/shops/ana/conversations?limit=%C2%B2", ADMIN_HEADERS, b"", "not a number"
+    ),
+    # A cursor's key values went to DynamoDB unchecked (moto takes a number; DynamoDB, 503).
+    "cursor with a number for a key": Probe(
+        "GET",
+        "/admin/shops/ana/conversations?cursor=" + cursor_of(GOOD_KEY | {"GSI1SK": 5}),
+        ADMIN_HEADERS,
+        b"",
+        "invalid cursor",
+    ),
+    # A day whose seven-day span leaves the calendar: OverflowError, 503.
+    "report from the last day of 9999": Probe(
+        "GET", "/admin/shops/ana/reports?from=9999-12-31", ADMIN_HEADERS, b"", "out of range"
+    ),
+    # float("nan") then int(): a signed edit answered 503, and Slack retried it.
+    "edit whose ts is nan": Probe(
+        "POST",
+        "/slack/events",
+        slack_headers(EDIT_AT_NAN),
+        EDIT_AT_NAN,
+        "not a Slack ts",
+    ),
 }
 
 
@@ -268,7 +327,9 @@ def test_requests_once_answered_badly_are_refused_with_a_short_reason(
     slack: FakeSlack,
     twilio: RecordingTwilio,
 ) -> None:
-    # Given what once got a 5xx or an unbounded reason
+    # Given what once got a 5xx or an unbounded reason (a Slack request signed just now)
+    if request_.path == "/slack/events":
+        request_ = dataclasses.replace(request_, headers=slack_headers(request_.body))
     # When it arrives again
     status = probe(client, request_, slack, twilio)
     # Then it is refused as any other bad request

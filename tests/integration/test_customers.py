@@ -173,6 +173,32 @@ def test_bad_requests_get_a_reason_and_change_nothing(client, ana, method, path,
     assert table_items() == before
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[" * 100_000,
+        b'{"address": ' + b"[" * 5_000 + b"]" * 5_000 + b"}",
+        json.dumps({"address": EMAIL, "x": json.loads("[" * 40 + "]" * 40)}).encode(),
+        b'{"address": NaN}',
+        b"\xff\xfe\x00{",
+    ],
+    ids=["unclosed arrays", "deep but closed", "past the depth bound", "NaN", "not UTF-8"],
+)
+def test_a_link_body_nested_too_deep_or_not_json_is_a_400(client, ana, body):
+    # Given a customer
+    before = table_items()
+    # When a link is asked for with a body no JSON reader should walk
+    response = client.http.post(
+        f"/admin/shops/ana/customers/{quote(PHONE)}/links",
+        headers={**ADMIN, "Content-Type": "application/json"},
+        body=body,
+    )
+    # Then it is refused as bad input (not a 503 to retry), and nothing changes
+    assert response.status_code == 400, response.body
+    assert json.loads(response.body)["error"]
+    assert table_items() == before
+
+
 def test_customer_routes_need_the_token(client, ana):
     assert client.http.get(f"/admin/shops/ana/customers?q={quote(PHONE)}").status_code == 401
 

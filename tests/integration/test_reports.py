@@ -135,6 +135,10 @@ def test_a_report_defaults_to_the_last_seven_local_days(
         ("from=2026-11-10&to=2026-11-01", "from must not be after to"),
         ("from=2026-01-01&to=2026-11-01", "a report spans at most 92 days"),
         ("from=yesterday", "from must be a date such as 2026-11-23"),
+        # Days whose span would leave the calendar (OverflowError: it answered 503)
+        ("from=9999-12-31", "from must be a day of the years 2000 to 2999"),
+        ("to=0001-01-01", "to must be a day of the years 2000 to 2999"),
+        ("from=0001-01-01&to=0001-01-01", "from must be a day of the years 2000 to 2999"),
     ],
 )
 def test_a_report_refuses_bad_ranges(

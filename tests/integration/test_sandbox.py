@@ -24,6 +24,9 @@ from twilio.http.response import Response
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
+from chalicelib.channels.slack import SlackWorkspace
+from chalicelib.domain.errors import Retryable
+from chalicelib.domain.slack_view import SlackMessage
 from chalicelib.local.sandbox import (
     Fault,
     Faults,
@@ -685,6 +688,22 @@ def test_slack_answers_an_injected_429_with_retry_after_then_serves_again(
         {"method": "chat.postMessage", "status": 429, "Retry-After": "7"}
     ]
     assert slack_stand_in.faults.injected == {"chat.postMessage": 1}
+
+
+@pytest.mark.parametrize("retry_after", ["\u00b2", "1_0"])
+def test_a_retry_after_that_is_not_ascii_digits_is_retried_without_a_delay(
+    slack_stand_in: SlackStandIn, retry_after: str
+) -> None:
+    # Given Slack rate-limiting a post with a Retry-After that is no plain number
+    slack_stand_in.faults.add(
+        "chat.postMessage", Fault(status=429, headers=(("Retry-After", retry_after),)), limit=3
+    )
+    workspace = SlackWorkspace("xoxb-test", slack_stand_in.base_url)
+
+    # When the bot posts, then the job is to be retried (with the queue's own backoff)
+    with pytest.raises(Retryable) as raised:
+        workspace.post("C1", SlackMessage(text="hello", blocks=[]))
+    assert raised.value.retry_after is None
 
 
 def test_twilio_injected_5xx_creates_nothing_and_a_delay_creates_then_answers_late(

@@ -1,10 +1,12 @@
 """ "Add to Slack": a shop connects its own workspace through OAuth v2; the installation is
 kept through slack_sdk's installation-store interface, its token only in the shop's secret."""
 
+import hashlib
+import hmac
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 from slack_sdk.oauth.installation_store import Installation
@@ -151,6 +153,61 @@ def test_a_state_works_once_and_only_in_the_browser_that_started(client, install
     # Its own browser can, once
     assert client.http.get(redirect, headers={"Cookie": cookie}).status_code == 200
     assert client.http.get(redirect, headers={"Cookie": cookie}).status_code == 403
+
+
+@pytest.mark.parametrize(
+    "neighbours",
+    [
+        ('theme="dark', ""),  # a quote left open
+        ("", "cart=a b"),  # a space in a value
+        ("flag", "x=a\\b"),  # no value at all; a backslash
+    ],
+    ids=["open quote before", "space after", "bare name and backslash"],
+)
+def test_a_malformed_cookie_beside_the_state_does_not_stop_the_install(
+    client, install_link, neighbours
+):
+    # Given an install started in this browser, which also holds other sites' odd cookies
+    consent, cookie = begin(client, install_link)
+    [state] = parse_qs(urlsplit(consent).query)["state"]
+    before, after = neighbours
+    header = "; ".join(part for part in (before, cookie, after) if part)
+
+    # When Slack sends the installer back
+    finish = client.http.get(
+        f"/slack/oauth_redirect?code=c0de&state={state}", headers={"Cookie": header}
+    )
+
+    # Then the state cookie is still found and the install completes
+    assert finish.status_code == 200, finish.body
+    assert "Loja Nova" in finish.body.decode()
+
+
+def test_a_state_cookie_that_is_not_one_threadline_sets_is_not_taken(client, install_link):
+    # Given a state cookie whose value is not what Threadline issues (quoted, with spaces)
+    consent, _ = begin(client, install_link)
+    [state] = parse_qs(urlsplit(consent).query)["state"]
+    redirect = f"/slack/oauth_redirect?code=c0de&state={state}"
+
+    # When it comes back in those forms, then it binds nothing
+    for value in (f'"{state}', f"{state} x", ""):
+        response = client.http.get(redirect, headers={"Cookie": f"threadline_slack_state={value}"})
+        assert response.status_code == 403, value
+
+
+@pytest.mark.parametrize("expires", ["²", "١٢٣٤٥٦٧٨٩٩٩", " 9999999999", "9_999_999_999"])
+def test_a_signed_link_whose_expiry_is_not_ascii_digits_is_refused_not_a_503(
+    client, install_link, expires
+):
+    # Given a link signed with the app's secret, over an expiry in other digits
+    signature = hmac.new(
+        b"oauth-client-secret", f"ana:{expires}".encode(), hashlib.sha256
+    ).hexdigest()
+    query = urlencode({"shop": "ana", "expires": expires, "signature": signature})
+    # When it is followed, then it is refused as an invalid link
+    response = client.http.get(f"/slack/install?{query}")
+    assert response.status_code == 403, response.body
+    assert json.loads(response.body) == {"error": "this install link is not valid"}
 
 
 @pytest.mark.parametrize("tamper", ["shop=ana&", "signature="])

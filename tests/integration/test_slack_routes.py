@@ -115,6 +115,36 @@ def test_a_refused_event_request_is_answered_and_queues_nothing(
     assert queued_messages() == NOTHING_QUEUED
 
 
+def edited_at(edit_ts: str) -> bytes:
+    """A signed-looking edit of an agent's thread message, made at `edit_ts`."""
+    message = json.loads(AGENT_REPLY)["event"] | {"edited": {"user": "U0AGENT", "ts": edit_ts}}
+    event = {"type": "message", "subtype": "message_changed", "channel": CHANNEL_ID}
+    payload = {
+        "type": "event_callback",
+        "team_id": TEAM_ID,
+        "event_id": "Ev0EDIT",
+        "event": event | {"ts": "1764000600.000100", "message": message},
+    }
+    return json.dumps(payload).encode()
+
+
+@pytest.mark.parametrize("edit_ts", ["nan", "inf", "1e9", "abc", "٣.٣", "1764000600"])
+def test_an_edit_whose_timestamp_is_no_slack_ts_is_a_400_not_a_503(client, edit_ts: str):
+    # Given Slack's signature on an edit whose time is not a Slack timestamp
+    body = edited_at(edit_ts)
+    # When it arrives, then it is refused as malformed (Slack would retry a 503 in vain)
+    response = client.http.post("/slack/events", headers=slack_headers(body), body=body)
+    assert response.status_code == 400, response.body
+    assert json.loads(response.body) == {"error": "missing or invalid revision ts"}
+
+
+def test_an_edit_with_a_slack_timestamp_is_taken(client):
+    body = edited_at("1764000600.000100")
+    assert (
+        client.http.post("/slack/events", headers=slack_headers(body), body=body).status_code == 200
+    )
+
+
 # /slack/interactions and /slack/commands ----------------------------------------------------
 
 

@@ -178,3 +178,112 @@ def test_the_bots_post_is_deleted_once_and_a_second_delete_counts_as_done():
     deletes = outbox.entries("slack", "chat.delete")
     assert [e.payload["ts"] for e in deletes] == [ts, ts]
     assert [e.payload["response"].get("error") for e in deletes] == [None, "message_not_found"]
+
+
+@pytest.fixture
+def sandbox() -> Iterator[tuple[SlackStandIn, Outbox, str]]:
+    outbox = Outbox()
+    slack = SlackStandIn(outbox)
+    url = slack.start()
+    yield slack, outbox, url
+    slack.stop()
+
+
+def section(text: str) -> dict[str, object]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+@pytest.mark.parametrize(
+    ("message", "error", "problem"),
+    [
+        (SlackMessage("x", [section(f"file {n}") for n in range(51)]), "invalid_blocks", "/blocks"),
+        (SlackMessage("x", [section("x" * 3001)]), "invalid_blocks", "/blocks/0/text/text"),
+        (SlackMessage("x", [section("")]), "invalid_blocks", "/blocks/0/text/text"),
+        (
+            SlackMessage("x", [{"type": "context", "elements": [section("a")["text"]] * 11}]),
+            "invalid_blocks",
+            "/blocks/0/elements",
+        ),
+        (
+            SlackMessage(
+                "x", [{"type": "header", "text": {"type": "plain_text", "text": "h" * 151}}]
+            ),
+            "invalid_blocks",
+            "/blocks/0/text/text",
+        ),
+        (SlackMessage("x" * 40_001, [section("x")]), "msg_too_long", None),
+        (SlackMessage("x", [section("x" * 3000)] * 5), "msg_blocks_too_long", None),
+    ],
+    ids=[
+        "51 blocks",
+        "section of 3,001",
+        "empty section",
+        "11 context elements",
+        "header of 151",
+        "text of 40,001",
+        "15,000 in blocks",
+    ],
+)
+def test_the_sandbox_refuses_what_slack_refuses_in_slacks_words(
+    sandbox: tuple[SlackStandIn, Outbox, str],
+    message: SlackMessage,
+    error: str,
+    problem: str | None,
+) -> None:
+    from slack_sdk.errors import SlackApiError
+
+    _, outbox, url = sandbox
+    # When the bot posts a message Slack would refuse
+    with pytest.raises(SlackApiError) as refused:
+        SlackWorkspace("xoxb-test", url).post("C0SUPPORT", message)
+    # Then the answer is Slack's error, pointing at what is wrong, and nothing is posted
+    assert refused.value.response["error"] == error
+    if problem is not None:
+        assert any(f"[json-pointer:{problem}]" in e for e in refused.value.response["errors"])
+    assert [e.payload["response"]["ok"] for e in outbox.entries("slack", "chat.postMessage")] == [
+        False
+    ]
+
+
+def test_a_modal_past_slacks_limits_is_refused_as_views_open_does(
+    sandbox: tuple[SlackStandIn, Outbox, str],
+) -> None:
+    from slack_sdk.errors import SlackApiError
+
+    _, _, url = sandbox
+    view = {
+        "type": "modal",
+        "title": {"type": "plain_text", "text": "A title longer than 24 chars"},
+        "blocks": [section("x")] * 101,
+    }
+    with pytest.raises(SlackApiError) as refused:
+        SlackWorkspace("xoxb-test", url).open_view("1.2.3", view)
+    assert refused.value.response["error"] == "invalid_arguments"
+    problems = " ".join(refused.value.response["errors"])
+    assert "[json-pointer:/view/title/text]" in problems
+    assert "[json-pointer:/view/blocks]" in problems
+
+
+def test_many_files_go_up_in_uploads_slack_takes(sandbox: tuple[SlackStandIn, Outbox, str]) -> None:
+    from slack_sdk import WebClient
+    from slack_sdk.errors import SlackApiError
+
+    _, outbox, url = sandbox
+    photos = [MediaFile(f"foto-{n:02d}.png", "image/png", bytes([n]) * 8) for n in range(25)]
+
+    # Given Slack failing a completion of more than 14 files
+    with pytest.raises(SlackApiError) as refused:
+        WebClient(token="xoxb-test", base_url=url).files_upload_v2(
+            file_uploads=[{"content": f.content, "filename": f.filename} for f in photos[:15]],
+            channel="C0SUPPORT",
+        )
+    assert refused.value.response["error"] == "internal_error"
+
+    # When the bot shares a customer's 25 files in a thread
+    SlackWorkspace("xoxb-test", url).upload_files("C0SUPPORT", "1764000000.000100", photos)
+
+    # Then they go up ten at a time, and every one is shared
+    completed = outbox.entries("slack", "files.completeUploadExternal")[1:]
+    assert [len(c.payload["response"]["files"]) for c in completed] == [10, 10, 5]
+    shared = [f["name"] for c in completed for f in c.payload["response"]["files"]]
+    assert shared == [p.filename for p in photos]

@@ -693,6 +693,9 @@ def test_an_sla_policy_is_part_of_the_shop_json_with_defaults_and_field_errors()
         {"name": "x", "content_sid": "HX123"},
         {"name": "x", "content_sid": "HX" + "a" * 32, "variables": {"name": "{first_name}"}},
         {"name": "x", "content_sid": "HX" + "a" * 32, "variables": {"1": "{order}"}},
+        # Digits str.isdigit takes that WhatsApp does not number variables with
+        {"name": "x", "content_sid": "HX" + "a" * 32, "variables": {"²": "{first_name}"}},
+        {"name": "x", "content_sid": "HX" + "a" * 32, "variables": {"١": "{first_name}"}},
     ],
 )
 def test_a_broken_whatsapp_template_is_refused(template: dict[str, Any]) -> None:
