@@ -169,7 +169,7 @@ def _revision(payload: dict[str, Any], event: dict[str, Any]) -> ReplyRevision |
         ts=_ts(ts, "event ts"),
         text=None if deleted else plain_text(text if isinstance(text, str) else ""),
         revised_ts=_ts(event.get("ts") if deleted else edited.get("ts"), "revision ts"),
-        thread_ts=_ts(thread_ts, "thread_ts"),
+        thread_ts=_text(thread_ts, "thread_ts"),
     )
 
 
