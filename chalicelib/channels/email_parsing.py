@@ -8,11 +8,12 @@ Arabic, Hindi and, for Outlook's header blocks, Spanish too).
 Mail is outside input, read so that no sender can sink it or make it expensive:
 
 - Bounded before any parser runs: each header field to HEADER_LIMIT bytes (HEADER_FIELDS
-  of them at most), HTML to HTML_LIMIT characters and what html2text writes to BODY_LIMIT,
-  the text to BODY_LIMIT before the quoted history is looked for (comfortably above the
-  20,000 characters a mail is cut to for Slack), and the lines the history markers look at
-  to PROBE_LINE characters each. Every pattern is anchored to a line or cannot restart
-  where it failed, so the work is linear in what is read.
+  of them and HEADERS_LIMIT bytes in all at most), HTML to HTML_LIMIT characters and what
+  html2text writes to BODY_LIMIT, the text to BODY_LIMIT before the quoted history is looked
+  for (comfortably above the 20,000 characters a mail is cut to for Slack), the lines the
+  history markers look at to PROBE_LINE characters each, attachments to ATTACHMENT_LIMIT.
+  Every pattern is anchored to a line or cannot restart where it failed, so the work is
+  linear in what is read.
 - Each header is read on its own: one the standard parser refuses is read leniently, and
   every string taken from a header is cleaned (bytes of unencoded 8-bit UTF-8 decoded where
   they are, control characters and line breaks collapsed into a space). A body or an
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
 
 HEADER_LIMIT = 8_000
 HEADER_FIELDS = 500
+HEADERS_LIMIT = 64_000
 BODY_LIMIT = 32_000
 HTML_LIMIT = 400_000
 PROBE_LINE = 500
@@ -212,25 +214,35 @@ def _fields(head: bytes) -> list[tuple[str, str]]:
 
 def _bounded(raw: bytes) -> tuple[bytes, bytes]:
     """The mail's header block and its body, the header block bounded before any parser
-    reads it: each field cut to HEADER_LIMIT bytes, at most HEADER_FIELDS of them, each
-    unfolded onto one line. The body starts where the standard parser starts it: after the
-    first empty line, or at the first line that is no header."""
+    reads it: each field cut to HEADER_LIMIT bytes and unfolded onto one line, the fields
+    past HEADER_FIELDS of them or HEADERS_LIMIT bytes in all left out. The body starts where
+    the standard parser starts it: after the first empty line, or at the first line that is
+    no header."""
     fields: list[bytearray] = []
+    total = 0
+    keeping = False  # whether the field being read is kept (its continuation lines too)
     position, length = 0, len(raw)
     if raw.startswith(b"From "):  # an mbox "From " line: the parser sets it aside too
         position = _line_end(raw, 0)
     while position < length:
         end = _line_end(raw, position)
-        # A lone CR ends a line for the standard parser but not here: a space for both.
-        line = raw[position:end].rstrip(b"\r\n").replace(b"\r", b" ")
+        # At most a field's worth of the line is looked at. A lone CR ends a line for the
+        # standard parser but not here: a space for both.
+        line = raw[position : min(end, position + HEADER_LIMIT + 2)]
+        line = line.rstrip(b"\r\n").replace(b"\r", b" ")
         if not line:
             return b"\r\n".join(fields), raw[end:]
         if line[:1] in (b" ", b"\t"):
-            if fields and len(fields[-1]) < HEADER_LIMIT:
-                fields[-1] += line[: HEADER_LIMIT - len(fields[-1])]
+            if keeping and len(fields[-1]) < HEADER_LIMIT:
+                kept = line[: min(HEADER_LIMIT - len(fields[-1]), HEADERS_LIMIT - total)]
+                fields[-1] += kept
+                total += len(kept)
         elif _FIELD_START.match(line):
-            if len(fields) < HEADER_FIELDS:
-                fields.append(bytearray(line[:HEADER_LIMIT]))
+            kept = line[: min(HEADER_LIMIT, HEADERS_LIMIT - total)]
+            keeping = len(fields) < HEADER_FIELDS and bool(kept)
+            if keeping:
+                fields.append(bytearray(kept))
+                total += len(kept)
         else:
             return b"\r\n".join(fields), raw[position:]
         position = end

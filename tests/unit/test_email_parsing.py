@@ -385,3 +385,12 @@ def test_the_text_read_is_comfortably_more_than_a_mail_is_cut_to() -> None:
 
     assert BODY_LIMIT >= TEXT_LIMIT * 1.5
     assert len(parse_email(_mail("a" * (BODY_LIMIT * 3))).text) == BODY_LIMIT
+
+
+def test_the_header_block_is_bounded_in_all() -> None:
+    # Given a mail whose first fields fill the header bound, one of them folded
+    filler = "".join(f"X-Filler-{n}: {'x' * 7000}\r\n" for n in range(10))
+    raw = (f"{filler}Subject: Sobre\r\n folded\r\nFrom: ana@cliente.example\r\n\r\nOi\r\n").encode()
+    parsed = parse_email(raw)
+    # Then the fields past it are not read
+    assert (parsed.subject, parsed.sender, parsed.text) == ("", "", "Oi")
