@@ -104,6 +104,15 @@ def parse_received(message: str) -> ReceivedMail:
     return received
 
 
+def delivery_id(sender: str, message_id: str) -> str:
+    """The id a received mail is stored and deduplicated under: its sender and the
+    Message-ID it gave, hashed together. The Message-ID alone is the sender's choice, so
+    another sender reusing it must not meet the first one's mail; the hash also fits every
+    key and queue id, however long the Message-ID."""
+    digest = hashlib.sha256(f"{sender}\n{message_id}".encode()).hexdigest()
+    return digest[:32]
+
+
 def split_address(address: str) -> tuple[str, str | None]:
     """`support+c01abc@shop.example` → (`support@shop.example`, `c01abc`), lower-cased."""
     match = _PLUS.match(address.strip().lower())

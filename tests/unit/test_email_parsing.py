@@ -394,3 +394,15 @@ def test_the_header_block_is_bounded_in_all() -> None:
     parsed = parse_email(raw)
     # Then the fields past it are not read
     assert (parsed.subject, parsed.sender, parsed.text) == ("", "", "Oi")
+
+
+def test_at_most_a_hundred_attachments_are_read_and_the_mail_says_there_were_more() -> None:
+    # Each one read is written to S3 while SES waits: thousands would outlast the function
+    mail = EmailMessage()
+    mail["From"] = "ana@cliente.example"
+    mail.set_content("Segue o catálogo")
+    for n in range(150):
+        mail.add_attachment(b"x", maintype="text", subtype="plain", filename=f"p{n}.txt")
+    parsed = parse_email(mail.as_bytes())
+    assert [a.filename for a in parsed.attachments] == [f"p{n}.txt" for n in range(100)]
+    assert parsed.complete is False
