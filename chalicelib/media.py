@@ -2,9 +2,9 @@
 
 Keys are `<shop>/inbound/<message key>/<n>-<file name>` (a mail's:
 `<shop>/inbound/<message key>/<SES message id>/<n>-<file name>`, kept on arrival) and
-`<shop>/outbound/<Slack file id>/<file name>`: a retried job writes the same object again. A provider fetches an agent's
-file through a presigned URL valid for a day; a link in a customer's text lasts a week
-(SigV4's longest).
+`<shop>/outbound/<Slack file id>/<file name>`: a retried job writes the same object again.
+A provider fetches an agent's file through a presigned URL valid for a day; a link in a
+customer's text lasts a week (SigV4's longest).
 
 An object of a shop with a retention period is tagged `threadline-retention-days=<days>`;
 the bucket's lifecycle rules (one per allowed period, infra/template.json) expire it.

@@ -13,8 +13,9 @@ import boto3
 import pytest
 
 from app import app
-from chalicelib.local.pump import sns_event
-from chalicelib.settings import TABLE_NAME
+from chalicelib.local.pump import sns_event, sns_pumps_for
+from chalicelib.queues import Replayed, replay_failed_notifications
+from chalicelib.settings import FAILED_MAIL_QUEUE, TABLE_NAME
 from tests.fakes import FakeSlack
 from tests.integration.conftest import ADMIN, MEDIA_BUCKET
 from tests.signing import shop_document, slack_headers, slack_thread_reply
@@ -648,3 +649,59 @@ def test_mail_without_one_usable_sender_is_quarantined_and_joins_no_conversation
     assert len(slack.roots()) == 1
     assert container.store.counters("ana") == {"quarantined_no_sender": 1}
     assert len(raw_keys()) == 2
+
+
+# A mail the ingester gave up on -----------------------------------------------------------
+
+
+def invocation_record(event: dict[str, Any]) -> dict[str, Any]:
+    """Lambda's record of an asynchronous invocation that failed every attempt, as it puts
+    it on the function's on-failure destination."""
+    return {
+        "version": "1.0",
+        "timestamp": "2026-11-23T10:00:00.000Z",
+        "requestContext": {
+            "requestId": str(uuid.uuid4()),
+            "functionArn": "arn:aws:lambda:us-east-1:123456789012:function:receive_mail:$LATEST",
+            "condition": "RetriesExhausted",
+            "approximateInvokeCount": 3,
+        },
+        "requestPayload": event,
+        "responseContext": {"statusCode": 200, "functionError": "Unhandled"},
+        "responsePayload": {"errorMessage": "S3 unreachable", "errorType": "ConnectionError"},
+    }
+
+
+def test_a_mail_the_ingester_gave_up_on_is_published_again_and_reaches_its_thread(
+    mail_shop, run_workers, slack: FakeSlack, container, monkeypatch: pytest.MonkeyPatch
+):
+    # Given a mail whose every attempt failed, and Lambda's record of it on the on-failure
+    # queue, next to a record that holds no notification
+    event = received(mime("Oi, ainda espero o pedido"))
+    with monkeypatch.context() as patched:
+        patched.setattr(container.media, "read", unreachable)
+        for _ in range(3):
+            with pytest.raises(ConnectionError):
+                app.handler_map["receive_mail"](event, None)
+    sqs, sns = boto3.client("sqs"), boto3.client("sns")
+    failed = sqs.get_queue_url(QueueName=FAILED_MAIL_QUEUE)["QueueUrl"]
+    sqs.send_message(QueueUrl=failed, MessageBody=json.dumps(invocation_record(event)))
+    sqs.send_message(QueueUrl=failed, MessageBody=json.dumps({"requestPayload": {}}))
+    assert slack.posts == []
+
+    # When an operator redrives it (`threadline dlq redrive mail`), and SNS hands the
+    # notification to the ingester
+    topic = sns_pumps_for(app, sns, sqs)
+    replayed = replay_failed_notifications(sqs, sns, FAILED_MAIL_QUEUE)
+    for pump in topic:
+        pump.pump_once()
+    run_workers()
+
+    # Then the mail reaches its thread; the record without a notification stays
+    assert replayed == Replayed(published=1, kept=1)
+    [root] = slack.roots()
+    assert [p.message.text for p in slack.thread(root.ts)] == ["Oi, ainda espero o pedido"]
+    waiting = sqs.get_queue_attributes(
+        QueueUrl=failed, AttributeNames=["ApproximateNumberOfMessagesNotVisible"]
+    )
+    assert waiting["Attributes"]["ApproximateNumberOfMessagesNotVisible"] == "1"
