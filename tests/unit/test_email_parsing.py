@@ -7,8 +7,11 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from chalicelib.channels.email_parsing import ParsedEmail, html_to_text, latest_reply, parse_email
+from chalicelib.domain.single_line import single_line
 
 pytestmark = pytest.mark.unit
 
@@ -406,3 +409,62 @@ def test_at_most_a_hundred_attachments_are_read_and_the_mail_says_there_were_mor
     parsed = parse_email(mail.as_bytes())
     assert [a.filename for a in parsed.attachments] == [f"p{n}.txt" for n in range(100)]
     assert parsed.complete is False
+
+
+# Whatever bytes arrive, reading them raises nothing, and what comes of a header is one line.
+
+_HOSTILE_PIECES = [
+    b"\r\n",
+    b"\r",
+    b"\n",
+    b"\x00",
+    b"\xff\xfe",
+    "José".encode(),
+    "é".encode("latin-1"),
+    b"=?utf-8?q?a=0D=0Ab?=",
+    b"=?x-unknown?b?!!!?=",
+    b"(",
+    b")",
+    b"<",
+    b">",
+    b'"',
+    b",",
+    b":",
+    b";",
+    b"@",
+    b" ",
+    b"\t",
+    b"From: ",
+    b"Subject: ",
+    b"To: ",
+    b"Content-Type: multipart/mixed; boundary=b\r\n",
+    b"--b\r\n",
+    b"Content-Disposition: attachment; filename*=utf-8''a%0Ab\r\n",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    pieces=st.lists(
+        st.sampled_from(_HOSTILE_PIECES) | st.binary(max_size=20), min_size=1, max_size=60
+    )
+)
+def test_any_bytes_are_read_and_every_header_string_is_one_clean_line(
+    pieces: list[bytes],
+) -> None:
+    parsed = parse_email(b"From: ana@cliente.example\r\n" + b"".join(pieces))
+    strings = [
+        parsed.sender,
+        parsed.sender_name or "",
+        parsed.subject,
+        parsed.message_id or "",
+        parsed.in_reply_to or "",
+        *parsed.references,
+        *parsed.recipients,
+        *(a.filename for a in parsed.attachments),
+        *(a.content_type for a in parsed.attachments),
+    ]
+    for value in strings:
+        value.encode("utf-8")  # no lone surrogate
+        assert single_line(value) == value
+    parsed.text.encode("utf-8")
