@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email import policy
 from email.header import decode_header, make_header
-from email.message import EmailMessage
+from email.message import EmailMessage, MIMEPart
 from email.parser import BytesParser
 from email.utils import getaddresses
 from functools import cache
@@ -535,16 +535,32 @@ def _safe_filename(name: str | None, n: int) -> str:
     return f"{stem[: FILENAME_LIMIT - len(extension) - 1]}.{extension}"
 
 
+def _undeclared_utf8(body: MIMEPart) -> str | None:
+    """A body sent as 8-bit UTF-8 without saying so (no charset, or US-ASCII), as many
+    mailers do: read as UTF-8 rather than as ASCII with every accent replaced."""
+    if body.get_content_charset() not in (None, "us-ascii", "ascii"):
+        return None
+    payload = body.get_payload(decode=True)
+    if not isinstance(payload, bytes) or payload.isascii():
+        return None
+    try:
+        return payload.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
 def _body_text(message: EmailMessage) -> str:
     body = message.get_body(preferencelist=("plain", "html"))
     if body is None:
         return ""
-    try:
-        content = body.get_content()
-    except (LookupError, ValueError):
-        # An unknown charset: the bytes as Latin-1 beat losing the message.
-        payload = body.get_payload(decode=True)
-        content = payload.decode("latin-1") if isinstance(payload, bytes) else ""
+    content = _undeclared_utf8(body)
+    if content is None:
+        try:
+            content = body.get_content()
+        except (LookupError, ValueError):
+            # An unknown charset: the bytes as Latin-1 beat losing the message.
+            payload = body.get_payload(decode=True)
+            content = payload.decode("latin-1") if isinstance(payload, bytes) else ""
     if body.get_content_type() == "text/html":
         return html_to_text(repaired(content[:HTML_LIMIT]))
     return repaired(content[:BODY_LIMIT])

@@ -468,3 +468,10 @@ def test_any_bytes_are_read_and_every_header_string_is_one_clean_line(
         value.encode("utf-8")  # no lone surrogate
         assert single_line(value) == value
     parsed.text.encode("utf-8")
+
+
+def test_a_body_in_8bit_utf8_without_a_declared_charset_is_read_as_utf8() -> None:
+    raw = "From: ana@cliente.example\r\n\r\nO pedido ainda não chegou.\r\n".encode()
+    assert parse_email(raw).text == "O pedido ainda não chegou."
+    # Bytes that are no UTF-8 are read as before (replaced), not refused
+    assert parse_email(b"From: ana@cliente.example\r\n\r\nN\xe3o\r\n").text == "N\ufffdo"
