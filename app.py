@@ -420,7 +420,8 @@ def process_outbound(event: SQSEvent) -> dict[str, Any]:
 @app.on_sns_message(topic=INBOUND_MAIL_TOPIC)
 @flushes_metrics
 def receive_mail(event: SNSEvent) -> None:
-    """SES stored a received mail in S3; a failure raises, and Lambda tries again."""
+    """SES stored a received mail in S3; a failure raises: Lambda tries twice more, then
+    leaves the event on the mail dead-letter queue (`threadline dlq redrive mail`)."""
     _container().mail_intake.received(event.message)
 
 

@@ -15,7 +15,14 @@ import typer
 from rich.console import Console
 from rich.table import Column, Table
 
-from chalicelib.settings import INBOUND_QUEUE, OUTBOUND_QUEUE, TIMERS_QUEUE, dead_letter_queue
+from chalicelib.settings import (
+    FAILED_MAIL_QUEUE,
+    INBOUND_MAIL_TOPIC,
+    INBOUND_QUEUE,
+    OUTBOUND_QUEUE,
+    TIMERS_QUEUE,
+    dead_letter_queue,
+)
 
 app = typer.Typer(
     help="Threadline: run it locally, manage shops and customers, look after the queues."
@@ -478,7 +485,8 @@ def dlq_list() -> None:
 
     sqs = boto3.client("sqs")
     table = Table("dead-letter queue", "waiting", "feeds back into")
-    for dead_letter, source in DEAD_LETTERS.items():
+    feeds = {**DEAD_LETTERS, FAILED_MAIL_QUEUE: f"{INBOUND_MAIL_TOPIC} (the mail ingester)"}
+    for dead_letter, source in feeds.items():
         url = sqs.get_queue_url(QueueName=dead_letter)["QueueUrl"]
         count = sqs.get_queue_attributes(
             QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"]
@@ -489,17 +497,34 @@ def dlq_list() -> None:
 
 @dlq_app.command("redrive")
 def dlq_redrive(
-    queue: Annotated[str, typer.Argument(help="inbound, outbound or timers")],
+    queue: Annotated[str, typer.Argument(help="inbound, outbound, timers or mail")],
 ) -> None:
     """Move a dead-letter queue's records back to its queue (SQS's message move task, or
-    one by one where the endpoint has none, as the local emulator)."""
+    one by one where the endpoint has none, as the local emulator); for mail, publish each
+    notification the mail ingester gave up on to its topic again."""
     import boto3
 
-    from chalicelib.queues import Queues
+    from chalicelib.queues import Queues, replay_failed_notifications
 
+    if queue == "mail":
+        replayed = replay_failed_notifications(
+            boto3.client("sqs"), boto3.client("sns"), FAILED_MAIL_QUEUE
+        )
+        console.print(
+            f"[green]Published again[/green] {_counted(replayed.published, 'notification')} "
+            f"from {FAILED_MAIL_QUEUE}.",
+            highlight=False,
+        )
+        if replayed.kept:
+            console.print(
+                f"[red]Kept[/red] {_counted(replayed.kept, 'record')} that hold no "
+                "notification: look at them in the queue.",
+                highlight=False,
+            )
+        return
     dead_letter = f"threadline-{queue}-dlq.fifo"
     if dead_letter not in DEAD_LETTERS:
-        console.print("[red]The queue is inbound, outbound or timers.[/red]")
+        console.print("[red]The queue is inbound, outbound, timers or mail.[/red]")
         raise typer.Exit(1)
     queues = Queues(boto3.client("sqs"), INBOUND_QUEUE, OUTBOUND_QUEUE)
     redrive = queues.redrive(DEAD_LETTERS[dead_letter])

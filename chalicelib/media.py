@@ -1,9 +1,10 @@
 """The media bucket: customers' attachments and agents' files, kept in S3.
 
-Keys are `<shop>/inbound/<message key>/<n>-<file name>` and `<shop>/outbound/<Slack file
-id>/<file name>`: a retried job writes the same object again. A provider fetches an agent's
-file through a presigned URL valid for a day; a link in a customer's text lasts a week
-(SigV4's longest).
+Keys are `<shop>/inbound/<message key>/<n>-<file name>` (a mail's:
+`<shop>/inbound/<message key>/<SES message id>/<n>-<file name>`, kept on arrival) and
+`<shop>/outbound/<Slack file id>/<file name>`: a retried job writes the same object again.
+A provider fetches an agent's file through a presigned URL valid for a day; a link in a
+customer's text lasts a week (SigV4's longest).
 
 An object of a shop with a retention period is tagged `threadline-retention-days=<days>`;
 the bucket's lifecycle rules (one per allowed period, infra/template.json) expire it.
@@ -31,6 +32,10 @@ class MediaStore:
     def url(self, key: str) -> str:
         """How an attachment is named in a queued message."""
         return f"s3://{self._bucket}/{key}"
+
+    def holds(self, url: str) -> bool:
+        """Whether `url` names an object of this bucket already."""
+        return url.startswith(self.url(""))
 
     def read(self, bucket: str, key: str) -> bytes:
         """A stored object whole: a received mail's raw MIME (up to SES's 40 MB)."""

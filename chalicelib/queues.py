@@ -14,7 +14,9 @@ MaximumMessageSize is refused here (TooLarge), where the ack paths can check it 
 store anything, rather than by SQS after the write.
 
 Dead letters go back with SQS's message move task; where the endpoint does not have it
-(moto), `Queues.redrive` moves them itself.
+(moto), `Queues.redrive` moves them itself. The mail ingester, started by SNS rather than a
+queue, leaves Lambda's record of each notification it gave up on in an on-failure queue;
+`replay_failed_notifications` publishes those notifications again.
 """
 
 import hashlib
@@ -125,6 +127,59 @@ class Peeked(NamedTuple):
 # Long enough to send a batch of ten back, short enough that the dead letters of a run cut
 # off midway are visible again well within SQS's 5-minute deduplication window.
 REDRIVE_VISIBILITY_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class Replayed:
+    """What a replay of an on-failure queue did: records published again (and deleted),
+    and records kept because they hold no notification to publish."""
+
+    published: int
+    kept: int
+
+
+def replay_failed_notifications(sqs: SQSClient, sns: Any, queue_name: str) -> Replayed:
+    """Publishes again each SNS notification a function gave up on, to the topic it came
+    from: Lambda's record of a failed asynchronous invocation (its on-failure destination,
+    `queue_name`) holds the event the function was invoked with. The function then runs as
+    it did at first, with Lambda's retries and its on-failure destination behind it. A record
+    is deleted once its notifications are published; one that holds none is kept (and
+    counted) for an operator, and seen again after REDRIVE_VISIBILITY_SECONDS."""
+    url = sqs.get_queue_url(QueueName=queue_name)["QueueUrl"]
+    published = kept = 0
+    while True:
+        batch = sqs.receive_message(
+            QueueUrl=url,
+            MaxNumberOfMessages=10,
+            VisibilityTimeout=REDRIVE_VISIBILITY_SECONDS,
+            WaitTimeSeconds=1,
+        ).get("Messages", [])
+        if not batch:
+            return Replayed(published, kept)
+        for message in batch:
+            notifications = _failed_notifications(message["Body"])
+            if not notifications:
+                kept += 1
+                continue
+            for topic, notification in notifications:
+                sns.publish(TopicArn=topic, Message=notification)
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+            published += 1
+
+
+def _failed_notifications(record: str) -> list[tuple[str, str]]:
+    """(topic ARN, message) of each SNS notification in a Lambda invocation record's
+    `requestPayload`; none when it is not such a record."""
+    try:
+        event = json.loads(record)["requestPayload"]
+        found = [(r["Sns"]["TopicArn"], r["Sns"]["Message"]) for r in event["Records"]]
+    except (ValueError, KeyError, TypeError):
+        return []
+    return [
+        (topic, message)
+        for topic, message in found
+        if isinstance(topic, str) and isinstance(message, str)
+    ]
 
 
 @dataclass(frozen=True)

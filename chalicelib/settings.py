@@ -24,6 +24,9 @@ def dead_letter_queue(queue: str) -> str:
 
 SCHEDULE_GROUP = "threadline"
 INBOUND_MAIL_TOPIC = "threadline-inbound-mail"
+# The mail ingester's on-failure destination: Lambda's record of each notification it
+# gave up on (infra/template.json).
+FAILED_MAIL_QUEUE = "threadline-mail-dlq"
 EMAIL_EVENTS_TOPIC = "threadline-email-events"
 SECRETS_PREFIX = "threadline/shops/"
 

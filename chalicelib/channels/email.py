@@ -30,6 +30,7 @@ from chalicelib.domain.conversation import (
 )
 from chalicelib.domain.errors import BadRequest, Retryable
 from chalicelib.domain.shop import Shop, ShopSecrets
+from chalicelib.domain.single_line import single_line
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -101,6 +102,15 @@ def parse_received(message: str) -> ReceivedMail:
     if received.notification_type != "Received":
         raise BadRequest(f"not a receipt: {received.notification_type}")
     return received
+
+
+def delivery_id(sender: str, message_id: str) -> str:
+    """The id a received mail is stored and deduplicated under: its sender and the
+    Message-ID it gave, hashed together. The Message-ID alone is the sender's choice, so
+    another sender reusing it must not meet the first one's mail; the hash also fits every
+    key and queue id, however long the Message-ID."""
+    digest = hashlib.sha256(f"{sender}\n{message_id}".encode()).hexdigest()
+    return digest[:32]
 
 
 def split_address(address: str) -> tuple[str, str | None]:
@@ -175,6 +185,12 @@ def _message_id(message: OutboundMessage, domain: str) -> str:
     return f"<tl.{digest}@{domain}>"
 
 
+def _ids(message_ids: list[str]) -> str:
+    """Message-IDs as a threading header holds them; one with a space or a line break in it
+    (never ours) is left out rather than break the header."""
+    return " ".join(f"<{i}>" for i in message_ids if i and single_line(i) == i and " " not in i)
+
+
 def _html(text: str) -> str:
     paragraphs = "".join(
         "<p>" + html.escape(block).replace("\n", "<br>") + "</p>"
@@ -196,34 +212,42 @@ class EmailChannel:
     def build(
         self, message: OutboundMessage, shop: Shop, attachments: list[MediaFile]
     ) -> EmailMessage:
+        """The reply as MIME. Every header value is made one line first: a line break
+        (from a subject a customer's mail carried, say) would make the standard library
+        refuse the header, and every retry of the reply with it."""
         if shop.email is None or message.email is None:
             raise DeliveryRefused(None, "this shop has no email address")
         envelope = message.email
         mail = EmailMessage()
-        sender = f"{message.agent_name} ({shop.name})" if message.agent_name else shop.name
+        shop_name = single_line(shop.name)
+        sender = (
+            f"{single_line(message.agent_name)} ({shop_name})" if message.agent_name else shop_name
+        )
         mail["From"] = formataddr((sender, shop.email.address))
-        mail["To"] = message.to
+        mail["To"] = single_line(message.to)
         mail["Reply-To"] = shop.email.reply_address(message.conversation_id)
-        mail["Subject"] = envelope.subject
+        mail["Subject"] = single_line(envelope.subject)
         mail["Date"] = format_datetime(message.created_at)
         mail["Message-ID"] = _message_id(message, shop.email.domain)
         if message.automatic:
             # RFC 3834: other programs must not answer it.
             mail["Auto-Submitted"] = "auto-replied"
-        if envelope.in_reply_to:
-            mail["In-Reply-To"] = f"<{envelope.in_reply_to}>"
-        if envelope.references:
-            mail["References"] = " ".join(f"<{ref}>" for ref in envelope.references)
+        answered = _ids([envelope.in_reply_to or ""])
+        if answered:
+            mail["In-Reply-To"] = answered
+        references = _ids(list(envelope.references))
+        if references:
+            mail["References"] = references
         # Quoted-printable: 7-bit clean for every server on the way, any script inside.
         mail.set_content(message.text, cte="quoted-printable")
         mail.add_alternative(_html(message.text), subtype="html", cte="quoted-printable")
         for file in attachments:
-            maintype, _, subtype = file.content_type.partition("/")
+            maintype, _, subtype = single_line(file.content_type).partition("/")
             mail.add_attachment(
                 file.content,
                 maintype=maintype or "application",
                 subtype=subtype or "octet-stream",
-                filename=file.filename,
+                filename=single_line(file.filename) or "attachment",
             )
         return mail
 

@@ -19,6 +19,7 @@ from chalicelib.domain.canned import CannedResponse
 from chalicelib.domain.conversation import Channel
 from chalicelib.domain.csat import CsatPolicy
 from chalicelib.domain.outside_input import whole_number
+from chalicelib.domain.single_line import SingleLine
 from chalicelib.domain.sla import SlaPolicy
 
 MASK = "********"
@@ -342,7 +343,8 @@ class ShopDocument(_Strict):
 
     shop_id: str | None = None
     webhooks: dict[str, str] | None = None
-    name: str = Field(min_length=1, max_length=120)
+    # The display name of every mail the shop sends: one line.
+    name: SingleLine = Field(min_length=1, max_length=120)
     timezone: TimeZoneName = "UTC"
     slack: SlackDocument | None = None
     twilio: TwilioDocument | None = None

@@ -3,9 +3,11 @@
 The template is the one deployed to AWS. Entries without a `Type` are overlays that
 `chalice package --merge-template` merges into chalice's own resources (the SQS event
 sources' ReportBatchItemFailures); they describe nothing standalone and are left out here,
-as are alarms, which mean nothing without CloudWatch, and SES's rules and configuration
-set, which the local SMTP server and SES stand-in replace. moto's CloudFormation cannot create
-schedule groups: they are created through the Scheduler API instead.
+as are alarms, which mean nothing without CloudWatch, SES's rules and configuration set,
+which the local SMTP server and SES stand-in replace, and the settings and permissions of
+chalice's functions (the mail ingester's on-failure destination), which exist only in AWS.
+moto's CloudFormation cannot create schedule groups: they are created through the
+Scheduler API instead.
 """
 
 import contextlib
@@ -27,6 +29,9 @@ NOT_LOCAL = frozenset(
         # Permissions for SES, which moto's CloudFormation cannot create anyway.
         "AWS::S3::BucketPolicy",
         "AWS::SNS::TopicPolicy",
+        # Settings of the functions chalice creates: locally, pumps call the handlers.
+        "AWS::Lambda::EventInvokeConfig",
+        "AWS::IAM::Policy",
     }
 )
 BY_API = "AWS::Scheduler::ScheduleGroup"

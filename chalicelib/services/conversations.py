@@ -359,11 +359,12 @@ class InboundProcessor:
             if fetched is None:
                 logger.warning("attachment not fetched", message_key=message.message_key)
                 continue
-            self._media.keep(
-                f"{shop.shop_id}/inbound/{message.message_key}/{n}-{fetched.filename}",
-                fetched,
-                retention_days=shop.retention_days,
-            )
+            if not self._media.holds(item.url):  # a mail's files were kept on arrival
+                self._media.keep(
+                    f"{shop.shop_id}/inbound/{message.message_key}/{n}-{fetched.filename}",
+                    fetched,
+                    retention_days=shop.retention_days,
+                )
             files.append(fetched)
         return files
 

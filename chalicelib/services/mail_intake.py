@@ -1,16 +1,31 @@
 """Email's ack path: SES received a message (stored in S3, announced on SNS), or has news of
 one we sent.
 
-A received message is checked (SES's spam and virus verdicts), read, matched to the shop
-whose address it was sent to (plus-addressing included), stripped of quoted history, its
-attachments kept, then stored and queued like any customer message: the same Message-ID
-delivered twice is stored once. Delivery reports and mail for no shop are dropped, and so is
-a mail whose headers and attachment list alone are more than the inbound queue carries.
+A received message is matched to the shop whose address it was sent to (plus-addressing
+included), its raw object tagged for the shop's retention at once, checked (SES's spam,
+virus and DMARC verdicts, and a sender it names), read, stripped of quoted history, then
+stored and queued like any customer message, its attachments kept once it is stored.
+
+It is stored under its sender and Message-ID together (hashed: `delivery_id`), so the same
+mail delivered twice is stored once while another sender reusing the Message-ID is stored
+apart; attachments go under SES's id for the delivery, written only by the delivery whose
+copy was stored (a Lambda retry of it writes them again, a duplicate writes nothing).
+
+Delivery reports and mail for no shop are dropped; mail without a usable sender is
+quarantined, and so is spam, a virus, or a sender that failed its domain's DMARC policy; a
+mail whose headers and attachment list alone are more than the inbound queue carries is
+dropped and counted. Each stays in S3 for an operator. A mail that cannot be read in full
+is still stored and queued, marked as such for the agents.
 """
+
+import hashlib
+import re
 
 from aws_lambda_powertools import Logger
 
 from chalicelib.channels.email import (
+    ReceivedMail,
+    delivery_id,
     delivery_update,
     parse_delivery_event,
     parse_received,
@@ -24,6 +39,7 @@ from chalicelib.domain.conversation import (
     InboundStatus,
     MediaItem,
 )
+from chalicelib.domain.shop import RETENTION_DAYS
 from chalicelib.media import MediaStore
 from chalicelib.queues import Queues, fits_in_queue
 from chalicelib.services.ports import Clock
@@ -35,6 +51,9 @@ logger = Logger(service="threadline", child=True)
 # JSON would not fit in the queue; the whole stays in S3.
 TEXT_LIMIT = 20_000
 CUT = "\n…"
+# What agents see of a mail that could not be read in full: where the whole of it is.
+UNREADABLE = "[This mail could not be read in full; the original is kept (SES message {ses_id}).]"
+_SES_ID = re.compile(r"[A-Za-z0-9-]{1,100}")
 
 
 class MailIntake:
@@ -46,39 +65,44 @@ class MailIntake:
 
     def received(self, notification: str) -> None:
         received = parse_received(notification)
-        shop_id, shop_address, token = None, "", None
-        for recipient in received.receipt.recipients:
-            shop_address, token = split_address(recipient)
-            shop_id = self._store.shop_for_address(shop_address)
-            if shop_id:
-                break
-        if shop_id is None:
-            logger.warning("mail for no shop dropped", ses_message_id=received.mail.message_id)
-            return
+        ses_id = received.mail.message_id
         action = received.receipt.action
+        stored_at = action.bucket_name, action.object_key
+        raw = (stored_at[0], stored_at[1]) if stored_at[0] and stored_at[1] else None
+        shop_id, shop_address, token = self._addressed_shop(received)
+        if shop_id is None:
+            logger.warning("mail for no shop dropped", ses_message_id=ses_id)
+            self._tag_raw(raw, RETENTION_DAYS[0])
+            return
         shop = self._store.get_shop(shop_id)
         retention_days = shop.retention_days if shop else None
-        if retention_days is not None and action.bucket_name and action.object_key:
-            # Quarantined mail too: a false positive is a customer's mail like any other.
-            self._media.expire_after(action.bucket_name, action.object_key, retention_days)
+        # Tagged before anything that can fail (reading, parsing), so that a mail whose
+        # handling keeps failing is not kept forever.
+        self._tag_raw(raw, retention_days)
         reason = received.quarantine_reason
         if reason is not None:
-            # Kept in S3 by SES for an operator to look at; never shown to agents.
-            logger.warning("mail quarantined", shop_id=shop_id, reason=reason)
-            self._store.count(shop_id, f"quarantined_{reason}")
+            self._quarantine(shop_id, reason)
             return
-        if not action.bucket_name or not action.object_key:
+        if raw is None:
             logger.warning("receipt without a stored message", shop_id=shop_id)
             return
-        parsed = parse_email(self._media.read(action.bucket_name, action.object_key))
+        parsed = parse_email(self._media.read(*raw))
         if parsed.is_report:
             # Delivery reports of our own mail arrive as SES events, not here.
             self._store.count(shop_id, "delivery_reports")
             return
-        message_id = parsed.message_id or f"{received.mail.message_id}@ses"
-        message_key = f"email:{message_id}"
+        if not parsed.sender:
+            # No one address in the one From field (undisclosed-recipients:;, several, a
+            # malformed one): DMARC vouched for no sender, and the envelope's is not
+            # protected, so the mail speaks for nobody and joins no conversation.
+            self._quarantine(shop_id, "no_sender")
+            return
+        message_id = parsed.message_id or f"{ses_id}@ses"
+        message_key = f"email:{delivery_id(parsed.sender, message_id)}"
+        # Under SES's id for this delivery: no other mail, whatever it claims, writes there.
+        folder = f"{shop_id}/inbound/{message_key}/{_key_part(ses_id)}"
         attachments = {
-            f"{shop_id}/inbound/{message_key}/{n}-{attachment.filename}": attachment
+            f"{folder}/{n}-{attachment.filename}": attachment
             for n, attachment in enumerate(parsed.attachments)
         }
         media = tuple(
@@ -86,14 +110,17 @@ class MailIntake:
             for key, attachment in attachments.items()
         )
         text = parsed.text
+        if not parsed.complete:
+            note = UNREADABLE.format(ses_id=ses_id)
+            text = f"{note}\n\n{text}" if text else note
         if len(text) > TEXT_LIMIT:
             text = text[:TEXT_LIMIT] + CUT
         message = InboundMessage(
             shop_id=shop_id,
             channel=Channel.EMAIL,
             provider="email",
-            provider_message_id=message_id,
-            customer_address=parsed.sender or split_address(received.mail.source)[0],
+            provider_message_id=message_key.removeprefix("email:"),
+            customer_address=parsed.sender,
             shop_address=shop_address,
             customer_name=parsed.sender_name,
             text=text,
@@ -106,7 +133,7 @@ class MailIntake:
                 subject=parsed.subject,
                 reply_token=token,
                 automated=parsed.automated,
-                raw_location=(action.bucket_name, action.object_key),
+                raw_location=raw,
             ),
             shop_incarnation=shop.incarnation if shop else None,
         )
@@ -117,17 +144,42 @@ class MailIntake:
             self._store.count(shop_id, "too_large")
             return
         message = fitting
-        for key, attachment in attachments.items():
-            self._media.keep(key, attachment, retention_days=retention_days)
         stored = self._store.save_inbound(
             message, expires_at=shop.expiry(message.received_at) if shop else None
         )
         if stored is not None:
-            message, status = stored
-            if status is not InboundStatus.RECEIVED:
-                logger.info("duplicate mail", message_key=message.message_key)
+            earlier, status = stored
+            if earlier.email is None or earlier.email.raw_location != raw:
+                # Another delivery of the same sender's Message-ID: its first copy stands,
+                # with its own attachments.
+                logger.info("duplicate mail", message_key=message_key)
                 return
+            if status is not InboundStatus.RECEIVED:
+                return
+            # A retry of this very delivery: it finds its own copy, and finishes it.
+            message = earlier
+        # Written once the message is ours: a duplicate never gets here.
+        for key, attachment in attachments.items():
+            self._media.keep(key, attachment, retention_days=retention_days)
         self._queues.send_inbound(message)
+
+    def _addressed_shop(self, received: ReceivedMail) -> tuple[str | None, str, str | None]:
+        """The shop the mail was sent to, the address it used, and its plus tag."""
+        for recipient in received.receipt.recipients:
+            shop_address, token = split_address(recipient)
+            shop_id = self._store.shop_for_address(shop_address)
+            if shop_id:
+                return shop_id, shop_address, token
+        return None, "", None
+
+    def _tag_raw(self, raw: tuple[str, str] | None, retention_days: int | None) -> None:
+        if raw is not None and retention_days is not None:
+            self._media.expire_after(raw[0], raw[1], retention_days)
+
+    def _quarantine(self, shop_id: str, reason: str) -> None:
+        # Kept in S3 by SES for an operator to look at; never shown to agents.
+        logger.warning("mail quarantined", shop_id=shop_id, reason=reason)
+        self._store.count(shop_id, f"quarantined_{reason}")
 
     def delivery_event(self, notification: str) -> None:
         """SES's news of a mail we sent: delivered, bounced, complained about, rejected."""
@@ -159,6 +211,13 @@ def _cut_to_fit(message: InboundMessage) -> InboundMessage | None:
         middle = (fitting + too_long) // 2
         fitting, too_long = (middle, too_long) if fits_in_queue(cut(middle)) else (fitting, middle)
     return cut(fitting)
+
+
+def _key_part(ses_id: str) -> str:
+    """SES's message id as a key part (its own characters), hashed if it has others."""
+    if _SES_ID.fullmatch(ses_id):
+        return ses_id
+    return hashlib.sha256(ses_id.encode("utf-8")).hexdigest()
 
 
 def _address_of(source: str) -> str:

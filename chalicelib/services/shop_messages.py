@@ -27,6 +27,7 @@ from chalicelib.domain.conversation import (
 from chalicelib.domain.customers import channel_of, normalized
 from chalicelib.domain.errors import BadRequest, Conflict, NotFound, invalid
 from chalicelib.domain.shop import Shop
+from chalicelib.domain.single_line import SingleLine
 from chalicelib.services.ports import Clock, IdFactory, InboundQueue
 from chalicelib.store import ShopMessageClaim, Store
 
@@ -51,7 +52,7 @@ class ShopMessageRequest(BaseModel):
     # The caller's idempotency key: a request sent again with it is sent once.
     id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9._:-]{1,64}$")
     name: str | None = Field(default=None, max_length=120)
-    subject: str | None = Field(default=None, max_length=200)
+    subject: SingleLine | None = Field(default=None, max_length=200)
     sender: str | None = Field(default=None, alias="from")
     template: TemplateChoice | None = None
 

@@ -6,6 +6,7 @@ import json
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -13,8 +14,14 @@ from typer.testing import CliRunner
 
 from chalicelib.cli import app
 from chalicelib.domain.conversation import Channel, InboundMessage
+from chalicelib.local.pump import sns_event
 from chalicelib.local.stack import LOCAL_ADMIN_TOKEN, LOCAL_REGION
-from chalicelib.settings import INBOUND_QUEUE, dead_letter_queue
+from chalicelib.settings import (
+    FAILED_MAIL_QUEUE,
+    INBOUND_MAIL_TOPIC,
+    INBOUND_QUEUE,
+    dead_letter_queue,
+)
 from tests.e2e.conftest import RunningStack, http
 from tests.signing import (
     ACCOUNT_SID,
@@ -301,3 +308,62 @@ def test_dead_letters_are_redriven_into_their_queue_and_reach_slack_in_order(
     code, output = run(stack, "dlq", "list")
     [row] = [line for line in output.splitlines() if dead_letter_queue(INBOUND_QUEUE) in line]
     assert "│ 0 " in row
+
+
+def test_a_mail_the_ingester_gave_up_on_is_published_again_and_reaches_slack(
+    stack: RunningStack,
+):
+    # Given a shop that receives mail, and Lambda's record of a notification the mail
+    # ingester failed on, in the mail dead-letter queue (the mail itself in the bucket)
+    document = shop_document(name="Loja Mail Redrive", email={"address": "ajuda@redrive.example"})
+    document["twilio"]["sms_numbers"] = ["+14155550192"]
+    document["twilio"]["whatsapp_numbers"] = []
+    assert stack.admin("PUT", "/admin/shops/mail-redrive", document).status in (200, 201)
+    aws: dict[str, Any] = {
+        "endpoint_url": stack.aws,
+        "region_name": LOCAL_REGION,
+        "aws_access_key_id": "local",
+        "aws_secret_access_key": "local",
+    }
+    sqs, sns, s3 = boto3.client("sqs", **aws), boto3.client("sns", **aws), boto3.client("s3", **aws)
+    [bucket] = [b["Name"] for b in s3.list_buckets()["Buckets"] if "threadline-media" in b["Name"]]
+    ses_id = uuid.uuid4().hex
+    raw = (
+        "From: Rita <rita@example.net>\r\nTo: ajuda@redrive.example\r\nSubject: Atraso\r\n"
+        "Message-ID: <redrive.e2e@example.net>\r\n\r\nO pedido 2077 ainda não chegou.\r\n"
+    )
+    s3.put_object(Bucket=bucket, Key=f"inbound-mail/{ses_id}", Body=raw.encode())
+    notification = {
+        "notificationType": "Received",
+        "mail": {"messageId": ses_id, "source": "rita@example.net"},
+        "receipt": {
+            "recipients": ["ajuda@redrive.example"],
+            "action": {"type": "S3", "bucketName": bucket, "objectKey": f"inbound-mail/{ses_id}"},
+        },
+    }
+    topic = sns.create_topic(Name=INBOUND_MAIL_TOPIC)["TopicArn"]
+    record = {
+        "requestContext": {"condition": "RetriesExhausted", "approximateInvokeCount": 3},
+        "requestPayload": sns_event(json.dumps(notification), topic),
+        "responsePayload": {"errorType": "ConnectionError"},
+    }
+    failed = sqs.get_queue_url(QueueName=FAILED_MAIL_QUEUE)["QueueUrl"]
+    sqs.send_message(QueueUrl=failed, MessageBody=json.dumps(record))
+    code, output = run(stack, "dlq", "list")
+    assert code == 0, output
+    [row] = [line for line in output.splitlines() if FAILED_MAIL_QUEUE in line]
+    assert "│ 1 " in row
+
+    # When the operator redrives it
+    code, output = run(stack, "dlq", "redrive", "mail")
+
+    # Then its notification goes to the ingester again, and the mail reaches Slack
+    assert code == 0, output
+    assert f"Published again 1 notification from {FAILED_MAIL_QUEUE}" in output
+    stack.outbox.wait_for(
+        lambda e: (
+            e.method == "chat.postMessage"
+            and "O pedido 2077 ainda não chegou." in e.payload.get("text", "")
+        ),
+        timeout=20,
+    )

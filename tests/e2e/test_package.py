@@ -74,7 +74,7 @@ def test_data_is_encrypted_at_rest(packaged: Path) -> None:
     found = resources(packaged)
     assert found["ThreadlineTable"]["Properties"]["SSESpecification"] == {"SSEEnabled": True}
     queues = [r for r in found.values() if r["Type"] == "AWS::SQS::Queue"]
-    assert len(queues) == 6
+    assert len(queues) == 7
     assert all(q["Properties"]["SqsManagedSseEnabled"] for q in queues)
     bucket = found["MediaBucket"]["Properties"]
     assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0][
@@ -126,6 +126,50 @@ def test_no_role_grants_a_wildcard_action(packaged: Path) -> None:
     assert len(roles) == 10
     assert "sqs:SendMessage" in actions
     assert [a for a in actions if "*" in a] == []
+
+
+def test_the_mail_ingester_gives_up_onto_its_own_alarmed_queue_and_only_it_may_write_there(
+    packaged: Path,
+) -> None:
+    found = resources(packaged)
+    # Lambda's record of a notification the ingester failed 3 times goes to a queue...
+    [config] = [r for r in found.values() if r["Type"] == "AWS::Lambda::EventInvokeConfig"]
+    properties = config["Properties"]
+    assert properties["FunctionName"] == {"Ref": "ReceiveMail"}
+    assert properties["MaximumRetryAttempts"] == 2
+    destination = properties["DestinationConfig"]["OnFailure"]["Destination"]
+    assert destination == {"Fn::GetAtt": ["MailDeadLetterQueue", "Arn"]}
+    queue = found["MailDeadLetterQueue"]["Properties"]
+    # ... a standard one (Lambda cannot send to FIFO), large enough for a whole SNS event
+    assert "FifoQueue" not in queue
+    assert queue["MaximumMessageSize"] == 1_048_576
+    # ... which only the ingester's role may send to, and nothing else
+    policies = [r for r in found.values() if r["Type"] == "AWS::IAM::Policy"]
+    assert [(p["Properties"]["Roles"], p["Properties"]["PolicyDocument"]) for p in policies] == [
+        (
+            [{"Ref": "ReceiveMailRole"}],
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Sid": "FailedMailRecords",
+                        "Effect": "Allow",
+                        "Action": ["sqs:SendMessage"],
+                        "Resource": destination,
+                    }
+                ],
+            },
+        )
+    ]
+    assert found["ReceiveMailRole"]["Type"] == "AWS::IAM::Role"
+    # ... and a record Lambda could not deliver there is alarmed too
+    alarmed = {
+        (r["Properties"]["MetricName"], json.dumps(r["Properties"]["Dimensions"]))
+        for r in found.values()
+        if r["Type"] == "AWS::CloudWatch::Alarm"
+    }
+    lost = [{"Name": "FunctionName", "Value": {"Ref": "ReceiveMail"}}]
+    assert ("DestinationDeliveryFailures", json.dumps(lost)) in alarmed
 
 
 def pinned_requirements() -> dict[str, str]:

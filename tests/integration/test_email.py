@@ -13,9 +13,11 @@ import boto3
 import pytest
 
 from app import app
-from chalicelib.local.pump import sns_event
+from chalicelib.local.pump import sns_event, sns_pumps_for
+from chalicelib.queues import Replayed, replay_failed_notifications
+from chalicelib.settings import FAILED_MAIL_QUEUE, TABLE_NAME
 from tests.fakes import FakeSlack
-from tests.integration.conftest import MEDIA_BUCKET
+from tests.integration.conftest import ADMIN, MEDIA_BUCKET
 from tests.signing import shop_document, slack_headers, slack_thread_reply
 
 SHOP_ADDRESS = "support@lojadaana.com.br"
@@ -52,21 +54,23 @@ def mime(
     return mail.as_bytes()
 
 
-def deliver(
+def received(
     raw: bytes,
     *,
     spam: str = "PASS",
     virus: str = "PASS",
     to: str = SHOP_ADDRESS,
     dmarc: tuple[str, str | None] = ("PASS", None),
-) -> None:
-    """As SES does: the raw mail into S3, then the notification on SNS to the handler."""
+    source: str = CUSTOMER,
+) -> dict[str, Any]:
+    """As SES receives a mail: the raw mail into S3; returns the SNS event it starts the
+    handler with (Lambda retries a failed handler with the same event)."""
     ses_id = uuid.uuid4().hex
     key = f"inbound-mail/{ses_id}"
     boto3.client("s3").put_object(Bucket=MEDIA_BUCKET, Key=key, Body=raw)
     notification = {
         "notificationType": "Received",
-        "mail": {"messageId": ses_id, "source": CUSTOMER, "destination": [to]},
+        "mail": {"messageId": ses_id, "source": source, "destination": [to]},
         "receipt": {
             "recipients": [to],
             "spamVerdict": {"status": spam},
@@ -76,7 +80,12 @@ def deliver(
             "action": {"type": "S3", "bucketName": MEDIA_BUCKET, "objectKey": key},
         },
     }
-    app.handler_map["receive_mail"](sns_event(json.dumps(notification), TOPIC), None)
+    return sns_event(json.dumps(notification), TOPIC)
+
+
+def deliver(raw: bytes, **receipt: Any) -> None:
+    """As SES does: the raw mail into S3, then the notification on SNS to the handler."""
+    app.handler_map["receive_mail"](received(raw, **receipt), None)
 
 
 def sent_mail() -> list[EmailMessage]:
@@ -347,3 +356,352 @@ def test_a_file_an_agent_attaches_goes_as_a_mail_attachment(
     assert attached.get_filename() == "nota.pdf"
     assert attached.get_content_type() == "application/pdf"
     assert attached.get_content() == b"%PDF-1.7 nota"
+
+
+# Mail as mailers really send it ----------------------------------------------------------
+
+
+def raw_mail(headers: str, body: str = "Oi, meu pedido ainda não chegou.") -> bytes:
+    """A mail as its bytes came, headers unencoded where a mailer left them so."""
+    return (
+        f"{headers}\r\nTo: {SHOP_ADDRESS}\r\nMessage-ID: <{uuid.uuid4().hex}@mail.example>\r\n"
+        f"Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    ("headers", "name", "subject"),
+    [
+        # An 8-bit UTF-8 display name, sent unencoded
+        (f"From: José Souza <{CUSTOMER}>\r\nSubject: Pedido", "José Souza", "Pedido"),
+        # An encoded CR LF in the From display name
+        (f"From: =?utf-8?q?Ana=0D=0ABcc:_x?= <{CUSTOMER}>\r\nSubject: Pedido", "Ana Bcc: x", None),
+        # ... in a To display name (next to the shop's own address)
+        (
+            f"From: Ana <{CUSTOMER}>\r\nCc: =?utf-8?q?Loja=0D=0ABcc:_x?= <loja@example.com>\r\n"
+            "Subject: Pedido",
+            "Ana",
+            "Pedido",
+        ),
+        # ... and in the subject
+        (
+            f"From: Ana <{CUSTOMER}>\r\nSubject: =?utf-8?q?Pedido=0D=0ABcc:_x?=",
+            "Ana",
+            "Pedido Bcc: x",
+        ),
+    ],
+    ids=["8bit-from", "crlf-from", "crlf-cc", "crlf-subject"],
+)
+def test_mail_as_mailers_send_it_reaches_its_thread(
+    mail_shop, run_workers, slack: FakeSlack, container, headers, name, subject
+):
+    # When such a mail arrives
+    deliver(raw_mail(headers))
+    run_workers()
+
+    # Then it is a thread with the customer's text, their name and subject on one line
+    [root] = slack.roots()
+    assert [p.message.text for p in slack.thread(root.ts)] == ["Oi, meu pedido ainda não chegou."]
+    conversation = container.store.find_open_conversation("ana", CUSTOMER)
+    assert conversation.customer_name == name
+    card = json.dumps(root.message.blocks, ensure_ascii=False)
+    assert "\\r" not in card
+    if subject:
+        assert conversation.subject == subject
+        assert f"*Subject:* {subject}" in card
+
+
+def test_a_mail_that_cannot_be_read_is_stored_queued_and_shown_as_such(
+    mail_shop, run_workers, slack: FakeSlack, container
+):
+    # Given a mail whose MIME nests deeper than the standard parser can follow
+    depth = 2000
+    body = b"".join(
+        b'Content-Type: multipart/mixed; boundary="b%d"\r\n\r\n--b%d\r\n' % (n, n)
+        for n in range(depth)
+    )
+    raw = f"From: Ana <{CUSTOMER}>\r\nSubject: Nota\r\n".encode() + body + b"\r\nOi\r\n"
+
+    # When it arrives
+    deliver(raw)
+    run_workers()
+
+    # Then agents see it, from its sender, saying it could not be read and where it is
+    [root] = slack.roots()
+    [post] = slack.thread(root.ts)
+    assert post.message.text.startswith("[This mail could not be read in full")
+    assert container.store.find_open_conversation("ana", CUSTOMER).customer_name == "Ana"
+
+
+def test_the_raw_mail_is_tagged_for_retention_before_it_is_read(
+    put_shop, container, monkeypatch: pytest.MonkeyPatch
+):
+    # Given a shop that keeps its data 90 days, and a mail that cannot even be fetched
+    document = shop_document(email={"address": SHOP_ADDRESS}, retention_days=90)
+    assert put_shop("ana", document).status_code == 201
+
+    monkeypatch.setattr(container.media, "read", unreachable)
+
+    # When it arrives, and its handler fails (Lambda retries it, then gives up)
+    with pytest.raises(ConnectionError):
+        deliver(mime("Oi"))
+
+    # Then its raw object expires with the shop's data all the same
+    [key] = raw_keys()
+    assert raw_tags(key) == {"threadline-retention-days": "90"}
+
+
+@pytest.mark.parametrize(
+    ("to", "spam", "days"),
+    [(SHOP_ADDRESS, "FAIL", "90"), ("nobody@elsewhere.example", "PASS", "30")],
+    ids=["quarantined", "for-no-shop"],
+)
+def test_quarantined_mail_and_mail_for_no_shop_expire_too(put_shop, container, to, spam, days):
+    document = shop_document(email={"address": SHOP_ADDRESS}, retention_days=90)
+    assert put_shop("ana", document).status_code == 201
+    deliver(mime("Oi", to=to), to=to, spam=spam)
+    [key] = raw_keys()
+    # Kept for an operator, for the shop's period (the shortest when no shop is named)
+    assert raw_tags(key) == {"threadline-retention-days": days}
+
+
+def raw_keys() -> list[str]:
+    listed = boto3.client("s3").list_objects_v2(Bucket=MEDIA_BUCKET, Prefix="inbound-mail/")
+    return [item["Key"] for item in listed.get("Contents", [])]
+
+
+def raw_tags(key: str) -> dict[str, str]:
+    tagging = boto3.client("s3").get_object_tagging(Bucket=MEDIA_BUCKET, Key=key)
+    return {tag["Key"]: tag["Value"] for tag in tagging["TagSet"]}
+
+
+# Subjects and names that would break a reply's headers -------------------------------------
+
+
+def test_a_conversation_whose_subject_holds_a_line_break_still_gets_its_replies_sent(
+    client, mail_shop, run_workers, slack: FakeSlack, container
+):
+    # Given a conversation stored with a line break in its subject (as before subjects were
+    # cleaned when read)
+    deliver(mime("Pergunta", message_id="first@mail.gmail.com"))
+    run_workers()
+    [root] = slack.roots()
+    conversation = container.store.find_open_conversation("ana", CUSTOMER)
+    boto3.client("dynamodb").update_item(
+        TableName=TABLE_NAME,
+        Key={
+            "PK": {"S": f"SHOP#ana#CONV#{conversation.conversation_id}"},
+            "SK": {"S": "CONVERSATION"},
+        },
+        UpdateExpression="SET subject = :subject",
+        ExpressionAttributeValues={":subject": {"S": "Pedido\r\nBcc: x@attacker.example"}},
+    )
+
+    # When an agent answers, twice
+    agent_replies(client, root.ts, "Resposta")
+    agent_replies(client, root.ts, "Mais uma", ts="1764000600.000100")
+    run_workers()
+
+    # Then both go out, their subject on one line and no header added
+    sent = sent_mail()
+    assert [m["Subject"] for m in sent] == ["Re: Pedido Bcc: x@attacker.example"] * 2
+    assert all(m["Bcc"] is None for m in sent)
+    for ts in ("1764000500.000100", "1764000600.000100"):
+        assert container.store.get_outbound("ana", f"slack:C0SUPPORT:{ts}").status.value == "sent"
+
+
+def test_a_shop_name_or_a_message_subject_with_a_line_break_is_refused(client, put_shop, mail_shop):
+    # A shop's name is the display name of its mail
+    document = shop_document(email={"address": SHOP_ADDRESS}, name="Loja\r\nBcc: x@y.example")
+    refused = put_shop("ana", document)
+    assert refused.status_code == 400
+    assert [e["field"] for e in json.loads(refused.body)["errors"]] == ["name"]
+    # A message's subject is its mail's subject
+    body = json.dumps(
+        {"channel": "email", "to": CUSTOMER, "text": "Oi", "subject": "Pedido\nBcc: x@y.example"}
+    )
+    answer = client.http.post("/admin/shops/ana/messages", headers=ADMIN, body=body)
+    assert answer.status_code == 400
+    assert [e["field"] for e in json.loads(answer.body)["errors"]] == ["subject"]
+    shown = client.http.get("/admin/shops/ana", headers=ADMIN)
+    assert json.loads(shown.body)["name"] == "Loja da Ana"
+
+
+# A Message-ID is the sender's choice ------------------------------------------------------
+
+
+def test_two_senders_with_one_message_id_are_both_posted_each_with_its_own_attachment(
+    mail_shop, run_workers, slack: FakeSlack, container
+):
+    # Given a customer's mail with an invoice, and another sender's mail reusing its
+    # Message-ID with a file of the same name, both arriving before either is processed
+    deliver(
+        mime(
+            "Segue a nota",
+            message_id="same@mail.example",
+            attachment=("nota.pdf", "application/pdf", b"%PDF ana"),
+        )
+    )
+    eva = "eva@elsewhere.example"
+    deliver(
+        mime(
+            "Outra nota",
+            message_id="same@mail.example",
+            sender=f"Eva <{eva}>",
+            attachment=("nota.pdf", "application/pdf", b"%PDF eva"),
+        ),
+        source=eva,
+    )
+
+    # When they are processed
+    run_workers()
+
+    # Then each is its own conversation, with its own file, and neither replaced the other
+    assert len(slack.roots()) == 2
+    uploaded = {
+        slack.thread(thread_ts)[0].message.text.split("\n")[0]: [f.content for f in files]
+        for _, thread_ts, files in slack.uploads
+        if thread_ts is not None
+    }
+    assert uploaded == {"Segue a nota": [b"%PDF ana"], "Outra nota": [b"%PDF eva"]}
+    assert container.store.find_open_conversation("ana", eva) is not None
+
+
+def test_a_retry_of_a_delivery_finishes_it_and_another_delivery_writes_nothing(
+    mail_shop, run_workers, slack: FakeSlack, container, monkeypatch: pytest.MonkeyPatch
+):
+    raw = mime(
+        "Segue a foto",
+        message_id="once@mail.example",
+        attachment=("foto.png", "image/png", b"\x89PNG once"),
+    )
+    # Given a delivery whose attachments could not be written once its message was stored
+    event = received(raw)
+    with monkeypatch.context() as patched:
+        patched.setattr(container.media, "keep", unreachable)
+        with pytest.raises(ConnectionError):
+            app.handler_map["receive_mail"](event, None)
+
+    # When Lambda retries it
+    app.handler_map["receive_mail"](event, None)
+    run_workers()
+
+    # Then it is posted, with its file
+    [root] = slack.roots()
+    [post] = slack.thread(root.ts)
+    assert post.message.text.startswith("Segue a foto")
+    [(_, _, [photo])] = slack.uploads
+    assert photo.content == b"\x89PNG once"
+
+    # When the same mail arrives again (SES received it anew: another SES id)
+    files = attachment_keys()
+    deliver(raw)
+    run_workers()
+
+    # Then it is a duplicate: nothing posted, no file written
+    assert len(slack.posts) == 2
+    assert attachment_keys() == files
+
+
+def unreachable(*args: Any, **kwargs: Any) -> None:
+    raise ConnectionError("S3 unreachable")
+
+
+def attachment_keys() -> list[str]:
+    listed = boto3.client("s3").list_objects_v2(Bucket=MEDIA_BUCKET, Prefix="ana/inbound/")
+    return [item["Key"] for item in listed.get("Contents", [])]
+
+
+# A mail must name its sender -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "sender",
+    ["undisclosed-recipients:;", f"Ana <{CUSTOMER}>, Eva <eva@elsewhere.example>", None],
+    ids=["group-without-addresses", "two-addresses", "no-from"],
+)
+def test_mail_without_one_usable_sender_is_quarantined_and_joins_no_conversation(
+    client, mail_shop, run_workers, slack: FakeSlack, container, sender
+):
+    # Given a customer's open conversation, answered from it
+    deliver(mime("Pergunta"))
+    run_workers()
+    [root] = slack.roots()
+    agent_replies(client, root.ts, "Resposta")
+    run_workers()
+    [reply] = sent_mail()
+    before = [p.message.text for p in slack.thread(root.ts)]
+    conversation = container.store.find_open_conversation("ana", CUSTOMER)
+    plus_address = f"support+c{conversation.conversation_id.lower()}@lojadaana.com.br"
+
+    # When a mail names no one sender, in every way it could claim that conversation: its
+    # envelope is the customer's, it answers the reply, it goes to the conversation address
+    headers = f"From: {sender}\r\n" if sender else ""
+    raw = (
+        f"{headers}To: {plus_address}\r\nSubject: Re: Pedido\r\n"
+        f"In-Reply-To: {reply['Message-ID']}\r\n\r\nMande o reembolso para esta conta\r\n"
+    ).encode()
+    deliver(raw, to=plus_address, source=CUSTOMER)
+    run_workers()
+
+    # Then the conversation gains nothing, the mail is counted and kept in S3
+    assert [p.message.text for p in slack.thread(root.ts)] == before
+    assert len(slack.roots()) == 1
+    assert container.store.counters("ana") == {"quarantined_no_sender": 1}
+    assert len(raw_keys()) == 2
+
+
+# A mail the ingester gave up on -----------------------------------------------------------
+
+
+def invocation_record(event: dict[str, Any]) -> dict[str, Any]:
+    """Lambda's record of an asynchronous invocation that failed every attempt, as it puts
+    it on the function's on-failure destination."""
+    return {
+        "version": "1.0",
+        "timestamp": "2026-11-23T10:00:00.000Z",
+        "requestContext": {
+            "requestId": str(uuid.uuid4()),
+            "functionArn": "arn:aws:lambda:us-east-1:123456789012:function:receive_mail:$LATEST",
+            "condition": "RetriesExhausted",
+            "approximateInvokeCount": 3,
+        },
+        "requestPayload": event,
+        "responseContext": {"statusCode": 200, "functionError": "Unhandled"},
+        "responsePayload": {"errorMessage": "S3 unreachable", "errorType": "ConnectionError"},
+    }
+
+
+def test_a_mail_the_ingester_gave_up_on_is_published_again_and_reaches_its_thread(
+    mail_shop, run_workers, slack: FakeSlack, container, monkeypatch: pytest.MonkeyPatch
+):
+    # Given a mail whose every attempt failed, and Lambda's record of it on the on-failure
+    # queue, next to a record that holds no notification
+    event = received(mime("Oi, ainda espero o pedido"))
+    with monkeypatch.context() as patched:
+        patched.setattr(container.media, "read", unreachable)
+        for _ in range(3):
+            with pytest.raises(ConnectionError):
+                app.handler_map["receive_mail"](event, None)
+    sqs, sns = boto3.client("sqs"), boto3.client("sns")
+    failed = sqs.get_queue_url(QueueName=FAILED_MAIL_QUEUE)["QueueUrl"]
+    sqs.send_message(QueueUrl=failed, MessageBody=json.dumps(invocation_record(event)))
+    sqs.send_message(QueueUrl=failed, MessageBody=json.dumps({"requestPayload": {}}))
+    assert slack.posts == []
+
+    # When an operator redrives it (`threadline dlq redrive mail`), and SNS hands the
+    # notification to the ingester
+    topic = sns_pumps_for(app, sns, sqs)
+    replayed = replay_failed_notifications(sqs, sns, FAILED_MAIL_QUEUE)
+    for pump in topic:
+        pump.pump_once()
+    run_workers()
+
+    # Then the mail reaches its thread; the record without a notification stays
+    assert replayed == Replayed(published=1, kept=1)
+    [root] = slack.roots()
+    assert [p.message.text for p in slack.thread(root.ts)] == ["Oi, ainda espero o pedido"]
+    waiting = sqs.get_queue_attributes(
+        QueueUrl=failed, AttributeNames=["ApproximateNumberOfMessagesNotVisible"]
+    )
+    assert waiting["Attributes"]["ApproximateNumberOfMessagesNotVisible"] == "1"

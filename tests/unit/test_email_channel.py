@@ -7,6 +7,7 @@ from email import message_from_bytes, policy
 
 import pytest
 
+from chalicelib.channels.base import MediaFile
 from chalicelib.channels.email import (
     EmailChannel,
     delivery_update,
@@ -166,3 +167,35 @@ def test_events_we_do_not_track_are_skipped() -> None:
     assert (
         parse_delivery_event(json.dumps({"eventType": "Open", "mail": {"messageId": "m"}})) is None
     )
+
+
+def test_a_reply_is_built_whatever_line_breaks_its_header_values_hold() -> None:
+    # Given a reply whose subject, agent name, shop name, address, ids and file name hold
+    # line breaks and control characters (stored before they were refused or cleaned)
+    shop = SHOP.model_copy(update={"name": "متجر\r\nالنور"})
+    message = reply().model_copy(
+        update={
+            "agent_name": "سارة\nأحمد",
+            "to": "fatima.ali@gmail.com\r\n",
+            "email": EmailEnvelope(
+                subject="Re: طلب\r\nBcc: x@y.example\x00",
+                in_reply_to="CAJm4@mail.gmail.com\r\nBcc: x@y.example",
+                references=("first@mail.gmail.com", "bad id@x\n"),
+            ),
+        }
+    )
+    file = MediaFile("nota\r\n.pdf", "application/pdf\n", b"%PDF")
+
+    # When it is built
+    mail = EmailChannel(ses=None, s3=None, media_bucket="b").build(message, shop, [file])  # type: ignore[arg-type]
+
+    # Then every header is one line, none was added, and the mail serialises
+    parsed = message_from_bytes(mail.as_bytes(), policy=policy.default)
+    assert parsed["Subject"] == "Re: طلب Bcc: x@y.example"
+    assert parsed["From"] == '"سارة أحمد (متجر النور)" <support@alnoor.store>'
+    assert parsed["To"] == "fatima.ali@gmail.com"
+    assert parsed["Bcc"] is None
+    assert parsed["In-Reply-To"] is None
+    assert parsed["References"] == "<first@mail.gmail.com>"
+    [attached] = list(parsed.iter_attachments())
+    assert attached.get_filename() == "nota .pdf"
