@@ -505,11 +505,11 @@ def customer_message(
 ) -> SlackMessage:
     """A customer's message mirrored into the conversation's thread: a text longer than one
     section block holds runs on in the next ones, up to `TEXT_SHOWN` characters
-    (the rest is counted, and kept whole in Threadline); its attachments listed by type
-    (the files themselves follow in the thread). Posted late, it says when it was written
-    (in the shop's time zone)."""
+    (the rest is counted, and the whole follows as `WHOLE_TEXT_NAME`); its attachments
+    listed by type (the files themselves follow in the thread). Posted late, it says when it
+    was written (in the shop's time zone)."""
     parts, after = _shown_text(
-        message.text.strip(), "the whole message is kept in the conversation's transcript"
+        message.text.strip(), f"the whole message follows as `{WHOLE_TEXT_NAME}`"
     )
     files = _attachment_lines(message.media)
     if not parts and not files:
@@ -534,6 +534,15 @@ def customer_message(
         noun=("part of this message", "parts of this message"),
         metadata=customer_message_metadata(message),
     )
+
+
+# The file a customer's message too long for one post follows as, whole.
+WHOLE_TEXT_NAME = "message.txt"
+
+
+def shows_whole(text: str) -> bool:
+    """Whether a post shows all of a customer's text (else it follows as a file)."""
+    return len(text.strip()) <= TEXT_SHOWN
 
 
 def _shown_text(text: str, whole_kept: str) -> tuple[list[str], list[dict[str, Any]]]:

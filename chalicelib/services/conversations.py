@@ -45,6 +45,7 @@ from chalicelib.domain.errors import Retryable
 from chalicelib.domain.shop import NewSubject, Shop, ShopSecrets
 from chalicelib.domain.sla import clock_for, escalate, resolved
 from chalicelib.domain.slack_view import (
+    WHOLE_TEXT_NAME,
     action_note,
     attachments_missing_note,
     continued_note,
@@ -53,6 +54,7 @@ from chalicelib.domain.slack_view import (
     rating_note,
     reopened_note,
     root_card,
+    shows_whole,
     sla_note,
     snooze_over_note,
 )
@@ -103,6 +105,11 @@ def automatic_reply(
 def survey_language(conversation: Conversation, policy: CsatPolicy) -> str:
     """The customer's language, as their first message shows it."""
     return detect(conversation.first_message_preview, policy.languages(), policy.default_language)
+
+
+def _whole_text(message: InboundMessage) -> MediaFile:
+    content = message.text.encode("utf-8", "replace")
+    return MediaFile(WHOLE_TEXT_NAME, "text/plain; charset=utf-8", content)
 
 
 class InboundProcessor:
@@ -233,12 +240,14 @@ class InboundProcessor:
         slack: SlackPort,
         thread: tuple[str, str],
     ) -> None:
-        """The message's files after it, and a note for those that could not be fetched."""
-        if not message.media:
+        """The message's files after it, and a note for those that could not be fetched; a
+        text longer than its post shows follows whole, as a file of its own."""
+        whole = [] if shows_whole(message.text) else [_whole_text(message)]
+        if not message.media and not whole:
             return
         channel, thread_ts = thread
-        if files:
-            slack.upload_files(channel, thread_ts, files)
+        if files or whole:
+            slack.upload_files(channel, thread_ts, whole + files)
         if len(files) < len(message.media):
             missing = len(message.media) - len(files)
             slack.post(channel, attachments_missing_note(missing), thread_ts=thread_ts)

@@ -18,6 +18,7 @@ from app import app
 from chalicelib.channels import email_parsing
 from chalicelib.channels.email import delivery_id
 from chalicelib.domain.conversation import Channel, InboundMessage
+from chalicelib.domain.slack_view import TEXT_SHOWN
 from chalicelib.local.pump import scheduled_event
 from chalicelib.queues import MAX_MESSAGE_BYTES
 from chalicelib.settings import INBOUND_QUEUE, OUTBOUND_QUEUE
@@ -127,11 +128,19 @@ def test_a_mail_too_long_to_queue_is_queued_with_its_text_cut_shorter(
     stored = stored_item(f"SHOP#ana#MSG#email:{key}", "MESSAGE")
     assert stored is not None
     assert stored["text"] == job["text"]
-    # And it reaches its thread whole, as cut
+    # And its thread shows as much as one Slack post holds, and says the rest follows
     run_workers()
     [root] = slack.roots()
-    blocks = slack.thread(root.ts)[0].message.blocks
-    assert json.dumps(blocks, ensure_ascii=False).count(ASTRAL) == len(kept)
+    blocks = json.dumps(slack.thread(root.ts)[0].message.blocks, ensure_ascii=False)
+    # (Slack counts a character beyond the BMP as two)
+    assert TEXT_SHOWN // 2 <= blocks.count(ASTRAL) <= TEXT_SHOWN
+    assert "the whole message follows as `message.txt`" in blocks
+    # And it follows whole, as cut, as a file before the mail's own files
+    [(channel, thread_ts, files)] = slack.uploads
+    assert (channel, thread_ts) == (root.channel, root.ts)
+    assert files[0].filename == "message.txt"
+    assert files[0].content.decode("utf-8") == job["text"]
+    assert len(files) == 101
 
 
 def test_a_mail_whose_headers_alone_do_not_fit_is_dropped_before_anything_is_kept(
