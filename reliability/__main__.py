@@ -11,6 +11,9 @@ from pathlib import Path
 
 from reliability.harness import SCENARIOS, Harness, Result
 
+# Four times a hostile mail may cost this many times as much, no more: a linear parser's
+# baseline is 4; a quadratic one's 16.
+PARSE_GROWTH_LIMIT = 8
 DOC = Path(__file__).resolve().parents[1] / "docs" / "RELIABILITY.md"
 BEGIN, END = "<!-- figures: begin -->", "<!-- figures: end -->"
 COLUMNS = (
@@ -29,6 +32,8 @@ COLUMNS = (
     ("log lines", "log_lines"),
     ("secrets or bodies logged", "log_leaks"),
     ("crossed tenants", "crossed"),
+    ("erased yet posted or uncounted", "erasure_misses"),
+    ("hostile mail parse cost for 4× its size", "parse_growth"),
     ("seconds", "seconds"),
 )
 
@@ -116,7 +121,16 @@ def report(results: list[Result], doc: bool, command: str) -> int:
     print(details(results))
     if doc:
         write_doc(results, command)
-    failed = any(r.lost or r.doubled or r.out_of_order or r.log_leaks or r.crossed for r in results)
+    failed = any(
+        r.lost
+        or r.doubled
+        or r.out_of_order
+        or r.log_leaks
+        or r.crossed
+        or r.erasure_misses
+        or r.parse_growth > PARSE_GROWTH_LIMIT
+        for r in results
+    )
     return 1 if failed else 0
 
 

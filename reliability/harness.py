@@ -7,6 +7,11 @@ webhook once after a 5xx or a timeout (its default retry count), Slack up to thr
 Every customer text and agent reply carries a unique token (conversation, sequence), so the
 stand-ins' outbox tells what reached Slack and the customers, how often, and in what order.
 
+The `mail` scenario writes through the local mail server (SES's receiving side) mail as
+mailers really send it: unencoded 8-bit sender names, encoded line breaks in names and
+subjects, 60 attachments, 16,000 blank lines; the `erasure` scenario erases half the
+customers of a shop while their messages wait for it to connect Slack, then connects it.
+
 The `tenants` scenario runs two shops in one Slack workspace whose customers share phone
 numbers and Twilio message ids, and whose order updates (sent through the admin API) share
 their ids; anything of one shop that reaches the other's channel or is sent from the other's
@@ -89,6 +94,10 @@ class Scenario:
     outage_messages_per_conversation: int = 2
     # Two shops in one workspace sharing customers, message ids and order-update ids.
     tenants: bool = False
+    # Customers write mail (hostile as mailers make it) rather than through Twilio.
+    mail: bool = False
+    # Half the customers are erased while their messages wait for Slack to be connected.
+    erasure: bool = False
 
 
 SCENARIOS = {
@@ -141,6 +150,20 @@ SCENARIOS = {
             tenants=True,
         ),
         Scenario(
+            "mail",
+            "customers write mail through the local SES: unencoded 8-bit sender names, "
+            "encoded CR/LF in names and subjects, 60 attachments, 16,000 blank lines; 30% "
+            "delivered twice",
+            mail=True,
+        ),
+        Scenario(
+            "erasure",
+            "a shop without Slack receives its customers' messages (they wait, retry, are "
+            "dead-lettered); half the customers are erased; then Slack is connected, the dead "
+            "letters redriven and the requeue run: nothing of an erased customer is posted",
+            erasure=True,
+        ),
+        Scenario(
             "worker-killed",
             "a worker dies inside 1% of its DynamoDB calls, before the call or after it took "
             "effect (its batch comes back after the visibility timeout)",
@@ -168,6 +191,10 @@ class Result:
     log_lines: int = 0
     log_leaks: int = 0
     crossed: int = 0
+    # Messages of erased customers posted after their erasure, or left off its receipts.
+    erasure_misses: int = 0
+    # How much a hostile mail's parse grows for four times the size (a linear one: 4).
+    parse_growth: float = 0.0
     seconds: float = 0.0
     fault_detail: dict[str, int] = field(default_factory=dict)
 
@@ -228,6 +255,104 @@ def customer_number(index: int, conversation: int) -> str:
     return f"+1555{index:02d}{conversation:05d}"
 
 
+def customer_mail_address(index: int, conversation: int) -> str:
+    return f"c{conversation}-{index}@customers.example"
+
+
+def shop_mail_address(index: int) -> str:
+    return f"support@reliability-{index}.example"
+
+
+# What the mail scenario sends, in turn: as mailers really write it.
+MAIL_KINDS = ("plain", "8-bit name", "encoded line breaks", "60 attachments", "blank lines")
+
+
+def hostile_mail(index: int, conversation: int, sequence: int, token: str) -> bytes:
+    """A customer's mail carrying `token` on its first line, of the kind its sequence picks."""
+    from email.message import EmailMessage
+    from email.policy import SMTP as SMTP_POLICY
+
+    sender = customer_mail_address(index, conversation)
+    kind = MAIL_KINDS[sequence % len(MAIL_KINDS)]
+    mail = EmailMessage()
+    mail["From"] = f"Cliente <{sender}>"
+    mail["To"] = shop_mail_address(index)
+    mail["Subject"] = f"Pedido {conversation}"
+    mail["Message-ID"] = f"<{index}.{conversation}.{sequence}@customers.example>"
+    body = f"Where is my order? {token}\n"
+    if kind == "blank lines":
+        body += "\n" * 16_000 + "On Monday someone wrote:\n> earlier\n"
+    mail.set_content(body)
+    if kind == "60 attachments":
+        for n in range(60):
+            mail.add_attachment(
+                b"%PDF-1.7", maintype="application", subtype="pdf", filename=f"nota-{n}.pdf"
+            )
+    # SMTP's line ends: smtplib sends bytes as they are.
+    raw = mail.as_bytes(policy=SMTP_POLICY)
+    plain_from = f"From: Cliente <{sender}>".encode()
+    if kind == "8-bit name":
+        raw = raw.replace(plain_from, f"From: José Souza <{sender}>".encode(), 1)
+    if kind == "encoded line breaks":
+        raw = raw.replace(plain_from, f"From: =?utf-8?q?Ana=0D=0ABcc:_x?= <{sender}>".encode(), 1)
+        raw = raw.replace(
+            f"Subject: Pedido {conversation}".encode(),
+            b"Subject: =?utf-8?q?Pedido=0D=0AX-Injected:_1?=",
+            1,
+        )
+    return raw
+
+
+def pathological_parse_growth() -> float:
+    """How much longer each hostile body takes to read at four times its size, the worst
+    of them (best of three runs each): a linear parser's baseline is 4, a bounded one's less,
+    and one worse than linear shows as 16 or more."""
+    from email.message import EmailMessage
+
+    from chalicelib.channels.email_parsing import parse_email
+
+    def mail(body: str, subtype: str = "plain") -> bytes:
+        message = EmailMessage()
+        message["From"] = "Ana <ana@customers.example>"
+        message["To"] = "support@shop.example"
+        message["Subject"] = "Pedido"
+        message.set_content(body, subtype=subtype)
+        return message.as_bytes()
+
+    def cost(raw: bytes) -> float:
+        times = []
+        for _ in range(3):
+            begun = time.perf_counter()
+            parse_email(raw)
+            times.append(time.perf_counter() - begun)
+        return min(times)
+
+    hostile: tuple[Callable[[int], bytes], ...] = (
+        lambda size: mail("\n" * size),
+        lambda size: mail(" \t" * (size // 2) + "x"),
+        lambda size: mail("@" * size),
+        lambda size: mail("<a" * (size // 2), "html"),
+        lambda size: mail("On " * (size // 3)),
+        lambda size: mail("> " * (size // 2)),
+    )
+    size = 8_000
+    return round(max(cost(body(4 * size)) / cost(body(size)) for body in hostile), 1)
+
+
+def call(url: str, method: str = "GET") -> tuple[int, dict[str, Any]]:
+    """An admin call to the local stack: its status and JSON answer."""
+    if not url.startswith("http://127.0.0.1:"):
+        raise ValueError("the harness only calls the local stack")
+    request = urllib.request.Request(  # noqa: S310
+        url, method=method, headers={"Authorization": f"Bearer {LOCAL_ADMIN_TOKEN}"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
+            return int(response.status), json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as error:
+        return int(error.code), {}
+
+
 class Harness:
     def __init__(self, seed: int = 7) -> None:
         self.outbox = Outbox()
@@ -242,6 +367,8 @@ class Harness:
         self._redriven: set[str] = set()
         # What Twilio got a 2xx for, to be delivered again late: (url, body, headers).
         self._acknowledged: list[tuple[str, bytes, dict[str, str]]] = []
+        # The tokens each conversation's customer wrote that were acknowledged.
+        self._written_by_customer: dict[int, set[str]] = defaultdict(set)
         self.logs = LogWatch()
 
     @contextmanager
@@ -306,10 +433,14 @@ class Harness:
         self.logs.mark()
         self._redriven = set()
         self._acknowledged = []
-        shop = self._open_shop(index)
+        self._written_by_customer = defaultdict(set)
+        if scenario.mail:
+            return self._run_mail(index, messages, conversations, result, started)
+        shop = self._open_shop(index, slack=not scenario.erasure)
         shops = [shop]
         if scenario.tenants:
             shops.append(self._open_shop(index + SECOND_TENANT, team=shop.team))
+        indexes = [each.index for each in shops]
         self._arm(scenario)
         per_conversation = max(1, messages // conversations)
         if scenario.outage:
@@ -324,9 +455,14 @@ class Harness:
             )
             expected |= {customer_token(each.index, c, k) for c, k in accepted}
         _progress(f"{scenario.name}: {len(expected)} messages accepted")
+        if scenario.erasure:
+            expected -= self._erase_half(shop, per_shop, result)
+            self._open_shop(index)
+            self._settle(lambda: self._posted(*indexes).keys() >= expected, limit_seconds=300)
+            result.dead_lettered += self._redrive()
+            self._requeue_overdue()
         if scenario.outage:
             self._ride_out_outage(scenario, shop.channel, len(expected), result)
-        indexes = [each.index for each in shops]
         self._settle(lambda: self._posted(*indexes).keys() >= expected)
         _progress(f"{scenario.name}: {len(self._posted(*indexes))} posted")
         if scenario.tenants:
@@ -362,6 +498,9 @@ class Harness:
             )
         self._count(indexes, expected, replies, result)
         result.crossed = self._crossed(shops)
+        if scenario.erasure:
+            erased = self._posted(*indexes).keys() - expected
+            result.erasure_misses += len(erased)
         result.log_lines, result.log_leaks = self.logs.search(
             (
                 "xoxb-reliability",
@@ -433,20 +572,29 @@ class Harness:
             and ":rotating_light:" in str(entry.payload.get("text", ""))
         )
 
-    def _open_shop(self, index: int, team: str | None = None) -> ShopUnderTest:
+    def _open_shop(
+        self, index: int, team: str | None = None, *, slack: bool = True, mail: bool = False
+    ) -> ShopUnderTest:
         shop_id = f"reliability-{index}"
         account = f"AC{index:032x}"
         token = f"reliability-token-{index}"
         team, channel = team or f"TREL{index}", f"CREL{index}"
         number = f"+1415555{index:04d}"
         self.twilio.provision(account, token, sms_numbers=(number,))
-        document = {
+        document: dict[str, Any] = {
             "name": f"Reliability {index}",
-            "slack": {"team_id": team, "channel_id": channel, "bot_token": "xoxb-reliability"},
             "twilio": {"account_sid": account, "auth_token": token, "sms_numbers": [number]},
             # Replies go out at once: the grace period would only lengthen the run.
             "replies": {"grace_seconds": 0},
         }
+        if slack:
+            document["slack"] = {
+                "team_id": team,
+                "channel_id": channel,
+                "bot_token": "xoxb-reliability",
+            }
+        if mail:
+            document["email"] = {"address": shop_mail_address(index)}
         status = post(
             f"{self.api}/admin/shops/{shop_id}",
             json.dumps(document).encode(),
@@ -544,6 +692,8 @@ class Harness:
                 with self._lock:
                     accepted.append((conversation, sequence))
                     self._acknowledged.append((url, body, headers))
+                    written = customer_token(index, conversation, sequence)
+                    self._written_by_customer[conversation].add(written)
 
         def customer_group(sender: int) -> None:
             mine = range(sender, conversations, SENDERS)
@@ -683,6 +833,76 @@ class Harness:
                 ).values():
                     crossed += sum(1 for s in seen if s.entry.payload.get("From") != shop.number)
         return crossed
+
+    def _erase_half(self, shop: ShopUnderTest, conversations: int, result: Result) -> set[str]:
+        """Erases every other customer while their messages wait; returns the tokens of
+        what they wrote, and counts into `erasure_misses` what the receipts leave out."""
+        from urllib.parse import quote
+
+        erased: set[str] = set()
+        written = self._written_by_customer
+        for conversation in range(0, conversations, 2):
+            number = customer_number(shop.index, conversation)
+            status, receipt = call(
+                f"{self.api}/admin/shops/{shop.shop_id}/customers/{quote(number)}",
+                method="DELETE",
+            )
+            tokens = written.get(conversation, set())
+            erased |= tokens
+            counted = int(receipt.get("messages", 0)) if status == 200 else 0
+            result.erasure_misses += max(len(tokens) - counted, 0)
+        return erased
+
+    def _requeue_overdue(self) -> None:
+        """The minute schedule's requeue, as if the day's retries were over."""
+        from app import app
+
+        app.handler_map["requeue_unprocessed"](scheduled_event("requeue_unprocessed"), None)
+
+    def _run_mail(
+        self, index: int, messages: int, conversations: int, result: Result, started: float
+    ) -> Result:
+        shop = self._open_shop(index, mail=True)
+        per_conversation = max(1, messages // conversations)
+        result.messages = per_conversation * conversations
+        expected: set[str] = set()
+        for sequence in range(per_conversation):
+            for conversation in range(conversations):
+                token = customer_token(index, conversation, sequence)
+                raw = hostile_mail(index, conversation, sequence, token)
+                copies = 2 if self._random.random() < DUPLICATE_SHARE else 1
+                result.duplicates_injected += copies - 1
+                for _ in range(copies):
+                    self._send_mail(shop, conversation, raw)
+                expected.add(token)
+        _progress(f"mail: {len(expected)} mails sent")
+        self._settle(lambda: self._posted(index).keys() >= expected, limit_seconds=900)
+        self._count([index], expected, set(), result)
+        result.crossed = self._crossed([shop])
+        result.parse_growth = pathological_parse_growth()
+        result.log_lines, result.log_leaks = self.logs.search(
+            (
+                "xoxb-reliability",
+                LOCAL_SIGNING_SECRET,
+                LOCAL_ADMIN_TOKEN,
+                "Where is my order",
+                f"[m{index}-",
+                "@customers.example",
+            )
+        )
+        result.seconds = round(time.monotonic() - started, 1)
+        return result
+
+    def _send_mail(self, shop: ShopUnderTest, conversation: int, raw: bytes) -> None:
+        import smtplib
+
+        assert self._stack is not None
+        with smtplib.SMTP(self._stack.options.host, self._stack.options.smtp_port) as smtp:
+            smtp.sendmail(
+                customer_mail_address(shop.index, conversation),
+                [shop_mail_address(shop.index)],
+                raw,
+            )
 
     # -- what came out ------------------------------------------------------------------
 
