@@ -20,8 +20,10 @@ from chalicelib.settings import (
     FAILED_MAIL_QUEUE,
     INBOUND_MAIL_TOPIC,
     INBOUND_QUEUE,
+    TABLE_NAME,
     dead_letter_queue,
 )
+from chalicelib.store import Store
 from tests.e2e.conftest import RunningStack, http
 from tests.signing import (
     ACCOUNT_SID,
@@ -250,8 +252,8 @@ def test_an_operators_round_a_conversation_exported_and_erased_and_a_report_prin
 def test_dead_letters_are_redriven_into_their_queue_and_reach_slack_in_order(
     stack: RunningStack,
 ):
-    # Given a shop, and two messages of one of its customers whose processing ran out of
-    # tries: they wait in the inbound dead-letter queue
+    # Given a shop, and two messages of one of its customers, stored when they arrived,
+    # whose processing ran out of tries: they wait in the inbound dead-letter queue
     document = shop_document(name="Loja Redrive")
     document["twilio"]["sms_numbers"] = ["+14155550191"]
     document["twilio"]["whatsapp_numbers"] = []
@@ -264,6 +266,17 @@ def test_dead_letters_are_redriven_into_their_queue_and_reach_slack_in_order(
         aws_secret_access_key="local",
     )
     dead_letters = sqs.get_queue_url(QueueName=dead_letter_queue(INBOUND_QUEUE))["QueueUrl"]
+    store = Store(
+        boto3.client(
+            "dynamodb",
+            endpoint_url=stack.aws,
+            region_name=LOCAL_REGION,
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+        ),
+        TABLE_NAME,
+        shop_cache_seconds=0,
+    )
     texts = ["Meu pedido não chegou", "Ainda espero, número 1042"]
     for n, text in enumerate(texts):
         message = InboundMessage(
@@ -276,6 +289,7 @@ def test_dead_letters_are_redriven_into_their_queue_and_reach_slack_in_order(
             text=text,
             received_at=datetime.now(UTC),
         )
+        assert store.save_inbound(message) is None
         sqs.send_message(
             QueueUrl=dead_letters,
             MessageBody=message.model_dump_json(),
