@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
 from chalicelib.channels.base import MEDIA_LIMIT_BYTES, MediaFile, WebhookRequest, download
+from chalicelib.domain.checks import Refusal, SlackBot, SlackChannelState
 from chalicelib.domain.conversation import (
     AgentReply,
     CannedReply,
@@ -555,6 +556,41 @@ class SlackWorkspace:
             if error.response.get("error") not in ("method_not_supported_for_channel_type",):
                 raise
 
+    def bot(self) -> SlackBot | Refusal:
+        """Who the token is (`auth.test`), or Slack's refusal of it."""
+        answer = self._inspect("auth.test")
+        if isinstance(answer, Refusal):
+            return answer
+        return SlackBot(
+            team_id=str(answer.get("team_id") or ""),
+            team=str(answer.get("team") or ""),
+            user_id=str(answer.get("user_id") or ""),
+        )
+
+    def channel_state(self, channel: str) -> SlackChannelState | Refusal:
+        """A channel as the bot sees it (`conversations.info`), or Slack's refusal."""
+        answer = self._inspect("conversations.info", channel=channel)
+        if isinstance(answer, Refusal):
+            return answer
+        found = answer.get("channel") or {}
+        return SlackChannelState(
+            name=str(found.get("name") or channel),
+            is_member=found.get("is_member") is True,
+            is_archived=found.get("is_archived") is True,
+        )
+
+    def _inspect(self, method: str, **arguments: Any) -> dict[str, Any] | Refusal:
+        from slack_sdk.errors import SlackApiError
+
+        try:
+            return self._call(method, read=True, **arguments)
+        except SlackApiError as error:
+            code = str(error.response.get("error") or "refused")
+            needed = error.response.get("needed")
+            return Refusal(code, f"needs {needed}" if needed else "")
+        except Retryable as error:
+            return Refusal("unreachable", error.reason)
+
     def delete(self, channel: str, ts: str) -> None:
         """Deletes a message the bot posted; one already gone counts as deleted."""
         from slack_sdk.errors import SlackApiError
@@ -592,11 +628,14 @@ class SlackWorkspace:
 BOT_SCOPES = (
     "channels:history",
     "channels:join",
+    # Reading a channel's state (`threadline doctor`: is the bot in it, is it archived).
+    "channels:read",
     "chat:write",
     "commands",
     "files:read",
     "files:write",
     "groups:history",
+    "groups:read",
     "incoming-webhook",
     "reactions:write",
     "users:read",

@@ -10,6 +10,7 @@ from typing import Any, Protocol
 
 from chalicelib.channels.base import MediaFile, OutboundChannel
 from chalicelib.channels.twilio import NumberConnection
+from chalicelib.domain.checks import NumberWebhook, Refusal, SlackBot, SlackChannelState
 from chalicelib.domain.conversation import (
     Channel,
     InboundMessage,
@@ -82,6 +83,21 @@ class NumberWebhooks(Protocol):
     def connect(
         self, shop: Shop, secrets: ShopSecrets, messaging_url: str, status_url: str
     ) -> list[NumberConnection]: ...
+
+
+class NumberInspection(Protocol):
+    def webhooks(self, shop: Shop, secrets: ShopSecrets) -> list[NumberWebhook] | Refusal: ...
+
+
+class SlackInspection(Protocol):
+    """A workspace as a bot token sees it, read only."""
+
+    def bot(self) -> SlackBot | Refusal: ...
+
+    def channel_state(self, channel: str) -> SlackChannelState | Refusal: ...
+
+
+SlackInspectionFactory = Callable[[str], SlackInspection]
 
 
 class Metric(StrEnum):
