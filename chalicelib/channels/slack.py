@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
 from chalicelib.channels.base import MEDIA_LIMIT_BYTES, MediaFile, WebhookRequest, download
-from chalicelib.domain.checks import Refusal, SlackBot, SlackChannelState
 from chalicelib.domain.conversation import (
     AgentReply,
     CannedReply,
@@ -27,6 +26,8 @@ from chalicelib.domain.slack_view import SlackMessage
 
 if TYPE_CHECKING:
     from slack_sdk.oauth.installation_store import Installation
+
+    from chalicelib.domain.checks import Refusal, SlackBot, SlackChannelState
 
 
 def verify_request(request: WebhookRequest, signing_secret: str) -> None:
@@ -556,8 +557,10 @@ class SlackWorkspace:
             if error.response.get("error") not in ("method_not_supported_for_channel_type",):
                 raise
 
-    def bot(self) -> SlackBot | Refusal:
+    def bot(self) -> "SlackBot | Refusal":
         """Who the token is (`auth.test`), or Slack's refusal of it."""
+        from chalicelib.domain.checks import Refusal, SlackBot
+
         answer = self._inspect("auth.test")
         if isinstance(answer, Refusal):
             return answer
@@ -567,8 +570,10 @@ class SlackWorkspace:
             user_id=str(answer.get("user_id") or ""),
         )
 
-    def channel_state(self, channel: str) -> SlackChannelState | Refusal:
+    def channel_state(self, channel: str) -> "SlackChannelState | Refusal":
         """A channel as the bot sees it (`conversations.info`), or Slack's refusal."""
+        from chalicelib.domain.checks import Refusal, SlackChannelState
+
         answer = self._inspect("conversations.info", channel=channel)
         if isinstance(answer, Refusal):
             return answer
@@ -579,8 +584,11 @@ class SlackWorkspace:
             is_archived=found.get("is_archived") is True,
         )
 
-    def _inspect(self, method: str, **arguments: Any) -> dict[str, Any] | Refusal:
+    def _inspect(self, method: str, **arguments: Any) -> "dict[str, Any] | Refusal":
+        """A read's answer, or Slack's refusal of it (or Slack unreachable) as a Refusal."""
         from slack_sdk.errors import SlackApiError
+
+        from chalicelib.domain.checks import Refusal
 
         try:
             return self._call(method, read=True, **arguments)

@@ -24,7 +24,6 @@ from chalicelib.channels.base import (
     WebhookRequest,
     download,
 )
-from chalicelib.domain.checks import AUTHENTICATION_FAILED, NumberWebhook, Refusal
 from chalicelib.domain.conversation import (
     Channel,
     DeliveryStatus,
@@ -40,9 +39,12 @@ from chalicelib.domain.shop import Shop, ShopSecrets
 if TYPE_CHECKING:
     from twilio.http.http_client import TwilioHttpClient
 
+    from chalicelib.domain.checks import NumberWebhook, Refusal
+
 TWILIO_API = "https://api.twilio.com"
 # The Senders API (WhatsApp senders) has a host of its own.
 MESSAGING_API = "https://messaging.twilio.com"
+AUTHENTICATION_FAILED = 20003
 MAX_REASON = 160
 MAX_FORM_FIELDS = 200
 # Far above any message Twilio relays (1,600 characters). Percent-encoded, as Twilio sends
@@ -319,11 +321,13 @@ class TwilioNumbers:
             for number in shop.twilio.whatsapp_numbers
         ]
 
-    def webhooks(self, shop: Shop, secrets: ShopSecrets) -> list[NumberWebhook] | Refusal:
+    def webhooks(self, shop: Shop, secrets: ShopSecrets) -> "list[NumberWebhook] | Refusal":
         """Where Twilio sends each of the shop's numbers' messages now, changing nothing; a
         Refusal when Twilio refuses the shop's credentials, fails or cannot be reached."""
         from requests.exceptions import RequestException
         from twilio.base.exceptions import TwilioException
+
+        from chalicelib.domain.checks import CREDENTIALS_REFUSED, Refusal
 
         client = _account_client(shop, secrets, self._api_url, self._timeout)
         if client is None or shop.twilio is None:
@@ -339,15 +343,19 @@ class TwilioNumbers:
                 ]
         except TwilioException as error:
             status, code, message = _refusal(error)
+            if code == AUTHENTICATION_FAILED:
+                return Refusal(CREDENTIALS_REFUSED, message)
             return Refusal(str(code or status or "failed"), message)
         except RequestException as error:
             return Refusal("unreachable", type(error).__name__)
         return found
 
 
-def _sms_webhook(client: Any, number: str) -> NumberWebhook:
+def _sms_webhook(client: Any, number: str) -> "NumberWebhook":
     """An SMS number's messaging webhook, or, when a Messaging Service or TwiML app
     handles its messages, that one's."""
+    from chalicelib.domain.checks import NumberWebhook
+
     candidates = client.incoming_phone_numbers.list(phone_number=number, limit=20)
     found = next((c for c in candidates if c.phone_number == number), None)
     if found is None:
@@ -381,7 +389,9 @@ def _sms_webhook(client: Any, number: str) -> NumberWebhook:
     return own
 
 
-def _sender_webhook(number: str, webhook: dict[str, Any] | None) -> NumberWebhook:
+def _sender_webhook(number: str, webhook: dict[str, Any] | None) -> "NumberWebhook":
+    from chalicelib.domain.checks import NumberWebhook
+
     if webhook is None:
         return NumberWebhook(number, Channel.WHATSAPP, found=False)
     return NumberWebhook(

@@ -188,8 +188,8 @@ def slack_channel_check(
 # Twilio --------------------------------------------------------------------------------
 
 TWILIO = "Twilio"
-# Twilio's error for an account SID and auth token that do not match.
-AUTHENTICATION_FAILED = 20003
+# The refusal of an account SID and auth token that do not match (Twilio's error 20003).
+CREDENTIALS_REFUSED = "credentials_refused"
 
 
 @dataclass(frozen=True)
@@ -210,7 +210,7 @@ def twilio_account_check(shop: Shop, refusal: Refusal) -> Check:
     account = shop.twilio.account_sid if shop.twilio else ""
     if refusal.code == "unreachable":
         return failed(TWILIO, "account", f"Twilio unreachable: {refusal.detail}", "try again")
-    if refusal.code == str(AUTHENTICATION_FAILED):
+    if refusal.code == CREDENTIALS_REFUSED:
         return failed(
             TWILIO,
             "account",

@@ -6,11 +6,10 @@ The real adapters live in store.py, queues.py, secrets.py and channels/; tests p
 from collections.abc import Callable
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from chalicelib.channels.base import MediaFile, OutboundChannel
 from chalicelib.channels.twilio import NumberConnection
-from chalicelib.domain.checks import NumberWebhook, Refusal, SlackBot, SlackChannelState
 from chalicelib.domain.conversation import (
     Channel,
     InboundMessage,
@@ -21,6 +20,10 @@ from chalicelib.domain.conversation import (
 )
 from chalicelib.domain.shop import Shop, ShopSecrets
 from chalicelib.domain.slack_view import SlackMessage
+
+if TYPE_CHECKING:
+    # Only `threadline doctor`'s checkup needs them: kept out of a cold start.
+    from chalicelib.domain.checks import NumberWebhook, Refusal, SlackBot, SlackChannelState
 
 Clock = Callable[[], datetime]
 IdFactory = Callable[[], str]
@@ -86,15 +89,15 @@ class NumberWebhooks(Protocol):
 
 
 class NumberInspection(Protocol):
-    def webhooks(self, shop: Shop, secrets: ShopSecrets) -> list[NumberWebhook] | Refusal: ...
+    def webhooks(self, shop: Shop, secrets: ShopSecrets) -> "list[NumberWebhook] | Refusal": ...
 
 
 class SlackInspection(Protocol):
     """A workspace as a bot token sees it, read only."""
 
-    def bot(self) -> SlackBot | Refusal: ...
+    def bot(self) -> "SlackBot | Refusal": ...
 
-    def channel_state(self, channel: str) -> SlackChannelState | Refusal: ...
+    def channel_state(self, channel: str) -> "SlackChannelState | Refusal": ...
 
 
 SlackInspectionFactory = Callable[[str], SlackInspection]

@@ -303,7 +303,11 @@ def test_a_token_belongs_to_its_workspace_until_revoked(
     slack_stand_in.revoke("xoxb-test")
 
     # Then Slack refuses every call made with it, as it does a revoked token
-    for call in (slack.auth_test, lambda: slack.chat_postMessage(channel="C1", text="hi")):
+    calls: list[Callable[[], Any]] = [
+        slack.auth_test,
+        lambda: slack.chat_postMessage(channel="C1", text="hi"),
+    ]
+    for call in calls:
         with pytest.raises(SlackApiError) as raised:
             call()
         assert raised.value.response["error"] == "token_revoked"
