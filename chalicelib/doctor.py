@@ -75,26 +75,33 @@ class Answer:
 
 
 class AdminApi:
+    """The deployment's admin API at the URL the operator gave; the admin token goes there
+    and nowhere else."""
+
     def __init__(self, url: str, token: str) -> None:
         self.url = url.rstrip("/")
         self._token = token
 
-    def get(self, path: str, *, base: str | None = None) -> Answer:
-        import requests
+    def get(self, path: str) -> Answer:
+        return _fetch(self.url + path, {"Authorization": f"Bearer {self._token}"})
 
-        try:
-            response = requests.get(
-                (base or self.url).rstrip("/") + path,
-                headers={"Authorization": f"Bearer {self._token}"},
-                timeout=30,
-            )
-        except requests.RequestException as error:
-            return Answer(0, error=type(error).__name__)
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        return Answer(response.status_code, body)
+    def probe(self, url: str) -> Answer:
+        """Another URL, asked without the token."""
+        return _fetch(url, {})
+
+
+def _fetch(url: str, headers: dict[str, str]) -> Answer:
+    import requests
+
+    try:
+        response = requests.get(url, headers=headers, timeout=30)
+    except requests.RequestException as error:
+        return Answer(0, error=type(error).__name__)
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    return Answer(response.status_code, body)
 
 
 class AwsAccount:
@@ -123,7 +130,7 @@ def examine(api: AdminApi, aws: AwsAccount, shop_id: str | None = None) -> list[
     listed = api.get("/admin/shops")
     deployment = Section(
         f"Deployment: {api.url} (AWS region {aws.region or 'not set'})",
-        [*_api_checks(api, listed), *aws_checks(aws)],
+        [*api_checks(api, listed), *aws_checks(aws)],
     )
     if listed.status != 200:
         return [deployment]
@@ -148,7 +155,8 @@ def _refused(answer: Answer) -> str:
     return f"{answer.status}: {reason or answer.body}"
 
 
-def _api_checks(api: AdminApi, listed: Answer) -> list[Check]:
+def api_checks(api: AdminApi, listed: Answer) -> list[Check]:
+    """The API's checks, from its answer to `GET /admin/shops` (`listed`) on."""
     if listed.status == 0:
         return [
             failed(
@@ -193,29 +201,37 @@ def _api_checks(api: AdminApi, listed: Answer) -> list[Check]:
         return [
             passed(API, "answers", api.url),
             passed(API, "admin token", "accepted"),
-            failed(API, "settings", f"GET /admin/checks answered {_refused(settings)}", ""),
+            failed(
+                API,
+                "settings",
+                f"GET /admin/checks answered {_refused(settings)}",
+                "see the APIHandler function's log group (RUNBOOK.md, Where to look)",
+            ),
         ]
     checks = CheckReport.model_validate(settings.body).checks
     public_url = next(
         (c.detail for c in checks if c.name == "public URL" and c.verdict is Verdict.PASSED), ""
     )
-    # Providers call the public URL: when it is not the URL checked, it must reach this
-    # deployment too.
+    # Providers call the public URL: when it is not the URL checked, a Threadline API must
+    # answer there too.
     elsewhere = public_url and public_url.rstrip("/") != api.url
-    reached = [_public_url_reaches(api, public_url)] if elsewhere else []
+    reached = [_public_url_answers(api, public_url)] if elsewhere else []
     answering = [passed(API, "answers", api.url), passed(API, "admin token", "accepted")]
     return [*answering, *checks, *reached]
 
 
-def _public_url_reaches(api: AdminApi, public_url: str) -> Check:
-    name = "public URL reaches this API"
-    answer = api.get("/admin/checks", base=public_url)
-    if answer.status == 200:
-        return passed(API, name, f"{public_url} answers with this admin token")
+def _public_url_answers(api: AdminApi, public_url: str) -> Check:
+    """Whether a Threadline API answers at the public URL: its admin API's refusal of a
+    request without the token (which is never sent there)."""
+    name = "public URL answers"
+    answer = api.probe(public_url.rstrip("/") + "/admin/checks")
+    body = answer.body if isinstance(answer.body, dict) else {}
+    if answer.status == 401 and "bearer token" in str(body.get("error")):
+        return passed(API, name, f"a Threadline API answers at {public_url}")
     return failed(
         API,
         name,
-        f"{public_url} answers {_refused(answer)}",
+        f"{public_url} answers {_refused(answer)}, not as a Threadline API",
         "set THREADLINE_PUBLIC_URL to this API's URL with its stage and deploy (DEPLOY.md §5)",
     )
 
