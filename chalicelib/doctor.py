@@ -137,7 +137,9 @@ def examine(api: AdminApi, aws: AwsAccount, shop_id: str | None = None) -> list[
     if shop_id is None:
         shops = list(listed.body["shops"])
     else:
-        named = api.get(f"/admin/shops/{shop_id}")
+        from urllib.parse import quote
+
+        named = api.get(f"/admin/shops/{quote(shop_id, safe='')}")
         if named.status != 200:
             missing = failed("Shop", shop_id, _refused(named), "threadline shop list")
             return [deployment, Section(f"Shop {shop_id}", [missing])]
