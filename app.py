@@ -248,6 +248,20 @@ def connect_twilio(shop_id: str) -> Response:
     return _json(200, _container().twilio_numbers.connect(shop_id))
 
 
+@app.route("/admin/shops/{shop_id}/checks", methods=["GET"])
+@answers_errors
+def check_shop(shop_id: str) -> Response:
+    _require_admin()
+    return _json(200, _container().checkup.shop(shop_id).model_dump(mode="json"))
+
+
+@app.route("/admin/checks", methods=["GET"])
+@answers_errors
+def check_deployment() -> Response:
+    _require_admin()
+    return _json(200, _container().checkup.deployment().model_dump(mode="json"))
+
+
 @app.route("/admin/shops/{shop_id}/reports", methods=["GET"])
 @answers_errors
 def get_report(shop_id: str) -> Response:

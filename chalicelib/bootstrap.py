@@ -25,7 +25,13 @@ from chalicelib.services.customers import Customers
 from chalicelib.services.data_rights import CustomerData
 from chalicelib.services.dead_letters import DeadLetterWatch
 from chalicelib.services.intake import Intake
-from chalicelib.services.ports import Clock, IdFactory, SlackFactory, SlackPort
+from chalicelib.services.ports import (
+    Clock,
+    IdFactory,
+    SlackFactory,
+    SlackInspection,
+    SlackPort,
+)
 from chalicelib.services.recovery import Redelivery
 from chalicelib.services.replies import ReplyDispatcher
 from chalicelib.services.shop_messages import ShopMessages
@@ -37,6 +43,7 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.logging.types import LogRecord
 
     from chalicelib.metrics import CloudWatchMetrics
+    from chalicelib.services.checkup import Checkup
     from chalicelib.services.installs import Exchange, SlackInstalls
     from chalicelib.services.mail_intake import MailIntake
     from chalicelib.services.reports import Reports
@@ -217,6 +224,20 @@ class Container:
 
         numbers = TwilioNumbers(self.settings.twilio_api_url)
         return TwilioConnect(self.store, self.vault, self.settings.public_url, numbers)
+
+    @cached_property
+    def checkup(self) -> "Checkup":
+        from chalicelib.channels.slack import SlackWorkspace
+        from chalicelib.channels.twilio import TwilioNumbers
+        from chalicelib.services.checkup import Checkup
+
+        api_url = self.settings.slack_api_url
+
+        def workspace(token: str) -> SlackInspection:
+            return SlackWorkspace(token, api_url)
+
+        numbers = TwilioNumbers(self.settings.twilio_api_url)
+        return Checkup(self.settings, self.store, self.vault, workspace, numbers)
 
     @cached_property
     def installs(self) -> "SlackInstalls":

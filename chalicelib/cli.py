@@ -1,8 +1,8 @@
 """`threadline`: the operators' command line.
 
 It speaks to a deployment's admin API (`--api`, `--token`, or THREADLINE_API_URL and
-THREADLINE_ADMIN_TOKEN; the local stack's by default) and, for dead-letter queues and the
-table's one-off upgrades, to AWS with the usual credentials.
+THREADLINE_ADMIN_TOKEN; the local stack's by default) and, for dead-letter queues, the
+table's one-off upgrades and `doctor`, to AWS with the usual credentials.
 """
 
 import json
@@ -201,6 +201,35 @@ def shop_connect_twilio(shop_id: str, api: Api = LOCAL_API, token: Token = LOCAL
     console.print(table if numbers else "The shop has no Twilio numbers.")
     if any(number["result"] != "connected" for number in numbers):
         raise typer.Exit(1)
+
+
+# How each verdict shows.
+MARKS = {"passed": "[green]✔[/green]", "failed": "[red]✘[/red]", "not_configured": "[dim]–[/dim]"}
+
+
+@app.command()
+def doctor(
+    shop_id: Annotated[
+        str | None, typer.Argument(help="one shop; every shop when left out")
+    ] = None,
+    api: Api = LOCAL_API,
+    token: Token = LOCAL_TOKEN,
+) -> None:
+    """Whether the deployment and each shop's connections really work: one line per check,
+    ✔ or ✘ with what to do. Exits 1 unless every check passes."""
+    from chalicelib.doctor import AdminApi, AwsAccount, all_passed, examine
+
+    sections = examine(AdminApi(api, token), AwsAccount(), shop_id)
+    for section in sections:
+        table = Table("", "check", "found", "what to do", title=section.title, title_justify="left")
+        for check in section.checks:
+            name = " ".join(part for part in (check.subject, check.name) if part)
+            table.add_row(MARKS[check.verdict.value], name, check.detail, check.fix)
+        console.print(table, highlight=False)
+    if not all_passed(sections):
+        console.print("[red]Something a shop needs is not right: see the ✘ lines.[/red]")
+        raise typer.Exit(1)
+    console.print("[green]Everything checked works.[/green]")
 
 
 @app.command()

@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic.json_schema import models_json_schema
 
+from chalicelib.domain.checks import CheckReport
 from chalicelib.domain.conversation import Conversation
 from chalicelib.domain.reports import Report
 from chalicelib.domain.shop import ShopDocument
@@ -27,6 +28,7 @@ def current_schemas() -> dict[str, Any]:
             (TranscriptEntry, "serialization"),
             (ShopMessageRequest, "validation"),
             (Report, "serialization"),
+            (CheckReport, "serialization"),
         ],
         ref_template="#/components/schemas/{model}",
     )

@@ -27,6 +27,8 @@ from chalicelib.domain.slack_view import SlackMessage
 if TYPE_CHECKING:
     from slack_sdk.oauth.installation_store import Installation
 
+    from chalicelib.domain.checks import Refusal, SlackBot, SlackChannelState
+
 
 def verify_request(request: WebhookRequest, signing_secret: str) -> None:
     """Slack's v0 signature over the raw body, within the 5-minute replay window."""
@@ -555,6 +557,48 @@ class SlackWorkspace:
             if error.response.get("error") not in ("method_not_supported_for_channel_type",):
                 raise
 
+    def bot(self) -> "SlackBot | Refusal":
+        """Who the token is (`auth.test`), or Slack's refusal of it."""
+        from chalicelib.domain.checks import Refusal, SlackBot
+
+        answer = self._inspect("auth.test")
+        if isinstance(answer, Refusal):
+            return answer
+        return SlackBot(
+            team_id=str(answer.get("team_id") or ""),
+            team=str(answer.get("team") or ""),
+            user_id=str(answer.get("user_id") or ""),
+        )
+
+    def channel_state(self, channel: str) -> "SlackChannelState | Refusal":
+        """A channel as the bot sees it (`conversations.info`), or Slack's refusal."""
+        from chalicelib.domain.checks import Refusal, SlackChannelState
+
+        answer = self._inspect("conversations.info", channel=channel)
+        if isinstance(answer, Refusal):
+            return answer
+        found = answer.get("channel") or {}
+        return SlackChannelState(
+            name=str(found.get("name") or channel),
+            is_member=found.get("is_member") is True,
+            is_archived=found.get("is_archived") is True,
+        )
+
+    def _inspect(self, method: str, **arguments: Any) -> "dict[str, Any] | Refusal":
+        """A read's answer, or Slack's refusal of it (or Slack unreachable) as a Refusal."""
+        from slack_sdk.errors import SlackApiError
+
+        from chalicelib.domain.checks import Refusal
+
+        try:
+            return self._call(method, read=True, **arguments)
+        except SlackApiError as error:
+            code = str(error.response.get("error") or "refused")
+            needed = error.response.get("needed")
+            return Refusal(code, f"needs {needed}" if needed else "")
+        except Retryable as error:
+            return Refusal("unreachable", error.reason)
+
     def delete(self, channel: str, ts: str) -> None:
         """Deletes a message the bot posted; one already gone counts as deleted."""
         from slack_sdk.errors import SlackApiError
@@ -592,11 +636,14 @@ class SlackWorkspace:
 BOT_SCOPES = (
     "channels:history",
     "channels:join",
+    # Reading a channel's state (`threadline doctor`: is the bot in it, is it archived).
+    "channels:read",
     "chat:write",
     "commands",
     "files:read",
     "files:write",
     "groups:history",
+    "groups:read",
     "incoming-webhook",
     "reactions:write",
     "users:read",

@@ -39,6 +39,8 @@ from chalicelib.domain.shop import Shop, ShopSecrets
 if TYPE_CHECKING:
     from twilio.http.http_client import TwilioHttpClient
 
+    from chalicelib.domain.checks import NumberWebhook, Refusal
+
 TWILIO_API = "https://api.twilio.com"
 # The Senders API (WhatsApp senders) has a host of its own.
 MESSAGING_API = "https://messaging.twilio.com"
@@ -318,6 +320,87 @@ class TwilioNumbers:
             _attempt(number, Channel.WHATSAPP, partial(point_sender, number))
             for number in shop.twilio.whatsapp_numbers
         ]
+
+    def webhooks(self, shop: Shop, secrets: ShopSecrets) -> "list[NumberWebhook] | Refusal":
+        """Where Twilio sends each of the shop's numbers' messages now, changing nothing; a
+        Refusal when Twilio refuses the shop's credentials, fails or cannot be reached."""
+        from requests.exceptions import RequestException
+        from twilio.base.exceptions import TwilioException
+
+        from chalicelib.domain.checks import CREDENTIALS_REFUSED, Refusal
+
+        client = _account_client(shop, secrets, self._api_url, self._timeout)
+        if client is None or shop.twilio is None:
+            return Refusal("no_credentials", "the shop has no Twilio account and auth token")
+        try:
+            found = [_sms_webhook(client, number) for number in shop.twilio.sms_numbers]
+            if shop.twilio.whatsapp_numbers:
+                listed = client.messaging.v2.channels_senders.list(channel="whatsapp")
+                senders = {str(sender.sender_id): sender.webhook or {} for sender in listed}
+                found += [
+                    _sender_webhook(number, senders.get(f"whatsapp:{number}"))
+                    for number in shop.twilio.whatsapp_numbers
+                ]
+        except TwilioException as error:
+            status, code, message = _refusal(error)
+            if code == AUTHENTICATION_FAILED:
+                return Refusal(CREDENTIALS_REFUSED, message)
+            return Refusal(str(code or status or "failed"), message)
+        except RequestException as error:
+            return Refusal("unreachable", type(error).__name__)
+        return found
+
+
+def _sms_webhook(client: Any, number: str) -> "NumberWebhook":
+    """An SMS number's messaging webhook, or, when a Messaging Service or TwiML app
+    handles its messages, that one's."""
+    from chalicelib.domain.checks import NumberWebhook
+
+    candidates = client.incoming_phone_numbers.list(phone_number=number, limit=20)
+    found = next((c for c in candidates if c.phone_number == number), None)
+    if found is None:
+        return NumberWebhook(number, Channel.SMS, found=False)
+    own = NumberWebhook(
+        number, Channel.SMS, found=True, url=found.sms_url or "", method=found.sms_method or "POST"
+    )
+    handler = str(found.sms_application_sid or "")
+    if handler.startswith("MG"):
+        service = client.messaging.v1.services(handler).fetch()
+        if service.use_inbound_webhook_on_number:
+            return own
+        return NumberWebhook(
+            number,
+            Channel.SMS,
+            found=True,
+            url=service.inbound_request_url or "",
+            method=service.inbound_method or "POST",
+            via=f"Messaging Service {handler}",
+        )
+    if handler:
+        application = client.applications(handler).fetch()
+        return NumberWebhook(
+            number,
+            Channel.SMS,
+            found=True,
+            url=application.sms_url or "",
+            method=application.sms_method or "POST",
+            via=f"TwiML app {handler}",
+        )
+    return own
+
+
+def _sender_webhook(number: str, webhook: dict[str, Any] | None) -> "NumberWebhook":
+    from chalicelib.domain.checks import NumberWebhook
+
+    if webhook is None:
+        return NumberWebhook(number, Channel.WHATSAPP, found=False)
+    return NumberWebhook(
+        number,
+        Channel.WHATSAPP,
+        found=True,
+        url=str(webhook.get("callback_url") or ""),
+        method=str(webhook.get("callback_method") or "POST"),
+    )
 
 
 def _point_sms(client: Any, number: str, messaging_url: str) -> tuple[NumberResult, str]:

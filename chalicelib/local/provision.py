@@ -7,7 +7,10 @@ as are alarms, which mean nothing without CloudWatch, SES's rules and configurat
 which the local SMTP server and SES stand-in replace, and the settings and permissions of
 chalice's functions (the mail ingester's on-failure destination), which exist only in AWS.
 moto's CloudFormation cannot create schedule groups: they are created through the
-Scheduler API instead.
+Scheduler API instead. Nor SES receipt rule sets: given an SES client, the template's rule
+set is created through the API and made active, its rules with their names and recipients
+but no actions (the local SMTP server does what they do), so that `threadline doctor` finds
+the emulator's account set up as a deployed one.
 """
 
 import contextlib
@@ -35,6 +38,8 @@ NOT_LOCAL = frozenset(
     }
 )
 BY_API = "AWS::Scheduler::ScheduleGroup"
+RULE_SET = "AWS::SES::ReceiptRuleSet"
+RULE = "AWS::SES::ReceiptRule"
 
 
 def standalone_template(path: Path = TEMPLATE) -> dict[str, Any]:
@@ -56,11 +61,55 @@ def schedule_groups(path: Path = TEMPLATE) -> list[str]:
     ]
 
 
-def provision(cloudformation: Any, scheduler: Any, timeout_seconds: float = 60.0) -> dict[str, str]:
+def receipt_rule_sets(path: Path = TEMPLATE) -> dict[str, list[dict[str, Any]]]:
+    """Each receipt rule set of the template, with its rules as `CreateReceiptRule` takes
+    them, less their actions (and recipients not written out in the template)."""
+    template: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    resources: dict[str, Any] = template["Resources"]
+    names = {
+        logical: resource["Properties"]["RuleSetName"]
+        for logical, resource in resources.items()
+        if resource.get("Type") == RULE_SET
+    }
+    sets: dict[str, list[dict[str, Any]]] = {name: [] for name in names.values()}
+    for resource in resources.values():
+        if resource.get("Type") != RULE:
+            continue
+        properties = resource["Properties"]
+        rule = properties["Rule"]
+        recipients = rule.get("Recipients")
+        sets[names[properties["RuleSetName"]["Ref"]]].append(
+            {
+                "Name": rule["Name"],
+                "Enabled": rule.get("Enabled", False),
+                **({"Recipients": recipients} if _written_out(recipients) else {}),
+            }
+        )
+    return sets
+
+
+def _written_out(recipients: Any) -> bool:
+    return isinstance(recipients, list) and all(isinstance(r, str) for r in recipients)
+
+
+def _activate_receipt_rules(ses: Any) -> None:
+    for rule_set, rules in receipt_rule_sets().items():
+        with contextlib.suppress(ses.exceptions.AlreadyExistsException):
+            ses.create_receipt_rule_set(RuleSetName=rule_set)
+            for rule in reversed(rules):  # each is put first: the template's order
+                ses.create_receipt_rule(RuleSetName=rule_set, Rule=rule)
+        ses.set_active_receipt_rule_set(RuleSetName=rule_set)
+
+
+def provision(
+    cloudformation: Any, scheduler: Any, ses: Any = None, timeout_seconds: float = 60.0
+) -> dict[str, str]:
     """Deploys the stack (once per emulator) and returns its outputs."""
     for group in schedule_groups():
         with contextlib.suppress(scheduler.exceptions.ConflictException):
             scheduler.create_schedule_group(Name=group)
+    if ses is not None:
+        _activate_receipt_rules(ses)
     body = json.dumps(standalone_template())
     existing = {
         stack["StackName"]

@@ -650,6 +650,7 @@ _SLACK_METHODS = frozenset(
         "views.open",
         "files.getUploadURLExternal",
         "files.completeUploadExternal",
+        "conversations.info",
         "conversations.join",
         "conversations.replies",
         "oauth.v2.access",
@@ -680,6 +681,30 @@ class SlackStandIn(_StandIn):
         # What the bot posted and has not deleted, by (channel, ts): all it may delete, and
         # the threads conversations.replies reads.
         self._posted: dict[tuple[str, str], dict[str, Any]] = {}
+        # The workspace (id, name) of each token installed here; any other token is the
+        # sandbox workspace's. Tokens revoked since answer every call with token_revoked.
+        self._workspaces: dict[str, tuple[str, str]] = {}
+        self._revoked: set[str] = set()
+        # The bot is in every channel but these (removed from them, not joined again).
+        self._left: set[str] = set()
+
+    def install(self, token: str, team_id: str, team: str = "Threadline Sandbox") -> None:
+        """A bot token of the workspace `team_id`, as an installation of the app gives one."""
+        with self._ts_lock:
+            self._workspaces[token] = (team_id, team)
+            self._revoked.discard(token)
+
+    def revoke(self, token: str) -> None:
+        """The token revoked (the app uninstalled, or the token rotated away): Slack then
+        refuses every call made with it."""
+        with self._ts_lock:
+            self._revoked.add(token)
+
+    def remove_bot(self, channel: str) -> None:
+        """The bot removed from a channel, as a member of the channel can do; joining it
+        again (`conversations.join`) puts it back."""
+        with self._ts_lock:
+            self._left.add(channel)
 
     def add_file(self, name: str, content: bytes, mimetype: str) -> dict[str, Any]:
         """A file as if an agent had attached it in Slack: its description in an event."""
@@ -769,6 +794,11 @@ class SlackStandIn(_StandIn):
             return self._grant(params)
         if not token:
             return {"ok": False, "error": "not_authed"}
+        with self._ts_lock:
+            revoked = token in self._revoked
+            team_id, team = self._workspaces.get(token, ("T-from-nowhere", "Threadline Sandbox"))
+        if revoked:
+            return {"ok": False, "error": "token_revoked"}
         if method == "users.info":
             return self._user(_as_str(params.get("user")))
         if method == "files.getUploadURLExternal":
@@ -803,9 +833,9 @@ class SlackStandIn(_StandIn):
             return {
                 "ok": True,
                 "url": "https://sandbox.slack.invalid/",
-                "team": "Threadline Sandbox",
+                "team": team,
                 "user": "threadline",
-                "team_id": "T-from-nowhere",
+                "team_id": team_id,
                 "user_id": "UBOT",
                 "bot_id": "BSANDBOX",
                 "is_enterprise_install": False,
@@ -821,6 +851,8 @@ class SlackStandIn(_StandIn):
             return self._post_message(channel, params)
         if method == "conversations.replies":
             return self._replies(channel, params)
+        if method in ("conversations.info", "conversations.join"):
+            return self._membership(method, channel)
         if method == "chat.delete":
             ts = _as_str(params.get("ts"))
             with self._ts_lock:
@@ -860,14 +892,41 @@ class SlackStandIn(_StandIn):
             return {"ok": False, "error": "invalid_name"}
         return {"ok": True}
 
+    def _membership(self, method: str, channel: str) -> dict[str, Any]:
+        """Every channel exists here, public (C…) or private (G…); the bot is in it unless
+        it was removed. Joining puts it back; a private channel needs an invitation."""
+        private = channel.startswith("G")
+        with self._ts_lock:
+            if method == "conversations.join":
+                if private:
+                    return {"ok": False, "error": "method_not_supported_for_channel_type"}
+                self._left.discard(channel)
+            member = channel not in self._left
+        if private and not member:
+            # Slack hides a private channel from those outside it.
+            return {"ok": False, "error": "channel_not_found"}
+        return {
+            "ok": True,
+            "channel": {
+                "id": channel,
+                "name": channel.lower(),
+                "is_channel": not private,
+                "is_private": private,
+                "is_archived": False,
+                "is_member": member,
+            },
+        }
+
     def _grant(self, params: dict[str, Any]) -> dict[str, Any]:
         """Every code is good here: the sandbox workspace installs the app."""
         if not _as_str(params.get("code")):
             return {"ok": False, "error": "invalid_code"}
+        token = "xoxb-sandbox-" + uuid.uuid4().hex
+        self.install(token, "T0SANDBOX")
         return {
             "ok": True,
             "app_id": "A0SANDBOX",
-            "access_token": "xoxb-sandbox-" + uuid.uuid4().hex,
+            "access_token": token,
             "token_type": "bot",
             "scope": "chat:write,commands",
             "bot_user_id": "UBOT",
@@ -1016,6 +1075,12 @@ _NUMBER_PATH = re.compile(
 # The Senders API lives on messaging.twilio.com; the account is the one authenticating.
 _SENDERS_PATH = "/v2/Channels/Senders"
 _SENDER_PATH = re.compile(r"^/v2/Channels/Senders/(?P<sid>XE[^/]+)$")
+# Messaging Services (messaging.twilio.com too) and TwiML apps, which may handle a number's
+# messages instead of its own webhook.
+_SERVICE_PATH = re.compile(r"^/v1/Services/(?P<sid>MG[^/]+)$")
+_APPLICATION_PATH = re.compile(
+    r"^/2010-04-01/Accounts/(?P<account>[^/]+)/Applications/(?P<sid>AP[^/]+)\.json$"
+)
 _TWILIO_REPEATABLE = frozenset({"MediaUrl"})
 # An IncomingPhoneNumber's updatable fields, by their form names.
 _NUMBER_FIELDS = {
@@ -1084,6 +1149,8 @@ class TwilioStandIn(_StandIn):
         self._tokens: dict[str, str] = {}
         self._numbers: dict[str, dict[str, Any]] = {}
         self._senders: dict[str, dict[str, Any]] = {}
+        # Messaging Services (MG…) and TwiML apps (AP…), by sid.
+        self._handlers: dict[str, dict[str, Any]] = {}
 
     def provision(
         self,
@@ -1126,6 +1193,52 @@ class TwilioStandIn(_StandIn):
                     "webhook": {field: None for field in sorted(_SENDER_WEBHOOK_FIELDS)},
                     "url": f"https://messaging.twilio.com{_SENDERS_PATH}/{sid}",
                 }
+
+    def set_webhook(self, number: str, url: str, *, whatsapp: bool = False) -> None:
+        """Where a provisioned number's (or WhatsApp sender's) messages go, as someone would
+        set it in Twilio's console."""
+        with self._messages_lock:
+            if whatsapp:
+                sender = next(
+                    s for s in self._senders.values() if s["sender_id"] == f"whatsapp:{number}"
+                )
+                sender["webhook"]["callback_url"] = url
+            else:
+                found = next(n for n in self._numbers.values() if n["phone_number"] == number)
+                found["sms_url"] = url
+
+    def add_messaging_service(
+        self, account_sid: str, inbound_request_url: str, *, use_inbound_webhook_on_number: bool
+    ) -> str:
+        """A Messaging Service of the account: its sid, for `provision`'s
+        `sms_application_sid`."""
+        sid = "MG" + uuid.uuid4().hex
+        with self._messages_lock:
+            self._handlers[sid] = {
+                "sid": sid,
+                "account_sid": account_sid,
+                "friendly_name": "Sandbox service",
+                "inbound_request_url": inbound_request_url,
+                "inbound_method": "POST",
+                "use_inbound_webhook_on_number": use_inbound_webhook_on_number,
+                "url": f"https://messaging.twilio.com/v1/Services/{sid}",
+            }
+        return sid
+
+    def add_application(self, account_sid: str, sms_url: str) -> str:
+        """A TwiML app of the account: its sid, for `provision`'s `sms_application_sid`."""
+        sid = "AP" + uuid.uuid4().hex
+        with self._messages_lock:
+            self._handlers[sid] = {
+                "sid": sid,
+                "account_sid": account_sid,
+                "friendly_name": "Sandbox app",
+                "sms_url": sms_url,
+                "sms_method": "POST",
+                "api_version": _TWILIO_API_VERSION,
+                "uri": f"/{_TWILIO_API_VERSION}/Accounts/{account_sid}/Applications/{sid}.json",
+            }
+        return sid
 
     def add_media(self, account_sid: str, content: bytes, content_type: str) -> str:
         """An attachment as if a customer had sent it: the MediaUrl Twilio's webhook names."""
@@ -1184,6 +1297,9 @@ class TwilioStandIn(_StandIn):
         match = _SENDER_PATH.match(request.path)
         if match and request.verb == "POST":
             return self._update_sender(match["sid"], request)
+        match = _SERVICE_PATH.match(request.path) or _APPLICATION_PATH.match(request.path)
+        if match and request.verb == "GET":
+            return self._fetch_handler(match["sid"], request)
         match = _MEDIA_PATH.match(request.path)
         if match and request.verb == "GET":
             if self._authenticate(match["account"], request) is None:
@@ -1245,6 +1361,22 @@ class TwilioStandIn(_StandIn):
             return self._reject("incoming_phone_numbers.update", params, 404, 20404, message)
         entry = {**params, "PhoneNumber": snapshot["phone_number"], "response": snapshot}
         self._record("incoming_phone_numbers.update", entry)
+        return _Reply(HTTPStatus.OK, snapshot)
+
+    def _fetch_handler(self, sid: str, request: _Request) -> _Reply:
+        """A Messaging Service or TwiML app of the authenticating account."""
+        method = "services.fetch" if sid.startswith("MG") else "applications.fetch"
+        credentials = _basic_auth(request.headers)
+        account_sid = credentials[0] if credentials else ""
+        if self._authenticate(account_sid, request) is None:
+            return self._reject(method, {"sid": sid}, 401, 20003, "Authenticate")
+        with self._messages_lock:
+            found = self._handlers.get(sid)
+            snapshot = copy.deepcopy(found) if found else None
+        if snapshot is None or snapshot["account_sid"] != account_sid:
+            message = f"The requested resource {request.path} was not found"
+            return self._reject(method, {"sid": sid}, 404, 20404, message)
+        self._record(method, {"sid": sid, "response": snapshot})
         return _Reply(HTTPStatus.OK, snapshot)
 
     def _list_senders(self, request: _Request) -> _Reply:

@@ -84,7 +84,9 @@ class LocalStack:
 
         from chalicelib.local.provision import provision
 
-        outputs = provision(boto3.client("cloudformation"), boto3.client("scheduler"))
+        outputs = provision(
+            boto3.client("cloudformation"), boto3.client("scheduler"), boto3.client("ses")
+        )
         os.environ.setdefault("THREADLINE_MEDIA_BUCKET", outputs["MediaBucketName"])
         self._start_api()
         self._start_pumps()
@@ -131,9 +133,13 @@ class LocalStack:
         return f"http://{self.options.host}:{self.options.aws_port}"
 
     def _start_slack_sandbox(self) -> str:
+        from chalicelib.local.demo import DEMO_SHOPS
         from chalicelib.local.sandbox import SlackStandIn
 
         slack = SlackStandIn(self._outbox())
+        # The demo shops' bot tokens, of their workspace (`threadline doctor` asks).
+        for shop in DEMO_SHOPS:
+            slack.install(shop["slack"]["bot_token"], shop["slack"]["team_id"], "Threadline Demo")
         url = slack.start(self.options.host, self.options.slack_port)
         self._stoppers.append(slack.stop)
         return url

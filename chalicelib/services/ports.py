@@ -6,7 +6,7 @@ The real adapters live in store.py, queues.py, secrets.py and channels/; tests p
 from collections.abc import Callable
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from chalicelib.channels.base import MediaFile, OutboundChannel
 from chalicelib.channels.twilio import NumberConnection
@@ -20,6 +20,10 @@ from chalicelib.domain.conversation import (
 )
 from chalicelib.domain.shop import Shop, ShopSecrets
 from chalicelib.domain.slack_view import SlackMessage
+
+if TYPE_CHECKING:
+    # Only `threadline doctor`'s checkup needs them: kept out of a cold start.
+    from chalicelib.domain.checks import NumberWebhook, Refusal, SlackBot, SlackChannelState
 
 Clock = Callable[[], datetime]
 IdFactory = Callable[[], str]
@@ -82,6 +86,21 @@ class NumberWebhooks(Protocol):
     def connect(
         self, shop: Shop, secrets: ShopSecrets, messaging_url: str, status_url: str
     ) -> list[NumberConnection]: ...
+
+
+class NumberInspection(Protocol):
+    def webhooks(self, shop: Shop, secrets: ShopSecrets) -> "list[NumberWebhook] | Refusal": ...
+
+
+class SlackInspection(Protocol):
+    """A workspace as a bot token sees it, read only."""
+
+    def bot(self) -> "SlackBot | Refusal": ...
+
+    def channel_state(self, channel: str) -> "SlackChannelState | Refusal": ...
+
+
+SlackInspectionFactory = Callable[[str], SlackInspection]
 
 
 class Metric(StrEnum):

@@ -16,9 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
+from chalicelib.cli import app
 from chalicelib.local.sandbox import Outbox, SlackStandIn, TwilioStandIn
-from chalicelib.local.stack import LOCAL_ADMIN_TOKEN
+from chalicelib.local.stack import LOCAL_ADMIN_TOKEN, LOCAL_REGION
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 
@@ -52,7 +54,9 @@ def http(method: str, url: str, body: bytes = b"", headers: dict[str, str] | Non
 class RunningStack:
     api: str
     outbox: Outbox
-    # The Twilio stand-in the stack calls, to provision accounts' numbers on.
+    # The stand-ins the stack calls: to install and revoke Slack tokens, and to provision
+    # Twilio accounts' numbers.
+    slack: SlackStandIn
     twilio: TwilioStandIn
     log: Path
     # The stack's own SES stand-in (its calls at `{ses}/_outbox`) and mail server port.
@@ -72,6 +76,26 @@ class RunningStack:
             "Content-Type": "application/json",
         }
         return http(method, self.api + path, body, headers)
+
+
+def threadline(stack: RunningStack, *arguments: str) -> tuple[int, str]:
+    """The `threadline` command against the stack: its exit code and output."""
+    result = CliRunner().invoke(
+        app,
+        list(arguments),
+        env={
+            "THREADLINE_API_URL": stack.api,
+            "THREADLINE_ADMIN_TOKEN": LOCAL_ADMIN_TOKEN,
+            # What speaks to AWS speaks to the stack's emulator.
+            "AWS_ENDPOINT_URL": stack.aws,
+            "AWS_DEFAULT_REGION": LOCAL_REGION,
+            "AWS_ACCESS_KEY_ID": "local",
+            "AWS_SECRET_ACCESS_KEY": "local",
+            # Wide enough that no URL or reason is wrapped.
+            "COLUMNS": "250",
+        },
+    )
+    return result.exit_code, result.output
 
 
 @contextmanager
@@ -119,6 +143,7 @@ def running_stack(outbox: Outbox, log: Path) -> Iterator[RunningStack]:
         yield RunningStack(
             api=api,
             outbox=outbox,
+            slack=slack,
             twilio=twilio,
             log=log,
             ses=f"http://127.0.0.1:{ses_port}",

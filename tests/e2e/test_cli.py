@@ -10,12 +10,10 @@ from typing import Any
 
 import boto3
 import pytest
-from typer.testing import CliRunner
 
-from chalicelib.cli import app
 from chalicelib.domain.conversation import Channel, InboundMessage
 from chalicelib.local.pump import sns_event
-from chalicelib.local.stack import LOCAL_ADMIN_TOKEN, LOCAL_REGION
+from chalicelib.local.stack import LOCAL_REGION
 from chalicelib.settings import (
     FAILED_MAIL_QUEUE,
     INBOUND_MAIL_TOPIC,
@@ -24,7 +22,7 @@ from chalicelib.settings import (
     dead_letter_queue,
 )
 from chalicelib.store import Store
-from tests.e2e.conftest import RunningStack, http
+from tests.e2e.conftest import RunningStack, http, threadline
 from tests.signing import (
     ACCOUNT_SID,
     AUTH_TOKEN,
@@ -37,23 +35,6 @@ from tests.signing import (
 pytestmark = pytest.mark.allow_hosts(["127.0.0.1"])
 
 
-def run(stack: RunningStack, *arguments: str) -> tuple[int, str]:
-    result = CliRunner().invoke(
-        app,
-        list(arguments),
-        env={
-            "THREADLINE_API_URL": stack.api,
-            "THREADLINE_ADMIN_TOKEN": LOCAL_ADMIN_TOKEN,
-            # `dlq` speaks to AWS: the stack's emulator.
-            "AWS_ENDPOINT_URL": stack.aws,
-            "AWS_DEFAULT_REGION": LOCAL_REGION,
-            "AWS_ACCESS_KEY_ID": "local",
-            "AWS_SECRET_ACCESS_KEY": "local",
-        },
-    )
-    return result.exit_code, result.output
-
-
 def test_a_shop_is_created_read_listed_and_its_urls_printed(stack: RunningStack, tmp_path: Path):
     document = shop_document(name="Loja do Terminal")
     document["twilio"]["sms_numbers"] = ["+14155550177"]
@@ -61,12 +42,12 @@ def test_a_shop_is_created_read_listed_and_its_urls_printed(stack: RunningStack,
     path = tmp_path / "shop.json"
     path.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
 
-    code, output = run(stack, "shop", "put", "cli-shop", str(path))
+    code, output = threadline(stack, "shop", "put", "cli-shop", str(path))
     assert code == 0, output
     assert "Shop cli-shop saved." in output
     assert "/webhooks/twilio/cli-shop" in output
 
-    code, output = run(stack, "shop", "get", "cli-shop")
+    code, output = threadline(stack, "shop", "get", "cli-shop")
     shown = json.loads(output)
     assert (code, shown["name"], shown["twilio"]["auth_token"]) == (
         0,
@@ -74,12 +55,12 @@ def test_a_shop_is_created_read_listed_and_its_urls_printed(stack: RunningStack,
         "********",
     )
 
-    code, output = run(stack, "shop", "list")
+    code, output = threadline(stack, "shop", "list")
     assert code == 0
     assert "cli-shop" in output
     assert "+14155550177" in output
 
-    code, output = run(stack, "urls", "cli-shop")
+    code, output = threadline(stack, "urls", "cli-shop")
     assert code == 0
     assert "Twilio: each number's messaging webhook" in output
     assert "/slack/events" in output
@@ -88,11 +69,11 @@ def test_a_shop_is_created_read_listed_and_its_urls_printed(stack: RunningStack,
 def test_refusals_are_shown_with_their_reasons(stack: RunningStack, tmp_path: Path):
     path = tmp_path / "broken.json"
     path.write_text(json.dumps({"name": ""}), encoding="utf-8")
-    code, output = run(stack, "shop", "put", "broken", str(path))
+    code, output = threadline(stack, "shop", "put", "broken", str(path))
     assert code == 1
     assert "400: invalid shop" in output
     assert "name:" in output
-    code, output = run(stack, "urls", "nobody")
+    code, output = threadline(stack, "urls", "nobody")
     assert (code, "404" in output) == (1, True)
 
 
@@ -109,10 +90,10 @@ def test_a_shops_twilio_numbers_are_connected_and_the_missing_ones_fail_the_comm
     document["twilio"]["whatsapp_numbers"] = ["+14155550162"]
     path = tmp_path / "shop.json"
     path.write_text(json.dumps(document), encoding="utf-8")
-    assert run(stack, "shop", "put", "twilio-shop", str(path))[0] == 0
+    assert threadline(stack, "shop", "put", "twilio-shop", str(path))[0] == 0
 
     # When the operator connects it
-    code, output = run(stack, "shop", "connect-twilio", "twilio-shop")
+    code, output = threadline(stack, "shop", "connect-twilio", "twilio-shop")
 
     # Then the table shows each number's result, and the unknown one fails the command
     assert code == 1, output
@@ -132,8 +113,8 @@ def test_a_shops_twilio_numbers_are_connected_and_the_missing_ones_fail_the_comm
     # And once the shop lists only numbers it has, the command succeeds
     document["twilio"]["sms_numbers"] = ["+14155550161"]
     path.write_text(json.dumps(document), encoding="utf-8")
-    assert run(stack, "shop", "put", "twilio-shop", str(path))[0] == 0
-    code, output = run(stack, "shop", "connect-twilio", "twilio-shop")
+    assert threadline(stack, "shop", "put", "twilio-shop", str(path))[0] == 0
+    code, output = threadline(stack, "shop", "connect-twilio", "twilio-shop")
     assert code == 0, output
     assert "not_found" not in output
 
@@ -147,9 +128,9 @@ def test_connecting_a_shop_twilio_refuses_shows_the_reason(stack: RunningStack, 
     )
     path = tmp_path / "shop.json"
     path.write_text(json.dumps(document), encoding="utf-8")
-    assert run(stack, "shop", "put", "stale-token", str(path))[0] == 0
+    assert threadline(stack, "shop", "put", "stale-token", str(path))[0] == 0
     # Then connecting it is refused, with the reason
-    code, output = run(stack, "shop", "connect-twilio", "stale-token")
+    code, output = threadline(stack, "shop", "connect-twilio", "stale-token")
     assert code == 1
     assert "409: Twilio refused the shop's credentials" in output
 
@@ -160,9 +141,11 @@ def test_a_report_prints_its_tables_and_refuses_bad_ranges(stack: RunningStack, 
     document["twilio"]["whatsapp_numbers"] = []
     path = tmp_path / "shop.json"
     path.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
-    assert run(stack, "shop", "put", "report-shop", str(path))[0] == 0
+    assert threadline(stack, "shop", "put", "report-shop", str(path))[0] == 0
 
-    code, output = run(stack, "report", "report-shop", "--from", "2026-11-01", "--to", "2026-11-02")
+    code, output = threadline(
+        stack, "report", "report-shop", "--from", "2026-11-01", "--to", "2026-11-02"
+    )
     assert code == 0, output
     assert "2026-11-01T00:00:00+05:30" in output
     assert "No conversations in the period." in output
@@ -170,7 +153,9 @@ def test_a_report_prints_its_tables_and_refuses_bad_ranges(stack: RunningStack, 
         assert title in output
     assert "whatsapp" in output
 
-    code, output = run(stack, "report", "report-shop", "--from", "2026-11-02", "--to", "2026-11-01")
+    code, output = threadline(
+        stack, "report", "report-shop", "--from", "2026-11-02", "--to", "2026-11-01"
+    )
     assert (code, "400: from must not be after to" in output) == (1, True)
 
 
@@ -183,8 +168,8 @@ def test_an_operators_round_a_conversation_exported_and_erased_and_a_report_prin
     document["twilio"]["whatsapp_numbers"] = []
     path = tmp_path / "shop.json"
     path.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
-    assert run(stack, "shop", "put", "round-shop", str(path))[0] == 0
-    code, output = run(stack, "urls", "round-shop")
+    assert threadline(stack, "shop", "put", "round-shop", str(path))[0] == 0
+    code, output = threadline(stack, "urls", "round-shop")
     assert code == 0
     assert "/webhooks/twilio/round-shop" in output
 
@@ -204,13 +189,13 @@ def test_an_operators_round_a_conversation_exported_and_erased_and_a_report_prin
     )
 
     # Then the operator finds the conversation and exports it, readable, right to left
-    code, output = run(stack, "conversation", "list", "round-shop")
+    code, output = threadline(stack, "conversation", "list", "round-shop")
     assert code == 0, output
     [conversation_id] = [
         line.split("│")[1].strip() for line in output.splitlines() if "sms" in line
     ]
     page = tmp_path / "conversation.html"
-    code, output = run(
+    code, output = threadline(
         stack,
         "conversation",
         "export",
@@ -226,27 +211,30 @@ def test_an_operators_round_a_conversation_exported_and_erased_and_a_report_prin
     assert 'dir="auto"' in page.read_text(encoding="utf-8")
 
     # And finds the customer, exports and erases everything about them
-    code, output = run(stack, "customer", "find", "round-shop", customer)
+    code, output = threadline(stack, "customer", "find", "round-shop", customer)
     assert (code, customer in output) == (0, True)
     exported = tmp_path / "customer.json"
-    assert run(stack, "customer", "export", "round-shop", customer, "--out", str(exported))[0] == 0
+    assert (
+        threadline(stack, "customer", "export", "round-shop", customer, "--out", str(exported))[0]
+        == 0
+    )
     assert len(json.loads(exported.read_text(encoding="utf-8"))["conversations"]) == 1
-    code, output = run(stack, "customer", "erase", "round-shop", customer, "--yes")
+    code, output = threadline(stack, "customer", "erase", "round-shop", customer, "--yes")
     assert code == 0, output
     assert "Erased 1 conversation, 1 message and 0 files" in output
-    code, output = run(stack, "customer", "export", "round-shop", customer)
+    code, output = threadline(stack, "customer", "export", "round-shop", customer)
     assert (code, "404" in output) == (1, True)
 
     # And a report prints, counting the conversation that was (the erasure left none)
-    code, output = run(stack, "report", "round-shop")
+    code, output = threadline(stack, "report", "round-shop")
     assert code == 0, output
     assert "Totals" in output
 
     # And with no customer left, the shop is deleted, its number free again
-    code, output = run(stack, "shop", "delete", "round-shop", "--erase-customers", "--yes")
+    code, output = threadline(stack, "shop", "delete", "round-shop", "--erase-customers", "--yes")
     assert code == 0, output
     assert "Shop round-shop deleted." in output
-    assert run(stack, "urls", "round-shop")[0] == 1
+    assert threadline(stack, "urls", "round-shop")[0] == 1
 
 
 def test_dead_letters_are_redriven_into_their_queue_and_reach_slack_in_order(
@@ -296,13 +284,13 @@ def test_dead_letters_are_redriven_into_their_queue_and_reach_slack_in_order(
             MessageGroupId=message.customer_key,
             MessageDeduplicationId=f"dead-{n}",
         )
-    code, output = run(stack, "dlq", "list")
+    code, output = threadline(stack, "dlq", "list")
     assert code == 0, output
     [row] = [line for line in output.splitlines() if dead_letter_queue(INBOUND_QUEUE) in line]
     assert "│ 2 " in row
 
     # When the operator redrives them (the emulator has no move task: moved one by one)
-    code, output = run(stack, "dlq", "redrive", "inbound")
+    code, output = threadline(stack, "dlq", "redrive", "inbound")
 
     # Then both are back in the inbound queue, reach the shop's Slack in the order they
     # were written, and the dead-letter queue is empty
@@ -319,7 +307,7 @@ def test_dead_letters_are_redriven_into_their_queue_and_reach_slack_in_order(
         if text in entry.payload.get("text", "")
     ]
     assert posted == texts
-    code, output = run(stack, "dlq", "list")
+    code, output = threadline(stack, "dlq", "list")
     [row] = [line for line in output.splitlines() if dead_letter_queue(INBOUND_QUEUE) in line]
     assert "│ 0 " in row
 
@@ -363,13 +351,13 @@ def test_a_mail_the_ingester_gave_up_on_is_published_again_and_reaches_slack(
     }
     failed = sqs.get_queue_url(QueueName=FAILED_MAIL_QUEUE)["QueueUrl"]
     sqs.send_message(QueueUrl=failed, MessageBody=json.dumps(record))
-    code, output = run(stack, "dlq", "list")
+    code, output = threadline(stack, "dlq", "list")
     assert code == 0, output
     [row] = [line for line in output.splitlines() if FAILED_MAIL_QUEUE in line]
     assert "│ 1 " in row
 
     # When the operator redrives it
-    code, output = run(stack, "dlq", "redrive", "mail")
+    code, output = threadline(stack, "dlq", "redrive", "mail")
 
     # Then its notification goes to the ingester again, and the mail reaches Slack
     assert code == 0, output

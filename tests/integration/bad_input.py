@@ -589,6 +589,12 @@ def admin_body(draw: st.DrawFn) -> bytes:
     return json.dumps({"text": "x" * HUGE, "to": ["+5511987654321"]}).encode()
 
 
+# Admin routes that call Slack or Twilio for a shop that exists.
+CALLING_PROVIDERS = frozenset(
+    {"/admin/shops/{shop_id}/twilio/connect", "/admin/shops/{shop_id}/checks"}
+)
+
+
 @st.composite
 def admin_request(
     draw: st.DrawFn, method: str, template: str, route_types: tuple[str, ...]
@@ -603,8 +609,9 @@ def admin_request(
     body = admin_body(draw) if method in ("PUT", "POST") else draw(st.just(b"") | not_json)
     content_type = draw(st.sampled_from([JSON]) | content_types)
     headers = with_content_type(headers, content_type)
-    if template == "/admin/shops/{shop_id}/twilio/connect" and authorized:
-        # Connecting a real shop calls Twilio; only refusals are probed here.
+    if template in CALLING_PROVIDERS and authorized:
+        # Connecting or checking a real shop calls Twilio and Slack; only refusals are
+        # probed here.
         path = path.replace("/admin/shops/ana/", "/admin/shops/zed/").replace(
             "/admin/shops/bob/", "/admin/shops/zed/"
         )

@@ -292,6 +292,51 @@ def test_permalink_ephemeral_and_auth_test(slack: WebClient) -> None:
     assert (identity["user_id"], identity["bot_id"]) == ("UBOT", "BSANDBOX")
 
 
+def test_a_token_belongs_to_its_workspace_until_revoked(
+    slack_stand_in: SlackStandIn, slack: WebClient
+) -> None:
+    # Given the token installed in a workspace
+    slack_stand_in.install("xoxb-test", "T0LOJA", "Loja")
+    assert (slack.auth_test()["team_id"], slack.auth_test()["team"]) == ("T0LOJA", "Loja")
+
+    # When it is revoked
+    slack_stand_in.revoke("xoxb-test")
+
+    # Then Slack refuses every call made with it, as it does a revoked token
+    calls: list[Callable[[], Any]] = [
+        slack.auth_test,
+        lambda: slack.chat_postMessage(channel="C1", text="hi"),
+    ]
+    for call in calls:
+        with pytest.raises(SlackApiError) as raised:
+            call()
+        assert raised.value.response["error"] == "token_revoked"
+    # And a token installed again works again
+    slack_stand_in.install("xoxb-test", "T0LOJA")
+    assert slack.auth_test()["ok"]
+
+
+def test_the_bot_is_in_a_channel_until_removed_and_joins_it_again(
+    slack_stand_in: SlackStandIn, slack: WebClient
+) -> None:
+    assert slack.conversations_info(channel="C0SUPPORT")["channel"]["is_member"] is True
+    slack_stand_in.remove_bot("C0SUPPORT")
+    slack_stand_in.remove_bot("G0PRIVATE")
+
+    found = slack.conversations_info(channel="C0SUPPORT")["channel"]
+    assert (found["name"], found["is_member"], found["is_private"]) == ("c0support", False, False)
+    # A private channel is hidden from those outside it, and cannot be joined
+    for call in (slack.conversations_info, slack.conversations_join):
+        with pytest.raises(SlackApiError) as raised:
+            call(channel="G0PRIVATE")
+        assert raised.value.response["error"] in (
+            "channel_not_found",
+            "method_not_supported_for_channel_type",
+        )
+    slack.conversations_join(channel="C0SUPPORT")
+    assert slack.conversations_info(channel="C0SUPPORT")["channel"]["is_member"] is True
+
+
 def test_a_call_without_token_is_not_authed(slack_stand_in: SlackStandIn, outbox: Outbox) -> None:
     # Given a client without a token
     anonymous = WebClient(base_url=slack_stand_in.base_url)
