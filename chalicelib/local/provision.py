@@ -4,8 +4,8 @@ The template is the one deployed to AWS. Entries without a `Type` are overlays t
 `chalice package --merge-template` merges into chalice's own resources (the SQS event
 sources' ReportBatchItemFailures); they describe nothing standalone and are left out here,
 as are alarms, which mean nothing without CloudWatch, SES's rules and configuration set,
-which the local SMTP server and SES stand-in replace, and the settings and permissions of
-chalice's functions (the mail ingester's on-failure destination), which exist only in AWS.
+which the local SMTP server and SES stand-in replace, and the settings of chalice's
+functions (the SNS-triggered ones' on-failure destinations), which exist only in AWS.
 moto's CloudFormation cannot create schedule groups: they are created through the
 Scheduler API instead.
 """
@@ -31,7 +31,6 @@ NOT_LOCAL = frozenset(
         "AWS::SNS::TopicPolicy",
         # Settings of the functions chalice creates: locally, pumps call the handlers.
         "AWS::Lambda::EventInvokeConfig",
-        "AWS::IAM::Policy",
     }
 )
 BY_API = "AWS::Scheduler::ScheduleGroup"

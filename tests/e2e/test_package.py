@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import PROJECT_DIR
+from tests.iam import Access, allows, listed
 
 BIN = Path(sys.executable).parent
 
@@ -107,68 +108,82 @@ def test_every_function_and_dead_letter_queue_has_an_alarm(packaged: Path) -> No
     assert functions | dead_letters <= alarmed
 
 
-def test_no_role_grants_a_wildcard_action(packaged: Path) -> None:
-    roles = [r for r in resources(packaged).values() if r["Type"] == "AWS::IAM::Role"]
-    statements = [
-        statement
-        for role in roles
-        for policy in role["Properties"].get("Policies", [])
-        for statement in policy["PolicyDocument"]["Statement"]
-    ]
-    actions = [
-        action
-        for statement in statements
-        for action in (
-            statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-        )
-    ]
-    # Nine functions share the policy file; the scheduler role sends to its queue.
-    assert len(roles) == 10
-    assert "sqs:SendMessage" in actions
-    assert [a for a in actions if "*" in a] == []
-
-
-def test_the_mail_ingester_gives_up_onto_its_own_alarmed_queue_and_only_it_may_write_there(
+def test_each_function_has_its_own_role_with_its_own_policy_and_no_wildcard_action(
     packaged: Path,
 ) -> None:
     found = resources(packaged)
-    # Lambda's record of a notification the ingester failed 3 times goes to a queue...
-    [config] = [r for r in found.values() if r["Type"] == "AWS::Lambda::EventInvokeConfig"]
-    properties = config["Properties"]
-    assert properties["FunctionName"] == {"Ref": "ReceiveMail"}
-    assert properties["MaximumRetryAttempts"] == 2
-    destination = properties["DestinationConfig"]["OnFailure"]["Destination"]
-    assert destination == {"Fn::GetAtt": ["MailDeadLetterQueue", "Arn"]}
-    queue = found["MailDeadLetterQueue"]["Properties"]
-    # ... a standard one (Lambda cannot send to FIFO), large enough for a whole SNS event
-    assert "FifoQueue" not in queue
-    assert queue["MaximumMessageSize"] == 1_048_576
-    # ... which only the ingester's role may send to, and nothing else
-    policies = [r for r in found.values() if r["Type"] == "AWS::IAM::Policy"]
-    assert [(p["Properties"]["Roles"], p["Properties"]["PolicyDocument"]) for p in policies] == [
-        (
-            [{"Ref": "ReceiveMailRole"}],
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Sid": "FailedMailRecords",
-                        "Effect": "Allow",
-                        "Action": ["sqs:SendMessage"],
-                        "Resource": destination,
-                    }
-                ],
-            },
-        )
+    roles = {k: r for k, r in found.items() if r["Type"] == "AWS::IAM::Role"}
+    functions = {k: r for k, r in found.items() if r["Type"] == "AWS::Serverless::Function"}
+    # Each function assumes a role of its own, holding exactly its own policy file ...
+    assumed = [f["Properties"]["Role"]["Fn::GetAtt"][0] for f in functions.values()]
+    assert len(set(assumed)) == len(functions) == 9
+    for name, function in functions.items():
+        handler = function["Properties"]["Handler"].removeprefix("app.")
+        own = {"app": "api_handler"}.get(handler, handler)  # the API handler is the app
+        policy_file = PROJECT_DIR / ".chalice" / f"policy-dev-{own}.json"
+        [policy] = roles[function["Properties"]["Role"]["Fn::GetAtt"][0]]["Properties"]["Policies"]
+        assert policy["PolicyDocument"] == json.loads(policy_file.read_text()), name
+    # ... and no role (the scheduler's included) grants a wildcard action
+    actions = [
+        action
+        for role in roles.values()
+        for policy in role["Properties"].get("Policies", [])
+        for statement in policy["PolicyDocument"]["Statement"]
+        for action in listed(statement["Action"])
     ]
-    assert found["ReceiveMailRole"]["Type"] == "AWS::IAM::Role"
-    # ... and a record Lambda could not deliver there is alarmed too
+    assert len(roles) == 10
+    assert [a for a in actions if "*" in a] == []
+
+
+@pytest.mark.parametrize(
+    ("function", "queue"),
+    [("ReceiveMail", "MailDeadLetterQueue"), ("EmailEvents", "EmailEventsDeadLetterQueue")],
+)
+def test_each_sns_triggered_function_gives_up_onto_its_own_alarmed_queue_only_it_may_write(
+    packaged: Path, function: str, queue: str
+) -> None:
+    found = resources(packaged)
+    sns_triggered = {
+        name
+        for name, r in found.items()
+        if r["Type"] == "AWS::Serverless::Function"
+        for event in r["Properties"].get("Events", {}).values()
+        if event["Type"] == "SNS"
+    }
+    assert sns_triggered == {"ReceiveMail", "EmailEvents"}
+    # Lambda's record of a notification the function failed 3 times goes to a queue...
+    [config] = [
+        r["Properties"]
+        for r in found.values()
+        if r["Type"] == "AWS::Lambda::EventInvokeConfig"
+        and r["Properties"]["FunctionName"] == {"Ref": function}
+    ]
+    assert config["MaximumRetryAttempts"] == 2
+    destination = config["DestinationConfig"]["OnFailure"]["Destination"]
+    assert destination == {"Fn::GetAtt": [queue, "Arn"]}
+    properties = found[queue]["Properties"]
+    # ... a standard one (Lambda cannot send to FIFO), large enough for a whole SNS event
+    assert "FifoQueue" not in properties
+    assert properties["MaximumMessageSize"] == 1_048_576
+    # ... which only the function's role may send to
+    queue_arn = f"arn:aws:sqs:us-east-1:123456789012:{properties['QueueName']}"
+    senders = {
+        name
+        for name, r in found.items()
+        if r["Type"] == "AWS::IAM::Role"
+        for policy in r["Properties"].get("Policies", [])
+        if allows(policy["PolicyDocument"], Access("sqs:SendMessage", queue_arn))
+    }
+    assert senders == {f"{function}Role"}
+    # ... and both its depth and a record Lambda could not deliver there are alarmed
     alarmed = {
         (r["Properties"]["MetricName"], json.dumps(r["Properties"]["Dimensions"]))
         for r in found.values()
         if r["Type"] == "AWS::CloudWatch::Alarm"
     }
-    lost = [{"Name": "FunctionName", "Value": {"Ref": "ReceiveMail"}}]
+    depth = [{"Name": "QueueName", "Value": {"Fn::GetAtt": [queue, "QueueName"]}}]
+    lost = [{"Name": "FunctionName", "Value": {"Ref": function}}]
+    assert ("ApproximateNumberOfMessagesVisible", json.dumps(depth)) in alarmed
     assert ("DestinationDeliveryFailures", json.dumps(lost)) in alarmed
 
 
