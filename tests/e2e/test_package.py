@@ -75,7 +75,7 @@ def test_data_is_encrypted_at_rest(packaged: Path) -> None:
     found = resources(packaged)
     assert found["ThreadlineTable"]["Properties"]["SSESpecification"] == {"SSEEnabled": True}
     queues = [r for r in found.values() if r["Type"] == "AWS::SQS::Queue"]
-    assert len(queues) == 7
+    assert len(queues) == 8
     assert all(q["Properties"]["SqsManagedSseEnabled"] for q in queues)
     bucket = found["MediaBucket"]["Properties"]
     assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0][
@@ -92,7 +92,8 @@ def test_every_function_and_dead_letter_queue_has_an_alarm(packaged: Path) -> No
         dimension["Value"].get("Ref") or dimension["Value"]["Fn::GetAtt"][0]
         for r in found.values()
         if r["Type"] == "AWS::CloudWatch::Alarm"
-        for dimension in r["Properties"]["Dimensions"]
+        for dimension in r["Properties"].get("Dimensions", [])
+        if isinstance(dimension["Value"], dict)
     }
     assert functions == {
         "APIHandler",
@@ -131,7 +132,8 @@ def test_each_function_has_its_own_role_with_its_own_policy_and_no_wildcard_acti
         for statement in policy["PolicyDocument"]["Statement"]
         for action in listed(statement["Action"])
     ]
-    assert len(roles) == 10
+    # (besides the functions': the scheduler's, and API Gateway's for its logs)
+    assert len(roles) == 11
     assert [a for a in actions if "*" in a] == []
 
 
@@ -177,7 +179,7 @@ def test_each_sns_triggered_function_gives_up_onto_its_own_alarmed_queue_only_it
     assert senders == {f"{function}Role"}
     # ... and both its depth and a record Lambda could not deliver there are alarmed
     alarmed = {
-        (r["Properties"]["MetricName"], json.dumps(r["Properties"]["Dimensions"]))
+        (r["Properties"]["MetricName"], json.dumps(r["Properties"].get("Dimensions")))
         for r in found.values()
         if r["Type"] == "AWS::CloudWatch::Alarm"
     }
@@ -185,6 +187,168 @@ def test_each_sns_triggered_function_gives_up_onto_its_own_alarmed_queue_only_it
     lost = [{"Name": "FunctionName", "Value": {"Ref": function}}]
     assert ("ApproximateNumberOfMessagesVisible", json.dumps(depth)) in alarmed
     assert ("DestinationDeliveryFailures", json.dumps(lost)) in alarmed
+
+
+def template(packaged: Path) -> dict[str, Any]:
+    return dict(json.loads((packaged / "sam.json").read_text()))
+
+
+def of_type(found: dict[str, Any], kind: str) -> dict[str, Any]:
+    return {name: r for name, r in found.items() if r["Type"] == kind}
+
+
+def test_each_event_source_is_created_after_its_queue_or_topic(packaged: Path) -> None:
+    # SAM makes each function's event source mapping (SQS) or subscription (SNS) from the
+    # queue's or topic's ARN built by name, and makes it depend on the function only: the
+    # function must wait for the queue or topic, or the first creation may fail.
+    found = resources(packaged)
+    named = {
+        r["Properties"].get("QueueName") or r["Properties"].get("TopicName"): name
+        for name, r in found.items()
+        if r["Type"] in ("AWS::SQS::Queue", "AWS::SNS::Topic")
+    }
+    sources = {
+        function: named[
+            event["Properties"]
+            .get("Queue", event["Properties"].get("Topic"))["Fn::Sub"]
+            .rsplit(":", 1)[1]
+        ]
+        for function, r in of_type(found, "AWS::Serverless::Function").items()
+        for event in r["Properties"].get("Events", {}).values()
+        if event["Type"] in ("SQS", "SNS")
+    }
+    assert len(sources) == 5
+    for function, source in sources.items():
+        assert source in found[function].get("DependsOn", []), function
+
+
+def test_the_sqs_workers_concurrency_is_bounded_by_a_parameter(packaged: Path) -> None:
+    found = template(packaged)
+    parameter = found["Parameters"]["WorkerMaximumConcurrency"]
+    assert parameter["MinValue"] == 2 <= parameter["Default"] <= parameter["MaxValue"]
+    scaling = [
+        event["Properties"].get("ScalingConfig")
+        for r in of_type(found["Resources"], "AWS::Serverless::Function").values()
+        for event in r["Properties"].get("Events", {}).values()
+        if event["Type"] == "SQS"
+    ]
+    assert scaling == [{"MaximumConcurrency": {"Ref": "WorkerMaximumConcurrency"}}] * 3
+
+
+def test_every_alarm_notifies_the_alarm_topic_given_or_created(packaged: Path) -> None:
+    found = template(packaged)
+    topic = {"Fn::If": ["CreateAlarmTopic", {"Ref": "AlarmTopic"}, {"Ref": "AlarmTopicArn"}]}
+    alarms = of_type(found["Resources"], "AWS::CloudWatch::Alarm")
+    assert len(alarms) > 20
+    assert {
+        name: (a["Properties"].get("AlarmActions"), a["Properties"].get("OKActions"))
+        for name, a in alarms.items()
+    } == {name: ([topic], [topic]) for name in alarms}
+    # The stack creates the topic when none is given
+    assert found["Parameters"]["AlarmTopicArn"]["Default"] == ""
+    assert found["Conditions"]["CreateAlarmTopic"] == {"Fn::Equals": [{"Ref": "AlarmTopicArn"}, ""]}
+    assert found["Resources"]["AlarmTopic"]["Condition"] == "CreateAlarmTopic"
+
+
+def test_stuck_queues_throttles_api_errors_and_mail_reputation_are_alarmed(packaged: Path) -> None:
+    found = template(packaged)
+    watched = {
+        (a["Properties"]["Namespace"], a["Properties"]["MetricName"]): a["Properties"]
+        for a in of_type(found["Resources"], "AWS::CloudWatch::Alarm").values()
+        if a["Properties"]["MetricName"] != "ApproximateAgeOfOldestMessage"
+    }
+    # The age of the oldest message of each main queue: a stuck FIFO group
+    aged = {
+        dimension["Value"]["Fn::GetAtt"][0]
+        for a in of_type(found["Resources"], "AWS::CloudWatch::Alarm").values()
+        if a["Properties"]["MetricName"] == "ApproximateAgeOfOldestMessage"
+        for dimension in a["Properties"]["Dimensions"]
+    }
+    assert aged == {"InboundQueue", "OutboundQueue", "TimersQueue"}
+    # Lambda throttles, in the whole region (the functions share the account's quota)
+    assert "Dimensions" not in watched[("AWS/Lambda", "Throttles")]
+    # The API's 5xx, on the API and stage chalice deploys
+    api = found["Resources"]["RestAPI"]["Properties"]
+    assert watched[("AWS/ApiGateway", "5XXError")]["Dimensions"] == [
+        {"Name": "ApiName", "Value": api["DefinitionBody"]["info"]["title"]},
+        {"Name": "Stage", "Value": api["StageName"]},
+    ]
+    # SES's reputation, below the rates at which SES reviews the account (5%, 0.1%)
+    assert watched[("AWS/SES", "Reputation.BounceRate")]["Threshold"] < 0.05
+    assert watched[("AWS/SES", "Reputation.ComplaintRate")]["Threshold"] < 0.001
+
+
+def test_every_function_logs_to_a_log_group_of_the_stack_made_before_it(packaged: Path) -> None:
+    found = template(packaged)
+    groups = {
+        r["Properties"]["LogGroupName"]: (name, r["Properties"]["RetentionInDays"])
+        for name, r in of_type(found["Resources"], "AWS::Logs::LogGroup").items()
+    }
+    functions = of_type(found["Resources"], "AWS::Serverless::Function")
+    for name, function in functions.items():
+        # A fixed name, so the group can be made first and named in the function's policy
+        group = f"/aws/lambda/{function['Properties']['FunctionName']}"
+        logical, retention = groups[group]
+        assert retention == {"Ref": "LogRetentionDays"}
+        assert logical in function["DependsOn"], name
+        role = found["Resources"][function["Properties"]["Role"]["Fn::GetAtt"][0]]
+        [policy] = role["Properties"]["Policies"]
+        stream = f"arn:aws:logs:us-east-1:123456789012:log-group:{group}:log-stream:1"
+        assert allows(policy["PolicyDocument"], Access("logs:PutLogEvents", stream)), name
+    assert found["Parameters"]["LogRetentionDays"]["Default"] == 30
+    # The API's access logs too
+    access = found["Resources"]["RestAPI"]["Properties"]["AccessLogSetting"]
+    assert access["DestinationArn"]["Fn::GetAtt"][0] in {name for name, _ in groups.values()}
+
+
+def test_raw_mail_expires_and_only_the_shops_mail_is_stored(packaged: Path) -> None:
+    found = template(packaged)
+    rules = found["Resources"]["MediaBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    # Raw mail expires whatever its tags (mail for no shop, quarantined, a shop without
+    # retention_days): S3 applies the shortest of the rules that match an object
+    [raw] = [rule for rule in rules if rule.get("Prefix") == "inbound-mail/"]
+    assert "TagFilters" not in raw
+    assert raw["Status"] == "Enabled"
+    assert raw["ExpirationInDays"] == {"Ref": "RawMailRetentionDays"}
+    # SES stores mail for the shops' domains only, and with none given, no mail at all
+    rule = found["Resources"]["StoreAndNotifyRule"]
+    assert rule["Properties"]["Rule"]["Recipients"] == {"Ref": "MailDomains"}
+    assert rule["Condition"] == "ReceivesMail"
+    assert found["Parameters"]["MailDomains"]["Type"] == "CommaDelimitedList"
+
+
+def test_the_api_answers_within_its_gateway_is_throttled_logged_and_has_one_stage(
+    packaged: Path,
+) -> None:
+    found = template(packaged)
+    # The handler gives up before API Gateway's 29 s integration timeout
+    assert found["Resources"]["APIHandler"]["Properties"]["Timeout"] < 29
+    api = found["Resources"]["RestAPI"]
+    # An OpenApiVersion keeps SAM from adding a stage named "Stage" beside "api"
+    assert api["Properties"]["OpenApiVersion"] == api["Properties"]["DefinitionBody"]["swagger"]
+    [settings] = api["Properties"]["MethodSettings"]
+    assert (settings["ResourcePath"], settings["HttpMethod"]) == ("/*", "*")
+    assert settings["ThrottlingRateLimit"] == {"Ref": "ApiThrottlingRateLimit"}
+    assert settings["ThrottlingBurstLimit"] == {"Ref": "ApiThrottlingBurstLimit"}
+    # Access logs need the account's API Gateway logging role, set before the stage
+    assert "ApiGatewayLogging" in api["DependsOn"]
+    logging_role = found["Resources"]["ApiGatewayLogging"]["Properties"]["CloudWatchRoleArn"]
+    assert logging_role == {"Fn::GetAtt": ["ApiGatewayLogsRole", "Arn"]}
+    # ... and name no customer: the route's template, never the path (which holds
+    # customers' numbers and addresses) nor the caller's IP
+    logged = json.loads(api["Properties"]["AccessLogSetting"]["Format"])
+    assert "$context.resourcePath" in logged.values()
+    assert not {"$context.path", "$context.identity.sourceIp"} & set(logged.values())
+
+
+def test_the_table_and_the_media_bucket_outlive_the_stack(packaged: Path) -> None:
+    found = resources(packaged)
+    for kept in ("ThreadlineTable", "MediaBucket"):
+        assert (found[kept]["DeletionPolicy"], found[kept]["UpdateReplacePolicy"]) == (
+            "Retain",
+            "Retain",
+        )
+    assert found["ThreadlineTable"]["Properties"]["DeletionProtectionEnabled"] is True
 
 
 def pinned_requirements() -> dict[str, str]:
