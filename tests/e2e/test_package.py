@@ -1,8 +1,12 @@
-"""`chalice package --merge-template infra/template.json` makes one CloudFormation stack,
-offline, that cfn-lint passes with zero errors; it encrypts data at rest, alarms on every
-function's errors and every dead-letter queue, and grants no wildcard action. Its bundle
-holds every runtime dependency, and every function is told the media bucket."""
+"""`chalice package --merge-template infra/template.json`, run as `make package` runs it (on
+Python 3.13, the functions' runtime), makes one CloudFormation stack, offline, that cfn-lint
+passes with zero errors; it encrypts data at rest, alarms on every function's errors and
+every dead-letter queue, grants no wildcard action, creates things in the order they need,
+and keeps what must outlive it. Its bundle holds every runtime dependency (the AWS SDK the
+tests ran with and the time zone database included), runs on Python 3.13, and stays within
+its size budget."""
 
+import importlib.metadata
 import json
 import os
 import re
@@ -19,6 +23,13 @@ from tests.e2e.conftest import PROJECT_DIR
 from tests.iam import Access, allows, listed
 
 BIN = Path(sys.executable).parent
+# Where `make package` runs chalice: a virtualenv on Python 3.13 (the Makefile's).
+PACKAGING = PROJECT_DIR / ".venv-package" / "bin"
+RUNTIME = "python3.13"
+# Lambda refuses a zip over 50 MB uploaded directly (`chalice deploy`) and 250 MB unzipped;
+# the bundled AWS SDK is about 16.5 MB of the zip.
+ZIP_BUDGET_MB = 35
+UNZIPPED_BUDGET_MB = 120
 
 
 @dataclass(frozen=True)
@@ -29,11 +40,18 @@ class Packaging:
 
 @pytest.fixture(scope="module")
 def packaging(tmp_path_factory: pytest.TempPathFactory) -> Packaging:
+    subprocess.run(
+        ["make", "--no-print-directory", "package-venv"],
+        cwd=PROJECT_DIR,
+        check=True,
+        capture_output=True,
+        timeout=900,
+    )
     out = tmp_path_factory.mktemp("package") / "out"
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     ran = subprocess.run(
         [
-            str(BIN / "chalice"),
+            str(PACKAGING / "chalice"),
             "package",
             "--stage",
             "dev",
@@ -376,6 +394,75 @@ def test_chalice_installs_every_runtime_dependency(packaging: Packaging) -> None
             ]
             assert installed
             assert set(installed) <= names, f"{name} is bundled incompletely"
+
+
+def test_every_function_runs_on_python_3_13_with_time_zones_from_the_bundle(
+    packaged: Path,
+) -> None:
+    functions = of_type(resources(packaged), "AWS::Serverless::Function")
+    assert {f["Properties"]["Runtime"] for f in functions.values()} == {RUNTIME}
+    # An empty search path: zoneinfo reads only the bundled tzdata, never the OS image's
+    assert {
+        f["Properties"]["Environment"]["Variables"]["PYTHONTZPATH"] for f in functions.values()
+    } == {""}
+
+
+BUNDLE_CHECK = """
+import json, sys
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import boto3, botocore, pydantic_core
+import app
+from chalicelib import bootstrap
+from chalicelib.services import mail_intake, reports
+from chalicelib.channels import email, slack, twilio
+
+ZoneInfo("America/Sao_Paulo")
+print(json.dumps({
+    "python": list(sys.version_info[:2]),
+    "handlers": sorted(app.app.handler_map),
+    "sdk": {"boto3": boto3.__version__, "botocore": botocore.__version__},
+    "sdk_from": [str(Path(m.__file__).parents[1]) for m in (boto3, botocore)],
+}))
+"""
+
+
+def test_the_bundle_runs_on_python_3_13_with_the_sdk_the_tests_ran_with(
+    packaging: Packaging, tmp_path: Path
+) -> None:
+    # Given the bundle unpacked as Lambda does, on Python 3.13 with nothing else on its path
+    # (no site-packages, no time zones from the OS)
+    task = tmp_path / "task"
+    with zipfile.ZipFile(packaging.out / "deployment.zip") as bundle:
+        bundle.extractall(task)
+    ran = subprocess.run(
+        [str(PACKAGING / "python"), "-S", "-c", BUNDLE_CHECK],
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(task), "PYTHONTZPATH": "", "PATH": os.environ["PATH"]},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert ran.returncode == 0, ran.stderr
+    found = json.loads(ran.stdout)
+    # Then the app and its handlers' modules import (compiled wheels built for 3.13) ...
+    assert found["python"] == [3, 13]
+    assert "process_inbound" in found["handlers"]
+    # ... with the SDK the tests ran with, from the bundle, not the runtime's own
+    assert found["sdk"] == {
+        name: importlib.metadata.version(name) for name in ("boto3", "botocore")
+    }
+    assert found["sdk_from"] == [str(task)] * 2
+
+
+def test_the_bundle_stays_within_its_size_budget(packaging: Packaging) -> None:
+    deployment = packaging.out / "deployment.zip"
+    with zipfile.ZipFile(deployment) as bundle:
+        unzipped = sum(member.file_size for member in bundle.infolist())
+    assert deployment.stat().st_size < ZIP_BUDGET_MB * 1_000_000
+    assert unzipped < UNZIPPED_BUDGET_MB * 1_000_000
 
 
 def test_every_function_is_given_the_media_bucket(packaged: Path) -> None:
