@@ -36,7 +36,6 @@ from tests.fakes import FakeSlack, RecordingTwilio
 from tests.iam import (
     Access,
     accesses,
-    allows,
     function_logs,
     listed,
     queue_arn,
@@ -432,25 +431,6 @@ def test_each_function_has_its_own_policy_file_and_chalice_deploys_it() -> None:
     assert all(config(function).autogen_policy is False for function in FUNCTIONS)
     assert len(set(files.values())) == len(FUNCTIONS)
     assert all((PROJECT / ".chalice" / name).is_file() for name in files.values())
-
-
-def test_the_policy_check_refuses_an_action_on_another_resource() -> None:
-    # Given a policy that allows the main queue only
-    only_main = {
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Action": ["sqs:ChangeMessageVisibility"],
-                "Resource": "arn:aws:sqs:*:*:threadline-inbound.fifo",
-            }
-        ]
-    }
-    main, dead_letters = queue_arn(INBOUND_QUEUE), queue_arn(dead_letter_queue(INBOUND_QUEUE))
-    # Then the same action on the dead-letter queue is refused, as IAM refuses it
-    assert allows(only_main, Access("sqs:ChangeMessageVisibility", main))
-    assert not allows(only_main, Access("sqs:ChangeMessageVisibility", dead_letters))
-    assert not allows(only_main, Access("sqs:DeleteMessage", main))
-    assert queue_arn(TIMERS_QUEUE) != main
 
 
 def test_sns_triggered_functions_are_known_to_the_check() -> None:
