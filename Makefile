@@ -3,10 +3,17 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# chalice builds for the Lambda runtime of the Python it runs under, and picks the compiled
+# wheels (pydantic-core, …) for it: packaging runs in its own virtualenv on Python 3.13, the
+# functions' runtime. The default finds python3.13 on PATH (a pyenv shim needs the version
+# named); elsewhere: make package PACKAGE_PYTHON=/path/to/python3.13.
+PACKAGE_PYTHON ?= $(shell PYENV_VERSION=3.13 python3.13 -c 'import sys; print(sys.executable)' 2>/dev/null)
+PACKAGE_VENV := .venv-package
+PACKAGE_STAMP := $(PACKAGE_VENV)/.installed
 
-.PHONY: run test lint format demo demo-sla package bench reliability clean
+.PHONY: run test lint format demo demo-sla package package-venv bench reliability clean
 
-$(STAMP): pyproject.toml requirements.txt requirements-aws.txt
+$(STAMP): pyproject.toml requirements.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed: make PYTHON=python3.11"'
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
@@ -43,9 +50,20 @@ format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-package: $(STAMP)
+$(PACKAGE_STAMP): pyproject.toml requirements.txt
+	@test -n "$(PACKAGE_PYTHON)" || { echo "Python 3.13 is needed to package for python3.13: make package PACKAGE_PYTHON=/path/to/python3.13"; exit 1; }
+	@$(PACKAGE_PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 13), "PACKAGE_PYTHON must be Python 3.13"'
+	$(PACKAGE_PYTHON) -m venv $(PACKAGE_VENV)
+	$(PACKAGE_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(PACKAGE_VENV)/bin/python -m pip install --quiet "$$(grep -o 'chalice==[0-9.]*' pyproject.toml)" -r requirements.txt
+	@touch $(PACKAGE_STAMP)
+
+# The virtualenv chalice packages from (tests/e2e/test_package.py uses it too).
+package-venv: $(PACKAGE_STAMP)
+
+package: $(PACKAGE_STAMP)
 	rm -rf out
-	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(VENV)/bin/chalice package \
+	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(PACKAGE_VENV)/bin/chalice package \
 		--stage dev --merge-template infra/template.json out
 
 # Figures against their floors, in one run (a few minutes): bench/results.json and a table.
@@ -53,4 +71,4 @@ bench: $(STAMP)
 	$(PY) -m bench
 
 clean:
-	rm -rf $(VENV) out build *.egg-info
+	rm -rf $(VENV) $(PACKAGE_VENV) out build *.egg-info

@@ -16,6 +16,8 @@ from rich.console import Console
 from rich.table import Column, Table
 
 from chalicelib.settings import (
+    EMAIL_EVENTS_TOPIC,
+    FAILED_EMAIL_EVENTS_QUEUE,
     FAILED_MAIL_QUEUE,
     INBOUND_MAIL_TOPIC,
     INBOUND_QUEUE,
@@ -514,7 +516,11 @@ def dlq_list() -> None:
 
     sqs = boto3.client("sqs")
     table = Table("dead-letter queue", "waiting", "feeds back into")
-    feeds = {**DEAD_LETTERS, FAILED_MAIL_QUEUE: f"{INBOUND_MAIL_TOPIC} (the mail ingester)"}
+    feeds = {
+        **DEAD_LETTERS,
+        FAILED_MAIL_QUEUE: f"{INBOUND_MAIL_TOPIC} (the mail ingester)",
+        FAILED_EMAIL_EVENTS_QUEUE: f"{EMAIL_EVENTS_TOPIC} (the SES events handler)",
+    }
     for dead_letter, source in feeds.items():
         url = sqs.get_queue_url(QueueName=dead_letter)["QueueUrl"]
         count = sqs.get_queue_attributes(
@@ -526,22 +532,23 @@ def dlq_list() -> None:
 
 @dlq_app.command("redrive")
 def dlq_redrive(
-    queue: Annotated[str, typer.Argument(help="inbound, outbound, timers or mail")],
+    queue: Annotated[str, typer.Argument(help="inbound, outbound, timers, mail or email-events")],
 ) -> None:
     """Move a dead-letter queue's records back to its queue (SQS's message move task, or
-    one by one where the endpoint has none, as the local emulator); for mail, publish each
-    notification the mail ingester gave up on to its topic again."""
+    one by one where the endpoint has none, as the local emulator); for mail and
+    email-events, publish each SNS notification the function gave up on to its topic
+    again."""
     import boto3
 
     from chalicelib.queues import Queues, replay_failed_notifications
 
-    if queue == "mail":
-        replayed = replay_failed_notifications(
-            boto3.client("sqs"), boto3.client("sns"), FAILED_MAIL_QUEUE
-        )
+    notifications = {"mail": FAILED_MAIL_QUEUE, "email-events": FAILED_EMAIL_EVENTS_QUEUE}
+    if queue in notifications:
+        failed = notifications[queue]
+        replayed = replay_failed_notifications(boto3.client("sqs"), boto3.client("sns"), failed)
         console.print(
             f"[green]Published again[/green] {_counted(replayed.published, 'notification')} "
-            f"from {FAILED_MAIL_QUEUE}.",
+            f"from {failed}.",
             highlight=False,
         )
         if replayed.kept:
@@ -553,7 +560,7 @@ def dlq_redrive(
         return
     dead_letter = f"threadline-{queue}-dlq.fifo"
     if dead_letter not in DEAD_LETTERS:
-        console.print("[red]The queue is inbound, outbound, timers or mail.[/red]")
+        console.print("[red]The queue is inbound, outbound, timers, mail or email-events.[/red]")
         raise typer.Exit(1)
     queues = Queues(boto3.client("sqs"), INBOUND_QUEUE, OUTBOUND_QUEUE)
     redrive = queues.redrive(DEAD_LETTERS[dead_letter])

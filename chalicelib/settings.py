@@ -28,6 +28,8 @@ INBOUND_MAIL_TOPIC = "threadline-inbound-mail"
 # gave up on (infra/template.json).
 FAILED_MAIL_QUEUE = "threadline-mail-dlq"
 EMAIL_EVENTS_TOPIC = "threadline-email-events"
+# The same for the SES delivery events handler.
+FAILED_EMAIL_EVENTS_QUEUE = "threadline-email-events-dlq"
 SECRETS_PREFIX = "threadline/shops/"
 
 

@@ -94,6 +94,23 @@ class ReceivedMail(_Lenient):
         return None
 
 
+class SesNotice(_Lenient):
+    """What a message SES put on a topic announces: a `notificationType` (`Received`, or
+    SES's test notification when a topic is set up) or an `eventType` (a configuration
+    set's event about a mail we sent)."""
+
+    notification_type: str | None = Field(default=None, alias="notificationType")
+    event_type: str | None = Field(default=None, alias="eventType")
+
+
+def ses_notice(message: str) -> SesNotice | None:
+    """None for anything that is not SES's JSON object."""
+    try:
+        return SesNotice.model_validate_json(message)
+    except ValidationError:
+        return None
+
+
 def parse_received(message: str) -> ReceivedMail:
     try:
         received = ReceivedMail.model_validate_json(message)

@@ -3,9 +3,10 @@
 The template is the one deployed to AWS. Entries without a `Type` are overlays that
 `chalice package --merge-template` merges into chalice's own resources (the SQS event
 sources' ReportBatchItemFailures); they describe nothing standalone and are left out here,
-as are alarms, which mean nothing without CloudWatch, SES's rules and configuration set,
-which the local SMTP server and SES stand-in replace, and the settings and permissions of
-chalice's functions (the mail ingester's on-failure destination), which exist only in AWS.
+as are alarms and log groups, which mean nothing without CloudWatch, SES's rules and
+configuration set, which the local SMTP server and SES stand-in replace, and the settings
+of chalice's functions (the SNS-triggered ones' on-failure destinations) and of API
+Gateway's account, which exist only in AWS.
 moto's CloudFormation cannot create schedule groups: they are created through the
 Scheduler API instead. Nor SES receipt rule sets: given an SES client, the template's rule
 set is created through the API and made active, its rules with their names and recipients
@@ -34,7 +35,9 @@ NOT_LOCAL = frozenset(
         "AWS::SNS::TopicPolicy",
         # Settings of the functions chalice creates: locally, pumps call the handlers.
         "AWS::Lambda::EventInvokeConfig",
-        "AWS::IAM::Policy",
+        # Lambda's and API Gateway's logs: locally, the processes' output.
+        "AWS::Logs::LogGroup",
+        "AWS::ApiGateway::Account",
     }
 )
 BY_API = "AWS::Scheduler::ScheduleGroup"

@@ -29,6 +29,7 @@ from chalicelib.channels.email import (
     delivery_update,
     parse_delivery_event,
     parse_received,
+    ses_notice,
     split_address,
 )
 from chalicelib.channels.email_parsing import parse_email
@@ -64,6 +65,13 @@ class MailIntake:
         self._clock = clock
 
     def received(self, notification: str) -> None:
+        notice = ses_notice(notification)
+        if notice is None or notice.notification_type != "Received":
+            # SES's test notification, or something else on the topic: no mail to read, and
+            # no retry would make one.
+            kind = notice.notification_type or notice.event_type if notice else None
+            logger.warning("notification that is not a mail dropped", notification_type=kind)
+            return
         received = parse_received(notification)
         ses_id = received.mail.message_id
         action = received.receipt.action
@@ -183,6 +191,13 @@ class MailIntake:
 
     def delivery_event(self, notification: str) -> None:
         """SES's news of a mail we sent: delivered, bounced, complained about, rejected."""
+        notice = ses_notice(notification)
+        if notice is None or notice.event_type is None:
+            # SES's test notification when the topic was set up, or something else: nothing
+            # to apply, and no retry would make it something.
+            kind = notice.notification_type if notice else None
+            logger.warning("notification that is not a mail event dropped", notification_type=kind)
+            return
         event = parse_delivery_event(notification)
         if event is None:
             return

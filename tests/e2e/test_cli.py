@@ -15,6 +15,7 @@ from chalicelib.domain.conversation import Channel, InboundMessage
 from chalicelib.local.pump import sns_event
 from chalicelib.local.stack import LOCAL_REGION
 from chalicelib.settings import (
+    FAILED_EMAIL_EVENTS_QUEUE,
     FAILED_MAIL_QUEUE,
     INBOUND_MAIL_TOPIC,
     INBOUND_QUEUE,
@@ -369,3 +370,9 @@ def test_a_mail_the_ingester_gave_up_on_is_published_again_and_reaches_slack(
         ),
         timeout=20,
     )
+    # ... and the SES events handler's dead-letter queue is listed and redriven the same way
+    code, output = threadline(stack, "dlq", "list")
+    assert any(FAILED_EMAIL_EVENTS_QUEUE in line for line in output.splitlines()), output
+    code, output = threadline(stack, "dlq", "redrive", "email-events")
+    assert code == 0, output
+    assert f"Published again 0 notifications from {FAILED_EMAIL_EVENTS_QUEUE}" in output

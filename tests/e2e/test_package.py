@@ -1,8 +1,12 @@
-"""`chalice package --merge-template infra/template.json` makes one CloudFormation stack,
-offline, that cfn-lint passes with zero errors; it encrypts data at rest, alarms on every
-function's errors and every dead-letter queue, and grants no wildcard action. Its bundle
-holds every runtime dependency, and every function is told the media bucket."""
+"""`chalice package --merge-template infra/template.json`, run as `make package` runs it (on
+Python 3.13, the functions' runtime), makes one CloudFormation stack, offline, that cfn-lint
+passes with zero errors; it encrypts data at rest, alarms on every function's errors and
+every dead-letter queue, grants no wildcard action, creates things in the order they need,
+and keeps what must outlive it. Its bundle holds every runtime dependency (the AWS SDK the
+tests ran with and the time zone database included), runs on Python 3.13, and stays within
+its size budget."""
 
+import importlib.metadata
 import json
 import os
 import re
@@ -16,8 +20,16 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import PROJECT_DIR
+from tests.iam import Access, allows, listed
 
 BIN = Path(sys.executable).parent
+# Where `make package` runs chalice: a virtualenv on Python 3.13 (the Makefile's).
+PACKAGING = PROJECT_DIR / ".venv-package" / "bin"
+RUNTIME = "python3.13"
+# Lambda refuses a zip over 50 MB uploaded directly (`chalice deploy`) and 250 MB unzipped;
+# the bundled AWS SDK is about 16.5 MB of the zip.
+ZIP_BUDGET_MB = 35
+UNZIPPED_BUDGET_MB = 120
 
 
 @dataclass(frozen=True)
@@ -28,11 +40,18 @@ class Packaging:
 
 @pytest.fixture(scope="module")
 def packaging(tmp_path_factory: pytest.TempPathFactory) -> Packaging:
+    subprocess.run(
+        ["make", "--no-print-directory", "package-venv"],
+        cwd=PROJECT_DIR,
+        check=True,
+        capture_output=True,
+        timeout=900,
+    )
     out = tmp_path_factory.mktemp("package") / "out"
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     ran = subprocess.run(
         [
-            str(BIN / "chalice"),
+            str(PACKAGING / "chalice"),
             "package",
             "--stage",
             "dev",
@@ -74,7 +93,7 @@ def test_data_is_encrypted_at_rest(packaged: Path) -> None:
     found = resources(packaged)
     assert found["ThreadlineTable"]["Properties"]["SSESpecification"] == {"SSEEnabled": True}
     queues = [r for r in found.values() if r["Type"] == "AWS::SQS::Queue"]
-    assert len(queues) == 7
+    assert len(queues) == 8
     assert all(q["Properties"]["SqsManagedSseEnabled"] for q in queues)
     bucket = found["MediaBucket"]["Properties"]
     assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0][
@@ -91,7 +110,8 @@ def test_every_function_and_dead_letter_queue_has_an_alarm(packaged: Path) -> No
         dimension["Value"].get("Ref") or dimension["Value"]["Fn::GetAtt"][0]
         for r in found.values()
         if r["Type"] == "AWS::CloudWatch::Alarm"
-        for dimension in r["Properties"]["Dimensions"]
+        for dimension in r["Properties"].get("Dimensions", [])
+        if isinstance(dimension["Value"], dict)
     }
     assert functions == {
         "APIHandler",
@@ -107,69 +127,246 @@ def test_every_function_and_dead_letter_queue_has_an_alarm(packaged: Path) -> No
     assert functions | dead_letters <= alarmed
 
 
-def test_no_role_grants_a_wildcard_action(packaged: Path) -> None:
-    roles = [r for r in resources(packaged).values() if r["Type"] == "AWS::IAM::Role"]
-    statements = [
-        statement
-        for role in roles
-        for policy in role["Properties"].get("Policies", [])
-        for statement in policy["PolicyDocument"]["Statement"]
-    ]
-    actions = [
-        action
-        for statement in statements
-        for action in (
-            statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-        )
-    ]
-    # Nine functions share the policy file; the scheduler role sends to its queue.
-    assert len(roles) == 10
-    assert "sqs:SendMessage" in actions
-    assert [a for a in actions if "*" in a] == []
-
-
-def test_the_mail_ingester_gives_up_onto_its_own_alarmed_queue_and_only_it_may_write_there(
+def test_each_function_has_its_own_role_with_its_own_policy_and_no_wildcard_action(
     packaged: Path,
 ) -> None:
     found = resources(packaged)
-    # Lambda's record of a notification the ingester failed 3 times goes to a queue...
-    [config] = [r for r in found.values() if r["Type"] == "AWS::Lambda::EventInvokeConfig"]
-    properties = config["Properties"]
-    assert properties["FunctionName"] == {"Ref": "ReceiveMail"}
-    assert properties["MaximumRetryAttempts"] == 2
-    destination = properties["DestinationConfig"]["OnFailure"]["Destination"]
-    assert destination == {"Fn::GetAtt": ["MailDeadLetterQueue", "Arn"]}
-    queue = found["MailDeadLetterQueue"]["Properties"]
-    # ... a standard one (Lambda cannot send to FIFO), large enough for a whole SNS event
-    assert "FifoQueue" not in queue
-    assert queue["MaximumMessageSize"] == 1_048_576
-    # ... which only the ingester's role may send to, and nothing else
-    policies = [r for r in found.values() if r["Type"] == "AWS::IAM::Policy"]
-    assert [(p["Properties"]["Roles"], p["Properties"]["PolicyDocument"]) for p in policies] == [
-        (
-            [{"Ref": "ReceiveMailRole"}],
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Sid": "FailedMailRecords",
-                        "Effect": "Allow",
-                        "Action": ["sqs:SendMessage"],
-                        "Resource": destination,
-                    }
-                ],
-            },
-        )
+    roles = {k: r for k, r in found.items() if r["Type"] == "AWS::IAM::Role"}
+    functions = {k: r for k, r in found.items() if r["Type"] == "AWS::Serverless::Function"}
+    # Each function assumes a role of its own, holding exactly its own policy file ...
+    assumed = [f["Properties"]["Role"]["Fn::GetAtt"][0] for f in functions.values()]
+    assert len(set(assumed)) == len(functions) == 9
+    for name, function in functions.items():
+        handler = function["Properties"]["Handler"].removeprefix("app.")
+        own = {"app": "api_handler"}.get(handler, handler)  # the API handler is the app
+        policy_file = PROJECT_DIR / ".chalice" / f"policy-dev-{own}.json"
+        [policy] = roles[function["Properties"]["Role"]["Fn::GetAtt"][0]]["Properties"]["Policies"]
+        assert policy["PolicyDocument"] == json.loads(policy_file.read_text()), name
+    # ... and no role (the scheduler's included) grants a wildcard action
+    actions = [
+        action
+        for role in roles.values()
+        for policy in role["Properties"].get("Policies", [])
+        for statement in policy["PolicyDocument"]["Statement"]
+        for action in listed(statement["Action"])
     ]
-    assert found["ReceiveMailRole"]["Type"] == "AWS::IAM::Role"
-    # ... and a record Lambda could not deliver there is alarmed too
+    # (besides the functions': the scheduler's, and API Gateway's for its logs)
+    assert len(roles) == 11
+    assert [a for a in actions if "*" in a] == []
+
+
+@pytest.mark.parametrize(
+    ("function", "queue"),
+    [("ReceiveMail", "MailDeadLetterQueue"), ("EmailEvents", "EmailEventsDeadLetterQueue")],
+)
+def test_each_sns_triggered_function_gives_up_onto_its_own_alarmed_queue_only_it_may_write(
+    packaged: Path, function: str, queue: str
+) -> None:
+    found = resources(packaged)
+    sns_triggered = {
+        name
+        for name, r in found.items()
+        if r["Type"] == "AWS::Serverless::Function"
+        for event in r["Properties"].get("Events", {}).values()
+        if event["Type"] == "SNS"
+    }
+    assert sns_triggered == {"ReceiveMail", "EmailEvents"}
+    # Lambda's record of a notification the function failed 3 times goes to a queue...
+    [config] = [
+        r["Properties"]
+        for r in found.values()
+        if r["Type"] == "AWS::Lambda::EventInvokeConfig"
+        and r["Properties"]["FunctionName"] == {"Ref": function}
+    ]
+    assert config["MaximumRetryAttempts"] == 2
+    destination = config["DestinationConfig"]["OnFailure"]["Destination"]
+    assert destination == {"Fn::GetAtt": [queue, "Arn"]}
+    properties = found[queue]["Properties"]
+    # ... a standard one (Lambda cannot send to FIFO), large enough for a whole SNS event
+    assert "FifoQueue" not in properties
+    assert properties["MaximumMessageSize"] == 1_048_576
+    # ... which only the function's role may send to
+    queue_arn = f"arn:aws:sqs:us-east-1:123456789012:{properties['QueueName']}"
+    senders = {
+        name
+        for name, r in found.items()
+        if r["Type"] == "AWS::IAM::Role"
+        for policy in r["Properties"].get("Policies", [])
+        if allows(policy["PolicyDocument"], Access("sqs:SendMessage", queue_arn))
+    }
+    assert senders == {f"{function}Role"}
+    # ... and both its depth and a record Lambda could not deliver there are alarmed
     alarmed = {
-        (r["Properties"]["MetricName"], json.dumps(r["Properties"]["Dimensions"]))
+        (r["Properties"]["MetricName"], json.dumps(r["Properties"].get("Dimensions")))
         for r in found.values()
         if r["Type"] == "AWS::CloudWatch::Alarm"
     }
-    lost = [{"Name": "FunctionName", "Value": {"Ref": "ReceiveMail"}}]
+    depth = [{"Name": "QueueName", "Value": {"Fn::GetAtt": [queue, "QueueName"]}}]
+    lost = [{"Name": "FunctionName", "Value": {"Ref": function}}]
+    assert ("ApproximateNumberOfMessagesVisible", json.dumps(depth)) in alarmed
     assert ("DestinationDeliveryFailures", json.dumps(lost)) in alarmed
+
+
+def template(packaged: Path) -> dict[str, Any]:
+    return dict(json.loads((packaged / "sam.json").read_text()))
+
+
+def of_type(found: dict[str, Any], kind: str) -> dict[str, Any]:
+    return {name: r for name, r in found.items() if r["Type"] == kind}
+
+
+def test_each_event_source_is_created_after_its_queue_or_topic(packaged: Path) -> None:
+    # SAM makes each function's event source mapping (SQS) or subscription (SNS) from the
+    # queue's or topic's ARN built by name, and makes it depend on the function only: the
+    # function must wait for the queue or topic, or the first creation may fail.
+    found = resources(packaged)
+    named = {
+        r["Properties"].get("QueueName") or r["Properties"].get("TopicName"): name
+        for name, r in found.items()
+        if r["Type"] in ("AWS::SQS::Queue", "AWS::SNS::Topic")
+    }
+    sources = {
+        function: named[
+            event["Properties"]
+            .get("Queue", event["Properties"].get("Topic"))["Fn::Sub"]
+            .rsplit(":", 1)[1]
+        ]
+        for function, r in of_type(found, "AWS::Serverless::Function").items()
+        for event in r["Properties"].get("Events", {}).values()
+        if event["Type"] in ("SQS", "SNS")
+    }
+    assert len(sources) == 5
+    for function, source in sources.items():
+        assert source in found[function].get("DependsOn", []), function
+
+
+def test_the_sqs_workers_concurrency_is_bounded_by_a_parameter(packaged: Path) -> None:
+    found = template(packaged)
+    parameter = found["Parameters"]["WorkerMaximumConcurrency"]
+    assert parameter["MinValue"] == 2 <= parameter["Default"] <= parameter["MaxValue"]
+    scaling = [
+        event["Properties"].get("ScalingConfig")
+        for r in of_type(found["Resources"], "AWS::Serverless::Function").values()
+        for event in r["Properties"].get("Events", {}).values()
+        if event["Type"] == "SQS"
+    ]
+    assert scaling == [{"MaximumConcurrency": {"Ref": "WorkerMaximumConcurrency"}}] * 3
+
+
+def test_every_alarm_notifies_the_alarm_topic_given_or_created(packaged: Path) -> None:
+    found = template(packaged)
+    topic = {"Fn::If": ["CreateAlarmTopic", {"Ref": "AlarmTopic"}, {"Ref": "AlarmTopicArn"}]}
+    alarms = of_type(found["Resources"], "AWS::CloudWatch::Alarm")
+    assert len(alarms) > 20
+    assert {
+        name: (a["Properties"].get("AlarmActions"), a["Properties"].get("OKActions"))
+        for name, a in alarms.items()
+    } == {name: ([topic], [topic]) for name in alarms}
+    # The stack creates the topic when none is given
+    assert found["Parameters"]["AlarmTopicArn"]["Default"] == ""
+    assert found["Conditions"]["CreateAlarmTopic"] == {"Fn::Equals": [{"Ref": "AlarmTopicArn"}, ""]}
+    assert found["Resources"]["AlarmTopic"]["Condition"] == "CreateAlarmTopic"
+
+
+def test_stuck_queues_throttles_api_errors_and_mail_reputation_are_alarmed(packaged: Path) -> None:
+    found = template(packaged)
+    watched = {
+        (a["Properties"]["Namespace"], a["Properties"]["MetricName"]): a["Properties"]
+        for a in of_type(found["Resources"], "AWS::CloudWatch::Alarm").values()
+        if a["Properties"]["MetricName"] != "ApproximateAgeOfOldestMessage"
+    }
+    # The age of the oldest message of each main queue: a stuck FIFO group
+    aged = {
+        dimension["Value"]["Fn::GetAtt"][0]
+        for a in of_type(found["Resources"], "AWS::CloudWatch::Alarm").values()
+        if a["Properties"]["MetricName"] == "ApproximateAgeOfOldestMessage"
+        for dimension in a["Properties"]["Dimensions"]
+    }
+    assert aged == {"InboundQueue", "OutboundQueue", "TimersQueue"}
+    # Lambda throttles, in the whole region (the functions share the account's quota)
+    assert "Dimensions" not in watched[("AWS/Lambda", "Throttles")]
+    # The API's 5xx, on the API and stage chalice deploys
+    api = found["Resources"]["RestAPI"]["Properties"]
+    assert watched[("AWS/ApiGateway", "5XXError")]["Dimensions"] == [
+        {"Name": "ApiName", "Value": api["DefinitionBody"]["info"]["title"]},
+        {"Name": "Stage", "Value": api["StageName"]},
+    ]
+    # SES's reputation, below the rates at which SES reviews the account (5%, 0.1%)
+    assert watched[("AWS/SES", "Reputation.BounceRate")]["Threshold"] < 0.05
+    assert watched[("AWS/SES", "Reputation.ComplaintRate")]["Threshold"] < 0.001
+
+
+def test_every_function_logs_to_a_log_group_of_the_stack_made_before_it(packaged: Path) -> None:
+    found = template(packaged)
+    groups = {
+        r["Properties"]["LogGroupName"]: (name, r["Properties"]["RetentionInDays"])
+        for name, r in of_type(found["Resources"], "AWS::Logs::LogGroup").items()
+    }
+    functions = of_type(found["Resources"], "AWS::Serverless::Function")
+    for name, function in functions.items():
+        # A fixed name, so the group can be made first and named in the function's policy
+        group = f"/aws/lambda/{function['Properties']['FunctionName']}"
+        logical, retention = groups[group]
+        assert retention == {"Ref": "LogRetentionDays"}
+        assert logical in function["DependsOn"], name
+        role = found["Resources"][function["Properties"]["Role"]["Fn::GetAtt"][0]]
+        [policy] = role["Properties"]["Policies"]
+        stream = f"arn:aws:logs:us-east-1:123456789012:log-group:{group}:log-stream:1"
+        assert allows(policy["PolicyDocument"], Access("logs:PutLogEvents", stream)), name
+    assert found["Parameters"]["LogRetentionDays"]["Default"] == 30
+    # The API's access logs too
+    access = found["Resources"]["RestAPI"]["Properties"]["AccessLogSetting"]
+    assert access["DestinationArn"]["Fn::GetAtt"][0] in {name for name, _ in groups.values()}
+
+
+def test_raw_mail_expires_and_only_the_shops_mail_is_stored(packaged: Path) -> None:
+    found = template(packaged)
+    rules = found["Resources"]["MediaBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    # Raw mail expires whatever its tags (mail for no shop, quarantined, a shop without
+    # retention_days): S3 applies the shortest of the rules that match an object
+    [raw] = [rule for rule in rules if rule.get("Prefix") == "inbound-mail/"]
+    assert "TagFilters" not in raw
+    assert raw["Status"] == "Enabled"
+    assert raw["ExpirationInDays"] == {"Ref": "RawMailRetentionDays"}
+    # SES stores mail for the shops' domains only, and with none given, no mail at all
+    rule = found["Resources"]["StoreAndNotifyRule"]
+    assert rule["Properties"]["Rule"]["Recipients"] == {"Ref": "MailDomains"}
+    assert rule["Condition"] == "ReceivesMail"
+    assert found["Parameters"]["MailDomains"]["Type"] == "CommaDelimitedList"
+
+
+def test_the_api_answers_within_its_gateway_is_throttled_logged_and_has_one_stage(
+    packaged: Path,
+) -> None:
+    found = template(packaged)
+    # The handler gives up before API Gateway's 29 s integration timeout
+    assert found["Resources"]["APIHandler"]["Properties"]["Timeout"] < 29
+    api = found["Resources"]["RestAPI"]
+    # An OpenApiVersion keeps SAM from adding a stage named "Stage" beside "api"
+    assert api["Properties"]["OpenApiVersion"] == api["Properties"]["DefinitionBody"]["swagger"]
+    [settings] = api["Properties"]["MethodSettings"]
+    assert (settings["ResourcePath"], settings["HttpMethod"]) == ("/*", "*")
+    assert settings["ThrottlingRateLimit"] == {"Ref": "ApiThrottlingRateLimit"}
+    assert settings["ThrottlingBurstLimit"] == {"Ref": "ApiThrottlingBurstLimit"}
+    # Access logs need the account's API Gateway logging role, set before the stage
+    assert "ApiGatewayLogging" in api["DependsOn"]
+    logging_role = found["Resources"]["ApiGatewayLogging"]["Properties"]["CloudWatchRoleArn"]
+    assert logging_role == {"Fn::GetAtt": ["ApiGatewayLogsRole", "Arn"]}
+    # ... and name no customer: the route's template, never the path (which holds
+    # customers' numbers and addresses) nor the caller's IP
+    logged = json.loads(api["Properties"]["AccessLogSetting"]["Format"])
+    assert "$context.resourcePath" in logged.values()
+    assert not {"$context.path", "$context.identity.sourceIp"} & set(logged.values())
+
+
+def test_the_table_and_the_media_bucket_outlive_the_stack(packaged: Path) -> None:
+    found = resources(packaged)
+    for kept in ("ThreadlineTable", "MediaBucket"):
+        assert (found[kept]["DeletionPolicy"], found[kept]["UpdateReplacePolicy"]) == (
+            "Retain",
+            "Retain",
+        )
+    assert found["ThreadlineTable"]["Properties"]["DeletionProtectionEnabled"] is True
 
 
 def pinned_requirements() -> dict[str, str]:
@@ -197,6 +394,75 @@ def test_chalice_installs_every_runtime_dependency(packaging: Packaging) -> None
             ]
             assert installed
             assert set(installed) <= names, f"{name} is bundled incompletely"
+
+
+def test_every_function_runs_on_python_3_13_with_time_zones_from_the_bundle(
+    packaged: Path,
+) -> None:
+    functions = of_type(resources(packaged), "AWS::Serverless::Function")
+    assert {f["Properties"]["Runtime"] for f in functions.values()} == {RUNTIME}
+    # An empty search path: zoneinfo reads only the bundled tzdata, never the OS image's
+    assert {
+        f["Properties"]["Environment"]["Variables"]["PYTHONTZPATH"] for f in functions.values()
+    } == {""}
+
+
+BUNDLE_CHECK = """
+import json, sys
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import boto3, botocore, pydantic_core
+import app
+from chalicelib import bootstrap
+from chalicelib.services import mail_intake, reports
+from chalicelib.channels import email, slack, twilio
+
+ZoneInfo("America/Sao_Paulo")
+print(json.dumps({
+    "python": list(sys.version_info[:2]),
+    "handlers": sorted(app.app.handler_map),
+    "sdk": {"boto3": boto3.__version__, "botocore": botocore.__version__},
+    "sdk_from": [str(Path(m.__file__).parents[1]) for m in (boto3, botocore)],
+}))
+"""
+
+
+def test_the_bundle_runs_on_python_3_13_with_the_sdk_the_tests_ran_with(
+    packaging: Packaging, tmp_path: Path
+) -> None:
+    # Given the bundle unpacked as Lambda does, on Python 3.13 with nothing else on its path
+    # (no site-packages, no time zones from the OS)
+    task = tmp_path / "task"
+    with zipfile.ZipFile(packaging.out / "deployment.zip") as bundle:
+        bundle.extractall(task)
+    ran = subprocess.run(
+        [str(PACKAGING / "python"), "-S", "-c", BUNDLE_CHECK],
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(task), "PYTHONTZPATH": "", "PATH": os.environ["PATH"]},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert ran.returncode == 0, ran.stderr
+    found = json.loads(ran.stdout)
+    # Then the app and its handlers' modules import (compiled wheels built for 3.13) ...
+    assert found["python"] == [3, 13]
+    assert "process_inbound" in found["handlers"]
+    # ... with the SDK the tests ran with, from the bundle, not the runtime's own
+    assert found["sdk"] == {
+        name: importlib.metadata.version(name) for name in ("boto3", "botocore")
+    }
+    assert found["sdk_from"] == [str(task)] * 2
+
+
+def test_the_bundle_stays_within_its_size_budget(packaging: Packaging) -> None:
+    deployment = packaging.out / "deployment.zip"
+    with zipfile.ZipFile(deployment) as bundle:
+        unzipped = sum(member.file_size for member in bundle.infolist())
+    assert deployment.stat().st_size < ZIP_BUDGET_MB * 1_000_000
+    assert unzipped < UNZIPPED_BUDGET_MB * 1_000_000
 
 
 def test_every_function_is_given_the_media_bucket(packaged: Path) -> None:
