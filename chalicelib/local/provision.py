@@ -6,12 +6,14 @@ sources' ReportBatchItemFailures); they describe nothing standalone and are left
 as are alarms, which mean nothing without CloudWatch, SES's rules and configuration set,
 which the local SMTP server and SES stand-in replace, and the settings and permissions of
 chalice's functions (the mail ingester's on-failure destination), which exist only in AWS.
-moto's CloudFormation cannot create schedule groups: they are created through the
-Scheduler API instead.
+moto's CloudFormation cannot create schedule groups or secrets: they are created through
+their APIs instead, a secret's generated value as Secrets Manager would generate it.
 """
 
 import contextlib
 import json
+import secrets
+import string
 import time
 from pathlib import Path
 from typing import Any
@@ -34,7 +36,9 @@ NOT_LOCAL = frozenset(
         "AWS::IAM::Policy",
     }
 )
-BY_API = "AWS::Scheduler::ScheduleGroup"
+SCHEDULE_GROUP = "AWS::Scheduler::ScheduleGroup"
+SECRET = "AWS::SecretsManager::Secret"
+BY_API = frozenset({SCHEDULE_GROUP, SECRET})
 
 
 def standalone_template(path: Path = TEMPLATE) -> dict[str, Any]:
@@ -42,25 +46,49 @@ def standalone_template(path: Path = TEMPLATE) -> dict[str, Any]:
     template["Resources"] = {
         name: resource
         for name, resource in template["Resources"].items()
-        if resource.get("Type", "AWS::CloudWatch::Alarm") not in NOT_LOCAL | {BY_API}
+        if resource.get("Type", "AWS::CloudWatch::Alarm") not in NOT_LOCAL | BY_API
     }
     return template
 
 
-def schedule_groups(path: Path = TEMPLATE) -> list[str]:
+def _properties_of(kind: str, path: Path) -> list[dict[str, Any]]:
     template: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return [
-        resource["Properties"]["Name"]
+        resource["Properties"]
         for resource in template["Resources"].values()
-        if resource.get("Type") == BY_API
+        if resource.get("Type") == kind
     ]
 
 
-def provision(cloudformation: Any, scheduler: Any, timeout_seconds: float = 60.0) -> dict[str, str]:
+def schedule_groups(path: Path = TEMPLATE) -> list[str]:
+    return [properties["Name"] for properties in _properties_of(SCHEDULE_GROUP, path)]
+
+
+def secret_documents(path: Path = TEMPLATE) -> dict[str, str]:
+    """Each secret's name and first value: its GenerateSecretString's template with the
+    generated key filled in (letters and digits, as the template asks)."""
+    alphabet = string.ascii_letters + string.digits
+    documents = {}
+    for properties in _properties_of(SECRET, path):
+        generate = properties["GenerateSecretString"]
+        document = json.loads(generate["SecretStringTemplate"])
+        document[generate["GenerateStringKey"]] = "".join(
+            secrets.choice(alphabet) for _ in range(int(generate["PasswordLength"]))
+        )
+        documents[properties["Name"]] = json.dumps(document)
+    return documents
+
+
+def provision(
+    cloudformation: Any, scheduler: Any, secretsmanager: Any, timeout_seconds: float = 60.0
+) -> dict[str, str]:
     """Deploys the stack (once per emulator) and returns its outputs."""
     for group in schedule_groups():
         with contextlib.suppress(scheduler.exceptions.ConflictException):
             scheduler.create_schedule_group(Name=group)
+    for name, document in secret_documents().items():
+        with contextlib.suppress(secretsmanager.exceptions.ResourceExistsException):
+            secretsmanager.create_secret(Name=name, SecretString=document)
     body = json.dumps(standalone_template())
     existing = {
         stack["StackName"]
