@@ -279,6 +279,26 @@ def openapi() -> Response:
     return Response(document, headers={"Content-Type": "application/json; charset=utf-8"})
 
 
+# Customers' links to agents' files -------------------------------------------------------
+
+
+@app.route("/media/{token}", methods=["GET"])
+@answers_errors
+def open_media(token: str) -> Response:
+    """A link sent to a customer: to the file itself, for a few minutes, if it is still
+    valid and the file still kept."""
+    location = _container().media_links.open(token)
+    return Response(
+        body="",
+        status_code=302,
+        headers={
+            "Location": location,
+            "Cache-Control": "no-store",
+            "Referrer-Policy": "no-referrer",
+        },
+    )
+
+
 # Twilio (SMS, WhatsApp) -----------------------------------------------------------------
 
 

@@ -25,6 +25,7 @@ from chalicelib.services.customers import Customers
 from chalicelib.services.data_rights import CustomerData
 from chalicelib.services.dead_letters import DeadLetterWatch
 from chalicelib.services.intake import Intake
+from chalicelib.services.media_links import MediaLinks
 from chalicelib.services.ports import Clock, IdFactory, SlackFactory, SlackPort
 from chalicelib.services.recovery import Redelivery
 from chalicelib.services.replies import ReplyDispatcher
@@ -341,9 +342,14 @@ class Container:
             self.channel_for,
             self.slack,
             self.media,
+            self.media_links,
             self.clock,
             self.metrics,
         )
+
+    @cached_property
+    def media_links(self) -> MediaLinks:
+        return MediaLinks(self.deployment, self.media, self.settings.public_url, self.clock)
 
     @cached_property
     def metrics(self) -> "CloudWatchMetrics":
