@@ -9,7 +9,7 @@ import hmac
 import html
 import json
 from collections.abc import Callable
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from chalice.app import Chalice, CloudWatchEvent, Rate, Request, Response, SNSEvent, SQSEvent
 
@@ -30,6 +30,9 @@ from chalicelib.settings import (
     OUTBOUND_QUEUE,
     TIMERS_QUEUE,
 )
+
+if TYPE_CHECKING:
+    from chalicelib.secrets import DeploymentKeys
 
 app = Chalice(app_name="threadline")
 
@@ -120,16 +123,19 @@ def _webhook() -> Any:
 
 
 def _require_admin() -> None:
-    request = _request()
-    expected = _container().settings.admin_token.get_secret_value()
-    scheme, _, token = (request.headers.get("authorization") or "").partition(" ")
-    if not expected:
-        raise Unauthorized("the admin API is disabled: THREADLINE_ADMIN_TOKEN is not set")
-    valid = scheme.lower() == "bearer" and hmac.compare_digest(
-        token.encode("utf-8"), expected.encode("utf-8")
-    )
-    if not valid:
-        raise Unauthorized("missing or invalid bearer token")
+    scheme, _, token = (_request().headers.get("authorization") or "").partition(" ")
+
+    def admit(keys: "DeploymentKeys") -> None:
+        expected = keys.admin_token.get_secret_value()
+        if not expected:
+            raise Unauthorized("the admin API is disabled: no admin token is configured")
+        valid = scheme.lower() == "bearer" and hmac.compare_digest(
+            token.encode("utf-8"), expected.encode("utf-8")
+        )
+        if not valid:
+            raise Unauthorized("missing or invalid bearer token")
+
+    _container().deployment.checked(admit)
 
 
 def _twiml() -> Response:
@@ -285,6 +291,26 @@ def openapi() -> Response:
     _require_admin()
     document = (Path(__file__).parent / "chalicelib" / "openapi.json").read_text("utf-8")
     return Response(document, headers={"Content-Type": "application/json; charset=utf-8"})
+
+
+# Customers' links to agents' files -------------------------------------------------------
+
+
+@app.route("/media/{token}", methods=["GET"])
+@answers_errors
+def open_media(token: str) -> Response:
+    """A link sent to a customer: to the file itself, for a few minutes, if it is still
+    valid and the file still kept."""
+    location = _container().media_links.open(token)
+    return Response(
+        body="",
+        status_code=302,
+        headers={
+            "Location": location,
+            "Cache-Control": "no-store",
+            "Referrer-Policy": "no-referrer",
+        },
+    )
 
 
 # Twilio (SMS, WhatsApp) -----------------------------------------------------------------

@@ -159,7 +159,11 @@ def running_app() -> Iterator[Harness]:
         with mock_aws():
             counter = CallCounter()
             counter.install()
-            provision(boto3.client("cloudformation"), boto3.client("scheduler"))
+            provision(
+                boto3.client("cloudformation"),
+                boto3.client("scheduler"),
+                boto3.client("secretsmanager"),
+            )
             settings = Settings.model_validate(
                 {
                     "public_url": PUBLIC_URL,

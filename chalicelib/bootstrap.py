@@ -18,13 +18,14 @@ from chalicelib.channels.base import ChannelAdapter, OutboundChannel
 from chalicelib.domain.conversation import Channel
 from chalicelib.media import MediaStore
 from chalicelib.queues import Queues, Schedules
-from chalicelib.secrets import SecretVault
+from chalicelib.secrets import DeploymentKeys, DeploymentSecrets, SecretVault
 from chalicelib.services.agent_tools import AgentTools
 from chalicelib.services.conversations import CardActions, InboundProcessor
 from chalicelib.services.customers import Customers
 from chalicelib.services.data_rights import CustomerData
 from chalicelib.services.dead_letters import DeadLetterWatch
 from chalicelib.services.intake import Intake
+from chalicelib.services.media_links import MediaLinks
 from chalicelib.services.ports import (
     Clock,
     IdFactory,
@@ -41,6 +42,7 @@ from chalicelib.store import Store
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.logging.types import LogRecord
+    from mypy_boto3_secretsmanager import SecretsManagerClient
 
     from chalicelib.metrics import CloudWatchMetrics
     from chalicelib.services.checkup import Checkup
@@ -148,11 +150,32 @@ class Container:
         )
 
     @cached_property
+    def secrets_client(self) -> "SecretsManagerClient":
+        """Secrets Manager, for the shops' secrets and the deployment's."""
+        return _aws_client("secretsmanager")
+
+    @cached_property
     def vault(self) -> SecretVault:
         return SecretVault(
-            _aws_client("secretsmanager"),
-            self.settings.secrets_prefix,
-            self.settings.secrets_cache_seconds,
+            self.secrets_client, self.settings.secrets_prefix, self.settings.secrets_cache_seconds
+        )
+
+    @cached_property
+    def deployment(self) -> DeploymentSecrets:
+        settings = self.settings
+        if settings.deployment_secret:
+            return DeploymentSecrets.in_secrets_manager(
+                self.secrets_client,
+                settings.deployment_secret,
+                settings.secrets_cache_seconds,
+            )
+        return DeploymentSecrets.fixed(
+            DeploymentKeys(
+                admin_token=settings.admin_token,
+                slack_signing_secret=settings.slack_signing_secret,
+                slack_client_id=settings.slack_client_id,
+                slack_client_secret=settings.slack_client_secret,
+            )
         )
 
     @cached_property
@@ -246,6 +269,7 @@ class Container:
 
         return SlackInstalls(
             self.settings,
+            self.deployment,
             self.store,
             self.vault,
             ThreadlineInstallationStore(self.store, self.vault),
@@ -258,6 +282,7 @@ class Container:
     def intake(self) -> Intake:
         return Intake(
             self.settings,
+            self.deployment,
             self.store,
             self.vault,
             self.queues,
@@ -338,9 +363,14 @@ class Container:
             self.channel_for,
             self.slack,
             self.media,
+            self.media_links,
             self.clock,
             self.metrics,
         )
+
+    @cached_property
+    def media_links(self) -> MediaLinks:
+        return MediaLinks(self.deployment, self.media, self.settings.public_url, self.clock)
 
     @cached_property
     def metrics(self) -> "CloudWatchMetrics":

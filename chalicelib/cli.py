@@ -592,6 +592,20 @@ def index_customer_data() -> None:
     console.print(f"[green]Indexed[/green] {_counted(indexed, 'item')}.", highlight=False)
 
 
+@app.command("index-shops")
+def index_shops() -> None:
+    """File the shops stored before the shops index (GSI2's SHOPS partition) existed under
+    it, so the daily digests and `shop list` find them: once, after upgrading (a table
+    scan)."""
+    import boto3
+
+    from chalicelib.settings import TABLE_NAME
+    from chalicelib.store import Store
+
+    indexed = Store(boto3.client("dynamodb"), TABLE_NAME, 0).index_shops()
+    console.print(f"[green]Indexed[/green] {_counted(indexed, 'shop')}.", highlight=False)
+
+
 def main() -> None:
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     app()

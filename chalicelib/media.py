@@ -3,14 +3,21 @@
 Keys are `<shop>/inbound/<message key>/<n>-<file name>` (a mail's:
 `<shop>/inbound/<message key>/<SES message id>/<n>-<file name>`, kept on arrival) and
 `<shop>/outbound/<Slack file id>/<file name>`: a retried job writes the same object again.
-A provider fetches an agent's file through a presigned URL valid for a day; a link in a
-customer's text lasts a week (SigV4's longest).
+
+Presigned URLs are signed with the function's session credentials, and stop working when
+that session ends (within hours), whatever they say. That suits a provider: Twilio fetches
+an agent's file and keeps its own copy when it takes the message, seconds after it is
+handed the URL, and the customer gets Twilio's copy. A customer who is sent a link gets one
+to Threadline instead (`chalicelib.domain.media_links`), which lasts the week promised and
+answers with a URL presigned for the moment.
 
 An object of a shop with a retention period is tagged `threadline-retention-days=<days>`;
 the bucket's lifecycle rules (one per allowed period, infra/template.json) expire it.
 """
 
 from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
 
 from chalicelib.channels.base import MediaFile
 
@@ -20,7 +27,8 @@ else:
     S3Client = Any
 
 FOR_PROVIDER_SECONDS = 24 * 3600
-FOR_CUSTOMER_SECONDS = 7 * 24 * 3600
+# A customer's browser follows the redirect at once.
+FOR_REDIRECT_SECONDS = 5 * 60
 RETENTION_TAG = "threadline-retention-days"
 
 
@@ -76,6 +84,17 @@ class MediaStore:
             Key=key,
             Tagging={"TagSet": [{"Key": RETENTION_TAG, "Value": str(retention_days)}]},
         )
+
+    def exists(self, key: str) -> bool:
+        """Whether the object is still there (not erased, not expired). S3 answers 404 for a
+        missing key only to a caller who may list the bucket; others get 403."""
+        try:
+            self._client.head_object(Bucket=self._bucket, Key=key)
+        except ClientError as error:
+            if error.response["Error"]["Code"] in ("404", "NoSuchKey"):
+                return False
+            raise
+        return True
 
     def share(self, key: str, seconds: int = FOR_PROVIDER_SECONDS) -> str:
         return str(

@@ -1,23 +1,42 @@
-"""Shops' secrets (Slack bot token, Twilio auth token) in AWS Secrets Manager.
+"""Secrets in AWS Secrets Manager: the shops' and the deployment's own.
 
-One secret per shop, a JSON document, named `<prefix><shop id>`. Reads go through
-powertools Parameters, so a warm Lambda fetches each shop's secrets once per cache period;
-nothing here ever logs or returns a secret's value in plain text.
+One secret per shop (Slack bot token, Twilio auth token), a JSON document named
+`<prefix><shop id>`; and one for the deployment (the admin token, the Slack app's signing
+and client secrets), named by THREADLINE_DEPLOYMENT_SECRET. Reads go through powertools
+Parameters, so a warm Lambda fetches each once per cache period; nothing here ever logs or
+returns a secret's value in plain text.
 """
 
+import hashlib
+import hmac
 import json
-from typing import TYPE_CHECKING, Any
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
-from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+from aws_lambda_powertools.utilities.parameters.exceptions import (
+    GetParameterError,
+    TransformParameterError,
+)
 from botocore.exceptions import ClientError
+from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
+from chalicelib.domain.errors import Forbidden, Retryable, Unauthorized
 from chalicelib.domain.shop import ShopSecrets
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
 else:
     SecretsManagerClient = Any
+
+logger = Logger(service="threadline", child=True)
+
+# A refused check re-reads the deployment's secret at most this often, so forged requests
+# cannot turn into a stream of reads.
+REFRESH_AFTER_REFUSAL_SECONDS = 10.0
+T = TypeVar("T")
 
 
 class SecretVault:
@@ -111,3 +130,88 @@ def _document(secrets: ShopSecrets) -> str:
             if value is not None
         }
     )
+
+
+class DeploymentKeys(BaseModel):
+    """The deployment's secret document. The stack generates the admin token; the operator
+    fills in the Slack app's values (docs/DEPLOY.md). Unknown fields are ignored."""
+
+    model_config = ConfigDict(frozen=True)
+
+    admin_token: SecretStr = SecretStr("")
+    slack_signing_secret: SecretStr = SecretStr("")
+    slack_client_id: str = ""
+    slack_client_secret: SecretStr = SecretStr("")
+
+    def media_link_key(self) -> bytes | None:
+        """The key that signs customers' media links, derived from the admin token (one-way:
+        a link gives nothing of the token away); None without a token, so no link is ever
+        signed with a key anyone could compute. A new admin token ends the links it signed."""
+        token = self.admin_token.get_secret_value()
+        if not token:
+            return None
+        return hmac.new(token.encode("utf-8"), b"threadline media links", hashlib.sha256).digest()
+
+
+class DeploymentSecrets:
+    """The deployment's secrets as a warm container knows them: read once, kept for the cache
+    period, and read again at once when a check against them fails (a value rotated through
+    Secrets Manager is accepted from its first request)."""
+
+    def __init__(
+        self,
+        read: Callable[[bool], DeploymentKeys],
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._read = read
+        self._monotonic = monotonic
+        self._refreshed_at: float | None = None
+
+    @classmethod
+    def fixed(cls, keys: DeploymentKeys) -> "DeploymentSecrets":
+        """Values given in the settings (tests, a laptop without a deployment secret)."""
+        return cls(lambda fresh: keys)
+
+    @classmethod
+    def in_secrets_manager(
+        cls, client: SecretsManagerClient, name: str, cache_seconds: int
+    ) -> "DeploymentSecrets":
+        provider = SecretsProvider(boto3_client=client)
+
+        def read(fresh: bool) -> DeploymentKeys:
+            try:
+                document = provider.get(
+                    name, max_age=cache_seconds, transform="json", force_fetch=fresh
+                )
+            except (GetParameterError, TransformParameterError) as error:
+                logger.error("deployment secret unreadable", exception_name=type(error).__name__)
+                raise Retryable("the deployment's secret is unavailable") from error
+            try:
+                return DeploymentKeys.model_validate(document)
+            except ValidationError as error:
+                # Field names only: the values are secrets.
+                fields = sorted({".".join(map(str, e["loc"])) for e in error.errors()})
+                logger.error("deployment secret unreadable", fields=fields)
+                raise Retryable("the deployment's secret is unavailable") from error
+
+        return cls(read)
+
+    def current(self) -> DeploymentKeys:
+        return self._read(False)
+
+    def checked(self, check: Callable[[DeploymentKeys], T]) -> T:
+        """`check(keys)`; a refusal (Forbidden, Unauthorized) is checked once more against
+        the secret read afresh, if it changed."""
+        keys = self.current()
+        try:
+            return check(keys)
+        except (Forbidden, Unauthorized):
+            now = self._monotonic()
+            last = self._refreshed_at
+            if last is not None and now - last < REFRESH_AFTER_REFUSAL_SECONDS:
+                raise
+            self._refreshed_at = now
+            fresh = self._read(True)
+            if fresh == keys:
+                raise
+            return check(fresh)

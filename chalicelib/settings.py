@@ -4,6 +4,12 @@ Environment variables are read when `Settings.from_environ()` is called (by the 
 root, on first use), never at import: chalice imports app.py when packaging, and its test
 client sets environment variables only for the duration of a call. Resource names that
 decorators need at import time are plain constants, shared with infra/template.json.
+
+The deployment's own secrets (the admin token, the Slack app's signing and client secrets)
+live in one Secrets Manager secret, which THREADLINE_DEPLOYMENT_SECRET names and
+`chalicelib.secrets.DeploymentSecrets` reads; nothing secret sits in the environment of a
+deployed function. Without that name (tests, a laptop) they come from the environment
+variables below, as `Settings` fields.
 """
 
 import os
@@ -31,14 +37,27 @@ EMAIL_EVENTS_TOPIC = "threadline-email-events"
 # The same for the SES delivery events handler.
 FAILED_EMAIL_EVENTS_QUEUE = "threadline-email-events-dlq"
 SECRETS_PREFIX = "threadline/shops/"
+# The deployment's secret, as the stack creates it (infra/template.json) and
+# .chalice/config.json names it.
+DEPLOYMENT_SECRET = "threadline/deployment"
+# The environment variables that carry secret values, by field: for running without the
+# deployment secret only (tests, a laptop). A deployed function's environment has none.
+SECRET_VARIABLES = {
+    "admin_token": "THREADLINE_ADMIN_TOKEN",
+    "slack_signing_secret": "SLACK_SIGNING_SECRET",
+    "slack_client_secret": "SLACK_CLIENT_SECRET",
+}
 
 
 class Settings(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     public_url: str
-    admin_token: SecretStr
-    slack_signing_secret: SecretStr
+    # The Secrets Manager secret holding the admin token and the Slack app's credentials;
+    # unset, the four fields below are those values.
+    deployment_secret: str = ""
+    admin_token: SecretStr = SecretStr("")
+    slack_signing_secret: SecretStr = SecretStr("")
     # The Slack app's OAuth credentials, for "Add to Slack"; unset turns installs off.
     slack_client_id: str = ""
     slack_client_secret: SecretStr = SecretStr("")
@@ -53,6 +72,8 @@ class Settings(BaseModel):
     media_bucket: str = ""
     secrets_prefix: str = SECRETS_PREFIX
     shop_cache_seconds: int = 60
+    # How long a warm container trusts a secret it read (a shop's, the deployment's) before
+    # reading it again: a rotated-out value stops working within this time.
     secrets_cache_seconds: int = 300
     retry_base_seconds: float = 10.0
     # How long an SLA target minute lasts: 60, or a second or two to demo escalations.
@@ -63,13 +84,12 @@ class Settings(BaseModel):
         env = os.environ if environ is None else environ
         values: dict[str, object] = {
             "public_url": env.get("THREADLINE_PUBLIC_URL", "").rstrip("/"),
-            "admin_token": env.get("THREADLINE_ADMIN_TOKEN", ""),
-            "slack_signing_secret": env.get("SLACK_SIGNING_SECRET", ""),
         }
         optional = {
+            "deployment_secret": "THREADLINE_DEPLOYMENT_SECRET",
+            **SECRET_VARIABLES,
             "slack_api_url": "SLACK_API_URL",
             "slack_client_id": "SLACK_CLIENT_ID",
-            "slack_client_secret": "SLACK_CLIENT_SECRET",
             "twilio_api_url": "TWILIO_API_URL",
             "table_name": "THREADLINE_TABLE",
             "secrets_prefix": "THREADLINE_SECRETS_PREFIX",

@@ -5,7 +5,8 @@ index):
 
 | pattern                                | PK / GSI1PK                         | SK / GSI1SK      |
 |----------------------------------------|-------------------------------------|------------------|
-| shop config by id (all: a scan)        | SHOP#{shop}                         | SHOP             |
+| shop config by id                      | SHOP#{shop}                         | SHOP             |
+| ... every shop (digests, listings)     | GSI2: SHOPS                         | {shop}           |
 | a shop deleted a moment ago (its id    | SHOP#{shop}                         | DELETED          |
 | waits till no container caches it)     |                                     |                  |
 | shop by inbound address (number, email)| ADDRESS#{address}                   | ADDRESS          |
@@ -50,6 +51,12 @@ discarded), and a shop's deletion finds everything its customers left, their pro
 GSI2 projects keys only; its readers fetch the items themselves, consistently. Messages and
 profiles stored before GSI2 existed lack its keys: `threadline index-customer-data`
 (`Store.index_customer_data`) files them.
+
+Every shop item is filed under GSI2's `SHOPS` partition, so listing the shops (the hourly
+digest, the admin listing) queries that partition and reads the configs it names, however
+many conversations and messages the table holds; no function scans the table. Shops stored
+before the partition existed lack its keys: `threadline index-shops` (`Store.index_shops`)
+files them.
 
 Reports read a period of a shop's conversations with one key condition on the
 CONVERSATIONS partition (`GSI1SK BETWEEN start AND end`), following every page: the sort
@@ -334,6 +341,14 @@ def _profiles_partition(shop_id: str) -> str:
     return f"SHOP#{shop_id}#PROFILES"
 
 
+# Every shop, in GSI2 (keys only): shop ids sort the partition.
+SHOPS_PARTITION = "SHOPS"
+
+
+def _shop_index_keys(shop_id: str) -> Item:
+    return {"GSI2PK": SHOPS_PARTITION, "GSI2SK": shop_id}
+
+
 def _profile_index_keys(shop_id: str, customer_id: str) -> Item:
     return {"GSI2PK": _profiles_partition(shop_id), "GSI2SK": customer_id}
 
@@ -440,6 +455,7 @@ class Store:
                         **shop_key(shop.shop_id),
                         **_to_attributes(
                             {"config": shop.model_dump_json()}
+                            | _shop_index_keys(shop.shop_id)
                             | (
                                 {"GSI1PK": f"TEAM#{shop.slack.team_id}", "GSI1SK": shop.shop_id}
                                 if shop.slack
@@ -530,18 +546,17 @@ class Store:
         return datetime.fromtimestamp(until, UTC) if until > now.timestamp() else None
 
     def shops(self) -> list[Shop]:
-        """Every shop (an operator's listing: a scan, which a few thousand shops afford)."""
-        paginator = self._client.get_paginator("scan")
+        """Every shop: the SHOPS partition of GSI2 (keys only), then the configs it names
+        (read consistently; a shop deleted in between is left out)."""
+        paginator = self._client.get_paginator("query")
         pages = paginator.paginate(
             TableName=self._table,
-            FilterExpression="SK = :shop AND begins_with(PK, :prefix)",
-            ExpressionAttributeValues=_to_attributes({":shop": "SHOP", ":prefix": "SHOP#"}),
+            IndexName="GSI2",
+            KeyConditionExpression="GSI2PK = :pk",
+            ExpressionAttributeValues=_to_attributes({":pk": SHOPS_PARTITION}),
         )
-        found = [
-            Shop.model_validate_json(str(_from_attributes(item)["config"]))
-            for page in pages
-            for item in page.get("Items", [])
-        ]
+        keys = [{"PK": i["PK"], "SK": i["SK"]} for page in pages for i in page.get("Items", [])]
+        found = [Shop.model_validate_json(str(item["config"])) for item in self._read_all(keys)]
         return sorted(found, key=lambda shop: shop.shop_id)
 
     def shops_of_team(self, team_id: str) -> list[Shop]:
@@ -1010,6 +1025,39 @@ class Store:
                         Key=_stored_key(item),
                         UpdateExpression="SET GSI2PK = :pk, GSI2SK = :sk",
                         # Erased meanwhile: nothing to bring back.
+                        ConditionExpression="attribute_exists(PK)",
+                        ExpressionAttributeValues=_to_attributes(
+                            {":pk": keys["GSI2PK"], ":sk": keys["GSI2SK"]}
+                        ),
+                    )
+                except ClientError as error:
+                    if not _condition_failed(error):
+                        raise
+                    continue
+                indexed += 1
+        return indexed
+
+    def index_shops(self) -> int:
+        """Files the shops stored before the SHOPS partition existed under it (a scan of the
+        whole table, run once by an operator after upgrading); returns how many."""
+        paginator = self._client.get_paginator("scan")
+        pages = paginator.paginate(
+            TableName=self._table,
+            FilterExpression="SK = :shop AND begins_with(PK, :prefix) "
+            "AND attribute_not_exists(GSI2PK)",
+            ProjectionExpression="PK, SK",
+            ExpressionAttributeValues=_to_attributes({":shop": "SHOP", ":prefix": "SHOP#"}),
+        )
+        indexed = 0
+        for page in pages:
+            for item in map(_from_attributes, page.get("Items", [])):
+                keys = _shop_index_keys(str(item["PK"]).removeprefix("SHOP#"))
+                try:
+                    self._client.update_item(
+                        TableName=self._table,
+                        Key=_stored_key(item),
+                        UpdateExpression="SET GSI2PK = :pk, GSI2SK = :sk",
+                        # Deleted meanwhile: nothing to bring back.
                         ConditionExpression="attribute_exists(PK)",
                         ExpressionAttributeValues=_to_attributes(
                             {":pk": keys["GSI2PK"], ":sk": keys["GSI2SK"]}

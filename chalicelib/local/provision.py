@@ -7,8 +7,9 @@ as are alarms and log groups, which mean nothing without CloudWatch, SES's rules
 configuration set, which the local SMTP server and SES stand-in replace, and the settings
 of chalice's functions (the SNS-triggered ones' on-failure destinations) and of API
 Gateway's account, which exist only in AWS.
-moto's CloudFormation cannot create schedule groups: they are created through the
-Scheduler API instead. Nor SES receipt rule sets: given an SES client, the template's rule
+moto's CloudFormation cannot create schedule groups or secrets: they are created through
+their APIs instead, a secret's generated value as Secrets Manager would generate it. Nor SES
+receipt rule sets: given an SES client, the template's rule
 set is created through the API and made active, its rules with their names and recipients
 but no actions (the local SMTP server does what they do), so that `threadline doctor` finds
 the emulator's account set up as a deployed one.
@@ -16,6 +17,8 @@ the emulator's account set up as a deployed one.
 
 import contextlib
 import json
+import secrets
+import string
 import time
 from pathlib import Path
 from typing import Any
@@ -40,7 +43,9 @@ NOT_LOCAL = frozenset(
         "AWS::ApiGateway::Account",
     }
 )
-BY_API = "AWS::Scheduler::ScheduleGroup"
+SCHEDULE_GROUP = "AWS::Scheduler::ScheduleGroup"
+SECRET = "AWS::SecretsManager::Secret"
+BY_API = frozenset({SCHEDULE_GROUP, SECRET})
 RULE_SET = "AWS::SES::ReceiptRuleSet"
 RULE = "AWS::SES::ReceiptRule"
 
@@ -50,18 +55,37 @@ def standalone_template(path: Path = TEMPLATE) -> dict[str, Any]:
     template["Resources"] = {
         name: resource
         for name, resource in template["Resources"].items()
-        if resource.get("Type", "AWS::CloudWatch::Alarm") not in NOT_LOCAL | {BY_API}
+        if resource.get("Type", "AWS::CloudWatch::Alarm") not in NOT_LOCAL | BY_API
     }
     return template
 
 
-def schedule_groups(path: Path = TEMPLATE) -> list[str]:
+def _properties_of(kind: str, path: Path) -> list[dict[str, Any]]:
     template: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return [
-        resource["Properties"]["Name"]
+        resource["Properties"]
         for resource in template["Resources"].values()
-        if resource.get("Type") == BY_API
+        if resource.get("Type") == kind
     ]
+
+
+def schedule_groups(path: Path = TEMPLATE) -> list[str]:
+    return [properties["Name"] for properties in _properties_of(SCHEDULE_GROUP, path)]
+
+
+def secret_documents(path: Path = TEMPLATE) -> dict[str, str]:
+    """Each secret's name and first value: its GenerateSecretString's template with the
+    generated key filled in (letters and digits, as the template asks)."""
+    alphabet = string.ascii_letters + string.digits
+    documents = {}
+    for properties in _properties_of(SECRET, path):
+        generate = properties["GenerateSecretString"]
+        document = json.loads(generate["SecretStringTemplate"])
+        document[generate["GenerateStringKey"]] = "".join(
+            secrets.choice(alphabet) for _ in range(int(generate["PasswordLength"]))
+        )
+        documents[properties["Name"]] = json.dumps(document)
+    return documents
 
 
 def receipt_rule_sets(path: Path = TEMPLATE) -> dict[str, list[dict[str, Any]]]:
@@ -105,12 +129,19 @@ def _activate_receipt_rules(ses: Any) -> None:
 
 
 def provision(
-    cloudformation: Any, scheduler: Any, ses: Any = None, timeout_seconds: float = 60.0
+    cloudformation: Any,
+    scheduler: Any,
+    secretsmanager: Any,
+    ses: Any = None,
+    timeout_seconds: float = 60.0,
 ) -> dict[str, str]:
     """Deploys the stack (once per emulator) and returns its outputs."""
     for group in schedule_groups():
         with contextlib.suppress(scheduler.exceptions.ConflictException):
             scheduler.create_schedule_group(Name=group)
+    for name, document in secret_documents().items():
+        with contextlib.suppress(secretsmanager.exceptions.ResourceExistsException):
+            secretsmanager.create_secret(Name=name, SecretString=document)
     if ses is not None:
         _activate_receipt_rules(ses)
     body = json.dumps(standalone_template())

@@ -1,5 +1,6 @@
 """Starts and stops the whole local stack in one process."""
 
+import json
 import os
 import sys
 from dataclasses import dataclass, field
@@ -8,6 +9,7 @@ from typing import Any, TextIO
 
 from chalicelib.local.pump import SchedulePump, pumps_for, sns_pumps_for, tickers_for
 from chalicelib.settings import (
+    DEPLOYMENT_SECRET,
     EMAIL_EVENTS_TOPIC,
     INBOUND_MAIL_TOPIC,
     SCHEDULE_GROUP,
@@ -18,6 +20,15 @@ PROJECT_DIR = Path(__file__).resolve().parents[2]
 LOCAL_REGION = "us-east-1"
 LOCAL_ADMIN_TOKEN = "local-admin-token"
 LOCAL_SIGNING_SECRET = "local-slack-signing-secret"
+# The deployment secret's fields as the local stack fills them in: from these variables
+# when the caller sets them, else these values.
+LOCAL_DEPLOYMENT_SECRET = {
+    "admin_token": ("THREADLINE_ADMIN_TOKEN", LOCAL_ADMIN_TOKEN),
+    "slack_signing_secret": ("SLACK_SIGNING_SECRET", LOCAL_SIGNING_SECRET),
+    "slack_client_id": ("SLACK_CLIENT_ID", ""),
+    "slack_client_secret": ("SLACK_CLIENT_SECRET", ""),
+}
+LOCAL_DEPLOYMENT_SECRET_VARIABLES = {name for name, _ in LOCAL_DEPLOYMENT_SECRET.values()}
 
 
 @dataclass
@@ -66,32 +77,47 @@ class LocalStack:
             "AWS_ACCESS_KEY_ID": "local",
             "AWS_SECRET_ACCESS_KEY": "local",
             "THREADLINE_PUBLIC_URL": self.api_url,
-            "THREADLINE_ADMIN_TOKEN": LOCAL_ADMIN_TOKEN,
-            "SLACK_SIGNING_SECRET": LOCAL_SIGNING_SECRET,
             "POWERTOOLS_SERVICE_NAME": "threadline",
             "POWERTOOLS_LOG_LEVEL": "WARNING",
         }
         # What the caller's environment sets wins (real tokens, a tunnel's public URL).
+        given = {**os.environ, **options.environ}
         env.update({name: os.environ[name] for name in env if name in os.environ})
-        env.update(options.environ)
+        env.update(
+            {k: v for k, v in options.environ.items() if k not in LOCAL_DEPLOYMENT_SECRET_VARIABLES}
+        )
         env["SLACK_API_URL"] = slack_url
         env["TWILIO_API_URL"] = twilio_url
         # boto3's own per-service endpoint: sending mail goes to the SES stand-in.
         env["AWS_ENDPOINT_URL_SESV2"] = ses_url
+        # As in AWS, the functions' environment names the deployment's secret, which holds
+        # the admin token and the Slack app's values.
+        env["THREADLINE_DEPLOYMENT_SECRET"] = DEPLOYMENT_SECRET
         os.environ.update(env)
+        deployment = {
+            field: given.get(name, default)
+            for field, (name, default) in LOCAL_DEPLOYMENT_SECRET.items()
+        }
 
         import boto3
 
         from chalicelib.local.provision import provision
 
+        secretsmanager = boto3.client("secretsmanager")
         outputs = provision(
-            boto3.client("cloudformation"), boto3.client("scheduler"), boto3.client("ses")
+            boto3.client("cloudformation"),
+            boto3.client("scheduler"),
+            secretsmanager,
+            boto3.client("ses"),
+        )
+        secretsmanager.put_secret_value(
+            SecretId=DEPLOYMENT_SECRET, SecretString=json.dumps(deployment)
         )
         os.environ.setdefault("THREADLINE_MEDIA_BUCKET", outputs["MediaBucketName"])
         self._start_api()
         self._start_pumps()
         self._start_smtp(os.environ["THREADLINE_MEDIA_BUCKET"])
-        self._print_banner(env, aws_url)
+        self._print_banner(env, deployment["admin_token"], aws_url)
 
     def _check_ports_free(self) -> None:
         import socket
@@ -242,8 +268,7 @@ class LocalStack:
         schedules.start()
         self._stoppers.append(schedules.stop)
 
-    def _print_banner(self, env: dict[str, str], aws_url: str) -> None:
-        admin_token = env["THREADLINE_ADMIN_TOKEN"]
+    def _print_banner(self, env: dict[str, str], admin_token: str, aws_url: str) -> None:
         if admin_token != LOCAL_ADMIN_TOKEN:
             admin_token = "(THREADLINE_ADMIN_TOKEN from your environment)"
         lines = [

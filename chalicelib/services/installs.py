@@ -26,7 +26,7 @@ from chalicelib.domain.conversation import Channel
 from chalicelib.domain.errors import BadRequest, Conflict, Forbidden, NotFound
 from chalicelib.domain.outside_input import whole_number
 from chalicelib.domain.shop import Shop, SlackConfig
-from chalicelib.secrets import SecretVault
+from chalicelib.secrets import DeploymentKeys, DeploymentSecrets, SecretVault
 from chalicelib.services.ports import Clock, SlackFactory
 from chalicelib.settings import Settings
 from chalicelib.store import Store
@@ -57,6 +57,16 @@ def state_in_cookies(header: str) -> str | None:
         if name.strip() == STATE_COOKIE and _STATE_VALUE.fullmatch(value.strip()):
             return value.strip()
     return None
+
+
+def _installs_configured(keys: DeploymentKeys) -> bool:
+    return bool(keys.slack_client_id and keys.slack_client_secret.get_secret_value())
+
+
+def _signature(keys: DeploymentKeys, shop_id: str, expires: str) -> str:
+    """An install link's signature, keyed with the Slack app's client secret."""
+    key = keys.slack_client_secret.get_secret_value().encode("utf-8")
+    return hmac.new(key, f"{shop_id}:{expires}".encode(), hashlib.sha256).hexdigest()
 
 
 class ThreadlineInstallationStore(InstallationStore):
@@ -145,6 +155,7 @@ class SlackInstalls:
     def __init__(
         self,
         settings: Settings,
+        deployment: DeploymentSecrets,
         store: Store,
         vault: SecretVault,
         installations: InstallationStore,
@@ -153,6 +164,7 @@ class SlackInstalls:
         exchange: Exchange = exchange_code,
     ) -> None:
         self._settings = settings
+        self._deployment = deployment
         self._store = store
         self._vault = vault
         self._installations = installations
@@ -164,28 +176,30 @@ class SlackInstalls:
     def _redirect_uri(self) -> str:
         return f"{self._settings.public_url}/slack/oauth_redirect"
 
-    def _signature(self, shop_id: str, expires: str) -> str:
-        key = self._settings.slack_client_secret.get_secret_value().encode("utf-8")
-        return hmac.new(key, f"{shop_id}:{expires}".encode(), hashlib.sha256).hexdigest()
-
     def install_link(self, shop_id: str) -> str | None:
         """The shop's "Add to Slack" link; None while the app has no OAuth credentials."""
-        if not (self._settings.slack_client_id and self._settings.slack_client_secret):
+        keys = self._deployment.current()
+        if not _installs_configured(keys):
             return None
         expires = str(int((self._clock() + INSTALL_LINK_LIFETIME).timestamp()))
-        query = urlencode(
-            {"shop": shop_id, "expires": expires, "signature": self._signature(shop_id, expires)}
-        )
+        signature = _signature(keys, shop_id, expires)
+        query = urlencode({"shop": shop_id, "expires": expires, "signature": signature})
         return f"{self._settings.public_url}/slack/install?{query}"
 
     def start(self, query: dict[str, str]) -> tuple[str, str]:
         """Checks an install link; returns Slack's consent URL and the state to bind."""
-        if self.install_link("-") is None:
-            raise NotFound("Slack installs are not configured")
         shop_id, expires = query.get("shop", ""), query.get("expires", "")
-        valid = _same(query.get("signature", ""), self._signature(shop_id, expires))
+
+        def signed(keys: DeploymentKeys) -> DeploymentKeys:
+            if not _installs_configured(keys):
+                raise NotFound("Slack installs are not configured")
+            if not _same(query.get("signature", ""), _signature(keys, shop_id, expires)):
+                raise Forbidden("this install link is not valid")
+            return keys
+
+        keys = self._deployment.checked(signed)
         expires_at = whole_number(expires)
-        if not valid or expires_at is None:
+        if expires_at is None:
             raise Forbidden("this install link is not valid")
         now = self._clock()
         if expires_at < now.timestamp():
@@ -195,7 +209,7 @@ class SlackInstalls:
         state = secrets.token_urlsafe(24)
         self._store.issue_oauth_state(state, shop_id, now + STATE_LIFETIME)
         consent = authorize_url(
-            self._settings.slack_api_url, self._settings.slack_client_id, state, self._redirect_uri
+            self._settings.slack_api_url, keys.slack_client_id, state, self._redirect_uri
         )
         return consent, state
 
@@ -214,10 +228,11 @@ class SlackInstalls:
         shop_id = self._store.consume_oauth_state(state, self._clock())
         if shop_id is None:
             raise Forbidden("this install has expired or was already completed")
+        keys = self._deployment.current()
         installation = self._exchange(
             self._settings.slack_api_url,
-            self._settings.slack_client_id,
-            self._settings.slack_client_secret.get_secret_value(),
+            keys.slack_client_id,
+            keys.slack_client_secret.get_secret_value(),
             code,
             self._redirect_uri,
         )

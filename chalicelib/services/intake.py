@@ -29,7 +29,7 @@ from chalicelib.domain.conversation import CannedReply, InboundStatus, ReplyRevi
 from chalicelib.domain.errors import Forbidden, NotFound, Retryable
 from chalicelib.domain.shop import Shop, ShopSecrets, is_shop_id
 from chalicelib.queues import Queues
-from chalicelib.secrets import SecretVault
+from chalicelib.secrets import DeploymentSecrets, SecretVault
 from chalicelib.services.agent_tools import AgentTools
 from chalicelib.services.ports import Clock
 from chalicelib.settings import Settings
@@ -46,6 +46,7 @@ class Intake:
     def __init__(
         self,
         settings: Settings,
+        deployment: DeploymentSecrets,
         store: Store,
         vault: SecretVault,
         queues: Queues,
@@ -54,6 +55,7 @@ class Intake:
         clock: Clock,
     ) -> None:
         self._settings = settings
+        self._deployment = deployment
         self._tools = tools
         self._store = store
         self._vault = vault
@@ -138,9 +140,16 @@ class Intake:
         except AWS_ERRORS as error:
             raise Retryable("status not queued") from error
 
+    def _verify_slack(self, request: WebhookRequest) -> None:
+        """Slack's signature, checked against the signing secret read afresh if the cached
+        one refuses it (the secret was regenerated)."""
+        self._deployment.checked(
+            lambda keys: verify_request(request, keys.slack_signing_secret.get_secret_value())
+        )
+
     def slack_event(self, request: WebhookRequest) -> str | None:
         """Returns the challenge to echo for Slack's URL check, None otherwise."""
-        verify_request(request, self._settings.slack_signing_secret.get_secret_value())
+        self._verify_slack(request)
         event = parse_event(request.body)
         if isinstance(event, UrlVerification):
             return event.challenge
@@ -162,7 +171,7 @@ class Intake:
         """A button pressed on a conversation card, a message shortcut, or the canned-response
         modal submitted: verified, then queued (the modal opened at once). Returns what to
         answer Slack with, if anything: the modal's errors."""
-        verify_request(request, self._settings.slack_signing_secret.get_secret_value())
+        self._verify_slack(request)
         interaction = parse_interaction(request.body)
         if isinstance(interaction, IgnoredEvent):
             logger.debug("slack interaction ignored", why=interaction.why)
@@ -182,7 +191,7 @@ class Intake:
 
     def slack_command(self, request: WebhookRequest) -> dict[str, object]:
         """`/threadline …`: answered at once, to the agent alone."""
-        verify_request(request, self._settings.slack_signing_secret.get_secret_value())
+        self._verify_slack(request)
         command = parse_command(request.body)
         try:
             return self._tools.command(command)

@@ -74,6 +74,14 @@ class MediaPort(Protocol):
     def holds(self, url: str) -> bool: ...
 
 
+class SharedFiles(Protocol):
+    """The media bucket as customers' links reach it."""
+
+    def exists(self, key: str) -> bool: ...
+
+    def share(self, key: str, seconds: int = ...) -> str: ...
+
+
 class InboundQueue(Protocol):
     def send_inbound(self, message: InboundMessage | ShopMessage) -> None: ...
 

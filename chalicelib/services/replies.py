@@ -55,9 +55,9 @@ from chalicelib.domain.slack_view import (
     window_closed_note,
     window_template_note,
 )
-from chalicelib.media import FOR_CUSTOMER_SECONDS
 from chalicelib.secrets import SecretVault
 from chalicelib.services.changes import change_conversation, draw_card
+from chalicelib.services.media_links import MediaLinks
 from chalicelib.services.ports import (
     ChannelRouter,
     Clock,
@@ -84,12 +84,14 @@ class ReplyDispatcher:
         channels: ChannelRouter,
         slack: SlackFactory,
         media: MediaPort,
+        links: MediaLinks,
         clock: Clock,
         metrics: MetricsPort,
     ) -> None:
         self._settings = settings
         self._metrics = metrics
         self._media = media
+        self._links = links
         self._store = store
         self._vault = vault
         self._channels = channels
@@ -424,7 +426,7 @@ class ReplyDispatcher:
             if len(keys) < capacity:
                 keys.append(key)
             else:
-                links.append(f"{file.name}: {self._media.share(key, FOR_CUSTOMER_SECONDS)}")
+                links.append(f"{file.name}: {self._links.link(shop.shop_id, key)}")
         return tuple(keys), links, refused
 
     def _interrupted_send(

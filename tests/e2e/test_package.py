@@ -4,8 +4,11 @@ passes with zero errors; it encrypts data at rest, alarms on every function's er
 every dead-letter queue, grants no wildcard action, creates things in the order they need,
 and keeps what must outlive it. Its bundle holds every runtime dependency (the AWS SDK the
 tests ran with and the time zone database included), runs on Python 3.13, and stays within
-its size budget."""
+its size budget. No secret value is in the chalice config, the template or the stack: the
+functions are told the name of the deployment's secret, which the stack creates and only
+they may read."""
 
+import fnmatch
 import importlib.metadata
 import json
 import os
@@ -19,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from chalicelib.settings import DEPLOYMENT_SECRET, SECRET_VARIABLES
 from tests.e2e.conftest import PROJECT_DIR
 from tests.iam import Access, allows, listed
 
@@ -476,3 +480,81 @@ def test_every_function_is_given_the_media_bucket(packaged: Path) -> None:
     assert {
         name: variables.get("THREADLINE_MEDIA_BUCKET") for name, variables in functions.items()
     } == {name: {"Ref": "MediaBucket"} for name in functions}
+
+
+def environments(config: dict[str, Any]) -> list[dict[str, str]]:
+    """Every block of environment variables in a chalice config: the app's, each stage's,
+    each function's in each stage."""
+    stages = list(config.get("stages", {}).values())
+    functions = [f for stage in stages for f in stage.get("lambda_functions", {}).values()]
+    return [block.get("environment_variables", {}) for block in (config, *stages, *functions)]
+
+
+def test_no_secret_value_is_in_the_config_the_template_or_the_stack(packaged: Path) -> None:
+    secret_variables = set(SECRET_VARIABLES.values())
+    # Given what is tracked: the chalice config and the template merged into the stack
+    config = json.loads((PROJECT_DIR / ".chalice" / "config.json").read_text())
+    template = json.loads((PROJECT_DIR / "infra" / "template.json").read_text())
+    # Then no environment of the config carries a secret's value ...
+    assert [sorted(secret_variables & set(block)) for block in environments(config)] == [
+        [] for _ in environments(config)
+    ]
+    # ... and every function of the stack is told only the deployment secret's name
+    found = resources(packaged)
+    functions = {
+        name: r["Properties"]["Environment"]["Variables"]
+        for name, r in found.items()
+        if r["Type"] == "AWS::Serverless::Function"
+    }
+    assert len(functions) == 9
+    for variables in functions.values():
+        assert secret_variables & set(variables) == set()
+        assert variables["THREADLINE_DEPLOYMENT_SECRET"] == DEPLOYMENT_SECRET
+    # ... a secret the stack creates with its admin token generated, leaving the Slack
+    # app's values for the operator: no value of it is in the template or the stack
+    for resources_of in (template["Resources"], found):
+        [secret] = [
+            r for r in resources_of.values() if r.get("Type") == "AWS::SecretsManager::Secret"
+        ]
+        properties = secret["Properties"]
+        assert properties["Name"] == DEPLOYMENT_SECRET
+        assert "SecretString" not in properties
+        generated = properties["GenerateSecretString"]
+        assert generated["GenerateStringKey"] == "admin_token"
+        assert generated["PasswordLength"] >= 32
+        assert json.loads(generated["SecretStringTemplate"]) == {
+            "slack_signing_secret": "",
+            "slack_client_id": "",
+            "slack_client_secret": "",
+        }
+
+
+def reaches(statement: dict[str, Any], arn: str) -> bool:
+    """Whether an IAM statement's resources match the ARN (IAM's `*` and `?` as fnmatch's)."""
+    listed = statement["Resource"]
+    resources = listed if isinstance(listed, list) else [listed]
+    return any(isinstance(r, str) and fnmatch.fnmatchcase(arn, r) for r in resources)
+
+
+def test_the_functions_may_read_the_deployment_secret_and_nothing_else_may_reach_it(
+    packaged: Path,
+) -> None:
+    # Given the secret's ARN as Secrets Manager makes it (its name and 6 random characters)
+    arn = f"arn:aws:secretsmanager:eu-west-1:123456789012:secret:{DEPLOYMENT_SECRET}-AbC123"
+    statements = [
+        statement
+        for r in resources(packaged).values()
+        if r["Type"] == "AWS::IAM::Role"
+        for policy in r["Properties"].get("Policies", [])
+        for statement in policy["PolicyDocument"]["Statement"]
+    ]
+    # When the roles' statements that reach it are looked up
+    reaching = [statement for statement in statements if reaches(statement, arn)]
+    # Then the functions may read it, and do nothing else to it
+    assert reaching
+    assert {json.dumps(statement["Action"]) for statement in reaching} == {
+        json.dumps(["secretsmanager:GetSecretValue"])
+    }
+    # And a secret whose name only begins the same is out of their reach
+    longer = arn.replace("-AbC123", "-staging-AbC123")
+    assert [statement for statement in statements if reaches(statement, longer)] == []

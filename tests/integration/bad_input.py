@@ -620,3 +620,25 @@ def admin_request(
         ("content type", method in ("PUT", "POST") and not accepts(route_types, content_type)),
     ]
     return Probe(method, path, headers, body, next((why for why, true in reasons if true), None))
+
+
+# What a genuine media link's token may be made of, to change one of its characters to.
+TOKEN_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_."
+
+
+@st.composite
+def media_link(draw: st.DrawFn, genuine_link: Callable[[str, str], str]) -> Probe:
+    """Links to agents' files: made up, genuine with one character changed, or genuine for a
+    file the bucket does not hold."""
+    path = genuine_link("ana", "ana/outbound/F0GONE/nota.pdf").removeprefix(PUBLIC_URL)
+    kind = draw(st.sampled_from(["made up", "altered", "no such file"]))
+    if kind == "no such file":
+        return Probe("GET", path, {}, b"", "the file is not kept")
+    if kind == "altered":
+        token = path.removeprefix("/media/")
+        at = draw(st.integers(0, len(token) - 1))
+        other = draw(st.sampled_from(TOKEN_ALPHABET).filter(lambda c: c != token[at]))
+        altered = f"/media/{token[:at]}{other}{token[at + 1 :]}"
+        return Probe("GET", altered, {}, b"", "an altered link")
+    token = draw(some_text.filter(bool) | st.sampled_from(["a.b", ".", "AAAA.AAAA", "é"]))
+    return Probe("GET", "/media/" + quote(token, safe=""), {}, b"", "a made-up link")

@@ -49,7 +49,11 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     patch_emulator()
     with mock_aws():
-        provision(boto3.client("cloudformation"), boto3.client("scheduler"))
+        provision(
+            boto3.client("cloudformation"),
+            boto3.client("scheduler"),
+            boto3.client("secretsmanager"),
+        )
         yield
 
 

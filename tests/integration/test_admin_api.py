@@ -13,7 +13,7 @@ from pydantic import SecretStr
 
 from app import app
 from chalicelib import bootstrap
-from chalicelib.settings import Settings
+from chalicelib.settings import SECRETS_PREFIX, Settings
 from tests.fakes import FakeSlack, RecordingTwilio
 from tests.integration.conftest import ADMIN, ADMIN_TOKEN, PUBLIC_URL
 from tests.signing import (
@@ -83,7 +83,9 @@ def stored_secret(shop_id: str) -> dict[str, str] | None:
 
 
 def secret_names() -> list[str]:
-    return [s["Name"] for s in aws_client("secretsmanager").list_secrets()["SecretList"]]
+    """The shops' secrets (the deployment's own is there from the start)."""
+    listed = aws_client("secretsmanager").list_secrets()["SecretList"]
+    return [s["Name"] for s in listed if s["Name"].startswith(SECRETS_PREFIX)]
 
 
 def body_of(response: Any) -> Any:

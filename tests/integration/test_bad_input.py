@@ -34,6 +34,7 @@ from tests.integration.bad_input import (
     Route,
     admin_request,
     cursor_of,
+    media_link,
     record,
     slack_event,
     slack_form,
@@ -182,8 +183,9 @@ def routes() -> list[Route]:
     return sorted((method, path) for path, methods in app.routes.items() for method in methods)
 
 
-def strategy_for(route: Route, installs: Any) -> st.SearchStrategy[Probe]:
+def strategy_for(route: Route, container: bootstrap.Container) -> st.SearchStrategy[Probe]:
     method, path = route
+    installs: Any = container.installs
     if path == "/webhooks/twilio/{shop_id}":
         return twilio_webhook(status_callback=False)
     if path == "/webhooks/twilio/{shop_id}/status":
@@ -198,6 +200,8 @@ def strategy_for(route: Route, installs: Any) -> st.SearchStrategy[Probe]:
         return slack_oauth_redirect()
     if path.startswith("/admin/"):
         return admin_request(method, path, tuple(app.routes[path][method].content_types))
+    if path == "/media/{token}":
+        return media_link(container.media_links.link)
     raise LookupError(f"no bad-input strategy for {method} {path}")
 
 
@@ -212,7 +216,7 @@ def log_lines_of_the_run(log_lines: io.StringIO) -> Iterator[io.StringIO]:
 def test_every_route_has_a_bad_input_strategy(container: bootstrap.Container) -> None:
     # A new route without a strategy fails here rather than going unprobed
     for route in routes():
-        assert strategy_for(route, container.installs) is not None
+        assert strategy_for(route, container) is not None
 
 
 @pytest.mark.parametrize("route", routes(), ids=" ".join)
@@ -230,7 +234,7 @@ def test_bad_input_gets_a_4xx_reason_and_changes_nothing(
 ) -> None:
     # Given ana and bob, each with its own Twilio account
     # When a drawn request reaches the route
-    request = data.draw(strategy_for(route, container.installs), label="request")
+    request = data.draw(strategy_for(route, container), label="request")
     # Then it never fails the server, and a refusal is a short reason and no write
     record(route, probe(client, request, slack, twilio))
 

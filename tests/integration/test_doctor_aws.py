@@ -19,7 +19,12 @@ ADDRESS = "ajuda@help.loja.example"
 @pytest.fixture
 def account(aws: None) -> AwsAccount:
     # As the local stack provisions it: the stack, and SES's rule set by API.
-    provision(boto3.client("cloudformation"), boto3.client("scheduler"), boto3.client("ses"))
+    provision(
+        boto3.client("cloudformation"),
+        boto3.client("scheduler"),
+        boto3.client("secretsmanager"),
+        boto3.client("ses"),
+    )
     return AwsAccount()
 
 

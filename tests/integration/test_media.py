@@ -1,15 +1,18 @@
 """Media both ways: customers' attachments kept in S3 and uploaded into the thread; agents'
 files kept in S3 and sent as media where the channel takes it, as links elsewhere."""
 
+import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 import boto3
 import pytest
+import requests
 
 from chalicelib.channels.base import MediaFile
 from tests.fakes import FakeSlack, RecordingTwilio
-from tests.integration.conftest import MEDIA_BUCKET, PUBLIC_URL
+from tests.integration.conftest import MEDIA_BUCKET, PUBLIC_URL, Clock
 from tests.signing import (
     SMS_NUMBER,
     WHATSAPP_NUMBER,
@@ -150,8 +153,8 @@ def test_an_agents_file_with_a_name_longer_than_s3_takes_still_goes(
     assert len(key.encode()) <= 1024
 
 
-def test_files_beyond_what_the_channel_carries_go_as_links(
-    client, thread, run_workers, slack: FakeSlack, twilio: RecordingTwilio
+def test_files_beyond_what_the_channel_carries_go_as_links_that_last_the_week(
+    client, thread, run_workers, slack: FakeSlack, twilio: RecordingTwilio, clock: Clock
 ):
     # Given an SMS conversation from a Brazilian number, which sends no MMS
     thread_ts = thread(CUSTOMER, "+5511912345678", sms="+5511912345678")
@@ -159,17 +162,71 @@ def test_files_beyond_what_the_channel_carries_go_as_links(
     slack.files[file["url_private_download"]] = b"%PDF-1.7"
 
     # When an agent sends only a file
+    sent_at = clock.now = datetime.now(UTC)
     body = slack_thread_reply(thread_ts, "1764000500.000100", "", files=[file])
     client.http.post("/slack/events", headers=_signed(body), body=body)
     run_workers()
 
-    # Then the customer gets a link to it (valid for a week), signed by the agent
+    # Then the customer gets a link to it on Threadline itself (no presigned URL, which the
+    # function's session credentials would end within hours), signed by the agent
     [sent] = twilio.sent
     assert sent.media_urls == ()
     first_line, signature = sent.text.split("\n")
-    assert first_line.startswith("nota.pdf: http")
-    assert "X-Amz-Expires=604800" in first_line
-    assert signature == "— Bia"
+    name, link = first_line.split(": ")
+    assert (name, signature) == ("nota.pdf", "— Bia")
+    assert link.startswith(f"{PUBLIC_URL}/media/")
+    assert "X-Amz" not in link
+    path = link.removeprefix(PUBLIC_URL)
+
+    # And six days later the link still opens the file: a redirect to a URL presigned then,
+    # for the few minutes the redirect needs
+    clock.now = sent_at + timedelta(days=6)
+    opened = client.http.get(path)
+    assert opened.status_code == 302, opened.body
+    assert opened.headers["Cache-Control"] == "no-store"
+    location = opened.headers["Location"]
+    assert urlsplit(location).path.endswith("/ana/outbound/F0PDF/nota.pdf")
+    assert "X-Amz-Expires=300" in location
+    assert requests.get(location, timeout=5).content == b"%PDF-1.7"
+
+    # And a link changed by one character is refused, saying nothing more
+    token = path.removeprefix("/media/")
+    for at in (0, len(token) // 2, len(token) - 1):
+        other = "A" if token[at] != "A" else "B"
+        altered = client.http.get(f"/media/{token[:at]}{other}{token[at + 1 :]}")
+        assert (altered.status_code, json.loads(altered.body)) == (
+            403,
+            {"error": "this link is not valid"},
+        )
+
+    # And eight days later the link has expired
+    clock.now = sent_at + timedelta(days=8)
+    expired = client.http.get(path)
+    assert (expired.status_code, json.loads(expired.body)) == (
+        403,
+        {"error": "this link has expired"},
+    )
+
+
+def test_a_link_to_a_file_erased_since_says_it_is_gone(
+    client, thread, run_workers, slack: FakeSlack, twilio: RecordingTwilio
+):
+    # Given a link sent to a customer
+    thread_ts = thread(CUSTOMER, "+5511912345678", sms="+5511912345678")
+    file = agent_file("F0PDF", "nota.pdf")
+    slack.files[file["url_private_download"]] = b"%PDF-1.7"
+    body = slack_thread_reply(thread_ts, "1764000500.000100", "", files=[file])
+    client.http.post("/slack/events", headers=_signed(body), body=body)
+    run_workers()
+    link = twilio.sent[0].text.split("\n")[0].split(": ")[1]
+    # When its file is erased (the customer's data erased, or its retention over)
+    boto3.client("s3").delete_object(Bucket=MEDIA_BUCKET, Key="ana/outbound/F0PDF/nota.pdf")
+    # Then the link answers 404, naming nothing
+    gone = client.http.get(link.removeprefix(PUBLIC_URL))
+    assert (gone.status_code, json.loads(gone.body)) == (
+        404,
+        {"error": "this file is no longer available"},
+    )
 
 
 def test_a_file_slack_will_not_give_is_reported_and_the_text_still_goes(

@@ -14,6 +14,7 @@ from chalicelib.channels.base import WebhookRequest
 from chalicelib.channels.twilio import TwilioChannel
 from chalicelib.domain.conversation import InboundMessage, InboundStatus
 from chalicelib.domain.shop import Shop, ShopSecrets, SlackConfig, TwilioConfig
+from chalicelib.secrets import DeploymentKeys, DeploymentSecrets
 from chalicelib.services.intake import Intake
 from chalicelib.settings import Settings
 
@@ -75,11 +76,10 @@ class Queue:
 
 
 def intake(messages: Messages, queue: Queue) -> Intake:
-    settings = Settings.model_validate(
-        {"public_url": PUBLIC_URL, "admin_token": "a", "slack_signing_secret": "s"}
-    )
+    settings = Settings.model_validate({"public_url": PUBLIC_URL})
     return Intake(
         settings,
+        DeploymentSecrets.fixed(DeploymentKeys(slack_signing_secret=SecretStr("s"))),
         cast(Any, messages),
         cast(Any, Vault()),
         cast(Any, queue),
