@@ -24,6 +24,7 @@ from chalicelib.domain.errors import Retryable
 from chalicelib.local.pump import SchedulePump, scheduled_event, sns_event
 from chalicelib.queues import Queues
 from chalicelib.settings import (
+    DEPLOYMENT_SECRET,
     INBOUND_QUEUE,
     OUTBOUND_QUEUE,
     SCHEDULE_GROUP,
@@ -43,13 +44,14 @@ from tests.iam import (
     refused,
     resource_matches,
 )
-from tests.integration.conftest import PUBLIC_URL, Clock
+from tests.integration.conftest import ADMIN_TOKEN, MEDIA_BUCKET, PUBLIC_URL, Clock
 from tests.integration.test_auto_replies_flow import SHOP as AUTOMATED
 from tests.integration.test_card_actions import press
 from tests.integration.test_email import SHOP_ADDRESS, mime, received
 from tests.signing import (
     ACCOUNT_SID,
     CHANNEL_ID,
+    SLACK_SIGNING_SECRET,
     SMS_NUMBER,
     TEAM_ID,
     form,
@@ -159,6 +161,32 @@ class CallRecorder:
         return run
 
 
+# The deployment's secret as the operator fills it in: the functions read it, as deployed.
+DEPLOYED_SECRET = {
+    "admin_token": ADMIN_TOKEN,
+    "slack_signing_secret": SLACK_SIGNING_SECRET,
+    "slack_client_id": "",
+    "slack_client_secret": "",
+}
+
+
+@pytest.fixture
+def settings(aws: None) -> Settings:
+    """A function's settings as deployed: the deployment secret's name, none of its values,
+    so every call a deployed function makes for them is made and checked here too."""
+    boto3.client("secretsmanager").put_secret_value(
+        SecretId=DEPLOYMENT_SECRET, SecretString=json.dumps(DEPLOYED_SECRET)
+    )
+    return Settings.from_environ(
+        {
+            "THREADLINE_PUBLIC_URL": PUBLIC_URL,
+            "THREADLINE_DEPLOYMENT_SECRET": DEPLOYMENT_SECRET,
+            "THREADLINE_MEDIA_BUCKET": MEDIA_BUCKET,
+            "THREADLINE_RETRY_BASE_SECONDS": "0",
+        }
+    )
+
+
 @pytest.fixture
 def recorder(
     container: bootstrap.Container,
@@ -196,7 +224,7 @@ def every_flow(
 ) -> None:
     """Every route, event and schedule of the app, each through its paths that touch AWS
     differently: successes, refusals, failures and retries."""
-    admin = {"Authorization": f"Bearer {container.settings.admin_token.get_secret_value()}"}
+    admin = {"Authorization": f"Bearer {DEPLOYED_SECRET['admin_token']}"}
     # Shops created, updated, and refused (rolled back) ...
     # (with response targets, whose alarms are schedules, and automatic replies)
     with_mail = shop_document(
@@ -267,12 +295,17 @@ def every_flow(
     clock.now = datetime.now(UTC) + timedelta(minutes=5)
     app.handler_map["requeue_unprocessed"](scheduled_event("requeue_unprocessed"), None)
     run_workers()
-    # ... an agent reply with a file, its delivery callback ...
+    # ... an agent reply with files, one more than MMS carries (it goes as a link signed
+    # with the deployment's key), its delivery callback ...
     root = slack.roots()[-1]
-    label = "https://files.slack.com/files-pri/T0-F0LABEL/download/label.png"
-    slack.files[label] = b"label"
-    attached = {"id": "F0LABEL", "name": "label.png", "url_private_download": label}
-    body = slack_thread_reply(root.ts, "1764000900.000100", "Chega amanhã", files=[attached])
+    attached = []
+    for n in range(11):
+        label = f"https://files.slack.com/files-pri/T0-F0LABEL{n}/download/label{n}.png"
+        slack.files[label] = b"label"
+        attached.append(
+            {"id": f"F0LABEL{n}", "name": f"label{n}.png", "url_private_download": label}
+        )
+    body = slack_thread_reply(root.ts, "1764000900.000100", "Chega amanhã", files=attached)
     client.http.post("/slack/events", headers=slack_headers(body), body=body)
     run_workers()
     status = {
