@@ -106,6 +106,8 @@ _STARS = re.compile(r"^\s*(?:[⭐★]\uFE0F?\s*){1,5}$")
 
 def score_in(text: str) -> int | None:
     """The rating a message gives, if it is nothing but a rating."""
+    if len(text.strip()) > 32:  # no rating is longer; the patterns backtrack on long blanks
+        return None
     match = _SCORE.match(text)
     if match:
         score = int(match.group(1))
