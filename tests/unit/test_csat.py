@@ -1,3 +1,4 @@
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -102,3 +103,21 @@ def test_an_answer_counts_inside_the_window_only_and_keeps_the_conversation_reso
     assert answered.csat.score == 5
     assert answered.message_count == 1
     assert survey_answer(answered, message("4", AT + timedelta(hours=1)), policy) is None
+
+
+def _rating_seconds(text: str) -> float:
+    timings = []
+    for _ in range(3):
+        started = time.perf_counter()
+        assert score_in(text) is None
+        timings.append(time.perf_counter() - started)
+    return min(timings)
+
+
+def test_reading_a_rating_costs_about_the_same_however_much_blank_follows_the_digit() -> None:
+    # The rating patterns have `\s*` in a row: "5", blanks, then anything else backtracked
+    # over every split of the blanks (cubic: an SMS of 1,600 characters took about 35 s,
+    # past the worker's timeout, every try). Four times the blanks may cost about four
+    # times as much, not 64.
+    ratio = _rating_seconds("5" + " " * 400 + "x") / _rating_seconds("5" + " " * 100 + "x")
+    assert ratio < 8, f"{ratio:.0f}x"
