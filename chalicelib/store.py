@@ -264,6 +264,8 @@ class ShopMessageClaim:
     request_id: str
     fingerprint: str
     queued: bool = False
+    # The shop's incarnation: a claim of a shop deleted since binds no shop given its id.
+    incarnation: str | None = None
 
 
 def _dead_letter_key(message_id: str) -> dict[str, Any]:
@@ -1784,9 +1786,13 @@ class Store:
             if not _condition_failed(error):
                 raise
 
-    def claim_shop_message(self, claim: ShopMessageClaim, *, expires_at: int) -> ShopMessageClaim:
+    def claim_shop_message(
+        self, claim: ShopMessageClaim, *, now: datetime, expires_at: int
+    ) -> ShopMessageClaim:
         """Files a shop message under the caller's id, unless the shop used that id already:
-        then the claim filed first, for the caller to compare with its own."""
+        then the claim filed first, for the caller to compare with its own. A claim past its
+        expiry (DynamoDB's TTL deletes it days later), or filed by a shop deleted since whose
+        id this one took, is no claim: it is replaced."""
         try:
             self._client.put_item(
                 TableName=self._table,
@@ -1797,11 +1803,17 @@ class Store:
                             "request_id": claim.request_id,
                             "fingerprint": claim.fingerprint,
                             "queued": False,
+                            "incarnation": claim.incarnation or "",
                             "expires_at": expires_at,
                         }
                     ),
                 },
-                ConditionExpression="attribute_not_exists(PK)",
+                ConditionExpression=(
+                    "attribute_not_exists(PK) OR expires_at <= :now OR incarnation <> :incarnation"
+                ),
+                ExpressionAttributeValues=_to_attributes(
+                    {":now": int(now.timestamp()), ":incarnation": claim.incarnation or ""}
+                ),
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as error:
@@ -1814,6 +1826,7 @@ class Store:
                 request_id=str(filed["request_id"]),
                 fingerprint=str(filed["fingerprint"]),
                 queued=bool(filed.get("queued")),
+                incarnation=claim.incarnation,
             )
         return claim
 

@@ -145,8 +145,11 @@ class ShopMessages:
                 caller_id=request.id,
                 request_id=request_id,
                 fingerprint=_fingerprint(request, customer, sender, subject),
+                incarnation=shop.incarnation,
             )
-            claim = self._store.claim_shop_message(asked, expires_at=_remembered_until(now))
+            claim = self._store.claim_shop_message(
+                asked, now=now, expires_at=_remembered_until(now)
+            )
             if claim.fingerprint != asked.fingerprint:
                 raise Conflict(
                     f"the id {request.id} was given to another message (another recipient, "

@@ -4,13 +4,15 @@ WhatsApp outside its window as an approved template — once per id, and the cus
 lands in the same thread."""
 
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 import boto3
 import pytest
 
 from tests.fakes import FakeSlack, RecordingTwilio
-from tests.integration.conftest import ADMIN, PUBLIC_URL
+from tests.integration.conftest import ADMIN, PUBLIC_URL, Clock
 from tests.integration.test_card_actions import press
 from tests.integration.test_data_rights import table_items
 from tests.integration.test_email import sent_mail
@@ -303,3 +305,55 @@ def test_an_id_given_again_for_another_message_is_refused_and_the_same_one_sent_
     )
     run_workers()
     assert [(s.to, s.text) for s in twilio.sent] == [(PHONE, "Atrasou um dia.")]
+
+
+def order_update(text: str) -> dict[str, Any]:
+    return {"channel": "sms", "to": PHONE, "id": "order-1042", "text": text}
+
+
+def test_an_id_given_again_after_its_seven_days_is_a_new_message(
+    client, shop, run_workers, twilio: RecordingTwilio, clock: Clock
+):
+    # Given a shop message sent with an id
+    clock.now = datetime.now(UTC)
+    assert send(client, order_update("Seu pedido 1042 foi enviado."))[0] == 202
+    run_workers()
+
+    # When, eight days later (past the 7 days an id is remembered, before DynamoDB's TTL,
+    # which takes days, has deleted its record), the shop gives the id to another message
+    clock.now += timedelta(days=8)
+    status, answer = send(client, order_update("Seu pedido 1042 foi entregue."))
+    run_workers()
+
+    # Then it is a new message, accepted and sent
+    assert status == 202, answer
+    assert [m.text for m in twilio.sent] == [
+        "Seu pedido 1042 foi enviado.",
+        "Seu pedido 1042 foi entregue.",
+    ]
+
+
+def test_a_deleted_shops_ids_bind_nothing_of_the_shop_created_again_with_its_id(
+    client, shop, put_shop, run_workers, twilio: RecordingTwilio, clock: Clock
+):
+    # Given a shop that sent a message under an id, then had its customer erased and was
+    # deleted
+    clock.now = datetime.now(UTC)
+    assert send(client, order_update("Seu pedido 1042 foi enviado."))[0] == 202
+    run_workers()
+    erased = client.http.delete(f"/admin/shops/ana/customers/{quote(PHONE)}", headers=ADMIN)
+    assert erased.status_code == 200
+    assert client.http.delete("/admin/shops/ana", headers=ADMIN).status_code == 200
+
+    # When another shop takes its id (once it is free) and writes to the same number under
+    # the same natural id, with the same text and with another
+    clock.now += timedelta(minutes=11)
+    assert put_shop("ana").status_code == 201
+    same = send(client, order_update("Seu pedido 1042 foi enviado."))
+    other = send(client, {**order_update("Chegou!"), "id": "order-1042-b"})
+    run_workers()
+
+    # Then the new shop's message is its own: accepted and sent, not taken for a retry of
+    # the deleted shop's
+    assert same[0] == other[0] == 202
+    assert [m.text for m in twilio.sent][1:] == ["Seu pedido 1042 foi enviado.", "Chegou!"]
