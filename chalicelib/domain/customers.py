@@ -15,6 +15,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.domain.conversation import Channel
+from chalicelib.domain.errors import Conflict
 
 _PHONE = re.compile(r"^\+[1-9][0-9]{6,14}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -71,6 +72,12 @@ def _with_twins(addresses: tuple[str, ...] | list[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(twin for a in addresses for twin in verified_twins(a)))
 
 
+# A profile's identities and their pointers are written in one DynamoDB transaction (at
+# most 100 items, with the profile and the profiles it replaces), and the customer's
+# conversations are read by their addresses: both stay well within limits at 50.
+MOST_IDENTITIES = 50
+
+
 def linked(
     customer_id: str,
     shop_id: str,
@@ -78,9 +85,15 @@ def linked(
     profiles: list[CustomerProfile],
     at: datetime,
 ) -> CustomerProfile:
-    """One profile for `addresses` and every profile any of them already belonged to."""
+    """One profile for `addresses` and every profile any of them already belonged to; a
+    customer has at most `MOST_IDENTITIES` (their links are written in one transaction)."""
     every = {identity(a) for a in addresses}
     every.update(i for profile in profiles for i in profile.identities)
+    if len(every) > MOST_IDENTITIES:
+        raise Conflict(
+            f"a customer has at most {MOST_IDENTITIES} linked numbers and addresses; "
+            f"these links would make {len(every)}: unlink some first"
+        )
     return CustomerProfile(
         shop_id=shop_id, customer_id=customer_id, identities=tuple(sorted(every)), linked_at=at
     )

@@ -215,3 +215,61 @@ def test_a_shops_retention_period_applies_to_its_customers_links(client, put_sho
     ]
     assert len(linked) == 3
     assert {int(i["expires_at"]["N"]) for i in linked} == {expected}
+
+
+def link(client: Any, address: str) -> tuple[int, Any]:
+    return admin(
+        client, "post", f"/admin/shops/ana/customers/{quote(PHONE)}/links", {"address": address}
+    )
+
+
+def refuse_in_past_100_operands(dynamodb: Any) -> None:
+    """What DynamoDB does and moto does not: an IN takes at most 100 operands (a
+    ValidationException, "Too many operands for IN")."""
+    import re
+
+    from botocore.exceptions import ClientError
+
+    def check(params: dict[str, Any], **_: Any) -> None:
+        for expression in (params.get("FilterExpression"), params.get("ConditionExpression")):
+            for operands in re.findall(r"\bIN \(([^)]*)\)", expression or ""):
+                if operands.count(",") + 1 > 100:
+                    error = {"Code": "ValidationException", "Message": "Too many operands for IN"}
+                    raise ClientError({"Error": error}, "Query")
+
+    dynamodb.meta.events.register("provide-client-params.dynamodb.*", check)
+
+
+def test_a_customer_has_at_most_fifty_addresses_and_one_more_is_refused_not_503(client, ana):
+    # Given a customer with 50 linked numbers (theirs and 49 others)
+    for n in range(49):
+        assert link(client, f"+55119000{n:05d}")[0] == 200
+    # When the shop links one more
+    status, answer = link(client, "+5511900099999")
+    # Then it is refused saying why (503 would tell the client to retry what never works)
+    assert status == 409, answer
+    assert "at most 50" in answer["error"]
+
+
+def test_a_customer_linked_to_many_numbers_before_the_cap_can_still_be_exported_and_erased(
+    client, ana, container
+):
+    # Given a customer linked, before links were capped at 50, to 60 numbers: 120 addresses
+    # with their WhatsApp twins, more than one IN of DynamoDB takes
+    from chalicelib.domain.customers import CustomerProfile
+
+    identities = tuple(sorted({PHONE, *(f"+55119000{n:05d}" for n in range(59))}))
+    profile = CustomerProfile(
+        shop_id="ana",
+        customer_id="01OLDPROFILE",
+        identities=identities,
+        linked_at=datetime.now(UTC),
+    )
+    container.store.save_profile(profile, [])
+    refuse_in_past_100_operands(container.store._client)
+    # When the customer is exported, then erased
+    exported, _ = admin(client, "get", f"/admin/shops/ana/customers/{quote(PHONE)}")
+    erased, receipt = admin(client, "delete", f"/admin/shops/ana/customers/{quote(PHONE)}")
+    # Then both are done (not 503, which a retry can never mend)
+    assert (exported, erased) == (200, 200), receipt
+    assert receipt["conversations"] == 2
