@@ -83,7 +83,8 @@ def signing_secret_check(is_set: bool) -> Check:
             "API",
             "Slack signing secret",
             "not set: every Slack request is refused (403)",
-            "set SLACK_SIGNING_SECRET to the Slack app's and deploy (DEPLOY.md §6)",
+            "put the Slack app's in the deployment's secret, field slack_signing_secret "
+            "(DEPLOY.md §3, §6)",
         )
     return passed("API", "Slack signing secret", "set")
 

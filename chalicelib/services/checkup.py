@@ -29,7 +29,7 @@ from chalicelib.domain.checks import (
 )
 from chalicelib.domain.errors import NotFound
 from chalicelib.domain.shop import Shop, ShopSecrets, is_shop_id, webhook_urls
-from chalicelib.secrets import SecretVault
+from chalicelib.secrets import DeploymentSecrets, SecretVault
 from chalicelib.services.ports import NumberInspection, SlackInspectionFactory
 from chalicelib.settings import Settings
 from chalicelib.store import Store
@@ -41,12 +41,14 @@ class Checkup:
     def __init__(
         self,
         settings: Settings,
+        deployment: DeploymentSecrets,
         store: Store,
         vault: SecretVault,
         slack: SlackInspectionFactory,
         numbers: NumberInspection,
     ) -> None:
         self._settings = settings
+        self._deployment = deployment
         self._store = store
         self._vault = vault
         self._slack = slack
@@ -54,7 +56,7 @@ class Checkup:
 
     def deployment(self) -> CheckReport:
         """The settings every shop depends on (set or not; never their values)."""
-        signing_secret = self._settings.slack_signing_secret.get_secret_value()
+        signing_secret = self._deployment.current().slack_signing_secret.get_secret_value()
         return CheckReport(
             checks=[
                 public_url_check(self._settings.public_url),
