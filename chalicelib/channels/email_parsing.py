@@ -138,7 +138,12 @@ _MACHINE_SENDERS = re.compile(
 )
 # An address Threadline can answer: one "@", a dotted domain, nothing that ends an address.
 _MAILBOX = re.compile(r"[^@\s<>(),;:\"\[\]\\]+@[^@\s<>(),;:\"\[\]\\]+\.[^@\s<>(),;:\"\[\]\\.]+")
-_BARE_ADDRESS = re.compile(r"<([^<>\s]+@[^<>\s]+)>|([^<>\s,;:\"()]+@[^<>\s,;:\"()]+)")
+# Read where the standard parser refuses a field. Neither alternative can restart inside what
+# it already scanned: a bracketed one splits at its first "@", a bare one starts only where
+# a run of address characters does (else each start rescans the run: quadratic).
+_BARE_ADDRESS = re.compile(
+    r"<([^<>\s@]+@[^<>\s]+)>|(?<![^<>\s,;:\"()])([^<>\s,;:\"()]+@[^<>\s,;:\"()]+)"
+)
 _ENCODED_WORD = re.compile(r"=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=")
 _MESSAGE_ID = re.compile(r"<([^<>\s]+)>")
 _FIELD_START = re.compile(rb"[\x21-\x39\x3b-\x7e]*:")

@@ -382,6 +382,40 @@ def test_a_huge_pathological_body_costs_about_what_an_ordinary_one_of_its_size_d
     assert ratio < 40, f"{name}: {ratio:.1f}x"
 
 
+def _to_fields(value: str) -> bytes:
+    fields = "".join(f"To: {value}\r\n" for _ in range(8))
+    return f"From: ana@cliente.example\r\nSubject: Pedido\r\n{fields}\r\nOi\r\n".encode()
+
+
+@pytest.mark.parametrize(
+    "run",
+    ["a" * 6000, "<" + "a@" * 3000],
+    ids=["without '@'", "bracketed, without '>'"],
+)
+def test_an_address_field_the_standard_parser_refuses_costs_what_one_it_reads_does(
+    run: str,
+) -> None:
+    # Comments nested past the recursion limit send a To field to the lenient reader, whose
+    # address pattern rescanned a run from each of its characters (or each of its "@"):
+    # quadratic in the field (8,000 bytes), eight such fields within the header bound.
+    # Compared with a field as long that the standard parser reads (a plain run: "<a@a@…"
+    # costs the standard parser itself a lot, in linear time)
+    refused = "(" * 1100 + run
+    read = "(x) " * 275 + "a" * len(run)
+    assert len(refused) == len(read)
+    ratio = _seconds(_to_fields(refused)) / _seconds(_to_fields(read))
+    assert ratio < 5, f"{ratio:.0f}x"
+
+
+def test_the_lenient_address_reader_finds_every_address_of_an_ordinary_list() -> None:
+    # Given a To field the standard parser refuses (comments nested past the recursion limit)
+    listed = 'Ana <ana@cliente.example>, "Souza, Bia" <bia@cliente.example>;eva@elsewhere.example'
+    raw = _to_fields("(" * 1100 + " " + listed)
+    # Then its addresses are read all the same, bracketed or bare, each once per field
+    expected = ("ana@cliente.example", "bia@cliente.example", "eva@elsewhere.example")
+    assert parse_email(raw).recipients == expected * 8
+
+
 def test_the_text_read_is_comfortably_more_than_a_mail_is_cut_to() -> None:
     from chalicelib.channels.email_parsing import BODY_LIMIT
     from chalicelib.services.mail_intake import TEXT_LIMIT
