@@ -11,7 +11,8 @@ Mail is outside input, read so that no sender can sink it or make it expensive:
   of them and HEADERS_LIMIT bytes in all at most), HTML to HTML_LIMIT characters and what
   html2text writes to BODY_LIMIT, the text to BODY_LIMIT before the quoted history is looked
   for (comfortably above the 20,000 characters a mail is cut to for Slack), the lines the
-  history markers look at to PROBE_LINE characters each, attachments to ATTACHMENT_LIMIT.
+  history markers look at to PROBE_LINE characters each (HEADER_LINE for mail-parser-reply's,
+  whose cost grows with the cube of a line), attachments to ATTACHMENT_LIMIT.
   Every pattern is anchored to a line or cannot restart where it failed, so the work is
   linear in what is read.
 - Each header is read on its own: one the standard parser refuses is read leniently, and
@@ -48,6 +49,11 @@ HEADERS_LIMIT = 64_000
 BODY_LIMIT = 32_000
 HTML_LIMIT = 400_000
 PROBE_LINE = 500
+# mail-parser-reply's "On … wrote:" patterns ("Am … schrieb …:", "Den … skrev …:", …) cost
+# the cube of a line's length where they fail (a line of 500 characters: 60 ms), so they
+# see each line's first 160 characters, room for any client's header line with a long name
+# and address (about 130), at 2 ms at most.
+HEADER_LINE = 160
 # Message-IDs become keys and queue ids: a longer one is replaced by its hash.
 MESSAGE_ID_LIMIT = 250
 # Threading needs the nearest messages a mail answers, not a long thread's whole chain.
@@ -484,7 +490,7 @@ def _history_line(lines: list[str]) -> int | None:
     ]
     wrote = _first_wrote_line(probe_lines)
     ours = min([*found, *([] if wrote is None else [wrote])], default=len(lines))
-    before_ours = "\n".join(probe_lines[:ours])
+    before_ours = "\n".join(line[:HEADER_LINE] for line in probe_lines[:ours])
     for match in _quoted_header().finditer(before_ours):
         if before_ours[: match.start()].strip():
             return _line_of(before_ours, match.start())

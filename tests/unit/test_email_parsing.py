@@ -10,7 +10,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chalicelib.channels.email_parsing import ParsedEmail, html_to_text, latest_reply, parse_email
+from chalicelib.channels.email_parsing import (
+    HEADER_LINE,
+    ParsedEmail,
+    html_to_text,
+    latest_reply,
+    parse_email,
+)
 from chalicelib.domain.single_line import single_line
 
 pytestmark = pytest.mark.unit
@@ -126,6 +132,24 @@ def test_a_customer_sentence_that_looks_like_a_header_is_kept() -> None:
     # "Em casa escreveu:" names no address: it is the customer's own sentence.
     text = "Minha filha em casa escreveu:\nque ama o chá!"
     assert latest_reply(text) == text
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "On Mon, Dec 1, 2025 at 10:23 AM Ana Maria Souza de Oliveira "
+        "<ana.maria.souza.oliveira@correio.example.com.br> wrote:",
+        "Am Mo., 1. Dez. 2025 um 10:23 Uhr schrieb Ana Maria Souza de Oliveira "
+        "<ana.maria.souza.oliveira@correio.example.com.br>:",
+        "Den mån 1 dec. 2025 kl 10:23 skrev Ana Maria Souza de Oliveira "
+        "<ana.maria.souza.oliveira@correio.example.com.br>:",
+    ],
+)
+def test_the_reply_parsers_headers_are_found_with_a_long_name_and_address(header: str) -> None:
+    # The header patterns read each line's first HEADER_LINE characters: room for these
+    assert len(header) <= HEADER_LINE
+    text = f"Thanks, it arrived.\n\n{header}\n> Your order has shipped."
+    assert latest_reply(text) == "Thanks, it arrived."
 
 
 def test_html_becomes_plain_text_with_links_written_out() -> None:
@@ -304,6 +328,13 @@ def test_each_header_field_is_bounded_before_it_is_parsed() -> None:
 # Cost: linear in what is read, and bounded before any parser starts. Times are compared
 # with each other (a body four times as long, an ordinary body as long), never with a clock.
 
+
+def _lines(words: str, length: int, size: int) -> str:
+    """`size` characters of lines `length` long, each `words` over and over."""
+    line = (words * (length // len(words) + 1))[:length] + "\n"
+    return line * (size // len(line))
+
+
 PATHOLOGICAL_TEXT: dict[str, Callable[[int], str]] = {
     "blank lines": lambda n: "\n" * n,
     "spaces between two words": lambda n: "a" + " " * n + "b",
@@ -314,6 +345,11 @@ PATHOLOGICAL_TEXT: dict[str, Callable[[int], str]] = {
     "'Em …@…' lines without 'escreveu'": lambda n: ("Em " + "@" * 200 + "\n") * (n // 204),
     "quoted lines": lambda n: "> a\n" * (n // 4),
     "'From:' lines": lambda n: "From: x\n" * (n // 8),
+    # mail-parser-reply's "On … wrote:" patterns fail in cubic time on such lines
+    "long lines of 'Am … schrieb'": lambda n: _lines("Am x schrieb ", 494, n),
+    "header-long lines of 'Am … schrieb'": lambda n: _lines("Am x schrieb ", HEADER_LINE, n),
+    "header-long lines of 'Den … skrev'": lambda n: _lines("Den x skrev ", HEADER_LINE, n),
+    "header-long lines of 'On … wrote'": lambda n: _lines("On On wrote ", HEADER_LINE, n),
 }
 PATHOLOGICAL_HTML: dict[str, Callable[[int], str]] = {
     "nested lists": lambda n: "<ul><li>a" * (n // 9),
