@@ -294,6 +294,11 @@ class _Headers:
 
     def mailboxes(self, name: str) -> list[tuple[str, str]]:
         """(display name, address) of every address in every field of that name."""
+        return [(display, address.lower()) for display, address in self.written_mailboxes(name)]
+
+    def written_mailboxes(self, name: str) -> list[tuple[str, str]]:
+        """The same, each address as written (a word the parser took for an address may be
+        part of a name)."""
         try:
             if self._message is None:
                 raise LookupError(name)
@@ -304,9 +309,7 @@ class _Headers:
             ]
         except Exception:  # the parser refused it: the older, laxer reader
             found = self._lenient_mailboxes(name)
-        cleaned = [
-            (_clean(display, NAME_LIMIT), _clean(address).lower()) for display, address in found
-        ]
+        cleaned = [(_clean(display, NAME_LIMIT), _clean(address)) for display, address in found]
         return [(display, address) for display, address in cleaned if address]
 
     def _lenient_mailboxes(self, name: str) -> list[tuple[str, str]]:
@@ -346,14 +349,20 @@ def _bounded_id(message_id: str) -> str:
 def _sender(headers: _Headers) -> tuple[str, str | None]:
     """The one address of the one From field, if it is one Threadline can answer. Mail with
     none ("undisclosed-recipients:;"), several, or several From fields names nobody that
-    DMARC vouched for, so it names nobody here either."""
-    mailboxes = headers.mailboxes("From")
-    if headers.count("From") != 1 or len(mailboxes) != 1:
+    DMARC vouched for, so it names nobody here either. Words without "@" beside the address
+    are no senders: they are its name, split at a comma a careless mailer left unquoted
+    ("Souza, José <jose@…>" reads as "souza" and "José <jose@…>"), and are joined back."""
+    mailboxes = headers.written_mailboxes("From")
+    addresses = [address for _, address in mailboxes if "@" in address]
+    if headers.count("From") != 1 or len(addresses) != 1:
         return "", None
-    name, address = mailboxes[0]
+    address = addresses[0].lower()
     if len(address) > 254 or not _MAILBOX.fullmatch(address):
         return "", None
-    return address, name or None
+    name = ", ".join(
+        part for display, written in mailboxes if (part := display if "@" in written else written)
+    )
+    return address, name[:NAME_LIMIT] or None
 
 
 def html_to_text(html: str) -> str:

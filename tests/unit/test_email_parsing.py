@@ -242,6 +242,38 @@ def test_a_from_without_exactly_one_usable_address_names_no_sender(sender: str) 
     assert parse_email(raw).sender == ""
 
 
+@pytest.mark.parametrize(
+    ("sender", "name"),
+    [
+        ("Souza, José <jose@cliente.example>", "Souza, José"),
+        ("Souza, Jose <jose@cliente.example>", "Souza, Jose"),
+        ("Souza, Jr., José <jose@cliente.example>", "Souza, Jr., José"),
+        ("Souza, <jose@cliente.example>", "Souza"),
+    ],
+)
+def test_a_display_name_with_an_unquoted_comma_still_names_its_one_address(
+    sender: str, name: str
+) -> None:
+    # Mailers that send names unencoded send "Last, First" unquoted too: the parser reads
+    # a word and a mailbox, but the field holds one address, the one DMARC checked
+    raw = f"From: {sender}\r\nTo: help@teashop.example\r\nSubject: Pedido\r\n\r\nOi\r\n"
+    parsed = parse_email(raw.encode())
+    assert (parsed.sender, parsed.sender_name) == ("jose@cliente.example", name)
+
+
+@pytest.mark.parametrize(
+    "sender",
+    [
+        "Souza, José <jose@cliente.example>, eva@elsewhere.example",
+        "Souza, José <jose@cliente.example>, Eva <eva@elsewhere>",
+        "eva@elsewhere.example, Souza, José <jose@cliente.example>",
+    ],
+)
+def test_words_beside_two_addresses_do_not_make_either_the_sender(sender: str) -> None:
+    raw = f"From: {sender}\r\nSubject: Oi\r\n\r\nOi\r\n".encode()
+    assert parse_email(raw).sender == ""
+
+
 def test_two_from_fields_name_no_sender() -> None:
     raw = b"From: ana@cliente.example\r\nFrom: eva@elsewhere.example\r\n\r\nOi\r\n"
     assert parse_email(raw).sender == ""
