@@ -374,6 +374,8 @@ def raw_mail(headers: str, body: str = "Oi, meu pedido ainda não chegou.") -> b
     [
         # An 8-bit UTF-8 display name, sent unencoded
         (f"From: José Souza <{CUSTOMER}>\r\nSubject: Pedido", "José Souza", "Pedido"),
+        # ... with its comma unquoted
+        (f"From: Souza, José <{CUSTOMER}>\r\nSubject: Pedido", "Souza, José", "Pedido"),
         # An encoded CR LF in the From display name
         (f"From: =?utf-8?q?Ana=0D=0ABcc:_x?= <{CUSTOMER}>\r\nSubject: Pedido", "Ana Bcc: x", None),
         # ... in a To display name (next to the shop's own address)
@@ -390,7 +392,7 @@ def raw_mail(headers: str, body: str = "Oi, meu pedido ainda não chegou.") -> b
             "Pedido Bcc: x",
         ),
     ],
-    ids=["8bit-from", "crlf-from", "crlf-cc", "crlf-subject"],
+    ids=["8bit-from", "8bit-from-unquoted-comma", "crlf-from", "crlf-cc", "crlf-subject"],
 )
 def test_mail_as_mailers_send_it_reaches_its_thread(
     mail_shop, run_workers, slack: FakeSlack, container, headers, name, subject
