@@ -3,6 +3,9 @@
 Keys are `<shop>/inbound/<message key>/<n>-<file name>` (a mail's:
 `<shop>/inbound/<message key>/<SES message id>/<n>-<file name>`, kept on arrival) and
 `<shop>/outbound/<Slack file id>/<file name>`: a retried job writes the same object again.
+SES writes each received mail under `inbound-mail/<SES message id>`; a mail sent to several
+shops is the first one's, and each other one gets its own copy,
+`inbound-mail/<shop>/<SES message id>`.
 
 Presigned URLs are signed with the function's session credentials, and stop working when
 that session ends (within hours), whatever they say. That suits a provider: Twilio fetches
@@ -83,6 +86,19 @@ class MediaStore:
             Bucket=bucket,
             Key=key,
             Tagging={"TagSet": [{"Key": RETENTION_TAG, "Value": str(retention_days)}]},
+        )
+
+    def copy(self, bucket: str, key: str, to_key: str, *, retention_days: int | None) -> None:
+        """Copies an object stored by someone else (SES's raw mail) within its bucket, S3 to S3,
+        tagged for its own retention only (never the tags of what it copies)."""
+        tagged = {} if retention_days is None else {"Tagging": f"{RETENTION_TAG}={retention_days}"}
+        self._client.copy_object(
+            Bucket=bucket,
+            Key=to_key,
+            CopySource={"Bucket": bucket, "Key": key},
+            TaggingDirective="REPLACE",
+            ServerSideEncryption="AES256",
+            **tagged,
         )
 
     def exists(self, key: str) -> bool:

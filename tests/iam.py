@@ -109,9 +109,16 @@ def _s3(operation: str, params: Mapping[str, Any]) -> list[Access]:
         )
     ]
     if operation == "CopyObject":
+        # Authorised as reading the source and writing the copy, and tagging it when the
+        # copy is given tags of its own
         source = params["CopySource"]
         key = f"{source['Bucket']}/{source['Key']}" if isinstance(source, dict) else source
-        found.append(Access("s3:GetObject", f"arn:aws:s3:::{key.lstrip('/')}"))
+        found = [
+            Access("s3:PutObject", f"arn:aws:s3:::{bucket}/{params['Key']}"),
+            Access("s3:GetObject", f"arn:aws:s3:::{key.lstrip('/')}"),
+        ]
+        if params.get("Tagging"):
+            found.append(Access("s3:PutObjectTagging", f"arn:aws:s3:::{bucket}/{params['Key']}"))
     return found
 
 

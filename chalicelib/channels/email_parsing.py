@@ -11,7 +11,8 @@ Mail is outside input, read so that no sender can sink it or make it expensive:
   of them and HEADERS_LIMIT bytes in all at most), HTML to HTML_LIMIT characters and what
   html2text writes to BODY_LIMIT, the text to BODY_LIMIT before the quoted history is looked
   for (comfortably above the 20,000 characters a mail is cut to for Slack), the lines the
-  history markers look at to PROBE_LINE characters each, attachments to ATTACHMENT_LIMIT.
+  history markers look at to PROBE_LINE characters each (HEADER_LINE for mail-parser-reply's,
+  whose cost grows with the cube of a line), attachments to ATTACHMENT_LIMIT.
   Every pattern is anchored to a line or cannot restart where it failed, so the work is
   linear in what is read.
 - Each header is read on its own: one the standard parser refuses is read leniently, and
@@ -48,6 +49,11 @@ HEADERS_LIMIT = 64_000
 BODY_LIMIT = 32_000
 HTML_LIMIT = 400_000
 PROBE_LINE = 500
+# mail-parser-reply's "On … wrote:" patterns ("Am … schrieb …:", "Den … skrev …:", …) cost
+# the cube of a line's length where they fail (a line of 500 characters: 60 ms), so they
+# see each line's first 160 characters, room for any client's header line with a long name
+# and address (about 130), at 2 ms at most.
+HEADER_LINE = 160
 # Message-IDs become keys and queue ids: a longer one is replaced by its hash.
 MESSAGE_ID_LIMIT = 250
 # Threading needs the nearest messages a mail answers, not a long thread's whole chain.
@@ -138,7 +144,12 @@ _MACHINE_SENDERS = re.compile(
 )
 # An address Threadline can answer: one "@", a dotted domain, nothing that ends an address.
 _MAILBOX = re.compile(r"[^@\s<>(),;:\"\[\]\\]+@[^@\s<>(),;:\"\[\]\\]+\.[^@\s<>(),;:\"\[\]\\.]+")
-_BARE_ADDRESS = re.compile(r"<([^<>\s]+@[^<>\s]+)>|([^<>\s,;:\"()]+@[^<>\s,;:\"()]+)")
+# Read where the standard parser refuses a field. Neither alternative can restart inside what
+# it already scanned: a bracketed one splits at its first "@", a bare one starts only where
+# a run of address characters does (else each start rescans the run: quadratic).
+_BARE_ADDRESS = re.compile(
+    r"<([^<>\s@]+@[^<>\s]+)>|(?<![^<>\s,;:\"()])([^<>\s,;:\"()]+@[^<>\s,;:\"()]+)"
+)
 _ENCODED_WORD = re.compile(r"=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=")
 _MESSAGE_ID = re.compile(r"<([^<>\s]+)>")
 _FIELD_START = re.compile(rb"[\x21-\x39\x3b-\x7e]*:")
@@ -283,6 +294,11 @@ class _Headers:
 
     def mailboxes(self, name: str) -> list[tuple[str, str]]:
         """(display name, address) of every address in every field of that name."""
+        return [(display, address.lower()) for display, address in self.written_mailboxes(name)]
+
+    def written_mailboxes(self, name: str) -> list[tuple[str, str]]:
+        """The same, each address as written (a word the parser took for an address may be
+        part of a name)."""
         try:
             if self._message is None:
                 raise LookupError(name)
@@ -293,9 +309,7 @@ class _Headers:
             ]
         except Exception:  # the parser refused it: the older, laxer reader
             found = self._lenient_mailboxes(name)
-        cleaned = [
-            (_clean(display, NAME_LIMIT), _clean(address).lower()) for display, address in found
-        ]
+        cleaned = [(_clean(display, NAME_LIMIT), _clean(address)) for display, address in found]
         return [(display, address) for display, address in cleaned if address]
 
     def _lenient_mailboxes(self, name: str) -> list[tuple[str, str]]:
@@ -335,14 +349,20 @@ def _bounded_id(message_id: str) -> str:
 def _sender(headers: _Headers) -> tuple[str, str | None]:
     """The one address of the one From field, if it is one Threadline can answer. Mail with
     none ("undisclosed-recipients:;"), several, or several From fields names nobody that
-    DMARC vouched for, so it names nobody here either."""
-    mailboxes = headers.mailboxes("From")
-    if headers.count("From") != 1 or len(mailboxes) != 1:
+    DMARC vouched for, so it names nobody here either. Words without "@" beside the address
+    are no senders: they are its name, split at a comma a careless mailer left unquoted
+    ("Souza, José <jose@…>" reads as "souza" and "José <jose@…>"), and are joined back."""
+    mailboxes = headers.written_mailboxes("From")
+    addresses = [address for _, address in mailboxes if "@" in address]
+    if headers.count("From") != 1 or len(addresses) != 1:
         return "", None
-    name, address = mailboxes[0]
+    address = addresses[0].lower()
     if len(address) > 254 or not _MAILBOX.fullmatch(address):
         return "", None
-    return address, name or None
+    name = ", ".join(
+        part for display, written in mailboxes if (part := display if "@" in written else written)
+    )
+    return address, name[:NAME_LIMIT] or None
 
 
 def html_to_text(html: str) -> str:
@@ -479,7 +499,7 @@ def _history_line(lines: list[str]) -> int | None:
     ]
     wrote = _first_wrote_line(probe_lines)
     ours = min([*found, *([] if wrote is None else [wrote])], default=len(lines))
-    before_ours = "\n".join(probe_lines[:ours])
+    before_ours = "\n".join(line[:HEADER_LINE] for line in probe_lines[:ours])
     for match in _quoted_header().finditer(before_ours):
         if before_ours[: match.start()].strip():
             return _line_of(before_ours, match.start())

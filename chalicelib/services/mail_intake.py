@@ -1,15 +1,19 @@
 """Email's ack path: SES received a message (stored in S3, announced on SNS), or has news of
 one we sent.
 
-A received message is matched to the shop whose address it was sent to (plus-addressing
-included), its raw object tagged for the shop's retention at once, checked (SES's spam,
-virus and DMARC verdicts, and a sender it names), read, stripped of quoted history, then
-stored and queued like any customer message, its attachments kept once it is stored.
+A received message is matched to every shop whose address it was sent to (plus-addressing
+included), each given its own raw object at once, tagged for its retention (SES's for the
+first shop, a copy for each other one: one shop's erasure or retention never removes what
+another's message needs); then checked (SES's spam, virus and DMARC verdicts, and a sender
+it names), read once, stripped of quoted history, and for each shop stored and queued like
+any customer message of that shop, its attachments kept once it is stored.
 
 It is stored under its sender and Message-ID together (hashed: `delivery_id`), so the same
 mail delivered twice is stored once while another sender reusing the Message-ID is stored
 apart; attachments go under SES's id for the delivery, written only by the delivery whose
-copy was stored (a Lambda retry of it writes them again, a duplicate writes nothing).
+copy was stored (a Lambda retry of it writes them again, a duplicate writes nothing). A
+duplicate's raw object is deleted, once every shop has the mail: the stored copy's raw mail
+stands for it, and is the one a customer's erasure finds.
 
 Delivery reports and mail for no shop are dropped; mail without a usable sender is
 quarantined, and so is spam, a virus, or a sender that failed its domain's DMARC policy; a
@@ -20,6 +24,7 @@ is still stored and queued, marked as such for the agents.
 
 import hashlib
 import re
+from dataclasses import dataclass
 
 from aws_lambda_powertools import Logger
 
@@ -32,7 +37,7 @@ from chalicelib.channels.email import (
     ses_notice,
     split_address,
 )
-from chalicelib.channels.email_parsing import parse_email
+from chalicelib.channels.email_parsing import ParsedEmail, parse_email
 from chalicelib.domain.conversation import (
     Channel,
     EmailHeaders,
@@ -40,7 +45,7 @@ from chalicelib.domain.conversation import (
     InboundStatus,
     MediaItem,
 )
-from chalicelib.domain.shop import RETENTION_DAYS
+from chalicelib.domain.shop import RETENTION_DAYS, Shop
 from chalicelib.media import MediaStore
 from chalicelib.queues import Queues, fits_in_queue
 from chalicelib.services.ports import Clock
@@ -55,6 +60,19 @@ CUT = "\n…"
 # What agents see of a mail that could not be read in full: where the whole of it is.
 UNREADABLE = "[This mail could not be read in full; the original is kept (SES message {ses_id}).]"
 _SES_ID = re.compile(r"[A-Za-z0-9-]{1,100}")
+
+
+@dataclass(frozen=True)
+class _Delivery:
+    """A received mail for one shop it was sent to."""
+
+    shop_id: str
+    shop: Shop | None
+    shop_address: str
+    # The plus tag of the address it was sent to (a conversation's own address).
+    token: str | None
+    # The shop's own copy of the raw mail, the one its stored message names.
+    raw: tuple[str, str] | None
 
 
 class MailIntake:
@@ -77,34 +95,67 @@ class MailIntake:
         action = received.receipt.action
         stored_at = action.bucket_name, action.object_key
         raw = (stored_at[0], stored_at[1]) if stored_at[0] and stored_at[1] else None
-        shop_id, shop_address, token = self._addressed_shop(received)
-        if shop_id is None:
+        addressed = self._addressed_shops(received)
+        if not addressed:
             logger.warning("mail for no shop dropped", ses_message_id=ses_id)
             self._tag_raw(raw, RETENTION_DAYS[0])
             return
-        shop = self._store.get_shop(shop_id)
-        retention_days = shop.retention_days if shop else None
-        # Tagged before anything that can fail (reading, parsing), so that a mail whose
-        # handling keeps failing is not kept forever.
-        self._tag_raw(raw, retention_days)
+        # Each shop's raw copy made and tagged before anything that can fail (reading,
+        # parsing), so that a mail whose handling keeps failing is not kept forever.
+        deliveries = [self._delivery(shop, raw, first=n == 0) for n, shop in enumerate(addressed)]
         reason = received.quarantine_reason
         if reason is not None:
-            self._quarantine(shop_id, reason)
+            for delivery in deliveries:
+                self._quarantine(delivery.shop_id, reason)
             return
         if raw is None:
-            logger.warning("receipt without a stored message", shop_id=shop_id)
+            logger.warning("receipt without a stored message", shop_id=deliveries[0].shop_id)
             return
         parsed = parse_email(self._media.read(*raw))
         if parsed.is_report:
             # Delivery reports of our own mail arrive as SES events, not here.
-            self._store.count(shop_id, "delivery_reports")
+            for delivery in deliveries:
+                self._store.count(delivery.shop_id, "delivery_reports")
             return
         if not parsed.sender:
             # No one address in the one From field (undisclosed-recipients:;, several, a
             # malformed one): DMARC vouched for no sender, and the envelope's is not
             # protected, so the mail speaks for nobody and joins no conversation.
-            self._quarantine(shop_id, "no_sender")
+            for delivery in deliveries:
+                self._quarantine(delivery.shop_id, "no_sender")
             return
+        named = [self._take(delivery, parsed, received) for delivery in deliveries]
+        # A raw copy no stored message names would outlive the customer's erasure, which
+        # finds the ones their messages name. Deleted once every shop has the mail (a retry
+        # until then reads it again), SES's own object last.
+        for bucket, key in reversed(_superfluous(deliveries, named)):
+            self._media.erase(bucket, [key])
+
+    def _delivery(
+        self, addressed: tuple[str, str, str | None], raw: tuple[str, str] | None, *, first: bool
+    ) -> _Delivery:
+        """The mail as one shop it was sent to receives it, with the shop's own raw copy made
+        and tagged for the shop's retention: SES's object for the first shop, a copy for each
+        other, so that no shop's erasure or retention removes what another's message needs."""
+        shop_id, shop_address, token = addressed
+        shop = self._store.get_shop(shop_id)
+        retention_days = shop.retention_days if shop else None
+        own = raw
+        if raw is not None and not first:
+            own = raw[0], _copy_key(raw[1], shop_id)
+            self._media.copy(*raw, own[1], retention_days=retention_days)
+        else:
+            self._tag_raw(raw, retention_days)
+        return _Delivery(shop_id, shop, shop_address, token, own)
+
+    def _take(
+        self, delivery: _Delivery, parsed: ParsedEmail, received: ReceivedMail
+    ) -> tuple[str, str] | None:
+        """Stores and queues the mail for one shop it was sent to; returns the raw mail the
+        shop's stored copy of it names (None when none is stored, or it names none)."""
+        shop_id, shop, raw = delivery.shop_id, delivery.shop, delivery.raw
+        retention_days = shop.retention_days if shop else None
+        ses_id = received.mail.message_id
         message_id = parsed.message_id or f"{ses_id}@ses"
         message_key = f"email:{delivery_id(parsed.sender, message_id)}"
         # Under SES's id for this delivery: no other mail, whatever it claims, writes there.
@@ -129,7 +180,7 @@ class MailIntake:
             provider="email",
             provider_message_id=message_key.removeprefix("email:"),
             customer_address=parsed.sender,
-            shop_address=shop_address,
+            shop_address=delivery.shop_address,
             customer_name=parsed.sender_name,
             text=text,
             media=media,
@@ -139,7 +190,7 @@ class MailIntake:
                 in_reply_to=parsed.in_reply_to,
                 references=parsed.references,
                 subject=parsed.subject,
-                reply_token=token,
+                reply_token=delivery.token,
                 automated=parsed.automated,
                 raw_location=raw,
             ),
@@ -150,35 +201,40 @@ class MailIntake:
             # Kept in S3 by SES for an operator to look at, like quarantined mail.
             logger.warning("mail too large to queue", shop_id=shop_id, message_key=message_key)
             self._store.count(shop_id, "too_large")
-            return
+            return None
         message = fitting
         stored = self._store.save_inbound(
             message, expires_at=shop.expiry(message.received_at) if shop else None
         )
         if stored is not None:
             earlier, status = stored
-            if earlier.email is None or earlier.email.raw_location != raw:
-                # Another delivery of the same sender's Message-ID: its first copy stands,
-                # with its own attachments.
-                logger.info("duplicate mail", message_key=message_key)
-                return
+            earlier_raw = earlier.email.raw_location if earlier.email else None
+            if earlier_raw is None or raw is None or _object_name(earlier_raw) != _object_name(raw):
+                # Another delivery of the same sender's Message-ID (or one stored before raw
+                # mail was noted): its first copy stands, with its own attachments.
+                logger.info("duplicate mail", shop_id=shop_id, message_key=message_key)
+                return earlier_raw
             if status is not InboundStatus.RECEIVED:
-                return
-            # A retry of this very delivery: it finds its own copy, and finishes it.
+                return earlier_raw
+            # A retry of this very delivery (SES's object or a copy of it, whichever this
+            # shop's is): it finds its own copy, and finishes it.
             message = earlier
         # Written once the message is ours: a duplicate never gets here.
         for key, attachment in attachments.items():
             self._media.keep(key, attachment, retention_days=retention_days)
         self._queues.send_inbound(message)
+        return message.email.raw_location if message.email else None
 
-    def _addressed_shop(self, received: ReceivedMail) -> tuple[str | None, str, str | None]:
-        """The shop the mail was sent to, the address it used, and its plus tag."""
+    def _addressed_shops(self, received: ReceivedMail) -> list[tuple[str, str, str | None]]:
+        """Every shop the mail was sent to, once each, in the order of the envelope's
+        recipients: the shop, the address it used, and its plus tag."""
+        found: dict[str, tuple[str, str, str | None]] = {}
         for recipient in received.receipt.recipients:
             shop_address, token = split_address(recipient)
             shop_id = self._store.shop_for_address(shop_address)
-            if shop_id:
-                return shop_id, shop_address, token
-        return None, "", None
+            if shop_id and shop_id not in found:
+                found[shop_id] = (shop_id, shop_address, token)
+        return list(found.values())
 
     def _tag_raw(self, raw: tuple[str, str] | None, retention_days: int | None) -> None:
         if raw is not None and retention_days is not None:
@@ -206,6 +262,39 @@ class MailIntake:
             logger.warning("event for mail of no shop", ses_message_id=event.mail.message_id)
             return
         self._queues.send_outbound(delivery_update(event, shop_id))
+
+
+def _superfluous(
+    deliveries: list[_Delivery], named: list[tuple[str, str] | None]
+) -> list[tuple[str, str]]:
+    """The raw objects of this delivery that no stored message needs: each shop's whose
+    stored copy of the mail names another (it came with another delivery of the mail: the
+    sender's server sent it twice). A shop's own copy is only ever named by that shop's
+    message; SES's object may be named by another shop's (the one first among the
+    recipients when the mail was handled before), so it goes only when no shop's message
+    names it and the first shop's came with another delivery altogether."""
+    found = []
+    for n, (delivery, kept) in enumerate(zip(deliveries, named, strict=True)):
+        if delivery.raw is None or kept is None or kept == delivery.raw:
+            continue
+        if n > 0 or (
+            delivery.raw not in named and _object_name(kept) != _object_name(delivery.raw)
+        ):
+            found.append(delivery.raw)
+    return found
+
+
+def _object_name(raw: tuple[str, str]) -> str:
+    """The name SES gave a received mail's object (its id), which the shops' copies keep."""
+    return raw[1].rpartition("/")[2]
+
+
+def _copy_key(key: str, shop_id: str) -> str:
+    """Where a shop's copy of SES's raw mail goes: beside it, in a folder named after the
+    shop (`inbound-mail/<id>` → `inbound-mail/<shop>/<id>`), where SES never writes since
+    its ids hold no "/", and where the bucket's raw-mail expiry applies as to SES's."""
+    folder, _, name = key.rpartition("/")
+    return f"{folder}/{shop_id}/{name}" if folder else f"{shop_id}/{name}"
 
 
 def _cut_to_fit(message: InboundMessage) -> InboundMessage | None:

@@ -13,12 +13,13 @@ import boto3
 import pytest
 
 from app import app
+from chalicelib.channels.email import delivery_id
 from chalicelib.local.pump import sns_event, sns_pumps_for
 from chalicelib.queues import Replayed, replay_failed_notifications
 from chalicelib.settings import FAILED_MAIL_QUEUE, TABLE_NAME
 from tests.fakes import FakeSlack
-from tests.integration.conftest import ADMIN, MEDIA_BUCKET
-from tests.signing import shop_document, slack_headers, slack_thread_reply
+from tests.integration.conftest import ADMIN, MEDIA_BUCKET, stored_item
+from tests.signing import BOT_TOKEN, TEAM_ID, shop_document, slack_headers, slack_thread_reply
 
 SHOP_ADDRESS = "support@lojadaana.com.br"
 CUSTOMER = "ana.souza@gmail.com"
@@ -62,6 +63,7 @@ def received(
     to: str = SHOP_ADDRESS,
     dmarc: tuple[str, str | None] = ("PASS", None),
     source: str = CUSTOMER,
+    also_to: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """As SES receives a mail: the raw mail into S3; returns the SNS event it starts the
     handler with (Lambda retries a failed handler with the same event)."""
@@ -70,9 +72,9 @@ def received(
     boto3.client("s3").put_object(Bucket=MEDIA_BUCKET, Key=key, Body=raw)
     notification = {
         "notificationType": "Received",
-        "mail": {"messageId": ses_id, "source": source, "destination": [to]},
+        "mail": {"messageId": ses_id, "source": source, "destination": [to, *also_to]},
         "receipt": {
-            "recipients": [to],
+            "recipients": [to, *also_to],
             "spamVerdict": {"status": spam},
             "virusVerdict": {"status": virus},
             "dmarcVerdict": {"status": dmarc[0]},
@@ -374,6 +376,8 @@ def raw_mail(headers: str, body: str = "Oi, meu pedido ainda não chegou.") -> b
     [
         # An 8-bit UTF-8 display name, sent unencoded
         (f"From: José Souza <{CUSTOMER}>\r\nSubject: Pedido", "José Souza", "Pedido"),
+        # ... with its comma unquoted
+        (f"From: Souza, José <{CUSTOMER}>\r\nSubject: Pedido", "Souza, José", "Pedido"),
         # An encoded CR LF in the From display name
         (f"From: =?utf-8?q?Ana=0D=0ABcc:_x?= <{CUSTOMER}>\r\nSubject: Pedido", "Ana Bcc: x", None),
         # ... in a To display name (next to the shop's own address)
@@ -390,7 +394,7 @@ def raw_mail(headers: str, body: str = "Oi, meu pedido ainda não chegou.") -> b
             "Pedido Bcc: x",
         ),
     ],
-    ids=["8bit-from", "crlf-from", "crlf-cc", "crlf-subject"],
+    ids=["8bit-from", "8bit-from-unquoted-comma", "crlf-from", "crlf-cc", "crlf-subject"],
 )
 def test_mail_as_mailers_send_it_reaches_its_thread(
     mail_shop, run_workers, slack: FakeSlack, container, headers, name, subject
@@ -598,9 +602,12 @@ def test_a_retry_of_a_delivery_finishes_it_and_another_delivery_writes_nothing(
     deliver(raw)
     run_workers()
 
-    # Then it is a duplicate: nothing posted, no file written
+    # Then it is a duplicate: nothing posted, no file written, and its raw copy deleted,
+    # while the retried delivery's, which its message names, stays
     assert len(slack.posts) == 2
     assert attachment_keys() == files
+    action = json.loads(event["Records"][0]["Sns"]["Message"])["receipt"]["action"]
+    assert raw_keys() == [action["objectKey"]]
 
 
 def unreachable(*args: Any, **kwargs: Any) -> None:
@@ -610,6 +617,205 @@ def unreachable(*args: Any, **kwargs: Any) -> None:
 def attachment_keys() -> list[str]:
     listed = boto3.client("s3").list_objects_v2(Bucket=MEDIA_BUCKET, Prefix="ana/inbound/")
     return [item["Key"] for item in listed.get("Contents", [])]
+
+
+# A mail delivered twice, a mail sent to two shops ------------------------------------------
+
+BIA_ADDRESS = "contato@lojadabia.com.br"
+
+
+def erase(client: Any, shop_id: str, customer: str = CUSTOMER) -> dict[str, Any]:
+    response = client.http.delete(f"/admin/shops/{shop_id}/customers/{customer}", headers=ADMIN)
+    assert response.status_code == 200, response.body
+    receipt: dict[str, Any] = json.loads(response.body)
+    return receipt
+
+
+def raw_location(shop_id: str, message_id: str) -> list[str]:
+    """The raw mail the shop's stored copy of the customer's mail names."""
+    key = f"SHOP#{shop_id}#MSG#email:{delivery_id(CUSTOMER, message_id)}"
+    item = stored_item(key, "MESSAGE")
+    assert item is not None
+    return list(item["email"]["raw_location"])
+
+
+def test_a_mail_delivered_twice_leaves_one_raw_copy_which_the_customers_erasure_takes(
+    client, mail_shop, run_workers, slack: FakeSlack
+):
+    # Given a customer's mail that SES delivered twice (their server retried after a
+    # timeout), to a shop that keeps its data until it is erased (no retention tag expires it)
+    raw = mime("Meu CPF é 123.456.789-00", message_id="twice@mail.gmail.com")
+    deliver(raw)
+    [first] = raw_keys()
+    deliver(raw)
+    run_workers()
+
+    # Then the second copy is deleted: the first, which the stored message names, stands for it
+    assert len(slack.roots()) == 1
+    assert raw_keys() == [first]
+    assert raw_location("ana", "twice@mail.gmail.com") == [MEDIA_BUCKET, first]
+
+    # When the customer is erased, then no copy of their mail is left
+    erase(client, "ana")
+    assert raw_keys() == []
+
+
+def test_a_duplicate_of_a_mail_stored_without_its_raw_location_deletes_no_raw_copy(
+    mail_shop, run_workers
+):
+    # Given a mail stored before messages named their raw mail
+    raw = mime("Oi", message_id="older@mail.gmail.com")
+    deliver(raw)
+    run_workers()
+    key = f"SHOP#ana#MSG#email:{delivery_id(CUSTOMER, 'older@mail.gmail.com')}"
+    boto3.client("dynamodb").update_item(
+        TableName=TABLE_NAME,
+        Key={"PK": {"S": key}, "SK": {"S": "MESSAGE"}},
+        UpdateExpression="REMOVE #email.raw_location",
+        ExpressionAttributeNames={"#email": "email"},
+    )
+    # When it is delivered again
+    deliver(raw)
+    # Then both raw copies stay: nothing tells which one is the stored message's
+    assert len(raw_keys()) == 2
+
+
+@pytest.fixture
+def two_shops(put_shop, container) -> None:
+    """Two shops of one deployment, each with its support address: ana keeps data until it
+    is erased, bia 90 days."""
+    assert put_shop("ana", shop_document(email={"address": SHOP_ADDRESS})).status_code == 201
+    bia = shop_document(
+        name="Loja da Bia",
+        twilio=None,
+        slack={"team_id": TEAM_ID, "channel_id": "C0BIA", "bot_token": BOT_TOKEN},
+        email={"address": BIA_ADDRESS},
+        retention_days=90,
+    )
+    assert put_shop("bia", bia).status_code == 201
+    for domain in ("lojadaana.com.br", "lojadabia.com.br"):
+        boto3.client("sesv2").create_email_identity(EmailIdentity=domain)
+
+
+def to_both(body: str, message_id: str) -> tuple[bytes, dict[str, Any]]:
+    raw = mime(body, message_id=message_id, to=f"{SHOP_ADDRESS}, {BIA_ADDRESS}")
+    return raw, {"to": SHOP_ADDRESS, "also_to": (BIA_ADDRESS,)}
+
+
+def test_a_mail_sent_to_two_shops_reaches_each_as_its_own_message_with_its_own_raw_copy(
+    two_shops, run_workers, slack: FakeSlack, container
+):
+    # When a customer writes to both shops in one mail (SES: one delivery, both recipients)
+    raw, envelope = to_both("Qual de vocês tem o pedido 1042?", "both@mail.gmail.com")
+    deliver(raw, **envelope)
+    run_workers()
+
+    # Then each shop has the customer's conversation, in its own channel
+    assert sorted(root.channel for root in slack.roots()) == ["C0BIA", "C0SUPPORT"]
+    for shop_id in ("ana", "bia"):
+        conversation = container.store.find_open_conversation(shop_id, CUSTOMER)
+        assert conversation is not None
+        assert conversation.shop_id == shop_id
+    # ... each its own message, naming its own raw copy, expiring with its own data
+    [ses_copy] = [key for key in raw_keys() if key.count("/") == 1]
+    bia_copy = ses_copy.replace("inbound-mail/", "inbound-mail/bia/")
+    assert sorted(raw_keys()) == sorted([ses_copy, bia_copy])
+    assert raw_location("ana", "both@mail.gmail.com") == [MEDIA_BUCKET, ses_copy]
+    assert raw_location("bia", "both@mail.gmail.com") == [MEDIA_BUCKET, bia_copy]
+    assert raw_tags(ses_copy) == {}
+    assert raw_tags(bia_copy) == {"threadline-retention-days": "90"}
+    body = boto3.client("s3").get_object(Bucket=MEDIA_BUCKET, Key=bia_copy)["Body"].read()
+    assert body == raw
+
+
+def test_one_shops_erasure_leaves_the_other_shops_copy_of_a_mail_sent_to_both(
+    client, two_shops, run_workers, slack: FakeSlack
+):
+    # Given a customer's mail to both shops, delivered twice
+    raw, envelope = to_both("Qual de vocês tem o pedido 1042?", "both@mail.gmail.com")
+    deliver(raw, **envelope)
+    kept = sorted(raw_keys())
+    deliver(raw, **envelope)
+    run_workers()
+    # Then each shop has it once, and no raw copy of the second delivery is left
+    assert sorted(root.channel for root in slack.roots()) == ["C0BIA", "C0SUPPORT"]
+    assert sorted(raw_keys()) == kept
+
+    # When ana erases the customer
+    receipt = erase(client, "ana")
+
+    # Then bia's message and raw copy are untouched, until bia erases the customer too
+    assert receipt["messages"] == 1
+    assert raw_keys() == [raw_location("bia", "both@mail.gmail.com")[1]]
+    exported = client.http.get(f"/admin/shops/bia/customers/{CUSTOMER}", headers=ADMIN)
+    assert exported.status_code == 200
+    erase(client, "bia")
+    assert raw_keys() == []
+
+
+@pytest.mark.parametrize(
+    "recipients",
+    [[BIA_ADDRESS, SHOP_ADDRESS], [BIA_ADDRESS], [SHOP_ADDRESS]],
+    ids=["in-another-order", "to-the-second-only", "to-the-first-only"],
+)
+def test_a_mail_to_two_shops_delivered_again_by_hand_leaves_each_shop_its_raw_copy(
+    two_shops, run_workers, slack: FakeSlack, recipients
+):
+    # Given a mail to both shops, handled
+    raw, envelope = to_both("Qual de vocês tem o pedido 1042?", "both@mail.gmail.com")
+    event = received(raw, **envelope)
+    app.handler_map["receive_mail"](event, None)
+    run_workers()
+    named = [raw_location(shop_id, "both@mail.gmail.com")[1] for shop_id in ("ana", "bia")]
+
+    # When an operator delivers SES's object again, naming its recipients otherwise
+    notification = json.loads(event["Records"][0]["Sns"]["Message"])
+    notification["receipt"]["recipients"] = recipients
+    app.handler_map["receive_mail"](sns_event(json.dumps(notification), TOPIC), None)
+    run_workers()
+
+    # Then it is the same delivery to each shop: posted once, each message's raw copy where
+    # it names it, and no other copy left behind
+    assert len(slack.roots()) == 2
+    assert [raw_location(shop_id, "both@mail.gmail.com")[1] for shop_id in ("ana", "bia")] == named
+    assert sorted(raw_keys()) == sorted(named)
+
+
+def test_a_resent_mail_delivered_again_by_hand_keeps_the_raw_copy_another_shop_names(
+    two_shops, run_workers, slack: FakeSlack
+):
+    # Given a mail to ana, then sent again (the same mail) to bia and ana: bia, first among
+    # its recipients, keeps SES's object of the second delivery, and ana the first's
+    raw, _ = to_both("Qual de vocês tem o pedido 1042?", "both@mail.gmail.com")
+    deliver(raw)
+    again = received(raw, to=BIA_ADDRESS, also_to=(SHOP_ADDRESS,))
+    app.handler_map["receive_mail"](again, None)
+    run_workers()
+    named = [raw_location(shop_id, "both@mail.gmail.com")[1] for shop_id in ("ana", "bia")]
+    assert sorted(raw_keys()) == sorted(named)
+
+    # When an operator delivers the second one again, ana first
+    notification = json.loads(again["Records"][0]["Sns"]["Message"])
+    notification["receipt"]["recipients"] = [SHOP_ADDRESS, BIA_ADDRESS]
+    app.handler_map["receive_mail"](sns_event(json.dumps(notification), TOPIC), None)
+    run_workers()
+
+    # Then SES's object, which bia's message names, stays; nothing else is left behind
+    assert len(slack.roots()) == 2
+    assert sorted(raw_keys()) == sorted(named)
+
+
+def test_spam_sent_to_two_shops_is_quarantined_in_each_with_its_own_raw_copy(
+    two_shops, run_workers, slack: FakeSlack, container
+):
+    raw, envelope = to_both("Ganhe dinheiro fácil", "spam@mail.example")
+    deliver(raw, spam="FAIL", **envelope)
+    run_workers()
+    assert slack.posts == []
+    assert container.store.counters("ana") == {"quarantined_spam": 1}
+    assert container.store.counters("bia") == {"quarantined_spam": 1}
+    tags = sorted(raw_tags(key).get("threadline-retention-days", "") for key in raw_keys())
+    assert tags == ["", "90"]
 
 
 # A mail must name its sender -------------------------------------------------------------

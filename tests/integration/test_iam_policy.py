@@ -268,6 +268,16 @@ def every_flow(
     # delivered again (Lambda's retry, or the mail dead-letter queue's redrive)
     receive_mail(received(mime("Ganhe dinheiro"), spam="FAIL"), None)
     receive_mail(received(mime("Oi"), to="ninguem@example.com"), None)
+    # ... a mail delivered twice (the second raw copy deleted), and one sent to two shops
+    # (a copy of the raw mail for the second, tagged for its retention) ...
+    twice = mime("Chegou?", message_id="twice@mail.gmail.com")
+    receive_mail(received(twice), None)
+    receive_mail(received(twice), None)
+    other = "help@lojadodee.com.br"
+    dee = shop_document(slack=None, twilio=None, email={"address": other}, retention_days=30)
+    assert put_shop("dee", dee).status_code == 201
+    both = mime("Qual loja tem meu pedido?", to=f"{SHOP_ADDRESS}, {other}")
+    receive_mail(received(both, also_to=(other,)), None)
     failing = received(mime("Meu pedido de novo"))
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(Queues, "send_inbound", _raises(Retryable("SQS is down")))

@@ -10,7 +10,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chalicelib.channels.email_parsing import ParsedEmail, html_to_text, latest_reply, parse_email
+from chalicelib.channels.email_parsing import (
+    HEADER_LINE,
+    ParsedEmail,
+    html_to_text,
+    latest_reply,
+    parse_email,
+)
 from chalicelib.domain.single_line import single_line
 
 pytestmark = pytest.mark.unit
@@ -128,6 +134,24 @@ def test_a_customer_sentence_that_looks_like_a_header_is_kept() -> None:
     assert latest_reply(text) == text
 
 
+@pytest.mark.parametrize(
+    "header",
+    [
+        "On Mon, Dec 1, 2025 at 10:23 AM Ana Maria Souza de Oliveira "
+        "<ana.maria.souza.oliveira@correio.example.com.br> wrote:",
+        "Am Mo., 1. Dez. 2025 um 10:23 Uhr schrieb Ana Maria Souza de Oliveira "
+        "<ana.maria.souza.oliveira@correio.example.com.br>:",
+        "Den mån 1 dec. 2025 kl 10:23 skrev Ana Maria Souza de Oliveira "
+        "<ana.maria.souza.oliveira@correio.example.com.br>:",
+    ],
+)
+def test_the_reply_parsers_headers_are_found_with_a_long_name_and_address(header: str) -> None:
+    # The header patterns read each line's first HEADER_LINE characters: room for these
+    assert len(header) <= HEADER_LINE
+    text = f"Thanks, it arrived.\n\n{header}\n> Your order has shipped."
+    assert latest_reply(text) == "Thanks, it arrived."
+
+
 def test_html_becomes_plain_text_with_links_written_out() -> None:
     html = '<p>See <a href="https://x.example/t">tracking</a> or <a href="https://y.example">https://y.example</a></p>'
     assert html_to_text(html) == "See tracking (https://x.example/t) or https://y.example"
@@ -218,6 +242,38 @@ def test_a_from_without_exactly_one_usable_address_names_no_sender(sender: str) 
     assert parse_email(raw).sender == ""
 
 
+@pytest.mark.parametrize(
+    ("sender", "name"),
+    [
+        ("Souza, José <jose@cliente.example>", "Souza, José"),
+        ("Souza, Jose <jose@cliente.example>", "Souza, Jose"),
+        ("Souza, Jr., José <jose@cliente.example>", "Souza, Jr., José"),
+        ("Souza, <jose@cliente.example>", "Souza"),
+    ],
+)
+def test_a_display_name_with_an_unquoted_comma_still_names_its_one_address(
+    sender: str, name: str
+) -> None:
+    # Mailers that send names unencoded send "Last, First" unquoted too: the parser reads
+    # a word and a mailbox, but the field holds one address, the one DMARC checked
+    raw = f"From: {sender}\r\nTo: help@teashop.example\r\nSubject: Pedido\r\n\r\nOi\r\n"
+    parsed = parse_email(raw.encode())
+    assert (parsed.sender, parsed.sender_name) == ("jose@cliente.example", name)
+
+
+@pytest.mark.parametrize(
+    "sender",
+    [
+        "Souza, José <jose@cliente.example>, eva@elsewhere.example",
+        "Souza, José <jose@cliente.example>, Eva <eva@elsewhere>",
+        "eva@elsewhere.example, Souza, José <jose@cliente.example>",
+    ],
+)
+def test_words_beside_two_addresses_do_not_make_either_the_sender(sender: str) -> None:
+    raw = f"From: {sender}\r\nSubject: Oi\r\n\r\nOi\r\n".encode()
+    assert parse_email(raw).sender == ""
+
+
 def test_two_from_fields_name_no_sender() -> None:
     raw = b"From: ana@cliente.example\r\nFrom: eva@elsewhere.example\r\n\r\nOi\r\n"
     assert parse_email(raw).sender == ""
@@ -304,6 +360,13 @@ def test_each_header_field_is_bounded_before_it_is_parsed() -> None:
 # Cost: linear in what is read, and bounded before any parser starts. Times are compared
 # with each other (a body four times as long, an ordinary body as long), never with a clock.
 
+
+def _lines(words: str, length: int, size: int) -> str:
+    """`size` characters of lines `length` long, each `words` over and over."""
+    line = (words * (length // len(words) + 1))[:length] + "\n"
+    return line * (size // len(line))
+
+
 PATHOLOGICAL_TEXT: dict[str, Callable[[int], str]] = {
     "blank lines": lambda n: "\n" * n,
     "spaces between two words": lambda n: "a" + " " * n + "b",
@@ -314,6 +377,11 @@ PATHOLOGICAL_TEXT: dict[str, Callable[[int], str]] = {
     "'Em …@…' lines without 'escreveu'": lambda n: ("Em " + "@" * 200 + "\n") * (n // 204),
     "quoted lines": lambda n: "> a\n" * (n // 4),
     "'From:' lines": lambda n: "From: x\n" * (n // 8),
+    # mail-parser-reply's "On … wrote:" patterns fail in cubic time on such lines
+    "long lines of 'Am … schrieb'": lambda n: _lines("Am x schrieb ", 494, n),
+    "header-long lines of 'Am … schrieb'": lambda n: _lines("Am x schrieb ", HEADER_LINE, n),
+    "header-long lines of 'Den … skrev'": lambda n: _lines("Den x skrev ", HEADER_LINE, n),
+    "header-long lines of 'On … wrote'": lambda n: _lines("On On wrote ", HEADER_LINE, n),
 }
 PATHOLOGICAL_HTML: dict[str, Callable[[int], str]] = {
     "nested lists": lambda n: "<ul><li>a" * (n // 9),
@@ -380,6 +448,40 @@ def test_a_huge_pathological_body_costs_about_what_an_ordinary_one_of_its_size_d
     # lines: about 14x an ordinary body's 60-character lines). Unbounded, it was 1,000x.
     ratio = _seconds(_mail(body, subtype)) / _seconds(_mail(ordinary, subtype))
     assert ratio < 40, f"{name}: {ratio:.1f}x"
+
+
+def _to_fields(value: str) -> bytes:
+    fields = "".join(f"To: {value}\r\n" for _ in range(8))
+    return f"From: ana@cliente.example\r\nSubject: Pedido\r\n{fields}\r\nOi\r\n".encode()
+
+
+@pytest.mark.parametrize(
+    "run",
+    ["a" * 6000, "<" + "a@" * 3000],
+    ids=["without '@'", "bracketed, without '>'"],
+)
+def test_an_address_field_the_standard_parser_refuses_costs_what_one_it_reads_does(
+    run: str,
+) -> None:
+    # Comments nested past the recursion limit send a To field to the lenient reader, whose
+    # address pattern rescanned a run from each of its characters (or each of its "@"):
+    # quadratic in the field (8,000 bytes), eight such fields within the header bound.
+    # Compared with a field as long that the standard parser reads (a plain run: "<a@a@…"
+    # costs the standard parser itself a lot, in linear time)
+    refused = "(" * 1100 + run
+    read = "(x) " * 275 + "a" * len(run)
+    assert len(refused) == len(read)
+    ratio = _seconds(_to_fields(refused)) / _seconds(_to_fields(read))
+    assert ratio < 5, f"{ratio:.0f}x"
+
+
+def test_the_lenient_address_reader_finds_every_address_of_an_ordinary_list() -> None:
+    # Given a To field the standard parser refuses (comments nested past the recursion limit)
+    listed = 'Ana <ana@cliente.example>, "Souza, Bia" <bia@cliente.example>;eva@elsewhere.example'
+    raw = _to_fields("(" * 1100 + " " + listed)
+    # Then its addresses are read all the same, bracketed or bare, each once per field
+    expected = ("ana@cliente.example", "bia@cliente.example", "eva@elsewhere.example")
+    assert parse_email(raw).recipients == expected * 8
 
 
 def test_the_text_read_is_comfortably_more_than_a_mail_is_cut_to() -> None:
