@@ -108,6 +108,10 @@ def _s3(operation: str, params: Mapping[str, Any]) -> list[Access]:
             f"s3:{S3_ACTIONS.get(operation, operation)}", f"arn:aws:s3:::{bucket}/{params['Key']}"
         )
     ]
+    if operation == "PutObject" and params.get("Tagging"):
+        # Tags given with the object are authorised as tagging it too (S3's object tagging
+        # guide).
+        found.append(Access("s3:PutObjectTagging", f"arn:aws:s3:::{bucket}/{params['Key']}"))
     if operation == "CopyObject":
         # Authorised as reading the source and writing the copy, and tagging it when the
         # copy is given tags of its own
