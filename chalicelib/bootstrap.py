@@ -260,9 +260,7 @@ class Container:
             return SlackWorkspace(token, api_url)
 
         numbers = TwilioNumbers(self.settings.twilio_api_url)
-        return Checkup(
-            self.settings, self.deployment, self.store, self.vault, workspace, numbers
-        )
+        return Checkup(self.settings, self.deployment, self.store, self.vault, workspace, numbers)
 
     @cached_property
     def installs(self) -> "SlackInstalls":
