@@ -61,10 +61,13 @@ $(PACKAGE_STAMP): pyproject.toml requirements.txt
 # The virtualenv chalice packages from (tests/e2e/test_package.py uses it too).
 package-venv: $(PACKAGE_STAMP)
 
-package: $(PACKAGE_STAMP)
-	rm -rf out
+# The bundle keeps the AWS SDK's models of the services the functions call, no others.
+PACKAGE_OUT ?= out
+package: $(PACKAGE_STAMP) $(STAMP)
+	rm -rf $(PACKAGE_OUT)
 	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(PACKAGE_VENV)/bin/chalice package \
-		--stage dev --merge-template infra/template.json out
+		--stage dev --merge-template infra/template.json $(PACKAGE_OUT)
+	$(PY) -m chalicelib.local.bundle $(PACKAGE_OUT)/deployment.zip
 
 # Figures against their floors, in one run (a few minutes): bench/results.json and a table.
 bench: $(STAMP)

@@ -104,9 +104,18 @@ def new_ulid() -> str:
     return str(ULID())
 
 
+# The AWS services the functions call. The Lambda bundle carries the SDK's models of these
+# alone (chalicelib/local/bundle.py): a client for any other would fail in AWS, so it is
+# refused here, in tests too.
+AWS_SERVICES = frozenset({"dynamodb", "s3", "scheduler", "secretsmanager", "sesv2", "sqs"})
+
+
 def _aws_client(service: str) -> Any:
     import boto3
     from botocore.config import Config
+
+    if service not in AWS_SERVICES:
+        raise ValueError(f"{service} is not among the services the bundle carries models of")
 
     # Short timeouts: the ack path has a provider waiting, and SQS retries the workers.
     # Presigned S3 URLs are SigV4, the only kind that lasts up to a week.

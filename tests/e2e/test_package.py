@@ -22,6 +22,8 @@ from typing import Any
 
 import pytest
 
+from chalicelib.bootstrap import AWS_SERVICES
+from chalicelib.local.bundle import kept
 from chalicelib.settings import DEPLOYMENT_SECRET, SECRET_VARIABLES
 from tests.e2e.conftest import PROJECT_DIR
 from tests.iam import Access, allows, listed
@@ -30,10 +32,11 @@ BIN = Path(sys.executable).parent
 # Where `make package` runs chalice: a virtualenv on Python 3.13 (the Makefile's).
 PACKAGING = PROJECT_DIR / ".venv-package" / "bin"
 RUNTIME = "python3.13"
-# Lambda refuses a zip over 50 MB uploaded directly (`chalice deploy`) and 250 MB unzipped;
-# the bundled AWS SDK is about 16.5 MB of the zip.
-ZIP_BUDGET_MB = 35
-UNZIPPED_BUDGET_MB = 120
+# The bundle as `make package` makes it: 14 MB with the AWS SDK and its models of the six
+# services the functions call (29 MB with every model). DESIGN.md's 10 MB is not met yet:
+# what stands in the way (twilio's aiohttp) is in docs/PERFORMANCE.md.
+ZIP_BUDGET_MB = 15
+UNZIPPED_BUDGET_MB = 70
 
 
 @dataclass(frozen=True)
@@ -44,31 +47,17 @@ class Packaging:
 
 @pytest.fixture(scope="module")
 def packaging(tmp_path_factory: pytest.TempPathFactory) -> Packaging:
-    subprocess.run(
-        ["make", "--no-print-directory", "package-venv"],
-        cwd=PROJECT_DIR,
-        check=True,
-        capture_output=True,
-        timeout=900,
-    )
+    # As operators package: `make package`, into a directory of the test's
     out = tmp_path_factory.mktemp("package") / "out"
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     ran = subprocess.run(
-        [
-            str(PACKAGING / "chalice"),
-            "package",
-            "--stage",
-            "dev",
-            "--merge-template",
-            "infra/template.json",
-            str(out),
-        ],
+        ["make", "--no-print-directory", "package", f"PACKAGE_OUT={out}"],
         cwd=PROJECT_DIR,
         env={**env, "AWS_DEFAULT_REGION": "us-east-1"},
         check=True,
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=1500,
     )
     return Packaging(out=out, output=ran.stdout + ran.stderr)
 
@@ -397,7 +386,9 @@ def test_chalice_installs_every_runtime_dependency(packaging: Packaging) -> None
                 if row and not row.startswith("..")
             ]
             assert installed
-            assert set(installed) <= names, f"{name} is bundled incompletely"
+            # (less the SDK's models of services no function calls, trimmed on purpose)
+            wanted = {path for path in installed if kept(path)}
+            assert wanted <= names, f"{name} is bundled incompletely"
 
 
 def test_every_function_runs_on_python_3_13_with_time_zones_from_the_bundle(
@@ -423,11 +414,15 @@ from chalicelib.services import mail_intake, reports
 from chalicelib.channels import email, slack, twilio
 
 ZoneInfo("America/Sao_Paulo")
+for service in sorted(bootstrap.AWS_SERVICES):
+    boto3.client(service, region_name="eu-west-1")
 print(json.dumps({
     "python": list(sys.version_info[:2]),
     "handlers": sorted(app.app.handler_map),
     "sdk": {"boto3": boto3.__version__, "botocore": botocore.__version__},
     "sdk_from": [str(Path(m.__file__).parents[1]) for m in (boto3, botocore)],
+    "models": sorted(p.name for p in (Path(botocore.__file__).parent / "data").iterdir()
+                     if p.is_dir()),
 }))
 """
 
@@ -459,6 +454,8 @@ def test_the_bundle_runs_on_python_3_13_with_the_sdk_the_tests_ran_with(
         name: importlib.metadata.version(name) for name in ("boto3", "botocore")
     }
     assert found["sdk_from"] == [str(task)] * 2
+    # ... and a client of every service the functions call is made from its models there
+    assert found["models"] == sorted(AWS_SERVICES)
 
 
 def test_the_bundle_stays_within_its_size_budget(packaging: Packaging) -> None:
