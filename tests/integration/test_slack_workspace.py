@@ -287,3 +287,52 @@ def test_many_files_go_up_in_uploads_slack_takes(sandbox: tuple[SlackStandIn, Ou
     assert [len(c.payload["response"]["files"]) for c in completed] == [10, 10, 5]
     shared = [f["name"] for c in completed for f in c.payload["response"]["files"]]
     assert shared == [p.filename for p in photos]
+
+
+def test_the_bots_files_are_deleted_by_the_ids_their_upload_gave(
+    sandbox: tuple[SlackStandIn, Outbox, str],
+) -> None:
+    from slack_sdk.errors import SlackApiError
+
+    stand_in, outbox, url = sandbox
+    workspace = SlackWorkspace("xoxb-test", url)
+    attached = stand_in.add_file("recibo.pdf", b"%PDF-1.7 recibo", "application/pdf")
+    # Given a customer's two photos the bot shared in a thread
+    photos = [MediaFile(f"foto-{n}.png", "image/png", bytes([n]) * 8) for n in range(2)]
+    shared = workspace.upload_files("C0SUPPORT", "1764000000.000100", photos)
+    assert len(shared) == 2
+    assert set(shared) < set(stand_in.files())
+    # When they are deleted, the first twice (a retried erasure)
+    for file_id in (shared[0], *shared):
+        workspace.delete_file(file_id)
+    # Then Slack holds them no more; its "file_deleted" to the second try is no error
+    assert stand_in.files() == [attached["id"]]
+    answers = [e.payload["response"].get("error") for e in outbox.entries("slack", "files.delete")]
+    assert answers == [None, "file_deleted", None]
+    # While a file an agent attached is not the bot's to delete
+    with pytest.raises(SlackApiError) as refused:
+        workspace.delete_file(attached["id"])
+    assert refused.value.response["error"] == "cant_delete_file"
+
+
+def test_a_post_to_a_user_is_deleted_where_slack_put_it_their_direct_messages(
+    sandbox: tuple[SlackStandIn, Outbox, str],
+) -> None:
+    from slack_sdk.errors import SlackApiError
+
+    _, outbox, url = sandbox
+    workspace = SlackWorkspace("xoxb-test", url)
+    # When the bot posts to a user and to a channel
+    dm = workspace.post_to("U0LEAD", MESSAGE)
+    posted = workspace.post_to("C0ESCALATE", MESSAGE)
+    # Then each is where Slack says: the user's direct messages are a channel of their own,
+    # which deleting the post takes (the user's id names no channel)
+    assert dm[0] == "D0LEAD"
+    assert posted[0] == "C0ESCALATE"
+    with pytest.raises(SlackApiError) as refused:
+        workspace.delete("U0LEAD", dm[1])
+    assert refused.value.response["error"] == "channel_not_found"
+    workspace.delete(*dm)
+    workspace.delete(*posted)
+    answers = [e.payload["response"].get("error") for e in outbox.entries("slack", "chat.delete")]
+    assert answers == ["channel_not_found", None, None]
