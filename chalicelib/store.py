@@ -369,6 +369,15 @@ def _timeline_keys(shop_id: str, conversation_id: str, at: datetime, message_key
     }
 
 
+# The ids of the files the bot shared with a message: its erasure deletes them from Slack.
+SLACK_FILE_IDS = "slack_file_ids"
+
+
+def slack_files_of(item: Item) -> list[str]:
+    """The ids of the files the bot shared with a stored message."""
+    return [str(file_id) for file_id in item.get(SLACK_FILE_IDS) or []]
+
+
 def _expiry(expires_at: int | None) -> Item:
     return {} if expires_at is None else {"expires_at": expires_at}
 
@@ -644,6 +653,7 @@ class Store:
             str(posted) if posted else None,
             files_posted=bool(values.get("files_posted")),
             attempt=int(values["attempts"]),
+            files_shared=int(values.get("files_shared", 0)),
         )
 
     def mark_posted(self, message: InboundMessage, slack_ts: str, channel_id: str) -> None:
@@ -658,6 +668,33 @@ class Store:
         """Notes that the message's files followed it into its thread."""
         key = _message_key(message.shop_id, message.message_key)
         self._set_if_stored(key, "files_posted", True)
+
+    def mark_files_shared(self, message: InboundMessage, shared: int, file_ids: list[str]) -> bool:
+        """Notes, after each upload, how many of the message's files are in its thread (a
+        retry shares only the rest) and the ids Slack gave them (its erasure deletes them).
+        False (nothing written) when the message was erased meanwhile."""
+        return self._update_if_stored(
+            _message_key(message.shop_id, message.message_key),
+            "SET files_shared = :shared, "
+            f"{SLACK_FILE_IDS} = list_append(if_not_exists({SLACK_FILE_IDS}, :none), :ids)",
+            {":shared": shared, ":ids": file_ids, ":none": []},
+        )
+
+    def _update_if_stored(self, key: dict[str, Any], update: str, values: Item) -> bool:
+        """An update of an item that exists; False (nothing written) when it is gone."""
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=key,
+                UpdateExpression=update,
+                ConditionExpression="attribute_exists(PK)",
+                ExpressionAttributeValues=_to_attributes(values),
+            )
+        except ClientError as error:
+            if not _condition_failed(error):
+                raise
+            return False
+        return True
 
     def _set_if_stored(self, key: dict[str, Any], name: str, value: object) -> bool:
         """Sets one attribute of an item that exists; False (and nothing written) when the
