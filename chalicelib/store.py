@@ -369,8 +369,17 @@ def _timeline_keys(shop_id: str, conversation_id: str, at: datetime, message_key
     }
 
 
-# The ids of the files the bot shared with a message: its erasure deletes them from Slack.
+# What the bot posted about a message beyond its own post (a dead-letter note), as
+# [channel, ts] pairs; and the ids of the files it shared with a message. Erasure deletes
+# them from Slack.
+SLACK_POSTS_ABOUT = "slack_posts_about"
 SLACK_FILE_IDS = "slack_file_ids"
+
+
+def slack_posts_about(item: Item) -> list[tuple[str, str]]:
+    """(channel, ts) of the posts filed on a stored message."""
+    pairs = item.get(SLACK_POSTS_ABOUT) or []
+    return [(str(pair[0]), str(pair[1])) for pair in pairs]
 
 
 def slack_files_of(item: Item) -> list[str]:
@@ -678,6 +687,22 @@ class Store:
             "SET files_shared = :shared, "
             f"{SLACK_FILE_IDS} = list_append(if_not_exists({SLACK_FILE_IDS}, :none), :ids)",
             {":shared": shared, ":ids": file_ids, ":none": []},
+        )
+
+    def note_post_about_message(
+        self, shop_id: str, message_key: str, channel_id: str, ts: str
+    ) -> bool:
+        """Files a post of the bot about a customer message, besides the message's own post
+        (a dead-letter note naming its sender), where the customer's erasure finds it.
+        False (nothing written) when the message is not stored (erased)."""
+        return self._append_post(_message_key(shop_id, message_key), channel_id, ts)
+
+    def _append_post(self, key: dict[str, Any], channel_id: str, ts: str) -> bool:
+        return self._update_if_stored(
+            key,
+            f"SET {SLACK_POSTS_ABOUT} = list_append(if_not_exists({SLACK_POSTS_ABOUT}, :none), "
+            ":post)",
+            {":post": [[channel_id, ts]], ":none": []},
         )
 
     def _update_if_stored(self, key: dict[str, Any], update: str, values: Item) -> bool:
