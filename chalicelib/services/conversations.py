@@ -49,6 +49,7 @@ from chalicelib.domain.shop import NewSubject, Shop, ShopSecrets
 from chalicelib.domain.sla import clock_for, escalate, resolved
 from chalicelib.domain.slack_view import (
     WHOLE_TEXT_NAME,
+    SlackMessage,
     action_note,
     attachments_missing_note,
     continued_note,
@@ -247,7 +248,10 @@ class InboundProcessor:
             ts = slack.find_posted(channel, thread_ts, post.metadata, since)
         if ts is None:
             ts = slack.post(channel, post, thread_ts=thread_ts)
-        self._store.mark_posted(message, ts, channel)
+        if not self._store.mark_posted(message, ts, channel):
+            # Erased while it was being posted: its erasure could not find this post.
+            take_back(slack, posts=[(channel, ts)])
+            raise Retryable("the message was erased while it was posted")
         return ts
 
     def _post_files(
@@ -676,7 +680,17 @@ class CardActions:
             escalation = escalation_message(escalated, alarm, link, shop.timezone)
             for destination in (shop.sla.lead_user_id, shop.sla.escalation_channel_id):
                 if destination:
-                    slack.post(destination, escalation)
+                    self._tell_outside_thread(slack, escalated, destination, escalation)
+
+    def _tell_outside_thread(
+        self, slack: SlackPort, conversation: Conversation, destination: str, post: SlackMessage
+    ) -> None:
+        """Posts about a conversation outside its thread (naming the customer), filed on the
+        conversation so that the customer's erasure deletes it too; taken back at once when
+        the conversation was erased meanwhile."""
+        where = slack.post_to(destination, post)
+        if not self._store.note_post_about_conversation(conversation, *where):
+            take_back(slack, posts=[where])
 
     def _change_and_show(
         self, shop_id: str, conversation_id: str, change: Change

@@ -221,6 +221,22 @@ def test_a_dead_letter_of_a_customer_erased_before_it_is_told_is_never_told(
     assert slack.posts == []
 
 
+def test_a_note_naming_a_customer_is_deleted_by_their_erasure(
+    client: Any, shop: str, container: Any, run_workers: Any, slack: FakeSlack
+) -> None:
+    # Given a customer's message dead-lettered, and told in the shop's channel by number
+    dead_lettered_during_an_outage(client, run_workers, slack)
+    assert container.dead_letters.tell_new() == 1
+    [note] = slack.posts
+    assert CUSTOMER in note.message.text
+    # When the customer is erased
+    receipt = erase(client)
+    # Then the note is deleted from Slack too, and counted
+    assert slack.deleted == [(note.channel, note.ts)]
+    assert (receipt["slack_messages_deleted"], receipt["slack_messages_left"]) == (1, 0)
+    assert receipt["slack_posts_left"] == []
+
+
 def test_a_note_told_while_its_customer_is_erased_is_taken_back(
     client: Any, shop: str, container: Any, run_workers: Any, slack: FakeSlack, monkeypatch: Any
 ) -> None:
