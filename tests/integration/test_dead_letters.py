@@ -341,3 +341,29 @@ def test_a_dead_letter_of_a_deleted_shop_is_not_told_to_the_shop_created_again_w
     # Then the new shop hears nothing of the old shop's customer
     assert told == 0
     assert slack.posts == []
+
+
+def test_an_alarm_of_a_conversation_gone_is_not_told(
+    shop: str, container: Any, slack: FakeSlack
+) -> None:
+    from datetime import UTC, datetime
+
+    from chalicelib.domain.conversation import Wakeup
+    from chalicelib.settings import TIMERS_QUEUE
+
+    # Given a snooze alarm held in the dead-letter queue, whose conversation is gone (its
+    # customer erased, or its shop deleted and created again with the id)
+    alarm = Wakeup(shop_id="ana", conversation_id="01JGONE", due_at=datetime.now(UTC))
+    sqs = boto3.client("sqs")
+    url = sqs.get_queue_url(QueueName=dead_letter_queue(TIMERS_QUEUE))["QueueUrl"]
+    sqs.send_message(
+        QueueUrl=url,
+        MessageBody=alarm.model_dump_json(),
+        MessageGroupId=alarm.conversation_ref,
+        MessageDeduplicationId="wakeup",
+    )
+    # When the watcher runs
+    told = container.dead_letters.tell_new()
+    # Then the shop hears nothing of a conversation it no longer has
+    assert told == 0
+    assert slack.posts == []
