@@ -477,8 +477,10 @@ def customer_erase(
     console.print(
         f"Erased {_counted(receipt['conversations'], 'conversation')}, "
         f"{_counted(receipt['messages'], 'message')} and {_counted(receipt['files'], 'file')}; "
-        f"{_counted(receipt['slack_messages_deleted'], 'Slack post')} deleted, "
-        f"{receipt['slack_messages_left']} left to the workspace's admin."
+        f"{_counted(receipt['slack_messages_deleted'], 'Slack post')} and "
+        f"{_counted(receipt['slack_files_deleted'], 'Slack file')} deleted, "
+        f"{receipt['slack_messages_left'] + len(receipt['slack_files_left'])} left to the "
+        "workspace's admin."
     )
     console.print(f"Receipt: {receipt['erased_at']} {receipt['customer_sha256']}", highlight=False)
 

@@ -84,6 +84,13 @@ by a digest of it (`foreign_ids.fitted`), never cut, identically for its write a
 Pointers are written in the same transaction as what they point to. Times are ISO-8601 UTC
 strings, which sort as they should.
 
+What the bot posts or uploads in Slack about a customer is noted where their erasure reads
+anyway: a stored message carries the ids of the files shared after it (`slack_file_ids`,
+with `files_shared`, how many of its files are in the thread, so a retry shares the rest)
+and a dead-letter note about it; a conversation carries the escalations told outside its
+thread (`slack_posts_about`, [channel, ts] pairs). Each note is conditional on its item
+being there, so a post made while its customer is erased is taken back by its poster.
+
 Retention: for a shop with `retention_days`, every item holding or pointing at customer data
 carries `expires_at` (epoch seconds), which DynamoDB's TTL deletes some time after. A message,
 a provider pointer, a Message-ID pointer and a post record expire that long after they were
@@ -371,6 +378,24 @@ def _timeline_keys(shop_id: str, conversation_id: str, at: datetime, message_key
     }
 
 
+# What the bot posted about a message or a conversation beyond the message's post and the
+# conversation's thread (dead-letter notes, escalations), as [channel, ts] pairs; and the
+# ids of the files it shared with a message. Erasure deletes them from Slack.
+SLACK_POSTS_ABOUT = "slack_posts_about"
+SLACK_FILE_IDS = "slack_file_ids"
+
+
+def slack_posts_about(item: Item) -> list[tuple[str, str]]:
+    """(channel, ts) of the posts filed on a stored message or conversation."""
+    pairs = item.get(SLACK_POSTS_ABOUT) or []
+    return [(str(pair[0]), str(pair[1])) for pair in pairs]
+
+
+def slack_files_of(item: Item) -> list[str]:
+    """The ids of the files the bot shared with a stored message."""
+    return [str(file_id) for file_id in item.get(SLACK_FILE_IDS) or []]
+
+
 def _expiry(expires_at: int | None) -> Item:
     return {} if expires_at is None else {"expires_at": expires_at}
 
@@ -646,20 +671,82 @@ class Store:
             str(posted) if posted else None,
             files_posted=bool(values.get("files_posted")),
             attempt=int(values["attempts"]),
+            files_shared=int(values.get("files_shared", 0)),
         )
 
-    def mark_posted(self, message: InboundMessage, slack_ts: str, channel_id: str) -> None:
+    def mark_posted(self, message: InboundMessage, slack_ts: str, channel_id: str) -> bool:
         """Notes that the message is in its thread (and in which channel, for an erasure
         before it is recorded), before the rest of its processing: a retry after a later
-        failure goes on from there."""
+        failure goes on from there. False (nothing noted) when it was erased meanwhile."""
         key = _message_key(message.shop_id, message.message_key)
-        # Not stored (erased meanwhile): nothing to note.
-        self._set_all_if_stored(key, {"slack_ts": slack_ts, "slack_channel_id": channel_id})
+        return self._set_all_if_stored(key, {"slack_ts": slack_ts, "slack_channel_id": channel_id})
 
     def mark_files_posted(self, message: InboundMessage) -> None:
         """Notes that the message's files followed it into its thread."""
         key = _message_key(message.shop_id, message.message_key)
         self._set_if_stored(key, "files_posted", True)
+
+    def mark_files_shared(self, message: InboundMessage, shared: int, file_ids: list[str]) -> bool:
+        """Notes, after each upload, how many of the message's files are in its thread (a
+        retry shares only the rest) and the ids Slack gave them (its erasure deletes them).
+        False (nothing written) when the message was erased meanwhile."""
+        return self._update_if_stored(
+            _message_key(message.shop_id, message.message_key),
+            "SET files_shared = :shared, "
+            f"{SLACK_FILE_IDS} = list_append(if_not_exists({SLACK_FILE_IDS}, :none), :ids)",
+            {":shared": shared, ":ids": file_ids, ":none": []},
+        )
+
+    def note_post_about_message(
+        self, shop_id: str, message_key: str, channel_id: str, ts: str
+    ) -> bool:
+        """Files a post of the bot about a customer message, besides the message's own post
+        (a dead-letter note naming its sender), where the customer's erasure finds it.
+        False (nothing written) when the message is not stored (erased)."""
+        return self._append_post(_message_key(shop_id, message_key), channel_id, ts)
+
+    def note_post_about_conversation(
+        self, conversation: Conversation, channel_id: str, ts: str
+    ) -> bool:
+        """Files a post of the bot about a conversation outside its thread (the second
+        level told to a lead or an escalation channel) where the customer's erasure finds
+        it. False (nothing written) when the conversation is gone (erased)."""
+        key = _conversation_key(conversation.shop_id, conversation.conversation_id)
+        return self._append_post(key, channel_id, ts)
+
+    def posts_about_conversation(self, conversation: Conversation) -> list[tuple[str, str]]:
+        """(channel, ts) of the posts filed by `note_post_about_conversation`."""
+        response = self._client.get_item(
+            TableName=self._table,
+            Key=_conversation_key(conversation.shop_id, conversation.conversation_id),
+            ProjectionExpression=SLACK_POSTS_ABOUT,
+            ConsistentRead=True,
+        )
+        return slack_posts_about(_from_attributes(response.get("Item") or {}))
+
+    def _append_post(self, key: dict[str, Any], channel_id: str, ts: str) -> bool:
+        return self._update_if_stored(
+            key,
+            f"SET {SLACK_POSTS_ABOUT} = list_append(if_not_exists({SLACK_POSTS_ABOUT}, :none), "
+            ":post)",
+            {":post": [[channel_id, ts]], ":none": []},
+        )
+
+    def _update_if_stored(self, key: dict[str, Any], update: str, values: Item) -> bool:
+        """An update of an item that exists; False (nothing written) when it is gone."""
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=key,
+                UpdateExpression=update,
+                ConditionExpression="attribute_exists(PK)",
+                ExpressionAttributeValues=_to_attributes(values),
+            )
+        except ClientError as error:
+            if not _condition_failed(error):
+                raise
+            return False
+        return True
 
     def _set_if_stored(self, key: dict[str, Any], name: str, value: object) -> bool:
         """Sets one attribute of an item that exists; False (and nothing written) when the

@@ -47,6 +47,11 @@ class FakeSlack:
     # (channel, ts) of the messages deleted; queue exceptions to make the next deletes fail.
     deleted: list[tuple[str, str]] = field(default_factory=list)
     delete_failures: list[Exception] = field(default_factory=list)
+    # Files the bot shared, by the id Slack gave each; the ids of those deleted, and
+    # exceptions to make the next file deletions fail.
+    shared_files: dict[str, MediaFile] = field(default_factory=dict)
+    deleted_files: list[str] = field(default_factory=list)
+    delete_file_failures: list[Exception] = field(default_factory=list)
     _clock: Any = field(default_factory=lambda: itertools.count(1))
 
     def workspace(self, token: str) -> "FakeWorkspace":
@@ -78,6 +83,12 @@ def refused_as_slack_does(method: str, refusal: dict[str, Any] | None) -> None:
     raise SlackApiError(f"The request to the Slack API failed. ({method})", response)  # type: ignore[no-untyped-call]
 
 
+def direct_messages(destination: str) -> str:
+    """Where Slack puts a message posted to a user: the bot's direct messages with them,
+    a channel of its own (D…)."""
+    return "D" + destination[1:] if destination[:1] in ("U", "W") else destination
+
+
 def message_params(channel: str, message: SlackMessage) -> dict[str, Any]:
     """What SlackWorkspace sends for a message."""
     return {"channel": channel, "text": message.text, "blocks": message.blocks}
@@ -98,6 +109,9 @@ class FakeWorkspace:
         ts = f"1764000000.{next(self.slack._clock):06d}"
         self.slack.posts.append(SlackPost(self.token, channel, message, thread_ts, ts))
         return ts
+
+    def post_to(self, destination: str, message: SlackMessage) -> tuple[str, str]:
+        return direct_messages(destination), self.post(destination, message)
 
     def find_posted(
         self, channel: str, thread_ts: str, metadata: dict[str, Any], since: datetime
@@ -120,6 +134,9 @@ class FakeWorkspace:
     def delete(self, channel: str, ts: str) -> None:
         if self.slack.delete_failures:
             raise self.slack.delete_failures.pop(0)
+        if direct_messages(channel) != channel:
+            # A user id names no channel: their direct messages have an id of their own.
+            refused_as_slack_does("chat.delete", {"ok": False, "error": "channel_not_found"})
         if (channel, ts) in self.slack.deleted:
             return
         self.slack.deleted.append((channel, ts))
@@ -137,10 +154,21 @@ class FakeWorkspace:
         refused_as_slack_does("views.open", view_refusal(view))
         self.slack.views.append((trigger_id, view))
 
-    def upload_files(self, channel: str, thread_ts: str | None, files: list[MediaFile]) -> None:
+    def upload_files(
+        self, channel: str, thread_ts: str | None, files: list[MediaFile]
+    ) -> list[str]:
         if self.slack.upload_failures:
             raise self.slack.upload_failures.pop(0)
         self.slack.uploads.append((channel, thread_ts, files))
+        ids = [f"F{len(self.slack.shared_files) + n:08d}" for n in range(1, len(files) + 1)]
+        self.slack.shared_files.update(zip(ids, files, strict=True))
+        return ids
+
+    def delete_file(self, file_id: str) -> None:
+        if self.slack.delete_file_failures:
+            raise self.slack.delete_file_failures.pop(0)
+        if file_id not in self.slack.deleted_files:
+            self.slack.deleted_files.append(file_id)
 
     def download_file(self, file: SlackFile) -> MediaFile | None:
         content = self.slack.files.get(file.url)

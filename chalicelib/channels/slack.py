@@ -448,6 +448,18 @@ class SlackWorkspace:
 
     def post(self, channel: str, message: SlackMessage, thread_ts: str | None = None) -> str:
         """Posts a message (in a thread when `thread_ts` is given) and returns its ts."""
+        return str(self._post_message(channel, message, thread_ts)["ts"])
+
+    def post_to(self, destination: str, message: SlackMessage) -> tuple[str, str]:
+        """Posts a message to a channel, or to a user (a user id: the bot's direct messages
+        with them); returns where it is as Slack names it, (channel id, ts), which is what
+        deleting it takes: a user id is no channel to `chat.delete`."""
+        answer = self._post_message(destination, message, None)
+        return str(answer["channel"]), str(answer["ts"])
+
+    def _post_message(
+        self, channel: str, message: SlackMessage, thread_ts: str | None
+    ) -> dict[str, Any]:
         arguments: dict[str, Any] = {
             "channel": channel,
             "text": message.text,
@@ -459,7 +471,7 @@ class SlackWorkspace:
             arguments["thread_ts"] = thread_ts
         if message.metadata is not None:
             arguments["metadata"] = message.metadata
-        return str(self._call("chat.postMessage", **arguments)["ts"])
+        return self._call("chat.postMessage", **arguments)
 
     def find_posted(
         self, channel: str, thread_ts: str, metadata: dict[str, Any], since: datetime
@@ -506,19 +518,26 @@ class SlackWorkspace:
             _DISPLAY_NAMES[user_id] = (name, time.monotonic())
         return name
 
-    def upload_files(self, channel: str, thread_ts: str | None, files: list[MediaFile]) -> None:
+    def upload_files(
+        self, channel: str, thread_ts: str | None, files: list[MediaFile]
+    ) -> list[str]:
         """Shares files in a thread, or in the channel itself without `thread_ts`
         (files_upload_v2: Slack's external upload flow), at most `FILES_PER_UPLOAD` at a
-        time: Slack fails a completion of more than 14 files, every time."""
+        time: Slack fails a completion of more than 14 files, every time. Returns the ids
+        Slack gave them, which deleting them takes."""
+        shared: list[str] = []
         for start in range(0, len(files), FILES_PER_UPLOAD):
-            self._upload(channel, thread_ts, files[start : start + FILES_PER_UPLOAD])
+            shared += self._upload(channel, thread_ts, files[start : start + FILES_PER_UPLOAD])
+        return shared
 
-    def _upload(self, channel: str, thread_ts: str | None, files: list[MediaFile]) -> None:
+    def _upload(self, channel: str, thread_ts: str | None, files: list[MediaFile]) -> list[str]:
         from slack_sdk.errors import SlackApiError, SlackRequestError
 
         uploads = [{"file": f.content, "filename": f.filename, "title": f.filename} for f in files]
         try:
-            self._client.files_upload_v2(file_uploads=uploads, channel=channel, thread_ts=thread_ts)
+            completed = self._client.files_upload_v2(
+                file_uploads=uploads, channel=channel, thread_ts=thread_ts
+            )
         except SlackApiError as error:
             if error.response.status_code == 429 or error.response.status_code >= 500:
                 raise Retryable(
@@ -527,6 +546,23 @@ class SlackWorkspace:
             raise
         except (SlackRequestError, OSError) as error:
             raise Retryable(f"Slack upload failed: {type(error).__name__}") from error
+        listed = completed.get("files")
+        return [
+            str(file["id"])
+            for file in (listed if isinstance(listed, list) else [])
+            if isinstance(file, dict) and file.get("id")
+        ]
+
+    def delete_file(self, file_id: str) -> None:
+        """Deletes a file the bot uploaded; one already gone counts as deleted. A file
+        someone else uploaded is refused (`cant_delete_file`)."""
+        from slack_sdk.errors import SlackApiError
+
+        try:
+            self._call("files.delete", file=file_id)
+        except SlackApiError as error:
+            if error.response.get("error") not in ("file_not_found", "file_deleted"):
+                raise
 
     def download_file(self, file: SlackFile) -> MediaFile | None:
         """A file attached in Slack, with the bot's token, from Slack only; None when Slack

@@ -56,6 +56,9 @@ class InboundProgress(NamedTuple):
     files_posted: bool
     # This attempt's number: above 1, an earlier attempt may have posted it without noting so.
     attempt: int
+    # How many of its files (its whole text first, when it is long, then its attachments in
+    # order) an earlier attempt shared before failing: a retry shares only the rest.
+    files_shared: int = 0
 
 
 class DeliveryStatus(StrEnum):

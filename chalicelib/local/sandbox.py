@@ -256,7 +256,8 @@ def _describe_slack(entry: OutboxEntry) -> str:
     if method == "chat.postMessage":
         thread_ts = _as_str(payload.get("thread_ts"))
         where = f"thread {thread_ts}" if thread_ts else f"new thread {response.get('ts')}"
-        head = f"{prefix} #{response.get('channel', channel)} ({where})"
+        # As asked: a post to a user lands in a channel of its own (their direct messages).
+        head = f"{prefix} #{channel} ({where})"
         return _with_body(head, _slack_message_text(payload))
     if method == "chat.update":
         head = f"{prefix} #{channel} (message {_as_str(payload.get('ts'))})"
@@ -269,6 +270,8 @@ def _describe_slack(entry: OutboxEntry) -> str:
             f"{prefix} :{_as_str(payload.get('name'))}: on "
             f"{channel}/{_as_str(payload.get('timestamp'))}"
         )
+    if method == "files.delete":
+        return _printable(f"{prefix} {_as_str(payload.get('file'))}")
     if method in ("chat.getPermalink", "chat.delete"):
         ts = _as_str(payload.get("message_ts") or payload.get("ts"))
         return _printable(f"{prefix} {channel}/{ts}")
@@ -650,6 +653,7 @@ _SLACK_METHODS = frozenset(
         "views.open",
         "files.getUploadURLExternal",
         "files.completeUploadExternal",
+        "files.delete",
         "conversations.info",
         "conversations.join",
         "conversations.replies",
@@ -661,6 +665,15 @@ _SLACK_METHODS = frozenset(
 _FILES_PER_UPLOAD = 14
 _UPLOAD_PATH = re.compile(r"^/upload/(?P<file>F[0-9A-F]+)$")
 _FILE_PATH = re.compile(r"^/files/(?P<file>F[0-9A-F]+)/(?P<name>[^/]+)$")
+
+
+def _is_user(channel: str) -> bool:
+    return channel[:1] in ("U", "W")
+
+
+def _direct_messages(user_id: str) -> str:
+    """The id of the bot's direct messages with a user, as Slack answers a post to them."""
+    return "D" + user_id[1:]
 
 
 def _has_content(params: dict[str, Any]) -> bool:
@@ -676,8 +689,10 @@ class SlackStandIn(_StandIn):
         super().__init__(outbox)
         self._ts_lock = threading.Lock()
         self._last_ts_micros = 0
-        # Files by id: name, type and bytes (None until uploaded).
+        # Files by id: name, type and bytes (None until uploaded), and whether the bot
+        # uploaded it (else an agent attached it); the ids of those deleted.
         self._files: dict[str, dict[str, Any]] = {}
+        self._deleted_files: set[str] = set()
         # What the bot posted and has not deleted, by (channel, ts): all it may delete, and
         # the threads conversations.replies reads.
         self._posted: dict[tuple[str, str], dict[str, Any]] = {}
@@ -710,8 +725,18 @@ class SlackStandIn(_StandIn):
         """A file as if an agent had attached it in Slack: its description in an event."""
         file_id = "F" + uuid.uuid4().hex[:10].upper()
         with self._ts_lock:
-            self._files[file_id] = {"name": name, "mimetype": mimetype, "content": content}
+            self._files[file_id] = {
+                "name": name,
+                "mimetype": mimetype,
+                "content": content,
+                "by_bot": False,
+            }
         return self._file_object(file_id)
+
+    def files(self) -> list[str]:
+        """The ids of the files Slack holds now (deleted ones gone)."""
+        with self._ts_lock:
+            return list(self._files)
 
     def _file_object(self, file_id: str) -> dict[str, Any]:
         stored = self._files[file_id]
@@ -807,7 +832,12 @@ class SlackStandIn(_StandIn):
                 return {"ok": False, "error": "invalid_arguments"}
             file_id = "F" + uuid.uuid4().hex[:10].upper()
             with self._ts_lock:
-                self._files[file_id] = {"name": name, "mimetype": "", "content": None}
+                self._files[file_id] = {
+                    "name": name,
+                    "mimetype": "",
+                    "content": None,
+                    "by_bot": True,
+                }
             return {
                 "ok": True,
                 "upload_url": f"{self._root_url()}/upload/{file_id}",
@@ -815,6 +845,8 @@ class SlackStandIn(_StandIn):
             }
         if method == "files.completeUploadExternal":
             return self._complete_upload(params)
+        if method == "files.delete":
+            return self._delete_file(_as_str(params.get("file")))
         if method == "views.open":
             if not _as_str(params.get("trigger_id")):
                 return {"ok": False, "error": "invalid_trigger_id"}
@@ -847,6 +879,12 @@ class SlackStandIn(_StandIn):
             refused = message_refusal(params)
             if refused is not None:
                 return refused
+        if _is_user(channel) and method in ("chat.update", "chat.delete"):
+            # A message posted to a user is in the bot's direct messages with them, a
+            # channel of its own: the user's id does not name it.
+            return {"ok": False, "error": "channel_not_found"}
+        if _is_user(channel) and method == "chat.postMessage":
+            channel = _direct_messages(channel)
         if method == "chat.postMessage":
             return self._post_message(channel, params)
         if method == "conversations.replies":
@@ -979,6 +1017,20 @@ class SlackStandIn(_StandIn):
             for i in ids
         ]
         return {"ok": True, "files": files}
+
+    def _delete_file(self, file_id: str) -> dict[str, Any]:
+        """As Slack: a bot deletes only the files it uploaded."""
+        with self._ts_lock:
+            if file_id in self._deleted_files:
+                return {"ok": False, "error": "file_deleted"}
+            stored = self._files.get(file_id)
+            if stored is None:
+                return {"ok": False, "error": "file_not_found"}
+            if not stored.get("by_bot"):
+                return {"ok": False, "error": "cant_delete_file"}
+            del self._files[file_id]
+            self._deleted_files.add(file_id)
+        return {"ok": True}
 
     def _user(self, user_id: str) -> dict[str, Any]:
         # Every user exists here, named after their id: U0ANA is "Ana".

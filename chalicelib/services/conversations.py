@@ -5,11 +5,14 @@ processed is skipped, and the open-conversation pointer is claimed conditionally
 first messages cannot open two conversations.
 """
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
+from functools import partial
 
 from aws_lambda_powertools import Logger
 
 from chalicelib.channels.base import MediaFile
+from chalicelib.channels.slack import FILES_PER_UPLOAD
 from chalicelib.domain.auto_replies import plan, sent
 from chalicelib.domain.conversation import (
     AutoReplyJob,
@@ -46,6 +49,7 @@ from chalicelib.domain.shop import NewSubject, Shop, ShopSecrets
 from chalicelib.domain.sla import clock_for, escalate, resolved
 from chalicelib.domain.slack_view import (
     WHOLE_TEXT_NAME,
+    SlackMessage,
     action_note,
     attachments_missing_note,
     continued_note,
@@ -110,6 +114,20 @@ def survey_language(conversation: Conversation, policy: CsatPolicy) -> str:
 def _whole_text(message: InboundMessage) -> MediaFile:
     content = message.text.encode("utf-8", "replace")
     return MediaFile(WHOLE_TEXT_NAME, "text/plain; charset=utf-8", content)
+
+
+def take_back(
+    slack: SlackPort, *, posts: Iterable[tuple[str, str]] = (), files: Iterable[str] = ()
+) -> None:
+    """Deletes posts and files about a customer erased while they were made, which their
+    erasure could not find; best effort (each failure logged): the caller stops anyway."""
+    deletions = [partial(slack.delete, channel, ts) for channel, ts in posts]
+    deletions += [partial(slack.delete_file, file_id) for file_id in files]
+    for deletion in deletions:
+        try:
+            deletion()
+        except Exception:
+            logger.exception("what was posted about an erased customer could not be deleted")
 
 
 class InboundProcessor:
@@ -186,7 +204,7 @@ class InboundProcessor:
             message, slack, thread, progress.attempt, shop.timezone
         )
         if not progress.files_posted:
-            self._post_files(message, files, slack, thread)
+            self._post_files(message, files, slack, thread, progress.files_shared)
         if score is None:
             conversation = self._reply_automatically(conversation, message, shop)
         else:
@@ -230,24 +248,39 @@ class InboundProcessor:
             ts = slack.find_posted(channel, thread_ts, post.metadata, since)
         if ts is None:
             ts = slack.post(channel, post, thread_ts=thread_ts)
-        self._store.mark_posted(message, ts, channel)
+        if not self._store.mark_posted(message, ts, channel):
+            # Erased while it was being posted: its erasure could not find this post.
+            take_back(slack, posts=[(channel, ts)])
+            raise Retryable("the message was erased while it was posted")
         return ts
 
     def _post_files(
         self,
         message: InboundMessage,
-        files: list[MediaFile],
+        files: list[tuple[int, MediaFile]],
         slack: SlackPort,
         thread: tuple[str, str],
+        already_shared: int,
     ) -> None:
         """The message's files after it, and a note for those that could not be fetched; a
-        text longer than its post shows follows whole, as a file of its own."""
-        whole = [] if shows_whole(message.text) else [_whole_text(message)]
+        text longer than its post shows follows whole, as a file of its own. Shared ten at
+        a time, each upload noted as it is done: a retry after a failed upload shares only
+        what is left (`already_shared` of them are in the thread)."""
+        whole = not shows_whole(message.text)
         if not message.media and not whole:
             return
         channel, thread_ts = thread
-        if files or whole:
-            slack.upload_files(channel, thread_ts, whole + files)
+        # Each file by its place among the message's: its whole text, then its attachments.
+        numbered = [(0, _whole_text(message))] if whole else []
+        numbered += [(n + int(whole), file) for n, file in files]
+        left = [(place, file) for place, file in numbered if place >= already_shared]
+        for start in range(0, len(left), FILES_PER_UPLOAD):
+            upload = left[start : start + FILES_PER_UPLOAD]
+            file_ids = slack.upload_files(channel, thread_ts, [file for _, file in upload])
+            if not self._store.mark_files_shared(message, upload[-1][0] + 1, file_ids):
+                # Erased while they were being shared: the erasure could not find them.
+                take_back(slack, files=file_ids)
+                raise Retryable("the message was erased while its files were shared")
         if len(files) < len(message.media):
             missing = len(message.media) - len(files)
             slack.post(channel, attachments_missing_note(missing), thread_ts=thread_ts)
@@ -360,8 +393,9 @@ class InboundProcessor:
 
     def _keep_media(
         self, message: InboundMessage, shop: Shop, secrets: ShopSecrets
-    ) -> list[MediaFile]:
-        """The message's attachments, fetched from the provider and kept in the media bucket."""
+    ) -> list[tuple[int, MediaFile]]:
+        """The message's attachments, fetched from the provider and kept in the media bucket,
+        each with its place in the message (those that could not be fetched are left out)."""
         files = []
         for n, item in enumerate(message.media):
             fetched = self._channels(message.channel).fetch_media(item, shop, secrets)
@@ -374,7 +408,7 @@ class InboundProcessor:
                     fetched,
                     retention_days=shop.retention_days,
                 )
-            files.append(fetched)
+            files.append((n, fetched))
         return files
 
     def _refresh_card(
@@ -646,7 +680,17 @@ class CardActions:
             escalation = escalation_message(escalated, alarm, link, shop.timezone)
             for destination in (shop.sla.lead_user_id, shop.sla.escalation_channel_id):
                 if destination:
-                    slack.post(destination, escalation)
+                    self._tell_outside_thread(slack, escalated, destination, escalation)
+
+    def _tell_outside_thread(
+        self, slack: SlackPort, conversation: Conversation, destination: str, post: SlackMessage
+    ) -> None:
+        """Posts about a conversation outside its thread (naming the customer), filed on the
+        conversation so that the customer's erasure deletes it too; taken back at once when
+        the conversation was erased meanwhile."""
+        where = slack.post_to(destination, post)
+        if not self._store.note_post_about_conversation(conversation, *where):
+            take_back(slack, posts=[where])
 
     def _change_and_show(
         self, shop_id: str, conversation_id: str, change: Change

@@ -9,17 +9,23 @@ shop to connect Slack, unprocessed, stranded, automated mail discarded) are foun
 the store's index of every stored customer message by shop and address. A message erased
 while queued is dropped by the worker, which finds its stored copy gone.
 
-Erasure also deletes what the bot posted about the customer in Slack (each conversation's
-card and the customer's messages in its thread, canned and automatic replies posted for
-agents). Agents' own messages stay: a bot token cannot delete them, so the receipt counts
-them for the workspace's admin (docs/OPERATIONS.md). Slack failing never stops the erasure
-of our own data.
+Erasure also deletes what the bot posted or uploaded about the customer in Slack: each
+conversation's card and the customer's messages in its thread, canned and automatic replies
+posted for agents, the files it shared after a message (attachments, a long text whole),
+and what it said of them elsewhere (the second level of a response target told to a lead
+and an escalation channel, a dead-letter note naming them): each is filed where this
+erasure finds it (on the stored message or conversation) as it is posted. Agents' own
+messages stay: a bot token cannot delete them, so the receipt counts them, and lists where
+anything is left, for the workspace's admin (docs/OPERATIONS.md). Slack failing never stops
+the erasure of our own data.
 """
 
 import hashlib
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from functools import partial
 from typing import Any
 from urllib.parse import unquote
 
@@ -33,7 +39,7 @@ from chalicelib.media import MediaStore
 from chalicelib.secrets import SecretVault
 from chalicelib.services.customers import address_in
 from chalicelib.services.ports import Clock, SlackFactory, SlackPort
-from chalicelib.store import Store
+from chalicelib.store import Store, slack_files_of, slack_posts_about
 
 logger = Logger(service="threadline", child=True)
 
@@ -110,6 +116,70 @@ def _slack_posts(
     return posts, agents
 
 
+def _posts_about(items: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    return [post for item in items for post in slack_posts_about(item)]
+
+
+def _files_of(items: list[dict[str, Any]]) -> list[str]:
+    return [file_id for item in items for file_id in slack_files_of(item)]
+
+
+@dataclass
+class _SlackErasure:
+    """What an erasure deletes in the shop's workspace, and what Slack kept, for the
+    receipt."""
+
+    workspace: SlackPort | None
+    messages_deleted: int = 0
+    messages_left: int = 0
+    files_deleted: int = 0
+    files_left: list[str] = field(default_factory=list)
+    threads_left: list[dict[str, str]] = field(default_factory=list)
+    posts_left: list[dict[str, str]] = field(default_factory=list)
+
+    def delete_posts(self, posts: list[tuple[str, str]], about: str) -> list[tuple[str, str]]:
+        """Deletes (channel, ts) posts of the bot; returns those Slack kept."""
+        workspace = self.workspace
+        kept = [
+            (channel, ts)
+            for channel, ts in posts
+            if workspace is None
+            or not _tried(partial(workspace.delete, channel, ts), "Slack post", about)
+        ]
+        self.messages_deleted += len(posts) - len(kept)
+        self.messages_left += len(kept)
+        return kept
+
+    def delete_posts_about(self, posts: list[tuple[str, str]], about: str) -> None:
+        """Deletes posts about the customer beyond their threads' own messages; those Slack
+        kept are listed one by one, as no thread names them."""
+        for channel, ts in self.delete_posts(posts, about):
+            self.posts_left.append({"channel_id": channel, "ts": ts})
+
+    def delete_files(self, file_ids: list[str], about: str) -> list[str]:
+        """Deletes files the bot shared; returns (and lists) those Slack kept."""
+        workspace = self.workspace
+        kept = [
+            file_id
+            for file_id in file_ids
+            if workspace is None
+            or not _tried(partial(workspace.delete_file, file_id), "Slack file", about)
+        ]
+        self.files_deleted += len(file_ids) - len(kept)
+        self.files_left += kept
+        return kept
+
+
+def _tried(deletion: Callable[[], None], what: str, about: str) -> bool:
+    """Whether a deletion in Slack went through; a failure is logged, never raised."""
+    try:
+        deletion()
+    except Exception:
+        logger.exception(f"{what} not deleted", conversation_id=about)
+        return False
+    return True
+
+
 class CustomerData:
     def __init__(
         self,
@@ -135,8 +205,17 @@ class CustomerData:
         # Read first: a message processed meanwhile is then on a timeline read after it.
         stored = self._store.stored_messages(shop_id, addresses)
         conversations = self._store.conversations_of(shop_id, addresses)
+        # A customer message as read consistently rather than through the timeline's index,
+        # which may lag behind what its worker noted last (the files it shared).
+        fresh = {str(item["PK"]): item for item in stored}
         timelines = [
-            (conversation, list(self._store.timeline(shop_id, conversation.conversation_id)))
+            (
+                conversation,
+                [
+                    fresh.get(str(item["PK"]), item)
+                    for item in self._store.timeline(shop_id, conversation.conversation_id)
+                ],
+            )
             for conversation in conversations
         ]
         on_timelines = {str(item["PK"]) for _, items in timelines for item in items}
@@ -167,28 +246,20 @@ class CustomerData:
         receipt without personal data."""
         found = self._customer(shop_id, customer)
         profile = found.profile
-        messages = files = slack_deleted = slack_left = 0
-        threads_left: list[dict[str, str]] = []
+        messages = files = 0
         # A message outside the timelines may be in a thread already: posted by an attempt
         # that failed after posting it (its files, say), so never recorded.
         strays = _stray_posts(found.shop, found.outside)
-        workspace = self._workspace(shop_id) if found.timelines or strays else None
+        in_slack = strays or _posts_about(found.outside) or _files_of(found.outside)
+        workspace = self._workspace(shop_id) if found.timelines or in_slack else None
+        slack = _SlackErasure(workspace)
         for conversation, items in found.timelines:
-            deleted, left = self._erase_slack_posts(workspace, conversation, items)
-            slack_deleted += deleted
-            slack_left += left
-            if left and conversation.slack_channel_id and conversation.slack_thread_ts:
-                threads_left.append(
-                    {
-                        "channel_id": conversation.slack_channel_id,
-                        "thread_ts": conversation.slack_thread_ts,
-                    }
-                )
+            self._erase_from_slack(slack, conversation, items)
             files += self._erase_files(shop_id, items)
             messages += self._store.erase_conversation(conversation, items)
-        deleted = self._delete_posts(workspace, strays, "no conversation")
-        slack_deleted += deleted
-        slack_left += len(strays) - deleted
+        slack.delete_posts(strays, "no conversation")
+        slack.delete_posts_about(_posts_about(found.outside), "no conversation")
+        slack.delete_files(_files_of(found.outside), "no conversation")
         files += self._erase_files(shop_id, found.outside)
         outside = self._store.erase_messages(found.outside)
         if profile is not None:
@@ -205,10 +276,16 @@ class CustomerData:
             # Of those, the ones no conversation held (waiting, unprocessed, discarded).
             "messages_outside_conversations": outside,
             "files": files,
-            "slack_messages_deleted": slack_deleted,
+            "slack_messages_deleted": slack.messages_deleted,
             # Agents' own messages, and the bot's that Slack would not delete.
-            "slack_messages_left": slack_left,
-            "slack_threads_left": threads_left,
+            "slack_messages_left": slack.messages_left,
+            "slack_threads_left": slack.threads_left,
+            # Of the bot's posts beyond the threads' own messages (escalations, dead-letter
+            # notes), those Slack would not delete, each by its channel and ts.
+            "slack_posts_left": slack.posts_left,
+            "slack_files_deleted": slack.files_deleted,
+            # The ids of files the bot shared that Slack would not delete.
+            "slack_files_left": slack.files_left,
         }
         self._store.record_erasure(shop_id, receipt)
         logger.info(
@@ -227,30 +304,21 @@ class CustomerData:
             return None
         return self._slack(token.get_secret_value()) if token else None
 
-    def _erase_slack_posts(
-        self, workspace: SlackPort | None, conversation: Conversation, items: list[dict[str, Any]]
-    ) -> tuple[int, int]:
-        """Deletes the bot's posts about a conversation; returns how many went and how many
-        of its thread's messages stay."""
+    def _erase_from_slack(
+        self, slack: _SlackErasure, conversation: Conversation, items: list[dict[str, Any]]
+    ) -> None:
+        """Deletes the bot's posts and files about a conversation; a thread where anything
+        stays (agents' messages, what Slack would not delete) is listed for the admin."""
+        about = conversation.conversation_id
         posts, agents = _slack_posts(conversation, items)
-        deleted = self._delete_posts(workspace, posts, conversation.conversation_id)
-        return deleted, len(posts) - deleted + agents
-
-    def _delete_posts(
-        self, workspace: SlackPort | None, posts: list[tuple[str, str]], about: str
-    ) -> int:
-        """Deletes (channel, ts) posts of the bot; returns how many went."""
-        if workspace is None:
-            return 0
-        deleted = 0
-        for channel, ts in posts:
-            try:
-                workspace.delete(channel, ts)
-            except Exception:
-                logger.exception("Slack post not deleted", conversation_id=about)
-                continue
-            deleted += 1
-        return deleted
+        slack.messages_left += agents
+        posts_kept = slack.delete_posts(posts, about)
+        files_kept = slack.delete_files(_files_of(items), about)
+        elsewhere = self._store.posts_about_conversation(conversation) + _posts_about(items)
+        slack.delete_posts_about(elsewhere, about)
+        if (agents or posts_kept or files_kept) and conversation.slack_thread is not None:
+            channel, thread_ts = conversation.slack_thread
+            slack.threads_left.append({"channel_id": channel, "thread_ts": thread_ts})
 
     def _erase_files(self, shop_id: str, items: list[dict[str, Any]]) -> int:
         return erase_files(self._media, shop_id, items)

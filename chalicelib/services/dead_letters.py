@@ -5,7 +5,16 @@ for the operators (`threadline dlq redrive`); the agents concerned hear of it in
 Every few minutes the watcher looks into the dead-letter queues without taking anything out,
 and claims each held message group's first message it has not told of yet (a table record
 per SQS message id) before posting; a failed post gives the claim back for the next run.
+
+A note names no customer where a thread names the conversation. Only a customer's message
+with no thread to tell it in is told in the shop's channel with its sender's address, and
+that note is filed on the stored message, so the customer's erasure deletes it. A message
+whose stored copy is gone (its customer erased) or whose shop no longer takes it (deleted)
+is not told at all: the worker drops it when it is sent again.
 """
+
+from dataclasses import dataclass
+from datetime import UTC
 
 from aws_lambda_powertools import Logger
 
@@ -13,12 +22,15 @@ from chalicelib.domain.conversation import (
     Conversation,
     ConversationAction,
     DeliveryUpdate,
+    InboundMessage,
     ShopMessage,
 )
 from chalicelib.domain.slack_view import dead_letter_note
 from chalicelib.queues import Queues, parse_inbound, parse_outbound, parse_timer
 from chalicelib.secrets import SecretVault
+from chalicelib.services.conversations import take_back
 from chalicelib.services.ports import Clock, SlackFactory
+from chalicelib.services.shops import shop_taking
 from chalicelib.settings import INBOUND_QUEUE, OUTBOUND_QUEUE, TIMERS_QUEUE, dead_letter_queue
 from chalicelib.store import Store
 
@@ -29,8 +41,17 @@ logger = Logger(service="threadline", child=True)
 # dead-letter alarms fire regardless. About 100 receives of 10, well within the schedule.
 PEEK_LIMIT = 1000
 
-# Where a dead job is told: (shop, conversation if known, what failed).
-Told = tuple[str, Conversation | None, str]
+
+@dataclass(frozen=True)
+class _Told:
+    """Where a dead job is told and what failed: in its conversation's thread when it has
+    one, else in the shop's channel. `message` is the customer message it was, whose
+    stored copy the note is filed on."""
+
+    shop_id: str
+    conversation: Conversation | None
+    what: str
+    message: InboundMessage | None = None
 
 
 class DeadLetterWatch:
@@ -64,7 +85,7 @@ class DeadLetterWatch:
                 ):
                     continue
                 try:
-                    self._tell(*target)
+                    self._tell(target)
                 except Exception:
                     logger.exception("dead letter not told", queue=queue)
                     self._store.release_dead_letter(dead_letter.message_id)
@@ -72,20 +93,13 @@ class DeadLetterWatch:
                 told += 1
         return told
 
-    def _target(self, queue: str, body: str) -> Told | None:
+    def _target(self, queue: str, body: str) -> _Told | None:
         """Whom a dead job concerns; None for what agents need not hear of (a delivery
-        receipt) or cannot be read."""
+        receipt, an alarm of a conversation gone), cannot be read, or must not be told (a
+        message of an erased customer or of a deleted shop)."""
         try:
             if queue == INBOUND_QUEUE:
-                job = parse_inbound(body)
-                address = job.customer_address.removeprefix("whatsapp:")
-                what = (
-                    f"send the shop's message to {address}"
-                    if isinstance(job, ShopMessage)
-                    else f"post a message from {address}"
-                )
-                conversation = self._store.find_open_conversation(job.shop_id, job.customer_address)
-                return job.shop_id, conversation, what
+                return self._inbound_target(parse_inbound(body))
             if queue == OUTBOUND_QUEUE:
                 work = parse_outbound(body)
                 if isinstance(work, DeliveryUpdate):
@@ -97,22 +111,59 @@ class DeadLetterWatch:
                 )
                 if conversation is None:
                     return None
-                return conversation.shop_id, conversation, "send a reply or apply a button"
+                return _Told(conversation.shop_id, conversation, "send a reply or apply a button")
             timer = parse_timer(body)
             conversation = self._store.get_conversation(timer.shop_id, timer.conversation_id)
-            return timer.shop_id, conversation, "run a snooze or SLA alarm"
+            if conversation is None:
+                return None
+            return _Told(timer.shop_id, conversation, "run a snooze or SLA alarm")
         except ValueError:
             logger.warning("unreadable dead letter", queue=queue)
             return None
 
-    def _tell(self, shop_id: str, conversation: Conversation | None, what: str) -> None:
-        shop = self._store.get_shop(shop_id)
-        token = self._vault.get(shop_id).slack_bot_token if shop else None
+    def _inbound_target(self, job: InboundMessage | ShopMessage) -> _Told | None:
+        """A customer's message, or a message the shop wrote first: told in the customer's
+        conversation's thread without naming them; with no thread, a customer's message is
+        told with its sender's address (the agents' only way to answer another way), and
+        a shop's message by its channel and time."""
+        if shop_taking(self._store, job.shop_id, job.shop_incarnation) is None:
+            return None
+        message = job if isinstance(job, InboundMessage) else None
+        if (
+            message is not None
+            and self._store.stored_message(message.shop_id, message.message_key) is None
+        ):
+            # Erased since: telling of it would name a customer who is gone.
+            return None
+        conversation = self._store.find_open_conversation(job.shop_id, job.customer_address)
+        in_thread = conversation is not None and conversation.slack_thread is not None
+        match job:
+            case InboundMessage() if in_thread:
+                what = "post a message from the customer"
+            case InboundMessage():
+                what = f"post a message from {job.customer_address.removeprefix('whatsapp:')}"
+            case ShopMessage() if in_thread:
+                what = "send the shop's message to the customer"
+            case ShopMessage():
+                asked = job.requested_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+                what = f"send a message the shop wrote ({job.channel.value}, asked for at {asked})"
+        return _Told(job.shop_id, conversation, what, message)
+
+    def _tell(self, told: _Told) -> None:
+        shop = self._store.get_shop(told.shop_id)
+        token = self._vault.get(told.shop_id).slack_bot_token if shop else None
         if shop is None or shop.slack is None or token is None:
             return
         slack = self._slack(token.get_secret_value())
-        thread = conversation.slack_thread if conversation else None
+        note = dead_letter_note(told.what)
+        thread = told.conversation.slack_thread if told.conversation else None
         if thread is None:
-            slack.post(shop.slack.channel_id, dead_letter_note(what))
+            where = shop.slack.channel_id, slack.post(shop.slack.channel_id, note)
         else:
-            slack.post(thread[0], dead_letter_note(what), thread_ts=thread[1])
+            where = thread[0], slack.post(thread[0], note, thread_ts=thread[1])
+        message = told.message
+        if message is not None and not self._store.note_post_about_message(
+            message.shop_id, message.message_key, *where
+        ):
+            # Erased while it was told: the erasure could not find the note.
+            take_back(slack, posts=[where])

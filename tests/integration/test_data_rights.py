@@ -105,6 +105,9 @@ def test_an_erasure_leaves_nothing_of_the_customer_and_a_receipt_naming_no_one(
     assert receipt["slack_threads_left"] == [
         {"channel_id": "C0SUPPORT", "thread_ts": customer_everywhere}
     ]
+    # And the photo the bot shared in the thread is deleted too
+    assert (receipt["slack_files_deleted"], receipt["slack_files_left"]) == (1, [])
+    assert slack.deleted_files == list(slack.shared_files)
     expected = hashlib.sha256(f"ana:{PHONE}".encode()).hexdigest()
     assert receipt["customer_sha256"] == expected
     # Nothing in the table names the customer or repeats what they or the agent wrote
@@ -614,4 +617,177 @@ def test_a_reply_erased_while_its_delivery_is_shown_is_not_brought_back(
     client.http.post("/slack/events", headers=slack_headers(reply), body=reply)
     run_workers()
     # Then no part of the reply's item is written back
+    assert items_of_shop_customers() == []
+
+
+# What the bot shared, and said elsewhere ------------------------------------------------------
+
+
+def erase(client: Any, customer: str = PHONE) -> dict[str, Any]:
+    response = client.http.delete(f"/admin/shops/ana/customers/{quote(customer)}", headers=ADMIN)
+    assert response.status_code == 200, response.body
+    receipt: dict[str, Any] = json.loads(response.body)
+    return receipt
+
+
+@pytest.fixture
+def mail_shop(put_shop: Any) -> str:
+    assert put_shop("ana", shop_document(email={"address": SHOP_MAIL})).status_code == 201
+    boto3.client("sesv2").create_email_identity(EmailIdentity="lojadaana.com.br")
+    return "ana"
+
+
+def test_the_customers_whole_text_the_bot_uploaded_is_deleted_with_them(
+    client, mail_shop, run_workers, slack: FakeSlack
+):
+    # Given a customer's mail longer than a post shows: its whole text follows in the thread
+    # as message.txt, a file the bot uploaded
+    sentence = "Meu CPF é 123.456.789-00 e o pedido não chegou. "
+    deliver(mime(sentence * 200, sender=f"Ana Souza <{MAIL}>", to=SHOP_MAIL), to=SHOP_MAIL)
+    run_workers()
+    [root] = slack.roots()
+    [(channel, thread_ts, [whole])] = slack.uploads
+    assert (channel, thread_ts, whole.filename) == ("C0SUPPORT", root.ts, "message.txt")
+    assert sentence.encode() in whole.content
+    [file_id] = slack.shared_files
+    # When the customer is erased (no agent wrote in the thread)
+    receipt = erase(client, MAIL)
+    # Then the file is deleted from Slack, counted, and nothing is left anywhere
+    assert slack.deleted_files == [file_id]
+    assert (receipt["slack_files_deleted"], receipt["slack_files_left"]) == (1, [])
+    assert receipt["slack_threads_left"] == []
+    assert receipt["slack_messages_left"] == 0
+
+
+def test_a_file_slack_would_not_delete_is_listed_with_its_thread(
+    client, customer_everywhere, slack: FakeSlack
+):
+    # Given Slack refuses to delete the customer's photo the bot shared
+    [file_id] = slack.shared_files
+    slack.delete_file_failures.append(Retryable("Slack answered 503 to files.delete"))
+    # When the customer is erased
+    receipt = erase(client)
+    # Then the file is listed for the workspace's admin, in a thread listed too
+    assert (receipt["slack_files_deleted"], receipt["slack_files_left"]) == (0, [file_id])
+    assert {"channel_id": "C0SUPPORT", "thread_ts": customer_everywhere} in receipt[
+        "slack_threads_left"
+    ]
+    assert slack.deleted_files == []
+
+
+def test_files_shared_before_an_upload_failed_for_good_are_deleted_with_the_customer(
+    client, mail_shop, container, run_workers, slack: FakeSlack, monkeypatch
+):
+    from tests.integration.test_media import failing_upload, mail_with_photos
+
+    # Given a mail's 15 photos, whose first ten Slack took and whose last five it never
+    # took: the message ends in the dead-letter queue, never recorded on its conversation
+    failing_upload(monkeypatch, slack, set(range(2, 20)))
+    deliver(mail_with_photos(15), to=SHOP_MAIL)
+    run_workers()
+    assert queued_and_dead(INBOUND_QUEUE) == 1
+    assert len(slack.shared_files) == 10
+    # When the customer is erased
+    receipt = erase(client, MAIL)
+    # Then the ten photos in the thread are deleted too
+    assert receipt["messages_outside_conversations"] == 1
+    assert sorted(slack.deleted_files) == sorted(slack.shared_files)
+    assert receipt["slack_files_deleted"] == 10
+
+
+SLA_START = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def escalated(client, put_shop, run_workers, slack: FakeSlack, clock) -> list[Any]:
+    """A conversation that went unanswered to the second level: the lead (a direct message)
+    and the escalation channel were told, naming the customer. Returns those two posts."""
+    from tests.integration.test_sla import SLA, fire
+
+    clock.now = SLA_START
+    assert put_shop("ana", shop_document(sla=SLA)).status_code == 201
+    write(client, 1, From=PHONE, ProfileName="Ana Souza")
+    run_workers()
+    assert fire(SLA_START + timedelta(minutes=120)) == 3
+    run_workers()
+    escalations = [p for p in slack.posts if p.channel in ("U0LEAD", "C0ESCALATE")]
+    assert len(escalations) == 2
+    assert all(PHONE in p.message.text for p in escalations)
+    return escalations
+
+
+def test_the_escalations_naming_the_customer_are_deleted_with_them(
+    client, escalated, slack: FakeSlack
+):
+    lead, channel = escalated
+    # When the customer is erased
+    receipt = erase(client)
+    # Then both are deleted where Slack put them: the lead's is in the bot's direct messages
+    # with them, a channel of its own
+    assert {("D0LEAD", lead.ts), ("C0ESCALATE", channel.ts)} <= set(slack.deleted)
+    assert receipt["slack_messages_left"] == 0
+    assert receipt["slack_posts_left"] == []
+
+
+def test_an_escalation_slack_would_not_delete_is_listed_for_the_admin(
+    client, escalated, slack: FakeSlack
+):
+    lead, _ = escalated
+    # Given Slack refuses every deletion
+    slack.delete_failures.extend(Retryable("Slack answered 503") for _ in range(20))
+    # When the customer is erased
+    receipt = erase(client)
+    # Then each of the bot's posts beyond the thread is listed where it is
+    assert {"channel_id": "D0LEAD", "ts": lead.ts} in receipt["slack_posts_left"]
+    assert len(receipt["slack_posts_left"]) == 2
+    assert receipt["slack_messages_deleted"] == 0
+
+
+def test_an_escalation_posted_while_the_customer_is_erased_is_taken_back(
+    client, put_shop, run_workers, slack: FakeSlack, clock, container, monkeypatch
+):
+    from tests.integration.test_sla import SLA, fire
+
+    # Given an unanswered conversation reaching its second level, whose customer is erased
+    # just as the lead is told
+    clock.now = SLA_START
+    assert put_shop("ana", shop_document(sla=SLA)).status_code == 201
+    write(client, 1, From=PHONE)
+    run_workers()
+    erase_before_next(monkeypatch, client, container, "note_post_about_conversation", PHONE)
+    # When the second level comes
+    assert fire(SLA_START + timedelta(minutes=120)) == 3
+    run_workers()
+    # Then what was posted naming the customer, which the erasure could not find, is gone
+    [lead] = [p for p in slack.posts if p.channel == "U0LEAD"]
+    assert ("D0LEAD", lead.ts) in slack.deleted
+
+
+def test_a_message_posted_while_its_customer_is_erased_is_taken_back(
+    client, shop, container, run_workers, monkeypatch, slack: FakeSlack
+):
+    # Given the customer is erased just after their message is posted in its thread, before
+    # the post is noted on the message
+    erase_before_next(monkeypatch, client, container, "mark_posted", PHONE)
+    write(client, 1, From=PHONE, Body="Meu CPF é 123")
+    # When the workers go on
+    run_workers()
+    # Then the post, which the erasure could not find, is deleted, and nothing comes back
+    [posted] = [p for p in slack.posts if p.thread_ts is not None]
+    assert (posted.channel, posted.ts) in slack.deleted
+    assert items_of_shop_customers() == []
+
+
+def test_files_shared_while_their_customer_is_erased_are_taken_back(
+    client, shop, container, run_workers, monkeypatch, slack: FakeSlack, twilio: RecordingTwilio
+):
+    # Given the customer is erased just after their photo is shared, before it is noted
+    twilio.media[PHOTO_URL] = MediaFile("ME1.jpg", "image/jpeg", b"photo")
+    erase_before_next(monkeypatch, client, container, "mark_files_shared", PHONE)
+    write(client, 1, From=PHONE, Body="olha", NumMedia="1", MediaUrl0=PHOTO_URL)
+    # When the workers go on
+    run_workers()
+    # Then the photo, which the erasure could not find, is deleted from Slack
+    [file_id] = slack.shared_files
+    assert slack.deleted_files == [file_id]
     assert items_of_shop_customers() == []

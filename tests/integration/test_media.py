@@ -247,3 +247,84 @@ def _signed(body: bytes) -> dict[str, str]:
     from tests.signing import slack_headers
 
     return slack_headers(body)
+
+
+SHOP_MAIL = "support@lojadaana.com.br"
+MAIL = "ana.souza@gmail.com"
+
+
+def mail_with_photos(count: int) -> bytes:
+    """A customer's mail carrying `count` small photos."""
+    from email.message import EmailMessage
+
+    mail = EmailMessage()
+    mail["From"] = f"Ana Souza <{MAIL}>"
+    mail["To"] = SHOP_MAIL
+    mail["Subject"] = "Fotos do pedido"
+    mail["Message-ID"] = "<fotos-1042@mail.gmail.com>"
+    mail.set_content("Seguem as fotos.")
+    for n in range(count):
+        mail.add_attachment(
+            bytes([n]) * 8, maintype="image", subtype="png", filename=f"foto-{n:02d}.png"
+        )
+    return mail.as_bytes()
+
+
+@pytest.fixture
+def mail_shop(put_shop: Any, container: Any) -> str:
+    assert put_shop("ana", shop_document(email={"address": SHOP_MAIL})).status_code == 201
+    boto3.client("sesv2").create_email_identity(EmailIdentity="lojadaana.com.br")
+    return "ana"
+
+
+def failing_upload(monkeypatch: Any, slack: FakeSlack, failing: set[int]) -> None:
+    """Slack fails the uploads numbered in `failing` (the first is 1), and takes the rest."""
+    from chalicelib.domain.errors import Retryable
+    from tests.fakes import FakeWorkspace
+
+    upload = FakeWorkspace.upload_files
+    calls = [0]
+
+    def sometimes_failing(self: FakeWorkspace, *args: Any) -> list[str]:
+        calls[0] += 1
+        if calls[0] in failing:
+            raise Retryable("Slack answered 500 to an upload")
+        return upload(self, *args)
+
+    monkeypatch.setattr(FakeWorkspace, "upload_files", sometimes_failing)
+
+
+def test_a_mails_files_are_shared_once_when_an_upload_fails_halfway(
+    client, mail_shop, run_workers, slack: FakeSlack, monkeypatch
+):
+    from tests.integration.test_email import deliver
+
+    # Given Slack failing, once, the second of the uploads that share a mail's 15 photos
+    failing_upload(monkeypatch, slack, {2})
+    # When the mail arrives and the worker (retried after the failure) posts it
+    deliver(mail_with_photos(15), to=SHOP_MAIL)
+    run_workers()
+    # Then every photo is in the thread once, ten and then the five left by the retry
+    [root] = slack.roots()
+    assert [(c, t, len(files)) for c, t, files in slack.uploads] == [
+        (root.channel, root.ts, 10),
+        (root.channel, root.ts, 5),
+    ]
+    shared = sorted(f.filename for _, _, files in slack.uploads for f in files)
+    assert shared == [f"foto-{n:02d}.png" for n in range(15)]
+    # And the message is in the thread once, its files noted as shared
+    assert len(slack.thread(root.ts)) == 1
+    [message] = [item for item in stored_customer_messages() if item.get("provider") == "email"]
+    assert (message["files_posted"], message["files_shared"]) == (True, 15)
+    assert sorted(message["slack_file_ids"]) == sorted(slack.shared_files)
+
+
+def stored_customer_messages() -> list[dict[str, Any]]:
+    from boto3.dynamodb.types import TypeDeserializer
+
+    items = boto3.client("dynamodb").scan(TableName="threadline")["Items"]
+    return [
+        {name: TypeDeserializer().deserialize(value) for name, value in item.items()}
+        for item in items
+        if item["SK"]["S"] == "MESSAGE"
+    ]

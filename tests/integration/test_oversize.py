@@ -135,9 +135,12 @@ def test_a_mail_too_long_to_queue_is_queued_with_its_text_cut_shorter(
     # (Slack counts a character beyond the BMP as two)
     assert TEXT_SHOWN // 2 <= blocks.count(ASTRAL) <= TEXT_SHOWN
     assert "the whole message follows as `message.txt`" in blocks
-    # And it follows whole, as cut, as a file before the mail's own files
-    [(channel, thread_ts, files)] = slack.uploads
-    assert (channel, thread_ts) == (root.channel, root.ts)
+    # And it follows whole, as cut, as a file before the mail's own files (ten per upload)
+    assert {(channel, thread_ts) for channel, thread_ts, _ in slack.uploads} == {
+        (root.channel, root.ts)
+    }
+    assert max(len(files) for _, _, files in slack.uploads) == 10
+    files = [file for _, _, shared in slack.uploads for file in shared]
     assert files[0].filename == "message.txt"
     assert files[0].content.decode("utf-8") == job["text"]
     assert len(files) == 101

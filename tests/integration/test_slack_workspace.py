@@ -4,6 +4,7 @@ the sandbox for what works, and a server that answers 429 for rate limits."""
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import pytest
 
@@ -287,3 +288,114 @@ def test_many_files_go_up_in_uploads_slack_takes(sandbox: tuple[SlackStandIn, Ou
     assert [len(c.payload["response"]["files"]) for c in completed] == [10, 10, 5]
     shared = [f["name"] for c in completed for f in c.payload["response"]["files"]]
     assert shared == [p.filename for p in photos]
+
+
+def test_the_bots_files_are_deleted_by_the_ids_their_upload_gave(
+    sandbox: tuple[SlackStandIn, Outbox, str],
+) -> None:
+    from slack_sdk.errors import SlackApiError
+
+    stand_in, outbox, url = sandbox
+    workspace = SlackWorkspace("xoxb-test", url)
+    attached = stand_in.add_file("recibo.pdf", b"%PDF-1.7 recibo", "application/pdf")
+    # Given a customer's two photos the bot shared in a thread
+    photos = [MediaFile(f"foto-{n}.png", "image/png", bytes([n]) * 8) for n in range(2)]
+    shared = workspace.upload_files("C0SUPPORT", "1764000000.000100", photos)
+    assert len(shared) == 2
+    assert set(shared) < set(stand_in.files())
+    # When they are deleted, the first twice (a retried erasure)
+    for file_id in (shared[0], *shared):
+        workspace.delete_file(file_id)
+    # Then Slack holds them no more; its "file_deleted" to the second try is no error
+    assert stand_in.files() == [attached["id"]]
+    answers = [e.payload["response"].get("error") for e in outbox.entries("slack", "files.delete")]
+    assert answers == [None, "file_deleted", None]
+    # While a file an agent attached is not the bot's to delete
+    with pytest.raises(SlackApiError) as refused:
+        workspace.delete_file(attached["id"])
+    assert refused.value.response["error"] == "cant_delete_file"
+
+
+def test_a_post_to_a_user_is_deleted_where_slack_put_it_their_direct_messages(
+    sandbox: tuple[SlackStandIn, Outbox, str],
+) -> None:
+    from slack_sdk.errors import SlackApiError
+
+    _, outbox, url = sandbox
+    workspace = SlackWorkspace("xoxb-test", url)
+    # When the bot posts to a user and to a channel
+    dm = workspace.post_to("U0LEAD", MESSAGE)
+    posted = workspace.post_to("C0ESCALATE", MESSAGE)
+    # Then each is where Slack says: the user's direct messages are a channel of their own,
+    # which deleting the post takes (the user's id names no channel)
+    assert dm[0] == "D0LEAD"
+    assert posted[0] == "C0ESCALATE"
+    with pytest.raises(SlackApiError) as refused:
+        workspace.delete("U0LEAD", dm[1])
+    assert refused.value.response["error"] == "channel_not_found"
+    workspace.delete(*dm)
+    workspace.delete(*posted)
+    answers = [e.payload["response"].get("error") for e in outbox.entries("slack", "chat.delete")]
+    assert answers == ["channel_not_found", None, None]
+
+
+class TestTheInboundWorkerAgainstTheSandbox:
+    """The inbound worker sharing a customer's files through the real client and Slack's
+    upload flow (the sandbox), where an upload can fail halfway."""
+
+    @pytest.fixture
+    def container(
+        self, aws: None, settings: Any, twilio: Any, clock: Any, sandbox: Any
+    ) -> Iterator[Any]:
+        from chalicelib import bootstrap
+
+        _, _, url = sandbox
+        built = bootstrap.Container(
+            settings,
+            twilio=twilio,
+            slack=lambda token: SlackWorkspace(token, url),
+            clock=clock,
+            slack_oauth=None,
+        )
+        bootstrap.use(built)
+        yield built
+        bootstrap.use(None)
+
+    @pytest.fixture
+    def mail_shop(self, put_shop: Any) -> str:
+        import boto3
+
+        from tests.integration.test_media import SHOP_MAIL
+        from tests.signing import shop_document
+
+        assert put_shop("ana", shop_document(email={"address": SHOP_MAIL})).status_code == 201
+        boto3.client("sesv2").create_email_identity(EmailIdentity="lojadaana.com.br")
+        return "ana"
+
+    def test_a_customers_files_are_shared_once_when_an_upload_fails_halfway(
+        self, client: Any, mail_shop: str, run_workers: Any, sandbox: Any
+    ) -> None:
+        import random
+
+        from chalicelib.local.sandbox import Fault, Faults
+        from tests.integration.test_email import deliver
+        from tests.integration.test_media import SHOP_MAIL, mail_with_photos
+
+        stand_in, outbox, _ = sandbox
+        # Given Slack failing the second of the uploads that share a mail's 15 photos (ten
+        # at a time): a seed whose first draw passes and second strikes
+        seed = next(s for s in range(1000) if (r := random.Random(s)).random() >= 0.5 > r.random())
+        stand_in.faults = Faults(seed)
+        stand_in.faults.add("files.completeUploadExternal", Fault(500), rate=0.5, limit=1)
+        # When the mail arrives and the worker (retried after the failure) posts it
+        deliver(mail_with_photos(15), to=SHOP_MAIL)
+        run_workers()
+        # Then every photo is in the thread once: the retry does not share again what the
+        # first try shared
+        completed = [
+            entry.payload["response"]
+            for entry in outbox.entries("slack", "files.completeUploadExternal")
+        ]
+        shared = sorted(f["name"] for r in completed if r.get("ok") for f in r["files"])
+        assert stand_in.faults.injected == {"files.completeUploadExternal": 1}
+        assert shared == sorted(f"foto-{n:02d}.png" for n in range(15))
