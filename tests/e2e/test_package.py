@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from chalicelib.bootstrap import AWS_SERVICES
-from chalicelib.local.bundle import kept
+from chalicelib.local.bundle import kept as bundled
 from chalicelib.settings import DEPLOYMENT_SECRET, SECRET_VARIABLES
 from tests.e2e.conftest import PROJECT_DIR
 from tests.iam import Access, allows, listed
@@ -387,7 +387,7 @@ def test_chalice_installs_every_runtime_dependency(packaging: Packaging) -> None
             ]
             assert installed
             # (less the SDK's models of services no function calls, trimmed on purpose)
-            wanted = {path for path in installed if kept(path)}
+            wanted = {path for path in installed if bundled(path)}
             assert wanted <= names, f"{name} is bundled incompletely"
 
 
