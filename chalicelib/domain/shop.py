@@ -42,7 +42,9 @@ def _phone_number(value: str) -> str:
 def _time_zone(value: str) -> str:
     try:
         ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError) as error:
+    # A region's name ("Europe") is a folder of the time zone database: with the `tzdata`
+    # package, opening it raises IsADirectoryError rather than ZoneInfoNotFoundError.
+    except (ZoneInfoNotFoundError, ValueError, OSError) as error:
         raise ValueError("must be an IANA time zone such as Europe/Budapest") from error
     return value
 
