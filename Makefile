@@ -30,8 +30,10 @@ demo: $(STAMP)
 demo-sla: $(STAMP)
 	$(PY) -m chalicelib.local.demo --sla
 
+# One worker a core; a test file's tests stay together (module fixtures such as the package
+# are built once).
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto --dist loadfile
 
 # Nothing lost, nothing doubled, under duplicates and faults; figures into docs/RELIABILITY.md.
 # The issue's 5,000 messages across 200 conversations, and 1,000 in each fault scenario:

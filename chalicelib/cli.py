@@ -41,6 +41,14 @@ app.add_typer(message_app, name="message")
 app.add_typer(dlq_app, name="dlq")
 console = Console()
 
+
+@app.callback()
+def _measure_the_terminal() -> None:
+    """Each run measures the terminal it prints to: a console made when the module was
+    imported keeps the width of whatever imported it first."""
+    global console
+    console = Console()
+
 LOCAL_API = "http://127.0.0.1:8000"
 LOCAL_TOKEN = "local-admin-token"
 DEAD_LETTERS = {
