@@ -49,6 +49,7 @@ def _measure_the_terminal() -> None:
     global console
     console = Console()
 
+
 LOCAL_API = "http://127.0.0.1:8000"
 LOCAL_TOKEN = "local-admin-token"
 DEAD_LETTERS = {
