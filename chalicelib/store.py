@@ -1108,23 +1108,27 @@ class Store:
                     keys = _profile_index_keys(str(item["shop_id"]), str(item["customer_id"]))
                 else:
                     keys = _customer_index_keys(InboundMessage.model_validate(item))
-                try:
-                    self._client.update_item(
-                        TableName=self._table,
-                        Key=_stored_key(item),
-                        UpdateExpression="SET GSI2PK = :pk, GSI2SK = :sk",
-                        # Erased meanwhile: nothing to bring back.
-                        ConditionExpression="attribute_exists(PK)",
-                        ExpressionAttributeValues=_to_attributes(
-                            {":pk": keys["GSI2PK"], ":sk": keys["GSI2SK"]}
-                        ),
-                    )
-                except ClientError as error:
-                    if not _condition_failed(error):
-                        raise
-                    continue
-                indexed += 1
+                indexed += self._file_under_gsi2(item, keys)
         return indexed
+
+    def _file_under_gsi2(self, item: Item, keys: Item) -> bool:
+        """Gives a stored item its GSI2 keys; False when it was erased or deleted meanwhile
+        (an update must not bring part of it back)."""
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=_stored_key(item),
+                UpdateExpression="SET GSI2PK = :pk, GSI2SK = :sk",
+                ConditionExpression="attribute_exists(PK)",
+                ExpressionAttributeValues=_to_attributes(
+                    {":pk": keys["GSI2PK"], ":sk": keys["GSI2SK"]}
+                ),
+            )
+        except ClientError as error:
+            if not _condition_failed(error):
+                raise
+            return False
+        return True
 
     def index_shops(self) -> int:
         """Files the shops stored before the SHOPS partition existed under it (a scan of the
@@ -1141,22 +1145,7 @@ class Store:
         for page in pages:
             for item in map(_from_attributes, page.get("Items", [])):
                 keys = _shop_index_keys(str(item["PK"]).removeprefix("SHOP#"))
-                try:
-                    self._client.update_item(
-                        TableName=self._table,
-                        Key=_stored_key(item),
-                        UpdateExpression="SET GSI2PK = :pk, GSI2SK = :sk",
-                        # Deleted meanwhile: nothing to bring back.
-                        ConditionExpression="attribute_exists(PK)",
-                        ExpressionAttributeValues=_to_attributes(
-                            {":pk": keys["GSI2PK"], ":sk": keys["GSI2SK"]}
-                        ),
-                    )
-                except ClientError as error:
-                    if not _condition_failed(error):
-                        raise
-                    continue
-                indexed += 1
+                indexed += self._file_under_gsi2(item, keys)
         return indexed
 
     def erase_profiles(self, shop_id: str) -> int:
