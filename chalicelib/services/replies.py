@@ -98,13 +98,6 @@ class ReplyDispatcher:
         self._slack = slack
         self._clock = clock
 
-    def handle(self, job: AgentReply | DeliveryUpdate) -> None:
-        """An agent's reply to send, or news of one sent."""
-        if isinstance(job, AgentReply):
-            self.send_reply(job)
-        else:
-            self.record_delivery(job)
-
     def _workspace(self, shop: Shop) -> tuple[ShopSecrets, SlackPort]:
         secrets = self._vault.get(shop.shop_id)
         if secrets.slack_bot_token is None:
