@@ -9,7 +9,7 @@ import hmac
 import html
 import json
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, cast
 
 from chalice.app import Chalice, CloudWatchEvent, Rate, Request, Response, SNSEvent, SQSEvent
 
@@ -32,9 +32,14 @@ from chalicelib.settings import (
 )
 
 if TYPE_CHECKING:
+    from chalicelib.bootstrap import Container
+    from chalicelib.channels.base import WebhookRequest
     from chalicelib.secrets import DeploymentKeys
+    from chalicelib.services.jobs import Job
 
 app = Chalice(app_name="threadline")
+P = ParamSpec("P")
+R = TypeVar("R")
 
 FORM = "application/x-www-form-urlencoded"
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
@@ -49,7 +54,7 @@ STATUS_CODES: dict[type[ThreadlineError], int] = {
 }
 
 
-def _container() -> Any:
+def _container() -> "Container":
     from chalicelib import bootstrap
 
     return bootstrap.container()
@@ -63,11 +68,11 @@ def _json(status: int, body: object, headers: dict[str, str] | None = None) -> R
     )
 
 
-def answers_errors(view: Callable[..., Response]) -> Callable[..., Response]:
+def answers_errors(view: Callable[P, Response]) -> Callable[P, Response]:
     """The one place where errors become HTTP answers: a short JSON reason, never a trace."""
 
     @functools.wraps(view)
-    def answered(*args: Any, **kwargs: Any) -> Response:
+    def answered(*args: P.args, **kwargs: P.kwargs) -> Response:
         try:
             return view(*args, **kwargs)
         except ThreadlineError as error:
@@ -86,11 +91,11 @@ def answers_errors(view: Callable[..., Response]) -> Callable[..., Response]:
     return answered
 
 
-def flushes_metrics(handler: Callable[..., Any]) -> Callable[..., Any]:
+def flushes_metrics(handler: Callable[P, R]) -> Callable[P, R]:
     """Writes the invocation's metrics when an event handler ends, as it ends."""
 
     @functools.wraps(handler)
-    def measured(*args: Any, **kwargs: Any) -> Any:
+    def measured(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return handler(*args, **kwargs)
         finally:
@@ -106,7 +111,13 @@ def _request() -> Request:
     return request
 
 
-def _webhook() -> Any:
+def _body() -> bytes:
+    """The request's body as it came (chalice types it as text or bytes)."""
+    body = _request().raw_body
+    return body if isinstance(body, bytes) else body.encode("utf-8")
+
+
+def _webhook() -> "WebhookRequest":
     """The request as providers signed it: the public URL of the path they called."""
     from chalicelib.channels.base import WebhookRequest
 
@@ -114,12 +125,7 @@ def _webhook() -> Any:
     settings = _container().settings
     path = request.context["resourcePath"].format(**(request.uri_params or {}))
     headers = {name.lower(): value for name, value in request.headers.items()}
-    body = request.raw_body
-    return WebhookRequest(
-        url=settings.public_url + path,
-        body=body if isinstance(body, bytes) else body.encode("utf-8"),
-        headers=headers,
-    )
+    return WebhookRequest(url=settings.public_url + path, body=_body(), headers=headers)
 
 
 def _require_admin() -> None:
@@ -149,8 +155,7 @@ def _twiml() -> Response:
 @answers_errors
 def put_shop(shop_id: str) -> Response:
     _require_admin()
-    body = _request().raw_body
-    created, shop = _container().admin.put(shop_id, body)
+    created, shop = _container().admin.put(shop_id, _body())
     return _json(201 if created else 200, shop)
 
 
@@ -223,7 +228,7 @@ def find_customers(shop_id: str) -> Response:
 @answers_errors
 def link_customer(shop_id: str, customer: str) -> Response:
     _require_admin()
-    return _json(200, _container().customers.link(shop_id, customer, _request().raw_body))
+    return _json(200, _container().customers.link(shop_id, customer, _body()))
 
 
 @app.route("/admin/shops/{shop_id}/customers/{customer}/links/{address}", methods=["DELETE"])
@@ -280,7 +285,7 @@ def get_report(shop_id: str) -> Response:
 @answers_errors
 def send_shop_message(shop_id: str) -> Response:
     _require_admin()
-    return _json(202, _container().shop_messages.send(shop_id, _request().raw_body))
+    return _json(202, _container().shop_messages.send(shop_id, _body()))
 
 
 @app.route("/admin/openapi.json", methods=["GET"])
@@ -394,10 +399,16 @@ def slack_oauth_redirect() -> Response:
 # Workers --------------------------------------------------------------------------------
 
 
-def _process_batch(event: SQSEvent, handle: Any) -> dict[str, Any]:
+def _work_through(event: SQSEvent, parse: "Callable[[str], Job]") -> dict[str, Any]:
+    """One SQS batch of a queue whose bodies `parse` decodes, each job done by its use case."""
     from chalicelib.queues import process_batch
+    from chalicelib.services.jobs import run_job
 
     container = _container()
+
+    def handle(body: str) -> None:
+        run_job(parse(body), container)
+
     return process_batch(
         event.to_dict(),
         cast(Any, event.context),
@@ -410,48 +421,17 @@ def _process_batch(event: SQSEvent, handle: Any) -> dict[str, Any]:
 @app.on_sqs_message(queue=INBOUND_QUEUE, batch_size=10)
 @flushes_metrics
 def process_inbound(event: SQSEvent) -> dict[str, Any]:
-    from chalicelib.domain.conversation import ShopMessage
     from chalicelib.queues import parse_inbound
 
-    inbound = _container().inbound
-
-    def handle(body: str) -> None:
-        job = parse_inbound(body)
-        if isinstance(job, ShopMessage):
-            inbound.open_for_shop(job)
-        else:
-            inbound.process(job)
-
-    return _process_batch(event, handle)
+    return _work_through(event, parse_inbound)
 
 
 @app.on_sqs_message(queue=OUTBOUND_QUEUE, batch_size=10)
 @flushes_metrics
 def process_outbound(event: SQSEvent) -> dict[str, Any]:
-    from chalicelib.domain.conversation import (
-        AutoReplyJob,
-        CannedReply,
-        ConversationAction,
-        ShopMessageJob,
-    )
     from chalicelib.queues import parse_outbound
 
-    container = _container()
-
-    def handle(body: str) -> None:
-        job = parse_outbound(body)
-        if isinstance(job, ConversationAction):
-            container.card_actions.act(job)
-        elif isinstance(job, CannedReply):
-            container.replies.send_canned(job)
-        elif isinstance(job, AutoReplyJob):
-            container.replies.send_auto_reply(job)
-        elif isinstance(job, ShopMessageJob):
-            container.replies.send_shop_message(job)
-        else:
-            container.replies.handle(job)
-
-    return _process_batch(event, handle)
+    return _work_through(event, parse_outbound)
 
 
 # Email ----------------------------------------------------------------------------------
@@ -474,19 +454,9 @@ def email_events(event: SNSEvent) -> None:
 @app.on_sqs_message(queue=TIMERS_QUEUE, batch_size=10)
 @flushes_metrics
 def process_timers(event: SQSEvent) -> dict[str, Any]:
-    from chalicelib.domain.conversation import Wakeup
     from chalicelib.queues import parse_timer
 
-    card_actions = _container().card_actions
-
-    def handle(body: str) -> None:
-        job = parse_timer(body)
-        if isinstance(job, Wakeup):
-            card_actions.wake(job)
-        else:
-            card_actions.escalate(job)
-
-    return _process_batch(event, handle)
+    return _work_through(event, parse_timer)
 
 
 @app.schedule(Rate(1, unit=Rate.MINUTES))

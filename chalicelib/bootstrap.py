@@ -32,6 +32,7 @@ from chalicelib.services.ports import (
     SlackFactory,
     SlackInspection,
     SlackPort,
+    Workspaces,
 )
 from chalicelib.services.recovery import Redelivery
 from chalicelib.services.replies import ReplyDispatcher
@@ -237,6 +238,12 @@ class Container:
         return workspace
 
     @cached_property
+    def workspaces(self) -> Workspaces:
+        from chalicelib.channels.slack import ShopWorkspaces
+
+        return ShopWorkspaces(self.vault.get, self.slack)
+
+    @cached_property
     def admin(self) -> ShopAdmin:
         return ShopAdmin(
             self.store,
@@ -302,7 +309,7 @@ class Container:
 
     @cached_property
     def agent_tools(self) -> AgentTools:
-        return AgentTools(self.store, self.vault, self.slack)
+        return AgentTools(self.store, self.workspaces)
 
     @cached_property
     def inbound(self) -> InboundProcessor:
@@ -310,7 +317,7 @@ class Container:
             self.store,
             self.vault,
             self.channel_for,
-            self.slack,
+            self.workspaces,
             self.media,
             self.schedules,
             self.queues,
@@ -333,11 +340,11 @@ class Container:
 
     @cached_property
     def customer_data(self) -> CustomerData:
-        return CustomerData(self.store, self.media, self.clock, self.vault, self.slack)
+        return CustomerData(self.store, self.media, self.clock, self.workspaces)
 
     @cached_property
     def dead_letters(self) -> DeadLetterWatch:
-        return DeadLetterWatch(self.store, self.queues, self.vault, self.slack, self.clock)
+        return DeadLetterWatch(self.store, self.queues, self.workspaces, self.clock)
 
     @cached_property
     def shop_messages(self) -> ShopMessages:
@@ -351,8 +358,7 @@ class Container:
     def card_actions(self) -> CardActions:
         return CardActions(
             self.store,
-            self.vault,
-            self.slack,
+            self.workspaces,
             self.schedules,
             self.queues,
             self.clock,
@@ -370,7 +376,7 @@ class Container:
             self.store,
             self.vault,
             self.channel_for,
-            self.slack,
+            self.workspaces,
             self.media,
             self.media_links,
             self.clock,
@@ -397,7 +403,7 @@ class Container:
     def reports(self) -> "Reports":
         from chalicelib.services.reports import Reports
 
-        return Reports(self.store, self.vault, self.slack, self.clock, self.new_id, self.metrics)
+        return Reports(self.store, self.workspaces, self.clock, self.new_id, self.metrics)
 
 
 _container: Container | None = None

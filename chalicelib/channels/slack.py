@@ -4,9 +4,10 @@ commands), Web API calls out through the official client.
 
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
 from chalicelib.channels.base import MEDIA_LIMIT_BYTES, MediaFile, WebhookRequest, download
@@ -20,8 +21,9 @@ from chalicelib.domain.conversation import (
     SlackFile,
     SnoozeOption,
 )
-from chalicelib.domain.errors import BadRequest, Forbidden, Retryable
+from chalicelib.domain.errors import BadRequest, Forbidden, Retryable, WorkspaceUnavailable
 from chalicelib.domain.outside_input import json_object, whole_number
+from chalicelib.domain.shop import ShopSecrets
 from chalicelib.domain.slack_view import SlackMessage
 
 if TYPE_CHECKING:
@@ -666,6 +668,30 @@ class SlackWorkspace:
         except SlackApiError as error:
             if error.response.get("error") != harmless:
                 raise
+
+
+# A workspace's client, as the composition root builds it (the use cases' SlackPort).
+Client = TypeVar("Client")
+
+
+class ShopWorkspaces(Generic[Client]):
+    """Each shop's Slack client, opened with the bot token in the shop's secret.
+
+    The secret is read on every call (the vault caches it), so a token stored since is used
+    at once. A token Slack has revoked still opens a client: Slack's refusal comes with the
+    first call, where the caller already handles Slack's errors."""
+
+    def __init__(
+        self, read_secrets: Callable[[str], ShopSecrets], connect: Callable[[str], Client]
+    ) -> None:
+        self._read_secrets = read_secrets
+        self._connect = connect
+
+    def slack_for(self, shop_id: str) -> Client:
+        token = self._read_secrets(shop_id).slack_bot_token
+        if token is None:
+            raise WorkspaceUnavailable("the shop has no Slack bot token")
+        return self._connect(token.get_secret_value())
 
 
 # What the bot may do, as the app manifest (infra/slack-app-manifest.json) also declares.

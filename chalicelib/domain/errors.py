@@ -66,3 +66,9 @@ class NotYet(Retryable):
 
     def __init__(self, reason: str, retry_after: float) -> None:
         super().__init__(reason, retry_after=retry_after)
+
+
+class WorkspaceUnavailable(Exception):
+    """A shop has no Slack workspace to speak in (no bot token in its secret). Not an answer
+    of its own: each use case decides what it means there (a worker retries later, an
+    erasure or a button press goes on without Slack)."""

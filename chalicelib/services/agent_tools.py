@@ -15,6 +15,7 @@ from aws_lambda_powertools import Logger
 
 from chalicelib.channels.slack import CannedPicker, SlashCommand
 from chalicelib.domain.conversation import CannedReply, Conversation, ConversationStatus
+from chalicelib.domain.errors import WorkspaceUnavailable
 from chalicelib.domain.shop import Shop
 from chalicelib.domain.slack_view import (
     COMMAND_HELP,
@@ -23,8 +24,7 @@ from chalicelib.domain.slack_view import (
     conversation_list,
     ephemeral,
 )
-from chalicelib.secrets import SecretVault
-from chalicelib.services.ports import SlackFactory
+from chalicelib.services.ports import Workspaces
 from chalicelib.store import Store
 
 logger = Logger(service="threadline", child=True)
@@ -49,10 +49,9 @@ QUERY_TOO_SHORT = (
 
 
 class AgentTools:
-    def __init__(self, store: Store, vault: SecretVault, slack: SlackFactory) -> None:
+    def __init__(self, store: Store, workspaces: Workspaces) -> None:
         self._store = store
-        self._vault = vault
-        self._slack = slack
+        self._workspaces = workspaces
 
     def _thread(self, team_id: str, channel_id: str, thread_ts: str) -> tuple[Conversation, Shop]:
         conversation = self._store.find_conversation_by_thread(team_id, channel_id, thread_ts)
@@ -69,12 +68,11 @@ class AgentTools:
         except LookupError:
             logger.info("canned response asked outside a conversation thread")
             return
-        token = self._vault.get(shop.shop_id).slack_bot_token
-        if token is None:
+        try:
+            slack = self._workspaces.slack_for(shop.shop_id)
+        except WorkspaceUnavailable:
             return
-        self._slack(token.get_secret_value()).open_view(
-            picker.trigger_id, canned_picker(conversation, shop)
-        )
+        slack.open_view(picker.trigger_id, canned_picker(conversation, shop))
 
     def check_choice(self, choice: CannedReply) -> dict[str, str]:
         """What is wrong with a submitted modal, by input block; empty when it can go."""

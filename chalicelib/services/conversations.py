@@ -44,7 +44,7 @@ from chalicelib.domain.csat import (
     survey_due,
     survey_key,
 )
-from chalicelib.domain.errors import Retryable
+from chalicelib.domain.errors import Retryable, WorkspaceUnavailable
 from chalicelib.domain.shop import NewSubject, Shop, ShopSecrets
 from chalicelib.domain.sla import clock_for, escalate, resolved
 from chalicelib.domain.slack_view import (
@@ -75,8 +75,9 @@ from chalicelib.services.ports import (
     MetricsPort,
     OutboundQueue,
     SchedulesPort,
-    SlackFactory,
     SlackPort,
+    Workspaces,
+    slack_or_retry,
 )
 from chalicelib.services.shops import shop_taking
 from chalicelib.store import Store
@@ -136,7 +137,7 @@ class InboundProcessor:
         store: Store,
         vault: SecretVault,
         channels: ChannelRouter,
-        slack: SlackFactory,
+        workspaces: Workspaces,
         media: MediaPort,
         schedules: SchedulesPort,
         outbound: OutboundQueue,
@@ -149,7 +150,7 @@ class InboundProcessor:
         self._vault = vault
         self._clock = clock
         self._channels = channels
-        self._slack = slack
+        self._workspaces = workspaces
         self._media = media
         self._schedules = schedules
         self._outbound = outbound
@@ -173,11 +174,8 @@ class InboundProcessor:
         if progress.status is InboundStatus.PROCESSED:
             logger.info("already processed", message_key=message.message_key)
             return
+        slack = slack_or_retry(self._workspaces, shop.shop_id)
         secrets = self._vault.get(shop.shop_id)
-        token = secrets.slack_bot_token
-        if token is None:
-            raise Retryable("the shop has no Slack bot token")
-        slack = self._slack(token.get_secret_value())
         # Fetched before anything is posted: a provider hiccup retries without a trace.
         files = self._keep_media(message, shop, secrets)
         # The card is drawn as it will be once this message is counted.
@@ -294,10 +292,7 @@ class InboundProcessor:
         if shop is None:
             logger.warning("message for a deleted shop dropped", shop_id=job.shop_id)
             return
-        token = self._vault.get(shop.shop_id).slack_bot_token
-        if token is None:
-            raise Retryable("the shop has no Slack bot token")
-        slack = self._slack(token.get_secret_value())
+        slack = slack_or_retry(self._workspaces, shop.shop_id)
         expires_at = shop.expiry(job.requested_at)
         existing = self._store.find_open_conversation(job.shop_id, job.customer_address)
         if existing is not None and existing.status is not ConversationStatus.RESOLVED:
@@ -569,16 +564,14 @@ class CardActions:
     def __init__(
         self,
         store: Store,
-        vault: SecretVault,
-        slack: SlackFactory,
+        workspaces: Workspaces,
         schedules: SchedulesPort,
         outbound: OutboundQueue,
         clock: Clock,
         metrics: MetricsPort,
     ) -> None:
         self._store = store
-        self._vault = vault
-        self._slack = slack
+        self._workspaces = workspaces
         self._schedules = schedules
         self._outbound = outbound
         self._clock = clock
@@ -593,8 +586,8 @@ class CardActions:
             logger.info("button for no known conversation ignored", action=action.action.value)
             return
         shop = self._store.get_shop(conversation.shop_id)
-        token = self._vault.get(conversation.shop_id).slack_bot_token if shop else None
-        if shop is None or token is None:
+        slack = self._slack_of(shop)
+        if shop is None or slack is None:
             return
         now = self._clock()
 
@@ -623,7 +616,6 @@ class CardActions:
         resolving = result.before.status is not ConversationStatus.RESOLVED
         if resolving and result.after.status is ConversationStatus.RESOLVED:
             self._metrics.count(Metric.CONVERSATION_RESOLVED, result.after.channel)
-        slack = self._slack(token.get_secret_value())
         draw_card(self._store, slack, shop, result.after)
         note = action_note(action, result.after, shop.timezone)
         slack.post(action.channel_id, note, thread_ts=action.message_ts)
@@ -699,9 +691,9 @@ class CardActions:
         the conversation as changed, the shop, its workspace and the thread, for what the
         alarm says there. None for a stale alarm."""
         shop = self._store.get_shop(shop_id)
-        token = self._vault.get(shop_id).slack_bot_token if shop else None
+        slack = self._slack_of(shop)
         conversation = self._store.get_conversation(shop_id, conversation_id)
-        if shop is None or token is None or conversation is None:
+        if shop is None or slack is None or conversation is None:
             return None
         thread = conversation.slack_thread
         if thread is None:
@@ -710,6 +702,15 @@ class CardActions:
         result = change_conversation(self._store, conversation, change, expires_at=expires_at)
         if result is None or not result.changed:
             return None
-        slack = self._slack(token.get_secret_value())
         draw_card(self._store, slack, shop, result.after)
         return result.after, shop, slack, thread
+
+    def _slack_of(self, shop: Shop | None) -> SlackPort | None:
+        """The shop's Slack; None for a shop gone or without a bot token, whose buttons and
+        alarms change nothing (nothing could be shown of the change)."""
+        if shop is None:
+            return None
+        try:
+            return self._workspaces.slack_for(shop.shop_id)
+        except WorkspaceUnavailable:
+            return None

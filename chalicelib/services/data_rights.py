@@ -33,12 +33,11 @@ from aws_lambda_powertools import Logger
 
 from chalicelib.domain.conversation import Channel, Conversation
 from chalicelib.domain.customers import CustomerProfile, addresses_of
-from chalicelib.domain.errors import NotFound
+from chalicelib.domain.errors import NotFound, WorkspaceUnavailable
 from chalicelib.domain.shop import Shop
 from chalicelib.media import MediaStore
-from chalicelib.secrets import SecretVault
 from chalicelib.services.customers import address_in
-from chalicelib.services.ports import Clock, SlackFactory, SlackPort
+from chalicelib.services.ports import Clock, SlackPort, Workspaces
 from chalicelib.store import Store, slack_files_of, slack_posts_about
 
 logger = Logger(service="threadline", child=True)
@@ -186,14 +185,12 @@ class CustomerData:
         store: Store,
         media: MediaStore,
         clock: Clock,
-        vault: SecretVault,
-        slack: SlackFactory,
+        workspaces: Workspaces,
     ) -> None:
         self._store = store
         self._media = media
         self._clock = clock
-        self._vault = vault
-        self._slack = slack
+        self._workspaces = workspaces
 
     def _customer(self, shop_id: str, customer: str) -> _Found:
         shop = self._store.get_shop(shop_id)
@@ -297,12 +294,15 @@ class CustomerData:
         return receipt
 
     def _workspace(self, shop_id: str) -> SlackPort | None:
+        """The shop's Slack, or None: the erasure goes on without it, and its receipt says
+        what Slack kept."""
         try:
-            token = self._vault.get(shop_id).slack_bot_token
+            return self._workspaces.slack_for(shop_id)
+        except WorkspaceUnavailable:
+            return None
         except Exception:
             logger.exception("no Slack token to erase the shop's posts", shop_id=shop_id)
             return None
-        return self._slack(token.get_secret_value()) if token else None
 
     def _erase_from_slack(
         self, slack: _SlackErasure, conversation: Conversation, items: list[dict[str, Any]]

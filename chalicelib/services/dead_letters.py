@@ -25,11 +25,11 @@ from chalicelib.domain.conversation import (
     InboundMessage,
     ShopMessage,
 )
+from chalicelib.domain.errors import WorkspaceUnavailable
 from chalicelib.domain.slack_view import dead_letter_note
 from chalicelib.queues import Queues, parse_inbound, parse_outbound, parse_timer
-from chalicelib.secrets import SecretVault
 from chalicelib.services.conversations import take_back
-from chalicelib.services.ports import Clock, SlackFactory
+from chalicelib.services.ports import Clock, Workspaces
 from chalicelib.services.shops import shop_taking
 from chalicelib.settings import INBOUND_QUEUE, OUTBOUND_QUEUE, TIMERS_QUEUE, dead_letter_queue
 from chalicelib.store import Store
@@ -55,13 +55,10 @@ class _Told:
 
 
 class DeadLetterWatch:
-    def __init__(
-        self, store: Store, queues: Queues, vault: SecretVault, slack: SlackFactory, clock: Clock
-    ) -> None:
+    def __init__(self, store: Store, queues: Queues, workspaces: Workspaces, clock: Clock) -> None:
         self._store = store
         self._queues = queues
-        self._vault = vault
-        self._slack = slack
+        self._workspaces = workspaces
         self._clock = clock
 
     def tell_new(self) -> int:
@@ -151,10 +148,15 @@ class DeadLetterWatch:
 
     def _tell(self, told: _Told) -> None:
         shop = self._store.get_shop(told.shop_id)
-        token = self._vault.get(told.shop_id).slack_bot_token if shop else None
-        if shop is None or shop.slack is None or token is None:
+        if shop is None:
             return
-        slack = self._slack(token.get_secret_value())
+        try:
+            slack = self._workspaces.slack_for(told.shop_id)
+        except WorkspaceUnavailable:
+            # No Slack to tell it in: counted as told, as a shop without a channel is.
+            return
+        if shop.slack is None:
+            return
         note = dead_letter_note(told.what)
         thread = told.conversation.slack_thread if told.conversation else None
         if thread is None:

@@ -18,6 +18,7 @@ from chalicelib.domain.conversation import (
     SlackFile,
     TimerWork,
 )
+from chalicelib.domain.errors import Retryable, WorkspaceUnavailable
 from chalicelib.domain.shop import Shop, ShopSecrets
 from chalicelib.domain.slack_view import SlackMessage
 
@@ -64,6 +65,25 @@ class SlackPort(Protocol):
 
 
 SlackFactory = Callable[[str], SlackPort]
+
+
+class Workspaces(Protocol):
+    """Each shop's Slack workspace, as its bot token opens it."""
+
+    def slack_for(self, shop_id: str) -> SlackPort:
+        """Raises WorkspaceUnavailable when the shop has no bot token."""
+        ...
+
+
+def slack_or_retry(workspaces: Workspaces, shop_id: str) -> SlackPort:
+    """The shop's Slack for a worker's job: without a bot token the job is retried later
+    (a token may be stored meanwhile)."""
+    try:
+        return workspaces.slack_for(shop_id)
+    except WorkspaceUnavailable as error:
+        raise Retryable(str(error)) from error
+
+
 # The outbound adapter of a customer channel.
 ChannelRouter = Callable[[Channel], OutboundChannel]
 

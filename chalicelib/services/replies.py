@@ -64,8 +64,9 @@ from chalicelib.services.ports import (
     MediaPort,
     Metric,
     MetricsPort,
-    SlackFactory,
     SlackPort,
+    Workspaces,
+    slack_or_retry,
 )
 from chalicelib.settings import Settings
 from chalicelib.store import Store
@@ -82,7 +83,7 @@ class ReplyDispatcher:
         store: Store,
         vault: SecretVault,
         channels: ChannelRouter,
-        slack: SlackFactory,
+        workspaces: Workspaces,
         media: MediaPort,
         links: MediaLinks,
         clock: Clock,
@@ -95,21 +96,8 @@ class ReplyDispatcher:
         self._store = store
         self._vault = vault
         self._channels = channels
-        self._slack = slack
+        self._workspaces = workspaces
         self._clock = clock
-
-    def handle(self, job: AgentReply | DeliveryUpdate) -> None:
-        """An agent's reply to send, or news of one sent."""
-        if isinstance(job, AgentReply):
-            self.send_reply(job)
-        else:
-            self.record_delivery(job)
-
-    def _workspace(self, shop: Shop) -> tuple[ShopSecrets, SlackPort]:
-        secrets = self._vault.get(shop.shop_id)
-        if secrets.slack_bot_token is None:
-            raise Retryable("the shop has no Slack bot token")
-        return secrets, self._slack(secrets.slack_bot_token.get_secret_value())
 
     def send_reply(self, reply: AgentReply) -> None:
         conversation = self._store.find_conversation_by_thread(
@@ -122,7 +110,8 @@ class ReplyDispatcher:
         if shop is None:
             logger.warning("reply for a removed shop dropped", shop_id=conversation.shop_id)
             return
-        secrets, slack = self._workspace(shop)
+        slack = slack_or_retry(self._workspaces, shop.shop_id)
+        secrets = self._vault.get(shop.shop_id)
         message = self._store.get_outbound(shop.shop_id, reply.message_key)
         if message is None:
             prepared = self._prepare(reply, conversation, shop, slack)
@@ -253,7 +242,7 @@ class ReplyDispatcher:
         shop = self._store.get_shop(conversation.shop_id)
         if shop is None:
             return
-        _, slack = self._workspace(shop)
+        slack = slack_or_retry(self._workspaces, shop.shop_id)
         posted = self._store.bot_post(job.team_id, post_id)
         if posted is None:
             composed = compose(conversation, shop, slack)
@@ -457,7 +446,7 @@ class ReplyDispatcher:
         shop = self._store.get_shop(message.shop_id)
         if shop is None:
             return
-        _, slack = self._workspace(shop)
+        slack = slack_or_retry(self._workspaces, shop.shop_id)
         self._show(slack, message)
 
     def _tell(self, slack: SlackPort, channel_id: str, thread_ts: str, note: SlackMessage) -> None:

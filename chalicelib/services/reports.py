@@ -26,8 +26,7 @@ from chalicelib.domain.errors import BadRequest, NotFound, Retryable
 from chalicelib.domain.reports import Report, build_report, local_days
 from chalicelib.domain.shop import Shop, is_shop_id
 from chalicelib.domain.slack_view import daily_digest
-from chalicelib.secrets import SecretVault
-from chalicelib.services.ports import Clock, IdFactory, Metric, MetricsPort, SlackFactory
+from chalicelib.services.ports import Clock, IdFactory, Metric, MetricsPort, Workspaces
 from chalicelib.store import DigestLease, Store
 
 logger = Logger(service="threadline", child=True)
@@ -79,15 +78,13 @@ class Reports:
     def __init__(
         self,
         store: Store,
-        vault: SecretVault,
-        slack: SlackFactory,
+        workspaces: Workspaces,
         clock: Clock,
         new_id: IdFactory,
         metrics: MetricsPort,
     ) -> None:
         self._store = store
-        self._vault = vault
-        self._slack = slack
+        self._workspaces = workspaces
         self._clock = clock
         self._new_id = new_id
         self._metrics = metrics
@@ -136,10 +133,9 @@ class Reports:
         return posted
 
     def _post_digest(self, shop: Shop, channel: str, lease: DigestLease) -> None:
-        token = self._vault.get(shop.shop_id).slack_bot_token
-        if token is None:
-            raise RuntimeError("the shop has no Slack bot token")
-        slack = self._slack(token.get_secret_value())
+        # Without a bot token (WorkspaceUnavailable) the digest fails like any other
+        # failure: its lease goes back and the next run tries again.
+        slack = self._workspaces.slack_for(shop.shop_id)
         yesterday = lease.day - timedelta(days=1)
         report = self._report(shop, yesterday, yesterday)
         if lease.posted_ts is None:

@@ -12,6 +12,7 @@ from app import app
 from chalicelib.channels.base import DeliveryRefused
 from chalicelib.domain.conversation import DeliveryStatus, DeliveryUpdate
 from chalicelib.domain.errors import Retryable
+from chalicelib.services.jobs import run_job
 from chalicelib.settings import OUTBOUND_QUEUE
 from tests.fakes import FakeSlack, RecordingTwilio, SlackPost
 from tests.integration.conftest import PUBLIC_URL, stored_item
@@ -489,13 +490,14 @@ def test_an_undelivered_callback_shows_an_x_and_explains_the_error_once(
     assert "30003" in note.message.text
 
     # When the update reaches the worker once more (past the queue's deduplication window)
-    container.replies.handle(
+    run_job(
         DeliveryUpdate(
             shop_id="ana",
             provider_message_id=sid,
             status=DeliveryStatus.UNDELIVERED,
             error_code="30003",
-        )
+        ),
+        container,
     )
 
     # Then there is still one note and one reaction

@@ -1,0 +1,64 @@
+"""The queues' jobs, each handed to the use case that does it: the one place a worker
+decides what a decoded job is."""
+
+from typing import Protocol, assert_never
+
+from chalicelib.domain.conversation import (
+    AgentReply,
+    AutoReplyJob,
+    CannedReply,
+    ConversationAction,
+    DeliveryUpdate,
+    InboundMessage,
+    OutboundWork,
+    ShopMessage,
+    ShopMessageJob,
+    SlaAlarm,
+    TimerWork,
+    Wakeup,
+)
+from chalicelib.services.conversations import CardActions, InboundProcessor
+from chalicelib.services.replies import ReplyDispatcher
+
+# Whatever the inbound, outbound and timers queues carry.
+Job = InboundMessage | ShopMessage | OutboundWork | TimerWork
+
+
+class Workers(Protocol):
+    """The use cases the workers run (the composition root's container)."""
+
+    @property
+    def inbound(self) -> InboundProcessor: ...
+
+    @property
+    def replies(self) -> ReplyDispatcher: ...
+
+    @property
+    def card_actions(self) -> CardActions: ...
+
+
+def run_job(job: Job, workers: Workers) -> None:
+    """Does one decoded job; a job that fails raises, and its queue retries it."""
+    match job:
+        case InboundMessage():
+            workers.inbound.process(job)
+        case ShopMessage():
+            workers.inbound.open_for_shop(job)
+        case AgentReply():
+            workers.replies.send_reply(job)
+        case DeliveryUpdate():
+            workers.replies.record_delivery(job)
+        case CannedReply():
+            workers.replies.send_canned(job)
+        case AutoReplyJob():
+            workers.replies.send_auto_reply(job)
+        case ShopMessageJob():
+            workers.replies.send_shop_message(job)
+        case ConversationAction():
+            workers.card_actions.act(job)
+        case Wakeup():
+            workers.card_actions.wake(job)
+        case SlaAlarm():
+            workers.card_actions.escalate(job)
+        case _:
+            assert_never(job)
