@@ -459,6 +459,33 @@ def process_batch(
     asked: dict[str, float] = {}
     # Records that failed, as opposed to waiting or being held back behind one that waits.
     failed: set[str] = set()
+    records = event.get("Records", [])
+    try:
+        response = process_partial_response(
+            event=event,
+            record_handler=_record_handler(context, handle, asked, failed),
+            processor=SqsFifoPartialProcessor(skip_group_on_error=True),
+            context=context,
+        )
+    except BatchProcessingError:
+        _retry_later(queues, records, asked, retry_base_seconds)
+        if not failed:
+            # Nothing failed, the batch only waits: handed back without an error.
+            return {"batchItemFailures": [{"itemIdentifier": r["messageId"]} for r in records]}
+        raise
+    returned = {item["itemIdentifier"] for item in response["batchItemFailures"]}
+    _retry_later(
+        queues, [r for r in records if r["messageId"] in returned], asked, retry_base_seconds
+    )
+    return dict(response)
+
+
+def _record_handler(
+    context: Any, handle: Callable[[str], None], asked: dict[str, float], failed: set[str]
+) -> Callable[[Any], None]:
+    """Runs `handle` on one record after another, noting in `asked` the delay a record asks
+    to come back after and in `failed` the records that failed (not those that wait). A
+    record that would start too close to the invocation's end fails unstarted."""
     started: list[str] = []
 
     def handle_record(record: Any) -> None:
@@ -479,25 +506,7 @@ def process_batch(
                 failed.add(record.message_id)
             raise
 
-    records = event.get("Records", [])
-    try:
-        response = process_partial_response(
-            event=event,
-            record_handler=handle_record,
-            processor=SqsFifoPartialProcessor(skip_group_on_error=True),
-            context=context,
-        )
-    except BatchProcessingError:
-        _retry_later(queues, records, asked, retry_base_seconds)
-        if not failed:
-            # Nothing failed, the batch only waits: handed back without an error.
-            return {"batchItemFailures": [{"itemIdentifier": r["messageId"]} for r in records]}
-        raise
-    returned = {item["itemIdentifier"] for item in response["batchItemFailures"]}
-    _retry_later(
-        queues, [r for r in records if r["messageId"] in returned], asked, retry_base_seconds
-    )
-    return dict(response)
+    return handle_record
 
 
 def _retry_later(

@@ -20,6 +20,7 @@ from chalicelib.domain.conversation import (
     ConversationAction,
     ConversationStatus,
     InboundMessage,
+    InboundProgress,
     InboundStatus,
     ShopMessage,
     ShopMessageJob,
@@ -157,6 +158,7 @@ class InboundProcessor:
         self._new_id = new_id
         self._metrics = metrics
         self._sla_minute_seconds = sla_minute_seconds
+        self._threads = ConversationThreads(store)
 
     def process(self, message: InboundMessage) -> None:
         shop = shop_taking(self._store, message.shop_id, message.shop_incarnation)
@@ -184,6 +186,19 @@ class InboundProcessor:
             logger.info("automated mail discarded", message_key=message.message_key)
             self._store.discard_inbound(message, "automated_mail")
             return
+        self._post_in_thread(message, shop, slack, progress, files, before)
+
+    def _post_in_thread(
+        self,
+        message: InboundMessage,
+        shop: Shop,
+        slack: SlackPort,
+        progress: InboundProgress,
+        files: list[tuple[int, MediaFile]],
+        before: Conversation,
+    ) -> None:
+        """Posts the message and its files in its conversation's thread (started if it has
+        none), answers it as the shop does by itself, and stores it counted."""
         score = survey_answer(before, message, shop.csat)
         if score is None:
             conversation = with_customer_message(before, message)
@@ -194,7 +209,7 @@ class InboundProcessor:
         card_is_new = False
         expires_at = shop.expiry(message.received_at)
         if thread is None:
-            conversation, thread, card_is_new = self._start_thread(
+            conversation, thread, card_is_new = self._threads.start(
                 conversation, shop, slack, expires_at
             )
         channel, thread_ts = thread
@@ -216,7 +231,7 @@ class InboundProcessor:
             self._metrics.value(Metric.SATISFACTION_RATING, score, message.channel)
         self._refresh_card(slack, conversation, shop, shown=card_is_new)
         if card_is_new and conversation.previous_conversation_id:
-            self._point_forward(slack, conversation, thread)
+            self._threads.point_forward(slack, conversation, thread)
         reopened = before.status in (ConversationStatus.RESOLVED, ConversationStatus.SNOOZED)
         if reopened and conversation.status is ConversationStatus.OPEN:
             slack.post(channel, reopened_note(), thread_ts=thread_ts)
@@ -301,17 +316,17 @@ class InboundProcessor:
             fresh = shop_conversation(job, self._new_id())
             earlier = existing or latest_elsewhere(self._store, job.shop_id, job.customer_address)
             if earlier is not None:
-                fresh = self._following(fresh, earlier, slack)
+                fresh = self._threads.following(fresh, earlier, slack)
             conversation = self._store.create_conversation(
                 fresh, replacing=existing, expires_at=expires_at
             )
         thread = conversation.slack_thread
         if thread is None:
-            conversation, thread, card_is_new = self._start_thread(
+            conversation, thread, card_is_new = self._threads.start(
                 conversation, shop, slack, expires_at
             )
             if card_is_new and conversation.previous_conversation_id:
-                self._point_forward(slack, conversation, thread)
+                self._threads.point_forward(slack, conversation, thread)
         if conversation.slack_team_id is None:
             raise Retryable("the conversation's Slack workspace is not known yet")
         self._outbound.send_outbound(
@@ -435,28 +450,17 @@ class InboundProcessor:
             fresh = open_conversation(message, self._new_id())
             earlier = latest_elsewhere(self._store, message.shop_id, message.customer_address)
             if earlier is not None:
-                fresh = self._following(fresh, earlier, slack)
+                fresh = self._threads.following(fresh, earlier, slack)
             return self._store.create_conversation(fresh, expires_at=expires_at)
         afresh = starts_afresh(existing, message, shop.quiet_period) or (
             threaded is None and self._new_subject(existing, message, shop)
         )
         if not afresh or survey_answer(existing, message, shop.csat) is not None:
             return existing
-        follow_up = self._following(open_conversation(message, self._new_id()), existing, slack)
-        return self._store.create_conversation(follow_up, replacing=existing, expires_at=expires_at)
-
-    def _following(
-        self, conversation: Conversation, previous: Conversation, slack: SlackPort
-    ) -> Conversation:
-        """A new conversation linked to the customer's previous one, and with its agent."""
-        return conversation.model_copy(
-            update={
-                "previous_conversation_id": previous.conversation_id,
-                "previous_thread_url": self._permalink(slack, previous),
-                "previous_channel": previous.channel,
-                "assignee_user_id": previous.assignee_user_id,
-            }
+        follow_up = self._threads.following(
+            open_conversation(message, self._new_id()), existing, slack
         )
+        return self._store.create_conversation(follow_up, replacing=existing, expires_at=expires_at)
 
     def _threaded(self, message: InboundMessage) -> Conversation | None:
         """For email: the conversation the mail answers, by its headers or by the
@@ -480,7 +484,28 @@ class InboundProcessor:
             return False
         return subject_topic(existing.subject or "") != subject_topic(message.email.subject)
 
-    def _point_forward(
+
+class ConversationThreads:
+    """Conversations' Slack threads: started with their card, and linked to the customer's
+    previous conversation both ways."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def following(
+        self, conversation: Conversation, previous: Conversation, slack: SlackPort
+    ) -> Conversation:
+        """A new conversation linked to the customer's previous one, and with its agent."""
+        return conversation.model_copy(
+            update={
+                "previous_conversation_id": previous.conversation_id,
+                "previous_thread_url": self._permalink(slack, previous),
+                "previous_channel": previous.channel,
+                "assignee_user_id": previous.assignee_user_id,
+            }
+        )
+
+    def point_forward(
         self, slack: SlackPort, conversation: Conversation, thread: tuple[str, str]
     ) -> None:
         """Tells the previous conversation's thread where the customer went on (best effort:
@@ -509,7 +534,7 @@ class InboundProcessor:
             logger.exception("no link to the previous thread")
             return None
 
-    def _start_thread(
+    def start(
         self, conversation: Conversation, shop: Shop, slack: SlackPort, expires_at: int | None
     ) -> tuple[Conversation, tuple[str, str], bool]:
         """Posts the conversation's card and makes it its thread; returns the conversation

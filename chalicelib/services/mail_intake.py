@@ -25,6 +25,7 @@ is still stored and queued, marked as such for the agents.
 import hashlib
 import re
 from dataclasses import dataclass
+from datetime import datetime
 
 from aws_lambda_powertools import Logger
 
@@ -42,8 +43,21 @@ from chalicelib.domain.conversation import (
     Channel,
     EmailHeaders,
     InboundMessage,
-    InboundStatus,
     MediaItem,
+)
+from chalicelib.domain.mail_decision import (
+    CUT,
+    DeliveryReport,
+    Done,
+    Duplicate,
+    NoShop,
+    Quarantine,
+    Read,
+    agents_text,
+    on_reading,
+    on_receipt,
+    on_stored,
+    raw_object_name,
 )
 from chalicelib.domain.shop import RETENTION_DAYS, Shop
 from chalicelib.media import MediaStore
@@ -53,12 +67,6 @@ from chalicelib.store import Store
 
 logger = Logger(service="threadline", child=True)
 
-# A mail longer than this is cut for Slack and the queue, shorter still when its escaped
-# JSON would not fit in the queue; the whole stays in S3.
-TEXT_LIMIT = 20_000
-CUT = "\n…"
-# What agents see of a mail that could not be read in full: where the whole of it is.
-UNREADABLE = "[This mail could not be read in full; the original is kept (SES message {ses_id}).]"
 _SES_ID = re.compile(r"[A-Za-z0-9-]{1,100}")
 
 
@@ -91,38 +99,41 @@ class MailIntake:
             logger.warning("notification that is not a mail dropped", notification_type=kind)
             return
         received = parse_received(notification)
-        ses_id = received.mail.message_id
         action = received.receipt.action
         stored_at = action.bucket_name, action.object_key
         raw = (stored_at[0], stored_at[1]) if stored_at[0] and stored_at[1] else None
         addressed = self._addressed_shops(received)
-        if not addressed:
-            logger.warning("mail for no shop dropped", ses_message_id=ses_id)
+        verdict = on_receipt(
+            shops=len(addressed),
+            quarantine_reason=received.quarantine_reason,
+            stored=raw is not None,
+        )
+        if isinstance(verdict, NoShop):
+            logger.warning("mail for no shop dropped", ses_message_id=received.mail.message_id)
             self._tag_raw(raw, RETENTION_DAYS[0])
             return
         # Each shop's raw copy made and tagged before anything that can fail (reading,
         # parsing), so that a mail whose handling keeps failing is not kept forever.
         deliveries = [self._delivery(shop, raw, first=n == 0) for n, shop in enumerate(addressed)]
-        reason = received.quarantine_reason
-        if reason is not None:
-            for delivery in deliveries:
-                self._quarantine(delivery.shop_id, reason)
-            return
-        if raw is None:
+        if isinstance(verdict, Quarantine):
+            self._quarantine(deliveries, verdict.reason)
+        elif isinstance(verdict, Read) and raw is not None:
+            self._read(raw, deliveries, received)
+        else:
             logger.warning("receipt without a stored message", shop_id=deliveries[0].shop_id)
-            return
+
+    def _read(
+        self, raw: tuple[str, str], deliveries: list[_Delivery], received: ReceivedMail
+    ) -> None:
+        """Reads the mail once, and hands it to each shop it was sent to."""
         parsed = parse_email(self._media.read(*raw))
-        if parsed.is_report:
-            # Delivery reports of our own mail arrive as SES events, not here.
+        verdict = on_reading(is_report=parsed.is_report, sender=parsed.sender)
+        if isinstance(verdict, DeliveryReport):
             for delivery in deliveries:
                 self._store.count(delivery.shop_id, "delivery_reports")
             return
-        if not parsed.sender:
-            # No one address in the one From field (undisclosed-recipients:;, several, a
-            # malformed one): DMARC vouched for no sender, and the envelope's is not
-            # protected, so the mail speaks for nobody and joins no conversation.
-            for delivery in deliveries:
-                self._quarantine(delivery.shop_id, "no_sender")
+        if isinstance(verdict, Quarantine):
+            self._quarantine(deliveries, verdict.reason)
             return
         named = [self._take(delivery, parsed, received) for delivery in deliveries]
         # A raw copy no stored message names would outlive the customer's erasure, which
@@ -153,11 +164,9 @@ class MailIntake:
     ) -> tuple[str, str] | None:
         """Stores and queues the mail for one shop it was sent to; returns the raw mail the
         shop's stored copy of it names (None when none is stored, or it names none)."""
-        shop_id, shop, raw = delivery.shop_id, delivery.shop, delivery.raw
-        retention_days = shop.retention_days if shop else None
+        shop_id, shop = delivery.shop_id, delivery.shop
         ses_id = received.mail.message_id
-        message_id = parsed.message_id or f"{ses_id}@ses"
-        message_key = f"email:{delivery_id(parsed.sender, message_id)}"
+        message_key = f"email:{delivery_id(parsed.sender, parsed.message_id or f'{ses_id}@ses')}"
         # Under SES's id for this delivery: no other mail, whatever it claims, writes there.
         folder = f"{shop_id}/inbound/{message_key}/{_key_part(ses_id)}"
         attachments = {
@@ -168,62 +177,28 @@ class MailIntake:
             MediaItem(url=self._media.url(key), content_type=attachment.content_type)
             for key, attachment in attachments.items()
         )
-        text = parsed.text
-        if not parsed.complete:
-            note = UNREADABLE.format(ses_id=ses_id)
-            text = f"{note}\n\n{text}" if text else note
-        if len(text) > TEXT_LIMIT:
-            text = text[:TEXT_LIMIT] + CUT
-        message = InboundMessage(
-            shop_id=shop_id,
-            channel=Channel.EMAIL,
-            provider="email",
-            provider_message_id=message_key.removeprefix("email:"),
-            customer_address=parsed.sender,
-            shop_address=delivery.shop_address,
-            customer_name=parsed.sender_name,
-            text=text,
-            media=media,
-            received_at=received.mail.timestamp or self._clock(),
-            email=EmailHeaders(
-                message_id=parsed.message_id,
-                in_reply_to=parsed.in_reply_to,
-                references=parsed.references,
-                subject=parsed.subject,
-                reply_token=delivery.token,
-                automated=parsed.automated,
-                raw_location=raw,
-            ),
-            shop_incarnation=shop.incarnation if shop else None,
-        )
-        fitting = _cut_to_fit(message)
-        if fitting is None:
+        received_at = received.mail.timestamp or self._clock()
+        message = _cut_to_fit(_inbound(delivery, parsed, ses_id, message_key, media, received_at))
+        if message is None:
             # Kept in S3 by SES for an operator to look at, like quarantined mail.
             logger.warning("mail too large to queue", shop_id=shop_id, message_key=message_key)
             self._store.count(shop_id, "too_large")
             return None
-        message = fitting
-        stored = self._store.save_inbound(
+        earlier = self._store.save_inbound(
             message, expires_at=shop.expiry(message.received_at) if shop else None
         )
-        if stored is not None:
-            earlier, status = stored
-            earlier_raw = earlier.email.raw_location if earlier.email else None
-            if earlier_raw is None or raw is None or _object_name(earlier_raw) != _object_name(raw):
-                # Another delivery of the same sender's Message-ID (or one stored before raw
-                # mail was noted): its first copy stands, with its own attachments.
-                logger.info("duplicate mail", shop_id=shop_id, message_key=message_key)
-                return earlier_raw
-            if status is not InboundStatus.RECEIVED:
-                return earlier_raw
-            # A retry of this very delivery (SES's object or a copy of it, whichever this
-            # shop's is): it finds its own copy, and finishes it.
-            message = earlier
+        outcome = on_stored(message, earlier, delivery.raw)
+        if isinstance(outcome, Duplicate):
+            logger.info("duplicate mail", shop_id=shop_id, message_key=message_key)
+            return outcome.kept
+        if isinstance(outcome, Done):
+            return outcome.kept
         # Written once the message is ours: a duplicate never gets here.
         for key, attachment in attachments.items():
-            self._media.keep(key, attachment, retention_days=retention_days)
-        self._queues.send_inbound(message)
-        return message.email.raw_location if message.email else None
+            self._media.keep(key, attachment, retention_days=shop.retention_days if shop else None)
+        self._queues.send_inbound(outcome.message)
+        email = outcome.message.email
+        return email.raw_location if email else None
 
     def _addressed_shops(self, received: ReceivedMail) -> list[tuple[str, str, str | None]]:
         """Every shop the mail was sent to, once each, in the order of the envelope's
@@ -240,10 +215,11 @@ class MailIntake:
         if raw is not None and retention_days is not None:
             self._media.expire_after(raw[0], raw[1], retention_days)
 
-    def _quarantine(self, shop_id: str, reason: str) -> None:
+    def _quarantine(self, deliveries: list[_Delivery], reason: str) -> None:
         # Kept in S3 by SES for an operator to look at; never shown to agents.
-        logger.warning("mail quarantined", shop_id=shop_id, reason=reason)
-        self._store.count(shop_id, f"quarantined_{reason}")
+        for delivery in deliveries:
+            logger.warning("mail quarantined", shop_id=delivery.shop_id, reason=reason)
+            self._store.count(delivery.shop_id, f"quarantined_{reason}")
 
     def delivery_event(self, notification: str) -> None:
         """SES's news of a mail we sent: delivered, bounced, complained about, rejected."""
@@ -278,15 +254,43 @@ def _superfluous(
         if delivery.raw is None or kept is None or kept == delivery.raw:
             continue
         if n > 0 or (
-            delivery.raw not in named and _object_name(kept) != _object_name(delivery.raw)
+            delivery.raw not in named and raw_object_name(kept) != raw_object_name(delivery.raw)
         ):
             found.append(delivery.raw)
     return found
 
 
-def _object_name(raw: tuple[str, str]) -> str:
-    """The name SES gave a received mail's object (its id), which the shops' copies keep."""
-    return raw[1].rpartition("/")[2]
+def _inbound(
+    delivery: _Delivery,
+    parsed: ParsedEmail,
+    ses_id: str,
+    message_key: str,
+    media: tuple[MediaItem, ...],
+    received_at: datetime,
+) -> InboundMessage:
+    """The mail as the shop's customer message, before it is cut to fit the queue."""
+    return InboundMessage(
+        shop_id=delivery.shop_id,
+        channel=Channel.EMAIL,
+        provider="email",
+        provider_message_id=message_key.removeprefix("email:"),
+        customer_address=parsed.sender,
+        shop_address=delivery.shop_address,
+        customer_name=parsed.sender_name,
+        text=agents_text(parsed.text, complete=parsed.complete, ses_id=ses_id),
+        media=media,
+        received_at=received_at,
+        email=EmailHeaders(
+            message_id=parsed.message_id,
+            in_reply_to=parsed.in_reply_to,
+            references=parsed.references,
+            subject=parsed.subject,
+            reply_token=delivery.token,
+            automated=parsed.automated,
+            raw_location=delivery.raw,
+        ),
+        shop_incarnation=delivery.shop.incarnation if delivery.shop else None,
+    )
 
 
 def _copy_key(key: str, shop_id: str) -> str:

@@ -11,6 +11,7 @@ asks the provider whether it went out before sending it again.
 """
 
 from collections.abc import Callable
+from datetime import datetime
 
 from aws_lambda_powertools import Logger
 
@@ -21,7 +22,6 @@ from chalicelib.domain.conversation import (
     AgentReply,
     AutoReplyJob,
     CannedReply,
-    Channel,
     Conversation,
     DeliveryStatus,
     DeliveryUpdate,
@@ -30,14 +30,24 @@ from chalicelib.domain.conversation import (
     after_agent_reply,
     conversation_ref,
     media_capacity,
-    reply_to,
-    slack_time,
     still_awaited,
-    whatsapp_window_open,
 )
 from chalicelib.domain.errors import NotYet, Retryable
 from chalicelib.domain.foreign_ids import fitted
-from chalicelib.domain.shop import ReplyMode, Shop, ShopSecrets, webhook_urls
+from chalicelib.domain.reply_decision import (
+    Cancelled,
+    Empty,
+    Internal,
+    KeptFiles,
+    Outgoing,
+    Wait,
+    WindowClosed,
+    as_revised,
+    content,
+    to_send,
+    when_due,
+)
+from chalicelib.domain.shop import Shop, ShopSecrets, webhook_urls
 from chalicelib.domain.sla import answered
 from chalicelib.domain.slack_view import (
     DELIVERY_REACTIONS,
@@ -98,6 +108,7 @@ class ReplyDispatcher:
         self._channels = channels
         self._workspaces = workspaces
         self._clock = clock
+        self._display = DeliveryDisplay(store, channels)
 
     def send_reply(self, reply: AgentReply) -> None:
         conversation = self._store.find_conversation_by_thread(
@@ -114,25 +125,57 @@ class ReplyDispatcher:
         secrets = self._vault.get(shop.shop_id)
         message = self._store.get_outbound(shop.shop_id, reply.message_key)
         if message is None:
-            prepared = self._prepare(reply, conversation, shop, slack)
-            if prepared is None:
+            message = self._claim(reply, conversation, shop, slack)
+            if message is None:
                 return
-            written_at = prepared.created_at
-            message = (
-                self._store.claim_outbound(prepared, expires_at=shop.expiry(written_at)) or prepared
-            )
-            self._store.touch_conversation(conversation, shop.expiry(written_at))
         if message.status not in (DeliveryStatus.PENDING, DeliveryStatus.DISPATCHING):
             # Handled before; only the Slack display may still lag behind.
-            self._show(slack, message)
+            self._display.show(slack, message)
             return
+        receipt = self._dispatch(message, shop, secrets, slack)
+        if receipt is None:
+            return
+        self._record_sent(message, receipt, shop)
+        if not reply.automatic:
+            # Counted before Slack is told: a retry finds the reply handled and stops early.
+            self._metrics.count(Metric.AGENT_REPLY_SENT, message.channel)
+        self._display.show(slack, message)
+        if not reply.automatic:
+            self._await_customer(slack, shop, conversation)
+        logger.info(
+            "reply sent",
+            shop_id=shop.shop_id,
+            conversation_id=conversation.conversation_id,
+            message_key=message.message_key,
+        )
+
+    def _claim(
+        self, reply: AgentReply, conversation: Conversation, shop: Shop, slack: SlackPort
+    ) -> OutboundMessage | None:
+        """The reply as it goes out, stored under its Slack message's key (or the copy an
+        earlier delivery of the message stored); None when nothing goes out."""
+        prepared = self._prepare(reply, conversation, shop, slack)
+        if prepared is None:
+            return None
+        written_at = prepared.created_at
+        message = (
+            self._store.claim_outbound(prepared, expires_at=shop.expiry(written_at)) or prepared
+        )
+        self._store.touch_conversation(conversation, shop.expiry(written_at))
+        return message
+
+    def _dispatch(
+        self, message: OutboundMessage, shop: Shop, secrets: ShopSecrets, slack: SlackPort
+    ) -> SendReceipt | None:
+        """Hands the reply to its provider, once; None when it went no further (another
+        attempt owns it, or the provider refused it, which the thread shows)."""
         # Everything that may fail before the provider is asked comes before `dispatching`.
         callback = webhook_urls(self._settings.public_url, shop.shop_id)["twilio_status_callback"]
         interrupted = message.status is DeliveryStatus.DISPATCHING
         if not interrupted and not self._store.advance_outbound(
             message, DeliveryStatus.DISPATCHING
         ):
-            return
+            return None
         try:
             # A reply left in `dispatching` may have reached the provider before the attempt
             # died (a timeout, a killed worker): it is looked up there before it is re-sent.
@@ -148,8 +191,13 @@ class ReplyDispatcher:
                 error_code=refused.error_code,
                 error_reason=refused.reason,
             )
-            self._show(slack, message)
-            return
+            self._display.show(slack, message)
+            return None
+        return receipt
+
+    def _record_sent(self, message: OutboundMessage, receipt: SendReceipt, shop: Shop) -> None:
+        """The provider took the reply: its id and status stored, and for mail the ids its
+        answers will quote, pointing at the conversation."""
         self._store.advance_outbound(
             message,
             receipt.status,
@@ -163,18 +211,6 @@ class ReplyDispatcher:
                 list(receipt.thread_ids),
                 expires_at=shop.expiry(self._clock()),
             )
-        if not reply.automatic:
-            # Counted before Slack is told: a retry finds the reply handled and stops early.
-            self._metrics.count(Metric.AGENT_REPLY_SENT, message.channel)
-        self._show(slack, message)
-        if not reply.automatic:
-            self._await_customer(slack, shop, conversation)
-        logger.info(
-            "reply sent",
-            shop_id=shop.shop_id,
-            conversation_id=conversation.conversation_id,
-            message_key=message.message_key,
-        )
 
     def send_canned(self, job: CannedReply) -> None:
         """A canned response an agent chose, posted on their behalf (once per modal)."""
@@ -184,7 +220,7 @@ class ReplyDispatcher:
         ) -> tuple[SlackMessage, str] | None:
             canned = shop.canned(job.name)
             if canned is None:
-                self._tell(slack, job.channel_id, job.thread_ts, canned_gone_note(job.name))
+                _tell(slack, job.channel_id, job.thread_ts, canned_gone_note(job.name))
                 return None
             text = canned.render(
                 first_name=first_name(conversation.customer_name),
@@ -305,101 +341,64 @@ class ReplyDispatcher:
     ) -> OutboundMessage | None:
         """The reply as it goes out once its grace period is over, as last edited; None when
         nothing goes out (an internal note, a reply deleted in time, files alone)."""
-        policy = shop.replies
-        if policy.outgoing(reply.text, explicit=reply.explicit) is None:
-            if policy.mode is ReplyMode.REPLY:
+        now = self._clock()
+        outgoing = self._outgoing(reply, shop, slack, now)
+        if outgoing is None:
+            return None
+        composed = content(outgoing, self._keep_files(reply, conversation, shop, slack))
+        if isinstance(composed, Empty):
+            refused = list(composed.refused)
+            note = files_not_sent_note(refused, False) if refused else nothing_to_send_note()
+            _tell(slack, reply.channel_id, reply.thread_ts, note)
+            return None
+        if composed.refused:
+            note = files_not_sent_note(list(composed.refused), True)
+            _tell(slack, reply.channel_id, reply.thread_ts, note)
+        # The customer reads who answered; an automatic reply names no one.
+        name = None if reply.automatic else slack.display_name(reply.user_id)
+        decided = to_send(reply, conversation, shop, composed, name, now)
+        if isinstance(decided, WindowClosed):
+            _tell(slack, reply.channel_id, reply.thread_ts, window_closed_note())
+            return None
+        if decided.template_name is not None:
+            note = window_template_note(decided.template_name)
+            _tell(slack, reply.channel_id, reply.thread_ts, note)
+        return decided.message
+
+    def _outgoing(
+        self, reply: AgentReply, shop: Shop, slack: SlackPort, now: datetime
+    ) -> Outgoing | None:
+        """The reply's text as last edited once its grace period is over (NotYet until
+        then); None when nothing goes out, the thread or the message showing why."""
+        due = when_due(reply, shop.replies, now)
+        if isinstance(due, Wait):
+            slack.react(reply.channel_id, reply.ts, WAITING_REACTION)
+            raise NotYet("reply in its grace period", due.seconds)
+        if isinstance(due, Internal):
+            if due.marked:
                 slack.react(reply.channel_id, reply.ts, INTERNAL_REACTION)
             return None
-        now = self._clock()
-        grace = 0 if reply.posted_for_agent else policy.grace_seconds
-        waited = now.timestamp() - slack_time(reply.version_ts)
-        if waited < grace:
-            slack.react(reply.channel_id, reply.ts, WAITING_REACTION)
-            raise NotYet("reply in its grace period", grace - waited)
         revision = (
-            None
-            if reply.posted_for_agent
-            else self._store.reply_revision(reply.team_id, reply.channel_id, reply.ts)
+            self._store.reply_revision(reply.team_id, reply.channel_id, reply.ts)
+            if due.revisable
+            else None
         )
-        if revision is not None and revision.deleted:
-            self._tell(
-                slack, reply.channel_id, reply.thread_ts, reply_cancelled_note(reply.user_id)
-            )
+        revised = as_revised(reply, shop.replies, revision)
+        if isinstance(revised, Cancelled):
+            note = reply_cancelled_note(reply.user_id)
+            _tell(slack, reply.channel_id, reply.thread_ts, note)
             return None
-        if grace:
+        if due.waited:
             slack.unreact(reply.channel_id, reply.ts, WAITING_REACTION)
-        text = reply.text
-        if (
-            revision is not None
-            and revision.text is not None
-            and revision.newer_than(reply.version_ts)
-        ):
-            text = revision.text
-        outgoing = policy.outgoing(text, explicit=reply.explicit)
-        if outgoing is None:
+        if isinstance(revised, Internal):
             slack.react(reply.channel_id, reply.ts, INTERNAL_REACTION)
             return None
-        media_keys, links, refused = self._keep_files(reply, conversation, shop, slack)
-        if not outgoing.strip() and not media_keys and not links:
-            note = files_not_sent_note(refused, False) if refused else nothing_to_send_note()
-            self._tell(slack, reply.channel_id, reply.thread_ts, note)
-            return None
-        if refused:
-            self._tell(slack, reply.channel_id, reply.thread_ts, files_not_sent_note(refused, True))
-        # The customer reads who answered; without a Slack name, the shop answers.
-        agent = shop.name if reply.automatic else slack.display_name(reply.user_id) or shop.name
-        body = "\n".join(part for part in (outgoing.strip(), *links) if part)
-        signed = policy.signed(body, agent=agent, shop=shop.name) if body else ""
-        if reply.automatic:
-            signed = body
-        # An automatic reply speaks for the shop alone.
-        speaker = "" if reply.automatic else agent
-        message = reply_to(conversation, reply, signed, speaker, now, media_keys)
-        if conversation.channel is Channel.WHATSAPP and not whatsapp_window_open(conversation, now):
-            return self._as_template(message, conversation, shop, slack, reply)
-        return message
-
-    def _as_template(
-        self,
-        message: OutboundMessage,
-        conversation: Conversation,
-        shop: Shop,
-        slack: SlackPort,
-        reply: AgentReply,
-    ) -> OutboundMessage | None:
-        """WhatsApp's window is closed: the shop's approved template goes instead, or
-        nothing, and the thread says which. A shop's message may bring its own template."""
-        if reply.content_sid is not None:
-            return message.model_copy(
-                update={
-                    "content_sid": reply.content_sid,
-                    "content_variables": reply.content_variables or {},
-                    "media_keys": (),
-                }
-            )
-        template = shop.twilio.whatsapp_template if shop.twilio else None
-        if template is None:
-            self._tell(slack, reply.channel_id, reply.thread_ts, window_closed_note())
-            return None
-        values = {
-            "first_name": first_name(conversation.customer_name),
-            "shop": shop.name,
-            "agent": message.agent_name or shop.name,
-        }
-        self._tell(slack, reply.channel_id, reply.thread_ts, window_template_note(template.name))
-        return message.model_copy(
-            update={
-                "content_sid": template.content_sid,
-                "content_variables": {k: v.format(**values) for k, v in template.variables.items()},
-                "media_keys": (),
-            }
-        )
+        return revised
 
     def _keep_files(
         self, reply: AgentReply, conversation: Conversation, shop: Shop, slack: SlackPort
-    ) -> tuple[tuple[str, ...], list[str], list[str]]:
-        """The reply's files, copied from Slack into the media bucket: (keys sent as media,
-        links for the text where the channel takes no more media, names not sent)."""
+    ) -> KeptFiles:
+        """The reply's files, copied from Slack into the media bucket."""
         capacity = media_capacity(conversation.channel, conversation.shop_address)
         keys: list[str] = []
         links: list[str] = []
@@ -416,7 +415,7 @@ class ReplyDispatcher:
                 keys.append(key)
             else:
                 links.append(f"{file.name}: {self._links.link(shop.shop_id, key)}")
-        return tuple(keys), links, refused
+        return KeptFiles(tuple(keys), tuple(links), tuple(refused))
 
     def _interrupted_send(
         self, message: OutboundMessage, shop: Shop, secrets: ShopSecrets
@@ -447,15 +446,25 @@ class ReplyDispatcher:
         if shop is None:
             return
         slack = slack_or_retry(self._workspaces, shop.shop_id)
-        self._show(slack, message)
+        self._display.show(slack, message)
 
-    def _tell(self, slack: SlackPort, channel_id: str, thread_ts: str, note: SlackMessage) -> None:
-        try:
-            slack.post(channel_id, note, thread_ts=thread_ts)
-        except Exception:
-            logger.exception("note not shown in Slack", thread_ts=thread_ts)
 
-    def _show(self, slack: SlackPort, reply: OutboundMessage) -> None:
+def _tell(slack: SlackPort, channel_id: str, thread_ts: str, note: SlackMessage) -> None:
+    """A note in the thread, best effort: the reply's fate does not hang on it."""
+    try:
+        slack.post(channel_id, note, thread_ts=thread_ts)
+    except Exception:
+        logger.exception("note not shown in Slack", thread_ts=thread_ts)
+
+
+class DeliveryDisplay:
+    """A reply's delivery as the agents see it on their Slack message."""
+
+    def __init__(self, store: Store, channels: ChannelRouter) -> None:
+        self._store = store
+        self._channels = channels
+
+    def show(self, slack: SlackPort, reply: OutboundMessage) -> None:
         """Brings the agent's Slack message up to the reply's stored status: one reaction,
         the latest, and a note in the thread when it failed. A Slack failure raises, and the
         retried job shows it then; the send itself is never repeated.

@@ -76,6 +76,22 @@ def _shop_addresses(shop: Shop, channel: Channel) -> list[str]:
             return [shop.email.address] if shop.email else []
 
 
+def _sender(shop: Shop, request: ShopMessageRequest) -> str:
+    """The shop's number (address) the message goes from: the one asked for, else its first
+    on the channel."""
+    senders = _shop_addresses(shop, request.channel)
+    if not senders:
+        raise Conflict(f"the shop has no {request.channel.value} number or address")
+    if request.sender is None:
+        return senders[0]
+    sender = normalized(request.sender) or ""
+    if request.channel is Channel.WHATSAPP:
+        sender = "whatsapp:" + sender.removeprefix("whatsapp:")
+    if sender not in senders:
+        raise BadRequest("from must be one of the shop's numbers (addresses) there")
+    return sender
+
+
 # How long a caller's id is remembered: sent again within it, the message is sent once;
 # given to another message, that one is refused.
 CALLER_ID_MEMORY = timedelta(days=7)
@@ -120,16 +136,7 @@ class ShopMessages:
             raise NotFound(f"no shop {shop_id}")
         request = _request(body)
         customer = self._customer(request)
-        senders = _shop_addresses(shop, request.channel)
-        if not senders:
-            raise Conflict(f"the shop has no {request.channel.value} number or address")
-        sender = senders[0]
-        if request.sender is not None:
-            sender = normalized(request.sender) or ""
-            if request.channel is Channel.WHATSAPP:
-                sender = "whatsapp:" + sender.removeprefix("whatsapp:")
-            if sender not in senders:
-                raise BadRequest("from must be one of the shop's numbers (addresses) there")
+        sender = _sender(shop, request)
         if shop.slack is None:
             raise Conflict("the shop has not connected Slack: answers would have nowhere to go")
         now = self._clock()

@@ -486,7 +486,7 @@ def test_the_lenient_address_reader_finds_every_address_of_an_ordinary_list() ->
 
 def test_the_text_read_is_comfortably_more_than_a_mail_is_cut_to() -> None:
     from chalicelib.channels.email_parsing import BODY_LIMIT
-    from chalicelib.services.mail_intake import TEXT_LIMIT
+    from chalicelib.domain.mail_decision import TEXT_LIMIT
 
     assert BODY_LIMIT >= TEXT_LIMIT * 1.5
     assert len(parse_email(_mail("a" * (BODY_LIMIT * 3))).text) == BODY_LIMIT
