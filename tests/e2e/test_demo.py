@@ -74,7 +74,7 @@ def sandbox_stack(tmp_path):
 
 @pytest.fixture
 def sla_stack(tmp_path):
-    # A target minute lasts a second, as the README's escalations demo runs it.
+    # A target minute lasts a second, as the escalations demo of docs/DEVELOPING.md runs it.
     ports, log, process = start_stack(tmp_path, THREADLINE_SLA_MINUTE_SECONDS="1")
     yield ports, log, process
     if process.poll() is None:
