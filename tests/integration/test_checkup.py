@@ -10,8 +10,8 @@ import pytest
 from chalice.test import Client
 from pydantic import SecretStr
 
-from chalicelib.local.sandbox import Outbox, SlackStandIn, TwilioStandIn
 from chalicelib.settings import Settings
+from local_stack.sandbox import Outbox, SlackStandIn, TwilioStandIn
 from tests.integration.conftest import ADMIN, PUBLIC_URL
 from tests.signing import (
     ACCOUNT_SID,

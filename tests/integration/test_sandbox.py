@@ -27,7 +27,7 @@ from twilio.rest import Client
 from chalicelib.channels.slack import SlackWorkspace
 from chalicelib.domain.errors import Retryable
 from chalicelib.domain.slack_view import SlackMessage
-from chalicelib.local.sandbox import (
+from local_stack.sandbox import (
     Fault,
     Faults,
     Outbox,

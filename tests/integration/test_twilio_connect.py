@@ -11,8 +11,8 @@ from pydantic import SecretStr
 
 from chalicelib import bootstrap
 from chalicelib.domain.shop import ShopSecrets
-from chalicelib.local.sandbox import Outbox, TwilioStandIn
 from chalicelib.settings import Settings
+from local_stack.sandbox import Outbox, TwilioStandIn
 from tests.integration.conftest import ADMIN, PUBLIC_URL
 from tests.signing import (
     ACCOUNT_SID,

@@ -43,7 +43,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TextIO, cast
 
-from chalicelib.local.slack_limits import message_refusal, view_refusal
+from local_stack.slack_limits import message_refusal, view_refusal
 
 __all__ = ["Fault", "Faults", "Outbox", "OutboxEntry", "SlackStandIn", "TwilioStandIn"]
 
