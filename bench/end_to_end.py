@@ -22,7 +22,7 @@ from typing import Any
 
 from bench.stats import percentile
 from local_stack.constants import LOCAL_SIGNING_SECRET
-from local_stack.sandbox import Outbox, OutboxEntry
+from local_stack.sandbox.outbox import Outbox, OutboxEntry
 from tests.e2e.conftest import RunningStack, http, running_stack
 from tests.signing import (
     form,

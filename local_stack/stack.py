@@ -164,7 +164,7 @@ class LocalStack:
         return f"http://{self.options.host}:{self.options.aws_port}"
 
     def _start_slack_sandbox(self) -> str:
-        from local_stack.sandbox import SlackStandIn
+        from local_stack.sandbox.slack import SlackStandIn
 
         slack = SlackStandIn(self._outbox())
         # The demo shops' bot tokens, of their workspace (`threadline doctor` asks).
@@ -175,7 +175,7 @@ class LocalStack:
         return url
 
     def _start_twilio_sandbox(self) -> str:
-        from local_stack.sandbox import TwilioStandIn
+        from local_stack.sandbox.twilio import TwilioStandIn
 
         twilio = TwilioStandIn(self._outbox())
         # The demo shops' numbers, for `threadline shop connect-twilio` to point.
@@ -192,7 +192,7 @@ class LocalStack:
         return url
 
     def _start_ses_sandbox(self) -> str:
-        from local_stack.sandbox import SesStandIn
+        from local_stack.sandbox.ses import SesStandIn
 
         ses = SesStandIn(self._outbox(), on_sent=self._report_delivery)
         url = ses.start(self.options.host, self.options.ses_port)
@@ -233,7 +233,7 @@ class LocalStack:
         self._stoppers.append(controller.stop)
 
     def _outbox(self) -> Any:
-        from local_stack.sandbox import Outbox
+        from local_stack.sandbox.outbox import Outbox
 
         if self._sandbox_outbox is None:
             self._sandbox_outbox = Outbox(self._out)

@@ -42,7 +42,10 @@ from chalicelib.queues import Queues
 from chalicelib.settings import INBOUND_QUEUE, OUTBOUND_QUEUE
 from local_stack.constants import LOCAL_ADMIN_TOKEN, LOCAL_SIGNING_SECRET
 from local_stack.pump import scheduled_event
-from local_stack.sandbox import Fault, Outbox, OutboxEntry, SlackStandIn, TwilioStandIn
+from local_stack.sandbox.faults import Fault
+from local_stack.sandbox.outbox import Outbox, OutboxEntry
+from local_stack.sandbox.slack import SlackStandIn
+from local_stack.sandbox.twilio import TwilioStandIn
 from local_stack.stack import LocalStack, StackOptions
 from reliability.faults import Chaos
 from reliability.logs import LogWatch

@@ -19,7 +19,9 @@ import pytest
 from typer.testing import CliRunner
 
 from local_stack.constants import LOCAL_ADMIN_TOKEN, LOCAL_REGION
-from local_stack.sandbox import Outbox, SlackStandIn, TwilioStandIn
+from local_stack.sandbox.outbox import Outbox
+from local_stack.sandbox.slack import SlackStandIn
+from local_stack.sandbox.twilio import TwilioStandIn
 from threadline_cli.cli import app
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]

@@ -11,7 +11,7 @@ import pytest
 
 from chalicelib.settings import DEPLOYMENT_SECRET
 from local_stack.constants import LOCAL_ADMIN_TOKEN, LOCAL_SIGNING_SECRET
-from local_stack.sandbox import OutboxEntry
+from local_stack.sandbox.outbox import OutboxEntry
 from tests.e2e.conftest import RunningStack, http
 from tests.signing import (
     ACCOUNT_SID,

@@ -12,7 +12,8 @@ from pydantic import SecretStr
 from chalicelib import bootstrap
 from chalicelib.domain.shop import ShopSecrets
 from chalicelib.settings import Settings
-from local_stack.sandbox import Outbox, TwilioStandIn
+from local_stack.sandbox.outbox import Outbox
+from local_stack.sandbox.twilio import TwilioStandIn
 from tests.integration.conftest import ADMIN, PUBLIC_URL
 from tests.signing import (
     ACCOUNT_SID,
