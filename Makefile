@@ -21,14 +21,14 @@ $(STAMP): pyproject.toml requirements.txt
 	@touch $(STAMP)
 
 run: $(STAMP)
-	$(PY) -m chalicelib.local
+	$(PY) -m local_stack
 
 demo: $(STAMP)
-	$(PY) -m chalicelib.local.demo
+	$(PY) -m local_stack.demo
 
 # Against a stack started with THREADLINE_SLA_MINUTE_SECONDS=1 make run.
 demo-sla: $(STAMP)
-	$(PY) -m chalicelib.local.demo --sla
+	$(PY) -m local_stack.demo --sla
 
 # One worker a core; a test file's tests stay together (module fixtures such as the package
 # are built once).
@@ -45,7 +45,7 @@ reliability: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy app.py chalicelib tests reliability bench
+	$(VENV)/bin/mypy app.py chalicelib local_stack threadline_cli tests reliability bench
 	$(VENV)/bin/lint-imports
 
 format: $(STAMP)
@@ -69,7 +69,7 @@ package: $(PACKAGE_STAMP) $(STAMP)
 	rm -rf $(PACKAGE_OUT)
 	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(PACKAGE_VENV)/bin/chalice package \
 		--stage dev --merge-template infra/template.json $(PACKAGE_OUT)
-	$(PY) -m chalicelib.local.bundle $(PACKAGE_OUT)/deployment.zip
+	$(PY) -m threadline_cli.bundle $(PACKAGE_OUT)/deployment.zip
 
 # Figures against their floors, in one run (a few minutes): bench/results.json and a table.
 bench: $(STAMP)

@@ -26,9 +26,9 @@ from app import app
 from bench.aws_calls import CallCounter
 from bench.stats import Paired, interleaved
 from chalicelib import bootstrap
-from chalicelib.local.provision import provision
-from chalicelib.local.pump import QueuePump, pumps_for
 from chalicelib.settings import Settings
+from local_stack.provision import provision
+from local_stack.pump import QueuePump, pumps_for
 from tests.fakes import FakeSlack, RecordingTwilio
 from tests.integration.conftest import ADMIN, ADMIN_TOKEN, MEDIA_BUCKET, PUBLIC_URL, Clock
 from tests.signing import (

@@ -2,7 +2,7 @@
 highest rate it holds: a customer's webhook until its Slack thread post, an agent's Slack
 event until its Twilio send.
 
-The stack runs as the e2e tests run it (`python -m chalicelib.local` in a subprocess, the
+The stack runs as the e2e tests run it (`python -m local_stack` in a subprocess, the
 Slack and Twilio stand-ins here). Messages are sent open-loop, on a fixed schedule, so a
 slow stack cannot slow the sender down and hide its own backlog. Each message carries a
 marker; the stand-in records the time its marker arrives.
@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.stats import percentile
-from chalicelib.local.sandbox import Outbox, OutboxEntry
-from chalicelib.local.stack import LOCAL_SIGNING_SECRET
+from local_stack.constants import LOCAL_SIGNING_SECRET
+from local_stack.sandbox.outbox import Outbox, OutboxEntry
 from tests.e2e.conftest import RunningStack, http, running_stack
 from tests.signing import (
     form,

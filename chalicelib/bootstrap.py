@@ -106,7 +106,7 @@ def new_ulid() -> str:
 
 
 # The AWS services the functions call. The Lambda bundle carries the SDK's models of these
-# alone (chalicelib/local/bundle.py): a client for any other would fail in AWS, so it is
+# alone (threadline_cli/bundle.py): a client for any other would fail in AWS, so it is
 # refused here, in tests too.
 AWS_SERVICES = frozenset({"dynamodb", "s3", "scheduler", "secretsmanager", "sesv2", "sqs"})
 

@@ -38,16 +38,15 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, NamedTuple
 
-from chalicelib.local.pump import scheduled_event
-from chalicelib.local.sandbox import Fault, Outbox, OutboxEntry, SlackStandIn, TwilioStandIn
-from chalicelib.local.stack import (
-    LOCAL_ADMIN_TOKEN,
-    LOCAL_SIGNING_SECRET,
-    LocalStack,
-    StackOptions,
-)
 from chalicelib.queues import Queues
 from chalicelib.settings import INBOUND_QUEUE, OUTBOUND_QUEUE
+from local_stack.constants import LOCAL_ADMIN_TOKEN, LOCAL_SIGNING_SECRET
+from local_stack.pump import scheduled_event
+from local_stack.sandbox.faults import Fault
+from local_stack.sandbox.outbox import Outbox, OutboxEntry
+from local_stack.sandbox.slack import SlackStandIn
+from local_stack.sandbox.twilio import TwilioStandIn
+from local_stack.stack import LocalStack, StackOptions
 from reliability.faults import Chaos
 from reliability.logs import LogWatch
 from tests.signing import form, slack_headers, slack_thread_reply, twilio_headers, twilio_message
@@ -374,7 +373,7 @@ class Harness:
     @contextmanager
     def running(self) -> Iterator["Harness"]:
         # The workers' and pumps' own accounts of injected failures would drown the table.
-        logging.getLogger("chalicelib.local.pump").setLevel(logging.CRITICAL)
+        logging.getLogger("local_stack.pump").setLevel(logging.CRITICAL)
         slack_url, twilio_url = self.slack.start(), self.twilio.start()
         from app import app
 

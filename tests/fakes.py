@@ -16,7 +16,7 @@ from chalicelib.domain.conversation import (
 from chalicelib.domain.errors import Retryable
 from chalicelib.domain.shop import Shop, ShopSecrets
 from chalicelib.domain.slack_view import SlackMessage
-from chalicelib.local.slack_limits import message_refusal, view_refusal
+from local_stack.slack_limits import message_refusal, view_refusal
 
 
 @dataclass

@@ -18,9 +18,11 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from chalicelib.cli import app
-from chalicelib.local.sandbox import Outbox, SlackStandIn, TwilioStandIn
-from chalicelib.local.stack import LOCAL_ADMIN_TOKEN, LOCAL_REGION
+from local_stack.constants import LOCAL_ADMIN_TOKEN, LOCAL_REGION
+from local_stack.sandbox.outbox import Outbox
+from local_stack.sandbox.slack import SlackStandIn
+from local_stack.sandbox.twilio import TwilioStandIn
+from threadline_cli.cli import app
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 
@@ -100,7 +102,7 @@ def threadline(stack: RunningStack, *arguments: str) -> tuple[int, str]:
 
 @contextmanager
 def running_stack(outbox: Outbox, log: Path) -> Iterator[RunningStack]:
-    """`python -m chalicelib.local` in a subprocess, calling stand-in Slack and Twilio servers
+    """`python -m local_stack` in a subprocess, calling stand-in Slack and Twilio servers
     that run here and record into `outbox`; its output goes to `log`."""
     slack = SlackStandIn(outbox)
     twilio = TwilioStandIn(outbox, callback_delay=0.05)
@@ -118,7 +120,7 @@ def running_stack(outbox: Outbox, log: Path) -> Iterator[RunningStack]:
             [
                 sys.executable,
                 "-m",
-                "chalicelib.local",
+                "local_stack",
                 "--port",
                 str(port),
                 "--aws-port",

@@ -12,8 +12,6 @@ import boto3
 import pytest
 
 from chalicelib.domain.conversation import Channel, InboundMessage
-from chalicelib.local.pump import sns_event
-from chalicelib.local.stack import LOCAL_REGION
 from chalicelib.settings import (
     FAILED_EMAIL_EVENTS_QUEUE,
     FAILED_MAIL_QUEUE,
@@ -23,6 +21,8 @@ from chalicelib.settings import (
     dead_letter_queue,
 )
 from chalicelib.store import Store
+from local_stack.constants import LOCAL_REGION
+from local_stack.pump import sns_event
 from tests.e2e.conftest import RunningStack, http, threadline
 from tests.signing import (
     ACCOUNT_SID,

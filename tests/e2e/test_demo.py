@@ -23,7 +23,7 @@ def run_demo(
     }
     arguments = [item for flag, port in urls.items() for item in (flag, f"http://127.0.0.1:{port}")]
     return subprocess.run(
-        [sys.executable, "-m", "chalicelib.local.demo", *flags, *arguments],
+        [sys.executable, "-m", "local_stack.demo", *flags, *arguments],
         cwd=PROJECT_DIR,
         capture_output=True,
         text=True,
@@ -49,7 +49,7 @@ def start_stack(tmp_path, **extra_env: str):
     arguments = [str(item) for pair in ports.items() for item in pair]
     with log.open("w") as output:
         process = subprocess.Popen(
-            [sys.executable, "-m", "chalicelib.local", *arguments],
+            [sys.executable, "-m", "local_stack", *arguments],
             cwd=PROJECT_DIR,
             env={**env, "PYTHONUNBUFFERED": "1", "PYTHONIOENCODING": "utf-8", **extra_env},
             stdout=output,

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import boto3
 import pytest
 
-from chalicelib.local.stack import LOCAL_REGION
+from local_stack.constants import LOCAL_REGION
 from tests.e2e.conftest import RunningStack, threadline
 from tests.signing import TEAM_ID, shop_document
 

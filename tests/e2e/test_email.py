@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.local.stack import LOCAL_SIGNING_SECRET
+from local_stack.constants import LOCAL_SIGNING_SECRET
 from tests.e2e.conftest import RunningStack, http
 from tests.signing import shop_document, slack_headers, slack_thread_reply
 

@@ -1,5 +1,5 @@
 """The whole loop over real HTTP: customer → webhook → Slack thread → agent reply → Twilio,
-with delivery callbacks, duplicates and refusals, against `python -m chalicelib.local`."""
+with delivery callbacks, duplicates and refusals, against `python -m local_stack`."""
 
 import json
 import time
@@ -9,9 +9,9 @@ from collections.abc import Callable
 import boto3
 import pytest
 
-from chalicelib.local.sandbox import OutboxEntry
-from chalicelib.local.stack import LOCAL_ADMIN_TOKEN, LOCAL_SIGNING_SECRET
 from chalicelib.settings import DEPLOYMENT_SECRET
+from local_stack.constants import LOCAL_ADMIN_TOKEN, LOCAL_SIGNING_SECRET
+from local_stack.sandbox.outbox import OutboxEntry
 from tests.e2e.conftest import RunningStack, http
 from tests.signing import (
     ACCOUNT_SID,

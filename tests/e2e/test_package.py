@@ -23,10 +23,10 @@ from typing import Any
 import pytest
 
 from chalicelib.bootstrap import AWS_SERVICES
-from chalicelib.local.bundle import kept as bundled
 from chalicelib.settings import DEPLOYMENT_SECRET, SECRET_VARIABLES
 from tests.e2e.conftest import PROJECT_DIR
 from tests.iam import Access, allows, listed
+from threadline_cli.bundle import kept as bundled
 
 BIN = Path(sys.executable).parent
 # Where `make package` runs chalice: a virtualenv on Python 3.13 (the Makefile's).
@@ -389,6 +389,22 @@ def test_chalice_installs_every_runtime_dependency(packaging: Packaging) -> None
             # (less the SDK's models of services no function calls, trimmed on purpose)
             wanted = {path for path in installed if bundled(path)}
             assert wanted <= names, f"{name} is bundled incompletely"
+
+
+def test_the_bundle_holds_no_development_tool(packaging: Packaging) -> None:
+    # The local stack, the operators' CLI and its libraries are never deployed.
+    with zipfile.ZipFile(packaging.out / "deployment.zip") as bundle:
+        tops = {name.split("/")[0] for name in bundle.namelist()}
+        chalicelib = {name for name in bundle.namelist() if name.startswith("chalicelib/")}
+    assert not tops & {"local_stack", "threadline_cli", "typer", "rich"}
+    assert not {top for top in tops if top.startswith(("typer-", "rich-"))}
+    assert not {
+        name
+        for name in chalicelib
+        if name.startswith("chalicelib/local/")
+        or name in {"chalicelib/cli.py", "chalicelib/doctor.py"}
+    }
+    assert "chalicelib/bootstrap.py" in chalicelib
 
 
 def test_every_function_runs_on_python_3_13_with_time_zones_from_the_bundle(

@@ -19,11 +19,11 @@ from moto import mock_aws
 from app import app
 from chalicelib import bootstrap
 from chalicelib.bootstrap import RedactingFilter, RedactingFormatter
-from chalicelib.local.moto_patches import patch_emulator
-from chalicelib.local.provision import provision
-from chalicelib.local.pump import pumps_for
 from chalicelib.services.installs import Exchange
 from chalicelib.settings import TABLE_NAME, Settings
+from local_stack.moto_patches import patch_emulator
+from local_stack.provision import provision
+from local_stack.pump import pumps_for
 from tests.fakes import FakeSlack, RecordingTwilio
 from tests.signing import (
     SLACK_SIGNING_SECRET,

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from chalicelib.local.slack_limits import message_refusal
 from chalicelib.services.agent_tools import NOT_A_CONVERSATION_CHANNEL, QUERY_TOO_SHORT
+from local_stack.slack_limits import message_refusal
 from tests.fakes import FakeSlack, RecordingTwilio
 from tests.integration.conftest import PUBLIC_URL
 from tests.signing import (

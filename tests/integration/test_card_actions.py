@@ -9,8 +9,8 @@ from typing import Any
 import boto3
 import pytest
 
-from chalicelib.local.pump import SchedulePump
 from chalicelib.settings import SCHEDULE_GROUP
+from local_stack.pump import SchedulePump
 from tests.fakes import FakeSlack
 from tests.integration.conftest import PUBLIC_URL
 from tests.signing import (

@@ -10,8 +10,10 @@ import pytest
 from chalice.test import Client
 from pydantic import SecretStr
 
-from chalicelib.local.sandbox import Outbox, SlackStandIn, TwilioStandIn
 from chalicelib.settings import Settings
+from local_stack.sandbox.outbox import Outbox
+from local_stack.sandbox.slack import SlackStandIn
+from local_stack.sandbox.twilio import TwilioStandIn
 from tests.integration.conftest import ADMIN, PUBLIC_URL
 from tests.signing import (
     ACCOUNT_SID,

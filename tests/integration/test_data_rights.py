@@ -13,8 +13,8 @@ import pytest
 from app import app
 from chalicelib.channels.base import MediaFile
 from chalicelib.domain.errors import Retryable
-from chalicelib.local.pump import scheduled_event
 from chalicelib.settings import INBOUND_QUEUE, dead_letter_queue
+from local_stack.pump import scheduled_event
 from tests.fakes import FakeSlack, RecordingTwilio
 from tests.integration.conftest import ADMIN, MEDIA_BUCKET, PUBLIC_URL, stored_item
 from tests.integration.test_email import deliver, mime

@@ -8,10 +8,10 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from chalicelib.doctor import AwsAccount, MailReceiving, aws_checks
 from chalicelib.domain.checks import Check, Verdict
-from chalicelib.local.provision import provision
 from chalicelib.settings import OUTBOUND_QUEUE, SCHEDULE_GROUP, dead_letter_queue
+from local_stack.provision import provision
+from threadline_cli.doctor import AwsAccount, MailReceiving, aws_checks
 
 ADDRESS = "ajuda@help.loja.example"
 

@@ -14,9 +14,9 @@ import pytest
 
 from app import app
 from chalicelib.channels.email import delivery_id
-from chalicelib.local.pump import sns_event, sns_pumps_for
 from chalicelib.queues import Replayed, replay_failed_notifications
 from chalicelib.settings import FAILED_MAIL_QUEUE, TABLE_NAME
+from local_stack.pump import sns_event, sns_pumps_for
 from tests.fakes import FakeSlack
 from tests.integration.conftest import ADMIN, MEDIA_BUCKET, stored_item
 from tests.signing import BOT_TOKEN, TEAM_ID, shop_document, slack_headers, slack_thread_reply

@@ -21,7 +21,6 @@ from app import app
 from chalicelib import bootstrap
 from chalicelib.channels.base import MediaFile
 from chalicelib.domain.errors import Retryable
-from chalicelib.local.pump import SchedulePump, scheduled_event, sns_event
 from chalicelib.queues import Queues
 from chalicelib.settings import (
     DEPLOYMENT_SECRET,
@@ -33,6 +32,7 @@ from chalicelib.settings import (
     dead_letter_queue,
 )
 from chalicelib.store import Store
+from local_stack.pump import SchedulePump, scheduled_event, sns_event
 from tests.fakes import FakeSlack, RecordingTwilio
 from tests.iam import (
     Access,

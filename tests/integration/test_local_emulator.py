@@ -8,7 +8,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from chalicelib.local.moto_patches import patch_emulator
+from local_stack.moto_patches import patch_emulator
 
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"  # moto's default
@@ -68,7 +68,7 @@ def test_a_long_poll_waiting_out_a_group_gets_it_from_its_first_message() -> Non
 def test_a_deduplication_id_is_remembered_after_its_message_was_deleted(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from chalicelib.local import moto_patches
+    from local_stack import moto_patches
 
     patch_emulator()
     with mock_aws():

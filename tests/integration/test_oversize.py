@@ -19,9 +19,9 @@ from chalicelib.channels import email_parsing
 from chalicelib.channels.email import delivery_id
 from chalicelib.domain.conversation import Channel, InboundMessage
 from chalicelib.domain.slack_view import TEXT_SHOWN
-from chalicelib.local.pump import scheduled_event
 from chalicelib.queues import MAX_MESSAGE_BYTES
 from chalicelib.settings import INBOUND_QUEUE, OUTBOUND_QUEUE
+from local_stack.pump import scheduled_event
 from tests.fakes import FakeSlack
 from tests.integration.conftest import ADMIN, MEDIA_BUCKET, PUBLIC_URL, stored_item
 from tests.integration.test_email import CUSTOMER, SHOP_ADDRESS, deliver, mime

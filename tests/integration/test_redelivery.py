@@ -9,8 +9,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from app import app
-from chalicelib.local.pump import scheduled_event
 from chalicelib.settings import TABLE_NAME
+from local_stack.pump import scheduled_event
 from tests.fakes import FakeSlack
 from tests.integration.conftest import PUBLIC_URL
 from tests.signing import form, twilio_headers, twilio_message

@@ -14,8 +14,8 @@ from app import app
 from chalicelib import bootstrap
 from chalicelib.domain.conversation import Channel, Conversation, CsatRating
 from chalicelib.domain.errors import Retryable
-from chalicelib.local.pump import scheduled_event
 from chalicelib.settings import TABLE_NAME
+from local_stack.pump import scheduled_event
 from tests.fakes import FakeSlack
 from tests.integration.conftest import ADMIN, Clock, stored_item
 from tests.integration.test_agent_replies import reply_event

@@ -27,14 +27,10 @@ from twilio.rest import Client
 from chalicelib.channels.slack import SlackWorkspace
 from chalicelib.domain.errors import Retryable
 from chalicelib.domain.slack_view import SlackMessage
-from chalicelib.local.sandbox import (
-    Fault,
-    Faults,
-    Outbox,
-    OutboxEntry,
-    SlackStandIn,
-    TwilioStandIn,
-)
+from local_stack.sandbox.faults import Fault, Faults
+from local_stack.sandbox.outbox import Outbox, OutboxEntry
+from local_stack.sandbox.slack import SlackStandIn
+from local_stack.sandbox.twilio import TwilioStandIn
 
 pytestmark = [pytest.mark.allow_hosts(["127.0.0.1"]), pytest.mark.integration]
 

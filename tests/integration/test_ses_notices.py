@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from app import app
-from chalicelib.local.pump import sns_event
 from chalicelib.settings import EMAIL_EVENTS_TOPIC, INBOUND_MAIL_TOPIC
+from local_stack.pump import sns_event
 
 # What SES publishes to a topic when a receipt rule or configuration set is pointed at it.
 TEST_NOTIFICATION = json.dumps(

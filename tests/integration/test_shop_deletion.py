@@ -15,8 +15,8 @@ from chalice.test import Client
 from app import app
 from chalicelib.channels.base import MediaFile
 from chalicelib.domain.conversation import Channel, InboundMessage, ShopMessage
-from chalicelib.local.pump import scheduled_event
 from chalicelib.settings import INBOUND_QUEUE, TABLE_NAME, dead_letter_queue
+from local_stack.pump import scheduled_event
 from tests.fakes import FakeSlack, RecordingTwilio
 from tests.integration.conftest import ADMIN, MEDIA_BUCKET, PUBLIC_URL, Clock, stored_item
 from tests.integration.test_email import deliver, mime

@@ -13,12 +13,12 @@ from typer.testing import CliRunner
 
 from app import app
 from chalicelib import bootstrap
-from chalicelib.cli import app as cli
-from chalicelib.local.pump import scheduled_event
 from chalicelib.settings import TABLE_NAME
+from local_stack.pump import scheduled_event
 from tests.fakes import FakeSlack
 from tests.integration.conftest import PUBLIC_URL, Clock
 from tests.signing import CHANNEL_ID, form, shop_document, twilio_headers, twilio_message
+from threadline_cli.cli import app as cli
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from email.message import EmailMessage
 import boto3
 import pytest
 
-from chalicelib.local.slack_limits import message_refusal
+from local_stack.slack_limits import message_refusal
 from tests.fakes import FakeSlack
 from tests.integration.conftest import PUBLIC_URL
 from tests.integration.test_email import SHOP_ADDRESS, deliver

@@ -13,7 +13,8 @@ from chalicelib.channels.slack import SlackWorkspace
 from chalicelib.domain.conversation import SlackFile
 from chalicelib.domain.errors import Retryable
 from chalicelib.domain.slack_view import SlackMessage
-from chalicelib.local.sandbox import Outbox, SlackStandIn
+from local_stack.sandbox.outbox import Outbox
+from local_stack.sandbox.slack import SlackStandIn
 
 pytestmark = pytest.mark.allow_hosts(["127.0.0.1"])
 
@@ -377,7 +378,7 @@ class TestTheInboundWorkerAgainstTheSandbox:
     ) -> None:
         import random
 
-        from chalicelib.local.sandbox import Fault, Faults
+        from local_stack.sandbox.faults import Fault, Faults
         from tests.integration.test_email import deliver
         from tests.integration.test_media import SHOP_MAIL, mail_with_photos
 

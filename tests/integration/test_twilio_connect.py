@@ -11,8 +11,9 @@ from pydantic import SecretStr
 
 from chalicelib import bootstrap
 from chalicelib.domain.shop import ShopSecrets
-from chalicelib.local.sandbox import Outbox, TwilioStandIn
 from chalicelib.settings import Settings
+from local_stack.sandbox.outbox import Outbox
+from local_stack.sandbox.twilio import TwilioStandIn
 from tests.integration.conftest import ADMIN, PUBLIC_URL
 from tests.signing import (
     ACCOUNT_SID,

@@ -15,7 +15,8 @@ from chalicelib.channels.twilio import TwilioChannel
 from chalicelib.domain.conversation import Channel, DeliveryStatus, MediaItem, OutboundMessage
 from chalicelib.domain.errors import Retryable
 from chalicelib.domain.shop import Shop, ShopSecrets
-from chalicelib.local.sandbox import Outbox, TwilioStandIn
+from local_stack.sandbox.outbox import Outbox
+from local_stack.sandbox.twilio import TwilioStandIn
 from tests.e2e.conftest import free_port
 from tests.signing import ACCOUNT_SID, AUTH_TOKEN, CHANNEL_ID, SMS_NUMBER, TEAM_ID
 

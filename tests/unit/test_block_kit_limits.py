@@ -46,7 +46,7 @@ from chalicelib.domain.slack_view import (
     shop_message_post,
     window_template_note,
 )
-from chalicelib.local.slack_limits import message_refusal, view_refusal
+from local_stack.slack_limits import message_refusal, view_refusal
 
 pytestmark = pytest.mark.unit
 

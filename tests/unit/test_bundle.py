@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from chalicelib.bootstrap import AWS_SERVICES, _aws_client
-from chalicelib.local.bundle import kept, trim
+from threadline_cli.bundle import kept, trim
 
 pytestmark = pytest.mark.unit
 

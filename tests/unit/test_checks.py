@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.doctor import RECEIPT_RULE_SET, SCHEDULER_ROLE
 from chalicelib.domain.checks import (
     NumberWebhook,
     ReceiptRule,
@@ -24,6 +23,7 @@ from chalicelib.domain.checks import (
 from chalicelib.domain.conversation import Channel
 from chalicelib.domain.shop import ShopDocument
 from tests.signing import shop_document
+from threadline_cli.doctor import RECEIPT_RULE_SET, SCHEDULER_ROLE
 
 pytestmark = pytest.mark.unit
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from chalicelib.doctor import AdminApi, Answer, api_checks
 from chalicelib.domain.checks import Verdict
+from threadline_cli.doctor import AdminApi, Answer, api_checks
 
 pytestmark = pytest.mark.unit
 

@@ -10,7 +10,7 @@ answers with verdicts only (docs/adr/0004-doctor-checks-with-secrets-server-side
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, partial
 from typing import Any
 
 from chalicelib.domain.checks import (
@@ -157,8 +157,8 @@ def _refused(answer: Answer) -> str:
     return f"{answer.status}: {reason or answer.body}"
 
 
-def api_checks(api: AdminApi, listed: Answer) -> list[Check]:
-    """The API's checks, from its answer to `GET /admin/shops` (`listed`) on."""
+def _listing_refused(api: AdminApi, listed: Answer) -> list[Check] | None:
+    """The checks when `GET /admin/shops` was not answered with the shops; None when it was."""
     if listed.status == 0:
         return [
             failed(
@@ -198,6 +198,14 @@ def api_checks(api: AdminApi, listed: Answer) -> list[Check]:
                 "see the APIHandler function's log group (RUNBOOK.md, Where to look)",
             )
         ]
+    return None
+
+
+def api_checks(api: AdminApi, listed: Answer) -> list[Check]:
+    """The API's checks, from its answer to `GET /admin/shops` (`listed`) on."""
+    refused = _listing_refused(api, listed)
+    if refused is not None:
+        return refused
     settings = api.get("/admin/checks")
     if settings.status != 200:
         return [
@@ -265,70 +273,69 @@ def _aws_check(name: str, action: str, check: Callable[[], Check]) -> Check:
 
 
 def aws_checks(aws: AwsAccount) -> list[Check]:
-    def table() -> Check:
-        status = aws.client("dynamodb").describe_table(TableName=TABLE_NAME)["Table"]["TableStatus"]
-        if status != "ACTIVE":
-            return failed(AWS, f"table {TABLE_NAME}", status.lower(), "wait, then check again")
-        return passed(AWS, f"table {TABLE_NAME}", "active")
-
-    def queue(name: str) -> Callable[[], Check]:
-        def found() -> Check:
-            aws.client("sqs").get_queue_url(QueueName=name)
-            return passed(AWS, f"queue {name}", "exists")
-
-        return found
-
-    def dead_letters(name: str) -> Callable[[], Check]:
-        def counted() -> Check:
-            sqs = aws.client("sqs")
-            url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
-            counts = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
-            attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=counts)
-            waiting = sum(int(attributes["Attributes"].get(count, 0)) for count in counts)
-            if waiting:
-                noun = "record waits" if waiting == 1 else "records wait"
-                return failed(AWS, f"queue {name}", f"{waiting} {noun}", DEAD_LETTER_FIXES[name])
-            return passed(AWS, f"queue {name}", "empty")
-
-        return counted
-
-    def schedule_group() -> Check:
-        state = (
-            aws.client("scheduler").get_schedule_group(Name=SCHEDULE_GROUP).get("State", "ACTIVE")
-        )
-        name = f"schedule group {SCHEDULE_GROUP}"
-        if state != "ACTIVE":
-            return failed(AWS, name, state.lower(), "deploy the stack again (DEPLOY.md)")
-        return passed(AWS, name, "active")
-
     role = SCHEDULER_ROLE.format(region=aws.region)
-
-    def scheduler_role() -> Check:
-        trust = (
-            aws.client("iam").get_role(RoleName=role)["Role"].get("AssumeRolePolicyDocument", {})
-        )
-        if "scheduler.amazonaws.com" not in str(trust):
-            return failed(
-                AWS,
-                f"role {role}",
-                "does not trust scheduler.amazonaws.com: no timer can fire",
-                "deploy the stack again (DEPLOY.md)",
-            )
-        return passed(AWS, f"role {role}", "exists, trusted by EventBridge Scheduler")
-
     main_queues = (INBOUND_QUEUE, OUTBOUND_QUEUE, TIMERS_QUEUE)
     return [
-        _aws_check(f"table {TABLE_NAME}", "dynamodb:DescribeTable", table),
-        *(_aws_check(f"queue {q}", "sqs:GetQueueUrl", queue(q)) for q in main_queues),
+        _aws_check(f"table {TABLE_NAME}", "dynamodb:DescribeTable", lambda: _table(aws)),
         *(
-            _aws_check(f"queue {q}", "sqs:GetQueueAttributes", dead_letters(q))
+            _aws_check(f"queue {q}", "sqs:GetQueueUrl", partial(_queue_exists, aws, q))
+            for q in main_queues
+        ),
+        *(
+            _aws_check(f"queue {q}", "sqs:GetQueueAttributes", partial(_dead_letters, aws, q))
             for q in DEAD_LETTER_FIXES
         ),
         _aws_check(
-            f"schedule group {SCHEDULE_GROUP}", "scheduler:GetScheduleGroup", schedule_group
+            f"schedule group {SCHEDULE_GROUP}",
+            "scheduler:GetScheduleGroup",
+            lambda: _schedule_group(aws),
         ),
-        _aws_check(f"role {role}", "iam:GetRole", scheduler_role),
+        _aws_check(f"role {role}", "iam:GetRole", lambda: _scheduler_role(aws, role)),
     ]
+
+
+def _table(aws: AwsAccount) -> Check:
+    status = aws.client("dynamodb").describe_table(TableName=TABLE_NAME)["Table"]["TableStatus"]
+    if status != "ACTIVE":
+        return failed(AWS, f"table {TABLE_NAME}", status.lower(), "wait, then check again")
+    return passed(AWS, f"table {TABLE_NAME}", "active")
+
+
+def _queue_exists(aws: AwsAccount, name: str) -> Check:
+    aws.client("sqs").get_queue_url(QueueName=name)
+    return passed(AWS, f"queue {name}", "exists")
+
+
+def _dead_letters(aws: AwsAccount, name: str) -> Check:
+    sqs = aws.client("sqs")
+    url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
+    counts = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=counts)
+    waiting = sum(int(attributes["Attributes"].get(count, 0)) for count in counts)
+    if waiting:
+        noun = "record waits" if waiting == 1 else "records wait"
+        return failed(AWS, f"queue {name}", f"{waiting} {noun}", DEAD_LETTER_FIXES[name])
+    return passed(AWS, f"queue {name}", "empty")
+
+
+def _schedule_group(aws: AwsAccount) -> Check:
+    state = aws.client("scheduler").get_schedule_group(Name=SCHEDULE_GROUP).get("State", "ACTIVE")
+    name = f"schedule group {SCHEDULE_GROUP}"
+    if state != "ACTIVE":
+        return failed(AWS, name, state.lower(), "deploy the stack again (DEPLOY.md)")
+    return passed(AWS, name, "active")
+
+
+def _scheduler_role(aws: AwsAccount, role: str) -> Check:
+    trust = aws.client("iam").get_role(RoleName=role)["Role"].get("AssumeRolePolicyDocument", {})
+    if "scheduler.amazonaws.com" not in str(trust):
+        return failed(
+            AWS,
+            f"role {role}",
+            "does not trust scheduler.amazonaws.com: no timer can fire",
+            "deploy the stack again (DEPLOY.md)",
+        )
+    return passed(AWS, f"role {role}", "exists, trusted by EventBridge Scheduler")
 
 
 class MailReceiving:

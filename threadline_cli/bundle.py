@@ -1,12 +1,13 @@
 """The Lambda bundle, made smaller after `chalice package`: the AWS SDK's service models
-kept for the services the functions call, and no other.
+kept for the services the functions call, and no other. It lives with the operators' tools,
+not the local stack: packaging is a step of deploying, which the local stack never does.
 
 The bundle brings its own boto3 and botocore (docs/adr/0005-the-bundle-brings-its-sdk.md);
 botocore's models of every AWS service are most of its size (16 of 29 MB zipped), and the
 functions call six. `chalicelib.bootstrap.AWS_SERVICES` names them, and a client for any
 other is refused there, so a model this leaves out is one no function can ask for.
 
-    python -m chalicelib.local.bundle out/deployment.zip
+    python -m threadline_cli.bundle out/deployment.zip
 """
 
 import shutil

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-TEMPLATE = Path(__file__).resolve().parents[2] / "infra" / "template.json"
+TEMPLATE = Path(__file__).resolve().parents[1] / "infra" / "template.json"
 STACK_NAME = "threadline"
 # Receiving and sending mail: locally the SMTP server and the SES stand-in play SES.
 NOT_LOCAL = frozenset(

@@ -104,7 +104,7 @@ def dev(
     port: int = 8000, aws_port: int = 4566, slack_port: int = 8001, twilio_port: int = 8002
 ) -> None:
     """Run the whole local stack (as `make run`) until Ctrl-C."""
-    from chalicelib.local.__main__ import main
+    from local_stack.__main__ import main
 
     arguments = ["--port", str(port), "--aws-port", str(aws_port)]
     arguments += ["--slack-port", str(slack_port), "--twilio-port", str(twilio_port)]
@@ -228,7 +228,7 @@ def doctor(
 ) -> None:
     """Whether the deployment and each shop's connections really work: one line per check,
     ✔ or ✘ with what to do. Exits 1 unless every check passes."""
-    from chalicelib.doctor import AdminApi, AwsAccount, all_passed, examine
+    from threadline_cli.doctor import AdminApi, AwsAccount, all_passed, examine
 
     sections = examine(AdminApi(api, token), AwsAccount(), shop_id)
     for section in sections:

@@ -1,4 +1,4 @@
-"""`python -m chalicelib.local`: run the whole local stack until Ctrl-C."""
+"""`python -m local_stack`: run the whole local stack until Ctrl-C."""
 
 import argparse
 import os
@@ -6,7 +6,7 @@ import signal
 import sys
 import threading
 
-from chalicelib.local.stack import LocalStack, StackOptions
+from local_stack.stack import LocalStack, StackOptions
 
 REAL_SLACK_API = "https://slack.com/api/"
 REAL_TWILIO_API = "https://api.twilio.com"
@@ -14,7 +14,7 @@ REAL_TWILIO_API = "https://api.twilio.com"
 
 def parse_options(argv: list[str]) -> StackOptions:
     parser = argparse.ArgumentParser(
-        prog="python -m chalicelib.local",
+        prog="python -m local_stack",
         description="Threadline on this machine: AWS emulator, HTTP API, queue workers, a "
         "mail server, a sandbox SES, and sandbox Slack and Twilio APIs unless real ones are "
         "asked for.",

@@ -18,32 +18,21 @@ import urllib.request
 from typing import Any
 from urllib.parse import urlencode
 
-from chalicelib.local.stack import LOCAL_ADMIN_TOKEN, LOCAL_SIGNING_SECRET
+from local_stack.constants import (
+    DEMO_ACCOUNT_SID,
+    DEMO_AUTH_TOKEN,
+    DEMO_CHANNEL_ID,
+    DEMO_SHOP,
+    DEMO_SHOP_ID,
+    DEMO_TEAM_ID,
+    LOCAL_ADMIN_TOKEN,
+    LOCAL_SIGNING_SECRET,
+    SLA_CHANNEL_ID,
+    SLA_SHOP,
+    SLA_SHOP_ID,
+)
 
-SHOP_ID = "demo-shop"
-ACCOUNT_SID = "AC" + "d" * 32
-AUTH_TOKEN = "demo-twilio-auth-token"
-TEAM_ID = "T0DEMO"
-CHANNEL_ID = "C0DEMO"
 AGENT = "U0BEATRIZ"
-SHOP: dict[str, Any] = {
-    "name": "Loja Demo",
-    "timezone": "America/Sao_Paulo",
-    "slack": {"team_id": TEAM_ID, "channel_id": CHANNEL_ID, "bot_token": "xoxb-demo-token"},
-    "twilio": {
-        "account_sid": ACCOUNT_SID,
-        "auth_token": AUTH_TOKEN,
-        "sms_numbers": ["+14155550100"],
-        "whatsapp_numbers": ["+14155550101"],
-    },
-    "replies": {"grace_seconds": 3, "signature": "— {agent}, {shop}"},
-    "canned_responses": [
-        {
-            "name": "shipping",
-            "text": "Olá {first_name}! Seu pedido #{order_number} saiu para entrega hoje.",
-        }
-    ],
-}
 
 
 def call(method: str, url: str, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
@@ -58,7 +47,7 @@ def call(method: str, url: str, body: bytes, headers: dict[str, str]) -> tuple[i
 def twilio_form(api: str, path: str, params: dict[str, str]) -> tuple[int, str]:
     from twilio.request_validator import RequestValidator
 
-    signature = RequestValidator(AUTH_TOKEN).compute_signature(api + path, params)
+    signature = RequestValidator(DEMO_AUTH_TOKEN).compute_signature(api + path, params)
     return call(
         "POST",
         api + path,
@@ -116,12 +105,12 @@ def agent_message(api: str, thread_ts: str, text: str, **extra: Any) -> str:
         api,
         {
             "type": "event_callback",
-            "team_id": TEAM_ID,
+            "team_id": DEMO_TEAM_ID,
             "event_id": "Ev" + ts.replace(".", ""),
             "event_time": int(time.time()),
             "event": {
                 "type": "message",
-                "channel": CHANNEL_ID,
+                "channel": DEMO_CHANNEL_ID,
                 "user": AGENT,
                 "text": text,
                 "ts": ts,
@@ -139,9 +128,13 @@ def press(api: str, thread_ts: str, action_id: str, ref: str) -> None:
         "/slack/interactions",
         {
             "type": "block_actions",
-            "team": {"id": TEAM_ID},
+            "team": {"id": DEMO_TEAM_ID},
             "user": {"id": AGENT},
-            "container": {"type": "message", "channel_id": CHANNEL_ID, "message_ts": thread_ts},
+            "container": {
+                "type": "message",
+                "channel_id": DEMO_CHANNEL_ID,
+                "message_ts": thread_ts,
+            },
             "actions": [{"action_id": action_id, "value": ref, "action_ts": f"{time.time():.6f}"}],
         },
     )
@@ -170,12 +163,12 @@ def register(api: str, shop_id: str, document: dict[str, Any], what: str) -> boo
 
 
 def customer_writes(
-    api: str, sender: str, to: str, text: str, name: str = "", shop_id: str = SHOP_ID
+    api: str, sender: str, to: str, text: str, name: str = "", shop_id: str = DEMO_SHOP_ID
 ) -> None:
     sid = "SM" + hashlib.md5(f"{sender}{text}{time.time()}".encode()).hexdigest()  # noqa: S324
     params = {
         "MessageSid": sid,
-        "AccountSid": ACCOUNT_SID,
+        "AccountSid": DEMO_ACCOUNT_SID,
         "From": sender,
         "To": to,
         "Body": text,
@@ -184,34 +177,6 @@ def customer_writes(
     if name:
         params["ProfileName"] = name
     twilio_form(api, f"/webhooks/twilio/{shop_id}", params)
-
-
-SLA_SHOP_ID = "demo-sla"
-SLA_CHANNEL = "C0SLADEMO"
-SLA_SHOP: dict[str, Any] = {
-    "name": "Loja Pontual",
-    "timezone": "America/Sao_Paulo",
-    "slack": {"team_id": TEAM_ID, "channel_id": SLA_CHANNEL, "bot_token": "xoxb-demo-token"},
-    "twilio": {
-        "account_sid": ACCOUNT_SID,
-        "auth_token": AUTH_TOKEN,
-        "sms_numbers": ["+14155550110"],
-        "whatsapp_numbers": [],
-    },
-    "replies": {"grace_seconds": 0},
-    "sla": {
-        "business_hours_only": False,
-        "targets": {"normal": {"first_response": 10}},
-        "on_call": ["S0ONCALL"],
-        "lead_user_id": "U0LEAD",
-        "escalation_channel_id": "C0ESCALATE",
-    },
-    "auto_replies": {"default_language": "pt"},
-}
-
-
-# Every demo shop: the local stack's Twilio sandbox holds their numbers.
-DEMO_SHOPS = (SHOP, SLA_SHOP)
 
 
 def sla_demo(api: str, slack_outbox: str) -> int:
@@ -230,11 +195,11 @@ def sla_demo(api: str, slack_outbox: str) -> int:
         api,
         {
             "type": "event_callback",
-            "team_id": TEAM_ID,
+            "team_id": DEMO_TEAM_ID,
             "event_id": f"Ev{time.time():.6f}".replace(".", ""),
             "event": {
                 "type": "message",
-                "channel": SLA_CHANNEL,
+                "channel": SLA_CHANNEL_ID,
                 "user": AGENT,
                 "text": "Olá! Como posso ajudar?",
                 "ts": f"{time.time():.6f}",
@@ -267,7 +232,7 @@ def sla_demo(api: str, slack_outbox: str) -> int:
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m chalicelib.local.demo")
+    parser = argparse.ArgumentParser(prog="python -m local_stack.demo")
     parser.add_argument("--api", default="http://127.0.0.1:8000")
     parser.add_argument("--slack", default="http://127.0.0.1:8001")
     parser.add_argument("--twilio", default="http://127.0.0.1:8002")
@@ -280,36 +245,53 @@ def main(argv: list[str]) -> int:
     api, slack_outbox, twilio_outbox = args.api, f"{args.slack}/_outbox", f"{args.twilio}/_outbox"
     if args.sla:
         return sla_demo(api, slack_outbox)
-
-    if not register(api, SHOP_ID, SHOP, "shop"):
+    if not register(api, DEMO_SHOP_ID, DEMO_SHOP, "shop"):
         return 1
+    thread_ts, ref = _two_customers_write(api, slack_outbox)
+    _agent_takes_over(api, slack_outbox, thread_ts, ref)
+    _canned_response(api, slack_outbox, twilio_outbox, thread_ts)
+    uploaded = _upload_as_agent(args.slack, "etiqueta.png", b"\x89PNG demo label")
+    agent_message(api, thread_ts, "Segue a etiqueta de troca", files=[uploaded])
+    wait_for_entry(twilio_outbox, "messages.create", "MediaUrl", timeout=20)
+    print("6. the agent attached a file: it went to Ana as WhatsApp media")
+    _resolve_and_reopen(api, slack_outbox, thread_ts, ref)
+    return 0
 
-    # Two customers at once, on two channels.
-    ana = "whatsapp:+5511987654321"
-    bruno = "+5521998877665"
+
+ANA = "whatsapp:+5511987654321"
+ANA_NAME = "Ana Souza"
+
+
+def _two_customers_write(api: str, slack_outbox: str) -> tuple[str, str]:
+    """Two customers at once, on two channels: Ana's thread, and the conversation its card's
+    buttons act on."""
     text = "Olá! Meu pedido #1042 ainda não chegou 📦 <!channel>"
-    customer_writes(api, ana, "whatsapp:+14155550101", text, name="Ana Souza")
-    customer_writes(api, bruno, "+14155550100", "Vocês entregam em Niterói?")
+    customer_writes(api, ANA, "whatsapp:+14155550101", text, name=ANA_NAME)
+    customer_writes(api, "+5521998877665", "+14155550100", "Vocês entregam em Niterói?")
     # The messages' own texts (the cards quote them too, but only in their blocks).
     ana_post = wait_for_entry(slack_outbox, "chat.postMessage", "1042", field="text")
     wait_for_entry(slack_outbox, "chat.postMessage", "Niterói", field="text")
-    thread_ts = ana_post["payload"]["thread_ts"]
+    thread_ts = str(ana_post["payload"]["thread_ts"])
     card = next(
         entry
         for entry in _entries(slack_outbox, "chat.postMessage")
         if entry["payload"].get("response", {}).get("ts") == thread_ts
     )
-    ref = card_ref(card)
     print(f"2. two customers wrote at once: two threads; Ana's is {thread_ts}")
+    return thread_ts, card_ref(card)
 
+
+def _agent_takes_over(api: str, slack_outbox: str, thread_ts: str, ref: str) -> None:
     press(api, thread_ts, "assign_to_me", ref)
     wait_for_entry(slack_outbox, "chat.update", f"<@{AGENT}>")
     print("3. the agent took Ana's conversation: the card shows the assignee")
-
     note = agent_message(api, thread_ts, "note: cliente antiga, já teve um atraso antes")
     wait_for_entry(slack_outbox, "reactions.add", note)
     print("4. a note in the thread stayed internal (:lock:)")
 
+
+def _canned_response(api: str, slack_outbox: str, twilio_outbox: str, thread_ts: str) -> None:
+    """The message shortcut opens the modal; submitting it sends the response to Ana."""
     slack_form(
         api,
         "/slack/interactions",
@@ -318,8 +300,8 @@ def main(argv: list[str]) -> int:
             "callback_id": "canned_response",
             "trigger_id": f"{time.time():.6f}.demo",
             "action_ts": f"{time.time():.6f}",
-            "team": {"id": TEAM_ID},
-            "channel": {"id": CHANNEL_ID},
+            "team": {"id": DEMO_TEAM_ID},
+            "channel": {"id": DEMO_CHANNEL_ID},
             "user": {"id": AGENT},
             "message": {"type": "message", "ts": thread_ts, "text": "…"},
         },
@@ -330,7 +312,7 @@ def main(argv: list[str]) -> int:
         "/slack/interactions",
         {
             "type": "view_submission",
-            "team": {"id": TEAM_ID},
+            "team": {"id": DEMO_TEAM_ID},
             "user": {"id": AGENT},
             "view": {
                 "id": "V" + hashlib.md5(str(time.time()).encode()).hexdigest()[:10],  # noqa: S324
@@ -348,19 +330,14 @@ def main(argv: list[str]) -> int:
     wait_for_entry(twilio_outbox, "messages.create", "saiu para entrega", timeout=20)
     print("5. a canned response went to Ana, order number and name filled in")
 
-    uploaded = _upload_as_agent(args.slack, "etiqueta.png", b"\x89PNG demo label")
-    agent_message(api, thread_ts, "Segue a etiqueta de troca", files=[uploaded])
-    wait_for_entry(twilio_outbox, "messages.create", "MediaUrl", timeout=20)
-    print("6. the agent attached a file: it went to Ana as WhatsApp media")
 
+def _resolve_and_reopen(api: str, slack_outbox: str, thread_ts: str, ref: str) -> None:
     press(api, thread_ts, "resolve", ref)
     wait_for_entry(slack_outbox, "chat.update", "Resolved")
     print("7. the agent resolved the conversation: the card shows it")
-
-    customer_writes(api, ana, "whatsapp:+14155550101", "Obrigada! Chegou 😊", name="Ana Souza")
+    customer_writes(api, ANA, "whatsapp:+14155550101", "Obrigada! Chegou 😊", name=ANA_NAME)
     wait_for_entry(slack_outbox, "chat.postMessage", "open again", field="text")
     print("8. Ana wrote again: the conversation reopened, on the card and in the thread")
-    return 0
 
 
 def _entries(outbox_url: str, method: str) -> list[dict[str, Any]]:
@@ -373,7 +350,7 @@ def _upload_as_agent(slack: str, name: str, content: bytes) -> dict[str, Any]:
     from slack_sdk import WebClient
 
     client = WebClient(token="xoxp-demo-agent", base_url=f"{slack}/api/")
-    done = client.files_upload_v2(file=content, filename=name, channel=CHANNEL_ID)
+    done = client.files_upload_v2(file=content, filename=name, channel=DEMO_CHANNEL_ID)
     return dict(done["files"][0])
 
 

@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from chalicelib.local.pump import SchedulePump, pumps_for, sns_pumps_for, tickers_for
 from chalicelib.settings import (
     DEPLOYMENT_SECRET,
     EMAIL_EVENTS_TOPIC,
@@ -15,11 +14,17 @@ from chalicelib.settings import (
     SCHEDULE_GROUP,
     TABLE_NAME,
 )
+from local_stack.constants import (
+    DEMO_ACCOUNT_SID,
+    DEMO_AUTH_TOKEN,
+    DEMO_SHOPS,
+    LOCAL_ADMIN_TOKEN,
+    LOCAL_REGION,
+    LOCAL_SIGNING_SECRET,
+)
+from local_stack.pump import SchedulePump, pumps_for, sns_pumps_for, tickers_for
 
-PROJECT_DIR = Path(__file__).resolve().parents[2]
-LOCAL_REGION = "us-east-1"
-LOCAL_ADMIN_TOKEN = "local-admin-token"
-LOCAL_SIGNING_SECRET = "local-slack-signing-secret"
+PROJECT_DIR = Path(__file__).resolve().parents[1]
 # The deployment secret's fields as the local stack fills them in: from these variables
 # when the caller sets them, else these values.
 LOCAL_DEPLOYMENT_SECRET = {
@@ -101,7 +106,7 @@ class LocalStack:
 
         import boto3
 
-        from chalicelib.local.provision import provision
+        from local_stack.provision import provision
 
         secretsmanager = boto3.client("secretsmanager")
         outputs = provision(
@@ -148,7 +153,7 @@ class LocalStack:
 
         from moto.server import ThreadedMotoServer
 
-        from chalicelib.local.moto_patches import patch_emulator
+        from local_stack.moto_patches import patch_emulator
 
         patch_emulator()
         # The emulator's access log would drown the outbox.
@@ -159,8 +164,7 @@ class LocalStack:
         return f"http://{self.options.host}:{self.options.aws_port}"
 
     def _start_slack_sandbox(self) -> str:
-        from chalicelib.local.demo import DEMO_SHOPS
-        from chalicelib.local.sandbox import SlackStandIn
+        from local_stack.sandbox.slack import SlackStandIn
 
         slack = SlackStandIn(self._outbox())
         # The demo shops' bot tokens, of their workspace (`threadline doctor` asks).
@@ -171,14 +175,13 @@ class LocalStack:
         return url
 
     def _start_twilio_sandbox(self) -> str:
-        from chalicelib.local.demo import ACCOUNT_SID, AUTH_TOKEN, DEMO_SHOPS
-        from chalicelib.local.sandbox import TwilioStandIn
+        from local_stack.sandbox.twilio import TwilioStandIn
 
         twilio = TwilioStandIn(self._outbox())
         # The demo shops' numbers, for `threadline shop connect-twilio` to point.
         twilio.provision(
-            ACCOUNT_SID,
-            AUTH_TOKEN,
+            DEMO_ACCOUNT_SID,
+            DEMO_AUTH_TOKEN,
             sms_numbers=tuple(n for shop in DEMO_SHOPS for n in shop["twilio"]["sms_numbers"]),
             whatsapp_numbers=tuple(
                 n for shop in DEMO_SHOPS for n in shop["twilio"]["whatsapp_numbers"]
@@ -189,7 +192,7 @@ class LocalStack:
         return url
 
     def _start_ses_sandbox(self) -> str:
-        from chalicelib.local.sandbox import SesStandIn
+        from local_stack.sandbox.ses import SesStandIn
 
         ses = SesStandIn(self._outbox(), on_sent=self._report_delivery)
         url = ses.start(self.options.host, self.options.ses_port)
@@ -214,8 +217,8 @@ class LocalStack:
     def _start_smtp(self, bucket: str) -> None:
         import boto3
 
-        from chalicelib.local.smtp import ReceivingHandler, start_smtp
         from chalicelib.store import Store
+        from local_stack.smtp import ReceivingHandler, start_smtp
 
         store = Store(boto3.client("dynamodb"), TABLE_NAME, shop_cache_seconds=0)
         sns = boto3.client("sns")
@@ -230,7 +233,7 @@ class LocalStack:
         self._stoppers.append(controller.stop)
 
     def _outbox(self) -> Any:
-        from chalicelib.local.sandbox import Outbox
+        from local_stack.sandbox.outbox import Outbox
 
         if self._sandbox_outbox is None:
             self._sandbox_outbox = Outbox(self._out)

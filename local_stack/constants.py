@@ -1,0 +1,67 @@
+"""What the local stack, its demo and the tests against it agree on: the stack's region,
+admin token and Slack signing secret, and the demo shops whose Slack workspace and Twilio
+numbers the sandboxes hold from the start."""
+
+from typing import Any
+
+LOCAL_REGION = "us-east-1"
+LOCAL_ADMIN_TOKEN = "local-admin-token"
+LOCAL_SIGNING_SECRET = "local-slack-signing-secret"
+
+DEMO_SHOP_ID = "demo-shop"
+DEMO_ACCOUNT_SID = "AC" + "d" * 32
+DEMO_AUTH_TOKEN = "demo-twilio-auth-token"
+DEMO_TEAM_ID = "T0DEMO"
+DEMO_CHANNEL_ID = "C0DEMO"
+DEMO_SHOP: dict[str, Any] = {
+    "name": "Loja Demo",
+    "timezone": "America/Sao_Paulo",
+    "slack": {
+        "team_id": DEMO_TEAM_ID,
+        "channel_id": DEMO_CHANNEL_ID,
+        "bot_token": "xoxb-demo-token",
+    },
+    "twilio": {
+        "account_sid": DEMO_ACCOUNT_SID,
+        "auth_token": DEMO_AUTH_TOKEN,
+        "sms_numbers": ["+14155550100"],
+        "whatsapp_numbers": ["+14155550101"],
+    },
+    "replies": {"grace_seconds": 3, "signature": "— {agent}, {shop}"},
+    "canned_responses": [
+        {
+            "name": "shipping",
+            "text": "Olá {first_name}! Seu pedido #{order_number} saiu para entrega hoje.",
+        }
+    ],
+}
+
+SLA_SHOP_ID = "demo-sla"
+SLA_CHANNEL_ID = "C0SLADEMO"
+SLA_SHOP: dict[str, Any] = {
+    "name": "Loja Pontual",
+    "timezone": "America/Sao_Paulo",
+    "slack": {
+        "team_id": DEMO_TEAM_ID,
+        "channel_id": SLA_CHANNEL_ID,
+        "bot_token": "xoxb-demo-token",
+    },
+    "twilio": {
+        "account_sid": DEMO_ACCOUNT_SID,
+        "auth_token": DEMO_AUTH_TOKEN,
+        "sms_numbers": ["+14155550110"],
+        "whatsapp_numbers": [],
+    },
+    "replies": {"grace_seconds": 0},
+    "sla": {
+        "business_hours_only": False,
+        "targets": {"normal": {"first_response": 10}},
+        "on_call": ["S0ONCALL"],
+        "lead_user_id": "U0LEAD",
+        "escalation_channel_id": "C0ESCALATE",
+    },
+    "auto_replies": {"default_language": "pt"},
+}
+
+# Every demo shop: the local stack's Twilio sandbox holds their numbers.
+DEMO_SHOPS = (DEMO_SHOP, SLA_SHOP)
