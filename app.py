@@ -186,7 +186,7 @@ def list_conversations(shop_id: str) -> Response:
 @app.route("/admin/shops/{shop_id}/conversations/{conversation_id}", methods=["GET"])
 @answers_errors
 def get_conversation(shop_id: str, conversation_id: str) -> Response:
-    from chalicelib.domain.transcript import as_csv, as_html
+    from chalicelib.presentation.transcript import as_csv, as_html
 
     _require_admin()
     shop, conversation, entries = _container().admin.transcript(shop_id, conversation_id)
@@ -410,7 +410,7 @@ def _process_batch(event: SQSEvent, handle: Any) -> dict[str, Any]:
 @app.on_sqs_message(queue=INBOUND_QUEUE, batch_size=10)
 @flushes_metrics
 def process_inbound(event: SQSEvent) -> dict[str, Any]:
-    from chalicelib.domain.conversation import ShopMessage
+    from chalicelib.domain.messages import ShopMessage
     from chalicelib.queues import parse_inbound
 
     inbound = _container().inbound
@@ -428,12 +428,7 @@ def process_inbound(event: SQSEvent) -> dict[str, Any]:
 @app.on_sqs_message(queue=OUTBOUND_QUEUE, batch_size=10)
 @flushes_metrics
 def process_outbound(event: SQSEvent) -> dict[str, Any]:
-    from chalicelib.domain.conversation import (
-        AutoReplyJob,
-        CannedReply,
-        ConversationAction,
-        ShopMessageJob,
-    )
+    from chalicelib.domain.jobs import AutoReplyJob, CannedReply, ConversationAction, ShopMessageJob
     from chalicelib.queues import parse_outbound
 
     container = _container()
@@ -474,7 +469,7 @@ def email_events(event: SNSEvent) -> None:
 @app.on_sqs_message(queue=TIMERS_QUEUE, batch_size=10)
 @flushes_metrics
 def process_timers(event: SQSEvent) -> dict[str, Any]:
-    from chalicelib.domain.conversation import Wakeup
+    from chalicelib.domain.jobs import Wakeup
     from chalicelib.queues import parse_timer
 
     card_actions = _container().card_actions

@@ -10,19 +10,18 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
 from chalicelib.channels.base import MEDIA_LIMIT_BYTES, MediaFile, WebhookRequest, download
-from chalicelib.domain.conversation import (
+from chalicelib.domain.errors import BadRequest, Forbidden, Retryable
+from chalicelib.domain.jobs import (
     AgentReply,
     CannedReply,
     CardAction,
     ConversationAction,
-    Priority,
-    ReplyRevision,
-    SlackFile,
     SnoozeOption,
 )
-from chalicelib.domain.errors import BadRequest, Forbidden, Retryable
+from chalicelib.domain.messages import ReplyRevision, SlackFile
 from chalicelib.domain.outside_input import json_object, whole_number
-from chalicelib.domain.slack_view import SlackMessage
+from chalicelib.domain.vocabulary import Priority
+from chalicelib.presentation.slack_blocks import SlackMessage
 
 if TYPE_CHECKING:
     from slack_sdk.oauth.installation_store import Installation

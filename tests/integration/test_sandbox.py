@@ -26,7 +26,6 @@ from twilio.rest import Client
 
 from chalicelib.channels.slack import SlackWorkspace
 from chalicelib.domain.errors import Retryable
-from chalicelib.domain.slack_view import SlackMessage
 from chalicelib.local.sandbox import (
     Fault,
     Faults,
@@ -35,6 +34,7 @@ from chalicelib.local.sandbox import (
     SlackStandIn,
     TwilioStandIn,
 )
+from chalicelib.presentation.slack_blocks import SlackMessage
 
 pytestmark = [pytest.mark.allow_hosts(["127.0.0.1"]), pytest.mark.integration]
 
@@ -799,7 +799,7 @@ def test_a_thread_is_read_back_with_its_metadata_in_pages(
     from datetime import UTC, datetime
 
     from chalicelib.channels.slack import SlackWorkspace
-    from chalicelib.domain.slack_view import SlackMessage
+    from chalicelib.presentation.slack_blocks import SlackMessage
 
     workspace = SlackWorkspace("xoxb-test", slack_stand_in.base_url)
     root = workspace.post("C1", SlackMessage("card", []))

@@ -10,10 +10,10 @@ import pytest
 
 from chalicelib.channels.base import MediaFile
 from chalicelib.channels.slack import SlackWorkspace
-from chalicelib.domain.conversation import SlackFile
 from chalicelib.domain.errors import Retryable
-from chalicelib.domain.slack_view import SlackMessage
+from chalicelib.domain.messages import SlackFile
 from chalicelib.local.sandbox import Outbox, SlackStandIn
+from chalicelib.presentation.slack_blocks import SlackMessage
 
 pytestmark = pytest.mark.allow_hosts(["127.0.0.1"])
 

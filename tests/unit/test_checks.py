@@ -21,8 +21,8 @@ from chalicelib.domain.checks import (
     takes_mail_for,
     twilio_number_check,
 )
-from chalicelib.domain.conversation import Channel
 from chalicelib.domain.shop import ShopDocument
+from chalicelib.domain.vocabulary import Channel
 from tests.signing import shop_document
 
 pytestmark = pytest.mark.unit
