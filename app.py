@@ -191,7 +191,7 @@ def list_conversations(shop_id: str) -> Response:
 @app.route("/admin/shops/{shop_id}/conversations/{conversation_id}", methods=["GET"])
 @answers_errors
 def get_conversation(shop_id: str, conversation_id: str) -> Response:
-    from chalicelib.domain.transcript import as_csv, as_html
+    from chalicelib.presentation.transcript import as_csv, as_html
 
     _require_admin()
     shop, conversation, entries = _container().admin.transcript(shop_id, conversation_id)

@@ -15,7 +15,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 
 from chalicelib.channels.base import ChannelAdapter, OutboundChannel
-from chalicelib.domain.conversation import Channel
+from chalicelib.domain.vocabulary import Channel
 from chalicelib.media import MediaStore
 from chalicelib.queues import Queues, Schedules
 from chalicelib.secrets import DeploymentKeys, DeploymentSecrets, SecretVault

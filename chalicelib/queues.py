@@ -30,22 +30,21 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pydantic import BaseModel, TypeAdapter
 
-from chalicelib.domain.conversation import (
+from chalicelib.domain.errors import NotYet, Retryable, TooLarge
+from chalicelib.domain.foreign_ids import fitted
+from chalicelib.domain.jobs import (
     AgentReply,
     AutoReplyJob,
     CannedReply,
     ConversationAction,
-    InboundMessage,
     OutboundJob,
     OutboundWork,
-    ShopMessage,
     ShopMessageJob,
     SlaAlarm,
     TimerJob,
     TimerWork,
 )
-from chalicelib.domain.errors import NotYet, Retryable, TooLarge
-from chalicelib.domain.foreign_ids import fitted
+from chalicelib.domain.messages import InboundMessage, ShopMessage
 from chalicelib.settings import dead_letter_queue
 
 if TYPE_CHECKING:

@@ -118,22 +118,21 @@ from aws_lambda_powertools.utilities.parameters.base import BaseProvider
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from chalicelib.domain.conversation import (
-    Conversation,
+from chalicelib.domain.conversation import Conversation, conversation_ref
+from chalicelib.domain.csat import SURVEY_KEY, THANKS_KEY, survey_key
+from chalicelib.domain.customers import CustomerProfile, identity
+from chalicelib.domain.errors import Conflict, Retryable
+from chalicelib.domain.foreign_ids import fitted
+from chalicelib.domain.jobs import auto_reply_post_id
+from chalicelib.domain.messages import (
     DeliveryStatus,
     InboundMessage,
     InboundProgress,
     InboundStatus,
     OutboundMessage,
     ReplyRevision,
-    auto_reply_post_id,
-    conversation_ref,
     delivery_rank,
 )
-from chalicelib.domain.csat import SURVEY_KEY, THANKS_KEY, survey_key
-from chalicelib.domain.customers import CustomerProfile, identity
-from chalicelib.domain.errors import Conflict, Retryable
-from chalicelib.domain.foreign_ids import fitted
 from chalicelib.domain.shop import RETENTION_DAYS, Shop
 
 if TYPE_CHECKING:

@@ -5,7 +5,7 @@ The sandbox's Slack stand-in and the tests' in-memory Slack both ask `message_re
 message Slack would refuse fails there as it would in production, where a refused post of a
 customer's message holds up that customer's FIFO group until it is dead-lettered.
 
-Checked here, independently of the code that fits blocks (`chalicelib.domain.block_kit`),
+Checked here, independently of the code that fits blocks (`chalicelib.presentation.block_kit`),
 from Slack's Block Kit reference and its method documentation: at most 50 blocks in a
 message and 100 in a modal; texts of 1 to 3,000 characters (section fields 2,000, headers
 150, buttons and options 75, placeholders 150); at most 10 context elements, 10 section

@@ -7,15 +7,10 @@ from typing import Any
 
 from chalicelib.channels.base import DeliveryRefused, MediaFile, SendReceipt
 from chalicelib.channels.twilio import TwilioChannel
-from chalicelib.domain.conversation import (
-    DeliveryStatus,
-    MediaItem,
-    OutboundMessage,
-    SlackFile,
-)
 from chalicelib.domain.errors import Retryable
+from chalicelib.domain.messages import DeliveryStatus, MediaItem, OutboundMessage, SlackFile
 from chalicelib.domain.shop import Shop, ShopSecrets
-from chalicelib.domain.slack_view import SlackMessage
+from chalicelib.presentation.slack_blocks import SlackMessage
 from local_stack.slack_limits import message_refusal, view_refusal
 
 

@@ -14,7 +14,7 @@ from chalicelib.domain.checks import CheckReport
 from chalicelib.domain.conversation import Conversation
 from chalicelib.domain.reports import Report
 from chalicelib.domain.shop import ShopDocument
-from chalicelib.domain.transcript import TranscriptEntry
+from chalicelib.presentation.transcript import TranscriptEntry
 from chalicelib.services.shop_messages import ShopMessageRequest
 
 OPENAPI = Path(__file__).resolve().parents[1] / "chalicelib" / "openapi.json"

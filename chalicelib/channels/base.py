@@ -9,14 +9,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from chalicelib.domain.conversation import (
-    DeliveryStatus,
-    DeliveryUpdate,
-    InboundMessage,
-    MediaItem,
-    OutboundMessage,
-)
 from chalicelib.domain.errors import Retryable
+from chalicelib.domain.jobs import DeliveryUpdate
+from chalicelib.domain.messages import DeliveryStatus, InboundMessage, MediaItem, OutboundMessage
 from chalicelib.domain.shop import Shop, ShopSecrets
 
 

@@ -22,13 +22,9 @@ from chalicelib.channels.base import (
     MediaFile,
     SendReceipt,
 )
-from chalicelib.domain.conversation import (
-    DeliveryStatus,
-    DeliveryUpdate,
-    MediaItem,
-    OutboundMessage,
-)
 from chalicelib.domain.errors import BadRequest, Retryable
+from chalicelib.domain.jobs import DeliveryUpdate
+from chalicelib.domain.messages import DeliveryStatus, MediaItem, OutboundMessage
 from chalicelib.domain.shop import Shop, ShopSecrets
 from chalicelib.domain.single_line import single_line
 

@@ -11,20 +11,19 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
 from chalicelib.channels.base import MEDIA_LIMIT_BYTES, MediaFile, WebhookRequest, download
-from chalicelib.domain.conversation import (
+from chalicelib.domain.errors import BadRequest, Forbidden, Retryable, WorkspaceUnavailable
+from chalicelib.domain.jobs import (
     AgentReply,
     CannedReply,
     CardAction,
     ConversationAction,
-    Priority,
-    ReplyRevision,
-    SlackFile,
     SnoozeOption,
 )
-from chalicelib.domain.errors import BadRequest, Forbidden, Retryable, WorkspaceUnavailable
+from chalicelib.domain.messages import ReplyRevision, SlackFile
 from chalicelib.domain.outside_input import json_object, whole_number
 from chalicelib.domain.shop import ShopSecrets
-from chalicelib.domain.slack_view import SlackMessage
+from chalicelib.domain.vocabulary import Priority
+from chalicelib.presentation.slack_blocks import SlackMessage
 
 if TYPE_CHECKING:
     from slack_sdk.oauth.installation_store import Installation

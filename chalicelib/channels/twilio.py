@@ -24,17 +24,12 @@ from chalicelib.channels.base import (
     WebhookRequest,
     download,
 )
-from chalicelib.domain.conversation import (
-    Channel,
-    DeliveryStatus,
-    DeliveryUpdate,
-    InboundMessage,
-    MediaItem,
-    OutboundMessage,
-)
 from chalicelib.domain.errors import BadRequest, Conflict, Forbidden, Retryable
+from chalicelib.domain.jobs import DeliveryUpdate
+from chalicelib.domain.messages import DeliveryStatus, InboundMessage, MediaItem, OutboundMessage
 from chalicelib.domain.outside_input import whole_number
 from chalicelib.domain.shop import Shop, ShopSecrets
+from chalicelib.domain.vocabulary import Channel
 
 if TYPE_CHECKING:
     from twilio.http.http_client import TwilioHttpClient

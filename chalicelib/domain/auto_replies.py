@@ -20,7 +20,8 @@ from zoneinfo import ZoneInfo
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from chalicelib.domain.canned import fill, first_name, in_language, placeholder_check
-from chalicelib.domain.conversation import Conversation, InboundMessage
+from chalicelib.domain.conversation import Conversation
+from chalicelib.domain.messages import InboundMessage
 from chalicelib.domain.sla import SlaPolicy
 
 SHIPPED_LANGUAGES = ("en", "hi", "ar", "hu", "id", "pt", "es")

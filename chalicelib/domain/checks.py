@@ -11,8 +11,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
-from chalicelib.domain.conversation import Channel
 from chalicelib.domain.shop import Shop
+from chalicelib.domain.vocabulary import Channel
 
 
 class Verdict(StrEnum):

@@ -16,13 +16,13 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from chalicelib.domain.auto_replies import Language
 from chalicelib.domain.canned import fill, first_name, in_language, placeholder_check
 from chalicelib.domain.conversation import (
-    Channel,
     Conversation,
     ConversationStatus,
     CsatRating,
-    InboundMessage,
     whatsapp_window_open,
 )
+from chalicelib.domain.messages import InboundMessage
+from chalicelib.domain.vocabulary import Channel
 
 # Automatic replies' keys, which the thread shows ("satisfaction question").
 SURVEY_KEY = "satisfaction_question"

@@ -14,8 +14,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from chalicelib.domain.conversation import Channel
 from chalicelib.domain.errors import Conflict
+from chalicelib.domain.vocabulary import Channel
 
 _PHONE = re.compile(r"^\+[1-9][0-9]{6,14}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")

@@ -7,7 +7,7 @@ then for each shop what the store already held under the mail's key.
 
 from dataclasses import dataclass
 
-from chalicelib.domain.conversation import InboundMessage, InboundStatus
+from chalicelib.domain.messages import InboundMessage, InboundStatus
 
 # A mail longer than this is cut for Slack and the queue, shorter still when its escaped
 # JSON would not fit in the queue; the whole stays in S3.

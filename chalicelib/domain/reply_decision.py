@@ -11,17 +11,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from chalicelib.domain.canned import first_name
-from chalicelib.domain.conversation import (
-    AgentReply,
-    Channel,
-    Conversation,
-    OutboundMessage,
-    ReplyRevision,
-    reply_to,
-    slack_time,
-    whatsapp_window_open,
-)
+from chalicelib.domain.conversation import Conversation, reply_to, whatsapp_window_open
+from chalicelib.domain.jobs import AgentReply
+from chalicelib.domain.messages import OutboundMessage, ReplyRevision, slack_time
 from chalicelib.domain.shop import ReplyMode, ReplyPolicy, Shop
+from chalicelib.domain.vocabulary import Channel
 
 
 @dataclass(frozen=True)

@@ -15,14 +15,8 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from chalicelib.domain.conversation import (
-    SLA_STAGE_ORDER,
-    Channel,
-    Conversation,
-    SlaEvent,
-    SlaStage,
-    SlaTarget,
-)
+from chalicelib.domain.conversation import Conversation, SlaEvent
+from chalicelib.domain.vocabulary import SLA_STAGE_ORDER, Channel, SlaStage, SlaTarget
 
 HOURS_IN_DAY = 24
 CSAT_SCORES = range(1, 6)

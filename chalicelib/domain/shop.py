@@ -16,11 +16,11 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, mo
 
 from chalicelib.domain.auto_replies import AutoReplyPolicy
 from chalicelib.domain.canned import CannedResponse
-from chalicelib.domain.conversation import Channel
 from chalicelib.domain.csat import CsatPolicy
 from chalicelib.domain.outside_input import whole_number
 from chalicelib.domain.single_line import SingleLine
 from chalicelib.domain.sla import SlaPolicy
+from chalicelib.domain.vocabulary import Channel
 
 MASK = "********"
 SHOP_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"

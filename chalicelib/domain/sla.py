@@ -14,16 +14,9 @@ from zoneinfo import ZoneInfo
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
-from chalicelib.domain.conversation import (
-    SLA_STAGE_ORDER,
-    Conversation,
-    Priority,
-    ResponseClock,
-    SlaAlarm,
-    SlaEvent,
-    SlaStage,
-    SlaTarget,
-)
+from chalicelib.domain.conversation import Conversation, ResponseClock, SlaEvent
+from chalicelib.domain.jobs import SlaAlarm
+from chalicelib.domain.vocabulary import SLA_STAGE_ORDER, Priority, SlaStage, SlaTarget
 
 
 class Weekday(StrEnum):

@@ -14,16 +14,12 @@ from collections.abc import Callable
 from aws_lambda_powertools import Logger
 
 from chalicelib.channels.slack import CannedPicker, SlashCommand
-from chalicelib.domain.conversation import CannedReply, Conversation, ConversationStatus
+from chalicelib.domain.conversation import Conversation, ConversationStatus
 from chalicelib.domain.errors import WorkspaceUnavailable
+from chalicelib.domain.jobs import CannedReply
 from chalicelib.domain.shop import Shop
-from chalicelib.domain.slack_view import (
-    COMMAND_HELP,
-    canned_list,
-    canned_picker,
-    conversation_list,
-    ephemeral,
-)
+from chalicelib.presentation.commands import COMMAND_HELP, canned_list, conversation_list, ephemeral
+from chalicelib.presentation.pickers import canned_picker
 from chalicelib.services.ports import Workspaces
 from chalicelib.store import Store
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from chalicelib.domain.conversation import Conversation
 from chalicelib.domain.errors import Retryable
 from chalicelib.domain.shop import Shop
-from chalicelib.domain.slack_view import root_card
+from chalicelib.presentation.card import root_card
 from chalicelib.services.ports import SlackPort
 from chalicelib.store import Store
 

@@ -15,24 +15,13 @@ from chalicelib.channels.base import MediaFile
 from chalicelib.channels.slack import FILES_PER_UPLOAD
 from chalicelib.domain.auto_replies import plan, sent
 from chalicelib.domain.conversation import (
-    AutoReplyJob,
     Conversation,
-    ConversationAction,
     ConversationStatus,
-    InboundMessage,
-    InboundProgress,
-    InboundStatus,
-    ShopMessage,
-    ShopMessageJob,
-    SlaAlarm,
-    SlaStage,
-    Wakeup,
     apply_action,
     conversation_ref,
     open_conversation,
     shop_conversation,
     starts_afresh,
-    subject_topic,
     wake,
     with_customer_message,
 )
@@ -45,25 +34,33 @@ from chalicelib.domain.csat import (
     survey_due,
     survey_key,
 )
+from chalicelib.domain.email_threading import subject_topic
 from chalicelib.domain.errors import Retryable, WorkspaceUnavailable
+from chalicelib.domain.jobs import (
+    AutoReplyJob,
+    ConversationAction,
+    ShopMessageJob,
+    SlaAlarm,
+    Wakeup,
+)
+from chalicelib.domain.messages import InboundMessage, InboundProgress, InboundStatus, ShopMessage
 from chalicelib.domain.shop import NewSubject, Shop, ShopSecrets
 from chalicelib.domain.sla import clock_for, escalate, resolved
-from chalicelib.domain.slack_view import (
-    WHOLE_TEXT_NAME,
-    SlackMessage,
+from chalicelib.domain.vocabulary import SlaStage
+from chalicelib.language import detect
+from chalicelib.presentation.card import root_card
+from chalicelib.presentation.notes import (
     action_note,
     attachments_missing_note,
     continued_note,
-    customer_message,
     escalation_message,
     rating_note,
     reopened_note,
-    root_card,
-    shows_whole,
     sla_note,
     snooze_over_note,
 )
-from chalicelib.language import detect
+from chalicelib.presentation.posts import WHOLE_TEXT_NAME, customer_message, shows_whole
+from chalicelib.presentation.slack_blocks import SlackMessage
 from chalicelib.secrets import SecretVault
 from chalicelib.services.changes import Change, change_conversation, draw_card
 from chalicelib.services.customers import latest_elsewhere

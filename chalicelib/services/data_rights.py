@@ -31,10 +31,11 @@ from urllib.parse import unquote
 
 from aws_lambda_powertools import Logger
 
-from chalicelib.domain.conversation import Channel, Conversation
+from chalicelib.domain.conversation import Conversation
 from chalicelib.domain.customers import CustomerProfile, addresses_of
 from chalicelib.domain.errors import NotFound, WorkspaceUnavailable
 from chalicelib.domain.shop import Shop
+from chalicelib.domain.vocabulary import Channel
 from chalicelib.media import MediaStore
 from chalicelib.services.customers import address_in
 from chalicelib.services.ports import Clock, SlackPort, Workspaces

@@ -18,15 +18,11 @@ from datetime import UTC
 
 from aws_lambda_powertools import Logger
 
-from chalicelib.domain.conversation import (
-    Conversation,
-    ConversationAction,
-    DeliveryUpdate,
-    InboundMessage,
-    ShopMessage,
-)
+from chalicelib.domain.conversation import Conversation
 from chalicelib.domain.errors import WorkspaceUnavailable
-from chalicelib.domain.slack_view import dead_letter_note
+from chalicelib.domain.jobs import ConversationAction, DeliveryUpdate
+from chalicelib.domain.messages import InboundMessage, ShopMessage
+from chalicelib.presentation.notes import dead_letter_note
 from chalicelib.queues import Queues, parse_inbound, parse_outbound, parse_timer
 from chalicelib.services.conversations import take_back
 from chalicelib.services.ports import Clock, Workspaces

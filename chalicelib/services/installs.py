@@ -22,10 +22,10 @@ from pydantic import SecretStr
 from slack_sdk.oauth.installation_store import Bot, Installation, InstallationStore
 
 from chalicelib.channels.slack import authorize_url, exchange_code
-from chalicelib.domain.conversation import Channel
 from chalicelib.domain.errors import BadRequest, Conflict, Forbidden, NotFound
 from chalicelib.domain.outside_input import whole_number
 from chalicelib.domain.shop import Shop, SlackConfig
+from chalicelib.domain.vocabulary import Channel
 from chalicelib.secrets import DeploymentKeys, DeploymentSecrets, SecretVault
 from chalicelib.services.ports import Clock, SlackFactory
 from chalicelib.settings import Settings

@@ -25,8 +25,9 @@ from chalicelib.channels.slack import (
     parse_interaction,
     verify_request,
 )
-from chalicelib.domain.conversation import CannedReply, InboundStatus, ReplyRevision
 from chalicelib.domain.errors import Forbidden, NotFound, Retryable
+from chalicelib.domain.jobs import CannedReply
+from chalicelib.domain.messages import InboundStatus, ReplyRevision
 from chalicelib.domain.shop import Shop, ShopSecrets, is_shop_id
 from chalicelib.queues import Queues
 from chalicelib.secrets import DeploymentSecrets, SecretVault

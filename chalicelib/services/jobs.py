@@ -3,20 +3,19 @@ decides what a decoded job is."""
 
 from typing import Protocol, assert_never
 
-from chalicelib.domain.conversation import (
+from chalicelib.domain.jobs import (
     AgentReply,
     AutoReplyJob,
     CannedReply,
     ConversationAction,
     DeliveryUpdate,
-    InboundMessage,
     OutboundWork,
-    ShopMessage,
     ShopMessageJob,
     SlaAlarm,
     TimerWork,
     Wakeup,
 )
+from chalicelib.domain.messages import InboundMessage, ShopMessage
 from chalicelib.services.conversations import CardActions, InboundProcessor
 from chalicelib.services.replies import ReplyDispatcher
 

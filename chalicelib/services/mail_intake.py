@@ -39,12 +39,7 @@ from chalicelib.channels.email import (
     split_address,
 )
 from chalicelib.channels.email_parsing import ParsedEmail, parse_email
-from chalicelib.domain.conversation import (
-    Channel,
-    EmailHeaders,
-    InboundMessage,
-    MediaItem,
-)
+from chalicelib.domain.email_threading import EmailHeaders
 from chalicelib.domain.mail_decision import (
     CUT,
     DeliveryReport,
@@ -59,7 +54,9 @@ from chalicelib.domain.mail_decision import (
     on_stored,
     raw_object_name,
 )
+from chalicelib.domain.messages import InboundMessage, MediaItem
 from chalicelib.domain.shop import RETENTION_DAYS, Shop
+from chalicelib.domain.vocabulary import Channel
 from chalicelib.media import MediaStore
 from chalicelib.queues import Queues, fits_in_queue
 from chalicelib.services.ports import Clock

@@ -10,17 +10,12 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from chalicelib.channels.base import MediaFile, OutboundChannel
 from chalicelib.channels.twilio import NumberConnection
-from chalicelib.domain.conversation import (
-    Channel,
-    InboundMessage,
-    OutboundWork,
-    ShopMessage,
-    SlackFile,
-    TimerWork,
-)
 from chalicelib.domain.errors import Retryable, WorkspaceUnavailable
+from chalicelib.domain.jobs import OutboundWork, TimerWork
+from chalicelib.domain.messages import InboundMessage, ShopMessage, SlackFile
 from chalicelib.domain.shop import Shop, ShopSecrets
-from chalicelib.domain.slack_view import SlackMessage
+from chalicelib.domain.vocabulary import Channel
+from chalicelib.presentation.slack_blocks import SlackMessage
 
 if TYPE_CHECKING:
     # Only `threadline doctor`'s checkup needs them: kept out of a cold start.

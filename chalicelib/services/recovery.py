@@ -15,8 +15,8 @@ from datetime import timedelta
 
 from aws_lambda_powertools import Logger
 
-from chalicelib.domain.conversation import InboundMessage
 from chalicelib.domain.errors import TooLarge
+from chalicelib.domain.messages import InboundMessage
 from chalicelib.media import MediaStore
 from chalicelib.queues import Queues
 from chalicelib.services.data_rights import erase_orphans

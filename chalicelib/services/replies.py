@@ -17,23 +17,23 @@ from aws_lambda_powertools import Logger
 
 from chalicelib.channels.base import DeliveryRefused, SendReceipt
 from chalicelib.domain.canned import first_name
-from chalicelib.domain.conversation import (
-    FAILED_DELIVERY,
+from chalicelib.domain.conversation import Conversation, after_agent_reply, conversation_ref
+from chalicelib.domain.errors import NotYet, Retryable
+from chalicelib.domain.foreign_ids import fitted
+from chalicelib.domain.jobs import (
     AgentReply,
     AutoReplyJob,
     CannedReply,
-    Conversation,
-    DeliveryStatus,
     DeliveryUpdate,
-    OutboundMessage,
     ShopMessageJob,
-    after_agent_reply,
-    conversation_ref,
-    media_capacity,
     still_awaited,
 )
-from chalicelib.domain.errors import NotYet, Retryable
-from chalicelib.domain.foreign_ids import fitted
+from chalicelib.domain.messages import (
+    FAILED_DELIVERY,
+    DeliveryStatus,
+    OutboundMessage,
+    media_capacity,
+)
 from chalicelib.domain.reply_decision import (
     Cancelled,
     Empty,
@@ -49,22 +49,24 @@ from chalicelib.domain.reply_decision import (
 )
 from chalicelib.domain.shop import Shop, ShopSecrets, webhook_urls
 from chalicelib.domain.sla import answered
-from chalicelib.domain.slack_view import (
-    DELIVERY_REACTIONS,
-    INTERNAL_REACTION,
-    WAITING_REACTION,
-    SlackMessage,
-    auto_reply_post,
+from chalicelib.presentation.notes import (
     canned_gone_note,
-    canned_post,
     delivery_failed_note,
     files_not_sent_note,
     nothing_to_send_note,
     reply_cancelled_note,
-    shop_message_post,
     window_closed_note,
     window_template_note,
 )
+from chalicelib.presentation.posts import (
+    DELIVERY_REACTIONS,
+    INTERNAL_REACTION,
+    WAITING_REACTION,
+    auto_reply_post,
+    canned_post,
+    shop_message_post,
+)
+from chalicelib.presentation.slack_blocks import SlackMessage
 from chalicelib.secrets import SecretVault
 from chalicelib.services.changes import change_conversation, draw_card
 from chalicelib.services.media_links import MediaLinks

@@ -21,12 +21,18 @@ from zoneinfo import ZoneInfo
 from aws_lambda_powertools import Logger
 
 from chalicelib.channels.base import MediaFile
-from chalicelib.domain.chart import bar_chart_png
 from chalicelib.domain.errors import BadRequest, NotFound, Retryable
 from chalicelib.domain.reports import Report, build_report, local_days
 from chalicelib.domain.shop import Shop, is_shop_id
-from chalicelib.domain.slack_view import daily_digest
-from chalicelib.services.ports import Clock, IdFactory, Metric, MetricsPort, Workspaces
+from chalicelib.presentation.chart import bar_chart_png
+from chalicelib.presentation.digest import daily_digest
+from chalicelib.services.ports import (
+    Clock,
+    IdFactory,
+    Metric,
+    MetricsPort,
+    Workspaces,
+)
 from chalicelib.store import DigestLease, Store
 
 logger = Logger(service="threadline", child=True)

@@ -18,16 +18,13 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from chalicelib.domain.conversation import (
-    Channel,
-    ConversationStatus,
-    ShopMessage,
-    whatsapp_window_open,
-)
+from chalicelib.domain.conversation import ConversationStatus, whatsapp_window_open
 from chalicelib.domain.customers import channel_of, normalized
 from chalicelib.domain.errors import BadRequest, Conflict, NotFound, invalid
+from chalicelib.domain.messages import ShopMessage
 from chalicelib.domain.shop import Shop
 from chalicelib.domain.single_line import SingleLine
+from chalicelib.domain.vocabulary import Channel
 from chalicelib.services.ports import Clock, IdFactory, InboundQueue
 from chalicelib.store import ShopMessageClaim, Store
 

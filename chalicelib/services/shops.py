@@ -9,7 +9,7 @@ from typing import Protocol
 from aws_lambda_powertools import Logger
 from pydantic import ValidationError
 
-from chalicelib.domain.conversation import Channel, Conversation, ConversationStatus
+from chalicelib.domain.conversation import Conversation, ConversationStatus
 from chalicelib.domain.errors import BadRequest, Conflict, NotFound, invalid
 from chalicelib.domain.outside_input import json_document, number_parameter
 from chalicelib.domain.shop import (
@@ -20,8 +20,9 @@ from chalicelib.domain.shop import (
     masked_document,
     missing_secrets,
 )
-from chalicelib.domain.transcript import TranscriptEntry, entry_from_item
+from chalicelib.domain.vocabulary import Channel
 from chalicelib.media import MediaStore
+from chalicelib.presentation.transcript import TranscriptEntry, entry_from_item
 from chalicelib.secrets import SecretVault
 from chalicelib.services.data_rights import erase_orphans
 from chalicelib.services.ports import Clock, IdFactory

@@ -11,7 +11,8 @@ from typing import Any
 import boto3
 import pytest
 
-from chalicelib.domain.conversation import Channel, InboundMessage
+from chalicelib.domain.messages import InboundMessage
+from chalicelib.domain.vocabulary import Channel
 from chalicelib.settings import (
     FAILED_EMAIL_EVENTS_QUEUE,
     FAILED_MAIL_QUEUE,

@@ -10,8 +10,9 @@ from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterEr
 
 from app import app
 from chalicelib.channels.base import DeliveryRefused
-from chalicelib.domain.conversation import DeliveryStatus, DeliveryUpdate
 from chalicelib.domain.errors import Retryable
+from chalicelib.domain.jobs import DeliveryUpdate
+from chalicelib.domain.messages import DeliveryStatus
 from chalicelib.services.jobs import run_job
 from chalicelib.settings import OUTBOUND_QUEUE
 from tests.fakes import FakeSlack, RecordingTwilio, SlackPost

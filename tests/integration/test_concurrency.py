@@ -11,17 +11,10 @@ import boto3
 import pytest
 
 from chalicelib.bootstrap import Container
-from chalicelib.domain.conversation import (
-    CardAction,
-    Channel,
-    Conversation,
-    ConversationAction,
-    InboundMessage,
-    Priority,
-    SlaAlarm,
-    SlaStage,
-    conversation_ref,
-)
+from chalicelib.domain.conversation import Conversation, conversation_ref
+from chalicelib.domain.jobs import CardAction, ConversationAction, SlaAlarm
+from chalicelib.domain.messages import InboundMessage
+from chalicelib.domain.vocabulary import Channel, Priority, SlaStage
 from chalicelib.settings import TABLE_NAME
 from chalicelib.store import Store
 from tests.fakes import FakeSlack, RecordingTwilio

@@ -96,7 +96,8 @@ def _dead_letter(store: Any, sqs: Any, url: str, customer: int, n: int) -> None:
     the inbound dead-letter queue, in its customer's group."""
     from datetime import UTC, datetime
 
-    from chalicelib.domain.conversation import Channel, InboundMessage
+    from chalicelib.domain.messages import InboundMessage
+    from chalicelib.domain.vocabulary import Channel
 
     message = InboundMessage(
         shop_id="ana",
@@ -309,7 +310,8 @@ def test_a_dead_letter_of_a_deleted_shop_is_not_told_to_the_shop_created_again_w
 ) -> None:
     from datetime import UTC, datetime, timedelta
 
-    from chalicelib.domain.conversation import Channel, InboundMessage
+    from chalicelib.domain.messages import InboundMessage
+    from chalicelib.domain.vocabulary import Channel
 
     # Given shop ana deleted and created again with its id, while a message of the deleted
     # shop (stored by a container that still held its config) waits in the dead-letter queue
@@ -348,7 +350,7 @@ def test_an_alarm_of_a_conversation_gone_is_not_told(
 ) -> None:
     from datetime import UTC, datetime
 
-    from chalicelib.domain.conversation import Wakeup
+    from chalicelib.domain.jobs import Wakeup
     from chalicelib.settings import TIMERS_QUEUE
 
     # Given a snooze alarm held in the dead-letter queue, whose conversation is gone (its

@@ -5,7 +5,8 @@ from datetime import UTC, datetime
 
 import boto3
 
-from chalicelib.domain.conversation import Channel, InboundMessage
+from chalicelib.domain.messages import InboundMessage
+from chalicelib.domain.vocabulary import Channel
 from tests.integration.conftest import PUBLIC_URL
 from tests.signing import form, twilio_headers, twilio_message
 

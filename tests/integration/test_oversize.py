@@ -17,8 +17,9 @@ from chalice.test import Client
 from app import app
 from chalicelib.channels import email_parsing
 from chalicelib.channels.email import delivery_id
-from chalicelib.domain.conversation import Channel, InboundMessage
-from chalicelib.domain.slack_view import TEXT_SHOWN
+from chalicelib.domain.messages import InboundMessage
+from chalicelib.domain.vocabulary import Channel
+from chalicelib.presentation.posts import TEXT_SHOWN
 from chalicelib.queues import MAX_MESSAGE_BYTES
 from chalicelib.settings import INBOUND_QUEUE, OUTBOUND_QUEUE
 from local_stack.pump import scheduled_event

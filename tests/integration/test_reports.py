@@ -12,8 +12,9 @@ from chalice.test import Client
 
 from app import app
 from chalicelib import bootstrap
-from chalicelib.domain.conversation import Channel, Conversation, CsatRating
+from chalicelib.domain.conversation import Conversation, CsatRating
 from chalicelib.domain.errors import Retryable
+from chalicelib.domain.vocabulary import Channel
 from chalicelib.settings import TABLE_NAME
 from local_stack.pump import scheduled_event
 from tests.fakes import FakeSlack

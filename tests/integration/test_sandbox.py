@@ -26,7 +26,7 @@ from twilio.rest import Client
 
 from chalicelib.channels.slack import SlackWorkspace
 from chalicelib.domain.errors import Retryable
-from chalicelib.domain.slack_view import SlackMessage
+from chalicelib.presentation.slack_blocks import SlackMessage
 from local_stack.sandbox.faults import Fault, Faults
 from local_stack.sandbox.outbox import Outbox, OutboxEntry
 from local_stack.sandbox.slack import SlackStandIn
@@ -795,7 +795,7 @@ def test_a_thread_is_read_back_with_its_metadata_in_pages(
     from datetime import UTC, datetime
 
     from chalicelib.channels.slack import SlackWorkspace
-    from chalicelib.domain.slack_view import SlackMessage
+    from chalicelib.presentation.slack_blocks import SlackMessage
 
     workspace = SlackWorkspace("xoxb-test", slack_stand_in.base_url)
     root = workspace.post("C1", SlackMessage("card", []))

@@ -14,7 +14,8 @@ from chalice.test import Client
 
 from app import app
 from chalicelib.channels.base import MediaFile
-from chalicelib.domain.conversation import Channel, InboundMessage, ShopMessage
+from chalicelib.domain.messages import InboundMessage, ShopMessage
+from chalicelib.domain.vocabulary import Channel
 from chalicelib.settings import INBOUND_QUEUE, TABLE_NAME, dead_letter_queue
 from local_stack.pump import scheduled_event
 from tests.fakes import FakeSlack, RecordingTwilio

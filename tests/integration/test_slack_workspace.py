@@ -10,9 +10,9 @@ import pytest
 
 from chalicelib.channels.base import MediaFile
 from chalicelib.channels.slack import SlackWorkspace
-from chalicelib.domain.conversation import SlackFile
 from chalicelib.domain.errors import Retryable
-from chalicelib.domain.slack_view import SlackMessage
+from chalicelib.domain.messages import SlackFile
+from chalicelib.presentation.slack_blocks import SlackMessage
 from local_stack.sandbox.outbox import Outbox
 from local_stack.sandbox.slack import SlackStandIn
 

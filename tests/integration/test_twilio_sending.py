@@ -12,9 +12,10 @@ from pydantic import SecretStr
 
 from chalicelib.channels.base import DeliveryRefused
 from chalicelib.channels.twilio import TwilioChannel
-from chalicelib.domain.conversation import Channel, DeliveryStatus, MediaItem, OutboundMessage
 from chalicelib.domain.errors import Retryable
+from chalicelib.domain.messages import DeliveryStatus, MediaItem, OutboundMessage
 from chalicelib.domain.shop import Shop, ShopSecrets
+from chalicelib.domain.vocabulary import Channel
 from local_stack.sandbox.outbox import Outbox
 from local_stack.sandbox.twilio import TwilioStandIn
 from tests.e2e.conftest import free_port

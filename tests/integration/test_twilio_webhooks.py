@@ -14,12 +14,9 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 from chalice.test import Client
 
 from chalicelib import bootstrap
-from chalicelib.domain.conversation import (
-    Channel,
-    DeliveryStatus,
-    DeliveryUpdate,
-    InboundMessage,
-)
+from chalicelib.domain.jobs import DeliveryUpdate
+from chalicelib.domain.messages import DeliveryStatus, InboundMessage
+from chalicelib.domain.vocabulary import Channel
 from chalicelib.queues import parse_outbound
 from tests.fakes import FakeSlack
 from tests.integration.conftest import PUBLIC_URL

@@ -15,13 +15,11 @@ from chalicelib.domain.auto_replies import (
     plan,
     sent,
 )
-from chalicelib.domain.conversation import (
-    Channel,
-    EmailHeaders,
-    InboundMessage,
-    open_conversation,
-)
+from chalicelib.domain.conversation import open_conversation
+from chalicelib.domain.email_threading import EmailHeaders
+from chalicelib.domain.messages import InboundMessage
 from chalicelib.domain.sla import SlaPolicy
+from chalicelib.domain.vocabulary import Channel
 from chalicelib.language import detect
 
 pytestmark = pytest.mark.unit

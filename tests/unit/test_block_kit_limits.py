@@ -13,39 +13,33 @@ from hypothesis import strategies as st
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
-from chalicelib.domain.block_kit import BLOCKS_TEXT, cut, fit_blocks, size, text_size
-from chalicelib.domain.conversation import (
-    Channel,
-    Conversation,
-    EmailHeaders,
-    InboundMessage,
-    MediaItem,
-    SlaAlarm,
-    SlaStage,
-    SlaTarget,
-)
+from chalicelib.domain.conversation import Conversation
+from chalicelib.domain.email_threading import EmailHeaders
+from chalicelib.domain.jobs import SlaAlarm
+from chalicelib.domain.messages import InboundMessage, MediaItem
 from chalicelib.domain.reports import build_report
 from chalicelib.domain.shop import Shop
-from chalicelib.domain.slack_view import (
-    SlackMessage,
-    auto_reply_post,
+from chalicelib.domain.vocabulary import Channel, SlaStage, SlaTarget
+from chalicelib.presentation.block_kit import BLOCKS_TEXT, cut, fit_blocks, size, text_size
+from chalicelib.presentation.card import root_card
+from chalicelib.presentation.commands import canned_list, conversation_list, ephemeral
+from chalicelib.presentation.digest import daily_digest
+from chalicelib.presentation.notes import (
     canned_gone_note,
-    canned_list,
-    canned_picker,
-    canned_post,
-    conversation_list,
-    customer_message,
-    daily_digest,
     dead_letter_note,
     delivery_failed_note,
-    ephemeral,
     escalation_message,
-    escape_mrkdwn,
     files_not_sent_note,
-    root_card,
-    shop_message_post,
     window_template_note,
 )
+from chalicelib.presentation.pickers import canned_picker
+from chalicelib.presentation.posts import (
+    auto_reply_post,
+    canned_post,
+    customer_message,
+    shop_message_post,
+)
+from chalicelib.presentation.slack_blocks import SlackMessage, escape_mrkdwn
 from local_stack.slack_limits import message_refusal, view_refusal
 
 pytestmark = pytest.mark.unit

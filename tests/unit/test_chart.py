@@ -3,7 +3,7 @@
 import png
 import pytest
 
-from chalicelib.domain.chart import (
+from chalicelib.presentation.chart import (
     BAR,
     BAR_WIDTH,
     MARGIN,

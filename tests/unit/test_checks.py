@@ -20,8 +20,8 @@ from chalicelib.domain.checks import (
     takes_mail_for,
     twilio_number_check,
 )
-from chalicelib.domain.conversation import Channel
 from chalicelib.domain.shop import ShopDocument
+from chalicelib.domain.vocabulary import Channel
 from tests.signing import shop_document
 from threadline_cli.doctor import RECEIPT_RULE_SET, SCHEDULER_ROLE
 

@@ -3,13 +3,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from chalicelib.domain.conversation import (
-    Channel,
-    Conversation,
-    ConversationStatus,
-    InboundMessage,
-)
+from chalicelib.domain.conversation import Conversation, ConversationStatus
 from chalicelib.domain.csat import CsatPolicy, rated, score_in, survey_answer, survey_due
+from chalicelib.domain.messages import InboundMessage
+from chalicelib.domain.vocabulary import Channel
 
 AT = datetime(2026, 11, 23, 13, 0, tzinfo=UTC)
 

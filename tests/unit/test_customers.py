@@ -2,7 +2,6 @@ from datetime import UTC, datetime
 
 import pytest
 
-from chalicelib.domain.conversation import Channel
 from chalicelib.domain.customers import (
     addresses_of,
     channel_of,
@@ -11,6 +10,7 @@ from chalicelib.domain.customers import (
     unlinked,
     verified_twins,
 )
+from chalicelib.domain.vocabulary import Channel
 
 AT = datetime(2026, 11, 23, 13, 0, tzinfo=UTC)
 

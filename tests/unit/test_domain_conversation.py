@@ -7,24 +7,10 @@ import pytest
 from pydantic import TypeAdapter
 
 from chalicelib.domain.conversation import (
-    FAILED_DELIVERY,
-    AgentReply,
-    CardAction,
-    Channel,
-    ConversationAction,
     ConversationStatus,
-    DeliveryStatus,
-    DeliveryUpdate,
-    InboundMessage,
-    MediaItem,
-    OutboundJob,
-    SnoozeOption,
-    Wakeup,
     after_agent_reply,
     apply_action,
     conversation_ref,
-    delivery_rank,
-    message_preview,
     open_conversation,
     reply_to,
     snooze_end,
@@ -32,6 +18,24 @@ from chalicelib.domain.conversation import (
     wake,
     with_customer_message,
 )
+from chalicelib.domain.jobs import (
+    AgentReply,
+    CardAction,
+    ConversationAction,
+    DeliveryUpdate,
+    OutboundJob,
+    SnoozeOption,
+    Wakeup,
+)
+from chalicelib.domain.messages import (
+    FAILED_DELIVERY,
+    DeliveryStatus,
+    InboundMessage,
+    MediaItem,
+    delivery_rank,
+    message_preview,
+)
+from chalicelib.domain.vocabulary import Channel
 
 pytestmark = pytest.mark.unit
 

@@ -6,7 +6,6 @@ from typing import Any
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from chalicelib.domain.conversation import Channel, Priority
 from chalicelib.domain.shop import (
     MASK,
     ReplyMode,
@@ -17,6 +16,7 @@ from chalicelib.domain.shop import (
     masked_document,
     missing_secrets,
 )
+from chalicelib.domain.vocabulary import Channel, Priority
 
 pytestmark = pytest.mark.unit
 

@@ -15,14 +15,11 @@ from chalicelib.channels.email import (
     parse_received,
     split_address,
 )
-from chalicelib.domain.conversation import (
-    Channel,
-    DeliveryStatus,
-    EmailEnvelope,
-    OutboundMessage,
-)
+from chalicelib.domain.email_threading import EmailEnvelope
 from chalicelib.domain.errors import BadRequest
+from chalicelib.domain.messages import DeliveryStatus, OutboundMessage
 from chalicelib.domain.shop import Shop
+from chalicelib.domain.vocabulary import Channel
 
 pytestmark = pytest.mark.unit
 

@@ -12,7 +12,7 @@ from twilio.request_validator import RequestValidator
 
 from chalicelib.channels.base import WebhookRequest
 from chalicelib.channels.twilio import TwilioChannel
-from chalicelib.domain.conversation import InboundMessage, InboundStatus
+from chalicelib.domain.messages import InboundMessage, InboundStatus
 from chalicelib.domain.shop import Shop, ShopSecrets, SlackConfig, TwilioConfig
 from chalicelib.secrets import DeploymentKeys, DeploymentSecrets
 from chalicelib.services.intake import Intake

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from chalicelib.domain.conversation import Channel, EmailHeaders, InboundMessage, InboundStatus
+from chalicelib.domain.email_threading import EmailHeaders
 from chalicelib.domain.mail_decision import (
     CUT,
     TEXT_LIMIT,
@@ -24,6 +24,8 @@ from chalicelib.domain.mail_decision import (
     on_stored,
     raw_object_name,
 )
+from chalicelib.domain.messages import InboundMessage, InboundStatus
+from chalicelib.domain.vocabulary import Channel
 
 pytestmark = pytest.mark.unit
 

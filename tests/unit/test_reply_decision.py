@@ -6,7 +6,9 @@ from typing import Any
 
 import pytest
 
-from chalicelib.domain.conversation import AgentReply, Channel, Conversation, ReplyRevision
+from chalicelib.domain.conversation import Conversation
+from chalicelib.domain.jobs import AgentReply
+from chalicelib.domain.messages import ReplyRevision
 from chalicelib.domain.reply_decision import (
     Cancelled,
     Content,
@@ -24,6 +26,7 @@ from chalicelib.domain.reply_decision import (
     when_due,
 )
 from chalicelib.domain.shop import ReplyMode, ReplyPolicy, Shop
+from chalicelib.domain.vocabulary import Channel
 
 pytestmark = pytest.mark.unit
 

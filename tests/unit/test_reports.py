@@ -5,16 +5,10 @@ from typing import Any
 
 import pytest
 
-from chalicelib.domain.conversation import (
-    Channel,
-    Conversation,
-    CsatRating,
-    SlaEvent,
-    SlaStage,
-    SlaTarget,
-)
+from chalicelib.domain.conversation import Conversation, CsatRating, SlaEvent
 from chalicelib.domain.errors import BadRequest
 from chalicelib.domain.reports import build_report, local_days, percentile, sla_outcomes
+from chalicelib.domain.vocabulary import Channel, SlaStage, SlaTarget
 from chalicelib.services.reports import report_days
 
 pytestmark = pytest.mark.unit

@@ -9,8 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from chalicelib.domain.conversation import Channel, Conversation, SlaStage, SlaTarget
+from chalicelib.domain.conversation import Conversation
 from chalicelib.domain.sla import Opening, SlaPolicy, answered, escalate, resolved
+from chalicelib.domain.vocabulary import Channel, SlaStage, SlaTarget
 
 pytestmark = pytest.mark.unit
 

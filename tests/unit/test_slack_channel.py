@@ -23,15 +23,10 @@ from chalicelib.channels.slack import (
     plain_text,
     verify_request,
 )
-from chalicelib.domain.conversation import (
-    AgentReply,
-    CannedReply,
-    CardAction,
-    ConversationAction,
-    Priority,
-    ReplyRevision,
-)
 from chalicelib.domain.errors import BadRequest, Forbidden
+from chalicelib.domain.jobs import AgentReply, CannedReply, CardAction, ConversationAction
+from chalicelib.domain.messages import ReplyRevision
+from chalicelib.domain.vocabulary import Priority
 
 pytestmark = pytest.mark.unit
 

@@ -8,33 +8,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chalicelib.domain.conversation import (
-    FAILED_DELIVERY,
-    CardAction,
-    Channel,
-    Conversation,
-    ConversationAction,
-    ConversationStatus,
-    DeliveryStatus,
-    InboundMessage,
-    MediaItem,
-    Priority,
-)
+from chalicelib.domain.conversation import Conversation, ConversationStatus
+from chalicelib.domain.jobs import CardAction, ConversationAction
+from chalicelib.domain.messages import FAILED_DELIVERY, DeliveryStatus, InboundMessage, MediaItem
 from chalicelib.domain.reports import build_report
 from chalicelib.domain.shop import Shop
-from chalicelib.domain.slack_view import (
-    DELIVERY_REACTIONS,
-    SECTION_TEXT_LIMIT,
-    SlackMessage,
-    action_note,
-    customer_message,
-    daily_digest,
-    delivery_failed_note,
-    duration_label,
-    escape_mrkdwn,
-    root_card,
-    snooze_over_note,
-)
+from chalicelib.domain.vocabulary import Channel, Priority
+from chalicelib.presentation.card import root_card
+from chalicelib.presentation.digest import daily_digest, duration_label
+from chalicelib.presentation.notes import action_note, delivery_failed_note, snooze_over_note
+from chalicelib.presentation.posts import DELIVERY_REACTIONS, customer_message
+from chalicelib.presentation.slack_blocks import SECTION_TEXT_LIMIT, SlackMessage, escape_mrkdwn
 
 pytestmark = pytest.mark.unit
 

@@ -6,8 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from chalicelib.domain.conversation import Channel, Conversation
-from chalicelib.domain.transcript import TranscriptEntry, as_csv, as_html
+from chalicelib.domain.conversation import Conversation
+from chalicelib.domain.vocabulary import Channel
+from chalicelib.presentation.transcript import TranscriptEntry, as_csv, as_html
 
 pytestmark = pytest.mark.unit
 

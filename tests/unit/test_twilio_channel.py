@@ -12,9 +12,10 @@ from twilio.request_validator import RequestValidator
 
 from chalicelib.channels.base import WebhookRequest
 from chalicelib.channels.twilio import TwilioChannel
-from chalicelib.domain.conversation import Channel, DeliveryStatus, MediaItem
 from chalicelib.domain.errors import BadRequest, Forbidden
+from chalicelib.domain.messages import DeliveryStatus, MediaItem
 from chalicelib.domain.shop import Shop, ShopSecrets, SlackConfig, TwilioConfig
+from chalicelib.domain.vocabulary import Channel
 
 pytestmark = pytest.mark.unit
 
