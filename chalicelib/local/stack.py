@@ -215,12 +215,12 @@ class LocalStack:
         import boto3
 
         from chalicelib.local.smtp import ReceivingHandler, start_smtp
-        from chalicelib.store import Store
+        from chalicelib.store.shops import Shops
 
-        store = Store(boto3.client("dynamodb"), TABLE_NAME, shop_cache_seconds=0)
+        shops = Shops(boto3.client("dynamodb"), TABLE_NAME, cache_seconds=0)
         sns = boto3.client("sns")
         handler = ReceivingHandler(
-            store.shop_for_address,
+            shops.shop_for_address,
             boto3.client("s3"),
             sns,
             bucket,

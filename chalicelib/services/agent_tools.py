@@ -24,8 +24,12 @@ from chalicelib.domain.slack_view import (
     ephemeral,
 )
 from chalicelib.secrets import SecretVault
-from chalicelib.services.ports import SlackFactory
-from chalicelib.store import Store
+from chalicelib.services.ports import (
+    ConversationLists,
+    ConversationRecords,
+    ShopRecords,
+    SlackFactory,
+)
 
 logger = Logger(service="threadline", child=True)
 
@@ -49,14 +53,23 @@ QUERY_TOO_SHORT = (
 
 
 class AgentTools:
-    def __init__(self, store: Store, vault: SecretVault, slack: SlackFactory) -> None:
-        self._store = store
+    def __init__(
+        self,
+        shops: ShopRecords,
+        conversations: ConversationRecords,
+        listings: ConversationLists,
+        vault: SecretVault,
+        slack: SlackFactory,
+    ) -> None:
+        self._shops = shops
+        self._threads = conversations
+        self._listings = listings
         self._vault = vault
         self._slack = slack
 
     def _thread(self, team_id: str, channel_id: str, thread_ts: str) -> tuple[Conversation, Shop]:
-        conversation = self._store.find_conversation_by_thread(team_id, channel_id, thread_ts)
-        shop = self._store.get_shop(conversation.shop_id) if conversation else None
+        conversation = self._threads.find_conversation_by_thread(team_id, channel_id, thread_ts)
+        shop = self._shops.get_shop(conversation.shop_id) if conversation else None
         if conversation is None or shop is None:
             raise LookupError("not a conversation thread")
         return conversation, shop
@@ -96,7 +109,7 @@ class AgentTools:
             return ephemeral(COMMAND_HELP)
         shops = [
             shop
-            for shop in self._store.shops_of_team(command.team_id)
+            for shop in self._shops.shops_of_team(command.team_id)
             if _posts_to(shop, command.channel_id)
         ]
         if not shops:
@@ -127,7 +140,7 @@ class AgentTools:
     ) -> list[tuple[Conversation, str]]:
         found: list[tuple[Conversation, str]] = []
         for shop in shops:
-            for conversation in self._store.recent_conversations(
+            for conversation in self._listings.recent_conversations(
                 shop.shop_id, SEARCHED_CONVERSATIONS
             ):
                 # Only threads of the channel that asked, in the workspace that asked.
