@@ -144,7 +144,7 @@ class Repositories:
     """The table's repositories, one a kind of item, over one client: each built on first
     use."""
 
-    def __init__(self, client: "DynamoDBClient", table_name: str, shop_cache_seconds: int):
+    def __init__(self, client: "DynamoDBClient", table_name: str, shop_cache_seconds: int) -> None:
         self.client = client
         self._table_name = table_name
         self._shop_cache_seconds = shop_cache_seconds

@@ -105,9 +105,7 @@ class ConversationListings:
         self, shop_id: str, start: datetime, end: datetime
     ) -> list[Conversation]:
         """A shop's conversations created in [start, end), oldest first, every page read."""
-        paginator = self._table.client.get_paginator("query")
-        pages = paginator.paginate(
-            TableName=self._table.name,
+        items = self._table.query(
             IndexName="GSI1",
             KeyConditionExpression="GSI1PK = :pk AND GSI1SK BETWEEN :start AND :end",
             ExpressionAttributeValues=to_attributes(
@@ -118,11 +116,7 @@ class ConversationListings:
                 }
             ),
         )
-        found = (
-            Conversation.model_validate(from_attributes(item))
-            for page in pages
-            for item in page.get("Items", [])
-        )
+        found = (Conversation.model_validate(item) for item in items)
         return [c for c in found if start <= c.created_at < end]
 
     def conversations_of(self, shop_id: str, addresses: tuple[str, ...]) -> list[Conversation]:
@@ -131,32 +125,24 @@ class ConversationListings:
         here rather than by a filter: DynamoDB's IN takes 100 operands, a customer's
         addresses may be more, and a filter reads (and costs) the same items anyway."""
         wanted = set(addresses)
-        paginator = self._table.client.get_paginator("query")
-        pages = paginator.paginate(
-            TableName=self._table.name,
+        items = self._table.query(
             IndexName="GSI1",
             KeyConditionExpression="GSI1PK = :pk",
             ExpressionAttributeValues=to_attributes({":pk": conversations_partition(shop_id)}),
             ScanIndexForward=False,
         )
         return [
-            Conversation.model_validate(values)
-            for page in pages
-            for values in map(from_attributes, page.get("Items", []))
-            if values.get("customer_address") in wanted
+            Conversation.model_validate(item)
+            for item in items
+            if item.get("customer_address") in wanted
         ]
 
     def timeline(self, shop_id: str, conversation_id: str) -> Iterator[Item]:
         """Every message of a conversation, oldest first (customer and agent alike)."""
-        paginator = self._table.client.get_paginator("query")
-        pages = paginator.paginate(
-            TableName=self._table.name,
+        return self._table.query(
             IndexName="GSI1",
             KeyConditionExpression="GSI1PK = :pk",
             ExpressionAttributeValues=to_attributes(
                 {":pk": timeline_partition(shop_id, conversation_id)}
             ),
         )
-        for page in pages:
-            for item in page.get("Items", []):
-                yield from_attributes(item)
