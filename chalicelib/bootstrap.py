@@ -39,10 +39,22 @@ from chalicelib.services.replies import ReplyDispatcher
 from chalicelib.services.shop_messages import ShopMessages
 from chalicelib.services.shops import ShopAdmin
 from chalicelib.settings import Settings
-from chalicelib.store import Store
+from chalicelib.store.claims import DeadLetterClaims, ShopMessageClaims
+from chalicelib.store.conversations import Conversations
+from chalicelib.store.counters import Counters
+from chalicelib.store.digests import Digests
+from chalicelib.store.erasure import Erasures
+from chalicelib.store.inbound import InboundMessages
+from chalicelib.store.installs import Installations
+from chalicelib.store.listings import ConversationListings
+from chalicelib.store.profiles import Profiles
+from chalicelib.store.replies import Replies
+from chalicelib.store.shops import Shops
+from chalicelib.store.upgrades import Upgrades
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.logging.types import LogRecord
+    from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
     from chalicelib.metrics import CloudWatchMetrics
@@ -129,6 +141,68 @@ def _aws_client(service: str) -> Any:
     return boto3.client(service, config=config)  # type: ignore[call-overload]
 
 
+class Repositories:
+    """The table's repositories, one a kind of item, over one client: each built on first
+    use."""
+
+    def __init__(self, client: "DynamoDBClient", table_name: str, shop_cache_seconds: int) -> None:
+        self.client = client
+        self._table_name = table_name
+        self._shop_cache_seconds = shop_cache_seconds
+
+    @cached_property
+    def shops(self) -> Shops:
+        return Shops(self.client, self._table_name, self._shop_cache_seconds)
+
+    @cached_property
+    def counters(self) -> Counters:
+        return Counters(self.client, self._table_name)
+
+    @cached_property
+    def inbound(self) -> InboundMessages:
+        return InboundMessages(self.client, self._table_name)
+
+    @cached_property
+    def conversations(self) -> Conversations:
+        return Conversations(self.client, self._table_name)
+
+    @cached_property
+    def listings(self) -> ConversationListings:
+        return ConversationListings(self.client, self._table_name)
+
+    @cached_property
+    def replies(self) -> Replies:
+        return Replies(self.client, self._table_name)
+
+    @cached_property
+    def profiles(self) -> Profiles:
+        return Profiles(self.client, self._table_name)
+
+    @cached_property
+    def erasures(self) -> Erasures:
+        return Erasures(self.client, self._table_name)
+
+    @cached_property
+    def installations(self) -> Installations:
+        return Installations(self.client, self._table_name)
+
+    @cached_property
+    def digests(self) -> Digests:
+        return Digests(self.client, self._table_name)
+
+    @cached_property
+    def dead_letter_claims(self) -> DeadLetterClaims:
+        return DeadLetterClaims(self.client, self._table_name)
+
+    @cached_property
+    def shop_message_claims(self) -> ShopMessageClaims:
+        return ShopMessageClaims(self.client, self._table_name)
+
+    @cached_property
+    def upgrades(self) -> Upgrades:
+        return Upgrades(self.client, self._table_name)
+
+
 class Container:
     def __init__(
         self,
@@ -154,8 +228,8 @@ class Container:
         return self._settings or Settings.from_environ()
 
     @cached_property
-    def store(self) -> Store:
-        return Store(
+    def store(self) -> Repositories:
+        return Repositories(
             _aws_client("dynamodb"), self.settings.table_name, self.settings.shop_cache_seconds
         )
 
@@ -245,8 +319,14 @@ class Container:
 
     @cached_property
     def admin(self) -> ShopAdmin:
+        store = self.store
         return ShopAdmin(
-            self.store,
+            store.shops,
+            store.conversations,
+            store.listings,
+            store.inbound,
+            store.profiles,
+            store.digests,
             self.vault,
             self.settings.public_url,
             self.installs,
@@ -262,7 +342,7 @@ class Container:
         from chalicelib.services.twilio_numbers import TwilioConnect
 
         numbers = TwilioNumbers(self.settings.twilio_api_url)
-        return TwilioConnect(self.store, self.vault, self.settings.public_url, numbers)
+        return TwilioConnect(self.store.shops, self.vault, self.settings.public_url, numbers)
 
     @cached_property
     def checkup(self) -> "Checkup":
@@ -276,7 +356,9 @@ class Container:
             return SlackWorkspace(token, api_url)
 
         numbers = TwilioNumbers(self.settings.twilio_api_url)
-        return Checkup(self.settings, self.deployment, self.store, self.vault, workspace, numbers)
+        return Checkup(
+            self.settings, self.deployment, self.store.shops, self.vault, workspace, numbers
+        )
 
     @cached_property
     def installs(self) -> "SlackInstalls":
@@ -286,9 +368,10 @@ class Container:
         return SlackInstalls(
             self.settings,
             self.deployment,
-            self.store,
+            self.store.shops,
+            self.store.installations,
             self.vault,
-            ThreadlineInstallationStore(self.store, self.vault),
+            ThreadlineInstallationStore(self.store.installations, self.vault),
             self.slack,
             self.clock,
             **({"exchange": self._slack_oauth} if self._slack_oauth else {}),
@@ -299,7 +382,9 @@ class Container:
         return Intake(
             self.settings,
             self.deployment,
-            self.store,
+            self.store.shops,
+            self.store.inbound,
+            self.store.replies,
             self.vault,
             self.queues,
             self.twilio,
@@ -309,12 +394,17 @@ class Container:
 
     @cached_property
     def agent_tools(self) -> AgentTools:
-        return AgentTools(self.store, self.workspaces)
+        store = self.store
+        return AgentTools(store.shops, store.conversations, store.listings, self.workspaces)
 
     @cached_property
     def inbound(self) -> InboundProcessor:
+        store = self.store
         return InboundProcessor(
-            self.store,
+            store.shops,
+            store.inbound,
+            store.conversations,
+            store.profiles,
             self.vault,
             self.channel_for,
             self.workspaces,
@@ -336,28 +426,61 @@ class Container:
         # The email parser's libraries load only where mail arrives.
         from chalicelib.services.mail_intake import MailIntake
 
-        return MailIntake(self.store, self.queues, self.media, self.clock)
+        store = self.store
+        return MailIntake(
+            store.shops, store.inbound, store.counters, self.queues, self.media, self.clock
+        )
 
     @cached_property
     def customer_data(self) -> CustomerData:
-        return CustomerData(self.store, self.media, self.clock, self.workspaces)
+        store = self.store
+        return CustomerData(
+            store.shops,
+            store.conversations,
+            store.listings,
+            store.inbound,
+            store.profiles,
+            store.erasures,
+            self.media,
+            self.clock,
+            self.workspaces,
+        )
 
     @cached_property
     def dead_letters(self) -> DeadLetterWatch:
-        return DeadLetterWatch(self.store, self.queues, self.workspaces, self.clock)
+        store = self.store
+        return DeadLetterWatch(
+            store.shops,
+            store.conversations,
+            store.inbound,
+            store.dead_letter_claims,
+            self.queues,
+            self.workspaces,
+            self.clock,
+        )
 
     @cached_property
     def shop_messages(self) -> ShopMessages:
-        return ShopMessages(self.store, self.queues, self.clock, self.new_id)
+        store = self.store
+        return ShopMessages(
+            store.shops,
+            store.shop_message_claims,
+            store.conversations,
+            self.queues,
+            self.clock,
+            self.new_id,
+        )
 
     @cached_property
     def customers(self) -> Customers:
-        return Customers(self.store, self.clock, self.new_id)
+        store = self.store
+        return Customers(store.shops, store.profiles, store.listings, self.clock, self.new_id)
 
     @cached_property
     def card_actions(self) -> CardActions:
         return CardActions(
-            self.store,
+            self.store.shops,
+            self.store.conversations,
             self.workspaces,
             self.schedules,
             self.queues,
@@ -367,13 +490,16 @@ class Container:
 
     @cached_property
     def redelivery(self) -> Redelivery:
-        return Redelivery(self.store, self.queues, self.media, self.clock)
+        return Redelivery(self.store.shops, self.store.inbound, self.queues, self.media, self.clock)
 
     @cached_property
     def replies(self) -> ReplyDispatcher:
         return ReplyDispatcher(
             self.settings,
-            self.store,
+            self.store.shops,
+            self.store.conversations,
+            self.store.replies,
+            self.store.counters,
             self.vault,
             self.channel_for,
             self.workspaces,
@@ -403,7 +529,16 @@ class Container:
     def reports(self) -> "Reports":
         from chalicelib.services.reports import Reports
 
-        return Reports(self.store, self.workspaces, self.clock, self.new_id, self.metrics)
+        store = self.store
+        return Reports(
+            store.shops,
+            store.listings,
+            store.digests,
+            self.workspaces,
+            self.clock,
+            self.new_id,
+            self.metrics,
+        )
 
 
 _container: Container | None = None

@@ -217,13 +217,13 @@ class LocalStack:
     def _start_smtp(self, bucket: str) -> None:
         import boto3
 
-        from chalicelib.store import Store
+        from chalicelib.store.shops import Shops
         from local_stack.smtp import ReceivingHandler, start_smtp
 
-        store = Store(boto3.client("dynamodb"), TABLE_NAME, shop_cache_seconds=0)
+        shops = Shops(boto3.client("dynamodb"), TABLE_NAME, cache_seconds=0)
         sns = boto3.client("sns")
         handler = ReceivingHandler(
-            store.shop_for_address,
+            shops.shop_for_address,
             boto3.client("s3"),
             sns,
             bucket,

@@ -597,9 +597,9 @@ def index_customer_data() -> None:
     import boto3
 
     from chalicelib.settings import TABLE_NAME
-    from chalicelib.store import Store
+    from chalicelib.store.upgrades import Upgrades
 
-    indexed = Store(boto3.client("dynamodb"), TABLE_NAME, 0).index_customer_data()
+    indexed = Upgrades(boto3.client("dynamodb"), TABLE_NAME).index_customer_data()
     console.print(f"[green]Indexed[/green] {_counted(indexed, 'item')}.", highlight=False)
 
 
@@ -611,9 +611,9 @@ def index_shops() -> None:
     import boto3
 
     from chalicelib.settings import TABLE_NAME
-    from chalicelib.store import Store
+    from chalicelib.store.upgrades import Upgrades
 
-    indexed = Store(boto3.client("dynamodb"), TABLE_NAME, 0).index_shops()
+    indexed = Upgrades(boto3.client("dynamodb"), TABLE_NAME).index_shops()
     console.print(f"[green]Indexed[/green] {_counted(indexed, 'shop')}.", highlight=False)
 
 

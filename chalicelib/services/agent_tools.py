@@ -20,8 +20,12 @@ from chalicelib.domain.jobs import CannedReply
 from chalicelib.domain.shop import Shop
 from chalicelib.presentation.commands import COMMAND_HELP, canned_list, conversation_list, ephemeral
 from chalicelib.presentation.pickers import canned_picker
-from chalicelib.services.ports import Workspaces
-from chalicelib.store import Store
+from chalicelib.services.ports import (
+    ConversationLists,
+    ConversationRecords,
+    ShopRecords,
+    Workspaces,
+)
 
 logger = Logger(service="threadline", child=True)
 
@@ -45,13 +49,21 @@ QUERY_TOO_SHORT = (
 
 
 class AgentTools:
-    def __init__(self, store: Store, workspaces: Workspaces) -> None:
-        self._store = store
+    def __init__(
+        self,
+        shops: ShopRecords,
+        conversations: ConversationRecords,
+        listings: ConversationLists,
+        workspaces: Workspaces,
+    ) -> None:
+        self._shops = shops
+        self._threads = conversations
+        self._listings = listings
         self._workspaces = workspaces
 
     def _thread(self, team_id: str, channel_id: str, thread_ts: str) -> tuple[Conversation, Shop]:
-        conversation = self._store.find_conversation_by_thread(team_id, channel_id, thread_ts)
-        shop = self._store.get_shop(conversation.shop_id) if conversation else None
+        conversation = self._threads.find_conversation_by_thread(team_id, channel_id, thread_ts)
+        shop = self._shops.get_shop(conversation.shop_id) if conversation else None
         if conversation is None or shop is None:
             raise LookupError("not a conversation thread")
         return conversation, shop
@@ -90,7 +102,7 @@ class AgentTools:
             return ephemeral(COMMAND_HELP)
         shops = [
             shop
-            for shop in self._store.shops_of_team(command.team_id)
+            for shop in self._shops.shops_of_team(command.team_id)
             if _posts_to(shop, command.channel_id)
         ]
         if not shops:
@@ -121,7 +133,7 @@ class AgentTools:
     ) -> list[tuple[Conversation, str]]:
         found: list[tuple[Conversation, str]] = []
         for shop in shops:
-            for conversation in self._store.recent_conversations(
+            for conversation in self._listings.recent_conversations(
                 shop.shop_id, SEARCHED_CONVERSATIONS
             ):
                 # Only threads of the channel that asked, in the workspace that asked.

@@ -19,8 +19,7 @@ from chalicelib.domain.conversation import Conversation
 from chalicelib.domain.errors import Retryable
 from chalicelib.domain.shop import Shop
 from chalicelib.presentation.card import root_card
-from chalicelib.services.ports import SlackPort
-from chalicelib.store import Store
+from chalicelib.services.ports import ConversationRecords, SlackPort
 
 # Conflicts need other writers in the very same instant; a few rounds settle them.
 ATTEMPTS = 5
@@ -44,7 +43,11 @@ class Changed:
 
 
 def change_conversation(
-    store: Store, read: Conversation, change: Change, *, expires_at: int | None
+    conversations: ConversationRecords,
+    read: Conversation,
+    change: Change,
+    *,
+    expires_at: int | None,
 ) -> Changed | None:
     """Applies `change` to the conversation as stored, starting from `read`, and stores it;
     None when the change no longer applies or the conversation is gone."""
@@ -57,15 +60,20 @@ def change_conversation(
             return None
         if changed == current:
             return Changed(current, current)
-        stored = store.save_state(changed, expires_at=expires_at)
+        stored = conversations.save_state(changed, expires_at=expires_at)
         if stored is not None:
             return Changed(current, stored)
-        current = store.get_conversation(read.shop_id, read.conversation_id)
+        current = conversations.get_conversation(read.shop_id, read.conversation_id)
     raise Retryable("the conversation kept changing while it was being changed")
 
 
 def draw_card(
-    store: Store, slack: SlackPort, shop: Shop, drawn: Conversation, *, shown: bool = False
+    conversations: ConversationRecords,
+    slack: SlackPort,
+    shop: Shop,
+    drawn: Conversation,
+    *,
+    shown: bool = False,
 ) -> None:
     """Redraws the conversation's card as `drawn` (a state as stored, at its version; `shown`
     when the card shows it already), and again as stored until no other write came in
@@ -76,7 +84,7 @@ def draw_card(
         if not shown:
             slack.update(*drawn.slack_thread, root_card(drawn, shop))
         shown = False
-        stored = store.get_conversation(drawn.shop_id, drawn.conversation_id)
+        stored = conversations.get_conversation(drawn.shop_id, drawn.conversation_id)
         if stored is None or stored.version == drawn.version:
             return
         drawn = stored

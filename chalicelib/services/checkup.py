@@ -30,9 +30,8 @@ from chalicelib.domain.checks import (
 from chalicelib.domain.errors import NotFound
 from chalicelib.domain.shop import Shop, ShopSecrets, is_shop_id, webhook_urls
 from chalicelib.secrets import DeploymentSecrets, SecretVault
-from chalicelib.services.ports import NumberInspection, SlackInspectionFactory
+from chalicelib.services.ports import NumberInspection, ShopLookup, SlackInspectionFactory
 from chalicelib.settings import Settings
-from chalicelib.store import Store
 
 logger = Logger(service="threadline", child=True)
 
@@ -42,14 +41,14 @@ class Checkup:
         self,
         settings: Settings,
         deployment: DeploymentSecrets,
-        store: Store,
+        shops: ShopLookup,
         vault: SecretVault,
         slack: SlackInspectionFactory,
         numbers: NumberInspection,
     ) -> None:
         self._settings = settings
         self._deployment = deployment
-        self._store = store
+        self._shops = shops
         self._vault = vault
         self._slack = slack
         self._numbers = numbers
@@ -67,7 +66,7 @@ class Checkup:
     def shop(self, shop_id: str) -> CheckReport:
         """Every check of the shop's connections, one per provider that needs its secrets,
         and one for each channel Threadline does not have yet."""
-        shop = self._store.get_shop(shop_id, fresh=True) if is_shop_id(shop_id) else None
+        shop = self._shops.get_shop(shop_id, fresh=True) if is_shop_id(shop_id) else None
         if shop is None:
             raise NotFound(f"no shop {shop_id}")
         secrets = self._vault.get(shop_id, fresh=True)

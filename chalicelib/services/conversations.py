@@ -67,18 +67,21 @@ from chalicelib.services.customers import latest_elsewhere
 from chalicelib.services.ports import (
     ChannelRouter,
     Clock,
+    ConversationRecords,
     IdFactory,
+    InboundRecords,
     MediaPort,
     Metric,
     MetricsPort,
     OutboundQueue,
+    ProfileRecords,
     SchedulesPort,
+    ShopLookup,
     SlackPort,
     Workspaces,
     slack_or_retry,
 )
 from chalicelib.services.shops import shop_taking
-from chalicelib.store import Store
 
 logger = Logger(service="threadline", child=True)
 
@@ -132,7 +135,10 @@ def take_back(
 class InboundProcessor:
     def __init__(
         self,
-        store: Store,
+        shops: ShopLookup,
+        inbound: InboundRecords,
+        conversations: ConversationRecords,
+        profiles: ProfileRecords,
         vault: SecretVault,
         channels: ChannelRouter,
         workspaces: Workspaces,
@@ -144,7 +150,10 @@ class InboundProcessor:
         clock: Clock,
         sla_minute_seconds: float = 60.0,
     ) -> None:
-        self._store = store
+        self._shops = shops
+        self._inbound = inbound
+        self._conversations = conversations
+        self._profiles = profiles
         self._vault = vault
         self._clock = clock
         self._channels = channels
@@ -155,16 +164,16 @@ class InboundProcessor:
         self._new_id = new_id
         self._metrics = metrics
         self._sla_minute_seconds = sla_minute_seconds
-        self._threads = ConversationThreads(store)
+        self._threads = ConversationThreads(conversations)
 
     def process(self, message: InboundMessage) -> None:
-        shop = shop_taking(self._store, message.shop_id, message.shop_incarnation)
+        shop = shop_taking(self._shops, message.shop_id, message.shop_incarnation)
         if shop is None:
             # Deleted since (maybe created again with its id: another shop's message).
             logger.warning("message for a deleted shop dropped", shop_id=message.shop_id)
             self._metrics.count(Metric.CUSTOMER_MESSAGE_DROPPED, message.channel)
             return
-        progress = self._store.begin_inbound_attempt(message)
+        progress = self._inbound.begin_inbound_attempt(message)
         if progress.status is None:
             # Its stored copy was erased while it waited: posting it would bring it back.
             logger.info("erased message dropped", message_key=message.message_key)
@@ -181,7 +190,7 @@ class InboundProcessor:
         before = self._conversation_for(message, shop, slack)
         if before is None:
             logger.info("automated mail discarded", message_key=message.message_key)
-            self._store.discard_inbound(message, "automated_mail")
+            self._inbound.discard_inbound(message, "automated_mail")
             return
         self._post_in_thread(message, shop, slack, progress, files, before)
 
@@ -220,7 +229,7 @@ class InboundProcessor:
         else:
             slack.post(channel, rating_note(score), thread_ts=thread_ts)
             self._thank_for_rating(conversation, message, shop)
-        self._store.record_inbound(message, conversation, reply_ts, expires_at=expires_at)
+        self._conversations.record_inbound(message, conversation, reply_ts, expires_at=expires_at)
         conversation = conversation.model_copy(update={"version": conversation.version + 1})
         # Counted once stored: a retry after this point finds the message processed.
         self._metrics.count(Metric.CUSTOMER_MESSAGE_PROCESSED, message.channel)
@@ -258,7 +267,7 @@ class InboundProcessor:
             ts = slack.find_posted(channel, thread_ts, post.metadata, since)
         if ts is None:
             ts = slack.post(channel, post, thread_ts=thread_ts)
-        if not self._store.mark_posted(message, ts, channel):
+        if not self._inbound.mark_posted(message, ts, channel):
             # Erased while it was being posted: its erasure could not find this post.
             take_back(slack, posts=[(channel, ts)])
             raise Retryable("the message was erased while it was posted")
@@ -287,34 +296,36 @@ class InboundProcessor:
         for start in range(0, len(left), FILES_PER_UPLOAD):
             upload = left[start : start + FILES_PER_UPLOAD]
             file_ids = slack.upload_files(channel, thread_ts, [file for _, file in upload])
-            if not self._store.mark_files_shared(message, upload[-1][0] + 1, file_ids):
+            if not self._inbound.mark_files_shared(message, upload[-1][0] + 1, file_ids):
                 # Erased while they were being shared: the erasure could not find them.
                 take_back(slack, files=file_ids)
                 raise Retryable("the message was erased while its files were shared")
         if len(files) < len(message.media):
             missing = len(message.media) - len(files)
             slack.post(channel, attachments_missing_note(missing), thread_ts=thread_ts)
-        self._store.mark_files_posted(message)
+        self._inbound.mark_files_posted(message)
 
     def open_for_shop(self, job: ShopMessage) -> None:
         """A message the shop sends first: the customer's conversation (a new one, linked to
         their last, when they have none open), its thread, and the message queued to be
         posted there and sent. A retry finds the conversation and thread it made."""
-        shop = shop_taking(self._store, job.shop_id, job.shop_incarnation)
+        shop = shop_taking(self._shops, job.shop_id, job.shop_incarnation)
         if shop is None:
             logger.warning("message for a deleted shop dropped", shop_id=job.shop_id)
             return
         slack = slack_or_retry(self._workspaces, shop.shop_id)
         expires_at = shop.expiry(job.requested_at)
-        existing = self._store.find_open_conversation(job.shop_id, job.customer_address)
+        existing = self._conversations.find_open_conversation(job.shop_id, job.customer_address)
         if existing is not None and existing.status is not ConversationStatus.RESOLVED:
             conversation = existing
         else:
             fresh = shop_conversation(job, self._new_id())
-            earlier = existing or latest_elsewhere(self._store, job.shop_id, job.customer_address)
+            earlier = existing or latest_elsewhere(
+                self._profiles, self._conversations, job.shop_id, job.customer_address
+            )
             if earlier is not None:
                 fresh = self._threads.following(fresh, earlier, slack)
-            conversation = self._store.create_conversation(
+            conversation = self._conversations.create_conversation(
                 fresh, replacing=existing, expires_at=expires_at
             )
         thread = conversation.slack_thread
@@ -426,7 +437,7 @@ class InboundProcessor:
         # The message itself is in the thread already; a card left behind is refreshed by
         # the next change, so a Slack failure here is not worth a retry.
         try:
-            draw_card(self._store, slack, shop, conversation, shown=shown)
+            draw_card(self._conversations, slack, shop, conversation, shown=shown)
         except Exception:
             logger.exception("card not refreshed", conversation_id=conversation.conversation_id)
 
@@ -436,7 +447,7 @@ class InboundProcessor:
         """The conversation a message belongs to; None for automated mail that answers
         none of ours (it never opens one)."""
         threaded = self._threaded(message)
-        existing = threaded or self._store.find_open_conversation(
+        existing = threaded or self._conversations.find_open_conversation(
             message.shop_id, message.customer_address
         )
         automated = message.email is not None and message.email.automated
@@ -445,10 +456,12 @@ class InboundProcessor:
         expires_at = shop.expiry(message.received_at)
         if existing is None:
             fresh = open_conversation(message, self._new_id())
-            earlier = latest_elsewhere(self._store, message.shop_id, message.customer_address)
+            earlier = latest_elsewhere(
+                self._profiles, self._conversations, message.shop_id, message.customer_address
+            )
             if earlier is not None:
                 fresh = self._threads.following(fresh, earlier, slack)
-            return self._store.create_conversation(fresh, expires_at=expires_at)
+            return self._conversations.create_conversation(fresh, expires_at=expires_at)
         afresh = starts_afresh(existing, message, shop.quiet_period) or (
             threaded is None and self._new_subject(existing, message, shop)
         )
@@ -457,17 +470,21 @@ class InboundProcessor:
         follow_up = self._threads.following(
             open_conversation(message, self._new_id()), existing, slack
         )
-        return self._store.create_conversation(follow_up, replacing=existing, expires_at=expires_at)
+        return self._conversations.create_conversation(
+            follow_up, replacing=existing, expires_at=expires_at
+        )
 
     def _threaded(self, message: InboundMessage) -> Conversation | None:
         """For email: the conversation the mail answers, by its headers or by the
         conversation address it was sent to, if it is the same customer's."""
         if message.email is None:
             return None
-        found = self._store.find_conversation_by_mail(message.shop_id, message.email.answered_ids)
+        found = self._conversations.find_conversation_by_mail(
+            message.shop_id, message.email.answered_ids
+        )
         token = message.email.reply_token
         if found is None and token and token.startswith("c"):
-            found = self._store.get_conversation(message.shop_id, token[1:].upper())
+            found = self._conversations.get_conversation(message.shop_id, token[1:].upper())
         if found is None or found.customer_address != message.customer_address:
             return None
         return found
@@ -486,8 +503,8 @@ class ConversationThreads:
     """Conversations' Slack threads: started with their card, and linked to the customer's
     previous conversation both ways."""
 
-    def __init__(self, store: Store) -> None:
-        self._store = store
+    def __init__(self, conversations: ConversationRecords) -> None:
+        self._conversations = conversations
 
     def following(
         self, conversation: Conversation, previous: Conversation, slack: SlackPort
@@ -508,7 +525,7 @@ class ConversationThreads:
         """Tells the previous conversation's thread where the customer went on (best effort:
         the new card links back already)."""
         previous_id = conversation.previous_conversation_id
-        previous = self._store.get_conversation(conversation.shop_id, previous_id or "")
+        previous = self._conversations.get_conversation(conversation.shop_id, previous_id or "")
         if previous is None or previous.slack_thread is None:
             return
         try:
@@ -543,7 +560,7 @@ class ConversationThreads:
         channel = shop.slack.channel_for(conversation.channel)
         thread_ts = slack.post(channel, root_card(conversation, shop))
         try:
-            attached = self._store.attach_slack_thread(
+            attached = self._conversations.attach_slack_thread(
                 conversation, shop.slack.team_id, channel, thread_ts, expires_at=expires_at
             )
         except Exception:
@@ -552,7 +569,9 @@ class ConversationThreads:
         if attached is not None:
             return attached, (channel, thread_ts), True
         slack.delete(channel, thread_ts)
-        stored = self._store.get_conversation(conversation.shop_id, conversation.conversation_id)
+        stored = self._conversations.get_conversation(
+            conversation.shop_id, conversation.conversation_id
+        )
         if stored is None or stored.slack_thread is None:
             raise Retryable("the conversation was erased while its thread was started")
         # Its version stays the one read: the state drawn from it is not the stored one.
@@ -570,7 +589,7 @@ class ConversationThreads:
         conversation's thread), or that cannot be told (then it stays, an extra card rather
         than a thread gone)."""
         try:
-            stored = self._store.get_conversation(
+            stored = self._conversations.get_conversation(
                 conversation.shop_id, conversation.conversation_id
             )
             if stored is None or stored.slack_thread_ts != ts:
@@ -585,14 +604,16 @@ class CardActions:
 
     def __init__(
         self,
-        store: Store,
+        shops: ShopLookup,
+        conversations: ConversationRecords,
         workspaces: Workspaces,
         schedules: SchedulesPort,
         outbound: OutboundQueue,
         clock: Clock,
         metrics: MetricsPort,
     ) -> None:
-        self._store = store
+        self._shops = shops
+        self._conversations = conversations
         self._workspaces = workspaces
         self._schedules = schedules
         self._outbound = outbound
@@ -600,14 +621,14 @@ class CardActions:
         self._metrics = metrics
 
     def act(self, action: ConversationAction) -> None:
-        conversation = self._store.find_conversation_by_thread(
+        conversation = self._conversations.find_conversation_by_thread(
             action.team_id, action.channel_id, action.message_ts
         )
         # Only the conversation whose card carries the button, in the workspace it lives in.
         if conversation is None or conversation_ref(conversation) != action.conversation_ref:
             logger.info("button for no known conversation ignored", action=action.action.value)
             return
-        shop = self._store.get_shop(conversation.shop_id)
+        shop = self._shops.get_shop(conversation.shop_id)
         slack = self._slack_of(shop)
         if shop is None or slack is None:
             return
@@ -632,13 +653,15 @@ class CardActions:
                 )
             return changed
 
-        result = change_conversation(self._store, conversation, press, expires_at=shop.expiry(now))
+        result = change_conversation(
+            self._conversations, conversation, press, expires_at=shop.expiry(now)
+        )
         if result is None or not result.changed:
             return
         resolving = result.before.status is not ConversationStatus.RESOLVED
         if resolving and result.after.status is ConversationStatus.RESOLVED:
             self._metrics.count(Metric.CONVERSATION_RESOLVED, result.after.channel)
-        draw_card(self._store, slack, shop, result.after)
+        draw_card(self._conversations, slack, shop, result.after)
         note = action_note(action, result.after, shop.timezone)
         slack.post(action.channel_id, note, thread_ts=action.message_ts)
 
@@ -703,7 +726,7 @@ class CardActions:
         conversation so that the customer's erasure deletes it too; taken back at once when
         the conversation was erased meanwhile."""
         where = slack.post_to(destination, post)
-        if not self._store.note_post_about_conversation(conversation, *where):
+        if not self._conversations.note_post_about_conversation(conversation, *where):
             take_back(slack, posts=[where])
 
     def _change_and_show(
@@ -712,19 +735,21 @@ class CardActions:
         """Applies an alarm's change to the stored conversation and redraws its card; returns
         the conversation as changed, the shop, its workspace and the thread, for what the
         alarm says there. None for a stale alarm."""
-        shop = self._store.get_shop(shop_id)
+        shop = self._shops.get_shop(shop_id)
         slack = self._slack_of(shop)
-        conversation = self._store.get_conversation(shop_id, conversation_id)
+        conversation = self._conversations.get_conversation(shop_id, conversation_id)
         if shop is None or slack is None or conversation is None:
             return None
         thread = conversation.slack_thread
         if thread is None:
             return None
         expires_at = shop.expiry(self._clock())
-        result = change_conversation(self._store, conversation, change, expires_at=expires_at)
+        result = change_conversation(
+            self._conversations, conversation, change, expires_at=expires_at
+        )
         if result is None or not result.changed:
             return None
-        draw_card(self._store, slack, shop, result.after)
+        draw_card(self._conversations, slack, shop, result.after)
         return result.after, shop, slack, thread
 
     def _slack_of(self, shop: Shop | None) -> SlackPort | None:

@@ -18,8 +18,14 @@ from chalicelib.domain.customers import (
 from chalicelib.domain.errors import BadRequest, Conflict, NotFound
 from chalicelib.domain.outside_input import json_document
 from chalicelib.domain.shop import Shop
-from chalicelib.services.ports import Clock, IdFactory
-from chalicelib.store import Store
+from chalicelib.services.ports import (
+    Clock,
+    ConversationLists,
+    ConversationRecords,
+    IdFactory,
+    ProfileRecords,
+    ShopLookup,
+)
 
 # A name search reads this many of the shop's latest conversations.
 NAME_SEARCH_DEPTH = 500
@@ -40,26 +46,37 @@ def address_in(value: str) -> str:
     return address
 
 
-def latest_elsewhere(store: Store, shop_id: str, address: str) -> Conversation | None:
+def latest_elsewhere(
+    profiles: ProfileRecords, conversations: ConversationRecords, shop_id: str, address: str
+) -> Conversation | None:
     """The customer's latest conversation from another of their addresses (on another
     channel, or linked by the shop), to continue from."""
-    profile = store.customer_profile(shop_id, address)
+    profile = profiles.customer_profile(shop_id, address)
     found = [
         conversation
         for other in addresses_of(address, profile)[1:]
-        if (conversation := store.find_open_conversation(shop_id, other)) is not None
+        if (conversation := conversations.find_open_conversation(shop_id, other)) is not None
     ]
     return max(found, key=lambda c: c.last_customer_message_at, default=None)
 
 
 class Customers:
-    def __init__(self, store: Store, clock: Clock, new_id: IdFactory) -> None:
-        self._store = store
+    def __init__(
+        self,
+        shops: ShopLookup,
+        profiles: ProfileRecords,
+        listings: ConversationLists,
+        clock: Clock,
+        new_id: IdFactory,
+    ) -> None:
+        self._shops = shops
+        self._profiles = profiles
+        self._listings = listings
         self._clock = clock
         self._new_id = new_id
 
     def _shop(self, shop_id: str) -> Shop:
-        shop = self._store.get_shop(shop_id)
+        shop = self._shops.get_shop(shop_id)
         if shop is None:
             raise NotFound(f"no shop {shop_id}")
         return shop
@@ -79,7 +96,7 @@ class Customers:
         needle = wanted.casefold()
         views: list[dict[str, object]] = []
         seen: set[str] = set()
-        for conversation in self._store.recent_conversations(shop_id, NAME_SEARCH_DEPTH):
+        for conversation in self._listings.recent_conversations(shop_id, NAME_SEARCH_DEPTH):
             name = (conversation.customer_name or "").casefold()
             if needle not in name or conversation.customer_address in seen:
                 continue
@@ -92,9 +109,9 @@ class Customers:
 
     def view(self, shop_id: str, address: str) -> dict[str, object]:
         """A customer as the admin sees them: their addresses and every conversation."""
-        profile = self._store.customer_profile(shop_id, address)
+        profile = self._profiles.customer_profile(shop_id, address)
         addresses = addresses_of(address, profile)
-        conversations = self._store.conversations_of(shop_id, addresses)
+        conversations = self._listings.conversations_of(shop_id, addresses)
         names = [c.customer_name for c in conversations if c.customer_name]
         return {
             "customer_id": profile.customer_id if profile else None,
@@ -116,23 +133,23 @@ class Customers:
             raise BadRequest('the body must be {"address": "<phone number or email>"}') from error
         if identity(other) == identity(address):
             raise Conflict("these addresses are already the same customer")
-        found = (self._store.customer_profile(shop_id, a) for a in (address, other))
+        found = (self._profiles.customer_profile(shop_id, a) for a in (address, other))
         profiles = list({p.customer_id: p for p in found if p is not None}.values())
         customer_id = profiles[0].customer_id if profiles else self._new_id()
         now = self._clock()
         merged = linked(customer_id, shop_id, [address, other], profiles, now)
-        self._store.save_profile(merged, profiles, expires_at=shop.expiry(now))
+        self._profiles.save_profile(merged, profiles, expires_at=shop.expiry(now))
         return self.view(shop_id, address)
 
     def unlink(self, shop_id: str, customer: str, address: str) -> dict[str, object]:
         """Takes one address out of the customer's profile."""
         shop = self._shop(shop_id)
         own, leaving = address_in(customer), address_in(address)
-        profile = self._store.customer_profile(shop_id, own)
+        profile = self._profiles.customer_profile(shop_id, own)
         if profile is None or identity(leaving) not in profile.identities:
             raise NotFound("this address is not linked to the customer")
         remaining = unlinked(profile, leaving)
-        self._store.save_profile(
+        self._profiles.save_profile(
             remaining,
             [profile],
             released=(identity(leaving),),

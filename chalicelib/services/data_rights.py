@@ -38,8 +38,18 @@ from chalicelib.domain.shop import Shop
 from chalicelib.domain.vocabulary import Channel
 from chalicelib.media import MediaStore
 from chalicelib.services.customers import address_in
-from chalicelib.services.ports import Clock, SlackPort, Workspaces
-from chalicelib.store import Store, slack_files_of, slack_posts_about
+from chalicelib.services.ports import (
+    Clock,
+    ConversationLists,
+    ConversationRecords,
+    ErasureRecords,
+    InboundRecords,
+    ProfileRecords,
+    ShopLookup,
+    SlackPort,
+    Workspaces,
+)
+from chalicelib.store.erasure import slack_files_of, slack_posts_about
 
 logger = Logger(service="threadline", child=True)
 
@@ -183,26 +193,36 @@ def _tried(deletion: Callable[[], None], what: str, about: str) -> bool:
 class CustomerData:
     def __init__(
         self,
-        store: Store,
+        shops: ShopLookup,
+        conversations: ConversationRecords,
+        listings: ConversationLists,
+        inbound: InboundRecords,
+        profiles: ProfileRecords,
+        erasures: ErasureRecords,
         media: MediaStore,
         clock: Clock,
         workspaces: Workspaces,
     ) -> None:
-        self._store = store
+        self._shops = shops
+        self._conversations = conversations
+        self._listings = listings
+        self._inbound = inbound
+        self._profiles = profiles
+        self._erasures = erasures
         self._media = media
         self._clock = clock
         self._workspaces = workspaces
 
     def _customer(self, shop_id: str, customer: str) -> _Found:
-        shop = self._store.get_shop(shop_id)
+        shop = self._shops.get_shop(shop_id)
         if shop is None:
             raise NotFound(f"no shop {shop_id}")
         address = address_in(customer)
-        profile = self._store.customer_profile(shop_id, address)
+        profile = self._profiles.customer_profile(shop_id, address)
         addresses = addresses_of(address, profile)
         # Read first: a message processed meanwhile is then on a timeline read after it.
-        stored = self._store.stored_messages(shop_id, addresses)
-        conversations = self._store.conversations_of(shop_id, addresses)
+        stored = self._inbound.stored_messages(shop_id, addresses)
+        conversations = self._listings.conversations_of(shop_id, addresses)
         # A customer message as read consistently rather than through the timeline's index,
         # which may lag behind what its worker noted last (the files it shared).
         fresh = {str(item["PK"]): item for item in stored}
@@ -211,7 +231,7 @@ class CustomerData:
                 conversation,
                 [
                     fresh.get(str(item["PK"]), item)
-                    for item in self._store.timeline(shop_id, conversation.conversation_id)
+                    for item in self._listings.timeline(shop_id, conversation.conversation_id)
                 ],
             )
             for conversation in conversations
@@ -254,14 +274,14 @@ class CustomerData:
         for conversation, items in found.timelines:
             self._erase_from_slack(slack, conversation, items)
             files += self._erase_files(shop_id, items)
-            messages += self._store.erase_conversation(conversation, items)
+            messages += self._erasures.erase_conversation(conversation, items)
         slack.delete_posts(strays, "no conversation")
         slack.delete_posts_about(_posts_about(found.outside), "no conversation")
         slack.delete_files(_files_of(found.outside), "no conversation")
         files += self._erase_files(shop_id, found.outside)
-        outside = self._store.erase_messages(found.outside)
+        outside = self._inbound.erase_messages(found.outside)
         if profile is not None:
-            self._store.save_profile(None, [profile])
+            self._profiles.save_profile(None, [profile])
         erased_at: datetime = self._clock()
         receipt = {
             "erased_at": erased_at.isoformat(),
@@ -285,7 +305,7 @@ class CustomerData:
             # The ids of files the bot shared that Slack would not delete.
             "slack_files_left": slack.files_left,
         }
-        self._store.record_erasure(shop_id, receipt)
+        self._erasures.record_erasure(shop_id, receipt)
         logger.info(
             "customer erased",
             shop_id=shop_id,
@@ -315,7 +335,7 @@ class CustomerData:
         slack.messages_left += agents
         posts_kept = slack.delete_posts(posts, about)
         files_kept = slack.delete_files(_files_of(items), about)
-        elsewhere = self._store.posts_about_conversation(conversation) + _posts_about(items)
+        elsewhere = self._conversations.posts_about_conversation(conversation) + _posts_about(items)
         slack.delete_posts_about(elsewhere, about)
         if (agents or posts_kept or files_kept) and conversation.slack_thread is not None:
             channel, thread_ts = conversation.slack_thread
@@ -345,8 +365,10 @@ def erase_files(media: MediaStore, shop_id: str, items: list[dict[str, Any]]) ->
     return erased
 
 
-def erase_orphans(store: Store, media: MediaStore, items: list[dict[str, Any]]) -> tuple[int, int]:
+def erase_orphans(
+    inbound: InboundRecords, media: MediaStore, items: list[dict[str, Any]]
+) -> tuple[int, int]:
     """Deletes stored customer messages of a shop that is gone (deleted, maybe created again
     since) with their files; returns how many messages and files went."""
     files = sum(erase_files(media, str(item["shop_id"]), [item]) for item in items)
-    return store.erase_messages(items), files
+    return inbound.erase_messages(items), files

@@ -25,10 +25,16 @@ from chalicelib.domain.messages import InboundMessage, ShopMessage
 from chalicelib.presentation.notes import dead_letter_note
 from chalicelib.queues import Queues, parse_inbound, parse_outbound, parse_timer
 from chalicelib.services.conversations import take_back
-from chalicelib.services.ports import Clock, Workspaces
+from chalicelib.services.ports import (
+    Clock,
+    ConversationRecords,
+    DeadLetterRecords,
+    InboundRecords,
+    ShopLookup,
+    Workspaces,
+)
 from chalicelib.services.shops import shop_taking
 from chalicelib.settings import INBOUND_QUEUE, OUTBOUND_QUEUE, TIMERS_QUEUE, dead_letter_queue
-from chalicelib.store import Store
 
 logger = Logger(service="threadline", child=True)
 
@@ -51,8 +57,20 @@ class _Told:
 
 
 class DeadLetterWatch:
-    def __init__(self, store: Store, queues: Queues, workspaces: Workspaces, clock: Clock) -> None:
-        self._store = store
+    def __init__(
+        self,
+        shops: ShopLookup,
+        conversations: ConversationRecords,
+        inbound: InboundRecords,
+        claims: DeadLetterRecords,
+        queues: Queues,
+        workspaces: Workspaces,
+        clock: Clock,
+    ) -> None:
+        self._shops = shops
+        self._conversations = conversations
+        self._inbound = inbound
+        self._dead_letter_claims = claims
         self._queues = queues
         self._workspaces = workspaces
         self._clock = clock
@@ -73,7 +91,7 @@ class DeadLetterWatch:
                         continue
                     groups.add(dead_letter.group)
                 target = self._target(queue, dead_letter.body)
-                if target is None or not self._store.claim_dead_letter(
+                if target is None or not self._dead_letter_claims.claim_dead_letter(
                     dead_letter.message_id, self._clock()
                 ):
                     continue
@@ -81,7 +99,7 @@ class DeadLetterWatch:
                     self._tell(target)
                 except Exception:
                     logger.exception("dead letter not told", queue=queue)
-                    self._store.release_dead_letter(dead_letter.message_id)
+                    self._dead_letter_claims.release_dead_letter(dead_letter.message_id)
                     continue
                 told += 1
         return told
@@ -99,14 +117,16 @@ class DeadLetterWatch:
                     return None
                 # A button press names its card's message, which is the thread's root.
                 thread = work.message_ts if isinstance(work, ConversationAction) else work.thread_ts
-                conversation = self._store.find_conversation_by_thread(
+                conversation = self._conversations.find_conversation_by_thread(
                     work.team_id, work.channel_id, thread
                 )
                 if conversation is None:
                     return None
                 return _Told(conversation.shop_id, conversation, "send a reply or apply a button")
             timer = parse_timer(body)
-            conversation = self._store.get_conversation(timer.shop_id, timer.conversation_id)
+            conversation = self._conversations.get_conversation(
+                timer.shop_id, timer.conversation_id
+            )
             if conversation is None:
                 return None
             return _Told(timer.shop_id, conversation, "run a snooze or SLA alarm")
@@ -119,16 +139,16 @@ class DeadLetterWatch:
         conversation's thread without naming them; with no thread, a customer's message is
         told with its sender's address (the agents' only way to answer another way), and
         a shop's message by its channel and time."""
-        if shop_taking(self._store, job.shop_id, job.shop_incarnation) is None:
+        if shop_taking(self._shops, job.shop_id, job.shop_incarnation) is None:
             return None
         message = job if isinstance(job, InboundMessage) else None
         if (
             message is not None
-            and self._store.stored_message(message.shop_id, message.message_key) is None
+            and self._inbound.stored_message(message.shop_id, message.message_key) is None
         ):
             # Erased since: telling of it would name a customer who is gone.
             return None
-        conversation = self._store.find_open_conversation(job.shop_id, job.customer_address)
+        conversation = self._conversations.find_open_conversation(job.shop_id, job.customer_address)
         in_thread = conversation is not None and conversation.slack_thread is not None
         match job:
             case InboundMessage() if in_thread:
@@ -143,7 +163,7 @@ class DeadLetterWatch:
         return _Told(job.shop_id, conversation, what, message)
 
     def _tell(self, told: _Told) -> None:
-        shop = self._store.get_shop(told.shop_id)
+        shop = self._shops.get_shop(told.shop_id)
         if shop is None:
             return
         try:
@@ -160,7 +180,7 @@ class DeadLetterWatch:
         else:
             where = thread[0], slack.post(thread[0], note, thread_ts=thread[1])
         message = told.message
-        if message is not None and not self._store.note_post_about_message(
+        if message is not None and not self._inbound.note_post_about_message(
             message.shop_id, message.message_key, *where
         ):
             # Erased while it was told: the erasure could not find the note.

@@ -27,9 +27,8 @@ from chalicelib.domain.outside_input import whole_number
 from chalicelib.domain.shop import Shop, SlackConfig
 from chalicelib.domain.vocabulary import Channel
 from chalicelib.secrets import DeploymentKeys, DeploymentSecrets, SecretVault
-from chalicelib.services.ports import Clock, SlackFactory
+from chalicelib.services.ports import Clock, InstallationRecords, ShopRecords, SlackFactory
 from chalicelib.settings import Settings
-from chalicelib.store import Store
 
 logger = Logger(service="threadline", child=True)
 
@@ -73,8 +72,8 @@ class ThreadlineInstallationStore(InstallationStore):
     """slack_sdk's installation store over Threadline's table (what Slack granted) and the
     shops' secrets (the bot token), so no token ever sits in a plain table item."""
 
-    def __init__(self, store: Store, vault: SecretVault) -> None:
-        self._store = store
+    def __init__(self, records: InstallationRecords, vault: SecretVault) -> None:
+        self._install_records = records
         self._vault = vault
 
     @property
@@ -87,7 +86,7 @@ class ThreadlineInstallationStore(InstallationStore):
         shop_id = (installation.custom_values or {}).get("shop_id")
         if not shop_id or not installation.team_id:
             raise ValueError("an installation belongs to a shop and a workspace")
-        self._store.put_installation(
+        self._install_records.put_installation(
             {
                 "shop_id": shop_id,
                 "app_id": installation.app_id,
@@ -112,7 +111,7 @@ class ThreadlineInstallationStore(InstallationStore):
         user_id: str | None = None,
         is_enterprise_install: bool | None = False,
     ) -> Installation | None:
-        values = self._store.get_installation(enterprise_id, team_id or "")
+        values = self._install_records.get_installation(enterprise_id, team_id or "")
         if values is None:
             return None
         token = self._vault.get(str(values["shop_id"])).slack_bot_token
@@ -145,10 +144,10 @@ class ThreadlineInstallationStore(InstallationStore):
     def delete_installation(
         self, *, enterprise_id: str | None, team_id: str | None, user_id: str | None = None
     ) -> None:
-        self._store.delete_installation(enterprise_id, team_id or "")
+        self._install_records.delete_installation(enterprise_id, team_id or "")
 
     def delete_bot(self, *, enterprise_id: str | None, team_id: str | None) -> None:
-        self._store.delete_installation(enterprise_id, team_id or "")
+        self._install_records.delete_installation(enterprise_id, team_id or "")
 
 
 class SlackInstalls:
@@ -156,7 +155,8 @@ class SlackInstalls:
         self,
         settings: Settings,
         deployment: DeploymentSecrets,
-        store: Store,
+        shops: ShopRecords,
+        records: InstallationRecords,
         vault: SecretVault,
         installations: InstallationStore,
         slack: SlackFactory,
@@ -165,7 +165,8 @@ class SlackInstalls:
     ) -> None:
         self._settings = settings
         self._deployment = deployment
-        self._store = store
+        self._shops = shops
+        self._install_records = records
         self._vault = vault
         self._installations = installations
         self._slack = slack
@@ -204,10 +205,10 @@ class SlackInstalls:
         now = self._clock()
         if expires_at < now.timestamp():
             raise Forbidden("this install link has expired: ask for a new one")
-        if self._store.get_shop(shop_id, fresh=True) is None:
+        if self._shops.get_shop(shop_id, fresh=True) is None:
             raise NotFound("no such shop")
         state = secrets.token_urlsafe(24)
-        self._store.issue_oauth_state(state, shop_id, now + STATE_LIFETIME)
+        self._install_records.issue_oauth_state(state, shop_id, now + STATE_LIFETIME)
         consent = authorize_url(
             self._settings.slack_api_url, keys.slack_client_id, state, self._redirect_uri
         )
@@ -225,7 +226,7 @@ class SlackInstalls:
         # Bound to the browser that started: a link forwarded mid-flow cannot finish it.
         if not cookie_state or not _same(state, cookie_state):
             raise Forbidden("this install was started in another browser")
-        shop_id = self._store.consume_oauth_state(state, self._clock())
+        shop_id = self._install_records.consume_oauth_state(state, self._clock())
         if shop_id is None:
             raise Forbidden("this install has expired or was already completed")
         keys = self._deployment.current()
@@ -240,7 +241,7 @@ class SlackInstalls:
         return shop, installation.team_name or installation.team_id or ""
 
     def _connect(self, shop_id: str, installation: Installation) -> Shop:
-        previous = self._store.get_shop(shop_id, fresh=True)
+        previous = self._shops.get_shop(shop_id, fresh=True)
         if previous is None:
             raise NotFound("no such shop")
         if not installation.team_id or not installation.bot_token:
@@ -270,7 +271,7 @@ class SlackInstalls:
             shop_id,
             stored.model_copy(update={"slack_bot_token": SecretStr(installation.bot_token)}),
         )
-        self._store.put_shop(shop, previous)
+        self._shops.put_shop(shop, previous)
         try:
             self._slack(installation.bot_token).join(channel)
         except Exception:

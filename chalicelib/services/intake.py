@@ -32,9 +32,8 @@ from chalicelib.domain.shop import Shop, ShopSecrets, is_shop_id
 from chalicelib.queues import Queues
 from chalicelib.secrets import DeploymentSecrets, SecretVault
 from chalicelib.services.agent_tools import AgentTools
-from chalicelib.services.ports import Clock
+from chalicelib.services.ports import Clock, InboundRecords, ReplyRecords, ShopLookup
 from chalicelib.settings import Settings
-from chalicelib.store import Store
 
 logger = Logger(service="threadline", child=True)
 
@@ -48,7 +47,9 @@ class Intake:
         self,
         settings: Settings,
         deployment: DeploymentSecrets,
-        store: Store,
+        shops: ShopLookup,
+        inbound: InboundRecords,
+        replies: ReplyRecords,
         vault: SecretVault,
         queues: Queues,
         twilio: ChannelAdapter,
@@ -58,7 +59,9 @@ class Intake:
         self._settings = settings
         self._deployment = deployment
         self._tools = tools
-        self._store = store
+        self._shops = shops
+        self._inbound = inbound
+        self._replies = replies
         self._vault = vault
         self._queues = queues
         self._twilio = twilio
@@ -72,7 +75,7 @@ class Intake:
         if not is_shop_id(shop_id):
             raise NotFound("no such shop")
         try:
-            shop = self._store.get_shop(shop_id, fresh=fresh)
+            shop = self._shops.get_shop(shop_id, fresh=fresh)
             secrets = self._vault.get(shop_id, fresh=fresh) if shop else None
         except (*AWS_ERRORS, GetParameterError) as error:
             raise Retryable("shop configuration unavailable") from error
@@ -113,7 +116,7 @@ class Intake:
         message = message.model_copy(update={"shop_incarnation": shop.incarnation})
         body: str | None = self._queues.inbound_body(message)
         try:
-            stored = self._store.save_inbound(message, expires_at=shop.expiry(received_at))
+            stored = self._inbound.save_inbound(message, expires_at=shop.expiry(received_at))
             if stored is not None:
                 message, status = stored
                 if status is not InboundStatus.RECEIVED:
@@ -161,7 +164,7 @@ class Intake:
             if isinstance(event, ReplyRevision):
                 # Recorded at once, not queued: the reply it changes may be waiting in its
                 # thread's queue group, which would hold the revision back behind it.
-                self._store.record_revision(event)
+                self._replies.record_revision(event)
             else:
                 self._queues.send_outbound(event)
         except AWS_ERRORS as error:

@@ -59,8 +59,7 @@ from chalicelib.domain.shop import RETENTION_DAYS, Shop
 from chalicelib.domain.vocabulary import Channel
 from chalicelib.media import MediaStore
 from chalicelib.queues import Queues, fits_in_queue
-from chalicelib.services.ports import Clock
-from chalicelib.store import Store
+from chalicelib.services.ports import Clock, CounterRecords, InboundRecords, ShopRecords
 
 logger = Logger(service="threadline", child=True)
 
@@ -81,8 +80,18 @@ class _Delivery:
 
 
 class MailIntake:
-    def __init__(self, store: Store, queues: Queues, media: MediaStore, clock: Clock) -> None:
-        self._store = store
+    def __init__(
+        self,
+        shops: ShopRecords,
+        inbound: InboundRecords,
+        counters: CounterRecords,
+        queues: Queues,
+        media: MediaStore,
+        clock: Clock,
+    ) -> None:
+        self._shops = shops
+        self._inbound = inbound
+        self._counters = counters
         self._queues = queues
         self._media = media
         self._clock = clock
@@ -127,7 +136,7 @@ class MailIntake:
         verdict = on_reading(is_report=parsed.is_report, sender=parsed.sender)
         if isinstance(verdict, DeliveryReport):
             for delivery in deliveries:
-                self._store.count(delivery.shop_id, "delivery_reports")
+                self._counters.count(delivery.shop_id, "delivery_reports")
             return
         if isinstance(verdict, Quarantine):
             self._quarantine(deliveries, verdict.reason)
@@ -146,7 +155,7 @@ class MailIntake:
         and tagged for the shop's retention: SES's object for the first shop, a copy for each
         other, so that no shop's erasure or retention removes what another's message needs."""
         shop_id, shop_address, token = addressed
-        shop = self._store.get_shop(shop_id)
+        shop = self._shops.get_shop(shop_id)
         retention_days = shop.retention_days if shop else None
         own = raw
         if raw is not None and not first:
@@ -179,9 +188,9 @@ class MailIntake:
         if message is None:
             # Kept in S3 by SES for an operator to look at, like quarantined mail.
             logger.warning("mail too large to queue", shop_id=shop_id, message_key=message_key)
-            self._store.count(shop_id, "too_large")
+            self._counters.count(shop_id, "too_large")
             return None
-        earlier = self._store.save_inbound(
+        earlier = self._inbound.save_inbound(
             message, expires_at=shop.expiry(message.received_at) if shop else None
         )
         outcome = on_stored(message, earlier, delivery.raw)
@@ -203,7 +212,7 @@ class MailIntake:
         found: dict[str, tuple[str, str, str | None]] = {}
         for recipient in received.receipt.recipients:
             shop_address, token = split_address(recipient)
-            shop_id = self._store.shop_for_address(shop_address)
+            shop_id = self._shops.shop_for_address(shop_address)
             if shop_id and shop_id not in found:
                 found[shop_id] = (shop_id, shop_address, token)
         return list(found.values())
@@ -216,7 +225,7 @@ class MailIntake:
         # Kept in S3 by SES for an operator to look at; never shown to agents.
         for delivery in deliveries:
             logger.warning("mail quarantined", shop_id=delivery.shop_id, reason=reason)
-            self._store.count(delivery.shop_id, f"quarantined_{reason}")
+            self._counters.count(delivery.shop_id, f"quarantined_{reason}")
 
     def delivery_event(self, notification: str) -> None:
         """SES's news of a mail we sent: delivered, bounced, complained about, rejected."""
@@ -230,7 +239,7 @@ class MailIntake:
         event = parse_delivery_event(notification)
         if event is None:
             return
-        shop_id = self._store.shop_for_address(split_address(_address_of(event.mail.source))[0])
+        shop_id = self._shops.shop_for_address(split_address(_address_of(event.mail.source))[0])
         if shop_id is None:
             logger.warning("event for mail of no shop", ses_message_id=event.mail.message_id)
             return

@@ -1,21 +1,34 @@
 """What the use cases need from the outside world, as small protocols.
 
-The real adapters live in store.py, queues.py, secrets.py and channels/; tests pass fakes.
+The real adapters live in store/, queues.py, secrets.py and channels/; tests pass fakes.
 """
 
-from collections.abc import Callable
-from datetime import datetime
+from collections.abc import Callable, Iterable, Iterator
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
 from chalicelib.channels.base import MediaFile, OutboundChannel
 from chalicelib.channels.twilio import NumberConnection
+from chalicelib.domain.conversation import Conversation
+from chalicelib.domain.customers import CustomerProfile
 from chalicelib.domain.errors import Retryable, WorkspaceUnavailable
 from chalicelib.domain.jobs import OutboundWork, TimerWork
-from chalicelib.domain.messages import InboundMessage, ShopMessage, SlackFile
+from chalicelib.domain.messages import (
+    DeliveryStatus,
+    InboundMessage,
+    InboundProgress,
+    InboundStatus,
+    OutboundMessage,
+    ReplyRevision,
+    ShopMessage,
+    SlackFile,
+)
 from chalicelib.domain.shop import Shop, ShopSecrets
 from chalicelib.domain.vocabulary import Channel
 from chalicelib.presentation.slack_blocks import SlackMessage
+from chalicelib.store.claims import ShopMessageClaim
+from chalicelib.store.digests import DigestLease
 
 if TYPE_CHECKING:
     # Only `threadline doctor`'s checkup needs them: kept out of a cold start.
@@ -154,3 +167,246 @@ class MetricsPort(Protocol):
     def seconds(self, name: str, value: float, channel: str | None = None) -> None: ...
 
     def value(self, name: str, value: float, channel: str | None = None) -> None: ...
+
+
+# The table, one protocol a repository (chalicelib/store/), each with the methods services
+# call. A stored item the services read raw (erasure, export) is a dict.
+StoredItem = dict[str, Any]
+
+
+class ShopLookup(Protocol):
+    def get_shop(self, shop_id: str, *, fresh: bool = False) -> Shop | None: ...
+
+
+class ShopRecords(ShopLookup, Protocol):
+    def put_shop(self, shop: Shop, previous: Shop | None) -> None: ...
+
+    def delete_shop(self, shop: Shop, now: datetime, recreate_after: timedelta) -> None: ...
+
+    def shop_deleted_until(self, shop_id: str, now: datetime) -> datetime | None: ...
+
+    def shops(self) -> list[Shop]: ...
+
+    def shops_of_team(self, team_id: str) -> list[Shop]: ...
+
+    def addresses_taken(self, shop: Shop) -> list[str]: ...
+
+    def shop_for_address(self, address: str) -> str | None: ...
+
+
+class CounterRecords(Protocol):
+    def count(self, shop_id: str, name: str) -> None: ...
+
+
+class InboundRecords(Protocol):
+    def save_inbound(
+        self, message: InboundMessage, *, expires_at: int | None = None
+    ) -> tuple[InboundMessage, InboundStatus] | None: ...
+
+    def begin_inbound_attempt(self, message: InboundMessage) -> InboundProgress: ...
+
+    def mark_posted(self, message: InboundMessage, slack_ts: str, channel_id: str) -> bool: ...
+
+    def mark_files_posted(self, message: InboundMessage) -> None: ...
+
+    def mark_files_shared(
+        self, message: InboundMessage, shared: int, file_ids: list[str]
+    ) -> bool: ...
+
+    def note_post_about_message(
+        self, shop_id: str, message_key: str, channel_id: str, ts: str
+    ) -> bool: ...
+
+    def due_for_requeue(self, now: datetime, limit: int = 100) -> list[InboundMessage]: ...
+
+    def note_requeued(self, message: InboundMessage, next_due: datetime) -> None: ...
+
+    def strand(self, message: InboundMessage) -> None: ...
+
+    def discard_inbound(self, message: InboundMessage, reason: str) -> None: ...
+
+    def stored_messages(
+        self, shop_id: str, addresses: Iterable[str] | None = None
+    ) -> list[StoredItem]: ...
+
+    def stored_message(self, shop_id: str, message_key: str) -> StoredItem | None: ...
+
+    def erase_messages(self, items: list[StoredItem]) -> int: ...
+
+
+class ConversationRecords(Protocol):
+    def get_conversation(self, shop_id: str, conversation_id: str) -> Conversation | None: ...
+
+    def find_open_conversation(
+        self, shop_id: str, customer_address: str
+    ) -> Conversation | None: ...
+
+    def find_conversation_by_thread(
+        self, team_id: str, channel_id: str, thread_ts: str
+    ) -> Conversation | None: ...
+
+    def find_conversation_by_mail(
+        self, shop_id: str, message_ids: tuple[str, ...]
+    ) -> Conversation | None: ...
+
+    def posts_about_conversation(self, conversation: Conversation) -> list[tuple[str, str]]: ...
+
+    def point_mail(
+        self,
+        shop_id: str,
+        conversation_id: str,
+        message_ids: list[str],
+        *,
+        expires_at: int | None = None,
+    ) -> None: ...
+
+    def create_conversation(
+        self,
+        conversation: Conversation,
+        replacing: Conversation | None = None,
+        *,
+        expires_at: int | None = None,
+    ) -> Conversation: ...
+
+    def record_inbound(
+        self,
+        message: InboundMessage,
+        conversation: Conversation,
+        slack_ts: str,
+        *,
+        expires_at: int | None = None,
+    ) -> None: ...
+
+    def save_state(
+        self, conversation: Conversation, *, expires_at: int | None = None
+    ) -> Conversation | None: ...
+
+    def attach_slack_thread(
+        self,
+        conversation: Conversation,
+        team_id: str,
+        channel_id: str,
+        thread_ts: str,
+        *,
+        expires_at: int | None = None,
+    ) -> Conversation | None: ...
+
+    def touch_conversation(self, conversation: Conversation, expires_at: int | None) -> None: ...
+
+    def note_post_about_conversation(
+        self, conversation: Conversation, channel_id: str, ts: str
+    ) -> bool: ...
+
+
+class ConversationLists(Protocol):
+    def recent_conversations(self, shop_id: str, limit: int) -> list[Conversation]: ...
+
+    def conversations_page(
+        self, shop_id: str, filters: dict[str, str], limit: int, after: StoredItem | None
+    ) -> tuple[list[Conversation], StoredItem | None]: ...
+
+    def conversations_created(
+        self, shop_id: str, start: datetime, end: datetime
+    ) -> list[Conversation]: ...
+
+    def conversations_of(self, shop_id: str, addresses: tuple[str, ...]) -> list[Conversation]: ...
+
+    def timeline(self, shop_id: str, conversation_id: str) -> Iterator[StoredItem]: ...
+
+
+class ReplyRecords(Protocol):
+    def record_revision(self, revision: ReplyRevision) -> None: ...
+
+    def reply_revision(self, team_id: str, channel_id: str, ts: str) -> ReplyRevision | None: ...
+
+    def bot_post(self, team_id: str, post_id: str) -> tuple[str, str] | None: ...
+
+    def record_bot_post(
+        self, team_id: str, post_id: str, ts: str, text: str, *, expires_at: int | None = None
+    ) -> None: ...
+
+    def claim_outbound(
+        self, message: OutboundMessage, *, expires_at: int | None = None
+    ) -> OutboundMessage | None: ...
+
+    def advance_outbound(
+        self,
+        message: OutboundMessage,
+        status: DeliveryStatus,
+        *,
+        provider_message_id: str | None = None,
+        error_code: str | None = None,
+        error_reason: str | None = None,
+        expires_at: int | None = None,
+    ) -> bool: ...
+
+    def mark_shown(self, message: OutboundMessage) -> None: ...
+
+    def get_outbound(self, shop_id: str, message_key: str) -> OutboundMessage | None: ...
+
+    def provider_id_taken(self, shop_id: str, provider_message_id: str) -> bool: ...
+
+    def find_outbound_by_provider_id(
+        self, shop_id: str, provider_message_id: str
+    ) -> OutboundMessage | None: ...
+
+
+class ProfileRecords(Protocol):
+    def customer_profile(self, shop_id: str, address: str) -> CustomerProfile | None: ...
+
+    def save_profile(
+        self,
+        profile: CustomerProfile | None,
+        replaced: list[CustomerProfile],
+        released: tuple[str, ...] = (),
+        *,
+        expires_at: int | None = None,
+    ) -> None: ...
+
+    def erase_profiles(self, shop_id: str) -> int: ...
+
+
+class ErasureRecords(Protocol):
+    def erase_conversation(self, conversation: Conversation, items: list[StoredItem]) -> int: ...
+
+    def record_erasure(self, shop_id: str, receipt: StoredItem) -> None: ...
+
+
+class InstallationRecords(Protocol):
+    def issue_oauth_state(self, state: str, shop_id: str, expires_at: datetime) -> None: ...
+
+    def consume_oauth_state(self, state: str, now: datetime) -> str | None: ...
+
+    def put_installation(self, values: StoredItem) -> None: ...
+
+    def get_installation(self, enterprise_id: str | None, team_id: str) -> StoredItem | None: ...
+
+    def delete_installation(self, enterprise_id: str | None, team_id: str) -> None: ...
+
+
+class DigestRecords(Protocol):
+    def lease_digest(
+        self, shop_id: str, day: date, token: str, now: datetime, lease: timedelta
+    ) -> DigestLease | None: ...
+
+    def digest_posted(self, lease: DigestLease, ts: str) -> None: ...
+
+    def digest_done(self, lease: DigestLease, now: datetime) -> None: ...
+
+    def release_digest(self, lease: DigestLease) -> None: ...
+
+    def erase_digests(self, shop_id: str) -> None: ...
+
+
+class DeadLetterRecords(Protocol):
+    def claim_dead_letter(self, message_id: str, now: datetime) -> bool: ...
+
+    def release_dead_letter(self, message_id: str) -> None: ...
+
+
+class ShopMessageRecords(Protocol):
+    def claim_shop_message(
+        self, claim: ShopMessageClaim, *, now: datetime, expires_at: int
+    ) -> ShopMessageClaim: ...
+
+    def shop_message_queued(self, claim: ShopMessageClaim) -> None: ...

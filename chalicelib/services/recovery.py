@@ -20,9 +20,8 @@ from chalicelib.domain.messages import InboundMessage
 from chalicelib.media import MediaStore
 from chalicelib.queues import Queues
 from chalicelib.services.data_rights import erase_orphans
-from chalicelib.services.ports import Clock
+from chalicelib.services.ports import Clock, InboundRecords, ShopLookup
 from chalicelib.services.shops import shop_taking
-from chalicelib.store import Store
 
 logger = Logger(service="threadline", child=True)
 
@@ -34,8 +33,16 @@ STRAND_AFTER = timedelta(days=1)
 
 
 class Redelivery:
-    def __init__(self, store: Store, queues: Queues, media: MediaStore, clock: Clock) -> None:
-        self._store = store
+    def __init__(
+        self,
+        shops: ShopLookup,
+        inbound: InboundRecords,
+        queues: Queues,
+        media: MediaStore,
+        clock: Clock,
+    ) -> None:
+        self._shops = shops
+        self._inbound = inbound
         self._queues = queues
         self._media = media
         self._clock = clock
@@ -44,8 +51,8 @@ class Redelivery:
         """Returns how many messages were queued again."""
         now = self._clock()
         requeued = 0
-        for message in self._store.due_for_requeue(now):
-            if shop_taking(self._store, message.shop_id, message.shop_incarnation) is None:
+        for message in self._inbound.due_for_requeue(now):
+            if shop_taking(self._shops, message.shop_id, message.shop_incarnation) is None:
                 self._erase(message)
                 continue
             if message.received_at < now - STRAND_AFTER:
@@ -57,16 +64,16 @@ class Redelivery:
                 # Stored before the ack path measured jobs: no queue will ever take it.
                 self._strand(message, "message stranded: too large to queue")
                 continue
-            self._store.note_requeued(message, next_due=now + REQUEUE_EVERY)
+            self._inbound.note_requeued(message, next_due=now + REQUEUE_EVERY)
             requeued += 1
         if requeued:
             logger.warning("unprocessed messages queued again", count=requeued)
         return requeued
 
     def _erase(self, message: InboundMessage) -> None:
-        stored = self._store.stored_message(message.shop_id, message.message_key)
+        stored = self._inbound.stored_message(message.shop_id, message.message_key)
         if stored is not None:
-            erase_orphans(self._store, self._media, [stored])
+            erase_orphans(self._inbound, self._media, [stored])
         logger.warning(
             "message for a deleted shop erased",
             shop_id=message.shop_id,
@@ -74,5 +81,5 @@ class Redelivery:
         )
 
     def _strand(self, message: InboundMessage, why: str) -> None:
-        self._store.strand(message)
+        self._inbound.strand(message)
         logger.error(why, shop_id=message.shop_id, message_key=message.message_key)

@@ -73,15 +73,18 @@ from chalicelib.services.media_links import MediaLinks
 from chalicelib.services.ports import (
     ChannelRouter,
     Clock,
+    ConversationRecords,
+    CounterRecords,
     MediaPort,
     Metric,
     MetricsPort,
+    ReplyRecords,
+    ShopLookup,
     SlackPort,
     Workspaces,
     slack_or_retry,
 )
 from chalicelib.settings import Settings
-from chalicelib.store import Store
 
 logger = Logger(service="threadline", child=True)
 
@@ -92,7 +95,10 @@ class ReplyDispatcher:
     def __init__(
         self,
         settings: Settings,
-        store: Store,
+        shops: ShopLookup,
+        conversations: ConversationRecords,
+        replies: ReplyRecords,
+        counters: CounterRecords,
         vault: SecretVault,
         channels: ChannelRouter,
         workspaces: Workspaces,
@@ -105,27 +111,30 @@ class ReplyDispatcher:
         self._metrics = metrics
         self._media = media
         self._links = links
-        self._store = store
+        self._shops = shops
+        self._conversations = conversations
+        self._replies = replies
+        self._counters = counters
         self._vault = vault
         self._channels = channels
         self._workspaces = workspaces
         self._clock = clock
-        self._display = DeliveryDisplay(store, channels)
+        self._display = DeliveryDisplay(replies, channels)
 
     def send_reply(self, reply: AgentReply) -> None:
-        conversation = self._store.find_conversation_by_thread(
+        conversation = self._conversations.find_conversation_by_thread(
             reply.team_id, reply.channel_id, reply.thread_ts
         )
         if conversation is None:
             logger.debug("reply outside a conversation thread ignored")
             return
-        shop = self._store.get_shop(conversation.shop_id)
+        shop = self._shops.get_shop(conversation.shop_id)
         if shop is None:
             logger.warning("reply for a removed shop dropped", shop_id=conversation.shop_id)
             return
         slack = slack_or_retry(self._workspaces, shop.shop_id)
         secrets = self._vault.get(shop.shop_id)
-        message = self._store.get_outbound(shop.shop_id, reply.message_key)
+        message = self._replies.get_outbound(shop.shop_id, reply.message_key)
         if message is None:
             message = self._claim(reply, conversation, shop, slack)
             if message is None:
@@ -161,9 +170,9 @@ class ReplyDispatcher:
             return None
         written_at = prepared.created_at
         message = (
-            self._store.claim_outbound(prepared, expires_at=shop.expiry(written_at)) or prepared
+            self._replies.claim_outbound(prepared, expires_at=shop.expiry(written_at)) or prepared
         )
-        self._store.touch_conversation(conversation, shop.expiry(written_at))
+        self._conversations.touch_conversation(conversation, shop.expiry(written_at))
         return message
 
     def _dispatch(
@@ -174,7 +183,7 @@ class ReplyDispatcher:
         # Everything that may fail before the provider is asked comes before `dispatching`.
         callback = webhook_urls(self._settings.public_url, shop.shop_id)["twilio_status_callback"]
         interrupted = message.status is DeliveryStatus.DISPATCHING
-        if not interrupted and not self._store.advance_outbound(
+        if not interrupted and not self._replies.advance_outbound(
             message, DeliveryStatus.DISPATCHING
         ):
             return None
@@ -187,7 +196,7 @@ class ReplyDispatcher:
                 channel = self._channels(message.channel)
                 receipt = channel.send(message, shop, secrets, callback, media_urls)
         except DeliveryRefused as refused:
-            self._store.advance_outbound(
+            self._replies.advance_outbound(
                 message,
                 DeliveryStatus.FAILED,
                 error_code=refused.error_code,
@@ -200,14 +209,14 @@ class ReplyDispatcher:
     def _record_sent(self, message: OutboundMessage, receipt: SendReceipt, shop: Shop) -> None:
         """The provider took the reply: its id and status stored, and for mail the ids its
         answers will quote, pointing at the conversation."""
-        self._store.advance_outbound(
+        self._replies.advance_outbound(
             message,
             receipt.status,
             provider_message_id=receipt.provider_message_id,
             expires_at=shop.expiry(message.created_at),
         )
         if receipt.thread_ids:
-            self._store.point_mail(
+            self._conversations.point_mail(
                 shop.shop_id,
                 message.conversation_id,
                 list(receipt.thread_ids),
@@ -271,24 +280,24 @@ class ReplyDispatcher:
     ) -> None:
         """Posts a message into the thread for an agent or for the shop, once (keyed by
         `post_id`), then sends it like any reply, its delivery shown on that post."""
-        conversation = self._store.find_conversation_by_thread(
+        conversation = self._conversations.find_conversation_by_thread(
             job.team_id, job.channel_id, job.thread_ts
         )
         if conversation is None or conversation_ref(conversation) != job.conversation_ref:
             logger.info("post for no known conversation ignored")
             return
-        shop = self._store.get_shop(conversation.shop_id)
+        shop = self._shops.get_shop(conversation.shop_id)
         if shop is None:
             return
         slack = slack_or_retry(self._workspaces, shop.shop_id)
-        posted = self._store.bot_post(job.team_id, post_id)
+        posted = self._replies.bot_post(job.team_id, post_id)
         if posted is None:
             composed = compose(conversation, shop, slack)
             if composed is None:
                 return
             message, text = composed
             ts = slack.post(job.channel_id, message, thread_ts=job.thread_ts)
-            self._store.record_bot_post(
+            self._replies.record_bot_post(
                 job.team_id, post_id, ts, text, expires_at=shop.expiry(self._clock())
             )
             posted = ts, text
@@ -313,12 +322,14 @@ class ReplyDispatcher:
     def _await_customer(self, slack: SlackPort, shop: Shop, conversation: Conversation) -> None:
         """Answered, the conversation's response target is met and it waits for the
         customer, on the card too (best effort: the next change redraws the card)."""
-        current = self._store.get_conversation(conversation.shop_id, conversation.conversation_id)
+        current = self._conversations.get_conversation(
+            conversation.shop_id, conversation.conversation_id
+        )
         if current is None or current.slack_thread is None:
             return
         now = self._clock()
         result = change_conversation(
-            self._store,
+            self._conversations,
             current,
             lambda stored: after_agent_reply(answered(stored, now)),
             expires_at=shop.expiry(now),
@@ -334,7 +345,7 @@ class ReplyDispatcher:
                 Metric.FIRST_RESPONSE_TIME, waited.total_seconds(), waiting.channel
             )
         try:
-            draw_card(self._store, slack, shop, waiting)
+            draw_card(self._conversations, slack, shop, waiting)
         except Exception:
             logger.exception("card not refreshed", conversation_id=waiting.conversation_id)
 
@@ -381,7 +392,7 @@ class ReplyDispatcher:
                 slack.react(reply.channel_id, reply.ts, INTERNAL_REACTION)
             return None
         revision = (
-            self._store.reply_revision(reply.team_id, reply.channel_id, reply.ts)
+            self._replies.reply_revision(reply.team_id, reply.channel_id, reply.ts)
             if due.revisable
             else None
         )
@@ -424,12 +435,12 @@ class ReplyDispatcher:
     ) -> SendReceipt | None:
         """The provider's copy of an interrupted send, if it has one no other reply owns."""
         for candidate in self._channels(message.channel).sent_like(message, shop, secrets):
-            if not self._store.provider_id_taken(shop.shop_id, candidate.provider_message_id):
+            if not self._replies.provider_id_taken(shop.shop_id, candidate.provider_message_id):
                 return candidate
         return None
 
     def record_delivery(self, update: DeliveryUpdate) -> None:
-        message = self._store.find_outbound_by_provider_id(
+        message = self._replies.find_outbound_by_provider_id(
             update.shop_id, update.provider_message_id
         )
         if message is None:
@@ -440,11 +451,11 @@ class ReplyDispatcher:
             if still_awaited(update, self._clock()):
                 raise Retryable("status for a message not recorded yet")
             logger.info("status for a message not sent by Threadline dropped")
-            self._store.count(update.shop_id, "unknown_delivery_statuses")
+            self._counters.count(update.shop_id, "unknown_delivery_statuses")
             self._metrics.count(Metric.UNKNOWN_DELIVERY_STATUS)
             return
-        self._store.advance_outbound(message, update.status, error_code=update.error_code)
-        shop = self._store.get_shop(message.shop_id)
+        self._replies.advance_outbound(message, update.status, error_code=update.error_code)
+        shop = self._shops.get_shop(message.shop_id)
         if shop is None:
             return
         slack = slack_or_retry(self._workspaces, shop.shop_id)
@@ -462,8 +473,8 @@ def _tell(slack: SlackPort, channel_id: str, thread_ts: str, note: SlackMessage)
 class DeliveryDisplay:
     """A reply's delivery as the agents see it on their Slack message."""
 
-    def __init__(self, store: Store, channels: ChannelRouter) -> None:
-        self._store = store
+    def __init__(self, replies: ReplyRecords, channels: ChannelRouter) -> None:
+        self._replies = replies
         self._channels = channels
 
     def show(self, slack: SlackPort, reply: OutboundMessage) -> None:
@@ -473,7 +484,7 @@ class DeliveryDisplay:
 
         Reads the reply afresh: a send job and a status callback for it run in different
         queue groups, and each must build on what the other has shown."""
-        message = self._store.get_outbound(reply.shop_id, reply.message_key)
+        message = self._replies.get_outbound(reply.shop_id, reply.message_key)
         if message is None or not message.display_behind:
             return
         shown = DELIVERY_REACTIONS.get(message.shown_status)
@@ -487,4 +498,4 @@ class DeliveryDisplay:
             explanation = message.error_reason or describe(message.error_code)
             note = delivery_failed_note(explanation, message.error_code)
             slack.post(message.slack_channel_id, note, thread_ts=message.slack_thread_ts)
-        self._store.mark_shown(message)
+        self._replies.mark_shown(message)

@@ -28,12 +28,15 @@ from chalicelib.presentation.chart import bar_chart_png
 from chalicelib.presentation.digest import daily_digest
 from chalicelib.services.ports import (
     Clock,
+    ConversationLists,
+    DigestRecords,
     IdFactory,
     Metric,
     MetricsPort,
+    ShopRecords,
     Workspaces,
 )
-from chalicelib.store import DigestLease, Store
+from chalicelib.store.digests import DigestLease
 
 logger = Logger(service="threadline", child=True)
 
@@ -83,13 +86,17 @@ def report_days(query: dict[str, str], today: date) -> tuple[date, date]:
 class Reports:
     def __init__(
         self,
-        store: Store,
+        shops: ShopRecords,
+        listings: ConversationLists,
+        digests: DigestRecords,
         workspaces: Workspaces,
         clock: Clock,
         new_id: IdFactory,
         metrics: MetricsPort,
     ) -> None:
-        self._store = store
+        self._shops = shops
+        self._listings = listings
+        self._digests = digests
         self._workspaces = workspaces
         self._clock = clock
         self._new_id = new_id
@@ -97,12 +104,12 @@ class Reports:
 
     def _report(self, shop: Shop, first: date, last: date) -> Report:
         start, end = local_days(first, last, shop.timezone)
-        conversations = self._store.conversations_created(shop.shop_id, start, end)
+        conversations = self._listings.conversations_created(shop.shop_id, start, end)
         return build_report(shop.shop_id, conversations, shop.timezone, start, end)
 
     def report(self, shop_id: str, query: dict[str, str]) -> Report:
         """The shop's report over local days (see the OpenAPI document for the query)."""
-        shop = self._store.get_shop(shop_id, fresh=True) if is_shop_id(shop_id) else None
+        shop = self._shops.get_shop(shop_id, fresh=True) if is_shop_id(shop_id) else None
         if shop is None:
             raise NotFound(f"no shop {shop_id}")
         today = self._clock().astimezone(ZoneInfo(shop.timezone)).date()
@@ -114,14 +121,14 @@ class Reports:
         shop's failure does not stop the others; it is retried at the next run, and raised at
         the end so the function's error alarm hears of it."""
         posted = failed = 0
-        for shop in self._store.shops():
+        for shop in self._shops.shops():
             if shop.digest is None or shop.digest_channel is None:
                 continue
             now = self._clock()
             local = now.astimezone(ZoneInfo(shop.timezone))
             if local.hour < shop.digest.hour:
                 continue
-            lease = self._store.lease_digest(
+            lease = self._digests.lease_digest(
                 shop.shop_id, local.date(), self._new_id(), now, DIGEST_LEASE
             )
             if lease is None:
@@ -130,7 +137,7 @@ class Reports:
                 self._post_digest(shop, shop.digest_channel, lease)
             except Exception:
                 logger.exception("digest not posted", shop_id=shop.shop_id)
-                self._store.release_digest(lease)
+                self._digests.release_digest(lease)
                 failed += 1
                 continue
             posted += 1
@@ -152,7 +159,7 @@ class Reports:
                 if agent.assignee_user_id
             }
             ts = slack.post(channel, daily_digest(report, shop.name, yesterday, names))
-            self._store.digest_posted(lease, ts)
+            self._digests.digest_posted(lease, ts)
             self._metrics.count(Metric.DIGEST_POSTED)
             logger.info("digest posted", shop_id=shop.shop_id, day=yesterday.isoformat())
         chart = MediaFile(
@@ -161,4 +168,4 @@ class Reports:
             content=bar_chart_png(report.by_hour),
         )
         slack.upload_files(channel, None, [chart])
-        self._store.digest_done(lease, self._clock())
+        self._digests.digest_done(lease, self._clock())

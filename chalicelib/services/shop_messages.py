@@ -25,8 +25,15 @@ from chalicelib.domain.messages import ShopMessage
 from chalicelib.domain.shop import Shop
 from chalicelib.domain.single_line import SingleLine
 from chalicelib.domain.vocabulary import Channel
-from chalicelib.services.ports import Clock, IdFactory, InboundQueue
-from chalicelib.store import ShopMessageClaim, Store
+from chalicelib.services.ports import (
+    Clock,
+    ConversationRecords,
+    IdFactory,
+    InboundQueue,
+    ShopLookup,
+    ShopMessageRecords,
+)
+from chalicelib.store.claims import ShopMessageClaim
 
 
 class TemplateChoice(BaseModel):
@@ -121,14 +128,24 @@ def _accepted(message_id: str, channel: Channel, customer: str) -> dict[str, obj
 
 
 class ShopMessages:
-    def __init__(self, store: Store, queue: InboundQueue, clock: Clock, new_id: IdFactory) -> None:
-        self._store = store
+    def __init__(
+        self,
+        shops: ShopLookup,
+        claims: ShopMessageRecords,
+        conversations: ConversationRecords,
+        queue: InboundQueue,
+        clock: Clock,
+        new_id: IdFactory,
+    ) -> None:
+        self._shops = shops
+        self._claims = claims
+        self._conversations = conversations
         self._queue = queue
         self._clock = clock
         self._new_id = new_id
 
     def send(self, shop_id: str, body: bytes) -> dict[str, object]:
-        shop = self._store.get_shop(shop_id)
+        shop = self._shops.get_shop(shop_id)
         if shop is None:
             raise NotFound(f"no shop {shop_id}")
         request = _request(body)
@@ -151,7 +168,7 @@ class ShopMessages:
                 fingerprint=_fingerprint(request, customer, sender, subject),
                 incarnation=shop.incarnation,
             )
-            claim = self._store.claim_shop_message(
+            claim = self._claims.claim_shop_message(
                 asked, now=now, expires_at=_remembered_until(now)
             )
             if claim.fingerprint != asked.fingerprint:
@@ -178,7 +195,7 @@ class ShopMessages:
         )
         self._queue.send_inbound(job)
         if claim is not None:
-            self._store.shop_message_queued(claim)
+            self._claims.shop_message_queued(claim)
         return _accepted(request.id or request_id, request.channel, customer)
 
     @staticmethod
@@ -198,7 +215,7 @@ class ShopMessages:
         """Refuses a free-form WhatsApp message that could not go out."""
         if shop.twilio is not None and shop.twilio.whatsapp_template is not None:
             return
-        existing = self._store.find_open_conversation(shop.shop_id, customer)
+        existing = self._conversations.find_open_conversation(shop.shop_id, customer)
         if (
             existing is not None
             and existing.status is not ConversationStatus.RESOLVED

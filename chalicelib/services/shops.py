@@ -25,8 +25,18 @@ from chalicelib.media import MediaStore
 from chalicelib.presentation.transcript import TranscriptEntry, entry_from_item
 from chalicelib.secrets import SecretVault
 from chalicelib.services.data_rights import erase_orphans
-from chalicelib.services.ports import Clock, IdFactory
-from chalicelib.store import Store, conversations_page_start
+from chalicelib.services.ports import (
+    Clock,
+    ConversationLists,
+    ConversationRecords,
+    DigestRecords,
+    IdFactory,
+    InboundRecords,
+    ProfileRecords,
+    ShopLookup,
+    ShopRecords,
+)
+from chalicelib.store.listings import conversations_page_start
 
 logger = Logger(service="threadline", child=True)
 
@@ -54,11 +64,11 @@ def _cursor_key(cursor: str, shop_id: str) -> dict[str, object]:
     return key
 
 
-def shop_taking(store: Store, shop_id: str, incarnation: str | None) -> Shop | None:
+def shop_taking(shops: ShopLookup, shop_id: str, incarnation: str | None) -> Shop | None:
     """The shop a queued or stored message was meant for; None once that shop is deleted
     (even if another was created with its id since: no cached config of the deleted one is
     left by then, see `recreate_after`)."""
-    shop = store.get_shop(shop_id)
+    shop = shops.get_shop(shop_id)
     return shop if shop is not None and shop.takes(incarnation) else None
 
 
@@ -76,7 +86,12 @@ class InstallLinks(Protocol):
 class ShopAdmin:
     def __init__(
         self,
-        store: Store,
+        shops: ShopRecords,
+        conversations: ConversationRecords,
+        listings: ConversationLists,
+        inbound: InboundRecords,
+        profiles: ProfileRecords,
+        digests: DigestRecords,
         vault: SecretVault,
         public_url: str,
         installs: InstallLinks,
@@ -85,7 +100,12 @@ class ShopAdmin:
         clock: Clock,
         shop_cache_seconds: int,
     ) -> None:
-        self._store = store
+        self._shops = shops
+        self._conversations = conversations
+        self._listings = listings
+        self._inbound = inbound
+        self._profiles = profiles
+        self._digests = digests
         self._vault = vault
         self._public_url = public_url
         self._installs = installs
@@ -117,7 +137,7 @@ class ShopAdmin:
                 "invalid shop", [{"field": "shop_id", "error": "does not match the URL's shop id"}]
             )
         shop, given = document.split(shop_id)
-        previous = self._store.get_shop(shop_id, fresh=True)
+        previous = self._shops.get_shop(shop_id, fresh=True)
         if previous is None:
             self._refuse_if_just_deleted(shop_id)
         incarnation = previous.incarnation if previous else None
@@ -129,7 +149,7 @@ class ShopAdmin:
             raise BadRequest(
                 "invalid shop", [{"field": name, "error": "Field required"} for name in missing]
             )
-        taken = self._store.addresses_taken(shop)
+        taken = self._shops.addresses_taken(shop)
         if taken:
             raise Conflict(f"already used by another shop: {', '.join(taken)}")
         # Secrets first: a shop is never visible before the secrets its webhooks need. A
@@ -138,7 +158,7 @@ class ShopAdmin:
             self._vault.revive(shop_id)
         version = self._vault.put(shop_id, secrets)
         try:
-            self._store.put_shop(shop, previous)
+            self._shops.put_shop(shop, previous)
         except Exception:
             try:
                 self._vault.undo(shop_id, version, stored)
@@ -156,25 +176,25 @@ class ShopAdmin:
         dropped: its stored copy is gone, and a shop created again with the same id is
         another incarnation."""
         shop = self._existing(shop_id)
-        if self._store.recent_conversations(shop_id, 1):
+        if self._listings.recent_conversations(shop_id, 1):
             raise Conflict(
                 "the shop still has conversations: erase its customers first "
                 "(threadline shop delete --erase-customers)"
             )
         messages, files = erase_orphans(
-            self._store, self._media, self._store.stored_messages(shop_id)
+            self._inbound, self._media, self._inbound.stored_messages(shop_id)
         )
-        profiles = self._store.erase_profiles(shop_id)
-        self._store.erase_digests(shop_id)
+        profiles = self._profiles.erase_profiles(shop_id)
+        self._digests.erase_digests(shop_id)
         self._vault.delete(shop_id)
-        self._store.delete_shop(shop, self._clock(), self._recreate_after)
+        self._shops.delete_shop(shop, self._clock(), self._recreate_after)
         logger.info(
             "shop deleted", shop_id=shop_id, messages=messages, files=files, profiles=profiles
         )
         return {"deleted": shop_id, "messages": messages, "files": files, "profiles": profiles}
 
     def _refuse_if_just_deleted(self, shop_id: str) -> None:
-        until = self._store.shop_deleted_until(shop_id, self._clock())
+        until = self._shops.shop_deleted_until(shop_id, self._clock())
         if until is not None:
             raise Conflict(
                 f"a shop {shop_id} was deleted a moment ago; its id can be used again "
@@ -198,7 +218,7 @@ class ShopAdmin:
         limit = number_parameter(query, "limit", default=50, low=1, high=100)
         after = _cursor_key(query["cursor"], shop_id) if "cursor" in query else None
         filters = {k: v for k, v in query.items() if k in ("status", "channel", "assignee", "sla")}
-        found, last = self._store.conversations_page(shop_id, filters, limit, after)
+        found, last = self._listings.conversations_page(shop_id, filters, limit, after)
         return {
             "conversations": [c.model_dump(mode="json") for c in found],
             "next_cursor": _cursor(last) if last else None,
@@ -208,18 +228,18 @@ class ShopAdmin:
         self, shop_id: str, conversation_id: str
     ) -> tuple[Shop, Conversation, list[TranscriptEntry]]:
         shop = self._existing(shop_id)
-        conversation = self._store.get_conversation(shop_id, conversation_id)
+        conversation = self._conversations.get_conversation(shop_id, conversation_id)
         if conversation is None:
             raise NotFound("no such conversation")
         entries = [
             entry_from_item(item, conversation)
-            for item in self._store.timeline(shop_id, conversation_id)
+            for item in self._listings.timeline(shop_id, conversation_id)
         ]
         return shop, conversation, sorted(entries, key=lambda e: e.at)
 
     def _existing(self, shop_id: str) -> Shop:
         _checked_shop_id(shop_id)
-        shop = self._store.get_shop(shop_id, fresh=True)
+        shop = self._shops.get_shop(shop_id, fresh=True)
         if shop is None:
             raise NotFound(f"no shop {shop_id}")
         return shop
@@ -227,13 +247,13 @@ class ShopAdmin:
     def every_shop(self) -> dict[str, object]:
         return {
             "shops": [
-                self._shown(shop, self._vault.get(shop.shop_id)) for shop in self._store.shops()
+                self._shown(shop, self._vault.get(shop.shop_id)) for shop in self._shops.shops()
             ]
         }
 
     def get(self, shop_id: str) -> dict[str, object]:
         _checked_shop_id(shop_id)
-        shop = self._store.get_shop(shop_id, fresh=True)
+        shop = self._shops.get_shop(shop_id, fresh=True)
         if shop is None:
             raise NotFound(f"no shop {shop_id}")
         return self._shown(shop, self._vault.get(shop_id, fresh=True))

@@ -8,17 +8,16 @@ from aws_lambda_powertools import Logger
 from chalicelib.domain.errors import Conflict, NotFound
 from chalicelib.domain.shop import is_shop_id, webhook_urls
 from chalicelib.secrets import SecretVault
-from chalicelib.services.ports import NumberWebhooks
-from chalicelib.store import Store
+from chalicelib.services.ports import NumberWebhooks, ShopLookup
 
 logger = Logger(service="threadline", child=True)
 
 
 class TwilioConnect:
     def __init__(
-        self, store: Store, vault: SecretVault, public_url: str, numbers: NumberWebhooks
+        self, shops: ShopLookup, vault: SecretVault, public_url: str, numbers: NumberWebhooks
     ) -> None:
-        self._store = store
+        self._shops = shops
         self._vault = vault
         self._public_url = public_url
         self._numbers = numbers
@@ -27,7 +26,7 @@ class TwilioConnect:
         """Every SMS number's and WhatsApp sender's webhook set to the shop's; one result
         per number. Raises Conflict when the shop has no Twilio account or token, or Twilio
         refuses them."""
-        shop = self._store.get_shop(shop_id, fresh=True) if is_shop_id(shop_id) else None
+        shop = self._shops.get_shop(shop_id, fresh=True) if is_shop_id(shop_id) else None
         if shop is None:
             raise NotFound(f"no shop {shop_id}")
         if shop.twilio is None:

@@ -21,7 +21,7 @@ from chalicelib.settings import (
     TABLE_NAME,
     dead_letter_queue,
 )
-from chalicelib.store import Store
+from chalicelib.store.inbound import InboundMessages
 from local_stack.constants import LOCAL_REGION
 from local_stack.pump import sns_event
 from tests.e2e.conftest import RunningStack, http, threadline
@@ -256,7 +256,7 @@ def test_dead_letters_are_redriven_into_their_queue_and_reach_slack_in_order(
         aws_secret_access_key="local",
     )
     dead_letters = sqs.get_queue_url(QueueName=dead_letter_queue(INBOUND_QUEUE))["QueueUrl"]
-    store = Store(
+    messages = InboundMessages(
         boto3.client(
             "dynamodb",
             endpoint_url=stack.aws,
@@ -265,7 +265,6 @@ def test_dead_letters_are_redriven_into_their_queue_and_reach_slack_in_order(
             aws_secret_access_key="local",
         ),
         TABLE_NAME,
-        shop_cache_seconds=0,
     )
     texts = ["Meu pedido não chegou", "Ainda espero, número 1042"]
     for n, text in enumerate(texts):
@@ -279,7 +278,7 @@ def test_dead_letters_are_redriven_into_their_queue_and_reach_slack_in_order(
             text=text,
             received_at=datetime.now(UTC),
         )
-        assert store.save_inbound(message) is None
+        assert messages.save_inbound(message) is None
         sqs.send_message(
             QueueUrl=dead_letters,
             MessageBody=message.model_dump_json(),

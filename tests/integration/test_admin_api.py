@@ -521,7 +521,7 @@ def test_an_update_that_loses_a_number_race_changes_nothing(
     """The availability check passes, then another shop claims the number before the write:
     the 409 must not leave the rotated token behind (at db8c573 it did)."""
     # Given bob claims a number between ana's availability check and her write
-    check = container.store.addresses_taken
+    check = container.store.shops.addresses_taken
     bob_answers: list[int] = []
 
     def check_then_bob_claims(candidate: Any) -> list[str]:
@@ -531,7 +531,7 @@ def test_an_update_that_loses_a_number_race_changes_nothing(
             bob_answers.append(bob.status_code)
         return taken
 
-    monkeypatch.setattr(container.store, "addresses_taken", check_then_bob_claims)
+    monkeypatch.setattr(container.store.shops, "addresses_taken", check_then_bob_claims)
     # When ana rotates her token and claims the same number
     update = shop_document(
         twilio=twilio_section(auth_token="rotated-token", sms_numbers=[SMS_NUMBER, "+14155550177"])
@@ -553,7 +553,7 @@ def test_a_new_shop_that_loses_a_number_race_leaves_no_secret_behind(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Given bob claims a number between carl's availability check and carl's first write
-    check = container.store.addresses_taken
+    check = container.store.shops.addresses_taken
     bob_answers: list[int] = []
 
     def check_then_bob_claims(candidate: Any) -> list[str]:
@@ -564,7 +564,7 @@ def test_a_new_shop_that_loses_a_number_race_leaves_no_secret_behind(
             )
         return taken
 
-    monkeypatch.setattr(container.store, "addresses_taken", check_then_bob_claims)
+    monkeypatch.setattr(container.store.shops, "addresses_taken", check_then_bob_claims)
     # When carl, a new shop, claims the same number
     carl = shop_document(twilio=twilio_section(sms_numbers=["+14155550188"], whatsapp_numbers=[]))
     response = put_shop("carl", carl)
@@ -572,7 +572,7 @@ def test_a_new_shop_that_loses_a_number_race_leaves_no_secret_behind(
     assert bob_answers == [201]
     assert response.status_code == 409, response.body
     assert stored_secret("carl") is None
-    assert container.store.get_shop("carl", fresh=True) is None
+    assert container.store.shops.get_shop("carl", fresh=True) is None
 
 
 def _api_gateway_put(shop_id: str, body: str) -> dict[str, Any]:

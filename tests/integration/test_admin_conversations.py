@@ -160,7 +160,7 @@ def test_a_cursor_of_another_shop_is_refused(client, put_shop, three_conversatio
 
 def test_a_transcript_as_json_csv_and_html(client, three_conversations, run_workers, container):
     # Given a conversation with an agent's reply
-    conversation = container.store.find_open_conversation("ana", "+5511900000001")
+    conversation = container.store.conversations.find_open_conversation("ana", "+5511900000001")
     reply = slack_thread_reply(
         three_conversations[0], "1764000500.000100", "Olá &lt;b&gt;!&lt;/b&gt;"
     )

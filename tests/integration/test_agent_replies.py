@@ -457,7 +457,7 @@ def test_status_for_a_message_the_shop_sent_elsewhere_is_dropped_counted_not_dea
 
     # Then it waits for that record, and nothing is counted yet
     assert depth("threadline-outbound.fifo") == 1
-    assert container.store.counters("ana").get("unknown_delivery_statuses") is None
+    assert container.store.counters.counters("ana").get("unknown_delivery_statuses") is None
 
     # When no record has come ten minutes after the callback
     clock.now += timedelta(minutes=2)
@@ -466,7 +466,7 @@ def test_status_for_a_message_the_shop_sent_elsewhere_is_dropped_counted_not_dea
     # Then it is dropped and counted, rather than retried into the dead-letter queue
     assert depth("threadline-outbound.fifo") == 0
     assert depth("threadline-outbound-dlq.fifo") == 0
-    assert container.store.counters("ana")["unknown_delivery_statuses"] == 1
+    assert container.store.counters.counters("ana")["unknown_delivery_statuses"] == 1
 
 
 def test_an_undelivered_callback_shows_an_x_and_explains_the_error_once(
@@ -596,7 +596,7 @@ def test_an_answered_conversation_waits_for_the_customer_until_they_write(
     run_workers()
 
     # Then it is pending, on the card too
-    conversation = container.store.find_open_conversation("ana", CUSTOMER)
+    conversation = container.store.conversations.find_open_conversation("ana", CUSTOMER)
     assert conversation is not None
     assert conversation.status.value == "pending"
     assert "Pending (waiting for the customer)" in json.dumps(slack.updates[-1].message.blocks)

@@ -232,7 +232,9 @@ def test_mine_lists_the_agents_open_conversations_with_links_to_their_threads(
 ):
     # Given a conversation assigned to the agent, and one that is not
     thread_ts = customer_thread()
-    conversation = container.store.find_conversation_by_thread(TEAM_ID, CHANNEL_ID, thread_ts)
+    conversation = container.store.conversations.find_conversation_by_thread(
+        TEAM_ID, CHANNEL_ID, thread_ts
+    )
     press = {
         "type": "block_actions",
         "team": {"id": TEAM_ID},

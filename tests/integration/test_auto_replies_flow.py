@@ -76,7 +76,7 @@ def test_an_acknowledgement_and_a_faq_answer_go_out_once_and_the_customer_still_
     ]
     assert slack.reactions[(root.channel, ack.ts)] == ["outbox_tray"]
     # And the conversation still waits for a person: open, its target running
-    conversation = container.store.find_open_conversation("ana", CUSTOMER)
+    conversation = container.store.conversations.find_open_conversation("ana", CUSTOMER)
     assert conversation.status.value == "open"
     assert conversation.response_clock is not None
 

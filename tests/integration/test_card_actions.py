@@ -81,7 +81,7 @@ def conversation(client, shop, container, run_workers, slack: FakeSlack) -> tupl
     )
     run_workers()
     [root] = slack.roots()
-    found = container.store.find_open_conversation("ana", CUSTOMER)
+    found = container.store.conversations.find_open_conversation("ana", CUSTOMER)
     assert found is not None
     return root.ts, f"ana:{found.conversation_id}"
 
@@ -117,7 +117,7 @@ def test_assign_resolve_and_a_customer_reply_each_show_on_the_card_and_in_the_th
     ]
     assert ":white_check_mark: Resolved" in json.dumps(resolved.message.blocks)
     assert card_buttons(resolved.message.blocks) == ["unassign", "reopen", "set_priority"]
-    stored = container.store.find_open_conversation("ana", CUSTOMER)
+    stored = container.store.conversations.find_open_conversation("ana", CUSTOMER)
     assert stored is not None
     assert (stored.status.value, stored.assignee_user_id) == ("resolved", "U0AGENT1")
     notes = [p.message.text for p in slack.thread(root_ts)][1:]
@@ -163,7 +163,7 @@ def test_a_press_that_does_not_match_its_conversation_changes_nothing(
     run_workers()
     # Then Slack got its 200, and the conversation, its card and its thread are unchanged
     assert status == 200
-    stored = container.store.find_open_conversation("ana", CUSTOMER)
+    stored = container.store.conversations.find_open_conversation("ana", CUSTOMER)
     assert stored is not None
     assert stored.status.value == "open"
     assert slack.updates == []
@@ -190,7 +190,7 @@ def test_choosing_a_priority_shows_it_on_the_card_and_in_the_thread(
     assert press(client, "set_priority", root_ts, "", fields={"selected_option": option}) == 200
     run_workers()
     # Then it is stored, on the card, and noted in the thread
-    stored = container.store.find_open_conversation("ana", CUSTOMER)
+    stored = container.store.conversations.find_open_conversation("ana", CUSTOMER)
     assert stored is not None
     assert stored.priority.value == "urgent"
     assert "*Priority:* :red_circle: Urgent" in json.dumps(slack.updates[-1].message.blocks)
@@ -233,7 +233,7 @@ def test_a_conversation_snoozed_for_an_hour_wakes_by_a_one_time_schedule(
     run_workers()
 
     # Then it is snoozed until a minute boundary about an hour from now, on the card too
-    stored = container.store.find_open_conversation("ana", CUSTOMER)
+    stored = container.store.conversations.find_open_conversation("ana", CUSTOMER)
     assert stored is not None
     assert stored.status.value == "snoozed"
     until = stored.snoozed_until
@@ -259,7 +259,7 @@ def test_a_conversation_snoozed_for_an_hour_wakes_by_a_one_time_schedule(
     run_workers()
 
     # Then the conversation is open again, the card says so, and its agent is called back
-    woken = container.store.find_open_conversation("ana", CUSTOMER)
+    woken = container.store.conversations.find_open_conversation("ana", CUSTOMER)
     assert woken is not None
     assert (woken.status.value, woken.snoozed_until) == ("open", None)
     assert ":large_green_circle: Open" in json.dumps(slack.updates[-1].message.blocks)
@@ -286,7 +286,7 @@ def test_an_alarm_of_a_snooze_that_ended_early_changes_nothing(
     run_workers()
 
     # Then the conversation stays as it is, and nobody is told anything
-    stored = container.store.find_open_conversation("ana", CUSTOMER)
+    stored = container.store.conversations.find_open_conversation("ana", CUSTOMER)
     assert stored is not None
     assert stored.status.value == "open"
     assert len(slack.thread(root_ts)) == thread_length
@@ -308,7 +308,7 @@ def test_snoozed_until_the_customer_writes_sets_no_alarm_and_the_customer_wakes_
     run_workers()
 
     # Then it is open again, and the thread says why
-    stored = container.store.find_open_conversation("ana", CUSTOMER)
+    stored = container.store.conversations.find_open_conversation("ana", CUSTOMER)
     assert stored is not None
     assert (stored.status.value, stored.snoozed_until) == ("open", None)
     assert slack.thread(root_ts)[-1].message.text.endswith("this conversation is open again.")

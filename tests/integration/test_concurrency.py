@@ -16,7 +16,6 @@ from chalicelib.domain.jobs import CardAction, ConversationAction, SlaAlarm
 from chalicelib.domain.messages import InboundMessage
 from chalicelib.domain.vocabulary import Channel, Priority, SlaStage
 from chalicelib.settings import TABLE_NAME
-from chalicelib.store import Store
 from tests.fakes import FakeSlack, RecordingTwilio
 from tests.integration.conftest import PUBLIC_URL, Clock
 from tests.signing import (
@@ -39,7 +38,7 @@ SLA = {
 
 
 def before_next(
-    monkeypatch: pytest.MonkeyPatch, store: Store, method: str, other: Callable[[], object]
+    monkeypatch: pytest.MonkeyPatch, store: object, method: str, other: Callable[[], object]
 ) -> list[Callable[[], object]]:
     """Runs `other` once, just before the store's next `method` call; returns what is still
     to run (empty once it ran)."""
@@ -56,7 +55,7 @@ def before_next(
 
 
 def stored(container: Container, root_ts: str) -> Conversation:
-    found = container.store.find_conversation_by_thread(TEAM_ID, CHANNEL_ID, root_ts)
+    found = container.store.conversations.find_conversation_by_thread(TEAM_ID, CHANNEL_ID, root_ts)
     assert found is not None
     return found
 
@@ -96,7 +95,10 @@ def test_assign_and_resolve_pressed_at_once_both_stay_on_the_conversation_and_it
     presses = {first: "U0AGENT1", second: "U0AGENT2"}
     one, two = (pressed(container, action, user, root_ts) for action, user in presses.items())
     concurrent = before_next(
-        monkeypatch, container.store, "save_state", lambda: container.card_actions.act(two)
+        monkeypatch,
+        container.store.conversations,
+        "save_state",
+        lambda: container.card_actions.act(two),
     )
 
     # When the first press is stored only after the second one
@@ -129,7 +131,12 @@ def test_the_same_button_pressed_twice_at_once_is_applied_and_noted_once(
     read = stored(container, root_ts)
     one = pressed(container, CardAction.RESOLVE, "U0AGENT1", root_ts)
     two = pressed(container, CardAction.RESOLVE, "U0AGENT2", root_ts)
-    before_next(monkeypatch, container.store, "save_state", lambda: container.card_actions.act(two))
+    before_next(
+        monkeypatch,
+        container.store.conversations,
+        "save_state",
+        lambda: container.card_actions.act(two),
+    )
 
     # When both are applied
     container.card_actions.act(one)
@@ -148,7 +155,10 @@ def test_a_reply_going_out_while_an_agent_resolves_leaves_the_conversation_resol
     root_ts = open_thread()
     resolve = pressed(container, CardAction.RESOLVE, "U0AGENT2", root_ts)
     concurrent = before_next(
-        monkeypatch, container.store, "save_state", lambda: container.card_actions.act(resolve)
+        monkeypatch,
+        container.store.conversations,
+        "save_state",
+        lambda: container.card_actions.act(resolve),
     )
 
     # When the reply is sent
@@ -192,7 +202,10 @@ def test_an_sla_warning_while_an_agent_takes_the_conversation_keeps_both(
     )
     take = pressed(container, CardAction.ASSIGN_TO_ME, "U0AGENT1", root_ts)
     concurrent = before_next(
-        monkeypatch, container.store, "save_state", lambda: container.card_actions.act(take)
+        monkeypatch,
+        container.store.conversations,
+        "save_state",
+        lambda: container.card_actions.act(take),
     )
 
     # When the alarm is stored only after the assignment
@@ -225,7 +238,7 @@ def first_message(container: Any, clock: Clock, number: int, text: str) -> Inbou
         text=text,
         received_at=clock(),
     )
-    container.store.save_inbound(message)
+    container.store.inbound.save_inbound(message)
     return message
 
 
@@ -242,7 +255,10 @@ def test_two_first_messages_at_once_open_one_conversation_under_one_card(
     hello = first_message(container, clock, 1, "Olá!")
     question = first_message(container, clock, 2, "Onde está meu pedido?")
     concurrent = before_next(
-        monkeypatch, container.store, step, lambda: container.inbound.process(question)
+        monkeypatch,
+        container.store.conversations,
+        step,
+        lambda: container.inbound.process(question),
     )
 
     # When the first one goes on
@@ -250,7 +266,7 @@ def test_two_first_messages_at_once_open_one_conversation_under_one_card(
 
     # Then the customer has one conversation, counting both messages
     assert concurrent == []
-    [conversation] = container.store.recent_conversations("ana", 10)
+    [conversation] = container.store.listings.recent_conversations("ana", 10)
     assert conversation.message_count == 2
     # And one card is left in Slack: the conversation's thread, holding both messages
     kept = [root for root in slack.roots() if (root.channel, root.ts) not in slack.deleted]
@@ -277,12 +293,16 @@ def test_a_change_made_from_a_stale_read_is_refused_and_nothing_of_it_stored(
     # Given a conversation two workers read at the same version, and the first one's change
     root_ts = open_thread()
     read = stored(container, root_ts)
-    first = container.store.save_state(read.model_copy(update={"assignee_user_id": "U0AGENT1"}))
+    first = container.store.conversations.save_state(
+        read.model_copy(update={"assignee_user_id": "U0AGENT1"})
+    )
     assert first is not None
     assert first.version == read.version + 1
 
     # When the second stores its change made from the same read
-    second = container.store.save_state(read.model_copy(update={"priority": Priority.URGENT}))
+    second = container.store.conversations.save_state(
+        read.model_copy(update={"priority": Priority.URGENT})
+    )
 
     # Then it is refused, and the first change stands alone
     assert second is None

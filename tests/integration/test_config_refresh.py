@@ -46,7 +46,7 @@ def test_forged_requests_do_not_each_force_a_fresh_read(client, shop, container)
     # Given a warm container
     assert deliver(client, twilio_message(1), "test-twilio-auth-token") == 200
     reads: list[str] = []
-    container.store._client.meta.events.register(
+    container.store.client.meta.events.register(
         "before-call.dynamodb.GetItem", lambda **_: reads.append("GetItem")
     )
     # When forged requests arrive one after another

@@ -101,7 +101,7 @@ def test_a_first_message_opens_a_thread_under_a_root_card_in_the_shops_channel(
     [reply] = slack.thread(root.ts)
     assert (reply.channel, reply.message.text) == (CHANNEL_ID, "Olá! Onde está meu pedido?")
     # And the conversation knows its thread
-    conversation = container.store.find_open_conversation("ana", CUSTOMER)
+    conversation = container.store.conversations.find_open_conversation("ana", CUSTOMER)
     assert conversation is not None
     assert (
         conversation.slack_team_id,
@@ -131,7 +131,7 @@ def test_later_messages_of_the_same_customer_follow_in_the_same_thread_in_send_o
     # Then they share one thread, in the order the customer sent them
     [root] = slack.roots()
     assert texts(slack.thread(root.ts)) == sent
-    conversation = container.store.find_open_conversation("ana", CUSTOMER)
+    conversation = container.store.conversations.find_open_conversation("ana", CUSTOMER)
     assert conversation is not None
     assert conversation.message_count == 5
 
@@ -165,8 +165,8 @@ def test_another_customer_address_gets_its_own_conversation_and_thread(
     run_workers()
 
     # Then each has its own conversation, each with its own thread
-    first = container.store.find_open_conversation("ana", CUSTOMER)
-    second = container.store.find_open_conversation("ana", second_sender)
+    first = container.store.conversations.find_open_conversation("ana", CUSTOMER)
+    second = container.store.conversations.find_open_conversation("ana", second_sender)
     assert first is not None
     assert second is not None
     assert first.conversation_id != second.conversation_id
@@ -208,7 +208,7 @@ def test_a_whatsapp_profile_name_shows_on_the_root_card(
     assert f"\u2068Ana Souza\u2069 ({CUSTOMER})" in root.message.text
     assert f"*\u2068Ana Souza\u2069 ({CUSTOMER})*" in root.message.blocks[0]["text"]["text"]
     assert "WhatsApp" in payload(root)
-    conversation = container.store.find_open_conversation("ana", WHATSAPP_CUSTOMER)
+    conversation = container.store.conversations.find_open_conversation("ana", WHATSAPP_CUSTOMER)
     assert conversation is not None
     assert conversation.customer_name == "Ana Souza"
 
@@ -291,7 +291,7 @@ def test_a_post_whose_note_failed_is_found_in_the_thread_not_posted_again(
     container, customer_writes, run_workers, slack: FakeSlack, monkeypatch
 ):
     # Given noting the post fails once, after the message is in its thread
-    _failing_once(monkeypatch, container.store, "mark_posted")
+    _failing_once(monkeypatch, container.store.inbound, "mark_posted")
     customer_writes(1, Body="primeiro")
     customer_writes(2, Body="segundo")
 
@@ -306,14 +306,14 @@ def test_a_post_whose_note_failed_is_found_in_the_thread_not_posted_again(
         "event_type": "threadline_customer_message",
         "event_payload": {"message_key": "twilio:SM00000000000000000000000000000001"},
     }
-    assert container.store.find_open_conversation("ana", CUSTOMER).message_count == 2
+    assert container.store.conversations.find_open_conversation("ana", CUSTOMER).message_count == 2
 
 
 def test_a_card_whose_thread_could_not_be_stored_is_deleted_before_the_retry(
     container, customer_writes, run_workers, slack: FakeSlack, monkeypatch
 ):
     # Given storing a new conversation's thread fails once, after its card is posted
-    _failing_once(monkeypatch, container.store, "attach_slack_thread")
+    _failing_once(monkeypatch, container.store.conversations, "attach_slack_thread")
     customer_writes(1, Body="primeiro")
 
     # When the workers run (the failed record comes back and is retried)
@@ -329,7 +329,7 @@ def test_a_card_whose_thread_was_stored_but_unconfirmed_stays_the_thread(
     container, customer_writes, run_workers, slack: FakeSlack, monkeypatch
 ):
     # Given storing a new conversation's thread takes effect once but its answer is lost
-    attach = container.store.attach_slack_thread
+    attach = container.store.conversations.attach_slack_thread
     lost = [Retryable("read timeout")]
 
     def attach_answer_lost(*args: Any, **kwargs: Any) -> Any:
@@ -338,7 +338,7 @@ def test_a_card_whose_thread_was_stored_but_unconfirmed_stays_the_thread(
             raise lost.pop()
         return attached
 
-    monkeypatch.setattr(container.store, "attach_slack_thread", attach_answer_lost)
+    monkeypatch.setattr(container.store.conversations, "attach_slack_thread", attach_answer_lost)
     customer_writes(1, Body="primeiro")
 
     # When the workers run (the failed record comes back and is retried)
@@ -354,7 +354,7 @@ def test_files_whose_note_failed_follow_their_message_once_more_and_the_text_onc
     container, customer_writes, run_workers, slack: FakeSlack, monkeypatch
 ):
     # Given a photo that cannot be fetched, and noting its files fails once
-    _failing_once(monkeypatch, container.store, "mark_files_posted")
+    _failing_once(monkeypatch, container.store.inbound, "mark_files_posted")
     customer_writes(1, Body="olha", **UNFETCHABLE_PHOTO)
 
     # When the workers run
@@ -365,7 +365,7 @@ def test_files_whose_note_failed_follow_their_message_once_more_and_the_text_onc
     thread = slack.thread(root.ts)
     assert [p.message.text for p in thread].count("olha\n:paperclip: Attachment (image/jpeg)") == 1
     assert sum("could not be fetched" in p.message.text for p in thread) == 2
-    assert container.store.find_open_conversation("ana", CUSTOMER).message_count == 1
+    assert container.store.conversations.find_open_conversation("ana", CUSTOMER).message_count == 1
 
 
 def test_a_message_delivered_to_the_worker_twice_is_posted_once(
@@ -443,7 +443,7 @@ def test_a_slack_outage_fails_only_the_affected_record_and_its_retry_posts_it_on
     assert second == third == {"batchItemFailures": []}
     assert len(slack.roots()) == 2
     for customer, text in [(CUSTOMER, "Tem alguém aí?"), ("+5511900000002", "Boa tarde")]:
-        conversation = container.store.find_open_conversation("ana", customer)
+        conversation = container.store.conversations.find_open_conversation("ana", customer)
         assert conversation is not None
         assert texts(slack.thread(conversation.slack_thread_ts)) == [text]
         # And counted once, however often its record came
@@ -461,13 +461,13 @@ def test_a_record_delivered_again_after_it_was_processed_changes_nothing(
     event = {"Records": [sqs_record(message, "record-1")]}
     process_inbound = app.handler_map["process_inbound"]
     assert process_inbound(event, None) == {"batchItemFailures": []}
-    before = container.store.find_open_conversation("ana", CUSTOMER)
+    before = container.store.conversations.find_open_conversation("ana", CUSTOMER)
 
     # When SQS delivers the same record again (the worker's delete was lost)
     assert process_inbound(event, None) == {"batchItemFailures": []}
 
     # Then the conversation is as it was: counted once, one post, not even rewritten
-    after = container.store.find_open_conversation("ana", CUSTOMER)
+    after = container.store.conversations.find_open_conversation("ana", CUSTOMER)
     assert after == before
     assert after.message_count == 1
     assert texts(slack.thread(after.slack_thread_ts)) == ["Oi, tudo bem?"]
@@ -505,9 +505,9 @@ def test_the_timeline_lists_customer_messages_and_agent_replies_in_time_order(
     run_workers()
 
     # When the conversation's timeline is read
-    conversation = container.store.find_open_conversation("ana", CUSTOMER)
+    conversation = container.store.conversations.find_open_conversation("ana", CUSTOMER)
     assert conversation is not None
-    timeline = list(container.store.timeline("ana", conversation.conversation_id))
+    timeline = list(container.store.listings.timeline("ana", conversation.conversation_id))
 
     # Then it holds all three, oldest first
     assert [item["text"] for item in timeline] == [
@@ -655,7 +655,7 @@ def test_a_shop_can_route_whatsapp_conversations_to_a_slack_channel_of_their_own
 
     # Then the WhatsApp conversation opened there, the SMS one in the shop's channel
     assert sorted(root.channel for root in slack.roots()) == [CHANNEL_ID, "C0WHATSAPP"]
-    whatsapp = container.store.find_open_conversation("ana", WHATSAPP_CUSTOMER)
+    whatsapp = container.store.conversations.find_open_conversation("ana", WHATSAPP_CUSTOMER)
     assert whatsapp is not None
     assert whatsapp.slack_channel_id == "C0WHATSAPP"
 
@@ -664,7 +664,7 @@ def test_a_store_failure_after_the_post_does_not_post_the_message_again(
     container, customer_writes, run_workers, slack: FakeSlack, monkeypatch
 ):
     # Given recording the processed message fails once, after it is in its thread
-    record = container.store.record_inbound
+    record = container.store.conversations.record_inbound
     failures = [Retryable("DynamoDB throttled")]
 
     def record_once_failing(*args: Any, **kwargs: Any) -> None:
@@ -672,7 +672,7 @@ def test_a_store_failure_after_the_post_does_not_post_the_message_again(
             raise failures.pop()
         record(*args, **kwargs)
 
-    monkeypatch.setattr(container.store, "record_inbound", record_once_failing)
+    monkeypatch.setattr(container.store.conversations, "record_inbound", record_once_failing)
     customer_writes(1, Body="primeiro")
     customer_writes(2, Body="segundo")
 
@@ -682,4 +682,4 @@ def test_a_store_failure_after_the_post_does_not_post_the_message_again(
     # Then each message is in the thread once, in order, and both are counted
     [root] = slack.roots()
     assert texts(slack.thread(root.ts)) == ["primeiro", "segundo"]
-    assert container.store.find_open_conversation("ana", CUSTOMER).message_count == 2
+    assert container.store.conversations.find_open_conversation("ana", CUSTOMER).message_count == 2

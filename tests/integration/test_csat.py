@@ -29,7 +29,7 @@ def resolve_conversation(client: Any, container: Any, run_workers: Any, slack: F
     customer_writes(client, 1, "Olá, meu pedido chegou quebrado, o que faço agora?")
     run_workers()
     [root] = slack.roots()
-    found = container.store.find_open_conversation("ana", CUSTOMER)
+    found = container.store.conversations.find_open_conversation("ana", CUSTOMER)
     assert press(client, "resolve", root.ts, f"ana:{found.conversation_id}") == 200
     run_workers()
     return str(root.ts)
@@ -49,7 +49,7 @@ def test_the_question_goes_out_once_in_the_customers_language_and_the_rating_sho
     assert "*Satisfaction:* asked, no answer yet" in json.dumps(slack.updates[-1].message.blocks)
 
     # When the agent presses Resolve again (a stale card), nothing is asked twice
-    found = container.store.find_open_conversation("ana", CUSTOMER)
+    found = container.store.conversations.find_open_conversation("ana", CUSTOMER)
     again = press(client, "resolve", root_ts, f"ana:{found.conversation_id}", action_ts="1764009.1")
     assert again == 200
     run_workers()
@@ -63,7 +63,7 @@ def test_the_question_goes_out_once_in_the_customers_language_and_the_rating_sho
 
     # Then the rating is stored, the card and the thread show it, the customer is thanked,
     # and the conversation stays resolved
-    rated = container.store.find_open_conversation("ana", CUSTOMER)
+    rated = container.store.conversations.find_open_conversation("ana", CUSTOMER)
     assert rated.csat is not None
     assert rated.csat.score == 4
     assert rated.status.value == "resolved"
@@ -79,7 +79,7 @@ def test_the_question_goes_out_once_in_the_customers_language_and_the_rating_sho
     # When the customer writes anything else afterwards, it is a message: it reopens
     customer_writes(client, 3, "5")
     run_workers()
-    reopened = container.store.find_open_conversation("ana", CUSTOMER)
+    reopened = container.store.conversations.find_open_conversation("ana", CUSTOMER)
     assert reopened.status.value == "open"
     assert reopened.csat is not None
     assert reopened.csat.score == 4
@@ -103,10 +103,10 @@ def test_an_answer_that_is_not_a_rating_or_comes_too_late_reopens_the_conversati
 
     customer_writes(client, 2, "4 dias e nada do reembolso")
     run_workers()
-    conversation = container.store.find_open_conversation("ana", CUSTOMER)
+    conversation = container.store.conversations.find_open_conversation("ana", CUSTOMER)
     assert (conversation.status.value, conversation.csat) == ("open", None)
 
-    found = container.store.find_open_conversation("ana", CUSTOMER)
+    found = container.store.conversations.find_open_conversation("ana", CUSTOMER)
     [root] = slack.roots()
     press(client, "resolve", root.ts, f"ana:{found.conversation_id}", action_ts="1764002000.1")
     run_workers()
@@ -114,7 +114,7 @@ def test_an_answer_that_is_not_a_rating_or_comes_too_late_reopens_the_conversati
     clock.now += timedelta(hours=25)
     customer_writes(client, 3, "5")
     run_workers()
-    late = container.store.find_open_conversation("ana", CUSTOMER)
+    late = container.store.conversations.find_open_conversation("ana", CUSTOMER)
     assert (late.status.value, late.csat) == ("open", None)
 
 
@@ -123,6 +123,6 @@ def test_without_a_survey_in_the_shop_nothing_is_asked(
 ):
     resolve_conversation(client, container, run_workers, slack)
     assert twilio.sent == []
-    stored = container.store.find_open_conversation("ana", CUSTOMER)
+    stored = container.store.conversations.find_open_conversation("ana", CUSTOMER)
     assert stored.csat_asked_at is None
     assert stored.resolved_at is not None

@@ -81,8 +81,8 @@ def test_a_linked_email_continues_from_the_latest_thread_and_is_found_with_the_r
     run_workers()
 
     # Then the mail's card links to her latest thread (WhatsApp), which links forward
-    whatsapp = container.store.find_open_conversation("ana", f"whatsapp:{PHONE}")
-    mail = container.store.find_open_conversation("ana", EMAIL)
+    whatsapp = container.store.conversations.find_open_conversation("ana", f"whatsapp:{PHONE}")
+    mail = container.store.conversations.find_open_conversation("ana", EMAIL)
     assert mail.previous_conversation_id == whatsapp.conversation_id
     [card] = [root for root in slack.roots() if root.ts == mail.slack_thread_ts]
     assert "The customer wrote before, on WhatsApp: <" in json.dumps(card.message.blocks)
@@ -265,8 +265,8 @@ def test_a_customer_linked_to_many_numbers_before_the_cap_can_still_be_exported_
         identities=identities,
         linked_at=datetime.now(UTC),
     )
-    container.store.save_profile(profile, [])
-    refuse_in_past_100_operands(container.store._client)
+    container.store.profiles.save_profile(profile, [])
+    refuse_in_past_100_operands(container.store.client)
     # When the customer is exported, then erased
     exported, _ = admin(client, "get", f"/admin/shops/ana/customers/{quote(PHONE)}")
     erased, receipt = admin(client, "delete", f"/admin/shops/ana/customers/{quote(PHONE)}")

@@ -122,7 +122,9 @@ def test_an_erasure_leaves_nothing_of_the_customer_and_a_receipt_naming_no_one(
     assert kept is not None
     assert PHONE not in json.dumps(kept, default=str)
     assert (
-        container.store.find_conversation_by_thread(TEAM_ID, "C0SUPPORT", customer_everywhere)
+        container.store.conversations.find_conversation_by_thread(
+            TEAM_ID, "C0SUPPORT", customer_everywhere
+        )
         is None
     )
     # And an export finds nothing any more
@@ -293,7 +295,7 @@ def test_a_customer_erased_while_their_messages_wait_is_never_posted(
     # Then nothing of the erased customer is ever posted, nor a conversation opened: each
     # copy is dropped, counted
     assert slack.posts == []
-    assert container.store.recent_conversations("ana", 10) == []
+    assert container.store.listings.recent_conversations("ana", 10) == []
     dropped = values_of(emf_metrics(capsys.readouterr().out), "CustomerMessageDropped")
     assert sorted(str(channel) for channel, values in dropped for _ in values) == [
         "email",
@@ -321,7 +323,7 @@ def test_discarded_automated_mail_is_exported_and_erased_with_its_raw_copy(
         to=SHOP_MAIL,
     )
     run_workers()
-    assert container.store.counters("ana") == {"automated_mail": 1}
+    assert container.store.counters.counters("ana") == {"automated_mail": 1}
     # Then an export shows it
     exported = client.http.get(f"/admin/shops/ana/customers/{quote(MAIL)}", headers=ADMIN)
     assert exported.status_code == 200, exported.body
@@ -345,9 +347,10 @@ def items_of_shop_customers() -> list[str]:
     return [item["PK"]["S"] for item in table_items() if item["PK"]["S"].startswith(prefixes)]
 
 
-def erase_before_next(monkeypatch, client, container, method: str, customer: str) -> None:
-    """The customer is erased just before the worker's next call of the store's `method`."""
-    original = getattr(container.store, method)
+def erase_before_next(monkeypatch, client, repository, method: str, customer: str) -> None:
+    """The customer is erased just before the worker's next call of a repository's
+    `method`."""
+    original = getattr(repository, method)
     pending = [customer]
 
     def interleaved(*args: Any, **kwargs: Any) -> Any:
@@ -356,7 +359,7 @@ def erase_before_next(monkeypatch, client, container, method: str, customer: str
             assert client.http.delete(path, headers=ADMIN).status_code == 200
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(container.store, method, interleaved)
+    monkeypatch.setattr(repository, method, interleaved)
 
 
 def test_a_message_erased_while_it_is_processed_is_not_brought_back(
@@ -364,20 +367,20 @@ def test_a_message_erased_while_it_is_processed_is_not_brought_back(
 ):
     # Given the customer is erased while the worker posts their first message, just before
     # it is recorded on its conversation
-    erase_before_next(monkeypatch, client, container, "record_inbound", PHONE)
+    erase_before_next(monkeypatch, client, container.store.conversations, "record_inbound", PHONE)
     write(client, 1, From=PHONE, Body="Meu CPF é 123")
     # When the workers go on (and retry what failed)
     run_workers()
     # Then neither the message nor its conversation comes back, not even in part
     assert items_of_shop_customers() == []
-    assert container.store.recent_conversations("ana", 10) == []
+    assert container.store.listings.recent_conversations("ana", 10) == []
 
 
 def test_automated_mail_erased_while_it_is_discarded_is_not_brought_back(
     client, put_shop, container, run_workers, monkeypatch
 ):
     assert put_shop("ana", shop_document(email={"address": SHOP_MAIL})).status_code == 201
-    erase_before_next(monkeypatch, client, container, "discard_inbound", MAIL)
+    erase_before_next(monkeypatch, client, container.store.inbound, "discard_inbound", MAIL)
     deliver(
         mime(
             "Estou de férias.",
@@ -416,7 +419,7 @@ def test_an_erasure_deletes_what_dynamodb_hands_back_unprocessed(
     client, customer_everywhere, container, monkeypatch
 ):
     # Given DynamoDB throttles the erasure's first batch write, handing back an item of it
-    real = container.store._client.batch_write_item
+    real = container.store.client.batch_write_item
     throttled: list[dict[str, Any]] = []
 
     def throttling(**request: Any) -> Any:
@@ -429,7 +432,7 @@ def test_an_erasure_deletes_what_dynamodb_hands_back_unprocessed(
         real(RequestItems={table: [w for w in writes if w["DeleteRequest"]["Key"] != kept]})
         return {"UnprocessedItems": {table: [{"DeleteRequest": {"Key": kept}}]}}
 
-    monkeypatch.setattr(container.store._client, "batch_write_item", throttling)
+    monkeypatch.setattr(container.store.client, "batch_write_item", throttling)
     # When the customer is erased
     response = client.http.delete(f"/admin/shops/ana/customers/{quote(PHONE)}", headers=ADMIN)
     # Then the item handed back was deleted all the same
@@ -451,7 +454,7 @@ def test_messages_stored_before_the_index_are_filed_under_it_by_the_upgrade_step
         Key={"PK": {"S": f"SHOP#ana#MSG#twilio:SM{1:032x}"}, "SK": {"S": "MESSAGE"}},
         UpdateExpression="REMOVE GSI2PK, GSI2SK",
     )
-    assert container.store.stored_messages("ana", [PHONE]) == []
+    assert container.store.inbound.stored_messages("ana", [PHONE]) == []
     # And a profile linked before it too
     link = client.http.post(
         f"/admin/shops/ana/customers/{quote(PHONE)}/links",
@@ -466,9 +469,9 @@ def test_messages_stored_before_the_index_are_filed_under_it_by_the_upgrade_step
         UpdateExpression="REMOVE GSI2PK, GSI2SK",
     )
     # When the upgrade step runs (twice: the second finds nothing left to do)
-    assert container.store.index_customer_data() == 2
-    assert container.store.index_customer_data() == 0
-    assert container.store.erase_profiles("ana") == 1
+    assert container.store.upgrades.index_customer_data() == 2
+    assert container.store.upgrades.index_customer_data() == 0
+    assert container.store.profiles.erase_profiles("ana") == 1
     # Then an erasure finds the message
     response = client.http.delete(f"/admin/shops/ana/customers/{quote(PHONE)}", headers=ADMIN)
     assert json.loads(response.body)["messages_outside_conversations"] == 1
@@ -502,21 +505,21 @@ def traces_of(container: Any, addresses: list[str]) -> set[str]:
     """Everything the table may hold that was derived from the customer: addresses, index
     digests, conversation ids, Slack ts of their threads and of every post in them,
     provider message ids and Message-IDs, and what they and the agents wrote."""
-    from chalicelib.store import customer_digest
+    from chalicelib.store._table import customer_digest
 
     traces = set(addresses) | {a.removeprefix("whatsapp:+") for a in addresses}
     traces |= {customer_digest(address) for address in addresses}
-    for conversation in container.store.conversations_of("ana", tuple(addresses)):
+    for conversation in container.store.listings.conversations_of("ana", tuple(addresses)):
         traces |= {conversation.conversation_id, str(conversation.slack_thread_ts)}
         if conversation.customer_name:
             traces.add(conversation.customer_name)
-        for item in container.store.timeline("ana", conversation.conversation_id):
+        for item in container.store.listings.timeline("ana", conversation.conversation_id):
             traces |= {str(item[name]) for name in ("slack_ts", "text") if item.get(name)}
             if item.get("provider_message_id"):
                 traces.add(str(item["provider_message_id"]).split("@")[0])
             email = item.get("email") or {}
             traces |= {str(email.get(name)) for name in ("message_id",) if email.get(name)}
-    for item in container.store.stored_messages("ana", addresses):
+    for item in container.store.inbound.stored_messages("ana", addresses):
         traces |= {str(item["provider_message_id"]), str(item["text"])}
     return {trace for trace in traces if trace}
 
@@ -586,7 +589,7 @@ def test_after_an_erasure_no_item_holds_anything_derived_from_the_customer(
     addresses = [PHONE, f"whatsapp:{PHONE}", MAIL]
     traces = traces_of(container, addresses)
     assert {"Ana Souza", "nota-1042@mail.example", mail_root.ts, "Alguém aí?"} <= traces
-    assert len(container.store.conversations_of("ana", tuple(addresses))) == 3
+    assert len(container.store.listings.conversations_of("ana", tuple(addresses))) == 3
 
     # When she is erased
     response = client.http.delete(f"/admin/shops/ana/customers/{quote(PHONE)}", headers=ADMIN)
@@ -612,7 +615,7 @@ def test_a_reply_erased_while_its_delivery_is_shown_is_not_brought_back(
     write(client, 1, From=PHONE, Body="Meu CPF é 123")
     run_workers()
     [root] = slack.roots()
-    erase_before_next(monkeypatch, client, container, "mark_shown", PHONE)
+    erase_before_next(monkeypatch, client, container.store.replies, "mark_shown", PHONE)
     reply = slack_thread_reply(root.ts, "1764000500.000100", "Recebido!")
     client.http.post("/slack/events", headers=slack_headers(reply), body=reply)
     run_workers()
@@ -754,7 +757,9 @@ def test_an_escalation_posted_while_the_customer_is_erased_is_taken_back(
     assert put_shop("ana", shop_document(sla=SLA)).status_code == 201
     write(client, 1, From=PHONE)
     run_workers()
-    erase_before_next(monkeypatch, client, container, "note_post_about_conversation", PHONE)
+    erase_before_next(
+        monkeypatch, client, container.store.conversations, "note_post_about_conversation", PHONE
+    )
     # When the second level comes
     assert fire(SLA_START + timedelta(minutes=120)) == 3
     run_workers()
@@ -768,7 +773,7 @@ def test_a_message_posted_while_its_customer_is_erased_is_taken_back(
 ):
     # Given the customer is erased just after their message is posted in its thread, before
     # the post is noted on the message
-    erase_before_next(monkeypatch, client, container, "mark_posted", PHONE)
+    erase_before_next(monkeypatch, client, container.store.inbound, "mark_posted", PHONE)
     write(client, 1, From=PHONE, Body="Meu CPF é 123")
     # When the workers go on
     run_workers()
@@ -783,7 +788,7 @@ def test_files_shared_while_their_customer_is_erased_are_taken_back(
 ):
     # Given the customer is erased just after their photo is shared, before it is noted
     twilio.media[PHOTO_URL] = MediaFile("ME1.jpg", "image/jpeg", b"photo")
-    erase_before_next(monkeypatch, client, container, "mark_files_shared", PHONE)
+    erase_before_next(monkeypatch, client, container.store.inbound, "mark_files_shared", PHONE)
     write(client, 1, From=PHONE, Body="olha", NumMedia="1", MediaUrl0=PHOTO_URL)
     # When the workers go on
     run_workers()

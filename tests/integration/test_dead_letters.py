@@ -91,7 +91,7 @@ def test_a_failed_note_is_told_at_the_next_run(
     assert len(slack.posts) == 1
 
 
-def _dead_letter(store: Any, sqs: Any, url: str, customer: int, n: int) -> None:
+def _dead_letter(inbound: Any, sqs: Any, url: str, customer: int, n: int) -> None:
     """A customer message stored, as every customer message is before it is queued, and in
     the inbound dead-letter queue, in its customer's group."""
     from datetime import UTC, datetime
@@ -109,7 +109,7 @@ def _dead_letter(store: Any, sqs: Any, url: str, customer: int, n: int) -> None:
         text="Onde está meu pedido?",
         received_at=datetime.now(UTC),
     )
-    store.save_inbound(message)
+    inbound.save_inbound(message)
     sqs.send_message(
         QueueUrl=url,
         MessageBody=message.model_dump_json(),
@@ -132,7 +132,7 @@ def test_more_dead_letters_than_a_receive_returns_are_all_told_and_left_visible(
     # Slack outage holds every customer who wrote meanwhile)
     sqs, url = inbound_dead_letters
     for customer in range(120):
-        _dead_letter(container.store, sqs, url, customer, 0)
+        _dead_letter(container.store.inbound, sqs, url, customer, 0)
 
     # When the watcher runs
     told = container.dead_letters.tell_new()
@@ -155,8 +155,8 @@ def test_a_customer_whose_messages_are_held_is_told_once_until_they_are_held_ane
     # Given three messages of one customer held (one FIFO group) and one of another
     sqs, url = inbound_dead_letters
     for n in range(3):
-        _dead_letter(container.store, sqs, url, 1, n)
-    _dead_letter(container.store, sqs, url, 2, 0)
+        _dead_letter(container.store.inbound, sqs, url, 1, n)
+    _dead_letter(container.store.inbound, sqs, url, 2, 0)
 
     # When the watcher runs twice, one note per customer, the first time only
     assert container.dead_letters.tell_new() == 2
@@ -176,7 +176,7 @@ def test_a_customer_whose_messages_are_held_is_told_once_until_they_are_held_ane
                 QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
             )
     for n in range(3):
-        _dead_letter(container.store, sqs, url, 1, n)
+        _dead_letter(container.store.inbound, sqs, url, 1, n)
 
     # Then that customer is told anew, once
     assert container.dead_letters.tell_new() == 1
@@ -244,13 +244,13 @@ def test_a_note_told_while_its_customer_is_erased_is_taken_back(
     # Given a customer's message dead-lettered, and the customer erased just after the
     # watcher found it stored, as it tells of it
     dead_lettered_during_an_outage(client, run_workers, slack)
-    note_post = container.store.note_post_about_message
+    note_post = container.store.inbound.note_post_about_message
 
     def erased_first(*args: Any) -> bool:
         erase(client)
         return bool(note_post(*args))
 
-    monkeypatch.setattr(container.store, "note_post_about_message", erased_first)
+    monkeypatch.setattr(container.store.inbound, "note_post_about_message", erased_first)
     # When the watcher runs
     container.dead_letters.tell_new()
     # Then the note, which the erasure could not find, is deleted at once
@@ -315,7 +315,7 @@ def test_a_dead_letter_of_a_deleted_shop_is_not_told_to_the_shop_created_again_w
 
     # Given shop ana deleted and created again with its id, while a message of the deleted
     # shop (stored by a container that still held its config) waits in the dead-letter queue
-    before = container.store.get_shop("ana", fresh=True).incarnation
+    before = container.store.shops.get_shop("ana", fresh=True).incarnation
     assert client.http.delete("/admin/shops/ana", headers=ADMIN).status_code == 200
     clock.now = datetime.now(UTC) + timedelta(minutes=10)
     assert put_shop("ana").status_code == 201
@@ -330,7 +330,7 @@ def test_a_dead_letter_of_a_deleted_shop_is_not_told_to_the_shop_created_again_w
         received_at=datetime.now(UTC),
         shop_incarnation=before,
     )
-    container.store.save_inbound(late)
+    container.store.inbound.save_inbound(late)
     sqs, url = inbound_dead_letters
     sqs.send_message(
         QueueUrl=url,

@@ -134,7 +134,7 @@ def test_a_mail_becomes_a_thread_the_reply_threads_and_the_answer_lands_in_it(
     # Then SES sent a proper reply: from the shop with the agent's name, answering the
     # customer's mail, Reply-To the conversation's own address, text and HTML
     [reply] = sent_mail()
-    conversation = container.store.find_open_conversation("ana", CUSTOMER)
+    conversation = container.store.conversations.find_open_conversation("ana", CUSTOMER)
     assert reply["From"] == f'"Bia (Loja da Ana)" <{SHOP_ADDRESS}>'
     assert reply["To"] == CUSTOMER
     assert reply["Subject"] == "Re: Pedido #1042 atrasado"
@@ -173,8 +173,8 @@ def test_a_reply_quoting_the_id_ses_gave_or_sent_to_the_conversation_address_thr
     [root] = slack.roots()
     agent_replies(client, root.ts, "Resposta")
     run_workers()
-    sent = container.store.get_outbound("ana", "slack:C0SUPPORT:1764000500.000100")
-    conversation = container.store.find_open_conversation("ana", CUSTOMER)
+    sent = container.store.replies.get_outbound("ana", "slack:C0SUPPORT:1764000500.000100")
+    conversation = container.store.conversations.find_open_conversation("ana", CUSTOMER)
 
     # A client that quotes SES's own id (its domain varies by region)
     deliver(
@@ -216,7 +216,7 @@ def test_spam_and_viruses_are_quarantined_not_posted_and_counted(
     deliver(mime("Ganhe dinheiro fácil"), spam=spam, virus=virus)
     run_workers()
     assert slack.posts == []
-    assert container.store.counters("ana") == {counter: 1}
+    assert container.store.counters.counters("ana") == {counter: 1}
 
 
 @pytest.mark.parametrize(
@@ -235,14 +235,14 @@ def test_a_sender_that_fails_its_domains_dmarc_policy_is_quarantined(
     run_workers()
     assert bool(slack.posts) is posted
     expected = {} if posted else {"quarantined_dmarc": 1}
-    assert container.store.counters("ana") == expected
+    assert container.store.counters.counters("ana") == expected
 
 
 def test_an_auto_reply_to_nothing_of_ours_opens_nothing(mail_shop, run_workers, slack, container):
     deliver(mime("Estou de férias.", extra={"Auto-Submitted": "auto-replied"}))
     run_workers()
     assert slack.posts == []
-    assert container.store.counters("ana") == {"automated_mail": 1}
+    assert container.store.counters.counters("ana") == {"automated_mail": 1}
 
 
 def test_an_auto_reply_to_our_mail_is_shown_but_changes_nothing(
@@ -269,7 +269,10 @@ def test_an_auto_reply_to_our_mail_is_shown_but_changes_nothing(
     last = slack.thread(root.ts)[-1]
     assert last.message.text == "Estou de férias até sexta."
     assert "Sent automatically" in json.dumps(last.message.blocks)
-    assert container.store.find_open_conversation("ana", CUSTOMER).status.value == "pending"
+    assert (
+        container.store.conversations.find_open_conversation("ana", CUSTOMER).status.value
+        == "pending"
+    )
 
 
 def test_a_bounce_marks_the_reply_undelivered_and_says_why_in_the_thread(
@@ -280,7 +283,7 @@ def test_a_bounce_marks_the_reply_undelivered_and_says_why_in_the_thread(
     [root] = slack.roots()
     agent_replies(client, root.ts, "Resposta")
     run_workers()
-    sent = container.store.get_outbound("ana", "slack:C0SUPPORT:1764000500.000100")
+    sent = container.store.replies.get_outbound("ana", "slack:C0SUPPORT:1764000500.000100")
 
     # When SES reports a permanent bounce for it
     event = {
@@ -295,7 +298,7 @@ def test_a_bounce_marks_the_reply_undelivered_and_says_why_in_the_thread(
     run_workers()
 
     # Then the reply is undelivered, with an x and a note an agent can act on
-    stored = container.store.get_outbound("ana", "slack:C0SUPPORT:1764000500.000100")
+    stored = container.store.replies.get_outbound("ana", "slack:C0SUPPORT:1764000500.000100")
     assert stored.status.value == "undelivered"
     assert "x" in slack.reactions[("C0SUPPORT", "1764000500.000100")]
     assert "the address does not exist" in slack.thread(root.ts)[-1].message.text
@@ -336,7 +339,7 @@ def test_mail_for_no_shop_and_delivery_reports_are_dropped(
     deliver(report)
     run_workers()
     assert slack.posts == []
-    assert container.store.counters("ana") == {"delivery_reports": 1}
+    assert container.store.counters.counters("ana") == {"delivery_reports": 1}
 
 
 def test_a_file_an_agent_attaches_goes_as_a_mail_attachment(
@@ -406,7 +409,7 @@ def test_mail_as_mailers_send_it_reaches_its_thread(
     # Then it is a thread with the customer's text, their name and subject on one line
     [root] = slack.roots()
     assert [p.message.text for p in slack.thread(root.ts)] == ["Oi, meu pedido ainda não chegou."]
-    conversation = container.store.find_open_conversation("ana", CUSTOMER)
+    conversation = container.store.conversations.find_open_conversation("ana", CUSTOMER)
     assert conversation.customer_name == name
     card = json.dumps(root.message.blocks, ensure_ascii=False)
     assert "\\r" not in card
@@ -434,7 +437,9 @@ def test_a_mail_that_cannot_be_read_is_stored_queued_and_shown_as_such(
     [root] = slack.roots()
     [post] = slack.thread(root.ts)
     assert post.message.text.startswith("[This mail could not be read in full")
-    assert container.store.find_open_conversation("ana", CUSTOMER).customer_name == "Ana"
+    assert (
+        container.store.conversations.find_open_conversation("ana", CUSTOMER).customer_name == "Ana"
+    )
 
 
 def test_the_raw_mail_is_tagged_for_retention_before_it_is_read(
@@ -490,7 +495,7 @@ def test_a_conversation_whose_subject_holds_a_line_break_still_gets_its_replies_
     deliver(mime("Pergunta", message_id="first@mail.gmail.com"))
     run_workers()
     [root] = slack.roots()
-    conversation = container.store.find_open_conversation("ana", CUSTOMER)
+    conversation = container.store.conversations.find_open_conversation("ana", CUSTOMER)
     boto3.client("dynamodb").update_item(
         TableName=TABLE_NAME,
         Key={
@@ -511,7 +516,10 @@ def test_a_conversation_whose_subject_holds_a_line_break_still_gets_its_replies_
     assert [m["Subject"] for m in sent] == ["Re: Pedido Bcc: x@attacker.example"] * 2
     assert all(m["Bcc"] is None for m in sent)
     for ts in ("1764000500.000100", "1764000600.000100"):
-        assert container.store.get_outbound("ana", f"slack:C0SUPPORT:{ts}").status.value == "sent"
+        assert (
+            container.store.replies.get_outbound("ana", f"slack:C0SUPPORT:{ts}").status.value
+            == "sent"
+        )
 
 
 def test_a_shop_name_or_a_message_subject_with_a_line_break_is_refused(client, put_shop, mail_shop):
@@ -568,7 +576,7 @@ def test_two_senders_with_one_message_id_are_both_posted_each_with_its_own_attac
         if thread_ts is not None
     }
     assert uploaded == {"Segue a nota": [b"%PDF ana"], "Outra nota": [b"%PDF eva"]}
-    assert container.store.find_open_conversation("ana", eva) is not None
+    assert container.store.conversations.find_open_conversation("ana", eva) is not None
 
 
 def test_a_retry_of_a_delivery_finishes_it_and_another_delivery_writes_nothing(
@@ -713,7 +721,7 @@ def test_a_mail_sent_to_two_shops_reaches_each_as_its_own_message_with_its_own_r
     # Then each shop has the customer's conversation, in its own channel
     assert sorted(root.channel for root in slack.roots()) == ["C0BIA", "C0SUPPORT"]
     for shop_id in ("ana", "bia"):
-        conversation = container.store.find_open_conversation(shop_id, CUSTOMER)
+        conversation = container.store.conversations.find_open_conversation(shop_id, CUSTOMER)
         assert conversation is not None
         assert conversation.shop_id == shop_id
     # ... each its own message, naming its own raw copy, expiring with its own data
@@ -812,8 +820,8 @@ def test_spam_sent_to_two_shops_is_quarantined_in_each_with_its_own_raw_copy(
     deliver(raw, spam="FAIL", **envelope)
     run_workers()
     assert slack.posts == []
-    assert container.store.counters("ana") == {"quarantined_spam": 1}
-    assert container.store.counters("bia") == {"quarantined_spam": 1}
+    assert container.store.counters.counters("ana") == {"quarantined_spam": 1}
+    assert container.store.counters.counters("bia") == {"quarantined_spam": 1}
     tags = sorted(raw_tags(key).get("threadline-retention-days", "") for key in raw_keys())
     assert tags == ["", "90"]
 
@@ -837,7 +845,7 @@ def test_mail_without_one_usable_sender_is_quarantined_and_joins_no_conversation
     run_workers()
     [reply] = sent_mail()
     before = [p.message.text for p in slack.thread(root.ts)]
-    conversation = container.store.find_open_conversation("ana", CUSTOMER)
+    conversation = container.store.conversations.find_open_conversation("ana", CUSTOMER)
     plus_address = f"support+c{conversation.conversation_id.lower()}@lojadaana.com.br"
 
     # When a mail names no one sender, in every way it could claim that conversation: its
@@ -853,7 +861,7 @@ def test_mail_without_one_usable_sender_is_quarantined_and_joins_no_conversation
     # Then the conversation gains nothing, the mail is counted and kept in S3
     assert [p.message.text for p in slack.thread(root.ts)] == before
     assert len(slack.roots()) == 1
-    assert container.store.counters("ana") == {"quarantined_no_sender": 1}
+    assert container.store.counters.counters("ana") == {"quarantined_no_sender": 1}
     assert len(raw_keys()) == 2
 
 

@@ -45,7 +45,7 @@ def resolved(client, put_shop, run_workers, slack: FakeSlack, container) -> Any:
 
     customer_writes("Meu pedido não chegou")
     [root] = slack.roots()
-    first = container.store.find_open_conversation("ana", CUSTOMER)
+    first = container.store.conversations.find_open_conversation("ana", CUSTOMER)
     payload = {
         "type": "block_actions",
         "team": {"id": TEAM_ID},
@@ -65,7 +65,7 @@ def resolved(client, put_shop, run_workers, slack: FakeSlack, container) -> Any:
 def test_after_the_quiet_period_a_new_conversation_starts_linked_to_the_old(
     resolved, clock: Clock, slack: FakeSlack, container
 ):
-    first = container.store.find_open_conversation("ana", CUSTOMER)
+    first = container.store.conversations.find_open_conversation("ana", CUSTOMER)
     # When the customer writes again four days later
     clock.now = START + timedelta(days=4)
     resolved("Quero comprar de novo")
@@ -76,10 +76,10 @@ def test_after_the_quiet_period_a_new_conversation_starts_linked_to_the_old(
     assert f"p{old_root.ts.replace('.', '')}" in json.dumps(new_root.message.blocks)
     # And the first thread points forward, while it stays resolved
     assert "new conversation" in slack.thread(old_root.ts)[-1].message.text
-    current = container.store.find_open_conversation("ana", CUSTOMER)
+    current = container.store.conversations.find_open_conversation("ana", CUSTOMER)
     assert current.conversation_id != first.conversation_id
     assert current.previous_conversation_id == first.conversation_id
-    kept = container.store.get_conversation("ana", first.conversation_id)
+    kept = container.store.conversations.get_conversation("ana", first.conversation_id)
     assert kept.status.value == "resolved"
 
 
@@ -90,4 +90,6 @@ def test_within_the_quiet_period_the_resolved_conversation_reopens(
     resolved("Esqueci de perguntar uma coisa")
     [root] = slack.roots()
     assert slack.thread(root.ts)[-1].message.text.endswith("this conversation is open again.")
-    assert container.store.find_open_conversation("ana", CUSTOMER).status.value == "open"
+    assert (
+        container.store.conversations.find_open_conversation("ana", CUSTOMER).status.value == "open"
+    )

@@ -62,15 +62,15 @@ def test_a_message_id_longer_than_a_key_still_threads_its_replies(
     headers = twilio_headers(PUBLIC_URL + path, params)
     assert client.http.post(path, headers=headers, body=form(params)).status_code == 200
     run_workers()
-    conversation = container.store.find_open_conversation("ana", "+5511987654321")
+    conversation = container.store.conversations.find_open_conversation("ana", "+5511987654321")
     long_id = "ç" * 1100 + "@mail.example"
     other = "ç" * 1100 + "@other.example"
 
     # When it is filed under its conversation
-    container.store.point_mail("ana", conversation.conversation_id, [long_id])
+    container.store.conversations.point_mail("ana", conversation.conversation_id, [long_id])
 
     # Then a reply naming it finds the conversation, and one naming another id does not
-    found = container.store.find_conversation_by_mail("ana", (long_id,))
+    found = container.store.conversations.find_conversation_by_mail("ana", (long_id,))
     assert found is not None
     assert found.conversation_id == conversation.conversation_id
-    assert container.store.find_conversation_by_mail("ana", (other,)) is None
+    assert container.store.conversations.find_conversation_by_mail("ana", (other,)) is None

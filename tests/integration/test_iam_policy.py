@@ -31,7 +31,7 @@ from chalicelib.settings import (
     Settings,
     dead_letter_queue,
 )
-from chalicelib.store import Store
+from chalicelib.store.shops import Shops
 from local_stack.pump import SchedulePump, scheduled_event, sns_event
 from tests.fakes import FakeSlack, RecordingTwilio
 from tests.iam import (
@@ -236,7 +236,7 @@ def every_flow(
     assert client.http.get("/admin/shops", headers=admin).status_code == 200
     with pytest.MonkeyPatch.context() as patch:
         # (bob's numbers pass the early check, as when another shop claims them concurrently)
-        patch.setattr(Store, "addresses_taken", lambda self, shop: [])
+        patch.setattr(Shops, "addresses_taken", lambda self, shop: [])
         assert put_shop("bob", shop_document()).status_code == 409
     # ... a mail received, answered and bounced; an SES test notification ...
     boto3.client("sesv2").create_email_identity(EmailIdentity="lojadaana.com.br")
@@ -248,7 +248,7 @@ def every_flow(
     reply = slack_thread_reply(mail_root.ts, "1764000800.000100", "Chega amanhã")
     client.http.post("/slack/events", headers=slack_headers(reply), body=reply)
     run_workers()
-    sent = container.store.get_outbound("ana", "slack:C0SUPPORT:1764000800.000100")
+    sent = container.store.replies.get_outbound("ana", "slack:C0SUPPORT:1764000800.000100")
     assert sent is not None
     bounce = {
         "eventType": "Bounce",
@@ -331,7 +331,7 @@ def every_flow(
     )
     run_workers()
     # ... a conversation snoozed, and woken by its alarm ...
-    conversation = container.store.find_open_conversation("ana", "+5511987654321")
+    conversation = container.store.conversations.find_open_conversation("ana", "+5511987654321")
     assert conversation is not None
     choice = {"value": f"ana:{conversation.conversation_id}#1h"}
     payload = {

@@ -173,7 +173,7 @@ def test_a_mail_whose_headers_alone_do_not_fit_is_dropped_before_anything_is_kep
     assert queued(INBOUND_QUEUE) == []
     run_workers()
     assert slack.posts == []
-    assert container.store.counters("ana")["too_large"] == 1
+    assert container.store.counters.counters("ana")["too_large"] == 1
 
 
 def test_a_stored_message_too_large_to_queue_is_stranded_and_the_others_requeued(
@@ -182,7 +182,7 @@ def test_a_stored_message_too_large_to_queue_is_stranded_and_the_others_requeued
     # Given two unprocessed messages stored before jobs were measured, one too large
     now = datetime.now(UTC)
     for sid, text in (("SM" + "1" * 32, "é" * 50_000), ("SM" + "2" * 32, "Oi")):
-        container.store.save_inbound(
+        container.store.inbound.save_inbound(
             InboundMessage(
                 shop_id="ana",
                 channel=Channel.SMS,

@@ -120,7 +120,7 @@ def test_a_run_that_cannot_take_every_due_message_takes_the_most_overdue_first(
 
     # One a shard (12 messages in 8 shards): a shard holding more leaves out what is due
     # after its first
-    due = [message.text for message in container.store.due_for_requeue(later, limit=1)]
+    due = [message.text for message in container.store.inbound.due_for_requeue(later, limit=1)]
 
     assert 1 <= len(due) < len(texts)
     assert due == texts[: len(due)]

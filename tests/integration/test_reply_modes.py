@@ -270,7 +270,9 @@ def test_a_card_button_does_not_wait_behind_a_reply_in_its_grace_period(
     run_workers_once()
 
     # When an agent presses Resolve on the card meanwhile
-    conversation = container.store.find_conversation_by_thread(TEAM_ID, CHANNEL_ID, thread)
+    conversation = container.store.conversations.find_conversation_by_thread(
+        TEAM_ID, CHANNEL_ID, thread
+    )
     press = {
         "type": "block_actions",
         "team": {"id": TEAM_ID},
@@ -288,7 +290,9 @@ def test_a_card_button_does_not_wait_behind_a_reply_in_its_grace_period(
     run_workers()
 
     # Then the conversation is resolved at once, while the reply still waits
-    resolved = container.store.find_conversation_by_thread(TEAM_ID, CHANNEL_ID, thread)
+    resolved = container.store.conversations.find_conversation_by_thread(
+        TEAM_ID, CHANNEL_ID, thread
+    )
     assert resolved.status.value == "resolved"
     assert twilio.sent == []
 

@@ -60,7 +60,7 @@ def test_a_period_is_read_whole_across_pages(container: bootstrap.Container) -> 
         for n in range(12)
     ]
     for c in [*inside, conversation(90, start - timedelta(seconds=1)), conversation(91, end)]:
-        container.store.create_conversation(c)
+        container.store.conversations.create_conversation(c)
     first_page = boto3.client("dynamodb").query(
         TableName=TABLE_NAME,
         IndexName="GSI1",
@@ -70,7 +70,7 @@ def test_a_period_is_read_whole_across_pages(container: bootstrap.Container) -> 
     assert "LastEvaluatedKey" in first_page
 
     # When
-    found = container.store.conversations_created("ana", start, end)
+    found = container.store.listings.conversations_created("ana", start, end)
 
     # Then
     assert [c.conversation_id for c in found] == [c.conversation_id for c in inside]
@@ -96,7 +96,7 @@ def test_a_report_counts_the_shops_local_days(
         conversation(3, datetime(2026, 11, 2, 3, 45, tzinfo=UTC), channel=Channel.EMAIL),
         conversation(4, datetime(2026, 11, 2, 18, 30, tzinfo=UTC)),
     ]:
-        container.store.create_conversation(c)
+        container.store.conversations.create_conversation(c)
 
     # When
     response = client.http.get(
@@ -174,7 +174,7 @@ def yesterday(kolkata_shop: str, container: bootstrap.Container) -> None:
             datetime(2026, 11, 22, 10, 0, tzinfo=UTC),
         ]
     ):
-        container.store.create_conversation(conversation(number, at))
+        container.store.conversations.create_conversation(conversation(number, at))
 
 
 def test_the_digest_goes_out_once_from_the_local_digest_hour(
@@ -251,7 +251,7 @@ def test_a_run_holding_the_lease_keeps_others_off(
 ) -> None:
     # Given another run took today's digest a minute ago and is still at it
     now = datetime(2026, 11, 23, 3, 31, tzinfo=UTC)
-    lease = container.store.lease_digest(
+    lease = container.store.digests.lease_digest(
         "ana", now.date(), "other-run", now - timedelta(minutes=1), timedelta(minutes=15)
     )
     assert lease is not None

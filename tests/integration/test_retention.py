@@ -172,7 +172,7 @@ def test_an_open_pointer_past_its_expiry_gives_way_to_a_new_conversation(
     run_workers()
     # Then a new conversation opens, with its own card
     assert len(slack.roots()) == 2
-    opened = container.store.find_open_conversation("ana", PHONE)
+    opened = container.store.conversations.find_open_conversation("ana", PHONE)
     assert opened is not None
     assert opened.conversation_id != first["conversation_id"]
 

@@ -129,7 +129,7 @@ def test_a_shop_created_again_with_the_same_id_receives_nothing_of_the_one_befor
     every_path_to_the_workers(container, run_workers)
     # Then nothing of the old shop's customers reaches the new shop
     assert slack.posts == []
-    assert container.store.recent_conversations("ana", 10) == []
+    assert container.store.listings.recent_conversations("ana", 10) == []
     assert queued_anywhere() == 0
     # While the new shop's own customers reach it
     write(client, 3, From="+5511900000000", Body="Olá, loja nova!")
@@ -163,13 +163,13 @@ def test_what_a_container_caching_the_deleted_shop_accepted_never_reaches_the_ne
 ) -> None:
     # Given shop ana deleted and created again with its id, while a warm container still
     # held the old shop's config: it stored and queued a message stamped with the old shop
-    before = container.store.get_shop("ana", fresh=True).incarnation
+    before = container.store.shops.get_shop("ana", fresh=True).incarnation
     assert client.http.delete("/admin/shops/ana", headers=ADMIN).status_code == 200
     clock.now = datetime.now(UTC) + timedelta(minutes=10)
     assert put_shop("ana").status_code == 201
-    assert container.store.get_shop("ana", fresh=True).incarnation not in (None, before)
+    assert container.store.shops.get_shop("ana", fresh=True).incarnation not in (None, before)
     late = old_shops_message(before, datetime.now(UTC))
-    container.store.save_inbound(late)
+    container.store.inbound.save_inbound(late)
     container.queues.send_inbound(late)
 
     # When the workers and the requeue run
@@ -177,7 +177,7 @@ def test_what_a_container_caching_the_deleted_shop_accepted_never_reaches_the_ne
 
     # Then the new shop never sees it, and the requeue erased its stored copy
     assert slack.posts == []
-    assert container.store.recent_conversations("ana", 10) == []
+    assert container.store.listings.recent_conversations("ana", 10) == []
     assert stored_item(f"SHOP#ana#MSG#{late.message_key}", "MESSAGE") is None
 
 
@@ -201,14 +201,14 @@ def test_a_deleted_shops_id_is_free_again_only_once_no_container_caches_the_shop
 def test_a_shops_incarnation_stays_through_changes_and_is_never_shown(
     shop: str, put_shop: Callable[..., Any], client: Client, container: Any
 ) -> None:
-    first = container.store.get_shop("ana", fresh=True).incarnation
+    first = container.store.shops.get_shop("ana", fresh=True).incarnation
     assert first is not None
     shown = client.http.get("/admin/shops/ana", headers=ADMIN)
     assert "incarnation" not in json.loads(shown.body)
     # Sent back as shown, the shop keeps its incarnation
     again = client.http.put("/admin/shops/ana", headers=ADMIN, body=shown.body)
     assert again.status_code == 200, again.body
-    assert container.store.get_shop("ana", fresh=True).incarnation == first
+    assert container.store.shops.get_shop("ana", fresh=True).incarnation == first
 
 
 def test_a_deleted_shops_customer_links_and_digests_go_with_it(
@@ -226,9 +226,11 @@ def test_a_deleted_shops_customer_links_and_digests_go_with_it(
         body=json.dumps({"address": "ana.souza@gmail.com"}),
     )
     assert linked.status_code == 200, linked.body
-    lease = container.store.lease_digest("ana", NOW.date(), "run-1", NOW, timedelta(minutes=5))
+    lease = container.store.digests.lease_digest(
+        "ana", NOW.date(), "run-1", NOW, timedelta(minutes=5)
+    )
     assert lease is not None
-    container.store.digest_done(lease, NOW)
+    container.store.digests.digest_done(lease, NOW)
     # When the shop is deleted
     deleted = client.http.delete("/admin/shops/ana", headers=ADMIN)
     assert json.loads(deleted.body)["profiles"] == 1
@@ -239,7 +241,7 @@ def test_a_deleted_shops_customer_links_and_digests_go_with_it(
     # And a shop created again with its id knows no link between the two
     clock.now = datetime.now(UTC) + timedelta(minutes=10)
     assert put_shop("ana").status_code == 201
-    assert container.store.customer_profile("ana", PHONE) is None
+    assert container.store.profiles.customer_profile("ana", PHONE) is None
 
 
 def test_a_shop_message_asked_of_the_deleted_shop_never_goes_out_from_the_new_one(
@@ -254,7 +256,7 @@ def test_a_shop_message_asked_of_the_deleted_shop_never_goes_out_from_the_new_on
 ) -> None:
     # Given a message shop ana asked to send, still queued (a dead letter redriven, say)
     # when the shop is deleted and created again with its id
-    before = container.store.get_shop("ana", fresh=True).incarnation
+    before = container.store.shops.get_shop("ana", fresh=True).incarnation
     asked = ShopMessage(
         shop_id="ana",
         message_id="order-1042-shipped",
@@ -274,4 +276,4 @@ def test_a_shop_message_asked_of_the_deleted_shop_never_goes_out_from_the_new_on
     # Then the new shop neither posts nor sends it
     assert slack.posts == []
     assert twilio.sent == []
-    assert container.store.recent_conversations("ana", 10) == []
+    assert container.store.listings.recent_conversations("ana", 10) == []

@@ -54,7 +54,7 @@ def dynamodb_reads(container: bootstrap.Container) -> list[tuple[str, int]]:
         items += sum(len(found) for found in parsed.get("Responses", {}).values())
         calls.append((model.name, items))
 
-    container.store._client.meta.events.register("after-call.dynamodb", returned)
+    container.store.client.meta.events.register("after-call.dynamodb", returned)
     return calls
 
 
@@ -68,7 +68,7 @@ def test_listing_the_shops_reads_the_shops_alone(
     # Given a table of far more items than shops
     assert table_size() > 100
     # When the shops are listed
-    listed = container.store.shops()
+    listed = container.store.shops.shops()
     # Then both are, by a query of their partition and a read of their two configs: four
     # items returned in all, and no scan
     assert [shop.shop_id for shop in listed] == ["ana", "bob"]
@@ -82,7 +82,7 @@ def test_the_hourly_digest_lists_the_shops_without_scanning(
     def refuse_scans(**_: Any) -> None:
         raise AssertionError("the table was scanned")
 
-    container.store._client.meta.events.register("before-call.dynamodb.Scan", refuse_scans)
+    container.store.client.meta.events.register("before-call.dynamodb.Scan", refuse_scans)
     posted = len(slack.posts)
     # When the hourly schedule runs past ana's digest hour
     clock.now = datetime.now(UTC).replace(hour=5)
@@ -103,11 +103,11 @@ def test_shops_stored_before_the_index_are_filed_under_it_by_the_upgrade_step(
             Key={"PK": {"S": f"SHOP#{shop_id}"}, "SK": {"S": "SHOP"}},
             UpdateExpression="REMOVE GSI2PK, GSI2SK",
         )
-    assert container.store.shops() == []
+    assert container.store.shops.shops() == []
     # When the operator runs the upgrade step (twice: the second finds nothing to do)
     first = CliRunner().invoke(cli, ["index-shops"])
     second = CliRunner().invoke(cli, ["index-shops"])
     # Then both shops are listed again
     assert (first.exit_code, first.output) == (0, "Indexed 2 shops.\n")
     assert (second.exit_code, second.output) == (0, "Indexed 0 shops.\n")
-    assert [shop.shop_id for shop in container.store.shops()] == shops
+    assert [shop.shop_id for shop in container.store.shops.shops()] == shops

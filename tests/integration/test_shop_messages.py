@@ -73,7 +73,7 @@ def test_an_order_update_on_whatsapp_opens_a_conversation_and_the_answer_lands_i
     run_workers()
 
     # Then a conversation waits for the customer, its card says the shop wrote first
-    conversation = container.store.find_open_conversation("ana", f"whatsapp:{PHONE}")
+    conversation = container.store.conversations.find_open_conversation("ana", f"whatsapp:{PHONE}")
     assert conversation.status.value == "pending"
     assert conversation.started_by_shop
     [root] = slack.roots()
@@ -108,7 +108,7 @@ def test_an_order_update_on_whatsapp_opens_a_conversation_and_the_answer_lands_i
     )
     run_workers()
     assert [p.message.text for p in slack.thread(root.ts)][-1].endswith("Obrigada!")
-    answered = container.store.find_open_conversation("ana", f"whatsapp:{PHONE}")
+    answered = container.store.conversations.find_open_conversation("ana", f"whatsapp:{PHONE}")
     assert answered.conversation_id == conversation.conversation_id
     assert (answered.status.value, answered.message_count) == ("open", 1)
 
@@ -129,7 +129,7 @@ def test_an_sms_to_a_customer_with_an_open_conversation_goes_on_in_its_thread(
     assert [(s.to, s.from_, s.text) for s in twilio.sent] == [
         (PHONE, SMS_NUMBER, "Atrasou um dia, desculpe!")
     ]
-    stored = container.store.find_open_conversation("ana", PHONE)
+    stored = container.store.conversations.find_open_conversation("ana", PHONE)
     assert stored.status.value == "open"
 
 
@@ -199,7 +199,7 @@ def test_a_message_after_a_resolved_conversation_starts_a_new_one_linked_to_it(
 ):
     customer_writes(client, 1, From=PHONE, Body="Cadê meu pedido?")
     run_workers()
-    first = container.store.find_open_conversation("ana", PHONE)
+    first = container.store.conversations.find_open_conversation("ana", PHONE)
     assert press(client, "resolve", first.slack_thread_ts, f"ana:{first.conversation_id}") == 200
     run_workers()
 
@@ -209,7 +209,7 @@ def test_a_message_after_a_resolved_conversation_starts_a_new_one_linked_to_it(
     )
     run_workers()
 
-    second = container.store.find_open_conversation("ana", PHONE)
+    second = container.store.conversations.find_open_conversation("ana", PHONE)
     assert second.conversation_id != first.conversation_id
     assert second.previous_conversation_id == first.conversation_id
     assert second.status.value == "pending"

@@ -113,7 +113,7 @@ def test_an_unanswered_conversation_walks_through_every_stage(
     assert f"p{root.ts.replace('.', '')}" in lead.message.text
     assert slack.thread(root.ts)[-1].message.text == ":sos: Still unanswered: escalated <@U0LEAD>."
     # And every stage is on the conversation's record
-    conversation = container.store.find_open_conversation("ana", CUSTOMER)
+    conversation = container.store.conversations.find_open_conversation("ana", CUSTOMER)
     assert [(e.stage, e.at) for e in conversation.sla_history] == [
         ("warning", START + timedelta(minutes=48)),
         ("breached", START + timedelta(minutes=60)),
@@ -141,7 +141,7 @@ def test_an_answered_conversations_alarms_do_nothing_and_the_next_message_starts
 
     # Then nothing is said, and the target is recorded as met
     assert len(slack.thread(root.ts)) == thread_length
-    conversation = container.store.find_open_conversation("ana", CUSTOMER)
+    conversation = container.store.conversations.find_open_conversation("ana", CUSTOMER)
     assert conversation.response_clock is None
     assert conversation.first_response_at == START + timedelta(minutes=10)
     assert [(e.target, e.stage) for e in conversation.sla_history] == [("first_response", "met")]
@@ -150,7 +150,7 @@ def test_an_answered_conversations_alarms_do_nothing_and_the_next_message_starts
     clock.now = START + timedelta(hours=1)
     customer_writes(client, 2, "E a nota fiscal?")
     run_workers()
-    conversation = container.store.find_open_conversation("ana", CUSTOMER)
+    conversation = container.store.conversations.find_open_conversation("ana", CUSTOMER)
     assert conversation.response_clock is not None
     assert conversation.response_clock.target == "next_response"
     assert conversation.response_clock.due_at == START + timedelta(minutes=90)
@@ -164,7 +164,7 @@ def test_a_second_message_while_waiting_keeps_the_first_ones_clock(
     clock.now = START + timedelta(minutes=20)
     customer_writes(client, 2, "Alô?")
     run_workers()
-    conversation = container.store.find_open_conversation("ana", CUSTOMER)
+    conversation = container.store.conversations.find_open_conversation("ana", CUSTOMER)
     assert conversation.response_clock.started_at == START
     assert len(alarms()) == 3
 
@@ -192,7 +192,7 @@ def test_a_resolution_target_escalates_unless_the_conversation_is_resolved_in_ti
     assert "Resolution overdue" in slack.thread(root.ts)[-1].message.text
 
     # When an agent resolves it, the last alarm changes nothing, and the record says met
-    conversation = container.store.find_open_conversation("ana", CUSTOMER)
+    conversation = container.store.conversations.find_open_conversation("ana", CUSTOMER)
     payload = {
         "type": "block_actions",
         "team": {"id": "T0SHOP1"},
@@ -214,6 +214,6 @@ def test_a_resolution_target_escalates_unless_the_conversation_is_resolved_in_ti
     assert fire(START + timedelta(hours=5)) == 1
     run_workers()
     assert len(slack.thread(root.ts)) == before
-    done = container.store.find_open_conversation("ana", CUSTOMER)
+    done = container.store.conversations.find_open_conversation("ana", CUSTOMER)
     assert done.resolution_clock is None
     assert [(e.target, e.stage) for e in done.sla_history][-1] == ("resolution", "met")

@@ -122,7 +122,7 @@ def test_a_shop_connects_its_workspace_and_its_customers_arrive_there(
     assert slack.joined == [(NEW_TOKEN, "C0CHOSEN")]
     # And the installation is found through the installation store, with the token that is
     # kept in the shop's secret only
-    store = ThreadlineInstallationStore(container.store, container.vault)
+    store = ThreadlineInstallationStore(container.store.installations, container.vault)
     bot = store.find_bot(enterprise_id=None, team_id="T0NEWSHOP")
     assert bot is not None
     assert bot.bot_token == NEW_TOKEN

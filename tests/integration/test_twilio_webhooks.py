@@ -392,7 +392,7 @@ def test_a_message_that_cannot_be_stored_is_refused_and_not_queued(
     def failing(message: InboundMessage) -> None:
         raise error
 
-    monkeypatch.setattr(container.store, "save_inbound", failing)
+    monkeypatch.setattr(container.store.inbound, "save_inbound", failing)
     # When Twilio delivers a message
     response = deliver(twilio_message(1))
     # Then it answers 503 so Twilio retries, and nothing is queued
@@ -411,7 +411,7 @@ def test_a_warm_ack_makes_exactly_one_dynamodb_write_and_one_sqs_send(
     def record(model: Any, **kwargs: Any) -> None:
         calls.append(model.name)
 
-    clients = (container.store._client, container.queues._client, container.vault._client)
+    clients = (container.store.client, container.queues._client, container.vault._client)
     for events in {id(c.meta.events): c.meta.events for c in clients}.values():
         events.register("before-call", record)
     # And a first message has warmed the caches (shop config, secrets, queue URL)

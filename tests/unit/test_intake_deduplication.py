@@ -81,6 +81,8 @@ def intake(messages: Messages, queue: Queue) -> Intake:
         settings,
         DeploymentSecrets.fixed(DeploymentKeys(slack_signing_secret=SecretStr("s"))),
         cast(Any, messages),
+        cast(Any, messages),
+        cast(Any, None),
         cast(Any, Vault()),
         cast(Any, queue),
         TwilioChannel(),

@@ -1,0 +1,215 @@
+"""Agents' replies: stored before they are sent, moved through their delivery, found by the
+provider's id; the latest edit or deletion of each; the bot's own posts, made once."""
+
+from decimal import Decimal
+
+from botocore.exceptions import ClientError
+
+from chalicelib.domain.errors import Retryable
+from chalicelib.domain.messages import DeliveryStatus, OutboundMessage, ReplyRevision, delivery_rank
+from chalicelib.domain.shop import RETENTION_DAYS
+from chalicelib.store._table import (
+    DynamoDBClient,
+    Item,
+    Table,
+    Update,
+    cancelled_by_condition,
+    condition_failed,
+    expiry,
+    from_attributes,
+    message_item_key,
+    model_values,
+    post_key,
+    provider_pointer_key,
+    revision_key,
+    revisions_partition,
+    timeline_keys,
+    to_attributes,
+)
+
+
+class Replies:
+    def __init__(self, client: DynamoDBClient, table_name: str) -> None:
+        self._table = Table(client, table_name)
+
+    # Edits and deletions -----------------------------------------------------------------
+
+    def record_revision(self, revision: ReplyRevision) -> None:
+        """Keeps an agent's latest edit of a thread message, or its deletion, which no later
+        edit undoes. Slack may deliver edits out of order: an older one changes nothing."""
+        values: Item = {
+            "team_id": revision.team_id,
+            "channel_id": revision.channel_id,
+            "ts": revision.ts,
+            "revised_at": Decimal(revision.revised_ts),
+            "deleted": revision.deleted,
+            "expires_at": int(float(revision.revised_ts)) + min(RETENTION_DAYS) * 24 * 3600,
+        }
+        if revision.text is not None:
+            values["text"] = revision.text
+        if revision.thread_ts is not None:
+            thread = revisions_partition(revision.team_id, revision.channel_id, revision.thread_ts)
+            values |= {"GSI1PK": thread, "GSI1SK": revision.ts}
+        item = {
+            **revision_key(revision.team_id, revision.channel_id, revision.ts),
+            **to_attributes(values),
+        }
+        # A deletion always lands; an edit only over an older edit.
+        only_newer: Item = {}
+        if not revision.deleted:
+            only_newer = {
+                "ConditionExpression": "attribute_not_exists(PK) "
+                "OR (deleted = :false AND revised_at < :at)",
+                "ExpressionAttributeValues": to_attributes(
+                    {":false": False, ":at": values["revised_at"]}
+                ),
+            }
+        try:
+            self._table.client.put_item(TableName=self._table.name, Item=item, **only_newer)
+        except ClientError as error:
+            if not condition_failed(error):
+                raise
+
+    def reply_revision(self, team_id: str, channel_id: str, ts: str) -> ReplyRevision | None:
+        values = self._table.get(revision_key(team_id, channel_id, ts))
+        if not values:
+            return None
+        return ReplyRevision(
+            team_id=team_id,
+            channel_id=channel_id,
+            ts=ts,
+            text=None if values["deleted"] else str(values.get("text", "")),
+            revised_ts=str(values["revised_at"]),
+        )
+
+    # The bot's posts -----------------------------------------------------------------------
+
+    def bot_post(self, team_id: str, post_id: str) -> tuple[str, str] | None:
+        """(ts, text) of the thread message a job (a canned response's modal, an automatic
+        reply) was posted as, so a retried job posts nothing again."""
+        values = self._table.get(post_key(team_id, post_id))
+        return (str(values["ts"]), str(values["text"])) if values else None
+
+    def record_bot_post(
+        self, team_id: str, post_id: str, ts: str, text: str, *, expires_at: int | None = None
+    ) -> None:
+        self._table.client.put_item(
+            TableName=self._table.name,
+            Item={
+                **post_key(team_id, post_id),
+                **to_attributes({"ts": ts, "text": text, **expiry(expires_at)}),
+            },
+        )
+
+    # Replies and their delivery ------------------------------------------------------------
+
+    def claim_outbound(
+        self, message: OutboundMessage, *, expires_at: int | None = None
+    ) -> OutboundMessage | None:
+        """Stores a reply before it is sent. Returns None when it is new, or the copy an
+        earlier delivery of the same Slack message stored."""
+        values = {
+            **model_values(message),
+            "status_rank": delivery_rank(message.status),
+            **timeline_keys(
+                message.shop_id, message.conversation_id, message.created_at, message.message_key
+            ),
+            **expiry(expires_at),
+        }
+        try:
+            self._table.client.put_item(
+                TableName=self._table.name,
+                Item={
+                    **message_item_key(message.shop_id, message.message_key),
+                    **to_attributes(values),
+                },
+                ConditionExpression="attribute_not_exists(PK)",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as error:
+            if not condition_failed(error):
+                raise
+            stored = error.response["Item"]
+            return OutboundMessage.model_validate(from_attributes(stored))
+        return None
+
+    def advance_outbound(
+        self,
+        message: OutboundMessage,
+        status: DeliveryStatus,
+        *,
+        provider_message_id: str | None = None,
+        error_code: str | None = None,
+        error_reason: str | None = None,
+        expires_at: int | None = None,
+    ) -> bool:
+        """Moves a reply's delivery status forward; False if it already was as far or further.
+
+        The first time a provider id is recorded, its pointer is written with it (expiring at
+        `expires_at`, with the reply), so status callbacks can find the reply."""
+        update = Update().set("status", status.value).set("status_rank", delivery_rank(status))
+        for name, value in (
+            ("provider_message_id", provider_message_id),
+            ("error_code", error_code),
+            ("error_reason", error_reason),
+        ):
+            if value:
+                update.set(name, value)
+        key = message_item_key(message.shop_id, message.message_key)
+        condition, rank = "status_rank < :rank", {":rank": delivery_rank(status)}
+        if not provider_message_id:
+            return self._table.update(key, update, condition, rank)
+        # A provider message belongs to one reply only.
+        pointer = {
+            **provider_pointer_key(message.shop_id, provider_message_id),
+            **to_attributes({"message_key": message.message_key, **expiry(expires_at)}),
+        }
+        try:
+            self._table.transact(
+                [
+                    self._table.update_action(key, update, condition, rank),
+                    self._table.put_action(
+                        pointer,
+                        "attribute_not_exists(PK) OR message_key = :key",
+                        {":key": message.message_key},
+                    ),
+                ]
+            )
+        except ClientError as error:
+            update_failed, *pointer_failed = cancelled_by_condition(error)
+            if any(pointer_failed):
+                raise Retryable("that provider message belongs to another reply") from error
+            if update_failed:
+                return False
+            raise
+        return True
+
+    def mark_shown(self, message: OutboundMessage) -> None:
+        """Records that the agent's Slack message now shows the reply's status."""
+        update = (
+            Update()
+            .set("shown_status", message.status.value)
+            .set("shown_rank", delivery_rank(message.status))
+        )
+        self._table.update(
+            message_item_key(message.shop_id, message.message_key),
+            update,
+            # An erased reply stays erased.
+            "attribute_exists(PK) AND "
+            "(attribute_not_exists(#shown_rank) OR #shown_rank < :shown_rank)",
+        )
+
+    def get_outbound(self, shop_id: str, message_key: str) -> OutboundMessage | None:
+        stored = self._table.get(message_item_key(shop_id, message_key))
+        return OutboundMessage.model_validate(stored) if stored else None
+
+    def provider_id_taken(self, shop_id: str, provider_message_id: str) -> bool:
+        return self._table.get(provider_pointer_key(shop_id, provider_message_id)) is not None
+
+    def find_outbound_by_provider_id(
+        self, shop_id: str, provider_message_id: str
+    ) -> OutboundMessage | None:
+        pointer = self._table.get(provider_pointer_key(shop_id, provider_message_id))
+        if not pointer:
+            return None
+        return self.get_outbound(shop_id, str(pointer["message_key"]))
