@@ -72,9 +72,10 @@ class _Entry:
     backends: BackendDict[Any]
     account: str
     region: str
-    # The backend the state was taken from: kept alive, so that its id in the copies'
-    # references stays its own and can be mapped to the backend that replaces it.
+    # The backend the state was taken from, and its account's registry: kept alive, so that
+    # their ids in the copies' references stay theirs and can be mapped to what replaces them.
     original: BaseBackend
+    account_backends: AccountSpecificBackend[Any]
     state: dict[str, Any]
 
 
@@ -87,7 +88,7 @@ class Snapshot:
         with _copyable_locks():
             states = copy.deepcopy([backend.__dict__ for *_, backend in live], memo)
         self._entries = [
-            _Entry(backends, account, region, original=backend, state=state)
+            _Entry(backends, account, region, backend, backends[account], state)
             for (backends, account, region, backend), state in zip(live, states, strict=True)
         ]
         self.state = state_of()
@@ -96,14 +97,14 @@ class Snapshot:
         """Every backend of moto back to the snapshot: those it holds as they were, all others
         empty (dropped, as `mock_aws` drops them at its start and end)."""
         BackendDict.reset()
-        targets = {
-            id(entry.original): entry.backends[entry.account][entry.region]
-            for entry in self._entries
-        }
-        memo: dict[int, Any] = {**targets, **_containers()}
+        memo: dict[int, Any] = {}
+        for entry in self._entries:
+            memo[id(entry.original)] = entry.backends[entry.account][entry.region]
+            memo[id(entry.account_backends)] = entry.backends[entry.account]
+            memo[id(entry.backends)] = entry.backends
         with _copyable_locks():
             for entry in self._entries:
-                targets[id(entry.original)].__dict__ = copy.deepcopy(entry.state, memo)
+                memo[id(entry.original)].__dict__ = copy.deepcopy(entry.state, memo)
 
 
 _ATOMS = (str, bytes, int, float, bool, type(None), Decimal, datetime, date, timedelta, Enum)
