@@ -52,9 +52,10 @@ def _aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(scope="session")
-def provisioned() -> Iterator[Snapshot]:
+def provisioned() -> Snapshot:
     """The emulator provisioned from infra/ once per test process, as a snapshot each test
-    starts from (provisioning costs about half a second, restoring a few milliseconds)."""
+    starts from (provisioning costs about half a second, restoring a few milliseconds). moto
+    is stopped again: the tests of other layers run in this process too."""
     with pytest.MonkeyPatch.context() as monkeypatch:
         _aws_environment(monkeypatch)
         patch_emulator()
@@ -64,7 +65,7 @@ def provisioned() -> Iterator[Snapshot]:
                 boto3.client("scheduler"),
                 boto3.client("secretsmanager"),
             )
-            yield Snapshot()
+            return Snapshot()
 
 
 @pytest.fixture(scope="session")

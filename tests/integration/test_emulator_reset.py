@@ -179,3 +179,12 @@ def test_a_test_starts_from_what_provisioning_makes(provisioned: Snapshot) -> No
     # Then both are the same
     assert (_as_provisioning_makes_it(), _described()) == restored
     provisioned.restore()
+
+
+def test_outside_this_layers_tests_moto_is_stopped_and_empty(provisioned: Snapshot) -> None:
+    # The snapshot taken, moto intercepts nothing and holds nothing: a unit or end-to-end
+    # test run next in this process meets no emulator
+    from moto.core.models import botocore_stubber
+
+    assert not botocore_stubber.enabled
+    assert state_of() == {}
