@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import botocore.loaders
+import botocore.session
 import pytest
 from boto3.dynamodb.types import TypeDeserializer
 from chalice.test import Client
@@ -25,6 +27,7 @@ from local_stack.moto_patches import patch_emulator
 from local_stack.provision import provision
 from local_stack.pump import pumps_for
 from tests.fakes import FakeSlack, RecordingTwilio
+from tests.integration.emulator_state import Snapshot, state_of
 from tests.signing import (
     SLACK_SIGNING_SECRET,
     form,
@@ -41,19 +44,52 @@ MEDIA_BUCKET = "threadline-media-123456789012-us-east-1"
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}", "Content-Type": "application/json"}
 
 
-@pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def _aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+
+
+@pytest.fixture(scope="session")
+def provisioned() -> Snapshot:
+    """The emulator provisioned from infra/ once per test process, as a snapshot each test
+    starts from (provisioning costs about half a second, restoring a few milliseconds). moto
+    is stopped again: the tests of other layers run in this process too."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        _aws_environment(monkeypatch)
+        patch_emulator()
+        with mock_aws():
+            provision(
+                boto3.client("cloudformation"),
+                boto3.client("scheduler"),
+                boto3.client("secretsmanager"),
+            )
+            return Snapshot()
+
+
+@pytest.fixture(scope="session")
+def aws_models() -> botocore.loaders.Loader:
+    """The AWS SDK's service models, read once per test process: each test's boto3 session
+    is new (moto starts each test with none), but parsing the models again for each is most
+    of what a client costs."""
+    return botocore.loaders.create_loader()
+
+
+@pytest.fixture
+def aws(
+    monkeypatch: pytest.MonkeyPatch, provisioned: Snapshot, aws_models: botocore.loaders.Loader
+) -> Iterator[None]:
+    """moto as provisioned, whatever the tests before wrote: a test that finds any state of
+    moto's other than the provisioned one fails."""
+    _aws_environment(monkeypatch)
     patch_emulator()
     with mock_aws():
-        provision(
-            boto3.client("cloudformation"),
-            boto3.client("scheduler"),
-            boto3.client("secretsmanager"),
-        )
+        provisioned.restore()
+        assert state_of() == provisioned.state, "moto's state differs from the provisioned one"
+        session = botocore.session.Session()
+        session.register_component("data_loader", aws_models)
+        boto3.DEFAULT_SESSION = boto3.Session(botocore_session=session)
         yield
 
 

@@ -107,7 +107,7 @@ def shops(put_shop: Callable[..., Any], shop: str) -> tuple[str, str]:
 @functools.cache
 def aws_client(service: str) -> Any:
     """One client per service for the module (creating one costs more than a probe): moto
-    intercepts them all, and each test's `mock_aws` starts from empty state."""
+    intercepts them all, and each test's `aws` starts from the provisioned state."""
     return boto3.client(service)  # type: ignore[call-overload]
 
 

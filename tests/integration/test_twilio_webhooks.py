@@ -50,7 +50,7 @@ Request = tuple[str, dict[str, str], bytes]
 @functools.cache
 def aws_client(service: str) -> Any:
     """One client per service for the whole module: moto intercepts every client once it is
-    imported, and each test's `mock_aws` starts from empty state."""
+    imported, and each test's `aws` starts from the provisioned state."""
     return boto3.client(service)  # type: ignore[call-overload]
 
 
