@@ -64,7 +64,7 @@ def sns_event(message: str, topic_arn: str, subject: str | None = None) -> dict[
     }
 
 
-class _Background:
+class BackgroundLoop:
     """A loop on a daemon thread of its own, until `stop`."""
 
     def __init__(self, name: str) -> None:
@@ -75,14 +75,18 @@ class _Background:
         self._thread.start()
 
     def stop(self) -> None:
-        self._stopping.set()
+        self.signal_stop()
         self._thread.join(timeout=5)
+
+    def signal_stop(self) -> None:
+        """Asks the loop to end without waiting: loops told together end in one wait."""
+        self._stopping.set()
 
     def _run(self) -> None:
         raise NotImplementedError
 
 
-class QueuePump(_Background):
+class QueuePump(BackgroundLoop):
     def __init__(
         self,
         sqs: Any,
@@ -185,7 +189,7 @@ def scheduled_event(rule: str) -> dict[str, Any]:
     }
 
 
-class Ticker(_Background):
+class Ticker(BackgroundLoop):
     """Calls a scheduled handler every `interval_seconds` until stopped."""
 
     def __init__(self, name: str, handler: Handler, interval_seconds: float) -> None:
@@ -226,7 +230,7 @@ def _due(schedule: dict[str, Any]) -> datetime | None:
     return datetime.fromisoformat(match.group(1)).replace(tzinfo=zone)
 
 
-class SchedulePump(_Background):
+class SchedulePump(BackgroundLoop):
     """Fires the due one-time schedules of a schedule group, every `interval_seconds`."""
 
     def __init__(
