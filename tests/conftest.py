@@ -4,6 +4,6 @@ import pytest
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Each test's layer comes from its folder, so `-m unit` and friends select by layer."""
     for item in items:
-        for layer in ("unit", "integration", "e2e"):
+        for layer in ("unit", "contract", "integration", "e2e"):
             if f"/tests/{layer}/" in str(item.path).replace("\\", "/"):
                 item.add_marker(getattr(pytest.mark, layer))
