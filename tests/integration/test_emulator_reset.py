@@ -7,9 +7,9 @@ from typing import Any
 
 import boto3
 import pytest
-from chalicelib.local.provision import provision
 from moto.core.base_backend import BackendDict
 
+from local_stack.provision import provision
 from tests.integration.emulator_state import Snapshot, state_of
 
 QUEUE = "threadline-inbound.fifo"
