@@ -29,8 +29,13 @@ from chalicelib.domain.checks import (
 )
 from chalicelib.domain.errors import NotFound
 from chalicelib.domain.shop import Shop, ShopSecrets, is_shop_id, webhook_urls
-from chalicelib.secrets import DeploymentSecrets, SecretVault
-from chalicelib.services.ports import NumberInspection, ShopLookup, SlackInspectionFactory
+from chalicelib.secrets import DeploymentSecrets
+from chalicelib.services.ports import (
+    NumberInspection,
+    ShopLookup,
+    ShopVault,
+    SlackInspectionFactory,
+)
 from chalicelib.settings import Settings
 
 logger = Logger(service="threadline", child=True)
@@ -42,7 +47,7 @@ class Checkup:
         settings: Settings,
         deployment: DeploymentSecrets,
         shops: ShopLookup,
-        vault: SecretVault,
+        vault: ShopVault,
         slack: SlackInspectionFactory,
         numbers: NumberInspection,
     ) -> None:

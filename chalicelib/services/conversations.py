@@ -61,7 +61,6 @@ from chalicelib.presentation.notes import (
 )
 from chalicelib.presentation.posts import WHOLE_TEXT_NAME, customer_message, shows_whole
 from chalicelib.presentation.slack_blocks import SlackMessage
-from chalicelib.secrets import SecretVault
 from chalicelib.services.changes import Change, change_conversation, draw_card
 from chalicelib.services.customers import latest_elsewhere
 from chalicelib.services.ports import (
@@ -77,6 +76,7 @@ from chalicelib.services.ports import (
     ProfileRecords,
     SchedulesPort,
     ShopLookup,
+    ShopVault,
     SlackPort,
     Workspaces,
     slack_or_retry,
@@ -139,7 +139,7 @@ class InboundProcessor:
         inbound: InboundRecords,
         conversations: ConversationRecords,
         profiles: ProfileRecords,
-        vault: SecretVault,
+        vault: ShopVault,
         channels: ChannelRouter,
         workspaces: Workspaces,
         media: MediaPort,

@@ -26,8 +26,14 @@ from chalicelib.domain.errors import BadRequest, Conflict, Forbidden, NotFound
 from chalicelib.domain.outside_input import whole_number
 from chalicelib.domain.shop import Shop, SlackConfig
 from chalicelib.domain.vocabulary import Channel
-from chalicelib.secrets import DeploymentKeys, DeploymentSecrets, SecretVault
-from chalicelib.services.ports import Clock, InstallationRecords, ShopRecords, SlackFactory
+from chalicelib.secrets import DeploymentKeys, DeploymentSecrets
+from chalicelib.services.ports import (
+    Clock,
+    InstallationRecords,
+    ShopRecords,
+    ShopVault,
+    SlackFactory,
+)
 from chalicelib.settings import Settings
 
 logger = Logger(service="threadline", child=True)
@@ -72,7 +78,7 @@ class ThreadlineInstallationStore(InstallationStore):
     """slack_sdk's installation store over Threadline's table (what Slack granted) and the
     shops' secrets (the bot token), so no token ever sits in a plain table item."""
 
-    def __init__(self, records: InstallationRecords, vault: SecretVault) -> None:
+    def __init__(self, records: InstallationRecords, vault: ShopVault) -> None:
         self._install_records = records
         self._vault = vault
 
@@ -157,7 +163,7 @@ class SlackInstalls:
         deployment: DeploymentSecrets,
         shops: ShopRecords,
         records: InstallationRecords,
-        vault: SecretVault,
+        vault: ShopVault,
         installations: InstallationStore,
         slack: SlackFactory,
         clock: Clock,

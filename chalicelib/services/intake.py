@@ -30,9 +30,9 @@ from chalicelib.domain.jobs import CannedReply
 from chalicelib.domain.messages import InboundStatus, ReplyRevision
 from chalicelib.domain.shop import Shop, ShopSecrets, is_shop_id
 from chalicelib.queues import Queues
-from chalicelib.secrets import DeploymentSecrets, SecretVault
+from chalicelib.secrets import DeploymentSecrets
 from chalicelib.services.agent_tools import AgentTools
-from chalicelib.services.ports import Clock, InboundRecords, ReplyRecords, ShopLookup
+from chalicelib.services.ports import Clock, InboundRecords, ReplyRecords, ShopLookup, ShopVault
 from chalicelib.settings import Settings
 
 logger = Logger(service="threadline", child=True)
@@ -50,7 +50,7 @@ class Intake:
         shops: ShopLookup,
         inbound: InboundRecords,
         replies: ReplyRecords,
-        vault: SecretVault,
+        vault: ShopVault,
         queues: Queues,
         twilio: ChannelAdapter,
         tools: AgentTools,

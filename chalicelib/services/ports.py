@@ -96,6 +96,20 @@ def slack_or_retry(workspaces: Workspaces, shop_id: str) -> SlackPort:
 ChannelRouter = Callable[[Channel], OutboundChannel]
 
 
+class ShopVault(Protocol):
+    """The shops' secrets (Slack bot token, Twilio auth token), one document a shop."""
+
+    def get(self, shop_id: str, *, fresh: bool = False) -> ShopSecrets: ...
+
+    def put(self, shop_id: str, secrets: ShopSecrets) -> str: ...
+
+    def revive(self, shop_id: str) -> None: ...
+
+    def delete(self, shop_id: str) -> None: ...
+
+    def undo(self, shop_id: str, version_id: str, previous: ShopSecrets | None) -> None: ...
+
+
 class SchedulesPort(Protocol):
     def set_alarm(self, job: TimerWork) -> None: ...
 

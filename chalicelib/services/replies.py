@@ -67,7 +67,6 @@ from chalicelib.presentation.posts import (
     shop_message_post,
 )
 from chalicelib.presentation.slack_blocks import SlackMessage
-from chalicelib.secrets import SecretVault
 from chalicelib.services.changes import change_conversation, draw_card
 from chalicelib.services.media_links import MediaLinks
 from chalicelib.services.ports import (
@@ -80,6 +79,7 @@ from chalicelib.services.ports import (
     MetricsPort,
     ReplyRecords,
     ShopLookup,
+    ShopVault,
     SlackPort,
     Workspaces,
     slack_or_retry,
@@ -99,7 +99,7 @@ class ReplyDispatcher:
         conversations: ConversationRecords,
         replies: ReplyRecords,
         counters: CounterRecords,
-        vault: SecretVault,
+        vault: ShopVault,
         channels: ChannelRouter,
         workspaces: Workspaces,
         media: MediaPort,

@@ -23,7 +23,6 @@ from chalicelib.domain.shop import (
 from chalicelib.domain.vocabulary import Channel
 from chalicelib.media import MediaStore
 from chalicelib.presentation.transcript import TranscriptEntry, entry_from_item
-from chalicelib.secrets import SecretVault
 from chalicelib.services.data_rights import erase_orphans
 from chalicelib.services.ports import (
     Clock,
@@ -35,6 +34,7 @@ from chalicelib.services.ports import (
     ProfileRecords,
     ShopLookup,
     ShopRecords,
+    ShopVault,
 )
 from chalicelib.store.listings import conversations_page_start
 
@@ -92,7 +92,7 @@ class ShopAdmin:
         inbound: InboundRecords,
         profiles: ProfileRecords,
         digests: DigestRecords,
-        vault: SecretVault,
+        vault: ShopVault,
         public_url: str,
         installs: InstallLinks,
         media: MediaStore,

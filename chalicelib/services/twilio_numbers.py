@@ -7,15 +7,14 @@ from aws_lambda_powertools import Logger
 
 from chalicelib.domain.errors import Conflict, NotFound
 from chalicelib.domain.shop import is_shop_id, webhook_urls
-from chalicelib.secrets import SecretVault
-from chalicelib.services.ports import NumberWebhooks, ShopLookup
+from chalicelib.services.ports import NumberWebhooks, ShopLookup, ShopVault
 
 logger = Logger(service="threadline", child=True)
 
 
 class TwilioConnect:
     def __init__(
-        self, shops: ShopLookup, vault: SecretVault, public_url: str, numbers: NumberWebhooks
+        self, shops: ShopLookup, vault: ShopVault, public_url: str, numbers: NumberWebhooks
     ) -> None:
         self._shops = shops
         self._vault = vault
