@@ -5,8 +5,6 @@ from what DynamoDB, SQS, Scheduler and Secrets Manager do.
 A test asks for `backend` ("fake" or "moto"); the fixtures of each area build the port
 under test for that backend."""
 
-from collections.abc import Iterator
-
 import boto3
 import pytest
 
@@ -24,6 +22,6 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def moto_repositories(aws: None) -> Iterator[Repositories]:
+def moto_repositories(aws: None) -> Repositories:
     """The real repositories over the provisioned table, no shop cache."""
-    yield Repositories(boto3.client("dynamodb"), TABLE_NAME, shop_cache_seconds=0)
+    return Repositories(boto3.client("dynamodb"), TABLE_NAME, shop_cache_seconds=0)
