@@ -1167,6 +1167,8 @@ def _automatic_post_ids(conversation: Conversation, items: list[StoredItem]) -> 
     return posts
 
 
+# Linked records' infrastructure: queues, schedules, metrics, workspaces
+
 _Job = TypeVar("_Job", bound=BaseModel)
 
 

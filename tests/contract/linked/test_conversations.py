@@ -191,3 +191,18 @@ def test_the_customers_part_is_stored_by_their_message(records: Linked) -> None:
     assert (stored.customer_name, stored.shop_address) == ("Ana Lima", "+15550100077")
     assert (stored.assignee_user_id, stored.message_count, stored.version) == ("U1", 2, 3)
     assert stored.shop_address != SHOP_NUMBER
+
+
+def test_activity_moves_the_open_pointers_expiry_along(records: Linked) -> None:
+    day = 24 * 3600
+    read = records.conversations.create_conversation(
+        conversation("01OLD"), expires_at=int(T0.timestamp()) + day
+    )
+    records.conversations.touch_conversation(read, int(T0.timestamp()) + 3 * day)
+
+    late = conversation("01LATE", at=T0 + timedelta(days=2))
+    kept = records.conversations.create_conversation(late)
+
+    assert kept.conversation_id == "01OLD"
+    fresh = conversation("01FRESH", at=T0 + timedelta(days=4))
+    assert records.conversations.create_conversation(fresh) == fresh

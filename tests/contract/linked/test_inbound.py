@@ -1,5 +1,6 @@
 """InboundRecords: a customer message stored once and followed through its processing."""
 
+import zlib
 from datetime import timedelta
 
 from chalicelib.domain.messages import InboundStatus
@@ -112,3 +113,29 @@ def test_erasing_a_processed_mail_takes_its_message_id_pointer(records: Linked) 
     assert (
         records.conversations.find_conversation_by_mail(SHOP, ("<first@customer.example>",)) is None
     )
+
+
+def _shard(n: int) -> int:
+    """The shard of the UNPROCESSED index `message(n)` is written to."""
+    return zlib.crc32(message(n).message_key.encode()) % 8
+
+
+def test_a_shard_cut_at_its_limit_holds_back_what_is_due_after_its_last(
+    records: Linked,
+) -> None:
+    # Two messages in one shard, one in another, arriving in between.
+    first = 1
+    same = next(n for n in range(2, 100) if _shard(n) == _shard(first))
+    other = next(n for n in range(2, 100) if _shard(n) != _shard(first))
+    earliest = message(first, at=T0)
+    between = message(other, at=T0 + timedelta(seconds=1))
+    latest = message(same, at=T0 + timedelta(seconds=2))
+    for each in (latest, between, earliest):
+        records.inbound.save_inbound(each)
+
+    assert records.inbound.due_for_requeue(T0 + timedelta(minutes=10), limit=1) == [earliest]
+    assert records.inbound.due_for_requeue(T0 + timedelta(minutes=10)) == [
+        earliest,
+        between,
+        latest,
+    ]
