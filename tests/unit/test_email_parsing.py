@@ -402,10 +402,10 @@ def _mail(body: str, subtype: str = "plain") -> bytes:
 
 
 def _seconds(raw: bytes) -> float:
-    """The fastest of five parses in this process's CPU time: the least disturbed by whatever
+    """The fastest of three parses in this process's CPU time: the least disturbed by whatever
     else runs (time other processes take on a busy machine is not counted)."""
     timings = []
-    for _ in range(5):
+    for _ in range(3):
         started = time.process_time()
         parse_email(raw)
         timings.append(time.process_time() - started)
