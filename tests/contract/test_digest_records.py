@@ -8,6 +8,7 @@ from botocore.exceptions import ClientError
 
 from chalicelib.bootstrap import Repositories
 from chalicelib.services.ports import DigestRecords
+from chalicelib.store._table import condition_failed
 from tests.fakes import FakeDigests
 
 DAY = date(2026, 11, 24)
@@ -21,10 +22,6 @@ def digests(backend: str, request: pytest.FixtureRequest) -> DigestRecords:
         return FakeDigests()
     repositories: Repositories = request.getfixturevalue("moto_repositories")
     return repositories.digests
-
-
-def conditional_check_failed(error: pytest.ExceptionInfo[ClientError]) -> bool:
-    return bool(error.value.response["Error"]["Code"] == "ConditionalCheckFailedException")
 
 
 def test_the_first_run_takes_the_day_and_a_second_is_refused(digests: DigestRecords) -> None:
@@ -75,10 +72,10 @@ def test_a_run_that_lost_its_lease_cannot_advance_it(digests: DigestRecords) -> 
     assert held is not None
     with pytest.raises(ClientError) as posted:
         digests.digest_posted(lost, "1764000000.000009")
-    assert conditional_check_failed(posted)
+    assert condition_failed(posted.value)
     with pytest.raises(ClientError) as done:
         digests.digest_done(lost, later)
-    assert conditional_check_failed(done)
+    assert condition_failed(done.value)
     # Its release is silent and leaves the holder's lease alone.
     digests.release_digest(lost)
     assert digests.lease_digest("ana", DAY, "run-3", later, LEASE) is None
@@ -92,7 +89,7 @@ def test_a_step_on_a_day_never_leased_fails(digests: DigestRecords) -> None:
     digests.erase_digests("ana")
     with pytest.raises(ClientError) as posted:
         digests.digest_posted(lease, "1764000000.000001")
-    assert conditional_check_failed(posted)
+    assert condition_failed(posted.value)
     digests.release_digest(lease)
 
 
