@@ -30,10 +30,10 @@ demo: $(STAMP)
 demo-sla: $(STAMP)
 	$(PY) -m local_stack.demo --sla
 
-# One worker a core; a test file's tests stay together (module fixtures such as the package
-# are built once).
+# One worker a core; an e2e file's tests stay together on one worker (they share its local
+# stack), every other test goes to whichever worker is free (tests/conftest.py).
 test: $(STAMP)
-	$(PY) -m pytest -n auto --dist loadfile
+	$(PY) -m pytest -n auto
 
 # Nothing lost, nothing doubled, under duplicates and faults; figures into docs/RELIABILITY.md.
 # The issue's 5,000 messages across 200 conversations, and 1,000 in each fault scenario:

@@ -4,13 +4,10 @@ with delivery callbacks, duplicates and refusals, against `python -m local_stack
 import json
 import time
 import uuid
-from collections.abc import Callable
 
-import boto3
 import pytest
 
-from chalicelib.settings import DEPLOYMENT_SECRET
-from local_stack.constants import LOCAL_ADMIN_TOKEN, LOCAL_SIGNING_SECRET
+from local_stack.constants import LOCAL_SIGNING_SECRET
 from local_stack.sandbox.outbox import OutboxEntry
 from tests.e2e.conftest import RunningStack, http
 from tests.signing import (
@@ -227,43 +224,3 @@ def test_the_admin_api_masks_secrets_over_http(stack, shop):
     assert document["twilio"]["auth_token"] == "********"
     assert document["slack"]["bot_token"] == "********"
     assert "test-twilio-auth-token" not in answer.body
-
-
-def test_the_admin_token_and_signing_secret_live_in_the_emulators_secrets_manager(stack, shop):
-    # Given the deployment's secret, which the stack created in the emulator as the
-    # template says and filled with the local values
-    secrets = boto3.client(
-        "secretsmanager",
-        endpoint_url=stack.aws,
-        region_name="us-east-1",
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
-    kept = json.loads(secrets.get_secret_value(SecretId=DEPLOYMENT_SECRET)["SecretString"])
-    assert (kept["admin_token"], kept["slack_signing_secret"]) == (
-        LOCAL_ADMIN_TOKEN,
-        LOCAL_SIGNING_SECRET,
-    )
-    # When the operator rotates the admin token there
-    rotated = {**kept, "admin_token": "a-rotated-local-admin-token"}
-    secrets.put_secret_value(SecretId=DEPLOYMENT_SECRET, SecretString=json.dumps(rotated))
-    bearer = {"Authorization": "Bearer a-rotated-local-admin-token"}
-    try:
-        # Then the running API takes the new token (a refused check reads the secret again,
-        # at most every 10 seconds: the tests before sent forged requests), and refuses the
-        # old one
-        assert eventually(lambda: http("GET", stack.api + "/admin/shops", headers=bearer).status)
-        assert stack.admin("GET", "/admin/shops").status == 401
-    finally:
-        secrets.put_secret_value(SecretId=DEPLOYMENT_SECRET, SecretString=json.dumps(kept))
-        assert eventually(lambda: stack.admin("GET", "/admin/shops").status)
-
-
-def eventually(status: Callable[[], int], seconds: float = 15) -> bool:
-    """Whether a request is answered 200 within `seconds`, tried every half second."""
-    deadline = time.monotonic() + seconds
-    while status() != 200:
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.5)
-    return True
