@@ -259,6 +259,13 @@ def connect_twilio(shop_id: str) -> Response:
     return _json(200, _container().twilio_numbers.connect(shop_id))
 
 
+@app.route("/admin/shops/{shop_id}/telegram/connect", methods=["POST"])
+@answers_errors
+def connect_telegram(shop_id: str) -> Response:
+    _require_admin()
+    return _json(200, _container().telegram_bots.connect(shop_id))
+
+
 @app.route("/admin/shops/{shop_id}/checks", methods=["GET"])
 @answers_errors
 def check_shop(shop_id: str) -> Response:
@@ -333,6 +340,16 @@ def twilio_message(shop_id: str) -> Response:
 def twilio_status(shop_id: str) -> Response:
     _container().intake.delivery_status(shop_id, _webhook())
     return _twiml()
+
+
+# Telegram -------------------------------------------------------------------------------
+
+
+@app.route("/webhooks/telegram/{shop_id}", methods=["POST"], content_types=["application/json"])
+@answers_errors
+def telegram_update(shop_id: str) -> Response:
+    _container().intake.telegram_update(shop_id, _webhook())
+    return Response(body="", status_code=200)
 
 
 # Slack ----------------------------------------------------------------------------------

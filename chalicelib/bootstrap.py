@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 
-from chalicelib.channels.base import ChannelAdapter, OutboundChannel
+from chalicelib.channels.base import ChannelAdapter, OutboundChannel, UpdateChannel
 from chalicelib.domain.vocabulary import Channel
 from chalicelib.media import MediaStore
 from chalicelib.queues import Queues, Schedules
@@ -62,6 +62,7 @@ if TYPE_CHECKING:
     from chalicelib.services.installs import Exchange, SlackInstalls
     from chalicelib.services.mail_intake import MailIntake
     from chalicelib.services.reports import Reports
+    from chalicelib.services.telegram_bots import TelegramConnect
     from chalicelib.services.twilio_numbers import TwilioConnect
 
 # Phone numbers (E.164, with or without whatsapp:) and email addresses, wherever a log
@@ -214,6 +215,7 @@ class Container:
         email: OutboundChannel | None = None,
         clock: Clock = utc_now,
         new_id: IdFactory = new_ulid,
+        telegram: UpdateChannel | None = None,
     ) -> None:
         self._settings = settings
         self._twilio = twilio
@@ -222,6 +224,7 @@ class Container:
         self._email = email
         self.clock = clock
         self.new_id = new_id
+        self._telegram = telegram
 
     @cached_property
     def settings(self) -> Settings:
@@ -295,7 +298,17 @@ class Container:
 
         return EmailChannel(_aws_client("sesv2"), _aws_client("s3"), self.settings.media_bucket)
 
+    @cached_property
+    def telegram(self) -> UpdateChannel:
+        if self._telegram is not None:
+            return self._telegram
+        from chalicelib.channels.telegram import TelegramChannel
+
+        return TelegramChannel(self.settings.telegram_api_url)
+
     def channel_for(self, channel: Channel) -> OutboundChannel:
+        if channel is Channel.TELEGRAM:
+            return self.telegram
         return self.email if channel is Channel.EMAIL else self.twilio
 
     @cached_property
@@ -345,6 +358,14 @@ class Container:
         return TwilioConnect(self.store.shops, self.vault, self.settings.public_url, numbers)
 
     @cached_property
+    def telegram_bots(self) -> "TelegramConnect":
+        from chalicelib.channels.telegram import TelegramWebhooks
+        from chalicelib.services.telegram_bots import TelegramConnect
+
+        webhooks = TelegramWebhooks(self.settings.telegram_api_url)
+        return TelegramConnect(self.store.shops, self.vault, self.settings.public_url, webhooks)
+
+    @cached_property
     def checkup(self) -> "Checkup":
         from chalicelib.channels.slack import SlackWorkspace
         from chalicelib.channels.twilio import TwilioNumbers
@@ -390,6 +411,7 @@ class Container:
             self.twilio,
             self.agent_tools,
             self.clock,
+            self.telegram,
         )
 
     @cached_property

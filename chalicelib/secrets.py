@@ -126,6 +126,8 @@ def _document(secrets: ShopSecrets) -> str:
             for name, value in (
                 ("slack_bot_token", secrets.slack_bot_token),
                 ("twilio_auth_token", secrets.twilio_auth_token),
+                ("telegram_bot_token", secrets.telegram_bot_token),
+                ("telegram_webhook_secret", secrets.telegram_webhook_secret),
             )
             if value is not None
         }

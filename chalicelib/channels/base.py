@@ -118,6 +118,17 @@ class ChannelAdapter(OutboundChannel, Protocol):
         status we do not track."""
 
 
+class UpdateChannel(ChannelAdapter, Protocol):
+    """A channel whose webhook also carries what is no customer message (Telegram's
+    updates): acknowledged, and nothing kept."""
+
+    def parse_update(
+        self, request: WebhookRequest, shop: Shop, *, received_at: datetime
+    ) -> InboundMessage | None:
+        """The customer's message the request carries, None when it carries none; raises
+        BadRequest if the request is no update at all."""
+
+
 class DeliveryRefused(Exception):
     """The provider refused the message for good (bad number, opted out, ...)."""
 

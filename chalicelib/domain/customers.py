@@ -19,11 +19,16 @@ from chalicelib.domain.vocabulary import Channel
 
 _PHONE = re.compile(r"^\+[1-9][0-9]{6,14}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# A Telegram user as the shop's bot knows them: `telegram:` and the user's (private chat's) id.
+TELEGRAM_PREFIX = "telegram:"
+_TELEGRAM = re.compile(r"^telegram:[1-9][0-9]{0,19}$")
 
 
 def normalized(address: str) -> str | None:
     """An address as conversations store it, or None when it is none of the channels'."""
     value = address.strip()
+    if value.startswith(TELEGRAM_PREFIX):
+        return value if _TELEGRAM.match(value) else None
     if "@" in value:
         return value.lower() if _EMAIL.match(value) and len(value) <= 254 else None
     number = value.removeprefix("whatsapp:").replace(" ", "")
@@ -33,6 +38,8 @@ def normalized(address: str) -> str | None:
 
 
 def channel_of(address: str) -> Channel:
+    if address.startswith(TELEGRAM_PREFIX):
+        return Channel.TELEGRAM
     if "@" in address:
         return Channel.EMAIL
     return Channel.WHATSAPP if address.startswith("whatsapp:") else Channel.SMS
@@ -40,7 +47,7 @@ def channel_of(address: str) -> Channel:
 
 def verified_twins(address: str) -> tuple[str, ...]:
     """The addresses a provider vouches are the same person as `address`, itself first."""
-    if channel_of(address) is Channel.EMAIL:
+    if channel_of(address) in (Channel.EMAIL, Channel.TELEGRAM):
         return (address,)
     number = address.removeprefix("whatsapp:")
     twin = number if address.startswith("whatsapp:") else f"whatsapp:{number}"

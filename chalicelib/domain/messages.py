@@ -93,7 +93,7 @@ class InboundMessage(BaseModel):
 
     shop_id: str
     channel: Channel
-    provider: Literal["twilio", "email"]
+    provider: Literal["twilio", "email", "telegram"]
     provider_message_id: str
     customer_address: str
     shop_address: str
@@ -251,4 +251,7 @@ def media_capacity(channel: Channel, shop_address: str) -> int:
         return 1
     if channel is Channel.EMAIL:
         return 10
+    if channel is Channel.TELEGRAM:
+        # One file a reply, the text its caption (or sent after it): see channels/telegram.py.
+        return 1
     return 10 if channel is Channel.SMS and shop_address.startswith("+1") else 0

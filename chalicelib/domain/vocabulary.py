@@ -10,6 +10,7 @@ class Channel(StrEnum):
     SMS = "sms"
     WHATSAPP = "whatsapp"
     EMAIL = "email"
+    TELEGRAM = "telegram"
 
 
 class Priority(StrEnum):

@@ -26,6 +26,7 @@ CHANNEL_LABELS = {
     Channel.SMS: ":iphone: SMS",
     Channel.WHATSAPP: ":speech_balloon: WhatsApp",
     Channel.EMAIL: ":email: Email",
+    Channel.TELEGRAM: ":airplane: Telegram",
 }
 
 PRIORITY_LABELS = {

@@ -15,7 +15,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chalicelib.channels.base import ChannelAdapter, WebhookRequest
+from chalicelib.channels.base import ChannelAdapter, UpdateChannel, WebhookRequest
 from chalicelib.channels.slack import (
     CannedPicker,
     IgnoredEvent,
@@ -27,7 +27,7 @@ from chalicelib.channels.slack import (
 )
 from chalicelib.domain.errors import Forbidden, NotFound, Retryable
 from chalicelib.domain.jobs import CannedReply
-from chalicelib.domain.messages import InboundStatus, ReplyRevision
+from chalicelib.domain.messages import InboundMessage, InboundStatus, ReplyRevision
 from chalicelib.domain.shop import Shop, ShopSecrets, is_shop_id
 from chalicelib.queues import Queues
 from chalicelib.secrets import DeploymentSecrets
@@ -55,6 +55,7 @@ class Intake:
         twilio: ChannelAdapter,
         tools: AgentTools,
         clock: Clock,
+        telegram: UpdateChannel | None = None,
     ) -> None:
         self._settings = settings
         self._deployment = deployment
@@ -66,6 +67,7 @@ class Intake:
         self._queues = queues
         self._twilio = twilio
         self._clock = clock
+        self._telegram = telegram
         self._refreshed_at: dict[str, float] = {}
 
     def _shop(self, shop_id: str, *, fresh: bool = False) -> tuple[Shop, ShopSecrets]:
@@ -83,16 +85,23 @@ class Intake:
             raise NotFound("no such shop")
         return shop, secrets
 
-    def _accepted(self, shop_id: str, request: WebhookRequest, read: Callable[[Shop], T]) -> T:
+    def _accepted(
+        self,
+        shop_id: str,
+        request: WebhookRequest,
+        read: Callable[[Shop], T],
+        adapter: ChannelAdapter | None = None,
+    ) -> T:
         """`read(shop)` of a request the shop's provider account signed.
 
         Config and secrets are cached per container, so a token rotated or a number added
         through another container is refused here at first; a refusal is checked once more
         against fresh config (at most every few seconds per shop, so forged requests cannot
         turn into a stream of reads)."""
+        channel = adapter or self._twilio
         shop, secrets = self._shop(shop_id)
         try:
-            self._twilio.verify(request, shop, secrets)
+            channel.verify(request, shop, secrets)
             return read(shop)
         except Forbidden:
             last = self._refreshed_at.get(shop_id)
@@ -103,7 +112,7 @@ class Intake:
             fresh_shop, fresh_secrets = self._shop(shop_id, fresh=True)
             if (fresh_shop, fresh_secrets) == (shop, secrets):
                 raise
-            self._twilio.verify(request, fresh_shop, fresh_secrets)
+            channel.verify(request, fresh_shop, fresh_secrets)
             return read(fresh_shop)
 
     def customer_message(self, shop_id: str, request: WebhookRequest) -> None:
@@ -113,6 +122,31 @@ class Intake:
             request,
             lambda shop: (shop, self._twilio.parse(request, shop, received_at=received_at)),
         )
+        self._store_and_queue(shop, message)
+
+    def telegram_update(self, shop_id: str, request: WebhookRequest) -> None:
+        """A Telegram update: its secret token checked first, then the customer's message
+        it carries stored and queued like any other; an update that carries none is
+        acknowledged and nothing is kept."""
+        telegram = self._telegram
+        if telegram is None:
+            raise NotFound("Telegram is not enabled on this deployment")
+        received_at = self._clock()
+        shop, message = self._accepted(
+            shop_id,
+            request,
+            lambda shop: (shop, telegram.parse_update(request, shop, received_at=received_at)),
+            telegram,
+        )
+        if message is None:
+            logger.debug("telegram update without a customer message acknowledged")
+            return
+        self._store_and_queue(shop, message)
+
+    def _store_and_queue(self, shop: Shop, message: InboundMessage) -> None:
+        """One conditional write and one queue send: a provider's retry of a message stored
+        and processed changes nothing, one stored but not processed is queued again."""
+        received_at = message.received_at
         message = message.model_copy(update={"shop_incarnation": shop.incarnation})
         body: str | None = self._queues.inbound_body(message)
         try:

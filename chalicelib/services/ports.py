@@ -32,6 +32,7 @@ from chalicelib.store.digests import DigestLease
 
 if TYPE_CHECKING:
     # Only `threadline doctor`'s checkup needs them: kept out of a cold start.
+    from chalicelib.channels.telegram import WebhookSet
     from chalicelib.domain.checks import NumberWebhook, Refusal, SlackBot, SlackChannelState
 
 Clock = Callable[[], datetime]
@@ -424,3 +425,11 @@ class ShopMessageRecords(Protocol):
     ) -> ShopMessageClaim: ...
 
     def shop_message_queued(self, claim: ShopMessageClaim) -> None: ...
+
+
+class BotWebhooks(Protocol):
+    """A shop's Telegram bot pointed at this deployment (channels/telegram.py)."""
+
+    def set_webhook(
+        self, shop: Shop, secrets: ShopSecrets, url: str, secret_token: str
+    ) -> "WebhookSet": ...

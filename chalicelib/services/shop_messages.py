@@ -78,6 +78,8 @@ def _shop_addresses(shop: Shop, channel: Channel) -> list[str]:
             return [f"whatsapp:{number}" for number in numbers]
         case Channel.EMAIL:
             return [shop.email.address] if shop.email else []
+        case Channel.TELEGRAM:
+            return [shop.telegram.address] if shop.telegram else []
 
 
 def _sender(shop: Shop, request: ShopMessageRequest) -> str:
@@ -202,7 +204,10 @@ class ShopMessages:
     def _customer(request: ShopMessageRequest) -> str:
         address = normalized(request.to)
         if address is None:
-            raise BadRequest("to must be a phone number (+14155550100) or an email address")
+            raise BadRequest(
+                "to must be a phone number (+14155550100), an email address or a Telegram "
+                "user (telegram:123456789)"
+            )
         if request.channel is Channel.WHATSAPP:
             address = "whatsapp:" + address.removeprefix("whatsapp:")
         elif request.channel is Channel.SMS:

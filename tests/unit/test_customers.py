@@ -38,7 +38,19 @@ def test_a_phone_number_is_the_same_person_on_sms_and_whatsapp_an_email_only_its
         "+5511987654321",
     )
     assert verified_twins("ana@example.com") == ("ana@example.com",)
-    assert [channel_of(a) for a in ("+1555", "whatsapp:+1555", "a@b.co")] == list(Channel)
+    assert [channel_of(a) for a in ("+1555", "whatsapp:+1555", "a@b.co")] == [
+        Channel.SMS,
+        Channel.WHATSAPP,
+        Channel.EMAIL,
+    ]
+
+
+def test_a_telegram_user_is_only_itself() -> None:
+    assert channel_of("telegram:42") is Channel.TELEGRAM
+    assert verified_twins("telegram:42") == ("telegram:42",)
+    assert normalized(" telegram:42 ") == "telegram:42"
+    assert normalized("telegram:-42") is None
+    assert normalized("telegram:bot42") is None
 
 
 def test_linking_merges_profiles_into_identities_and_unlinking_below_two_dissolves() -> None:
