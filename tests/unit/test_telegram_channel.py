@@ -47,8 +47,10 @@ def make_secrets(secret: str | None = SECRET) -> ShopSecrets:
     )
 
 
-def update(update_id: int = 500, **message: Any) -> dict[str, Any]:
-    """A private chat's message as Telegram posts it; keywords add or replace fields."""
+def update(**message: Any) -> dict[str, Any]:
+    """A private chat's message as Telegram posts it (update 500); keywords add or replace
+    fields of the message."""
+    update_id = 500
     body: dict[str, Any] = {
         "message_id": 12,
         "from": {"id": 42, "is_bot": False, "first_name": "Ana", "language_code": "pt-br"},
