@@ -27,6 +27,9 @@ def parse_options(argv: list[str]) -> StackOptions:
     parser.add_argument("--ses-port", type=int, default=8003, help="sandbox SES API port")
     parser.add_argument("--smtp-port", type=int, default=2525, help="local mail server port")
     parser.add_argument(
+        "--telegram-port", type=int, default=8004, help="sandbox Telegram Bot API port"
+    )
+    parser.add_argument(
         "--real-slack", action="store_true", help="call slack.com instead of the sandbox"
     )
     parser.add_argument(
@@ -45,6 +48,8 @@ def parse_options(argv: list[str]) -> StackOptions:
         smtp_port=args.smtp_port,
         slack_api_url=slack_url,
         twilio_api_url=twilio_url,
+        telegram_port=args.telegram_port,
+        telegram_api_url=os.environ.get("TELEGRAM_API_URL") or None,
     )
 
 

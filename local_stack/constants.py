@@ -13,6 +13,10 @@ DEMO_ACCOUNT_SID = "AC" + "d" * 32
 DEMO_AUTH_TOKEN = "demo-twilio-auth-token"
 DEMO_TEAM_ID = "T0DEMO"
 DEMO_CHANNEL_ID = "C0DEMO"
+# A bot the Telegram sandbox knows from the start: a shop given this token can
+# `threadline shop connect-telegram` locally.
+DEMO_TELEGRAM_BOT_TOKEN = "7000000001:AAdemo-telegram-bot-token-0000000"
+DEMO_TELEGRAM_BOT = "threadline_demo_bot"
 DEMO_SHOP: dict[str, Any] = {
     "name": "Loja Demo",
     "timezone": "America/Sao_Paulo",

@@ -18,6 +18,8 @@ from local_stack.constants import (
     DEMO_ACCOUNT_SID,
     DEMO_AUTH_TOKEN,
     DEMO_SHOPS,
+    DEMO_TELEGRAM_BOT,
+    DEMO_TELEGRAM_BOT_TOKEN,
     LOCAL_ADMIN_TOKEN,
     LOCAL_REGION,
     LOCAL_SIGNING_SECRET,
@@ -45,10 +47,12 @@ class StackOptions:
     twilio_port: int = 8002
     ses_port: int = 8003
     smtp_port: int = 2525
+    telegram_port: int = 8004
     # None: serve the sandbox stand-in; a URL: use that API (the real one, or a test's).
     slack_api_url: str | None = None
     twilio_api_url: str | None = None
     environ: dict[str, str] = field(default_factory=dict)
+    telegram_api_url: str | None = None
 
 
 class LocalStack:
@@ -76,6 +80,7 @@ class LocalStack:
         slack_url = options.slack_api_url or self._start_slack_sandbox()
         twilio_url = options.twilio_api_url or self._start_twilio_sandbox()
         ses_url = self._start_ses_sandbox()
+        telegram_url = options.telegram_api_url or self._start_telegram_sandbox()
         env = {
             "AWS_ENDPOINT_URL": aws_url,
             "AWS_DEFAULT_REGION": LOCAL_REGION,
@@ -93,6 +98,7 @@ class LocalStack:
         )
         env["SLACK_API_URL"] = slack_url
         env["TWILIO_API_URL"] = twilio_url
+        env["TELEGRAM_API_URL"] = telegram_url
         # boto3's own per-service endpoint: sending mail goes to the SES stand-in.
         env["AWS_ENDPOINT_URL_SESV2"] = ses_url
         # As in AWS, the functions' environment names the deployment's secret, which holds
@@ -138,6 +144,8 @@ class LocalStack:
             wanted["--slack-port"] = options.slack_port
         if options.twilio_api_url is None:
             wanted["--twilio-port"] = options.twilio_port
+        if options.telegram_api_url is None:
+            wanted["--telegram-port"] = options.telegram_port
         for flag, port in wanted.items():
             with socket.socket() as probe:
                 try:
@@ -189,6 +197,15 @@ class LocalStack:
         )
         url = twilio.start(self.options.host, self.options.twilio_port)
         self._stoppers.append(twilio.stop)
+        return url
+
+    def _start_telegram_sandbox(self) -> str:
+        from local_stack.sandbox.telegram import TelegramStandIn
+
+        telegram = TelegramStandIn(self._outbox())
+        telegram.add_bot(DEMO_TELEGRAM_BOT_TOKEN, DEMO_TELEGRAM_BOT)
+        url = telegram.start(self.options.host, self.options.telegram_port)
+        self._stoppers.append(telegram.stop)
         return url
 
     def _start_ses_sandbox(self) -> str:
@@ -282,6 +299,8 @@ class LocalStack:
             + ("  (sandbox: calls print below)" if not self.options.slack_api_url else ""),
             f"  Twilio API     {env['TWILIO_API_URL']}"
             + ("  (sandbox: calls print below)" if not self.options.twilio_api_url else ""),
+            f"  Telegram API   {env['TELEGRAM_API_URL']}"
+            + ("  (sandbox: calls print below)" if not self.options.telegram_api_url else ""),
             f"  SMTP (mail in) {self.options.host}:{self.options.smtp_port}  (SES receiving)",
             f"  SES (mail out) {env['AWS_ENDPOINT_URL_SESV2']}  (sandbox: mail prints below)",
             f"  Admin token    {admin_token}",

@@ -383,6 +383,7 @@ class Harness:
             aws_port=free_port(),
             ses_port=free_port(),
             smtp_port=free_port(),
+            telegram_port=free_port(),
             slack_api_url=slack_url,
             twilio_api_url=twilio_url,
             environ={

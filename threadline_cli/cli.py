@@ -214,6 +214,19 @@ def shop_connect_twilio(shop_id: str, api: Api = LOCAL_API, token: Token = LOCAL
         raise typer.Exit(1)
 
 
+@shop_app.command("connect-telegram")
+def shop_connect_telegram(shop_id: str, api: Api = LOCAL_API, token: Token = LOCAL_TOKEN) -> None:
+    """Point the shop's Telegram bot at this deployment: setWebhook with the secret token
+    Threadline keeps (the bot token never leaves the deployment)."""
+    answer = _call("POST", api, token, f"/admin/shops/{shop_id}/telegram/connect")
+    username = answer.get("bot_username")
+    bot = f"@{username}" if username else f"bot {answer['bot_id']}"
+    console.print(f"[bold]{bot}[/bold] now delivers to", highlight=False)
+    console.print(f"  {answer['webhook']}", soft_wrap=True, highlight=False)
+    console.print(f"  updates: {', '.join(answer['allowed_updates'])}", highlight=False)
+    console.print(f"  secret token: {answer['secret_token']}", highlight=False)
+
+
 # How each verdict shows.
 MARKS = {"passed": "[green]✔[/green]", "failed": "[red]✘[/red]", "not_configured": "[dim]–[/dim]"}
 

@@ -109,10 +109,11 @@ def running_stack(outbox: Outbox, log: Path) -> Iterator[RunningStack]:
     slack_url = slack.start()
     twilio_url = twilio.start()
     port, aws_port, ses_port, smtp_port = free_port(), free_port(), free_port(), free_port()
+    telegram_port = free_port()
     env = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith(("AWS_", "THREADLINE_", "SLACK_", "TWILIO_"))
+        if not key.startswith(("AWS_", "THREADLINE_", "SLACK_", "TWILIO_", "TELEGRAM_"))
     }
     env.update({"SLACK_API_URL": slack_url, "TWILIO_API_URL": twilio_url, "PYTHONUNBUFFERED": "1"})
     with log.open("w") as output:
@@ -129,6 +130,8 @@ def running_stack(outbox: Outbox, log: Path) -> Iterator[RunningStack]:
                 str(ses_port),
                 "--smtp-port",
                 str(smtp_port),
+                "--telegram-port",
+                str(telegram_port),
             ],
             cwd=PROJECT_DIR,
             env=env,

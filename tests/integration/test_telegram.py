@@ -9,6 +9,7 @@ from typing import Any
 import boto3
 import pytest
 from chalice.test import Client
+from typer.testing import CliRunner
 
 from app import app
 from chalicelib import bootstrap
@@ -21,6 +22,7 @@ from tests.fakes import FakeSlack
 from tests.integration.conftest import ADMIN, PUBLIC_URL, stored_item
 from tests.integration.emulator_state import state_of
 from tests.signing import CHANNEL_ID, shop_document, slack_headers, slack_thread_reply
+from threadline_cli import cli as cli_module
 
 pytestmark = [pytest.mark.allow_hosts(["127.0.0.1"]), pytest.mark.integration]
 
@@ -291,3 +293,30 @@ def test_a_customers_file_is_fetched_through_get_file_and_shared_in_the_thread(
     # Then the file, downloaded from the Bot API, is shared in the conversation's thread
     [(_, _, files)] = slack.uploads
     assert [(f.filename, f.content) for f in files] == [("nota.pdf", b"%PDF-1.4 nota fiscal")]
+
+
+def test_the_cli_connects_the_bot_and_says_what_was_set(
+    client: Client,
+    put_shop: Callable[..., Any],
+    telegram_api: TelegramStandIn,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given a shop with its bot, and the CLI talking to this deployment
+    assert put_shop("ana", shop_document(telegram={"bot_token": BOT_TOKEN})).status_code == 201
+
+    def call(method: str, api: str, token: str, path: str, body: Any = None) -> Any:
+        answer = client.http.post(path, headers=ADMIN)
+        assert (method, answer.status_code) == ("POST", 200)
+        return json.loads(answer.body)
+
+    monkeypatch.setattr(cli_module, "_call", call)
+
+    # When the operator connects it
+    result = CliRunner().invoke(cli_module.app, ["shop", "connect-telegram", "ana"])
+
+    # Then the webhook is set, and the answer says where, for what, and never the secret
+    assert result.exit_code == 0, result.output
+    assert "@loja_da_ana_bot" in result.output
+    assert PUBLIC_URL + PATH in result.output
+    assert "message, edited_message" in result.output
+    assert str(telegram_api.webhooks[BOT_ID]["secret_token"]) not in result.output
