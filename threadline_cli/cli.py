@@ -385,7 +385,7 @@ def _minute(iso: str) -> str:
 def conversation_list(
     shop_id: str,
     status: Annotated[str | None, typer.Option(help="open, pending, snoozed, resolved")] = None,
-    channel: Annotated[str | None, typer.Option(help="sms, whatsapp, email")] = None,
+    channel: Annotated[str | None, typer.Option(help="sms, whatsapp, email, telegram")] = None,
     limit: int = 20,
     api: Api = LOCAL_API,
     token: Token = LOCAL_TOKEN,
@@ -510,7 +510,7 @@ def customer_erase(
 @message_app.command("send")
 def message_send(
     shop_id: str,
-    channel: Annotated[str, typer.Option(help="sms, whatsapp or email")],
+    channel: Annotated[str, typer.Option(help="sms, whatsapp, email or telegram")],
     to: Annotated[str, typer.Option(help="the customer's number or email address")],
     text: Annotated[str, typer.Option(help="the message")],
     message_id: Annotated[str | None, typer.Option("--id", help="idempotency key")] = None,

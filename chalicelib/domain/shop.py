@@ -63,7 +63,7 @@ SlackChannelId = Annotated[str, Field(pattern=r"^[CG][A-Z0-9]{2,20}$")]
 class SlackConfig(_Strict):
     team_id: str = Field(pattern=r"^[TE][A-Z0-9]{2,20}$")
     channel_id: SlackChannelId
-    # Per customer channel (sms, whatsapp, email), a Slack channel of its own; the others
+    # Per customer channel (sms, whatsapp, email, telegram), a Slack channel of its own; the others
     # go to `channel_id`.
     channels: dict[Channel, SlackChannelId] = Field(default_factory=dict)
 

@@ -8,11 +8,13 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from chalice.test import Client
 from typer.testing import CliRunner
 
 from app import app
 from chalicelib import bootstrap
+from chalicelib.domain.messages import InboundMessage
 from chalicelib.settings import Settings
 from local_stack.pump import pumps_for
 from local_stack.sandbox.faults import Fault
@@ -320,3 +322,56 @@ def test_the_cli_connects_the_bot_and_says_what_was_set(
     assert PUBLIC_URL + PATH in result.output
     assert "message, edited_message" in result.output
     assert str(telegram_api.webhooks[BOT_ID]["secret_token"]) not in result.output
+
+
+def test_a_warm_ack_makes_exactly_one_dynamodb_write_and_one_sqs_send(
+    deliver: Callable[..., Any], container: bootstrap.Container
+) -> None:
+    # Given every AWS call of the container's clients is recorded
+    calls: list[str] = []
+
+    def record(model: Any, **kwargs: Any) -> None:
+        calls.append(model.name)
+
+    clients = (container.store.client, container.queues._client, container.vault._client)
+    for events in {id(c.meta.events): c.meta.events for c in clients}.values():
+        events.register("before-call", record)
+    # And a first update has warmed the caches (shop config, secrets, queue URL)
+    assert deliver(update(1)).status_code == 200
+    calls.clear()
+
+    # When a second update arrives
+    response = deliver(update(2))
+
+    # Then it costs one DynamoDB write and one SQS send, nothing else
+    assert response.status_code == 200, response.body
+    assert calls == ["PutItem", "SendMessage"]
+
+
+def test_an_update_not_queued_is_answered_503_and_the_retry_posts_it_once(
+    deliver: Callable[..., Any],
+    container: bootstrap.Container,
+    run_workers: Callable[[], int],
+    slack: FakeSlack,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given SQS refuses the next send, once
+    send = container.queues.send_inbound
+    failures = [ClientError({"Error": {"Code": "ServiceUnavailable"}}, "SendMessage")]
+
+    def failing_then_real(message: InboundMessage, body: str | None = None) -> None:
+        if failures:
+            raise failures.pop()
+        send(message, body)
+
+    monkeypatch.setattr(container.queues, "send_inbound", failing_then_real)
+
+    # When Telegram delivers an update, then retries it after the 503
+    first = deliver(update(5))
+    retry = deliver(update(5))
+    run_workers()
+
+    # Then the retry is accepted, and the message reaches its thread once
+    assert (first.status_code, retry.status_code) == (503, 200)
+    [root] = slack.roots()
+    assert len(slack.thread(root.ts)) == 1
