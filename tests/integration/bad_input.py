@@ -61,6 +61,9 @@ BOB_ACCOUNT_SID = "AC" + "2" * 32
 BOB_AUTH_TOKEN = "bob-twilio-auth-token"
 BOB_NUMBER = "+14155550199"
 CUSTOMER = "+5511987654321"
+# Bob's Telegram bot, and the webhook secret Threadline generated for it; ana has no bot.
+BOB_TELEGRAM_TOKEN = "7012345678:AAE" + "b" * 32
+BOB_TELEGRAM_SECRET = "bob-telegram-webhook-secret"
 SHOPS = ("ana", "bob")
 # Characters: above any real provider's request (and Twilio's 96 KiB once percent-encoded).
 HUGE = 120_000
@@ -308,6 +311,67 @@ def twilio_webhook(draw: st.DrawFn, status_callback: bool) -> Probe:
         (f"signature {signing}", signing != "valid"),
         ("AccountSid of another account", mismatched_account),
         ("not a form", not accepts((FORM,), content_type)),
+    ]
+    return Probe("POST", path, headers, body, next((why for why, true in reasons if true), None))
+
+
+# Telegram -----------------------------------------------------------------------------------
+
+
+def telegram_update(draw: st.DrawFn) -> dict[str, Any]:
+    """A private chat's message as Telegram posts it, with fields removed or made junk."""
+    message: dict[str, Any] = {
+        "message_id": draw(st.integers(0, 2**31)),
+        "from": {"id": 42, "is_bot": False, "first_name": draw(st.just("Ana") | some_text)},
+        "chat": {"id": 42, "type": "private"},
+        "date": 1774774800,
+        "text": draw(st.just("Olá") | some_text),
+    }
+    for name in draw(st.lists(st.sampled_from(sorted(message)), max_size=1)):
+        if draw(st.booleans()):
+            del message[name]
+        else:
+            message[name] = draw(json_values)
+    message.update(draw(st.dictionaries(junk_text, json_values, max_size=2)))
+    kind = draw(st.sampled_from(["message", "edited_message", "callback_query"]) | junk_text)
+    junk_id = draw(st.sampled_from([False, False, True]))
+    update_id: Any = draw(json_values if junk_id else st.integers(0, 2**53 - 1))
+    return {"update_id": update_id, kind: message}
+
+
+TELEGRAM_SECRETS = ("missing", "forged", "another shop's")
+
+
+@st.composite
+def telegram_webhook(draw: st.DrawFn) -> Probe:
+    # Bob has the bot; each defect is drawn about as often as none, so valid updates come too.
+    shop_id = draw(st.sampled_from(["bob", "bob", "ana"]) | segment)
+    path = f"/webhooks/telegram/{shop_id}"
+    body = json.dumps(telegram_update(draw)).encode()
+    if draw(st.sampled_from([False, False, True])):
+        body = draw(
+            st.just(body)
+            | not_json
+            | st.builds(nested, st.integers(1, 5000), st.booleans(), st.booleans())
+        )
+    secret = draw(st.just("valid") | st.sampled_from(TELEGRAM_SECRETS))
+    headers: dict[str, str] = {}
+    if secret == "valid":
+        headers["X-Telegram-Bot-Api-Secret-Token"] = BOB_TELEGRAM_SECRET
+    elif secret == "forged":
+        forged = st.sampled_from(["", "x", BOB_TELEGRAM_SECRET[:-1], BOB_TELEGRAM_SECRET + "x"])
+        headers["X-Telegram-Bot-Api-Secret-Token"] = draw(forged | junk_text.filter(str.isascii))
+    elif secret == "another shop's":
+        headers["X-Telegram-Bot-Api-Secret-Token"] = "secret-of-another-shop"
+    content_type = draw(st.sampled_from([JSON]) | content_types)
+    if draw(st.booleans()):
+        content_type = JSON
+    headers = with_content_type(headers, content_type)
+    reasons = [
+        ("unknown shop", shop_id not in SHOPS),
+        ("a shop without a bot", shop_id == "ana"),
+        (f"secret token {secret}", secret != "valid"),
+        ("not JSON", not accepts((JSON,), content_type)),
     ]
     return Probe("POST", path, headers, body, next((why for why, true in reasons if true), None))
 
@@ -591,7 +655,11 @@ def admin_body(draw: st.DrawFn) -> bytes:
 
 # Admin routes that call Slack or Twilio for a shop that exists.
 CALLING_PROVIDERS = frozenset(
-    {"/admin/shops/{shop_id}/twilio/connect", "/admin/shops/{shop_id}/checks"}
+    {
+        "/admin/shops/{shop_id}/twilio/connect",
+        "/admin/shops/{shop_id}/checks",
+        "/admin/shops/{shop_id}/telegram/connect",
+    }
 )
 
 

@@ -17,6 +17,7 @@ import pytest
 from chalice.test import Client
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import SecretStr
 from slack_sdk.oauth.installation_store import Installation
 
 from app import app
@@ -28,6 +29,8 @@ from tests.integration.bad_input import (
     BOB_ACCOUNT_SID,
     BOB_AUTH_TOKEN,
     BOB_NUMBER,
+    BOB_TELEGRAM_SECRET,
+    BOB_TELEGRAM_TOKEN,
     FUZZ,
     GOOD_KEY,
     Probe,
@@ -40,6 +43,7 @@ from tests.integration.bad_input import (
     slack_form,
     slack_install,
     slack_oauth_redirect,
+    telegram_webhook,
     twilio_webhook,
 )
 from tests.integration.conftest import ADMIN_TOKEN, MEDIA_BUCKET, PUBLIC_URL
@@ -62,6 +66,8 @@ SECRETS = (
     BOT_TOKEN,
     SLACK_SIGNING_SECRET,
     ADMIN_TOKEN,
+    BOB_TELEGRAM_TOKEN,
+    BOB_TELEGRAM_SECRET,
     "oauth-client-secret",
 )
 
@@ -75,6 +81,7 @@ def settings(settings: Settings) -> Settings:
             "slack_client_id": "1234.5678",
             "slack_client_secret": "oauth-client-secret",
             "twilio_api_url": "http://127.0.0.1:9",
+            "telegram_api_url": "http://127.0.0.1:9",
         }
     )
 
@@ -90,8 +97,10 @@ def slack_oauth() -> Exchange:
 
 
 @pytest.fixture
-def shops(put_shop: Callable[..., Any], shop: str) -> tuple[str, str]:
-    """Ana, and bob on a Twilio account and token of its own."""
+def shops(
+    put_shop: Callable[..., Any], shop: str, container: bootstrap.Container
+) -> tuple[str, str]:
+    """Ana, and bob on a Twilio account and token of its own, with a connected Telegram bot."""
     document = shop_document(name="Bob's Bikes")
     document["twilio"] = {
         "account_sid": BOB_ACCOUNT_SID,
@@ -99,8 +108,13 @@ def shops(put_shop: Callable[..., Any], shop: str) -> tuple[str, str]:
         "sms_numbers": [BOB_NUMBER],
         "whatsapp_numbers": [],
     }
+    document["telegram"] = {"bot_token": BOB_TELEGRAM_TOKEN}
     response = put_shop("bob", document)
     assert response.status_code == 201, response.body
+    # As `connect-telegram` leaves it (without calling Telegram)
+    secrets = container.vault.get("bob", fresh=True)
+    secret = SecretStr(BOB_TELEGRAM_SECRET)
+    container.vault.put("bob", secrets.model_copy(update={"telegram_webhook_secret": secret}))
     return shop, "bob"
 
 
@@ -192,6 +206,8 @@ def strategy_for(route: Route, container: bootstrap.Container) -> st.SearchStrat
         return twilio_webhook(status_callback=True)
     if path == "/slack/events":
         return slack_event()
+    if path == "/webhooks/telegram/{shop_id}":
+        return telegram_webhook()
     if path in ("/slack/interactions", "/slack/commands"):
         return slack_form(path)
     if path == "/slack/install":
