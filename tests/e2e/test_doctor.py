@@ -90,7 +90,12 @@ def test_doctor_passes_when_the_deployment_and_every_connection_work(
         ("✔", "AWS schedule group threadline", "active"),
         ("✔", "AWS role threadline-scheduler-us-east-1"),
         ("✔", "Slack bot token", TEAM_ID),
-        ("✔", "Slack channel C0DOCTOR", "the bot is in", "sms, whatsapp, email conversations"),
+        (
+            "✔",
+            "Slack channel C0DOCTOR",
+            "the bot is in",
+            "sms, whatsapp, email, telegram conversations",
+        ),
         ("✔", "Slack channel C0DIGEST", "the daily digest"),
         ("✔", f"Twilio sms {shop.sms_number}", "messages come here"),
         ("✔", f"Twilio whatsapp {shop.whatsapp_number}", "messages come here"),

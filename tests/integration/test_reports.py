@@ -109,7 +109,11 @@ def test_a_report_counts_the_shops_local_days(
     assert report["start"] == "2026-11-02T00:00:00+05:30"
     assert report["end"] == "2026-11-03T00:00:00+05:30"
     assert report["totals"]["conversations"] == 2
-    assert report["totals"]["by_channel"] == {"sms": 1, "whatsapp": 0, "email": 1}
+    assert report["totals"]["by_channel"] == {
+        **{channel.value: 0 for channel in Channel},
+        "sms": 1,
+        "email": 1,
+    }
     assert report["totals"]["first_response"]["median_seconds"] == 600
     assert report["totals"]["csat"]["distribution"]["4"] == 1
     assert {h: n for h, n in enumerate(report["by_hour"]) if n} == {0: 1, 9: 1}

@@ -113,7 +113,8 @@ def test_every_channel_a_shop_posts_to_is_checked_once_with_what_goes_there() ->
     document["slack"]["channels"] = {"sms": "C0SMS", "email": "C0SUPPORT"}
     shop, _ = ShopDocument.model_validate(document).split("ana")
     assert slack_channels(shop) == {
-        "C0SUPPORT": "whatsapp, email conversations",
+        # Every channel but SMS: its own, and the others' by default.
+        "C0SUPPORT": ", ".join(c for c in Channel if c is not Channel.SMS) + " conversations",
         "C0SMS": "sms conversations and the daily digest",
     }
     document.pop("slack")
