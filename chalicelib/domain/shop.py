@@ -20,6 +20,7 @@ from chalicelib.domain.csat import CsatPolicy
 from chalicelib.domain.outside_input import whole_number
 from chalicelib.domain.single_line import SingleLine
 from chalicelib.domain.sla import SlaPolicy
+from chalicelib.domain.triage.policy import TriagePolicy
 from chalicelib.domain.vocabulary import Channel
 
 MASK = "********"
@@ -277,6 +278,8 @@ class Shop(_Strict):
 
     # The daily digest in Slack; none without it.
     digest: DigestConfig | None = None
+    # Triage of customers' messages (mood, urgency, intent); none without it.
+    triage: TriagePolicy | None = None
 
     @property
     def digest_channel(self) -> str | None:
@@ -359,6 +362,7 @@ class ShopDocument(_Strict):
     csat: CsatPolicy | None = None
     retention_days: RetentionDays = None
     digest: DigestConfig | None = None
+    triage: TriagePolicy | None = None
 
     def split(self, shop_id: str) -> tuple[Shop, ShopSecrets]:
         slack = self.slack.model_dump(exclude={"bot_token"}) if self.slack else None
@@ -379,6 +383,7 @@ class ShopDocument(_Strict):
                 "csat": self.csat,
                 "retention_days": self.retention_days,
                 "digest": self.digest,
+                "triage": self.triage,
             }
         )
         secrets = ShopSecrets(

@@ -25,6 +25,8 @@ from chalicelib.domain.messages import (
     SlackFile,
 )
 from chalicelib.domain.shop import Shop, ShopSecrets
+from chalicelib.domain.triage.policy import TriageRules
+from chalicelib.domain.triage.record import Triage, TriageContext
 from chalicelib.domain.vocabulary import Channel
 from chalicelib.presentation.slack_blocks import SlackMessage
 from chalicelib.store.claims import ShopMessageClaim
@@ -289,6 +291,7 @@ class ConversationRecords(Protocol):
         slack_ts: str,
         *,
         expires_at: int | None = None,
+        triage: Triage | None = None,
     ) -> None: ...
 
     def save_state(
@@ -424,3 +427,14 @@ class ShopMessageRecords(Protocol):
     ) -> ShopMessageClaim: ...
 
     def shop_message_queued(self, claim: ShopMessageClaim) -> None: ...
+
+
+class TriageEngine(Protocol):
+    """Reads a customer message's mood, urgency and intent (`rules` offline; Comprehend or
+    Bedrock where a shop chooses them)."""
+
+    name: str
+
+    def triage(
+        self, text: str, language: str, context: TriageContext, rules: TriageRules
+    ) -> Triage: ...

@@ -382,3 +382,15 @@ def triage(
         intent=intent,
         confidence=confidence,
     )
+
+
+class RulesEngine:
+    """The `rules` engine behind the triage port: pure, so the same object serves every
+    shop and runs in tests as it does in Lambda."""
+
+    name = "rules"
+
+    def triage(
+        self, text: str, language: str, context: TriageContext, rules: TriageRules
+    ) -> Triage:
+        return triage(text, language, context, rules)
