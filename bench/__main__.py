@@ -1,5 +1,5 @@
-"""`python -m bench [--only ack,cold_start,end_to_end,package,language]`: runs the benchmarks,
-writes bench/results.json and prints the table; with --only, the other sections keep the
+"""`python -m bench [--only ack,cold_start,end_to_end,package,language,triage]`: runs the
+benchmarks, writes bench/results.json and prints the table; with --only, the other sections keep the
 figures of the run that measured them (`measured` tells when). docs/PERFORMANCE.md explains
 each figure."""
 
@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
-SECTIONS = ("ack", "cold_start", "end_to_end", "package", "language")
+SECTIONS = ("ack", "cold_start", "end_to_end", "package", "language", "triage")
 
 
 def _run(section: str) -> dict[str, Any]:
@@ -38,6 +38,10 @@ def _run(section: str) -> dict[str, Any]:
             from bench import language
 
             return language.measure()
+        if section == "triage":
+            from bench import triage
+
+            return triage.measure()
         from bench import package
 
         return package.measure()
@@ -129,6 +133,22 @@ def table(results: dict[str, Any]) -> str:
                 f"{without['defaulted']} of {without['messages']}",
             )
         )
+    triage = results.get("triage")
+    if triage:
+        for split in ("dev", "test"):
+            overall = triage["evaluation"][split]["all"]
+            precision, recall = overall["urgency_precision"], overall["urgency_recall"]
+            lines.append(
+                _row(
+                    f"triage ({split}): urgency precision / recall",
+                    f"{precision:.2f} / {recall:.2f}",
+                    target=">= 0.9 / -",
+                )
+            )
+            accuracies = f"{overall['sentiment_accuracy']:.2f} / {overall['intent_accuracy']:.2f}"
+            lines.append(_row(f"triage ({split}): sentiment / intent accuracy", accuracies))
+        per_message = triage["timing"]["median_us_per_message"]
+        lines.append(_row("triage: rules engine per message", f"{per_message:.0f} µs"))
     return "\n".join(lines)
 
 

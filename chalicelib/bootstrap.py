@@ -32,12 +32,14 @@ from chalicelib.services.ports import (
     SlackFactory,
     SlackInspection,
     SlackPort,
+    TriageEngine,
     Workspaces,
 )
 from chalicelib.services.recovery import Redelivery
 from chalicelib.services.replies import ReplyDispatcher
 from chalicelib.services.shop_messages import ShopMessages
 from chalicelib.services.shops import ShopAdmin
+from chalicelib.services.triage import MessageTriage
 from chalicelib.settings import Settings
 from chalicelib.store.claims import DeadLetterClaims, ShopMessageClaims
 from chalicelib.store.conversations import Conversations
@@ -435,6 +437,20 @@ class Container:
             self.queues,
             self.new_id,
             self.metrics,
+            self.clock,
+            self.settings.sla_minute_seconds,
+            self.triage,
+        )
+
+    @cached_property
+    def triage(self) -> MessageTriage:
+        from chalicelib.domain.triage.rules import RulesEngine
+
+        engines: dict[str, TriageEngine] = {RulesEngine.name: RulesEngine()}
+        return MessageTriage(
+            self.store.conversations,
+            self.schedules,
+            engines,
             self.clock,
             self.settings.sla_minute_seconds,
         )

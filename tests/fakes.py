@@ -44,6 +44,7 @@ from chalicelib.domain.messages import (
     delivery_rank,
 )
 from chalicelib.domain.shop import Shop, ShopSecrets
+from chalicelib.domain.triage.record import Triage
 from chalicelib.presentation.slack_blocks import SlackMessage
 from chalicelib.services.ports import SlackPort, StoredItem
 from chalicelib.store._table import (
@@ -729,6 +730,7 @@ class FakeConversations:
         slack_ts: str,
         *,
         expires_at: int | None = None,
+        triage: Triage | None = None,
     ) -> None:
         """All or nothing: the message processed, onto its timeline, and counted."""
         message_key = (message.shop_id, message.message_key)
@@ -741,6 +743,8 @@ class FakeConversations:
             conversation_id=conversation.conversation_id,
             slack_ts=slack_ts,
         )
+        if triage is not None:
+            stored["triage"] = triage.model_dump_json()
         self.world.placements[message_key] = _Placement(
             on_timeline=conversation.conversation_id,
             at=f"{message.received_at.isoformat()}#{fitted(message.message_key, 512)}",

@@ -21,6 +21,7 @@ from chalicelib.domain.messages import (
     message_preview,
     text_preview,
 )
+from chalicelib.domain.triage.record import Intent, TriageMark
 from chalicelib.domain.vocabulary import Channel, Priority, SlaStage, SlaTarget
 
 
@@ -115,6 +116,14 @@ class Conversation(BaseModel):
     email_references: tuple[str, ...] = ()
     # How many writes have changed it: the store refuses a change made from an older read.
     version: int = 0
+    # An agent chose the priority on the card: triage never changes it after that.
+    priority_set_by_agent: bool = False
+    # When an agent's reply last went out: the customer's messages since wait unanswered.
+    last_agent_reply_at: datetime | None = None
+    # Triage of the customer's latest messages, oldest first (the card's trend), and the
+    # intents whose routes were told (each once).
+    triage_marks: tuple[TriageMark, ...] = ()
+    triage_routed: tuple[Intent, ...] = ()
 
     @property
     def slack_thread(self) -> tuple[str, str] | None:
@@ -283,7 +292,10 @@ def apply_action(
             )
         case CardAction.SET_PRIORITY:
             return conversation.model_copy(
-                update={"priority": action.priority or conversation.priority}
+                update={
+                    "priority": action.priority or conversation.priority,
+                    "priority_set_by_agent": True,
+                }
             )
 
 

@@ -20,6 +20,7 @@ from chalicelib.domain.csat import CsatPolicy
 from chalicelib.domain.outside_input import whole_number
 from chalicelib.domain.single_line import SingleLine
 from chalicelib.domain.sla import SlaPolicy
+from chalicelib.domain.triage.policy import TriagePolicy
 from chalicelib.domain.vocabulary import Channel
 
 MASK = "********"
@@ -291,6 +292,8 @@ class Shop(_Strict):
     digest: DigestConfig | None = None
     # The shop's Telegram bot; none without it.
     telegram: TelegramConfig | None = None
+    # Triage of customers' messages (mood, urgency, intent); none without it.
+    triage: TriagePolicy | None = None
 
     @property
     def digest_channel(self) -> str | None:
@@ -409,6 +412,7 @@ class ShopDocument(_Strict):
     retention_days: RetentionDays = None
     digest: DigestConfig | None = None
     telegram: TelegramDocument | None = None
+    triage: TriagePolicy | None = None
 
     def split(self, shop_id: str) -> tuple[Shop, ShopSecrets]:
         slack = self.slack.model_dump(exclude={"bot_token"}) if self.slack else None
@@ -430,6 +434,7 @@ class ShopDocument(_Strict):
                 "retention_days": self.retention_days,
                 "digest": self.digest,
                 "telegram": {"bot_id": self.telegram.bot_id} if self.telegram else None,
+                "triage": self.triage,
             }
         )
         secrets = ShopSecrets(

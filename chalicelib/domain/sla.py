@@ -241,7 +241,10 @@ class SlaPolicy(_Strict):
 def answered(conversation: Conversation, at: datetime) -> Conversation:
     """An agent's reply went out: the running target is met."""
     clock = conversation.response_clock
-    update: dict[str, object] = {"first_response_at": conversation.first_response_at or at}
+    update: dict[str, object] = {
+        "first_response_at": conversation.first_response_at or at,
+        "last_agent_reply_at": at,
+    }
     if clock is not None:
         met = SlaEvent(target=clock.target, stage="met", at=at)
         update |= {"response_clock": None, "sla_history": (*conversation.sla_history, met)}

@@ -31,6 +31,7 @@ from chalicelib.presentation.slack_blocks import (
     shorten,
     snooze_label,
 )
+from chalicelib.presentation.triage import mood_line
 
 # An email subject as the card shows it.
 SUBJECT_SHOWN = 300
@@ -84,6 +85,9 @@ def _card_lines(conversation: Conversation, timezone: str) -> list[str]:
     for clock in (conversation.resolution_clock, conversation.response_clock):
         if clock is not None:
             lines.append(_target_line(clock, conversation, timezone))
+    mood = mood_line(conversation)
+    if mood:
+        lines.append(mood)
     preview = escape_mrkdwn(conversation.first_message_preview)
     if preview:
         quoted = f"\u201c{preview}\u201d"

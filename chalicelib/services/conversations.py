@@ -82,6 +82,7 @@ from chalicelib.services.ports import (
     slack_or_retry,
 )
 from chalicelib.services.shops import shop_taking
+from chalicelib.services.triage import MessageTriage
 
 logger = Logger(service="threadline", child=True)
 
@@ -149,6 +150,7 @@ class InboundProcessor:
         metrics: MetricsPort,
         clock: Clock,
         sla_minute_seconds: float = 60.0,
+        triage: MessageTriage | None = None,
     ) -> None:
         self._shops = shops
         self._inbound = inbound
@@ -165,6 +167,7 @@ class InboundProcessor:
         self._metrics = metrics
         self._sla_minute_seconds = sla_minute_seconds
         self._threads = ConversationThreads(conversations)
+        self._triage = triage
 
     def process(self, message: InboundMessage) -> None:
         shop = shop_taking(self._shops, message.shop_id, message.shop_incarnation)
@@ -206,9 +209,12 @@ class InboundProcessor:
         """Posts the message and its files in its conversation's thread (started if it has
         none), answers it as the shop does by itself, and stores it counted."""
         score = survey_answer(before, message, shop.csat)
+        triage, redraw = None, False
         if score is None:
             conversation = with_customer_message(before, message)
             conversation = self._arm_sla(conversation, before, message, shop)
+            if self._triage is not None:
+                conversation, triage = self._triage.read(message, before, conversation, shop)
         else:
             conversation = rated(before, message, score)
         thread = conversation.slack_thread
@@ -229,13 +235,19 @@ class InboundProcessor:
         else:
             slack.post(channel, rating_note(score), thread_ts=thread_ts)
             self._thank_for_rating(conversation, message, shop)
-        self._conversations.record_inbound(message, conversation, reply_ts, expires_at=expires_at)
+        self._conversations.record_inbound(
+            message, conversation, reply_ts, expires_at=expires_at, triage=triage
+        )
         conversation = conversation.model_copy(update={"version": conversation.version + 1})
+        if triage is not None and self._triage is not None:
+            acted = self._triage.act(slack, shop, conversation, triage)
+            # A card just drawn before triage changed the conversation is drawn again.
+            redraw, conversation = acted != conversation, acted
         # Counted once stored: a retry after this point finds the message processed.
         self._metrics.count(Metric.CUSTOMER_MESSAGE_PROCESSED, message.channel)
         if score is not None:
             self._metrics.value(Metric.SATISFACTION_RATING, score, message.channel)
-        self._refresh_card(slack, conversation, shop, shown=card_is_new)
+        self._refresh_card(slack, conversation, shop, shown=card_is_new and not redraw)
         if card_is_new and conversation.previous_conversation_id:
             self._threads.point_forward(slack, conversation, thread)
         reopened = before.status in (ConversationStatus.RESOLVED, ConversationStatus.SNOOZED)

@@ -25,6 +25,8 @@ from chalicelib.domain.messages import (
     SlackFile,
 )
 from chalicelib.domain.shop import Shop, ShopSecrets
+from chalicelib.domain.triage.policy import TriageRules
+from chalicelib.domain.triage.record import Triage, TriageContext
 from chalicelib.domain.vocabulary import Channel
 from chalicelib.presentation.slack_blocks import SlackMessage
 from chalicelib.store.claims import ShopMessageClaim
@@ -290,6 +292,7 @@ class ConversationRecords(Protocol):
         slack_ts: str,
         *,
         expires_at: int | None = None,
+        triage: Triage | None = None,
     ) -> None: ...
 
     def save_state(
@@ -433,3 +436,14 @@ class BotWebhooks(Protocol):
     def set_webhook(
         self, shop: Shop, secrets: ShopSecrets, url: str, secret_token: str
     ) -> "WebhookSet": ...
+
+
+class TriageEngine(Protocol):
+    """Reads a customer message's mood, urgency and intent (`rules` offline; Comprehend or
+    Bedrock where a shop chooses them)."""
+
+    name: str
+
+    def triage(
+        self, text: str, language: str, context: TriageContext, rules: TriageRules
+    ) -> Triage: ...

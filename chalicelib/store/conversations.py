@@ -13,6 +13,7 @@ from botocore.exceptions import ClientError
 from chalicelib.domain.conversation import Conversation
 from chalicelib.domain.errors import Retryable
 from chalicelib.domain.messages import InboundMessage
+from chalicelib.domain.triage.record import Triage
 from chalicelib.store._table import (
     Attributes,
     DynamoDBClient,
@@ -82,6 +83,10 @@ CONVERSATION_FIELDS: tuple[Stored, ...] = (
     Stored("slack_team_id", {THREAD: Write.SET}),
     Stored("slack_channel_id", {THREAD: Write.SET}),
     Stored("slack_thread_ts", {THREAD: Write.SET}),
+    Stored("priority_set_by_agent", {AGENTS: Write.SET}),
+    Stored("last_agent_reply_at", {AGENTS: Write.SET_OR_REMOVE}, _iso("last_agent_reply_at")),
+    Stored("triage_marks", {CUSTOMER: Write.SET_GIVEN}),
+    Stored("triage_routed", {AGENTS: Write.SET_OR_REMOVE}),
 )
 # Fields set when a conversation is created and never changed after.
 FIXED_AT_CREATION = frozenset(
@@ -240,9 +245,11 @@ class Conversations:
         slack_ts: str,
         *,
         expires_at: int | None = None,
+        triage: Triage | None = None,
     ) -> None:
         """Marks the message processed and counts it on its conversation, in one transaction;
-        with `expires_at`, the conversation and its pointers expire then."""
+        with `expires_at`, the conversation and its pointers expire then. The message's
+        triage is kept with it (erased and expiring with it)."""
         # The customer's part of the conversation as this message leaves it.
         counted = conversation.model_copy(
             update={
@@ -255,7 +262,7 @@ class Conversations:
         update.count("message_count").count("version")
         key = conversation_key(message.shop_id, conversation.conversation_id)
         actions = [
-            processed_action(self._table, message, conversation.conversation_id, slack_ts),
+            processed_action(self._table, message, conversation.conversation_id, slack_ts, triage),
             self._table.update_action(key, update, "attribute_exists(PK)"),
         ]
         if message.email and message.email.message_id:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from botocore.exceptions import ClientError
 
 from chalicelib.domain.messages import InboundMessage, InboundProgress, InboundStatus
+from chalicelib.domain.triage.record import Triage
 from chalicelib.store._table import (
     SLACK_FILE_IDS,
     UNPROCESSED_SHARDS,
@@ -35,10 +36,15 @@ FIRST_REQUEUE_AFTER = timedelta(minutes=3)
 
 
 def processed_action(
-    table: Table, message: InboundMessage, conversation_id: str, slack_ts: str
+    table: Table,
+    message: InboundMessage,
+    conversation_id: str,
+    slack_ts: str,
+    triage: Triage | None = None,
 ) -> Item:
     """The transaction item that marks a stored message processed and moves it onto its
-    conversation's timeline (written with the conversation's count)."""
+    conversation's timeline (written with the conversation's count), with its triage (as
+    JSON: DynamoDB takes no floats)."""
     timeline = timeline_keys(
         message.shop_id, conversation_id, message.received_at, message.message_key
     )
@@ -50,6 +56,8 @@ def processed_action(
         .set("GSI1PK", timeline["GSI1PK"])
         .set("GSI1SK", timeline["GSI1SK"])
     )
+    if triage is not None:
+        update.set("triage", triage.model_dump_json())
     # An update of an erased item would bring a half of it back.
     key = message_item_key(message.shop_id, message.message_key)
     return table.update_action(key, update, "attribute_exists(PK)")

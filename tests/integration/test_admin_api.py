@@ -151,6 +151,7 @@ def expected_shop(shop_id: str, document: dict[str, Any]) -> dict[str, Any]:
         "retention_days": None,
         "digest": None,
         "telegram": None,
+        "triage": None,
         **document,
         "shop_id": shop_id,
         "slack": slack,

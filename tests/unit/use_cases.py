@@ -13,11 +13,14 @@ from chalicelib.channels.base import MediaFile
 from chalicelib.domain.conversation import Conversation
 from chalicelib.domain.messages import InboundMessage
 from chalicelib.domain.shop import Shop, ShopSecrets, SlackConfig, TwilioConfig
+from chalicelib.domain.triage.record import Triage
+from chalicelib.domain.triage.rules import RulesEngine
 from chalicelib.domain.vocabulary import Channel
 from chalicelib.secrets import DeploymentKeys, DeploymentSecrets
 from chalicelib.services.conversations import InboundProcessor
 from chalicelib.services.media_links import MediaLinks
 from chalicelib.services.replies import ReplyDispatcher
+from chalicelib.services.triage import MessageTriage
 from chalicelib.settings import Settings
 from tests.fakes import (
     FakeConversations,
@@ -92,10 +95,13 @@ class RacingConversations(FakeConversations):
         slack_ts: str,
         *,
         expires_at: int | None = None,
+        triage: Triage | None = None,
     ) -> None:
         if self.record_failures:
             raise self.record_failures.pop(0)
-        super().record_inbound(message, conversation, slack_ts, expires_at=expires_at)
+        super().record_inbound(
+            message, conversation, slack_ts, expires_at=expires_at, triage=triage
+        )
         if self.after_record:
             stored = self.get_conversation(conversation.shop_id, conversation.conversation_id)
             assert stored is not None
@@ -164,6 +170,9 @@ class World:
             self._new_id,
             self.metrics,
             self.clock,
+            triage=MessageTriage(
+                self.conversations, self.schedules, {"rules": RulesEngine()}, self.clock
+            ),
         )
 
     def replies(self) -> ReplyDispatcher:

@@ -1,0 +1,62 @@
+"""A shop's triage configuration: `"triage": {"engine": "rules", "rules": {...}}`.
+
+Everything in `rules` has a default, so `{"engine": "rules"}` alone triages every message and
+raises a clearly urgent conversation (a chargeback threat, the third chaser in capitals).
+"""
+
+from enum import StrEnum
+from typing import Annotated, Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from chalicelib.domain.triage.record import Intent, UrgencySignal
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TriageEngineName(StrEnum):
+    RULES = "rules"
+
+
+SlackChannel = Annotated[str, Field(pattern=r"^[CG][A-Z0-9]{2,20}$")]
+# A user (U…, W…) or a user group (S…).
+SlackMention = Annotated[str, Field(pattern=r"^[UWS][A-Z0-9]{2,20}$")]
+
+
+class IntentRoute(_Strict):
+    """Where a conversation of an intent is pointed out: a Slack channel (a link to the
+    thread is posted there), a user or user group mentioned in the thread, or both."""
+
+    channel_id: SlackChannel | None = None
+    mention: SlackMention | None = None
+
+    @model_validator(mode="after")
+    def _somewhere(self) -> Self:
+        if self.channel_id is None and self.mention is None:
+            raise ValueError("a route needs channel_id, mention, or both")
+        return self
+
+
+DEFAULT_URGENT_SIGNALS = (UrgencySignal.CHARGEBACK, UrgencySignal.LEGAL, UrgencySignal.SAFETY)
+
+
+class TriageRules(_Strict):
+    # False: triage is shown on the card but never changes the priority.
+    raise_priority: bool = True
+    # The customer's messages already waiting unanswered before a new one counts as chasing.
+    chase_after: int = Field(default=2, ge=1, le=20)
+    # How strongly negative (1 to 3) a message must be to count as anger.
+    anger_strength: int = Field(default=3, ge=1, le=3)
+    # Signals that alone make a message urgent; any other makes it high, two make it urgent.
+    urgent_signals: tuple[UrgencySignal, ...] = DEFAULT_URGENT_SIGNALS
+    # Intents pointed out somewhere, e.g. {"refund": {"channel_id": "C0RETURNS"}}.
+    routes: dict[Intent, IntentRoute] = Field(default_factory=dict, max_length=len(Intent))
+    # How sure the engine must be of an intent (0 to 1) before it routes.
+    route_confidence: float = Field(default=0.5, ge=0.0, le=1.0)
+
+
+class TriagePolicy(_Strict):
+    engine: TriageEngineName = TriageEngineName.RULES
+    rules: TriageRules = Field(default_factory=TriageRules)
