@@ -78,6 +78,8 @@ class Settings(BaseModel):
     retry_base_seconds: float = 10.0
     # How long an SLA target minute lasts: 60, or a second or two to demo escalations.
     sla_minute_seconds: float = 60.0
+    # Replaces every Shopify store's host (a local stand-in); empty: each store's own.
+    shopify_api_url: str = ""
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -97,6 +99,7 @@ class Settings(BaseModel):
             "shop_cache_seconds": "THREADLINE_SHOP_CACHE_SECONDS",
             "retry_base_seconds": "THREADLINE_RETRY_BASE_SECONDS",
             "sla_minute_seconds": "THREADLINE_SLA_MINUTE_SECONDS",
+            "shopify_api_url": "SHOPIFY_API_URL",
         }
         values.update({field: env[name] for field, name in optional.items() if env.get(name)})
         return cls.model_validate(values)

@@ -21,6 +21,7 @@ from chalicelib.domain.messages import (
     message_preview,
     text_preview,
 )
+from chalicelib.domain.orders import OrderSummary
 from chalicelib.domain.vocabulary import Channel, Priority, SlaStage, SlaTarget
 
 
@@ -115,6 +116,8 @@ class Conversation(BaseModel):
     email_references: tuple[str, ...] = ()
     # How many writes have changed it: the store refuses a change made from an older read.
     version: int = 0
+    # The customer's orders with the shop, as its commerce platform last told them.
+    orders: OrderSummary | None = None
 
     @property
     def slack_thread(self) -> tuple[str, str] | None:
@@ -285,6 +288,9 @@ def apply_action(
             return conversation.model_copy(
                 update={"priority": action.priority or conversation.priority}
             )
+        case CardAction.REFRESH_ORDERS:
+            # Looked up by the orders' own job (services/orders.py); the state is unchanged.
+            return conversation
 
 
 def wake(conversation: Conversation, wakeup: Wakeup) -> Conversation | None:

@@ -233,6 +233,20 @@ class DigestConfig(_Strict):
     channel_id: SlackChannelId | None = None
 
 
+class ShopifyConfig(_Strict):
+    """The shop's Shopify store, read through the Admin GraphQL API at a pinned version
+    (Shopify supports each quarterly version for about a year)."""
+
+    domain: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,59}\.myshopify\.com$")
+    api_version: str = Field(default="2026-07", pattern=r"^20\d\d-(01|04|07|10)$")
+
+
+class CommerceConfig(_Strict):
+    """The shop's commerce platform, whose orders the card shows."""
+
+    shopify: ShopifyConfig | None = None
+
+
 class Shop(_Strict):
     """A shop's plain configuration: nothing in here is secret."""
 
@@ -277,6 +291,12 @@ class Shop(_Strict):
 
     # The daily digest in Slack; none without it.
     digest: DigestConfig | None = None
+    # The customer's orders on the card; none without it.
+    commerce: CommerceConfig | None = None
+
+    @property
+    def shopify(self) -> ShopifyConfig | None:
+        return self.commerce.shopify if self.commerce else None
 
     @property
     def digest_channel(self) -> str | None:
@@ -307,12 +327,16 @@ class Shop(_Strict):
 class ShopSecrets(_Strict):
     slack_bot_token: SecretStr | None = None
     twilio_auth_token: SecretStr | None = None
+    shopify_access_token: SecretStr | None = None
+    shopify_webhook_secret: SecretStr | None = None
 
     def merged_over(self, stored: "ShopSecrets") -> "ShopSecrets":
         """Secrets left out (or sent back masked) keep their stored value."""
         return ShopSecrets(
             slack_bot_token=self.slack_bot_token or stored.slack_bot_token,
             twilio_auth_token=self.twilio_auth_token or stored.twilio_auth_token,
+            shopify_access_token=self.shopify_access_token or stored.shopify_access_token,
+            shopify_webhook_secret=self.shopify_webhook_secret or stored.shopify_webhook_secret,
         )
 
 
@@ -339,6 +363,15 @@ class TwilioDocument(TwilioConfig):
     auth_token: OptionalSecret = Field(default=None, max_length=128)
 
 
+class ShopifyDocument(ShopifyConfig):
+    access_token: OptionalSecret = Field(default=None, max_length=256)
+    webhook_secret: OptionalSecret = Field(default=None, max_length=256)
+
+
+class CommerceDocument(_Strict):
+    shopify: ShopifyDocument | None = None
+
+
 class ShopDocument(_Strict):
     """The shop JSON of `PUT /admin/shops/{shop_id}`. What GET returns can be sent back as
     it is: `shop_id` must then match the path, and `webhooks` is shown only, never stored."""
@@ -359,6 +392,7 @@ class ShopDocument(_Strict):
     csat: CsatPolicy | None = None
     retention_days: RetentionDays = None
     digest: DigestConfig | None = None
+    commerce: CommerceDocument | None = None
 
     def split(self, shop_id: str) -> tuple[Shop, ShopSecrets]:
         slack = self.slack.model_dump(exclude={"bot_token"}) if self.slack else None
@@ -379,8 +413,14 @@ class ShopDocument(_Strict):
                 "csat": self.csat,
                 "retention_days": self.retention_days,
                 "digest": self.digest,
+                "commerce": self.commerce.model_dump(
+                    exclude={"shopify": {"access_token", "webhook_secret"}}
+                )
+                if self.commerce
+                else None,
             }
         )
+        shopify = self.commerce.shopify if self.commerce else None
         secrets = ShopSecrets(
             slack_bot_token=(
                 SecretStr(self.slack.bot_token) if self.slack and self.slack.bot_token else None
@@ -390,8 +430,14 @@ class ShopDocument(_Strict):
                 if self.twilio and self.twilio.auth_token
                 else None
             ),
+            shopify_access_token=_secret(shopify.access_token if shopify else None),
+            shopify_webhook_secret=_secret(shopify.webhook_secret if shopify else None),
         )
         return shop, secrets
+
+
+def _secret(value: str | None) -> SecretStr | None:
+    return SecretStr(value) if value else None
 
 
 def missing_secrets(shop: Shop, secrets: ShopSecrets) -> list[str]:
@@ -401,6 +447,10 @@ def missing_secrets(shop: Shop, secrets: ShopSecrets) -> list[str]:
         missing.append("slack.bot_token")
     if shop.twilio and secrets.twilio_auth_token is None:
         missing.append("twilio.auth_token")
+    if shop.shopify and secrets.shopify_access_token is None:
+        missing.append("commerce.shopify.access_token")
+    if shop.shopify and secrets.shopify_webhook_secret is None:
+        missing.append("commerce.shopify.webhook_secret")
     return missing
 
 
@@ -429,4 +479,13 @@ def masked_document(shop: Shop, secrets: ShopSecrets, public_url: str) -> dict[s
         twilio = dict(shop.twilio.model_dump(mode="json"))
         twilio["auth_token"] = MASK if secrets.twilio_auth_token else None
         document["twilio"] = twilio
+    if shop.commerce and shop.commerce.shopify:
+        shopify = dict(shop.commerce.shopify.model_dump(mode="json"))
+        shopify["access_token"] = MASK if secrets.shopify_access_token else None
+        shopify["webhook_secret"] = MASK if secrets.shopify_webhook_secret else None
+        document["commerce"] = {"shopify": shopify}
+        # Where the shop's Shopify app must send its webhooks (and the compliance topics).
+        document["webhooks"] = webhook_urls(public_url, shop.shop_id) | {
+            "shopify": f"{public_url}/webhooks/shopify/{shop.shop_id}"
+        }
     return document

@@ -82,6 +82,8 @@ CONVERSATION_FIELDS: tuple[Stored, ...] = (
     Stored("slack_team_id", {THREAD: Write.SET}),
     Stored("slack_channel_id", {THREAD: Write.SET}),
     Stored("slack_thread_ts", {THREAD: Write.SET}),
+    # Written by the orders' lookup (services/orders.py) through `save_state`.
+    Stored("orders", {AGENTS: Write.SET_OR_REMOVE}),
 )
 # Fields set when a conversation is created and never changed after.
 FIXED_AT_CREATION = frozenset(
