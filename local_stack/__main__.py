@@ -27,6 +27,9 @@ def parse_options(argv: list[str]) -> StackOptions:
     parser.add_argument("--ses-port", type=int, default=8003, help="sandbox SES API port")
     parser.add_argument("--smtp-port", type=int, default=2525, help="local mail server port")
     parser.add_argument(
+        "--shopify-port", type=int, default=0, help="sandbox Shopify API port (0: any free one)"
+    )
+    parser.add_argument(
         "--real-slack", action="store_true", help="call slack.com instead of the sandbox"
     )
     parser.add_argument(
@@ -43,6 +46,7 @@ def parse_options(argv: list[str]) -> StackOptions:
         twilio_port=args.twilio_port,
         ses_port=args.ses_port,
         smtp_port=args.smtp_port,
+        shopify_port=args.shopify_port,
         slack_api_url=slack_url,
         twilio_api_url=twilio_url,
     )

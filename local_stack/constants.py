@@ -13,6 +13,8 @@ DEMO_ACCOUNT_SID = "AC" + "d" * 32
 DEMO_AUTH_TOKEN = "demo-twilio-auth-token"
 DEMO_TEAM_ID = "T0DEMO"
 DEMO_CHANNEL_ID = "C0DEMO"
+DEMO_SHOPIFY_TOKEN = "shpat_" + "d" * 32
+DEMO_SHOPIFY_WEBHOOK_SECRET = "demo-shopify-webhook-secret"
 DEMO_SHOP: dict[str, Any] = {
     "name": "Loja Demo",
     "timezone": "America/Sao_Paulo",
@@ -32,8 +34,20 @@ DEMO_SHOP: dict[str, Any] = {
         {
             "name": "shipping",
             "text": "Olá {first_name}! Seu pedido #{order_number} saiu para entrega hoje.",
-        }
+        },
+        {
+            "name": "tracking",
+            "text": "Olá {first_name}! Seu pedido está {order_status}: {carrier} {tracking_url}",
+        },
     ],
+    "commerce": {
+        "shopify": {
+            "domain": "loja-demo.myshopify.com",
+            "access_token": DEMO_SHOPIFY_TOKEN,
+            "webhook_secret": DEMO_SHOPIFY_WEBHOOK_SECRET,
+            "api_version": "2026-07",
+        }
+    },
 }
 
 SLA_SHOP_ID = "demo-sla"
