@@ -129,7 +129,10 @@ def shopify_webhook(
 
 
 def table_items() -> list[dict[str, Any]]:
-    return boto3.client("dynamodb").scan(TableName=TABLE_NAME, ConsistentRead=True)["Items"]
+    items: list[dict[str, Any]] = boto3.client("dynamodb").scan(
+        TableName=TABLE_NAME, ConsistentRead=True
+    )["Items"]
+    return items
 
 
 def outbound_waiting() -> int:
@@ -209,7 +212,7 @@ def _conversation_id() -> str:
         for i in table_items()
         if i["SK"]["S"] == "CONVERSATION" and i["PK"]["S"].startswith("SHOP#ana#CONV#")
     ]
-    return item["conversation_id"]["S"]
+    return str(item["conversation_id"]["S"])
 
 
 # Another customer's order ------------------------------------------------------------------
