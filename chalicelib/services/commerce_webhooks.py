@@ -10,7 +10,6 @@ the shop's drops all of them, a data request is told in the shop's channel (Thre
 export answers it).
 """
 
-import json
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -19,6 +18,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from chalicelib.channels.base import WebhookRequest
 from chalicelib.domain.conversation import Conversation
 from chalicelib.domain.errors import BadRequest, Forbidden, Retryable, WorkspaceUnavailable
+from chalicelib.domain.outside_input import json_object
 from chalicelib.domain.shop import Shop
 from chalicelib.domain.shopify_webhooks import (
     WebhookWork,
@@ -95,12 +95,7 @@ class ShopifyWebhooks:
         topic = request.headers.get("x-shopify-topic", "")
         if not webhook_id or not topic:
             raise BadRequest("X-Shopify-Webhook-Id and X-Shopify-Topic are required")
-        try:
-            payload = json.loads(request.body)
-        except ValueError as error:
-            raise BadRequest("the body is not JSON") from error
-        if not isinstance(payload, dict):
-            raise BadRequest("the body is not a JSON object")
+        payload = json_object(request.body)
         try:
             if not self._claims.claim_webhook(shop_id, webhook_id, self._clock()):
                 logger.info("duplicate Shopify webhook", shop_id=shop_id)

@@ -28,6 +28,7 @@ from tests.integration.bad_input import (
     BOB_ACCOUNT_SID,
     BOB_AUTH_TOKEN,
     BOB_NUMBER,
+    BOB_SHOPIFY_SECRET,
     FUZZ,
     GOOD_KEY,
     Probe,
@@ -36,6 +37,7 @@ from tests.integration.bad_input import (
     cursor_of,
     media_link,
     record,
+    shopify_webhook,
     slack_event,
     slack_form,
     slack_install,
@@ -63,6 +65,8 @@ SECRETS = (
     SLACK_SIGNING_SECRET,
     ADMIN_TOKEN,
     "oauth-client-secret",
+    BOB_SHOPIFY_SECRET,
+    "shpat_bob",
 )
 
 
@@ -98,6 +102,13 @@ def shops(put_shop: Callable[..., Any], shop: str) -> tuple[str, str]:
         "auth_token": BOB_AUTH_TOKEN,
         "sms_numbers": [BOB_NUMBER],
         "whatsapp_numbers": [],
+    }
+    document["commerce"] = {
+        "shopify": {
+            "domain": "bobs-bikes.myshopify.com",
+            "access_token": "shpat_bob",
+            "webhook_secret": BOB_SHOPIFY_SECRET,
+        }
     }
     response = put_shop("bob", document)
     assert response.status_code == 201, response.body
@@ -202,6 +213,8 @@ def strategy_for(route: Route, container: bootstrap.Container) -> st.SearchStrat
         return admin_request(method, path, tuple(app.routes[path][method].content_types))
     if path == "/media/{token}":
         return media_link(container.media_links.link)
+    if path == "/webhooks/shopify/{shop_id}":
+        return shopify_webhook()
     raise LookupError(f"no bad-input strategy for {method} {path}")
 
 
