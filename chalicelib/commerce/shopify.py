@@ -1,4 +1,4 @@
-"""Shopify's Admin GraphQL API, as a thin typed client over `requests` (docs/adr/0012):
+"""Shopify's Admin GraphQL API, as a thin typed client over `requests` (docs/adr/0006):
 a customer found by their emails and phone numbers, and their latest orders.
 
 Errors become Threadline's: no answer, a 5xx, a 429 or a `THROTTLED` query (Shopify's
