@@ -332,3 +332,29 @@ def test_the_shopify_secrets_are_masked_and_kept_out_of_the_table(client, shop):
     stored = json.dumps(table_items())
     assert ACCESS_TOKEN not in stored
     assert WEBHOOK_SECRET not in stored
+
+
+def test_a_refused_token_is_shown_on_the_card_and_not_retried(
+    client, shop, run_workers, slack: FakeSlack, directory
+):
+    directory.refusing = "Shopify refused the access token (HTTP 401)"
+
+    customer_writes(client, 1)
+    run_workers()
+
+    assert "Shopify refused the access token (HTTP 401)" in card_of(slack)
+    assert len(directory.asked) == 1
+
+
+def test_an_order_number_the_card_does_not_hold_looks_the_customer_up_again(
+    client, shop, run_workers, slack: FakeSlack, directory
+):
+    customer_writes(client, 1, "Oi!")
+    run_workers()
+    customer_writes(client, 2, "E o pedido #1041?")
+    run_workers()
+    # Held already: no lookup. A number it does not hold: one more.
+    assert len(directory.asked) == 1
+    customer_writes(client, 3, "Na verdade é o #1099")
+    run_workers()
+    assert [keys.quoted_number for keys in directory.asked] == [None, "1099"]
