@@ -27,7 +27,7 @@ VALUE_SHOWN = 60
 
 
 def _words(status: str) -> str:
-    return status.replace("_", " ").capitalize()
+    return escape_mrkdwn(status[:VALUE_SHOWN].replace("_", " ").capitalize())
 
 
 def _value(text: str) -> str:

@@ -28,7 +28,7 @@ def order(number: str, day: int, **fields: Any) -> Order:
         number=number,
         placed_at=datetime(2026, 11, day, 12, tzinfo=UTC),
         total=Money(amount=Decimal("10"), currency="EUR"),
-        payment_status="paid",
+        payment_status=fields.pop("payment_status", "paid"),
         fulfilment_status="fulfilled",
         **fields,
     )
@@ -112,6 +112,7 @@ def test_what_the_platform_answered_stays_within_slacks_limits_and_escaped() -> 
             1 + n,
             carrier=hostile,
             tracking_number=hostile,
+            payment_status=hostile,
             delivery_status="in_transit_" + "y" * 3000,
             estimated_delivery=NOW + timedelta(days=n),
         )
