@@ -352,6 +352,16 @@ def telegram_update(shop_id: str) -> Response:
     return Response(body="", status_code=200)
 
 
+# Shopify (orders, compliance) -------------------------------------------------------------
+
+
+@app.route("/webhooks/shopify/{shop_id}", methods=["POST"], content_types=["application/json"])
+@answers_errors
+def shopify_webhook(shop_id: str) -> Response:
+    _container().shopify_webhooks.receive(shop_id, _webhook())
+    return _json(200, {"ok": True})
+
+
 # Slack ----------------------------------------------------------------------------------
 
 

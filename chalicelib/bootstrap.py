@@ -29,6 +29,7 @@ from chalicelib.services.media_links import MediaLinks
 from chalicelib.services.ports import (
     Clock,
     IdFactory,
+    OrderDirectory,
     SlackFactory,
     SlackInspection,
     SlackPort,
@@ -53,6 +54,7 @@ from chalicelib.store.profiles import Profiles
 from chalicelib.store.replies import Replies
 from chalicelib.store.shops import Shops
 from chalicelib.store.upgrades import Upgrades
+from chalicelib.store.webhooks import WebhookClaims
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.logging.types import LogRecord
@@ -61,8 +63,10 @@ if TYPE_CHECKING:
 
     from chalicelib.metrics import CloudWatchMetrics
     from chalicelib.services.checkup import Checkup
+    from chalicelib.services.commerce_webhooks import ShopifyWebhooks
     from chalicelib.services.installs import Exchange, SlackInstalls
     from chalicelib.services.mail_intake import MailIntake
+    from chalicelib.services.orders import OrderLookups
     from chalicelib.services.reports import Reports
     from chalicelib.services.telegram_bots import TelegramConnect
     from chalicelib.services.twilio_numbers import TwilioConnect
@@ -205,6 +209,10 @@ class Repositories:
     def upgrades(self) -> Upgrades:
         return Upgrades(self.client, self._table_name)
 
+    @cached_property
+    def webhook_claims(self) -> WebhookClaims:
+        return WebhookClaims(self.client, self._table_name)
+
 
 class Container:
     def __init__(
@@ -215,6 +223,7 @@ class Container:
         slack: SlackFactory | None = None,
         slack_oauth: "Exchange | None" = None,
         email: OutboundChannel | None = None,
+        orders: OrderDirectory | None = None,
         clock: Clock = utc_now,
         new_id: IdFactory = new_ulid,
         telegram: UpdateChannel | None = None,
@@ -224,6 +233,7 @@ class Container:
         self._slack = slack
         self._slack_oauth = slack_oauth
         self._email = email
+        self._orders = orders
         self.clock = clock
         self.new_id = new_id
         self._telegram = telegram
@@ -562,6 +572,48 @@ class Container:
         a built value in the instance's __dict__)."""
         if "metrics" in self.__dict__:
             self.metrics.flush()
+
+    @cached_property
+    def order_directory(self) -> OrderDirectory:
+        if self._orders is not None:
+            return self._orders
+        from chalicelib.commerce.shopify import ShopifyOrders
+
+        return ShopifyOrders(self.settings.shopify_api_url)
+
+    @cached_property
+    def orders(self) -> "OrderLookups":
+        from chalicelib.services.orders import OrderLookups
+
+        store = self.store
+        return OrderLookups(
+            store.shops,
+            store.conversations,
+            store.profiles,
+            self.vault,
+            self.order_directory,
+            self.workspaces,
+            self.queues,
+            self.metrics,
+            self.clock,
+        )
+
+    @cached_property
+    def shopify_webhooks(self) -> "ShopifyWebhooks":
+        from chalicelib.services.commerce_webhooks import ShopifyWebhooks
+
+        store = self.store
+        return ShopifyWebhooks(
+            store.shops,
+            self.vault,
+            store.conversations,
+            store.listings,
+            store.webhook_claims,
+            self.queues,
+            self.workspaces,
+            self.metrics,
+            self.clock,
+        )
 
     @cached_property
     def reports(self) -> "Reports":

@@ -37,6 +37,7 @@ from chalicelib.domain.jobs import (
     AutoReplyJob,
     CannedReply,
     ConversationAction,
+    OrdersLookup,
     OutboundJob,
     OutboundWork,
     ShopMessageJob,
@@ -356,6 +357,8 @@ class Queues:
             # Its own group: a button must not wait behind a reply's grace period.
             group = f"{job.thread_key}:card"
             dedup = f"{job.thread_key}:{job.action_ts}:{job.user_id}"
+        elif isinstance(job, OrdersLookup):
+            group, dedup = job.group, f"{job.conversation_ref}:orders:{job.cause}"
         else:
             group = f"{job.shop_id}:{job.provider_message_id}"
             dedup = f"{group}:{job.status.value}"

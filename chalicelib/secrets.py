@@ -1,10 +1,10 @@
 """Secrets in AWS Secrets Manager: the shops' and the deployment's own.
 
-One secret per shop (Slack bot token, Twilio auth token), a JSON document named
-`<prefix><shop id>`; and one for the deployment (the admin token, the Slack app's signing
-and client secrets), named by THREADLINE_DEPLOYMENT_SECRET. Reads go through powertools
-Parameters, so a warm Lambda fetches each once per cache period; nothing here ever logs or
-returns a secret's value in plain text.
+One secret per shop (Slack bot token, Twilio auth token, Shopify access token and webhook
+secret), a JSON document named `<prefix><shop id>`; and one for the deployment (the admin
+token, the Slack app's signing and client secrets), named by THREADLINE_DEPLOYMENT_SECRET.
+Reads go through powertools Parameters, so a warm Lambda fetches each once per cache period;
+nothing here ever logs or returns a secret's value in plain text.
 """
 
 import hashlib
@@ -128,6 +128,8 @@ def _document(secrets: ShopSecrets) -> str:
                 ("twilio_auth_token", secrets.twilio_auth_token),
                 ("telegram_bot_token", secrets.telegram_bot_token),
                 ("telegram_webhook_secret", secrets.telegram_webhook_secret),
+                ("shopify_access_token", secrets.shopify_access_token),
+                ("shopify_webhook_secret", secrets.shopify_webhook_secret),
             )
             if value is not None
         }

@@ -81,6 +81,9 @@ class Settings(BaseModel):
     # The Telegram Bot API (a stand-in locally): the only host shops' bot tokens go to.
     telegram_api_url: str = "https://api.telegram.org"
 
+    # Replaces every Shopify store's host (a local stand-in); empty: each store's own.
+    shopify_api_url: str = ""
+
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> "Settings":
         env = os.environ if environ is None else environ
@@ -100,6 +103,7 @@ class Settings(BaseModel):
             "retry_base_seconds": "THREADLINE_RETRY_BASE_SECONDS",
             "sla_minute_seconds": "THREADLINE_SLA_MINUTE_SECONDS",
             "telegram_api_url": "TELEGRAM_API_URL",
+            "shopify_api_url": "SHOPIFY_API_URL",
         }
         values.update({field: env[name] for field, name in optional.items() if env.get(name)})
         return cls.model_validate(values)

@@ -30,6 +30,9 @@ def parse_options(argv: list[str]) -> StackOptions:
         "--telegram-port", type=int, default=8004, help="sandbox Telegram Bot API port"
     )
     parser.add_argument(
+        "--shopify-port", type=int, default=0, help="sandbox Shopify API port (0: any free one)"
+    )
+    parser.add_argument(
         "--real-slack", action="store_true", help="call slack.com instead of the sandbox"
     )
     parser.add_argument(
@@ -46,6 +49,7 @@ def parse_options(argv: list[str]) -> StackOptions:
         twilio_port=args.twilio_port,
         ses_port=args.ses_port,
         smtp_port=args.smtp_port,
+        shopify_port=args.shopify_port,
         slack_api_url=slack_url,
         twilio_api_url=twilio_url,
         telegram_port=args.telegram_port,

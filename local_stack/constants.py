@@ -17,6 +17,8 @@ DEMO_CHANNEL_ID = "C0DEMO"
 # `threadline shop connect-telegram` locally.
 DEMO_TELEGRAM_BOT_TOKEN = "7000000001:AAdemo-telegram-bot-token-0000000"
 DEMO_TELEGRAM_BOT = "threadline_demo_bot"
+DEMO_SHOPIFY_TOKEN = "shpat_" + "d" * 32
+DEMO_SHOPIFY_WEBHOOK_SECRET = "demo-shopify-webhook-secret"
 DEMO_SHOP: dict[str, Any] = {
     "name": "Loja Demo",
     "timezone": "America/Sao_Paulo",
@@ -36,8 +38,20 @@ DEMO_SHOP: dict[str, Any] = {
         {
             "name": "shipping",
             "text": "Olá {first_name}! Seu pedido #{order_number} saiu para entrega hoje.",
-        }
+        },
+        {
+            "name": "tracking",
+            "text": "Olá {first_name}! Seu pedido está {order_status}: {carrier} {tracking_url}",
+        },
     ],
+    "commerce": {
+        "shopify": {
+            "domain": "loja-demo.myshopify.com",
+            "access_token": DEMO_SHOPIFY_TOKEN,
+            "webhook_secret": DEMO_SHOPIFY_WEBHOOK_SECRET,
+            "api_version": "2026-07",
+        }
+    },
 }
 
 SLA_SHOP_ID = "demo-sla"

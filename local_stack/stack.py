@@ -17,6 +17,7 @@ from chalicelib.settings import (
 from local_stack.constants import (
     DEMO_ACCOUNT_SID,
     DEMO_AUTH_TOKEN,
+    DEMO_SHOPIFY_TOKEN,
     DEMO_SHOPS,
     DEMO_TELEGRAM_BOT,
     DEMO_TELEGRAM_BOT_TOKEN,
@@ -46,6 +47,8 @@ class StackOptions:
     slack_port: int = 8001
     twilio_port: int = 8002
     ses_port: int = 8003
+    # 0: any free port (the functions are told the stand-in's URL).
+    shopify_port: int = 0
     smtp_port: int = 2525
     telegram_port: int = 8004
     # None: serve the sandbox stand-in; a URL: use that API (the real one, or a test's).
@@ -81,6 +84,7 @@ class LocalStack:
         twilio_url = options.twilio_api_url or self._start_twilio_sandbox()
         ses_url = self._start_ses_sandbox()
         telegram_url = options.telegram_api_url or self._start_telegram_sandbox()
+        shopify_url = self._start_shopify_sandbox()
         env = {
             "AWS_ENDPOINT_URL": aws_url,
             "AWS_DEFAULT_REGION": LOCAL_REGION,
@@ -99,6 +103,7 @@ class LocalStack:
         env["SLACK_API_URL"] = slack_url
         env["TWILIO_API_URL"] = twilio_url
         env["TELEGRAM_API_URL"] = telegram_url
+        env["SHOPIFY_API_URL"] = shopify_url
         # boto3's own per-service endpoint: sending mail goes to the SES stand-in.
         env["AWS_ENDPOINT_URL_SESV2"] = ses_url
         # As in AWS, the functions' environment names the deployment's secret, which holds
@@ -146,6 +151,8 @@ class LocalStack:
             wanted["--twilio-port"] = options.twilio_port
         if options.telegram_api_url is None:
             wanted["--telegram-port"] = options.telegram_port
+        if options.shopify_port:
+            wanted["--shopify-port"] = options.shopify_port
         for flag, port in wanted.items():
             with socket.socket() as probe:
                 try:
@@ -206,6 +213,15 @@ class LocalStack:
         telegram.add_bot(DEMO_TELEGRAM_BOT_TOKEN, DEMO_TELEGRAM_BOT)
         url = telegram.start(self.options.host, self.options.telegram_port)
         self._stoppers.append(telegram.stop)
+        return url
+
+    def _start_shopify_sandbox(self) -> str:
+        from local_stack.sandbox.shopify import ShopifyStandIn, demo_customers
+
+        shopify = ShopifyStandIn(self._outbox())
+        shopify.provision(DEMO_SHOPIFY_TOKEN, demo_customers())
+        url = shopify.start(self.options.host, self.options.shopify_port)
+        self._stoppers.append(shopify.stop)
         return url
 
     def _start_ses_sandbox(self) -> str:
@@ -303,6 +319,7 @@ class LocalStack:
             + ("  (sandbox: calls print below)" if not self.options.telegram_api_url else ""),
             f"  SMTP (mail in) {self.options.host}:{self.options.smtp_port}  (SES receiving)",
             f"  SES (mail out) {env['AWS_ENDPOINT_URL_SESV2']}  (sandbox: mail prints below)",
+            f"  Shopify API    {env['SHOPIFY_API_URL']}  (sandbox: seeded demo store)",
             f"  Admin token    {admin_token}",
             "Press Ctrl-C to stop.",
         ]

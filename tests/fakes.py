@@ -25,6 +25,7 @@ from chalicelib.domain.jobs import (
     AutoReplyJob,
     CannedReply,
     ConversationAction,
+    OrdersLookup,
     OutboundWork,
     ShopMessageJob,
     SlaAlarm,
@@ -42,6 +43,15 @@ from chalicelib.domain.messages import (
     ShopMessage,
     SlackFile,
     delivery_rank,
+)
+from chalicelib.domain.orders import (
+    CommerceRefused,
+    CustomerKeys,
+    Money,
+    Order,
+    OrderSummary,
+    not_a_customer,
+    summary,
 )
 from chalicelib.domain.shop import Shop, ShopSecrets
 from chalicelib.domain.triage.record import Triage
@@ -1219,6 +1229,8 @@ def _outbound_group(job: OutboundWork) -> tuple[str, str]:
         return job.thread_key, job.post_id
     if isinstance(job, ConversationAction):
         return f"{job.thread_key}:card", f"{job.thread_key}:{job.action_ts}:{job.user_id}"
+    if isinstance(job, OrdersLookup):
+        return job.group, f"{job.conversation_ref}:orders:{job.cause}"
     group = f"{job.shop_id}:{job.provider_message_id}"
     return group, f"{group}:{job.status.value}"
 
@@ -1460,6 +1472,23 @@ class FakeDeadLetterClaims:
 
 
 @dataclass
+class FakeWebhookClaims:
+    """Platform webhooks acted on, by (shop, webhook id), as `store.webhooks.WebhookClaims`
+    keeps them: the first claimer wins until the claim is released."""
+
+    received: dict[tuple[str, str], datetime] = field(default_factory=dict)
+
+    def claim_webhook(self, shop_id: str, webhook_id: str, now: datetime) -> bool:
+        if (shop_id, webhook_id) in self.received:
+            return False
+        self.received[(shop_id, webhook_id)] = now
+        return True
+
+    def release_webhook(self, shop_id: str, webhook_id: str) -> None:
+        self.received.pop((shop_id, webhook_id), None)
+
+
+@dataclass
 class StoredShopMessageClaim:
     request_id: str
     fingerprint: str
@@ -1565,3 +1594,43 @@ def _secret_refused(operation: str) -> ClientError:
         {"Error": {"Code": "InvalidRequestException", "Message": "marked for deletion"}},
         operation,
     )
+
+
+@dataclass
+class FakeOrderDirectory:
+    """`OrderDirectory`: a platform's customers (by email or phone) and their orders, as the
+    Shopify adapter answers; `down` makes it fail as an outage does (`Retryable`),
+    `refusing` as a refused token does."""
+
+    # customer id -> (addresses, orders, lifetime spend)
+    customers: dict[str, tuple[set[str], list[Order], Money | None]] = field(default_factory=dict)
+    down: bool = False
+    refusing: str | None = None
+    asked: list[CustomerKeys] = field(default_factory=list)
+
+    def add_customer(
+        self, customer_id: str, addresses: set[str], orders: list[Order], spent: Money | None
+    ) -> None:
+        self.customers[customer_id] = (addresses, orders, spent)
+
+    def customer_orders(
+        self, shop: Shop, secrets: ShopSecrets, customer: CustomerKeys, now: datetime
+    ) -> OrderSummary:
+        self.asked.append(customer)
+        if self.down:
+            raise Retryable("Shopify did not answer")
+        if self.refusing is not None:
+            raise CommerceRefused(self.refusing)
+        keys = set(customer.emails) | set(customer.phones)
+        found = [entry for entry in self.customers.values() if entry[0] & keys]
+        if not found:
+            return not_a_customer(now)
+        orders = [order for _, owned, _ in found for order in owned]
+        spent = next((entry[2] for entry in found if entry[2] is not None), None)
+        return summary(
+            orders,
+            order_count=len(orders),
+            total_spent=spent,
+            checked_at=now,
+            quoted_number=customer.quoted_number,
+        )

@@ -2,7 +2,9 @@
 
 - The acknowledgement promises an answer by the due time of the response target.
 - The out-of-hours reply, instead, says when the shop opens again.
-- FAQ answers reply to phrases a shop chooses (returns, shipping times, opening hours).
+- FAQ answers reply to phrases a shop chooses (returns, shipping times, opening hours);
+  they may quote the customer's order (`{order_status}`, `{tracking_url}`, …): an answer
+  with no order of the customer's to quote is not sent.
 
 Each may be switched off and is sent at most once per conversation, or once per so many
 hours. None ever answers a program (an auto-reply, a list, a no-reply mailbox). Templates
@@ -19,9 +21,16 @@ from zoneinfo import ZoneInfo
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from chalicelib.domain.canned import fill, first_name, in_language, placeholder_check
+from chalicelib.domain.canned import (
+    fill,
+    first_name,
+    in_language,
+    placeholder_check,
+    placeholders_in,
+)
 from chalicelib.domain.conversation import Conversation
 from chalicelib.domain.messages import InboundMessage
+from chalicelib.domain.orders import ORDER_PLACEHOLDERS, OrderRefusal, fill_order
 from chalicelib.domain.sla import SlaPolicy
 
 SHIPPED_LANGUAGES = ("en", "hi", "ar", "hu", "id", "pt", "es")
@@ -101,6 +110,11 @@ Template = Annotated[
     AfterValidator(placeholder_check(TEMPLATE_FIELDS)),
     Field(min_length=1, max_length=1000),
 ]
+FaqTemplate = Annotated[
+    str,
+    AfterValidator(placeholder_check(TEMPLATE_FIELDS | ORDER_PLACEHOLDERS)),
+    Field(min_length=1, max_length=1000),
+]
 Language = Annotated[str, Field(pattern=r"^[a-z]{2,3}$")]
 
 
@@ -118,7 +132,7 @@ class FaqRule(_Strict):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")
     # Matched as whole words, case and accents as written.
     phrases: list[str] = Field(min_length=1, max_length=30)
-    answers: dict[Language, Template] = Field(min_length=1)
+    answers: dict[Language, FaqTemplate] = Field(min_length=1)
     every_hours: int | None = Field(default=None, ge=1, le=24 * 90)
 
     def matches(self, text: str) -> bool:
@@ -210,7 +224,14 @@ def plan(
                 or rule.answers.get(policy.default_language)
                 or next(iter(rule.answers.values()))
             )
-            text = fill(answer, **({"due": "", "opens": ""} | values))
+            order = fill_order(
+                placeholders_in(answer), conversation.orders, conversation.order_number, language
+            )
+            if isinstance(order, OrderRefusal):
+                # Never an order of someone else's, nor an answer with gaps: not sent (and
+                # not counted as sent, so a later message may get it).
+                continue
+            text = fill(answer, **({"due": "", "opens": ""} | values | dict(order)))
             replies.append(AutoReply(AutoReplyKind.FAQ, key, language, text))
     return replies
 

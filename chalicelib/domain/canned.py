@@ -3,6 +3,9 @@
 Placeholders are `{first_name}` (the customer's, from their WhatsApp profile), `{order_number}`
 (the last order number the customer mentioned, or the one the agent typed), `{agent}` and
 `{shop}`. A name the customer never gave leaves no gap: "Hi {first_name}, …" becomes "Hi, …".
+The order placeholders (`{order_status}`, `{tracking_url}`, … see `domain.orders`) quote the
+order the conversation is about, only ever the customer's own: without one, the response is
+refused rather than sent with gaps.
 """
 
 import re
@@ -12,7 +15,9 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-PLACEHOLDERS = frozenset({"first_name", "order_number", "agent", "shop"})
+from chalicelib.domain.orders import ORDER_PLACEHOLDERS
+
+PLACEHOLDERS = frozenset({"first_name", "order_number", "agent", "shop"}) | ORDER_PLACEHOLDERS
 # "#1042", "# 1042": how shops number orders, and how customers quote them.
 _ORDER_NUMBER = re.compile(r"#\s?(\d{3,12})\b")
 
@@ -50,9 +55,27 @@ class CannedResponse(BaseModel):
     def needs_order_number(self) -> bool:
         return "order_number" in placeholders_in(self.text)
 
-    def render(self, *, first_name: str, order_number: str, agent: str, shop: str) -> str:
+    @property
+    def placeholders(self) -> set[str]:
+        return placeholders_in(self.text)
+
+    def render(
+        self,
+        *,
+        first_name: str,
+        order_number: str,
+        agent: str,
+        shop: str,
+        **order: str,
+    ) -> str:
+        """The response filled in; `order` holds the order placeholders it uses."""
         return fill(
-            self.text, first_name=first_name, order_number=order_number, agent=agent, shop=shop
+            self.text,
+            **order,
+            first_name=first_name,
+            order_number=order_number,
+            agent=agent,
+            shop=shop,
         )
 
 

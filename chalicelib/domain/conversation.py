@@ -21,6 +21,7 @@ from chalicelib.domain.messages import (
     message_preview,
     text_preview,
 )
+from chalicelib.domain.orders import OrderSummary
 from chalicelib.domain.triage.record import Intent, TriageMark
 from chalicelib.domain.vocabulary import Channel, Priority, SlaStage, SlaTarget
 
@@ -124,6 +125,9 @@ class Conversation(BaseModel):
     # intents whose routes were told (each once).
     triage_marks: tuple[TriageMark, ...] = ()
     triage_routed: tuple[Intent, ...] = ()
+
+    # The customer's orders with the shop, as its commerce platform last told them.
+    orders: OrderSummary | None = None
 
     @property
     def slack_thread(self) -> tuple[str, str] | None:
@@ -297,6 +301,9 @@ def apply_action(
                     "priority_set_by_agent": True,
                 }
             )
+        case CardAction.REFRESH_ORDERS:
+            # Looked up by the orders' own job (services/orders.py); the state is unchanged.
+            return conversation
 
 
 def wake(conversation: Conversation, wakeup: Wakeup) -> Conversation | None:

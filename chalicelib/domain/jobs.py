@@ -173,6 +173,7 @@ class CardAction(StrEnum):
     REOPEN = "reopen"
     SET_PRIORITY = "set_priority"
     SNOOZE = "snooze"
+    REFRESH_ORDERS = "refresh_orders"
 
 
 class SnoozeOption(StrEnum):
@@ -221,6 +222,22 @@ class SlaAlarm(ConversationTimer):
     stage: SlaStage
 
 
+class OrdersLookup(ConversationThreadJob):
+    """Look the conversation's customer up on the shop's commerce platform and keep the
+    summary on the conversation. Its own queue group per conversation (`group`): a platform
+    outage retries it without holding the thread's replies or the card's buttons."""
+
+    kind: Literal["orders_lookup"] = "orders_lookup"
+    # What asked for it (the message, the button press, the webhook): its dedup id.
+    cause: str
+    # The order number the customer quoted, looked for among their own orders.
+    order_number: str | None = None
+
+    @property
+    def group(self) -> str:
+        return f"{self.thread_key}:orders"
+
+
 TimerWork = Wakeup | SlaAlarm
 
 TimerJob = Annotated[TimerWork, Field(discriminator="kind")]
@@ -228,7 +245,13 @@ TimerJob = Annotated[TimerWork, Field(discriminator="kind")]
 
 # The outbound queue's jobs, all ordered per conversation thread or provider message.
 OutboundWork = (
-    AgentReply | CannedReply | AutoReplyJob | ShopMessageJob | DeliveryUpdate | ConversationAction
+    AgentReply
+    | CannedReply
+    | AutoReplyJob
+    | ShopMessageJob
+    | DeliveryUpdate
+    | ConversationAction
+    | OrdersLookup
 )
 
 OutboundJob = Annotated[OutboundWork, Field(discriminator="kind")]

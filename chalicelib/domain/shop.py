@@ -246,6 +246,20 @@ class DigestConfig(_Strict):
     channel_id: SlackChannelId | None = None
 
 
+class ShopifyConfig(_Strict):
+    """The shop's Shopify store, read through the Admin GraphQL API at a pinned version
+    (Shopify supports each quarterly version for about a year)."""
+
+    domain: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,59}\.myshopify\.com$")
+    api_version: str = Field(default="2026-07", pattern=r"^20\d\d-(01|04|07|10)$")
+
+
+class CommerceConfig(_Strict):
+    """The shop's commerce platform, whose orders the card shows."""
+
+    shopify: ShopifyConfig | None = None
+
+
 class Shop(_Strict):
     """A shop's plain configuration: nothing in here is secret."""
 
@@ -295,6 +309,13 @@ class Shop(_Strict):
     # Triage of customers' messages (mood, urgency, intent); none without it.
     triage: TriagePolicy | None = None
 
+    # The customer's orders on the card; none without it.
+    commerce: CommerceConfig | None = None
+
+    @property
+    def shopify(self) -> ShopifyConfig | None:
+        return self.commerce.shopify if self.commerce else None
+
     @property
     def digest_channel(self) -> str | None:
         """Where the daily digest goes; None without a digest or before Slack is connected."""
@@ -332,6 +353,9 @@ class ShopSecrets(_Strict):
     # Telegram echoes it in X-Telegram-Bot-Api-Secret-Token.
     telegram_webhook_secret: SecretStr | None = None
 
+    shopify_access_token: SecretStr | None = None
+    shopify_webhook_secret: SecretStr | None = None
+
     def merged_over(self, stored: "ShopSecrets") -> "ShopSecrets":
         """Secrets left out (or sent back masked) keep their stored value."""
         return ShopSecrets(
@@ -339,6 +363,8 @@ class ShopSecrets(_Strict):
             twilio_auth_token=self.twilio_auth_token or stored.twilio_auth_token,
             telegram_bot_token=self.telegram_bot_token or stored.telegram_bot_token,
             telegram_webhook_secret=self.telegram_webhook_secret or stored.telegram_webhook_secret,
+            shopify_access_token=self.shopify_access_token or stored.shopify_access_token,
+            shopify_webhook_secret=self.shopify_webhook_secret or stored.shopify_webhook_secret,
         )
 
 
@@ -391,6 +417,15 @@ class TelegramDocument(_Strict):
         return self
 
 
+class ShopifyDocument(ShopifyConfig):
+    access_token: OptionalSecret = Field(default=None, max_length=256)
+    webhook_secret: OptionalSecret = Field(default=None, max_length=256)
+
+
+class CommerceDocument(_Strict):
+    shopify: ShopifyDocument | None = None
+
+
 class ShopDocument(_Strict):
     """The shop JSON of `PUT /admin/shops/{shop_id}`. What GET returns can be sent back as
     it is: `shop_id` must then match the path, and `webhooks` is shown only, never stored."""
@@ -414,6 +449,8 @@ class ShopDocument(_Strict):
     telegram: TelegramDocument | None = None
     triage: TriagePolicy | None = None
 
+    commerce: CommerceDocument | None = None
+
     def split(self, shop_id: str) -> tuple[Shop, ShopSecrets]:
         slack = self.slack.model_dump(exclude={"bot_token"}) if self.slack else None
         twilio = self.twilio.model_dump(exclude={"auth_token"}) if self.twilio else None
@@ -435,8 +472,14 @@ class ShopDocument(_Strict):
                 "digest": self.digest,
                 "telegram": {"bot_id": self.telegram.bot_id} if self.telegram else None,
                 "triage": self.triage,
+                "commerce": self.commerce.model_dump(
+                    exclude={"shopify": {"access_token", "webhook_secret"}}
+                )
+                if self.commerce
+                else None,
             }
         )
+        shopify = self.commerce.shopify if self.commerce else None
         secrets = ShopSecrets(
             slack_bot_token=(
                 SecretStr(self.slack.bot_token) if self.slack and self.slack.bot_token else None
@@ -451,8 +494,14 @@ class ShopDocument(_Strict):
                 if self.telegram and self.telegram.bot_token
                 else None
             ),
+            shopify_access_token=_secret(shopify.access_token if shopify else None),
+            shopify_webhook_secret=_secret(shopify.webhook_secret if shopify else None),
         )
         return shop, secrets
+
+
+def _secret(value: str | None) -> SecretStr | None:
+    return SecretStr(value) if value else None
 
 
 def missing_secrets(shop: Shop, secrets: ShopSecrets) -> list[str]:
@@ -464,6 +513,11 @@ def missing_secrets(shop: Shop, secrets: ShopSecrets) -> list[str]:
         missing.append("twilio.auth_token")
     if shop.telegram and not _telegram_token_of(shop.telegram, secrets):
         missing.append("telegram.bot_token")
+
+    if shop.shopify and secrets.shopify_access_token is None:
+        missing.append("commerce.shopify.access_token")
+    if shop.shopify and secrets.shopify_webhook_secret is None:
+        missing.append("commerce.shopify.webhook_secret")
     return missing
 
 
@@ -495,7 +549,8 @@ def masked_document(shop: Shop, secrets: ShopSecrets, public_url: str) -> dict[s
     """The shop JSON as the admin API shows it: secrets replaced by a mask or null, and the
     webhook URLs to paste into Twilio and Slack."""
     document: dict[str, object] = shop.model_dump(mode="json", exclude={"incarnation"})
-    document["webhooks"] = webhook_urls(public_url, shop.shop_id)
+    webhooks = webhook_urls(public_url, shop.shop_id)
+    document["webhooks"] = webhooks
     if shop.slack:
         slack = dict(shop.slack.model_dump(mode="json"))
         slack["bot_token"] = MASK if secrets.slack_bot_token else None
@@ -508,7 +563,12 @@ def masked_document(shop: Shop, secrets: ShopSecrets, public_url: str) -> dict[s
         telegram = dict(shop.telegram.model_dump(mode="json"))
         telegram["bot_token"] = MASK if secrets.telegram_bot_token else None
         document["telegram"] = telegram
-        webhooks = document["webhooks"]
-        assert isinstance(webhooks, dict)
         webhooks["telegram"] = telegram_webhook_url(public_url, shop.shop_id)
+    if shop.commerce and shop.commerce.shopify:
+        shopify = dict(shop.commerce.shopify.model_dump(mode="json"))
+        shopify["access_token"] = MASK if secrets.shopify_access_token else None
+        shopify["webhook_secret"] = MASK if secrets.shopify_webhook_secret else None
+        document["commerce"] = {"shopify": shopify}
+        # Where the shop's Shopify app must send its webhooks (and the compliance topics).
+        webhooks["shopify"] = f"{public_url}/webhooks/shopify/{shop.shop_id}"
     return document

@@ -14,6 +14,7 @@ from chalicelib.domain.conversation import (
 from chalicelib.domain.jobs import CardAction
 from chalicelib.domain.shop import ReplyMode, ReplyPolicy, Shop
 from chalicelib.domain.vocabulary import Channel, Priority, SlaStage
+from chalicelib.presentation.orders import orders_blocks, refresh_orders_button
 from chalicelib.presentation.slack_blocks import (
     CHANNEL_LABELS,
     PRIORITY_LABELS,
@@ -61,11 +62,15 @@ def root_card(conversation: Conversation, shop: Shop) -> SlackMessage:
     heading = f"*{customer}*\n{channel} to {to_address}"
     if conversation.subject:
         heading += f"\n*Subject:* {escape_mrkdwn(shorten(conversation.subject, SUBJECT_SHOWN))}"
+    buttons = _card_buttons(conversation)
+    if shop.shopify is not None:
+        buttons["elements"].append(refresh_orders_button(conversation))
     blocks = [
         section_block(heading),
         *(context_block(line) for line in _card_lines(conversation, shop.timezone)),
         _card_facts(conversation, shop),
-        _card_buttons(conversation),
+        *orders_blocks(conversation, shop),
+        buttons,
     ]
     # The buttons are always kept: without them the card could not be acted on.
     return fitted_message(

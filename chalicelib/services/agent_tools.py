@@ -17,6 +17,7 @@ from chalicelib.channels.slack import CannedPicker, SlashCommand
 from chalicelib.domain.conversation import Conversation, ConversationStatus
 from chalicelib.domain.errors import WorkspaceUnavailable
 from chalicelib.domain.jobs import CannedReply
+from chalicelib.domain.orders import OrderRefusal, fill_order
 from chalicelib.domain.shop import Shop
 from chalicelib.presentation.commands import COMMAND_HELP, canned_list, conversation_list, ephemeral
 from chalicelib.presentation.pickers import canned_picker
@@ -93,6 +94,11 @@ class AgentTools:
             return {"response": "This response no longer exists."}
         if canned.needs_order_number and not (choice.order_number or conversation.order_number):
             return {"order_number": "This response needs the order number."}
+        quoted = choice.order_number or conversation.order_number
+        # Checked here so the modal says why; the language matters only when it is sent.
+        order = fill_order(canned.placeholders, conversation.orders, quoted, "en")
+        if isinstance(order, OrderRefusal):
+            return {"order_number": f"No order to quote: {order.reason}."[:2000]}
         return {}
 
     def command(self, command: SlashCommand) -> dict[str, object]:

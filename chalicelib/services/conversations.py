@@ -63,6 +63,7 @@ from chalicelib.presentation.posts import WHOLE_TEXT_NAME, customer_message, sho
 from chalicelib.presentation.slack_blocks import SlackMessage
 from chalicelib.services.changes import Change, change_conversation, draw_card
 from chalicelib.services.customers import latest_elsewhere
+from chalicelib.services.orders import lookup_due, orders_lookup
 from chalicelib.services.ports import (
     ChannelRouter,
     Clock,
@@ -232,6 +233,7 @@ class InboundProcessor:
             self._post_files(message, files, slack, thread, progress.files_shared)
         if score is None:
             conversation = self._reply_automatically(conversation, message, shop)
+            self._look_up_orders(before, conversation, message, shop)
         else:
             slack.post(channel, rating_note(score), thread_ts=thread_ts)
             self._thank_for_rating(conversation, message, shop)
@@ -408,6 +410,16 @@ class InboundProcessor:
                 automatic_reply(conversation, message.message_key, reply.key, reply.text, language)
             )
         return sent(conversation, replies, message.received_at)
+
+    def _look_up_orders(
+        self, before: Conversation, conversation: Conversation, message: InboundMessage, shop: Shop
+    ) -> None:
+        """Queues the customer's orders lookup, once the message is in Slack: its own job, so
+        a slow or failing platform never holds the message (services/orders.py)."""
+        if lookup_due(before, conversation, shop):
+            job = orders_lookup(conversation, f"message:{message.message_key}")
+            if job is not None:
+                self._outbound.send_outbound(job)
 
     def _thank_for_rating(
         self, conversation: Conversation, message: InboundMessage, shop: Shop

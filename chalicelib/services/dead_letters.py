@@ -20,7 +20,7 @@ from aws_lambda_powertools import Logger
 
 from chalicelib.domain.conversation import Conversation
 from chalicelib.domain.errors import WorkspaceUnavailable
-from chalicelib.domain.jobs import ConversationAction, DeliveryUpdate
+from chalicelib.domain.jobs import ConversationAction, DeliveryUpdate, OrdersLookup
 from chalicelib.domain.messages import InboundMessage, ShopMessage
 from chalicelib.presentation.notes import dead_letter_note
 from chalicelib.queues import Queues, parse_inbound, parse_outbound, parse_timer
@@ -113,7 +113,8 @@ class DeadLetterWatch:
                 return self._inbound_target(parse_inbound(body))
             if queue == OUTBOUND_QUEUE:
                 work = parse_outbound(body)
-                if isinstance(work, DeliveryUpdate):
+                # The card says "orders unavailable" already, and Refresh orders tries again.
+                if isinstance(work, DeliveryUpdate | OrdersLookup):
                     return None
                 # A button press names its card's message, which is the thread's root.
                 thread = work.message_ts if isinstance(work, ConversationAction) else work.thread_ts

@@ -7,8 +7,10 @@ from chalicelib.domain.jobs import (
     AgentReply,
     AutoReplyJob,
     CannedReply,
+    CardAction,
     ConversationAction,
     DeliveryUpdate,
+    OrdersLookup,
     OutboundWork,
     ShopMessageJob,
     SlaAlarm,
@@ -17,6 +19,7 @@ from chalicelib.domain.jobs import (
 )
 from chalicelib.domain.messages import InboundMessage, ShopMessage
 from chalicelib.services.conversations import CardActions, InboundProcessor
+from chalicelib.services.orders import OrderLookups
 from chalicelib.services.replies import ReplyDispatcher
 
 # Whatever the inbound, outbound and timers queues carry.
@@ -34,6 +37,9 @@ class Workers(Protocol):
 
     @property
     def card_actions(self) -> CardActions: ...
+
+    @property
+    def orders(self) -> OrderLookups: ...
 
 
 def run_job(job: Job, workers: Workers) -> None:
@@ -53,11 +59,15 @@ def run_job(job: Job, workers: Workers) -> None:
             workers.replies.send_auto_reply(job)
         case ShopMessageJob():
             workers.replies.send_shop_message(job)
+        case ConversationAction(action=CardAction.REFRESH_ORDERS):
+            workers.orders.refresh(job)
         case ConversationAction():
             workers.card_actions.act(job)
         case Wakeup():
             workers.card_actions.wake(job)
         case SlaAlarm():
             workers.card_actions.escalate(job)
+        case OrdersLookup():
+            workers.orders.look_up(job)
         case _:
             assert_never(job)

@@ -24,6 +24,7 @@ from chalicelib.domain.messages import (
     ShopMessage,
     SlackFile,
 )
+from chalicelib.domain.orders import CustomerKeys, OrderSummary
 from chalicelib.domain.shop import Shop, ShopSecrets
 from chalicelib.domain.triage.policy import TriageRules
 from chalicelib.domain.triage.record import Triage, TriageContext
@@ -176,6 +177,10 @@ class Metric(StrEnum):
     # A queued customer message whose stored copy is gone (the customer was erased, or the
     # shop deleted, while it waited): dropped, never posted.
     CUSTOMER_MESSAGE_DROPPED = "CustomerMessageDropped"
+    # The commerce platform did not answer a customer's lookup (retried).
+    ORDERS_UNAVAILABLE = "OrdersUnavailable"
+    # A commerce webhook about no customer with an open conversation: acknowledged, ignored.
+    COMMERCE_WEBHOOK_IGNORED = "CommerceWebhookIgnored"
 
 
 class MetricsPort(Protocol):
@@ -447,3 +452,19 @@ class TriageEngine(Protocol):
     def triage(
         self, text: str, language: str, context: TriageContext, rules: TriageRules
     ) -> Triage: ...
+
+
+class OrderDirectory(Protocol):
+    """A commerce platform's customers and their orders (Shopify; WooCommerce would be one
+    more adapter). Raises `Retryable` when the platform is down or throttles, and
+    `CommerceRefused` when it refuses the shop's credentials."""
+
+    def customer_orders(
+        self, shop: Shop, secrets: ShopSecrets, customer: CustomerKeys, now: datetime
+    ) -> OrderSummary: ...
+
+
+class WebhookRecords(Protocol):
+    def claim_webhook(self, shop_id: str, webhook_id: str, now: datetime) -> bool: ...
+
+    def release_webhook(self, shop_id: str, webhook_id: str) -> None: ...

@@ -16,6 +16,7 @@ from datetime import datetime
 from aws_lambda_powertools import Logger
 
 from chalicelib.channels.base import DeliveryRefused, SendReceipt
+from chalicelib.domain.auto_replies import SHIPPED_LANGUAGES
 from chalicelib.domain.canned import first_name
 from chalicelib.domain.conversation import Conversation, after_agent_reply, conversation_ref
 from chalicelib.domain.errors import NotYet, Retryable
@@ -34,6 +35,7 @@ from chalicelib.domain.messages import (
     OutboundMessage,
     media_capacity,
 )
+from chalicelib.domain.orders import OrderRefusal, fill_order
 from chalicelib.domain.reply_decision import (
     Cancelled,
     Empty,
@@ -49,6 +51,7 @@ from chalicelib.domain.reply_decision import (
 )
 from chalicelib.domain.shop import Shop, ShopSecrets, webhook_urls
 from chalicelib.domain.sla import answered
+from chalicelib.language import detect
 from chalicelib.presentation.notes import (
     canned_gone_note,
     delivery_failed_note,
@@ -58,6 +61,7 @@ from chalicelib.presentation.notes import (
     window_closed_note,
     window_template_note,
 )
+from chalicelib.presentation.orders import order_refused_note
 from chalicelib.presentation.posts import (
     DELIVERY_REACTIONS,
     INTERNAL_REACTION,
@@ -233,11 +237,23 @@ class ReplyDispatcher:
             if canned is None:
                 _tell(slack, job.channel_id, job.thread_ts, canned_gone_note(job.name))
                 return None
+            quoted = job.order_number or conversation.order_number
+            order = fill_order(
+                canned.placeholders,
+                conversation.orders,
+                quoted,
+                customer_language(conversation, shop),
+            )
+            if isinstance(order, OrderRefusal):
+                # The summary changed since the modal: no order of someone else's, no gaps.
+                _tell(slack, job.channel_id, job.thread_ts, order_refused_note(order.reason))
+                return None
             text = canned.render(
                 first_name=first_name(conversation.customer_name),
-                order_number=job.order_number or conversation.order_number or "",
+                order_number=quoted or "",
                 agent=slack.display_name(job.user_id) or shop.name,
                 shop=shop.name,
+                **order,
             )
             return canned_post(text, job.user_id, job.name), text
 
@@ -460,6 +476,15 @@ class ReplyDispatcher:
             return
         slack = slack_or_retry(self._workspaces, shop.shop_id)
         self._display.show(slack, message)
+
+
+def customer_language(conversation: Conversation, shop: Shop) -> str:
+    """The customer's language as their first message shows it, among those the shop answers
+    in: what an order's status is told in."""
+    policy = shop.auto_replies
+    languages = policy.languages() if policy else list(SHIPPED_LANGUAGES)
+    default = policy.default_language if policy else "en"
+    return detect(conversation.first_message_preview, languages, default)
 
 
 def _tell(slack: SlackPort, channel_id: str, thread_ts: str, note: SlackMessage) -> None:

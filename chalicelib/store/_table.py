@@ -146,6 +146,10 @@ def dead_letter_key(message_id: str) -> Attributes:
     return key(f"DEADLETTER#{message_id}", "TOLD")
 
 
+def webhook_key(shop_id: str, webhook_id: str) -> Attributes:
+    return key(f"SHOP#{shop_id}#WEBHOOK#{webhook_id}", "RECEIVED")
+
+
 def revision_key(team_id: str, channel_id: str, ts: str) -> Attributes:
     return key(f"SLACK#{team_id}#{channel_id}#{ts}", "REVISION")
 

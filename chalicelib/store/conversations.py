@@ -87,6 +87,8 @@ CONVERSATION_FIELDS: tuple[Stored, ...] = (
     Stored("last_agent_reply_at", {AGENTS: Write.SET_OR_REMOVE}, _iso("last_agent_reply_at")),
     Stored("triage_marks", {CUSTOMER: Write.SET_GIVEN}),
     Stored("triage_routed", {AGENTS: Write.SET_OR_REMOVE}),
+    # Written by the orders' lookup (services/orders.py) through `save_state`.
+    Stored("orders", {AGENTS: Write.SET_OR_REMOVE}),
 )
 # Fields set when a conversation is created and never changed after.
 FIXED_AT_CREATION = frozenset(

@@ -10,6 +10,8 @@ The number of examples per route is THREADLINE_FUZZ_EXAMPLES: by default a short
 """
 
 import base64
+import hashlib
+import hmac
 import json
 import os
 import time
@@ -710,3 +712,66 @@ def media_link(draw: st.DrawFn, genuine_link: Callable[[str, str], str]) -> Prob
         return Probe("GET", altered, {}, b"", "an altered link")
     token = draw(some_text.filter(bool) | st.sampled_from(["a.b", ".", "AAAA.AAAA", "é"]))
     return Probe("GET", "/media/" + quote(token, safe=""), {}, b"", "a made-up link")
+
+
+# Shopify ------------------------------------------------------------------------------------
+
+# Bob's store (the `shops` fixture connects it); ana has no Shopify secret to sign with.
+BOB_SHOPIFY_SECRET = "bob-shopify-webhook-secret"
+SHOPIFY_TOPICS = (
+    "orders/updated",
+    "fulfillments/create",
+    "customers/data_request",
+    "customers/redact",
+    "shop/redact",
+    "products/update",
+)
+SHOPIFY_SIGNINGS = ("missing", "another secret", "another body", "not base64", "empty")
+
+
+@st.composite
+def shopify_webhook(draw: st.DrawFn) -> Probe:
+    # Bob's store often: only its requests get past the signature to what follows.
+    shop_id = draw(st.just("bob") | st.sampled_from(SHOPS) | segment)
+    kind = draw(st.sampled_from(["order", "order", "json", "not json", "deep", "huge"]))
+    if kind == "order":
+        body = json.dumps(
+            {"id": draw(json_scalars), "phone": CUSTOMER, "customer": draw(json_values)}
+        ).encode()
+    elif kind == "json":
+        body = json.dumps(draw(json_values)).encode()
+    elif kind == "not json":
+        body = draw(not_json)
+    elif kind == "deep":
+        body = draw(deep_json)
+    else:
+        body = json.dumps({"email": "x" * HUGE}).encode()
+    signing = draw(st.just("valid") | st.sampled_from(SHOPIFY_SIGNINGS))
+    signed_body = body + b" " if signing == "another body" else body
+    secret = "another" if signing == "another secret" else BOB_SHOPIFY_SECRET
+    digest = hmac.new(secret.encode(), signed_body, hashlib.sha256).digest()
+    signature = {
+        "missing": None,
+        "not base64": "%%%",
+        "empty": "",
+    }.get(signing, base64.b64encode(digest).decode())
+    headers: dict[str, str] = {}
+    if signature is not None:
+        headers["X-Shopify-Hmac-Sha256"] = signature
+    webhook_id = draw(st.integers(0, 10**9).map(lambda n: f"w-{n}") | st.just("") | junk_text)
+    topic = draw(st.sampled_from(SHOPIFY_TOPICS) | st.sampled_from(SHOPIFY_TOPICS) | junk_text)
+    headers.update({"X-Shopify-Webhook-Id": webhook_id, "X-Shopify-Topic": topic})
+    content_type = draw(st.sampled_from([JSON]) | content_types)
+    headers = with_content_type(headers, content_type)
+    reasons = [
+        ("no Shopify store", shop_id != "bob"),
+        (f"signature {signing}", signing != "valid"),
+        ("not JSON", not accepts((JSON,), content_type)),
+    ]
+    return Probe(
+        "POST",
+        f"/webhooks/shopify/{shop_id}",
+        headers,
+        body,
+        next((why for why, true in reasons if true), None),
+    )

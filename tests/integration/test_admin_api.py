@@ -152,6 +152,7 @@ def expected_shop(shop_id: str, document: dict[str, Any]) -> dict[str, Any]:
         "digest": None,
         "telegram": None,
         "triage": None,
+        "commerce": None,
         **document,
         "shop_id": shop_id,
         "slack": slack,

@@ -29,6 +29,7 @@ from tests.integration.bad_input import (
     BOB_ACCOUNT_SID,
     BOB_AUTH_TOKEN,
     BOB_NUMBER,
+    BOB_SHOPIFY_SECRET,
     BOB_TELEGRAM_SECRET,
     BOB_TELEGRAM_TOKEN,
     FUZZ,
@@ -39,6 +40,7 @@ from tests.integration.bad_input import (
     cursor_of,
     media_link,
     record,
+    shopify_webhook,
     slack_event,
     slack_form,
     slack_install,
@@ -69,6 +71,8 @@ SECRETS = (
     BOB_TELEGRAM_TOKEN,
     BOB_TELEGRAM_SECRET,
     "oauth-client-secret",
+    BOB_SHOPIFY_SECRET,
+    "shpat_bob",
 )
 
 
@@ -109,6 +113,13 @@ def shops(
         "whatsapp_numbers": [],
     }
     document["telegram"] = {"bot_token": BOB_TELEGRAM_TOKEN}
+    document["commerce"] = {
+        "shopify": {
+            "domain": "bobs-bikes.myshopify.com",
+            "access_token": "shpat_bob",
+            "webhook_secret": BOB_SHOPIFY_SECRET,
+        }
+    }
     response = put_shop("bob", document)
     assert response.status_code == 201, response.body
     # As `connect-telegram` leaves it (without calling Telegram)
@@ -218,6 +229,8 @@ def strategy_for(route: Route, container: bootstrap.Container) -> st.SearchStrat
         return admin_request(method, path, tuple(app.routes[path][method].content_types))
     if path == "/media/{token}":
         return media_link(container.media_links.link)
+    if path == "/webhooks/shopify/{shop_id}":
+        return shopify_webhook()
     raise LookupError(f"no bad-input strategy for {method} {path}")
 
 

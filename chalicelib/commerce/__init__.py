@@ -1,0 +1,2 @@
+"""Commerce platforms' adapters: a shop's customers and orders (Shopify today), behind
+`services.ports.OrderDirectory`."""
