@@ -126,6 +126,7 @@ def _document(secrets: ShopSecrets) -> str:
             for name, value in (
                 ("slack_bot_token", secrets.slack_bot_token),
                 ("twilio_auth_token", secrets.twilio_auth_token),
+                ("meta_access_token", secrets.meta_access_token),
             )
             if value is not None
         }
@@ -142,6 +143,10 @@ class DeploymentKeys(BaseModel):
     slack_signing_secret: SecretStr = SecretStr("")
     slack_client_id: str = ""
     slack_client_secret: SecretStr = SecretStr("")
+    # The Meta app's: it signs Meta's webhooks (X-Hub-Signature-256) ...
+    meta_app_secret: SecretStr = SecretStr("")
+    # ... and this answers its subscription handshake (hub.verify_token).
+    meta_verify_token: SecretStr = SecretStr("")
 
     def media_link_key(self) -> bytes | None:
         """The key that signs customers' media links, derived from the admin token (one-way:

@@ -46,6 +46,8 @@ SECRET_VARIABLES = {
     "admin_token": "THREADLINE_ADMIN_TOKEN",
     "slack_signing_secret": "SLACK_SIGNING_SECRET",
     "slack_client_secret": "SLACK_CLIENT_SECRET",
+    "meta_app_secret": "META_APP_SECRET",
+    "meta_verify_token": "META_VERIFY_TOKEN",
 }
 
 
@@ -78,6 +80,10 @@ class Settings(BaseModel):
     retry_base_seconds: float = 10.0
     # How long an SLA target minute lasts: 60, or a second or two to demo escalations.
     sla_minute_seconds: float = 60.0
+    # The Meta app's secrets (see DeploymentKeys), and the Graph API with its version.
+    meta_app_secret: SecretStr = SecretStr("")
+    meta_verify_token: SecretStr = SecretStr("")
+    meta_graph_url: str = "https://graph.facebook.com"
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -97,6 +103,7 @@ class Settings(BaseModel):
             "shop_cache_seconds": "THREADLINE_SHOP_CACHE_SECONDS",
             "retry_base_seconds": "THREADLINE_RETRY_BASE_SECONDS",
             "sla_minute_seconds": "THREADLINE_SLA_MINUTE_SECONDS",
+            "meta_graph_url": "META_GRAPH_URL",
         }
         values.update({field: env[name] for field, name in optional.items() if env.get(name)})
         return cls.model_validate(values)

@@ -233,6 +233,78 @@ class DigestConfig(_Strict):
     channel_id: SlackChannelId | None = None
 
 
+def _cloud_template_variables(values: list[str]) -> list[str]:
+    for value in values:
+        used = {name for _, name, _, _ in string.Formatter().parse(value) if name is not None}
+        unknown = used - {"first_name", "shop", "agent"}
+        if unknown:
+            raise ValueError(f"unknown placeholder {sorted(unknown)[0]!r}")
+    return values
+
+
+class CloudTemplateConfig(_Strict):
+    """An approved WhatsApp Cloud API template, as WhatsApp Manager names it: its body's
+    variables in order ({{1}}, {{2}}, ...), each of which may use {first_name}, {shop} and
+    {agent}."""
+
+    name: str = Field(pattern=r"^[a-z0-9_]{1,512}$")
+    language: str = Field(default="en", pattern=r"^[a-z]{2,3}(_[A-Za-z]{2,4})?$")
+    body_variables: Annotated[list[str], AfterValidator(_cloud_template_variables)] = Field(
+        default_factory=list, max_length=20
+    )
+
+
+# Ids Meta gives phone numbers, accounts and Pages: digits.
+MetaId = Annotated[str, Field(pattern=r"^[0-9]{1,32}$")]
+# The template sent in place of a reply once WhatsApp's 24-hour window is closed.
+REPLY_TEMPLATE = "reply"
+
+
+class MetaWhatsAppConfig(_Strict):
+    phone_number_id: MetaId
+    waba_id: MetaId | None = None
+    # Keyed by what they are for: `reply` goes out for replies past the 24-hour window.
+    templates: dict[Annotated[str, Field(pattern=r"^[a-z0-9_]{1,40}$")], CloudTemplateConfig] = (
+        Field(default_factory=dict, max_length=50)
+    )
+
+
+class MetaMessengerConfig(_Strict):
+    page_id: MetaId
+
+
+class MetaInstagramConfig(_Strict):
+    account_id: MetaId
+
+
+class MetaConfig(_Strict):
+    """The shop's channels through the deployment's Meta app: a WhatsApp Cloud API number,
+    a Facebook Page (Messenger), an Instagram professional account. Each id is claimed by
+    one shop, like a Twilio number."""
+
+    whatsapp: MetaWhatsAppConfig | None = None
+    messenger: MetaMessengerConfig | None = None
+    instagram: MetaInstagramConfig | None = None
+    # Messenger and Instagram: a person's reply may go out up to 7 days after the customer's
+    # last message with the HUMAN_AGENT tag (the app needs Meta's Human Agent permission).
+    human_agent_tag: bool = False
+
+    def addresses(self) -> set[str]:
+        """The claims of the ids this shop receives at (see `meta_address`)."""
+        ids = {
+            Channel.WHATSAPP_CLOUD: self.whatsapp.phone_number_id if self.whatsapp else None,
+            Channel.MESSENGER: self.messenger.page_id if self.messenger else None,
+            Channel.INSTAGRAM: self.instagram.account_id if self.instagram else None,
+        }
+        return {meta_address(channel, id_) for channel, id_ in ids.items() if id_}
+
+
+def meta_address(channel: Channel, meta_id: str) -> str:
+    """The claim on a Meta id, kept apart from phone numbers and from the other kinds of
+    Meta id (a Page and a number may share digits)."""
+    return f"meta:{channel.value}:{meta_id}"
+
+
 class Shop(_Strict):
     """A shop's plain configuration: nothing in here is secret."""
 
@@ -277,6 +349,8 @@ class Shop(_Strict):
 
     # The daily digest in Slack; none without it.
     digest: DigestConfig | None = None
+    # WhatsApp Cloud API, Messenger, Instagram; none without it.
+    meta: MetaConfig | None = None
 
     @property
     def digest_channel(self) -> str | None:
@@ -301,18 +375,22 @@ class Shop(_Strict):
             addresses.update(f"whatsapp:{n}" for n in self.twilio.whatsapp_numbers)
         if self.email:
             addresses.add(self.email.address.lower())
+        if self.meta:
+            addresses.update(self.meta.addresses())
         return addresses
 
 
 class ShopSecrets(_Strict):
     slack_bot_token: SecretStr | None = None
     twilio_auth_token: SecretStr | None = None
+    meta_access_token: SecretStr | None = None
 
     def merged_over(self, stored: "ShopSecrets") -> "ShopSecrets":
         """Secrets left out (or sent back masked) keep their stored value."""
         return ShopSecrets(
             slack_bot_token=self.slack_bot_token or stored.slack_bot_token,
             twilio_auth_token=self.twilio_auth_token or stored.twilio_auth_token,
+            meta_access_token=self.meta_access_token or stored.meta_access_token,
         )
 
 
@@ -339,6 +417,12 @@ class TwilioDocument(TwilioConfig):
     auth_token: OptionalSecret = Field(default=None, max_length=128)
 
 
+class MetaDocument(MetaConfig):
+    # A system user's token with whatsapp_business_messaging, pages_messaging and
+    # instagram_manage_messages, as the shop's channels need.
+    access_token: OptionalSecret = Field(default=None, max_length=1024)
+
+
 class ShopDocument(_Strict):
     """The shop JSON of `PUT /admin/shops/{shop_id}`. What GET returns can be sent back as
     it is: `shop_id` must then match the path, and `webhooks` is shown only, never stored."""
@@ -359,6 +443,7 @@ class ShopDocument(_Strict):
     csat: CsatPolicy | None = None
     retention_days: RetentionDays = None
     digest: DigestConfig | None = None
+    meta: MetaDocument | None = None
 
     def split(self, shop_id: str) -> tuple[Shop, ShopSecrets]:
         slack = self.slack.model_dump(exclude={"bot_token"}) if self.slack else None
@@ -379,6 +464,7 @@ class ShopDocument(_Strict):
                 "csat": self.csat,
                 "retention_days": self.retention_days,
                 "digest": self.digest,
+                "meta": self.meta.model_dump(exclude={"access_token"}) if self.meta else None,
             }
         )
         secrets = ShopSecrets(
@@ -389,6 +475,9 @@ class ShopDocument(_Strict):
                 SecretStr(self.twilio.auth_token)
                 if self.twilio and self.twilio.auth_token
                 else None
+            ),
+            meta_access_token=(
+                SecretStr(self.meta.access_token) if self.meta and self.meta.access_token else None
             ),
         )
         return shop, secrets
@@ -401,6 +490,8 @@ def missing_secrets(shop: Shop, secrets: ShopSecrets) -> list[str]:
         missing.append("slack.bot_token")
     if shop.twilio and secrets.twilio_auth_token is None:
         missing.append("twilio.auth_token")
+    if shop.meta and secrets.meta_access_token is None:
+        missing.append("meta.access_token")
     return missing
 
 
@@ -416,11 +507,25 @@ def webhook_urls(public_url: str, shop_id: str) -> dict[str, str]:
     }
 
 
+def meta_webhook_setup(public_url: str) -> dict[str, str]:
+    """What to paste into the Meta app's dashboard (Webhooks, per product)."""
+    return {
+        "meta_callback": f"{public_url}/webhooks/meta",
+        "meta_verify_token": "the deployment secret's meta_verify_token (docs/DEPLOY.md)",
+        "meta_fields_whatsapp": "messages, smb_message_echoes",
+        "meta_fields_page": "messages, message_echoes, message_deliveries, message_reactions",
+        "meta_fields_instagram": "messages, message_reactions, messaging_seen",
+    }
+
+
 def masked_document(shop: Shop, secrets: ShopSecrets, public_url: str) -> dict[str, object]:
     """The shop JSON as the admin API shows it: secrets replaced by a mask or null, and the
     webhook URLs to paste into Twilio and Slack."""
     document: dict[str, object] = shop.model_dump(mode="json", exclude={"incarnation"})
-    document["webhooks"] = webhook_urls(public_url, shop.shop_id)
+    webhooks = webhook_urls(public_url, shop.shop_id)
+    if shop.meta:
+        webhooks |= meta_webhook_setup(public_url)
+    document["webhooks"] = webhooks
     if shop.slack:
         slack = dict(shop.slack.model_dump(mode="json"))
         slack["bot_token"] = MASK if secrets.slack_bot_token else None
@@ -429,4 +534,8 @@ def masked_document(shop: Shop, secrets: ShopSecrets, public_url: str) -> dict[s
         twilio = dict(shop.twilio.model_dump(mode="json"))
         twilio["auth_token"] = MASK if secrets.twilio_auth_token else None
         document["twilio"] = twilio
+    if shop.meta:
+        meta = dict(shop.meta.model_dump(mode="json"))
+        meta["access_token"] = MASK if secrets.meta_access_token else None
+        document["meta"] = meta
     return document

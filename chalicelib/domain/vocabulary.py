@@ -10,6 +10,13 @@ class Channel(StrEnum):
     SMS = "sms"
     WHATSAPP = "whatsapp"
     EMAIL = "email"
+    WHATSAPP_CLOUD = "whatsapp_cloud"
+    MESSENGER = "messenger"
+    INSTAGRAM = "instagram"
+
+
+# The channels Meta carries (WhatsApp Cloud API, Messenger, Instagram): one webhook, one app.
+META_CHANNELS = frozenset({Channel.WHATSAPP_CLOUD, Channel.MESSENGER, Channel.INSTAGRAM})
 
 
 class Priority(StrEnum):

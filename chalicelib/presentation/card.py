@@ -100,7 +100,7 @@ def _card_facts(conversation: Conversation, shop: Shop) -> dict[str, Any]:
     if conversation.status is ConversationStatus.SNOOZED:
         status += " until " + snooze_label(conversation.snoozed_until, timezone)
     facts = [f"*Status:* {status}", f"*Priority:* {PRIORITY_LABELS[conversation.priority]}"]
-    if conversation.channel is Channel.WHATSAPP:
+    if conversation.channel in (Channel.WHATSAPP, Channel.WHATSAPP_CLOUD):
         facts.append(f"*Reply window:* {_reply_window(conversation, timezone)}")
     assignee = conversation.assignee_user_id
     count = conversation.message_count

@@ -26,6 +26,9 @@ CHANNEL_LABELS = {
     Channel.SMS: ":iphone: SMS",
     Channel.WHATSAPP: ":speech_balloon: WhatsApp",
     Channel.EMAIL: ":email: Email",
+    Channel.WHATSAPP_CLOUD: ":speech_balloon: WhatsApp (Cloud API)",
+    Channel.MESSENGER: ":zap: Messenger",
+    Channel.INSTAGRAM: ":camera_with_flash: Instagram",
 }
 
 PRIORITY_LABELS = {

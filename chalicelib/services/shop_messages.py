@@ -78,6 +78,17 @@ def _shop_addresses(shop: Shop, channel: Channel) -> list[str]:
             return [f"whatsapp:{number}" for number in numbers]
         case Channel.EMAIL:
             return [shop.email.address] if shop.email else []
+        case Channel.WHATSAPP_CLOUD | Channel.MESSENGER | Channel.INSTAGRAM:
+            # Meta's channels: the shop's own id there (see MetaConfig).
+            return (
+                [
+                    address.rsplit(":", 1)[1]
+                    for address in shop.meta.addresses()
+                    if address.startswith(f"meta:{channel.value}:")
+                ]
+                if shop.meta
+                else []
+            )
 
 
 def _sender(shop: Shop, request: ShopMessageRequest) -> str:
