@@ -1,9 +1,17 @@
 """What Slack shows of Meta's channels (WhatsApp Cloud API, Messenger, Instagram): the
 markers under a reaction or an echo, and the notes when a reply cannot go out."""
 
+from chalicelib.domain.conversation import Conversation
 from chalicelib.domain.messages import InboundKind, InboundMessage
+from chalicelib.domain.meta_windows import window_ends
+from chalicelib.domain.shop import Shop
 from chalicelib.domain.vocabulary import Channel
-from chalicelib.presentation.slack_blocks import SlackMessage, channel_name, thread_note
+from chalicelib.presentation.slack_blocks import (
+    SlackMessage,
+    channel_name,
+    local_time,
+    thread_note,
+)
 
 
 def meta_markers(message: InboundMessage) -> list[str]:
@@ -39,3 +47,15 @@ def meta_window_closed_note(channel: Channel, human_agent_tag: bool) -> SlackMes
             "granted the app Human Agent) enable `meta.human_agent_tag` for replies up to 7 days."
         )
     return thread_note(text)
+
+
+def messaging_window_label(conversation: Conversation, shop: Shop) -> str:
+    """Messenger's and Instagram's window on the card: until when replies go out freely, and
+    until when a person's reply may with the HUMAN_AGENT tag where the shop enabled it."""
+    if not conversation.message_count:
+        return "closed until the customer writes"
+    end, tagged_end = window_ends(conversation, shop)
+    label = f"until {local_time(end, shop.timezone)}"
+    if tagged_end is not None:
+        label += f" (an agent's reply until {local_time(tagged_end, shop.timezone)})"
+    return label
