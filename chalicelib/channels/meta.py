@@ -553,7 +553,13 @@ class MetaChannel:
             if token is None:
                 return None
             # WhatsApp names media by id; its URL lives about five minutes.
-            found = self._graph.get(item.url.removeprefix(WHATSAPP_MEDIA), token.get_secret_value())
+            try:
+                found = self._graph.get(
+                    item.url.removeprefix(WHATSAPP_MEDIA), token.get_secret_value()
+                )
+            except DeliveryRefused:
+                # Gone (media ids live about 7 days) or not the shop's: nothing to fetch.
+                return None
             url = found.get("url")
             if not isinstance(url, str) or not _media_host(url, self._graph.base_url):
                 return None
