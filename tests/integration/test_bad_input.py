@@ -35,6 +35,8 @@ from tests.integration.bad_input import (
     admin_request,
     cursor_of,
     media_link,
+    meta_handshake,
+    meta_webhook,
     record,
     slack_event,
     slack_form,
@@ -43,6 +45,7 @@ from tests.integration.bad_input import (
     twilio_webhook,
 )
 from tests.integration.conftest import ADMIN_TOKEN, MEDIA_BUCKET, PUBLIC_URL
+from tests.meta_payloads import META_APP_SECRET, META_VERIFY_TOKEN
 from tests.signing import (
     AUTH_TOKEN,
     BOT_TOKEN,
@@ -63,6 +66,8 @@ SECRETS = (
     SLACK_SIGNING_SECRET,
     ADMIN_TOKEN,
     "oauth-client-secret",
+    META_APP_SECRET,
+    META_VERIFY_TOKEN,
 )
 
 
@@ -75,6 +80,8 @@ def settings(settings: Settings) -> Settings:
             "slack_client_id": "1234.5678",
             "slack_client_secret": "oauth-client-secret",
             "twilio_api_url": "http://127.0.0.1:9",
+            "meta_app_secret": META_APP_SECRET,
+            "meta_verify_token": META_VERIFY_TOKEN,
         }
     )
 
@@ -202,6 +209,10 @@ def strategy_for(route: Route, container: bootstrap.Container) -> st.SearchStrat
         return admin_request(method, path, tuple(app.routes[path][method].content_types))
     if path == "/media/{token}":
         return media_link(container.media_links.link)
+    if path == "/webhooks/meta" and method == "POST":
+        return meta_webhook(META_APP_SECRET)
+    if path == "/webhooks/meta":
+        return meta_handshake(META_VERIFY_TOKEN)
     raise LookupError(f"no bad-input strategy for {method} {path}")
 
 
