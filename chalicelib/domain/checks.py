@@ -12,7 +12,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict
 
 from chalicelib.domain.shop import Shop
-from chalicelib.domain.vocabulary import Channel
+from chalicelib.domain.vocabulary import META_CHANNELS, Channel
 
 
 class Verdict(StrEnum):
@@ -118,7 +118,10 @@ def slack_channels(shop: Shop) -> dict[str, str]:
     if shop.slack is None:
         return {}
     conversations: dict[str, list[str]] = {}
+    meta = set(shop.meta.ids()) if shop.meta else set()
     for channel in Channel:
+        if channel in META_CHANNELS and channel not in meta:
+            continue
         conversations.setdefault(shop.slack.channel_for(channel), []).append(channel.value)
     uses = {
         slack_channel: [f"{', '.join(channels)} conversations"]

@@ -289,14 +289,18 @@ class MetaConfig(_Strict):
     # last message with the HUMAN_AGENT tag (the app needs Meta's Human Agent permission).
     human_agent_tag: bool = False
 
-    def addresses(self) -> set[str]:
-        """The claims of the ids this shop receives at (see `meta_address`)."""
+    def ids(self) -> dict[Channel, str]:
+        """The id the shop receives at on each of its Meta channels."""
         ids = {
             Channel.WHATSAPP_CLOUD: self.whatsapp.phone_number_id if self.whatsapp else None,
             Channel.MESSENGER: self.messenger.page_id if self.messenger else None,
             Channel.INSTAGRAM: self.instagram.account_id if self.instagram else None,
         }
-        return {meta_address(channel, id_) for channel, id_ in ids.items() if id_}
+        return {channel: id_ for channel, id_ in ids.items() if id_}
+
+    def addresses(self) -> set[str]:
+        """The claims of the ids this shop receives at (see `meta_address`)."""
+        return {meta_address(channel, id_) for channel, id_ in self.ids().items()}
 
 
 def meta_address(channel: Channel, meta_id: str) -> str:

@@ -80,15 +80,8 @@ def _shop_addresses(shop: Shop, channel: Channel) -> list[str]:
             return [shop.email.address] if shop.email else []
         case Channel.WHATSAPP_CLOUD | Channel.MESSENGER | Channel.INSTAGRAM:
             # Meta's channels: the shop's own id there (see MetaConfig).
-            return (
-                [
-                    address.rsplit(":", 1)[1]
-                    for address in shop.meta.addresses()
-                    if address.startswith(f"meta:{channel.value}:")
-                ]
-                if shop.meta
-                else []
-            )
+            meta_id = shop.meta.ids().get(channel) if shop.meta else None
+            return [meta_id] if meta_id else []
 
 
 def _sender(shop: Shop, request: ShopMessageRequest) -> str:

@@ -150,6 +150,7 @@ def expected_shop(shop_id: str, document: dict[str, Any]) -> dict[str, Any]:
         "csat": None,
         "retention_days": None,
         "digest": None,
+        "meta": None,
         **document,
         "shop_id": shop_id,
         "slack": slack,

@@ -134,7 +134,11 @@ def test_the_figures_of_a_day_by_hand() -> None:
     # Then the day after is left out
     totals = report.totals
     assert totals.conversations == 4
-    assert totals.by_channel == {Channel.SMS: 2, Channel.WHATSAPP: 1, Channel.EMAIL: 1}
+    assert totals.by_channel == {channel: 0 for channel in Channel} | {
+        Channel.SMS: 2,
+        Channel.WHATSAPP: 1,
+        Channel.EMAIL: 1,
+    }
     # First responses 60, 300, 120 s: median 120, p90 at rank 1.8 = 120 + 0.8 × 180.
     assert totals.first_response.count == 3
     assert totals.first_response.median_seconds == 120
