@@ -391,3 +391,39 @@ def test_a_batch_not_wholly_stored_and_queued_is_answered_503_and_its_retry_post
     texts = [post.message.text for post in slack.thread(root.ts)]
     assert sum("Onde está meu pedido" in t for t in texts) == 1
     assert sum("Segunda" in t for t in texts) == 1
+
+
+# The shop writes first
+
+
+def shop_message(client: Client, channel: str, to: str) -> tuple[int, dict[str, Any]]:
+    body = json.dumps({"channel": channel, "to": to, "text": "Seu pedido saiu."})
+    response = client.http.post("/admin/shops/ana/messages", headers=ADMIN, body=body)
+    return response.status_code, json.loads(response.body)
+
+
+def test_a_shop_message_on_whatsapp_cloud_goes_from_the_shops_number_within_the_window(
+    client: Client,
+    meta_store: str,
+    run_workers: Any,
+    slack: FakeSlack,
+    graph: RecordingGraph,
+    clock: Clock,
+) -> None:
+    # Before the customer ever wrote, and without a template, it is refused
+    status, answer = shop_message(client, "whatsapp_cloud", "+5511987654321")
+    assert status == 409, answer
+    assert "meta.whatsapp.templates.reply" in answer["error"]
+
+    # Once they wrote, it goes out from the shop's number to their WhatsApp
+    open_whatsapp_thread(client, run_workers, slack)
+    clock.now = START + timedelta(hours=1)
+    status, answer = shop_message(client, "whatsapp_cloud", "+5511987654321")
+    run_workers()
+    assert status == 202, answer
+    [(path, _, payload)] = graph.posted
+    assert (path, payload["to"], payload["text"]["body"]) == (
+        f"{PHONE_NUMBER_ID}/messages",
+        "5511987654321",
+        "Seu pedido saiu.",
+    )

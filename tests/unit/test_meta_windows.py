@@ -137,3 +137,16 @@ def test_the_card_shows_messengers_window_with_the_agents_tagged_time() -> None:
     assert label.startswith("until ")
     assert "an agent's reply until" in label
     assert "agent" not in messaging_window_label(fresh, meta_shop())
+
+
+@pytest.mark.parametrize("channel", [Channel.WHATSAPP_CLOUD, Channel.MESSENGER, Channel.INSTAGRAM])
+def test_the_satisfaction_question_is_asked_on_meta_only_within_24_hours(channel: Channel) -> None:
+    from chalicelib.domain.conversation import ConversationStatus
+    from chalicelib.domain.csat import survey_due
+
+    def resolved(wrote_ago: timedelta) -> Conversation:
+        found = conversation(channel, wrote_ago)
+        return found.model_copy(update={"status": ConversationStatus.RESOLVED})
+
+    assert survey_due(resolved(timedelta(hours=23)), WRITTEN_AT)
+    assert not survey_due(resolved(timedelta(hours=25)), WRITTEN_AT)
