@@ -427,3 +427,27 @@ def test_a_shop_message_on_whatsapp_cloud_goes_from_the_shops_number_within_the_
         "5511987654321",
         "Seu pedido saiu.",
     )
+
+
+def test_an_echo_opens_no_conversation_and_is_shown_as_sent_elsewhere_in_the_open_one(
+    client: Client, meta_store: str, run_workers: Any, slack: FakeSlack
+) -> None:
+    def echo(mid: str) -> dict[str, Any]:
+        sent = messaging_message(PAGE_ID, "PSID1", mid, "Respondido pela Página", is_echo=True)
+        return sent | {"sender": {"id": PAGE_ID}, "recipient": {"id": "PSID1"}}
+
+    # Given the Page answered a customer with no conversation here
+    deliver(client, messaging_webhook("page", PAGE_ID, echo("m_echo1")))
+    run_workers()
+    assert slack.roots() == []
+
+    # When the customer writes, and the Page answers again from its inbox
+    deliver(client, messaging_webhook("page", PAGE_ID, messaging_message(PAGE_ID, "PSID1", "m_1")))
+    deliver(client, messaging_webhook("page", PAGE_ID, echo("m_echo2")))
+    run_workers()
+
+    # Then the echo is in the thread, marked, and nothing was sent
+    [root] = slack.roots()
+    last = slack.thread(root.ts)[-1].message
+    assert "Respondido pela Página" in last.text
+    assert "outside Threadline" in json.dumps(last.blocks, ensure_ascii=False)
