@@ -362,6 +362,23 @@ def shopify_webhook(shop_id: str) -> Response:
     return _json(200, {"ok": True})
 
 
+# Meta (WhatsApp Cloud API, Messenger, Instagram) --------------------------------------
+
+
+@app.route("/webhooks/meta", methods=["GET"])
+@answers_errors
+def meta_handshake() -> Response:
+    challenge = _container().meta_intake.handshake(dict(_request().query_params or {}))
+    return Response(body=challenge, status_code=200, headers={"Content-Type": "text/plain"})
+
+
+@app.route("/webhooks/meta", methods=["POST"], content_types=["application/json"])
+@answers_errors
+def meta_webhook() -> Response:
+    _container().meta_intake.webhook(_webhook())
+    return Response(body="", status_code=200)
+
+
 # Slack ----------------------------------------------------------------------------------
 
 

@@ -15,7 +15,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 
 from chalicelib.channels.base import ChannelAdapter, OutboundChannel, UpdateChannel
-from chalicelib.domain.vocabulary import Channel
+from chalicelib.domain.vocabulary import META_CHANNELS, Channel
 from chalicelib.media import MediaStore
 from chalicelib.queues import Queues, Schedules
 from chalicelib.secrets import DeploymentKeys, DeploymentSecrets, SecretVault
@@ -66,6 +66,7 @@ if TYPE_CHECKING:
     from chalicelib.services.commerce_webhooks import ShopifyWebhooks
     from chalicelib.services.installs import Exchange, SlackInstalls
     from chalicelib.services.mail_intake import MailIntake
+    from chalicelib.services.meta_intake import MetaIntake
     from chalicelib.services.orders import OrderLookups
     from chalicelib.services.reports import Reports
     from chalicelib.services.telegram_bots import TelegramConnect
@@ -227,8 +228,10 @@ class Container:
         clock: Clock = utc_now,
         new_id: IdFactory = new_ulid,
         telegram: UpdateChannel | None = None,
+        meta: OutboundChannel | None = None,
     ) -> None:
         self._settings = settings
+        self._meta = meta
         self._twilio = twilio
         self._slack = slack
         self._slack_oauth = slack_oauth
@@ -274,6 +277,8 @@ class Container:
                 slack_signing_secret=settings.slack_signing_secret,
                 slack_client_id=settings.slack_client_id,
                 slack_client_secret=settings.slack_client_secret,
+                meta_app_secret=settings.meta_app_secret,
+                meta_verify_token=settings.meta_verify_token,
             )
         )
 
@@ -321,7 +326,32 @@ class Container:
     def channel_for(self, channel: Channel) -> OutboundChannel:
         if channel is Channel.TELEGRAM:
             return self.telegram
+        if channel in META_CHANNELS:
+            return self.meta
         return self.email if channel is Channel.EMAIL else self.twilio
+
+    @cached_property
+    def meta(self) -> OutboundChannel:
+        if self._meta is not None:
+            return self._meta
+        from chalicelib.channels.meta import MetaChannel
+        from chalicelib.channels.meta_graph import GraphApi
+
+        return MetaChannel(GraphApi(self.settings.meta_graph_url))
+
+    @cached_property
+    def meta_intake(self) -> "MetaIntake":
+        from chalicelib.services.meta_intake import MetaIntake
+
+        return MetaIntake(
+            self.deployment,
+            self.store.shops,
+            self.store.inbound,
+            self.queues,
+            self.metrics,
+            self.clock,
+            self.settings.shop_cache_seconds,
+        )
 
     @cached_property
     def slack(self) -> SlackFactory:

@@ -130,6 +130,7 @@ def _document(secrets: ShopSecrets) -> str:
                 ("telegram_webhook_secret", secrets.telegram_webhook_secret),
                 ("shopify_access_token", secrets.shopify_access_token),
                 ("shopify_webhook_secret", secrets.shopify_webhook_secret),
+                ("meta_access_token", secrets.meta_access_token),
             )
             if value is not None
         }
@@ -146,6 +147,10 @@ class DeploymentKeys(BaseModel):
     slack_signing_secret: SecretStr = SecretStr("")
     slack_client_id: str = ""
     slack_client_secret: SecretStr = SecretStr("")
+    # The Meta app's: it signs Meta's webhooks (X-Hub-Signature-256) ...
+    meta_app_secret: SecretStr = SecretStr("")
+    # ... and this answers its subscription handshake (hub.verify_token).
+    meta_verify_token: SecretStr = SecretStr("")
 
     def media_link_key(self) -> bytes | None:
         """The key that signs customers' media links, derived from the admin token (one-way:

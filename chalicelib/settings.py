@@ -46,6 +46,8 @@ SECRET_VARIABLES = {
     "admin_token": "THREADLINE_ADMIN_TOKEN",
     "slack_signing_secret": "SLACK_SIGNING_SECRET",
     "slack_client_secret": "SLACK_CLIENT_SECRET",
+    "meta_app_secret": "META_APP_SECRET",
+    "meta_verify_token": "META_VERIFY_TOKEN",
 }
 
 
@@ -83,6 +85,10 @@ class Settings(BaseModel):
 
     # Replaces every Shopify store's host (a local stand-in); empty: each store's own.
     shopify_api_url: str = ""
+    # The Meta app's secrets (see DeploymentKeys), and the Graph API with its version.
+    meta_app_secret: SecretStr = SecretStr("")
+    meta_verify_token: SecretStr = SecretStr("")
+    meta_graph_url: str = "https://graph.facebook.com"
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -104,6 +110,7 @@ class Settings(BaseModel):
             "sla_minute_seconds": "THREADLINE_SLA_MINUTE_SECONDS",
             "telegram_api_url": "TELEGRAM_API_URL",
             "shopify_api_url": "SHOPIFY_API_URL",
+            "meta_graph_url": "META_GRAPH_URL",
         }
         values.update({field: env[name] for field, name in optional.items() if env.get(name)})
         return cls.model_validate(values)

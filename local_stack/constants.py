@@ -7,6 +7,14 @@ from typing import Any
 LOCAL_REGION = "us-east-1"
 LOCAL_ADMIN_TOKEN = "local-admin-token"
 LOCAL_SIGNING_SECRET = "local-slack-signing-secret"
+# The Meta app's secrets on the local stack, and what its Graph API stand-in accepts: a
+# shop whose `meta` names these ids and this token is answered there.
+LOCAL_META_APP_SECRET = "local-meta-app-secret"
+LOCAL_META_VERIFY_TOKEN = "local-meta-verify-token"
+DEMO_META_TOKEN = "EAAG-demo-meta-token"
+DEMO_META_PHONE_NUMBER_ID = "100000000000001"
+DEMO_META_PAGE_ID = "100000000000002"
+DEMO_META_INSTAGRAM_ID = "17841400000000002"
 
 DEMO_SHOP_ID = "demo-shop"
 DEMO_ACCOUNT_SID = "AC" + "d" * 32

@@ -17,11 +17,17 @@ from chalicelib.settings import (
 from local_stack.constants import (
     DEMO_ACCOUNT_SID,
     DEMO_AUTH_TOKEN,
+    DEMO_META_INSTAGRAM_ID,
+    DEMO_META_PAGE_ID,
+    DEMO_META_PHONE_NUMBER_ID,
+    DEMO_META_TOKEN,
     DEMO_SHOPIFY_TOKEN,
     DEMO_SHOPS,
     DEMO_TELEGRAM_BOT,
     DEMO_TELEGRAM_BOT_TOKEN,
     LOCAL_ADMIN_TOKEN,
+    LOCAL_META_APP_SECRET,
+    LOCAL_META_VERIFY_TOKEN,
     LOCAL_REGION,
     LOCAL_SIGNING_SECRET,
 )
@@ -35,6 +41,8 @@ LOCAL_DEPLOYMENT_SECRET = {
     "slack_signing_secret": ("SLACK_SIGNING_SECRET", LOCAL_SIGNING_SECRET),
     "slack_client_id": ("SLACK_CLIENT_ID", ""),
     "slack_client_secret": ("SLACK_CLIENT_SECRET", ""),
+    "meta_app_secret": ("META_APP_SECRET", LOCAL_META_APP_SECRET),
+    "meta_verify_token": ("META_VERIFY_TOKEN", LOCAL_META_VERIFY_TOKEN),
 }
 LOCAL_DEPLOYMENT_SECRET_VARIABLES = {name for name, _ in LOCAL_DEPLOYMENT_SECRET.values()}
 
@@ -54,6 +62,8 @@ class StackOptions:
     # None: serve the sandbox stand-in; a URL: use that API (the real one, or a test's).
     slack_api_url: str | None = None
     twilio_api_url: str | None = None
+    # None: serve the Graph API stand-in (on a free port); a URL: use that Graph API.
+    meta_graph_url: str | None = None
     environ: dict[str, str] = field(default_factory=dict)
     telegram_api_url: str | None = None
 
@@ -114,6 +124,9 @@ class LocalStack:
             field: given.get(name, default)
             for field, (name, default) in LOCAL_DEPLOYMENT_SECRET.items()
         }
+        os.environ["META_GRAPH_URL"] = options.meta_graph_url or self._start_meta_sandbox(
+            deployment["meta_app_secret"]
+        )
 
         import boto3
 
@@ -224,6 +237,21 @@ class LocalStack:
         self._stoppers.append(shopify.stop)
         return url
 
+    def _start_meta_sandbox(self, app_secret: str) -> str:
+        from local_stack.sandbox.meta import MetaStandIn
+
+        # Statuses come back to the local API, signed with the app secret it checks.
+        meta = MetaStandIn(self._outbox(), app_secret, f"{self.api_url}/webhooks/meta")
+        meta.provision(
+            DEMO_META_TOKEN,
+            whatsapp_numbers=(DEMO_META_PHONE_NUMBER_ID,),
+            page_id=DEMO_META_PAGE_ID,
+            instagram_id=DEMO_META_INSTAGRAM_ID,
+        )
+        url = meta.start(self.options.host, 0)
+        self._stoppers.append(meta.stop)
+        return url
+
     def _start_ses_sandbox(self) -> str:
         from local_stack.sandbox.ses import SesStandIn
 
@@ -317,6 +345,8 @@ class LocalStack:
             + ("  (sandbox: calls print below)" if not self.options.twilio_api_url else ""),
             f"  Telegram API   {env['TELEGRAM_API_URL']}"
             + ("  (sandbox: calls print below)" if not self.options.telegram_api_url else ""),
+            f"  Meta Graph API {os.environ['META_GRAPH_URL']}"
+            + ("  (sandbox: calls print below)" if not self.options.meta_graph_url else ""),
             f"  SMTP (mail in) {self.options.host}:{self.options.smtp_port}  (SES receiving)",
             f"  SES (mail out) {env['AWS_ENDPOINT_URL_SESV2']}  (sandbox: mail prints below)",
             f"  Shopify API    {env['SHOPIFY_API_URL']}  (sandbox: seeded demo store)",

@@ -24,7 +24,6 @@ import logging
 import os
 import random
 import re
-import socket
 import sys
 import threading
 import time
@@ -41,6 +40,7 @@ from typing import Any, NamedTuple
 from chalicelib.queues import Queues
 from chalicelib.settings import INBOUND_QUEUE, OUTBOUND_QUEUE
 from local_stack.constants import LOCAL_ADMIN_TOKEN, LOCAL_SIGNING_SECRET
+from local_stack.ports import free_port
 from local_stack.pump import scheduled_event
 from local_stack.sandbox.faults import Fault
 from local_stack.sandbox.outbox import Outbox, OutboxEntry
@@ -214,12 +214,6 @@ class ShopUnderTest:
 class Seen(NamedTuple):
     place: int
     entry: OutboxEntry
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def post(

@@ -14,6 +14,7 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
 from chalicelib.channels.base import DeliveryRefused, MediaFile, SendReceipt
+from chalicelib.channels.meta_graph import GraphApi
 from chalicelib.channels.twilio import TwilioChannel
 from chalicelib.domain.conversation import Conversation, conversation_ref
 from chalicelib.domain.csat import SURVEY_KEY, THANKS_KEY, survey_key
@@ -1634,3 +1635,30 @@ class FakeOrderDirectory:
             checked_at=now,
             quoted_number=customer.quoted_number,
         )
+
+
+# Meta's Graph API
+
+
+class RecordingGraph(GraphApi):
+    """The Graph API as the real Meta adapter calls it, with calls recorded and answered as
+    Meta answers them: a wamid for WhatsApp sends, a mid for the Send API. Queue exceptions
+    in `failures` to make the next sends fail; `media` maps media ids to their answers."""
+
+    def __init__(self) -> None:
+        super().__init__("https://graph.facebook.com")
+        self.posted: list[tuple[str, str, dict[str, Any]]] = []
+        self.failures: list[Retryable | DeliveryRefused] = []
+        self.media: dict[str, dict[str, Any]] = {}
+
+    def post(self, path: str, token: str, payload: dict[str, Any]) -> dict[str, Any]:
+        if self.failures:
+            raise self.failures.pop(0)
+        self.posted.append((path, token, payload))
+        n = len(self.posted)
+        if payload.get("messaging_product") == "whatsapp":
+            return {"messaging_product": "whatsapp", "messages": [{"id": f"wamid.SENT{n:04d}"}]}
+        return {"recipient_id": payload["recipient"]["id"], "message_id": f"m_SENT{n:04d}"}
+
+    def get(self, path: str, token: str) -> dict[str, Any]:
+        return self.media.get(path, {})

@@ -136,7 +136,7 @@ def shop_get(shop_id: str, api: Api = LOCAL_API, token: Token = LOCAL_TOKEN) -> 
 def shop_list(api: Api = LOCAL_API, token: Token = LOCAL_TOKEN) -> None:
     """Every shop, with its channels."""
     shops = _call("GET", api, token, "/admin/shops")["shops"]
-    table = Table("shop", "name", "Slack", "SMS", "WhatsApp", "email")
+    table = Table("shop", "name", "Slack", "SMS", "WhatsApp", "email", "Meta")
     for shop in shops:
         twilio = shop.get("twilio") or {}
         table.add_row(
@@ -146,9 +146,23 @@ def shop_list(api: Api = LOCAL_API, token: Token = LOCAL_TOKEN) -> None:
             ", ".join(twilio.get("sms_numbers", [])),
             ", ".join(twilio.get("whatsapp_numbers", [])),
             (shop.get("email") or {}).get("address", ""),
+            _meta_ids(shop.get("meta") or {}),
         )
     console.print(table)
 
+
+def _meta_ids(meta: dict[str, Any]) -> str:
+    """The ids a shop claims on Meta's channels, each named by its channel."""
+    parts = [
+        ("whatsapp_cloud", (meta.get("whatsapp") or {}).get("phone_number_id")),
+        ("messenger", (meta.get("messenger") or {}).get("page_id")),
+        ("instagram", (meta.get("instagram") or {}).get("account_id")),
+    ]
+    return ", ".join(f"{channel} {id_}" for channel, id_ in parts if id_)
+
+
+# The customer channels, as options name them.
+CHANNEL_NAMES = "sms, whatsapp, email, telegram, whatsapp_cloud, messenger, instagram"
 
 # How each number's result shows; failures and numbers Twilio does not know are red.
 RESULT_COLOURS = {"connected": "green", "manual": "yellow"}
@@ -385,7 +399,7 @@ def _minute(iso: str) -> str:
 def conversation_list(
     shop_id: str,
     status: Annotated[str | None, typer.Option(help="open, pending, snoozed, resolved")] = None,
-    channel: Annotated[str | None, typer.Option(help="sms, whatsapp, email, telegram")] = None,
+    channel: Annotated[str | None, typer.Option(help=CHANNEL_NAMES)] = None,
     limit: int = 20,
     api: Api = LOCAL_API,
     token: Token = LOCAL_TOKEN,
@@ -510,7 +524,7 @@ def customer_erase(
 @message_app.command("send")
 def message_send(
     shop_id: str,
-    channel: Annotated[str, typer.Option(help="sms, whatsapp, email or telegram")],
+    channel: Annotated[str, typer.Option(help=CHANNEL_NAMES)],
     to: Annotated[str, typer.Option(help="the customer's number or email address")],
     text: Annotated[str, typer.Option(help="the message")],
     message_id: Annotated[str | None, typer.Option("--id", help="idempotency key")] = None,

@@ -200,7 +200,7 @@ def plan(
     language: str,
 ) -> list[AutoReply]:
     """The automatic replies a customer's message calls for, in `language`."""
-    if message.email is not None and message.email.automated:
+    if message.automated:
         return []
     now = message.received_at
     values = {"first_name": first_name(message.customer_name), "shop": shop_name}

@@ -12,7 +12,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict
 
 from chalicelib.domain.shop import Shop
-from chalicelib.domain.vocabulary import Channel
+from chalicelib.domain.vocabulary import META_CHANNELS, Channel
 
 
 class Verdict(StrEnum):
@@ -118,7 +118,13 @@ def slack_channels(shop: Shop) -> dict[str, str]:
     if shop.slack is None:
         return {}
     conversations: dict[str, list[str]] = {}
+    # Channels a shop connects one by one (a bot, a Meta id) count once it has them.
+    connected = set(shop.meta.ids()) if shop.meta else set()
+    if shop.telegram:
+        connected.add(Channel.TELEGRAM)
     for channel in Channel:
+        if channel in META_CHANNELS | {Channel.TELEGRAM} and channel not in connected:
+            continue
         conversations.setdefault(shop.slack.channel_for(channel), []).append(channel.value)
     uses = {
         slack_channel: [f"{', '.join(channels)} conversations"]

@@ -15,6 +15,7 @@ from chalicelib.domain.canned import order_number_in
 from chalicelib.domain.email_threading import EmailEnvelope, email_chain, reply_envelope
 from chalicelib.domain.jobs import AgentReply, CardAction, ConversationAction, SnoozeOption, Wakeup
 from chalicelib.domain.messages import (
+    InboundKind,
     InboundMessage,
     OutboundMessage,
     ShopMessage,
@@ -163,14 +164,18 @@ def with_customer_message(conversation: Conversation, message: InboundMessage) -
     """The conversation once `message` is counted on it (what the store records with it):
     the customer writing makes it open, whether it was resolved, snoozed or waiting; an
     automatic reply (an out-of-office) changes nothing of that."""
-    automated = message.email is not None and message.email.automated
+    automated = message.automated
+    # An echo is the shop's own message: the customer's reply window does not move.
+    echo = message.kind is InboundKind.ECHO
     return conversation.model_copy(
         update={
             "status": conversation.status if automated else ConversationStatus.OPEN,
             "snoozed_until": conversation.snoozed_until if automated else None,
             "resolved_at": conversation.resolved_at if automated else None,
             "message_count": conversation.message_count + 1,
-            "last_customer_message_at": message.received_at,
+            "last_customer_message_at": (
+                conversation.last_customer_message_at if echo else message.received_at
+            ),
             "shop_address": message.shop_address,
             "customer_name": message.customer_name or conversation.customer_name,
             "order_number": order_number_in(message.text) or conversation.order_number,

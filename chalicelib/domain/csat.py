@@ -22,7 +22,7 @@ from chalicelib.domain.conversation import (
     whatsapp_window_open,
 )
 from chalicelib.domain.messages import InboundMessage
-from chalicelib.domain.vocabulary import Channel
+from chalicelib.domain.vocabulary import META_CHANNELS, Channel
 
 # Automatic replies' keys, which the thread shows ("satisfaction question").
 SURVEY_KEY = "satisfaction_question"
@@ -91,12 +91,14 @@ def survey_key(conversation: Conversation) -> str:
 
 def survey_due(conversation: Conversation, now: datetime) -> bool:
     """Whether resolving `conversation` at `now` asks the question: once per conversation,
-    and on WhatsApp only while free-form messages are allowed."""
+    and on WhatsApp, Messenger and Instagram only while free-form messages are allowed."""
     if conversation.status is not ConversationStatus.RESOLVED:
         return False
     if conversation.csat_asked_at is not None or conversation.csat is not None:
         return False
-    return conversation.channel is not Channel.WHATSAPP or whatsapp_window_open(conversation, now)
+    # Meta's channels allow an automatic message within the same 24 hours (never tagged).
+    windowed = conversation.channel is Channel.WHATSAPP or conversation.channel in META_CHANNELS
+    return not windowed or whatsapp_window_open(conversation, now)
 
 
 # A lone rating: "4", "٤", "४", "4/5", "4 ⭐", "⭐⭐⭐⭐" (stars alone up to five).

@@ -1,7 +1,9 @@
 """Customers: one person behind several addresses of one shop.
 
 An address is what a channel knows a customer by: a phone number (SMS), `whatsapp:` and the
-number (WhatsApp), an email address. Two kinds of link make one customer of several:
+number (WhatsApp through Twilio), `wa:` and the number (WhatsApp Cloud API), `messenger:` or
+`instagram:` and the id Meta gives the person for the shop's Page or account, an email
+address. Two kinds of link make one customer of several:
 
 - verified by the provider: a phone number is the same person on SMS and WhatsApp (Twilio
   delivers both from the number's owner), so the two are always linked;
@@ -22,6 +24,16 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # A Telegram user as the shop's bot knows them: `telegram:` and the user's (private chat's) id.
 TELEGRAM_PREFIX = "telegram:"
 _TELEGRAM = re.compile(r"^telegram:[1-9][0-9]{0,19}$")
+# WhatsApp through Twilio; WhatsApp through Meta's Cloud API.
+_PHONE_PREFIXES = ("whatsapp:", "wa:")
+# Messenger's and Instagram's ids for a person, scoped to the shop's Page or account.
+_META_SCOPED = re.compile(r"^(messenger|instagram):[0-9]{1,40}$")
+_PREFIXED_CHANNELS = {
+    "whatsapp:": Channel.WHATSAPP,
+    "wa:": Channel.WHATSAPP_CLOUD,
+    "messenger:": Channel.MESSENGER,
+    "instagram:": Channel.INSTAGRAM,
+}
 
 
 def normalized(address: str) -> str | None:
@@ -31,10 +43,13 @@ def normalized(address: str) -> str | None:
         return value if _TELEGRAM.match(value) else None
     if "@" in value:
         return value.lower() if _EMAIL.match(value) and len(value) <= 254 else None
-    number = value.removeprefix("whatsapp:").replace(" ", "")
+    if _META_SCOPED.match(value):
+        return value
+    prefix = next((p for p in _PHONE_PREFIXES if value.startswith(p)), "")
+    number = value.removeprefix(prefix).replace(" ", "")
     if not _PHONE.match(number):
         return None
-    return f"whatsapp:{number}" if value.startswith("whatsapp:") else number
+    return f"{prefix}{number}"
 
 
 def channel_of(address: str) -> Channel:
@@ -42,21 +57,32 @@ def channel_of(address: str) -> Channel:
         return Channel.TELEGRAM
     if "@" in address:
         return Channel.EMAIL
-    return Channel.WHATSAPP if address.startswith("whatsapp:") else Channel.SMS
+    for prefix, channel in _PREFIXED_CHANNELS.items():
+        if address.startswith(prefix):
+            return channel
+    return Channel.SMS
 
 
 def verified_twins(address: str) -> tuple[str, ...]:
-    """The addresses a provider vouches are the same person as `address`, itself first."""
-    if channel_of(address) in (Channel.EMAIL, Channel.TELEGRAM):
+    """The addresses a provider vouches are the same person as `address`, itself first: a
+    phone number on SMS, on WhatsApp through Twilio and on the WhatsApp Cloud API."""
+    if channel_of(address) in (
+        Channel.EMAIL,
+        Channel.TELEGRAM,
+        Channel.MESSENGER,
+        Channel.INSTAGRAM,
+    ):
         return (address,)
-    number = address.removeprefix("whatsapp:")
-    twin = number if address.startswith("whatsapp:") else f"whatsapp:{number}"
-    return (address, twin)
+    number = identity(address)
+    return tuple(dict.fromkeys((address, number, *(f"{p}{number}" for p in _PHONE_PREFIXES))))
 
 
 def identity(address: str) -> str:
-    """The person-address behind an address: a phone number stands for its WhatsApp twin."""
-    return address.removeprefix("whatsapp:")
+    """The person-address behind an address: a phone number stands for its WhatsApp twins."""
+    for prefix in _PHONE_PREFIXES:
+        if address.startswith(prefix):
+            return address.removeprefix(prefix)
+    return address
 
 
 class CustomerProfile(BaseModel):

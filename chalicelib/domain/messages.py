@@ -86,6 +86,16 @@ class MediaItem(BaseModel):
     content_type: str | None = None
 
 
+class InboundKind(StrEnum):
+    """What a customer-channel event is to the conversation: a message the customer waits
+    on an answer to, a reaction to an earlier message (shown, awaited by no one), or an echo
+    of what the shop sent from outside Threadline (shown, never sent again)."""
+
+    MESSAGE = "message"
+    REACTION = "reaction"
+    ECHO = "echo"
+
+
 class InboundMessage(BaseModel):
     """One customer message, normalised from any channel; also the inbound queue's payload."""
 
@@ -93,7 +103,7 @@ class InboundMessage(BaseModel):
 
     shop_id: str
     channel: Channel
-    provider: Literal["twilio", "email", "telegram"]
+    provider: Literal["twilio", "email", "telegram", "meta"]
     provider_message_id: str
     customer_address: str
     shop_address: str
@@ -104,10 +114,18 @@ class InboundMessage(BaseModel):
     email: EmailHeaders | None = None
     # The shop's incarnation when it arrived (see Shop.incarnation).
     shop_incarnation: str | None = None
+    kind: InboundKind = InboundKind.MESSAGE
 
     @property
     def message_key(self) -> str:
         return f"{self.provider}:{self.provider_message_id}"
+
+    @property
+    def automated(self) -> bool:
+        """Shown in its thread but awaited by no one: it opens no conversation, reopens
+        none and starts no clock (an auto-reply mail, a reaction, an echo)."""
+        email_automated = self.email is not None and self.email.automated
+        return email_automated or self.kind is not InboundKind.MESSAGE
 
     @property
     def customer_key(self) -> str:
@@ -203,6 +221,16 @@ def slack_time(ts: str) -> float:
     return float(ts)
 
 
+class CloudTemplate(BaseModel):
+    """An approved WhatsApp Cloud API template as it goes out: its body's variables filled."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    language: str
+    body_parameters: tuple[str, ...] = ()
+
+
 class OutboundMessage(BaseModel):
     """An agent reply on its way to the customer."""
 
@@ -238,6 +266,11 @@ class OutboundMessage(BaseModel):
     error_code: str | None = None
     error_reason: str | None = None
     created_at: datetime
+    # WhatsApp Cloud API outside its 24-hour window: the approved template sent instead.
+    cloud_template: CloudTemplate | None = None
+    # Messenger and Instagram past their 24-hour window: a person's reply, sent with the
+    # HUMAN_AGENT tag (up to 7 days, where the shop enabled it).
+    human_agent_tag: bool = False
 
     @property
     def display_behind(self) -> bool:
@@ -247,7 +280,7 @@ class OutboundMessage(BaseModel):
 def media_capacity(channel: Channel, shop_address: str) -> int:
     """How many files one reply carries as media (attachments for email): one on WhatsApp,
     ten by MMS, which only US and Canadian numbers (+1) send; beyond, links in the text."""
-    if channel is Channel.WHATSAPP:
+    if channel in (Channel.WHATSAPP, Channel.WHATSAPP_CLOUD, Channel.MESSENGER, Channel.INSTAGRAM):
         return 1
     if channel is Channel.EMAIL:
         return 10

@@ -14,8 +14,9 @@ from chalicelib.domain.canned import first_name
 from chalicelib.domain.conversation import Conversation, reply_to, whatsapp_window_open
 from chalicelib.domain.jobs import AgentReply
 from chalicelib.domain.messages import OutboundMessage, ReplyRevision, slack_time
+from chalicelib.domain.meta_windows import meta_outgoing
 from chalicelib.domain.shop import ReplyMode, ReplyPolicy, Shop
-from chalicelib.domain.vocabulary import Channel
+from chalicelib.domain.vocabulary import META_CHANNELS, Channel
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,10 @@ class Send:
 
 @dataclass(frozen=True)
 class WindowClosed:
-    """WhatsApp's window is closed and the shop has no template: nothing goes out."""
+    """WhatsApp's window is closed and the shop has no template (or Messenger's and
+    Instagram's, see domain/meta_windows.py): nothing goes out."""
+
+    channel: Channel = Channel.WHATSAPP
 
 
 def when_due(reply: AgentReply, policy: ReplyPolicy, now: datetime) -> Internal | Wait | Due:
@@ -154,6 +158,11 @@ def to_send(
     message = reply_to(conversation, reply, signed, speaker, now, content.media_keys)
     if conversation.channel is Channel.WHATSAPP and not whatsapp_window_open(conversation, now):
         return _as_template(message, conversation, shop, reply)
+    if conversation.channel in META_CHANNELS:
+        outgoing = meta_outgoing(message, conversation, shop, now)
+        if outgoing is None:
+            return WindowClosed(conversation.channel)
+        return Send(*outgoing)
     return Send(message)
 
 

@@ -260,6 +260,82 @@ class CommerceConfig(_Strict):
     shopify: ShopifyConfig | None = None
 
 
+def _cloud_template_variables(values: list[str]) -> list[str]:
+    for value in values:
+        used = {name for _, name, _, _ in string.Formatter().parse(value) if name is not None}
+        unknown = used - {"first_name", "shop", "agent"}
+        if unknown:
+            raise ValueError(f"unknown placeholder {sorted(unknown)[0]!r}")
+    return values
+
+
+class CloudTemplateConfig(_Strict):
+    """An approved WhatsApp Cloud API template, as WhatsApp Manager names it: its body's
+    variables in order ({{1}}, {{2}}, ...), each of which may use {first_name}, {shop} and
+    {agent}."""
+
+    name: str = Field(pattern=r"^[a-z0-9_]{1,512}$")
+    language: str = Field(default="en", pattern=r"^[a-z]{2,3}(_[A-Za-z]{2,4})?$")
+    body_variables: Annotated[list[str], AfterValidator(_cloud_template_variables)] = Field(
+        default_factory=list, max_length=20
+    )
+
+
+# Ids Meta gives phone numbers, accounts and Pages: digits.
+MetaId = Annotated[str, Field(pattern=r"^[0-9]{1,32}$")]
+# The template sent in place of a reply once WhatsApp's 24-hour window is closed.
+REPLY_TEMPLATE = "reply"
+
+
+class MetaWhatsAppConfig(_Strict):
+    phone_number_id: MetaId
+    waba_id: MetaId | None = None
+    # Keyed by what they are for: `reply` goes out for replies past the 24-hour window.
+    templates: dict[Annotated[str, Field(pattern=r"^[a-z0-9_]{1,40}$")], CloudTemplateConfig] = (
+        Field(default_factory=dict, max_length=50)
+    )
+
+
+class MetaMessengerConfig(_Strict):
+    page_id: MetaId
+
+
+class MetaInstagramConfig(_Strict):
+    account_id: MetaId
+
+
+class MetaConfig(_Strict):
+    """The shop's channels through the deployment's Meta app: a WhatsApp Cloud API number,
+    a Facebook Page (Messenger), an Instagram professional account. Each id is claimed by
+    one shop, like a Twilio number."""
+
+    whatsapp: MetaWhatsAppConfig | None = None
+    messenger: MetaMessengerConfig | None = None
+    instagram: MetaInstagramConfig | None = None
+    # Messenger and Instagram: a person's reply may go out up to 7 days after the customer's
+    # last message with the HUMAN_AGENT tag (the app needs Meta's Human Agent permission).
+    human_agent_tag: bool = False
+
+    def ids(self) -> dict[Channel, str]:
+        """The id the shop receives at on each of its Meta channels."""
+        ids = {
+            Channel.WHATSAPP_CLOUD: self.whatsapp.phone_number_id if self.whatsapp else None,
+            Channel.MESSENGER: self.messenger.page_id if self.messenger else None,
+            Channel.INSTAGRAM: self.instagram.account_id if self.instagram else None,
+        }
+        return {channel: id_ for channel, id_ in ids.items() if id_}
+
+    def addresses(self) -> set[str]:
+        """The claims of the ids this shop receives at (see `meta_address`)."""
+        return {meta_address(channel, id_) for channel, id_ in self.ids().items()}
+
+
+def meta_address(channel: Channel, meta_id: str) -> str:
+    """The claim on a Meta id, kept apart from phone numbers and from the other kinds of
+    Meta id (a Page and a number may share digits)."""
+    return f"meta:{channel.value}:{meta_id}"
+
+
 class Shop(_Strict):
     """A shop's plain configuration: nothing in here is secret."""
 
@@ -316,6 +392,9 @@ class Shop(_Strict):
     def shopify(self) -> ShopifyConfig | None:
         return self.commerce.shopify if self.commerce else None
 
+    # WhatsApp Cloud API, Messenger, Instagram; none without it.
+    meta: MetaConfig | None = None
+
     @property
     def digest_channel(self) -> str | None:
         """Where the daily digest goes; None without a digest or before Slack is connected."""
@@ -342,6 +421,8 @@ class Shop(_Strict):
         if self.telegram:
             # Claimed like a number: one bot has one webhook, so it serves one shop.
             addresses.add(self.telegram.address)
+        if self.meta:
+            addresses.update(self.meta.addresses())
         return addresses
 
 
@@ -355,6 +436,7 @@ class ShopSecrets(_Strict):
 
     shopify_access_token: SecretStr | None = None
     shopify_webhook_secret: SecretStr | None = None
+    meta_access_token: SecretStr | None = None
 
     def merged_over(self, stored: "ShopSecrets") -> "ShopSecrets":
         """Secrets left out (or sent back masked) keep their stored value."""
@@ -365,6 +447,7 @@ class ShopSecrets(_Strict):
             telegram_webhook_secret=self.telegram_webhook_secret or stored.telegram_webhook_secret,
             shopify_access_token=self.shopify_access_token or stored.shopify_access_token,
             shopify_webhook_secret=self.shopify_webhook_secret or stored.shopify_webhook_secret,
+            meta_access_token=self.meta_access_token or stored.meta_access_token,
         )
 
 
@@ -426,6 +509,12 @@ class CommerceDocument(_Strict):
     shopify: ShopifyDocument | None = None
 
 
+class MetaDocument(MetaConfig):
+    # A system user's token with whatsapp_business_messaging, pages_messaging and
+    # instagram_manage_messages, as the shop's channels need.
+    access_token: OptionalSecret = Field(default=None, max_length=1024)
+
+
 class ShopDocument(_Strict):
     """The shop JSON of `PUT /admin/shops/{shop_id}`. What GET returns can be sent back as
     it is: `shop_id` must then match the path, and `webhooks` is shown only, never stored."""
@@ -450,6 +539,7 @@ class ShopDocument(_Strict):
     triage: TriagePolicy | None = None
 
     commerce: CommerceDocument | None = None
+    meta: MetaDocument | None = None
 
     def split(self, shop_id: str) -> tuple[Shop, ShopSecrets]:
         slack = self.slack.model_dump(exclude={"bot_token"}) if self.slack else None
@@ -477,6 +567,7 @@ class ShopDocument(_Strict):
                 )
                 if self.commerce
                 else None,
+                "meta": self.meta.model_dump(exclude={"access_token"}) if self.meta else None,
             }
         )
         shopify = self.commerce.shopify if self.commerce else None
@@ -496,6 +587,9 @@ class ShopDocument(_Strict):
             ),
             shopify_access_token=_secret(shopify.access_token if shopify else None),
             shopify_webhook_secret=_secret(shopify.webhook_secret if shopify else None),
+            meta_access_token=(
+                SecretStr(self.meta.access_token) if self.meta and self.meta.access_token else None
+            ),
         )
         return shop, secrets
 
@@ -518,6 +612,8 @@ def missing_secrets(shop: Shop, secrets: ShopSecrets) -> list[str]:
         missing.append("commerce.shopify.access_token")
     if shop.shopify and secrets.shopify_webhook_secret is None:
         missing.append("commerce.shopify.webhook_secret")
+    if shop.meta and secrets.meta_access_token is None:
+        missing.append("meta.access_token")
     return missing
 
 
@@ -545,11 +641,24 @@ def telegram_webhook_url(public_url: str, shop_id: str) -> str:
     return f"{public_url}/webhooks/telegram/{shop_id}"
 
 
+def meta_webhook_setup(public_url: str) -> dict[str, str]:
+    """What to paste into the Meta app's dashboard (Webhooks, per product)."""
+    return {
+        "meta_callback": f"{public_url}/webhooks/meta",
+        "meta_verify_token": "the deployment secret's meta_verify_token (docs/DEPLOY.md)",
+        "meta_fields_whatsapp": "messages, smb_message_echoes",
+        "meta_fields_page": "messages, message_echoes, message_deliveries, message_reactions",
+        "meta_fields_instagram": "messages, message_reactions, messaging_seen",
+    }
+
+
 def masked_document(shop: Shop, secrets: ShopSecrets, public_url: str) -> dict[str, object]:
     """The shop JSON as the admin API shows it: secrets replaced by a mask or null, and the
     webhook URLs to paste into Twilio and Slack."""
     document: dict[str, object] = shop.model_dump(mode="json", exclude={"incarnation"})
     webhooks = webhook_urls(public_url, shop.shop_id)
+    if shop.meta:
+        webhooks |= meta_webhook_setup(public_url)
     document["webhooks"] = webhooks
     if shop.slack:
         slack = dict(shop.slack.model_dump(mode="json"))
@@ -571,4 +680,8 @@ def masked_document(shop: Shop, secrets: ShopSecrets, public_url: str) -> dict[s
         document["commerce"] = {"shopify": shopify}
         # Where the shop's Shopify app must send its webhooks (and the compliance topics).
         webhooks["shopify"] = f"{public_url}/webhooks/shopify/{shop.shop_id}"
+    if shop.meta:
+        meta = dict(shop.meta.model_dump(mode="json"))
+        meta["access_token"] = MASK if secrets.meta_access_token else None
+        document["meta"] = meta
     return document

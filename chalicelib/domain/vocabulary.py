@@ -11,6 +11,13 @@ class Channel(StrEnum):
     WHATSAPP = "whatsapp"
     EMAIL = "email"
     TELEGRAM = "telegram"
+    WHATSAPP_CLOUD = "whatsapp_cloud"
+    MESSENGER = "messenger"
+    INSTAGRAM = "instagram"
+
+
+# The channels Meta carries (WhatsApp Cloud API, Messenger, Instagram): one webhook, one app.
+META_CHANNELS = frozenset({Channel.WHATSAPP_CLOUD, Channel.MESSENGER, Channel.INSTAGRAM})
 
 
 class Priority(StrEnum):

@@ -14,6 +14,7 @@ from chalicelib.domain.conversation import (
 from chalicelib.domain.jobs import CardAction
 from chalicelib.domain.shop import ReplyMode, ReplyPolicy, Shop
 from chalicelib.domain.vocabulary import Channel, Priority, SlaStage
+from chalicelib.presentation.meta_posts import messaging_window_label
 from chalicelib.presentation.orders import orders_blocks, refresh_orders_button
 from chalicelib.presentation.slack_blocks import (
     CHANNEL_LABELS,
@@ -109,8 +110,10 @@ def _card_facts(conversation: Conversation, shop: Shop) -> dict[str, Any]:
     if conversation.status is ConversationStatus.SNOOZED:
         status += " until " + snooze_label(conversation.snoozed_until, timezone)
     facts = [f"*Status:* {status}", f"*Priority:* {PRIORITY_LABELS[conversation.priority]}"]
-    if conversation.channel is Channel.WHATSAPP:
+    if conversation.channel in (Channel.WHATSAPP, Channel.WHATSAPP_CLOUD):
         facts.append(f"*Reply window:* {_reply_window(conversation, timezone)}")
+    if conversation.channel in (Channel.MESSENGER, Channel.INSTAGRAM):
+        facts.append(f"*Reply window:* {messaging_window_label(conversation, shop)}")
     assignee = conversation.assignee_user_id
     count = conversation.message_count
     facts += [

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib.domain.messages import DeliveryStatus, InboundMessage, MediaItem
+from chalicelib.presentation.meta_posts import meta_markers
 from chalicelib.presentation.slack_blocks import (
     SlackMessage,
     context_block,
@@ -84,6 +85,7 @@ def customer_message(
         after.append(
             context_block(":robot_face: Sent automatically (an auto-reply): it reopens nothing.")
         )
+    after.extend(context_block(marker) for marker in meta_markers(message))
     if posted_at is not None and posted_at - message.received_at >= LATE_POST:
         written = local_time(message.received_at, timezone)
         after.append(

@@ -27,6 +27,9 @@ CHANNEL_LABELS = {
     Channel.WHATSAPP: ":speech_balloon: WhatsApp",
     Channel.EMAIL: ":email: Email",
     Channel.TELEGRAM: ":airplane: Telegram",
+    Channel.WHATSAPP_CLOUD: ":speech_balloon: WhatsApp (Cloud API)",
+    Channel.MESSENGER: ":zap: Messenger",
+    Channel.INSTAGRAM: ":camera_with_flash: Instagram",
 }
 
 PRIORITY_LABELS = {

@@ -376,8 +376,7 @@ class InboundProcessor:
         """The customer now waits for an answer: the shop's response target starts, its
         stages set as one-time schedules (before the conversation is stored, so a retry
         finds them set)."""
-        automated = message.email is not None and message.email.automated
-        if shop.sla is None or automated:
+        if shop.sla is None or message.automated:
             return conversation
         policy = shop.sla.scaled(self._sla_minute_seconds)
         armed = policy.arm(conversation, message.received_at, shop.timezone)
@@ -474,8 +473,10 @@ class InboundProcessor:
         existing = threaded or self._conversations.find_open_conversation(
             message.shop_id, message.customer_address
         )
-        automated = message.email is not None and message.email.automated
-        if automated and threaded is None:
+        # Automated mail joins only a conversation it answers; a reaction or an echo only
+        # the customer's open one.
+        unanswered_mail = message.email is not None and threaded is None
+        if message.automated and (existing is None or unanswered_mail):
             return None
         expires_at = shop.expiry(message.received_at)
         if existing is None:
@@ -489,7 +490,9 @@ class InboundProcessor:
         afresh = starts_afresh(existing, message, shop.quiet_period) or (
             threaded is None and self._new_subject(existing, message, shop)
         )
-        if not afresh or survey_answer(existing, message, shop.csat) is not None:
+        if not afresh or message.automated:
+            return existing
+        if survey_answer(existing, message, shop.csat) is not None:
             return existing
         follow_up = self._threads.following(
             open_conversation(message, self._new_id()), existing, slack

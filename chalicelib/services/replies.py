@@ -51,7 +51,9 @@ from chalicelib.domain.reply_decision import (
 )
 from chalicelib.domain.shop import Shop, ShopSecrets, webhook_urls
 from chalicelib.domain.sla import answered
+from chalicelib.domain.vocabulary import Channel
 from chalicelib.language import detect
+from chalicelib.presentation.meta_posts import meta_window_closed_note
 from chalicelib.presentation.notes import (
     canned_gone_note,
     delivery_failed_note,
@@ -387,7 +389,12 @@ class ReplyDispatcher:
         name = None if reply.automatic else slack.display_name(reply.user_id)
         decided = to_send(reply, conversation, shop, composed, name, now)
         if isinstance(decided, WindowClosed):
-            _tell(slack, reply.channel_id, reply.thread_ts, window_closed_note())
+            if decided.channel is Channel.WHATSAPP:
+                _tell(slack, reply.channel_id, reply.thread_ts, window_closed_note())
+            else:
+                tagged = shop.meta is not None and shop.meta.human_agent_tag
+                note = meta_window_closed_note(decided.channel, tagged)
+                _tell(slack, reply.channel_id, reply.thread_ts, note)
             return None
         if decided.template_name is not None:
             note = window_template_note(decided.template_name)

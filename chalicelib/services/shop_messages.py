@@ -19,12 +19,12 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from chalicelib.domain.conversation import ConversationStatus, whatsapp_window_open
-from chalicelib.domain.customers import channel_of, normalized
+from chalicelib.domain.customers import channel_of, identity, normalized
 from chalicelib.domain.errors import BadRequest, Conflict, NotFound, invalid
 from chalicelib.domain.messages import ShopMessage
-from chalicelib.domain.shop import Shop
+from chalicelib.domain.shop import REPLY_TEMPLATE, Shop
 from chalicelib.domain.single_line import SingleLine
-from chalicelib.domain.vocabulary import Channel
+from chalicelib.domain.vocabulary import META_CHANNELS, Channel
 from chalicelib.services.ports import (
     Clock,
     ConversationRecords,
@@ -80,6 +80,10 @@ def _shop_addresses(shop: Shop, channel: Channel) -> list[str]:
             return [shop.email.address] if shop.email else []
         case Channel.TELEGRAM:
             return [shop.telegram.address] if shop.telegram else []
+        case Channel.WHATSAPP_CLOUD | Channel.MESSENGER | Channel.INSTAGRAM:
+            # Meta's channels: the shop's own id there (see MetaConfig).
+            meta_id = shop.meta.ids().get(channel) if shop.meta else None
+            return [meta_id] if meta_id else []
 
 
 def _sender(shop: Shop, request: ShopMessageRequest) -> str:
@@ -159,6 +163,8 @@ class ShopMessages:
         template = request.template
         if request.channel is Channel.WHATSAPP and template is None:
             self._check_window(shop, customer, now)
+        if request.channel in META_CHANNELS:
+            self._check_meta_window(shop, customer, now, request.channel)
         subject = (request.subject or shop.name) if request.channel is Channel.EMAIL else None
         claim: ShopMessageClaim | None = None
         request_id = self._new_id()
@@ -210,6 +216,8 @@ class ShopMessages:
             )
         if request.channel is Channel.WHATSAPP:
             address = "whatsapp:" + address.removeprefix("whatsapp:")
+        elif request.channel is Channel.WHATSAPP_CLOUD:
+            address = "wa:" + identity(address)
         elif request.channel is Channel.SMS:
             address = address.removeprefix("whatsapp:")
         if channel_of(address) is not request.channel:
@@ -231,4 +239,29 @@ class ShopMessages:
             "WhatsApp takes only an approved template more than 24 hours after the "
             "customer's last message: give template.content_sid, or set the shop's "
             "twilio.whatsapp_template"
+        )
+
+    def _check_meta_window(
+        self, shop: Shop, customer: str, now: datetime, channel: Channel
+    ) -> None:
+        """Refuses a message on Meta's channels that could not go out: past the 24-hour
+        window only WhatsApp's `reply` template may (a shop's message is never a person's
+        reply, so never tagged HUMAN_AGENT)."""
+        whatsapp = shop.meta.whatsapp if shop.meta else None
+        if channel is Channel.WHATSAPP_CLOUD and whatsapp and REPLY_TEMPLATE in whatsapp.templates:
+            return
+        existing = self._conversations.find_open_conversation(shop.shop_id, customer)
+        if (
+            existing is not None
+            and existing.status is not ConversationStatus.RESOLVED
+            and whatsapp_window_open(existing, now)
+        ):
+            return
+        fix = (
+            "set the shop's meta.whatsapp.templates.reply"
+            if channel is Channel.WHATSAPP_CLOUD
+            else "wait until the customer writes"
+        )
+        raise Conflict(
+            f"{channel.value} takes a message only within 24 hours of the customer's last: {fix}"
         )

@@ -3,7 +3,6 @@ run in the test process and record every call the official clients make."""
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -19,18 +18,13 @@ import pytest
 from typer.testing import CliRunner
 
 from local_stack.constants import LOCAL_ADMIN_TOKEN, LOCAL_REGION
+from local_stack.ports import free_port
 from local_stack.sandbox.outbox import Outbox
 from local_stack.sandbox.slack import SlackStandIn
 from local_stack.sandbox.twilio import TwilioStandIn
 from threadline_cli.cli import app
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass

@@ -9,7 +9,8 @@ import time
 
 import pytest
 
-from tests.e2e.conftest import PROJECT_DIR, free_port
+from local_stack.ports import free_port
+from tests.e2e.conftest import PROJECT_DIR
 
 
 def run_demo(

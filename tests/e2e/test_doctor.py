@@ -94,7 +94,7 @@ def test_doctor_passes_when_the_deployment_and_every_connection_work(
             "✔",
             "Slack channel C0DOCTOR",
             "the bot is in",
-            "sms, whatsapp, email, telegram conversations",
+            "sms, whatsapp, email conversations",
         ),
         ("✔", "Slack channel C0DIGEST", "the daily digest"),
         ("✔", f"Twilio sms {shop.sms_number}", "messages come here"),

@@ -775,3 +775,98 @@ def shopify_webhook(draw: st.DrawFn) -> Probe:
         body,
         next((why for why, true in reasons if true), None),
     )
+
+
+# Meta (WhatsApp Cloud API, Messenger, Instagram) ---------------------------------------------
+
+META_SIGNINGS = ("missing", "another secret", "changed after signing", "not hex", "not ascii")
+
+
+def meta_body(draw: st.DrawFn) -> bytes:
+    kind = draw(
+        st.sampled_from(["whatsapp", "messaging", "json", "not json", "deep", "huge", "unicode"])
+    )
+    if kind == "whatsapp":
+        message = {
+            "from": draw(st.sampled_from(["5511987654321", "", "+1 x"]) | junk_text),
+            "id": draw(st.sampled_from(["wamid.A", ""]) | junk_text),
+            "timestamp": draw(json_scalars),
+            "type": draw(st.sampled_from(["text", "image", "reaction", "location", "x"])),
+            "text": draw(json_values),
+            "image": draw(json_values),
+        }
+        value = {
+            "metadata": {"phone_number_id": draw(st.sampled_from(["1", "106540352242922"]))},
+            "messages": draw(st.just([message]) | json_values),
+            "statuses": draw(json_values),
+            "contacts": draw(json_values),
+        }
+        document: Any = {
+            "object": "whatsapp_business_account",
+            "entry": [{"id": "1", "changes": [{"field": "messages", "value": value}]}],
+        }
+    elif kind == "messaging":
+        document = {
+            "object": draw(st.sampled_from(["page", "instagram"])),
+            "entry": [{"id": draw(junk_text), "messaging": draw(json_values)}],
+        }
+    elif kind == "json":
+        document = draw(json_values)
+    elif kind == "not json":
+        return draw(not_json)
+    elif kind == "deep":
+        return draw(deep_json)
+    elif kind == "unicode":
+        return json.dumps(
+            {"object": "page", "entry": [{"id": "é" * 50}]}, ensure_ascii=False
+        ).encode()
+    else:
+        document = {"object": "page", "entry": [{"id": "1", "messaging": ["x" * HUGE]}]}
+    return json.dumps(document).encode()
+
+
+@st.composite
+def meta_webhook(draw: st.DrawFn, app_secret: str) -> Probe:
+    body = meta_body(draw)
+    signing = draw(st.just("valid") | st.sampled_from(META_SIGNINGS))
+    digest = hmac.new(app_secret.encode(), body, hashlib.sha256).hexdigest()
+    headers = {"X-Hub-Signature-256": f"sha256={digest}"}
+    if signing == "missing":
+        headers = {}
+    elif signing == "another secret":
+        other = hmac.new(b"not-the-secret", body, hashlib.sha256).hexdigest()
+        headers = {"X-Hub-Signature-256": f"sha256={other}"}
+    elif signing == "changed after signing":
+        body = body + b" "
+    elif signing == "not hex":
+        headers = {"X-Hub-Signature-256": "sha256=" + draw(junk_text)}
+    elif signing == "not ascii":
+        headers = {"X-Hub-Signature-256": "sha256=é" + digest[1:]}
+    content_type = draw(st.sampled_from([JSON]) | content_types)
+    headers = with_content_type(headers, content_type)
+    reasons = [
+        (f"signature {signing}", signing != "valid"),
+        ("not JSON", not accepts((JSON,), content_type)),
+    ]
+    return Probe(
+        "POST", "/webhooks/meta", headers, body, next((why for why, true in reasons if true), None)
+    )
+
+
+@st.composite
+def meta_handshake(draw: st.DrawFn, verify_token: str) -> Probe:
+    params = {
+        "hub.mode": draw(st.sampled_from(["subscribe", "", "unsubscribe"]) | junk_text),
+        "hub.verify_token": draw(st.sampled_from([verify_token, "", "é"]) | junk_text),
+        "hub.challenge": draw(st.sampled_from(["1158201444", ""]) | some_text),
+    }
+    for name in draw(st.lists(st.sampled_from(sorted(params)), max_size=2, unique=True)):
+        del params[name]
+    right = params.get("hub.mode") == "subscribe" and params.get("hub.verify_token") == verify_token
+    return Probe(
+        "GET",
+        f"/webhooks/meta?{urlencode(params)}",
+        {},
+        b"",
+        None if right else "verify token refused",
+    )

@@ -39,6 +39,8 @@ from tests.integration.bad_input import (
     admin_request,
     cursor_of,
     media_link,
+    meta_handshake,
+    meta_webhook,
     record,
     shopify_webhook,
     slack_event,
@@ -49,6 +51,7 @@ from tests.integration.bad_input import (
     twilio_webhook,
 )
 from tests.integration.conftest import ADMIN_TOKEN, MEDIA_BUCKET, PUBLIC_URL
+from tests.meta_payloads import META_APP_SECRET, META_VERIFY_TOKEN
 from tests.signing import (
     AUTH_TOKEN,
     BOT_TOKEN,
@@ -73,6 +76,8 @@ SECRETS = (
     "oauth-client-secret",
     BOB_SHOPIFY_SECRET,
     "shpat_bob",
+    META_APP_SECRET,
+    META_VERIFY_TOKEN,
 )
 
 
@@ -86,6 +91,8 @@ def settings(settings: Settings) -> Settings:
             "slack_client_secret": "oauth-client-secret",
             "twilio_api_url": "http://127.0.0.1:9",
             "telegram_api_url": "http://127.0.0.1:9",
+            "meta_app_secret": META_APP_SECRET,
+            "meta_verify_token": META_VERIFY_TOKEN,
         }
     )
 
@@ -231,6 +238,10 @@ def strategy_for(route: Route, container: bootstrap.Container) -> st.SearchStrat
         return media_link(container.media_links.link)
     if path == "/webhooks/shopify/{shop_id}":
         return shopify_webhook()
+    if path == "/webhooks/meta" and method == "POST":
+        return meta_webhook(META_APP_SECRET)
+    if path == "/webhooks/meta":
+        return meta_handshake(META_VERIFY_TOKEN)
     raise LookupError(f"no bad-input strategy for {method} {path}")
 
 

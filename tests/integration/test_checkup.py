@@ -114,8 +114,7 @@ def test_a_shop_whose_connections_work_passes_every_check(client, put_shop, twil
         "Commerce": "not_configured",
     }
     assert found[f"Slack channel {CHANNEL_ID}"][1] == (
-        "the bot is in #c0support (for whatsapp, email, telegram conversations and the daily "
-        "digest)"
+        "the bot is in #c0support (for whatsapp, email conversations and the daily digest)"
     )
     assert found["Slack channel C0SMS"][1] == "the bot is in #c0sms (for sms conversations)"
     assert TEAM_ID in found["Slack bot token"][1]

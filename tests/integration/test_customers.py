@@ -58,7 +58,12 @@ def test_the_same_number_on_two_channels_is_one_customer_found_by_either_or_by_n
         [customer] = find(client, query)
         assert customer["customer_id"] is None
         assert customer["name"] == "Ana Souza"
-        assert [a["channel"] for a in customer["addresses"]] == ["sms", "whatsapp"]
+        # The number on the WhatsApp Cloud API is the same person too.
+        assert [a["channel"] for a in customer["addresses"]] == [
+            "sms",
+            "whatsapp_cloud",
+            "whatsapp",
+        ]
         channels = [c["channel"] for c in customer["conversations"]]
         assert channels == ["whatsapp", "sms"]
     assert find(client, "+5511900000000") == []
@@ -74,7 +79,12 @@ def test_a_linked_email_continues_from_the_latest_thread_and_is_found_with_the_r
     )
     assert status == 200, customer
     assert customer["customer_id"]
-    assert [a["address"] for a in customer["addresses"]] == [PHONE, EMAIL, f"whatsapp:{PHONE}"]
+    assert [a["address"] for a in customer["addresses"]] == [
+        PHONE,
+        EMAIL,
+        f"wa:{PHONE}",
+        f"whatsapp:{PHONE}",
+    ]
 
     # And Ana then mails the shop
     deliver(mime("Oi, agora por email", sender=f"Ana Souza <{EMAIL}>"))
@@ -109,7 +119,8 @@ def test_linking_two_linked_customers_merges_them_and_unlinking_takes_one_addres
     )
 
     assert status == 200
-    identities = {a["address"] for a in merged["addresses"] if a["channel"] != "whatsapp"}
+    twins = ("whatsapp", "whatsapp_cloud")
+    identities = {a["address"] for a in merged["addresses"] if a["channel"] not in twins}
     assert identities == {PHONE, EMAIL, other_phone, other_email}
     profiles = [i for i in table_items() if i["SK"]["S"] == "PROFILE"]
     assert len(profiles) == 1

@@ -16,9 +16,9 @@ from chalicelib.domain.errors import Retryable
 from chalicelib.domain.messages import DeliveryStatus, MediaItem, OutboundMessage
 from chalicelib.domain.shop import Shop, ShopSecrets
 from chalicelib.domain.vocabulary import Channel
+from local_stack.ports import free_port
 from local_stack.sandbox.outbox import Outbox
 from local_stack.sandbox.twilio import TwilioStandIn
-from tests.e2e.conftest import free_port
 from tests.signing import ACCOUNT_SID, AUTH_TOKEN, CHANNEL_ID, SMS_NUMBER, TEAM_ID
 
 pytestmark = pytest.mark.allow_hosts(["127.0.0.1"])

@@ -113,10 +113,15 @@ def test_every_channel_a_shop_posts_to_is_checked_once_with_what_goes_there() ->
     document["slack"]["channels"] = {"sms": "C0SMS", "email": "C0SUPPORT"}
     shop, _ = ShopDocument.model_validate(document).split("ana")
     assert slack_channels(shop) == {
-        # Every channel but SMS: its own, and the others' by default.
-        "C0SUPPORT": ", ".join(c for c in Channel if c is not Channel.SMS) + " conversations",
+        # Every channel but SMS (its own) goes to the others' by default; channels the shop
+        # has not connected (a Telegram bot, Meta's) are left out.
+        "C0SUPPORT": "whatsapp, email conversations",
         "C0SMS": "sms conversations and the daily digest",
     }
+    # Once the shop has a bot, Telegram's conversations are checked where they go
+    document["telegram"] = {"bot_token": "7000000001:" + "A" * 35}
+    shop, _ = ShopDocument.model_validate(document).split("ana")
+    assert slack_channels(shop)["C0SUPPORT"] == "whatsapp, email, telegram conversations"
     document.pop("slack")
     assert slack_channels(ShopDocument.model_validate(document).split("ana")[0]) == {}
 

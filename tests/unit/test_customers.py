@@ -32,17 +32,28 @@ def test_addresses_are_read_as_conversations_store_them(given: str, expected: st
 
 
 def test_a_phone_number_is_the_same_person_on_sms_and_whatsapp_an_email_only_itself() -> None:
-    assert verified_twins("+5511987654321") == ("+5511987654321", "whatsapp:+5511987654321")
+    assert verified_twins("+5511987654321") == (
+        "+5511987654321",
+        "whatsapp:+5511987654321",
+        "wa:+5511987654321",
+    )
     assert verified_twins("whatsapp:+5511987654321") == (
         "whatsapp:+5511987654321",
         "+5511987654321",
+        "wa:+5511987654321",
     )
     assert verified_twins("ana@example.com") == ("ana@example.com",)
-    assert [channel_of(a) for a in ("+1555", "whatsapp:+1555", "a@b.co")] == [
-        Channel.SMS,
-        Channel.WHATSAPP,
-        Channel.EMAIL,
-    ]
+    assert verified_twins("messenger:123") == ("messenger:123",)
+    addresses = (
+        "+1555",
+        "whatsapp:+1555",
+        "a@b.co",
+        "telegram:42",
+        "wa:+1555",
+        "messenger:1",
+        "instagram:2",
+    )
+    assert [channel_of(a) for a in addresses] == list(Channel)
 
 
 def test_a_telegram_user_is_only_itself() -> None:
@@ -51,6 +62,22 @@ def test_a_telegram_user_is_only_itself() -> None:
     assert normalized(" telegram:42 ") == "telegram:42"
     assert normalized("telegram:-42") is None
     assert normalized("telegram:bot42") is None
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("wa:+55 11 98765 4321", "wa:+5511987654321"),
+        ("messenger:24536372", "messenger:24536372"),
+        ("instagram:17841400000", "instagram:17841400000"),
+        ("messenger:../x", None),
+        ("instagram:", None),
+    ],
+)
+def test_meta_addresses_are_read_as_conversations_store_them(
+    given: str, expected: str | None
+) -> None:
+    assert normalized(given) == expected
 
 
 def test_linking_merges_profiles_into_identities_and_unlinking_below_two_dissolves() -> None:

@@ -177,6 +177,7 @@ EVERY_FIELD: dict[str, tuple[Parser, dict[str, Any]]] = {
                 "raw_location": ["bucket", "key"],
             },
             "shop_incarnation": "i1",
+            "kind": "message",
         },
     ),
 }
@@ -287,7 +288,14 @@ DEFAULTS: dict[str, tuple[Parser, dict[str, Any], dict[str, Any]]] = {
             "shop_address": "+36201234567",
             "received_at": "2026-03-29T08:30:00Z",
         },
-        {"customer_name": None, "text": "", "media": [], "email": None, "shop_incarnation": None},
+        {
+            "customer_name": None,
+            "text": "",
+            "media": [],
+            "email": None,
+            "shop_incarnation": None,
+            "kind": "message",
+        },
     ),
 }
 
