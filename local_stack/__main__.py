@@ -54,6 +54,7 @@ def parse_options(argv: list[str]) -> StackOptions:
         twilio_api_url=twilio_url,
         telegram_port=args.telegram_port,
         telegram_api_url=os.environ.get("TELEGRAM_API_URL") or None,
+        meta_graph_url=os.environ.get("META_GRAPH_URL") or None,
     )
 
 

@@ -17,10 +17,12 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from local_stack.constants import LOCAL_ADMIN_TOKEN, LOCAL_REGION
+from local_stack.constants import LOCAL_ADMIN_TOKEN, LOCAL_META_APP_SECRET, LOCAL_REGION
 from local_stack.ports import free_port
+from local_stack.sandbox.meta import MetaStandIn
 from local_stack.sandbox.outbox import Outbox
 from local_stack.sandbox.slack import SlackStandIn
+from local_stack.sandbox.telegram import TelegramStandIn
 from local_stack.sandbox.twilio import TwilioStandIn
 from threadline_cli.cli import app
 
@@ -60,6 +62,10 @@ class RunningStack:
     smtp_port: int
     # The AWS emulator's endpoint.
     aws: str
+    # The Telegram Bot API and Graph API stand-ins the stack calls: to add bots and Meta
+    # accounts, and (as Telegram and Meta would) to know a webhook's secret.
+    telegram: TelegramStandIn
+    meta: MetaStandIn
 
     def sent_mail(self) -> list[dict[str, Any]]:
         answer = http("GET", self.ses + "/_outbox")
@@ -96,20 +102,33 @@ def threadline(stack: RunningStack, *arguments: str) -> tuple[int, str]:
 
 @contextmanager
 def running_stack(outbox: Outbox, log: Path) -> Iterator[RunningStack]:
-    """`python -m local_stack` in a subprocess, calling stand-in Slack and Twilio servers
-    that run here and record into `outbox`; its output goes to `log`."""
+    """`python -m local_stack` in a subprocess, calling stand-in Slack, Twilio, Telegram and
+    Graph API servers that run here and record into `outbox`; its output goes to `log`."""
     slack = SlackStandIn(outbox)
     twilio = TwilioStandIn(outbox, callback_delay=0.05)
+    telegram = TelegramStandIn(outbox)
     slack_url = slack.start()
     twilio_url = twilio.start()
+    telegram_url = telegram.start()
     port, aws_port, ses_port, smtp_port = free_port(), free_port(), free_port(), free_port()
     telegram_port = free_port()
+    # Meta's statuses come back to the stack, signed with the app secret it checks.
+    meta = MetaStandIn(outbox, LOCAL_META_APP_SECRET, f"http://127.0.0.1:{port}/webhooks/meta")
+    meta_url = meta.start()
     env = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith(("AWS_", "THREADLINE_", "SLACK_", "TWILIO_", "TELEGRAM_"))
+        if not key.startswith(("AWS_", "THREADLINE_", "SLACK_", "TWILIO_", "TELEGRAM_", "META_"))
     }
-    env.update({"SLACK_API_URL": slack_url, "TWILIO_API_URL": twilio_url, "PYTHONUNBUFFERED": "1"})
+    env.update(
+        {
+            "SLACK_API_URL": slack_url,
+            "TWILIO_API_URL": twilio_url,
+            "TELEGRAM_API_URL": telegram_url,
+            "META_GRAPH_URL": meta_url,
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
     with log.open("w") as output:
         process = subprocess.Popen(
             [
@@ -148,6 +167,8 @@ def running_stack(outbox: Outbox, log: Path) -> Iterator[RunningStack]:
             ses=f"http://127.0.0.1:{ses_port}",
             smtp_port=smtp_port,
             aws=f"http://127.0.0.1:{aws_port}",
+            telegram=telegram,
+            meta=meta,
         )
     finally:
         process.terminate()
@@ -157,6 +178,8 @@ def running_stack(outbox: Outbox, log: Path) -> Iterator[RunningStack]:
             process.kill()
         slack.stop()
         twilio.stop()
+        telegram.stop()
+        meta.stop()
 
 
 @pytest.fixture(scope="module")
