@@ -60,6 +60,13 @@ DEMO_SHOP: dict[str, Any] = {
             "api_version": "2026-07",
         }
     },
+    # The ids and token the Graph API stand-in holds, and the bot the Telegram one knows.
+    "meta": {
+        "access_token": DEMO_META_TOKEN,
+        "messenger": {"page_id": DEMO_META_PAGE_ID},
+        "instagram": {"account_id": DEMO_META_INSTAGRAM_ID},
+    },
+    "telegram": {"bot_token": DEMO_TELEGRAM_BOT_TOKEN},
 }
 
 SLA_SHOP_ID = "demo-sla"

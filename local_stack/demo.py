@@ -3,8 +3,10 @@
 Registers a demo shop; two customers write at once (WhatsApp and SMS, signed as Twilio
 signs); in the Slack sandbox an agent assigns one conversation, writes an internal note,
 sends a canned response, attaches a file, resolves it; the customer writes again and it
-reopens. Every agent action is a signed Slack request, and each step waits until its effect
-shows in the sandboxes' outboxes (card updates, reactions, sends).
+reopens. Then an Instagram DM (signed as Meta signs) and a Telegram message (delivered by the
+Bot API sandbox with the bot's secret) are answered from Slack. Every agent action is a
+signed Slack request, and each step waits until its effect shows in the sandboxes' outboxes
+(card updates, reactions, sends).
 """
 
 import argparse
@@ -22,10 +24,13 @@ from local_stack.constants import (
     DEMO_ACCOUNT_SID,
     DEMO_AUTH_TOKEN,
     DEMO_CHANNEL_ID,
+    DEMO_META_INSTAGRAM_ID,
     DEMO_SHOP,
     DEMO_SHOP_ID,
     DEMO_TEAM_ID,
+    DEMO_TELEGRAM_BOT_TOKEN,
     LOCAL_ADMIN_TOKEN,
+    LOCAL_META_APP_SECRET,
     LOCAL_SIGNING_SECRET,
     SLA_CHANNEL_ID,
     SLA_SHOP,
@@ -236,6 +241,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--api", default="http://127.0.0.1:8000")
     parser.add_argument("--slack", default="http://127.0.0.1:8001")
     parser.add_argument("--twilio", default="http://127.0.0.1:8002")
+    parser.add_argument("--telegram", default="http://127.0.0.1:8004")
     parser.add_argument(
         "--sla",
         action="store_true",
@@ -255,6 +261,7 @@ def main(argv: list[str]) -> int:
     wait_for_entry(twilio_outbox, "messages.create", "MediaUrl", timeout=20)
     print("6. the agent attached a file: it went to Ana as WhatsApp media")
     _resolve_and_reopen(api, slack_outbox, thread_ts, ref)
+    _instagram_and_telegram(api, slack_outbox, args.telegram)
     return 0
 
 
@@ -338,6 +345,73 @@ def _resolve_and_reopen(api: str, slack_outbox: str, thread_ts: str, ref: str) -
     customer_writes(api, ANA, "whatsapp:+14155550101", "Obrigada! Chegou 😊", name=ANA_NAME)
     wait_for_entry(slack_outbox, "chat.postMessage", "open again", field="text")
     print("8. Ana wrote again: the conversation reopened, on the card and in the thread")
+
+
+def _instagram_and_telegram(api: str, slack_outbox: str, telegram: str) -> None:
+    """A DM on Instagram and a message to the shop's bot, both at once; each answered in
+    its thread, then marked as the provider reports it."""
+    status, body = call(
+        "POST",
+        f"{api}/admin/shops/{DEMO_SHOP_ID}/telegram/connect",
+        b"",
+        {"Authorization": f"Bearer {LOCAL_ADMIN_TOKEN}", "Content-Type": "application/json"},
+    )
+    if status != 200:
+        raise RuntimeError(f"connecting the Telegram bot: HTTP {status} {body}")
+    now = int(time.time() * 1000)
+    dm = {
+        "object": "instagram",
+        "entry": [
+            {
+                "id": DEMO_META_INSTAGRAM_ID,
+                "time": now,
+                "messaging": [
+                    {
+                        "sender": {"id": "17840000000000123"},
+                        "recipient": {"id": DEMO_META_INSTAGRAM_ID},
+                        "timestamp": now,
+                        "message": {
+                            "mid": f"aWdfZAdemo{now}",
+                            "text": "Oi! Tem o vestido azul em M? 👗",
+                        },
+                    }
+                ],
+            }
+        ],
+    }
+    raw = json.dumps(dm, ensure_ascii=True).encode()
+    digest = hmac.new(LOCAL_META_APP_SECRET.encode(), raw, hashlib.sha256).hexdigest()
+    call(
+        "POST",
+        f"{api}/webhooks/meta",
+        raw,
+        {"Content-Type": "application/json", "X-Hub-Signature-256": f"sha256={digest}"},
+    )
+    customer = {"chat_id": 5550101, "first_name": "Yusuf", "text": "Merhaba! Siparişim nerede? 📦"}
+    call(
+        "POST",
+        f"{telegram}/_customers/bot{DEMO_TELEGRAM_BOT_TOKEN}",
+        json.dumps(customer).encode(),
+        {"Content-Type": "application/json"},
+    )
+    instagram = wait_for_entry(slack_outbox, "chat.postMessage", "vestido azul", field="text")
+    from_bot = wait_for_entry(slack_outbox, "chat.postMessage", "Siparişim", field="text")
+    answered = agent_message(api, instagram["payload"]["thread_ts"], "Temos sim! Separei um M 💙")
+    thanked = agent_message(api, from_bot["payload"]["thread_ts"], "Yarın kargoda 🚚")
+    _wait_reaction(slack_outbox, answered, "white_check_mark")
+    print("9. an Instagram DM was answered from Slack: sent, and marked delivered")
+    _wait_reaction(slack_outbox, thanked, "outbox_tray")
+    print("10. a Telegram message was answered from Slack: the bot sent it")
+
+
+def _wait_reaction(slack_outbox: str, ts: str, name: str, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for entry in _entries(slack_outbox, "reactions.add"):
+            if entry["payload"].get("timestamp") == ts and entry["payload"].get("name") == name:
+                return
+        time.sleep(0.3)
+    raise TimeoutError(f"no :{name}: on {ts}")
 
 
 def _entries(outbox_url: str, method: str) -> list[dict[str, Any]]:

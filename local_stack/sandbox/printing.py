@@ -56,7 +56,43 @@ def describe(entry: OutboxEntry) -> str:
         return _describe_twilio(entry)
     if entry.service == "ses":
         return _describe_ses(entry)
+    if entry.service == "telegram" and entry.method.startswith("send"):
+        return _describe_telegram(entry)
+    if entry.service == "meta" and entry.method == "send":
+        return _describe_meta(entry)
     return printable(f"[{entry.service}] {entry.method}")
+
+
+def _describe_telegram(entry: OutboxEntry) -> str:
+    payload = entry.payload
+    if "chat_id" not in payload:
+        return printable(f"[telegram] {entry.method} ✗ {payload.get('response')}")
+    body = as_str(payload.get("text") or payload.get("caption"))
+    if payload.get("filename"):
+        body += f"\nfile: {as_str(payload.get('filename'))} ({payload.get('bytes')} bytes)"
+    return _with_body(f"[telegram] {entry.method} → chat {payload['chat_id']}", body.strip())
+
+
+def _describe_meta(entry: OutboxEntry) -> str:
+    payload = entry.payload
+    if payload.get("channel") == "whatsapp_cloud":
+        head = f"[meta] WhatsApp {as_str(payload.get('from'))} → {as_str(payload.get('to'))}"
+        text = payload.get("text")
+        template = payload.get("template")
+        if isinstance(text, dict):
+            body = as_str(text.get("body"))
+        elif isinstance(template, dict):
+            body = f"(template {as_str(template.get('name'))})"
+        else:
+            body = f"({as_str(payload.get('type'))})"
+        return _with_body(head, body)
+    recipient = payload.get("recipient")
+    message = payload.get("message")
+    to = as_str(recipient.get("id")) if isinstance(recipient, dict) else ""
+    body = as_str(message.get("text")) if isinstance(message, dict) else ""
+    tag = f" {as_str(payload.get('tag'))}" if payload.get("tag") else ""
+    head = f"[meta] Send API → {to} ({as_str(payload.get('messaging_type'))}{tag})"
+    return _with_body(head, body or "(attachment)")
 
 
 def _slack_message_text(payload: dict[str, Any]) -> str:

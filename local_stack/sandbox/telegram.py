@@ -8,6 +8,10 @@ known bot's (401 otherwise), every answer has Telegram's shape (`{"ok": false, "
 Telegram's limits in UTF-16 code units, a customer who blocked the bot refuses with
 Telegram's own words, and a webhook's secret token must be 1-256 of A-Za-z0-9_-. One
 deviation: a webhook on a loopback host may be plain http, so the local stack can set one.
+
+A customer writing to a bot is played with `customer_writes` (or, from another process such
+as the demo, `POST /_customers/bot{token}` with `chat_id`, `first_name` and `text`): the
+update goes to the bot's webhook with its secret token, as Telegram delivers it.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from local_stack.sandbox.server import BadRequest, Reply, Request, StandIn, deco
 
 _METHOD_PATH = re.compile(r"^/bot(?P<token>[^/]+)/(?P<method>[A-Za-z]+)$")
 _FILE_PATH = re.compile(r"^/file/bot(?P<token>[^/]+)/(?P<path>.+)$")
+_CUSTOMER_PATH = re.compile(r"^/_customers/bot(?P<token>[^/]+)$")
 _SECRET_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 MESSAGE_LIMIT = 4096
 CAPTION_LIMIT = 1024
@@ -68,6 +73,7 @@ class TelegramStandIn(StandIn):
         self._blocked: set[tuple[int, int]] = set()
         self.webhooks: dict[int, dict[str, Any]] = {}
         self._message_ids = itertools.count(1000)
+        self._update_ids = itertools.count(500000)
 
     def add_bot(self, token: str, username: str) -> None:
         bot_id = int(token.split(":", 1)[0])
@@ -86,6 +92,37 @@ class TelegramStandIn(StandIn):
         with self._lock:
             self._blocked.add((self._bots[token][0], chat_id))
 
+    def customer_writes(self, token: str, chat_id: int, first_name: str, text: str) -> int:
+        """Delivers a customer's message to the bot's webhook as Telegram does; returns the
+        webhook's HTTP status."""
+        import time
+
+        import requests
+
+        bot_id = self._bots[token][0]
+        webhook = self.webhooks.get(bot_id)
+        if webhook is None:
+            raise _Refused(409, "Conflict: the bot has no webhook set")
+        update_id = next(self._update_ids)
+        update = {
+            "update_id": update_id,
+            "message": {
+                "message_id": update_id,
+                "from": {"id": chat_id, "is_bot": False, "first_name": first_name},
+                "chat": {"id": chat_id, "type": "private", "first_name": first_name},
+                "date": int(time.time()),
+                "text": text,
+            },
+        }
+        headers = {"Content-Type": "application/json"}
+        if webhook["secret_token"]:
+            headers["X-Telegram-Bot-Api-Secret-Token"] = str(webhook["secret_token"])
+        status = requests.post(
+            webhook["url"], data=json.dumps(update).encode(), headers=headers, timeout=10
+        ).status_code
+        self._record("webhook", {"update_id": update_id, "status": status})
+        return status
+
     def _error_body(self, status: int, message: str) -> Any:
         body: dict[str, Any] = {"ok": False, "error_code": status, "description": message}
         if status == HTTPStatus.TOO_MANY_REQUESTS:
@@ -101,6 +138,9 @@ class TelegramStandIn(StandIn):
         found_file = _FILE_PATH.match(request.path)
         if request.verb == "GET" and found_file:
             return self._download(found_file.group("token"), found_file.group("path"))
+        customer = _CUSTOMER_PATH.match(request.path)
+        if request.verb == "POST" and customer:
+            return self._customer_message(customer.group("token"), request)
         found = _METHOD_PATH.match(request.path)
         if found is None:
             return Reply(HTTPStatus.NOT_FOUND, self._error_body(404, "Not Found"))
@@ -126,6 +166,21 @@ class TelegramStandIn(StandIn):
             self._record(method, {"response": body})
             return Reply(refused.status, body)
         return Reply(HTTPStatus.OK, {"ok": True, "result": result})
+
+    def _customer_message(self, token: str, request: Request) -> Reply:
+        if token not in self._bots:
+            return Reply(HTTPStatus.UNAUTHORIZED, self._error_body(401, "Unauthorized"))
+        params = decode_params(request)
+        try:
+            chat_id = int(str(params.get("chat_id")))
+        except ValueError:
+            raise BadRequest("chat_id must be a number") from None
+        first_name, text = str(params.get("first_name") or ""), str(params.get("text") or "")
+        try:
+            status = self.customer_writes(token, chat_id, first_name, text)
+        except _Refused as refused:
+            return Reply(refused.status, self._error_body(refused.status, refused.description))
+        return Reply(HTTPStatus.OK, {"ok": True, "result": {"webhook_status": status}})
 
     def _get_me(self, bot: tuple[int, str], params: dict[str, Any]) -> dict[str, Any]:
         bot_id, username = bot

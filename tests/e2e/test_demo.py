@@ -21,6 +21,7 @@ def run_demo(
         "--api": ports["--port"],
         "--slack": ports["--slack-port"],
         "--twilio": ports["--twilio-port"],
+        "--telegram": ports["--telegram-port"],
     }
     arguments = [item for flag, port in urls.items() for item in (flag, f"http://127.0.0.1:{port}")]
     return subprocess.run(
@@ -43,9 +44,14 @@ def start_stack(tmp_path, **extra_env: str):
             "--twilio-port",
             "--ses-port",
             "--smtp-port",
+            "--telegram-port",
         )
     }
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SLACK_", "TWILIO_"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("AWS_", "SLACK_", "TWILIO_", "TELEGRAM_", "META_"))
+    }
     log = tmp_path / "stack.log"
     arguments = [str(item) for pair in ports.items() for item in pair]
     with log.open("w") as output:
@@ -96,6 +102,8 @@ def test_the_demo_walks_the_whole_loop_and_ctrl_c_stops_the_stack(sandbox_stack)
         "6. the agent attached a file",
         "7. the agent resolved the conversation",
         "8. Ana wrote again: the conversation reopened",
+        "9. an Instagram DM was answered from Slack: sent, and marked delivered",
+        "10. a Telegram message was answered from Slack: the bot sent it",
     ):
         assert step in demo.stdout
     # And the outbox printed the thread, the reply and the receipts, unicode intact
@@ -107,6 +115,9 @@ def test_the_demo_walks_the_whole_loop_and_ctrl_c_stops_the_stack(sandbox_stack)
     assert "— Beatriz, Loja Demo" in outbox
     assert "[slack] chat.update #C0DEMO" in outbox
     assert "cliente antiga" not in outbox.split("[twilio]", 1)[1]
+    # And the Instagram and Telegram answers went out through their own APIs
+    assert "[meta] Send API → 17840000000000123 (RESPONSE): Temos sim! Separei um M 💙" in outbox
+    assert "[telegram] sendMessage → chat 5550101: Yarın kargoda 🚚" in outbox
     # When Ctrl-C is pressed
     process.send_signal(signal.SIGINT)
     # Then everything stops cleanly
