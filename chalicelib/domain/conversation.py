@@ -154,8 +154,10 @@ WHATSAPP_WINDOW = timedelta(hours=24)
 
 def whatsapp_window_open(conversation: Conversation, at: datetime) -> bool:
     """Whether WhatsApp takes a free-form message: only within 24 hours of the customer's
-    last message, so never before they have written."""
-    if conversation.message_count == 0:
+    last message, so never before they have written (a conversation the shop started). A
+    conversation the customer's message opened counts from that message, even in the moment
+    before it is counted (its thread is posted first)."""
+    if conversation.started_by_shop and conversation.message_count == 0:
         return False
     return at < conversation.last_customer_message_at + WHATSAPP_WINDOW
 

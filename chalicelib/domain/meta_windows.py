@@ -31,8 +31,9 @@ def messaging_window(
     conversation: Conversation, at: datetime, *, human_agent_tag: bool, automatic: bool
 ) -> MessagingWindow:
     """Messenger's and Instagram's window for a reply at `at`; closed before the customer
-    has written at all."""
-    if conversation.message_count == 0:
+    has written at all (a conversation the shop started), open from the message that opened
+    the conversation even before it is counted."""
+    if conversation.started_by_shop and conversation.message_count == 0:
         return MessagingWindow.CLOSED
     since = at - conversation.last_customer_message_at
     if since < MESSAGING_WINDOW:

@@ -114,9 +114,6 @@ def posts_containing(stack: RunningStack, text: str) -> list[OutboxEntry]:
 
 
 def agent_replies(stack: RunningStack, thread_ts: str, text: str) -> str:
-    # As fast as no person types: the worker counts a customer's message only after
-    # posting it (and looking up orders), and a reply before that finds the window closed.
-    time.sleep(0.5)
     reply_ts = f"{time.time():.6f}"
     body = slack_thread_reply(thread_ts, reply_ts, text)
     headers = slack_headers(body, LOCAL_SIGNING_SECRET)

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.domain.conversation import Conversation
+from chalicelib.domain.conversation import Conversation, whatsapp_window_open
 from chalicelib.domain.messages import CloudTemplate
 from chalicelib.domain.meta_windows import MessagingWindow, messaging_window, window_ends
 from chalicelib.domain.reply_decision import Send, WindowClosed, to_send
@@ -76,10 +76,25 @@ def test_messenger_window(
 
 
 def test_before_the_customer_writes_no_window_is_open() -> None:
-    never = conversation(Channel.INSTAGRAM, timedelta(0)).model_copy(update={"message_count": 0})
+    never = conversation(Channel.INSTAGRAM, timedelta(0)).model_copy(
+        update={"message_count": 0, "started_by_shop": True}
+    )
     assert messaging_window(never, WRITTEN_AT, human_agent_tag=True, automatic=False) is (
         MessagingWindow.CLOSED
     )
+    assert not whatsapp_window_open(never, WRITTEN_AT)
+
+
+def test_the_message_that_opened_the_conversation_opens_the_window_before_it_is_counted() -> None:
+    # Given a conversation a customer's message opened, its thread posted, the message not
+    # yet counted (the worker counts it after posting): an agent may already answer
+    opening = conversation(Channel.INSTAGRAM, timedelta(seconds=2)).model_copy(
+        update={"message_count": 0}
+    )
+    assert messaging_window(opening, WRITTEN_AT, human_agent_tag=False, automatic=False) is (
+        MessagingWindow.OPEN
+    )
+    assert whatsapp_window_open(opening, WRITTEN_AT)
 
 
 def test_past_24_hours_a_persons_messenger_reply_goes_tagged_where_the_shop_enabled_it() -> None:
