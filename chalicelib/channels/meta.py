@@ -102,7 +102,9 @@ def verify_signature(body: bytes, header: str | None, app_secret: str) -> None:
     if not header or not header.startswith("sha256="):
         raise Forbidden("missing X-Hub-Signature-256")
     expected = hmac.new(app_secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(expected, header.removeprefix("sha256=").strip().lower()):
+    # Bytes: compare_digest raises TypeError on a str that is not ASCII.
+    given = header.removeprefix("sha256=").strip().lower().encode("utf-8", "surrogatepass")
+    if not hmac.compare_digest(expected.encode("ascii"), given):
         raise Forbidden("invalid X-Hub-Signature-256")
 
 

@@ -419,7 +419,8 @@ class BotApi:
                 upload = {field: (media.filename, media.content, media.content_type)}
                 response = requests.post(url, data=form, files=upload, timeout=self._timeout)
         except requests.RequestException as error:
-            raise Retryable(f"Telegram unreachable: {type(error).__name__}") from error
+            # Not chained: requests' message names the URL, and the token is in its path.
+            raise Retryable(f"Telegram unreachable: {type(error).__name__}") from None
         try:
             answer = response.json()
         except ValueError:
@@ -614,7 +615,11 @@ class TelegramChannel:
         size = _identifier(found.get("file_size"))
         if size is not None and size > DOWNLOAD_LIMIT_BYTES:
             return None
-        fetched = download(api.file_url(path), "Telegram", self._timeout)
+        try:
+            fetched = download(api.file_url(path), "Telegram", self._timeout)
+        except Retryable as error:
+            # Not chained: the cause names the file's URL, which holds the token.
+            raise Retryable(str(error), error.retry_after) from None
         if fetched is None or fetched.content is None:
             return None
         content_type = item.content_type or "application/octet-stream"

@@ -43,7 +43,13 @@ _DIGITS = re.compile(r"(\d{1,20})(?!.*\d)")
 CUSTOMERS_QUERY = """
 query ThreadlineCustomers($query: String!, $first: Int!) {
   customers(first: $first, query: $query) {
-    nodes { id numberOfOrders amountSpent { amount currencyCode } }
+    nodes {
+      id
+      numberOfOrders
+      amountSpent { amount currencyCode }
+      defaultEmailAddress { emailAddress }
+      defaultPhoneNumber { phoneNumber }
+    }
   }
 }
 """
@@ -80,10 +86,28 @@ class MoneyV2(_Answer):
     currencyCode: str
 
 
+class EmailAddress(_Answer):
+    emailAddress: str | None = None
+
+
+class PhoneNumber(_Answer):
+    phoneNumber: str | None = None
+
+
 class ShopifyCustomer(_Answer):
     id: str
     numberOfOrders: int = 0
     amountSpent: MoneyV2 | None = None
+    defaultEmailAddress: EmailAddress | None = None
+    defaultPhoneNumber: PhoneNumber | None = None
+
+    def has_any(self, customer: CustomerKeys) -> bool:
+        """Whether this customer has one of the addresses asked about, exactly."""
+        email = self.defaultEmailAddress.emailAddress if self.defaultEmailAddress else None
+        phone = self.defaultPhoneNumber.phoneNumber if self.defaultPhoneNumber else None
+        return (email is not None and email.strip().lower() in customer.emails) or (
+            phone is not None and phone.strip() in customer.phones
+        )
 
 
 class TrackingInfo(_Answer):
@@ -310,7 +334,8 @@ class ShopifyOrders:
         client = ShopifyGraphQL(
             self._session, endpoint(config, self._api_url), token.get_secret_value()
         )
-        customers = self._customers(client, customer)
+        # Only customers with one of the addresses: a search may match more than asked for.
+        customers = [c for c in self._customers(client, customer) if c.has_any(customer)]
         ids = {number for c in customers if (number := _numeric_id(c.id)) is not None}
         if not ids:
             return not_a_customer(now)

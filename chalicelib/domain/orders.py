@@ -17,6 +17,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from chalicelib.domain.customers import identity
+
 # Kept on a conversation: the latest orders (and the one the customer quoted, if older).
 ORDERS_KEPT = 5
 # Addresses a lookup asks about: a customer links a few, never dozens.
@@ -124,12 +126,13 @@ class CustomerKeys:
 
 
 def customer_keys(addresses: Iterable[str], quoted_number: str | None) -> CustomerKeys:
-    """The lookup keys of a customer's addresses ("whatsapp:+…", "+…", "x@y.z"): each once,
-    emails in lower case, anything else left out; at most `ADDRESSES_ASKED`."""
+    """The lookup keys of a customer's addresses ("whatsapp:+…", "wa:+…", "+…", "x@y.z"):
+    each once, emails in lower case, anything else left out; at most `ADDRESSES_ASKED`."""
     emails: list[str] = []
     phones: list[str] = []
     for address in addresses:
-        value = address.removeprefix("whatsapp:").strip()
+        # A number on WhatsApp (through Twilio or the Cloud API) is looked up as the number.
+        value = identity(address.strip())
         if _E164.match(value) and value not in phones:
             phones.append(value)
         elif _EMAIL.match(value) and value.lower() not in emails:

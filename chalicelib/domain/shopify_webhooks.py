@@ -12,6 +12,8 @@ import re
 from enum import StrEnum
 from typing import Any
 
+from chalicelib.domain.customers import verified_twins
+
 _E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 _EMAIL = re.compile(r"^[^@\s\"\\]+@[^@\s\"\\]+\.[^@\s\"\\]+$")
 
@@ -76,7 +78,7 @@ def _texts(payload: dict[str, Any], *paths: tuple[str, ...]) -> list[str]:
 
 def customer_addresses(payload: dict[str, Any]) -> tuple[str, ...]:
     """The addresses a payload names its customer by, as conversations are keyed: the email
-    in lower case, a phone number in E.164 (and its WhatsApp twin). An order, a fulfilment
+    in lower case, a phone number in E.164 (and its WhatsApp twins). An order, a fulfilment
     and a compliance request name them in these places."""
     candidates = _texts(
         payload,
@@ -90,7 +92,8 @@ def customer_addresses(payload: dict[str, Any]) -> tuple[str, ...]:
     for candidate in candidates:
         phone = re.sub(r"[\s().-]", "", candidate)
         if _E164.match(phone):
-            addresses += [phone, f"whatsapp:{phone}"]
+            # The number, and its twins on WhatsApp (through Twilio and the Cloud API).
+            addresses += verified_twins(phone)
         elif _EMAIL.match(candidate):
             addresses.append(candidate.lower())
     return tuple(dict.fromkeys(addresses))

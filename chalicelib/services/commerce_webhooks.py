@@ -92,6 +92,10 @@ class ShopifyWebhooks:
             or not signature_valid(request.body, signature, secret.get_secret_value())
         ):
             raise Forbidden("invalid Shopify signature")
+        # One app (one secret) may serve several stores: a store's webhook acts on its shop.
+        domain = request.headers.get("x-shopify-shop-domain", "").strip().lower()
+        if shop.shopify is not None and domain != shop.shopify.domain:
+            raise Forbidden("the webhook is for another Shopify store")
         webhook_id = request.headers.get("x-shopify-webhook-id", "").strip()
         topic = request.headers.get("x-shopify-topic", "")
         if not webhook_id or not topic:

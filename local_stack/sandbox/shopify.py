@@ -203,6 +203,8 @@ class ShopifyStandIn(StandIn):
                         "id": f"gid://shopify/Customer/{c.customer_id}",
                         "numberOfOrders": str(len(c.orders)),
                         "amountSpent": {"amount": c.amount_spent, "currencyCode": c.currency},
+                        "defaultEmailAddress": {"emailAddress": c.email} if c.email else None,
+                        "defaultPhoneNumber": {"phoneNumber": c.phone} if c.phone else None,
                     }
                     for c in found
                 ]

@@ -761,6 +761,7 @@ def shopify_webhook(draw: st.DrawFn) -> Probe:
     webhook_id = draw(st.integers(0, 10**9).map(lambda n: f"w-{n}") | st.just("") | junk_text)
     topic = draw(st.sampled_from(SHOPIFY_TOPICS) | st.sampled_from(SHOPIFY_TOPICS) | junk_text)
     headers.update({"X-Shopify-Webhook-Id": webhook_id, "X-Shopify-Topic": topic})
+    headers["X-Shopify-Shop-Domain"] = "bobs-bikes.myshopify.com"
     content_type = draw(st.sampled_from([JSON]) | content_types)
     headers = with_content_type(headers, content_type)
     reasons = [

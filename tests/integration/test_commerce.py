@@ -114,7 +114,12 @@ def card_of(slack: FakeSlack) -> str:
 
 
 def shopify_webhook(
-    client: Client, topic: str, payload: dict[str, Any], webhook_id: str, secret: str = ""
+    client: Client,
+    topic: str,
+    payload: dict[str, Any],
+    webhook_id: str,
+    secret: str = "",
+    domain: str = "loja-da-ana.myshopify.com",
 ) -> Any:
     body = json.dumps(payload).encode()
     digest = hmac.new((secret or WEBHOOK_SECRET).encode(), body, hashlib.sha256).digest()
@@ -123,7 +128,7 @@ def shopify_webhook(
         "X-Shopify-Hmac-Sha256": base64.b64encode(digest).decode(),
         "X-Shopify-Topic": topic,
         "X-Shopify-Webhook-Id": webhook_id,
-        "X-Shopify-Shop-Domain": "loja-da-ana.myshopify.com",
+        "X-Shopify-Shop-Domain": domain,
     }
     return client.http.post("/webhooks/shopify/ana", headers=headers, body=body)
 
@@ -263,6 +268,28 @@ def test_a_forged_webhook_writes_nothing(client, shop, run_workers, slack: FakeS
     assert response.status_code == 403
     assert table_items() == items
     assert outbound_waiting() == waiting
+
+
+def test_another_stores_webhook_signed_with_the_same_app_secret_acts_on_nothing(
+    client, shop, run_workers, directory
+):
+    # Given the customer's open conversation (and one app, so one secret, for two stores)
+    customer_writes(client, 1)
+    run_workers()
+    items, waiting, asked = table_items(), outbound_waiting(), len(directory.asked)
+
+    # When another store's order webhook is posted to this shop's URL
+    payload = {"id": 1, "name": "#1042", "customer": {"phone": CUSTOMER, "email": None}}
+    response = shopify_webhook(
+        client, "orders/updated", payload, "w-other", domain="another-store.myshopify.com"
+    )
+
+    # Then it is refused and changes nothing
+    assert response.status_code == 403
+    assert table_items() == items
+    assert outbound_waiting() == waiting
+    run_workers()
+    assert len(directory.asked) == asked
 
 
 def test_an_order_update_refreshes_the_open_conversation_once_per_webhook_id(

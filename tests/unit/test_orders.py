@@ -190,3 +190,10 @@ def test_a_faq_answer_with_no_order_of_the_customers_is_not_sent(text: str) -> N
     conversation, message = _conversation_after(text, orders)
 
     assert plan(conversation, message, FAQ, None, "Acme", "UTC", "pt") == []
+
+
+def test_a_whatsapp_cloud_customer_is_looked_up_by_their_number() -> None:
+    # A WhatsApp Cloud API conversation's address is `wa:` and the number
+    keys = customer_keys(["wa:+5511987654321"], None)
+
+    assert keys.phones == ("+5511987654321",)

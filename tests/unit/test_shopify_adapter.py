@@ -5,6 +5,7 @@ own wait, a refused token explained, and no order of another customer ever taken
 import json
 from datetime import UTC, datetime
 from email.message import Message
+from typing import Any
 
 import pytest
 import requests
@@ -118,6 +119,28 @@ def test_another_customers_quoted_order_is_never_taken(orders: ShopifyOrders) ->
     found = orders.customer_orders(SHOP, SECRETS, keys, NOW)
 
     assert "1043" not in [o.number for o in found.orders]
+
+
+def test_a_customer_the_search_matched_loosely_is_not_taken_for_the_one_asked_about(
+    orders: ShopifyOrders, transport: InProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a search that answers more customers than asked for (Shopify ignores a term it
+    # cannot read and matches everyone)
+    stand_in = transport.stand_in
+    answer = stand_in._customers
+
+    def everyone(store: Any, variables: dict[str, Any]) -> Any:
+        terms = " OR ".join(f'email:"{c.email}"' for c in store.customers if c.email)
+        return answer(store, {**variables, "query": terms})
+
+    monkeypatch.setattr(stand_in, "_customers", everyone)
+
+    # When Ana is looked up by her number
+    found = orders.customer_orders(SHOP, SECRETS, customer_keys(["+5511987654321"], None), NOW)
+
+    # Then only her own orders and figures are taken, never Bruno's
+    assert [o.number for o in found.orders] == ["1042", "1041"]
+    assert found.order_count == 2
 
 
 def test_a_refused_token_is_explained(orders: ShopifyOrders) -> None:

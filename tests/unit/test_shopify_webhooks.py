@@ -59,8 +59,13 @@ def test_a_payload_names_its_customer_by_email_and_e164_phone() -> None:
         "ana@example.com",
         "+5511987654321",
         "whatsapp:+5511987654321",
+        "wa:+5511987654321",
     )
 
 
 def test_a_payload_without_usable_addresses_names_no_one() -> None:
     assert customer_addresses({"phone": "555-1234", "customer": "x", "email": 3}) == ()
+
+
+def test_a_payload_reaches_the_customers_whatsapp_cloud_conversation_too() -> None:
+    assert "wa:+5511987654321" in customer_addresses({"phone": "+5511987654321"})

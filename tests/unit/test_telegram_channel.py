@@ -22,6 +22,7 @@ from chalicelib.channels.telegram import (
     utf16_length,
 )
 from chalicelib.domain.errors import BadRequest, Forbidden, Retryable
+from chalicelib.domain.messages import MediaItem, OutboundMessage
 from chalicelib.domain.shop import Shop, ShopSecrets, TelegramConfig
 from chalicelib.domain.vocabulary import Channel
 
@@ -294,3 +295,64 @@ def test_throttling_is_retried_after_what_telegram_asks() -> None:
     refused = _refused(TelegramRefusal(429, "Too Many Requests: retry after 7", 7))
     assert isinstance(refused, Retryable)
     assert refused.retry_after == 7
+
+
+def reply_to_ana() -> OutboundMessage:
+    return OutboundMessage(
+        shop_id="kavezo",
+        message_key="slack:C1:1.0",
+        conversation_id="c1",
+        channel=Channel.TELEGRAM,
+        to="telegram:42",
+        from_="telegram:bot" + BOT_ID,
+        text="Olá",
+        agent_user_id="U1",
+        slack_channel_id="C1",
+        slack_ts="1.0",
+        slack_thread_ts="0.1",
+        created_at=RECEIVED_AT,
+    )
+
+
+class _FileFound:
+    status_code = 200
+
+    @staticmethod
+    def json() -> dict[str, Any]:
+        return {"ok": True, "result": {"file_id": "AgAD", "file_path": "photos/file_1.jpg"}}
+
+
+@pytest.mark.parametrize("call", ["sendMessage", "getFile", "file download"])
+def test_an_unreachable_telegram_leaves_the_bot_token_out_of_the_error_and_its_cause(
+    monkeypatch: pytest.MonkeyPatch, call: str
+) -> None:
+    import traceback
+
+    import requests
+
+    token = make_secrets().telegram_bot_token
+    assert token is not None
+
+    def unreachable(url: str, **_: Any) -> Any:
+        if call == "file download" and url.endswith("/getFile"):
+            return _FileFound()
+        # As urllib3 words it: the URL (with the token in its path) in the message.
+        raise requests.ConnectionError(f"Max retries exceeded with url: {url}")
+
+    monkeypatch.setattr(requests, "post", unreachable)
+    monkeypatch.setattr(requests, "get", unreachable)
+    channel = TelegramChannel()
+    attempt = (
+        (lambda: channel.send(reply_to_ana(), make_shop(), make_secrets(), ""))
+        if call == "sendMessage"
+        else (
+            lambda: channel.fetch_media(
+                MediaItem(url=FILE_PREFIX + "AgAD"), make_shop(), make_secrets()
+            )
+        )
+    )
+    with pytest.raises(Retryable) as raised:
+        attempt()
+    # The batch processor's error, which Lambda logs, prints the whole chain.
+    told = "".join(traceback.format_exception(raised.value))
+    assert token.get_secret_value() not in told
