@@ -38,7 +38,7 @@ CUSTOMERS_ASKED = 5
 # The wait when Shopify throttles without saying how long (its leaky bucket restores
 # points every second).
 THROTTLE_WAIT_SECONDS = 2.0
-_DIGITS = re.compile(r"(\d{1,20})(?!.*\d)")
+_DIGITS = re.compile(r"\d+")
 
 CUSTOMERS_QUERY = """
 query ThreadlineCustomers($query: String!, $first: Int!) {
@@ -280,8 +280,9 @@ def _web_link(url: str | None) -> str | None:
 
 def _number(name: str) -> str | None:
     """An order's number from its name ("#1042", or a shop's own "ACME-1042-B")."""
-    found = _DIGITS.search(name)
-    return found.group(1) if found else None
+    # The last run of digits (at most its last 20), found in one pass.
+    runs = _DIGITS.findall(name)
+    return runs[-1][-20:] if runs else None
 
 
 def _order(node: ShopifyOrder) -> Order | None:

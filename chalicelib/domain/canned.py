@@ -83,10 +83,11 @@ def fill(template: str, **values: str) -> str:
     """A template with its placeholders filled; an empty one leaves no gap behind."""
     filled = template.format(**values)
     # Neither a double space nor a space before punctuation.
-    filled = re.sub(r"[ \t]+([,.!?;:،।])", r"\1", filled)
+    # (Each run is tried from its first character only: linear in the run's length.)
+    filled = re.sub(r"(?<![ \t])[ \t]+([,.!?;:،।])", r"\1", filled)
     # "Obrigado, !" or "Köszönjük, , megkaptuk" left by a missing name.
     filled = re.sub(r"([,،])(?:\s*[,،])+", r"\1", filled)
-    filled = re.sub(r"[,،]+([.!?;:।])", r"\1", filled)
+    filled = re.sub(r"(?<![,،])[,،]+([.!?;:।])", r"\1", filled)
     return re.sub(r"[ \t]{2,}", " ", filled).strip()
 
 
