@@ -122,7 +122,8 @@ class BedrockStandIn(StandIn):
             with self._lock:
                 throttled = self._throttled > 0
                 self._throttled -= 1 if throttled else 0
-                scripted = self._next_answers.pop(0) if self._next_answers else None
+                answered = not throttled and bool(self._next_answers)
+                scripted = self._next_answers.pop(0) if answered else None
             if throttled:
                 raise ConverseRefused(
                     HTTPStatus.TOO_MANY_REQUESTS,
