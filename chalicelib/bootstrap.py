@@ -7,6 +7,7 @@ with `use()`.
 
 import logging
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -128,10 +129,23 @@ def new_ulid() -> str:
 # The AWS services the functions call. The Lambda bundle carries the SDK's models of these
 # alone (threadline_cli/bundle.py): a client for any other would fail in AWS, so it is
 # refused here, in tests too.
-AWS_SERVICES = frozenset({"dynamodb", "s3", "scheduler", "secretsmanager", "sesv2", "sqs"})
+AWS_SERVICES = frozenset(
+    {
+        "dynamodb",
+        "s3",
+        "scheduler",
+        "secretsmanager",
+        "sesv2",
+        "sqs",
+        "comprehend",
+        "bedrock-runtime",
+    }
+)
 
 
-def _aws_client(service: str) -> Any:
+def _aws_client(service: str, region: str | None = None, **config: Any) -> Any:
+    """A client of one of AWS_SERVICES, in `region` (None: the function's), with `config`
+    overriding the timeouts and retries below."""
     import boto3
     from botocore.config import Config
 
@@ -140,13 +154,30 @@ def _aws_client(service: str) -> Any:
 
     # Short timeouts: the ack path has a provider waiting, and SQS retries the workers.
     # Presigned S3 URLs are SigV4, the only kind that lasts up to a week.
-    config = Config(
-        connect_timeout=2,
-        read_timeout=5,
-        retries={"mode": "standard", "max_attempts": 3},
-        signature_version="s3v4" if service == "s3" else None,
-    )
-    return boto3.client(service, config=config)  # type: ignore[call-overload]
+    settings: dict[str, Any] = {
+        "connect_timeout": 2,
+        "read_timeout": 5,
+        "retries": {"mode": "standard", "max_attempts": 3},
+        "signature_version": "s3v4" if service == "s3" else None,
+        **config,
+    }
+    return boto3.client(service, region_name=region, config=Config(**settings))  # type: ignore[call-overload]
+
+
+def _triage_client(service: str, seconds: float) -> Callable[[str | None], Any]:
+    """Clients of a triage engine's service, by region: one retry at most, and timeouts
+    within the time the worker waits for the engine."""
+
+    def client(region: str | None) -> Any:
+        return _aws_client(
+            service,
+            region,
+            connect_timeout=min(1.0, seconds),
+            read_timeout=seconds,
+            retries={"mode": "standard", "total_max_attempts": 2},
+        )
+
+    return client
 
 
 class Repositories:
@@ -485,8 +516,22 @@ class Container:
     @cached_property
     def triage(self) -> MessageTriage:
         from chalicelib.domain.triage.rules import RulesEngine
+        from chalicelib.triage_engines.bedrock import BedrockEngine
+        from chalicelib.triage_engines.comprehend import ComprehendEngine
+        from chalicelib.triage_engines.guard import Bounded
 
-        engines: dict[str, TriageEngine] = {RulesEngine.name: RulesEngine()}
+        rules = RulesEngine()
+        seconds = self.settings.triage_seconds
+        bounded = Bounded(seconds)
+        engines: dict[str, TriageEngine] = {
+            rules.name: rules,
+            ComprehendEngine.name: ComprehendEngine(
+                _triage_client("comprehend", seconds), rules, self.metrics, bounded
+            ),
+            BedrockEngine.name: BedrockEngine(
+                _triage_client("bedrock-runtime", seconds), rules, self.metrics, bounded
+            ),
+        }
         return MessageTriage(
             self.store.conversations,
             self.schedules,

@@ -15,7 +15,7 @@ variables below, as `Settings` fields.
 import os
 from collections.abc import Mapping
 
-from pydantic import BaseModel, ConfigDict, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 TABLE_NAME = "threadline"
 INBOUND_QUEUE = "threadline-inbound.fifo"
@@ -89,6 +89,9 @@ class Settings(BaseModel):
     meta_app_secret: SecretStr = SecretStr("")
     meta_verify_token: SecretStr = SecretStr("")
     meta_graph_url: str = "https://graph.facebook.com"
+    # How long the inbound worker waits for a Comprehend or Bedrock triage before it reads
+    # the message with the rules engine instead (the message waits for it to reach Slack).
+    triage_seconds: float = Field(default=2.0, gt=0, le=10)
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -111,6 +114,7 @@ class Settings(BaseModel):
             "telegram_api_url": "TELEGRAM_API_URL",
             "shopify_api_url": "SHOPIFY_API_URL",
             "meta_graph_url": "META_GRAPH_URL",
+            "triage_seconds": "THREADLINE_TRIAGE_SECONDS",
         }
         values.update({field: env[name] for field, name in optional.items() if env.get(name)})
         return cls.model_validate(values)

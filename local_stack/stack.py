@@ -95,6 +95,7 @@ class LocalStack:
         ses_url = self._start_ses_sandbox()
         telegram_url = options.telegram_api_url or self._start_telegram_sandbox()
         shopify_url = self._start_shopify_sandbox()
+        bedrock_url = self._start_bedrock_sandbox()
         env = {
             "AWS_ENDPOINT_URL": aws_url,
             "AWS_DEFAULT_REGION": LOCAL_REGION,
@@ -116,6 +117,9 @@ class LocalStack:
         env["SHOPIFY_API_URL"] = shopify_url
         # boto3's own per-service endpoint: sending mail goes to the SES stand-in.
         env["AWS_ENDPOINT_URL_SESV2"] = ses_url
+        # ... and the bedrock triage engine's Converse to the Bedrock stand-in (Comprehend's
+        # DetectSentiment is the emulator's).
+        env["AWS_ENDPOINT_URL_BEDROCK_RUNTIME"] = bedrock_url
         # As in AWS, the functions' environment names the deployment's secret, which holds
         # the admin token and the Slack app's values.
         env["THREADLINE_DEPLOYMENT_SECRET"] = DEPLOYMENT_SECRET
@@ -237,6 +241,14 @@ class LocalStack:
         self._stoppers.append(shopify.stop)
         return url
 
+    def _start_bedrock_sandbox(self) -> str:
+        from local_stack.sandbox.bedrock import BedrockStandIn
+
+        bedrock = BedrockStandIn(self._outbox())
+        url = bedrock.start(self.options.host)
+        self._stoppers.append(bedrock.stop)
+        return url
+
     def _start_meta_sandbox(self, app_secret: str) -> str:
         from local_stack.sandbox.meta import MetaStandIn
 
@@ -350,6 +362,7 @@ class LocalStack:
             f"  SMTP (mail in) {self.options.host}:{self.options.smtp_port}  (SES receiving)",
             f"  SES (mail out) {env['AWS_ENDPOINT_URL_SESV2']}  (sandbox: mail prints below)",
             f"  Shopify API    {env['SHOPIFY_API_URL']}  (sandbox: seeded demo store)",
+            f"  Bedrock        {env['AWS_ENDPOINT_URL_BEDROCK_RUNTIME']}  (sandbox: triage model)",
             f"  Admin token    {admin_token}",
             "Press Ctrl-C to stop.",
         ]

@@ -141,6 +141,30 @@ def _sns(operation: str, params: Mapping[str, Any]) -> list[Access]:
     return [Access(f"sns:{operation}", params["TopicArn"])]
 
 
+# Cross-region inference profiles' ids: a geography before the foundation model's id.
+_INFERENCE_PROFILE = re.compile(r"^(us|eu|apac|us-gov|jp|au|ca|global)\.(?P<model>.+)$")
+
+
+def _bedrock(operation: str, params: Mapping[str, Any]) -> list[Access]:
+    # Converse is authorised as InvokeModel on the model; through an inference profile, on
+    # the profile and on the foundation model in each region it routes to (here the tests').
+    model = str(params["modelId"])
+    if model.startswith("arn:"):
+        return [Access("bedrock:InvokeModel", model)]
+    profile = _INFERENCE_PROFILE.match(model)
+    if profile is None:
+        return [
+            Access("bedrock:InvokeModel", arn("bedrock", f"foundation-model/{model}", account=""))
+        ]
+    return [
+        Access("bedrock:InvokeModel", arn("bedrock", f"inference-profile/{model}")),
+        Access(
+            "bedrock:InvokeModel",
+            arn("bedrock", f"foundation-model/{profile['model']}", account=""),
+        ),
+    ]
+
+
 SERVICES: dict[str, Callable[[str, Mapping[str, Any]], list[Access]]] = {
     "dynamodb": _dynamodb,
     "sqs": _sqs,
@@ -151,6 +175,9 @@ SERVICES: dict[str, Callable[[str, Mapping[str, Any]], list[Access]]] = {
     "s3": _s3,
     "ses": _ses,
     "sns": _sns,
+    # DetectSentiment acts on no resource: IAM authorises it on "*".
+    "comprehend": lambda operation, params: [Access(f"comprehend:{operation}", "*")],
+    "bedrock": _bedrock,
 }
 
 

@@ -4,7 +4,7 @@ not the local stack: packaging is a step of deploying, which the local stack nev
 
 The bundle brings its own boto3 and botocore (docs/adr/0005-the-bundle-brings-its-sdk.md);
 botocore's models of every AWS service are most of its size (16 of 29 MB zipped), and the
-functions call six. `chalicelib.bootstrap.AWS_SERVICES` names them, and a client for any
+functions call eight. `chalicelib.bootstrap.AWS_SERVICES` names them, and a client for any
 other is refused there, so a model this leaves out is one no function can ask for.
 
     python -m threadline_cli.bundle out/deployment.zip

@@ -26,7 +26,7 @@ from chalicelib.domain.messages import (
 )
 from chalicelib.domain.orders import CustomerKeys, OrderSummary
 from chalicelib.domain.shop import Shop, ShopSecrets
-from chalicelib.domain.triage.policy import TriageRules
+from chalicelib.domain.triage.policy import TriagePolicy
 from chalicelib.domain.triage.record import Triage, TriageContext
 from chalicelib.domain.vocabulary import Channel
 from chalicelib.presentation.slack_blocks import SlackMessage
@@ -181,6 +181,9 @@ class Metric(StrEnum):
     ORDERS_UNAVAILABLE = "OrdersUnavailable"
     # A commerce webhook about no customer with an open conversation: acknowledged, ignored.
     COMMERCE_WEBHOOK_IGNORED = "CommerceWebhookIgnored"
+    # A Comprehend or Bedrock triage that failed, timed out, was throttled or answered
+    # malformed: the message was triaged by the rules engine instead.
+    TRIAGE_FALLBACK = "TriageFallback"
 
 
 class MetricsPort(Protocol):
@@ -450,7 +453,7 @@ class TriageEngine(Protocol):
     name: str
 
     def triage(
-        self, text: str, language: str, context: TriageContext, rules: TriageRules
+        self, text: str, language: str, context: TriageContext, policy: TriagePolicy
     ) -> Triage: ...
 
 

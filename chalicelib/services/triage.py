@@ -73,7 +73,7 @@ class MessageTriage:
         default = shop.auto_replies.default_language if shop.auto_replies else "en"
         language = detect(message.text, SHIPPED_LANGUAGES, default)
         try:
-            triage = engine.triage(message.text, language, context_of(before), policy.rules)
+            triage = engine.triage(message.text, language, context_of(before), policy)
         except Exception:
             logger.exception("message not triaged", message_key=message.message_key)
             return counted, None

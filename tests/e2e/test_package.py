@@ -32,7 +32,7 @@ BIN = Path(sys.executable).parent
 # Where `make package` runs chalice: a virtualenv on Python 3.13 (the Makefile's).
 PACKAGING = PROJECT_DIR / ".venv-package" / "bin"
 RUNTIME = "python3.13"
-# The bundle as `make package` makes it: 14 MB with the AWS SDK and its models of the six
+# The bundle as `make package` makes it: 14 MB with the AWS SDK and its models of the eight
 # services the functions call (29 MB with every model). DESIGN.md's 10 MB is not met yet:
 # what stands in the way (twilio's aiohttp) is in docs/PERFORMANCE.md.
 ZIP_BUDGET_MB = 15

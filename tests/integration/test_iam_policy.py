@@ -33,6 +33,8 @@ from chalicelib.settings import (
 )
 from chalicelib.store.shops import Shops
 from local_stack.pump import SchedulePump, scheduled_event, sns_event
+from local_stack.sandbox.bedrock import BedrockStandIn
+from local_stack.sandbox.outbox import Outbox
 from tests.fakes import FakeSlack, RecordingTwilio
 from tests.iam import (
     Access,
@@ -50,6 +52,7 @@ from tests.integration.test_card_actions import press
 from tests.integration.test_email import SHOP_ADDRESS, mime, received
 from tests.signing import (
     ACCOUNT_SID,
+    AUTH_TOKEN,
     CHANNEL_ID,
     SLACK_SIGNING_SECRET,
     SMS_NUMBER,
@@ -227,8 +230,14 @@ def every_flow(
     admin = {"Authorization": f"Bearer {DEPLOYED_SECRET['admin_token']}"}
     # Shops created, updated, and refused (rolled back) ...
     # (with response targets, whose alarms are schedules, and automatic replies)
+    # (and triage by a Bedrock model, through a cross-region inference profile)
     with_mail = shop_document(
-        email={"address": SHOP_ADDRESS}, retention_days=90, digest={"hour": 0}, csat={}, **AUTOMATED
+        email={"address": SHOP_ADDRESS},
+        retention_days=90,
+        digest={"hour": 0},
+        csat={},
+        triage={"engine": "bedrock", "model_id": "us.amazon.nova-micro-v1:0"},
+        **AUTOMATED,
     )
     assert put_shop("ana", with_mail).status_code == 201
     assert put_shop("ana", with_mail).status_code == 200
@@ -375,6 +384,20 @@ def every_flow(
     # ... the conversation resolved, and the customer asked how it went ...
     assert press(client, "resolve", root.ts, f"ana:{conversation.conversation_id}") == 200
     run_workers()
+    # ... a message triaged by Comprehend ...
+    eve_number = "+5511940000000"
+    eve = shop_document(
+        slack={"team_id": TEAM_ID, "channel_id": "C0EVE", "bot_token": "xoxb-eve"},
+        twilio={"account_sid": ACCOUNT_SID, "auth_token": AUTH_TOKEN, "sms_numbers": [eve_number]},
+        triage={"engine": "comprehend"},
+    )
+    assert put_shop("eve", eve).status_code == 201
+    eve_path = "/webhooks/twilio/eve"
+    to_eve = twilio_message(5, To=eve_number, Body="Adorei, chegou rápido!")
+    client.http.post(
+        eve_path, headers=twilio_headers(PUBLIC_URL + eve_path, to_eve), body=form(to_eve)
+    )
+    run_workers()
     # ... what the admin API reads and writes besides shops ...
     assert client.http.get("/admin/shops/ana/reports", headers=admin).status_code == 200
     conversations = client.http.get("/admin/shops/ana/conversations", headers=admin)
@@ -411,7 +434,17 @@ def _raises(error: Exception) -> Callable[..., Any]:
 
 
 @pytest.fixture
+def bedrock(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The sandbox's Bedrock stand-in, where the functions' bedrock-runtime clients go."""
+    stand_in = BedrockStandIn(Outbox())
+    monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", stand_in.start())
+    yield
+    stand_in.stop()
+
+
+@pytest.fixture
 def wanted(
+    bedrock: None,
     recorder: CallRecorder,
     client: Any,
     container: Any,

@@ -166,7 +166,7 @@ def test_the_card_line_shows_mood_intent_and_trend() -> None:
 
 
 def _broken(
-    engine: RulesEngine, text: str, language: str, context: TriageContext, rules: TriageRules
+    engine: RulesEngine, text: str, language: str, context: TriageContext, policy: TriagePolicy
 ) -> Triage:
     raise RuntimeError("engine down")
 

@@ -18,6 +18,10 @@ class _Strict(BaseModel):
 
 class TriageEngineName(StrEnum):
     RULES = "rules"
+    # Amazon Comprehend's sentiment where it reads the language; rules for the rest.
+    COMPREHEND = "comprehend"
+    # A model of the shop's choice through Amazon Bedrock's Converse API.
+    BEDROCK = "bedrock"
 
 
 SlackChannel = Annotated[str, Field(pattern=r"^[CG][A-Z0-9]{2,20}$")]
@@ -57,6 +61,27 @@ class TriageRules(_Strict):
     route_confidence: float = Field(default=0.5, ge=0.0, le=1.0)
 
 
+# An AWS region's code (eu-west-1, us-gov-west-1, ap-southeast-2).
+AwsRegion = Annotated[str, Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$", max_length=25)]
+# A Bedrock model id (anthropic.claude-3-haiku-20240307-v1:0), a cross-region inference
+# profile's (us.amazon.nova-micro-v1:0) or either's ARN, as Converse takes them.
+BedrockModelId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9.:/_-]*$", max_length=2048)]
+
+
 class TriagePolicy(_Strict):
     engine: TriageEngineName = TriageEngineName.RULES
     rules: TriageRules = Field(default_factory=TriageRules)
+    # Where the AWS engines are called; none: the deployment's own region.
+    region: AwsRegion | None = None
+    # The model the `bedrock` engine asks (required there, refused elsewhere).
+    model_id: BedrockModelId | None = None
+
+    @model_validator(mode="after")
+    def _engine_settings(self) -> Self:
+        if self.engine is TriageEngineName.BEDROCK and self.model_id is None:
+            raise ValueError("the bedrock engine needs model_id")
+        if self.engine is not TriageEngineName.BEDROCK and self.model_id is not None:
+            raise ValueError("model_id is for the bedrock engine only")
+        if self.engine is TriageEngineName.RULES and self.region is not None:
+            raise ValueError("region is for the comprehend and bedrock engines only")
+        return self

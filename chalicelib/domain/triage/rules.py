@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from chalicelib.domain.triage.lexicons import LEXICONS, Lexicon
-from chalicelib.domain.triage.policy import TriageRules
+from chalicelib.domain.triage.policy import TriagePolicy, TriageRules
 from chalicelib.domain.triage.record import (
     Intent,
     Sentiment,
@@ -333,7 +333,8 @@ def _signals(
     return tuple(signals)
 
 
-def _urgency(signals: tuple[UrgencySignal, ...], rules: TriageRules) -> Urgency:
+def urgency_of(signals: tuple[UrgencySignal, ...], rules: TriageRules) -> Urgency:
+    """What the shop's rules make of a message's signals, whichever engine found them."""
     if not signals:
         return Urgency.NONE
     if len(set(signals)) >= 2 or any(s in rules.urgent_signals for s in signals):
@@ -377,7 +378,7 @@ def triage(
         language=language,
         sentiment=sentiment,
         strength=strength,
-        urgency=_urgency(signals, rules),
+        urgency=urgency_of(signals, rules),
         signals=signals,
         intent=intent,
         confidence=confidence,
@@ -391,6 +392,6 @@ class RulesEngine:
     name = "rules"
 
     def triage(
-        self, text: str, language: str, context: TriageContext, rules: TriageRules
+        self, text: str, language: str, context: TriageContext, policy: TriagePolicy
     ) -> Triage:
-        return triage(text, language, context, rules)
+        return triage(text, language, context, policy.rules)
