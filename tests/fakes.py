@@ -105,6 +105,8 @@ class FakeSlack:
     shared_files: dict[str, MediaFile] = field(default_factory=dict)
     deleted_files: list[str] = field(default_factory=list)
     delete_file_failures: list[Exception] = field(default_factory=list)
+    # User groups' members by group id; usergroups.users.list knows no other group.
+    user_groups: dict[str, list[str]] = field(default_factory=dict)
     _clock: Any = field(default_factory=lambda: itertools.count(1))
 
     def workspace(self, token: str) -> "FakeWorkspace":
@@ -239,6 +241,9 @@ class FakeWorkspace:
         shown = self.slack.reactions.setdefault((channel, ts), [])
         if name in shown:
             shown.remove(name)
+
+    def usergroup_members(self, usergroup_id: str) -> list[str]:
+        return list(self.slack.user_groups.get(usergroup_id, []))
 
 
 @dataclass

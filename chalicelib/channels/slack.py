@@ -652,6 +652,20 @@ class SlackWorkspace:
     def open_view(self, trigger_id: str, view: dict[str, Any]) -> None:
         self._call("views.open", trigger_id=trigger_id, view=view)
 
+    def usergroup_members(self, usergroup_id: str) -> list[str]:
+        """The user ids of a user group's members (`usergroups.users.list`); none for a group
+        Slack does not know (deleted since it was configured)."""
+        from slack_sdk.errors import SlackApiError
+
+        try:
+            answer = self._call("usergroups.users.list", read=True, usergroup=usergroup_id)
+        except SlackApiError as error:
+            if error.response.get("error") == "no_such_subteam":
+                return []
+            raise
+        users = answer.get("users")
+        return [user for user in users if isinstance(user, str)] if isinstance(users, list) else []
+
     def react(self, channel: str, ts: str, name: str) -> None:
         # A retried job may add the same reaction twice; Slack refuses the second.
         self._reaction("reactions.add", channel, ts, name, harmless="already_reacted")
@@ -708,6 +722,8 @@ BOT_SCOPES = (
     "incoming-webhook",
     "reactions:write",
     "users:read",
+    # Who may refund from Slack: the members of the user groups a shop allows.
+    "usergroups:read",
 )
 
 

@@ -85,9 +85,9 @@ class RefundableOrder(BaseModel):
 
 
 class RefundPlan(BaseModel):
-    """Exactly what a submitted refund will do, as the modal showed it. `lines` empty is the
-    whole order (what remains of it). `submission_key` names the modal submission: one
-    plan, at most one refund."""
+    """Exactly what a submitted refund will do, as the modal showed it: the lines (for the
+    whole order, every line not refunded yet), the amount the platform suggested for them.
+    `submission_key` names the modal submission: one plan, at most one refund."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -95,16 +95,13 @@ class RefundPlan(BaseModel):
     conversation_ref: str
     order_number: str = Field(pattern=r"^\d{1,20}$")
     order_id: str = Field(min_length=1, max_length=200)
-    lines: tuple[RefundLine, ...] = Field(default=(), max_length=LINES_OFFERED)
+    lines: tuple[RefundLine, ...] = Field(min_length=1, max_length=LINES_OFFERED)
+    whole_order: bool = False
     amount: Money
     reason: str = Field(max_length=REASON_MAX)
     notify_customer: bool
     requested_by: str
     submission_key: str = Field(min_length=1, max_length=200)
-
-    @property
-    def whole_order(self) -> bool:
-        return not self.lines
 
     def described(self) -> str:
         """What will be refunded, in a few words (escaped by whoever shows it)."""
@@ -161,3 +158,34 @@ def refund_check(plan: RefundPlan, suggested: Money) -> RefundCheck:
     if suggested != plan.amount:
         return RefundCheck.CHANGED
     return RefundCheck.GO
+
+
+class RefundTransaction(BaseModel):
+    """A payment to refund, as the platform suggested it (the original payment's gateway and
+    transaction, and how much of it goes back)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    gateway: str = Field(max_length=200)
+    parent_id: str | None = Field(default=None, max_length=200)
+    amount: Money
+
+
+class RefundQuote(BaseModel):
+    """What the platform would refund for the chosen lines now, and through which payments."""
+
+    model_config = ConfigDict(frozen=True)
+
+    amount: Money
+    transactions: tuple[RefundTransaction, ...] = ()
+
+
+class RefundDone(BaseModel):
+    """The platform's answer to a refund made: its id, the amount, and the order's state."""
+
+    model_config = ConfigDict(frozen=True)
+
+    refund_id: str
+    amount: Money
+    order_refunded: Money
+    financial_status: str

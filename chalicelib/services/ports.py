@@ -75,6 +75,8 @@ class SlackPort(Protocol):
 
     def delete_file(self, file_id: str) -> None: ...
 
+    def usergroup_members(self, usergroup_id: str) -> list[str]: ...
+
 
 SlackFactory = Callable[[str], SlackPort]
 
