@@ -11,11 +11,15 @@ thread for another allowed person's approval.
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.domain.orders import Money
-from chalicelib.domain.shop import CommerceActionsConfig
+
+if TYPE_CHECKING:
+    # The jobs carry a plan, and the shop's modules import the jobs: no import at run time.
+    from chalicelib.domain.shop import CommerceActionsConfig
 
 # Lines offered in the modal (a checkbox group takes at most 10 options).
 LINES_OFFERED = 10
@@ -24,7 +28,7 @@ REASON_MAX = 200
 _GROUP_PREFIX = "S"
 
 
-def user_groups(config: CommerceActionsConfig | None) -> tuple[str, ...]:
+def user_groups(config: "CommerceActionsConfig | None") -> tuple[str, ...]:
     """The user groups whose members may act (their members must be asked of Slack)."""
     if config is None:
         return ()
@@ -32,7 +36,7 @@ def user_groups(config: CommerceActionsConfig | None) -> tuple[str, ...]:
 
 
 def may_act(
-    config: CommerceActionsConfig | None,
+    config: "CommerceActionsConfig | None",
     user_id: str,
     group_members: Mapping[str, Iterable[str]],
 ) -> bool:
@@ -117,7 +121,7 @@ class RefundStep(StrEnum):
     AWAIT_APPROVAL = "await_approval"
 
 
-def refund_step(plan: RefundPlan, config: CommerceActionsConfig) -> RefundStep:
+def refund_step(plan: RefundPlan, config: "CommerceActionsConfig") -> RefundStep:
     """Whether a submitted refund can go at once, or waits for a second person."""
     if plan.amount.amount > config.refund_limit:
         return RefundStep.AWAIT_APPROVAL
@@ -189,3 +193,31 @@ class RefundDone(BaseModel):
     amount: Money
     order_refunded: Money
     financial_status: str
+
+
+class RefundState(StrEnum):
+    """Where a submitted refund is. It moves forward only, each move conditional on the one
+    before, so a retried or repeated job never acts twice."""
+
+    # Claimed by its submission, not decided yet.
+    CLAIMED = "claimed"
+    # Above the limit: waiting for a second allowed person.
+    AWAITING_APPROVAL = "awaiting_approval"
+    APPROVED = "approved"
+    # The platform's suggested payments kept, the refund asked for under the key: a retry
+    # asks again with the same key and variables, and the platform answers the first.
+    EXECUTING = "executing"
+    DONE = "done"
+    # Not made: refused by the platform, nothing left, or the amount changed.
+    DROPPED = "dropped"
+
+
+class RefundRecord(BaseModel):
+    """A submitted refund as Threadline keeps it, by shop and submission key."""
+
+    model_config = ConfigDict(frozen=True)
+
+    plan: RefundPlan
+    state: RefundState = RefundState.CLAIMED
+    quote: RefundQuote | None = None
+    approved_by: str | None = None
