@@ -146,6 +146,8 @@ class ShopifyStandIn(StandIn):
         self._stores: dict[str, SeededStore] = {}
         self._lock = threading.Lock()
         self._throttled = 0
+        # The user errors the next refundCreate answers, as a declining gateway makes Shopify.
+        self._refusals: list[list[dict[str, Any]]] = []
 
     def provision(self, access_token: str, customers: list[SeededCustomer]) -> None:
         """A store whose Admin API answers `access_token`, with these customers."""
@@ -163,6 +165,11 @@ class ShopifyStandIn(StandIn):
                 if order.name == order_name
                 for refund in order.refunds
             ]
+
+    def refuse_next_refund(self, message: str, field: list[str] | None = None) -> None:
+        """The next refundCreate refused with this user error (and nothing refunded)."""
+        with self._lock:
+            self._refusals.append([{"field": field, "message": message}])
 
     def throttle(self, queries: int = 1) -> None:
         """The next `queries` queries answer THROTTLED, as an exhausted bucket does."""
@@ -208,7 +215,16 @@ class ShopifyStandIn(StandIn):
         elif name in REFUND_OPERATIONS:
             try:
                 with self._lock:
-                    data = refund_operation(name, store, variables, document["query"])
+                    refusal = (
+                        self._refusals.pop(0)
+                        if name == "ThreadlineRefund" and self._refusals
+                        else None
+                    )
+                    data = (
+                        {"refundCreate": {"refund": None, "order": None, "userErrors": refusal}}
+                        if refusal
+                        else refund_operation(name, store, variables, document["query"])
+                    )
             except GraphQLRefusal as refusal:
                 return Reply(HTTPStatus.OK, _error(refusal.message, refusal.code))
         else:
