@@ -31,6 +31,7 @@ from chalicelib.services.ports import (
     Clock,
     IdFactory,
     OrderDirectory,
+    RefundDesk,
     SlackFactory,
     SlackInspection,
     SlackPort,
@@ -52,6 +53,7 @@ from chalicelib.store.inbound import InboundMessages
 from chalicelib.store.installs import Installations
 from chalicelib.store.listings import ConversationListings
 from chalicelib.store.profiles import Profiles
+from chalicelib.store.refunds import RefundClaims
 from chalicelib.store.replies import Replies
 from chalicelib.store.shops import Shops
 from chalicelib.store.upgrades import Upgrades
@@ -69,6 +71,7 @@ if TYPE_CHECKING:
     from chalicelib.services.mail_intake import MailIntake
     from chalicelib.services.meta_intake import MetaIntake
     from chalicelib.services.orders import OrderLookups
+    from chalicelib.services.refunds import RefundActions
     from chalicelib.services.reports import Reports
     from chalicelib.services.telegram_bots import TelegramConnect
     from chalicelib.services.twilio_numbers import TwilioConnect
@@ -245,6 +248,10 @@ class Repositories:
     def webhook_claims(self) -> WebhookClaims:
         return WebhookClaims(self.client, self._table_name)
 
+    @cached_property
+    def refund_claims(self) -> RefundClaims:
+        return RefundClaims(self.client, self._table_name)
+
 
 class Container:
     def __init__(
@@ -260,7 +267,9 @@ class Container:
         new_id: IdFactory = new_ulid,
         telegram: UpdateChannel | None = None,
         meta: OutboundChannel | None = None,
+        refund_desk: RefundDesk | None = None,
     ) -> None:
+        self._refund_desk = refund_desk
         self._settings = settings
         self._meta = meta
         self._twilio = twilio
@@ -485,6 +494,7 @@ class Container:
             self.agent_tools,
             self.clock,
             self.telegram,
+            refunds=self.refunds,
         )
 
     @cached_property
@@ -670,6 +680,30 @@ class Container:
             self.workspaces,
             self.queues,
             self.metrics,
+            self.clock,
+        )
+
+    @cached_property
+    def refund_desk(self) -> RefundDesk:
+        if self._refund_desk is not None:
+            return self._refund_desk
+        from chalicelib.commerce.shopify_refunds import ShopifyRefunds
+
+        return ShopifyRefunds(self.settings.shopify_api_url)
+
+    @cached_property
+    def refunds(self) -> "RefundActions":
+        from chalicelib.services.refunds import RefundActions
+
+        store = self.store
+        return RefundActions(
+            store.shops,
+            store.conversations,
+            self.vault,
+            self.refund_desk,
+            store.refund_claims,
+            self.workspaces,
+            self.queues,
             self.clock,
         )
 

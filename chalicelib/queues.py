@@ -40,6 +40,8 @@ from chalicelib.domain.jobs import (
     OrdersLookup,
     OutboundJob,
     OutboundWork,
+    RefundApproval,
+    RefundRequested,
     ShopMessageJob,
     SlaAlarm,
     TimerJob,
@@ -359,6 +361,12 @@ class Queues:
             dedup = f"{job.thread_key}:{job.action_ts}:{job.user_id}"
         elif isinstance(job, OrdersLookup):
             group, dedup = job.group, f"{job.conversation_ref}:orders:{job.cause}"
+        elif isinstance(job, RefundRequested):
+            # The key of the modal's submission: a double click or Slack's retry is one job.
+            group, dedup = job.group, f"refund:{job.plan.submission_key}"
+        elif isinstance(job, RefundApproval):
+            group = job.group
+            dedup = f"{job.conversation_ref}:approve:{job.action_ts}:{job.user_id}"
         else:
             group = f"{job.shop_id}:{job.provider_message_id}"
             dedup = f"{group}:{job.status.value}"

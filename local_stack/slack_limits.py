@@ -99,8 +99,24 @@ class _Problems:
                     self.option(option, f"{pointer}/options/{index}")
                 if "initial_option" in element:
                     self.option(element["initial_option"], f"{pointer}/initial_option")
+            case "checkboxes":
+                # Block Kit: at most 10 checkboxes; those checked at first are among them.
+                options = self.count(element.get("options"), f"{pointer}/options", 10)
+                for index, option in enumerate(options):
+                    self.option(option, f"{pointer}/options/{index}")
+                initial = element.get("initial_options", [])
+                for index, option in enumerate(
+                    self.count(initial, f"{pointer}/initial_options", 10, least=0)
+                ):
+                    if option not in options:
+                        self.add(
+                            "must match one of the options", f"{pointer}/initial_options/{index}"
+                        )
             case "plain_text_input":
                 self.string(element.get("initial_value"), f"{pointer}/initial_value", 3000)
+                most = element.get("max_length", 3000)
+                if not isinstance(most, int) or not 1 <= most <= 3000:
+                    self.add("must be an integer from 1 to 3000", f"{pointer}/max_length")
             case "image":
                 self.string(element.get("image_url"), f"{pointer}/image_url", 3000)
             case other:

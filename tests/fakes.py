@@ -28,6 +28,8 @@ from chalicelib.domain.jobs import (
     ConversationAction,
     OrdersLookup,
     OutboundWork,
+    RefundApproval,
+    RefundRequested,
     ShopMessageJob,
     SlaAlarm,
     TimerWork,
@@ -54,6 +56,7 @@ from chalicelib.domain.orders import (
     not_a_customer,
     summary,
 )
+from chalicelib.domain.refunds import RefundPlan, RefundQuote, RefundRecord, RefundState
 from chalicelib.domain.shop import Shop, ShopSecrets
 from chalicelib.domain.triage.record import Triage
 from chalicelib.presentation.slack_blocks import SlackMessage
@@ -105,6 +108,8 @@ class FakeSlack:
     shared_files: dict[str, MediaFile] = field(default_factory=dict)
     deleted_files: list[str] = field(default_factory=list)
     delete_file_failures: list[Exception] = field(default_factory=list)
+    # User groups' members by group id; usergroups.users.list knows no other group.
+    user_groups: dict[str, list[str]] = field(default_factory=dict)
     _clock: Any = field(default_factory=lambda: itertools.count(1))
 
     def workspace(self, token: str) -> "FakeWorkspace":
@@ -239,6 +244,9 @@ class FakeWorkspace:
         shown = self.slack.reactions.setdefault((channel, ts), [])
         if name in shown:
             shown.remove(name)
+
+    def usergroup_members(self, usergroup_id: str) -> list[str]:
+        return list(self.slack.user_groups.get(usergroup_id, []))
 
 
 @dataclass
@@ -1232,6 +1240,10 @@ def _outbound_group(job: OutboundWork) -> tuple[str, str]:
         return f"{job.thread_key}:card", f"{job.thread_key}:{job.action_ts}:{job.user_id}"
     if isinstance(job, OrdersLookup):
         return job.group, f"{job.conversation_ref}:orders:{job.cause}"
+    if isinstance(job, RefundRequested):
+        return job.group, f"refund:{job.plan.submission_key}"
+    if isinstance(job, RefundApproval):
+        return job.group, f"{job.conversation_ref}:approve:{job.action_ts}:{job.user_id}"
     group = f"{job.shop_id}:{job.provider_message_id}"
     return group, f"{group}:{job.status.value}"
 
@@ -1662,3 +1674,38 @@ class RecordingGraph(GraphApi):
 
     def get(self, path: str, token: str) -> dict[str, Any]:
         return self.media.get(path, {})
+
+
+@dataclass
+class FakeRefundClaims:
+    """Refunds by (shop, submission key), as `store.refunds.RefundClaims` keeps them: filed
+    once, moved forward only from the state expected."""
+
+    records: dict[tuple[str, str], RefundRecord] = field(default_factory=dict)
+
+    def claim_refund(self, plan: RefundPlan, now: datetime, expires_at: int) -> RefundRecord:
+        return self.records.setdefault((plan.shop_id, plan.submission_key), RefundRecord(plan=plan))
+
+    def refund_record(self, shop_id: str, submission_key: str) -> RefundRecord | None:
+        return self.records.get((shop_id, submission_key))
+
+    def move_refund(
+        self,
+        shop_id: str,
+        submission_key: str,
+        before: RefundState,
+        after: RefundState,
+        *,
+        quote: RefundQuote | None = None,
+        approved_by: str | None = None,
+    ) -> bool:
+        record = self.records.get((shop_id, submission_key))
+        if record is None or record.state is not before:
+            return False
+        changes: dict[str, object] = {"state": after}
+        if quote is not None:
+            changes["quote"] = quote
+        if approved_by is not None:
+            changes["approved_by"] = approved_by
+        self.records[(shop_id, submission_key)] = record.model_copy(update=changes)
+        return True

@@ -11,6 +11,12 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
 from chalicelib.channels.base import MEDIA_LIMIT_BYTES, MediaFile, WebhookRequest, download
+from chalicelib.channels.slack_refunds import (
+    RefundInteraction,
+    is_refund_action,
+    refund_press,
+    refund_submission,
+)
 from chalicelib.domain.errors import BadRequest, Forbidden, Retryable, WorkspaceUnavailable
 from chalicelib.domain.jobs import (
     AgentReply,
@@ -23,6 +29,7 @@ from chalicelib.domain.messages import ReplyRevision, SlackFile
 from chalicelib.domain.outside_input import json_object, whole_number
 from chalicelib.domain.shop import ShopSecrets
 from chalicelib.domain.vocabulary import Priority
+from chalicelib.presentation.refunds import REFUND_CHOICE, REFUND_CONFIRM
 from chalicelib.presentation.slack_blocks import SlackMessage
 
 if TYPE_CHECKING:
@@ -225,7 +232,9 @@ class CannedPicker:
     user_id: str
 
 
-Interaction = ConversationAction | AgentReply | CannedPicker | CannedReply | IgnoredEvent
+Interaction = (
+    ConversationAction | AgentReply | CannedPicker | CannedReply | IgnoredEvent | RefundInteraction
+)
 
 
 def _form(body: bytes) -> dict[str, str]:
@@ -245,6 +254,9 @@ def parse_interaction(body: bytes) -> Interaction:
             return _canned_picker(payload)
         return _send_to_customer(payload)
     if payload.get("type") == "view_submission":
+        view = _object(payload, "view")
+        if view.get("callback_id") in (REFUND_CHOICE, REFUND_CONFIRM):
+            return refund_submission(payload, view, _user_id(payload))
         return _canned_choice(payload)
     if payload.get("type") != "block_actions":
         return IgnoredEvent(f"interaction {payload.get('type')!r}")
@@ -252,6 +264,10 @@ def parse_interaction(body: bytes) -> Interaction:
     if not isinstance(actions, list) or not actions or not isinstance(actions[0], dict):
         raise BadRequest("missing or invalid actions")
     pressed = actions[0]
+    if is_refund_action(pressed.get("action_id")):
+        container = _object(payload, "container")
+        message_ts = _ts(container.get("message_ts"), "container.message_ts")
+        return refund_press(payload, pressed, _user_id(payload), message_ts)
     if pressed.get("action_id") not in {action.value for action in CardAction}:
         return IgnoredEvent(f"action {pressed.get('action_id')!r}")
     user, team, container = (_object(payload, name) for name in ("user", "team", "container"))
@@ -652,6 +668,20 @@ class SlackWorkspace:
     def open_view(self, trigger_id: str, view: dict[str, Any]) -> None:
         self._call("views.open", trigger_id=trigger_id, view=view)
 
+    def usergroup_members(self, usergroup_id: str) -> list[str]:
+        """The user ids of a user group's members (`usergroups.users.list`); none for a group
+        Slack does not know (deleted since it was configured)."""
+        from slack_sdk.errors import SlackApiError
+
+        try:
+            answer = self._call("usergroups.users.list", read=True, usergroup=usergroup_id)
+        except SlackApiError as error:
+            if error.response.get("error") == "no_such_subteam":
+                return []
+            raise
+        users = answer.get("users")
+        return [user for user in users if isinstance(user, str)] if isinstance(users, list) else []
+
     def react(self, channel: str, ts: str, name: str) -> None:
         # A retried job may add the same reaction twice; Slack refuses the second.
         self._reaction("reactions.add", channel, ts, name, harmless="already_reacted")
@@ -708,6 +738,8 @@ BOT_SCOPES = (
     "incoming-webhook",
     "reactions:write",
     "users:read",
+    # Who may refund from Slack: the members of the user groups a shop allows.
+    "usergroups:read",
 )
 
 

@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.domain.messages import DeliveryStatus, SlackFile
+from chalicelib.domain.refunds import RefundPlan
 from chalicelib.domain.vocabulary import Priority, SlaStage, SlaTarget
 
 
@@ -238,6 +239,31 @@ class OrdersLookup(ConversationThreadJob):
         return f"{self.thread_key}:orders"
 
 
+class RefundRequested(ConversationThreadJob):
+    """An allowed agent confirmed a refund in its modal: carried out (or held for a second
+    person's approval) in the conversation's orders group, once per `plan.submission_key`."""
+
+    kind: Literal["refund_requested"] = "refund_requested"
+    plan: RefundPlan
+
+    @property
+    def group(self) -> str:
+        return f"{self.thread_key}:orders"
+
+
+class RefundApproval(ConversationThreadJob):
+    """Someone pressed *Approve refund* on a refund held above the shop's limit."""
+
+    kind: Literal["refund_approval"] = "refund_approval"
+    submission_key: str
+    user_id: str
+    action_ts: str
+
+    @property
+    def group(self) -> str:
+        return f"{self.thread_key}:orders"
+
+
 TimerWork = Wakeup | SlaAlarm
 
 TimerJob = Annotated[TimerWork, Field(discriminator="kind")]
@@ -252,6 +278,8 @@ OutboundWork = (
     | DeliveryUpdate
     | ConversationAction
     | OrdersLookup
+    | RefundRequested
+    | RefundApproval
 )
 
 OutboundJob = Annotated[OutboundWork, Field(discriminator="kind")]

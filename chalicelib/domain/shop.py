@@ -8,11 +8,20 @@ ever lives in the secret store.
 import re
 import string
 from datetime import datetime, timedelta
+from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    SecretStr,
+    model_validator,
+)
 
 from chalicelib.domain.auto_replies import AutoReplyPolicy
 from chalicelib.domain.canned import CannedResponse
@@ -260,6 +269,23 @@ class CommerceConfig(_Strict):
     shopify: ShopifyConfig | None = None
 
 
+# A Slack user ("U…", "W…" in Enterprise Grid) or user group ("S…").
+SlackPrincipal = Annotated[str, Field(pattern=r"^[UWS][A-Z0-9]{2,20}$")]
+
+
+class CommerceActionsConfig(_Strict):
+    """Who may act on the customer's orders from Slack (refunds): these users, and the
+    members of these user groups; a refund above `refund_limit` (in the order's currency)
+    waits for a second of them to approve it."""
+
+    allowed: list[SlackPrincipal] = Field(default_factory=list, max_length=100)
+    refund_limit: Annotated[
+        Decimal,
+        Field(ge=0, max_digits=12, decimal_places=2),
+        PlainSerializer(float, when_used="json"),
+    ] = Decimal(0)
+
+
 def _cloud_template_variables(values: list[str]) -> list[str]:
     for value in values:
         used = {name for _, name, _, _ in string.Formatter().parse(value) if name is not None}
@@ -394,6 +420,8 @@ class Shop(_Strict):
 
     # WhatsApp Cloud API, Messenger, Instagram; none without it.
     meta: MetaConfig | None = None
+    # Refunds from Slack; nobody may act without it.
+    commerce_actions: CommerceActionsConfig | None = None
 
     @property
     def digest_channel(self) -> str | None:
@@ -540,6 +568,7 @@ class ShopDocument(_Strict):
 
     commerce: CommerceDocument | None = None
     meta: MetaDocument | None = None
+    commerce_actions: CommerceActionsConfig | None = None
 
     def split(self, shop_id: str) -> tuple[Shop, ShopSecrets]:
         slack = self.slack.model_dump(exclude={"bot_token"}) if self.slack else None
@@ -568,6 +597,7 @@ class ShopDocument(_Strict):
                 if self.commerce
                 else None,
                 "meta": self.meta.model_dump(exclude={"access_token"}) if self.meta else None,
+                "commerce_actions": self.commerce_actions,
             }
         )
         shopify = self.commerce.shopify if self.commerce else None

@@ -12,6 +12,7 @@ from chalicelib.domain.conversation import Conversation, conversation_ref
 from chalicelib.domain.jobs import CardAction
 from chalicelib.domain.orders import LookupOutcome, Order, OrderSummary, latest_first
 from chalicelib.domain.shop import Shop
+from chalicelib.presentation.refunds import refund_buttons
 from chalicelib.presentation.slack_blocks import (
     SlackMessage,
     context_block,
@@ -101,7 +102,11 @@ def orders_blocks(conversation: Conversation, shop: Shop) -> list[dict[str, Any]
         spent = f" · {escape_mrkdwn(orders.total_spent.shown())}" if orders.total_spent else ""
         count = orders.order_count
         lines.append(f"*Lifetime:* {count} order{'' if count == 1 else 's'}{spent}")
-    return [section_block("*:package: Orders*"), *(context_block(text) for text in lines)]
+    return [
+        section_block("*:package: Orders*"),
+        *(context_block(text) for text in lines),
+        *refund_buttons(conversation, shop),
+    ]
 
 
 def refresh_orders_button(conversation: Conversation) -> dict[str, Any]:

@@ -9,7 +9,7 @@ work is not both stored and queued, a Retryable makes the provider try again.
 
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
@@ -25,6 +25,7 @@ from chalicelib.channels.slack import (
     parse_interaction,
     verify_request,
 )
+from chalicelib.channels.slack_refunds import RefundAsked, RefundChosen, RefundConfirmed
 from chalicelib.domain.errors import Forbidden, NotFound, Retryable
 from chalicelib.domain.jobs import CannedReply
 from chalicelib.domain.messages import InboundMessage, InboundStatus, ReplyRevision
@@ -34,6 +35,9 @@ from chalicelib.secrets import DeploymentSecrets
 from chalicelib.services.agent_tools import AgentTools
 from chalicelib.services.ports import Clock, InboundRecords, ReplyRecords, ShopLookup, ShopVault
 from chalicelib.settings import Settings
+
+if TYPE_CHECKING:
+    from chalicelib.services.refunds import RefundActions
 
 logger = Logger(service="threadline", child=True)
 
@@ -56,7 +60,9 @@ class Intake:
         tools: AgentTools,
         clock: Clock,
         telegram: UpdateChannel | None = None,
+        refunds: "RefundActions | None" = None,
     ) -> None:
+        self._refunds = refunds
         self._settings = settings
         self._deployment = deployment
         self._tools = tools
@@ -215,6 +221,8 @@ class Intake:
             logger.debug("slack interaction ignored", why=interaction.why)
             return None
         try:
+            if isinstance(interaction, RefundAsked | RefundChosen | RefundConfirmed):
+                return self._refund_interaction(interaction)
             if isinstance(interaction, CannedPicker):
                 self._tools.open_picker(interaction)
                 return None
@@ -226,6 +234,22 @@ class Intake:
         except AWS_ERRORS as error:
             raise Retryable("action not queued") from error
         return None
+
+    def _refund_interaction(
+        self, interaction: RefundAsked | RefundChosen | RefundConfirmed
+    ) -> dict[str, object] | None:
+        """Refund modals, answered while Slack waits (refunds.RefundActions)."""
+        if self._refunds is None:
+            logger.info("refund interaction without refunds configured")
+            return None
+        match interaction:
+            case RefundAsked():
+                self._refunds.open(interaction)
+                return None
+            case RefundChosen():
+                return self._refunds.review(interaction)
+            case RefundConfirmed():
+                return self._refunds.confirm(interaction)
 
     def slack_command(self, request: WebhookRequest) -> dict[str, object]:
         """`/threadline …`: answered at once, to the agent alone."""

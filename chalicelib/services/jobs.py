@@ -12,6 +12,8 @@ from chalicelib.domain.jobs import (
     DeliveryUpdate,
     OrdersLookup,
     OutboundWork,
+    RefundApproval,
+    RefundRequested,
     ShopMessageJob,
     SlaAlarm,
     TimerWork,
@@ -20,6 +22,7 @@ from chalicelib.domain.jobs import (
 from chalicelib.domain.messages import InboundMessage, ShopMessage
 from chalicelib.services.conversations import CardActions, InboundProcessor
 from chalicelib.services.orders import OrderLookups
+from chalicelib.services.refunds import RefundActions
 from chalicelib.services.replies import ReplyDispatcher
 
 # Whatever the inbound, outbound and timers queues carry.
@@ -40,6 +43,9 @@ class Workers(Protocol):
 
     @property
     def orders(self) -> OrderLookups: ...
+
+    @property
+    def refunds(self) -> RefundActions: ...
 
 
 def run_job(job: Job, workers: Workers) -> None:
@@ -69,5 +75,9 @@ def run_job(job: Job, workers: Workers) -> None:
             workers.card_actions.escalate(job)
         case OrdersLookup():
             workers.orders.look_up(job)
+        case RefundRequested():
+            workers.refunds.carry_out(job)
+        case RefundApproval():
+            workers.refunds.approve(job)
         case _:
             assert_never(job)

@@ -25,6 +25,14 @@ from chalicelib.domain.messages import (
     SlackFile,
 )
 from chalicelib.domain.orders import CustomerKeys, OrderSummary
+from chalicelib.domain.refunds import (
+    RefundableOrder,
+    RefundDone,
+    RefundPlan,
+    RefundQuote,
+    RefundRecord,
+    RefundState,
+)
 from chalicelib.domain.shop import Shop, ShopSecrets
 from chalicelib.domain.triage.policy import TriagePolicy
 from chalicelib.domain.triage.record import Triage, TriageContext
@@ -74,6 +82,8 @@ class SlackPort(Protocol):
     def delete(self, channel: str, ts: str) -> None: ...
 
     def delete_file(self, file_id: str) -> None: ...
+
+    def usergroup_members(self, usergroup_id: str) -> list[str]: ...
 
 
 SlackFactory = Callable[[str], SlackPort]
@@ -471,3 +481,37 @@ class WebhookRecords(Protocol):
     def claim_webhook(self, shop_id: str, webhook_id: str, now: datetime) -> bool: ...
 
     def release_webhook(self, shop_id: str, webhook_id: str) -> None: ...
+
+
+class RefundRecords(Protocol):
+    def claim_refund(self, plan: RefundPlan, now: datetime, expires_at: int) -> RefundRecord: ...
+
+    def refund_record(self, shop_id: str, submission_key: str) -> RefundRecord | None: ...
+
+    def move_refund(
+        self,
+        shop_id: str,
+        submission_key: str,
+        before: RefundState,
+        after: RefundState,
+        *,
+        quote: RefundQuote | None = None,
+        approved_by: str | None = None,
+    ) -> bool: ...
+
+
+class RefundDesk(Protocol):
+    """A commerce platform's refunds (Shopify). Raises `Retryable` when the platform is down
+    or throttles, and `CommerceRefused` (its reason in plain words) when it refuses."""
+
+    def refundable_order(
+        self, shop: Shop, secrets: ShopSecrets, order_number: str
+    ) -> RefundableOrder | None: ...
+
+    def quote(
+        self, shop: Shop, secrets: ShopSecrets, order_id: str, lines: list[tuple[str, int]]
+    ) -> RefundQuote: ...
+
+    def refund(
+        self, shop: Shop, secrets: ShopSecrets, plan: RefundPlan, quote: RefundQuote
+    ) -> RefundDone: ...

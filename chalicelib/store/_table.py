@@ -150,6 +150,10 @@ def webhook_key(shop_id: str, webhook_id: str) -> Attributes:
     return key(f"SHOP#{shop_id}#WEBHOOK#{webhook_id}", "RECEIVED")
 
 
+def refund_key(shop_id: str, submission_key: str) -> Attributes:
+    return key(f"SHOP#{shop_id}#REFUND#{submission_key}", "REFUND")
+
+
 def revision_key(team_id: str, channel_id: str, ts: str) -> Attributes:
     return key(f"SLACK#{team_id}#{channel_id}#{ts}", "REVISION")
 

@@ -19,13 +19,26 @@ from typing import Any
 
 from local_stack.sandbox.outbox import Outbox
 from local_stack.sandbox.server import BadRequest, Reply, Request, StandIn
+from local_stack.sandbox.shopify_refunds import (
+    REFUND_OPERATIONS,
+    GraphQLRefusal,
+    SeededLine,
+    SeededRefund,
+    refund_operation,
+)
 
 _GRAPHQL_PATH = re.compile(r"^/admin/api/(?P<version>20\d\d-(01|04|07|10))/graphql\.json$")
-_OPERATION = re.compile(r"^\s*query\s+(?P<name>\w+)")
+_OPERATION = re.compile(r"^\s*(?:query|mutation)\s+(?P<name>\w+)")
 _TERM = re.compile(r'(?P<field>\w+):(?:"(?P<quoted>[^"]*)"|(?P<bare>[^\s()]+))')
 _MAXIMUM_POINTS = 2000.0
 _RESTORE_RATE = 100.0
-_QUERY_COST = {"ThreadlineCustomers": 7, "ThreadlineOrders": 52}
+_QUERY_COST = {
+    "ThreadlineCustomers": 7,
+    "ThreadlineOrders": 52,
+    "ThreadlineRefundableOrder": 14,
+    "ThreadlineSuggestedRefund": 3,
+    "ThreadlineRefund": 10,
+}
 
 
 def demo_customers() -> list[SeededCustomer]:
@@ -46,6 +59,7 @@ def demo_customers() -> list[SeededCustomer]:
                     currency="BRL",
                     fulfillment_status="FULFILLED",
                     shipment=("DELIVERED", "2026-10-03T09:00:00Z", None, "BR123", None, "Correios"),
+                    lines=[SeededLine(10411, "Caneca de cerâmica", 1, "129.90")],
                 ),
                 SeededOrder(
                     name="#1042",
@@ -61,6 +75,10 @@ def demo_customers() -> list[SeededCustomer]:
                         "https://rastreamento.correios.com.br/app/index.php?objeto=BR987654321",
                         "Correios",
                     ),
+                    lines=[
+                        SeededLine(10421, "Camiseta básica", 2, "64.95"),
+                        SeededLine(10422, "Jaqueta jeans", 1, "130.00"),
+                    ],
                 ),
             ],
         ),
@@ -72,7 +90,11 @@ def demo_customers() -> list[SeededCustomer]:
             currency="BRL",
             orders=[
                 SeededOrder(
-                    name="#1043", created_at="2026-11-22T08:00:00Z", total="59.00", currency="BRL"
+                    name="#1043",
+                    created_at="2026-11-22T08:00:00Z",
+                    total="59.00",
+                    currency="BRL",
+                    lines=[SeededLine(10431, "Meias (3 pares)", 1, "59.00")],
                 )
             ],
         ),
@@ -91,6 +113,13 @@ class SeededOrder:
     # The latest shipment: (display status, created at, estimated delivery, number, url,
     # carrier), when the order has one.
     shipment: tuple[str, str, str | None, str | None, str | None, str | None] | None = None
+    # What was bought (refunds are of these) and the refunds made (shopify_refunds).
+    lines: list[SeededLine] = field(default_factory=list)
+    refunds: list[SeededRefund] = field(default_factory=list)
+
+    @property
+    def order_id(self) -> str:
+        return f"gid://shopify/Order/{self.name.lstrip('#')}"
 
 
 @dataclass
@@ -117,11 +146,30 @@ class ShopifyStandIn(StandIn):
         self._stores: dict[str, SeededStore] = {}
         self._lock = threading.Lock()
         self._throttled = 0
+        # The user errors the next refundCreate answers, as a declining gateway makes Shopify.
+        self._refusals: list[list[dict[str, Any]]] = []
 
     def provision(self, access_token: str, customers: list[SeededCustomer]) -> None:
         """A store whose Admin API answers `access_token`, with these customers."""
         with self._lock:
             self._stores[access_token] = SeededStore(access_token, customers)
+
+    def refunds(self, access_token: str, order_name: str) -> list[SeededRefund]:
+        """The refunds made of an order of the store."""
+        with self._lock:
+            store = self._stores[access_token]
+            return [
+                refund
+                for customer in store.customers
+                for order in customer.orders
+                if order.name == order_name
+                for refund in order.refunds
+            ]
+
+    def refuse_next_refund(self, message: str, field: list[str] | None = None) -> None:
+        """The next refundCreate refused with this user error (and nothing refunded)."""
+        with self._lock:
+            self._refusals.append([{"field": field, "message": message}])
 
     def throttle(self, queries: int = 1) -> None:
         """The next `queries` queries answer THROTTLED, as an exhausted bucket does."""
@@ -164,6 +212,21 @@ class ShopifyStandIn(StandIn):
             data = self._customers(store, variables)
         elif name == "ThreadlineOrders":
             data = self._orders(store, variables)
+        elif name in REFUND_OPERATIONS:
+            try:
+                with self._lock:
+                    refusal = (
+                        self._refusals.pop(0)
+                        if name == "ThreadlineRefund" and self._refusals
+                        else None
+                    )
+                    data = (
+                        {"refundCreate": {"refund": None, "order": None, "userErrors": refusal}}
+                        if refusal
+                        else refund_operation(name, store, variables, document["query"])
+                    )
+            except GraphQLRefusal as refusal:
+                return Reply(HTTPStatus.OK, _error(refusal.message, refusal.code))
         else:
             return Reply(
                 HTTPStatus.OK,

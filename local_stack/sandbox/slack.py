@@ -31,6 +31,7 @@ _SLACK_METHODS = frozenset(
         "reactions.add",
         "reactions.remove",
         "users.info",
+        "usergroups.users.list",
         "views.open",
         "files.getUploadURLExternal",
         "files.completeUploadExternal",
@@ -88,6 +89,8 @@ class SlackStandIn(StandIn):
         self._revoked: set[str] = set()
         # The bot is in every channel but these (removed from them, not joined again).
         self._left: set[str] = set()
+        # User groups ("S…") and their members; no other group exists.
+        self._user_groups: dict[str, list[str]] = {}
 
     def install(self, token: str, team_id: str, team: str = "Threadline Sandbox") -> None:
         """A bot token of the workspace `team_id`, as an installation of the app gives one."""
@@ -100,6 +103,11 @@ class SlackStandIn(StandIn):
         refuses every call made with it."""
         with self._ts_lock:
             self._revoked.add(token)
+
+    def add_user_group(self, usergroup_id: str, members: list[str]) -> None:
+        """A user group of the workspace and its members, as an admin makes one."""
+        with self._ts_lock:
+            self._user_groups[usergroup_id] = list(members)
 
     def remove_bot(self, channel: str) -> None:
         """The bot removed from a channel, as a member of the channel can do; joining it
@@ -198,6 +206,7 @@ class SlackStandIn(StandIn):
             "files.completeUploadExternal": lambda p: self._files.complete(p, root_url),
             "files.delete": lambda p: self._files.delete(as_str(p.get("file"))),
             "views.open": self._open_view,
+            "usergroups.users.list": self._usergroup_members,
         }
         answer = answers.get(method)
         if answer is not None:
@@ -242,6 +251,14 @@ class SlackStandIn(StandIn):
             "upload_url": f"{self._root_url()}/upload/{file_id}",
             "file_id": file_id,
         }
+
+    def _usergroup_members(self, params: dict[str, Any]) -> dict[str, Any]:
+        # As Slack: the group named by `usergroup`, else no_such_subteam.
+        with self._ts_lock:
+            members = self._user_groups.get(as_str(params.get("usergroup")))
+        if members is None:
+            return {"ok": False, "error": "no_such_subteam"}
+        return {"ok": True, "users": list(members)}
 
     def _open_view(self, params: dict[str, Any]) -> dict[str, Any]:
         if not as_str(params.get("trigger_id")):

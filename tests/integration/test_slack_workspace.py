@@ -400,3 +400,15 @@ class TestTheInboundWorkerAgainstTheSandbox:
         shared = sorted(f["name"] for r in completed if r.get("ok") for f in r["files"])
         assert stand_in.faults.injected == {"files.completeUploadExternal": 1}
         assert shared == sorted(f"foto-{n:02d}.png" for n in range(15))
+
+
+def test_a_user_groups_members_are_read_and_an_unknown_group_has_none():
+    slack = SlackStandIn(Outbox())
+    slack.add_user_group("S0SUPPORTLEADS", ["U0BOB", "U0CARLA"])
+    workspace = SlackWorkspace("xoxb-test", slack.start())
+    try:
+        assert workspace.usergroup_members("S0SUPPORTLEADS") == ["U0BOB", "U0CARLA"]
+        # A group deleted since the shop named it lets nobody in.
+        assert workspace.usergroup_members("S0GONE") == []
+    finally:
+        slack.stop()

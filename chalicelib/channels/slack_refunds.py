@@ -1,0 +1,135 @@
+"""Slack's refund interactions read: a *Refund #n* press on a card (the modal must open within
+3 seconds of its trigger), the two modals submitted, and *Approve refund* pressed in a
+thread. What Threadline put in a button's value or a modal's metadata comes back as Slack
+stored it; it is still read as outside input."""
+
+from dataclasses import dataclass
+from typing import Any
+
+from chalicelib.domain.errors import BadRequest
+from chalicelib.domain.jobs import RefundApproval
+from chalicelib.domain.outside_input import json_object
+from chalicelib.presentation.refunds import APPROVE_REFUND, REFUND_CHOICE, REFUND_ORDER
+
+
+@dataclass(frozen=True)
+class RefundAsked:
+    """*Refund #n* pressed on a conversation's card."""
+
+    trigger_id: str
+    team_id: str
+    channel_id: str
+    thread_ts: str
+    user_id: str
+    conversation_ref: str
+    order_number: str
+
+
+@dataclass(frozen=True)
+class RefundChosen:
+    """The first modal submitted: lines, reason, notify."""
+
+    view_id: str
+    team_id: str
+    user_id: str
+    metadata: dict[str, Any]
+    chosen: tuple[int, ...]
+    reason: str
+    notify_customer: bool
+
+
+@dataclass(frozen=True)
+class RefundConfirmed:
+    """The second modal submitted: the refund it showed, confirmed. `view_id` names the
+    submission (a double click or Slack's retry carries the same)."""
+
+    view_id: str
+    team_id: str
+    user_id: str
+    metadata: dict[str, Any]
+
+
+RefundInteraction = RefundAsked | RefundChosen | RefundConfirmed | RefundApproval
+
+
+def is_refund_action(action_id: object) -> bool:
+    return isinstance(action_id, str) and (
+        action_id.startswith(f"{REFUND_ORDER}#") or action_id == APPROVE_REFUND
+    )
+
+
+def _text(value: object, name: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise BadRequest(f"missing or invalid {name}")
+    return value
+
+
+def _object(payload: dict[str, Any], name: str) -> dict[str, Any]:
+    value = payload.get(name)
+    return value if isinstance(value, dict) else {}
+
+
+def refund_press(
+    payload: dict[str, Any], pressed: dict[str, Any], user_id: str, ts: str
+) -> RefundAsked | RefundApproval:
+    """A refund button pressed: `user_id` and the message `ts` already checked by the
+    caller's rules for card presses."""
+    value = json_object(_text(pressed.get("value"), "actions.value"), "actions.value")
+    team = _text(_object(payload, "team").get("id"), "team.id")
+    container = _object(payload, "container")
+    channel = _text(container.get("channel_id"), "container.channel_id")
+    ref = _text(value.get("ref"), "actions.value.ref")
+    if pressed.get("action_id") == APPROVE_REFUND:
+        message = _object(payload, "message")
+        return RefundApproval(
+            team_id=team,
+            channel_id=channel,
+            # The note is in the conversation's thread.
+            thread_ts=_text(message.get("thread_ts") or container.get("thread_ts"), "thread_ts"),
+            conversation_ref=ref,
+            submission_key=_text(value.get("key"), "actions.value.key"),
+            user_id=user_id,
+            action_ts=_text(pressed.get("action_ts"), "actions.action_ts"),
+        )
+    order = _text(value.get("order"), "actions.value.order")
+    if not order.isdigit() or len(order) > 20:
+        raise BadRequest("missing or invalid order number")
+    return RefundAsked(
+        trigger_id=_text(payload.get("trigger_id"), "trigger_id"),
+        team_id=team,
+        channel_id=channel,
+        thread_ts=ts,
+        user_id=user_id,
+        conversation_ref=ref,
+        order_number=order,
+    )
+
+
+def refund_submission(
+    payload: dict[str, Any], view: dict[str, Any], user_id: str
+) -> RefundChosen | RefundConfirmed:
+    """One of the refund modals submitted (the caller checked its callback id)."""
+    metadata = json_object(str(view.get("private_metadata", "")), "private_metadata")
+    view_id = _text(view.get("id"), "view.id")
+    team = _text(_object(payload, "team").get("id"), "team.id")
+    if view.get("callback_id") != REFUND_CHOICE:
+        return RefundConfirmed(view_id=view_id, team_id=team, user_id=user_id, metadata=metadata)
+    values = _object(_object(view, "state"), "values")
+    lines = _object(_object(values, "lines"), "lines").get("selected_options")
+    notify = _object(_object(values, "notify"), "notify").get("selected_options")
+    reason = _object(_object(values, "reason"), "reason").get("value")
+    chosen: list[int] = []
+    for option in lines if isinstance(lines, list) else []:
+        index = option.get("value") if isinstance(option, dict) else None
+        if not isinstance(index, str) or not index.isdigit() or len(index) > 2:
+            raise BadRequest("missing or invalid line")
+        chosen.append(int(index))
+    return RefundChosen(
+        view_id=view_id,
+        team_id=team,
+        user_id=user_id,
+        metadata=metadata,
+        chosen=tuple(sorted(set(chosen))),
+        reason=reason.strip() if isinstance(reason, str) else "",
+        notify_customer=isinstance(notify, list) and bool(notify),
+    )
