@@ -30,10 +30,16 @@ AWS_ERRORS = (ClientError, BotoCoreError)
 UNROUTED_META_ENTRY = "UnroutedMetaEntry"
 
 
+# An id no shop claims is asked about again this soon: a shop that has just claimed it
+# (before subscribing the id in Meta's dashboard) must not lose its first messages for long.
+UNCLAIMED_RECHECK_SECONDS = 5.0
+
+
 class ClaimCache:
     """Which shop claims each Meta id, as this container last read it: kept `max_age`
-    seconds (an id moved to another shop is followed within that), unknown ids too, so a
-    stream of entries for an unclaimed id costs one read a period."""
+    seconds (an id moved to another shop is followed within that), unknown ids for
+    UNCLAIMED_RECHECK_SECONDS, so a stream of entries for an unclaimed id costs a read in
+    that time and a newly claimed id is routed within it."""
 
     def __init__(
         self,
@@ -49,8 +55,10 @@ class ClaimCache:
     def __call__(self, address: str) -> str | None:
         now = self._monotonic()
         known = self._known.get(address)
-        if known is not None and now - known[0] < self._max_age:
-            return known[1]
+        if known is not None:
+            kept_for = self._max_age if known[1] is not None else UNCLAIMED_RECHECK_SECONDS
+            if now - known[0] < min(kept_for, self._max_age):
+                return known[1]
         try:
             owner = self._lookup(address)
         except AWS_ERRORS as error:

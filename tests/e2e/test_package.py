@@ -543,7 +543,14 @@ def test_no_secret_value_is_in_the_config_the_template_or_the_stack(packaged: Pa
 
 
 def reaches(statement: dict[str, Any], arn: str) -> bool:
-    """Whether an IAM statement's resources match the ARN (IAM's `*` and `?` as fnmatch's)."""
+    """Whether an IAM statement may act on the ARN: one of its actions is of the ARN's
+    service (a statement of another service's actions on `*`, such as Comprehend's, which
+    has no resources, cannot) and its resources match (IAM's `*` and `?` as fnmatch's)."""
+    service = arn.split(":")[2]
+    named = statement["Action"]
+    actions = named if isinstance(named, list) else [named]
+    if not any(fnmatch.fnmatchcase(service, action.split(":")[0]) for action in actions):
+        return False
     listed = statement["Resource"]
     resources = listed if isinstance(listed, list) else [listed]
     return any(isinstance(r, str) and fnmatch.fnmatchcase(arn, r) for r in resources)

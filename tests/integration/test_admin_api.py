@@ -153,6 +153,7 @@ def expected_shop(shop_id: str, document: dict[str, Any]) -> dict[str, Any]:
         "telegram": None,
         "triage": None,
         "commerce": None,
+        "commerce_actions": None,
         "meta": None,
         **document,
         "shop_id": shop_id,

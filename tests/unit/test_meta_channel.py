@@ -573,3 +573,22 @@ def test_graph_errors_are_retried_when_throttled_and_refusals_keep_their_code(
     if code == 130429:
         assert isinstance(raised.value, Retryable)
         assert raised.value.retry_after
+
+
+def test_an_id_claimed_after_it_was_seen_unclaimed_is_routed_within_seconds() -> None:
+    from chalicelib.services.meta_intake import UNCLAIMED_RECHECK_SECONDS, ClaimCache
+
+    # Given an id no shop claims, seen by a container whose claims are kept a minute
+    owners: dict[str, str | None] = {"meta:whatsapp_cloud:1": None}
+    now = [0.0]
+    claims = ClaimCache(owners.__getitem__, max_age=60, monotonic=lambda: now[0])
+    assert claims("meta:whatsapp_cloud:1") is None
+    # When a shop claims it
+    owners["meta:whatsapp_cloud:1"] = "ana"
+    # Then its messages reach the shop within seconds, not a minute
+    now[0] = UNCLAIMED_RECHECK_SECONDS
+    assert claims("meta:whatsapp_cloud:1") == "ana"
+    # And a claimed id stays cached for the minute
+    owners["meta:whatsapp_cloud:1"] = None
+    now[0] += 30
+    assert claims("meta:whatsapp_cloud:1") == "ana"
