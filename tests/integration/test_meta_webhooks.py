@@ -451,3 +451,33 @@ def test_an_echo_opens_no_conversation_and_is_shown_as_sent_elsewhere_in_the_ope
     last = slack.thread(root.ts)[-1].message
     assert "Respondido pela Página" in last.text
     assert "outside Threadline" in json.dumps(last.blocks, ensure_ascii=False)
+
+
+# The ack path's cost
+
+
+def test_a_warm_ack_makes_exactly_one_dynamodb_write_and_one_sqs_send_per_message(
+    client: Client, meta_store: str, container: bootstrap.Container
+) -> None:
+    # Given every AWS call of the container's clients is recorded
+    calls: list[str] = []
+
+    def record(model: Any, **kwargs: Any) -> None:
+        calls.append(model.name)
+
+    clients = (container.store.client, container.queues._client, container.vault._client)
+    for events in {id(c.meta.events): c.meta.events for c in clients}.values():
+        events.register("before-call", record)
+    # And a first message has warmed the caches (shop config, the id's claim, queue URL)
+    assert deliver(client, whatsapp_webhook(whatsapp_change([wa_text(1)]))).status_code == 200
+    calls.clear()
+
+    # When a second message arrives, then a batch of three
+    single = deliver(client, whatsapp_webhook(whatsapp_change([wa_text(2)])))
+    after_single = list(calls)
+    batch = deliver(client, whatsapp_webhook(whatsapp_change([wa_text(n) for n in (3, 4, 5)])))
+
+    # Then each message costs one DynamoDB write and one SQS send, nothing else
+    assert (single.status_code, batch.status_code) == (200, 200)
+    assert after_single == ["PutItem", "SendMessage"]
+    assert calls == ["PutItem", "SendMessage"] * 4
