@@ -17,6 +17,13 @@ from typing import Any
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
 SECTIONS = ("ack", "cold_start", "end_to_end", "package", "language", "triage")
+# The ack paths held to one DynamoDB write and one SQS send per message.
+ONE_WRITE_ONE_SEND = (
+    "customer_message_ack",
+    "meta_message_ack",
+    "meta_batch_ack_per_message",
+    "telegram_update_ack",
+)
 
 
 def _run(section: str) -> dict[str, Any]:
@@ -78,7 +85,7 @@ def table(results: dict[str, Any]) -> str:
             )
         totals = ack["calls_total"]
         for name, value in totals.items():
-            target = "2" if name == "customer_message_ack" else ""
+            target = "2" if name in ONE_WRITE_ONE_SEND else ""
             lines.append(_row(f"AWS calls: {name}", f"{value:g}", target=target))
     cost = results.get("cost")
     if cost:

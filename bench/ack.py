@@ -1,8 +1,10 @@
 """Figure 1: the ack paths in-process against moto, beside their floor, and the AWS calls
-each inbound message costs on the ack path and in the worker.
+each inbound message costs on the ack path and in the worker (Twilio, Slack, Meta's webhook
+with one message and with a batch, Telegram).
 
 The app runs as the integration tests run it (chalice's test client, a Container with the
-recording Slack and Twilio fakes, moto in-process, the table and queues from infra/). The
+recording Slack, Twilio and Graph fakes and the Telegram stand-in over loopback HTTP, moto
+in-process, the table and queues from infra/). The
 floor replays the very PutItem and SendMessage the app made (with fresh keys), with bare
 boto3 calls on the same backend: what no implementation of the ack path can avoid.
 """
@@ -26,11 +28,24 @@ from app import app
 from bench.aws_calls import CallCounter
 from bench.stats import Paired, interleaved
 from chalicelib import bootstrap
+from chalicelib.channels.meta import MetaChannel
 from chalicelib.settings import Settings
 from local_stack.provision import provision
 from local_stack.pump import QueuePump, pumps_for
-from tests.fakes import FakeSlack, RecordingTwilio
+from local_stack.sandbox.outbox import Outbox
+from local_stack.sandbox.telegram import TelegramStandIn
+from tests.fakes import FakeSlack, RecordingGraph, RecordingTwilio
 from tests.integration.conftest import ADMIN, ADMIN_TOKEN, MEDIA_BUCKET, PUBLIC_URL, Clock
+from tests.meta_payloads import (
+    META_APP_SECRET,
+    META_VERIFY_TOKEN,
+    encoded,
+    meta_shop,
+    signed,
+    wa_text,
+    whatsapp_change,
+    whatsapp_webhook,
+)
 from tests.signing import (
     ACCOUNT_SID,
     SLACK_SIGNING_SECRET,
@@ -46,7 +61,13 @@ from tests.signing import (
 SHOP = "ana"
 MESSAGE_PATH = f"/webhooks/twilio/{SHOP}"
 STATUS_PATH = f"/webhooks/twilio/{SHOP}/status"
+META_PATH = "/webhooks/meta"
+TELEGRAM_PATH = f"/webhooks/telegram/{SHOP}"
 CUSTOMER = "+5511987654321"
+TELEGRAM_BOT_ID = 7012345678
+TELEGRAM_BOT_TOKEN = f"{TELEGRAM_BOT_ID}:AAE" + "k" * 32
+TELEGRAM_CHAT = 4242
+META_BATCH = 3
 AWS_ENV = {
     "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_ACCESS_KEY_ID": "testing",
@@ -77,6 +98,30 @@ def delivery_status(sid: str, status: str) -> Signed:
         "ApiVersion": "2010-04-01",
     }
     return Signed(STATUS_PATH, twilio_headers(PUBLIC_URL + STATUS_PATH, params), form(params))
+
+
+def meta_messages(*numbers: int) -> Signed:
+    """One WhatsApp Cloud API webhook carrying a message per number, signed as Meta signs."""
+    texts = [wa_text(number, f"Onde está meu pedido {number}?") for number in numbers]
+    body = encoded(whatsapp_webhook(whatsapp_change(texts)))
+    return Signed(META_PATH, signed(body, META_APP_SECRET), body)
+
+
+def telegram_update(update_id: int, secret_token: str) -> Signed:
+    chat = {"id": TELEGRAM_CHAT, "type": "private", "first_name": "Ana"}
+    message = {
+        "message_id": update_id,
+        "from": {"id": TELEGRAM_CHAT, "is_bot": False, "first_name": "Ana"},
+        "chat": chat,
+        "date": 1774774800,
+        "text": f"Onde está meu pedido {update_id}?",
+    }
+    body = json.dumps({"update_id": update_id, "message": message}).encode()
+    headers = {
+        "Content-Type": "application/json",
+        "X-Telegram-Bot-Api-Secret-Token": secret_token,
+    }
+    return Signed(TELEGRAM_PATH, headers, body)
 
 
 def agent_reply(thread_ts: str, sent_at: float) -> Signed:
@@ -114,12 +159,18 @@ class Harness:
     """The app in-process, with its calls counted and its queues drained on demand."""
 
     def __init__(
-        self, client: Client, counter: CallCounter, slack: FakeSlack, twilio: RecordingTwilio
+        self,
+        client: Client,
+        counter: CallCounter,
+        slack: FakeSlack,
+        twilio: RecordingTwilio,
+        telegram_secret: str,
     ) -> None:
         self.client = client
         self.counter = counter
         self.slack = slack
         self.twilio = twilio
+        self.telegram_secret = telegram_secret
         # The pumps play Lambda's event source mapping: their own calls are not the app's.
         sqs = boto3.session.Session().client("sqs")
         self._pumps: list[QueuePump] = pumps_for(app, sqs, retry_after_seconds=0)
@@ -155,6 +206,9 @@ def running_app() -> Iterator[Harness]:
     saved = {name: os.environ.get(name) for name in (*AWS_ENV, "AWS_ENDPOINT_URL")}
     os.environ.pop("AWS_ENDPOINT_URL", None)
     os.environ.update(AWS_ENV)
+    telegram_api = TelegramStandIn(Outbox())
+    telegram_api.add_bot(TELEGRAM_BOT_TOKEN, "loja_da_ana_bot")
+    telegram_api.start("127.0.0.1", 0)
     try:
         with mock_aws():
             counter = CallCounter()
@@ -171,20 +225,36 @@ def running_app() -> Iterator[Harness]:
                     "slack_signing_secret": SLACK_SIGNING_SECRET,
                     "retry_base_seconds": 0,
                     "media_bucket": MEDIA_BUCKET,
+                    "meta_app_secret": META_APP_SECRET,
+                    "meta_verify_token": META_VERIFY_TOKEN,
+                    "telegram_api_url": telegram_api.base_url,
                 }
             )
             slack, twilio = FakeSlack(), RecordingTwilio()
-            bootstrap.use(
-                bootstrap.Container(settings, twilio=twilio, slack=slack.workspace, clock=Clock())
+            container = bootstrap.Container(
+                settings,
+                twilio=twilio,
+                slack=slack.workspace,
+                clock=Clock(),
+                meta=MetaChannel(RecordingGraph()),
             )
+            bootstrap.use(container)
             with Client(app) as client:
-                body = json.dumps(shop_document()).encode()
+                document = shop_document(
+                    meta=meta_shop(), telegram={"bot_token": TELEGRAM_BOT_TOKEN}
+                )
+                body = json.dumps(document).encode()
                 created = client.http.put(f"/admin/shops/{SHOP}", headers=ADMIN, body=body)
                 if created.status_code != 201:
                     raise RuntimeError(f"shop not created: {created.body!r}")
-                yield Harness(client, counter, slack, twilio)
+                connected = client.http.post(f"/admin/shops/{SHOP}/telegram/connect", headers=ADMIN)
+                if connected.status_code != 200:
+                    raise RuntimeError(f"Telegram bot not connected: {connected.body!r}")
+                secret = str(telegram_api.webhooks[TELEGRAM_BOT_ID]["secret_token"])
+                yield Harness(client, counter, slack, twilio, secret)
     finally:
         bootstrap.use(None)
+        telegram_api.stop()
         for name, value in saved.items():
             if value is None:
                 os.environ.pop(name, None)
@@ -233,6 +303,24 @@ def measure(runs: int = 400) -> dict[str, Any]:
         delivered_ack = harness.calls(lambda: harness.post(delivery_status(sid, "delivered")))
         delivered_worker = harness.calls(harness.drain)
 
+        # Meta: the first webhook reads which shop claims the phone number id, once.
+        meta_first_ack = harness.calls(lambda: harness.post(meta_messages(next(sequence))))
+        meta_opening_worker = harness.calls(harness.drain)
+        meta_follow_ack = harness.calls(lambda: harness.post(meta_messages(next(sequence))))
+        meta_follow_worker = harness.calls(harness.drain)
+        batch = [next(sequence) for _ in range(META_BATCH)]
+        meta_batch_ack = harness.calls(lambda: harness.post(meta_messages(*batch)))
+        meta_batch_worker = harness.calls(harness.drain)
+        # Telegram: the shop's secret token is read with its other secrets, already cached.
+        telegram_first_ack = harness.calls(
+            lambda: harness.post(telegram_update(next(sequence), harness.telegram_secret))
+        )
+        telegram_opening_worker = harness.calls(harness.drain)
+        telegram_follow_ack = harness.calls(
+            lambda: harness.post(telegram_update(next(sequence), harness.telegram_secret))
+        )
+        telegram_follow_worker = harness.calls(harness.drain)
+
         # The floors replay what the app asked for on a warm customer message / agent reply.
         floor = Floor(harness.requests(lambda: harness.post(customer_message(next(sequence)))))
         slack_floor = Floor(
@@ -271,6 +359,16 @@ def measure(runs: int = 400) -> dict[str, Any]:
             "agent_reply_grace_pass": {"worker": grace_pass},
             "status_sent": {"ack": sent_ack, "worker": sent_worker},
             "status_delivered": {"ack": delivered_ack, "worker": delivered_worker},
+            "meta_message_first_in_container": {"ack": meta_first_ack},
+            "meta_message_new_conversation": {"worker": meta_opening_worker},
+            "meta_message_follow_up": {"ack": meta_follow_ack, "worker": meta_follow_worker},
+            f"meta_batch_of_{META_BATCH}": {"ack": meta_batch_ack, "worker": meta_batch_worker},
+            "telegram_update_first_in_container": {"ack": telegram_first_ack},
+            "telegram_update_new_conversation": {"worker": telegram_opening_worker},
+            "telegram_update_follow_up": {
+                "ack": telegram_follow_ack,
+                "worker": telegram_follow_worker,
+            },
         },
         "calls_total": {
             "customer_message_ack": _sum(follow_ack),
@@ -281,5 +379,13 @@ def measure(runs: int = 400) -> dict[str, Any]:
             "agent_reply_worker_grace_pass": _sum(grace_pass),
             "status_callback_ack": _sum(sent_ack),
             "status_callback_worker": _sum(sent_worker),
+            "meta_message_ack": _sum(meta_follow_ack),
+            "meta_batch_ack_per_message": _sum(meta_batch_ack) / META_BATCH,
+            "meta_message_worker_new_conversation": _sum(meta_opening_worker),
+            "meta_message_worker_follow_up": _sum(meta_follow_worker),
+            "meta_batch_worker_per_message": _sum(meta_batch_worker) / META_BATCH,
+            "telegram_update_ack": _sum(telegram_follow_ack),
+            "telegram_update_worker_new_conversation": _sum(telegram_opening_worker),
+            "telegram_update_worker_follow_up": _sum(telegram_follow_worker),
         },
     }
