@@ -12,6 +12,12 @@ mailers really send it: unencoded 8-bit sender names, encoded line breaks in nam
 subjects, 60 attachments, 16,000 blank lines; the `erasure` scenario erases half the
 customers of a shop while their messages wait for it to connect Slack, then connects it.
 
+The `meta` scenario has the customers write on the WhatsApp Cloud API instead: signed
+webhooks to POST /webhooks/meta, each carrying up to three of a customer's messages; Meta
+delivers 30% of them again with the same wamids (some concurrently) and retries a 5xx until
+it is answered 2xx; agents' replies go out through the Graph API stand-in, whose sends are
+counted as Twilio's are.
+
 The `tenants` scenario runs two shops in one Slack workspace whose customers share phone
 numbers and Twilio message ids, and whose order updates (sent through the admin API) share
 their ids; anything of one shop that reaches the other's channel or is sent from the other's
@@ -39,16 +45,18 @@ from typing import Any, NamedTuple
 
 from chalicelib.queues import Queues
 from chalicelib.settings import INBOUND_QUEUE, OUTBOUND_QUEUE
-from local_stack.constants import LOCAL_ADMIN_TOKEN, LOCAL_SIGNING_SECRET
+from local_stack.constants import LOCAL_ADMIN_TOKEN, LOCAL_META_APP_SECRET, LOCAL_SIGNING_SECRET
 from local_stack.ports import free_port
 from local_stack.pump import scheduled_event
 from local_stack.sandbox.faults import Fault
+from local_stack.sandbox.meta import MetaStandIn
 from local_stack.sandbox.outbox import Outbox, OutboxEntry
 from local_stack.sandbox.slack import SlackStandIn
 from local_stack.sandbox.twilio import TwilioStandIn
 from local_stack.stack import LocalStack, StackOptions
 from reliability.faults import Chaos
 from reliability.logs import LogWatch
+from tests.meta_payloads import encoded, signed
 from tests.signing import form, slack_headers, slack_thread_reply, twilio_headers, twilio_message
 
 DUPLICATE_SHARE = 0.3
@@ -68,6 +76,11 @@ TOKEN = re.compile(r"\[[mrs]\d+-\d+-\d+\]")
 SECOND_TENANT = 50
 # Share of the accepted webhooks Twilio delivers once more after SQS forgot their ids.
 LATE_RETRY_SHARE = 0.2
+# A customer's messages per Meta webhook, at most; and how often Meta sends one answered 5xx
+# (it keeps retrying for days; each message's queueing fails once at most, so a batch of
+# three gets through by its fourth delivery).
+META_BATCH = 3
+META_ATTEMPTS = 4
 
 
 @dataclass(frozen=True)
@@ -97,6 +110,8 @@ class Scenario:
     mail: bool = False
     # Half the customers are erased while their messages wait for Slack to be connected.
     erasure: bool = False
+    # Customers write on the WhatsApp Cloud API (Meta's webhook) rather than through Twilio.
+    meta: bool = False
 
 
 SCENARIOS = {
@@ -168,6 +183,15 @@ SCENARIOS = {
             "effect (its batch comes back after the visibility timeout)",
             kill_rate=0.01,
         ),
+        Scenario(
+            "meta",
+            "customers write on the WhatsApp Cloud API: signed POST /webhooks/meta batches of "
+            "up to 3 messages, 30% delivered again with the same wamids (Meta's retries, some "
+            "concurrent), SQS SendMessage failing after the write for 10% of messages; replies "
+            "out through the Graph API stand-in",
+            sqs_send_rate=0.10,
+            meta=True,
+        ),
     )
 }
 
@@ -209,6 +233,8 @@ class ShopUnderTest:
     team: str
     channel: str
     number: str
+    # The WhatsApp Cloud API phone number id the shop claims, when it has one.
+    meta_number: str = ""
 
 
 class Seen(NamedTuple):
@@ -246,6 +272,49 @@ def shop_message_token(scenario: int, conversation: int) -> str:
 
 def customer_number(index: int, conversation: int) -> str:
     return f"+1555{index:02d}{conversation:05d}"
+
+
+def customer_wa_id(index: int, conversation: int) -> str:
+    """The customer's WhatsApp id: their number's digits."""
+    return customer_number(index, conversation).removeprefix("+")
+
+
+def meta_number_id(index: int) -> str:
+    return f"1090000000{index:05d}"
+
+
+def meta_token(index: int) -> str:
+    return f"EAAG-reliability-{index}"
+
+
+def whatsapp_batch(
+    shop: ShopUnderTest, conversation: int, sequences: range, texts: list[str]
+) -> bytes:
+    """A WhatsApp Cloud API webhook carrying a customer's messages, as Meta encodes it."""
+    wa_id = customer_wa_id(shop.index, conversation)
+    messages = [
+        {
+            "from": wa_id,
+            "id": f"wamid.HBgL{shop.index}X{conversation}X{sequence}AA==",
+            "timestamp": str(int(time.time())),
+            "type": "text",
+            "text": {"body": text},
+        }
+        for sequence, text in zip(sequences, texts, strict=True)
+    ]
+    value = {
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": "15550000000", "phone_number_id": shop.meta_number},
+        "contacts": [{"profile": {"name": f"Cliente {conversation}"}, "wa_id": wa_id}],
+        "messages": messages,
+    }
+    document = {
+        "object": "whatsapp_business_account",
+        "entry": [
+            {"id": f"20{shop.index:05d}", "changes": [{"field": "messages", "value": value}]}
+        ],
+    }
+    return encoded(document)
 
 
 def customer_mail_address(index: int, conversation: int) -> str:
@@ -351,6 +420,8 @@ class Harness:
         self.outbox = Outbox()
         self.slack = SlackStandIn(self.outbox)
         self.twilio = TwilioStandIn(self.outbox, callback_delay=0.05)
+        # Statuses come back signed to the API's Meta webhook, once its port is known.
+        self.meta = MetaStandIn(self.outbox, LOCAL_META_APP_SECRET)
         self.chaos = Chaos(seed)
         self._random = random.Random(seed)  # noqa: S311 (load shape, not secrets)
         self._lock = threading.Lock()
@@ -369,17 +440,21 @@ class Harness:
         # The workers' and pumps' own accounts of injected failures would drown the table.
         logging.getLogger("local_stack.pump").setLevel(logging.CRITICAL)
         slack_url, twilio_url = self.slack.start(), self.twilio.start()
+        api_port = free_port()
+        self.meta.webhook_url = f"http://127.0.0.1:{api_port}/webhooks/meta"
+        meta_url = self.meta.start()
         from app import app
 
         self.chaos.install(app.handler_map, ("process_inbound", "process_outbound"))
         options = StackOptions(
-            port=free_port(),
+            port=api_port,
             aws_port=free_port(),
             ses_port=free_port(),
             smtp_port=free_port(),
             telegram_port=free_port(),
             slack_api_url=slack_url,
             twilio_api_url=twilio_url,
+            meta_graph_url=meta_url,
             environ={
                 # Logged as deployed, into a file of the run's: searched, not shown.
                 "POWERTOOLS_LOG_LEVEL": "INFO",
@@ -407,6 +482,7 @@ class Harness:
             self._stack.stop()
             self.slack.stop()
             self.twilio.stop()
+            self.meta.stop()
             sys.stderr = stderr
             quiet.close()
             self.logs.close()
@@ -430,7 +506,7 @@ class Harness:
         self._written_by_customer = defaultdict(set)
         if scenario.mail:
             return self._run_mail(index, messages, conversations, result, started)
-        shop = self._open_shop(index, slack=not scenario.erasure)
+        shop = self._open_shop(index, slack=not scenario.erasure, meta=scenario.meta)
         shops = [shop]
         if scenario.tenants:
             shops.append(self._open_shop(index + SECOND_TENANT, team=shop.team))
@@ -444,9 +520,8 @@ class Harness:
         expected: set[str] = set()
         for each in shops:
             # The second tenant's customers are the first's, their message ids the same.
-            accepted = self._customers_write(
-                each, per_shop, per_conversation, result, sender_index=index
-            )
+            write = self._customers_write_on_whatsapp if scenario.meta else self._customers_write
+            accepted = write(each, per_shop, per_conversation, result, sender_index=index)
             expected |= {customer_token(each.index, c, k) for c, k in accepted}
         _progress(f"{scenario.name}: {len(expected)} messages accepted")
         if scenario.erasure:
@@ -504,6 +579,9 @@ class Harness:
                 "On its way",
                 "Your order ships",
                 f"+1555{index:02d}",
+                # A WhatsApp id is the number's digits, without the plus.
+                f"1555{index:02d}00",
+                meta_token(index),
                 *(
                     secret
                     for each in shops
@@ -567,7 +645,13 @@ class Harness:
         )
 
     def _open_shop(
-        self, index: int, team: str | None = None, *, slack: bool = True, mail: bool = False
+        self,
+        index: int,
+        team: str | None = None,
+        *,
+        slack: bool = True,
+        mail: bool = False,
+        meta: bool = False,
     ) -> ShopUnderTest:
         shop_id = f"reliability-{index}"
         account = f"AC{index:032x}"
@@ -589,6 +673,13 @@ class Harness:
             }
         if mail:
             document["email"] = {"address": shop_mail_address(index)}
+        meta_number = meta_number_id(index) if meta else ""
+        if meta:
+            self.meta.provision(meta_token(index), whatsapp_numbers=(meta_number,))
+            document["meta"] = {
+                "access_token": meta_token(index),
+                "whatsapp": {"phone_number_id": meta_number},
+            }
         status = post(
             f"{self.api}/admin/shops/{shop_id}",
             json.dumps(document).encode(),
@@ -598,7 +689,7 @@ class Harness:
         )
         if status not in (200, 201):
             raise RuntimeError(f"shop {shop_id} not created: HTTP {status}")
-        return ShopUnderTest(index, shop_id, account, token, team, channel, number)
+        return ShopUnderTest(index, shop_id, account, token, team, channel, number, meta_number)
 
     def _arm(self, scenario: Scenario) -> None:
         self.chaos.dynamodb_rate = scenario.dynamodb_rate
@@ -694,6 +785,64 @@ class Harness:
             for sequence in range(per_conversation):
                 for conversation in mine:
                     send(conversation, sequence)
+
+        with ThreadPoolExecutor(max_workers=SENDERS, thread_name_prefix="reliability") as pool:
+            list(pool.map(customer_group, range(SENDERS)))
+        copies.shutdown()
+        return accepted
+
+    def _customers_write_on_whatsapp(
+        self,
+        shop: ShopUnderTest,
+        conversations: int,
+        per_conversation: int,
+        result: Result,
+        *,
+        sender_index: int,
+    ) -> list[tuple[int, int]]:
+        """Customers write to the shop's WhatsApp Cloud API number, up to META_BATCH of a
+        customer's messages per signed webhook; some webhooks delivered again (Meta's
+        retries), the same wamids each time."""
+        index = shop.index
+        url = f"{self.api}/webhooks/meta"
+        accepted: list[tuple[int, int]] = []
+        copies = ThreadPoolExecutor(max_workers=SENDERS, thread_name_prefix="reliability-copy")
+        inbound = self._queue_url(INBOUND_QUEUE)
+
+        def send(conversation: int, sequences: range) -> None:
+            while self._waiting(inbound) > BACKLOG_LIMIT:
+                time.sleep(0.2)
+            tokens = [customer_token(index, conversation, sequence) for sequence in sequences]
+            body = whatsapp_batch(
+                shop, conversation, sequences, [f"Where is my order? {t}" for t in tokens]
+            )
+            headers = signed(body, LOCAL_META_APP_SECRET)
+            with self._lock:
+                extra = (
+                    self._random.choice((1, 2)) if self._random.random() < DUPLICATE_SHARE else 0
+                )
+                result.duplicates_injected += extra * len(tokens)
+            twin = (
+                copies.submit(self._deliver, url, body, lambda: headers, META_ATTEMPTS, result)
+                if extra
+                else None
+            )
+            ok = self._deliver(url, body, lambda: headers, META_ATTEMPTS, result)
+            if twin is not None:
+                ok = twin.result() or ok
+            for _ in range(extra - 1):
+                ok = self._deliver(url, body, lambda: headers, META_ATTEMPTS, result) or ok
+            if ok:
+                with self._lock:
+                    accepted.extend((conversation, sequence) for sequence in sequences)
+                    self._acknowledged.append((url, body, headers))
+                    self._written_by_customer[conversation].update(tokens)
+
+        def customer_group(sender: int) -> None:
+            mine = range(sender, conversations, SENDERS)
+            for start in range(0, per_conversation, META_BATCH):
+                for conversation in mine:
+                    send(conversation, range(start, min(start + META_BATCH, per_conversation)))
 
         with ThreadPoolExecutor(max_workers=SENDERS, thread_name_prefix="reliability") as pool:
             list(pool.map(customer_group, range(SENDERS)))
@@ -826,6 +975,12 @@ class Harness:
                     self.outbox.entries("twilio", "messages.create"), prefix, "Body"
                 ).values():
                     crossed += sum(1 for s in seen if s.entry.payload.get("From") != shop.number)
+                for seen in self._carrying(
+                    self.outbox.entries("meta", "send"), prefix, "text"
+                ).values():
+                    crossed += sum(
+                        1 for s in seen if s.entry.payload.get("from") != shop.meta_number
+                    )
         return crossed
 
     def _erase_half(self, shop: ShopUnderTest, conversations: int, result: Result) -> set[str]:
@@ -909,13 +1064,15 @@ class Harness:
         )
 
     def _sent(self, *indexes: int) -> dict[str, list[Seen]]:
-        """Agent reply and shop message tokens of these shops, with every Twilio send
-        carrying them."""
-        return self._carrying(
-            self.outbox.entries("twilio", "messages.create"),
-            tuple(f"[{kind}{index}-" for index in indexes for kind in "rs"),
-            "Body",
-        )
+        """Agent reply and shop message tokens of these shops, with every Twilio or
+        WhatsApp Cloud API send carrying them."""
+        prefixes = tuple(f"[{kind}{index}-" for index in indexes for kind in "rs")
+        sent = self._carrying(self.outbox.entries("twilio", "messages.create"), prefixes, "Body")
+        for token, seen in self._carrying(
+            self.outbox.entries("meta", "send"), prefixes, "text"
+        ).items():
+            sent[token].extend(seen)
+        return sent
 
     @staticmethod
     def _carrying(
