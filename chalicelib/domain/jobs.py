@@ -223,6 +223,16 @@ class SlaAlarm(ConversationTimer):
     stage: SlaStage
 
 
+class StatusQuestion(BaseModel):
+    """A customer's message asking where their order is, answered after the lookup."""
+
+    model_config = ConfigDict(frozen=True)
+
+    message_key: str
+    language: str
+    asked_at: datetime
+
+
 class OrdersLookup(ConversationThreadJob):
     """Look the conversation's customer up on the shop's commerce platform and keep the
     summary on the conversation. Its own queue group per conversation (`group`): a platform
@@ -233,6 +243,8 @@ class OrdersLookup(ConversationThreadJob):
     cause: str
     # The order number the customer quoted, looked for among their own orders.
     order_number: str | None = None
+    # A "where is my order?" to answer once the lookup is done (`order_status_answers`).
+    status_question: StatusQuestion | None = None
 
     @property
     def group(self) -> str:

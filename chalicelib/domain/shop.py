@@ -26,6 +26,7 @@ from pydantic import (
 from chalicelib.domain.auto_replies import AutoReplyPolicy
 from chalicelib.domain.canned import CannedResponse
 from chalicelib.domain.csat import CsatPolicy
+from chalicelib.domain.order_status_answers import OrderUpdatesConfig
 from chalicelib.domain.outside_input import whole_number
 from chalicelib.domain.single_line import SingleLine
 from chalicelib.domain.sla import SlaPolicy
@@ -422,6 +423,8 @@ class Shop(_Strict):
     meta: MetaConfig | None = None
     # Refunds from Slack; nobody may act without it.
     commerce_actions: CommerceActionsConfig | None = None
+    # What the shop tells customers of their orders by itself; nothing without it.
+    order_updates: OrderUpdatesConfig | None = None
 
     @property
     def digest_channel(self) -> str | None:
@@ -569,6 +572,7 @@ class ShopDocument(_Strict):
     commerce: CommerceDocument | None = None
     meta: MetaDocument | None = None
     commerce_actions: CommerceActionsConfig | None = None
+    order_updates: OrderUpdatesConfig | None = None
 
     def split(self, shop_id: str) -> tuple[Shop, ShopSecrets]:
         slack = self.slack.model_dump(exclude={"bot_token"}) if self.slack else None
@@ -598,6 +602,7 @@ class ShopDocument(_Strict):
                 else None,
                 "meta": self.meta.model_dump(exclude={"access_token"}) if self.meta else None,
                 "commerce_actions": self.commerce_actions,
+                "order_updates": self.order_updates,
             }
         )
         shopify = self.commerce.shopify if self.commerce else None

@@ -63,6 +63,7 @@ from chalicelib.presentation.posts import WHOLE_TEXT_NAME, customer_message, sho
 from chalicelib.presentation.slack_blocks import SlackMessage
 from chalicelib.services.changes import Change, change_conversation, draw_card
 from chalicelib.services.customers import latest_elsewhere
+from chalicelib.services.order_status_answers import status_question_lookup
 from chalicelib.services.orders import lookup_due, orders_lookup
 from chalicelib.services.ports import (
     ChannelRouter,
@@ -415,10 +416,11 @@ class InboundProcessor:
     ) -> None:
         """Queues the customer's orders lookup, once the message is in Slack: its own job, so
         a slow or failing platform never holds the message (services/orders.py)."""
-        if lookup_due(before, conversation, shop):
+        job = status_question_lookup(conversation, message, shop)
+        if job is None and lookup_due(before, conversation, shop):
             job = orders_lookup(conversation, f"message:{message.message_key}")
-            if job is not None:
-                self._outbound.send_outbound(job)
+        if job is not None:
+            self._outbound.send_outbound(job)
 
     def _thank_for_rating(
         self, conversation: Conversation, message: InboundMessage, shop: Shop

@@ -19,6 +19,7 @@ from aws_lambda_powertools import Logger
 from chalicelib.domain.conversation import Conversation, conversation_ref
 from chalicelib.domain.errors import Retryable, WorkspaceUnavailable
 from chalicelib.domain.jobs import ConversationAction, OrdersLookup
+from chalicelib.domain.order_status_answers import status_reply
 from chalicelib.domain.orders import (
     CommerceRefused,
     LookupOutcome,
@@ -132,7 +133,10 @@ class OrderLookups:
             # The shop's configuration must change: shown on the card, not retried.
             logger.warning("commerce platform refused", shop_id=shop_id, reason=error.reason)
             found = refused(error.reason, now)
-        self._keep(shop, conversation, lambda kept: found, now)
+        kept = self._keep(shop, conversation, lambda kept: found, now)
+        answer = status_reply(job, kept, self._clock()) if kept is not None else None
+        if answer is not None:
+            self._outbound.send_outbound(answer)
 
     def refresh(self, action: ConversationAction) -> None:
         """The card's *Refresh orders*: a lookup queued for the conversation whose card
@@ -164,17 +168,22 @@ class OrderLookups:
         conversation: Conversation,
         summary_of: SummaryChange,
         now: datetime,
-    ) -> None:
+    ) -> Conversation | None:
+        """The conversation as stored with the summary; None when it is gone."""
+
         def keep(current: Conversation) -> Conversation:
             return current.model_copy(update={"orders": summary_of(current.orders)})
 
         result = change_conversation(
             self._conversations, conversation, keep, expires_at=shop.expiry(now)
         )
-        if result is None or not result.changed:
-            return
+        if result is None:
+            return None
+        if not result.changed:
+            return result.after
         try:
             slack = self._workspaces.slack_for(shop.shop_id)
         except WorkspaceUnavailable:
-            return
+            return result.after
         draw_card(self._conversations, slack, shop, result.after)
+        return result.after

@@ -154,6 +154,7 @@ def expected_shop(shop_id: str, document: dict[str, Any]) -> dict[str, Any]:
         "triage": None,
         "commerce": None,
         "commerce_actions": None,
+        "order_updates": None,
         "meta": None,
         **document,
         "shop_id": shop_id,

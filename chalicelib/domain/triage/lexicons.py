@@ -163,6 +163,9 @@ EN = Lexicon(
             "order": 0.4,
             "where is": 1.0,
             "waiting for an answer": 0.8,
+            "status of my": 2.0,
+            "will arrive": 1.5,
+            "shipped yet": 1.5,
         },
         Intent.DELIVERY_PROBLEM: {
             "not arrived": 2.0,
@@ -652,6 +655,8 @@ AR = Lexicon(
             "أين": 1.0,
             "متى": 0.8,
             "بخصوص طلبي": 1.0,
+            "تم شحن": 2.0,
+            "التتبع": 1.5,
         },
         Intent.DELIVERY_PROBLEM: {
             "لم يصل": 2.0,
@@ -830,6 +835,9 @@ HU = Lexicon(
             "rendben ment": 1.2,
             "válasz*": 0.5,
             "hol a csomag*": 2.5,
+            "mikor érkezik": 2.0,
+            "nyomkövet*": 1.5,
+            "állapot*": 1.5,
         },
         Intent.DELIVERY_PROBLEM: {
             "kézbesítve": 2.0,
@@ -1020,6 +1028,7 @@ ID = Lexicon(
             "order": 0.4,
             "soal pesanan": 1.0,
             "status": 2.0,
+            "dikirim": 1.0,
         },
         Intent.DELIVERY_PROBLEM: {
             "sudah diterima tapi": 2.5,
@@ -1210,6 +1219,10 @@ PT = Lexicon(
             "pedido": 0.4,
             "resposta sobre": 1.0,
             "status": 2.0,
+            "onde está meu pedido": 2.5,
+            "onde está meu pacote": 2.5,
+            "vai chegar": 2.0,
+            "foi enviado": 2.0,
         },
         Intent.DELIVERY_PROBLEM: {
             "diz entregue": 2.5,
@@ -1409,6 +1422,8 @@ ES = Lexicon(
             "pedido": 0.4,
             "respuesta sobre": 1.0,
             "estado": 1.5,
+            "cuándo llega": 2.0,
+            "enviaron mi": 1.5,
         },
         Intent.DELIVERY_PROBLEM: {
             "dice entregado": 2.5,
