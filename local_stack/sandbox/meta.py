@@ -5,8 +5,11 @@ It answers the WhatsApp Cloud API's `POST /vNN.0/{phone_number_id}/messages`, th
 `GET /vNN.0/{media_id}` with its download, each only with a provisioned access token and in
 Graph's error shape (`{"error": {"message", "type", "code", "error_subcode", "fbtrace_id"}}`).
 Sends are recorded in the outbox; with a webhook URL and the app secret, each WhatsApp send is
-followed by the `sent`, `delivered` and `read` statuses, and each Messenger send by its
-delivery, posted to the webhook signed as Meta signs them (`X-Hub-Signature-256`).
+followed by the `sent`, `delivered` and `read` statuses, each Messenger send by its
+delivery, and each Instagram send by its seen event alone (Instagram has no delivery event:
+`messaging_seen` is its only receipt), posted to the webhook signed as Meta signs them
+(`X-Hub-Signature-256`). A Send API recipient is an Instagram user when provisioned as one
+of the account's `instagram_users` (scoped ids look alike on both), else a Messenger user.
 """
 
 from __future__ import annotations
@@ -41,6 +44,8 @@ class _Account:
     whatsapp_numbers: set[str] = field(default_factory=set)
     page_id: str | None = None
     instagram_id: str | None = None
+    # Instagram-scoped ids of the customers who wrote to the Instagram account.
+    instagram_users: set[str] = field(default_factory=set)
 
 
 @dataclass(frozen=True)
@@ -73,8 +78,11 @@ class MetaStandIn(StandIn):
         whatsapp_numbers: tuple[str, ...] = (),
         page_id: str | None = None,
         instagram_id: str | None = None,
+        instagram_users: tuple[str, ...] = (),
     ) -> None:
-        self._accounts[token] = _Account(set(whatsapp_numbers), page_id, instagram_id)
+        self._accounts[token] = _Account(
+            set(whatsapp_numbers), page_id, instagram_id, set(instagram_users)
+        )
 
     def add_media(self, media_id: str, content: bytes, mime_type: str) -> None:
         """A customer's file, as WhatsApp holds it for a webhook's media id."""
@@ -164,8 +172,12 @@ class MetaStandIn(StandIn):
                 "param message[text] must be UTF-8 and 2000 characters or fewer.",
             )
         mid = f"m_SANDBOX{next(self._ids):06d}"
-        self._record("send", {"channel": "messenger", "id": mid, **body})
-        self._emit_delivery(account.page_id, recipient["id"], mid)
+        if account.instagram_id is not None and recipient["id"] in account.instagram_users:
+            self._record("send", {"channel": "instagram", "id": mid, **body})
+            self._emit_seen(account.instagram_id, recipient["id"], mid)
+        else:
+            self._record("send", {"channel": "messenger", "id": mid, **body})
+            self._emit_delivery(account.page_id, recipient["id"], mid)
         return Reply(HTTPStatus.OK, {"recipient_id": recipient["id"], "message_id": mid})
 
     def _media_url(self, request: Request, media_id: str) -> Reply:
@@ -231,6 +243,18 @@ class MetaStandIn(StandIn):
         self._post_later(
             {"object": "page", "entry": [{"id": page_id, "time": now, "messaging": [event]}]}
         )
+
+    def _emit_seen(self, instagram_id: str, recipient: str, mid: str) -> None:
+        # Instagram's `messaging_seen`: the message read, named by its id.
+        now = int(time.time() * 1000)
+        event = {
+            "sender": {"id": recipient},
+            "recipient": {"id": instagram_id},
+            "timestamp": now,
+            "read": {"mid": mid},
+        }
+        entry = {"id": instagram_id, "time": now, "messaging": [event]}
+        self._post_later({"object": "instagram", "entry": [entry]})
 
     def _post_later(self, document: dict[str, Any]) -> None:
         if not self.webhook_url or not self._app_secret:
