@@ -449,7 +449,10 @@ class Container:
 
     @cached_property
     def checkup(self) -> "Checkup":
+        from chalicelib.channels.meta_graph import GraphApi
+        from chalicelib.channels.meta_inspection import GraphApiInspection
         from chalicelib.channels.slack import SlackWorkspace
+        from chalicelib.channels.telegram_inspection import TelegramBotInspection
         from chalicelib.channels.twilio import TwilioNumbers
         from chalicelib.services.checkup import Checkup
 
@@ -460,7 +463,14 @@ class Container:
 
         numbers = TwilioNumbers(self.settings.twilio_api_url)
         return Checkup(
-            self.settings, self.deployment, self.store.shops, self.vault, workspace, numbers
+            self.settings,
+            self.deployment,
+            self.store.shops,
+            self.vault,
+            workspace,
+            numbers,
+            bots=TelegramBotInspection(self.settings.telegram_api_url),
+            graph=GraphApiInspection(GraphApi(self.settings.meta_graph_url)),
         )
 
     @cached_property

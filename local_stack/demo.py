@@ -24,6 +24,7 @@ from local_stack.constants import (
     DEMO_ACCOUNT_SID,
     DEMO_AUTH_TOKEN,
     DEMO_CHANNEL_ID,
+    DEMO_INSTAGRAM_CUSTOMER,
     DEMO_META_INSTAGRAM_ID,
     DEMO_SHOP,
     DEMO_SHOP_ID,
@@ -367,7 +368,7 @@ def _instagram_and_telegram(api: str, slack_outbox: str, telegram: str) -> None:
                 "time": now,
                 "messaging": [
                     {
-                        "sender": {"id": "17840000000000123"},
+                        "sender": {"id": DEMO_INSTAGRAM_CUSTOMER},
                         "recipient": {"id": DEMO_META_INSTAGRAM_ID},
                         "timestamp": now,
                         "message": {
@@ -398,8 +399,8 @@ def _instagram_and_telegram(api: str, slack_outbox: str, telegram: str) -> None:
     from_bot = wait_for_entry(slack_outbox, "chat.postMessage", "Siparişim", field="text")
     answered = agent_message(api, instagram["payload"]["thread_ts"], "Temos sim! Separei um M 💙")
     thanked = agent_message(api, from_bot["payload"]["thread_ts"], "Yarın kargoda 🚚")
-    _wait_reaction(slack_outbox, answered, "white_check_mark")
-    print("9. an Instagram DM was answered from Slack: sent, and marked delivered")
+    _wait_reaction(slack_outbox, answered, "eyes")
+    print("9. an Instagram DM was answered from Slack: sent, and marked seen")
     _wait_reaction(slack_outbox, thanked, "outbox_tray")
     print("10. a Telegram message was answered from Slack: the bot sent it")
 

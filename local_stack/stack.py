@@ -17,6 +17,7 @@ from chalicelib.settings import (
 from local_stack.constants import (
     DEMO_ACCOUNT_SID,
     DEMO_AUTH_TOKEN,
+    DEMO_INSTAGRAM_CUSTOMER,
     DEMO_META_INSTAGRAM_ID,
     DEMO_META_PAGE_ID,
     DEMO_META_PHONE_NUMBER_ID,
@@ -259,6 +260,7 @@ class LocalStack:
             whatsapp_numbers=(DEMO_META_PHONE_NUMBER_ID,),
             page_id=DEMO_META_PAGE_ID,
             instagram_id=DEMO_META_INSTAGRAM_ID,
+            instagram_users=(DEMO_INSTAGRAM_CUSTOMER,),
         )
         url = meta.start(self.options.host, 0)
         self._stoppers.append(meta.stop)

@@ -337,8 +337,132 @@ def domain_check(address: str, statuses: Mapping[str, str]) -> Check:
 
 
 # Channels Threadline has no adapter for yet: one check each, until they exist.
-NOT_YET = (
-    not_configured("Meta", "not configured (WhatsApp Cloud, Messenger, Instagram)"),
-    not_configured("Telegram", "not configured"),
-    not_configured("Commerce", "not configured (Shopify, WooCommerce)"),
+NOT_YET = (not_configured("Commerce", "not configured (Shopify, WooCommerce)"),)
+
+
+# Telegram ------------------------------------------------------------------------------
+
+TELEGRAM = "Telegram"
+CONNECT_TELEGRAM = "threadline shop connect-telegram {shop}"
+# No token of the shop's bot is stored (none, or another bot's).
+NO_BOT_TOKEN = "no_token"
+
+
+@dataclass(frozen=True)
+class TelegramWebhookInfo:
+    """Where Telegram delivers a bot's updates now (its `getWebhookInfo`)."""
+
+    url: str
+    # Telegram's words on the last delivery that failed, if the last one did.
+    last_error_message: str = ""
+    # None: Telegram's default, every update type but a few member updates.
+    allowed_updates: tuple[str, ...] | None = None
+    pending_update_count: int = 0
+
+
+def telegram_webhook_check(
+    shop: Shop, found: TelegramWebhookInfo | Refusal, expected_url: str
+) -> Check:
+    bot = shop.telegram.bot_id if shop.telegram else ""
+    name = f"bot {bot}"
+    connect = CONNECT_TELEGRAM.format(shop=shop.shop_id)
+    if isinstance(found, Refusal):
+        if found.code == "unreachable":
+            return failed(TELEGRAM, name, f"Telegram unreachable: {found.detail}", "try again")
+        if found.code == NO_BOT_TOKEN:
+            return failed(
+                TELEGRAM,
+                name,
+                "no token of this bot is stored: nothing can be sent or checked",
+                "store it: threadline shop put with telegram.bot_token, then " + connect,
+            )
+        if found.code in ("401", "404"):
+            return failed(
+                TELEGRAM,
+                name,
+                "Telegram refused the bot token (revoked, or another bot's)",
+                "store the bot's current token from @BotFather (threadline shop put with "
+                f"telegram.bot_token), then {connect}",
+            )
+        return failed(
+            TELEGRAM, name, f"Telegram answered {found.code}: {found.detail}", "try again"
+        )
+    if found.url != expected_url:
+        where = found.url or "nowhere (no webhook set)"
+        return failed(TELEGRAM, name, f"updates go to {where}", connect)
+    if found.allowed_updates is not None and "message" not in found.allowed_updates:
+        return failed(
+            TELEGRAM,
+            name,
+            f"the bot receives only {', '.join(found.allowed_updates) or 'nothing'}: "
+            "customers' messages are not delivered",
+            connect,
+        )
+    if found.last_error_message:
+        waiting = (
+            f"; {found.pending_update_count} updates wait" if found.pending_update_count else ""
+        )
+        return failed(
+            TELEGRAM,
+            name,
+            f"Telegram's last delivery here failed: {found.last_error_message}{waiting}",
+            f"{connect} sets the webhook and its secret token again; if deliveries still "
+            "fail, the API's logs for /webhooks/telegram say why",
+        )
+    return passed(TELEGRAM, name, "updates come here")
+
+
+# Meta ----------------------------------------------------------------------------------
+
+META = "Meta"
+STORE_META_TOKEN = (
+    "store a current system-user token (threadline shop put with meta.access_token; "
+    "DEPLOY.md, Meta app)"
 )
+# Graph's code for an access token that is invalid, expired or revoked.
+GRAPH_TOKEN_REFUSED = "190"
+
+
+@dataclass(frozen=True)
+class GraphObject:
+    """An object the token may read: its id and what Meta calls it (a Page's name, a
+    number's display number, an account's username)."""
+
+    id: str
+    label: str = ""
+
+
+def meta_token_check(found: GraphObject | Refusal) -> Check:
+    if isinstance(found, Refusal):
+        if found.code == "unreachable":
+            return failed(
+                META, "access token", f"Graph API unreachable: {found.detail}", "try again"
+            )
+        if found.code == GRAPH_TOKEN_REFUSED:
+            return failed(
+                META,
+                "access token",
+                f"Meta refused the access token (expired or revoked): {found.detail}",
+                STORE_META_TOKEN,
+            )
+        return failed(
+            META, "access token", f"Meta answered {found.code}: {found.detail}", "try again"
+        )
+    shown = f" ({found.label})" if found.label else ""
+    return passed(META, "access token", f"accepted: it is {found.id}{shown}")
+
+
+def meta_id_check(channel: Channel, meta_id: str, found: GraphObject | Refusal) -> Check:
+    name = f"{channel.value} {meta_id}"
+    if isinstance(found, Refusal):
+        if found.code == "unreachable":
+            return failed(META, name, f"Graph API unreachable: {found.detail}", "try again")
+        return failed(
+            META,
+            name,
+            f"the token may not read it ({found.code}: {found.detail})",
+            "correct the id (threadline shop put), or give the token's system user the "
+            "asset and its permission in Business Settings (DEPLOY.md, Meta app)",
+        )
+    shown = f" ({found.label})" if found.label else ""
+    return passed(META, name, f"readable with the shop's token{shown}")

@@ -44,7 +44,14 @@ from chalicelib.store.digests import DigestLease
 if TYPE_CHECKING:
     # Only `threadline doctor`'s checkup needs them: kept out of a cold start.
     from chalicelib.channels.telegram import WebhookSet
-    from chalicelib.domain.checks import NumberWebhook, Refusal, SlackBot, SlackChannelState
+    from chalicelib.domain.checks import (
+        GraphObject,
+        NumberWebhook,
+        Refusal,
+        SlackBot,
+        SlackChannelState,
+        TelegramWebhookInfo,
+    )
 
 Clock = Callable[[], datetime]
 IdFactory = Callable[[], str]
@@ -515,3 +522,17 @@ class RefundDesk(Protocol):
     def refund(
         self, shop: Shop, secrets: ShopSecrets, plan: RefundPlan, quote: RefundQuote
     ) -> RefundDone: ...
+
+
+class BotInspection(Protocol):
+    """A shop's Telegram bot as Telegram sees it, read only (`threadline doctor`)."""
+
+    def webhook_info(self, shop: Shop, secrets: ShopSecrets) -> "TelegramWebhookInfo | Refusal": ...
+
+
+class GraphInspection(Protocol):
+    """What a shop's Meta access token may read, read only (`threadline doctor`)."""
+
+    def me(self, token: str) -> "GraphObject | Refusal": ...
+
+    def read(self, object_id: str, token: str) -> "GraphObject | Refusal": ...

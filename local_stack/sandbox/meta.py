@@ -1,12 +1,17 @@
 """A stand-in for Meta's Graph API, as strict as the real one where Threadline relies on it.
 
 It answers the WhatsApp Cloud API's `POST /vNN.0/{phone_number_id}/messages`, the Send API's
-`POST /vNN.0/me/messages` (Messenger, Instagram) and the media look-up
-`GET /vNN.0/{media_id}` with its download, each only with a provisioned access token and in
-Graph's error shape (`{"error": {"message", "type", "code", "error_subcode", "fbtrace_id"}}`).
+`POST /vNN.0/me/messages` (Messenger, Instagram), the media look-up `GET /vNN.0/{media_id}`
+with its download, and the reads `threadline doctor` makes: `GET /vNN.0/me` (who the token
+is) and `GET /vNN.0/{id}` of a number, Page or Instagram account the token may use; each
+only with a provisioned access token, any other id refused, and errors in Graph's shape
+(`{"error": {"message", "type", "code", "error_subcode", "fbtrace_id"}}`).
 Sends are recorded in the outbox; with a webhook URL and the app secret, each WhatsApp send is
-followed by the `sent`, `delivered` and `read` statuses, and each Messenger send by its
-delivery, posted to the webhook signed as Meta signs them (`X-Hub-Signature-256`).
+followed by the `sent`, `delivered` and `read` statuses, each Messenger send by its
+delivery, and each Instagram send by its seen event alone (Instagram has no delivery event:
+`messaging_seen` is its only receipt), posted to the webhook signed as Meta signs them
+(`X-Hub-Signature-256`). A Send API recipient is an Instagram user when provisioned as one
+of the account's `instagram_users` (scoped ids look alike on both), else a Messenger user.
 """
 
 from __future__ import annotations
@@ -31,6 +36,9 @@ WHATSAPP_TYPES = frozenset({"text", "image", "audio", "video", "document", "stic
 MESSAGING_TYPES = frozenset({"RESPONSE", "UPDATE", "MESSAGE_TAG"})
 TEXT_LIMITS = {"whatsapp": 4096, "messenger": 2000}
 STATUS_DELAY_SECONDS = 0.3
+# Who every provisioned token is (`GET /me`): a business's system user.
+SYSTEM_USER_ID = "61550000000001"
+SYSTEM_USER_NAME = "Threadline system user"
 
 
 @dataclass
@@ -41,6 +49,8 @@ class _Account:
     whatsapp_numbers: set[str] = field(default_factory=set)
     page_id: str | None = None
     instagram_id: str | None = None
+    # Instagram-scoped ids of the customers who wrote to the Instagram account.
+    instagram_users: set[str] = field(default_factory=set)
 
 
 @dataclass(frozen=True)
@@ -73,8 +83,11 @@ class MetaStandIn(StandIn):
         whatsapp_numbers: tuple[str, ...] = (),
         page_id: str | None = None,
         instagram_id: str | None = None,
+        instagram_users: tuple[str, ...] = (),
     ) -> None:
-        self._accounts[token] = _Account(set(whatsapp_numbers), page_id, instagram_id)
+        self._accounts[token] = _Account(
+            set(whatsapp_numbers), page_id, instagram_id, set(instagram_users)
+        )
 
     def add_media(self, media_id: str, content: bytes, mime_type: str) -> None:
         """A customer's file, as WhatsApp holds it for a webhook's media id."""
@@ -99,8 +112,11 @@ class MetaStandIn(StandIn):
             return self._send_api(account, _json_body(request))
         if request.verb == "POST" and rest.endswith("/messages"):
             return self._whatsapp_send(account, rest.removesuffix("/messages"), _json_body(request))
+        if request.verb == "GET" and rest == "me":
+            return Reply(HTTPStatus.OK, {"id": SYSTEM_USER_ID, "name": SYSTEM_USER_NAME})
         if request.verb == "GET" and _DIGITS.match(rest):
-            return self._media_url(request, rest)
+            found = _readable(account, rest)
+            return Reply(HTTPStatus.OK, found) if found else self._media_url(request, rest)
         return self._unsupported(request)
 
     def _whatsapp_send(self, account: _Account, number_id: str, body: dict[str, Any]) -> Reply:
@@ -164,8 +180,12 @@ class MetaStandIn(StandIn):
                 "param message[text] must be UTF-8 and 2000 characters or fewer.",
             )
         mid = f"m_SANDBOX{next(self._ids):06d}"
-        self._record("send", {"channel": "messenger", "id": mid, **body})
-        self._emit_delivery(account.page_id, recipient["id"], mid)
+        if account.instagram_id is not None and recipient["id"] in account.instagram_users:
+            self._record("send", {"channel": "instagram", "id": mid, **body})
+            self._emit_seen(account.instagram_id, recipient["id"], mid)
+        else:
+            self._record("send", {"channel": "messenger", "id": mid, **body})
+            self._emit_delivery(account.page_id, recipient["id"], mid)
         return Reply(HTTPStatus.OK, {"recipient_id": recipient["id"], "message_id": mid})
 
     def _media_url(self, request: Request, media_id: str) -> Reply:
@@ -232,6 +252,18 @@ class MetaStandIn(StandIn):
             {"object": "page", "entry": [{"id": page_id, "time": now, "messaging": [event]}]}
         )
 
+    def _emit_seen(self, instagram_id: str, recipient: str, mid: str) -> None:
+        # Instagram's `messaging_seen`: the message read, named by its id.
+        now = int(time.time() * 1000)
+        event = {
+            "sender": {"id": recipient},
+            "recipient": {"id": instagram_id},
+            "timestamp": now,
+            "read": {"mid": mid},
+        }
+        entry = {"id": instagram_id, "time": now, "messaging": [event]}
+        self._post_later({"object": "instagram", "entry": [entry]})
+
     def _post_later(self, document: dict[str, Any]) -> None:
         if not self.webhook_url or not self._app_secret:
             return
@@ -253,6 +285,22 @@ class MetaStandIn(StandIn):
             self._record("webhook", {"status": status, "object": document["object"]})
 
         threading.Timer(STATUS_DELAY_SECONDS, post).start()
+
+
+def _readable(account: _Account, object_id: str) -> dict[str, Any] | None:
+    """An object the token may read, with Graph's default fields of its kind."""
+    if object_id in account.whatsapp_numbers:
+        return {
+            "verified_name": "Sandbox shop",
+            "display_phone_number": f"+1 555-{object_id[-7:-4]}-{object_id[-4:]}",
+            "quality_rating": "GREEN",
+            "id": object_id,
+        }
+    if object_id == account.page_id:
+        return {"name": "Sandbox Page", "id": object_id}
+    if object_id == account.instagram_id:
+        return {"id": object_id}
+    return None
 
 
 def _bearer(request: Request) -> str:

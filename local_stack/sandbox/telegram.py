@@ -1,6 +1,6 @@
 """The Telegram Bot API imitated: the calls Threadline makes (getMe, setWebhook,
-sendMessage, sendPhoto, sendDocument, getFile) and file downloads, for the bots given to
-`add_bot`.
+getWebhookInfo, sendMessage, sendPhoto, sendDocument, getFile) and file downloads, for the
+bots given to `add_bot`.
 
 As strict as Telegram where Threadline could go wrong: the bot token in the path must be a
 known bot's (401 otherwise), every answer has Telegram's shape (`{"ok": false, "error_code",
@@ -11,7 +11,9 @@ deviation: a webhook on a loopback host may be plain http, so the local stack ca
 
 A customer writing to a bot is played with `customer_writes` (or, from another process such
 as the demo, `POST /_customers/bot{token}` with `chat_id`, `first_name` and `text`): the
-update goes to the bot's webhook with its secret token, as Telegram delivers it.
+update goes to the bot's webhook with its secret token, as Telegram delivers it; a delivery
+the webhook does not answer with 2xx is the `last_error_message` getWebhookInfo shows, in
+Telegram's words.
 """
 
 from __future__ import annotations
@@ -117,9 +119,19 @@ class TelegramStandIn(StandIn):
         headers = {"Content-Type": "application/json"}
         if webhook["secret_token"]:
             headers["X-Telegram-Bot-Api-Secret-Token"] = str(webhook["secret_token"])
-        status = requests.post(
+        response = requests.post(
             webhook["url"], data=json.dumps(update).encode(), headers=headers, timeout=10
-        ).status_code
+        )
+        status = response.status_code
+        with self._lock:
+            if 200 <= status < 300:
+                webhook.pop("last_error_message", None)
+                webhook.pop("last_error_date", None)
+            else:
+                webhook["last_error_message"] = (
+                    f"Wrong response from the webhook: {status} {response.reason}"
+                )
+                webhook["last_error_date"] = int(time.time())
         self._record("webhook", {"update_id": update_id, "status": status})
         return status
 
@@ -151,6 +163,7 @@ class TelegramStandIn(StandIn):
         handler = {
             "getMe": self._get_me,
             "setWebhook": self._set_webhook,
+            "getWebhookInfo": self._get_webhook_info,
             "sendMessage": self._send_message,
             "sendPhoto": self._send_photo,
             "sendDocument": self._send_document,
@@ -206,6 +219,26 @@ class TelegramStandIn(StandIn):
             self.webhooks[bot[0]] = webhook
         self._record("setWebhook", {"url": url, "allowed_updates": allowed})
         return True
+
+    def _get_webhook_info(self, bot: tuple[int, str], params: dict[str, Any]) -> dict[str, Any]:
+        # As Telegram answers: no `url` but an empty one when none is set, `allowed_updates`
+        # only when some were chosen, the last error only while it is the last delivery's.
+        with self._lock:
+            webhook = dict(self.webhooks.get(bot[0]) or {})
+        info: dict[str, Any] = {
+            "url": webhook.get("url", ""),
+            "has_custom_certificate": False,
+            "pending_update_count": 0,
+        }
+        if not webhook:
+            return info
+        info["max_connections"] = 40
+        if webhook.get("allowed_updates"):
+            info["allowed_updates"] = list(webhook["allowed_updates"])
+        for key in ("last_error_date", "last_error_message"):
+            if key in webhook:
+                info[key] = webhook[key]
+        return info
 
     def _chat(self, bot: tuple[int, str], params: dict[str, Any]) -> int:
         try:

@@ -46,6 +46,7 @@ def shop(stack: RunningStack) -> str:
         whatsapp_numbers=(PHONE_NUMBER_ID,),
         page_id="1122334455",
         instagram_id=INSTAGRAM_ID,
+        instagram_users=(IG_CUSTOMER,),
     )
     document = shop_document(
         meta=meta_shop(),
@@ -207,7 +208,7 @@ def test_a_whatsapp_cloud_message_is_answered_and_its_receipts_show(stack, shop)
     assert len(posts_containing(stack, "طلبي لم يصل")) == 1
 
 
-def test_an_instagram_dm_is_answered_and_marked_delivered(stack, shop):
+def test_an_instagram_dm_is_answered_and_marked_seen(stack, shop):
     mid = f"aWdfZAE2E{new_id()}"
     event = messaging_message(INSTAGRAM_ID, IG_CUSTOMER, mid, "Oi! Tem o vestido azul em M? 👗")
     event["timestamp"] = int(time.time() * 1000)
@@ -220,7 +221,8 @@ def test_an_instagram_dm_is_answered_and_marked_delivered(stack, shop):
     )
     assert sent.payload["recipient"] == {"id": IG_CUSTOMER}
     assert sent.payload["messaging_type"] == "RESPONSE"
-    reaction(stack, reply_ts, "white_check_mark")
+    # Instagram has no delivery event: its seen is the one receipt
+    reaction(stack, reply_ts, "eyes")
 
 
 def test_a_batch_of_entries_and_messages_stores_and_posts_every_one(stack, shop):

@@ -2,6 +2,7 @@
 as Meta where Threadline relies on it (tokens, ids, limits, error shape), serves media, and
 posts status webhooks signed as Meta signs them."""
 
+import json
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -18,13 +19,20 @@ from chalicelib.domain.shop import Shop, ShopSecrets, meta_address
 from chalicelib.domain.vocabulary import Channel
 from local_stack.sandbox.meta import MetaStandIn
 from local_stack.sandbox.outbox import Outbox
-from tests.meta_payloads import META_APP_SECRET, META_TOKEN, PAGE_ID, PHONE_NUMBER_ID
+from tests.meta_payloads import (
+    INSTAGRAM_ID,
+    META_APP_SECRET,
+    META_TOKEN,
+    PAGE_ID,
+    PHONE_NUMBER_ID,
+)
 
 pytestmark = [pytest.mark.allow_hosts(["127.0.0.1"]), pytest.mark.integration]
 
 NOW = datetime(2026, 11, 23, 13, 0, tzinfo=UTC)
 SHOP = Shop(shop_id="ana", name="Loja da Ana")
 SECRETS = ShopSecrets.model_validate({"meta_access_token": META_TOKEN})
+INSTAGRAM_USER = "9876543210"
 
 
 class Receiver:
@@ -61,7 +69,13 @@ def receiver() -> Iterator[Receiver]:
 @pytest.fixture
 def stand_in(receiver: Receiver) -> Iterator[MetaStandIn]:
     meta = MetaStandIn(Outbox(), META_APP_SECRET, receiver.url)
-    meta.provision(META_TOKEN, whatsapp_numbers=(PHONE_NUMBER_ID,), page_id=PAGE_ID)
+    meta.provision(
+        META_TOKEN,
+        whatsapp_numbers=(PHONE_NUMBER_ID,),
+        page_id=PAGE_ID,
+        instagram_id=INSTAGRAM_ID,
+        instagram_users=(INSTAGRAM_USER,),
+    )
     meta.start()
     yield meta
     meta.stop()
@@ -112,6 +126,41 @@ def test_a_whatsapp_send_is_recorded_and_its_statuses_come_back_signed(
         (receipt.provider_message_id, DeliveryStatus.SENT),
         (receipt.provider_message_id, DeliveryStatus.DELIVERED),
         (receipt.provider_message_id, DeliveryStatus.READ),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("kind", "to", "receipt_object", "entry_id", "status"),
+    [
+        (Channel.INSTAGRAM, INSTAGRAM_USER, "instagram", INSTAGRAM_ID, DeliveryStatus.READ),
+        (Channel.MESSENGER, "24536372", "page", PAGE_ID, DeliveryStatus.DELIVERED),
+    ],
+)
+def test_an_instagram_send_is_seen_only_and_a_messenger_send_delivered(
+    stand_in: MetaStandIn,
+    receiver: Receiver,
+    kind: Channel,
+    to: str,
+    receipt_object: str,
+    entry_id: str,
+    status: DeliveryStatus,
+) -> None:
+    # When a reply goes out on the Send API
+    receipt = channel(stand_in).send(outbound(kind, f"{kind.value}:{to}"), SHOP, SECRETS, "")
+    [sent] = stand_in.sent()
+    assert sent["channel"] == kind.value
+
+    # Then the one receipt that channel has comes back: Instagram never sends a delivery
+    assert receiver.arrived.wait(5)
+    [(body, signature)] = receiver.received
+    verify_signature(body, signature, META_APP_SECRET)
+    document = json.loads(body)
+    assert document["object"] == receipt_object
+    assert document["entry"][0]["id"] == entry_id
+    claims = {meta_address(kind, entry_id): "ana"}
+    batch = parse_webhook(body, claims.get, NOW)
+    assert [(u.provider_message_id, u.status) for u in batch.statuses] == [
+        (receipt.provider_message_id, status)
     ]
 
 
