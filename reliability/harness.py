@@ -367,8 +367,8 @@ def hostile_mail(index: int, conversation: int, sequence: int, token: str) -> by
 
 def pathological_parse_growth() -> float:
     """How much longer each hostile body takes to read at four times its size, the worst
-    of them (best of three runs each, in CPU time): a linear parser's baseline is 4, a bounded one's less,
-    and one worse than linear shows as 16 or more."""
+    of them (best of three runs each, in CPU time): a linear parser's baseline is 4, a
+    bounded one's less, and one worse than linear shows as 16 or more."""
     from email.message import EmailMessage
 
     from chalicelib.channels.email_parsing import parse_email
