@@ -102,7 +102,7 @@ def test_the_demo_walks_the_whole_loop_and_ctrl_c_stops_the_stack(sandbox_stack)
         "6. the agent attached a file",
         "7. the agent resolved the conversation",
         "8. Ana wrote again: the conversation reopened",
-        "9. an Instagram DM was answered from Slack: sent, and marked delivered",
+        "9. an Instagram DM was answered from Slack: sent, and marked seen",
         "10. a Telegram message was answered from Slack: the bot sent it",
     ):
         assert step in demo.stdout
