@@ -36,8 +36,10 @@ from chalicelib.domain.csat import (
 )
 from chalicelib.domain.email_threading import subject_topic
 from chalicelib.domain.errors import Retryable, WorkspaceUnavailable
+from chalicelib.domain.handoff import HandoffReason
 from chalicelib.domain.jobs import (
     AutoReplyJob,
+    CardAction,
     ConversationAction,
     ShopMessageJob,
     SlaAlarm,
@@ -63,6 +65,7 @@ from chalicelib.presentation.posts import WHOLE_TEXT_NAME, customer_message, sho
 from chalicelib.presentation.slack_blocks import SlackMessage
 from chalicelib.services.changes import Change, change_conversation, draw_card
 from chalicelib.services.customers import latest_elsewhere
+from chalicelib.services.handoff import HandoffSummaries
 from chalicelib.services.order_status_answers import status_question_lookup
 from chalicelib.services.orders import lookup_due, orders_lookup
 from chalicelib.services.ports import (
@@ -640,6 +643,7 @@ class CardActions:
         outbound: OutboundQueue,
         clock: Clock,
         metrics: MetricsPort,
+        handoffs: HandoffSummaries | None = None,
     ) -> None:
         self._shops = shops
         self._conversations = conversations
@@ -648,6 +652,7 @@ class CardActions:
         self._outbound = outbound
         self._clock = clock
         self._metrics = metrics
+        self._handoffs = handoffs
 
     def act(self, action: ConversationAction) -> None:
         conversation = self._conversations.find_conversation_by_thread(
@@ -660,6 +665,9 @@ class CardActions:
         shop = self._shops.get_shop(conversation.shop_id)
         slack = self._slack_of(shop)
         if shop is None or slack is None:
+            return
+        if action.action is CardAction.SUMMARISE:
+            self._summarise(slack, shop, conversation, HandoffReason.REQUESTED, action.user_id)
             return
         now = self._clock()
 
@@ -693,6 +701,26 @@ class CardActions:
         draw_card(self._conversations, slack, shop, result.after)
         note = action_note(action, result.after, shop.timezone)
         slack.post(action.channel_id, note, thread_ts=action.message_ts)
+        assignee = result.after.assignee_user_id
+        if assignee is not None and assignee != result.before.assignee_user_id:
+            self._summarise(slack, shop, result.after, HandoffReason.ASSIGNED, assignee)
+
+    def _summarise(
+        self,
+        slack: SlackPort,
+        shop: Shop,
+        conversation: Conversation,
+        reason: HandoffReason,
+        user_id: str,
+    ) -> None:
+        """The hand-off summary in the thread; a failure is logged, not retried (the press
+        is stored: a retry would find nothing changed)."""
+        if self._handoffs is None:
+            return
+        try:
+            self._handoffs.post(slack, shop, conversation, reason, user_id)
+        except Exception:
+            logger.exception("hand-off summary not posted")
 
     def _ask_satisfaction(
         self, conversation: Conversation, shop: Shop, now: datetime
