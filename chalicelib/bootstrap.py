@@ -527,6 +527,7 @@ class Container:
             self.clock,
             self.settings.sla_minute_seconds,
             self.triage,
+            self.handoffs,
         )
 
     @cached_property

@@ -6,12 +6,12 @@ messages since the last reply). Extractive: nothing is made up, so it needs no m
 import json
 import re
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from chalicelib.domain.conversation import Conversation
+from chalicelib.domain.conversation import Conversation, ConversationStatus
 from chalicelib.domain.triage.record import Intent, Triage
 
 # The latest customer messages quoted, and how much of each: a note, not a transcript.
@@ -19,6 +19,19 @@ POINTS_QUOTED = 3
 POINT_CHARACTERS = 160
 # A sentence ends at . ! ? (and their CJK, Arabic and Devanagari forms) or a line break.
 _SENTENCE_END = re.compile(r"(?<=[.!?。！？؟।])\s|\n")
+
+
+# A conversation the customer reopens after this long without a word gets a summary: whoever
+# picks it up has forgotten it, or never saw it.
+REOPEN_QUIET = timedelta(days=1)
+
+
+def reopened_after_quiet(before: Conversation, after: Conversation, now: datetime) -> bool:
+    """Whether a customer's message at `now` reopened the conversation (resolved or snoozed
+    `before`, open `after`) after more than a day of quiet from them."""
+    closed = before.status in (ConversationStatus.RESOLVED, ConversationStatus.SNOOZED)
+    reopened = closed and after.status is ConversationStatus.OPEN
+    return reopened and now - before.last_customer_message_at > REOPEN_QUIET
 
 
 class HandoffReason(StrEnum):

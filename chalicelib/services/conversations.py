@@ -36,7 +36,7 @@ from chalicelib.domain.csat import (
 )
 from chalicelib.domain.email_threading import subject_topic
 from chalicelib.domain.errors import Retryable, WorkspaceUnavailable
-from chalicelib.domain.handoff import HandoffReason
+from chalicelib.domain.handoff import HandoffReason, reopened_after_quiet
 from chalicelib.domain.jobs import (
     AutoReplyJob,
     CardAction,
@@ -156,6 +156,7 @@ class InboundProcessor:
         clock: Clock,
         sla_minute_seconds: float = 60.0,
         triage: MessageTriage | None = None,
+        handoffs: HandoffSummaries | None = None,
     ) -> None:
         self._shops = shops
         self._inbound = inbound
@@ -173,6 +174,7 @@ class InboundProcessor:
         self._sla_minute_seconds = sla_minute_seconds
         self._threads = ConversationThreads(conversations)
         self._triage = triage
+        self._handoffs = handoffs
 
     def process(self, message: InboundMessage) -> None:
         shop = shop_taking(self._shops, message.shop_id, message.shop_incarnation)
@@ -259,6 +261,16 @@ class InboundProcessor:
         reopened = before.status in (ConversationStatus.RESOLVED, ConversationStatus.SNOOZED)
         if reopened and conversation.status is ConversationStatus.OPEN:
             slack.post(channel, reopened_note(), thread_ts=thread_ts)
+        if self._handoffs is not None and reopened_after_quiet(
+            before, conversation, message.received_at
+        ):
+            try:
+                self._handoffs.post(
+                    slack, shop, conversation, HandoffReason.REOPENED, conversation.assignee_user_id
+                )
+            except Exception:
+                # The message is stored: a retry would find it processed and stop.
+                logger.exception("hand-off summary not posted")
         logger.info(
             "customer message posted",
             shop_id=shop.shop_id,

@@ -5,6 +5,7 @@ extractive digest when the model fails."""
 
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from chalicelib.presentation.handoff import LABELS
 from local_stack.sandbox.bedrock import BedrockStandIn
 from local_stack.sandbox.outbox import Outbox
 from tests.fakes import FakeSlack
+from tests.integration.conftest import Clock
 from tests.integration.test_card_actions import card_buttons, customer_writes, press
 from tests.integration.test_triage_engines import MODEL, on_bedrock
 
@@ -163,3 +165,33 @@ def test_bedrock_failing_falls_back_to_the_digest(
     logged = log_lines.getvalue()
     assert "summary fell back to the digest" in logged
     assert "Where is my order" not in logged
+
+
+@pytest.mark.parametrize(("quiet", "summarised"), [(timedelta(days=2), 1), (timedelta(hours=3), 0)])
+def test_a_conversation_reopened_after_a_quiet_day_gets_a_summary(
+    quiet: timedelta,
+    summarised: int,
+    client: Any,
+    shop: str,
+    container: Any,
+    run_workers: Callable[[], int],
+    slack: FakeSlack,
+    clock: Clock,
+) -> None:
+    # Given a conversation an agent resolved
+    clock.now = datetime(2026, 11, 23, 13, 0, tzinfo=UTC)
+    root_ts, ref = opened(client, container, run_workers, slack)
+    assert press(client, "resolve", root_ts, ref) == 200
+    run_workers()
+
+    # When the customer writes again after a while
+    clock.now += quiet
+    customer_writes(client, 3, "Still nothing. Where is it?")
+    run_workers()
+
+    # Then a summary only after more than a day, its points the latest
+    notes = summaries(slack, root_ts)
+    assert len(notes) == summarised
+    if notes:
+        assert EN.reopened in notes[0]
+        assert "Still nothing." in notes[0]

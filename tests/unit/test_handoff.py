@@ -18,6 +18,7 @@ from chalicelib.domain.handoff import (
     ModelSummary,
     first_sentence,
     handoff_digest,
+    reopened_after_quiet,
 )
 from chalicelib.domain.triage.policy import TriagePolicy
 from chalicelib.domain.triage.record import Intent, Sentiment, Triage, TriageMark
@@ -245,3 +246,22 @@ def test_a_valid_answer_is_the_summary() -> None:
 )
 def test_any_failure_answers_none_for_the_digest(client: Client) -> None:
     assert summaries(client, seconds=0.1).summarise([("customer", "hi")], "en", POLICY) is None
+
+
+@pytest.mark.parametrize(
+    ("status", "quiet", "expected"),
+    [
+        ("resolved", timedelta(days=1, seconds=1), True),
+        ("snoozed", timedelta(days=3), True),
+        ("resolved", timedelta(days=1), False),
+        ("resolved", timedelta(hours=5), False),
+        ("open", timedelta(days=3), False),
+        ("pending", timedelta(days=3), False),
+    ],
+)
+def test_a_summary_is_due_when_the_customer_reopens_after_a_quiet_day(
+    status: str, quiet: timedelta, expected: bool
+) -> None:
+    before = conversation(status=status)
+    after = conversation(status="open")
+    assert reopened_after_quiet(before, after, AT + quiet) is expected
