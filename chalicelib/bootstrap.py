@@ -67,6 +67,7 @@ if TYPE_CHECKING:
     from chalicelib.metrics import CloudWatchMetrics
     from chalicelib.services.checkup import Checkup
     from chalicelib.services.commerce_webhooks import ShopifyWebhooks
+    from chalicelib.services.handoff import HandoffSummaries
     from chalicelib.services.installs import Exchange, SlackInstalls
     from chalicelib.services.mail_intake import MailIntake
     from chalicelib.services.meta_intake import MetaIntake
@@ -181,6 +182,11 @@ def _triage_client(service: str, seconds: float) -> Callable[[str | None], Any]:
         )
 
     return client
+
+
+# How long a hand-off summary may take the shop's model: a few triage deadlines, at most this.
+SUMMARY_SECONDS_FACTOR = 4
+SUMMARY_SECONDS_CAP = 10.0
 
 
 class Repositories:
@@ -531,6 +537,7 @@ class Container:
             self.clock,
             self.settings.sla_minute_seconds,
             self.triage,
+            self.handoffs,
         )
 
     @cached_property
@@ -629,7 +636,21 @@ class Container:
             self.queues,
             self.clock,
             self.metrics,
+            self.handoffs,
         )
+
+    @cached_property
+    def handoffs(self) -> "HandoffSummaries":
+        from chalicelib.services.handoff import HandoffSummaries
+        from chalicelib.triage_engines.bedrock_summary import BedrockSummaries
+        from chalicelib.triage_engines.guard import Bounded
+
+        # An agent waits for it rather than a customer's message: longer than triage, bounded.
+        seconds = min(SUMMARY_SECONDS_CAP, SUMMARY_SECONDS_FACTOR * self.settings.triage_seconds)
+        summariser = BedrockSummaries(
+            _triage_client("bedrock-runtime", seconds), Bounded(seconds, workers=2)
+        )
+        return HandoffSummaries(self.store.listings, summariser)
 
     @cached_property
     def redelivery(self) -> Redelivery:

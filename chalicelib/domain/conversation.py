@@ -311,6 +311,9 @@ def apply_action(
         case CardAction.REFRESH_ORDERS:
             # Looked up by the orders' own job (services/orders.py); the state is unchanged.
             return conversation
+        case CardAction.SUMMARISE:
+            # A note in the thread (services/handoff.py); the state is unchanged.
+            return conversation
 
 
 def wake(conversation: Conversation, wakeup: Wakeup) -> Conversation | None:

@@ -175,6 +175,7 @@ class CardAction(StrEnum):
     SET_PRIORITY = "set_priority"
     SNOOZE = "snooze"
     REFRESH_ORDERS = "refresh_orders"
+    SUMMARISE = "summarise"
 
 
 class SnoozeOption(StrEnum):

@@ -231,4 +231,5 @@ def _card_buttons(conversation: Conversation) -> dict[str, Any]:
                 ],
             }
         )
+    elements.append(_button(CardAction.SUMMARISE, "Summarise", ref))
     return {"type": "actions", "block_id": "conversation_actions", "elements": elements}

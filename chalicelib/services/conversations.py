@@ -36,8 +36,10 @@ from chalicelib.domain.csat import (
 )
 from chalicelib.domain.email_threading import subject_topic
 from chalicelib.domain.errors import Retryable, WorkspaceUnavailable
+from chalicelib.domain.handoff import HandoffReason, reopened_after_quiet
 from chalicelib.domain.jobs import (
     AutoReplyJob,
+    CardAction,
     ConversationAction,
     ShopMessageJob,
     SlaAlarm,
@@ -63,6 +65,7 @@ from chalicelib.presentation.posts import WHOLE_TEXT_NAME, customer_message, sho
 from chalicelib.presentation.slack_blocks import SlackMessage
 from chalicelib.services.changes import Change, change_conversation, draw_card
 from chalicelib.services.customers import latest_elsewhere
+from chalicelib.services.handoff import HandoffSummaries
 from chalicelib.services.order_status_answers import status_question_lookup
 from chalicelib.services.orders import lookup_due, orders_lookup
 from chalicelib.services.ports import (
@@ -153,6 +156,7 @@ class InboundProcessor:
         clock: Clock,
         sla_minute_seconds: float = 60.0,
         triage: MessageTriage | None = None,
+        handoffs: HandoffSummaries | None = None,
     ) -> None:
         self._shops = shops
         self._inbound = inbound
@@ -170,6 +174,7 @@ class InboundProcessor:
         self._sla_minute_seconds = sla_minute_seconds
         self._threads = ConversationThreads(conversations)
         self._triage = triage
+        self._handoffs = handoffs
 
     def process(self, message: InboundMessage) -> None:
         shop = shop_taking(self._shops, message.shop_id, message.shop_incarnation)
@@ -256,6 +261,16 @@ class InboundProcessor:
         reopened = before.status in (ConversationStatus.RESOLVED, ConversationStatus.SNOOZED)
         if reopened and conversation.status is ConversationStatus.OPEN:
             slack.post(channel, reopened_note(), thread_ts=thread_ts)
+        if self._handoffs is not None and reopened_after_quiet(
+            before, conversation, message.received_at
+        ):
+            try:
+                self._handoffs.post(
+                    slack, shop, conversation, HandoffReason.REOPENED, conversation.assignee_user_id
+                )
+            except Exception:
+                # The message is stored: a retry would find it processed and stop.
+                logger.exception("hand-off summary not posted")
         logger.info(
             "customer message posted",
             shop_id=shop.shop_id,
@@ -640,6 +655,7 @@ class CardActions:
         outbound: OutboundQueue,
         clock: Clock,
         metrics: MetricsPort,
+        handoffs: HandoffSummaries | None = None,
     ) -> None:
         self._shops = shops
         self._conversations = conversations
@@ -648,6 +664,7 @@ class CardActions:
         self._outbound = outbound
         self._clock = clock
         self._metrics = metrics
+        self._handoffs = handoffs
 
     def act(self, action: ConversationAction) -> None:
         conversation = self._conversations.find_conversation_by_thread(
@@ -660,6 +677,9 @@ class CardActions:
         shop = self._shops.get_shop(conversation.shop_id)
         slack = self._slack_of(shop)
         if shop is None or slack is None:
+            return
+        if action.action is CardAction.SUMMARISE:
+            self._summarise(slack, shop, conversation, HandoffReason.REQUESTED, action.user_id)
             return
         now = self._clock()
 
@@ -693,6 +713,26 @@ class CardActions:
         draw_card(self._conversations, slack, shop, result.after)
         note = action_note(action, result.after, shop.timezone)
         slack.post(action.channel_id, note, thread_ts=action.message_ts)
+        assignee = result.after.assignee_user_id
+        if assignee is not None and assignee != result.before.assignee_user_id:
+            self._summarise(slack, shop, result.after, HandoffReason.ASSIGNED, assignee)
+
+    def _summarise(
+        self,
+        slack: SlackPort,
+        shop: Shop,
+        conversation: Conversation,
+        reason: HandoffReason,
+        user_id: str,
+    ) -> None:
+        """The hand-off summary in the thread; a failure is logged, not retried (the press
+        is stored: a retry would find nothing changed)."""
+        if self._handoffs is None:
+            return
+        try:
+            self._handoffs.post(slack, shop, conversation, reason, user_id)
+        except Exception:
+            logger.exception("hand-off summary not posted")
 
     def _ask_satisfaction(
         self, conversation: Conversation, shop: Shop, now: datetime

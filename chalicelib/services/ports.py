@@ -3,7 +3,7 @@
 The real adapters live in store/, queues.py, secrets.py and channels/; tests pass fakes.
 """
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
@@ -13,6 +13,7 @@ from chalicelib.channels.twilio import NumberConnection
 from chalicelib.domain.conversation import Conversation
 from chalicelib.domain.customers import CustomerProfile
 from chalicelib.domain.errors import Retryable, WorkspaceUnavailable
+from chalicelib.domain.handoff import ModelSummary
 from chalicelib.domain.jobs import OutboundWork, TimerWork
 from chalicelib.domain.messages import (
     DeliveryStatus,
@@ -472,6 +473,15 @@ class TriageEngine(Protocol):
     def triage(
         self, text: str, language: str, context: TriageContext, policy: TriagePolicy
     ) -> Triage: ...
+
+
+class HandoffSummariser(Protocol):
+    """Writes a hand-off summary of a conversation's (author, text) lines, oldest first, in
+    `language` (a model the shop chose); None when it could not (the failure logged)."""
+
+    def summarise(
+        self, lines: Sequence[tuple[str, str]], language: str, policy: TriagePolicy
+    ) -> ModelSummary | None: ...
 
 
 class OrderDirectory(Protocol):

@@ -96,6 +96,7 @@ def test_assign_resolve_and_a_customer_reply_each_show_on_the_card_and_in_the_th
         "resolve",
         "set_priority",
         "snooze",
+        "summarise",
     ]
 
     # When an agent takes the conversation, then resolves it
@@ -114,15 +115,22 @@ def test_assign_resolve_and_a_customer_reply_each_show_on_the_card_and_in_the_th
         "resolve",
         "set_priority",
         "snooze",
+        "summarise",
     ]
     assert ":white_check_mark: Resolved" in json.dumps(resolved.message.blocks)
-    assert card_buttons(resolved.message.blocks) == ["unassign", "reopen", "set_priority"]
+    assert card_buttons(resolved.message.blocks) == [
+        "unassign",
+        "reopen",
+        "set_priority",
+        "summarise",
+    ]
     stored = container.store.conversations.find_open_conversation("ana", CUSTOMER)
     assert stored is not None
     assert (stored.status.value, stored.assignee_user_id) == ("resolved", "U0AGENT1")
     notes = [p.message.text for p in slack.thread(root_ts)][1:]
     assert notes == [
         ":bust_in_silhouette: <@U0AGENT1> took this conversation.",
+        "Summary: what is still open — customer messages waiting for an answer: 1",
         ":white_check_mark: <@U0AGENT1> resolved this conversation.",
     ]
 
@@ -143,6 +151,7 @@ def test_assign_resolve_and_a_customer_reply_each_show_on_the_card_and_in_the_th
         "resolve",
         "set_priority",
         "snooze",
+        "summarise",
     ]
     assert slack.thread(root_ts)[-1].message.text.endswith("this conversation is open again.")
 

@@ -89,7 +89,10 @@ def test_within_the_quiet_period_the_resolved_conversation_reopens(
     clock.now = START + timedelta(hours=71)
     resolved("Esqueci de perguntar uma coisa")
     [root] = slack.roots()
-    assert slack.thread(root.ts)[-1].message.text.endswith("this conversation is open again.")
+    reopened, summary = slack.thread(root.ts)[-2:]
+    assert reopened.message.text.endswith("this conversation is open again.")
+    # After three quiet days, with a summary for whoever picks it up
+    assert summary.message.text.startswith("Summary:")
     assert (
         container.store.conversations.find_open_conversation("ana", CUSTOMER).status.value == "open"
     )

@@ -384,6 +384,15 @@ def every_flow(
     # ... the conversation resolved, and the customer asked how it went ...
     assert press(client, "resolve", root.ts, f"ana:{conversation.conversation_id}") == 200
     run_workers()
+    # ... and summarised for a colleague by the shop's Bedrock model ...
+    assert press(client, "summarise", root.ts, f"ana:{conversation.conversation_id}") == 200
+    run_workers()
+    # ... and reopened by the customer two days later, summarised again ...
+    clock.now = datetime.now(UTC) + timedelta(days=2)
+    back = twilio_message(6, Body="Voltei: o pedido ainda não chegou.")
+    client.http.post(path, headers=twilio_headers(PUBLIC_URL + path, back), body=form(back))
+    run_workers()
+    clock.now = None
     # ... a message triaged by Comprehend ...
     eve_number = "+5511940000000"
     eve = shop_document(

@@ -456,11 +456,13 @@ def test_card_buttons_fit_the_conversation_and_name_it() -> None:
         ("resolve", "kavezo:conv-1"),
         ("set_priority", "kavezo:conv-1#normal"),
         ("snooze", "kavezo:conv-1#1h/kavezo:conv-1#tomorrow/kavezo:conv-1#customer_reply"),
+        ("summarise", "kavezo:conv-1"),
     ]
     assert buttons(done) == [
         ("unassign", "kavezo:conv-1"),
         ("reopen", "kavezo:conv-1"),
         ("set_priority", "kavezo:conv-1#normal"),
+        ("summarise", "kavezo:conv-1"),
     ]
     assert "*Unassigned*" in payload_json(fresh)
     assert "*Assignee:* <@U0AGENT1>" in payload_json(done)
