@@ -2,16 +2,20 @@
 (Shopify or WooCommerce), and its lookups go to that platform's adapter."""
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from chalicelib.domain.orders import CommerceRefused, CustomerKeys, OrderSummary
 from chalicelib.domain.shop import Shop, ShopSecrets
-from chalicelib.services.ports import OrderDirectory
+
+if TYPE_CHECKING:
+    from chalicelib.commerce.shopify import ShopifyOrders
+    from chalicelib.commerce.woocommerce import WooCommerceOrders
 
 
 class PlatformOrders:
     """`OrderDirectory` that asks the platform the shop configured."""
 
-    def __init__(self, shopify: OrderDirectory, woocommerce: OrderDirectory) -> None:
+    def __init__(self, shopify: "ShopifyOrders", woocommerce: "WooCommerceOrders") -> None:
         self._shopify = shopify
         self._woocommerce = woocommerce
 
