@@ -2,14 +2,16 @@
 their email addresses, and their latest orders.
 
 The store is asked at `{url}/wp-json/wc/v3` with the consumer key and secret over HTTPS basic
-auth. WooCommerce's customers endpoint filters by email only (a phone number is a billing
-field it does not search), so a customer is looked up by email; every customer it answers is
-checked to have one of the addresses asked, and every order to be one of theirs. No answer, a
+auth. WooCommerce's customers endpoint filters by email only, so a customer is looked up by
+email, and a phone number by the orders search (which reads billing phones), keeping only the
+orders whose billing phone is that number exactly (guests' orders included). Every customer
+answered is checked to have one of the emails asked, and every order to be theirs. No answer, a
 5xx or a 429 is `Retryable` (with the store's `Retry-After`); a refused key (401, 403) or a
 store without the REST API (404) is `CommerceRefused`, explained. Nothing of a customer is
 ever logged.
 """
 
+import re
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, TypeVar
@@ -54,8 +56,17 @@ class WooCustomer(_Answer):
         return self.email.strip().lower() in customer.emails
 
 
+class Billing(_Answer):
+    phone: str = ""
+
+    def has_phone(self, customer: CustomerKeys) -> bool:
+        # A billing phone is free text: the number only if it is written as one, in E.164.
+        return re.sub(r"[\s().-]", "", self.phone) in customer.phones
+
+
 class WooOrder(_Answer):
     id: int
+    billing: Billing = Billing()
     number: str
     status: str
     currency: str
@@ -196,7 +207,7 @@ class WooCommerceOrders:
         secret = secrets.woocommerce_consumer_secret
         if config is None or key is None or secret is None:
             raise CommerceRefused("the shop has no WooCommerce store and consumer key configured")
-        if not customer.emails:
+        if customer.empty:
             return not_a_customer(now)
         client = WooCommerceRest(
             self._session,
@@ -209,9 +220,15 @@ class WooCommerceOrders:
             found, _ = client.listing("/customers", {"email": email, "role": "all"}, WooCustomer)
             # Only customers with one of the addresses: never one the store matched loosely.
             ids.update(c.id for c in found if c.has_any(customer) and c.id > 0)
-        if not ids:
-            return not_a_customer(now)
         nodes: list[WooOrder] = []
+        for phone in customer.phones[:CUSTOMERS_ASKED]:
+            found_orders, _ = client.listing(
+                "/orders", {"search": phone, "per_page": ORDERS_KEPT}, WooOrder
+            )
+            nodes += [node for node in found_orders if node.billing.has_phone(customer)]
+        by_phone = {node.id for node in nodes}
+        if not ids and not nodes:
+            return not_a_customer(now)
         order_count = 0
         quoted = customer.quoted_number
         for customer_id in sorted(ids):
@@ -238,12 +255,12 @@ class WooCommerceOrders:
             order
             for node in nodes
             # The customer's own orders only, whatever the listing answered.
-            if node.customer_id in ids
+            if node.customer_id in ids or node.billing.has_phone(customer)
             if (order := _order(node)) is not None
         ]
         return summary(
             orders,
-            order_count=order_count,
+            order_count=order_count + len(by_phone - {n.id for n in nodes if n.customer_id in ids}),
             total_spent=None,
             checked_at=now,
             quoted_number=quoted,

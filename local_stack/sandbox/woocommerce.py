@@ -190,11 +190,14 @@ class WooCommerceStandIn(StandIn):
         include = [part for part in params.get("include", "").split(",") if part]
         if not all(part.isdigit() for part in include):
             return _invalid("include", "include[0] is not of type integer.")
+        # WooCommerce's order search reads the billing and shipping addresses, phone included.
+        search = params.get("search", "").strip().lower()
         self._record("orders", {"customer": owner, "include": include})
         found = [
             self._order(customer, order)
             for customer in store.customers
             if owner is None or customer.customer_id == int(owner)
+            if not search or search in f"{customer.email} {customer.phone or ''}".lower()
             for order in customer.orders
             if not include or str(order.order_id) in include
         ]

@@ -111,6 +111,17 @@ def test_a_customer_found_by_email_has_their_orders_latest_first(
     assert found.order_count == 2
 
 
+def test_a_customer_found_by_phone_has_the_orders_billed_to_that_number(
+    orders: WooCommerceOrders,
+) -> None:
+    found = orders.customer_orders(
+        SHOP, SECRETS, customer_keys(["whatsapp:+5511987654321"], None), NOW
+    )
+
+    assert [o.number for o in found.orders] == ["2042", "2041"]
+    assert found.order_count == 2
+
+
 def test_someone_the_store_does_not_know_is_not_a_customer(orders: WooCommerceOrders) -> None:
     found = orders.customer_orders(
         SHOP, SECRETS, customer_keys(["nobody@example.com", "+14155550999"], None), NOW
