@@ -362,6 +362,21 @@ def shopify_webhook(shop_id: str) -> Response:
     return _json(200, {"ok": True})
 
 
+# WooCommerce (orders) ---------------------------------------------------------------------
+
+
+@app.route(
+    "/webhooks/woocommerce/{shop_id}",
+    methods=["POST"],
+    # The store's ping when a webhook is saved is a form body; deliveries are JSON.
+    content_types=["application/json", "application/x-www-form-urlencoded"],
+)
+@answers_errors
+def woocommerce_webhook(shop_id: str) -> Response:
+    _container().woocommerce_webhooks.receive(shop_id, _webhook())
+    return _json(200, {"ok": True})
+
+
 # Meta (WhatsApp Cloud API, Messenger, Instagram) --------------------------------------
 
 

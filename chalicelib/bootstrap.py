@@ -76,6 +76,7 @@ if TYPE_CHECKING:
     from chalicelib.services.reports import Reports
     from chalicelib.services.telegram_bots import TelegramConnect
     from chalicelib.services.twilio_numbers import TwilioConnect
+    from chalicelib.services.woocommerce_webhooks import WooCommerceWebhooks
 
 # Phone numbers (E.164, with or without whatsapp:) and email addresses, wherever a log
 # line would carry one: in a field, in an exception's message, in a traceback.
@@ -693,9 +694,14 @@ class Container:
     def order_directory(self) -> OrderDirectory:
         if self._orders is not None:
             return self._orders
+        from chalicelib.commerce.platforms import PlatformOrders
         from chalicelib.commerce.shopify import ShopifyOrders
+        from chalicelib.commerce.woocommerce import WooCommerceOrders
 
-        return ShopifyOrders(self.settings.shopify_api_url)
+        return PlatformOrders(
+            ShopifyOrders(self.settings.shopify_api_url),
+            WooCommerceOrders(self.settings.woocommerce_api_url),
+        )
 
     @cached_property
     def orders(self) -> "OrderLookups":
@@ -751,6 +757,21 @@ class Container:
             store.webhook_claims,
             self.queues,
             self.workspaces,
+            self.metrics,
+            self.clock,
+        )
+
+    @cached_property
+    def woocommerce_webhooks(self) -> "WooCommerceWebhooks":
+        from chalicelib.services.woocommerce_webhooks import WooCommerceWebhooks
+
+        store = self.store
+        return WooCommerceWebhooks(
+            store.shops,
+            self.vault,
+            store.conversations,
+            store.webhook_claims,
+            self.queues,
             self.metrics,
             self.clock,
         )

@@ -131,6 +131,9 @@ def _document(secrets: ShopSecrets) -> str:
                 ("shopify_access_token", secrets.shopify_access_token),
                 ("shopify_webhook_secret", secrets.shopify_webhook_secret),
                 ("meta_access_token", secrets.meta_access_token),
+                ("woocommerce_consumer_key", secrets.woocommerce_consumer_key),
+                ("woocommerce_consumer_secret", secrets.woocommerce_consumer_secret),
+                ("woocommerce_webhook_secret", secrets.woocommerce_webhook_secret),
             )
             if value is not None
         }

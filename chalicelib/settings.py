@@ -92,6 +92,8 @@ class Settings(BaseModel):
     # How long the inbound worker waits for a Comprehend or Bedrock triage before it reads
     # the message with the rules engine instead (the message waits for it to reach Slack).
     triage_seconds: float = Field(default=2.0, gt=0, le=10)
+    # Replaces every WooCommerce store's URL (a local stand-in); empty: each store's own.
+    woocommerce_api_url: str = ""
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -115,6 +117,7 @@ class Settings(BaseModel):
             "shopify_api_url": "SHOPIFY_API_URL",
             "meta_graph_url": "META_GRAPH_URL",
             "triage_seconds": "THREADLINE_TRIAGE_SECONDS",
+            "woocommerce_api_url": "WOOCOMMERCE_API_URL",
         }
         values.update({field: env[name] for field, name in optional.items() if env.get(name)})
         return cls.model_validate(values)

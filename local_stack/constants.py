@@ -29,6 +29,9 @@ DEMO_TELEGRAM_BOT_TOKEN = "7000000001:AAdemo-telegram-bot-token-0000000"
 DEMO_TELEGRAM_BOT = "threadline_demo_bot"
 DEMO_SHOPIFY_TOKEN = "shpat_" + "d" * 32
 DEMO_SHOPIFY_WEBHOOK_SECRET = "demo-shopify-webhook-secret"
+# The WooCommerce stand-in's seeded store answers this REST API key (a second demo shop's).
+DEMO_WOOCOMMERCE_CONSUMER_KEY = "ck_" + "d" * 40
+DEMO_WOOCOMMERCE_CONSUMER_SECRET = "cs_" + "d" * 40
 DEMO_SHOP: dict[str, Any] = {
     "name": "Loja Demo",
     "timezone": "America/Sao_Paulo",

@@ -26,6 +26,8 @@ from local_stack.constants import (
     DEMO_SHOPS,
     DEMO_TELEGRAM_BOT,
     DEMO_TELEGRAM_BOT_TOKEN,
+    DEMO_WOOCOMMERCE_CONSUMER_KEY,
+    DEMO_WOOCOMMERCE_CONSUMER_SECRET,
     LOCAL_ADMIN_TOKEN,
     LOCAL_META_APP_SECRET,
     LOCAL_META_VERIFY_TOKEN,
@@ -96,6 +98,7 @@ class LocalStack:
         ses_url = self._start_ses_sandbox()
         telegram_url = options.telegram_api_url or self._start_telegram_sandbox()
         shopify_url = self._start_shopify_sandbox()
+        woocommerce_url = self._start_woocommerce_sandbox()
         bedrock_url = self._start_bedrock_sandbox()
         env = {
             "AWS_ENDPOINT_URL": aws_url,
@@ -116,6 +119,7 @@ class LocalStack:
         env["TWILIO_API_URL"] = twilio_url
         env["TELEGRAM_API_URL"] = telegram_url
         env["SHOPIFY_API_URL"] = shopify_url
+        env["WOOCOMMERCE_API_URL"] = woocommerce_url
         # boto3's own per-service endpoint: sending mail goes to the SES stand-in.
         env["AWS_ENDPOINT_URL_SESV2"] = ses_url
         # ... and the bedrock triage engine's Converse to the Bedrock stand-in (Comprehend's
@@ -242,6 +246,17 @@ class LocalStack:
         self._stoppers.append(shopify.stop)
         return url
 
+    def _start_woocommerce_sandbox(self) -> str:
+        from local_stack.sandbox.woocommerce import WooCommerceStandIn, demo_customers
+
+        woocommerce = WooCommerceStandIn(self._outbox())
+        woocommerce.provision(
+            DEMO_WOOCOMMERCE_CONSUMER_KEY, DEMO_WOOCOMMERCE_CONSUMER_SECRET, demo_customers()
+        )
+        url = woocommerce.start(self.options.host)
+        self._stoppers.append(woocommerce.stop)
+        return url
+
     def _start_bedrock_sandbox(self) -> str:
         from local_stack.sandbox.bedrock import BedrockStandIn
 
@@ -364,6 +379,8 @@ class LocalStack:
             f"  SMTP (mail in) {self.options.host}:{self.options.smtp_port}  (SES receiving)",
             f"  SES (mail out) {env['AWS_ENDPOINT_URL_SESV2']}  (sandbox: mail prints below)",
             f"  Shopify API    {env['SHOPIFY_API_URL']}  (sandbox: seeded demo store)",
+            f"  WooCommerce    {env['WOOCOMMERCE_API_URL']}  (sandbox: seeded store, key "
+            "ck_ddd…/cs_ddd…)",
             f"  Bedrock        {env['AWS_ENDPOINT_URL_BEDROCK_RUNTIME']}  (sandbox: triage model)",
             f"  Admin token    {admin_token}",
             "Press Ctrl-C to stop.",

@@ -264,10 +264,29 @@ class ShopifyConfig(_Strict):
     api_version: str = Field(default="2026-07", pattern=r"^20\d\d-(01|04|07|10)$")
 
 
+class WooCommerceConfig(_Strict):
+    """The shop's WooCommerce store, read through its REST API v3 (`/wp-json/wc/v3`) with a
+    consumer key and secret over HTTPS basic auth."""
+
+    url: str = Field(max_length=200, pattern=r"^https://[a-z0-9.-]+(:\d{1,5})?(/[\w./~-]*)?$")
+
+
+def _one_platform(shopify: object | None, woocommerce: object | None) -> None:
+    # The card shows one store's orders: two would mean two customers under one address.
+    if shopify is not None and woocommerce is not None:
+        raise ValueError("commerce takes one platform: shopify or woocommerce")
+
+
 class CommerceConfig(_Strict):
     """The shop's commerce platform, whose orders the card shows."""
 
     shopify: ShopifyConfig | None = None
+    woocommerce: WooCommerceConfig | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> Self:
+        _one_platform(self.shopify, self.woocommerce)
+        return self
 
 
 # A Slack user ("U…", "W…" in Enterprise Grid) or user group ("S…").
@@ -419,6 +438,15 @@ class Shop(_Strict):
     def shopify(self) -> ShopifyConfig | None:
         return self.commerce.shopify if self.commerce else None
 
+    @property
+    def woocommerce(self) -> WooCommerceConfig | None:
+        return self.commerce.woocommerce if self.commerce else None
+
+    @property
+    def sells_online(self) -> bool:
+        """Whether a commerce platform (either) tells the shop's customers' orders."""
+        return self.shopify is not None or self.woocommerce is not None
+
     # WhatsApp Cloud API, Messenger, Instagram; none without it.
     meta: MetaConfig | None = None
     # Refunds from Slack; nobody may act without it.
@@ -468,6 +496,9 @@ class ShopSecrets(_Strict):
     shopify_access_token: SecretStr | None = None
     shopify_webhook_secret: SecretStr | None = None
     meta_access_token: SecretStr | None = None
+    woocommerce_consumer_key: SecretStr | None = None
+    woocommerce_consumer_secret: SecretStr | None = None
+    woocommerce_webhook_secret: SecretStr | None = None
 
     def merged_over(self, stored: "ShopSecrets") -> "ShopSecrets":
         """Secrets left out (or sent back masked) keep their stored value."""
@@ -479,6 +510,12 @@ class ShopSecrets(_Strict):
             shopify_access_token=self.shopify_access_token or stored.shopify_access_token,
             shopify_webhook_secret=self.shopify_webhook_secret or stored.shopify_webhook_secret,
             meta_access_token=self.meta_access_token or stored.meta_access_token,
+            woocommerce_consumer_key=self.woocommerce_consumer_key
+            or stored.woocommerce_consumer_key,
+            woocommerce_consumer_secret=self.woocommerce_consumer_secret
+            or stored.woocommerce_consumer_secret,
+            woocommerce_webhook_secret=self.woocommerce_webhook_secret
+            or stored.woocommerce_webhook_secret,
         )
 
 
@@ -536,8 +573,20 @@ class ShopifyDocument(ShopifyConfig):
     webhook_secret: OptionalSecret = Field(default=None, max_length=256)
 
 
+class WooCommerceDocument(WooCommerceConfig):
+    consumer_key: OptionalSecret = Field(default=None, max_length=256)
+    consumer_secret: OptionalSecret = Field(default=None, max_length=256)
+    webhook_secret: OptionalSecret = Field(default=None, max_length=256)
+
+
 class CommerceDocument(_Strict):
     shopify: ShopifyDocument | None = None
+    woocommerce: WooCommerceDocument | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> Self:
+        _one_platform(self.shopify, self.woocommerce)
+        return self
 
 
 class MetaDocument(MetaConfig):
@@ -596,7 +645,10 @@ class ShopDocument(_Strict):
                 "telegram": {"bot_id": self.telegram.bot_id} if self.telegram else None,
                 "triage": self.triage,
                 "commerce": self.commerce.model_dump(
-                    exclude={"shopify": {"access_token", "webhook_secret"}}
+                    exclude={
+                        "shopify": {"access_token", "webhook_secret"},
+                        "woocommerce": {"consumer_key", "consumer_secret", "webhook_secret"},
+                    }
                 )
                 if self.commerce
                 else None,
@@ -606,6 +658,7 @@ class ShopDocument(_Strict):
             }
         )
         shopify = self.commerce.shopify if self.commerce else None
+        woocommerce = self.commerce.woocommerce if self.commerce else None
         secrets = ShopSecrets(
             slack_bot_token=(
                 SecretStr(self.slack.bot_token) if self.slack and self.slack.bot_token else None
@@ -625,6 +678,11 @@ class ShopDocument(_Strict):
             meta_access_token=(
                 SecretStr(self.meta.access_token) if self.meta and self.meta.access_token else None
             ),
+            woocommerce_consumer_key=_secret(woocommerce.consumer_key if woocommerce else None),
+            woocommerce_consumer_secret=_secret(
+                woocommerce.consumer_secret if woocommerce else None
+            ),
+            woocommerce_webhook_secret=_secret(woocommerce.webhook_secret if woocommerce else None),
         )
         return shop, secrets
 
@@ -649,6 +707,12 @@ def missing_secrets(shop: Shop, secrets: ShopSecrets) -> list[str]:
         missing.append("commerce.shopify.webhook_secret")
     if shop.meta and secrets.meta_access_token is None:
         missing.append("meta.access_token")
+    if shop.woocommerce and secrets.woocommerce_consumer_key is None:
+        missing.append("commerce.woocommerce.consumer_key")
+    if shop.woocommerce and secrets.woocommerce_consumer_secret is None:
+        missing.append("commerce.woocommerce.consumer_secret")
+    if shop.woocommerce and secrets.woocommerce_webhook_secret is None:
+        missing.append("commerce.woocommerce.webhook_secret")
     return missing
 
 
@@ -719,4 +783,12 @@ def masked_document(shop: Shop, secrets: ShopSecrets, public_url: str) -> dict[s
         meta = dict(shop.meta.model_dump(mode="json"))
         meta["access_token"] = MASK if secrets.meta_access_token else None
         document["meta"] = meta
+    if shop.commerce and shop.commerce.woocommerce:
+        woocommerce = dict(shop.commerce.woocommerce.model_dump(mode="json"))
+        woocommerce["consumer_key"] = MASK if secrets.woocommerce_consumer_key else None
+        woocommerce["consumer_secret"] = MASK if secrets.woocommerce_consumer_secret else None
+        woocommerce["webhook_secret"] = MASK if secrets.woocommerce_webhook_secret else None
+        document["commerce"] = {"woocommerce": woocommerce}
+        # Where the store's webhooks (order updated, order created) must be delivered.
+        webhooks["woocommerce"] = f"{public_url}/webhooks/woocommerce/{shop.shop_id}"
     return document

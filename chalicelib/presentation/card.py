@@ -64,7 +64,7 @@ def root_card(conversation: Conversation, shop: Shop) -> SlackMessage:
     if conversation.subject:
         heading += f"\n*Subject:* {escape_mrkdwn(shorten(conversation.subject, SUBJECT_SHOWN))}"
     buttons = _card_buttons(conversation)
-    if shop.shopify is not None:
+    if shop.sells_online:
         buttons["elements"].append(refresh_orders_button(conversation))
     blocks = [
         section_block(heading),

@@ -88,7 +88,7 @@ def _state_line(orders: OrderSummary | None, timezone: str) -> str | None:
 
 def orders_blocks(conversation: Conversation, shop: Shop) -> list[dict[str, Any]]:
     """The card's orders section; nothing for a shop without a commerce platform."""
-    if shop.shopify is None:
+    if not shop.sells_online:
         return []
     orders = conversation.orders
     lines = [line] if (line := _state_line(orders, shop.timezone)) else []

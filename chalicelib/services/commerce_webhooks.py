@@ -10,6 +10,8 @@ the shop's drops all of them, a data request is told in the shop's channel (Thre
 export answers it).
 """
 
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -59,6 +61,52 @@ def data_request_note(shop_id: str, request_id: str) -> SlackMessage:
     return thread_note(text)
 
 
+def act_once(
+    claims: WebhookRecords, shop_id: str, webhook_id: str, now: datetime, act: Callable[[], None]
+) -> None:
+    """Acts on a platform's delivery once: claimed within the shop first (a duplicate is
+    acknowledged, not acted on), the claim given back if acting fails so a retry acts."""
+    try:
+        if not claims.claim_webhook(shop_id, webhook_id, now):
+            logger.info("duplicate commerce webhook", shop_id=shop_id)
+            return
+    except AWS_ERRORS as error:
+        raise Retryable("webhook not recorded") from error
+    try:
+        act()
+    except Exception as error:
+        claims.release_webhook(shop_id, webhook_id)
+        if isinstance(error, AWS_ERRORS):
+            raise Retryable("webhook not acted on") from error
+        raise
+
+
+def refresh_orders(
+    conversations: ConversationRecords,
+    outbound: OutboundQueue,
+    metrics: MetricsPort,
+    shop: Shop,
+    addresses: tuple[str, ...],
+    webhook_id: str,
+) -> None:
+    """Queues the orders lookup of each open conversation of the customer an order names;
+    an order of anyone else is ignored and counted."""
+    queued = 0
+    seen: set[str] = set()
+    for address in addresses:
+        conversation = conversations.find_open_conversation(shop.shop_id, address)
+        if conversation is None or conversation.conversation_id in seen:
+            continue
+        seen.add(conversation.conversation_id)
+        job = orders_lookup(conversation, f"webhook:{webhook_id}")
+        if job is not None:
+            outbound.send_outbound(job)
+            queued += 1
+    if not queued:
+        # An order of someone who is not talking to the shop: nothing to refresh.
+        metrics.count(Metric.COMMERCE_WEBHOOK_IGNORED)
+
+
 class ShopifyWebhooks:
     def __init__(
         self,
@@ -101,24 +149,25 @@ class ShopifyWebhooks:
         if not webhook_id or not topic:
             raise BadRequest("X-Shopify-Webhook-Id and X-Shopify-Topic are required")
         payload = json_object(request.body)
-        try:
-            if not self._claims.claim_webhook(shop_id, webhook_id, self._clock()):
-                logger.info("duplicate Shopify webhook", shop_id=shop_id)
-                return
-        except AWS_ERRORS as error:
-            raise Retryable("webhook not recorded") from error
-        try:
-            self._act(shop, work_of(topic), payload, webhook_id)
-        except Exception as error:
-            self._claims.release_webhook(shop_id, webhook_id)
-            if isinstance(error, AWS_ERRORS):
-                raise Retryable("webhook not acted on") from error
-            raise
+        act_once(
+            self._claims,
+            shop_id,
+            webhook_id,
+            self._clock(),
+            lambda: self._act(shop, work_of(topic), payload, webhook_id),
+        )
 
     def _act(self, shop: Shop, work: WebhookWork, payload: dict[str, Any], webhook_id: str) -> None:
         match work:
             case WebhookWork.REFRESH:
-                self._refresh(shop, payload, webhook_id)
+                refresh_orders(
+                    self._conversations,
+                    self._outbound,
+                    self._metrics,
+                    shop,
+                    customer_addresses(payload),
+                    webhook_id,
+                )
             case WebhookWork.REDACT_CUSTOMER:
                 addresses = customer_addresses(payload)
                 if addresses:
@@ -129,23 +178,6 @@ class ShopifyWebhooks:
                 self._tell_data_request(shop, payload)
             case WebhookWork.IGNORE:
                 self._metrics.count(Metric.COMMERCE_WEBHOOK_IGNORED)
-
-    def _refresh(self, shop: Shop, payload: dict[str, Any], webhook_id: str) -> None:
-        """Queues the lookup of each open conversation of the customer the order names."""
-        queued = 0
-        seen: set[str] = set()
-        for address in customer_addresses(payload):
-            conversation = self._conversations.find_open_conversation(shop.shop_id, address)
-            if conversation is None or conversation.conversation_id in seen:
-                continue
-            seen.add(conversation.conversation_id)
-            job = orders_lookup(conversation, f"webhook:{webhook_id}")
-            if job is not None:
-                self._outbound.send_outbound(job)
-                queued += 1
-        if not queued:
-            # An order of someone who is not talking to the shop: nothing to refresh.
-            self._metrics.count(Metric.COMMERCE_WEBHOOK_IGNORED)
 
     def _forget(self, shop: Shop, conversations: list[Conversation]) -> None:
         """Drops the order summaries kept on the conversations, and redraws their cards."""

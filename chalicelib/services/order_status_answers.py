@@ -24,7 +24,7 @@ def status_question_lookup(
     """The orders lookup that answers the message, when it asks where the order is and the
     shop answers such questions; None otherwise."""
     updates = shop.order_updates
-    if updates is None or not updates.answer_status_questions or shop.shopify is None:
+    if updates is None or not updates.answer_status_questions or not shop.sells_online:
         return None
     if message.automated or shop.slack is None:
         return None

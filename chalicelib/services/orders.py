@@ -69,7 +69,7 @@ def orders_lookup(
 def lookup_due(before: Conversation, after: Conversation, shop: Shop) -> bool:
     """Whether a customer's message calls for a lookup: the conversation's first message from
     the customer, or an order number quoted that the summary does not hold."""
-    if shop.commerce is None or shop.shopify is None:
+    if not shop.sells_online:
         return False
     if before.message_count == 0 or after.orders is None:
         return True
@@ -111,7 +111,7 @@ class OrderLookups:
         shop_id, _, conversation_id = job.conversation_ref.partition(":")
         shop = self._shops.get_shop(shop_id)
         conversation = self._conversations.get_conversation(shop_id, conversation_id)
-        if shop is None or shop.shopify is None or conversation is None:
+        if shop is None or not shop.sells_online or conversation is None:
             logger.info("orders lookup for no shop or conversation dropped")
             return
         if conversation.slack_thread != (job.channel_id, job.thread_ts):
@@ -148,7 +148,7 @@ class OrderLookups:
             logger.info("refresh for no known conversation ignored")
             return
         shop = self._shops.get_shop(conversation.shop_id)
-        if shop is None or shop.shopify is None:
+        if shop is None or not shop.sells_online:
             return
         job = orders_lookup(conversation, f"press:{action.action_ts}:{action.user_id}")
         if job is not None:

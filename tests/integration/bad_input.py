@@ -778,6 +778,63 @@ def shopify_webhook(draw: st.DrawFn) -> Probe:
     )
 
 
+# WooCommerce --------------------------------------------------------------------------------
+
+# Carol's store (the `shops` fixture connects it); ana and bob have no WooCommerce secret.
+CAROL_WOOCOMMERCE_SECRET = "carol-woocommerce-webhook-secret"
+WOOCOMMERCE_TOPICS = ("order.updated", "order.created", "product.updated", "action.woocommerce")
+
+
+@st.composite
+def woocommerce_webhook(draw: st.DrawFn) -> Probe:
+    shop_id = draw(st.just("carol") | st.sampled_from(SHOPS) | segment)
+    kind = draw(st.sampled_from(["order", "order", "json", "not json", "deep", "huge", "ping"]))
+    if kind == "order":
+        billing = {"phone": CUSTOMER, "email": draw(json_values)}
+        body = json.dumps({"id": draw(json_scalars), "billing": billing}).encode()
+    elif kind == "json":
+        body = json.dumps(draw(json_values)).encode()
+    elif kind == "not json":
+        body = draw(not_json)
+    elif kind == "deep":
+        body = draw(deep_json)
+    elif kind == "ping":
+        body = f"webhook_id={draw(st.integers(0, 10**6))}".encode()
+    else:
+        body = json.dumps({"billing": {"email": "x" * HUGE}}).encode()
+    signing = draw(st.just("valid") | st.sampled_from(SHOPIFY_SIGNINGS))
+    signed_body = body + b" " if signing == "another body" else body
+    secret = "another" if signing == "another secret" else CAROL_WOOCOMMERCE_SECRET
+    digest = hmac.new(secret.encode(), signed_body, hashlib.sha256).digest()
+    signature = {
+        "missing": None,
+        "not base64": "%%%",
+        "empty": "",
+    }.get(signing, base64.b64encode(digest).decode())
+    headers: dict[str, str] = {}
+    if signature is not None:
+        headers["X-WC-Webhook-Signature"] = signature
+    delivery_id = draw(st.integers(0, 10**9).map(str) | st.just("") | junk_text)
+    topic = draw(st.sampled_from(WOOCOMMERCE_TOPICS) | junk_text)
+    headers.update({"X-WC-Webhook-Delivery-ID": delivery_id, "X-WC-Webhook-Topic": topic})
+    content_type = draw(st.sampled_from([JSON, FORM]) | content_types)
+    headers = with_content_type(headers, content_type)
+    # The unsigned ping is acknowledged whoever it names; a signed request is checked.
+    ping = signature is None and kind == "ping"
+    reasons = [
+        ("not JSON or a form", not accepts((JSON, FORM), content_type)),
+        ("no WooCommerce store", shop_id != "carol" and not ping),
+        (f"signature {signing}", signing != "valid" and not ping),
+    ]
+    return Probe(
+        "POST",
+        f"/webhooks/woocommerce/{shop_id}",
+        headers,
+        body,
+        next((why for why, true in reasons if true), None),
+    )
+
+
 # Meta (WhatsApp Cloud API, Messenger, Instagram) ---------------------------------------------
 
 META_SIGNINGS = ("missing", "another secret", "changed after signing", "not hex", "not ascii")

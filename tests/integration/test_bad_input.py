@@ -32,6 +32,7 @@ from tests.integration.bad_input import (
     BOB_SHOPIFY_SECRET,
     BOB_TELEGRAM_SECRET,
     BOB_TELEGRAM_TOKEN,
+    CAROL_WOOCOMMERCE_SECRET,
     FUZZ,
     GOOD_KEY,
     Probe,
@@ -49,6 +50,7 @@ from tests.integration.bad_input import (
     slack_oauth_redirect,
     telegram_webhook,
     twilio_webhook,
+    woocommerce_webhook,
 )
 from tests.integration.conftest import ADMIN_TOKEN, MEDIA_BUCKET, PUBLIC_URL
 from tests.meta_payloads import META_APP_SECRET, META_VERIFY_TOKEN
@@ -76,6 +78,8 @@ SECRETS = (
     "oauth-client-secret",
     BOB_SHOPIFY_SECRET,
     "shpat_bob",
+    CAROL_WOOCOMMERCE_SECRET,
+    "cs_carol",
     META_APP_SECRET,
     META_VERIFY_TOKEN,
 )
@@ -133,6 +137,16 @@ def shops(
     secrets = container.vault.get("bob", fresh=True)
     secret = SecretStr(BOB_TELEGRAM_SECRET)
     container.vault.put("bob", secrets.model_copy(update={"telegram_webhook_secret": secret}))
+    # And carol, on a WooCommerce store
+    woocommerce = {
+        "url": "https://carol.example",
+        "consumer_key": "ck_carol",
+        "consumer_secret": "cs_carol",
+        "webhook_secret": CAROL_WOOCOMMERCE_SECRET,
+    }
+    carol = shop_document(name="Carol's Crafts", twilio=None, commerce={"woocommerce": woocommerce})
+    response = put_shop("carol", carol)
+    assert response.status_code == 201, response.body
     return shop, "bob"
 
 
@@ -238,6 +252,8 @@ def strategy_for(route: Route, container: bootstrap.Container) -> st.SearchStrat
         return media_link(container.media_links.link)
     if path == "/webhooks/shopify/{shop_id}":
         return shopify_webhook()
+    if path == "/webhooks/woocommerce/{shop_id}":
+        return woocommerce_webhook()
     if path == "/webhooks/meta" and method == "POST":
         return meta_webhook(META_APP_SECRET)
     if path == "/webhooks/meta":
