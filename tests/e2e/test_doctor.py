@@ -101,8 +101,8 @@ def test_doctor_passes_when_the_deployment_and_every_connection_work(
         ("✔", f"Twilio whatsapp {shop.whatsapp_number}", "messages come here"),
         ("✔", "Email receiving", "store-and-notify"),
         ("✔", f"Email domain {shop.shop_id}.example", "verified"),
-        ("–", "Meta", "not configured"),
-        ("–", "Telegram", "not configured"),
+        ("–", "Meta", "no WhatsApp Cloud number, Page or Instagram account"),
+        ("–", "Telegram", "no bot"),
         ("–", "Commerce", "not configured"),
     ):
         assert lines_with(output, *words), (words, output)
