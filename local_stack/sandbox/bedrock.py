@@ -10,11 +10,12 @@ limits), errors in its shape (the `x-amzn-ErrorType` header and a `message`), an
 ThrottlingException on demand (`throttle`).
 
 A draft (the `record_draft` tool forced) is scripted: a short reply in the language the
-request names (`SCRIPTED_DRAFTS`). Otherwise its "model" reads the customer's message (the
-last text block of the user turn) with the rules engine, in the language the facts block
-names, and answers through the tool the request forces, as a model that follows the schema
-would; `answer_next` makes it answer otherwise (a malformed triage, text instead of a tool
-call). A slow answer is a fault with a delay on `Converse` (`faults`).
+request names (`SCRIPTED_DRAFTS`); so is a summary (`record_summary`, `SCRIPTED_SUMMARY`).
+Otherwise its "model" reads the customer's message (the last text block of the user turn)
+with the rules engine, in the language the facts block names, and answers through the tool
+the request forces, as a model that follows the schema would; `answer_next` makes it answer
+otherwise (a malformed triage, text instead of a tool call). A slow answer is a fault with a
+delay on `Converse` (`faults`).
 """
 
 from __future__ import annotations
@@ -72,6 +73,14 @@ SCRIPTED_DRAFTS = {
     "id": "Terima kasih atas kesabarannya. Saya sedang memeriksa pesanan Anda.",
     "hi": "धैर्य रखने के लिए धन्यवाद। मैं अभी आपका ऑर्डर देख रहा हूँ।",
     "ar": "شكرًا لصبرك. أتحقق من طلبك الآن وسأرد عليك قريبًا.",
+}
+
+# The summary tool (triage_engines/bedrock_summary.py) and the summary scripted for it.
+SUMMARY_TOOL = "record_summary"
+SCRIPTED_SUMMARY = {
+    "wants": "The customer wants to know where their order is.",
+    "done": "Nothing yet.",
+    "still_open": "An answer with the order's state.",
 }
 
 # The models the demo and the tests name: a foundation model and an inference profile.
@@ -190,6 +199,9 @@ class BedrockStandIn(StandIn):
         forced = (body.get("toolConfig") or {}).get("toolChoice", {}).get("tool")
         if forced is not None and forced["name"] == DRAFT_TOOL:
             return _drafted(forced["name"], texts[0])
+        if forced is not None and forced["name"] == SUMMARY_TOOL:
+            use = {"toolUseId": f"tooluse_{uuid.uuid4().hex[:22]}", "name": SUMMARY_TOOL}
+            return [{"toolUse": {**use, "input": SCRIPTED_SUMMARY}}], "tool_use"
         facts, message = texts[0], texts[-1]
         language = _LANGUAGE.search(facts)
         unanswered = _UNANSWERED.search(facts)
