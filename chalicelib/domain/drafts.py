@@ -37,9 +37,9 @@ class NoDraft:
     reason: str
 
 
-def customer_language(items: Iterable[Mapping[str, object]], default: str) -> str:
-    """The language of the customer's latest message whose triage is stored; `default`
-    when none is."""
+def customer_language(items: Iterable[Mapping[str, object]]) -> str | None:
+    """The language of the customer's latest message whose triage is stored; None when none
+    is."""
     latest: tuple[str, str] | None = None
     for item in items:
         if "agent_user_id" in item or not isinstance(item.get("triage"), str):
@@ -51,7 +51,7 @@ def customer_language(items: Iterable[Mapping[str, object]], default: str) -> st
         at = str(item.get("received_at", ""))
         if isinstance(language, str) and language and (latest is None or at >= latest[0]):
             latest = (at, language)
-    return latest[1] if latest else default
+    return latest[1] if latest else None
 
 
 def order_facts(orders: OrderSummary | None) -> list[str]:

@@ -9,11 +9,15 @@ The press is queued in a group of its own per card (`<thread>:draft`, see queues
 model that takes seconds, or a retry, never holds the thread's replies or the card's other
 buttons, and a draft changes nothing of the conversation that would need their order."""
 
+from collections.abc import Sequence
+
 from aws_lambda_powertools import Logger
 
+from chalicelib.domain.auto_replies import SHIPPED_LANGUAGES
 from chalicelib.domain.conversation import conversation_ref
 from chalicelib.domain.drafts import ModelDraft, NoDraft, customer_language, order_facts
 from chalicelib.domain.jobs import ConversationAction
+from chalicelib.language import detect
 from chalicelib.presentation.drafts import draft_message, no_draft_message
 from chalicelib.services.handoff import conversation_lines, working_language
 from chalicelib.services.ports import (
@@ -28,6 +32,12 @@ from chalicelib.services.ports import (
 )
 
 logger = Logger(service="threadline", child=True)
+
+
+def _detected(lines: Sequence[tuple[str, str]], default: str) -> str:
+    """The language of the customer's latest line, where no triage of theirs is stored."""
+    said = [text for author, text in lines if author == "customer"]
+    return detect(said[-1], SHIPPED_LANGUAGES, default) if said else default
 
 
 class ReplyDrafts:
@@ -69,10 +79,9 @@ class ReplyDrafts:
             language = working_language(shop)
         else:
             items = list(self._listings.timeline(shop.shop_id, conversation.conversation_id))
-            language = customer_language(items, working_language(shop))
-            outcome = self._drafter.draft(
-                conversation_lines(items), order_facts(conversation.orders), language, policy
-            )
+            lines = conversation_lines(items)
+            language = customer_language(items) or _detected(lines, working_language(shop))
+            outcome = self._drafter.draft(lines, order_facts(conversation.orders), language, policy)
         message = (
             no_draft_message(outcome)
             if isinstance(outcome, NoDraft)

@@ -4,6 +4,7 @@ configuration that offers the button."""
 
 import json
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -24,6 +25,7 @@ from chalicelib.domain.orders import LookupOutcome, Money, Order, OrderSummary
 from chalicelib.domain.triage.policy import TriagePolicy
 from chalicelib.presentation.drafts import BY_MODEL, draft_message, no_draft_message
 from chalicelib.queues import Queues
+from chalicelib.services.drafts import ReplyDrafts
 from chalicelib.services.ports import Metric
 from chalicelib.triage_engines.bedrock_draft import (
     MAX_CHARACTERS,
@@ -38,6 +40,7 @@ from chalicelib.triage_engines.bedrock_draft import (
 from chalicelib.triage_engines.guard import Bounded
 from local_stack.slack_limits import message_refusal
 from tests.fakes import FakeMetrics, message_params
+from tests.unit.use_cases import CUSTOMER, SHOP, TEAM, World, acme
 
 MODEL = "anthropic.claude-3-haiku-20240307-v1:0"
 POLICY = TriagePolicy.model_validate({"engine": "bedrock", "model_id": MODEL, "drafts": True})
@@ -141,8 +144,8 @@ def test_the_customers_language_is_that_of_their_latest_triaged_message() -> Non
         {"agent_user_id": "U1", "created_at": "2026-12-01T10:06:00", "text": "hi"},
         {"received_at": "2026-12-01T10:07:00"},
     ]
-    assert customer_language(items, "pt") == "hi"
-    assert customer_language(items[2:], "pt") == "pt"
+    assert customer_language(items) == "hi"
+    assert customer_language(items[2:]) is None
 
 
 # The answer
@@ -250,3 +253,68 @@ def test_a_draft_press_queues_in_a_group_of_its_own_beside_the_cards_buttons() -
         )
     groups = [sent["MessageGroupId"] for sent in sqs.sent]
     assert groups == ["T1:C1:100.1:draft", "T1:C1:100.1:card"]
+
+
+# The use case, over the fakes
+
+
+class RecordingDrafter:
+    """`ReplyDrafter` that records what it was given and answers a fixed draft."""
+
+    def __init__(self) -> None:
+        self.asked: list[tuple[list[tuple[str, str]], list[str], str]] = []
+
+    def draft(
+        self,
+        lines: Sequence[tuple[str, str]],
+        orders: Sequence[str],
+        language: str,
+        policy: TriagePolicy,
+    ) -> ModelDraft | NoDraft:
+        self.asked.append((list(lines), list(orders), language))
+        return ModelDraft(reply="Olá Ana, seu pedido #1001 saiu para entrega.")
+
+
+def test_the_draft_is_grounded_in_the_conversation_and_the_customers_own_orders() -> None:
+    world = World()
+    world.records.shops.put_shop(acme(triage=POLICY.model_dump(mode="json")), None)
+    world.inbound().process(world.arrives(text="Olá, onde está o meu pedido #1001? Obrigada"))
+    conversation = world.conversations.find_open_conversation(SHOP, CUSTOMER)
+    assert conversation is not None
+    assert conversation.slack_thread is not None
+    orders = OrderSummary(
+        outcome=LookupOutcome.FOUND, checked_at=NOW, orders=(order("1001", carrier="Correios"),)
+    )
+    world.conversations.save_state(conversation.model_copy(update={"orders": orders}))
+    drafter = RecordingDrafter()
+    drafts = ReplyDrafts(
+        world.records.shops,
+        world.conversations,
+        world.records.listings,
+        world.workspaces,
+        drafter,
+        world.metrics,
+    )
+    channel, ts = conversation.slack_thread
+    posts = len(world.slack.posts)
+
+    drafts.draft(
+        ConversationAction(
+            action=CardAction.DRAFT_REPLY,
+            conversation_ref=f"{SHOP}:{conversation.conversation_id}",
+            team_id=TEAM,
+            channel_id=channel,
+            message_ts=ts,
+            user_id="U0AGENT2",
+            action_ts="1.5",
+        )
+    )
+
+    [(lines, facts, language)] = drafter.asked
+    assert lines == [("customer", "Olá, onde está o meu pedido #1001? Obrigada")]
+    assert facts[0].startswith("order #1001,")
+    assert "carrier Correios" in facts[0]
+    assert language == "pt"
+    [shown] = world.slack.ephemerals
+    assert (shown.user_id, shown.thread_ts) == ("U0AGENT2", ts)
+    assert len(world.slack.posts) == posts
