@@ -1,4 +1,4 @@
-"""`python -m bench [--only ack,cold_start,end_to_end,package,language,triage]`: runs the
+"""`python -m bench [--only ack,cold_start,end_to_end,package,language,triage,ai_costs]`: runs the
 benchmarks, writes bench/results.json and prints the table; with --only, the other sections keep the
 figures of the run that measured them (`measured` tells when). docs/PERFORMANCE.md explains
 each figure."""
@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
-SECTIONS = ("ack", "cold_start", "end_to_end", "package", "language", "triage")
+SECTIONS = ("ack", "cold_start", "end_to_end", "package", "language", "triage", "ai_costs")
 # The ack paths held to one DynamoDB write and one SQS send per message.
 ONE_WRITE_ONE_SEND = (
     "customer_message_ack",
@@ -49,6 +49,10 @@ def _run(section: str) -> dict[str, Any]:
             from bench import triage
 
             return triage.measure()
+        if section == "ai_costs":
+            from bench import ai_costs
+
+            return ai_costs.measure()
         from bench import package
 
         return package.measure()
@@ -156,7 +160,28 @@ def table(results: dict[str, Any]) -> str:
             lines.append(_row(f"triage ({split}): sentiment / intent accuracy", accuracies))
         per_message = triage["timing"]["median_us_per_message"]
         lines.append(_row("triage: rules engine per message", f"{per_message:.0f} µs"))
+    lines.extend(_ai_rows(results.get("ai_costs")))
     return "\n".join(lines)
+
+
+def _ai_rows(ai: dict[str, Any] | None) -> list[str]:
+    """Each engine's added cost per 1,000 customer messages, and its time a call."""
+    if not ai:
+        return []
+    lines = [
+        _row(f"+$ per 1,000 messages: {name}", f"${figures['dollars']:.2f}")
+        for name, figures in ai["cost_per_1000_messages"].items()
+    ]
+    latency = ai["latency_ms"]
+    for name, where in (
+        ("rules", "worker, measured"),
+        ("comprehend", "worker, moto"),
+        ("bedrock", "worker, stand-in"),
+        ("summary", "agent waits, stand-in"),
+        ("draft", "agent waits, stand-in"),
+    ):
+        lines.append(_row(f"+latency: {name} ({where})", f"{latency[name]:.2f} ms"))
+    return lines
 
 
 def _previous() -> dict[str, Any]:

@@ -67,6 +67,7 @@ if TYPE_CHECKING:
     from chalicelib.metrics import CloudWatchMetrics
     from chalicelib.services.checkup import Checkup
     from chalicelib.services.commerce_webhooks import ShopifyWebhooks
+    from chalicelib.services.drafts import ReplyDrafts
     from chalicelib.services.handoff import HandoffSummaries
     from chalicelib.services.installs import Exchange, SlackInstalls
     from chalicelib.services.mail_intake import MailIntake
@@ -649,9 +650,25 @@ class Container:
         # An agent waits for it rather than a customer's message: longer than triage, bounded.
         seconds = min(SUMMARY_SECONDS_CAP, SUMMARY_SECONDS_FACTOR * self.settings.triage_seconds)
         summariser = BedrockSummaries(
-            _triage_client("bedrock-runtime", seconds), Bounded(seconds, workers=2)
+            _triage_client("bedrock-runtime", seconds), Bounded(seconds, workers=2), self.metrics
         )
         return HandoffSummaries(self.store.listings, summariser)
+
+    @cached_property
+    def drafts(self) -> "ReplyDrafts":
+        from chalicelib.services.drafts import ReplyDrafts
+        from chalicelib.triage_engines.bedrock_draft import BedrockDrafts
+        from chalicelib.triage_engines.guard import Bounded
+
+        # An agent waits for it, as for a summary: longer than triage, bounded.
+        seconds = min(SUMMARY_SECONDS_CAP, SUMMARY_SECONDS_FACTOR * self.settings.triage_seconds)
+        drafter = BedrockDrafts(
+            _triage_client("bedrock-runtime", seconds), Bounded(seconds, workers=2), self.metrics
+        )
+        store = self.store
+        return ReplyDrafts(
+            store.shops, store.conversations, store.listings, self.workspaces, drafter, self.metrics
+        )
 
     @cached_property
     def redelivery(self) -> Redelivery:

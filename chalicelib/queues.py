@@ -36,6 +36,7 @@ from chalicelib.domain.jobs import (
     AgentReply,
     AutoReplyJob,
     CannedReply,
+    CardAction,
     ConversationAction,
     OrdersLookup,
     OutboundJob,
@@ -356,8 +357,10 @@ class Queues:
         elif isinstance(job, AutoReplyJob | ShopMessageJob):
             group, dedup = job.thread_key, job.post_id
         elif isinstance(job, ConversationAction):
-            # Its own group: a button must not wait behind a reply's grace period.
-            group = f"{job.thread_key}:card"
+            # Its own group: a button must not wait behind a reply's grace period; a draft
+            # (a model's seconds, changing nothing) not even behind the card's other buttons.
+            drafting = job.action is CardAction.DRAFT_REPLY
+            group = f"{job.thread_key}:draft" if drafting else f"{job.thread_key}:card"
             dedup = f"{job.thread_key}:{job.action_ts}:{job.user_id}"
         elif isinstance(job, OrdersLookup):
             group, dedup = job.group, f"{job.conversation_ref}:orders:{job.cause}"

@@ -85,6 +85,15 @@ class SlackPost:
 
 
 @dataclass
+class EphemeralPost:
+    token: str
+    channel: str
+    user_id: str
+    message: SlackMessage
+    thread_ts: str | None
+
+
+@dataclass
 class FakeSlack:
     """Every workspace's posts and reactions, by token; ts values increase like Slack's."""
 
@@ -110,6 +119,8 @@ class FakeSlack:
     delete_file_failures: list[Exception] = field(default_factory=list)
     # User groups' members by group id; usergroups.users.list knows no other group.
     user_groups: dict[str, list[str]] = field(default_factory=dict)
+    # Messages shown to one user (chat.postEphemeral): never among `posts`.
+    ephemerals: list["EphemeralPost"] = field(default_factory=list)
     _clock: Any = field(default_factory=lambda: itertools.count(1))
 
     def workspace(self, token: str) -> "FakeWorkspace":
@@ -247,6 +258,17 @@ class FakeWorkspace:
 
     def usergroup_members(self, usergroup_id: str) -> list[str]:
         return list(self.slack.user_groups.get(usergroup_id, []))
+
+    def post_ephemeral(
+        self, channel: str, user_id: str, message: SlackMessage, thread_ts: str | None = None
+    ) -> None:
+        params = {**message_params(channel, message), "user": user_id}
+        refused_as_slack_does("chat.postEphemeral", message_refusal(params))
+        if user_id[:1] not in ("U", "W"):
+            refused_as_slack_does("chat.postEphemeral", {"ok": False, "error": "user_not_found"})
+        self.slack.ephemerals.append(
+            EphemeralPost(self.token, channel, user_id, message, thread_ts)
+        )
 
 
 @dataclass

@@ -682,6 +682,21 @@ class SlackWorkspace:
         users = answer.get("users")
         return [user for user in users if isinstance(user, str)] if isinstance(users, list) else []
 
+    def post_ephemeral(
+        self, channel: str, user_id: str, message: SlackMessage, thread_ts: str | None = None
+    ) -> None:
+        """Shows a message to one user in a channel (or its thread): only they see it, it
+        is not kept in the channel's history, and it is gone when their Slack reloads."""
+        arguments: dict[str, Any] = {
+            "channel": channel,
+            "user": user_id,
+            "text": message.text,
+            "blocks": message.blocks,
+        }
+        if thread_ts:
+            arguments["thread_ts"] = thread_ts
+        self._call("chat.postEphemeral", **arguments)
+
     def react(self, channel: str, ts: str, name: str) -> None:
         # A retried job may add the same reaction twice; Slack refuses the second.
         self._reaction("reactions.add", channel, ts, name, harmless="already_reacted")

@@ -314,6 +314,9 @@ def apply_action(
         case CardAction.SUMMARISE:
             # A note in the thread (services/handoff.py); the state is unchanged.
             return conversation
+        case CardAction.DRAFT_REPLY:
+            # A draft shown to the agent alone (services/drafts.py); the state is unchanged.
+            return conversation
 
 
 def wake(conversation: Conversation, wakeup: Wakeup) -> Conversation | None:

@@ -176,6 +176,7 @@ class CardAction(StrEnum):
     SNOOZE = "snooze"
     REFRESH_ORDERS = "refresh_orders"
     SUMMARISE = "summarise"
+    DRAFT_REPLY = "draft_reply"
 
 
 class SnoozeOption(StrEnum):

@@ -14,6 +14,7 @@ from chalicelib.domain.conversation import (
 from chalicelib.domain.jobs import CardAction
 from chalicelib.domain.shop import ReplyMode, ReplyPolicy, Shop
 from chalicelib.domain.vocabulary import Channel, Priority, SlaStage
+from chalicelib.presentation.drafts import draft_button
 from chalicelib.presentation.meta_posts import messaging_window_label
 from chalicelib.presentation.orders import orders_blocks, refresh_orders_button
 from chalicelib.presentation.slack_blocks import (
@@ -66,6 +67,8 @@ def root_card(conversation: Conversation, shop: Shop) -> SlackMessage:
     buttons = _card_buttons(conversation)
     if shop.sells_online:
         buttons["elements"].append(refresh_orders_button(conversation))
+    if shop.triage is not None and shop.triage.drafts_offered:
+        buttons["elements"].append(draft_button(conversation))
     blocks = [
         section_block(heading),
         *(context_block(line) for line in _card_lines(conversation, shop.timezone)),

@@ -21,6 +21,7 @@ from chalicelib.domain.jobs import (
 )
 from chalicelib.domain.messages import InboundMessage, ShopMessage
 from chalicelib.services.conversations import CardActions, InboundProcessor
+from chalicelib.services.drafts import ReplyDrafts
 from chalicelib.services.orders import OrderLookups
 from chalicelib.services.refunds import RefundActions
 from chalicelib.services.replies import ReplyDispatcher
@@ -47,6 +48,9 @@ class Workers(Protocol):
     @property
     def refunds(self) -> RefundActions: ...
 
+    @property
+    def drafts(self) -> ReplyDrafts: ...
+
 
 def run_job(job: Job, workers: Workers) -> None:
     """Does one decoded job; a job that fails raises, and its queue retries it."""
@@ -67,6 +71,8 @@ def run_job(job: Job, workers: Workers) -> None:
             workers.replies.send_shop_message(job)
         case ConversationAction(action=CardAction.REFRESH_ORDERS):
             workers.orders.refresh(job)
+        case ConversationAction(action=CardAction.DRAFT_REPLY):
+            workers.drafts.draft(job)
         case ConversationAction():
             workers.card_actions.act(job)
         case Wakeup():

@@ -12,6 +12,7 @@ from chalicelib.channels.base import MediaFile, OutboundChannel
 from chalicelib.channels.twilio import NumberConnection
 from chalicelib.domain.conversation import Conversation
 from chalicelib.domain.customers import CustomerProfile
+from chalicelib.domain.drafts import ModelDraft, NoDraft
 from chalicelib.domain.errors import Retryable, WorkspaceUnavailable
 from chalicelib.domain.handoff import ModelSummary
 from chalicelib.domain.jobs import OutboundWork, TimerWork
@@ -92,6 +93,10 @@ class SlackPort(Protocol):
     def delete_file(self, file_id: str) -> None: ...
 
     def usergroup_members(self, usergroup_id: str) -> list[str]: ...
+
+    def post_ephemeral(
+        self, channel: str, user_id: str, message: SlackMessage, thread_ts: str | None = None
+    ) -> None: ...
 
 
 SlackFactory = Callable[[str], SlackPort]
@@ -202,6 +207,10 @@ class Metric(StrEnum):
     # A Comprehend or Bedrock triage that failed, timed out, was throttled or answered
     # malformed: the message was triaged by the rules engine instead.
     TRIAGE_FALLBACK = "TriageFallback"
+    # A Bedrock hand-off summary that failed: the extractive digest was posted instead.
+    SUMMARY_FALLBACK = "SummaryFallback"
+    # A draft asked for and not written (the model failed, or the shop offers none).
+    DRAFT_UNAVAILABLE = "DraftUnavailable"
 
 
 class MetricsPort(Protocol):
@@ -482,6 +491,20 @@ class HandoffSummariser(Protocol):
     def summarise(
         self, lines: Sequence[tuple[str, str]], language: str, policy: TriagePolicy
     ) -> ModelSummary | None: ...
+
+
+class ReplyDrafter(Protocol):
+    """Drafts a reply to the customer in `language` from the conversation's (author, text)
+    lines, oldest first, and facts of the customer's own orders (a model the shop chose);
+    `NoDraft` with the reason when it could not (the failure logged, never the text)."""
+
+    def draft(
+        self,
+        lines: Sequence[tuple[str, str]],
+        orders: Sequence[str],
+        language: str,
+        policy: TriagePolicy,
+    ) -> ModelDraft | NoDraft: ...
 
 
 class OrderDirectory(Protocol):

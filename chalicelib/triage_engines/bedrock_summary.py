@@ -1,8 +1,9 @@
 """Hand-off summaries from the shop's Bedrock model: the conversation's lines given as data,
 the model made to answer with one tool call (`record_summary`, `SUMMARY_SCHEMA`), the answer
 validated (`ModelSummary`). Any failure (a timeout, a refusal, a malformed answer) is logged
-with its reason and error code, never its text, and answers None: the caller falls back to
-the extractive digest. The call is bounded in time like triage's (`Bounded`)."""
+with its reason and error code, never its text, counted (`SummaryFallback`), and answers
+None: the caller falls back to the extractive digest. The call is bounded in time like
+triage's (`Bounded`)."""
 
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -12,7 +13,14 @@ from pydantic import ValidationError
 
 from chalicelib.domain.handoff import SUMMARY_PART_CHARACTERS, ModelSummary
 from chalicelib.domain.triage.policy import TriagePolicy
-from chalicelib.triage_engines.guard import Bounded, Malformed, error_code, reason_of
+from chalicelib.services.ports import Metric, MetricsPort
+from chalicelib.triage_engines.guard import (
+    Bounded,
+    Malformed,
+    error_code,
+    forced_tool_input,
+    reason_of,
+)
 
 logger = Logger(service="threadline", child=True)
 
@@ -93,22 +101,8 @@ def summary_request(
 
 def summary_of(response: dict[str, Any]) -> ModelSummary:
     """The summary tool's input in Converse's response, validated; `Malformed` otherwise."""
-    if response.get("stopReason") != "tool_use":
-        raise Malformed("the model did not stop to use the tool")
-    content = ((response.get("output") or {}).get("message") or {}).get("content")
-    if not isinstance(content, list):
-        raise Malformed("the answer has no content")
-    mine = [
-        block["toolUse"]
-        for block in content
-        if isinstance(block, dict)
-        and isinstance(block.get("toolUse"), dict)
-        and block["toolUse"].get("name") == TOOL_NAME
-    ]
-    if len(mine) != 1:
-        raise Malformed(f"the answer calls the summary tool {len(mine)} times")
     try:
-        summary = ModelSummary.model_validate(mine[0].get("input"))
+        summary = ModelSummary.model_validate(forced_tool_input(response, TOOL_NAME))
     except ValidationError as exc:
         # Only the error count: pydantic's text quotes the values.
         raise Malformed(f"the summary has {exc.error_count()} invalid fields") from None
@@ -120,10 +114,11 @@ def summary_of(response: dict[str, Any]) -> ModelSummary:
 class BedrockSummaries:
     """`HandoffSummariser` on Bedrock's Converse API."""
 
-    def __init__(self, clients: Clients, bounded: Bounded) -> None:
+    def __init__(self, clients: Clients, bounded: Bounded, metrics: MetricsPort) -> None:
         self._clients = clients
         self._made: dict[str | None, Any] = {}
         self._bounded = bounded
+        self._metrics = metrics
 
     def summarise(
         self, lines: Sequence[tuple[str, str]], language: str, policy: TriagePolicy
@@ -135,6 +130,7 @@ class BedrockSummaries:
             request = summary_request(policy.model_id, lines, language)
             return summary_of(self._bounded.run(lambda: client.converse(**request)))
         except Exception as error:
+            self._metrics.count(Metric.SUMMARY_FALLBACK)
             logger.warning(
                 "summary fell back to the digest",
                 reason=reason_of(error).value,

@@ -141,3 +141,22 @@ class FallingBack:
         details: dict[str, Any] = {"engine": self._engine, "reason": reason.value}
         logger.warning("triage fell back to rules", error_code=error_code(error), **details)
         return self._rules.triage(text, language, context, policy)
+
+
+def forced_tool_input(response: dict[str, Any], tool: str) -> Any:
+    """The input of the one call of `tool` in Converse's response; `Malformed` otherwise."""
+    if response.get("stopReason") != "tool_use":
+        raise Malformed("the model did not stop to use the tool")
+    content = ((response.get("output") or {}).get("message") or {}).get("content")
+    if not isinstance(content, list):
+        raise Malformed("the answer has no content")
+    mine = [
+        block["toolUse"]
+        for block in content
+        if isinstance(block, dict)
+        and isinstance(block.get("toolUse"), dict)
+        and block["toolUse"].get("name") == tool
+    ]
+    if len(mine) != 1:
+        raise Malformed(f"the answer calls {tool} {len(mine)} times")
+    return mine[0].get("input")

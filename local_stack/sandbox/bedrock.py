@@ -9,11 +9,13 @@ member a content block, tool names and a tool choice naming a defined tool, infe
 limits), errors in its shape (the `x-amzn-ErrorType` header and a `message`), and
 ThrottlingException on demand (`throttle`).
 
-Its "model" reads the customer's message (the last text block of the user turn) with the
-rules engine, in the language the facts block names, and answers through the tool the
-request forces, as a model that follows the schema would; `answer_next` makes it answer
-otherwise (a malformed triage, text instead of a tool call). A slow answer is a fault with
-a delay on `Converse` (`faults`).
+A draft (the `record_draft` tool forced) is scripted: a short reply in the language the
+request names (`SCRIPTED_DRAFTS`); so is a summary (`record_summary`, `SCRIPTED_SUMMARY`).
+Otherwise its "model" reads the customer's message (the last text block of the user turn)
+with the rules engine, in the language the facts block names, and answers through the tool
+the request forces, as a model that follows the schema would; `answer_next` makes it answer
+otherwise (a malformed triage, text instead of a tool call). A slow answer is a fault with a
+delay on `Converse` (`faults`).
 """
 
 from __future__ import annotations
@@ -58,6 +60,28 @@ _CONTENT_KINDS = frozenset(
 _CHOICES = frozenset({"auto", "any", "tool"})
 _LANGUAGE = re.compile(r"^Language of the message: (?P<code>[\w-]+)$", re.MULTILINE)
 _UNANSWERED = re.compile(r"waiting unanswered before it: (?P<count>\d+)$", re.MULTILINE)
+
+# The draft tool (triage_engines/bedrock_draft.py) and the draft the stand-in scripts for
+# it, in the language the request names.
+DRAFT_TOOL = "record_draft"
+_DRAFT_LANGUAGE = re.compile(r"^Write the reply in this language: (?P<code>[\w-]+)$")
+SCRIPTED_DRAFTS = {
+    "en": "Thank you for your patience. I am checking your order now and will write back soon.",
+    "pt": "Obrigado pela paciência. Estou verificando seu pedido e retorno em breve.",
+    "es": "Gracias por su paciencia. Estoy revisando su pedido y le respondo enseguida.",
+    "hu": "Köszönjük a türelmét. Most ellenőrzöm a rendelését, és hamarosan jelentkezem.",
+    "id": "Terima kasih atas kesabarannya. Saya sedang memeriksa pesanan Anda.",
+    "hi": "धैर्य रखने के लिए धन्यवाद। मैं अभी आपका ऑर्डर देख रहा हूँ।",
+    "ar": "شكرًا لصبرك. أتحقق من طلبك الآن وسأرد عليك قريبًا.",
+}
+
+# The summary tool (triage_engines/bedrock_summary.py) and the summary scripted for it.
+SUMMARY_TOOL = "record_summary"
+SCRIPTED_SUMMARY = {
+    "wants": "The customer wants to know where their order is.",
+    "done": "Nothing yet.",
+    "still_open": "An answer with the order's state.",
+}
 
 # The models the demo and the tests name: a foundation model and an inference profile.
 DEMO_MODELS = (
@@ -172,6 +196,12 @@ class BedrockStandIn(StandIn):
         """The stand-in model's answer: the rules engine's reading, through the forced tool
         (or text, when no tool is forced)."""
         texts = [b["text"] for b in body["messages"][-1]["content"] if "text" in b]
+        forced = (body.get("toolConfig") or {}).get("toolChoice", {}).get("tool")
+        if forced is not None and forced["name"] == DRAFT_TOOL:
+            return _drafted(forced["name"], texts[0])
+        if forced is not None and forced["name"] == SUMMARY_TOOL:
+            use = {"toolUseId": f"tooluse_{uuid.uuid4().hex[:22]}", "name": SUMMARY_TOOL}
+            return [{"toolUse": {**use, "input": SCRIPTED_SUMMARY}}], "tool_use"
         facts, message = texts[0], texts[-1]
         language = _LANGUAGE.search(facts)
         unanswered = _UNANSWERED.search(facts)
@@ -185,11 +215,18 @@ class BedrockStandIn(StandIn):
             "intent": read.intent.value,
             "confidence": read.confidence,
         }
-        forced = (body.get("toolConfig") or {}).get("toolChoice", {}).get("tool")
         if forced is None:
             return [{"text": json.dumps(reading)}], "end_turn"
         use = {"toolUseId": f"tooluse_{uuid.uuid4().hex[:22]}", "name": forced["name"]}
         return [{"toolUse": {**use, "input": reading}}], "tool_use"
+
+
+def _drafted(tool: str, language_block: str) -> tuple[list[dict[str, Any]], str]:
+    """A scripted draft through the draft tool, in the language its first block names."""
+    named = _DRAFT_LANGUAGE.search(language_block)
+    reply = SCRIPTED_DRAFTS.get(named["code"] if named else "en", SCRIPTED_DRAFTS["en"])
+    use = {"toolUseId": f"tooluse_{uuid.uuid4().hex[:22]}", "name": tool}
+    return [{"toolUse": {**use, "input": {"reply": reply}}}], "tool_use"
 
 
 def _check_request(body: dict[str, Any]) -> None:

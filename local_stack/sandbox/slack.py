@@ -369,7 +369,8 @@ class SlackStandIn(StandIn):
         return {"ok": True, "channel": channel, "ts": ts}
 
     def _post_ephemeral(self, channel: str, params: dict[str, Any]) -> dict[str, Any]:
-        if not as_str(params.get("user")):
+        # Shown to one user (U…, W…), never kept where conversations.replies reads.
+        if not _is_user(as_str(params.get("user"))):
             return {"ok": False, "error": "user_not_found"}
         if not _has_content(params):
             return {"ok": False, "error": "no_text"}

@@ -25,6 +25,7 @@ from chalicelib.domain.triage.record import Intent, Sentiment, Triage, TriageMar
 from chalicelib.domain.vocabulary import Channel
 from chalicelib.presentation.handoff import LABELS, digest_note, labels_for, model_note
 from chalicelib.presentation.slack_blocks import SlackMessage
+from chalicelib.services.ports import Metric
 from chalicelib.triage_engines.bedrock_summary import (
     MAX_CHARACTERS,
     TOOL_NAME,
@@ -34,6 +35,7 @@ from chalicelib.triage_engines.bedrock_summary import (
 )
 from chalicelib.triage_engines.guard import Bounded
 from local_stack.slack_limits import message_refusal
+from tests.fakes import FakeMetrics
 
 AT = datetime(2026, 11, 23, 13, 0, tzinfo=UTC)
 SHIPPED = ("en", "hi", "ar", "hu", "id", "pt", "es")
@@ -220,14 +222,21 @@ def tool_answer(tool_input: Any, name: str = TOOL_NAME) -> dict[str, Any]:
     return {"stopReason": "tool_use", "output": {"message": {"content": content}}}
 
 
-def summaries(client: Client, seconds: float = 1.0) -> BedrockSummaries:
-    return BedrockSummaries(lambda region: client, Bounded(seconds, workers=1))
+def summaries(
+    client: Client, seconds: float = 1.0, metrics: FakeMetrics | None = None
+) -> BedrockSummaries:
+    return BedrockSummaries(
+        lambda region: client, Bounded(seconds, workers=1), metrics or FakeMetrics()
+    )
 
 
 def test_a_valid_answer_is_the_summary() -> None:
     answer = {"wants": "A refund.", "done": "Asked for the order.", "still_open": "The refund."}
     client = Client(tool_answer(answer))
-    assert summaries(client).summarise([("customer", "hi")], "en", POLICY) == ModelSummary(**answer)
+    metrics = FakeMetrics()
+    summariser = summaries(client, metrics=metrics)
+    assert summariser.summarise([("customer", "hi")], "en", POLICY) == ModelSummary(**answer)
+    assert metrics.counted == []
     assert client.requests[0]["modelId"] == POLICY.model_id
 
 
@@ -244,8 +253,11 @@ def test_a_valid_answer_is_the_summary() -> None:
     ],
     ids=["missing", "extra", "empty", "other tool", "text", "error", "too slow"],
 )
-def test_any_failure_answers_none_for_the_digest(client: Client) -> None:
-    assert summaries(client, seconds=0.1).summarise([("customer", "hi")], "en", POLICY) is None
+def test_any_failure_answers_none_for_the_digest_and_is_counted(client: Client) -> None:
+    metrics = FakeMetrics()
+    summariser = summaries(client, seconds=0.1, metrics=metrics)
+    assert summariser.summarise([("customer", "hi")], "en", POLICY) is None
+    assert metrics.counted == [(Metric.SUMMARY_FALLBACK, None)]
 
 
 @pytest.mark.parametrize(

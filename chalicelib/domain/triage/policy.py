@@ -75,6 +75,8 @@ class TriagePolicy(_Strict):
     region: AwsRegion | None = None
     # The model the `bedrock` engine asks (required there, refused elsewhere).
     model_id: BedrockModelId | None = None
+    # The card's *Draft a reply* (bedrock only): a draft shown to the agent who asks, alone.
+    drafts: bool = False
 
     @model_validator(mode="after")
     def _engine_settings(self) -> Self:
@@ -84,4 +86,11 @@ class TriagePolicy(_Strict):
             raise ValueError("model_id is for the bedrock engine only")
         if self.engine is TriageEngineName.RULES and self.region is not None:
             raise ValueError("region is for the comprehend and bedrock engines only")
+        if self.drafts and self.engine is not TriageEngineName.BEDROCK:
+            raise ValueError("drafts are for the bedrock engine only")
         return self
+
+    @property
+    def drafts_offered(self) -> bool:
+        """Whether the card offers *Draft a reply*."""
+        return self.engine is TriageEngineName.BEDROCK and self.drafts
