@@ -8,10 +8,10 @@ GraphQL errors in Shopify's shape (`errors[].extensions.code`), the cost of ever
 refused as an undefined field, never answered with made-up data.
 
 When a store's state changes (a refund, a cancellation, a fulfilment or one of its events)
-it sends the webhook Shopify sends, signed, to the store's subscriptions
-(`shopify_webhooks`). A test or the demo changes the state as a warehouse or carrier would,
-through the sandbox's control routes (`/_sandbox/orders/{number}/...`, authenticated by the
-store's access token like the API).
+it sends the webhooks Shopify sends (a refund's `refunds/create` then `orders/updated`, ...),
+signed, to the store's subscriptions (`shopify_webhooks`). A test or the demo changes the
+state as a warehouse or carrier would, through the sandbox's control routes
+(`/_sandbox/orders/{number}/...`, authenticated by the store's access token like the API).
 """
 
 from __future__ import annotations
@@ -200,7 +200,8 @@ class ShopifyStandIn(StandIn):
         carrier: str | None = None,
         estimated_delivery_at: str | None = None,
     ) -> None:
-        """The order shipped, as the warehouse marks it: `fulfillments/create` is sent."""
+        """The order shipped, as the warehouse marks it: `fulfillments/create` and
+        `orders/fulfilled` are sent."""
         with self._lock:
             store = self._stores[access_token]
             customer, order = _order_named(store, order_name)
@@ -215,8 +216,12 @@ class ShopifyStandIn(StandIn):
             )
             order.fulfillments += 1
             payload = _fulfillment_payload(customer, order)
+            fulfilled = _order_payload(customer, order)
             subscriptions = list(store.subscriptions)
         self._webhooks.send(subscriptions, "fulfillments/create", payload)
+        # As Shopify does, the order's own webhook follows (it names the customer's
+        # addresses; a fulfilment names only the shipping address).
+        self._webhooks.send(subscriptions, "orders/fulfilled", fulfilled)
 
     def add_event(self, access_token: str, order_name: str, status: str) -> None:
         """The carrier reports on the order's shipment (`in_transit`, `out_for_delivery`,
@@ -332,9 +337,14 @@ class ShopifyStandIn(StandIn):
                         else refund_operation(name, store, variables, document["query"])
                     )
                     made = _new_refunds(store, refunds_before)
+                    updated = [
+                        _order_payload(*_order_named(store, f"#{refund['order_id']}"))
+                        for refund in made
+                    ]
                     subscriptions = list(store.subscriptions)
-                for payload in made:
-                    self._webhooks.send(subscriptions, "refunds/create", payload)
+                for refund, order in zip(made, updated, strict=True):
+                    self._webhooks.send(subscriptions, "refunds/create", refund)
+                    self._webhooks.send(subscriptions, "orders/updated", order)
             except GraphQLRefusal as refusal:
                 return Reply(HTTPStatus.OK, _error(refusal.message, refusal.code))
         else:
