@@ -60,7 +60,18 @@ def describe(entry: OutboxEntry) -> str:
         return _describe_telegram(entry)
     if entry.service == "meta" and entry.method == "send":
         return _describe_meta(entry)
+    if entry.service == "shopify" and entry.method == "webhook":
+        return _describe_shopify_webhook(entry)
     return printable(f"[{entry.service}] {entry.method}")
+
+
+def _describe_shopify_webhook(entry: OutboxEntry) -> str:
+    payload = entry.payload
+    status = payload.get("status") or "no answer"
+    return printable(
+        f"[shopify] webhook {as_str(payload.get('topic'))} → {as_str(payload.get('address'))}: "
+        f"HTTP {status} (attempt {payload.get('attempt')})"
+    )
 
 
 def _describe_telegram(entry: OutboxEntry) -> str:
