@@ -1,4 +1,5 @@
-"""`python -m bench [--only ack,cold_start,end_to_end,package,language,triage,ai_costs]`: runs the
+"""`python -m bench [--only SECTION,...]` (sections: ack, cold_start, end_to_end, package, language,
+triage, ai_costs, commerce): runs the
 benchmarks, writes bench/results.json and prints the table; with --only, the other sections keep the
 figures of the run that measured them (`measured` tells when). docs/PERFORMANCE.md explains
 each figure."""
@@ -16,7 +17,16 @@ from pathlib import Path
 from typing import Any
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
-SECTIONS = ("ack", "cold_start", "end_to_end", "package", "language", "triage", "ai_costs")
+SECTIONS = (
+    "ack",
+    "cold_start",
+    "end_to_end",
+    "package",
+    "language",
+    "triage",
+    "ai_costs",
+    "commerce",
+)
 # The ack paths held to one DynamoDB write and one SQS send per message.
 ONE_WRITE_ONE_SEND = (
     "customer_message_ack",
@@ -53,6 +63,10 @@ def _run(section: str) -> dict[str, Any]:
             from bench import ai_costs
 
             return ai_costs.measure()
+        if section == "commerce":
+            from bench import commerce
+
+            return commerce.measure()
         from bench import package
 
         return package.measure()
@@ -161,6 +175,9 @@ def table(results: dict[str, Any]) -> str:
         per_message = triage["timing"]["median_us_per_message"]
         lines.append(_row("triage: rules engine per message", f"{per_message:.0f} µs"))
     lines.extend(_ai_rows(results.get("ai_costs")))
+    commerce = results.get("commerce")
+    if commerce:
+        lines += _commerce_rows(commerce)
     return "\n".join(lines)
 
 
@@ -181,6 +198,32 @@ def _ai_rows(ai: dict[str, Any] | None) -> list[str]:
         ("draft", "agent waits, stand-in"),
     ):
         lines.append(_row(f"+latency: {name} ({where})", f"{latency[name]:.2f} ms"))
+    return lines
+
+
+def _commerce_rows(commerce: dict[str, Any]) -> list[str]:
+    latency = commerce["latency"]
+    lines = []
+    for name, label in (
+        ("first_message_to_slack_without_commerce", "first message → Slack, no commerce"),
+        ("first_message_to_slack_with_commerce", "first message → Slack, with Shopify"),
+        ("first_message_to_orders_on_card", "first message → orders on the card"),
+        ("lookup_job_after_slack_post", "orders lookup after the Slack post"),
+    ):
+        figure = latency[name]
+        lines.append(_row(f"{label} p50/p95", f"{figure['p50_ms']:.0f}/{figure['p95_ms']:.0f} ms"))
+    for name, label in (
+        ("without_commerce", "no commerce"),
+        ("with_commerce_known_customer", "Shopify, known customer"),
+        ("with_commerce_unknown_customer", "Shopify, unknown customer"),
+    ):
+        calls = commerce["calls_per_first_message"][name]
+        lines.append(
+            _row(
+                f"calls, first message ({label})",
+                f"AWS {calls['aws_ack']}+{calls['aws_worker']}, Shopify {calls['shopify_queries']}",
+            )
+        )
     return lines
 
 

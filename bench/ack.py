@@ -202,7 +202,8 @@ class Harness:
 
 
 @contextmanager
-def running_app() -> Iterator[Harness]:
+def running_app(shopify_api_url: str | None = None) -> Iterator[Harness]:
+    """The app in-process; its commerce adapter calls `shopify_api_url` when given."""
     saved = {name: os.environ.get(name) for name in (*AWS_ENV, "AWS_ENDPOINT_URL")}
     os.environ.pop("AWS_ENDPOINT_URL", None)
     os.environ.update(AWS_ENV)
@@ -228,6 +229,7 @@ def running_app() -> Iterator[Harness]:
                     "meta_app_secret": META_APP_SECRET,
                     "meta_verify_token": META_VERIFY_TOKEN,
                     "telegram_api_url": telegram_api.base_url,
+                    **({"shopify_api_url": shopify_api_url} if shopify_api_url else {}),
                 }
             )
             slack, twilio = FakeSlack(), RecordingTwilio()

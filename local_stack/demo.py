@@ -4,7 +4,10 @@ Registers a demo shop; two customers write at once (WhatsApp and SMS, signed as 
 signs); in the Slack sandbox an agent assigns one conversation, writes an internal note,
 sends a canned response, attaches a file, resolves it; the customer writes again and it
 reopens. Then an Instagram DM (signed as Meta signs) and a Telegram message (delivered by the
-Bot API sandbox with the bot's secret) are answered from Slack. Every agent action is a
+Bot API sandbox with the bot's secret) are answered from Slack. Last, commerce: the agent
+refunds a line of Ana's order from her card (the Shopify sandbox makes the refund), and Ana
+asking where her order is gets its tracking link at once, without an agent. Every agent
+action is a
 signed Slack request, and each step waits until its effect shows in the sandboxes' outboxes
 (card updates, reactions, sends).
 """
@@ -39,6 +42,14 @@ from local_stack.constants import (
 )
 
 AGENT = "U0BEATRIZ"
+# The demo shop as the demo registers it: its agent may refund (up to the limit alone), and
+# "where is my order?" is answered without an agent.
+DEMO_SHOP_WITH_COMMERCE = {
+    **DEMO_SHOP,
+    "commerce_actions": {"allowed": [AGENT], "refund_limit": 200},
+    "order_updates": {"answer_status_questions": True},
+}
+ANAS_TRACKING = "rastreamento.correios.com.br"
 
 
 def call(method: str, url: str, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
@@ -252,7 +263,7 @@ def main(argv: list[str]) -> int:
     api, slack_outbox, twilio_outbox = args.api, f"{args.slack}/_outbox", f"{args.twilio}/_outbox"
     if args.sla:
         return sla_demo(api, slack_outbox)
-    if not register(api, DEMO_SHOP_ID, DEMO_SHOP, "shop"):
+    if not register(api, DEMO_SHOP_ID, DEMO_SHOP_WITH_COMMERCE, "shop"):
         return 1
     thread_ts, ref = _two_customers_write(api, slack_outbox)
     _agent_takes_over(api, slack_outbox, thread_ts, ref)
@@ -263,6 +274,8 @@ def main(argv: list[str]) -> int:
     print("6. the agent attached a file: it went to Ana as WhatsApp media")
     _resolve_and_reopen(api, slack_outbox, thread_ts, ref)
     _instagram_and_telegram(api, slack_outbox, args.telegram)
+    _refund_from_slack(api, slack_outbox, thread_ts)
+    _where_is_my_order(api, slack_outbox, twilio_outbox, thread_ts)
     return 0
 
 
@@ -403,6 +416,97 @@ def _instagram_and_telegram(api: str, slack_outbox: str, telegram: str) -> None:
     print("9. an Instagram DM was answered from Slack: sent, and marked seen")
     _wait_reaction(slack_outbox, thanked, "outbox_tray")
     print("10. a Telegram message was answered from Slack: the bot sent it")
+
+
+def _refund_from_slack(api: str, slack_outbox: str, thread_ts: str) -> None:
+    """*Refund #1042* on Ana's card, the line chosen in the modal, the refund confirmed: the
+    Shopify sandbox makes it, and the thread records who refunded what."""
+    drawn = [e for e in _entries(slack_outbox, "chat.update") if e["payload"]["ts"] == thread_ts]
+    refund = next(
+        element
+        for entry in reversed(drawn)
+        for block in entry["payload"].get("blocks", [])
+        for element in block.get("elements", [])
+        if element.get("action_id") == "refund_order#1042"
+    )
+    trigger = f"{time.time():.6f}.refund"
+    slack_form(
+        api,
+        "/slack/interactions",
+        {
+            "type": "block_actions",
+            "trigger_id": trigger,
+            "team": {"id": DEMO_TEAM_ID},
+            "user": {"id": AGENT},
+            "container": {
+                "type": "message",
+                "channel_id": DEMO_CHANNEL_ID,
+                "message_ts": thread_ts,
+            },
+            "message": {"ts": thread_ts, "thread_ts": thread_ts},
+            "actions": [
+                {
+                    "action_id": refund["action_id"],
+                    "type": "button",
+                    "value": refund["value"],
+                    "action_ts": f"{time.time():.6f}",
+                }
+            ],
+        },
+    )
+    choice = wait_for_entry(slack_outbox, "views.open", trigger, field="trigger_id")
+    # The first line (2 × Camiseta básica), a reason, the customer told by Shopify.
+    _, answer = _submit_view(
+        api,
+        choice["payload"]["view"],
+        {
+            "lines": {"lines": {"selected_options": [{"value": "0"}]}},
+            "reason": {"reason": {"value": "chegou rasgada"}},
+            "notify": {"notify": {"selected_options": [{"value": "notify"}]}},
+        },
+    )
+    _submit_view(api, json.loads(answer)["view"], {})
+    done = wait_for_entry(slack_outbox, "chat.postMessage", "refunded *", field="text", timeout=20)
+    print(f"11. the agent refunded a line of #1042 from Slack: {done['payload']['text']}")
+
+
+def _submit_view(api: str, view: dict[str, Any], values: dict[str, Any]) -> tuple[int, str]:
+    return slack_form(
+        api,
+        "/slack/interactions",
+        {
+            "type": "view_submission",
+            "team": {"id": DEMO_TEAM_ID},
+            "user": {"id": AGENT},
+            "view": {
+                "id": "V" + hashlib.md5(str(time.time()).encode()).hexdigest()[:10],  # noqa: S324
+                "callback_id": view["callback_id"],
+                "private_metadata": view["private_metadata"],
+                "state": {"values": values},
+            },
+        },
+    )
+
+
+def _where_is_my_order(api: str, slack_outbox: str, twilio_outbox: str, thread_ts: str) -> None:
+    """Ana asks where her order is: the tracking link goes to her at once, and the thread
+    shows it as an automatic reply."""
+    answered_before = _tracking_sent(twilio_outbox)
+    customer_writes(api, ANA, "whatsapp:+14155550101", "Onde está meu pedido?", name=ANA_NAME)
+    deadline = time.monotonic() + 20
+    while _tracking_sent(twilio_outbox) <= answered_before:
+        if time.monotonic() > deadline:
+            raise TimeoutError("Ana's question was not answered with her tracking link")
+        time.sleep(0.3)
+    wait_for_entry(slack_outbox, "chat.postMessage", "Automatic reply", field="blocks")
+    print("12. Ana asked where her order is: answered at once with its tracking link")
+
+
+def _tracking_sent(twilio_outbox: str) -> int:
+    return sum(
+        ANAS_TRACKING in json.dumps(entry["payload"])
+        for entry in _entries(twilio_outbox, "messages.create")
+    )
 
 
 def _wait_reaction(slack_outbox: str, ts: str, name: str, timeout: float = 20) -> None:

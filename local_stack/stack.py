@@ -22,7 +22,10 @@ from local_stack.constants import (
     DEMO_META_PAGE_ID,
     DEMO_META_PHONE_NUMBER_ID,
     DEMO_META_TOKEN,
+    DEMO_SHOP,
+    DEMO_SHOP_ID,
     DEMO_SHOPIFY_TOKEN,
+    DEMO_SHOPIFY_WEBHOOK_SECRET,
     DEMO_SHOPS,
     DEMO_TELEGRAM_BOT,
     DEMO_TELEGRAM_BOT_TOKEN,
@@ -239,9 +242,19 @@ class LocalStack:
 
     def _start_shopify_sandbox(self) -> str:
         from local_stack.sandbox.shopify import ShopifyStandIn, demo_customers
+        from local_stack.sandbox.shopify_webhooks import WebhookSubscription
 
         shopify = ShopifyStandIn(self._outbox())
         shopify.provision(DEMO_SHOPIFY_TOKEN, demo_customers())
+        # The demo store's webhooks go to the demo shop's route, as its app subscribes them.
+        shopify.subscribe(
+            DEMO_SHOPIFY_TOKEN,
+            WebhookSubscription(
+                f"{self.api_url}/webhooks/shopify/{DEMO_SHOP_ID}",
+                DEMO_SHOPIFY_WEBHOOK_SECRET,
+                DEMO_SHOP["commerce"]["shopify"]["domain"],
+            ),
+        )
         url = shopify.start(self.options.host, self.options.shopify_port)
         self._stoppers.append(shopify.stop)
         return url
@@ -378,7 +391,8 @@ class LocalStack:
             + ("  (sandbox: calls print below)" if not self.options.meta_graph_url else ""),
             f"  SMTP (mail in) {self.options.host}:{self.options.smtp_port}  (SES receiving)",
             f"  SES (mail out) {env['AWS_ENDPOINT_URL_SESV2']}  (sandbox: mail prints below)",
-            f"  Shopify API    {env['SHOPIFY_API_URL']}  (sandbox: seeded demo store)",
+            f"  Shopify API    {env['SHOPIFY_API_URL']}  (sandbox: seeded demo store; "
+            f"webhooks to /webhooks/shopify/{DEMO_SHOP_ID})",
             f"  WooCommerce    {env['WOOCOMMERCE_API_URL']}  (sandbox: seeded store, key "
             "ck_ddd…/cs_ddd…)",
             f"  Bedrock        {env['AWS_ENDPOINT_URL_BEDROCK_RUNTIME']}  (sandbox: triage model)",

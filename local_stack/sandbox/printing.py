@@ -60,7 +60,20 @@ def describe(entry: OutboxEntry) -> str:
         return _describe_telegram(entry)
     if entry.service == "meta" and entry.method == "send":
         return _describe_meta(entry)
+    if entry.service in ("shopify", "woocommerce") and entry.method == "webhook":
+        return _describe_webhook(entry)
     return printable(f"[{entry.service}] {entry.method}")
+
+
+def _describe_webhook(entry: OutboxEntry) -> str:
+    """A platform's webhook delivery: topic, address, the answer (and Shopify's attempt)."""
+    payload = entry.payload
+    status = payload.get("status") or "no answer"
+    attempt = f" (attempt {payload['attempt']})" if "attempt" in payload else ""
+    return printable(
+        f"[{entry.service}] webhook {as_str(payload.get('topic'))} → "
+        f"{as_str(payload.get('address'))}: HTTP {status}{attempt}"
+    )
 
 
 def _describe_telegram(entry: OutboxEntry) -> str:

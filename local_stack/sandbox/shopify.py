@@ -6,6 +6,12 @@ As strict as the real one where Threadline relies on it: the path's API version,
 GraphQL errors in Shopify's shape (`errors[].extensions.code`), the cost of every answer in
 `extensions.cost`, and `THROTTLED` on demand (`throttle`). Anything else it is asked is
 refused as an undefined field, never answered with made-up data.
+
+When a store's state changes (a refund, a cancellation, a fulfilment or one of its events)
+it sends the webhooks Shopify sends (a refund's `refunds/create` then `orders/updated`, ...),
+signed, to the store's subscriptions (`shopify_webhooks`). A test or the demo changes the
+state as a warehouse or carrier would, through the sandbox's control routes
+(`/_sandbox/orders/{number}/...`, authenticated by the store's access token like the API).
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import json
 import re
 import threading
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any
 
@@ -26,10 +33,25 @@ from local_stack.sandbox.shopify_refunds import (
     SeededRefund,
     refund_operation,
 )
+from local_stack.sandbox.shopify_webhooks import WebhookSender, WebhookSubscription
 
 _GRAPHQL_PATH = re.compile(r"^/admin/api/(?P<version>20\d\d-(01|04|07|10))/graphql\.json$")
 _OPERATION = re.compile(r"^\s*(?:query|mutation)\s+(?P<name>\w+)")
 _TERM = re.compile(r'(?P<field>\w+):(?:"(?P<quoted>[^"]*)"|(?P<bare>[^\s()]+))')
+_CONTROL_PATH = re.compile(
+    r"^/_sandbox/orders/(?P<number>\d+)(?:/(?P<change>fulfil|events|cancel))?$"
+)
+# A fulfilment event's status (as webhooks and the REST API spell it) → the shipment's
+# display status (as GraphQL spells it).
+EVENT_STATUSES = {
+    "label_printed": "LABEL_PRINTED",
+    "confirmed": "CONFIRMED",
+    "in_transit": "IN_TRANSIT",
+    "out_for_delivery": "OUT_FOR_DELIVERY",
+    "attempted_delivery": "ATTEMPTED_DELIVERY",
+    "delivered": "DELIVERED",
+    "failure": "FAILURE",
+}
 _MAXIMUM_POINTS = 2000.0
 _RESTORE_RATE = 100.0
 _QUERY_COST = {
@@ -116,6 +138,9 @@ class SeededOrder:
     # What was bought (refunds are of these) and the refunds made (shopify_refunds).
     lines: list[SeededLine] = field(default_factory=list)
     refunds: list[SeededRefund] = field(default_factory=list)
+    # How many fulfilments and fulfilment events it has had (their webhooks' ids).
+    fulfillments: int = 0
+    events: int = 0
 
     @property
     def order_id(self) -> str:
@@ -136,13 +161,19 @@ class SeededCustomer:
 class SeededStore:
     access_token: str
     customers: list[SeededCustomer] = field(default_factory=list)
+    subscriptions: list[WebhookSubscription] = field(default_factory=list)
 
 
 class ShopifyStandIn(StandIn):
     service = "shopify"
 
-    def __init__(self, outbox: Outbox) -> None:
+    def __init__(self, outbox: Outbox, retry_waits: tuple[float, ...] | None = None) -> None:
         super().__init__(outbox)
+        self._webhooks = (
+            WebhookSender(self._record)
+            if retry_waits is None
+            else WebhookSender(self._record, retry_waits)
+        )
         self._stores: dict[str, SeededStore] = {}
         self._lock = threading.Lock()
         self._throttled = 0
@@ -153,6 +184,82 @@ class ShopifyStandIn(StandIn):
         """A store whose Admin API answers `access_token`, with these customers."""
         with self._lock:
             self._stores[access_token] = SeededStore(access_token, customers)
+
+    def subscribe(self, access_token: str, subscription: WebhookSubscription) -> None:
+        """The store's webhooks (every topic) also go to this address, signed with its
+        secret, as an app's subscriptions do."""
+        with self._lock:
+            self._stores[access_token].subscriptions.append(subscription)
+
+    def fulfil(
+        self,
+        access_token: str,
+        order_name: str,
+        tracking_number: str,
+        tracking_url: str | None = None,
+        carrier: str | None = None,
+        estimated_delivery_at: str | None = None,
+    ) -> None:
+        """The order shipped, as the warehouse marks it: `fulfillments/create` and
+        `orders/fulfilled` are sent."""
+        with self._lock:
+            store = self._stores[access_token]
+            customer, order = _order_named(store, order_name)
+            order.fulfillment_status = "FULFILLED"
+            order.shipment = (
+                "CONFIRMED",
+                _now(),
+                estimated_delivery_at,
+                tracking_number,
+                tracking_url,
+                carrier,
+            )
+            order.fulfillments += 1
+            payload = _fulfillment_payload(customer, order)
+            fulfilled = _order_payload(customer, order)
+            subscriptions = list(store.subscriptions)
+        self._webhooks.send(subscriptions, "fulfillments/create", payload)
+        # As Shopify does, the order's own webhook follows (it names the customer's
+        # addresses; a fulfilment names only the shipping address).
+        self._webhooks.send(subscriptions, "orders/fulfilled", fulfilled)
+
+    def add_event(self, access_token: str, order_name: str, status: str) -> None:
+        """The carrier reports on the order's shipment (`in_transit`, `out_for_delivery`,
+        `delivered`, ...): `fulfillment_events/create` is sent."""
+        with self._lock:
+            store = self._stores[access_token]
+            _, order = _order_named(store, order_name)
+            if order.shipment is None:
+                raise KeyError(f"{order_name} has no shipment")
+            _, created, eta, number, url, carrier = order.shipment
+            order.shipment = (EVENT_STATUSES[status], created, eta, number, url, carrier)
+            order.events += 1
+            number_only = int(order.name.lstrip("#"))
+            payload = {
+                "id": number_only * 1000 + order.events,
+                "fulfillment_id": number_only * 10 + order.fulfillments,
+                "order_id": number_only,
+                "status": status,
+                "message": None,
+                "happened_at": _now(),
+                "estimated_delivery_at": eta,
+                "created_at": _now(),
+            }
+            subscriptions = list(store.subscriptions)
+        self._webhooks.send(subscriptions, "fulfillment_events/create", payload)
+
+    def cancel(self, access_token: str, order_name: str, reason: str = "customer") -> None:
+        """The order cancelled in the shop's admin: `orders/cancelled` is sent."""
+        with self._lock:
+            store = self._stores[access_token]
+            customer, order = _order_named(store, order_name)
+            order.cancelled_at = _now()
+            payload = {
+                **_order_payload(customer, order),
+                "cancel_reason": reason,
+            }
+            subscriptions = list(store.subscriptions)
+        self._webhooks.send(subscriptions, "orders/cancelled", payload)
 
     def refunds(self, access_token: str, order_name: str) -> list[SeededRefund]:
         """The refunds made of an order of the store."""
@@ -180,9 +287,12 @@ class ShopifyStandIn(StandIn):
         return {"errors": message}
 
     def _api_method(self, request: Request) -> str:
-        return "graphql"
+        return "sandbox" if request.path.startswith("/_sandbox/") else "graphql"
 
     def _handle_api(self, request: Request) -> Reply:
+        control = _CONTROL_PATH.match(request.path)
+        if control is not None:
+            return self._control(request, f"#{control.group('number')}", control.group("change"))
         if request.verb != "POST" or _GRAPHQL_PATH.match(request.path) is None:
             return Reply(HTTPStatus.NOT_FOUND, {"errors": "Not Found"})
         store = self._stores.get(request.headers.get("X-Shopify-Access-Token") or "")
@@ -215,6 +325,7 @@ class ShopifyStandIn(StandIn):
         elif name in REFUND_OPERATIONS:
             try:
                 with self._lock:
+                    refunds_before = _refund_ids(store)
                     refusal = (
                         self._refusals.pop(0)
                         if name == "ThreadlineRefund" and self._refusals
@@ -225,6 +336,15 @@ class ShopifyStandIn(StandIn):
                         if refusal
                         else refund_operation(name, store, variables, document["query"])
                     )
+                    made = _new_refunds(store, refunds_before)
+                    updated = [
+                        _order_payload(*_order_named(store, f"#{refund['order_id']}"))
+                        for refund in made
+                    ]
+                    subscriptions = list(store.subscriptions)
+                for refund, order in zip(made, updated, strict=True):
+                    self._webhooks.send(subscriptions, "refunds/create", refund)
+                    self._webhooks.send(subscriptions, "orders/updated", order)
             except GraphQLRefusal as refusal:
                 return Reply(HTTPStatus.OK, _error(refusal.message, refusal.code))
         else:
@@ -238,6 +358,49 @@ class ShopifyStandIn(StandIn):
         return Reply(
             HTTPStatus.OK, {"data": data, "extensions": _cost(cost, _MAXIMUM_POINTS - cost)}
         )
+
+    def _control(self, request: Request, order_name: str, change: str | None) -> Reply:
+        """The sandbox's control routes: an order's state (`GET`), or a change to it."""
+        token = request.headers.get("X-Shopify-Access-Token") or ""
+        if token not in self._stores:
+            return Reply(HTTPStatus.UNAUTHORIZED, {"errors": "unknown access token"})
+        try:
+            params = json.loads(request.body) if request.body.strip() else {}
+        except ValueError as error:
+            raise BadRequest("the body is not JSON") from error
+        if not isinstance(params, dict):
+            raise BadRequest("the body is not a JSON object")
+        try:
+            if change is None and request.verb == "GET":
+                with self._lock:
+                    _, order = _order_named(self._stores[token], order_name)
+                    return Reply(HTTPStatus.OK, _order_state(order))
+            if request.verb != "POST" or change is None:
+                return Reply(HTTPStatus.NOT_FOUND, {"errors": "Not Found"})
+            if change == "fulfil":
+                number = params.get("tracking_number")
+                if not isinstance(number, str) or not number:
+                    raise BadRequest("tracking_number is required")
+                self.fulfil(
+                    token,
+                    order_name,
+                    number,
+                    _text(params, "tracking_url"),
+                    _text(params, "carrier"),
+                    _text(params, "estimated_delivery_at"),
+                )
+            elif change == "events":
+                if params.get("status") not in EVENT_STATUSES:
+                    raise BadRequest(f"status is one of {', '.join(EVENT_STATUSES)}")
+                self.add_event(token, order_name, params["status"])
+            else:
+                self.cancel(token, order_name, _text(params, "reason") or "customer")
+        except KeyError as missing:
+            return Reply(HTTPStatus.NOT_FOUND, {"errors": f"Not Found: {missing}"})
+        self._record(f"sandbox.{change}", {"order": order_name, **params})
+        with self._lock:
+            _, order = _order_named(self._stores[token], order_name)
+            return Reply(HTTPStatus.OK, _order_state(order))
 
     @staticmethod
     def _throttled_answer(cost: int) -> dict[str, Any]:
@@ -351,4 +514,117 @@ def _cost(requested: int, available: float, actual: int | None = 0) -> dict[str,
                 "restoreRate": _RESTORE_RATE,
             },
         }
+    }
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _text(params: dict[str, Any], name: str) -> str | None:
+    value = params.get(name)
+    return value if isinstance(value, str) and value else None
+
+
+def _order_named(store: SeededStore, order_name: str) -> tuple[SeededCustomer, SeededOrder]:
+    for customer in store.customers:
+        for order in customer.orders:
+            if order.name == order_name:
+                return customer, order
+    raise KeyError(order_name)
+
+
+def _order_state(order: SeededOrder) -> dict[str, Any]:
+    """What a test asks of an order: its statuses, shipment and refunds."""
+    return {
+        "name": order.name,
+        "financial_status": order.financial_status,
+        "fulfillment_status": order.fulfillment_status,
+        "cancelled_at": order.cancelled_at,
+        "shipment_status": order.shipment[0] if order.shipment else None,
+        "refunds": [
+            {"id": r.refund_id, "amount": r.amount, "lines": r.lines, "note": r.note}
+            for r in order.refunds
+        ],
+    }
+
+
+def _refund_ids(store: SeededStore) -> set[int]:
+    return {r.refund_id for c in store.customers for o in c.orders for r in o.refunds}
+
+
+def _new_refunds(store: SeededStore, before: set[int]) -> list[dict[str, Any]]:
+    """The `refunds/create` payloads (REST-shaped, as webhooks are) of refunds made since."""
+    return [
+        {
+            "id": refund.refund_id,
+            "order_id": int(order.name.lstrip("#")),
+            "created_at": _now(),
+            "processed_at": _now(),
+            "note": refund.note,
+            "restock": False,
+            "refund_line_items": [
+                {"line_item_id": line_id, "quantity": quantity}
+                for line_id, quantity in refund.lines
+            ],
+            "transactions": [
+                {
+                    "kind": "refund",
+                    "status": "success",
+                    "amount": refund.amount,
+                    "currency": order.currency,
+                }
+            ],
+        }
+        for customer in store.customers
+        for order in customer.orders
+        for refund in order.refunds
+        if refund.refund_id not in before
+    ]
+
+
+def _order_payload(customer: SeededCustomer, order: SeededOrder) -> dict[str, Any]:
+    """An order as webhooks carry it (REST-shaped), with the customer's addresses."""
+    return {
+        "id": int(order.name.lstrip("#")),
+        "name": order.name,
+        "email": customer.email,
+        "phone": customer.phone,
+        "created_at": order.created_at,
+        "cancelled_at": order.cancelled_at,
+        "financial_status": order.financial_status.lower(),
+        "fulfillment_status": order.fulfillment_status.lower(),
+        "total_price": order.total,
+        "currency": order.currency,
+        "customer": {
+            "id": customer.customer_id,
+            "email": customer.email,
+            "phone": customer.phone,
+        },
+    }
+
+
+def _fulfillment_payload(customer: SeededCustomer, order: SeededOrder) -> dict[str, Any]:
+    assert order.shipment is not None
+    _, created, eta, number, url, carrier = order.shipment
+    number_only = int(order.name.lstrip("#"))
+    return {
+        "id": number_only * 10 + order.fulfillments,
+        "order_id": number_only,
+        "name": f"{order.name}.{order.fulfillments}",
+        "status": "success",
+        "shipment_status": None,
+        "created_at": created,
+        "estimated_delivery_at": eta,
+        "tracking_company": carrier,
+        "tracking_number": number,
+        "tracking_numbers": [number] if number else [],
+        "tracking_url": url,
+        "tracking_urls": [url] if url else [],
+        "email": customer.email,
+        "destination": {"phone": customer.phone},
+        "line_items": [
+            {"id": line.line_id, "title": line.title, "quantity": line.quantity}
+            for line in order.lines
+        ],
     }

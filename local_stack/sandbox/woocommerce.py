@@ -7,12 +7,18 @@ provisioned store in HTTPS basic auth (else 401), WordPress's error shape
 `order`, `orderby`, integer ids) refused with `rest_invalid_param`, `X-WP-Total` on every
 listing, and any other route refused as `rest_no_route`. Faults (429, 503) are injected by
 method, "customers" or "orders".
+
+Webhooks are created through `POST /wp-json/wc/v3/webhooks` as in a store's admin, and sent
+signed when an order changes (`woocommerce_webhooks`); a test or the demo changes an order's
+status as the shop's staff would, through the sandbox's control route
+`POST /_sandbox/orders/{id}/status` (the store's key and secret, as the API).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import json
 import re
 import threading
 from dataclasses import dataclass, field
@@ -20,12 +26,24 @@ from http import HTTPStatus
 from typing import Any
 
 from local_stack.sandbox.outbox import Outbox
-from local_stack.sandbox.server import Reply, Request, StandIn
+from local_stack.sandbox.server import BadRequest, Reply, Request, StandIn
+from local_stack.sandbox.woocommerce_webhooks import WooWebhook, WooWebhookSender
 
 API_ROOT = "/wp-json/wc/v3"
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _ROLES = {"all", "administrator", "editor", "author", "contributor", "subscriber", "customer"}
 _ORDERBY = {"date", "id", "include", "title", "slug", "modified"}
+_WEBHOOK_TOPICS = {"order.created", "order.updated", "order.deleted", "order.restored"}
+_ORDER_STATUSES = {
+    "pending",
+    "processing",
+    "on-hold",
+    "completed",
+    "cancelled",
+    "refunded",
+    "failed",
+}
+_CONTROL_PATH = re.compile(r"^/_sandbox/orders/(?P<order_id>\d+)/status$")
 
 
 @dataclass
@@ -51,6 +69,7 @@ class SeededWooStore:
     consumer_key: str
     consumer_secret: str
     customers: list[SeededWooCustomer] = field(default_factory=list)
+    webhooks: list[WooWebhook] = field(default_factory=list)
 
 
 def demo_customers() -> list[SeededWooCustomer]:
@@ -109,6 +128,26 @@ class WooCommerceStandIn(StandIn):
         super().__init__(outbox)
         self._stores: dict[tuple[str, str], SeededWooStore] = {}
         self._lock = threading.Lock()
+        self._sender = WooWebhookSender(self._record, site_url="")
+        self._webhook_ids = 0
+
+    def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        url = super().start(host, port)
+        # The site's URL, which every delivery names as its source.
+        self._sender.site_url = url
+        return url
+
+    def set_status(
+        self, consumer_key: str, consumer_secret: str, order_id: int, status: str
+    ) -> None:
+        """The shop's staff change the order's status: `order.updated` is sent."""
+        with self._lock:
+            store = self._stores[(consumer_key, consumer_secret)]
+            customer, order = _order_of(store, order_id)
+            order.status = status
+            payload = self._order(customer, order)
+            webhooks = list(store.webhooks)
+        self._sender.send(webhooks, "order.updated", payload)
 
     def provision(
         self, consumer_key: str, consumer_secret: str, customers: list[SeededWooCustomer]
@@ -123,6 +162,8 @@ class WooCommerceStandIn(StandIn):
         return {"code": "woocommerce_rest_error", "message": message, "data": {"status": status}}
 
     def _api_method(self, request: Request) -> str:
+        if request.path.startswith("/_sandbox/"):
+            return "sandbox"
         return request.path.removeprefix(API_ROOT).strip("/")
 
     def _store(self, request: Request) -> SeededWooStore | None:
@@ -138,6 +179,23 @@ class WooCommerceStandIn(StandIn):
 
     def _handle_api(self, request: Request) -> Reply:
         method = self._api_method(request)
+        control = _CONTROL_PATH.match(request.path)
+        if method == "webhooks" or (control and request.verb == "POST"):
+            store = self._store(request)
+            if store is None:
+                self._record("refused", {"status": 401})
+                return _error(
+                    HTTPStatus.UNAUTHORIZED,
+                    "woocommerce_rest_cannot_create",
+                    "Sorry, you are not allowed to create resources.",
+                )
+            if control:
+                return self._change_status(store, int(control.group("order_id")), request)
+            if request.verb == "POST":
+                return self._create_webhook(store, request)
+            if request.verb == "GET":
+                with self._lock:
+                    return Reply(HTTPStatus.OK, [w.as_json() for w in store.webhooks])
         if request.verb != "GET" or method not in ("customers", "orders"):
             return _error(
                 HTTPStatus.NOT_FOUND,
@@ -161,6 +219,41 @@ class WooCommerceStandIn(StandIn):
         if method == "customers":
             return self._customers(store, params, int(per_page))
         return self._orders(store, params, int(per_page))
+
+    def _create_webhook(self, store: SeededWooStore, request: Request) -> Reply:
+        fields = _json_object(request)
+        topic, url = fields.get("topic"), fields.get("delivery_url")
+        if topic not in _WEBHOOK_TOPICS:
+            return _invalid("topic", "topic is not one of the store's webhook topics.")
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            return _invalid("delivery_url", "delivery_url is not a valid URL.")
+        secret = fields.get("secret")
+        with self._lock:
+            self._webhook_ids += 1
+            webhook = WooWebhook(
+                webhook_id=self._webhook_ids,
+                name=str(fields.get("name") or f"Webhook {self._webhook_ids}"),
+                topic=str(topic),
+                delivery_url=url,
+                secret=secret if isinstance(secret, str) and secret else "",
+            )
+            store.webhooks.append(webhook)
+        self._record("webhooks.create", {"topic": topic, "delivery_url": url})
+        self._sender.ping(webhook)
+        return Reply(HTTPStatus.CREATED, webhook.as_json())
+
+    def _change_status(self, store: SeededWooStore, order_id: int, request: Request) -> Reply:
+        status = _json_object(request).get("status")
+        if status not in _ORDER_STATUSES:
+            return _invalid("status", "status is not one of the order statuses.")
+        try:
+            self.set_status(store.consumer_key, store.consumer_secret, order_id, str(status))
+        except KeyError:
+            return _error(
+                HTTPStatus.NOT_FOUND, "woocommerce_rest_shop_order_invalid_id", "Invalid ID."
+            )
+        self._record("sandbox.status", {"order": order_id, "status": status})
+        return Reply(HTTPStatus.OK, {"id": order_id, "status": status})
 
     def _customers(self, store: SeededWooStore, params: dict[str, str], per_page: int) -> Reply:
         email = params.get("email")
@@ -219,3 +312,21 @@ class WooCommerceStandIn(StandIn):
             "date_paid_gmt": order.paid_gmt,
             "billing": {"email": customer.email, "phone": customer.phone or ""},
         }
+
+
+def _order_of(store: SeededWooStore, order_id: int) -> tuple[SeededWooCustomer, SeededWooOrder]:
+    for customer in store.customers:
+        for order in customer.orders:
+            if order.order_id == order_id:
+                return customer, order
+    raise KeyError(order_id)
+
+
+def _json_object(request: Request) -> dict[str, Any]:
+    try:
+        fields = json.loads(request.body or b"{}")
+    except ValueError as error:
+        raise BadRequest("the body is not JSON") from error
+    if not isinstance(fields, dict):
+        raise BadRequest("the body is not a JSON object")
+    return fields

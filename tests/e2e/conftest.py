@@ -66,6 +66,8 @@ class RunningStack:
     # accounts, and (as Telegram and Meta would) to know a webhook's secret.
     telegram: TelegramStandIn
     meta: MetaStandIn
+    # The stack's own Shopify stand-in (seeded demo store; its sandbox routes and outbox).
+    shopify: str = ""
 
     def sent_mail(self) -> list[dict[str, Any]]:
         answer = http("GET", self.ses + "/_outbox")
@@ -111,7 +113,7 @@ def running_stack(outbox: Outbox, log: Path) -> Iterator[RunningStack]:
     twilio_url = twilio.start()
     telegram_url = telegram.start()
     port, aws_port, ses_port, smtp_port = free_port(), free_port(), free_port(), free_port()
-    telegram_port = free_port()
+    telegram_port, shopify_port = free_port(), free_port()
     # Meta's statuses come back to the stack, signed with the app secret it checks.
     meta = MetaStandIn(outbox, LOCAL_META_APP_SECRET, f"http://127.0.0.1:{port}/webhooks/meta")
     meta_url = meta.start()
@@ -145,6 +147,8 @@ def running_stack(outbox: Outbox, log: Path) -> Iterator[RunningStack]:
                 str(smtp_port),
                 "--telegram-port",
                 str(telegram_port),
+                "--shopify-port",
+                str(shopify_port),
             ],
             cwd=PROJECT_DIR,
             env=env,
@@ -169,6 +173,7 @@ def running_stack(outbox: Outbox, log: Path) -> Iterator[RunningStack]:
             aws=f"http://127.0.0.1:{aws_port}",
             telegram=telegram,
             meta=meta,
+            shopify=f"http://127.0.0.1:{shopify_port}",
         )
     finally:
         process.terminate()

@@ -104,6 +104,8 @@ def test_the_demo_walks_the_whole_loop_and_ctrl_c_stops_the_stack(sandbox_stack)
         "8. Ana wrote again: the conversation reopened",
         "9. an Instagram DM was answered from Slack: sent, and marked seen",
         "10. a Telegram message was answered from Slack: the bot sent it",
+        "11. the agent refunded a line of #1042 from Slack",
+        "12. Ana asked where her order is: answered at once with its tracking link",
     ):
         assert step in demo.stdout
     # And the outbox printed the thread, the reply and the receipts, unicode intact
@@ -118,6 +120,14 @@ def test_the_demo_walks_the_whole_loop_and_ctrl_c_stops_the_stack(sandbox_stack)
     # And the Instagram and Telegram answers went out through their own APIs
     assert "[meta] Send API → 17840000000000123 (RESPONSE): Temos sim! Separei um M 💙" in outbox
     assert "[telegram] sendMessage → chat 5550101: Yarın kargoda 🚚" in outbox
+    # And the refund was made once in the Shopify sandbox, its signed webhooks delivered to
+    # the shop, and Ana's tracking link sent to her on WhatsApp
+    assert outbox.count("[shopify] ThreadlineRefund\n") == 1
+    assert "refunded *129.90 BRL*" in demo.stdout
+    api = f"http://127.0.0.1:{ports['--port']}"
+    delivered = f"→ {api}/webhooks/shopify/demo-shop: HTTP 200 (attempt 1)"
+    assert f"[shopify] webhook refunds/create {delivered}" in outbox
+    assert "rastreamento.correios.com.br/app/index.php?objeto=BR987654321" in outbox
     # When Ctrl-C is pressed
     process.send_signal(signal.SIGINT)
     # Then everything stops cleanly
