@@ -27,6 +27,7 @@ from chalicelib.services.data_rights import CustomerData
 from chalicelib.services.dead_letters import DeadLetterWatch
 from chalicelib.services.intake import Intake
 from chalicelib.services.media_links import MediaLinks
+from chalicelib.services.opt_outs import OptOutKeeper
 from chalicelib.services.ports import (
     Clock,
     IdFactory,
@@ -52,6 +53,7 @@ from chalicelib.store.erasure import Erasures
 from chalicelib.store.inbound import InboundMessages
 from chalicelib.store.installs import Installations
 from chalicelib.store.listings import ConversationListings
+from chalicelib.store.opt_outs import OptOuts
 from chalicelib.store.profiles import Profiles
 from chalicelib.store.refunds import RefundClaims
 from chalicelib.store.replies import Replies
@@ -71,6 +73,7 @@ if TYPE_CHECKING:
     from chalicelib.services.installs import Exchange, SlackInstalls
     from chalicelib.services.mail_intake import MailIntake
     from chalicelib.services.meta_intake import MetaIntake
+    from chalicelib.services.order_updates import OrderUpdates
     from chalicelib.services.orders import OrderLookups
     from chalicelib.services.refunds import RefundActions
     from chalicelib.services.reports import Reports
@@ -258,6 +261,10 @@ class Repositories:
     @cached_property
     def refund_claims(self) -> RefundClaims:
         return RefundClaims(self.client, self._table_name)
+
+    @cached_property
+    def opt_outs(self) -> OptOuts:
+        return OptOuts(self.client, self._table_name)
 
 
 class Container:
@@ -539,6 +546,7 @@ class Container:
             self.settings.sla_minute_seconds,
             self.triage,
             self.handoffs,
+            OptOutKeeper(store.opt_outs),
         )
 
     @cached_property
@@ -757,6 +765,22 @@ class Container:
             store.webhook_claims,
             self.queues,
             self.workspaces,
+            self.metrics,
+            self.clock,
+            self.order_updates,
+        )
+
+    @cached_property
+    def order_updates(self) -> "OrderUpdates":
+        from chalicelib.services.order_updates import OrderUpdates
+
+        store = self.store
+        return OrderUpdates(
+            store.conversations,
+            store.profiles,
+            store.opt_outs,
+            store.webhook_claims,
+            self.queues,
             self.metrics,
             self.clock,
         )

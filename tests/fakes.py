@@ -1709,3 +1709,24 @@ class FakeRefundClaims:
             changes["approved_by"] = approved_by
         self.records[(shop_id, submission_key)] = record.model_copy(update=changes)
         return True
+
+
+@dataclass
+class FakeOptOuts:
+    """Customers' STOP for order updates, by (shop, person-address), as
+    `store.opt_outs.OptOuts` keeps them."""
+
+    opted_out: dict[tuple[str, str], datetime] = field(default_factory=dict)
+
+    def record_opt_out(self, shop_id: str, address: str, at: datetime) -> None:
+        self.opted_out[(shop_id, identity(address))] = at
+
+    def record_opt_in(self, shop_id: str, address: str) -> None:
+        self.opted_out.pop((shop_id, identity(address)), None)
+
+    def opted_out_at(self, shop_id: str, addresses: tuple[str, ...]) -> datetime | None:
+        for address in addresses:
+            at = self.opted_out.get((shop_id, identity(address)))
+            if at is not None:
+                return at
+        return None

@@ -202,6 +202,13 @@ class Metric(StrEnum):
     # A Comprehend or Bedrock triage that failed, timed out, was throttled or answered
     # malformed: the message was triaged by the rules engine instead.
     TRIAGE_FALLBACK = "TriageFallback"
+    # Order updates sent first: queued to the customer; about no customer Threadline knows;
+    # held back because they asked to stop; or with no channel that could carry it
+    # (WhatsApp's window shut, no template, no email address).
+    ORDER_UPDATE_QUEUED = "OrderUpdateQueued"
+    ORDER_UPDATE_UNKNOWN_CUSTOMER = "OrderUpdateUnknownCustomer"
+    ORDER_UPDATE_OPTED_OUT = "OrderUpdateOptedOut"
+    ORDER_UPDATE_UNREACHABLE = "OrderUpdateUnreachable"
 
 
 class MetricsPort(Protocol):
@@ -546,3 +553,13 @@ class GraphInspection(Protocol):
     def me(self, token: str) -> "GraphObject | Refusal": ...
 
     def read(self, object_id: str, token: str) -> "GraphObject | Refusal": ...
+
+
+class OptOutRecords(Protocol):
+    """Customers' STOP for order updates (chalicelib/store/opt_outs.py)."""
+
+    def record_opt_out(self, shop_id: str, address: str, at: datetime) -> None: ...
+
+    def record_opt_in(self, shop_id: str, address: str) -> None: ...
+
+    def opted_out_at(self, shop_id: str, addresses: tuple[str, ...]) -> datetime | None: ...
