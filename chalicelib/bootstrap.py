@@ -31,6 +31,7 @@ from chalicelib.services.opt_outs import OptOutKeeper
 from chalicelib.services.ports import (
     Clock,
     IdFactory,
+    OrderContacts,
     OrderDirectory,
     RefundDesk,
     SlackFactory,
@@ -783,7 +784,15 @@ class Container:
             self.queues,
             self.metrics,
             self.clock,
+            self.vault,
+            self.order_contacts,
         )
+
+    @cached_property
+    def order_contacts(self) -> OrderContacts:
+        from chalicelib.commerce.shopify_contacts import ShopifyOrderContacts
+
+        return ShopifyOrderContacts(self.settings.shopify_api_url)
 
     @cached_property
     def woocommerce_webhooks(self) -> "WooCommerceWebhooks":

@@ -47,6 +47,7 @@ from chalicelib.domain.messages import (
     SlackFile,
     delivery_rank,
 )
+from chalicelib.domain.order_updates import OrderContact
 from chalicelib.domain.orders import (
     CommerceRefused,
     CustomerKeys,
@@ -1730,3 +1731,15 @@ class FakeOptOuts:
             if at is not None:
                 return at
         return None
+
+
+@dataclass
+class FakeOrderContacts:
+    """`OrderContacts`: orders' contacts by order id, and the ids asked for."""
+
+    orders: dict[str, OrderContact] = field(default_factory=dict)
+    asked: list[str] = field(default_factory=list)
+
+    def order_contact(self, shop: Shop, secrets: ShopSecrets, order_id: str) -> OrderContact | None:
+        self.asked.append(order_id)
+        return self.orders.get(order_id)

@@ -7,7 +7,7 @@ fulfilment are two updates, a redelivered webhook is the same one. The customer 
 the addresses the payload names (email, E.164 phone), never by name.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
@@ -34,6 +34,35 @@ class OrderUpdate:
     order_name: str
     addresses: tuple[str, ...]
     tracking_url: str | None = None
+    # The platform's ids of the order and the shipment, for what the payload leaves out (a
+    # refund's or a shipment event's payload names no customer).
+    order_id: str = ""
+    fulfilment_id: str = ""
+
+    @property
+    def incomplete(self) -> bool:
+        """Whether the platform must be asked who placed the order (or what it is called)."""
+        return bool(self.order_id) and (not self.addresses or not self.order_name)
+
+    def completed(self, contact: "OrderContact") -> "OrderUpdate":
+        """The update with what the platform says of its order: its name, its customer's
+        addresses, the shipment's tracking link."""
+        return replace(
+            self,
+            order_name=self.order_name or contact.name,
+            addresses=self.addresses or contact.addresses,
+            tracking_url=self.tracking_url or contact.tracking_urls.get(self.fulfilment_id),
+        )
+
+
+@dataclass(frozen=True)
+class OrderContact:
+    """An order as the platform tells it by id: its name, the addresses of whoever placed it
+    (email in lower case, phone in E.164 and its twins) and each shipment's tracking link."""
+
+    name: str
+    addresses: tuple[str, ...]
+    tracking_urls: dict[str, str] = field(default_factory=dict)
 
 
 def _text(payload: dict[str, Any], name: str) -> str:
@@ -67,6 +96,7 @@ def shopify_update(topic: str, payload: dict[str, Any]) -> OrderUpdate | None:
     if not event_id:
         return None
     addresses = customer_addresses(payload)
+    order_id = _text(payload, "order_id")
     match topic.strip().lower():
         case "fulfillments/create":
             # A fulfilment is named after its order: "#1042.1".
@@ -77,15 +107,28 @@ def shopify_update(topic: str, payload: dict[str, Any]) -> OrderUpdate | None:
                 name,
                 addresses,
                 _tracking_url(payload),
+                order_id=order_id,
+                fulfilment_id=event_id,
             )
         case "fulfillment_events/create":
             event = _SHOPIFY_DELIVERY.get(_text(payload, "status"))
             if event is None:
                 return None
-            return OrderUpdate(event, f"shopify:fulfilment_event:{event_id}", "", addresses)
+            return OrderUpdate(
+                event,
+                f"shopify:fulfilment_event:{event_id}",
+                "",
+                addresses,
+                order_id=order_id,
+                fulfilment_id=_text(payload, "fulfillment_id"),
+            )
         case "refunds/create":
             return OrderUpdate(
-                OrderEvent.REFUND_CREATED, f"shopify:refund:{event_id}", "", addresses
+                OrderEvent.REFUND_CREATED,
+                f"shopify:refund:{event_id}",
+                "",
+                addresses,
+                order_id=order_id,
             )
         case "orders/cancelled":
             return OrderUpdate(

@@ -2,7 +2,9 @@
 for delivery, delivered, refunded, cancelled) told to the customer it is about.
 
 The customer is the one Threadline knows by an address the order names (its email, its
-phone in E.164, and the addresses a profile links to them), never by name: with no
+phone in E.164, and the addresses a profile links to them), never by name; a payload that
+names no customer (a refund, a shipment event) has its order's customer asked of the
+platform by the order's id (`OrderContacts`): with no
 conversation at any of them the update is acknowledged, ignored and counted. A customer who
 asked to stop (domain/opt_out.py) is told nothing, counted. Otherwise the update goes on the
 channel they last wrote on, in the language of that conversation, unless the channel cannot
@@ -24,6 +26,7 @@ from chalicelib.domain.conversation import Conversation
 from chalicelib.domain.customers import channel_of
 from chalicelib.domain.messages import ShopMessage
 from chalicelib.domain.order_updates import OrderUpdate, update_text
+from chalicelib.domain.orders import CommerceRefused
 from chalicelib.domain.shop import Shop
 from chalicelib.domain.vocabulary import Channel
 from chalicelib.services.ports import (
@@ -33,7 +36,9 @@ from chalicelib.services.ports import (
     Metric,
     MetricsPort,
     OptOutRecords,
+    OrderContacts,
     ProfileRecords,
+    ShopVault,
     WebhookRecords,
 )
 from chalicelib.services.replies import customer_language
@@ -58,7 +63,11 @@ class OrderUpdates:
         inbound: InboundQueue,
         metrics: MetricsPort,
         clock: Clock,
+        vault: ShopVault,
+        contacts: OrderContacts,
     ) -> None:
+        self._vault = vault
+        self._contacts = contacts
         self._conversations = conversations
         self._profiles = profiles
         self._opt_outs = opt_outs
@@ -75,6 +84,12 @@ class OrderUpdates:
             return
         if shop.slack is None:
             return
+        if update.incomplete:
+            completed = self._completed(shop, update)
+            if completed is None:
+                self._metrics.count(Metric.ORDER_UPDATE_UNKNOWN_CUSTOMER)
+                return
+            update = completed
         addresses = self._addresses(shop, update.addresses)
         known = self._conversations_at(shop, addresses)
         if not known:
@@ -116,6 +131,20 @@ class OrderUpdates:
             self._claims.release_webhook(shop.shop_id, claim_id)
             raise
         self._metrics.count(Metric.ORDER_UPDATE_QUEUED, channel)
+
+    def _completed(self, shop: Shop, update: OrderUpdate) -> OrderUpdate | None:
+        """The update with its order's name and customer, asked of the platform; None when
+        the order is gone or the platform refuses (a down platform raises: retried)."""
+        try:
+            contact = self._contacts.order_contact(
+                shop, self._vault.get(shop.shop_id), update.order_id
+            )
+        except CommerceRefused as refused:
+            logger.warning(
+                "order update's customer not asked", shop_id=shop.shop_id, reason=refused.reason
+            )
+            return None
+        return update.completed(contact) if contact is not None else None
 
     def _addresses(self, shop: Shop, named: tuple[str, ...]) -> tuple[str, ...]:
         """The order's addresses and every address a profile links to one of them."""

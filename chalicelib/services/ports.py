@@ -25,6 +25,7 @@ from chalicelib.domain.messages import (
     ShopMessage,
     SlackFile,
 )
+from chalicelib.domain.order_updates import OrderContact
 from chalicelib.domain.orders import CustomerKeys, OrderSummary
 from chalicelib.domain.refunds import (
     RefundableOrder,
@@ -563,3 +564,12 @@ class OptOutRecords(Protocol):
     def record_opt_in(self, shop_id: str, address: str) -> None: ...
 
     def opted_out_at(self, shop_id: str, addresses: tuple[str, ...]) -> datetime | None: ...
+
+
+class OrderContacts(Protocol):
+    """Who placed an order, asked of the shop's platform by the order's id (Shopify). Raises
+    `Retryable` when the platform is down or throttles, `CommerceRefused` when it refuses."""
+
+    def order_contact(
+        self, shop: Shop, secrets: ShopSecrets, order_id: str
+    ) -> OrderContact | None: ...

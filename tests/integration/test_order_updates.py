@@ -11,9 +11,16 @@ import pytest
 from chalice.test import Client
 
 from chalicelib import bootstrap
+from chalicelib.domain.order_updates import OrderContact
 from chalicelib.services.ports import Metric
 from chalicelib.settings import Settings
-from tests.fakes import FakeMetrics, FakeOrderDirectory, FakeSlack, RecordingTwilio
+from tests.fakes import (
+    FakeMetrics,
+    FakeOrderContacts,
+    FakeOrderDirectory,
+    FakeSlack,
+    RecordingTwilio,
+)
 from tests.integration import test_commerce
 from tests.integration.conftest import PUBLIC_URL, Clock
 from tests.integration.test_commerce import SHOPIFY, shopify_webhook
@@ -49,6 +56,13 @@ def metrics() -> FakeMetrics:
 
 
 @pytest.fixture
+def contacts() -> FakeOrderContacts:
+    # Shopify's answer about Ana's order #1042, asked by its id.
+    ana = ("+5511987654321", "whatsapp:+5511987654321", "wa:+5511987654321")
+    return FakeOrderContacts({"1042000": OrderContact("#1042", ana, {"5501": TRACKING})})
+
+
+@pytest.fixture
 def container(
     aws: None,
     settings: Settings,
@@ -57,12 +71,14 @@ def container(
     clock: Clock,
     directory: FakeOrderDirectory,
     metrics: FakeMetrics,
+    contacts: FakeOrderContacts,
 ) -> Iterator[bootstrap.Container]:
     built = bootstrap.Container(
         settings, twilio=twilio, slack=slack.workspace, clock=clock, orders=directory
     )
     # What the services count, seen by the tests (cached_property keeps the first value).
     built.__dict__["metrics"] = metrics
+    built.__dict__["order_contacts"] = contacts
     bootstrap.use(built)
     yield built
     bootstrap.use(None)
@@ -118,11 +134,31 @@ def test_a_fulfilment_reaches_the_customer_once_on_their_channel_in_their_langua
     run_workers()
     assert len(updates_sent(twilio)) == 1
 
-    # Its later event is another update.
-    delivered = {"id": 8801, "fulfillment_id": 5501, "status": "delivered", "phone": CUSTOMER}
+    # Its later event is another update: Shopify's event names the order, not its customer,
+    # who is asked of Shopify by the order's id.
+    delivered = {"id": 8801, "fulfillment_id": 5501, "order_id": 1042000, "status": "delivered"}
     assert shopify_webhook(client, "fulfillment_events/create", delivered, "w-3").status_code == 200
     run_workers()
-    assert [s.text for s in twilio.sent][-1] == "Seu pedido foi entregue."
+    assert twilio.sent[-1].text == f"Seu pedido #1042 foi entregue.\nAcompanhe aqui: {TRACKING}"
+
+
+def test_a_refund_names_no_customer_and_is_told_to_the_one_shopify_says_placed_it(
+    client, shop, run_workers, twilio: RecordingTwilio, contacts: FakeOrderContacts
+):
+    customer_writes_on_whatsapp(client, 1, "Oi, boa tarde! Comprei uma camiseta ontem.")
+    run_workers()
+
+    refund = {"id": 9901, "order_id": 1042000, "note": "arrived torn"}
+    assert shopify_webhook(client, "refunds/create", refund, "w-1").status_code == 200
+    run_workers()
+    assert twilio.sent[-1].text == "Reembolsamos seu pedido #1042."
+
+    # A refund of an order Shopify no longer has: acknowledged, nobody written to.
+    gone = {"id": 9902, "order_id": 5550000}
+    assert shopify_webhook(client, "refunds/create", gone, "w-2").status_code == 200
+    run_workers()
+    assert contacts.asked == ["1042000", "5550000"]
+    assert len(twilio.sent) == 1
 
 
 def test_an_opted_out_customer_gets_no_update_until_they_write_start(

@@ -6,6 +6,7 @@ import pytest
 from chalicelib.domain.order_status_answers import OrderUpdatesConfig
 from chalicelib.domain.order_updates import (
     ALL_EVENTS,
+    OrderContact,
     OrderEvent,
     OrderUpdate,
     shopify_update,
@@ -31,6 +32,8 @@ def test_a_fulfilment_is_an_update_with_its_tracking_link_and_the_orders_address
         "#1042",
         ("ana@example.com",),
         "https://rastreio.example/BR987654321",
+        order_id="1042000",
+        fulfilment_id="4455",
     )
 
 
@@ -120,3 +123,23 @@ def test_updates_are_off_by_default_and_every_event_is_chosen_when_on() -> None:
     assert OrderUpdatesConfig(send_updates=True).events == ALL_EVENTS
     chosen = OrderUpdatesConfig.model_validate({"send_updates": True, "events": ["delivered"]})
     assert chosen.events == (OrderEvent.DELIVERED,)
+
+
+def test_an_update_naming_no_customer_is_completed_from_the_platforms_answer() -> None:
+    event = {"id": 8801, "fulfillment_id": 4455, "order_id": 1042000, "status": "delivered"}
+    update = shopify_update("fulfillment_events/create", event)
+    assert update is not None
+    assert update.incomplete
+    contact = OrderContact("#1042", ("+5511987654321",), {"4455": "https://t.example/1"})
+
+    completed = update.completed(contact)
+
+    assert not completed.incomplete
+    assert completed.order_name == "#1042"
+    assert completed.addresses == ("+5511987654321",)
+    assert completed.tracking_url == "https://t.example/1"
+    # What the payload said itself is kept; an update naming its customer asks nothing.
+    shipped = shopify_update("fulfillments/create", FULFILMENT)
+    assert shipped is not None
+    assert not shipped.incomplete
+    assert shipped.completed(contact).addresses == ("ana@example.com",)
