@@ -807,6 +807,7 @@ class Container:
             self.queues,
             self.metrics,
             self.clock,
+            self.order_updates,
         )
 
     @cached_property

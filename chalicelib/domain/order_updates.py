@@ -140,6 +140,31 @@ def shopify_update(topic: str, payload: dict[str, Any]) -> OrderUpdate | None:
     return None
 
 
+# WooCommerce's order statuses that are an update: "completed" is the store's word for an
+# order sent (core WooCommerce has no shipments of its own).
+_WOOCOMMERCE_STATUSES = {
+    "completed": OrderEvent.FULFILMENT_CREATED,
+    "refunded": OrderEvent.REFUND_CREATED,
+    "cancelled": OrderEvent.ORDER_CANCELLED,
+}
+
+
+def woocommerce_update(topic: str, payload: dict[str, Any]) -> OrderUpdate | None:
+    """The update a WooCommerce order webhook tells: the order reaching a status the
+    customer is told of. WooCommerce sends `order.updated` on any change; the order reaching
+    that status is the event, so a later change of something else tells nothing again."""
+    if topic.strip().lower() != "order.updated":
+        return None
+    event = _WOOCOMMERCE_STATUSES.get(_text(payload, "status"))
+    order_id = _text(payload, "id")
+    if event is None or not order_id:
+        return None
+    number = _text(payload, "number") or order_id
+    billing = payload.get("billing")
+    addresses = customer_addresses(billing) if isinstance(billing, dict) else ()
+    return OrderUpdate(event, f"woocommerce:{order_id}:{event.value}", f"#{number}", addresses)
+
+
 _WORDS: dict[str, dict[OrderEvent, str]] = {
     "en": {
         OrderEvent.FULFILMENT_CREATED: "Good news: your order {name} has shipped.",

@@ -24,6 +24,7 @@ from tests.fakes import (
 from tests.integration import test_commerce
 from tests.integration.conftest import PUBLIC_URL, Clock
 from tests.integration.test_commerce import SHOPIFY, shopify_webhook
+from tests.integration.test_woocommerce import WOOCOMMERCE, woocommerce_webhook
 from tests.signing import WHATSAPP_NUMBER, form, shop_document, twilio_headers, twilio_message
 
 directory = test_commerce.directory
@@ -228,3 +229,27 @@ def test_a_shop_that_does_not_send_updates_sends_none(
     assert shopify_webhook(client, "fulfillments/create", FULFILMENT, "w-1").status_code == 200
     run_workers()
     assert updates_sent(twilio) == []
+
+
+def test_a_woocommerce_order_completed_is_told_once_however_often_it_is_updated(
+    client, put_shop, run_workers, twilio: RecordingTwilio
+):
+    document = shop_document(commerce=WOOCOMMERCE, order_updates={"send_updates": True})
+    assert put_shop("ana", document).status_code == 201
+    customer_writes_on_whatsapp(client, 1, "Oi, boa tarde! Comprei uma camiseta ontem.")
+    run_workers()
+    completed = {
+        "id": 2042,
+        "number": "2042",
+        "status": "completed",
+        "billing": {"phone": CUSTOMER},
+    }
+
+    assert woocommerce_webhook(client, completed, "d-1").status_code == 200
+    # The store's later change of something else: another delivery, the same status.
+    assert woocommerce_webhook(client, completed, "d-2").status_code == 200
+    run_workers()
+
+    assert [s.text for s in twilio.sent if "#2042" in s.text] == [
+        "Boa notícia: seu pedido #2042 foi enviado."
+    ]

@@ -11,6 +11,7 @@ from chalicelib.domain.order_updates import (
     OrderUpdate,
     shopify_update,
     update_text,
+    woocommerce_update,
 )
 
 FULFILMENT = {
@@ -143,3 +144,28 @@ def test_an_update_naming_no_customer_is_completed_from_the_platforms_answer() -
     assert shipped is not None
     assert not shipped.incomplete
     assert shipped.completed(contact).addresses == ("ana@example.com",)
+
+
+@pytest.mark.parametrize(
+    ("status", "event"),
+    [
+        ("completed", OrderEvent.FULFILMENT_CREATED),
+        ("refunded", OrderEvent.REFUND_CREATED),
+        ("cancelled", OrderEvent.ORDER_CANCELLED),
+    ],
+)
+def test_a_woocommerce_order_reaching_a_told_status_is_an_update(
+    status: str, event: OrderEvent
+) -> None:
+    order = {"id": 2042, "number": "2042", "status": status, "billing": {"email": "A@B.co"}}
+
+    update = woocommerce_update("order.updated", order)
+
+    assert update == OrderUpdate(event, f"woocommerce:2042:{event.value}", "#2042", ("a@b.co",))
+
+
+def test_other_woocommerce_statuses_and_topics_tell_nothing() -> None:
+    order = {"id": 2042, "status": "processing", "billing": {"email": "a@b.co"}}
+    assert woocommerce_update("order.updated", order) is None
+    assert woocommerce_update("order.created", {**order, "status": "completed"}) is None
+    assert woocommerce_update("order.updated", {"status": "completed"}) is None
