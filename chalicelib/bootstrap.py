@@ -444,6 +444,7 @@ class Container:
             self.new_id,
             self.clock,
             self.settings.shop_cache_seconds,
+            store.opt_outs,
         )
 
     @cached_property
@@ -604,6 +605,7 @@ class Container:
             self.media,
             self.clock,
             self.workspaces,
+            store.opt_outs,
         )
 
     @cached_property

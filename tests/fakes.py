@@ -1732,6 +1732,12 @@ class FakeOptOuts:
                 return at
         return None
 
+    def erase_opt_outs(self, shop_id: str) -> int:
+        gone = [key for key in self.opted_out if key[0] == shop_id]
+        for key in gone:
+            del self.opted_out[key]
+        return len(gone)
+
 
 @dataclass
 class FakeOrderContacts:

@@ -565,6 +565,8 @@ class OptOutRecords(Protocol):
 
     def opted_out_at(self, shop_id: str, addresses: tuple[str, ...]) -> datetime | None: ...
 
+    def erase_opt_outs(self, shop_id: str) -> int: ...
+
 
 class OrderContacts(Protocol):
     """Who placed an order, asked of the shop's platform by the order's id (Shopify). Raises

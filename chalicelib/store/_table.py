@@ -217,6 +217,10 @@ def messages_partition(shop_id: str) -> str:
     return f"SHOP#{shop_id}#MESSAGES"
 
 
+def opt_outs_partition(shop_id: str) -> str:
+    return f"SHOP#{shop_id}#OPTOUTS"
+
+
 def profiles_partition(shop_id: str) -> str:
     return f"SHOP#{shop_id}#PROFILES"
 

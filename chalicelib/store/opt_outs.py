@@ -4,7 +4,13 @@ phone number stands for its WhatsApp twins, as profiles' identities do), with wh
 from datetime import datetime
 
 from chalicelib.domain.customers import identity
-from chalicelib.store._table import DynamoDBClient, Table, opt_out_key, to_attributes
+from chalicelib.store._table import (
+    DynamoDBClient,
+    Table,
+    opt_out_key,
+    opt_outs_partition,
+    to_attributes,
+)
 
 
 class OptOuts:
@@ -12,11 +18,14 @@ class OptOuts:
         self._table = Table(client, table_name)
 
     def record_opt_out(self, shop_id: str, address: str, at: datetime) -> None:
+        person = identity(address)
+        # Filed under the shop in GSI2 too, so the shop's deletion finds every one.
+        values = {"opted_out_at": at.isoformat(), "GSI2PK": opt_outs_partition(shop_id)}
         self._table.client.put_item(
             TableName=self._table.name,
             Item={
-                **opt_out_key(shop_id, identity(address)),
-                **to_attributes({"opted_out_at": at.isoformat()}),
+                **opt_out_key(shop_id, person),
+                **to_attributes({**values, "GSI2SK": person}),
             },
         )
 
@@ -33,3 +42,9 @@ class OptOuts:
             if item is not None:
                 return datetime.fromisoformat(str(item["opted_out_at"]))
         return None
+
+    def erase_opt_outs(self, shop_id: str) -> int:
+        """Deletes every STOP a deleted shop's customers sent; returns how many."""
+        keys = self._table.keys_in("GSI2", "GSI2PK", opt_outs_partition(shop_id))
+        self._table.delete_all(keys)
+        return len(keys)

@@ -36,3 +36,14 @@ def test_a_start_undoes_the_stop(opt_outs: OptOutRecords) -> None:
     assert opt_outs.opted_out_at("ana", ("ana@example.com",)) is None
     # Starting again without having stopped changes nothing.
     opt_outs.record_opt_in("ana", "+5511987654321")
+
+
+def test_a_shops_deletion_erases_its_customers_stops_only(opt_outs: OptOutRecords) -> None:
+    opt_outs.record_opt_out("ana", "+5511987654321", NOW)
+    opt_outs.record_opt_out("ana", "ana@example.com", NOW)
+    opt_outs.record_opt_out("bia", "+5511987654321", NOW)
+
+    assert opt_outs.erase_opt_outs("ana") == 2
+
+    assert opt_outs.opted_out_at("ana", ("+5511987654321", "ana@example.com")) is None
+    assert opt_outs.opted_out_at("bia", ("+5511987654321",)) == NOW

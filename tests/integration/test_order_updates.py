@@ -5,7 +5,9 @@ they write START; a customer Threadline does not know is acknowledged and not wr
 
 import json
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from chalice.test import Client
@@ -22,13 +24,14 @@ from tests.fakes import (
     RecordingTwilio,
 )
 from tests.integration import test_commerce
-from tests.integration.conftest import PUBLIC_URL, Clock
+from tests.integration.conftest import ADMIN, PUBLIC_URL, Clock, stored_item
 from tests.integration.test_commerce import SHOPIFY, shopify_webhook
 from tests.integration.test_woocommerce import WOOCOMMERCE, woocommerce_webhook
 from tests.signing import WHATSAPP_NUMBER, form, shop_document, twilio_headers, twilio_message
 
 directory = test_commerce.directory
 CUSTOMER = "+5511987654321"
+NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 TRACKING = "https://rastreio.example/BR987654321"
 FULFILMENT = {
     "id": 5501,
@@ -253,3 +256,20 @@ def test_a_woocommerce_order_completed_is_told_once_however_often_it_is_updated(
     assert [s.text for s in twilio.sent if "#2042" in s.text] == [
         "Boa notícia: seu pedido #2042 foi enviado."
     ]
+
+
+def test_a_customers_erasure_and_the_shops_deletion_take_their_stop_with_them(
+    client, shop, run_workers
+):
+    customer_writes_on_whatsapp(client, 1, "STOP")
+    run_workers()
+    assert stored_item(f"SHOP#ana#OPTOUT#{CUSTOMER}", "OPTOUT") is not None
+
+    erased = client.http.delete(f"/admin/shops/ana/customers/{quote(CUSTOMER)}", headers=ADMIN)
+    assert erased.status_code == 200
+    assert stored_item(f"SHOP#ana#OPTOUT#{CUSTOMER}", "OPTOUT") is None
+
+    # A STOP left behind by a customer with nothing else stored goes with the shop.
+    bootstrap.container().store.opt_outs.record_opt_out("ana", "ana@example.com", NOW)
+    assert client.http.delete("/admin/shops/ana", headers=ADMIN).status_code == 200
+    assert stored_item("SHOP#ana#OPTOUT#ana@example.com", "OPTOUT") is None
