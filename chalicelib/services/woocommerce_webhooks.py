@@ -9,7 +9,7 @@ orders lookup; of anyone else it is acknowledged, ignored and counted. An order 
 completed, refunded or cancelled is told to its customer (services/order_updates.py).
 """
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.channels.base import WebhookRequest
 from chalicelib.domain.errors import BadRequest, Forbidden
@@ -19,7 +19,6 @@ from chalicelib.domain.shop import Shop
 from chalicelib.domain.shopify_webhooks import signature_valid
 from chalicelib.domain.woocommerce_webhooks import is_ping, order_addresses, refreshes
 from chalicelib.services.commerce_webhooks import act_once, refresh_orders
-from chalicelib.services.order_updates import OrderUpdates
 from chalicelib.services.ports import (
     Clock,
     ConversationRecords,
@@ -30,6 +29,9 @@ from chalicelib.services.ports import (
     ShopVault,
     WebhookRecords,
 )
+
+if TYPE_CHECKING:
+    from chalicelib.services.order_updates import OrderUpdates
 
 
 class WooCommerceWebhooks:
@@ -42,7 +44,7 @@ class WooCommerceWebhooks:
         outbound: OutboundQueue,
         metrics: MetricsPort,
         clock: Clock,
-        updates: OrderUpdates | None = None,
+        updates: "OrderUpdates | None" = None,
     ) -> None:
         self._shops = shops
         self._vault = vault
