@@ -27,9 +27,11 @@ from chalicelib.services.data_rights import CustomerData
 from chalicelib.services.dead_letters import DeadLetterWatch
 from chalicelib.services.intake import Intake
 from chalicelib.services.media_links import MediaLinks
+from chalicelib.services.opt_outs import OptOutKeeper
 from chalicelib.services.ports import (
     Clock,
     IdFactory,
+    OrderContacts,
     OrderDirectory,
     RefundDesk,
     SlackFactory,
@@ -52,6 +54,7 @@ from chalicelib.store.erasure import Erasures
 from chalicelib.store.inbound import InboundMessages
 from chalicelib.store.installs import Installations
 from chalicelib.store.listings import ConversationListings
+from chalicelib.store.opt_outs import OptOuts
 from chalicelib.store.profiles import Profiles
 from chalicelib.store.refunds import RefundClaims
 from chalicelib.store.replies import Replies
@@ -72,6 +75,7 @@ if TYPE_CHECKING:
     from chalicelib.services.installs import Exchange, SlackInstalls
     from chalicelib.services.mail_intake import MailIntake
     from chalicelib.services.meta_intake import MetaIntake
+    from chalicelib.services.order_updates import OrderUpdates
     from chalicelib.services.orders import OrderLookups
     from chalicelib.services.refunds import RefundActions
     from chalicelib.services.reports import Reports
@@ -260,6 +264,10 @@ class Repositories:
     def refund_claims(self) -> RefundClaims:
         return RefundClaims(self.client, self._table_name)
 
+    @cached_property
+    def opt_outs(self) -> OptOuts:
+        return OptOuts(self.client, self._table_name)
+
 
 class Container:
     def __init__(
@@ -437,6 +445,7 @@ class Container:
             self.new_id,
             self.clock,
             self.settings.shop_cache_seconds,
+            store.opt_outs,
         )
 
     @cached_property
@@ -540,6 +549,7 @@ class Container:
             self.settings.sla_minute_seconds,
             self.triage,
             self.handoffs,
+            OptOutKeeper(store.opt_outs),
         )
 
     @cached_property
@@ -596,6 +606,7 @@ class Container:
             self.media,
             self.clock,
             self.workspaces,
+            store.opt_outs,
         )
 
     @cached_property
@@ -776,7 +787,31 @@ class Container:
             self.workspaces,
             self.metrics,
             self.clock,
+            self.order_updates,
         )
+
+    @cached_property
+    def order_updates(self) -> "OrderUpdates":
+        from chalicelib.services.order_updates import OrderUpdates
+
+        store = self.store
+        return OrderUpdates(
+            store.conversations,
+            store.profiles,
+            store.opt_outs,
+            store.webhook_claims,
+            self.queues,
+            self.metrics,
+            self.clock,
+            self.vault,
+            self.order_contacts,
+        )
+
+    @cached_property
+    def order_contacts(self) -> OrderContacts:
+        from chalicelib.commerce.shopify_contacts import ShopifyOrderContacts
+
+        return ShopifyOrderContacts(self.settings.shopify_api_url)
 
     @cached_property
     def woocommerce_webhooks(self) -> "WooCommerceWebhooks":
@@ -791,6 +826,7 @@ class Container:
             self.queues,
             self.metrics,
             self.clock,
+            self.order_updates,
         )
 
     @cached_property

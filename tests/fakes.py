@@ -47,6 +47,7 @@ from chalicelib.domain.messages import (
     SlackFile,
     delivery_rank,
 )
+from chalicelib.domain.order_updates import OrderContact
 from chalicelib.domain.orders import (
     CommerceRefused,
     CustomerKeys,
@@ -1731,3 +1732,42 @@ class FakeRefundClaims:
             changes["approved_by"] = approved_by
         self.records[(shop_id, submission_key)] = record.model_copy(update=changes)
         return True
+
+
+@dataclass
+class FakeOptOuts:
+    """Customers' STOP for order updates, by (shop, person-address), as
+    `store.opt_outs.OptOuts` keeps them."""
+
+    opted_out: dict[tuple[str, str], datetime] = field(default_factory=dict)
+
+    def record_opt_out(self, shop_id: str, address: str, at: datetime) -> None:
+        self.opted_out[(shop_id, identity(address))] = at
+
+    def record_opt_in(self, shop_id: str, address: str) -> None:
+        self.opted_out.pop((shop_id, identity(address)), None)
+
+    def opted_out_at(self, shop_id: str, addresses: tuple[str, ...]) -> datetime | None:
+        for address in addresses:
+            at = self.opted_out.get((shop_id, identity(address)))
+            if at is not None:
+                return at
+        return None
+
+    def erase_opt_outs(self, shop_id: str) -> int:
+        gone = [key for key in self.opted_out if key[0] == shop_id]
+        for key in gone:
+            del self.opted_out[key]
+        return len(gone)
+
+
+@dataclass
+class FakeOrderContacts:
+    """`OrderContacts`: orders' contacts by order id, and the ids asked for."""
+
+    orders: dict[str, OrderContact] = field(default_factory=dict)
+    asked: list[str] = field(default_factory=list)
+
+    def order_contact(self, shop: Shop, secrets: ShopSecrets, order_id: str) -> OrderContact | None:
+        self.asked.append(order_id)
+        return self.orders.get(order_id)

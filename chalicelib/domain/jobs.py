@@ -131,6 +131,9 @@ class ShopMessageJob(ConversationThreadJob):
     text: str
     content_sid: str | None = None
     content_variables: dict[str, str] | None = None
+    # Sent by Threadline itself (see ShopMessage.reply_key).
+    reply_key: str | None = None
+    language: str | None = None
 
     @property
     def post_id(self) -> str:

@@ -157,6 +157,10 @@ class ShopMessage(BaseModel):
     requested_at: datetime
     # The shop's incarnation when it was asked for (see Shop.incarnation).
     shop_incarnation: str | None = None
+    # Sent by Threadline itself (an order update): the thread marks it automatic, saying
+    # what it is ("order_update:delivered") and in which language.
+    reply_key: str | None = None
+    language: str | None = None
 
     @property
     def customer_key(self) -> str:

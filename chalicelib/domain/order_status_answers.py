@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict
 
 from chalicelib.domain.conversation import Conversation, conversation_ref
 from chalicelib.domain.jobs import AutoReplyJob, OrdersLookup
+from chalicelib.domain.order_updates import ALL_EVENTS, OrderEvent
 from chalicelib.domain.orders import (
     LookupOutcome,
     Order,
@@ -35,6 +36,10 @@ class OrderUpdatesConfig(BaseModel):
 
     # Answer "where is my order?" with the order's status and tracking link.
     answer_status_questions: bool = False
+    # Tell the customer first when their order ships, is out for delivery, is delivered,
+    # refunded or cancelled (domain/order_updates.py): the events chosen here.
+    send_updates: bool = False
+    events: tuple[OrderEvent, ...] = ALL_EVENTS
 
 
 def asks_where_order_is(text: str, language: str) -> bool:

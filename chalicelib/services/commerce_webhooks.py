@@ -12,7 +12,7 @@ export answers it).
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
@@ -20,6 +20,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from chalicelib.channels.base import WebhookRequest
 from chalicelib.domain.conversation import Conversation
 from chalicelib.domain.errors import BadRequest, Forbidden, Retryable, WorkspaceUnavailable
+from chalicelib.domain.order_updates import shopify_update
 from chalicelib.domain.outside_input import json_object
 from chalicelib.domain.shop import Shop
 from chalicelib.domain.shopify_webhooks import (
@@ -43,6 +44,9 @@ from chalicelib.services.ports import (
     WebhookRecords,
     Workspaces,
 )
+
+if TYPE_CHECKING:
+    from chalicelib.services.order_updates import OrderUpdates
 
 logger = Logger(service="threadline", child=True)
 
@@ -119,6 +123,7 @@ class ShopifyWebhooks:
         workspaces: Workspaces,
         metrics: MetricsPort,
         clock: Clock,
+        updates: "OrderUpdates | None" = None,
     ) -> None:
         self._shops = shops
         self._vault = vault
@@ -129,6 +134,7 @@ class ShopifyWebhooks:
         self._workspaces = workspaces
         self._metrics = metrics
         self._clock = clock
+        self._updates = updates
 
     def receive(self, shop_id: str, request: WebhookRequest) -> None:
         shop = self._shops.get_shop(shop_id)
@@ -154,8 +160,16 @@ class ShopifyWebhooks:
             shop_id,
             webhook_id,
             self._clock(),
-            lambda: self._act(shop, work_of(topic), payload, webhook_id),
+            lambda: self._act_and_tell(shop, topic, payload, webhook_id),
         )
+
+    def _act_and_tell(
+        self, shop: Shop, topic: str, payload: dict[str, Any], webhook_id: str
+    ) -> None:
+        self._act(shop, work_of(topic), payload, webhook_id)
+        update = shopify_update(topic, payload)
+        if update is not None and self._updates is not None:
+            self._updates.tell(shop, update)
 
     def _act(self, shop: Shop, work: WebhookWork, payload: dict[str, Any], webhook_id: str) -> None:
         match work:

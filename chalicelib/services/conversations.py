@@ -66,6 +66,7 @@ from chalicelib.presentation.slack_blocks import SlackMessage
 from chalicelib.services.changes import Change, change_conversation, draw_card
 from chalicelib.services.customers import latest_elsewhere
 from chalicelib.services.handoff import HandoffSummaries
+from chalicelib.services.opt_outs import OptOutKeeper
 from chalicelib.services.order_status_answers import status_question_lookup
 from chalicelib.services.orders import lookup_due, orders_lookup
 from chalicelib.services.ports import (
@@ -157,6 +158,7 @@ class InboundProcessor:
         sla_minute_seconds: float = 60.0,
         triage: MessageTriage | None = None,
         handoffs: HandoffSummaries | None = None,
+        opt_outs: OptOutKeeper | None = None,
     ) -> None:
         self._shops = shops
         self._inbound = inbound
@@ -175,6 +177,7 @@ class InboundProcessor:
         self._threads = ConversationThreads(conversations)
         self._triage = triage
         self._handoffs = handoffs
+        self._opt_outs = opt_outs
 
     def process(self, message: InboundMessage) -> None:
         shop = shop_taking(self._shops, message.shop_id, message.shop_incarnation)
@@ -240,6 +243,7 @@ class InboundProcessor:
         if score is None:
             conversation = self._reply_automatically(conversation, message, shop)
             self._look_up_orders(before, conversation, message, shop)
+            self._heed_opt_out(slack, conversation, message, shop)
         else:
             slack.post(channel, rating_note(score), thread_ts=thread_ts)
             self._thank_for_rating(conversation, message, shop)
@@ -377,6 +381,8 @@ class InboundProcessor:
                 text=job.text,
                 content_sid=job.content_sid,
                 content_variables=job.content_variables,
+                reply_key=job.reply_key,
+                language=job.language,
             )
         )
         logger.info(
@@ -436,6 +442,22 @@ class InboundProcessor:
             job = orders_lookup(conversation, f"message:{message.message_key}")
         if job is not None:
             self._outbound.send_outbound(job)
+
+    def _heed_opt_out(
+        self, slack: SlackPort, conversation: Conversation, message: InboundMessage, shop: Shop
+    ) -> None:
+        """A customer's STOP or START for order updates: recorded, noted in the thread and
+        confirmed to them (services/opt_outs.py)."""
+        heard = self._opt_outs.heard(message, conversation, shop) if self._opt_outs else None
+        if heard is None or conversation.slack_thread is None:
+            return
+        channel, thread_ts = conversation.slack_thread
+        slack.post(channel, heard.note, thread_ts=thread_ts)
+        if heard.confirmation is not None:
+            key, text, language = heard.confirmation
+            self._outbound.send_outbound(
+                automatic_reply(conversation, message.message_key, key, text, language)
+            )
 
     def _thank_for_rating(
         self, conversation: Conversation, message: InboundMessage, shop: Shop

@@ -44,6 +44,7 @@ from chalicelib.services.ports import (
     ConversationRecords,
     ErasureRecords,
     InboundRecords,
+    OptOutRecords,
     ProfileRecords,
     ShopLookup,
     SlackPort,
@@ -202,7 +203,9 @@ class CustomerData:
         media: MediaStore,
         clock: Clock,
         workspaces: Workspaces,
+        opt_outs: OptOutRecords | None = None,
     ) -> None:
+        self._opt_outs = opt_outs
         self._shops = shops
         self._conversations = conversations
         self._listings = listings
@@ -282,6 +285,11 @@ class CustomerData:
         outside = self._inbound.erase_messages(found.outside)
         if profile is not None:
             self._profiles.save_profile(None, [profile])
+        if self._opt_outs is not None:
+            # The STOP is about the person too (an erased customer is known to no thread, so
+            # is sent no order update either).
+            for address in addresses_of(address_in(customer), profile):
+                self._opt_outs.record_opt_in(shop_id, address)
         erased_at: datetime = self._clock()
         receipt = {
             "erased_at": erased_at.isoformat(),

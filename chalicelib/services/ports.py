@@ -26,6 +26,7 @@ from chalicelib.domain.messages import (
     ShopMessage,
     SlackFile,
 )
+from chalicelib.domain.order_updates import OrderContact
 from chalicelib.domain.orders import CustomerKeys, OrderSummary
 from chalicelib.domain.refunds import (
     RefundableOrder,
@@ -211,6 +212,13 @@ class Metric(StrEnum):
     SUMMARY_FALLBACK = "SummaryFallback"
     # A draft asked for and not written (the model failed, or the shop offers none).
     DRAFT_UNAVAILABLE = "DraftUnavailable"
+    # Order updates sent first: queued to the customer; about no customer Threadline knows;
+    # held back because they asked to stop; or with no channel that could carry it
+    # (WhatsApp's window shut, no template, no email address).
+    ORDER_UPDATE_QUEUED = "OrderUpdateQueued"
+    ORDER_UPDATE_UNKNOWN_CUSTOMER = "OrderUpdateUnknownCustomer"
+    ORDER_UPDATE_OPTED_OUT = "OrderUpdateOptedOut"
+    ORDER_UPDATE_UNREACHABLE = "OrderUpdateUnreachable"
 
 
 class MetricsPort(Protocol):
@@ -569,3 +577,24 @@ class GraphInspection(Protocol):
     def me(self, token: str) -> "GraphObject | Refusal": ...
 
     def read(self, object_id: str, token: str) -> "GraphObject | Refusal": ...
+
+
+class OptOutRecords(Protocol):
+    """Customers' STOP for order updates (chalicelib/store/opt_outs.py)."""
+
+    def record_opt_out(self, shop_id: str, address: str, at: datetime) -> None: ...
+
+    def record_opt_in(self, shop_id: str, address: str) -> None: ...
+
+    def opted_out_at(self, shop_id: str, addresses: tuple[str, ...]) -> datetime | None: ...
+
+    def erase_opt_outs(self, shop_id: str) -> int: ...
+
+
+class OrderContacts(Protocol):
+    """Who placed an order, asked of the shop's platform by the order's id (Shopify). Raises
+    `Retryable` when the platform is down or throttles, `CommerceRefused` when it refuses."""
+
+    def order_contact(
+        self, shop: Shop, secrets: ShopSecrets, order_id: str
+    ) -> OrderContact | None: ...

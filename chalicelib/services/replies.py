@@ -279,6 +279,8 @@ class ReplyDispatcher:
         def compose(
             conversation: Conversation, shop: Shop, slack: SlackPort
         ) -> tuple[SlackMessage, str]:
+            if job.reply_key is not None and job.language is not None:
+                return auto_reply_post(job.text, job.reply_key, job.language), job.text
             return shop_message_post(job.text), job.text
 
         template = (job.content_sid, job.content_variables)

@@ -18,7 +18,11 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from chalicelib.domain.conversation import ConversationStatus, whatsapp_window_open
+from chalicelib.domain.conversation import (
+    Conversation,
+    ConversationStatus,
+    whatsapp_window_open,
+)
 from chalicelib.domain.customers import channel_of, identity, normalized
 from chalicelib.domain.errors import BadRequest, Conflict, NotFound, invalid
 from chalicelib.domain.messages import ShopMessage
@@ -129,6 +133,28 @@ def _fingerprint(
     return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+def can_send_first(
+    shop: Shop, channel: Channel, existing: Conversation | None, now: datetime
+) -> bool:
+    """Whether a message the shop writes first can go out on a channel, with no template of
+    the caller's: WhatsApp and Meta's channels take one only within 24 hours of the
+    customer's last message (of the customer's conversation there, `existing`), unless the
+    shop set the template that may go past it (a shop's message is never a person's reply,
+    so never tagged HUMAN_AGENT)."""
+    if channel is Channel.WHATSAPP and shop.twilio and shop.twilio.whatsapp_template:
+        return True
+    whatsapp = shop.meta.whatsapp if shop.meta else None
+    if channel is Channel.WHATSAPP_CLOUD and whatsapp and REPLY_TEMPLATE in whatsapp.templates:
+        return True
+    if channel is not Channel.WHATSAPP and channel not in META_CHANNELS:
+        return True
+    return (
+        existing is not None
+        and existing.status is not ConversationStatus.RESOLVED
+        and whatsapp_window_open(existing, now)
+    )
+
+
 def _accepted(message_id: str, channel: Channel, customer: str) -> dict[str, object]:
     return {"message_id": message_id, "channel": channel.value, "to": customer}
 
@@ -226,14 +252,8 @@ class ShopMessages:
 
     def _check_window(self, shop: Shop, customer: str, now: datetime) -> None:
         """Refuses a free-form WhatsApp message that could not go out."""
-        if shop.twilio is not None and shop.twilio.whatsapp_template is not None:
-            return
         existing = self._conversations.find_open_conversation(shop.shop_id, customer)
-        if (
-            existing is not None
-            and existing.status is not ConversationStatus.RESOLVED
-            and whatsapp_window_open(existing, now)
-        ):
+        if can_send_first(shop, Channel.WHATSAPP, existing, now):
             return
         raise Conflict(
             "WhatsApp takes only an approved template more than 24 hours after the "
@@ -247,15 +267,8 @@ class ShopMessages:
         """Refuses a message on Meta's channels that could not go out: past the 24-hour
         window only WhatsApp's `reply` template may (a shop's message is never a person's
         reply, so never tagged HUMAN_AGENT)."""
-        whatsapp = shop.meta.whatsapp if shop.meta else None
-        if channel is Channel.WHATSAPP_CLOUD and whatsapp and REPLY_TEMPLATE in whatsapp.templates:
-            return
         existing = self._conversations.find_open_conversation(shop.shop_id, customer)
-        if (
-            existing is not None
-            and existing.status is not ConversationStatus.RESOLVED
-            and whatsapp_window_open(existing, now)
-        ):
+        if can_send_first(shop, channel, existing, now):
             return
         fix = (
             "set the shop's meta.whatsapp.templates.reply"

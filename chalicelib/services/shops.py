@@ -31,6 +31,7 @@ from chalicelib.services.ports import (
     DigestRecords,
     IdFactory,
     InboundRecords,
+    OptOutRecords,
     ProfileRecords,
     ShopLookup,
     ShopRecords,
@@ -99,7 +100,9 @@ class ShopAdmin:
         new_id: IdFactory,
         clock: Clock,
         shop_cache_seconds: int,
+        opt_outs: OptOutRecords | None = None,
     ) -> None:
+        self._opt_outs = opt_outs
         self._shops = shops
         self._conversations = conversations
         self._listings = listings
@@ -171,10 +174,10 @@ class ShopAdmin:
     def delete(self, shop_id: str) -> dict[str, object]:
         """Removes a shop that has no conversations left (its customers erased first): its
         customers' messages that no conversation held (waiting, unprocessed, discarded) with
-        their files, its customers' profiles, its digests' records, its configuration, its
-        addresses (free for another shop) and its secrets. What is still queued for it is
-        dropped: its stored copy is gone, and a shop created again with the same id is
-        another incarnation."""
+        their files, its customers' profiles and order-update opt-outs, its digests' records,
+        its configuration, its addresses (free for another shop) and its secrets. What is
+        still queued for it is dropped: its stored copy is gone, and a shop created again
+        with the same id is another incarnation."""
         shop = self._existing(shop_id)
         if self._listings.recent_conversations(shop_id, 1):
             raise Conflict(
@@ -185,6 +188,8 @@ class ShopAdmin:
             self._inbound, self._media, self._inbound.stored_messages(shop_id)
         )
         profiles = self._profiles.erase_profiles(shop_id)
+        if self._opt_outs is not None:
+            self._opt_outs.erase_opt_outs(shop_id)
         self._digests.erase_digests(shop_id)
         self._vault.delete(shop_id)
         self._shops.delete_shop(shop, self._clock(), self._recreate_after)

@@ -5,12 +5,17 @@ A bad signature is refused (403) before anything is read or written (the store's
 ping when a webhook is saved is acknowledged and nothing else). A delivery is claimed by its
 `X-WC-Webhook-Delivery-ID` within the shop before it is acted on, as Shopify's are
 (`commerce_webhooks.act_once`). An order of a customer with an open conversation queues its
-orders lookup; of anyone else it is acknowledged, ignored and counted.
+orders lookup; of anyone else it is acknowledged, ignored and counted. An order reaching
+completed, refunded or cancelled is told to its customer (services/order_updates.py).
 """
+
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.channels.base import WebhookRequest
 from chalicelib.domain.errors import BadRequest, Forbidden
+from chalicelib.domain.order_updates import woocommerce_update
 from chalicelib.domain.outside_input import json_object
+from chalicelib.domain.shop import Shop
 from chalicelib.domain.shopify_webhooks import signature_valid
 from chalicelib.domain.woocommerce_webhooks import is_ping, order_addresses, refreshes
 from chalicelib.services.commerce_webhooks import act_once, refresh_orders
@@ -25,6 +30,9 @@ from chalicelib.services.ports import (
     WebhookRecords,
 )
 
+if TYPE_CHECKING:
+    from chalicelib.services.order_updates import OrderUpdates
+
 
 class WooCommerceWebhooks:
     def __init__(
@@ -36,6 +44,7 @@ class WooCommerceWebhooks:
         outbound: OutboundQueue,
         metrics: MetricsPort,
         clock: Clock,
+        updates: "OrderUpdates | None" = None,
     ) -> None:
         self._shops = shops
         self._vault = vault
@@ -44,6 +53,7 @@ class WooCommerceWebhooks:
         self._outbound = outbound
         self._metrics = metrics
         self._clock = clock
+        self._updates = updates
 
     def receive(self, shop_id: str, request: WebhookRequest) -> None:
         signature = request.headers.get("x-wc-webhook-signature")
@@ -79,12 +89,20 @@ class WooCommerceWebhooks:
             shop_id,
             claim_id,
             self._clock(),
-            lambda: refresh_orders(
-                self._conversations,
-                self._outbound,
-                self._metrics,
-                shop,
-                order_addresses(payload),
-                claim_id,
-            ),
+            lambda: self._refresh_and_tell(shop, topic, payload, claim_id),
         )
+
+    def _refresh_and_tell(
+        self, shop: Shop, topic: str, payload: dict[str, Any], claim_id: str
+    ) -> None:
+        refresh_orders(
+            self._conversations,
+            self._outbound,
+            self._metrics,
+            shop,
+            order_addresses(payload),
+            claim_id,
+        )
+        update = woocommerce_update(topic, payload)
+        if update is not None and self._updates is not None:
+            self._updates.tell(shop, update)

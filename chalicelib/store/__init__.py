@@ -29,6 +29,7 @@ index):
 | a dead letter told in Slack (30 days)  | DEADLETTER#{SQS message id}         | TOLD             |
 | a platform's webhook acted on (7 days) | SHOP#{shop}#WEBHOOK#{webhook id}    | RECEIVED         |
 | a refund asked from Slack (90 days)    | SHOP#{shop}#REFUND#{submission key} | REFUND           |
+| a customer's STOP for order updates    | SHOP#{shop}#OPTOUT#{identity}       | OPTOUT           |
 | an "Add to Slack" in progress (10 min) | OAUTHSTATE#{state}                  | STATE            |
 | a shop's daily digest, by local day    | SHOP#{shop}#DIGEST                  | {local date}     |
 | a workspace's installation (no tokens) | SLACKTEAM#{enterprise or -}#{team}  | INSTALLATION     |

@@ -154,6 +154,10 @@ def refund_key(shop_id: str, submission_key: str) -> Attributes:
     return key(f"SHOP#{shop_id}#REFUND#{submission_key}", "REFUND")
 
 
+def opt_out_key(shop_id: str, identity_value: str) -> Attributes:
+    return key(f"SHOP#{shop_id}#OPTOUT#{identity_value}", "OPTOUT")
+
+
 def revision_key(team_id: str, channel_id: str, ts: str) -> Attributes:
     return key(f"SLACK#{team_id}#{channel_id}#{ts}", "REVISION")
 
@@ -211,6 +215,10 @@ def customer_digest(address: str) -> str:
 
 def messages_partition(shop_id: str) -> str:
     return f"SHOP#{shop_id}#MESSAGES"
+
+
+def opt_outs_partition(shop_id: str) -> str:
+    return f"SHOP#{shop_id}#OPTOUTS"
 
 
 def profiles_partition(shop_id: str) -> str:

@@ -1,5 +1,6 @@
-"""Shopify's Admin GraphQL API imitated, for the two queries Threadline asks
-(`ThreadlineCustomers`, `ThreadlineOrders`), over seeded stores, customers and orders.
+"""Shopify's Admin GraphQL API imitated, for the queries Threadline asks
+(`ThreadlineCustomers`, `ThreadlineOrders`, an order's contact in shopify_contacts.py,
+refunds in shopify_refunds.py), over seeded stores, customers and orders.
 
 As strict as the real one where Threadline relies on it: the path's API version, the
 `X-Shopify-Access-Token` of a provisioned store (else 401 with Shopify's string `errors`),
@@ -26,6 +27,7 @@ from typing import Any
 
 from local_stack.sandbox.outbox import Outbox
 from local_stack.sandbox.server import BadRequest, Reply, Request, StandIn
+from local_stack.sandbox.shopify_contacts import ORDER_CONTACT, order_contact
 from local_stack.sandbox.shopify_refunds import (
     REFUND_OPERATIONS,
     GraphQLRefusal,
@@ -60,6 +62,7 @@ _QUERY_COST = {
     "ThreadlineRefundableOrder": 14,
     "ThreadlineSuggestedRefund": 3,
     "ThreadlineRefund": 10,
+    "ThreadlineOrderContact": 4,
 }
 
 
@@ -322,6 +325,11 @@ class ShopifyStandIn(StandIn):
             data = self._customers(store, variables)
         elif name == "ThreadlineOrders":
             data = self._orders(store, variables)
+        elif name == ORDER_CONTACT:
+            try:
+                data = order_contact(store, variables)
+            except GraphQLRefusal as bad_id:
+                return Reply(HTTPStatus.OK, _error(bad_id.message, bad_id.code))
         elif name in REFUND_OPERATIONS:
             try:
                 with self._lock:

@@ -87,6 +87,8 @@ EVERY_FIELD: dict[str, tuple[Parser, dict[str, Any]]] = {
             "text": "Shipped",
             "content_sid": "HX1",
             "content_variables": {"1": "Ana"},
+            "reply_key": "order_update:delivered",
+            "language": "pt",
         },
     ),
     "DeliveryUpdate": (
@@ -152,6 +154,8 @@ EVERY_FIELD: dict[str, tuple[Parser, dict[str, Any]]] = {
             "content_variables": {"1": "Ana"},
             "requested_at": "2026-03-29T08:30:00Z",
             "shop_incarnation": "i1",
+            "reply_key": "order_update:delivered",
+            "language": "pt",
         },
     ),
     "InboundMessage": (
@@ -231,7 +235,7 @@ DEFAULTS: dict[str, tuple[Parser, dict[str, Any], dict[str, Any]]] = {
             "message_id": "m1",
             "text": "Shipped",
         },
-        {"content_sid": None, "content_variables": None},
+        {"content_sid": None, "content_variables": None, "reply_key": None, "language": None},
     ),
     "DeliveryUpdate": (
         parse_outbound,
@@ -275,6 +279,8 @@ DEFAULTS: dict[str, tuple[Parser, dict[str, Any], dict[str, Any]]] = {
             "content_sid": None,
             "content_variables": None,
             "shop_incarnation": None,
+            "reply_key": None,
+            "language": None,
         },
     ),
     "InboundMessage": (

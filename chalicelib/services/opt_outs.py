@@ -1,0 +1,55 @@
+"""A customer's STOP (or START) for order updates, heard by the inbound worker once their
+message is in the thread: the choice recorded for the person (every address of theirs
+answers to it), a note in the thread, and a confirmation in their language saying how to
+undo it, sent as an automatic reply. On SMS Twilio's Advanced Opt-Out confirms by itself,
+so Threadline records the choice and sends nothing more (domain/opt_out.py)."""
+
+from dataclasses import dataclass
+
+from chalicelib.domain.conversation import Conversation
+from chalicelib.domain.messages import InboundMessage
+from chalicelib.domain.opt_out import (
+    OptCommand,
+    confirmation,
+    confirmed_by_provider,
+    opt_request,
+)
+from chalicelib.domain.shop import Shop
+from chalicelib.presentation.opt_out import opt_out_note
+from chalicelib.presentation.slack_blocks import SlackMessage
+from chalicelib.services.ports import OptOutRecords
+from chalicelib.services.replies import customer_language
+
+
+@dataclass(frozen=True)
+class OptOutHeard:
+    note: SlackMessage
+    # The automatic reply to send (its key, text and language); None when the provider
+    # confirms by itself.
+    confirmation: tuple[str, str, str] | None
+
+
+class OptOutKeeper:
+    def __init__(self, opt_outs: OptOutRecords) -> None:
+        self._opt_outs = opt_outs
+
+    def heard(
+        self, message: InboundMessage, conversation: Conversation, shop: Shop
+    ) -> OptOutHeard | None:
+        """Records the customer's STOP or START when the message is one; None otherwise."""
+        request = opt_request(message.text)
+        if request is None:
+            return None
+        if request.command is OptCommand.STOP:
+            self._opt_outs.record_opt_out(
+                shop.shop_id, message.customer_address, message.received_at
+            )
+        else:
+            self._opt_outs.record_opt_in(shop.shop_id, message.customer_address)
+        by_provider = confirmed_by_provider(message.channel)
+        note = opt_out_note(request.command, by_provider)
+        if by_provider:
+            return OptOutHeard(note, None)
+        language = request.language or customer_language(conversation, shop)
+        key = f"order_updates_{request.command.value}"
+        return OptOutHeard(note, (key, confirmation(request.command, language), language))
