@@ -28,6 +28,7 @@ from chalicelib.services.dead_letters import DeadLetterWatch
 from chalicelib.services.intake import Intake
 from chalicelib.services.media_links import MediaLinks
 from chalicelib.services.ports import (
+    CancelDesk,
     Clock,
     IdFactory,
     OrderDirectory,
@@ -44,6 +45,7 @@ from chalicelib.services.shop_messages import ShopMessages
 from chalicelib.services.shops import ShopAdmin
 from chalicelib.services.triage import MessageTriage
 from chalicelib.settings import Settings
+from chalicelib.store.cancellations import CancelClaims
 from chalicelib.store.claims import DeadLetterClaims, ShopMessageClaims
 from chalicelib.store.conversations import Conversations
 from chalicelib.store.counters import Counters
@@ -65,6 +67,7 @@ if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
     from chalicelib.metrics import CloudWatchMetrics
+    from chalicelib.services.cancellations import CancelActions
     from chalicelib.services.checkup import Checkup
     from chalicelib.services.commerce_webhooks import ShopifyWebhooks
     from chalicelib.services.handoff import HandoffSummaries
@@ -259,6 +262,10 @@ class Repositories:
     def refund_claims(self) -> RefundClaims:
         return RefundClaims(self.client, self._table_name)
 
+    @cached_property
+    def cancel_claims(self) -> CancelClaims:
+        return CancelClaims(self.client, self._table_name)
+
 
 class Container:
     def __init__(
@@ -275,8 +282,10 @@ class Container:
         telegram: UpdateChannel | None = None,
         meta: OutboundChannel | None = None,
         refund_desk: RefundDesk | None = None,
+        cancel_desk: CancelDesk | None = None,
     ) -> None:
         self._refund_desk = refund_desk
+        self._cancel_desk = cancel_desk
         self._settings = settings
         self._meta = meta
         self._twilio = twilio
@@ -512,6 +521,7 @@ class Container:
             self.clock,
             self.telegram,
             refunds=self.refunds,
+            cancellations=self.cancellations,
         )
 
     @cached_property
@@ -739,6 +749,30 @@ class Container:
             self.vault,
             self.refund_desk,
             store.refund_claims,
+            self.workspaces,
+            self.queues,
+            self.clock,
+        )
+
+    @cached_property
+    def cancel_desk(self) -> CancelDesk:
+        if self._cancel_desk is not None:
+            return self._cancel_desk
+        from chalicelib.commerce.shopify_cancellations import ShopifyCancellations
+
+        return ShopifyCancellations(self.settings.shopify_api_url)
+
+    @cached_property
+    def cancellations(self) -> "CancelActions":
+        from chalicelib.services.cancellations import CancelActions
+
+        store = self.store
+        return CancelActions(
+            store.shops,
+            store.conversations,
+            self.vault,
+            self.cancel_desk,
+            store.cancel_claims,
             self.workspaces,
             self.queues,
             self.clock,

@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from chalicelib.channels.base import DeliveryRefused, MediaFile, SendReceipt
 from chalicelib.channels.meta_graph import GraphApi
 from chalicelib.channels.twilio import TwilioChannel
+from chalicelib.domain.cancellations import CancelPlan, CancelRecord
 from chalicelib.domain.conversation import Conversation, conversation_ref
 from chalicelib.domain.csat import SURVEY_KEY, THANKS_KEY, survey_key
 from chalicelib.domain.customers import CustomerProfile, identity
@@ -24,6 +25,8 @@ from chalicelib.domain.foreign_ids import fitted
 from chalicelib.domain.jobs import (
     AgentReply,
     AutoReplyJob,
+    CancelApproval,
+    CancelRequested,
     CannedReply,
     ConversationAction,
     OrdersLookup,
@@ -1244,6 +1247,10 @@ def _outbound_group(job: OutboundWork) -> tuple[str, str]:
         return job.group, f"refund:{job.plan.submission_key}"
     if isinstance(job, RefundApproval):
         return job.group, f"{job.conversation_ref}:approve:{job.action_ts}:{job.user_id}"
+    if isinstance(job, CancelRequested):
+        return job.group, f"cancel:{job.plan.submission_key}"
+    if isinstance(job, CancelApproval):
+        return job.group, f"{job.conversation_ref}:approve-cancel:{job.action_ts}:{job.user_id}"
     group = f"{job.shop_id}:{job.provider_message_id}"
     return group, f"{group}:{job.status.value}"
 
@@ -1705,6 +1712,38 @@ class FakeRefundClaims:
         changes: dict[str, object] = {"state": after}
         if quote is not None:
             changes["quote"] = quote
+        if approved_by is not None:
+            changes["approved_by"] = approved_by
+        self.records[(shop_id, submission_key)] = record.model_copy(update=changes)
+        return True
+
+
+@dataclass
+class FakeCancelClaims:
+    """Cancellations by (shop, submission key), as `store.cancellations.CancelClaims` keeps
+    them: filed once, moved forward only from the state expected."""
+
+    records: dict[tuple[str, str], CancelRecord] = field(default_factory=dict)
+
+    def claim_cancel(self, plan: CancelPlan, now: datetime, expires_at: int) -> CancelRecord:
+        return self.records.setdefault((plan.shop_id, plan.submission_key), CancelRecord(plan=plan))
+
+    def cancel_record(self, shop_id: str, submission_key: str) -> CancelRecord | None:
+        return self.records.get((shop_id, submission_key))
+
+    def move_cancel(
+        self,
+        shop_id: str,
+        submission_key: str,
+        before: RefundState,
+        after: RefundState,
+        *,
+        approved_by: str | None = None,
+    ) -> bool:
+        record = self.records.get((shop_id, submission_key))
+        if record is None or record.state is not before:
+            return False
+        changes: dict[str, object] = {"state": after}
         if approved_by is not None:
             changes["approved_by"] = approved_by
         self.records[(shop_id, submission_key)] = record.model_copy(update=changes)

@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from chalicelib.domain.cancellations import CancelPlan
 from chalicelib.domain.messages import DeliveryStatus, SlackFile
 from chalicelib.domain.refunds import RefundPlan
 from chalicelib.domain.vocabulary import Priority, SlaStage, SlaTarget
@@ -277,6 +278,32 @@ class RefundApproval(ConversationThreadJob):
         return f"{self.thread_key}:orders"
 
 
+class CancelRequested(ConversationThreadJob):
+    """An allowed agent confirmed an order's cancellation in its modal: carried out (or held
+    for a second person's approval) in the conversation's orders group, once per
+    `plan.submission_key`."""
+
+    kind: Literal["cancel_requested"] = "cancel_requested"
+    plan: CancelPlan
+
+    @property
+    def group(self) -> str:
+        return f"{self.thread_key}:orders"
+
+
+class CancelApproval(ConversationThreadJob):
+    """Someone pressed *Approve cancellation* on a cancellation held above the shop's limit."""
+
+    kind: Literal["cancel_approval"] = "cancel_approval"
+    submission_key: str
+    user_id: str
+    action_ts: str
+
+    @property
+    def group(self) -> str:
+        return f"{self.thread_key}:orders"
+
+
 TimerWork = Wakeup | SlaAlarm
 
 TimerJob = Annotated[TimerWork, Field(discriminator="kind")]
@@ -293,6 +320,8 @@ OutboundWork = (
     | OrdersLookup
     | RefundRequested
     | RefundApproval
+    | CancelRequested
+    | CancelApproval
 )
 
 OutboundJob = Annotated[OutboundWork, Field(discriminator="kind")]

@@ -12,6 +12,7 @@ from chalicelib.domain.conversation import Conversation, conversation_ref
 from chalicelib.domain.jobs import CardAction
 from chalicelib.domain.orders import LookupOutcome, Order, OrderSummary, latest_first
 from chalicelib.domain.shop import Shop
+from chalicelib.presentation.cancellations import cancel_buttons
 from chalicelib.presentation.refunds import refund_buttons
 from chalicelib.presentation.slack_blocks import (
     SlackMessage,
@@ -106,6 +107,7 @@ def orders_blocks(conversation: Conversation, shop: Shop) -> list[dict[str, Any]
         section_block("*:package: Orders*"),
         *(context_block(text) for text in lines),
         *refund_buttons(conversation, shop),
+        *cancel_buttons(conversation, shop),
     ]
 
 

@@ -65,12 +65,12 @@ def refund_buttons(conversation: Conversation, shop: Shop) -> list[dict[str, Any
     return [{"type": "actions", "elements": buttons}] if buttons else []
 
 
-def refusal_view(text: str) -> dict[str, Any]:
-    """A modal that only says why: who may not refund, or what cannot be refunded."""
+def refusal_view(text: str, title: str = "Refund") -> dict[str, Any]:
+    """A modal that only says why: who may not act, or what cannot be done."""
     return fit_view(
         {
             "type": "modal",
-            "title": _plain("Refund", 24),
+            "title": _plain(title, 24),
             "close": _plain("Close", 24),
             "blocks": [section_block(escape_mrkdwn(text))],
         }

@@ -6,6 +6,8 @@ from typing import Protocol, assert_never
 from chalicelib.domain.jobs import (
     AgentReply,
     AutoReplyJob,
+    CancelApproval,
+    CancelRequested,
     CannedReply,
     CardAction,
     ConversationAction,
@@ -20,6 +22,7 @@ from chalicelib.domain.jobs import (
     Wakeup,
 )
 from chalicelib.domain.messages import InboundMessage, ShopMessage
+from chalicelib.services.cancellations import CancelActions
 from chalicelib.services.conversations import CardActions, InboundProcessor
 from chalicelib.services.orders import OrderLookups
 from chalicelib.services.refunds import RefundActions
@@ -46,6 +49,9 @@ class Workers(Protocol):
 
     @property
     def refunds(self) -> RefundActions: ...
+
+    @property
+    def cancellations(self) -> CancelActions: ...
 
 
 def run_job(job: Job, workers: Workers) -> None:
@@ -79,5 +85,9 @@ def run_job(job: Job, workers: Workers) -> None:
             workers.refunds.carry_out(job)
         case RefundApproval():
             workers.refunds.approve(job)
+        case CancelRequested():
+            workers.cancellations.carry_out(job)
+        case CancelApproval():
+            workers.cancellations.approve(job)
         case _:
             assert_never(job)

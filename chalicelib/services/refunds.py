@@ -14,7 +14,6 @@ a retry after a lost answer asks the same and gets the first refund back. Above 
 """
 
 from datetime import timedelta
-from decimal import Decimal
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -25,7 +24,7 @@ from chalicelib.domain.conversation import Conversation, conversation_ref
 from chalicelib.domain.errors import Retryable, WorkspaceUnavailable
 from chalicelib.domain.foreign_ids import fitted
 from chalicelib.domain.jobs import RefundApproval, RefundRequested
-from chalicelib.domain.orders import CommerceRefused, Money
+from chalicelib.domain.orders import CommerceRefused
 from chalicelib.domain.refunds import (
     ApprovalVerdict,
     RefundCheck,
@@ -35,10 +34,8 @@ from chalicelib.domain.refunds import (
     RefundState,
     RefundStep,
     approval_verdict,
-    may_act,
     refund_check,
     refund_step,
-    user_groups,
 )
 from chalicelib.domain.shop import Shop
 from chalicelib.presentation.refunds import (
@@ -54,6 +51,7 @@ from chalicelib.presentation.refunds import (
     refusal_view,
 )
 from chalicelib.presentation.slack_blocks import SlackMessage
+from chalicelib.services.order_actions import OrderActionThreads, refund_limit
 from chalicelib.services.ports import (
     Clock,
     ConversationRecords,
@@ -80,12 +78,6 @@ REFUND_MEMORY = timedelta(days=90)
 KEY_LIMIT = 200
 
 
-def _limit(shop: Shop, currency: str) -> Money:
-    actions = shop.commerce_actions
-    amount = actions.refund_limit if actions else Decimal(0)
-    return Money(amount=amount, currency=currency)
-
-
 class RefundActions:
     def __init__(
         self,
@@ -98,8 +90,7 @@ class RefundActions:
         outbound: OutboundQueue,
         clock: Clock,
     ) -> None:
-        self._shops = shops
-        self._conversations = conversations
+        self._threads = OrderActionThreads(shops, conversations, workspaces)
         self._vault = vault
         self._desk = desk
         self._records = records
@@ -112,24 +103,10 @@ class RefundActions:
     def _thread(
         self, team_id: str, channel_id: str, thread_ts: str, ref: str
     ) -> tuple[Conversation, Shop] | None:
-        conversation = self._conversations.find_conversation_by_thread(
-            team_id, channel_id, thread_ts
-        )
-        if conversation is None or conversation_ref(conversation) != ref:
-            return None
-        shop = self._shops.get_shop(conversation.shop_id)
-        if shop is None or shop.shopify is None:
-            return None
-        return conversation, shop
+        return self._threads.thread(team_id, channel_id, thread_ts, ref)
 
     def _allowed(self, shop: Shop, slack: SlackPort, user_id: str) -> bool:
-        config = shop.commerce_actions
-        if config is None:
-            return False
-        if user_id in config.allowed:
-            return True
-        members = {group: slack.usergroup_members(group) for group in user_groups(config)}
-        return may_act(config, user_id, members)
+        return self._threads.allowed(shop, slack, user_id)
 
     def open(self, asked: RefundAsked) -> None:
         """*Refund #n* pressed: the modal to choose what to refund, or a plain refusal."""
@@ -227,7 +204,7 @@ class RefundActions:
         }
         config = shop.commerce_actions
         held = config is not None and refund_step(plan, config) is RefundStep.AWAIT_APPROVAL
-        limit = _limit(shop, quote.amount.currency) if held else None
+        limit = refund_limit(shop, quote.amount.currency) if held else None
         return {"response_action": "update", "view": refund_confirm_view(plan, metadata, limit)}
 
     def confirm(self, confirmed: RefundConfirmed) -> dict[str, object] | None:
@@ -296,7 +273,9 @@ class RefundActions:
             self._move(plan, RefundState.CLAIMED, RefundState.DROPPED)
         elif claimed and config and refund_step(plan, config) is RefundStep.AWAIT_APPROVAL:
             # Told first: a retry after a failed move tells again rather than never.
-            self._note(slack, job, awaiting_approval_note(plan, _limit(shop, plan.amount.currency)))
+            self._note(
+                slack, job, awaiting_approval_note(plan, refund_limit(shop, plan.amount.currency))
+            )
             self._move(plan, RefundState.CLAIMED, RefundState.AWAITING_APPROVAL)
         elif record.state in (RefundState.CLAIMED, RefundState.EXECUTING):
             self._make(shop, slack, job, record)
@@ -342,12 +321,7 @@ class RefundActions:
     def _worker_thread(
         self, team_id: str, channel_id: str, thread_ts: str, ref: str
     ) -> tuple[Shop, SlackPort] | None:
-        found = self._thread(team_id, channel_id, thread_ts, ref)
-        if found is None:
-            logger.info("refund for no known conversation dropped")
-            return None
-        shop = found[1]
-        return shop, slack_or_retry(self._workspaces, shop.shop_id)
+        return self._threads.worker_thread(team_id, channel_id, thread_ts, ref)
 
     def _make(
         self,

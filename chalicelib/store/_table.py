@@ -154,6 +154,10 @@ def refund_key(shop_id: str, submission_key: str) -> Attributes:
     return key(f"SHOP#{shop_id}#REFUND#{submission_key}", "REFUND")
 
 
+def cancel_key(shop_id: str, submission_key: str) -> Attributes:
+    return key(f"SHOP#{shop_id}#CANCEL#{submission_key}", "CANCEL")
+
+
 def revision_key(team_id: str, channel_id: str, ts: str) -> Attributes:
     return key(f"SLACK#{team_id}#{channel_id}#{ts}", "REVISION")
 

@@ -19,6 +19,11 @@ from typing import Any
 
 from local_stack.sandbox.outbox import Outbox
 from local_stack.sandbox.server import BadRequest, Reply, Request, StandIn
+from local_stack.sandbox.shopify_cancellations import (
+    CANCEL_OPERATIONS,
+    SeededCancellation,
+    cancel_operation,
+)
 from local_stack.sandbox.shopify_refunds import (
     REFUND_OPERATIONS,
     GraphQLRefusal,
@@ -38,6 +43,8 @@ _QUERY_COST = {
     "ThreadlineRefundableOrder": 14,
     "ThreadlineSuggestedRefund": 3,
     "ThreadlineRefund": 10,
+    "ThreadlineCancellableOrder": 4,
+    "ThreadlineCancelOrder": 10,
 }
 
 
@@ -116,6 +123,8 @@ class SeededOrder:
     # What was bought (refunds are of these) and the refunds made (shopify_refunds).
     lines: list[SeededLine] = field(default_factory=list)
     refunds: list[SeededRefund] = field(default_factory=list)
+    # The cancellation made of it (shopify_cancellations).
+    cancellation: SeededCancellation | None = None
 
     @property
     def order_id(self) -> str:
@@ -165,6 +174,16 @@ class ShopifyStandIn(StandIn):
                 if order.name == order_name
                 for refund in order.refunds
             ]
+
+    def cancellations(self, access_token: str) -> dict[str, SeededCancellation]:
+        """The cancellations made in the store, by order name."""
+        with self._lock:
+            return {
+                order.name: order.cancellation
+                for customer in self._stores[access_token].customers
+                for order in customer.orders
+                if order.cancellation is not None
+            }
 
     def refuse_next_refund(self, message: str, field: list[str] | None = None) -> None:
         """The next refundCreate refused with this user error (and nothing refunded)."""
@@ -225,6 +244,12 @@ class ShopifyStandIn(StandIn):
                         if refusal
                         else refund_operation(name, store, variables, document["query"])
                     )
+            except GraphQLRefusal as refusal:
+                return Reply(HTTPStatus.OK, _error(refusal.message, refusal.code))
+        elif name in CANCEL_OPERATIONS:
+            try:
+                with self._lock:
+                    data = cancel_operation(name, store, variables)
             except GraphQLRefusal as refusal:
                 return Reply(HTTPStatus.OK, _error(refusal.message, refusal.code))
         else:
