@@ -33,6 +33,7 @@ from chalicelib.services.ports import (
     IdFactory,
     OrderDirectory,
     RefundDesk,
+    ReturnDesk,
     SlackFactory,
     SlackInspection,
     SlackPort,
@@ -57,6 +58,7 @@ from chalicelib.store.listings import ConversationListings
 from chalicelib.store.profiles import Profiles
 from chalicelib.store.refunds import RefundClaims
 from chalicelib.store.replies import Replies
+from chalicelib.store.returns import ReturnClaims
 from chalicelib.store.shops import Shops
 from chalicelib.store.upgrades import Upgrades
 from chalicelib.store.webhooks import WebhookClaims
@@ -77,6 +79,7 @@ if TYPE_CHECKING:
     from chalicelib.services.orders import OrderLookups
     from chalicelib.services.refunds import RefundActions
     from chalicelib.services.reports import Reports
+    from chalicelib.services.returns import ReturnActions
     from chalicelib.services.telegram_bots import TelegramConnect
     from chalicelib.services.twilio_numbers import TwilioConnect
     from chalicelib.services.woocommerce_webhooks import WooCommerceWebhooks
@@ -266,6 +269,10 @@ class Repositories:
     def cancel_claims(self) -> CancelClaims:
         return CancelClaims(self.client, self._table_name)
 
+    @cached_property
+    def return_claims(self) -> ReturnClaims:
+        return ReturnClaims(self.client, self._table_name)
+
 
 class Container:
     def __init__(
@@ -283,9 +290,11 @@ class Container:
         meta: OutboundChannel | None = None,
         refund_desk: RefundDesk | None = None,
         cancel_desk: CancelDesk | None = None,
+        return_desk: ReturnDesk | None = None,
     ) -> None:
         self._refund_desk = refund_desk
         self._cancel_desk = cancel_desk
+        self._return_desk = return_desk
         self._settings = settings
         self._meta = meta
         self._twilio = twilio
@@ -522,6 +531,7 @@ class Container:
             self.telegram,
             refunds=self.refunds,
             cancellations=self.cancellations,
+            returns=self.returns,
         )
 
     @cached_property
@@ -773,6 +783,30 @@ class Container:
             self.vault,
             self.cancel_desk,
             store.cancel_claims,
+            self.workspaces,
+            self.queues,
+            self.clock,
+        )
+
+    @cached_property
+    def return_desk(self) -> ReturnDesk:
+        if self._return_desk is not None:
+            return self._return_desk
+        from chalicelib.commerce.shopify_returns import ShopifyReturns
+
+        return ShopifyReturns(self.settings.shopify_api_url)
+
+    @cached_property
+    def returns(self) -> "ReturnActions":
+        from chalicelib.services.returns import ReturnActions
+
+        store = self.store
+        return ReturnActions(
+            store.shops,
+            store.conversations,
+            self.vault,
+            self.return_desk,
+            store.return_claims,
             self.workspaces,
             self.queues,
             self.clock,

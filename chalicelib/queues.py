@@ -44,6 +44,7 @@ from chalicelib.domain.jobs import (
     OutboundWork,
     RefundApproval,
     RefundRequested,
+    ReturnRequested,
     ShopMessageJob,
     SlaAlarm,
     TimerJob,
@@ -374,6 +375,8 @@ class Queues:
         elif isinstance(job, CancelApproval):
             group = job.group
             dedup = f"{job.conversation_ref}:approve-cancel:{job.action_ts}:{job.user_id}"
+        elif isinstance(job, ReturnRequested):
+            group, dedup = job.group, f"return:{job.plan.submission_key}"
         else:
             group = f"{job.shop_id}:{job.provider_message_id}"
             dedup = f"{group}:{job.status.value}"

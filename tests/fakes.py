@@ -33,6 +33,7 @@ from chalicelib.domain.jobs import (
     OutboundWork,
     RefundApproval,
     RefundRequested,
+    ReturnRequested,
     ShopMessageJob,
     SlaAlarm,
     TimerWork,
@@ -60,6 +61,7 @@ from chalicelib.domain.orders import (
     summary,
 )
 from chalicelib.domain.refunds import RefundPlan, RefundQuote, RefundRecord, RefundState
+from chalicelib.domain.returns import ReturnPlan, ReturnRecord
 from chalicelib.domain.shop import Shop, ShopSecrets
 from chalicelib.domain.triage.record import Triage
 from chalicelib.presentation.slack_blocks import SlackMessage
@@ -1251,6 +1253,8 @@ def _outbound_group(job: OutboundWork) -> tuple[str, str]:
         return job.group, f"cancel:{job.plan.submission_key}"
     if isinstance(job, CancelApproval):
         return job.group, f"{job.conversation_ref}:approve-cancel:{job.action_ts}:{job.user_id}"
+    if isinstance(job, ReturnRequested):
+        return job.group, f"return:{job.plan.submission_key}"
     group = f"{job.shop_id}:{job.provider_message_id}"
     return group, f"{group}:{job.status.value}"
 
@@ -1747,4 +1751,24 @@ class FakeCancelClaims:
         if approved_by is not None:
             changes["approved_by"] = approved_by
         self.records[(shop_id, submission_key)] = record.model_copy(update=changes)
+        return True
+
+
+@dataclass
+class FakeReturnClaims:
+    """Returns by (shop, submission key), as `store.returns.ReturnClaims` keeps them: filed
+    once, moved forward only from the state expected."""
+
+    records: dict[tuple[str, str], ReturnRecord] = field(default_factory=dict)
+
+    def claim_return(self, plan: ReturnPlan, now: datetime, expires_at: int) -> ReturnRecord:
+        return self.records.setdefault((plan.shop_id, plan.submission_key), ReturnRecord(plan=plan))
+
+    def move_return(
+        self, shop_id: str, submission_key: str, before: RefundState, after: RefundState
+    ) -> bool:
+        record = self.records.get((shop_id, submission_key))
+        if record is None or record.state is not before:
+            return False
+        self.records[(shop_id, submission_key)] = record.model_copy(update={"state": after})
         return True

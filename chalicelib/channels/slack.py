@@ -23,6 +23,12 @@ from chalicelib.channels.slack_refunds import (
     refund_press,
     refund_submission,
 )
+from chalicelib.channels.slack_returns import (
+    ReturnInteraction,
+    is_return_action,
+    return_press,
+    return_submission,
+)
 from chalicelib.domain.errors import BadRequest, Forbidden, Retryable, WorkspaceUnavailable
 from chalicelib.domain.jobs import (
     AgentReply,
@@ -37,6 +43,7 @@ from chalicelib.domain.shop import ShopSecrets
 from chalicelib.domain.vocabulary import Priority
 from chalicelib.presentation.cancellations import CANCEL_CHOICE, CANCEL_CONFIRM
 from chalicelib.presentation.refunds import REFUND_CHOICE, REFUND_CONFIRM
+from chalicelib.presentation.returns import RETURN_CHOICE, RETURN_CONFIRM
 from chalicelib.presentation.slack_blocks import SlackMessage
 
 if TYPE_CHECKING:
@@ -247,6 +254,7 @@ Interaction = (
     | IgnoredEvent
     | RefundInteraction
     | CancelInteraction
+    | ReturnInteraction
 )
 
 
@@ -272,6 +280,8 @@ def parse_interaction(body: bytes) -> Interaction:
             return refund_submission(payload, view, _user_id(payload))
         if view.get("callback_id") in (CANCEL_CHOICE, CANCEL_CONFIRM):
             return cancel_submission(payload, view, _user_id(payload))
+        if view.get("callback_id") in (RETURN_CHOICE, RETURN_CONFIRM):
+            return return_submission(payload, view, _user_id(payload))
         return _canned_choice(payload)
     if payload.get("type") != "block_actions":
         return IgnoredEvent(f"interaction {payload.get('type')!r}")
@@ -287,6 +297,10 @@ def parse_interaction(body: bytes) -> Interaction:
         container = _object(payload, "container")
         message_ts = _ts(container.get("message_ts"), "container.message_ts")
         return cancel_press(payload, pressed, _user_id(payload), message_ts)
+    if is_return_action(pressed.get("action_id")):
+        container = _object(payload, "container")
+        message_ts = _ts(container.get("message_ts"), "container.message_ts")
+        return return_press(payload, pressed, _user_id(payload), message_ts)
     if pressed.get("action_id") not in {action.value for action in CardAction}:
         return IgnoredEvent(f"action {pressed.get('action_id')!r}")
     user, team, container = (_object(payload, name) for name in ("user", "team", "container"))

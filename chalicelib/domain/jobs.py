@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from chalicelib.domain.cancellations import CancelPlan
 from chalicelib.domain.messages import DeliveryStatus, SlackFile
 from chalicelib.domain.refunds import RefundPlan
+from chalicelib.domain.returns import ReturnPlan
 from chalicelib.domain.vocabulary import Priority, SlaStage, SlaTarget
 
 
@@ -304,6 +305,18 @@ class CancelApproval(ConversationThreadJob):
         return f"{self.thread_key}:orders"
 
 
+class ReturnRequested(ConversationThreadJob):
+    """An allowed agent confirmed a return in its modal: opened in the conversation's orders
+    group, once per `plan.submission_key`."""
+
+    kind: Literal["return_requested"] = "return_requested"
+    plan: ReturnPlan
+
+    @property
+    def group(self) -> str:
+        return f"{self.thread_key}:orders"
+
+
 TimerWork = Wakeup | SlaAlarm
 
 TimerJob = Annotated[TimerWork, Field(discriminator="kind")]
@@ -322,6 +335,7 @@ OutboundWork = (
     | RefundApproval
     | CancelRequested
     | CancelApproval
+    | ReturnRequested
 )
 
 OutboundJob = Annotated[OutboundWork, Field(discriminator="kind")]

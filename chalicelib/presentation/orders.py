@@ -14,6 +14,7 @@ from chalicelib.domain.orders import LookupOutcome, Order, OrderSummary, latest_
 from chalicelib.domain.shop import Shop
 from chalicelib.presentation.cancellations import cancel_buttons
 from chalicelib.presentation.refunds import refund_buttons
+from chalicelib.presentation.returns import return_buttons
 from chalicelib.presentation.slack_blocks import (
     SlackMessage,
     context_block,
@@ -108,6 +109,7 @@ def orders_blocks(conversation: Conversation, shop: Shop) -> list[dict[str, Any]
         *(context_block(text) for text in lines),
         *refund_buttons(conversation, shop),
         *cancel_buttons(conversation, shop),
+        *return_buttons(conversation, shop),
     ]
 
 

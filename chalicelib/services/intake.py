@@ -27,6 +27,7 @@ from chalicelib.channels.slack import (
 )
 from chalicelib.channels.slack_cancellations import CancelAsked, CancelChosen, CancelConfirmed
 from chalicelib.channels.slack_refunds import RefundAsked, RefundChosen, RefundConfirmed
+from chalicelib.channels.slack_returns import ReturnAsked, ReturnChosen, ReturnConfirmed
 from chalicelib.domain.errors import Forbidden, NotFound, Retryable
 from chalicelib.domain.jobs import CannedReply
 from chalicelib.domain.messages import InboundMessage, InboundStatus, ReplyRevision
@@ -40,6 +41,7 @@ from chalicelib.settings import Settings
 if TYPE_CHECKING:
     from chalicelib.services.cancellations import CancelActions
     from chalicelib.services.refunds import RefundActions
+    from chalicelib.services.returns import ReturnActions
 
 logger = Logger(service="threadline", child=True)
 
@@ -64,9 +66,11 @@ class Intake:
         telegram: UpdateChannel | None = None,
         refunds: "RefundActions | None" = None,
         cancellations: "CancelActions | None" = None,
+        returns: "ReturnActions | None" = None,
     ) -> None:
         self._refunds = refunds
         self._cancellations = cancellations
+        self._returns = returns
         self._settings = settings
         self._deployment = deployment
         self._tools = tools
@@ -229,6 +233,8 @@ class Intake:
                 return self._refund_interaction(interaction)
             if isinstance(interaction, CancelAsked | CancelChosen | CancelConfirmed):
                 return self._cancel_interaction(interaction)
+            if isinstance(interaction, ReturnAsked | ReturnChosen | ReturnConfirmed):
+                return self._return_interaction(interaction)
             if isinstance(interaction, CannedPicker):
                 self._tools.open_picker(interaction)
                 return None
@@ -272,6 +278,22 @@ class Intake:
                 return self._cancellations.review(interaction)
             case CancelConfirmed():
                 return self._cancellations.confirm(interaction)
+
+    def _return_interaction(
+        self, interaction: ReturnAsked | ReturnChosen | ReturnConfirmed
+    ) -> dict[str, object] | None:
+        """Return modals, answered while Slack waits (returns.ReturnActions)."""
+        if self._returns is None:
+            logger.info("return interaction without returns configured")
+            return None
+        match interaction:
+            case ReturnAsked():
+                self._returns.open(interaction)
+                return None
+            case ReturnChosen():
+                return self._returns.review(interaction)
+            case ReturnConfirmed():
+                return self._returns.confirm(interaction)
 
     def slack_command(self, request: WebhookRequest) -> dict[str, object]:
         """`/threadline …`: answered at once, to the agent alone."""

@@ -16,6 +16,7 @@ from chalicelib.domain.jobs import (
     OutboundWork,
     RefundApproval,
     RefundRequested,
+    ReturnRequested,
     ShopMessageJob,
     SlaAlarm,
     TimerWork,
@@ -27,6 +28,7 @@ from chalicelib.services.conversations import CardActions, InboundProcessor
 from chalicelib.services.orders import OrderLookups
 from chalicelib.services.refunds import RefundActions
 from chalicelib.services.replies import ReplyDispatcher
+from chalicelib.services.returns import ReturnActions
 
 # Whatever the inbound, outbound and timers queues carry.
 Job = InboundMessage | ShopMessage | OutboundWork | TimerWork
@@ -52,6 +54,9 @@ class Workers(Protocol):
 
     @property
     def cancellations(self) -> CancelActions: ...
+
+    @property
+    def returns(self) -> ReturnActions: ...
 
 
 def run_job(job: Job, workers: Workers) -> None:
@@ -89,5 +94,7 @@ def run_job(job: Job, workers: Workers) -> None:
             workers.cancellations.carry_out(job)
         case CancelApproval():
             workers.cancellations.approve(job)
+        case ReturnRequested():
+            workers.returns.carry_out(job)
         case _:
             assert_never(job)

@@ -40,6 +40,7 @@ from chalicelib.domain.refunds import (
     RefundRecord,
     RefundState,
 )
+from chalicelib.domain.returns import ReturnableOrder, ReturnMade, ReturnPlan, ReturnRecord
 from chalicelib.domain.shop import Shop, ShopSecrets
 from chalicelib.domain.triage.policy import TriagePolicy
 from chalicelib.domain.triage.record import Triage, TriageContext
@@ -566,6 +567,25 @@ class CancelDesk(Protocol):
     ) -> CancellableOrder | None: ...
 
     def cancel(self, shop: Shop, secrets: ShopSecrets, plan: CancelPlan) -> CancelAccepted: ...
+
+
+class ReturnRecords(Protocol):
+    def claim_return(self, plan: ReturnPlan, now: datetime, expires_at: int) -> ReturnRecord: ...
+
+    def move_return(
+        self, shop_id: str, submission_key: str, before: RefundState, after: RefundState
+    ) -> bool: ...
+
+
+class ReturnDesk(Protocol):
+    """A commerce platform's returns (Shopify). Raises `Retryable` when the platform is down
+    or throttles, and `CommerceRefused` (its reason in plain words) when it refuses."""
+
+    def returnable_order(
+        self, shop: Shop, secrets: ShopSecrets, order_number: str
+    ) -> ReturnableOrder | None: ...
+
+    def create_return(self, shop: Shop, secrets: ShopSecrets, plan: ReturnPlan) -> ReturnMade: ...
 
 
 class BotInspection(Protocol):

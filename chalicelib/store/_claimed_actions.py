@@ -1,6 +1,6 @@
-"""What refunds and cancellations asked for from Slack share in the table: one item per modal
-submission, filed once (a double click, Slack's retry or a job's retry finds the first), then
-moved forward one state at a time, each move conditional on the state before."""
+"""What refunds, cancellations and returns asked for from Slack share in the table: one item
+per modal submission, filed once (a double click, Slack's retry or a job's retry finds the
+first), then moved forward one state at a time, each move conditional on the state before."""
 
 from botocore.exceptions import ClientError
 

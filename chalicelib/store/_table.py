@@ -158,6 +158,10 @@ def cancel_key(shop_id: str, submission_key: str) -> Attributes:
     return key(f"SHOP#{shop_id}#CANCEL#{submission_key}", "CANCEL")
 
 
+def return_key(shop_id: str, submission_key: str) -> Attributes:
+    return key(f"SHOP#{shop_id}#RETURN#{submission_key}", "RETURN")
+
+
 def revision_key(team_id: str, channel_id: str, ts: str) -> Attributes:
     return key(f"SLACK#{team_id}#{channel_id}#{ts}", "REVISION")
 

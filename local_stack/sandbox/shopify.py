@@ -31,6 +31,11 @@ from local_stack.sandbox.shopify_refunds import (
     SeededRefund,
     refund_operation,
 )
+from local_stack.sandbox.shopify_returns import (
+    RETURN_OPERATIONS,
+    SeededReturn,
+    return_operation,
+)
 
 _GRAPHQL_PATH = re.compile(r"^/admin/api/(?P<version>20\d\d-(01|04|07|10))/graphql\.json$")
 _OPERATION = re.compile(r"^\s*(?:query|mutation)\s+(?P<name>\w+)")
@@ -45,6 +50,9 @@ _QUERY_COST = {
     "ThreadlineRefund": 10,
     "ThreadlineCancellableOrder": 4,
     "ThreadlineCancelOrder": 10,
+    "ThreadlineReturnOrder": 2,
+    "ThreadlineReturnableFulfillments": 12,
+    "ThreadlineReturnCreate": 10,
 }
 
 
@@ -125,6 +133,8 @@ class SeededOrder:
     refunds: list[SeededRefund] = field(default_factory=list)
     # The cancellation made of it (shopify_cancellations).
     cancellation: SeededCancellation | None = None
+    # The returns opened of it (shopify_returns).
+    returns: list[SeededReturn] = field(default_factory=list)
 
     @property
     def order_id(self) -> str:
@@ -185,6 +195,17 @@ class ShopifyStandIn(StandIn):
                 if order.cancellation is not None
             }
 
+    def returns(self, access_token: str, order_name: str) -> list[SeededReturn]:
+        """The returns opened of an order of the store."""
+        with self._lock:
+            return [
+                made
+                for customer in self._stores[access_token].customers
+                for order in customer.orders
+                if order.name == order_name
+                for made in order.returns
+            ]
+
     def refuse_next_refund(self, message: str, field: list[str] | None = None) -> None:
         """The next refundCreate refused with this user error (and nothing refunded)."""
         with self._lock:
@@ -244,6 +265,12 @@ class ShopifyStandIn(StandIn):
                         if refusal
                         else refund_operation(name, store, variables, document["query"])
                     )
+            except GraphQLRefusal as refusal:
+                return Reply(HTTPStatus.OK, _error(refusal.message, refusal.code))
+        elif name in RETURN_OPERATIONS:
+            try:
+                with self._lock:
+                    data = return_operation(name, store, variables)
             except GraphQLRefusal as refusal:
                 return Reply(HTTPStatus.OK, _error(refusal.message, refusal.code))
         elif name in CANCEL_OPERATIONS:
