@@ -167,6 +167,8 @@ class ShopifyStandIn(StandIn):
         self._throttled = 0
         # The user errors the next refundCreate answers, as a declining gateway makes Shopify.
         self._refusals: list[list[dict[str, Any]]] = []
+        # The orderCancelUserErrors the next orderCancel answers (a pending authorisation).
+        self._cancel_refusals: list[dict[str, Any]] = []
 
     def provision(self, access_token: str, customers: list[SeededCustomer]) -> None:
         """A store whose Admin API answers `access_token`, with these customers."""
@@ -210,6 +212,11 @@ class ShopifyStandIn(StandIn):
         """The next refundCreate refused with this user error (and nothing refunded)."""
         with self._lock:
             self._refusals.append([{"field": field, "message": message}])
+
+    def refuse_next_cancel(self, message: str, code: str = "INVALID") -> None:
+        """The next orderCancel refused with this error (and nothing cancelled)."""
+        with self._lock:
+            self._cancel_refusals.append({"field": ["orderId"], "message": message, "code": code})
 
     def throttle(self, queries: int = 1) -> None:
         """The next `queries` queries answer THROTTLED, as an exhausted bucket does."""
@@ -276,7 +283,16 @@ class ShopifyStandIn(StandIn):
         elif name in CANCEL_OPERATIONS:
             try:
                 with self._lock:
-                    data = cancel_operation(name, store, variables)
+                    refused = (
+                        self._cancel_refusals.pop(0)
+                        if name == "ThreadlineCancelOrder" and self._cancel_refusals
+                        else None
+                    )
+                    data = (
+                        {"orderCancel": {"job": None, "orderCancelUserErrors": [refused]}}
+                        if refused
+                        else cancel_operation(name, store, variables)
+                    )
             except GraphQLRefusal as refusal:
                 return Reply(HTTPStatus.OK, _error(refusal.message, refusal.code))
         else:

@@ -272,3 +272,21 @@ def test_without_a_refund_no_approval_is_needed(
     run_workers()
     assert stand_in.cancellations(ACCESS_TOKEN)["#1045"].refund is False
     assert stand_in.refunds(ACCESS_TOKEN, "#1045") == []
+
+
+def test_a_refusal_by_shopify_is_explained(
+    client, card_ts, run_workers, slack: FakeSlack, stand_in: ShopifyStandIn
+):
+    # Given Shopify will refuse (a payment still being authorised)
+    stand_in.refuse_next_cancel("Order has pending payment authorizations")
+    confirm = confirmation(client, slack, card_ts, "U0ALICE", "1044")
+
+    # When Alice confirms
+    submit(client, confirm, "U0ALICE", "V0CANCEL1", {})
+    run_workers()
+
+    # Then nothing is cancelled and the thread says why
+    assert stand_in.cancellations(ACCESS_TOKEN) == {}
+    [note] = [t for t in notes(slack, card_ts) if "Nothing was cancelled" in t]
+    assert "Shopify refused <@U0ALICE>'s request to cancel order #1044" in note
+    assert "Order has pending payment authorizations" in note
