@@ -744,9 +744,14 @@ class Container:
     def refund_desk(self) -> RefundDesk:
         if self._refund_desk is not None:
             return self._refund_desk
+        from chalicelib.commerce.platform_refunds import PlatformRefunds
         from chalicelib.commerce.shopify_refunds import ShopifyRefunds
+        from chalicelib.commerce.woocommerce_refunds import WooCommerceRefunds
 
-        return ShopifyRefunds(self.settings.shopify_api_url)
+        return PlatformRefunds(
+            ShopifyRefunds(self.settings.shopify_api_url),
+            WooCommerceRefunds(self.settings.woocommerce_api_url),
+        )
 
     @cached_property
     def refunds(self) -> "RefundActions":

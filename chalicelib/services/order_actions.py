@@ -2,6 +2,7 @@
 press or a modal names, found only if it is the conversation's it says and its shop has a
 store; and who may act (the shop's `commerce_actions.allowed`, user groups asked of Slack)."""
 
+from collections.abc import Callable
 from decimal import Decimal
 
 from aws_lambda_powertools import Logger
@@ -28,26 +29,38 @@ def refund_limit(shop: Shop, currency: str) -> Money:
     return Money(amount=amount, currency=currency)
 
 
+def _has_shopify(shop: Shop) -> bool:
+    return shop.shopify is not None
+
+
 class OrderActionThreads:
+    """`acts_on` says which shops the action is for (by default those with a Shopify store:
+    cancellations and returns are Shopify's only)."""
+
     def __init__(
-        self, shops: ShopLookup, conversations: ConversationRecords, workspaces: Workspaces
+        self,
+        shops: ShopLookup,
+        conversations: ConversationRecords,
+        workspaces: Workspaces,
+        acts_on: Callable[[Shop], bool] = _has_shopify,
     ) -> None:
         self._shops = shops
         self._conversations = conversations
         self._workspaces = workspaces
+        self._acts_on = acts_on
 
     def thread(
         self, team_id: str, channel_id: str, thread_ts: str, ref: str
     ) -> tuple[Conversation, Shop] | None:
         """The conversation of this thread and its shop, if the thread is `ref`'s and the
-        shop has a Shopify store."""
+        action is for the shop's store."""
         conversation = self._conversations.find_conversation_by_thread(
             team_id, channel_id, thread_ts
         )
         if conversation is None or conversation_ref(conversation) != ref:
             return None
         shop = self._shops.get_shop(conversation.shop_id)
-        if shop is None or shop.shopify is None:
+        if shop is None or not self._acts_on(shop):
             return None
         return conversation, shop
 

@@ -1,5 +1,5 @@
-"""Refunds from Slack (Shopify): the modals answered while Slack waits, then the refund carried
-out by the outbound worker in the conversation's orders group.
+"""Refunds from Slack (Shopify, WooCommerce): the modals answered while Slack waits, then the
+refund carried out by the outbound worker in the conversation's orders group.
 
 Only the users and user groups in the shop's `commerce_actions.allowed` may open, submit or
 approve one; anyone else gets a plain refusal. The confirmation modal shows exactly what
@@ -41,6 +41,7 @@ from chalicelib.domain.shop import Shop
 from chalicelib.presentation.refunds import (
     approval_refused_note,
     awaiting_approval_note,
+    platform_name,
     refund_changed_note,
     refund_choice_view,
     refund_confirm_view,
@@ -90,7 +91,9 @@ class RefundActions:
         outbound: OutboundQueue,
         clock: Clock,
     ) -> None:
-        self._threads = OrderActionThreads(shops, conversations, workspaces)
+        self._threads = OrderActionThreads(
+            shops, conversations, workspaces, acts_on=lambda shop: shop.sells_online
+        )
         self._vault = vault
         self._desk = desk
         self._records = records
@@ -127,6 +130,7 @@ class RefundActions:
     def _choice_or_refusal(
         self, conversation: Conversation, shop: Shop, slack: SlackPort, asked: RefundAsked
     ) -> dict[str, Any]:
+        platform = platform_name(shop)
         if not self._allowed(shop, slack, asked.user_id):
             return refusal_view(NOT_ALLOWED)
         orders = conversation.orders
@@ -138,14 +142,14 @@ class RefundActions:
                 shop, self._vault.get(shop.shop_id), asked.order_number
             )
         except Retryable:
-            return refusal_view("Shopify did not answer: try again in a moment.")
+            return refusal_view(f"{platform} did not answer: try again in a moment.")
         except CommerceRefused as error:
-            return refusal_view(f"Shopify refused: {error.reason}.")
+            return refusal_view(f"{platform} refused: {error.reason}.")
         if order is None:
-            return refusal_view(f"Shopify no longer has order #{asked.order_number}.")
+            return refusal_view(f"{platform} no longer has order #{asked.order_number}.")
         if not any(line.refundable_quantity > 0 for line in order.lines):
             return refusal_view(f"Nothing is left to refund on order #{asked.order_number}.")
-        return refund_choice_view(conversation, order, asked.channel_id, asked.thread_ts)
+        return refund_choice_view(conversation, order, asked.channel_id, asked.thread_ts, platform)
 
     def review(self, chosen: RefundChosen) -> dict[str, object]:
         """The first modal submitted: the second one, showing exactly what will happen with
@@ -158,6 +162,7 @@ class RefundActions:
         if found is None:
             return _errors("lines", "This conversation is gone.")
         shop = found[1]
+        platform = platform_name(shop)
         slack = slack_or_retry(self._workspaces, shop.shop_id)
         if not self._allowed(shop, slack, chosen.user_id):
             return _errors("lines", NOT_ALLOWED)
@@ -178,9 +183,9 @@ class RefundActions:
                 [(line.line_item_id, line.quantity) for line in lines],
             )
         except Retryable:
-            return _errors("lines", "Shopify did not answer: submit again in a moment.")
+            return _errors("lines", f"{platform} did not answer: submit again in a moment.")
         except CommerceRefused as error:
-            return _errors("lines", f"Shopify refused: {error.reason}."[:2000])
+            return _errors("lines", f"{platform} refused: {error.reason}."[:2000])
         if quote.amount.amount <= 0:
             return _errors("lines", "Nothing is left to refund of these lines.")
         plan = RefundPlan(
@@ -205,7 +210,8 @@ class RefundActions:
         config = shop.commerce_actions
         held = config is not None and refund_step(plan, config) is RefundStep.AWAIT_APPROVAL
         limit = refund_limit(shop, quote.amount.currency) if held else None
-        return {"response_action": "update", "view": refund_confirm_view(plan, metadata, limit)}
+        view = refund_confirm_view(plan, metadata, limit, platform)
+        return {"response_action": "update", "view": view}
 
     def confirm(self, confirmed: RefundConfirmed) -> dict[str, object] | None:
         """The confirmation submitted: queued under its key; a refusal if the person may not."""
@@ -331,6 +337,7 @@ class RefundActions:
         record: RefundRecord,
     ) -> None:
         plan = record.plan
+        platform = platform_name(shop)
         secrets = self._vault.get(shop.shop_id)
         quote = record.quote
         if quote is None:
@@ -339,11 +346,11 @@ class RefundActions:
             )
             match refund_check(plan, quote.amount):
                 case RefundCheck.NOTHING_LEFT:
-                    self._note(slack, job, refund_nothing_left_note(plan))
+                    self._note(slack, job, refund_nothing_left_note(plan, platform))
                     self._move(plan, record.state, RefundState.DROPPED)
                     return
                 case RefundCheck.CHANGED:
-                    self._note(slack, job, refund_changed_note(plan, quote.amount))
+                    self._note(slack, job, refund_changed_note(plan, quote.amount, platform))
                     self._move(plan, record.state, RefundState.DROPPED)
                     return
             if not self._records.move_refund(
@@ -353,10 +360,10 @@ class RefundActions:
         try:
             done = self._desk.refund(shop, secrets, plan, quote)
         except CommerceRefused as error:
-            self._note(slack, job, refund_refused_note(plan, error.reason))
+            self._note(slack, job, refund_refused_note(plan, error.reason, platform))
             self._move(plan, RefundState.EXECUTING, RefundState.DROPPED)
             return
-        self._note(slack, job, refund_done_note(plan, done, record.approved_by))
+        self._note(slack, job, refund_done_note(plan, done, record.approved_by, platform))
         self._move(plan, RefundState.EXECUTING, RefundState.DONE)
 
     def _move(self, plan: RefundPlan, before: RefundState, after: RefundState) -> None:
