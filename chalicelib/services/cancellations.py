@@ -160,21 +160,25 @@ class CancelActions:
         refundable = target.refundable
         refund = chosen.refund and refundable.amount > 0
         nothing = Money(amount=Decimal(0), currency=refundable.currency)
-        plan = CancelPlan(
-            shop_id=shop.shop_id,
-            conversation_ref=target.ref,
-            order_number=target.order_number,
-            order_id=target.order_id,
-            restock=chosen.restock,
-            refund=refund,
-            refund_amount=refundable if refund else nothing,
-            notify_customer=chosen.notify_customer,
-            reason=chosen.reason,
-            note=chosen.note[:200],
-            requested_by=chosen.user_id,
-            # Given by the confirmation's submission.
-            submission_key="-",
-        )
+        try:
+            plan = CancelPlan(
+                shop_id=shop.shop_id,
+                conversation_ref=target.ref,
+                order_number=target.order_number,
+                order_id=target.order_id,
+                restock=chosen.restock,
+                refund=refund,
+                refund_amount=refundable if refund else nothing,
+                notify_customer=chosen.notify_customer,
+                reason=chosen.reason,
+                note=chosen.note[:200],
+                requested_by=chosen.user_id,
+                # Given by the confirmation's submission.
+                submission_key="-",
+            )
+        except ValidationError:
+            # The metadata came back from Slack; it is still outside input.
+            return _errors("reason", AGAIN)
         metadata = {
             "ch": target.channel_id,
             "ts": target.thread_ts,

@@ -142,25 +142,29 @@ class ReturnActions:
                 return _errors(block, "More than can be returned.")
         if not chosen.quantities:
             return _errors("qty0", "Say how many of at least one item come back.")
-        plan = ReturnPlan(
-            shop_id=shop.shop_id,
-            conversation_ref=target.ref,
-            order_number=target.order_number,
-            order_id=target.order_id,
-            lines=tuple(
-                ReturnLine(
-                    fulfillment_line_item_id=offered[index][0],
-                    title=offered[index][2],
-                    quantity=quantity,
-                )
-                for index, quantity in chosen.quantities
-            ),
-            reason=chosen.reason,
-            note=chosen.note[:255],
-            requested_by=chosen.user_id,
-            # Given by the confirmation's submission.
-            submission_key="-",
-        )
+        try:
+            plan = ReturnPlan(
+                shop_id=shop.shop_id,
+                conversation_ref=target.ref,
+                order_number=target.order_number,
+                order_id=target.order_id,
+                lines=tuple(
+                    ReturnLine(
+                        fulfillment_line_item_id=offered[index][0],
+                        title=offered[index][2],
+                        quantity=quantity,
+                    )
+                    for index, quantity in chosen.quantities
+                ),
+                reason=chosen.reason,
+                note=chosen.note[:255],
+                requested_by=chosen.user_id,
+                # Given by the confirmation's submission.
+                submission_key="-",
+            )
+        except ValidationError:
+            # The metadata came back from Slack; it is still outside input.
+            return _errors("reason", AGAIN)
         metadata = {
             "ch": target.channel_id,
             "ts": target.thread_ts,

@@ -290,3 +290,17 @@ def test_a_refusal_by_shopify_is_explained(
     [note] = [t for t in notes(slack, card_ts) if "Nothing was cancelled" in t]
     assert "Shopify refused <@U0ALICE>'s request to cancel order #1044" in note
     assert "Order has pending payment authorizations" in note
+
+
+def test_a_tampered_modal_is_refused_with_a_reason(client, card_ts, slack: FakeSlack):
+    press_button(client, cancel_buttons(slack, card_ts)["cancel_order#1044"], card_ts, "U0ALICE")
+    _, choice = slack.views[-1]
+    metadata = json.loads(choice["private_metadata"]) | {"order": "not a number"}
+    tampered = choice | {"private_metadata": json.dumps(metadata)}
+
+    answer = submit(client, tampered, "U0ALICE", "V0CANCELCHOICE99", choices())
+
+    assert answer == {
+        "response_action": "errors",
+        "errors": {"reason": "This cancellation can no longer be made: press Cancel again."},
+    }

@@ -182,3 +182,16 @@ def test_someone_not_allowed_is_refused(
     assert "You may not start returns" in json.dumps(answer)
     run_workers()
     assert stand_in.returns(ACCESS_TOKEN, "#1042") == []
+
+
+def test_a_tampered_modal_is_refused_with_a_reason(client, card_ts, slack: FakeSlack):
+    choice = choice_view(client, slack, card_ts, "U0ALICE")
+    metadata = json.loads(choice["private_metadata"]) | {"order": "not a number"}
+    tampered = choice | {"private_metadata": json.dumps(metadata)}
+
+    answer = submit(client, tampered, "U0ALICE", "V0RETCHOICE97", choices({0: "1"}))
+
+    assert answer == {
+        "response_action": "errors",
+        "errors": {"reason": "This return can no longer be made: press Return again."},
+    }
