@@ -87,7 +87,7 @@ def test_a_submission_reads_or_is_refused(
 
 
 def test_well_formed_ones_read_as_what_they_are() -> None:
-    press = {
+    press: dict[str, Any] = {
         "type": "block_actions",
         "team": {"id": "T0TEAM"},
         "user": {"id": "U0ALICE"},
@@ -109,7 +109,7 @@ def test_well_formed_ones_read_as_what_they_are() -> None:
     approve["actions"][0]["value"] = json.dumps({"ref": "ana:c1", "key": "ana:cancel:V1"})
     assert isinstance(read(approve), CancelApproval)
 
-    submission = {
+    submission: dict[str, Any] = {
         "type": "view_submission",
         "team": {"id": "T0TEAM"},
         "user": {"id": "U0ALICE"},
