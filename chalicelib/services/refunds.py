@@ -3,14 +3,16 @@ refund carried out by the outbound worker in the conversation's orders group.
 
 Only the users and user groups in the shop's `commerce_actions.allowed` may open, submit or
 approve one; anyone else gets a plain refusal. The confirmation modal shows exactly what
-will happen (lines, amount and currency as Shopify suggests them, reason, notify), and its
-submission is the refund's key, namespaced by the shop: the key is claimed before anything
-is done, so a double click or a retry finds the claim and refunds nothing more. Right before
-refunding, Shopify is asked again what it would refund for those lines: anything else than
-what was shown (refunded meanwhile) and nothing is refunded. The refund is then asked of
-Shopify under the same key (its `@idempotent` directive), and its payments are kept first, so
-a retry after a lost answer asks the same and gets the first refund back. Above the shop's
-`refund_limit`, the refund waits in the thread for another allowed person's approval.
+will happen (lines, amount and currency as the platform suggests them, reason, notify), and
+its submission is the refund's key, namespaced by the shop: the key is claimed before
+anything is done, so a double click or a retry finds the claim and refunds nothing more.
+Right before refunding, the platform is asked again what it would refund for those lines:
+anything else than what was shown (refunded meanwhile) and nothing is refunded. The refund is
+then asked of the platform under the same key (Shopify's `@idempotent` directive; on
+WooCommerce the key kept on the refund and looked for first), and its payments are kept
+first, so a retry after a lost answer asks the same and gets the first refund back. Above
+the shop's `refund_limit`, the refund waits in the thread for another allowed person's
+approval.
 """
 
 from datetime import timedelta
