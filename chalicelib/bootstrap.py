@@ -29,11 +29,13 @@ from chalicelib.services.intake import Intake
 from chalicelib.services.media_links import MediaLinks
 from chalicelib.services.opt_outs import OptOutKeeper
 from chalicelib.services.ports import (
+    CancelDesk,
     Clock,
     IdFactory,
     OrderContacts,
     OrderDirectory,
     RefundDesk,
+    ReturnDesk,
     SlackFactory,
     SlackInspection,
     SlackPort,
@@ -46,6 +48,7 @@ from chalicelib.services.shop_messages import ShopMessages
 from chalicelib.services.shops import ShopAdmin
 from chalicelib.services.triage import MessageTriage
 from chalicelib.settings import Settings
+from chalicelib.store.cancellations import CancelClaims
 from chalicelib.store.claims import DeadLetterClaims, ShopMessageClaims
 from chalicelib.store.conversations import Conversations
 from chalicelib.store.counters import Counters
@@ -58,6 +61,7 @@ from chalicelib.store.opt_outs import OptOuts
 from chalicelib.store.profiles import Profiles
 from chalicelib.store.refunds import RefundClaims
 from chalicelib.store.replies import Replies
+from chalicelib.store.returns import ReturnClaims
 from chalicelib.store.shops import Shops
 from chalicelib.store.upgrades import Upgrades
 from chalicelib.store.webhooks import WebhookClaims
@@ -68,6 +72,7 @@ if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
     from chalicelib.metrics import CloudWatchMetrics
+    from chalicelib.services.cancellations import CancelActions
     from chalicelib.services.checkup import Checkup
     from chalicelib.services.commerce_webhooks import ShopifyWebhooks
     from chalicelib.services.drafts import ReplyDrafts
@@ -79,6 +84,7 @@ if TYPE_CHECKING:
     from chalicelib.services.orders import OrderLookups
     from chalicelib.services.refunds import RefundActions
     from chalicelib.services.reports import Reports
+    from chalicelib.services.returns import ReturnActions
     from chalicelib.services.telegram_bots import TelegramConnect
     from chalicelib.services.twilio_numbers import TwilioConnect
     from chalicelib.services.woocommerce_webhooks import WooCommerceWebhooks
@@ -268,6 +274,14 @@ class Repositories:
     def opt_outs(self) -> OptOuts:
         return OptOuts(self.client, self._table_name)
 
+    @cached_property
+    def cancel_claims(self) -> CancelClaims:
+        return CancelClaims(self.client, self._table_name)
+
+    @cached_property
+    def return_claims(self) -> ReturnClaims:
+        return ReturnClaims(self.client, self._table_name)
+
 
 class Container:
     def __init__(
@@ -284,8 +298,12 @@ class Container:
         telegram: UpdateChannel | None = None,
         meta: OutboundChannel | None = None,
         refund_desk: RefundDesk | None = None,
+        cancel_desk: CancelDesk | None = None,
+        return_desk: ReturnDesk | None = None,
     ) -> None:
         self._refund_desk = refund_desk
+        self._cancel_desk = cancel_desk
+        self._return_desk = return_desk
         self._settings = settings
         self._meta = meta
         self._twilio = twilio
@@ -522,6 +540,8 @@ class Container:
             self.clock,
             self.telegram,
             refunds=self.refunds,
+            cancellations=self.cancellations,
+            returns=self.returns,
         )
 
     @cached_property
@@ -752,9 +772,14 @@ class Container:
     def refund_desk(self) -> RefundDesk:
         if self._refund_desk is not None:
             return self._refund_desk
+        from chalicelib.commerce.platform_refunds import PlatformRefunds
         from chalicelib.commerce.shopify_refunds import ShopifyRefunds
+        from chalicelib.commerce.woocommerce_refunds import WooCommerceRefunds
 
-        return ShopifyRefunds(self.settings.shopify_api_url)
+        return PlatformRefunds(
+            ShopifyRefunds(self.settings.shopify_api_url),
+            WooCommerceRefunds(self.settings.woocommerce_api_url),
+        )
 
     @cached_property
     def refunds(self) -> "RefundActions":
@@ -767,6 +792,54 @@ class Container:
             self.vault,
             self.refund_desk,
             store.refund_claims,
+            self.workspaces,
+            self.queues,
+            self.clock,
+        )
+
+    @cached_property
+    def cancel_desk(self) -> CancelDesk:
+        if self._cancel_desk is not None:
+            return self._cancel_desk
+        from chalicelib.commerce.shopify_cancellations import ShopifyCancellations
+
+        return ShopifyCancellations(self.settings.shopify_api_url)
+
+    @cached_property
+    def cancellations(self) -> "CancelActions":
+        from chalicelib.services.cancellations import CancelActions
+
+        store = self.store
+        return CancelActions(
+            store.shops,
+            store.conversations,
+            self.vault,
+            self.cancel_desk,
+            store.cancel_claims,
+            self.workspaces,
+            self.queues,
+            self.clock,
+        )
+
+    @cached_property
+    def return_desk(self) -> ReturnDesk:
+        if self._return_desk is not None:
+            return self._return_desk
+        from chalicelib.commerce.shopify_returns import ShopifyReturns
+
+        return ShopifyReturns(self.settings.shopify_api_url)
+
+    @cached_property
+    def returns(self) -> "ReturnActions":
+        from chalicelib.services.returns import ReturnActions
+
+        store = self.store
+        return ReturnActions(
+            store.shops,
+            store.conversations,
+            self.vault,
+            self.return_desk,
+            store.return_claims,
             self.workspaces,
             self.queues,
             self.clock,

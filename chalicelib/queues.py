@@ -35,6 +35,8 @@ from chalicelib.domain.foreign_ids import fitted
 from chalicelib.domain.jobs import (
     AgentReply,
     AutoReplyJob,
+    CancelApproval,
+    CancelRequested,
     CannedReply,
     CardAction,
     ConversationAction,
@@ -43,6 +45,7 @@ from chalicelib.domain.jobs import (
     OutboundWork,
     RefundApproval,
     RefundRequested,
+    ReturnRequested,
     ShopMessageJob,
     SlaAlarm,
     TimerJob,
@@ -370,6 +373,13 @@ class Queues:
         elif isinstance(job, RefundApproval):
             group = job.group
             dedup = f"{job.conversation_ref}:approve:{job.action_ts}:{job.user_id}"
+        elif isinstance(job, CancelRequested):
+            group, dedup = job.group, f"cancel:{job.plan.submission_key}"
+        elif isinstance(job, CancelApproval):
+            group = job.group
+            dedup = f"{job.conversation_ref}:approve-cancel:{job.action_ts}:{job.user_id}"
+        elif isinstance(job, ReturnRequested):
+            group, dedup = job.group, f"return:{job.plan.submission_key}"
         else:
             group = f"{job.shop_id}:{job.provider_message_id}"
             dedup = f"{group}:{job.status.value}"

@@ -119,8 +119,38 @@ class _Problems:
                     self.add("must be an integer from 1 to 3000", f"{pointer}/max_length")
             case "image":
                 self.string(element.get("image_url"), f"{pointer}/image_url", 3000)
+            case "number_input":
+                self.number_input(element, pointer)
             case other:
                 self.add(f"unsupported element type {other!r}", f"{pointer}/type")
+
+    def number_input(self, element: dict[str, Any], pointer: str) -> None:
+        """Block Kit's number input: `is_decimal_allowed` is required; its bounds and initial
+        value are numbers written as strings, the initial value within the bounds."""
+        decimal = element.get("is_decimal_allowed")
+        if not isinstance(decimal, bool):
+            self.add("must provide a boolean", f"{pointer}/is_decimal_allowed")
+        bounds: dict[str, float] = {}
+        for name in ("min_value", "max_value", "initial_value"):
+            value = element.get(name)
+            if value is None:
+                continue
+            try:
+                number = float(value) if isinstance(value, str) else None
+            except ValueError:
+                number = None
+            if number is None or (decimal is False and not number.is_integer()):
+                self.add("must be a number written as a string", f"{pointer}/{name}")
+            else:
+                bounds[name] = number
+        low, high = bounds.get("min_value"), bounds.get("max_value")
+        if low is not None and high is not None and low > high:
+            self.add("min_value must not exceed max_value", f"{pointer}/min_value")
+        initial = bounds.get("initial_value")
+        if initial is not None and (
+            (low is not None and initial < low) or (high is not None and initial > high)
+        ):
+            self.add("must be within min_value and max_value", f"{pointer}/initial_value")
 
     def option(self, option: Any, pointer: str) -> None:
         if not isinstance(option, dict):

@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from chalicelib.channels.base import DeliveryRefused, MediaFile, SendReceipt
 from chalicelib.channels.meta_graph import GraphApi
 from chalicelib.channels.twilio import TwilioChannel
+from chalicelib.domain.cancellations import CancelPlan, CancelRecord
 from chalicelib.domain.conversation import Conversation, conversation_ref
 from chalicelib.domain.csat import SURVEY_KEY, THANKS_KEY, survey_key
 from chalicelib.domain.customers import CustomerProfile, identity
@@ -24,12 +25,15 @@ from chalicelib.domain.foreign_ids import fitted
 from chalicelib.domain.jobs import (
     AgentReply,
     AutoReplyJob,
+    CancelApproval,
+    CancelRequested,
     CannedReply,
     ConversationAction,
     OrdersLookup,
     OutboundWork,
     RefundApproval,
     RefundRequested,
+    ReturnRequested,
     ShopMessageJob,
     SlaAlarm,
     TimerWork,
@@ -58,6 +62,7 @@ from chalicelib.domain.orders import (
     summary,
 )
 from chalicelib.domain.refunds import RefundPlan, RefundQuote, RefundRecord, RefundState
+from chalicelib.domain.returns import ReturnPlan, ReturnRecord
 from chalicelib.domain.shop import Shop, ShopSecrets
 from chalicelib.domain.triage.record import Triage
 from chalicelib.presentation.slack_blocks import SlackMessage
@@ -1267,6 +1272,12 @@ def _outbound_group(job: OutboundWork) -> tuple[str, str]:
         return job.group, f"refund:{job.plan.submission_key}"
     if isinstance(job, RefundApproval):
         return job.group, f"{job.conversation_ref}:approve:{job.action_ts}:{job.user_id}"
+    if isinstance(job, CancelRequested):
+        return job.group, f"cancel:{job.plan.submission_key}"
+    if isinstance(job, CancelApproval):
+        return job.group, f"{job.conversation_ref}:approve-cancel:{job.action_ts}:{job.user_id}"
+    if isinstance(job, ReturnRequested):
+        return job.group, f"return:{job.plan.submission_key}"
     group = f"{job.shop_id}:{job.provider_message_id}"
     return group, f"{group}:{job.status.value}"
 
@@ -1771,3 +1782,55 @@ class FakeOrderContacts:
     def order_contact(self, shop: Shop, secrets: ShopSecrets, order_id: str) -> OrderContact | None:
         self.asked.append(order_id)
         return self.orders.get(order_id)
+
+
+@dataclass
+class FakeCancelClaims:
+    """Cancellations by (shop, submission key), as `store.cancellations.CancelClaims` keeps
+    them: filed once, moved forward only from the state expected."""
+
+    records: dict[tuple[str, str], CancelRecord] = field(default_factory=dict)
+
+    def claim_cancel(self, plan: CancelPlan, now: datetime, expires_at: int) -> CancelRecord:
+        return self.records.setdefault((plan.shop_id, plan.submission_key), CancelRecord(plan=plan))
+
+    def cancel_record(self, shop_id: str, submission_key: str) -> CancelRecord | None:
+        return self.records.get((shop_id, submission_key))
+
+    def move_cancel(
+        self,
+        shop_id: str,
+        submission_key: str,
+        before: RefundState,
+        after: RefundState,
+        *,
+        approved_by: str | None = None,
+    ) -> bool:
+        record = self.records.get((shop_id, submission_key))
+        if record is None or record.state is not before:
+            return False
+        changes: dict[str, object] = {"state": after}
+        if approved_by is not None:
+            changes["approved_by"] = approved_by
+        self.records[(shop_id, submission_key)] = record.model_copy(update=changes)
+        return True
+
+
+@dataclass
+class FakeReturnClaims:
+    """Returns by (shop, submission key), as `store.returns.ReturnClaims` keeps them: filed
+    once, moved forward only from the state expected."""
+
+    records: dict[tuple[str, str], ReturnRecord] = field(default_factory=dict)
+
+    def claim_return(self, plan: ReturnPlan, now: datetime, expires_at: int) -> ReturnRecord:
+        return self.records.setdefault((plan.shop_id, plan.submission_key), ReturnRecord(plan=plan))
+
+    def move_return(
+        self, shop_id: str, submission_key: str, before: RefundState, after: RefundState
+    ) -> bool:
+        record = self.records.get((shop_id, submission_key))
+        if record is None or record.state is not before:
+            return False
+        self.records[(shop_id, submission_key)] = record.model_copy(update={"state": after})
+        return True

@@ -11,11 +11,23 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
 from chalicelib.channels.base import MEDIA_LIMIT_BYTES, MediaFile, WebhookRequest, download
+from chalicelib.channels.slack_cancellations import (
+    CancelInteraction,
+    cancel_press,
+    cancel_submission,
+    is_cancel_action,
+)
 from chalicelib.channels.slack_refunds import (
     RefundInteraction,
     is_refund_action,
     refund_press,
     refund_submission,
+)
+from chalicelib.channels.slack_returns import (
+    ReturnInteraction,
+    is_return_action,
+    return_press,
+    return_submission,
 )
 from chalicelib.domain.errors import BadRequest, Forbidden, Retryable, WorkspaceUnavailable
 from chalicelib.domain.jobs import (
@@ -29,7 +41,9 @@ from chalicelib.domain.messages import ReplyRevision, SlackFile
 from chalicelib.domain.outside_input import json_object, whole_number
 from chalicelib.domain.shop import ShopSecrets
 from chalicelib.domain.vocabulary import Priority
+from chalicelib.presentation.cancellations import CANCEL_CHOICE, CANCEL_CONFIRM
 from chalicelib.presentation.refunds import REFUND_CHOICE, REFUND_CONFIRM
+from chalicelib.presentation.returns import RETURN_CHOICE, RETURN_CONFIRM
 from chalicelib.presentation.slack_blocks import SlackMessage
 
 if TYPE_CHECKING:
@@ -233,7 +247,14 @@ class CannedPicker:
 
 
 Interaction = (
-    ConversationAction | AgentReply | CannedPicker | CannedReply | IgnoredEvent | RefundInteraction
+    ConversationAction
+    | AgentReply
+    | CannedPicker
+    | CannedReply
+    | IgnoredEvent
+    | RefundInteraction
+    | CancelInteraction
+    | ReturnInteraction
 )
 
 
@@ -257,6 +278,10 @@ def parse_interaction(body: bytes) -> Interaction:
         view = _object(payload, "view")
         if view.get("callback_id") in (REFUND_CHOICE, REFUND_CONFIRM):
             return refund_submission(payload, view, _user_id(payload))
+        if view.get("callback_id") in (CANCEL_CHOICE, CANCEL_CONFIRM):
+            return cancel_submission(payload, view, _user_id(payload))
+        if view.get("callback_id") in (RETURN_CHOICE, RETURN_CONFIRM):
+            return return_submission(payload, view, _user_id(payload))
         return _canned_choice(payload)
     if payload.get("type") != "block_actions":
         return IgnoredEvent(f"interaction {payload.get('type')!r}")
@@ -268,6 +293,14 @@ def parse_interaction(body: bytes) -> Interaction:
         container = _object(payload, "container")
         message_ts = _ts(container.get("message_ts"), "container.message_ts")
         return refund_press(payload, pressed, _user_id(payload), message_ts)
+    if is_cancel_action(pressed.get("action_id")):
+        container = _object(payload, "container")
+        message_ts = _ts(container.get("message_ts"), "container.message_ts")
+        return cancel_press(payload, pressed, _user_id(payload), message_ts)
+    if is_return_action(pressed.get("action_id")):
+        container = _object(payload, "container")
+        message_ts = _ts(container.get("message_ts"), "container.message_ts")
+        return return_press(payload, pressed, _user_id(payload), message_ts)
     if pressed.get("action_id") not in {action.value for action in CardAction}:
         return IgnoredEvent(f"action {pressed.get('action_id')!r}")
     user, team, container = (_object(payload, name) for name in ("user", "team", "container"))

@@ -58,13 +58,13 @@ def is_refund_action(action_id: object) -> bool:
     )
 
 
-def _text(value: object, name: str) -> str:
+def required_text(value: object, name: str) -> str:
     if not isinstance(value, str) or not value:
         raise BadRequest(f"missing or invalid {name}")
     return value
 
 
-def _object(payload: dict[str, Any], name: str) -> dict[str, Any]:
+def object_field(payload: dict[str, Any], name: str) -> dict[str, Any]:
     value = payload.get(name)
     return value if isinstance(value, dict) else {}
 
@@ -74,28 +74,30 @@ def refund_press(
 ) -> RefundAsked | RefundApproval:
     """A refund button pressed: `user_id` and the message `ts` already checked by the
     caller's rules for card presses."""
-    value = json_object(_text(pressed.get("value"), "actions.value"), "actions.value")
-    team = _text(_object(payload, "team").get("id"), "team.id")
-    container = _object(payload, "container")
-    channel = _text(container.get("channel_id"), "container.channel_id")
-    ref = _text(value.get("ref"), "actions.value.ref")
+    value = json_object(required_text(pressed.get("value"), "actions.value"), "actions.value")
+    team = required_text(object_field(payload, "team").get("id"), "team.id")
+    container = object_field(payload, "container")
+    channel = required_text(container.get("channel_id"), "container.channel_id")
+    ref = required_text(value.get("ref"), "actions.value.ref")
     if pressed.get("action_id") == APPROVE_REFUND:
-        message = _object(payload, "message")
+        message = object_field(payload, "message")
         return RefundApproval(
             team_id=team,
             channel_id=channel,
             # The note is in the conversation's thread.
-            thread_ts=_text(message.get("thread_ts") or container.get("thread_ts"), "thread_ts"),
+            thread_ts=required_text(
+                message.get("thread_ts") or container.get("thread_ts"), "thread_ts"
+            ),
             conversation_ref=ref,
-            submission_key=_text(value.get("key"), "actions.value.key"),
+            submission_key=required_text(value.get("key"), "actions.value.key"),
             user_id=user_id,
-            action_ts=_text(pressed.get("action_ts"), "actions.action_ts"),
+            action_ts=required_text(pressed.get("action_ts"), "actions.action_ts"),
         )
-    order = _text(value.get("order"), "actions.value.order")
+    order = required_text(value.get("order"), "actions.value.order")
     if not order.isdigit() or len(order) > 20:
         raise BadRequest("missing or invalid order number")
     return RefundAsked(
-        trigger_id=_text(payload.get("trigger_id"), "trigger_id"),
+        trigger_id=required_text(payload.get("trigger_id"), "trigger_id"),
         team_id=team,
         channel_id=channel,
         thread_ts=ts,
@@ -110,14 +112,14 @@ def refund_submission(
 ) -> RefundChosen | RefundConfirmed:
     """One of the refund modals submitted (the caller checked its callback id)."""
     metadata = json_object(str(view.get("private_metadata", "")), "private_metadata")
-    view_id = _text(view.get("id"), "view.id")
-    team = _text(_object(payload, "team").get("id"), "team.id")
+    view_id = required_text(view.get("id"), "view.id")
+    team = required_text(object_field(payload, "team").get("id"), "team.id")
     if view.get("callback_id") != REFUND_CHOICE:
         return RefundConfirmed(view_id=view_id, team_id=team, user_id=user_id, metadata=metadata)
-    values = _object(_object(view, "state"), "values")
-    lines = _object(_object(values, "lines"), "lines").get("selected_options")
-    notify = _object(_object(values, "notify"), "notify").get("selected_options")
-    reason = _object(_object(values, "reason"), "reason").get("value")
+    values = object_field(object_field(view, "state"), "values")
+    lines = object_field(object_field(values, "lines"), "lines").get("selected_options")
+    notify = object_field(object_field(values, "notify"), "notify").get("selected_options")
+    reason = object_field(object_field(values, "reason"), "reason").get("value")
     chosen: list[int] = []
     for option in lines if isinstance(lines, list) else []:
         index = option.get("value") if isinstance(option, dict) else None

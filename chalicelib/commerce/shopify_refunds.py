@@ -9,7 +9,7 @@ refund was not made. Nothing of a customer is logged.
 
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -26,6 +26,9 @@ from chalicelib.domain.refunds import (
     RefundTransaction,
 )
 from chalicelib.domain.shop import Shop, ShopSecrets
+
+if TYPE_CHECKING:
+    import requests
 
 REFUNDABLE_ORDER_QUERY = f"""
 query ThreadlineRefundableOrder($query: String!) {{
@@ -78,22 +81,22 @@ mutation ThreadlineRefund($input: RefundInput!, $key: String!) {
 Read = TypeVar("Read")
 
 
-class _Answer(BaseModel):
+class ShopifyAnswer(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
 
-class _LineNode(_Answer):
+class _LineNode(ShopifyAnswer):
     id: str
     title: str
     refundableQuantity: int
     originalUnitPriceSet: MoneyBag
 
 
-class _Lines(_Answer):
+class _Lines(ShopifyAnswer):
     nodes: list[_LineNode]
 
 
-class _OrderNode(_Answer):
+class _OrderNode(ShopifyAnswer):
     id: str
     name: str
     totalPriceSet: MoneyBag
@@ -101,47 +104,58 @@ class _OrderNode(_Answer):
     lineItems: _Lines
 
 
-class _Parent(_Answer):
+class _Parent(ShopifyAnswer):
     id: str
 
 
-class _SuggestedTransaction(_Answer):
+class _SuggestedTransaction(ShopifyAnswer):
     gateway: str
     parentTransaction: _Parent | None = None
     amountSet: MoneyBag
 
 
-class _Suggested(_Answer):
+class _Suggested(ShopifyAnswer):
     amountSet: MoneyBag
     suggestedTransactions: list[_SuggestedTransaction] = []
 
 
-class _UserError(_Answer):
+class UserError(ShopifyAnswer):
     field: list[str] | None = None
     message: str
 
 
-class _Refund(_Answer):
+class _Refund(ShopifyAnswer):
     id: str
     totalRefundedSet: MoneyBag
 
 
-class _RefundedOrder(_Answer):
+class _RefundedOrder(ShopifyAnswer):
     displayFinancialStatus: str | None = None
     totalRefundedSet: MoneyBag
 
 
-class _RefundCreate(_Answer):
+class _RefundCreate(ShopifyAnswer):
     refund: _Refund | None = None
     order: _RefundedOrder | None = None
-    userErrors: list[_UserError] = []
+    userErrors: list[UserError] = []
 
 
-def _money(bag: MoneyBag) -> Money:
+def store_client(
+    session: "requests.Session", api_url: str | None, shop: Shop, secrets: ShopSecrets
+) -> ShopifyGraphQL:
+    """The shop's Admin GraphQL API, for the actions taken from Slack."""
+    config = shop.shopify
+    token = secrets.shopify_access_token
+    if config is None or token is None:
+        raise CommerceRefused("the shop has no Shopify store and access token configured")
+    return ShopifyGraphQL(session, endpoint(config, api_url), token.get_secret_value())
+
+
+def shop_money(bag: MoneyBag) -> Money:
     return Money(amount=bag.shopMoney.amount, currency=bag.shopMoney.currencyCode)
 
 
-def refusal_in_plain_words(errors: list[_UserError]) -> str:
+def refusal_in_plain_words(errors: list[UserError]) -> str:
     """Why Shopify refused a refund, for the thread: what the agent can do about it."""
     first = errors[0]
     field = first.field or []
@@ -165,13 +179,7 @@ class ShopifyRefunds:
         self._session = requests.Session()
 
     def _client(self, shop: Shop, secrets: ShopSecrets) -> ShopifyGraphQL:
-        config = shop.shopify
-        token = secrets.shopify_access_token
-        if config is None or token is None:
-            raise CommerceRefused("the shop has no Shopify store and access token configured")
-        return ShopifyGraphQL(
-            self._session, endpoint(config, self._api_url), token.get_secret_value()
-        )
+        return store_client(self._session, self._api_url, shop, secrets)
 
     def refundable_order(
         self, shop: Shop, secrets: ShopSecrets, order_number: str
@@ -181,21 +189,23 @@ class ShopifyRefunds:
         data = self._client(shop, secrets).query(
             REFUNDABLE_ORDER_QUERY, {"query": f'name:"#{order_number}"'}
         )
-        nodes = _read(data, lambda d: [_OrderNode.model_validate(n) for n in d["orders"]["nodes"]])
+        nodes = read_answer(
+            data, lambda d: [_OrderNode.model_validate(n) for n in d["orders"]["nodes"]]
+        )
         node = next((n for n in nodes if n.name.lstrip("#") == order_number), None)
         if node is None:
             return None
         return RefundableOrder(
             order_id=node.id,
             number=order_number,
-            total=_money(node.totalPriceSet),
-            refunded=_money(node.totalRefundedSet),
+            total=shop_money(node.totalPriceSet),
+            refunded=shop_money(node.totalRefundedSet),
             lines=tuple(
                 RefundableLine(
                     line_item_id=line.id,
                     title=line.title[:255],
                     refundable_quantity=max(0, line.refundableQuantity),
-                    unit_price=_money(line.originalUnitPriceSet),
+                    unit_price=shop_money(line.originalUnitPriceSet),
                 )
                 for line in node.lineItems.nodes
             ),
@@ -218,14 +228,14 @@ class ShopifyRefunds:
         order = data.get("order")
         if order is None:
             raise CommerceRefused("Shopify no longer has this order")
-        suggested = _read(order, lambda d: _Suggested.model_validate(d["suggestedRefund"]))
+        suggested = read_answer(order, lambda d: _Suggested.model_validate(d["suggestedRefund"]))
         return RefundQuote(
-            amount=_money(suggested.amountSet),
+            amount=shop_money(suggested.amountSet),
             transactions=tuple(
                 RefundTransaction(
                     gateway=t.gateway,
                     parent_id=t.parentTransaction.id if t.parentTransaction else None,
-                    amount=_money(t.amountSet),
+                    amount=shop_money(t.amountSet),
                 )
                 for t in suggested.suggestedTransactions
                 if t.amountSet.shopMoney.amount > Decimal(0)
@@ -264,20 +274,20 @@ class ShopifyRefunds:
         data = self._client(shop, secrets).query(
             REFUND_MUTATION, {"input": refund_input, "key": plan.submission_key}
         )
-        answer = _read(data, lambda d: _RefundCreate.model_validate(d["refundCreate"]))
+        answer = read_answer(data, lambda d: _RefundCreate.model_validate(d["refundCreate"]))
         if answer.userErrors:
             raise CommerceRefused(refusal_in_plain_words(answer.userErrors))
         if answer.refund is None or answer.order is None:
             raise Retryable("Shopify's refund answer had no refund")
         return RefundDone(
             refund_id=answer.refund.id,
-            amount=_money(answer.refund.totalRefundedSet),
-            order_refunded=_money(answer.order.totalRefundedSet),
+            amount=shop_money(answer.refund.totalRefundedSet),
+            order_refunded=shop_money(answer.order.totalRefundedSet),
             financial_status=(answer.order.displayFinancialStatus or "").lower(),
         )
 
 
-def _read(data: Any, reader: Callable[[Any], Read]) -> Read:
+def read_answer(data: Any, reader: Callable[[Any], Read]) -> Read:
     try:
         return reader(data)
     except (KeyError, TypeError, ValidationError) as error:

@@ -14,7 +14,7 @@ ever logged.
 import re
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -123,12 +123,34 @@ class WooCommerceRest:
         self, path: str, params: dict[str, str | int], model: type[TAnswer]
     ) -> tuple[list[TAnswer], int | None]:
         """The items of a listing, and the total the store counts (`X-WP-Total`)."""
+        response = self.call("GET", path, params)
+        try:
+            items = response.json()
+            if not isinstance(items, list):
+                raise ValueError("not a listing")
+            found = [model.model_validate(item) for item in items]
+        except (ValueError, ValidationError) as error:
+            raise Retryable(f"WooCommerce's {path.strip('/')} could not be read") from error
+        total = response.headers.get("X-WP-Total", "")
+        return found, int(total) if total.isdigit() else None
+
+    def call(
+        self,
+        verb: str,
+        path: str,
+        params: dict[str, str | int] | None = None,
+        body: dict[str, Any] | None = None,
+    ) -> "requests.Response":
+        """One request to the store, answered 2xx; anything else raised as ours. A 400 (the
+        store refused what was asked) is a `CommerceRefused` with WordPress's message."""
         import requests
 
         try:
-            response = self._session.get(
+            response = self._session.request(
+                verb,
                 self._base + path,
                 params=params,
+                json=body,
                 auth=self._auth,
                 headers={"Accept": "application/json"},
                 timeout=TIMEOUT_SECONDS,
@@ -142,19 +164,39 @@ class WooCommerceRest:
             raise Retryable(
                 "WooCommerce throttled the lookup", _seconds(response.headers.get("Retry-After"))
             )
+        if response.status_code >= 500 and _wordpress_code(response) in _REFUSED_WITH_500:
+            raise CommerceRefused(_wordpress_message(response))
         if response.status_code >= 500:
             raise Retryable(f"WooCommerce answered HTTP {response.status_code}")
-        if response.status_code != 200:
+        if response.status_code == 400:
+            raise CommerceRefused(_wordpress_message(response))
+        if not 200 <= response.status_code < 300:
             raise CommerceRefused(f"WooCommerce refused the lookup (HTTP {response.status_code})")
-        try:
-            items = response.json()
-            if not isinstance(items, list):
-                raise ValueError("not a listing")
-            found = [model.model_validate(item) for item in items]
-        except (ValueError, ValidationError) as error:
-            raise Retryable(f"WooCommerce's {path.strip('/')} could not be read") from error
-        total = response.headers.get("X-WP-Total", "")
-        return found, int(total) if total.isdigit() else None
+        return response
+
+
+# WooCommerce answers a refund it could not make (the gateway declined, the amount is more
+# than is left) with HTTP 500 and this code: an answer, not an outage, so never retried.
+_REFUSED_WITH_500 = frozenset({"woocommerce_rest_cannot_create_order_refund"})
+
+
+def _wordpress_code(response: "requests.Response") -> str | None:
+    try:
+        code = response.json().get("code")
+    except (ValueError, AttributeError):
+        return None
+    return code if isinstance(code, str) else None
+
+
+def _wordpress_message(response: "requests.Response") -> str:
+    """WordPress's error message (`{"code", "message", "data"}`), short and on one line."""
+    try:
+        message = response.json().get("message")
+    except (ValueError, AttributeError):
+        message = None
+    if not isinstance(message, str) or not message.strip():
+        return "WooCommerce refused the request (HTTP 400)"
+    return " ".join(message.split())[:300]
 
 
 def _payment_status(order: WooOrder) -> str:

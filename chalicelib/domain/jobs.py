@@ -10,8 +10,10 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from chalicelib.domain.cancellations import CancelPlan
 from chalicelib.domain.messages import DeliveryStatus, SlackFile
 from chalicelib.domain.refunds import RefundPlan
+from chalicelib.domain.returns import ReturnPlan
 from chalicelib.domain.vocabulary import Priority, SlaStage, SlaTarget
 
 
@@ -281,6 +283,44 @@ class RefundApproval(ConversationThreadJob):
         return f"{self.thread_key}:orders"
 
 
+class CancelRequested(ConversationThreadJob):
+    """An allowed agent confirmed an order's cancellation in its modal: carried out (or held
+    for a second person's approval) in the conversation's orders group, once per
+    `plan.submission_key`."""
+
+    kind: Literal["cancel_requested"] = "cancel_requested"
+    plan: CancelPlan
+
+    @property
+    def group(self) -> str:
+        return f"{self.thread_key}:orders"
+
+
+class CancelApproval(ConversationThreadJob):
+    """Someone pressed *Approve cancellation* on a cancellation held above the shop's limit."""
+
+    kind: Literal["cancel_approval"] = "cancel_approval"
+    submission_key: str
+    user_id: str
+    action_ts: str
+
+    @property
+    def group(self) -> str:
+        return f"{self.thread_key}:orders"
+
+
+class ReturnRequested(ConversationThreadJob):
+    """An allowed agent confirmed a return in its modal: opened in the conversation's orders
+    group, once per `plan.submission_key`."""
+
+    kind: Literal["return_requested"] = "return_requested"
+    plan: ReturnPlan
+
+    @property
+    def group(self) -> str:
+        return f"{self.thread_key}:orders"
+
+
 TimerWork = Wakeup | SlaAlarm
 
 TimerJob = Annotated[TimerWork, Field(discriminator="kind")]
@@ -297,6 +337,9 @@ OutboundWork = (
     | OrdersLookup
     | RefundRequested
     | RefundApproval
+    | CancelRequested
+    | CancelApproval
+    | ReturnRequested
 )
 
 OutboundJob = Annotated[OutboundWork, Field(discriminator="kind")]

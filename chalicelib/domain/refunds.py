@@ -11,7 +11,7 @@ thread for another allowed person's approval.
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -121,9 +121,15 @@ class RefundStep(StrEnum):
     AWAIT_APPROVAL = "await_approval"
 
 
+def above_limit(amount: Money, config: "CommerceActionsConfig") -> bool:
+    """Whether giving back `amount` needs a second allowed person (refunds, cancellations
+    that refund)."""
+    return amount.amount > config.refund_limit
+
+
 def refund_step(plan: RefundPlan, config: "CommerceActionsConfig") -> RefundStep:
     """Whether a submitted refund can go at once, or waits for a second person."""
-    if plan.amount.amount > config.refund_limit:
+    if above_limit(plan.amount, config):
         return RefundStep.AWAIT_APPROVAL
     return RefundStep.EXECUTE
 
@@ -135,8 +141,15 @@ class ApprovalVerdict(StrEnum):
     NOT_ALLOWED = "not_allowed"
 
 
-def approval_verdict(plan: RefundPlan, approver_id: str, approver_allowed: bool) -> ApprovalVerdict:
-    """Whether a click on *Approve* executes the refund: only another allowed person's."""
+class Requested(Protocol):
+    """An action someone asked for from Slack (a refund, a cancellation)."""
+
+    @property
+    def requested_by(self) -> str: ...
+
+
+def approval_verdict(plan: Requested, approver_id: str, approver_allowed: bool) -> ApprovalVerdict:
+    """Whether a click on *Approve* executes the action: only another allowed person's."""
     if approver_id == plan.requested_by:
         return ApprovalVerdict.SAME_PERSON
     if not approver_allowed:

@@ -12,7 +12,9 @@ from chalicelib.domain.conversation import Conversation, conversation_ref
 from chalicelib.domain.jobs import CardAction
 from chalicelib.domain.orders import LookupOutcome, Order, OrderSummary, latest_first
 from chalicelib.domain.shop import Shop
+from chalicelib.presentation.cancellations import cancel_buttons
 from chalicelib.presentation.refunds import refund_buttons
+from chalicelib.presentation.returns import return_buttons
 from chalicelib.presentation.slack_blocks import (
     SlackMessage,
     context_block,
@@ -106,6 +108,8 @@ def orders_blocks(conversation: Conversation, shop: Shop) -> list[dict[str, Any]
         section_block("*:package: Orders*"),
         *(context_block(text) for text in lines),
         *refund_buttons(conversation, shop),
+        *cancel_buttons(conversation, shop),
+        *return_buttons(conversation, shop),
     ]
 
 

@@ -22,6 +22,7 @@ from chalicelib.domain.shop import Shop
 from chalicelib.presentation.block_kit import fit_view
 from chalicelib.presentation.slack_blocks import (
     SlackMessage,
+    context_block,
     escape_mrkdwn,
     fitted_message,
     section_block,
@@ -44,11 +45,30 @@ def _plain(text: str, limit: int) -> dict[str, Any]:
     return {"type": "plain_text", "text": shorten(text, limit), "emoji": True}
 
 
+def platform_name(shop: Shop) -> str:
+    """The shop's commerce platform as the modals and notes name it."""
+    return "WooCommerce" if shop.woocommerce is not None else "Shopify"
+
+
+def _tells_customer(platform: str) -> bool:
+    # Shopify's refund takes `notify`; WooCommerce sends its own refund email, or none, as the
+    # store is set up, whatever is asked.
+    return platform == "Shopify"
+
+
+def _customer_told(plan: RefundPlan, platform: str) -> str:
+    if not _tells_customer(platform):
+        return f"{platform}'s refund email, if the store sends one"
+    return (
+        f"{platform} emails them the refund" if plan.notify_customer else f"not told by {platform}"
+    )
+
+
 def refund_buttons(conversation: Conversation, shop: Shop) -> list[dict[str, Any]]:
     """An actions block with *Refund #n* for each order shown on the card that can still
     be refunded; nothing for a shop where nobody may act."""
     orders = conversation.orders
-    if shop.commerce_actions is None or shop.shopify is None or orders is None:
+    if shop.commerce_actions is None or not shop.sells_online or orders is None:
         return []
     ref = conversation_ref(conversation)
     buttons = [
@@ -65,12 +85,12 @@ def refund_buttons(conversation: Conversation, shop: Shop) -> list[dict[str, Any
     return [{"type": "actions", "elements": buttons}] if buttons else []
 
 
-def refusal_view(text: str) -> dict[str, Any]:
-    """A modal that only says why: who may not refund, or what cannot be refunded."""
+def refusal_view(text: str, title: str = "Refund") -> dict[str, Any]:
+    """A modal that only says why: who may not act, or what cannot be done."""
     return fit_view(
         {
             "type": "modal",
-            "title": _plain("Refund", 24),
+            "title": _plain(title, 24),
             "close": _plain("Close", 24),
             "blocks": [section_block(escape_mrkdwn(text))],
         }
@@ -78,7 +98,11 @@ def refusal_view(text: str) -> dict[str, Any]:
 
 
 def refund_choice_view(
-    conversation: Conversation, order: RefundableOrder, channel_id: str, thread_ts: str
+    conversation: Conversation,
+    order: RefundableOrder,
+    channel_id: str,
+    thread_ts: str,
+    platform: str = "Shopify",
 ) -> dict[str, Any]:
     """The first modal: which lines (all of them: the whole order), the reason, and whether
     Shopify tells the customer. Only lines with something left to refund are offered."""
@@ -142,7 +166,7 @@ def refund_choice_view(
             {
                 "type": "input",
                 "block_id": "reason",
-                "label": _plain("Reason (kept on the refund in Shopify)", 2000),
+                "label": _plain(f"Reason (kept on the refund in {platform})", 2000),
                 "element": {
                     "type": "plain_text_input",
                     "action_id": "reason",
@@ -158,10 +182,14 @@ def refund_choice_view(
                     "type": "checkboxes",
                     "action_id": "notify",
                     "options": [
-                        {"text": _plain("Shopify emails the customer", 75), "value": "notify"}
+                        {"text": _plain(f"{platform} emails the customer", 75), "value": "notify"}
                     ],
                 },
-            },
+            }
+            if _tells_customer(platform)
+            else context_block(
+                f"The customer gets {platform}'s refund email if the store sends one."
+            ),
         ],
     }
     return fit_view(view, kept=3)
@@ -172,7 +200,7 @@ def _what(plan: RefundPlan) -> str:
 
 
 def refund_confirm_view(
-    plan: RefundPlan, metadata: dict[str, Any], limit: Money | None
+    plan: RefundPlan, metadata: dict[str, Any], limit: Money | None, platform: str = "Shopify"
 ) -> dict[str, Any]:
     """The second modal: exactly what will happen, and that a second person must approve it
     when it is above the shop's limit (`limit`)."""
@@ -181,8 +209,7 @@ def refund_confirm_view(
         f"*Refund {amount}* to the customer's original payment",
         f"*What:* {_what(plan)}",
         f"*Reason:* {escape_mrkdwn(plan.reason)}",
-        "*Customer:* "
-        + ("Shopify emails them the refund" if plan.notify_customer else "not told by Shopify"),
+        f"*Customer:* {_customer_told(plan, platform)}",
     ]
     blocks = [section_block("\n".join(facts))]
     if limit is not None:
@@ -222,34 +249,38 @@ def _asked(plan: RefundPlan) -> str:
     )
 
 
-def refund_done_note(plan: RefundPlan, done: RefundDone, approved_by: str | None) -> SlackMessage:
+def refund_done_note(
+    plan: RefundPlan, done: RefundDone, approved_by: str | None, platform: str = "Shopify"
+) -> SlackMessage:
     approval = f", approved by <@{approved_by}>" if approved_by else ""
     status = escape_mrkdwn(done.financial_status.replace("_", " ") or "unknown")
     return thread_note(
         f":white_check_mark: <@{plan.requested_by}> refunded {_asked(plan)}{approval}. "
-        f"Shopify: refund of {escape_mrkdwn(done.amount.shown())} made; the order is now "
+        f"{platform}: refund of {escape_mrkdwn(done.amount.shown())} made; the order is now "
         f"{status}, {escape_mrkdwn(done.order_refunded.shown())} refunded in all."
     )
 
 
-def refund_refused_note(plan: RefundPlan, reason: str) -> SlackMessage:
+def refund_refused_note(plan: RefundPlan, reason: str, platform: str = "Shopify") -> SlackMessage:
     return thread_note(
-        f":x: Nothing was refunded: Shopify refused <@{plan.requested_by}>'s refund of "
+        f":x: Nothing was refunded: {platform} refused <@{plan.requested_by}>'s refund of "
         f"{_asked(plan)}. Why: {escape_mrkdwn(reason)}."
     )
 
 
-def refund_nothing_left_note(plan: RefundPlan) -> SlackMessage:
+def refund_nothing_left_note(plan: RefundPlan, platform: str = "Shopify") -> SlackMessage:
     return thread_note(
         f":information_source: Nothing was refunded: {_what(plan)} has nothing left to "
-        f"refund on Shopify (refunded already). <@{plan.requested_by}> asked for "
+        f"refund on {platform} (refunded already). <@{plan.requested_by}> asked for "
         f"{escape_mrkdwn(plan.amount.shown())}."
     )
 
 
-def refund_changed_note(plan: RefundPlan, suggested: Money) -> SlackMessage:
+def refund_changed_note(
+    plan: RefundPlan, suggested: Money, platform: str = "Shopify"
+) -> SlackMessage:
     return thread_note(
-        f":warning: Nothing was refunded: Shopify now suggests "
+        f":warning: Nothing was refunded: {platform} now suggests "
         f"{escape_mrkdwn(suggested.shown())} for {_what(plan)}, not the "
         f"{escape_mrkdwn(plan.amount.shown())} <@{plan.requested_by}> confirmed (the order "
         "changed meanwhile). Press Refund again to see what is left."

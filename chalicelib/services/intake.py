@@ -25,7 +25,9 @@ from chalicelib.channels.slack import (
     parse_interaction,
     verify_request,
 )
+from chalicelib.channels.slack_cancellations import CancelAsked, CancelChosen, CancelConfirmed
 from chalicelib.channels.slack_refunds import RefundAsked, RefundChosen, RefundConfirmed
+from chalicelib.channels.slack_returns import ReturnAsked, ReturnChosen, ReturnConfirmed
 from chalicelib.domain.errors import Forbidden, NotFound, Retryable
 from chalicelib.domain.jobs import CannedReply
 from chalicelib.domain.messages import InboundMessage, InboundStatus, ReplyRevision
@@ -37,7 +39,9 @@ from chalicelib.services.ports import Clock, InboundRecords, ReplyRecords, ShopL
 from chalicelib.settings import Settings
 
 if TYPE_CHECKING:
+    from chalicelib.services.cancellations import CancelActions
     from chalicelib.services.refunds import RefundActions
+    from chalicelib.services.returns import ReturnActions
 
 logger = Logger(service="threadline", child=True)
 
@@ -61,8 +65,12 @@ class Intake:
         clock: Clock,
         telegram: UpdateChannel | None = None,
         refunds: "RefundActions | None" = None,
+        cancellations: "CancelActions | None" = None,
+        returns: "ReturnActions | None" = None,
     ) -> None:
         self._refunds = refunds
+        self._cancellations = cancellations
+        self._returns = returns
         self._settings = settings
         self._deployment = deployment
         self._tools = tools
@@ -223,6 +231,10 @@ class Intake:
         try:
             if isinstance(interaction, RefundAsked | RefundChosen | RefundConfirmed):
                 return self._refund_interaction(interaction)
+            if isinstance(interaction, CancelAsked | CancelChosen | CancelConfirmed):
+                return self._cancel_interaction(interaction)
+            if isinstance(interaction, ReturnAsked | ReturnChosen | ReturnConfirmed):
+                return self._return_interaction(interaction)
             if isinstance(interaction, CannedPicker):
                 self._tools.open_picker(interaction)
                 return None
@@ -250,6 +262,38 @@ class Intake:
                 return self._refunds.review(interaction)
             case RefundConfirmed():
                 return self._refunds.confirm(interaction)
+
+    def _cancel_interaction(
+        self, interaction: CancelAsked | CancelChosen | CancelConfirmed
+    ) -> dict[str, object] | None:
+        """Order cancellation modals, answered while Slack waits (cancellations.CancelActions)."""
+        if self._cancellations is None:
+            logger.info("cancel interaction without cancellations configured")
+            return None
+        match interaction:
+            case CancelAsked():
+                self._cancellations.open(interaction)
+                return None
+            case CancelChosen():
+                return self._cancellations.review(interaction)
+            case CancelConfirmed():
+                return self._cancellations.confirm(interaction)
+
+    def _return_interaction(
+        self, interaction: ReturnAsked | ReturnChosen | ReturnConfirmed
+    ) -> dict[str, object] | None:
+        """Return modals, answered while Slack waits (returns.ReturnActions)."""
+        if self._returns is None:
+            logger.info("return interaction without returns configured")
+            return None
+        match interaction:
+            case ReturnAsked():
+                self._returns.open(interaction)
+                return None
+            case ReturnChosen():
+                return self._returns.review(interaction)
+            case ReturnConfirmed():
+                return self._returns.confirm(interaction)
 
     def slack_command(self, request: WebhookRequest) -> dict[str, object]:
         """`/threadline …`: answered at once, to the agent alone."""

@@ -6,6 +6,8 @@ from typing import Protocol, assert_never
 from chalicelib.domain.jobs import (
     AgentReply,
     AutoReplyJob,
+    CancelApproval,
+    CancelRequested,
     CannedReply,
     CardAction,
     ConversationAction,
@@ -14,17 +16,20 @@ from chalicelib.domain.jobs import (
     OutboundWork,
     RefundApproval,
     RefundRequested,
+    ReturnRequested,
     ShopMessageJob,
     SlaAlarm,
     TimerWork,
     Wakeup,
 )
 from chalicelib.domain.messages import InboundMessage, ShopMessage
+from chalicelib.services.cancellations import CancelActions
 from chalicelib.services.conversations import CardActions, InboundProcessor
 from chalicelib.services.drafts import ReplyDrafts
 from chalicelib.services.orders import OrderLookups
 from chalicelib.services.refunds import RefundActions
 from chalicelib.services.replies import ReplyDispatcher
+from chalicelib.services.returns import ReturnActions
 
 # Whatever the inbound, outbound and timers queues carry.
 Job = InboundMessage | ShopMessage | OutboundWork | TimerWork
@@ -50,6 +55,12 @@ class Workers(Protocol):
 
     @property
     def drafts(self) -> ReplyDrafts: ...
+
+    @property
+    def cancellations(self) -> CancelActions: ...
+
+    @property
+    def returns(self) -> ReturnActions: ...
 
 
 def run_job(job: Job, workers: Workers) -> None:
@@ -85,5 +96,11 @@ def run_job(job: Job, workers: Workers) -> None:
             workers.refunds.carry_out(job)
         case RefundApproval():
             workers.refunds.approve(job)
+        case CancelRequested():
+            workers.cancellations.carry_out(job)
+        case CancelApproval():
+            workers.cancellations.approve(job)
+        case ReturnRequested():
+            workers.returns.carry_out(job)
         case _:
             assert_never(job)

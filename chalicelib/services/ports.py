@@ -10,6 +10,12 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from chalicelib.channels.base import MediaFile, OutboundChannel
 from chalicelib.channels.twilio import NumberConnection
+from chalicelib.domain.cancellations import (
+    CancelAccepted,
+    CancellableOrder,
+    CancelPlan,
+    CancelRecord,
+)
 from chalicelib.domain.conversation import Conversation
 from chalicelib.domain.customers import CustomerProfile
 from chalicelib.domain.drafts import ModelDraft, NoDraft
@@ -36,6 +42,7 @@ from chalicelib.domain.refunds import (
     RefundRecord,
     RefundState,
 )
+from chalicelib.domain.returns import ReturnableOrder, ReturnMade, ReturnPlan, ReturnRecord
 from chalicelib.domain.shop import Shop, ShopSecrets
 from chalicelib.domain.triage.policy import TriagePolicy
 from chalicelib.domain.triage.record import Triage, TriageContext
@@ -563,6 +570,53 @@ class RefundDesk(Protocol):
     def refund(
         self, shop: Shop, secrets: ShopSecrets, plan: RefundPlan, quote: RefundQuote
     ) -> RefundDone: ...
+
+
+class CancelRecords(Protocol):
+    def claim_cancel(self, plan: CancelPlan, now: datetime, expires_at: int) -> CancelRecord: ...
+
+    def cancel_record(self, shop_id: str, submission_key: str) -> CancelRecord | None: ...
+
+    def move_cancel(
+        self,
+        shop_id: str,
+        submission_key: str,
+        before: RefundState,
+        after: RefundState,
+        *,
+        approved_by: str | None = None,
+    ) -> bool: ...
+
+
+class CancelDesk(Protocol):
+    """A commerce platform's order cancellations (Shopify). Raises `Retryable` when the
+    platform is down or throttles, and `CommerceRefused` (its reason in plain words) when it
+    refuses."""
+
+    def cancellable_order(
+        self, shop: Shop, secrets: ShopSecrets, order_number: str
+    ) -> CancellableOrder | None: ...
+
+    def cancel(self, shop: Shop, secrets: ShopSecrets, plan: CancelPlan) -> CancelAccepted: ...
+
+
+class ReturnRecords(Protocol):
+    def claim_return(self, plan: ReturnPlan, now: datetime, expires_at: int) -> ReturnRecord: ...
+
+    def move_return(
+        self, shop_id: str, submission_key: str, before: RefundState, after: RefundState
+    ) -> bool: ...
+
+
+class ReturnDesk(Protocol):
+    """A commerce platform's returns (Shopify). Raises `Retryable` when the platform is down
+    or throttles, and `CommerceRefused` (its reason in plain words) when it refuses."""
+
+    def returnable_order(
+        self, shop: Shop, secrets: ShopSecrets, order_number: str
+    ) -> ReturnableOrder | None: ...
+
+    def create_return(self, shop: Shop, secrets: ShopSecrets, plan: ReturnPlan) -> ReturnMade: ...
 
 
 class BotInspection(Protocol):

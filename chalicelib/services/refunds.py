@@ -1,20 +1,21 @@
-"""Refunds from Slack (Shopify): the modals answered while Slack waits, then the refund carried
-out by the outbound worker in the conversation's orders group.
+"""Refunds from Slack (Shopify, WooCommerce): the modals answered while Slack waits, then the
+refund carried out by the outbound worker in the conversation's orders group.
 
 Only the users and user groups in the shop's `commerce_actions.allowed` may open, submit or
 approve one; anyone else gets a plain refusal. The confirmation modal shows exactly what
-will happen (lines, amount and currency as Shopify suggests them, reason, notify), and its
-submission is the refund's key, namespaced by the shop: the key is claimed before anything
-is done, so a double click or a retry finds the claim and refunds nothing more. Right before
-refunding, Shopify is asked again what it would refund for those lines: anything else than
-what was shown (refunded meanwhile) and nothing is refunded. The refund is then asked of
-Shopify under the same key (its `@idempotent` directive), and its payments are kept first, so
-a retry after a lost answer asks the same and gets the first refund back. Above the shop's
-`refund_limit`, the refund waits in the thread for another allowed person's approval.
+will happen (lines, amount and currency as the platform suggests them, reason, notify), and
+its submission is the refund's key, namespaced by the shop: the key is claimed before
+anything is done, so a double click or a retry finds the claim and refunds nothing more.
+Right before refunding, the platform is asked again what it would refund for those lines:
+anything else than what was shown (refunded meanwhile) and nothing is refunded. The refund is
+then asked of the platform under the same key (Shopify's `@idempotent` directive; on
+WooCommerce the key kept on the refund and looked for first), and its payments are kept
+first, so a retry after a lost answer asks the same and gets the first refund back. Above
+the shop's `refund_limit`, the refund waits in the thread for another allowed person's
+approval.
 """
 
 from datetime import timedelta
-from decimal import Decimal
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -25,7 +26,7 @@ from chalicelib.domain.conversation import Conversation, conversation_ref
 from chalicelib.domain.errors import Retryable, WorkspaceUnavailable
 from chalicelib.domain.foreign_ids import fitted
 from chalicelib.domain.jobs import RefundApproval, RefundRequested
-from chalicelib.domain.orders import CommerceRefused, Money
+from chalicelib.domain.orders import CommerceRefused
 from chalicelib.domain.refunds import (
     ApprovalVerdict,
     RefundCheck,
@@ -35,15 +36,14 @@ from chalicelib.domain.refunds import (
     RefundState,
     RefundStep,
     approval_verdict,
-    may_act,
     refund_check,
     refund_step,
-    user_groups,
 )
 from chalicelib.domain.shop import Shop
 from chalicelib.presentation.refunds import (
     approval_refused_note,
     awaiting_approval_note,
+    platform_name,
     refund_changed_note,
     refund_choice_view,
     refund_confirm_view,
@@ -54,6 +54,7 @@ from chalicelib.presentation.refunds import (
     refusal_view,
 )
 from chalicelib.presentation.slack_blocks import SlackMessage
+from chalicelib.services.order_actions import OrderActionThreads, refund_limit
 from chalicelib.services.ports import (
     Clock,
     ConversationRecords,
@@ -80,12 +81,6 @@ REFUND_MEMORY = timedelta(days=90)
 KEY_LIMIT = 200
 
 
-def _limit(shop: Shop, currency: str) -> Money:
-    actions = shop.commerce_actions
-    amount = actions.refund_limit if actions else Decimal(0)
-    return Money(amount=amount, currency=currency)
-
-
 class RefundActions:
     def __init__(
         self,
@@ -98,8 +93,9 @@ class RefundActions:
         outbound: OutboundQueue,
         clock: Clock,
     ) -> None:
-        self._shops = shops
-        self._conversations = conversations
+        self._threads = OrderActionThreads(
+            shops, conversations, workspaces, acts_on=lambda shop: shop.sells_online
+        )
         self._vault = vault
         self._desk = desk
         self._records = records
@@ -112,24 +108,10 @@ class RefundActions:
     def _thread(
         self, team_id: str, channel_id: str, thread_ts: str, ref: str
     ) -> tuple[Conversation, Shop] | None:
-        conversation = self._conversations.find_conversation_by_thread(
-            team_id, channel_id, thread_ts
-        )
-        if conversation is None or conversation_ref(conversation) != ref:
-            return None
-        shop = self._shops.get_shop(conversation.shop_id)
-        if shop is None or shop.shopify is None:
-            return None
-        return conversation, shop
+        return self._threads.thread(team_id, channel_id, thread_ts, ref)
 
     def _allowed(self, shop: Shop, slack: SlackPort, user_id: str) -> bool:
-        config = shop.commerce_actions
-        if config is None:
-            return False
-        if user_id in config.allowed:
-            return True
-        members = {group: slack.usergroup_members(group) for group in user_groups(config)}
-        return may_act(config, user_id, members)
+        return self._threads.allowed(shop, slack, user_id)
 
     def open(self, asked: RefundAsked) -> None:
         """*Refund #n* pressed: the modal to choose what to refund, or a plain refusal."""
@@ -150,6 +132,7 @@ class RefundActions:
     def _choice_or_refusal(
         self, conversation: Conversation, shop: Shop, slack: SlackPort, asked: RefundAsked
     ) -> dict[str, Any]:
+        platform = platform_name(shop)
         if not self._allowed(shop, slack, asked.user_id):
             return refusal_view(NOT_ALLOWED)
         orders = conversation.orders
@@ -161,14 +144,14 @@ class RefundActions:
                 shop, self._vault.get(shop.shop_id), asked.order_number
             )
         except Retryable:
-            return refusal_view("Shopify did not answer: try again in a moment.")
+            return refusal_view(f"{platform} did not answer: try again in a moment.")
         except CommerceRefused as error:
-            return refusal_view(f"Shopify refused: {error.reason}.")
+            return refusal_view(f"{platform} refused: {error.reason}.")
         if order is None:
-            return refusal_view(f"Shopify no longer has order #{asked.order_number}.")
+            return refusal_view(f"{platform} no longer has order #{asked.order_number}.")
         if not any(line.refundable_quantity > 0 for line in order.lines):
             return refusal_view(f"Nothing is left to refund on order #{asked.order_number}.")
-        return refund_choice_view(conversation, order, asked.channel_id, asked.thread_ts)
+        return refund_choice_view(conversation, order, asked.channel_id, asked.thread_ts, platform)
 
     def review(self, chosen: RefundChosen) -> dict[str, object]:
         """The first modal submitted: the second one, showing exactly what will happen with
@@ -181,6 +164,7 @@ class RefundActions:
         if found is None:
             return _errors("lines", "This conversation is gone.")
         shop = found[1]
+        platform = platform_name(shop)
         slack = slack_or_retry(self._workspaces, shop.shop_id)
         if not self._allowed(shop, slack, chosen.user_id):
             return _errors("lines", NOT_ALLOWED)
@@ -201,9 +185,9 @@ class RefundActions:
                 [(line.line_item_id, line.quantity) for line in lines],
             )
         except Retryable:
-            return _errors("lines", "Shopify did not answer: submit again in a moment.")
+            return _errors("lines", f"{platform} did not answer: submit again in a moment.")
         except CommerceRefused as error:
-            return _errors("lines", f"Shopify refused: {error.reason}."[:2000])
+            return _errors("lines", f"{platform} refused: {error.reason}."[:2000])
         if quote.amount.amount <= 0:
             return _errors("lines", "Nothing is left to refund of these lines.")
         plan = RefundPlan(
@@ -227,8 +211,9 @@ class RefundActions:
         }
         config = shop.commerce_actions
         held = config is not None and refund_step(plan, config) is RefundStep.AWAIT_APPROVAL
-        limit = _limit(shop, quote.amount.currency) if held else None
-        return {"response_action": "update", "view": refund_confirm_view(plan, metadata, limit)}
+        limit = refund_limit(shop, quote.amount.currency) if held else None
+        view = refund_confirm_view(plan, metadata, limit, platform)
+        return {"response_action": "update", "view": view}
 
     def confirm(self, confirmed: RefundConfirmed) -> dict[str, object] | None:
         """The confirmation submitted: queued under its key; a refusal if the person may not."""
@@ -296,7 +281,9 @@ class RefundActions:
             self._move(plan, RefundState.CLAIMED, RefundState.DROPPED)
         elif claimed and config and refund_step(plan, config) is RefundStep.AWAIT_APPROVAL:
             # Told first: a retry after a failed move tells again rather than never.
-            self._note(slack, job, awaiting_approval_note(plan, _limit(shop, plan.amount.currency)))
+            self._note(
+                slack, job, awaiting_approval_note(plan, refund_limit(shop, plan.amount.currency))
+            )
             self._move(plan, RefundState.CLAIMED, RefundState.AWAITING_APPROVAL)
         elif record.state in (RefundState.CLAIMED, RefundState.EXECUTING):
             self._make(shop, slack, job, record)
@@ -342,12 +329,7 @@ class RefundActions:
     def _worker_thread(
         self, team_id: str, channel_id: str, thread_ts: str, ref: str
     ) -> tuple[Shop, SlackPort] | None:
-        found = self._thread(team_id, channel_id, thread_ts, ref)
-        if found is None:
-            logger.info("refund for no known conversation dropped")
-            return None
-        shop = found[1]
-        return shop, slack_or_retry(self._workspaces, shop.shop_id)
+        return self._threads.worker_thread(team_id, channel_id, thread_ts, ref)
 
     def _make(
         self,
@@ -357,6 +339,7 @@ class RefundActions:
         record: RefundRecord,
     ) -> None:
         plan = record.plan
+        platform = platform_name(shop)
         secrets = self._vault.get(shop.shop_id)
         quote = record.quote
         if quote is None:
@@ -365,11 +348,11 @@ class RefundActions:
             )
             match refund_check(plan, quote.amount):
                 case RefundCheck.NOTHING_LEFT:
-                    self._note(slack, job, refund_nothing_left_note(plan))
+                    self._note(slack, job, refund_nothing_left_note(plan, platform))
                     self._move(plan, record.state, RefundState.DROPPED)
                     return
                 case RefundCheck.CHANGED:
-                    self._note(slack, job, refund_changed_note(plan, quote.amount))
+                    self._note(slack, job, refund_changed_note(plan, quote.amount, platform))
                     self._move(plan, record.state, RefundState.DROPPED)
                     return
             if not self._records.move_refund(
@@ -379,10 +362,10 @@ class RefundActions:
         try:
             done = self._desk.refund(shop, secrets, plan, quote)
         except CommerceRefused as error:
-            self._note(slack, job, refund_refused_note(plan, error.reason))
+            self._note(slack, job, refund_refused_note(plan, error.reason, platform))
             self._move(plan, RefundState.EXECUTING, RefundState.DROPPED)
             return
-        self._note(slack, job, refund_done_note(plan, done, record.approved_by))
+        self._note(slack, job, refund_done_note(plan, done, record.approved_by, platform))
         self._move(plan, RefundState.EXECUTING, RefundState.DONE)
 
     def _move(self, plan: RefundPlan, before: RefundState, after: RefundState) -> None:

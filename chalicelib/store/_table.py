@@ -158,6 +158,14 @@ def opt_out_key(shop_id: str, identity_value: str) -> Attributes:
     return key(f"SHOP#{shop_id}#OPTOUT#{identity_value}", "OPTOUT")
 
 
+def cancel_key(shop_id: str, submission_key: str) -> Attributes:
+    return key(f"SHOP#{shop_id}#CANCEL#{submission_key}", "CANCEL")
+
+
+def return_key(shop_id: str, submission_key: str) -> Attributes:
+    return key(f"SHOP#{shop_id}#RETURN#{submission_key}", "RETURN")
+
+
 def revision_key(team_id: str, channel_id: str, ts: str) -> Attributes:
     return key(f"SLACK#{team_id}#{channel_id}#{ts}", "REVISION")
 

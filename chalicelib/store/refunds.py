@@ -4,17 +4,9 @@ state the refund moves through (held for approval, asked of the platform, done).
 
 from datetime import datetime
 
-from botocore.exceptions import ClientError
-
 from chalicelib.domain.refunds import RefundPlan, RefundQuote, RefundRecord, RefundState
-from chalicelib.store._table import (
-    DynamoDBClient,
-    Table,
-    condition_failed,
-    from_attributes,
-    refund_key,
-    to_attributes,
-)
+from chalicelib.store._claimed_actions import claim, move_state
+from chalicelib.store._table import DynamoDBClient, Item, Table, refund_key
 
 
 def _record(item: dict[str, object]) -> RefundRecord:
@@ -40,18 +32,8 @@ class RefundClaims:
             "claimed_at": now.isoformat(),
             "expires_at": expires_at,
         }
-        try:
-            self._table.client.put_item(
-                TableName=self._table.name,
-                Item={**refund_key(plan.shop_id, plan.submission_key), **to_attributes(values)},
-                ConditionExpression="attribute_not_exists(PK)",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except ClientError as error:
-            if not condition_failed(error):
-                raise
-            return _record(from_attributes(error.response["Item"]))
-        return RefundRecord(plan=plan)
+        filed = claim(self._table, refund_key(plan.shop_id, plan.submission_key), values)
+        return RefundRecord(plan=plan) if filed is None else _record(filed)
 
     def refund_record(self, shop_id: str, submission_key: str) -> RefundRecord | None:
         item = self._table.get(refund_key(shop_id, submission_key))
@@ -69,28 +51,11 @@ class RefundClaims:
     ) -> bool:
         """Moves a refund from `before` to `after` (keeping a quote or an approver); False when
         it is no longer in `before` (another job moved it first) or is gone."""
-        names = {"#state": "state"}
-        values: dict[str, object] = {":before": before.value, ":after": after.value}
-        assignments = ["#state = :after"]
+        kept: Item = {}
         if quote is not None:
-            names["#quote"] = "quote"
-            values[":quote"] = quote.model_dump_json()
-            assignments.append("#quote = :quote")
+            kept["quote"] = quote.model_dump_json()
         if approved_by is not None:
-            names["#approved_by"] = "approved_by"
-            values[":approved_by"] = approved_by
-            assignments.append("#approved_by = :approved_by")
-        try:
-            self._table.client.update_item(
-                TableName=self._table.name,
-                Key=refund_key(shop_id, submission_key),
-                UpdateExpression="SET " + ", ".join(assignments),
-                ConditionExpression="attribute_exists(PK) AND #state = :before",
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=to_attributes(values),
-            )
-        except ClientError as error:
-            if condition_failed(error):
-                return False
-            raise
-        return True
+            kept["approved_by"] = approved_by
+        return move_state(
+            self._table, refund_key(shop_id, submission_key), before.value, after.value, kept
+        )

@@ -27,6 +27,11 @@ from typing import Any
 
 from local_stack.sandbox.outbox import Outbox
 from local_stack.sandbox.server import BadRequest, Reply, Request, StandIn
+from local_stack.sandbox.shopify_cancellations import (
+    CANCEL_OPERATIONS,
+    SeededCancellation,
+    cancel_operation,
+)
 from local_stack.sandbox.shopify_contacts import ORDER_CONTACT, order_contact
 from local_stack.sandbox.shopify_refunds import (
     REFUND_OPERATIONS,
@@ -34,6 +39,11 @@ from local_stack.sandbox.shopify_refunds import (
     SeededLine,
     SeededRefund,
     refund_operation,
+)
+from local_stack.sandbox.shopify_returns import (
+    RETURN_OPERATIONS,
+    SeededReturn,
+    return_operation,
 )
 from local_stack.sandbox.shopify_webhooks import WebhookSender, WebhookSubscription
 
@@ -63,6 +73,11 @@ _QUERY_COST = {
     "ThreadlineSuggestedRefund": 3,
     "ThreadlineRefund": 10,
     "ThreadlineOrderContact": 4,
+    "ThreadlineCancellableOrder": 4,
+    "ThreadlineCancelOrder": 10,
+    "ThreadlineReturnOrder": 2,
+    "ThreadlineReturnableFulfillments": 12,
+    "ThreadlineReturnCreate": 10,
 }
 
 
@@ -144,6 +159,10 @@ class SeededOrder:
     # How many fulfilments and fulfilment events it has had (their webhooks' ids).
     fulfillments: int = 0
     events: int = 0
+    # The cancellation made of it (shopify_cancellations).
+    cancellation: SeededCancellation | None = None
+    # The returns opened of it (shopify_returns).
+    returns: list[SeededReturn] = field(default_factory=list)
 
     @property
     def order_id(self) -> str:
@@ -182,6 +201,8 @@ class ShopifyStandIn(StandIn):
         self._throttled = 0
         # The user errors the next refundCreate answers, as a declining gateway makes Shopify.
         self._refusals: list[list[dict[str, Any]]] = []
+        # The orderCancelUserErrors the next orderCancel answers (a pending authorisation).
+        self._cancel_refusals: list[dict[str, Any]] = []
 
     def provision(self, access_token: str, customers: list[SeededCustomer]) -> None:
         """A store whose Admin API answers `access_token`, with these customers."""
@@ -276,10 +297,36 @@ class ShopifyStandIn(StandIn):
                 for refund in order.refunds
             ]
 
+    def cancellations(self, access_token: str) -> dict[str, SeededCancellation]:
+        """The cancellations made in the store, by order name."""
+        with self._lock:
+            return {
+                order.name: order.cancellation
+                for customer in self._stores[access_token].customers
+                for order in customer.orders
+                if order.cancellation is not None
+            }
+
+    def returns(self, access_token: str, order_name: str) -> list[SeededReturn]:
+        """The returns opened of an order of the store."""
+        with self._lock:
+            return [
+                made
+                for customer in self._stores[access_token].customers
+                for order in customer.orders
+                if order.name == order_name
+                for made in order.returns
+            ]
+
     def refuse_next_refund(self, message: str, field: list[str] | None = None) -> None:
         """The next refundCreate refused with this user error (and nothing refunded)."""
         with self._lock:
             self._refusals.append([{"field": field, "message": message}])
+
+    def refuse_next_cancel(self, message: str, code: str = "INVALID") -> None:
+        """The next orderCancel refused with this error (and nothing cancelled)."""
+        with self._lock:
+            self._cancel_refusals.append({"field": ["orderId"], "message": message, "code": code})
 
     def throttle(self, queries: int = 1) -> None:
         """The next `queries` queries answer THROTTLED, as an exhausted bucket does."""
@@ -353,6 +400,27 @@ class ShopifyStandIn(StandIn):
                 for refund, order in zip(made, updated, strict=True):
                     self._webhooks.send(subscriptions, "refunds/create", refund)
                     self._webhooks.send(subscriptions, "orders/updated", order)
+            except GraphQLRefusal as refusal:
+                return Reply(HTTPStatus.OK, _error(refusal.message, refusal.code))
+        elif name in RETURN_OPERATIONS:
+            try:
+                with self._lock:
+                    data = return_operation(name, store, variables)
+            except GraphQLRefusal as refusal:
+                return Reply(HTTPStatus.OK, _error(refusal.message, refusal.code))
+        elif name in CANCEL_OPERATIONS:
+            try:
+                with self._lock:
+                    refused = (
+                        self._cancel_refusals.pop(0)
+                        if name == "ThreadlineCancelOrder" and self._cancel_refusals
+                        else None
+                    )
+                    data = (
+                        {"orderCancel": {"job": None, "orderCancelUserErrors": [refused]}}
+                        if refused
+                        else cancel_operation(name, store, variables)
+                    )
             except GraphQLRefusal as refusal:
                 return Reply(HTTPStatus.OK, _error(refusal.message, refusal.code))
         else:

@@ -27,6 +27,7 @@ from typing import Any
 
 from local_stack.sandbox.outbox import Outbox
 from local_stack.sandbox.server import BadRequest, Reply, Request, StandIn
+from local_stack.sandbox.woocommerce_refunds import SeededWooLine, SeededWooRefund, order_route
 from local_stack.sandbox.woocommerce_webhooks import WooWebhook, WooWebhookSender
 
 API_ROOT = "/wp-json/wc/v3"
@@ -54,6 +55,11 @@ class SeededWooOrder:
     currency: str
     status: str = "processing"
     paid_gmt: str | None = None
+    # What was bought, and the refunds made of it (woocommerce_refunds).
+    lines: list[SeededWooLine] = field(default_factory=list)
+    refunds: list[SeededWooRefund] = field(default_factory=list)
+    # The message of a refund the gateway will decline next (an injected fault).
+    refuse_next_refund: str | None = None
 
 
 @dataclass
@@ -88,6 +94,7 @@ def demo_customers() -> list[SeededWooCustomer]:
                     "BRL",
                     "completed",
                     "2026-10-02T14:11:00",
+                    lines=[SeededWooLine(20411, "Caneca de cerâmica", 1, "129.90")],
                 ),
                 SeededWooOrder(
                     2042,
@@ -96,6 +103,10 @@ def demo_customers() -> list[SeededWooCustomer]:
                     "BRL",
                     "processing",
                     "2026-11-20T18:46:00",
+                    lines=[
+                        SeededWooLine(20421, "Camiseta básica", 2, "129.90"),
+                        SeededWooLine(20422, "Jaqueta jeans", 1, "130.00"),
+                    ],
                 ),
             ],
         ),
@@ -177,6 +188,28 @@ class WooCommerceStandIn(StandIn):
         with self._lock:
             return self._stores.get((key, secret))
 
+    def refunds(self, consumer_key: str, order_id: int) -> list[SeededWooRefund]:
+        """The refunds made of an order of the store."""
+        with self._lock:
+            return [
+                refund
+                for store in self._stores.values()
+                if store.consumer_key == consumer_key
+                for customer in store.customers
+                for order in customer.orders
+                if order.order_id == order_id
+                for refund in order.refunds
+            ]
+
+    def decline_next_refund(self, consumer_key: str, order_id: int, message: str) -> None:
+        """The next refund of this order declined by the payment gateway."""
+        with self._lock:
+            for store in self._stores.values():
+                for customer in store.customers:
+                    for order in customer.orders:
+                        if store.consumer_key == consumer_key and order.order_id == order_id:
+                            order.refuse_next_refund = message
+
     def _handle_api(self, request: Request) -> Reply:
         method = self._api_method(request)
         control = _CONTROL_PATH.match(request.path)
@@ -196,6 +229,21 @@ class WooCommerceStandIn(StandIn):
             if request.verb == "GET":
                 with self._lock:
                     return Reply(HTTPStatus.OK, [w.as_json() for w in store.webhooks])
+        if method.startswith("orders/"):
+            store = self._store(request)
+            if store is None:
+                return _error(
+                    HTTPStatus.UNAUTHORIZED,
+                    "woocommerce_rest_cannot_view",
+                    "Sorry, you cannot view this resource.",
+                )
+            with self._lock:
+                answer = order_route(
+                    store, request.verb, method.removeprefix("orders/"), request.body
+                )
+            if answer is not None:
+                self._record(f"orders {request.verb}", {"order": method})
+                return answer
         if request.verb != "GET" or method not in ("customers", "orders"):
             return _error(
                 HTTPStatus.NOT_FOUND,

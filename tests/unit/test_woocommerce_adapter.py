@@ -60,8 +60,12 @@ class InProcess(requests.adapters.BaseAdapter):
             headers[name] = str(value)
         split = urllib.parse.urlsplit(request.url or "/")
         query = urllib.parse.parse_qsl(split.query)
+        raw = request.body or b""
+        body = (
+            raw.encode() if isinstance(raw, str) else bytes(raw) if isinstance(raw, bytes) else b""
+        )
         reply = self.stand_in._handle(
-            Request(request.method or "GET", split.path, query, headers, b"")
+            Request(request.method or "GET", split.path, query, headers, body)
         )
         response = requests.Response()
         response.status_code = reply.status
