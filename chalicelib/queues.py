@@ -37,6 +37,7 @@ from chalicelib.domain.jobs import (
     AutoReplyJob,
     CannedReply,
     ConversationAction,
+    DeliveryWatermark,
     OrdersLookup,
     OutboundJob,
     OutboundWork,
@@ -367,6 +368,9 @@ class Queues:
         elif isinstance(job, RefundApproval):
             group = job.group
             dedup = f"{job.conversation_ref}:approve:{job.action_ts}:{job.user_id}"
+        elif isinstance(job, DeliveryWatermark):
+            group = job.group
+            dedup = f"{group}:{job.status.value}:{job.watermark.isoformat()}"
         else:
             group = f"{job.shop_id}:{job.provider_message_id}"
             dedup = f"{group}:{job.status.value}"

@@ -153,6 +153,24 @@ class DeliveryUpdate(BaseModel):
     received_at: datetime | None = None
 
 
+class DeliveryWatermark(BaseModel):
+    """A provider's receipt that names a time rather than messages (Messenger's delivery and
+    read watermarks): every reply to the customer sent by then reached that status."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["delivery_watermark"] = "delivery_watermark"
+    shop_id: str
+    customer_address: str
+    status: DeliveryStatus
+    watermark: datetime
+
+    @property
+    def group(self) -> str:
+        """One customer's receipts run in order, apart from their replies' sends."""
+        return f"{self.shop_id}:{self.customer_address}:receipts"
+
+
 # How long news of a message Threadline has no record of is kept trying: long enough for
 # the write that records a send's provider id (or the retry that reconciles an interrupted
 # send) to land, short of the queue's last try. After it, the message is taken for one sent
@@ -293,6 +311,7 @@ OutboundWork = (
     | OrdersLookup
     | RefundRequested
     | RefundApproval
+    | DeliveryWatermark
 )
 
 OutboundJob = Annotated[OutboundWork, Field(discriminator="kind")]

@@ -10,6 +10,7 @@ from chalicelib.domain.jobs import (
     CardAction,
     ConversationAction,
     DeliveryUpdate,
+    DeliveryWatermark,
     OrdersLookup,
     OutboundWork,
     RefundApproval,
@@ -79,5 +80,7 @@ def run_job(job: Job, workers: Workers) -> None:
             workers.refunds.carry_out(job)
         case RefundApproval():
             workers.refunds.approve(job)
+        case DeliveryWatermark():
+            workers.replies.record_watermark(job)
         case _:
             assert_never(job)

@@ -109,6 +109,8 @@ class MetaIntake:
         try:
             for update in batch.statuses:
                 self._queues.send_outbound(update.model_copy(update={"received_at": received_at}))
+            for receipt in batch.watermarks:
+                self._queues.send_outbound(receipt)
         except AWS_ERRORS as error:
             raise Retryable("status not queued") from error
         for _ in range(batch.unrouted):
@@ -118,6 +120,7 @@ class MetaIntake:
             "meta webhook",
             messages=len(batch.messages),
             statuses=len(batch.statuses),
+            watermarks=len(batch.watermarks),
             unrouted=batch.unrouted,
             ignored=batch.ignored,
         )

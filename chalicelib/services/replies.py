@@ -26,6 +26,7 @@ from chalicelib.domain.jobs import (
     AutoReplyJob,
     CannedReply,
     DeliveryUpdate,
+    DeliveryWatermark,
     ShopMessageJob,
     still_awaited,
 )
@@ -33,6 +34,7 @@ from chalicelib.domain.messages import (
     FAILED_DELIVERY,
     DeliveryStatus,
     OutboundMessage,
+    delivery_rank,
     media_capacity,
 )
 from chalicelib.domain.orders import OrderRefusal, fill_order
@@ -483,6 +485,38 @@ class ReplyDispatcher:
             return
         slack = slack_or_retry(self._workspaces, shop.shop_id)
         self._display.show(slack, message)
+
+    def record_watermark(self, receipt: DeliveryWatermark) -> None:
+        """Brings the customer's replies sent by the watermark up to its status. Bounded: the
+        conversation's latest WATERMARK_REACH messages at most, and it stops at the first
+        reply already that far along (those before it were marked by an earlier receipt)."""
+        conversation = self._conversations.find_open_conversation(
+            receipt.shop_id, receipt.customer_address
+        )
+        shop = self._shops.get_shop(receipt.shop_id)
+        if conversation is None or shop is None:
+            return
+        rank = delivery_rank(receipt.status)
+        advanced: list[OutboundMessage] = []
+        for reply in self._replies.replies_up_to(
+            shop.shop_id, conversation.conversation_id, receipt.watermark, WATERMARK_REACH
+        ):
+            if delivery_rank(reply.status) >= rank:
+                break
+            # Only a reply the provider took, and did not refuse, reached the customer.
+            if reply.status in FAILED_DELIVERY or not reply.provider_message_id:
+                continue
+            if self._replies.advance_outbound(reply, receipt.status):
+                advanced.append(reply)
+        if not advanced:
+            return
+        slack = slack_or_retry(self._workspaces, shop.shop_id)
+        for reply in advanced:
+            self._display.show(slack, reply)
+
+
+# How many of a conversation's latest messages a watermark receipt looks through.
+WATERMARK_REACH = 50
 
 
 def customer_language(conversation: Conversation, shop: Shop) -> str:
