@@ -164,6 +164,8 @@ class DeliveryWatermark(BaseModel):
     customer_address: str
     status: DeliveryStatus
     watermark: datetime
+    # When the provider told us: a send in flight is waited for only so long.
+    received_at: datetime | None = None
 
     @property
     def group(self) -> str:
@@ -178,7 +180,7 @@ class DeliveryWatermark(BaseModel):
 UNKNOWN_DELIVERY_PATIENCE = timedelta(minutes=10)
 
 
-def still_awaited(update: DeliveryUpdate, now: datetime) -> bool:
+def still_awaited(update: DeliveryUpdate | DeliveryWatermark, now: datetime) -> bool:
     """Whether news of a message not on record may yet find it."""
     return update.received_at is None or now - update.received_at < UNKNOWN_DELIVERY_PATIENCE
 

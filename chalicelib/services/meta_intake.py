@@ -110,7 +110,7 @@ class MetaIntake:
             for update in batch.statuses:
                 self._queues.send_outbound(update.model_copy(update={"received_at": received_at}))
             for receipt in batch.watermarks:
-                self._queues.send_outbound(receipt)
+                self._queues.send_outbound(receipt.model_copy(update={"received_at": received_at}))
         except AWS_ERRORS as error:
             raise Retryable("status not queued") from error
         for _ in range(batch.unrouted):

@@ -489,7 +489,8 @@ class ReplyDispatcher:
     def record_watermark(self, receipt: DeliveryWatermark) -> None:
         """Brings the customer's replies sent by the watermark up to its status. Bounded: the
         conversation's latest WATERMARK_REACH messages at most, and it stops at the first
-        reply already that far along (those before it were marked by an earlier receipt)."""
+        reply already that far along and shown (those before it were marked by an earlier
+        receipt)."""
         conversation = self._conversations.find_open_conversation(
             receipt.shop_id, receipt.customer_address
         )
@@ -497,21 +498,24 @@ class ReplyDispatcher:
         if conversation is None or shop is None:
             return
         rank = delivery_rank(receipt.status)
-        advanced: list[OutboundMessage] = []
+        covered: list[OutboundMessage] = []
         for reply in self._replies.replies_up_to(
             shop.shop_id, conversation.conversation_id, receipt.watermark, WATERMARK_REACH
         ):
-            if delivery_rank(reply.status) >= rank:
+            if delivery_rank(reply.status) >= rank and not reply.display_behind:
                 break
+            if reply.status is DeliveryStatus.DISPATCHING and still_awaited(receipt, self._clock()):
+                # Its send is in flight: the provider may have taken it before the watermark.
+                raise Retryable("a reply the receipt may cover is still being sent")
             # Only a reply the provider took, and did not refuse, reached the customer.
-            if reply.status in FAILED_DELIVERY or not reply.provider_message_id:
-                continue
-            if self._replies.advance_outbound(reply, receipt.status):
-                advanced.append(reply)
-        if not advanced:
+            if reply.status not in FAILED_DELIVERY and reply.provider_message_id:
+                covered.append(reply)
+        if not covered:
             return
         slack = slack_or_retry(self._workspaces, shop.shop_id)
-        for reply in advanced:
+        for reply in covered:
+            self._replies.advance_outbound(reply, receipt.status)
+            # Shown even when an earlier try advanced it: that try's Slack call may have failed.
             self._display.show(slack, reply)
 
 

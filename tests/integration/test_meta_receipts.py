@@ -8,7 +8,12 @@ from typing import Any
 import pytest
 from chalice.test import Client
 
+from chalicelib import bootstrap
 from chalicelib.channels.base import DeliveryRefused
+from chalicelib.domain.errors import Retryable
+from chalicelib.domain.jobs import DeliveryWatermark
+from chalicelib.domain.messages import DeliveryStatus
+from chalicelib.services.jobs import run_job
 from tests.fakes import FakeSlack, RecordingGraph
 from tests.integration.conftest import Clock
 from tests.integration.test_meta_webhooks import (
@@ -149,3 +154,44 @@ def test_an_edit_is_shown_in_the_thread_once_with_the_new_text_escaped(
     edits = [p for p in slack.thread(thread_ts) if "Edited an earlier message" in p.message.text]
     assert len(edits) == 1
     assert "Tamanho &lt;M&gt; &amp; não L" in edits[0].message.text
+
+
+def test_a_watermark_waits_for_a_reply_still_being_sent_for_a_while_only(
+    container: bootstrap.Container,
+    two_replies: tuple[str, str],
+    slack: FakeSlack,
+    clock: Clock,
+) -> None:
+    # Given a third reply whose send is in flight (the provider may have it already)
+    first, _ = two_replies
+    stored = container.store.replies.get_outbound("ana", f"slack:{CHANNEL_ID}:{first}")
+    assert stored is not None
+    in_flight = stored.model_copy(
+        update={
+            "message_key": f"slack:{CHANNEL_ID}:1764100000.000300",
+            "slack_ts": "1764100000.000300",
+            "created_at": START + timedelta(minutes=8),
+            "status": DeliveryStatus.DISPATCHING,
+            "provider_message_id": None,
+        }
+    )
+    assert container.store.replies.claim_outbound(in_flight) is None
+    clock.now = START + timedelta(minutes=9)
+    read = DeliveryWatermark(
+        shop_id="ana",
+        customer_address=f"messenger:{CUSTOMER}",
+        status=DeliveryStatus.READ,
+        watermark=START + timedelta(minutes=9),
+        received_at=clock.now,
+    )
+
+    # When the read watermark covering it is worked on, it is tried again later
+    with pytest.raises(Retryable):
+        run_job(read, container)
+    assert reaction(slack, first) != ["eyes"]
+
+    # And past the patience it marks the sent replies read, and not the one never sent
+    clock.now = START + timedelta(minutes=30)
+    run_job(read, container)
+    assert reaction(slack, first) == ["eyes"]
+    assert reaction(slack, "1764100000.000300") == []
