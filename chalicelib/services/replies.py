@@ -19,6 +19,7 @@ from chalicelib.channels.base import DeliveryRefused, SendReceipt
 from chalicelib.domain.auto_replies import SHIPPED_LANGUAGES
 from chalicelib.domain.canned import first_name
 from chalicelib.domain.conversation import Conversation, after_agent_reply, conversation_ref
+from chalicelib.domain.declared_language import fallback_language
 from chalicelib.domain.errors import NotYet, Retryable
 from chalicelib.domain.foreign_ids import fitted
 from chalicelib.domain.jobs import (
@@ -529,7 +530,8 @@ def customer_language(conversation: Conversation, shop: Shop) -> str:
     policy = shop.auto_replies
     languages = policy.languages() if policy else list(SHIPPED_LANGUAGES)
     default = policy.default_language if policy else "en"
-    return detect(conversation.first_message_preview, languages, default)
+    fallback = fallback_language(conversation.customer_language, languages, default)
+    return detect(conversation.first_message_preview, languages, fallback)
 
 
 def _tell(slack: SlackPort, channel_id: str, thread_ts: str, note: SlackMessage) -> None:
