@@ -22,6 +22,7 @@ from chalicelib.domain.jobs import (
 )
 from chalicelib.domain.messages import InboundMessage, ShopMessage
 from chalicelib.services.conversations import CardActions, InboundProcessor
+from chalicelib.services.meta_routes import MetaRoutes
 from chalicelib.services.orders import OrderLookups
 from chalicelib.services.refunds import RefundActions
 from chalicelib.services.replies import ReplyDispatcher
@@ -48,10 +49,15 @@ class Workers(Protocol):
     @property
     def refunds(self) -> RefundActions: ...
 
+    @property
+    def meta_routes(self) -> MetaRoutes: ...
+
 
 def run_job(job: Job, workers: Workers) -> None:
     """Does one decoded job; a job that fails raises, and its queue retries it."""
     match job:
+        case InboundMessage(provider="meta"):
+            workers.meta_routes.process(job)
         case InboundMessage():
             workers.inbound.process(job)
         case ShopMessage():
