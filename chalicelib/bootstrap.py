@@ -80,6 +80,7 @@ if TYPE_CHECKING:
     from chalicelib.services.installs import Exchange, SlackInstalls
     from chalicelib.services.mail_intake import MailIntake
     from chalicelib.services.meta_intake import MetaIntake
+    from chalicelib.services.meta_routes import MetaRoutes
     from chalicelib.services.order_updates import OrderUpdates
     from chalicelib.services.orders import OrderLookups
     from chalicelib.services.refunds import RefundActions
@@ -915,6 +916,14 @@ class Container:
             self.clock,
             self.new_id,
             self.metrics,
+        )
+
+    @cached_property
+    def meta_routes(self) -> "MetaRoutes":
+        from chalicelib.services.meta_routes import MetaRoutes
+
+        return MetaRoutes(
+            self.store.shops, self.store.inbound, self.queues, self.metrics, self.inbound
         )
 
 

@@ -40,6 +40,7 @@ from chalicelib.domain.jobs import (
     CannedReply,
     CardAction,
     ConversationAction,
+    DeliveryWatermark,
     OrdersLookup,
     OutboundJob,
     OutboundWork,
@@ -380,6 +381,9 @@ class Queues:
             dedup = f"{job.conversation_ref}:approve-cancel:{job.action_ts}:{job.user_id}"
         elif isinstance(job, ReturnRequested):
             group, dedup = job.group, f"return:{job.plan.submission_key}"
+        elif isinstance(job, DeliveryWatermark):
+            group = job.group
+            dedup = f"{group}:{job.status.value}:{job.watermark.isoformat()}"
         else:
             group = f"{job.shop_id}:{job.provider_message_id}"
             dedup = f"{group}:{job.status.value}"

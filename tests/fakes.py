@@ -29,6 +29,7 @@ from chalicelib.domain.jobs import (
     CancelRequested,
     CannedReply,
     ConversationAction,
+    DeliveryWatermark,
     OrdersLookup,
     OutboundWork,
     RefundApproval,
@@ -1105,6 +1106,25 @@ class FakeReplies:
         pointer = self.world.provider_pointers.get((shop_id, provider_message_id))
         return self.get_outbound(shop_id, pointer[0]) if pointer else None
 
+    def replies_up_to(
+        self, shop_id: str, conversation_id: str, up_to: datetime, limit: int
+    ) -> list[OutboundMessage]:
+        after = f"{up_to.isoformat()}$"
+        on_it = sorted(
+            (
+                (placement.at, key)
+                for key, placement in self.world.placements.items()
+                if key[0] == shop_id
+                and placement.on_timeline == conversation_id
+                and placement.at < after
+            ),
+            reverse=True,
+        )[:limit]
+        items = [self.world.messages[key] for _, key in on_it]
+        return [
+            OutboundMessage.model_validate(copy.deepcopy(i)) for i in items if "agent_user_id" in i
+        ]
+
 
 @dataclass
 class FakeProfiles:
@@ -1278,6 +1298,8 @@ def _outbound_group(job: OutboundWork) -> tuple[str, str]:
         return job.group, f"{job.conversation_ref}:approve-cancel:{job.action_ts}:{job.user_id}"
     if isinstance(job, ReturnRequested):
         return job.group, f"return:{job.plan.submission_key}"
+    if isinstance(job, DeliveryWatermark):
+        return job.group, f"{job.group}:{job.status.value}:{job.watermark.isoformat()}"
     group = f"{job.shop_id}:{job.provider_message_id}"
     return group, f"{group}:{job.status.value}"
 

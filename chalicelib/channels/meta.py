@@ -29,7 +29,7 @@ from chalicelib.channels.base import (
 from chalicelib.channels.meta_graph import GRAPH_API, GraphApi
 from chalicelib.domain.errors import BadRequest, Forbidden, TooLarge
 from chalicelib.domain.foreign_ids import fitted
-from chalicelib.domain.jobs import DeliveryUpdate
+from chalicelib.domain.jobs import DeliveryUpdate, DeliveryWatermark
 from chalicelib.domain.messages import (
     DeliveryStatus,
     InboundKind,
@@ -135,8 +135,10 @@ class MetaBatch:
     statuses: list[DeliveryUpdate] = field(default_factory=list)
     # Entries for ids no shop claims: acknowledged, counted, not retried.
     unrouted: int = 0
-    # Events Threadline does not track (a read receipt with no message id, a postback...).
+    # Events Threadline does not track (a postback, a receipt naming nothing...).
     ignored: int = 0
+    # Receipts that name a time rather than messages (Messenger's watermarks).
+    watermarks: list[DeliveryWatermark] = field(default_factory=list)
 
 
 def parse_webhook(body: bytes, resolve: Resolve, received_at: datetime) -> MetaBatch:
@@ -344,19 +346,52 @@ class _Parser:
             key = fitted(f"reaction:{mid}:{reaction.get('action')}:{event.get('timestamp')}", 256)
             self._append(shop_id, channel, account, customer, key, text, (), at, False, True)
             return
-        self._receipt(shop_id, event)
+        edit = event.get("message_edit")
+        if isinstance(edit, dict):
+            self._edit(shop_id, channel, account, _id(sender), edit, at)
+            return
+        self._receipt(shop_id, channel, _id(sender), event)
 
-    def _receipt(self, shop_id: str, event: dict[str, Any]) -> None:
-        """Messenger's delivery (with the message ids) and Instagram's seen (with one)."""
+    def _edit(
+        self,
+        shop_id: str,
+        channel: Channel,
+        account: str,
+        customer: str | None,
+        edit: dict[str, Any],
+        at: datetime,
+    ) -> None:
+        """A customer's edit of an earlier message, shown as a note with the new text; each
+        edit once (Meta counts them: `num_edit`)."""
+        mid = _id(edit.get("mid"))
+        if customer is None or mid is None:
+            self.batch.ignored += 1
+            return
+        text = f"✏️ Edited an earlier message: {_text(edit.get('text'))}".rstrip()
+        key = fitted(f"edit:{mid}:{edit.get('num_edit')}", MAX_ID_BYTES)
+        self._append(shop_id, channel, account, customer, key, text, (), at, False)
+
+    def _receipt(
+        self, shop_id: str, channel: Channel, customer: str | None, event: dict[str, Any]
+    ) -> None:
+        """Messenger's delivery (with the message ids, or a time) and read (a time), and
+        Instagram's seen (with one message id)."""
         delivery = event.get("delivery")
         read = event.get("read")
         found: list[tuple[str, DeliveryStatus]] = []
+        watermark: tuple[object, DeliveryStatus] | None = None
         if isinstance(delivery, dict) and isinstance(delivery.get("mids"), list):
             found = [(m, DeliveryStatus.DELIVERED) for m in delivery["mids"] if isinstance(m, str)]
+        elif isinstance(delivery, dict):
+            watermark = (delivery.get("watermark"), DeliveryStatus.DELIVERED)
         elif isinstance(read, dict) and isinstance(read.get("mid"), str):
             found = [(read["mid"], DeliveryStatus.READ)]
+        elif isinstance(read, dict):
+            watermark = (read.get("watermark"), DeliveryStatus.READ)
+        if watermark is not None and customer is not None:
+            self._watermark(shop_id, f"{channel.value}:{customer}", *watermark)
+            return
         if not found:
-            # Messenger's read receipt names a time, not messages (see docs/API.md).
             self.batch.ignored += 1
             return
         for mid, status in found:
@@ -367,6 +402,20 @@ class _Parser:
                     status=status,
                 )
             )
+
+    def _watermark(
+        self, shop_id: str, customer_address: str, milliseconds: object, status: DeliveryStatus
+    ) -> None:
+        # Unreadable, it would mark replies by our clock: ignored instead.
+        at = _sent_at(milliseconds, datetime.min.replace(tzinfo=UTC))
+        if at.year < 2000:
+            self.batch.ignored += 1
+            return
+        self.batch.watermarks.append(
+            DeliveryWatermark(
+                shop_id=shop_id, customer_address=customer_address, status=status, watermark=at
+            )
+        )
 
     def _append(
         self,

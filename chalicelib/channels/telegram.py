@@ -24,6 +24,7 @@ from chalicelib.channels.base import (
     WebhookRequest,
     download,
 )
+from chalicelib.domain.declared_language import declared_tag
 from chalicelib.domain.errors import BadRequest, Conflict, Forbidden, Retryable
 from chalicelib.domain.foreign_ids import fitted
 from chalicelib.domain.jobs import DeliveryUpdate
@@ -303,6 +304,8 @@ class TelegramMessage:
     customer_name: str | None
     text: str
     media: tuple[MediaItem, ...]
+    # The language of the customer's app (`from.language_code`), when it says.
+    language: str | None = None
 
 
 def read_update(body: bytes) -> TelegramMessage | None:
@@ -335,6 +338,7 @@ def read_update(body: bytes) -> TelegramMessage | None:
         customer_name=display_name(sender) or display_name(chat),
         text="\n".join(line for line in lines if line),
         media=content.media,
+        language=declared_tag(sender.get("language_code")),
     )
 
 
@@ -509,6 +513,7 @@ class TelegramChannel:
             text=read.text,
             media=read.media,
             received_at=received_at,
+            customer_language=read.language,
         )
 
     def parse(

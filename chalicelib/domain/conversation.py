@@ -129,6 +129,9 @@ class Conversation(BaseModel):
 
     # The customer's orders with the shop, as its commerce platform last told them.
     orders: OrderSummary | None = None
+    # The language the customer's app last declared: automatic messages fall back on it
+    # when the customer's words are too few to tell.
+    customer_language: str | None = None
 
     @property
     def slack_thread(self) -> tuple[str, str] | None:
@@ -183,6 +186,7 @@ def with_customer_message(conversation: Conversation, message: InboundMessage) -
             "order_number": order_number_in(message.text) or conversation.order_number,
             "subject": conversation.subject or (message.email.subject if message.email else None),
             "email_references": email_chain(conversation.email_references, message.email),
+            "customer_language": message.customer_language or conversation.customer_language,
         }
     )
 
@@ -217,6 +221,7 @@ def open_conversation(message: InboundMessage, conversation_id: str) -> Conversa
         first_message_preview=message_preview(message),
         order_number=order_number_in(message.text),
         subject=message.email.subject if message.email else None,
+        customer_language=message.customer_language,
     )
 
 

@@ -158,6 +158,26 @@ class DeliveryUpdate(BaseModel):
     received_at: datetime | None = None
 
 
+class DeliveryWatermark(BaseModel):
+    """A provider's receipt that names a time rather than messages (Messenger's delivery and
+    read watermarks): every reply to the customer sent by then reached that status."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["delivery_watermark"] = "delivery_watermark"
+    shop_id: str
+    customer_address: str
+    status: DeliveryStatus
+    watermark: datetime
+    # When the provider told us: a send in flight is waited for only so long.
+    received_at: datetime | None = None
+
+    @property
+    def group(self) -> str:
+        """One customer's receipts run in order, apart from their replies' sends."""
+        return f"{self.shop_id}:{self.customer_address}:receipts"
+
+
 # How long news of a message Threadline has no record of is kept trying: long enough for
 # the write that records a send's provider id (or the retry that reconciles an interrupted
 # send) to land, short of the queue's last try. After it, the message is taken for one sent
@@ -165,7 +185,7 @@ class DeliveryUpdate(BaseModel):
 UNKNOWN_DELIVERY_PATIENCE = timedelta(minutes=10)
 
 
-def still_awaited(update: DeliveryUpdate, now: datetime) -> bool:
+def still_awaited(update: DeliveryUpdate | DeliveryWatermark, now: datetime) -> bool:
     """Whether news of a message not on record may yet find it."""
     return update.received_at is None or now - update.received_at < UNKNOWN_DELIVERY_PATIENCE
 
@@ -340,6 +360,7 @@ OutboundWork = (
     | CancelRequested
     | CancelApproval
     | ReturnRequested
+    | DeliveryWatermark
 )
 
 OutboundJob = Annotated[OutboundWork, Field(discriminator="kind")]

@@ -115,6 +115,8 @@ class InboundMessage(BaseModel):
     # The shop's incarnation when it arrived (see Shop.incarnation).
     shop_incarnation: str | None = None
     kind: InboundKind = InboundKind.MESSAGE
+    # The language the customer's app declares (domain/declared_language.py), where given.
+    customer_language: str | None = None
 
     @property
     def message_key(self) -> str:

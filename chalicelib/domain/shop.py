@@ -746,7 +746,8 @@ def meta_webhook_setup(public_url: str) -> dict[str, str]:
         "meta_callback": f"{public_url}/webhooks/meta",
         "meta_verify_token": "the deployment secret's meta_verify_token (docs/DEPLOY.md)",
         "meta_fields_whatsapp": "messages, smb_message_echoes",
-        "meta_fields_page": "messages, message_echoes, message_deliveries, message_reactions",
+        "meta_fields_page": "messages, message_echoes, message_deliveries, message_reactions, "
+        "message_reads, message_edits",
         "meta_fields_instagram": "messages, message_reactions, messaging_seen",
     }
 

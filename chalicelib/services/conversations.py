@@ -34,6 +34,7 @@ from chalicelib.domain.csat import (
     survey_due,
     survey_key,
 )
+from chalicelib.domain.declared_language import fallback_language
 from chalicelib.domain.email_threading import subject_topic
 from chalicelib.domain.errors import Retryable, WorkspaceUnavailable
 from chalicelib.domain.handoff import HandoffReason, reopened_after_quiet
@@ -116,8 +117,10 @@ def automatic_reply(
 
 
 def survey_language(conversation: Conversation, policy: CsatPolicy) -> str:
-    """The customer's language, as their first message shows it."""
-    return detect(conversation.first_message_preview, policy.languages(), policy.default_language)
+    """The customer's language, as their first message shows it (or their app declares)."""
+    languages = policy.languages()
+    fallback = fallback_language(conversation.customer_language, languages, policy.default_language)
+    return detect(conversation.first_message_preview, languages, fallback)
 
 
 def _whole_text(message: InboundMessage) -> MediaFile:
@@ -424,7 +427,10 @@ class InboundProcessor:
         policy = shop.auto_replies
         if policy is None or shop.slack is None:
             return conversation
-        language = detect(message.text, policy.languages(), policy.default_language)
+        declared = message.customer_language or conversation.customer_language
+        languages = policy.languages()
+        fallback = fallback_language(declared, languages, policy.default_language)
+        language = detect(message.text, languages, fallback)
         replies = plan(conversation, message, policy, shop.sla, shop.name, shop.timezone, language)
         for reply in replies:
             self._outbound.send_outbound(

@@ -20,7 +20,12 @@ from aws_lambda_powertools import Logger
 
 from chalicelib.domain.conversation import Conversation
 from chalicelib.domain.errors import WorkspaceUnavailable
-from chalicelib.domain.jobs import ConversationAction, DeliveryUpdate, OrdersLookup
+from chalicelib.domain.jobs import (
+    ConversationAction,
+    DeliveryUpdate,
+    DeliveryWatermark,
+    OrdersLookup,
+)
 from chalicelib.domain.messages import InboundMessage, ShopMessage
 from chalicelib.presentation.notes import dead_letter_note
 from chalicelib.queues import Queues, parse_inbound, parse_outbound, parse_timer
@@ -114,7 +119,7 @@ class DeadLetterWatch:
             if queue == OUTBOUND_QUEUE:
                 work = parse_outbound(body)
                 # The card says "orders unavailable" already, and Refresh orders tries again.
-                if isinstance(work, DeliveryUpdate | OrdersLookup):
+                if isinstance(work, DeliveryUpdate | OrdersLookup | DeliveryWatermark):
                     return None
                 # A button press names its card's message, which is the thread's root.
                 thread = work.message_ts if isinstance(work, ConversationAction) else work.thread_ts

@@ -12,6 +12,7 @@ from chalicelib.domain.jobs import (
     CardAction,
     ConversationAction,
     DeliveryUpdate,
+    DeliveryWatermark,
     OrdersLookup,
     OutboundWork,
     RefundApproval,
@@ -26,6 +27,7 @@ from chalicelib.domain.messages import InboundMessage, ShopMessage
 from chalicelib.services.cancellations import CancelActions
 from chalicelib.services.conversations import CardActions, InboundProcessor
 from chalicelib.services.drafts import ReplyDrafts
+from chalicelib.services.meta_routes import MetaRoutes
 from chalicelib.services.orders import OrderLookups
 from chalicelib.services.refunds import RefundActions
 from chalicelib.services.replies import ReplyDispatcher
@@ -62,10 +64,15 @@ class Workers(Protocol):
     @property
     def returns(self) -> ReturnActions: ...
 
+    @property
+    def meta_routes(self) -> MetaRoutes: ...
+
 
 def run_job(job: Job, workers: Workers) -> None:
     """Does one decoded job; a job that fails raises, and its queue retries it."""
     match job:
+        case InboundMessage(provider="meta"):
+            workers.meta_routes.process(job)
         case InboundMessage():
             workers.inbound.process(job)
         case ShopMessage():
@@ -102,5 +109,7 @@ def run_job(job: Job, workers: Workers) -> None:
             workers.cancellations.approve(job)
         case ReturnRequested():
             workers.returns.carry_out(job)
+        case DeliveryWatermark():
+            workers.replies.record_watermark(job)
         case _:
             assert_never(job)

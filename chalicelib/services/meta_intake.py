@@ -37,7 +37,8 @@ UNCLAIMED_RECHECK_SECONDS = 5.0
 
 class ClaimCache:
     """Which shop claims each Meta id, as this container last read it: kept `max_age`
-    seconds (an id moved to another shop is followed within that), unknown ids for
+    seconds (an id moved to another shop is followed within that; the inbound worker reads
+    the claim afresh and re-files what came meanwhile, see meta_routes.py), unknown ids for
     UNCLAIMED_RECHECK_SECONDS, so a stream of entries for an unclaimed id costs a read in
     that time and a newly claimed id is routed within it."""
 
@@ -109,6 +110,8 @@ class MetaIntake:
         try:
             for update in batch.statuses:
                 self._queues.send_outbound(update.model_copy(update={"received_at": received_at}))
+            for receipt in batch.watermarks:
+                self._queues.send_outbound(receipt.model_copy(update={"received_at": received_at}))
         except AWS_ERRORS as error:
             raise Retryable("status not queued") from error
         for _ in range(batch.unrouted):
@@ -118,6 +121,7 @@ class MetaIntake:
             "meta webhook",
             messages=len(batch.messages),
             statuses=len(batch.statuses),
+            watermarks=len(batch.watermarks),
             unrouted=batch.unrouted,
             ignored=batch.ignored,
         )

@@ -10,6 +10,7 @@ customer's language, once per message (its post id), and the conversation stays 
 
 from chalicelib.domain.auto_replies import SHIPPED_LANGUAGES
 from chalicelib.domain.conversation import Conversation
+from chalicelib.domain.declared_language import fallback_language
 from chalicelib.domain.jobs import OrdersLookup, StatusQuestion
 from chalicelib.domain.messages import InboundMessage
 from chalicelib.domain.order_status_answers import asks_where_order_is
@@ -29,7 +30,10 @@ def status_question_lookup(
     if message.automated or shop.slack is None:
         return None
     default = shop.auto_replies.default_language if shop.auto_replies else "en"
-    language = detect(message.text, SHIPPED_LANGUAGES, default)
+    declared = message.customer_language or conversation.customer_language
+    language = detect(
+        message.text, SHIPPED_LANGUAGES, fallback_language(declared, SHIPPED_LANGUAGES, default)
+    )
     if not asks_where_order_is(message.text, language):
         return None
     job = orders_lookup(conversation, f"message:{message.message_key}")

@@ -418,6 +418,10 @@ class ReplyRecords(Protocol):
         self, shop_id: str, provider_message_id: str
     ) -> OutboundMessage | None: ...
 
+    def replies_up_to(
+        self, shop_id: str, conversation_id: str, up_to: datetime, limit: int
+    ) -> list[OutboundMessage]: ...
+
 
 class ProfileRecords(Protocol):
     def customer_profile(self, shop_id: str, address: str) -> CustomerProfile | None: ...

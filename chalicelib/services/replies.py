@@ -19,6 +19,7 @@ from chalicelib.channels.base import DeliveryRefused, SendReceipt
 from chalicelib.domain.auto_replies import SHIPPED_LANGUAGES
 from chalicelib.domain.canned import first_name
 from chalicelib.domain.conversation import Conversation, after_agent_reply, conversation_ref
+from chalicelib.domain.declared_language import fallback_language
 from chalicelib.domain.errors import NotYet, Retryable
 from chalicelib.domain.foreign_ids import fitted
 from chalicelib.domain.jobs import (
@@ -26,6 +27,7 @@ from chalicelib.domain.jobs import (
     AutoReplyJob,
     CannedReply,
     DeliveryUpdate,
+    DeliveryWatermark,
     ShopMessageJob,
     still_awaited,
 )
@@ -33,6 +35,7 @@ from chalicelib.domain.messages import (
     FAILED_DELIVERY,
     DeliveryStatus,
     OutboundMessage,
+    delivery_rank,
     media_capacity,
 )
 from chalicelib.domain.orders import OrderRefusal, fill_order
@@ -486,6 +489,42 @@ class ReplyDispatcher:
         slack = slack_or_retry(self._workspaces, shop.shop_id)
         self._display.show(slack, message)
 
+    def record_watermark(self, receipt: DeliveryWatermark) -> None:
+        """Brings the customer's replies sent by the watermark up to its status. Bounded: the
+        conversation's latest WATERMARK_REACH messages at most, and it stops at the first
+        reply already that far along and shown (those before it were marked by an earlier
+        receipt)."""
+        conversation = self._conversations.find_open_conversation(
+            receipt.shop_id, receipt.customer_address
+        )
+        shop = self._shops.get_shop(receipt.shop_id)
+        if conversation is None or shop is None:
+            return
+        rank = delivery_rank(receipt.status)
+        covered: list[OutboundMessage] = []
+        for reply in self._replies.replies_up_to(
+            shop.shop_id, conversation.conversation_id, receipt.watermark, WATERMARK_REACH
+        ):
+            if delivery_rank(reply.status) >= rank and not reply.display_behind:
+                break
+            if reply.status is DeliveryStatus.DISPATCHING and still_awaited(receipt, self._clock()):
+                # Its send is in flight: the provider may have taken it before the watermark.
+                raise Retryable("a reply the receipt may cover is still being sent")
+            # Only a reply the provider took, and did not refuse, reached the customer.
+            if reply.status not in FAILED_DELIVERY and reply.provider_message_id:
+                covered.append(reply)
+        if not covered:
+            return
+        slack = slack_or_retry(self._workspaces, shop.shop_id)
+        for reply in covered:
+            self._replies.advance_outbound(reply, receipt.status)
+            # Shown even when an earlier try advanced it: that try's Slack call may have failed.
+            self._display.show(slack, reply)
+
+
+# How many of a conversation's latest messages a watermark receipt looks through.
+WATERMARK_REACH = 50
+
 
 def customer_language(conversation: Conversation, shop: Shop) -> str:
     """The customer's language as their first message shows it, among those the shop answers
@@ -493,7 +532,8 @@ def customer_language(conversation: Conversation, shop: Shop) -> str:
     policy = shop.auto_replies
     languages = policy.languages() if policy else list(SHIPPED_LANGUAGES)
     default = policy.default_language if policy else "en"
-    return detect(conversation.first_message_preview, languages, default)
+    fallback = fallback_language(conversation.customer_language, languages, default)
+    return detect(conversation.first_message_preview, languages, fallback)
 
 
 def _tell(slack: SlackPort, channel_id: str, thread_ts: str, note: SlackMessage) -> None:

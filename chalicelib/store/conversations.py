@@ -89,6 +89,7 @@ CONVERSATION_FIELDS: tuple[Stored, ...] = (
     Stored("triage_routed", {AGENTS: Write.SET_OR_REMOVE}),
     # Written by the orders' lookup (services/orders.py) through `save_state`.
     Stored("orders", {AGENTS: Write.SET_OR_REMOVE}),
+    Stored("customer_language", {CUSTOMER: Write.SET_GIVEN}),
 )
 # Fields set when a conversation is created and never changed after.
 FIXED_AT_CREATION = frozenset(

@@ -1,6 +1,7 @@
 """Agents' replies: stored before they are sent, moved through their delivery, found by the
 provider's id; the latest edit or deletion of each; the bot's own posts, made once."""
 
+from datetime import datetime
 from decimal import Decimal
 
 from botocore.exceptions import ClientError
@@ -24,6 +25,7 @@ from chalicelib.store._table import (
     revision_key,
     revisions_partition,
     timeline_keys,
+    timeline_partition,
     to_attributes,
 )
 
@@ -213,3 +215,25 @@ class Replies:
         if not pointer:
             return None
         return self.get_outbound(shop_id, str(pointer["message_key"]))
+
+    def replies_up_to(
+        self, shop_id: str, conversation_id: str, up_to: datetime, limit: int
+    ) -> list[OutboundMessage]:
+        """The replies among a conversation's `limit` latest messages written by `up_to`,
+        newest first: one query of one page, however long the conversation."""
+        page = self._table.client.query(
+            TableName=self._table.name,
+            IndexName="GSI1",
+            KeyConditionExpression="GSI1PK = :pk AND GSI1SK < :after",
+            ExpressionAttributeValues=to_attributes(
+                {
+                    ":pk": timeline_partition(shop_id, conversation_id),
+                    # "$" follows the "#" that ends a time in the sort key.
+                    ":after": f"{up_to.isoformat()}$",
+                }
+            ),
+            ScanIndexForward=False,
+            Limit=limit,
+        )
+        items = map(from_attributes, page.get("Items", []))
+        return [OutboundMessage.model_validate(i) for i in items if "agent_user_id" in i]

@@ -8,9 +8,11 @@ only with a provisioned access token, any other id refused, and errors in Graph'
 (`{"error": {"message", "type", "code", "error_subcode", "fbtrace_id"}}`).
 Sends are recorded in the outbox; with a webhook URL and the app secret, each WhatsApp send is
 followed by the `sent`, `delivered` and `read` statuses, each Messenger send by its
-delivery, and each Instagram send by its seen event alone (Instagram has no delivery event:
+delivery and then a read receipt that names a time (`read.watermark`, as Messenger's do),
+and each Instagram send by its seen event alone (Instagram has no delivery event:
 `messaging_seen` is its only receipt), posted to the webhook signed as Meta signs them
-(`X-Hub-Signature-256`). A Send API recipient is an Instagram user when provisioned as one
+(`X-Hub-Signature-256`); `customer_edits` posts a customer's edit of a message
+(`message_edit`) the same way. A Send API recipient is an Instagram user when provisioned as one
 of the account's `instagram_users` (scoped ids look alike on both), else a Messenger user.
 """
 
@@ -36,6 +38,8 @@ WHATSAPP_TYPES = frozenset({"text", "image", "audio", "video", "document", "stic
 MESSAGING_TYPES = frozenset({"RESPONSE", "UPDATE", "MESSAGE_TAG"})
 TEXT_LIMITS = {"whatsapp": 4096, "messenger": 2000}
 STATUS_DELAY_SECONDS = 0.3
+# The customer opens the chat a moment after the delivery.
+READ_DELAY_SECONDS = 0.8
 # Who every provisioned token is (`GET /me`): a business's system user.
 SYSTEM_USER_ID = "61550000000001"
 SYSTEM_USER_NAME = "Threadline system user"
@@ -186,6 +190,7 @@ class MetaStandIn(StandIn):
         else:
             self._record("send", {"channel": "messenger", "id": mid, **body})
             self._emit_delivery(account.page_id, recipient["id"], mid)
+            self._emit_read(account.page_id, recipient["id"])
         return Reply(HTTPStatus.OK, {"recipient_id": recipient["id"], "message_id": mid})
 
     def _media_url(self, request: Request, media_id: str) -> Reply:
@@ -252,6 +257,41 @@ class MetaStandIn(StandIn):
             {"object": "page", "entry": [{"id": page_id, "time": now, "messaging": [event]}]}
         )
 
+    def _emit_read(self, page_id: str, recipient: str) -> None:
+        # Messenger's read receipt names no message: everything sent up to its watermark.
+        now = int(time.time() * 1000)
+        event = {
+            "sender": {"id": recipient},
+            "recipient": {"id": page_id},
+            "timestamp": now,
+            "read": {"watermark": now},
+        }
+        self._post_later(
+            {"object": "page", "entry": [{"id": page_id, "time": now, "messaging": [event]}]},
+            delay=READ_DELAY_SECONDS,
+        )
+
+    def customer_edits(
+        self, account_id: str, customer: str, mid: str, text: str, num_edit: int = 1
+    ) -> None:
+        """A customer's edit of their message `mid`, posted signed to the webhook now;
+        `account_id` is the Page's or the Instagram account's."""
+        if not 1 <= num_edit <= 5:
+            raise ValueError("Messenger allows a message five edits")
+        now = int(time.time() * 1000)
+        event = {
+            "sender": {"id": customer},
+            "recipient": {"id": account_id},
+            "timestamp": now,
+            "message_edit": {"mid": mid, "text": text, "num_edit": num_edit},
+        }
+        instagram = any(a.instagram_id == account_id for a in self._accounts.values())
+        document = {
+            "object": "instagram" if instagram else "page",
+            "entry": [{"id": account_id, "time": now, "messaging": [event]}],
+        }
+        self._post_later(document, delay=0)
+
     def _emit_seen(self, instagram_id: str, recipient: str, mid: str) -> None:
         # Instagram's `messaging_seen`: the message read, named by its id.
         now = int(time.time() * 1000)
@@ -264,7 +304,7 @@ class MetaStandIn(StandIn):
         entry = {"id": instagram_id, "time": now, "messaging": [event]}
         self._post_later({"object": "instagram", "entry": [entry]})
 
-    def _post_later(self, document: dict[str, Any]) -> None:
+    def _post_later(self, document: dict[str, Any], delay: float = STATUS_DELAY_SECONDS) -> None:
         if not self.webhook_url or not self._app_secret:
             return
         url = self.webhook_url
@@ -284,7 +324,7 @@ class MetaStandIn(StandIn):
                 status = 0
             self._record("webhook", {"status": status, "object": document["object"]})
 
-        threading.Timer(STATUS_DELAY_SECONDS, post).start()
+        threading.Timer(delay, post).start()
 
 
 def _readable(account: _Account, object_id: str) -> dict[str, Any] | None:

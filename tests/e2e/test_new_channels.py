@@ -1,4 +1,4 @@
-"""Telegram and Meta's channels (WhatsApp Cloud API, Instagram) over real HTTP against
+"""Telegram and Meta's channels (WhatsApp Cloud API, Messenger, Instagram) over real HTTP against
 `python -m local_stack`: signed inbound → Slack thread → agent reply → provider send →
 status reaction; retries, batches, refusals and WhatsApp's 24-hour window."""
 
@@ -18,6 +18,7 @@ from tests.meta_payloads import (
     CUSTOMER_WA_ID,
     INSTAGRAM_ID,
     META_TOKEN,
+    PAGE_ID,
     PHONE_NUMBER_ID,
     encoded,
     messaging_message,
@@ -35,6 +36,7 @@ BOT_ID = 7000000042
 BOT_TOKEN = f"{BOT_ID}:AAE" + "n" * 32
 CHAT_ID = 5151
 IG_CUSTOMER = "9876543210"
+MESSENGER_CUSTOMER = "24536372"
 DAY = 24 * 3600
 
 
@@ -44,7 +46,7 @@ def shop(stack: RunningStack) -> str:
     stack.meta.provision(
         META_TOKEN,
         whatsapp_numbers=(PHONE_NUMBER_ID,),
-        page_id="1122334455",
+        page_id=PAGE_ID,
         instagram_id=INSTAGRAM_ID,
         instagram_users=(IG_CUSTOMER,),
     )
@@ -223,6 +225,42 @@ def test_an_instagram_dm_is_answered_and_marked_seen(stack, shop):
     assert sent.payload["messaging_type"] == "RESPONSE"
     # Instagram has no delivery event: its seen is the one receipt
     reaction(stack, reply_ts, "eyes")
+
+
+def test_a_messenger_message_is_answered_delivered_read_and_an_edit_shown_once(stack, shop):
+    # Given a customer's Messenger message, signed as Meta signs it, delivered twice
+    mid = f"m_{new_id()}"
+    event = messaging_message(PAGE_ID, MESSENGER_CUSTOMER, mid, "Olá! O pedido 1042 já saiu? 📦")
+    event["timestamp"] = int(time.time() * 1000)
+    document = messaging_webhook("page", PAGE_ID, event)
+    assert [post_meta(stack, document).status for _ in range(2)] == [200, 200]
+    # Then it is posted once, in a thread
+    mirrored = thread_post_containing(stack, "O pedido 1042 já saiu? 📦")
+    thread_ts = mirrored.payload["thread_ts"]
+    # When an agent answers in the thread
+    reply_ts = agent_replies(stack, thread_ts, "Saiu hoje cedo 🚚")
+    # Then the Send API is asked to send it to the customer, as a response
+    sent = stack.outbox.wait_for(
+        lambda e: (
+            e.service == "meta" and "Saiu hoje cedo" in json.dumps(e.payload, ensure_ascii=False)
+        ),
+        timeout=20,
+    )
+    assert sent.payload["channel"] == "messenger"
+    assert sent.payload["recipient"] == {"id": MESSENGER_CUSTOMER}
+    assert sent.payload["messaging_type"] == "RESPONSE"
+    # And Messenger's delivery, then its read watermark, show on the agent's message
+    reaction(stack, reply_ts, "white_check_mark")
+    reaction(stack, reply_ts, "eyes")
+    # When the customer edits their message, and Meta delivers the edit twice
+    for _ in range(2):
+        stack.meta.customer_edits(PAGE_ID, MESSENGER_CUSTOMER, mid, "Olá! O pedido <1043>?")
+    # Then the thread shows the new text, escaped, once
+    edit = thread_post_containing(stack, "Edited an earlier message: Olá! O pedido &lt;1043&gt;?")
+    assert edit.payload["thread_ts"] == thread_ts
+    time.sleep(1.0)
+    assert len(posts_containing(stack, "O pedido 1042 já saiu?")) == 1
+    assert len(posts_containing(stack, "Edited an earlier message")) == 1
 
 
 def test_a_batch_of_entries_and_messages_stores_and_posts_every_one(stack, shop):

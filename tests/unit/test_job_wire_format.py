@@ -182,6 +182,18 @@ EVERY_FIELD: dict[str, tuple[Parser, dict[str, Any]]] = {
             },
             "shop_incarnation": "i1",
             "kind": "message",
+            "customer_language": "pt",
+        },
+    ),
+    "DeliveryWatermark": (
+        parse_outbound,
+        {
+            "kind": "delivery_watermark",
+            "shop_id": "ana",
+            "customer_address": "messenger:24536372",
+            "status": "read",
+            "watermark": "2026-03-29T08:30:00Z",
+            "received_at": "2026-03-29T08:30:01Z",
         },
     ),
 }
@@ -301,7 +313,19 @@ DEFAULTS: dict[str, tuple[Parser, dict[str, Any], dict[str, Any]]] = {
             "email": None,
             "shop_incarnation": None,
             "kind": "message",
+            "customer_language": None,
         },
+    ),
+    "DeliveryWatermark": (
+        parse_outbound,
+        {
+            "kind": "delivery_watermark",
+            "shop_id": "ana",
+            "customer_address": "messenger:24536372",
+            "status": "delivered",
+            "watermark": "2026-03-29T08:30:00Z",
+        },
+        {"received_at": None},
     ),
 }
 

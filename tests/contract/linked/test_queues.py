@@ -9,7 +9,14 @@ from typing import Protocol
 import boto3
 import pytest
 
-from chalicelib.domain.jobs import AutoReplyJob, DeliveryUpdate, OutboundWork, SlaAlarm, Wakeup
+from chalicelib.domain.jobs import (
+    AutoReplyJob,
+    DeliveryUpdate,
+    DeliveryWatermark,
+    OutboundWork,
+    SlaAlarm,
+    Wakeup,
+)
 from chalicelib.domain.messages import DeliveryStatus, InboundMessage, ShopMessage
 from chalicelib.domain.vocabulary import SlaStage, SlaTarget
 from chalicelib.queues import Queues, Schedules, parse_inbound, parse_outbound
@@ -117,6 +124,21 @@ def test_jobs_keep_their_order_and_a_repeat_is_dropped(wiring: Wiring) -> None:
     received = wiring.received_outbound()
     assert [j for j in received if isinstance(j, AutoReplyJob)] == [jobs[0], jobs[2]]
     assert [j for j in received if isinstance(j, DeliveryUpdate)] == [jobs[1]]
+
+
+def test_a_repeated_watermark_is_dropped_and_a_later_one_kept(wiring: Wiring) -> None:
+    def read_up_to(minutes: int) -> DeliveryWatermark:
+        return DeliveryWatermark(
+            shop_id=SHOP,
+            customer_address="messenger:PSID1",
+            status=DeliveryStatus.READ,
+            watermark=T0 + timedelta(minutes=minutes),
+        )
+
+    for job in (read_up_to(1), read_up_to(1), read_up_to(2)):
+        wiring.queues.send_outbound(job)
+
+    assert wiring.received_outbound() == [read_up_to(1), read_up_to(2)]
 
 
 def test_the_same_alarm_is_set_once(wiring: Wiring) -> None:
