@@ -8,17 +8,18 @@ from chalicelib.domain.refunds import RefundableOrder, RefundDone, RefundPlan, R
 from chalicelib.domain.shop import Shop, ShopSecrets
 
 if TYPE_CHECKING:
-    from chalicelib.services.ports import RefundDesk
+    from chalicelib.commerce.shopify_refunds import ShopifyRefunds
+    from chalicelib.commerce.woocommerce_refunds import WooCommerceRefunds
 
 
 class PlatformRefunds:
     """`RefundDesk` that asks the platform the shop configured."""
 
-    def __init__(self, shopify: "RefundDesk", woocommerce: "RefundDesk") -> None:
+    def __init__(self, shopify: "ShopifyRefunds", woocommerce: "WooCommerceRefunds") -> None:
         self._shopify = shopify
         self._woocommerce = woocommerce
 
-    def _desk(self, shop: Shop) -> "RefundDesk":
+    def _desk(self, shop: Shop) -> "ShopifyRefunds | WooCommerceRefunds":
         if shop.woocommerce is not None:
             return self._woocommerce
         if shop.shopify is not None:
