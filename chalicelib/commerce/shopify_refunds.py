@@ -79,7 +79,7 @@ Read = TypeVar("Read")
 
 
 class _Answer(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="ignore")
 
 
 class _LineNode(_Answer):

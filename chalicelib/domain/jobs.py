@@ -24,7 +24,7 @@ class ThreadJob(BaseModel):
     """Work in a conversation's Slack thread. The thread is its queue group: the jobs of one
     conversation run one after another, in order."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     team_id: str
     channel_id: str
@@ -45,7 +45,7 @@ class ConversationThreadJob(ThreadJob):
 class ConversationTimer(BaseModel):
     """A conversation's alarm, delivered by a one-time schedule at `due_at`."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     shop_id: str
     conversation_id: str
@@ -142,7 +142,7 @@ class ShopMessageJob(ConversationThreadJob):
 class DeliveryUpdate(BaseModel):
     """A provider's status callback about a message we sent."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     kind: Literal["delivery_update"] = "delivery_update"
     shop_id: str
@@ -187,7 +187,7 @@ class SnoozeOption(StrEnum):
 class ConversationAction(BaseModel):
     """An agent pressed a button on a conversation's card."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     kind: Literal["conversation_action"] = "conversation_action"
     action: CardAction
@@ -227,7 +227,7 @@ class SlaAlarm(ConversationTimer):
 class StatusQuestion(BaseModel):
     """A customer's message asking where their order is, answered after the lookup."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     message_key: str
     language: str
