@@ -29,7 +29,8 @@ started = time.perf_counter()
 import app
 answer = app.app(event, None)
 elapsed = time.perf_counter() - started
-print("FIRST_EVENT", json.dumps({"seconds": elapsed, "status": answer["statusCode"]}))
+answer = {"seconds": elapsed, "status": answer["statusCode"], "body": answer["body"]}
+print("FIRST_EVENT", json.dumps(answer))
 """
 
 
@@ -166,5 +167,5 @@ def first_event(event: dict[str, Any], environ: dict[str, str]) -> float:
     line = next(line for line in output.splitlines() if line.startswith("FIRST_EVENT "))
     answer = json.loads(line.removeprefix("FIRST_EVENT "))
     if answer["status"] != 200:
-        raise RuntimeError(f"the first event was answered {answer['status']}")
+        raise RuntimeError(f"the first event was answered {answer['status']}: {answer['body']}")
     return float(answer["seconds"])

@@ -9,7 +9,8 @@ refund was not made. Nothing of a customer is logged.
 
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Any, TypeVar
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -26,6 +27,9 @@ from chalicelib.domain.refunds import (
     RefundTransaction,
 )
 from chalicelib.domain.shop import Shop, ShopSecrets
+
+if TYPE_CHECKING:
+    import requests
 
 REFUNDABLE_ORDER_QUERY = f"""
 query ThreadlineRefundableOrder($query: String!) {{
@@ -159,10 +163,15 @@ class ShopifyRefunds:
     """`RefundDesk` over Shopify."""
 
     def __init__(self, api_url: str | None = None) -> None:
+        self._api_url = api_url or None
+
+    @cached_property
+    def _session(self) -> "requests.Session":
+        # Made on first use: every webhook's intake holds this desk, and importing requests
+        # would cost the acks that never reach Shopify a tenth of a second at cold start.
         import requests
 
-        self._api_url = api_url or None
-        self._session = requests.Session()
+        return requests.Session()
 
     def _client(self, shop: Shop, secrets: ShopSecrets) -> ShopifyGraphQL:
         config = shop.shopify
