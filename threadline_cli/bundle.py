@@ -52,10 +52,15 @@ def kept(
     services: frozenset[str] = AWS_SERVICES,
     twilio_products: frozenset[str] = TWILIO_PRODUCTS,
 ) -> bool:
-    """Whether a bundle member stays: anything but botocore's models, twilio's products and
-    twilio's async stack; the models' shared files (endpoints, partitions, retry rules) and
-    the models of `services`; twilio's client itself and the products in `twilio_products`."""
+    """Whether a bundle member stays: anything but botocore's models, twilio's products,
+    twilio's async stack and bytecode caches; the models' shared files (endpoints,
+    partitions, retry rules) and the models of `services`; twilio's client itself and the
+    products in `twilio_products`."""
     if name.split("/", 1)[0].split("-", 1)[0] in ASYNC_ONLY:
+        return False
+    if "__pycache__/" in name:
+        # The app's folder as it is on the machine that packages: bytecode of its Python
+        # (chalice copies chalicelib whole), which Lambda's Python would not read.
         return False
     if name.startswith(TWILIO_REST):
         product, _, rest = name.removeprefix(TWILIO_REST).partition("/")
