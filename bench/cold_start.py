@@ -2,9 +2,12 @@
 turns, and which packages the import time goes to (`python -X importtime`).
 
 Lambda imports app.py at cold start; the first event then imports what its handler needs
-(the composition root and the use cases), so that is measured too."""
+(the composition root and the use cases), so that is measured too: the imports alone, and
+whole first events, a Twilio customer message and a Slack agent reply, handled from
+`import app` to the answer against the AWS emulator (bench/first_event.py)."""
 
 import collections
+import os
 import statistics
 import subprocess
 import sys
@@ -17,6 +20,7 @@ IMPORTS = {
     "boto3": "import boto3",
     "app_and_first_event": "import app, chalicelib.bootstrap",
 }
+FIRST_EVENTS = ("first_twilio_event", "first_slack_event")
 
 
 def _timed_import(statement: str) -> float:
@@ -24,6 +28,8 @@ def _timed_import(statement: str) -> float:
     done = subprocess.run(
         [sys.executable, "-c", program],
         cwd=PROJECT_DIR,
+        # .pyc files written and read, as a bundle's installed packages have them
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": ""},
         capture_output=True,
         text=True,
         check=True,
@@ -51,18 +57,30 @@ def import_time_by_package(statement: str) -> list[tuple[str, float]]:
 
 
 def measure(runs: int = 25) -> dict[str, Any]:
-    times: dict[str, list[float]] = {name: [] for name in IMPORTS}
-    for statement in IMPORTS.values():
-        _timed_import(statement)  # warm the file cache and .pyc files
-    for _ in range(runs):
-        for name, statement in IMPORTS.items():
-            times[name].append(_timed_import(statement))
+    from bench import first_event
+
+    times: dict[str, list[float]] = {name: [] for name in (*IMPORTS, *FIRST_EVENTS)}
+    with first_event.emulator() as environ:
+        events = {
+            "first_twilio_event": first_event.twilio_event,
+            "first_slack_event": first_event.slack_event,
+        }
+        for statement in IMPORTS.values():
+            _timed_import(statement)  # warm the file cache and .pyc files
+        for number, make_event in enumerate(events.values(), start=10**6):
+            first_event.first_event(make_event(number), environ)
+        for run in range(runs):
+            for name, statement in IMPORTS.items():
+                times[name].append(_timed_import(statement))
+            for name, make_event in events.items():
+                times[name].append(first_event.first_event(make_event(run + 1), environ))
     medians = {name: statistics.median(values) * 1000 for name, values in times.items()}
     return {
         "runs": runs,
         "median_ms": medians,
         "app_ratio": medians["app"] / medians["boto3"],
         "app_and_first_event_ratio": medians["app_and_first_event"] / medians["boto3"],
+        **{f"{name}_ratio": medians[name] / medians["boto3"] for name in FIRST_EVENTS},
         "dominant_packages_ms": {
             "app": import_time_by_package(IMPORTS["app"]),
             "app_and_first_event": import_time_by_package(IMPORTS["app_and_first_event"]),

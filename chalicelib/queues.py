@@ -28,7 +28,7 @@ from datetime import UTC
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from pydantic import BaseModel, TypeAdapter
+from pydantic import BaseModel, ConfigDict, TypeAdapter
 
 from chalicelib.domain.errors import NotYet, Retryable, TooLarge
 from chalicelib.domain.foreign_ids import fitted
@@ -62,7 +62,7 @@ else:
     SQSClient = Any
     EventBridgeSchedulerClient = Any
 
-OUTBOUND_JOB = TypeAdapter[OutboundWork](OutboundJob)
+OUTBOUND_JOB = TypeAdapter[OutboundWork](OutboundJob, config=ConfigDict(defer_build=True))
 
 # What a message attribute read from a queue is sent again with (not the reserved lists).
 _ATTRIBUTE_PARTS = frozenset({"DataType", "StringValue", "BinaryValue"})
@@ -446,7 +446,7 @@ class Schedules:
             return
 
 
-TIMER_JOB = TypeAdapter[TimerWork](TimerJob)
+TIMER_JOB = TypeAdapter[TimerWork](TimerJob, config=ConfigDict(defer_build=True))
 
 
 def parse_timer(body: str) -> TimerWork:

@@ -144,7 +144,7 @@ class DeploymentKeys(BaseModel):
     """The deployment's secret document. The stack generates the admin token; the operator
     fills in the Slack app's values (docs/DEPLOY.md). Unknown fields are ignored."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     admin_token: SecretStr = SecretStr("")
     slack_signing_secret: SecretStr = SecretStr("")

@@ -52,7 +52,7 @@ SECRET_VARIABLES = {
 
 
 class Settings(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     public_url: str
     # The Secrets Manager secret holding the admin token and the Slack app's credentials;

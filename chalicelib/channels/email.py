@@ -40,7 +40,7 @@ _PLUS = re.compile(r"^(?P<local>[^+@]+)(?:\+(?P<tag>[^@]*))?@(?P<domain>.+)$")
 
 
 class _Lenient(BaseModel):
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    model_config = ConfigDict(defer_build=True, extra="ignore", populate_by_name=True)
 
 
 class Verdict(_Lenient):

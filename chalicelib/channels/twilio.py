@@ -55,6 +55,10 @@ REPORTED_STATUSES = frozenset(s.value for s in DeliveryStatus) - {
 RECONCILE_CLOCK_SKEW = timedelta(minutes=2)
 _SID = re.compile(r"^[A-Z]{2}[0-9a-fA-F]{32}$")
 _ADDRESS = re.compile(r"^(whatsapp:)?\+?[0-9A-Za-z]{2,20}$")
+# The official client's products this adapter calls (`client.messages` and the numbers and
+# applications are `api`'s; the services and WhatsApp senders `messaging`'s): the bundle
+# keeps these and leaves the generated clients of the other products out.
+TWILIO_PRODUCTS = frozenset({"api", "messaging"})
 
 # What an agent can do about the errors customers' replies most often meet.
 ERROR_EXPLANATIONS = {

@@ -78,7 +78,7 @@ query ThreadlineOrders($query: String!, $first: Int!) {
 
 
 class _Answer(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="ignore")
 
 
 class MoneyV2(_Answer):

@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import Field
 
+from chalicelib.commerce.sessions import SessionOnFirstUse
 from chalicelib.commerce.shopify import MoneyBag, ShopifyGraphQL
 from chalicelib.commerce.shopify_refunds import (
     ShopifyAnswer,
@@ -111,14 +112,11 @@ def _cancellable(node: _OrderNode, number: str) -> CancellableOrder:
     )
 
 
-class ShopifyCancellations:
+class ShopifyCancellations(SessionOnFirstUse):
     """`CancelDesk` over Shopify."""
 
     def __init__(self, api_url: str | None = None) -> None:
-        import requests
-
         self._api_url = api_url or None
-        self._session = requests.Session()
 
     def _client(self, shop: Shop, secrets: ShopSecrets) -> ShopifyGraphQL:
         return store_client(self._session, self._api_url, shop, secrets)

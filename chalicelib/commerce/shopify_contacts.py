@@ -33,7 +33,7 @@ query ThreadlineOrderContact($id: ID!) {{
 
 
 class _Answer(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="ignore")
 
 
 class _Customer(_Answer):

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from chalicelib.commerce.sessions import SessionOnFirstUse
 from chalicelib.commerce.shopify import MoneyBag, ShopifyGraphQL, endpoint
 from chalicelib.domain.errors import Retryable
 from chalicelib.domain.orders import CommerceRefused, Money
@@ -82,7 +83,7 @@ Read = TypeVar("Read")
 
 
 class ShopifyAnswer(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="ignore")
 
 
 class _LineNode(ShopifyAnswer):
@@ -169,14 +170,11 @@ def refusal_in_plain_words(errors: list[UserError]) -> str:
     return message or "Shopify gave no reason"
 
 
-class ShopifyRefunds:
+class ShopifyRefunds(SessionOnFirstUse):
     """`RefundDesk` over Shopify."""
 
     def __init__(self, api_url: str | None = None) -> None:
-        import requests
-
         self._api_url = api_url or None
-        self._session = requests.Session()
 
     def _client(self, shop: Shop, secrets: ShopSecrets) -> ShopifyGraphQL:
         return store_client(self._session, self._api_url, shop, secrets)

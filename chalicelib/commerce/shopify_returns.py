@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import Field
 
+from chalicelib.commerce.sessions import SessionOnFirstUse
 from chalicelib.commerce.shopify import ShopifyGraphQL
 from chalicelib.commerce.shopify_refunds import (
     ShopifyAnswer,
@@ -114,14 +115,11 @@ def return_refusal_in_plain_words(errors: list[_ReturnError]) -> str:
     return message or "Shopify gave no reason"
 
 
-class ShopifyReturns:
+class ShopifyReturns(SessionOnFirstUse):
     """`ReturnDesk` over Shopify."""
 
     def __init__(self, api_url: str | None = None) -> None:
-        import requests
-
         self._api_url = api_url or None
-        self._session = requests.Session()
 
     def _client(self, shop: Shop, secrets: ShopSecrets) -> ShopifyGraphQL:
         return store_client(self._session, self._api_url, shop, secrets)

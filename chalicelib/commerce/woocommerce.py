@@ -44,7 +44,7 @@ API_PATH = "/wp-json/wc/v3"
 
 
 class _Answer(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="ignore")
 
 
 class WooCustomer(_Answer):

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from chalicelib.commerce.sessions import SessionOnFirstUse
 from chalicelib.commerce.woocommerce import WooCommerceRest, api_base
 from chalicelib.domain.errors import Retryable
 from chalicelib.domain.orders import CommerceRefused, Money
@@ -35,7 +36,7 @@ _CENT = Decimal("0.01")
 
 
 class _Answer(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="ignore")
 
 
 class _Line(_Answer):
@@ -91,14 +92,11 @@ def _unit(line: _Line) -> Decimal:
     return line.total / line.quantity if line.quantity > 0 else Decimal(0)
 
 
-class WooCommerceRefunds:
+class WooCommerceRefunds(SessionOnFirstUse):
     """`RefundDesk` over WooCommerce."""
 
     def __init__(self, api_url: str | None = None) -> None:
-        import requests
-
         self._api_url = api_url or None
-        self._session = requests.Session()
 
     def _client(self, shop: Shop, secrets: ShopSecrets) -> WooCommerceRest:
         config = shop.woocommerce

@@ -54,7 +54,7 @@ CANCELLABLE_FULFILMENT = frozenset({"unfulfilled", "scheduled", "on_hold"})
 class CancellableOrder(BaseModel):
     """An order as the platform tells it right before a cancellation."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     order_id: str = Field(min_length=1, max_length=200)
     number: str = Field(pattern=r"^\d{1,20}$")
@@ -74,7 +74,7 @@ class CancelPlan(BaseModel):
     is what goes back to the original payment (zero without a refund). `submission_key` names
     the modal submission: one plan, at most one cancellation."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     shop_id: str
     conversation_ref: str
@@ -137,7 +137,7 @@ class CancelAccepted(BaseModel):
     """The platform's answer to a cancellation asked: Shopify cancels asynchronously, so its
     job, whether it had run when asked, and the order's state read right after."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     # None when a retry finds the order cancelled by the request it repeats.
     job_id: str | None
@@ -148,7 +148,7 @@ class CancelAccepted(BaseModel):
 class CancelRecord(BaseModel):
     """A submitted cancellation as Threadline keeps it, by shop and submission key."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     plan: CancelPlan
     state: RefundState = RefundState.CLAIMED

@@ -44,7 +44,9 @@ def placeholder_check(allowed: frozenset[str]) -> Callable[[str], str]:
 
 
 class CannedResponse(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+    model_config = ConfigDict(
+        defer_build=True, extra="forbid", frozen=True, str_strip_whitespace=True
+    )
 
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")
     text: Annotated[str, AfterValidator(placeholder_check(PLACEHOLDERS))] = Field(

@@ -25,7 +25,7 @@ class Verdict(StrEnum):
 class Check(BaseModel):
     """One check: what was checked, the verdict, what was found and what to do."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     # What is checked: a provider or part of the deployment ("Slack", "Twilio", "AWS").
     subject: str

@@ -42,7 +42,7 @@ _BIDI_CONTROLS = dict.fromkeys(
 class ResponseClock(BaseModel):
     """The response the customer waits for: which target, since when, due when, how late."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     target: SlaTarget
     started_at: datetime
@@ -53,7 +53,7 @@ class ResponseClock(BaseModel):
 class SlaEvent(BaseModel):
     """One step of a target's life, kept on the conversation for reports."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     target: SlaTarget
     stage: SlaStage | Literal["met"]
@@ -63,14 +63,14 @@ class SlaEvent(BaseModel):
 class CsatRating(BaseModel):
     """The customer's answer to the satisfaction question: 1 (bad) to 5 (great)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     score: int = Field(ge=1, le=5)
     at: datetime
 
 
 class Conversation(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     shop_id: str
     conversation_id: str

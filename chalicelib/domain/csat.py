@@ -62,7 +62,7 @@ Template = Annotated[
 class CsatPolicy(BaseModel):
     """A shop's satisfaction survey; present means on."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
 
     # Answers later than this after the question are ordinary messages.
     window_hours: int = Field(default=72, ge=1, le=24 * 30)

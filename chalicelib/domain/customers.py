@@ -88,7 +88,7 @@ def identity(address: str) -> str:
 class CustomerProfile(BaseModel):
     """The identities (phone numbers, email addresses) a shop has linked into one customer."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     shop_id: str
     customer_id: str

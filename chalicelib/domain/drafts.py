@@ -20,7 +20,7 @@ ORDERS_TOLD = 3
 class ModelDraft(BaseModel):
     """A draft a model wrote, as its answer must be: anything else is malformed."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
 
     reply: str
 

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict
 class EmailHeaders(BaseModel):
     """What an email says about its place in a conversation."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     message_id: str | None = None
     in_reply_to: str | None = None
@@ -33,7 +33,7 @@ class EmailHeaders(BaseModel):
 class EmailEnvelope(BaseModel):
     """How an emailed reply threads in the customer's mailbox."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     subject: str
     in_reply_to: str | None = None

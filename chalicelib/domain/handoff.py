@@ -43,7 +43,7 @@ class HandoffReason(StrEnum):
 
 
 class HandoffDigest(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     # What the customer wants, most recent intent last, each once (OTHER left out).
     intents: tuple[Intent, ...] = ()
@@ -125,7 +125,7 @@ SUMMARY_PART_CHARACTERS = 600
 class ModelSummary(BaseModel):
     """A summary a model wrote, as its answer must be: anything else is malformed."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
 
     wants: str
     done: str

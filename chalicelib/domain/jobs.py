@@ -26,7 +26,7 @@ class ThreadJob(BaseModel):
     """Work in a conversation's Slack thread. The thread is its queue group: the jobs of one
     conversation run one after another, in order."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     team_id: str
     channel_id: str
@@ -47,7 +47,7 @@ class ConversationThreadJob(ThreadJob):
 class ConversationTimer(BaseModel):
     """A conversation's alarm, delivered by a one-time schedule at `due_at`."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     shop_id: str
     conversation_id: str
@@ -147,7 +147,7 @@ class ShopMessageJob(ConversationThreadJob):
 class DeliveryUpdate(BaseModel):
     """A provider's status callback about a message we sent."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     kind: Literal["delivery_update"] = "delivery_update"
     shop_id: str
@@ -162,7 +162,7 @@ class DeliveryWatermark(BaseModel):
     """A provider's receipt that names a time rather than messages (Messenger's delivery and
     read watermarks): every reply to the customer sent by then reached that status."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     kind: Literal["delivery_watermark"] = "delivery_watermark"
     shop_id: str
@@ -213,7 +213,7 @@ class SnoozeOption(StrEnum):
 class ConversationAction(BaseModel):
     """An agent pressed a button on a conversation's card."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     kind: Literal["conversation_action"] = "conversation_action"
     action: CardAction
@@ -253,7 +253,7 @@ class SlaAlarm(ConversationTimer):
 class StatusQuestion(BaseModel):
     """A customer's message asking where their order is, answered after the lookup."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     message_key: str
     language: str

@@ -80,7 +80,7 @@ FAILED_DELIVERY = frozenset(
 
 
 class MediaItem(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     url: str
     content_type: str | None = None
@@ -99,7 +99,7 @@ class InboundKind(StrEnum):
 class InboundMessage(BaseModel):
     """One customer message, normalised from any channel; also the inbound queue's payload."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     shop_id: str
     channel: Channel
@@ -140,7 +140,7 @@ class ShopMessage(BaseModel):
     It travels in the customer's inbound queue group, so it and the customer's own messages
     open one conversation, in order."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     kind: Literal["shop_message"] = "shop_message"
     shop_id: str
@@ -191,7 +191,7 @@ def text_preview(text: str) -> str:
 class SlackFile(BaseModel):
     """A file an agent attached to a thread message, as Slack describes it."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     id: str
     name: str
@@ -204,7 +204,7 @@ class ReplyRevision(BaseModel):
     """An agent edited (`text`) or deleted (`text` None) a message in a conversation thread;
     recorded as it happens, read when the message's grace period is over."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     team_id: str
     channel_id: str
@@ -230,7 +230,7 @@ def slack_time(ts: str) -> float:
 class CloudTemplate(BaseModel):
     """An approved WhatsApp Cloud API template as it goes out: its body's variables filled."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     name: str
     language: str
@@ -240,7 +240,7 @@ class CloudTemplate(BaseModel):
 class OutboundMessage(BaseModel):
     """An agent reply on its way to the customer."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     shop_id: str
     message_key: str

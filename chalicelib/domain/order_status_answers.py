@@ -32,7 +32,7 @@ ANSWER_WITHIN = timedelta(minutes=10)
 
 
 class OrderUpdatesConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
 
     # Answer "where is my order?" with the order's status and tracking link.
     answer_status_questions: bool = False

@@ -50,7 +50,7 @@ class CommerceRefused(Exception):
 
 
 class Money(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     amount: Decimal
     currency: str = Field(pattern=r"^[A-Z]{3}$")
@@ -63,7 +63,7 @@ class Order(BaseModel):
     """One order, as much of it as the card and the placeholders need. Statuses are the
     platform's, lower case with underscores ("paid", "partially_fulfilled", "in_transit")."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     number: str = Field(pattern=r"^\d{1,20}$")
     placed_at: datetime
@@ -97,7 +97,7 @@ class OrderSummary(BaseModel):
     """What a conversation keeps of its customer's orders: latest first, at most
     `ORDERS_KEPT`, with lifetime figures."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     outcome: LookupOutcome
     checked_at: datetime

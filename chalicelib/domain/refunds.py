@@ -53,7 +53,7 @@ class RefundLine(BaseModel):
     """One order line to refund: the platform's id, what it is, how many, and for how much
     (as the platform suggested)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     line_item_id: str = Field(min_length=1, max_length=200)
     title: str = Field(max_length=255)
@@ -63,7 +63,7 @@ class RefundLine(BaseModel):
 class RefundableLine(BaseModel):
     """An order line as the modal offers it: how many can still be refunded, at what price."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     line_item_id: str = Field(min_length=1, max_length=200)
     title: str = Field(max_length=255)
@@ -75,7 +75,7 @@ class RefundableOrder(BaseModel):
     """An order as the platform tells it right before a refund: its id, lines, and what was
     refunded of it already."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     order_id: str = Field(min_length=1, max_length=200)
     number: str = Field(pattern=r"^\d{1,20}$")
@@ -93,7 +93,7 @@ class RefundPlan(BaseModel):
     whole order, every line not refunded yet), the amount the platform suggested for them.
     `submission_key` names the modal submission: one plan, at most one refund."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     shop_id: str
     conversation_ref: str
@@ -181,7 +181,7 @@ class RefundTransaction(BaseModel):
     """A payment to refund, as the platform suggested it (the original payment's gateway and
     transaction, and how much of it goes back)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     gateway: str = Field(max_length=200)
     parent_id: str | None = Field(default=None, max_length=200)
@@ -191,7 +191,7 @@ class RefundTransaction(BaseModel):
 class RefundQuote(BaseModel):
     """What the platform would refund for the chosen lines now, and through which payments."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     amount: Money
     transactions: tuple[RefundTransaction, ...] = ()
@@ -200,7 +200,7 @@ class RefundQuote(BaseModel):
 class RefundDone(BaseModel):
     """The platform's answer to a refund made: its id, the amount, and the order's state."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     refund_id: str
     amount: Money
@@ -228,7 +228,7 @@ class RefundState(StrEnum):
 class RefundRecord(BaseModel):
     """A submitted refund as Threadline keeps it, by shop and submission key."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     plan: RefundPlan
     state: RefundState = RefundState.CLAIMED

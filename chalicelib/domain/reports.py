@@ -24,7 +24,7 @@ _BREACH_STAGES = frozenset({SlaStage.BREACHED, SlaStage.SECOND_LEVEL})
 
 
 class _Figures(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
 
 class Durations(_Figures):

@@ -41,7 +41,7 @@ class ReturnReason(StrEnum):
 class ReturnableLine(BaseModel):
     """A fulfilled line as the platform offers it for a return: how many can still go back."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     fulfillment_line_item_id: str = Field(min_length=1, max_length=200)
     title: str = Field(max_length=255)
@@ -49,7 +49,7 @@ class ReturnableLine(BaseModel):
 
 
 class ReturnableOrder(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     order_id: str = Field(min_length=1, max_length=200)
     number: str = Field(pattern=r"^\d{1,20}$")
@@ -63,7 +63,7 @@ class ReturnableOrder(BaseModel):
 class ReturnLine(BaseModel):
     """One line to return: the fulfilled line's id, what it is, how many."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     fulfillment_line_item_id: str = Field(min_length=1, max_length=200)
     title: str = Field(max_length=255)
@@ -74,7 +74,7 @@ class ReturnPlan(BaseModel):
     """Exactly what a submitted return will do, as the modal showed it. `submission_key`
     names the modal submission: one plan, at most one return."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     shop_id: str
     conversation_ref: str
@@ -113,7 +113,7 @@ def return_check(plan: ReturnPlan, order: ReturnableOrder) -> ReturnCheck:
 class ReturnMade(BaseModel):
     """The platform's answer to a return made: its id, its name and status."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     return_id: str
     name: str
@@ -123,7 +123,7 @@ class ReturnMade(BaseModel):
 class ReturnRecord(BaseModel):
     """A submitted return as Threadline keeps it, by shop and submission key."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     plan: ReturnPlan
     state: RefundState = RefundState.CLAIMED

@@ -44,7 +44,7 @@ ClockTime = Annotated[str, AfterValidator(_clock_time)]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
 
 
 class Opening(_Strict):

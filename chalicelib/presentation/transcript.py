@@ -15,7 +15,7 @@ Author = Literal["customer", "agent", "automatic"]
 
 
 class TranscriptEntry(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     at: datetime
     author: Author

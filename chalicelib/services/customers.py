@@ -33,7 +33,7 @@ MAX_CUSTOMERS_FOUND = 20
 
 
 class LinkRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", str_strip_whitespace=True)
 
     address: str
 

@@ -43,7 +43,7 @@ from chalicelib.store.claims import ShopMessageClaim
 class TemplateChoice(BaseModel):
     """An approved WhatsApp template (Twilio Content API) and its variables."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
 
     content_sid: str = Field(pattern=r"^HX[0-9a-fA-F]{32}$")
     variables: dict[Annotated[str, Field(pattern=r"^[0-9]{1,2}$")], str] = Field(
@@ -52,7 +52,7 @@ class TemplateChoice(BaseModel):
 
 
 class ShopMessageRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True, populate_by_name=True)
 
     channel: Channel
     to: str = Field(min_length=3, max_length=254)

@@ -71,7 +71,7 @@ Clients = Callable[[str | None], Any]
 class BedrockAnswer(BaseModel):
     """The model's reading, as the tool's input must be: anything else is malformed."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
 
     sentiment: Sentiment
     strength: int = Field(ge=0, le=3)

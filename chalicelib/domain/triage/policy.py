@@ -13,7 +13,7 @@ from chalicelib.domain.triage.record import Intent, UrgencySignal
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
 
 
 class TriageEngineName(StrEnum):

@@ -54,7 +54,7 @@ class Intent(StrEnum):
 class Triage(BaseModel):
     """One message's triage; stored with the message, and in short on its conversation."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     engine: str = "rules"
     language: str
@@ -79,7 +79,7 @@ class Triage(BaseModel):
 class TriageMark(BaseModel):
     """A message's triage in short, as its conversation keeps the latest few (the trend)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     at: datetime
     mood: int = Field(ge=-3, le=3)
@@ -91,7 +91,7 @@ class TriageContext(BaseModel):
     """The conversation as triage sees it: how many of the customer's messages before this
     one wait unanswered, and the latest triage marks (oldest first)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     unanswered: int = Field(default=0, ge=0)
     recent: tuple[TriageMark, ...] = ()
