@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
-# The figures when issue 20 began, printed beside the new ones.
-ISSUE_20_START = Path(__file__).resolve().parent / "issue_20_start.json"
+# results.json as it stood when issue 20 (cheaper and faster per message) was filed, frozen:
+# the "today" column of the issue's table.
+BASELINE = Path(__file__).resolve().parent / "baseline.json"
 SECTIONS = (
     "ack",
     "cold_start",
@@ -86,17 +87,133 @@ def _latency(run: dict[str, Any] | None) -> str:
     return f"{run['p50_ms']:.0f}/{run['p95_ms']:.0f}/{run['p99_ms']:.0f} ms"
 
 
+def _dig(results: dict[str, Any], *path: str) -> Any:
+    """results[path[0]][path[1]]…, or None where a section or figure is missing."""
+    value: Any = results
+    for key in path:
+        if not isinstance(value, dict) or key not in value:
+            return None
+        value = value[key]
+    return value
+
+
+def _calls(results: dict[str, Any], name: str) -> str:
+    value = _dig(results, "ack", "calls_total", name)
+    return "-" if value is None else f"{value:g}"
+
+
+def _reply_calls(results: dict[str, Any]) -> str:
+    grace = _dig(results, "ack", "calls_total", "agent_reply_worker_grace_pass")
+    return _calls(results, "agent_reply_worker") + ("" if grace is None else f" (+{grace:g})")
+
+
+def _ratio(value: Any) -> str:
+    return "-" if value is None else f"{value:.2f}x"
+
+
+def _zip(results: dict[str, Any]) -> str:
+    value = _dig(results, "package", "zip_mb")
+    return "-" if value is None else f"{value:.1f} MB"
+
+
+def _held(results: dict[str, Any], direction: str) -> str:
+    if _dig(results, "end_to_end", direction) is None:
+        return "-"
+    rate = _dig(results, "end_to_end", direction, "highest_held", "rate_per_s")
+    return "none" if rate is None else f"{rate:g} msg/s"
+
+
+def _ack_ratio(results: dict[str, Any], *path: str) -> str:
+    return _ratio(_dig(results, "ack", *path, "ratio"))
+
+
+# The rows of issue 20's table: figure, how to read it from a results file, target.
+ISSUE_ROWS: tuple[tuple[str, Any, str], ...] = (
+    (
+        "worker AWS calls, customer follow-up",
+        lambda r: _calls(r, "customer_message_worker_follow_up"),
+        "<= 3",
+    ),
+    (
+        "worker AWS calls, opening a conversation",
+        lambda r: _calls(r, "customer_message_worker_new_conversation"),
+        "<= 6",
+    ),
+    ("worker AWS calls, agent reply (+grace pass)", _reply_calls, "<= 5 (+1)"),
+    ("worker AWS calls, status callback", lambda r: _calls(r, "status_callback_worker"), "<= 2"),
+    (
+        "import + first event vs import boto3",
+        lambda r: _ratio(_dig(r, "cold_start", "app_and_first_event_ratio")),
+        "<= 1.5x",
+    ),
+    ("deployment zip", _zip, "< 10 MB"),
+    (
+        "local stack, customer -> Slack, held rate",
+        lambda r: _held(r, "customer_to_slack"),
+        "20 msg/s",
+    ),
+    (
+        "local stack, reply -> Twilio, held rate",
+        lambda r: _held(r, "agent_to_twilio"),
+        "20 msg/s",
+    ),
+    (
+        "ack CPU vs moto's floor, Twilio message",
+        lambda r: _ack_ratio(r, "twilio_message_cpu"),
+        "",
+    ),
+    (
+        "ack CPU vs boto3's floor, Twilio message",
+        lambda r: _ack_ratio(r, "in_process", "twilio_message_cpu"),
+        "<= 1.5x",
+    ),
+    ("ack CPU vs moto's floor, Slack event", lambda r: _ack_ratio(r, "slack_event_cpu"), ""),
+    (
+        "ack CPU vs boto3's floor, Slack event",
+        lambda r: _ack_ratio(r, "in_process", "slack_event_cpu"),
+        "<= 1.5x",
+    ),
+    (
+        "$ per 1,000 messages (cost model)",
+        lambda r: (
+            "-"
+            if (dollars := _dig(r, "cost", "dollars_per_1000_messages")) is None
+            else f"{dollars:.4f}"
+        ),
+        "",
+    ),
+)
+
+
+def issue_table(baseline: dict[str, Any], results: dict[str, Any]) -> str:
+    """Issue 20's rows: the figure when the issue was filed beside this run's."""
+    lines = [
+        f"{'issue 20':<44} {'today (baseline)':>20} {'now':>20} {'target':>11}",
+        "-" * 99,
+    ]
+    for figure, read, target in ISSUE_ROWS:
+        lines.append(f"{figure:<44} {read(baseline):>20} {read(results):>20} {target:>11}")
+    return "\n".join(lines)
+
+
 def table(results: dict[str, Any]) -> str:
     lines = [_row("figure", "measured", "floor", "ratio", "target", "today"), "-" * 108]
-    before = json.loads(ISSUE_20_START.read_text())
+    before = json.loads(BASELINE.read_text())
     ack = results.get("ack")
     if ack:
-        for name, label in (
-            ("twilio_message_cpu", "ack CPU, Twilio message (median)"),
-            ("slack_event_cpu", "ack CPU, Slack event (median)"),
-            ("twilio_message_wall", "ack wall, Twilio message (median)"),
-        ):
-            figure = ack[name]
+        figures = [
+            (ack["twilio_message_cpu"], "ack CPU, Twilio message (median)"),
+            (ack["slack_event_cpu"], "ack CPU, Slack event (median)"),
+            (ack["twilio_message_wall"], "ack wall, Twilio message (median)"),
+        ]
+        if "in_process" in ack:
+            in_process = ack["in_process"]
+            figures += [
+                (in_process["twilio_message_cpu"], "ack CPU, Twilio, AWS in process"),
+                (in_process["slack_event_cpu"], "ack CPU, Slack, AWS in process"),
+                (in_process["twilio_message_wall"], "ack wall, Twilio, AWS in process"),
+            ]
+        for figure, label in figures:
             lines.append(
                 _row(
                     label,
@@ -285,14 +402,15 @@ def main(argv: list[str]) -> int:
         elif section in previous:
             results[section] = previous[section]
             results["measured"][section] = measured.get(section)
-    if "ack" in chosen:
+    if "ack" in results:
         from bench import cost
 
+        # Always from the call counts in the file, whichever run measured them.
         results["cost"] = cost.model(results["ack"]["calls"])
-    elif "cost" in previous:
-        results["cost"] = previous["cost"]
     RESULTS.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
     print(table(results))
+    print()
+    print(issue_table(json.loads(BASELINE.read_text()), results))
     print(f"\nwritten to {RESULTS}")
     return 0
 

@@ -7,6 +7,10 @@ recording Slack, Twilio and Graph fakes and the Telegram stand-in over loopback 
 in-process, the table and queues from infra/). The
 floor replays the very PutItem and SendMessage the app made (with fresh keys), with bare
 boto3 calls on the same backend: what no implementation of the ack path can avoid.
+
+Because moto's own CPU per call dominates both sides there, the same acks and floors are timed
+again with DynamoDB and SQS answered in process (`bench.in_process_aws`): the floor is then
+boto3's client-side cost only, and the ratio shows the app's own overhead.
 """
 
 import collections
@@ -26,6 +30,7 @@ from moto import mock_aws
 
 from app import app
 from bench.aws_calls import CallCounter
+from bench.in_process_aws import InProcessAws
 from bench.stats import Paired, interleaved
 from chalicelib import bootstrap
 from chalicelib.channels.meta import MetaChannel
@@ -165,8 +170,10 @@ class Harness:
         slack: FakeSlack,
         twilio: RecordingTwilio,
         telegram_secret: str,
+        in_process: InProcessAws,
     ) -> None:
         self.client = client
+        self.in_process = in_process
         self.counter = counter
         self.slack = slack
         self.twilio = twilio
@@ -214,6 +221,8 @@ def running_app(shopify_api_url: str | None = None) -> Iterator[Harness]:
         with mock_aws():
             counter = CallCounter()
             counter.install()
+            in_process = InProcessAws()
+            in_process.install(boto3.DEFAULT_SESSION)
             provision(
                 boto3.client("cloudformation"),
                 boto3.client("scheduler"),
@@ -253,7 +262,7 @@ def running_app(shopify_api_url: str | None = None) -> Iterator[Harness]:
                 if connected.status_code != 200:
                     raise RuntimeError(f"Telegram bot not connected: {connected.body!r}")
                 secret = str(telegram_api.webhooks[TELEGRAM_BOT_ID]["secret_token"])
-                yield Harness(client, counter, slack, twilio, secret)
+                yield Harness(client, counter, slack, twilio, secret, in_process)
     finally:
         bootstrap.use(None)
         telegram_api.stop()
@@ -349,10 +358,38 @@ def measure(runs: int = 400) -> dict[str, Any]:
             lambda: harness.post(messages.popleft()), floor.ack, runs, clock=time.perf_counter
         )
 
+        # The same acks and floors with DynamoDB and SQS answered in process: the floor is
+        # then boto3's client-side cost alone (build, serialize, sign, parse).
+        with harness.in_process.answering():
+            messages.extend(customer_message(next(sequence)) for _ in range(2 * runs + WARM_UP))
+            replies.extend(
+                agent_reply(root.ts, time.time() - 60 + n / 1000) for n in range(runs + WARM_UP)
+            )
+            for _ in range(WARM_UP):
+                harness.post(messages.popleft())
+                floor.ack()
+                harness.post(replies.popleft())
+                slack_floor.send_message()
+            in_process_twilio_cpu = interleaved(
+                lambda: harness.post(messages.popleft()), floor.ack, runs
+            )
+            in_process_slack_cpu = interleaved(
+                lambda: harness.post(replies.popleft()), slack_floor.send_message, runs
+            )
+            in_process_twilio_wall = interleaved(
+                lambda: harness.post(messages.popleft()), floor.ack, runs, clock=time.perf_counter
+            )
+
     return {
         "twilio_message_cpu": _paired(twilio_cpu),
         "twilio_message_wall": _paired(twilio_wall),
         "slack_event_cpu": _paired(slack_cpu),
+        "in_process": {
+            "twilio_message_cpu": _paired(in_process_twilio_cpu),
+            "twilio_message_wall": _paired(in_process_twilio_wall),
+            "slack_event_cpu": _paired(in_process_slack_cpu),
+            "calls_answered": harness.in_process.answered,
+        },
         "calls": {
             "customer_message_first_in_container": {"ack": first_ack},
             "customer_message_new_conversation": {"worker": opening_worker},

@@ -6,7 +6,8 @@
   it, so a group handed back whole was delivered from its *last* message; and in a long
   poll, a group whose messages all came back during the wait was delivered from its
   second. Rebuilding the set from the messages' visibility before each pass, and polling
-  pass by pass, gives the emulator SQS's order.
+  pass by pass, gives the emulator SQS's order. Passes run one at a time: two receivers
+  rebuilding the set together could each take a message of the same group.
 - SQS FIFO deduplication: SQS drops a message sent with a deduplication id it saw in the
   last 5 minutes, even when that message was received and deleted since. moto compares
   only with the messages still in the queue, and not atomically, so a copy sent after its
@@ -17,6 +18,14 @@
   proportion to everything stored so far, and a rollback puts the copies back, erasing
   what other threads wrote meanwhile. Backing up only the items the transaction names
   gives the same all-or-nothing result at DynamoDB's cost, whatever the table holds.
+- Request routing: for every request, moto's server lists its own package folder (a
+  directory listing and a stat per service) to tell whether the host names a service; the
+  list is read once here. That was 3 % of the local stack's time under load.
+- The cost of an SQS send or receive: to check a message, moto builds all of its queue's
+  attributes, counting every message's visibility three times over (each count a clock
+  read per message): sends and receives cost in proportion to the queue's backlog, so a
+  backlog slowed the very calls that would drain it. Here the counts are counted only
+  where GetQueueAttributes asks for them, and the retention check reads its one attribute.
 - S3 key length: S3 refuses an object key of more than 1,024 bytes (KeyTooLongError); moto
   stores it. Refusing it here makes a key built from a name someone else chose fail in
   tests as it would in AWS.
@@ -41,11 +50,16 @@ def patch_emulator() -> None:
     deduplicate_for_five_minutes()
     back_up_transactions_by_item()
     refuse_long_object_keys()
+    list_services_once()
+    check_messages_without_counting_the_queue()
 
 
 def _mark(function: Callable[..., Any]) -> Callable[..., Any]:
     setattr(function, _APPLIED, True)
     return function
+
+
+_receive_lock = threading.Lock()
 
 
 def keep_fifo_group_order() -> None:
@@ -70,16 +84,17 @@ def keep_fifo_group_order() -> None:
         queue = self.get_queue(queue_name)
         deadline = time.monotonic() + wait_seconds_timeout
         while True:
-            in_flight = {
-                message
-                for message in queue._messages
-                if message.approximate_receive_count and not message.visible
-            }
-            queue.pending_messages.clear()
-            queue.pending_messages.update(in_flight)
-            received = receive(
-                self, queue_name, count, 0, visibility_timeout, message_attribute_names
-            )
+            with _receive_lock:
+                in_flight = {
+                    message
+                    for message in queue._messages
+                    if message.approximate_receive_count and not message.visible
+                }
+                queue.pending_messages.clear()
+                queue.pending_messages.update(in_flight)
+                received = receive(
+                    self, queue_name, count, 0, visibility_timeout, message_attribute_names
+                )
             if received or time.monotonic() >= deadline:
                 return received
             with queue._messages_lock:
@@ -239,3 +254,61 @@ def refuse_long_object_keys() -> None:
         return put(self, bucket_name, key_name, *args, **kwargs)
 
     S3Backend.put_object = _mark(put_within_key_limit)  # type: ignore[method-assign]
+
+
+def list_services_once() -> None:
+    from moto import backends
+
+    listing = backends.list_of_moto_modules
+    if getattr(listing, _APPLIED, False):
+        return
+    services = tuple(listing())
+
+    def listed_once() -> tuple[str, ...]:
+        return services
+
+    backends.list_of_moto_modules = _mark(listed_once)
+
+
+class _Counting(threading.local):
+    active = False
+
+
+_counting = _Counting()
+
+
+def check_messages_without_counting_the_queue() -> None:
+    """The approximate counts are counted inside GetQueueAttributes only; every other reader
+    of a queue's attribute map (to see whether it deduplicates by content) gets 0 for them."""
+    from moto.sqs.models import Queue, SQSBackend
+
+    get_attributes = SQSBackend.get_queue_attributes
+    if getattr(get_attributes, _APPLIED, False):
+        return
+
+    @wraps(get_attributes)
+    def get_attributes_counting(self: SQSBackend, *args: Any, **kwargs: Any) -> Any:
+        _counting.active = True
+        try:
+            return get_attributes(self, *args, **kwargs)
+        finally:
+            _counting.active = False
+
+    def retained(self: SQSBackend, queue_name: str, message: Any) -> bool:
+        queue = self.get_queue(queue_name)
+        period = int(queue.message_retention_period)  # type: ignore[attr-defined]
+        return bool(period + message.sent_timestamp / 1000 > time.time())
+
+    for name in (
+        "approximate_number_of_messages",
+        "approximate_number_of_messages_delayed",
+        "approximate_number_of_messages_not_visible",
+    ):
+        count = getattr(Queue, name).fget
+
+        def counted_when_asked(queue: Queue, count: Callable[[Queue], int] = count) -> int:
+            return count(queue) if _counting.active else 0
+
+        setattr(Queue, name, property(counted_when_asked))
+    SQSBackend.get_queue_attributes = _mark(get_attributes_counting)  # type: ignore[method-assign]
+    SQSBackend.is_message_valid_based_on_retention_period = retained  # type: ignore[method-assign]

@@ -158,12 +158,18 @@ class QueuePump(BackgroundLoop):
         return len(messages)
 
 
-def pumps_for(app: Any, sqs: Any, *, retry_after_seconds: int | None = None) -> list[QueuePump]:
-    """One connected pump per SQS event source of a chalice app."""
+def pumps_for(
+    app: Any, sqs: Any, *, retry_after_seconds: int | None = None, concurrency: int = 1
+) -> list[QueuePump]:
+    """`concurrency` connected pumps per SQS event source of a chalice app. Pumps of one FIFO
+    queue never hold the same message group at once: the queue keeps a group back while one
+    of its messages is in flight, as it does for Lambda's concurrent invocations."""
     pumps = []
     for source in app.event_sources:
-        queue = getattr(source, "queue", None)
-        if queue:
+        queue: str | None = getattr(source, "queue", None)
+        if not queue:
+            continue
+        for _ in range(concurrency):
             pump = QueuePump(
                 sqs, queue, app.handler_map[source.name], retry_after_seconds=retry_after_seconds
             )

@@ -51,6 +51,9 @@ LOCAL_DEPLOYMENT_SECRET = {
     "meta_verify_token": ("META_VERIFY_TOKEN", LOCAL_META_VERIFY_TOKEN),
 }
 LOCAL_DEPLOYMENT_SECRET_VARIABLES = {name for name, _ in LOCAL_DEPLOYMENT_SECRET.values()}
+# As Lambda runs a queue's batches in concurrent invocations (one message group at a time
+# each): one worker a queue left the others waiting on each emulated call's round trip.
+WORKERS_PER_QUEUE = 4
 
 
 @dataclass
@@ -189,18 +192,9 @@ class LocalStack:
                     ) from None
 
     def _start_emulator(self) -> str:
-        import logging
+        from local_stack.emulator import start_emulator
 
-        from moto.server import ThreadedMotoServer
-
-        from local_stack.moto_patches import patch_emulator
-
-        patch_emulator()
-        # The emulator's access log would drown the outbox.
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        server = ThreadedMotoServer(ip_address=self.options.host, port=self.options.aws_port)
-        server.start()
-        self._stoppers.append(server.stop)
+        self._stoppers.append(start_emulator(self.options.host, self.options.aws_port))
         return f"http://{self.options.host}:{self.options.aws_port}"
 
     def _start_slack_sandbox(self) -> str:
@@ -365,7 +359,7 @@ class LocalStack:
 
         sqs = boto3.client("sqs")
         loops: list[BackgroundLoop] = [
-            *pumps_for(app, sqs),
+            *pumps_for(app, sqs, concurrency=WORKERS_PER_QUEUE),
             *sns_pumps_for(app, boto3.client("sns"), sqs),
             *tickers_for(app),
             SchedulePump(boto3.client("scheduler"), boto3.client("sqs"), SCHEDULE_GROUP),

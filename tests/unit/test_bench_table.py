@@ -1,0 +1,50 @@
+"""`make bench` prints issue 20's rows: the figure frozen when the issue was filed beside this
+run's, and a dash where a run has no such figure (a section not measured yet)."""
+
+import json
+
+from bench.__main__ import BASELINE, issue_table
+
+
+def _row(table: str, figure: str) -> list[str]:
+    [line] = [line for line in table.splitlines() if line.startswith(figure)]
+    return line[len(figure) :].split()
+
+
+def test_each_row_shows_the_baseline_beside_this_run() -> None:
+    baseline = json.loads(BASELINE.read_text())
+    now = {
+        "ack": {
+            "calls_total": {
+                "customer_message_worker_follow_up": 3,
+                "agent_reply_worker": 5,
+                "agent_reply_worker_grace_pass": 1,
+            },
+            "twilio_message_cpu": {"ratio": 1.02},
+            "in_process": {"twilio_message_cpu": {"ratio": 1.4}},
+        },
+        "end_to_end": {
+            "customer_to_slack": {"highest_held": {"rate_per_s": 20}},
+            "agent_to_twilio": {"highest_held": None},
+        },
+    }
+    table = issue_table(baseline, now)
+    assert _row(table, "worker AWS calls, customer follow-up") == ["6", "3", "<=", "3"]
+    assert _row(table, "worker AWS calls, agent reply (+grace pass)")[:4] == [
+        "10",
+        "(+4)",
+        "5",
+        "(+1)",
+    ]
+    assert _row(table, "ack CPU vs boto3's floor, Twilio message") == ["-", "1.40x", "<=", "1.5x"]
+    assert _row(table, "ack CPU vs moto's floor, Twilio message") == ["1.01x", "1.02x"]
+    assert _row(table, "local stack, customer -> Slack, held rate") == [
+        "6",
+        "msg/s",
+        "20",
+        "msg/s",
+        "20",
+        "msg/s",
+    ]
+    assert _row(table, "local stack, reply -> Twilio, held rate")[:3] == ["4", "msg/s", "none"]
+    assert _row(table, "deployment zip") == ["12.0", "MB", "-", "<", "10", "MB"]
