@@ -43,6 +43,7 @@ _TERM = re.compile(r'(?P<field>\w+):(?:"(?P<quoted>[^"]*)"|(?P<bare>[^\s()]+))')
 _CONTROL_PATH = re.compile(
     r"^/_sandbox/orders/(?P<number>\d+)(?:/(?P<change>fulfil|events|cancel))?$"
 )
+_REDELIVER_PATH = re.compile(r"^/_sandbox/webhooks/(?P<webhook_id>[\w-]+)/redeliver$")
 # A fulfilment event's status (as webhooks and the REST API spell it) → the shipment's
 # display status (as GraphQL spells it).
 EVENT_STATUSES = {
@@ -296,6 +297,9 @@ class ShopifyStandIn(StandIn):
         control = _CONTROL_PATH.match(request.path)
         if control is not None:
             return self._control(request, f"#{control.group('number')}", control.group("change"))
+        redelivery = _REDELIVER_PATH.match(request.path)
+        if redelivery is not None:
+            return self._redeliver(request, redelivery.group("webhook_id"))
         if request.verb != "POST" or _GRAPHQL_PATH.match(request.path) is None:
             return Reply(HTTPStatus.NOT_FOUND, {"errors": "Not Found"})
         store = self._stores.get(request.headers.get("X-Shopify-Access-Token") or "")
@@ -409,6 +413,27 @@ class ShopifyStandIn(StandIn):
         with self._lock:
             _, order = _order_named(self._stores[token], order_name)
             return Reply(HTTPStatus.OK, _order_state(order))
+
+    def _redeliver(self, request: Request, webhook_id: str) -> Reply:
+        """`POST /_sandbox/webhooks/{id}/redeliver` (`{"same_id": false}` for a new id): a
+        past delivery sent again, as Shopify does when it did not hear the answer."""
+        if request.verb != "POST":
+            return Reply(HTTPStatus.NOT_FOUND, {"errors": "Not Found"})
+        if (request.headers.get("X-Shopify-Access-Token") or "") not in self._stores:
+            return Reply(HTTPStatus.UNAUTHORIZED, {"errors": "unknown access token"})
+        try:
+            params = json.loads(request.body) if request.body.strip() else {}
+        except ValueError as error:
+            raise BadRequest("the body is not JSON") from error
+        same_id = params.get("same_id", True) if isinstance(params, dict) else None
+        if not isinstance(same_id, bool):
+            raise BadRequest("same_id is true or false")
+        try:
+            sent_as = self._webhooks.redeliver(webhook_id, same_id)
+        except KeyError:
+            return Reply(HTTPStatus.NOT_FOUND, {"errors": f"Not Found: no webhook {webhook_id}"})
+        self._record("sandbox.redeliver", {"webhook_id": webhook_id, "sent_as": sent_as})
+        return Reply(HTTPStatus.OK, {"webhook_id": sent_as})
 
     @staticmethod
     def _throttled_answer(cost: int) -> dict[str, Any]:
