@@ -152,6 +152,11 @@ class SeededOrder:
     def order_id(self) -> str:
         return f"gid://shopify/Order/{self.name.lstrip('#')}"
 
+    @property
+    def fulfillment_id(self) -> int:
+        """The id of its latest shipment, as its webhooks and the API both name it."""
+        return int(self.name.lstrip("#")) * 10 + self.fulfillments
+
 
 @dataclass
 class SeededCustomer:
@@ -245,7 +250,7 @@ class ShopifyStandIn(StandIn):
             # Shopify's shape: the shipment's place, never the customer's email or phone.
             payload = {
                 "id": event_id,
-                "fulfillment_id": number_only * 10 + order.fulfillments,
+                "fulfillment_id": order.fulfillment_id,
                 "status": status,
                 "message": None,
                 "happened_at": _now(),
@@ -673,7 +678,7 @@ def _fulfillment_payload(customer: SeededCustomer, order: SeededOrder) -> dict[s
     assert order.shipment is not None
     _, created, eta, number, url, carrier = order.shipment
     number_only = int(order.name.lstrip("#"))
-    fulfillment_id = number_only * 10 + order.fulfillments
+    fulfillment_id = order.fulfillment_id
     # Shopify's shape: the order's email and the shipping address (whose phone may be the
     # recipient's, in any format), never the customer's own phone.
     return {

@@ -21,6 +21,7 @@ from chalicelib.domain.refunds import RefundLine, RefundPlan
 from chalicelib.domain.shopify_webhooks import customer_addresses, signature_valid
 from local_stack.sandbox.outbox import Outbox
 from local_stack.sandbox.shopify import ShopifyStandIn, demo_customers
+from local_stack.sandbox.shopify_contacts import order_contact
 from local_stack.sandbox.shopify_webhooks import WebhookSubscription
 from tests.unit.test_shopify_adapter import SECRETS, SHOP, STAND_IN_URL, TOKEN, InProcess
 
@@ -245,13 +246,18 @@ def test_the_payloads_have_shopifys_shape_only_the_orders_name_the_customer(stan
     told = shopify_update("fulfillments/create", shipped)
     assert told is not None
     assert told.order_id == "1043"
-    # A shipment's event names the order and the fulfilment, never the customer
+    # A shipment's event names the order and the fulfilment (as the API names it too, so its
+    # tracking link is found), never the customer
     event = payloads["fulfillment_events/create"]
     assert (event["order_id"], event["fulfillment_id"], event["status"]) == (
         1043,
-        10431,
+        shipped["id"],
         "delivered",
     )
+    store = stand_in._stores[TOKEN]
+    asked = order_contact(store, {"id": "gid://shopify/Order/1043"})
+    [shipment] = asked["order"]["fulfillments"]
+    assert shipment["id"] == f"gid://shopify/Fulfillment/{event['fulfillment_id']}"
     assert customer_addresses(event) == ()
     tracked = shopify_update("fulfillment_events/create", event)
     assert tracked is not None
