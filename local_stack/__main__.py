@@ -30,7 +30,7 @@ def parse_options(argv: list[str]) -> StackOptions:
         "--telegram-port", type=int, default=8004, help="sandbox Telegram Bot API port"
     )
     parser.add_argument(
-        "--shopify-port", type=int, default=0, help="sandbox Shopify API port (0: any free one)"
+        "--shopify-port", type=int, default=8005, help="sandbox Shopify API port (0: any free one)"
     )
     parser.add_argument(
         "--real-slack", action="store_true", help="call slack.com instead of the sandbox"

@@ -5,8 +5,9 @@ signs); in the Slack sandbox an agent assigns one conversation, writes an intern
 sends a canned response, attaches a file, resolves it; the customer writes again and it
 reopens. Then an Instagram DM (signed as Meta signs) and a Telegram message (delivered by the
 Bot API sandbox with the bot's secret) are answered from Slack. Last, commerce: the agent
-refunds a line of Ana's order from her card (the Shopify sandbox makes the refund), and Ana
-asking where her order is gets its tracking link at once, without an agent. Every agent
+refunds a line of Ana's order from her card (the Shopify sandbox makes the refund), Ana
+asking where her order is gets its tracking link at once, without an agent, and when the
+warehouse ships Bruno's order he is told first, by SMS, with its tracking link. Every agent
 action is a
 signed Slack request, and each step waits until its effect shows in the sandboxes' outboxes
 (card updates, reactions, sends).
@@ -31,6 +32,7 @@ from local_stack.constants import (
     DEMO_META_INSTAGRAM_ID,
     DEMO_SHOP,
     DEMO_SHOP_ID,
+    DEMO_SHOPIFY_TOKEN,
     DEMO_TEAM_ID,
     DEMO_TELEGRAM_BOT_TOKEN,
     LOCAL_ADMIN_TOKEN,
@@ -42,14 +44,15 @@ from local_stack.constants import (
 )
 
 AGENT = "U0BEATRIZ"
-# The demo shop as the demo registers it: its agent may refund (up to the limit alone), and
-# "where is my order?" is answered without an agent.
+# The demo shop as the demo registers it: its agent may refund (up to the limit alone),
+# "where is my order?" is answered without an agent, and order updates are sent first.
 DEMO_SHOP_WITH_COMMERCE = {
     **DEMO_SHOP,
     "commerce_actions": {"allowed": [AGENT], "refund_limit": 200},
-    "order_updates": {"answer_status_questions": True},
+    "order_updates": {"answer_status_questions": True, "send_updates": True},
 }
 ANAS_TRACKING = "rastreamento.correios.com.br"
+BRUNOS_TRACKING = "https://rastreamento.correios.com.br/app/index.php?objeto=BR555000111"
 
 
 def call(method: str, url: str, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
@@ -254,6 +257,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--slack", default="http://127.0.0.1:8001")
     parser.add_argument("--twilio", default="http://127.0.0.1:8002")
     parser.add_argument("--telegram", default="http://127.0.0.1:8004")
+    parser.add_argument("--shopify", default="http://127.0.0.1:8005")
     parser.add_argument(
         "--sla",
         action="store_true",
@@ -276,6 +280,7 @@ def main(argv: list[str]) -> int:
     _instagram_and_telegram(api, slack_outbox, args.telegram)
     _refund_from_slack(api, slack_outbox, thread_ts)
     _where_is_my_order(api, slack_outbox, twilio_outbox, thread_ts)
+    _shipment_told_first(args.shopify, twilio_outbox)
     return 0
 
 
@@ -500,6 +505,28 @@ def _where_is_my_order(api: str, slack_outbox: str, twilio_outbox: str, thread_t
         time.sleep(0.3)
     wait_for_entry(slack_outbox, "chat.postMessage", "Automatic reply", field="blocks")
     print("12. Ana asked where her order is: answered at once with its tracking link")
+
+
+def _shipment_told_first(shopify: str, twilio_outbox: str) -> None:
+    """The warehouse ships Bruno's order (the Shopify sandbox sends its signed webhooks): he
+    is told at once, on the SMS he wrote from, in Portuguese, with the tracking link."""
+    status, answer = call(
+        "POST",
+        f"{shopify}/_sandbox/orders/1043/fulfil",
+        json.dumps(
+            {
+                "tracking_number": "BR555000111",
+                "tracking_url": BRUNOS_TRACKING,
+                "carrier": "Correios",
+            }
+        ).encode(),
+        {"X-Shopify-Access-Token": DEMO_SHOPIFY_TOKEN, "Content-Type": "application/json"},
+    )
+    if status != 200:
+        raise RuntimeError(f"the Shopify sandbox did not ship #1043: {status} {answer}")
+    told = wait_for_entry(twilio_outbox, "messages.create", BRUNOS_TRACKING, timeout=20)
+    first_line = str(told["payload"]["Body"]).splitlines()[0]
+    print(f"13. the warehouse shipped Bruno's #1043: he was told first, by SMS: {first_line}")
 
 
 def _tracking_sent(twilio_outbox: str) -> int:

@@ -4,8 +4,10 @@ for delivery, delivered, refunded, cancelled) told to the customer it is about.
 The customer is the one Threadline knows by an address the order names (its email, its
 phone in E.164, and the addresses a profile links to them), never by name; a payload that
 names no customer (a refund, a shipment event) has its order's customer asked of the
-platform by the order's id (`OrderContacts`): with no
-conversation at any of them the update is acknowledged, ignored and counted. A customer who
+platform by the order's id (`OrderContacts`), and so has one whose addresses lead to no
+conversation (a fulfilment names the order's email, not the phone the customer writes
+from): with no conversation at any of them the update is acknowledged, ignored and
+counted. A customer who
 asked to stop (domain/opt_out.py) is told nothing, counted. Otherwise the update goes on the
 channel they last wrote on, in the language of that conversation, unless the channel cannot
 carry a message the shop writes first (WhatsApp's 24-hour window shut and no template:
@@ -25,7 +27,7 @@ from aws_lambda_powertools import Logger
 from chalicelib.domain.conversation import Conversation
 from chalicelib.domain.customers import channel_of
 from chalicelib.domain.messages import ShopMessage
-from chalicelib.domain.order_updates import OrderUpdate, update_text
+from chalicelib.domain.order_updates import OrderContact, OrderUpdate, update_text
 from chalicelib.domain.orders import CommerceRefused
 from chalicelib.domain.shop import Shop
 from chalicelib.domain.vocabulary import Channel
@@ -84,14 +86,23 @@ class OrderUpdates:
             return
         if shop.slack is None:
             return
-        if update.incomplete:
-            completed = self._completed(shop, update)
-            if completed is None:
+        asked = update.incomplete
+        if asked:
+            contact = self._contact(shop, update)
+            if contact is None:
                 self._metrics.count(Metric.ORDER_UPDATE_UNKNOWN_CUSTOMER)
                 return
-            update = completed
+            update = update.completed(contact)
         addresses = self._addresses(shop, update.addresses)
         known = self._conversations_at(shop, addresses)
+        if not known and update.order_id and not asked:
+            # A fulfilment names the order's email only: the customer may write from a phone
+            # Threadline never saw beside that email, which the platform knows.
+            contact = self._contact(shop, update)
+            if contact is not None:
+                update = update.completed(contact)
+                addresses = self._addresses(shop, (*update.addresses, *contact.addresses))
+                known = self._conversations_at(shop, addresses)
         if not known:
             # Someone who never wrote to the shop: not Threadline's to tell.
             self._metrics.count(Metric.ORDER_UPDATE_UNKNOWN_CUSTOMER)
@@ -132,11 +143,12 @@ class OrderUpdates:
             raise
         self._metrics.count(Metric.ORDER_UPDATE_QUEUED, channel)
 
-    def _completed(self, shop: Shop, update: OrderUpdate) -> OrderUpdate | None:
-        """The update with its order's name and customer, asked of the platform; None when
-        the order is gone or the platform refuses (a down platform raises: retried)."""
+    def _contact(self, shop: Shop, update: OrderUpdate) -> OrderContact | None:
+        """The update's order as the platform tells it (its name, its customer's addresses);
+        None when the order is gone or the platform refuses (a down platform raises:
+        retried)."""
         try:
-            contact = self._contacts.order_contact(
+            return self._contacts.order_contact(
                 shop, self._vault.get(shop.shop_id), update.order_id
             )
         except CommerceRefused as refused:
@@ -144,7 +156,6 @@ class OrderUpdates:
                 "order update's customer not asked", shop_id=shop.shop_id, reason=refused.reason
             )
             return None
-        return update.completed(contact) if contact is not None else None
 
     def _addresses(self, shop: Shop, named: tuple[str, ...]) -> tuple[str, ...]:
         """The order's addresses and every address a profile links to one of them."""

@@ -53,6 +53,7 @@ _TERM = re.compile(r'(?P<field>\w+):(?:"(?P<quoted>[^"]*)"|(?P<bare>[^\s()]+))')
 _CONTROL_PATH = re.compile(
     r"^/_sandbox/orders/(?P<number>\d+)(?:/(?P<change>fulfil|events|cancel))?$"
 )
+_REDELIVER_PATH = re.compile(r"^/_sandbox/webhooks/(?P<webhook_id>[\w-]+)/redeliver$")
 # A fulfilment event's status (as webhooks and the REST API spell it) → the shipment's
 # display status (as GraphQL spells it).
 EVENT_STATUSES = {
@@ -64,6 +65,8 @@ EVENT_STATUSES = {
     "delivered": "DELIVERED",
     "failure": "FAILURE",
 }
+# The demo store's id, as Shopify's payloads name their shop.
+_SHOP_ID = 548380009
 _MAXIMUM_POINTS = 2000.0
 _RESTORE_RATE = 100.0
 _QUERY_COST = {
@@ -168,6 +171,11 @@ class SeededOrder:
     def order_id(self) -> str:
         return f"gid://shopify/Order/{self.name.lstrip('#')}"
 
+    @property
+    def fulfillment_id(self) -> int:
+        """The id of its latest shipment, as its webhooks and the API both name it."""
+        return int(self.name.lstrip("#")) * 10 + self.fulfillments
+
 
 @dataclass
 class SeededCustomer:
@@ -259,15 +267,27 @@ class ShopifyStandIn(StandIn):
             order.shipment = (EVENT_STATUSES[status], created, eta, number, url, carrier)
             order.events += 1
             number_only = int(order.name.lstrip("#"))
+            event_id = number_only * 1000 + order.events
+            # Shopify's shape: the shipment's place, never the customer's email or phone.
             payload = {
-                "id": number_only * 1000 + order.events,
-                "fulfillment_id": number_only * 10 + order.fulfillments,
-                "order_id": number_only,
+                "id": event_id,
+                "fulfillment_id": order.fulfillment_id,
                 "status": status,
                 "message": None,
                 "happened_at": _now(),
-                "estimated_delivery_at": eta,
+                "city": None,
+                "province": None,
+                "country": None,
+                "zip": None,
+                "address1": None,
+                "latitude": None,
+                "longitude": None,
+                "shop_id": _SHOP_ID,
                 "created_at": _now(),
+                "updated_at": _now(),
+                "estimated_delivery_at": eta,
+                "order_id": number_only,
+                "admin_graphql_api_id": f"gid://shopify/FulfillmentEvent/{event_id}",
             }
             subscriptions = list(store.subscriptions)
         self._webhooks.send(subscriptions, "fulfillment_events/create", payload)
@@ -343,6 +363,9 @@ class ShopifyStandIn(StandIn):
         control = _CONTROL_PATH.match(request.path)
         if control is not None:
             return self._control(request, f"#{control.group('number')}", control.group("change"))
+        redelivery = _REDELIVER_PATH.match(request.path)
+        if redelivery is not None:
+            return self._redeliver(request, redelivery.group("webhook_id"))
         if request.verb != "POST" or _GRAPHQL_PATH.match(request.path) is None:
             return Reply(HTTPStatus.NOT_FOUND, {"errors": "Not Found"})
         store = self._stores.get(request.headers.get("X-Shopify-Access-Token") or "")
@@ -477,6 +500,27 @@ class ShopifyStandIn(StandIn):
         with self._lock:
             _, order = _order_named(self._stores[token], order_name)
             return Reply(HTTPStatus.OK, _order_state(order))
+
+    def _redeliver(self, request: Request, webhook_id: str) -> Reply:
+        """`POST /_sandbox/webhooks/{id}/redeliver` (`{"same_id": false}` for a new id): a
+        past delivery sent again, as Shopify does when it did not hear the answer."""
+        if request.verb != "POST":
+            return Reply(HTTPStatus.NOT_FOUND, {"errors": "Not Found"})
+        if (request.headers.get("X-Shopify-Access-Token") or "") not in self._stores:
+            return Reply(HTTPStatus.UNAUTHORIZED, {"errors": "unknown access token"})
+        try:
+            params = json.loads(request.body) if request.body.strip() else {}
+        except ValueError as error:
+            raise BadRequest("the body is not JSON") from error
+        same_id = params.get("same_id", True) if isinstance(params, dict) else None
+        if not isinstance(same_id, bool):
+            raise BadRequest("same_id is true or false")
+        try:
+            sent_as = self._webhooks.redeliver(webhook_id, same_id)
+        except KeyError:
+            return Reply(HTTPStatus.NOT_FOUND, {"errors": f"Not Found: no webhook {webhook_id}"})
+        self._record("sandbox.redeliver", {"webhook_id": webhook_id, "sent_as": sent_as})
+        return Reply(HTTPStatus.OK, {"webhook_id": sent_as})
 
     @staticmethod
     def _throttled_answer(cost: int) -> dict[str, Any]:
@@ -631,24 +675,42 @@ def _refund_ids(store: SeededStore) -> set[int]:
 
 def _new_refunds(store: SeededStore, before: set[int]) -> list[dict[str, Any]]:
     """The `refunds/create` payloads (REST-shaped, as webhooks are) of refunds made since."""
+    # Shopify's shape: the order's id, never its customer's email or phone.
     return [
         {
             "id": refund.refund_id,
             "order_id": int(order.name.lstrip("#")),
             "created_at": _now(),
-            "processed_at": _now(),
             "note": refund.note,
+            "user_id": None,
+            "processed_at": _now(),
             "restock": False,
+            "duties": [],
+            "return": None,
+            "refund_shipping_lines": [],
+            "admin_graphql_api_id": f"gid://shopify/Refund/{refund.refund_id}",
+            "order_adjustments": [],
             "refund_line_items": [
-                {"line_item_id": line_id, "quantity": quantity}
-                for line_id, quantity in refund.lines
+                {
+                    "id": line_id * 10 + index,
+                    "line_item_id": line_id,
+                    "quantity": quantity,
+                    "restock_type": "no_restock",
+                    "location_id": None,
+                }
+                for index, (line_id, quantity) in enumerate(refund.lines)
             ],
             "transactions": [
                 {
+                    "id": refund.refund_id * 10,
+                    "order_id": int(order.name.lstrip("#")),
                     "kind": "refund",
+                    "gateway": "bogus",
                     "status": "success",
                     "amount": refund.amount,
                     "currency": order.currency,
+                    "processed_at": _now(),
+                    "test": True,
                 }
             ],
         }
@@ -684,13 +746,21 @@ def _fulfillment_payload(customer: SeededCustomer, order: SeededOrder) -> dict[s
     assert order.shipment is not None
     _, created, eta, number, url, carrier = order.shipment
     number_only = int(order.name.lstrip("#"))
+    fulfillment_id = order.fulfillment_id
+    # Shopify's shape: the order's email and the shipping address (whose phone may be the
+    # recipient's, in any format), never the customer's own phone.
     return {
-        "id": number_only * 10 + order.fulfillments,
+        "id": fulfillment_id,
         "order_id": number_only,
         "name": f"{order.name}.{order.fulfillments}",
         "status": "success",
+        "service": "manual",
+        "location_id": 24826418,
+        "origin_address": None,
+        "receipt": {},
         "shipment_status": None,
         "created_at": created,
+        "updated_at": created,
         "estimated_delivery_at": eta,
         "tracking_company": carrier,
         "tracking_number": number,
@@ -698,9 +768,17 @@ def _fulfillment_payload(customer: SeededCustomer, order: SeededOrder) -> dict[s
         "tracking_url": url,
         "tracking_urls": [url] if url else [],
         "email": customer.email,
-        "destination": {"phone": customer.phone},
+        "destination": {
+            "address1": "Rua das Flores, 100",
+            "city": "São Paulo",
+            "zip": "01001-000",
+            "country": "Brazil",
+            "country_code": "BR",
+            "phone": customer.phone,
+        },
         "line_items": [
             {"id": line.line_id, "title": line.title, "quantity": line.quantity}
             for line in order.lines
         ],
+        "admin_graphql_api_id": f"gid://shopify/Fulfillment/{fulfillment_id}",
     }

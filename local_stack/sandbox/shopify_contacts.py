@@ -11,15 +11,15 @@ from typing import TYPE_CHECKING, Any
 from local_stack.sandbox.shopify_refunds import GraphQLRefusal
 
 if TYPE_CHECKING:
-    from local_stack.sandbox.shopify import SeededStore
+    from local_stack.sandbox.shopify import SeededOrder, SeededStore
 
 ORDER_CONTACT = "ThreadlineOrderContact"
 _ORDER_GID = re.compile(r"^gid://shopify/Order/(?P<number>\d{1,20})$")
 
 
-def fulfilment_gid(order_name: str) -> str:
-    """The global id of a seeded order's shipment (one a seeded order)."""
-    return f"gid://shopify/Fulfillment/{order_name.lstrip('#')}01"
+def fulfilment_gid(order: SeededOrder) -> str:
+    """The global id of a seeded order's shipment (its latest): the id its webhooks carry."""
+    return f"gid://shopify/Fulfillment/{order.fulfillment_id}"
 
 
 def order_contact(store: SeededStore, variables: dict[str, Any]) -> dict[str, Any]:
@@ -34,7 +34,7 @@ def order_contact(store: SeededStore, variables: dict[str, Any]) -> dict[str, An
             if order.shipment is not None:
                 url = order.shipment[4]
                 tracking = [{"url": url}] if url else []
-                fulfillments.append({"id": fulfilment_gid(order.name), "trackingInfo": tracking})
+                fulfillments.append({"id": fulfilment_gid(order), "trackingInfo": tracking})
             return {
                 "order": {
                     "name": order.name,

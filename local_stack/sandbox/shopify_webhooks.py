@@ -6,6 +6,10 @@ app's secret: `X-Shopify-Hmac-Sha256` (base64 HMAC-SHA256 of the raw body), with
 (the same on every retry of one delivery, as Threadline's dedup relies on) and
 `X-Shopify-Triggered-At`. A non-2xx answer or no answer is retried with a growing wait, a
 few times (Shopify retries for hours; a local run cannot wait that long).
+
+A delivery can also be sent again on demand (`redeliver`), as Shopify does when an answer
+came too late or was lost: the same body and headers, the same `X-Shopify-Webhook-Id`, or a
+new id for the same event (as a second subscription's delivery carries).
 """
 
 from __future__ import annotations
@@ -66,6 +70,9 @@ class WebhookSender:
     ) -> None:
         self._record = record
         self._retry_waits = tuple(retry_waits)
+        # Every delivery sent, by its webhook id: (address, body, headers).
+        self._sent: dict[str, tuple[str, bytes, dict[str, str]]] = {}
+        self._sent_lock = threading.Lock()
 
     def send(self, subscriptions: Sequence[WebhookSubscription], topic: str, payload: Any) -> None:
         body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
@@ -73,12 +80,29 @@ class WebhookSender:
         for subscription in subscriptions:
             webhook_id = str(uuid.uuid4())
             headers = signed_headers(body, subscription, topic, webhook_id, triggered_at)
-            threading.Thread(
-                target=self._deliver,
-                args=(subscription.address, body, headers),
-                name=f"shopify-webhook-{webhook_id}",
-                daemon=True,
-            ).start()
+            self._start(subscription.address, body, headers)
+
+    def redeliver(self, webhook_id: str, same_id: bool = True) -> str:
+        """Sends a past delivery again, in the background: with its own webhook id, or a new
+        one; the id it goes with. KeyError when no delivery had that id."""
+        with self._sent_lock:
+            address, body, headers = self._sent[webhook_id]
+        again = dict(headers)
+        if not same_id:
+            again["X-Shopify-Webhook-Id"] = str(uuid.uuid4())
+        self._start(address, body, again)
+        return again["X-Shopify-Webhook-Id"]
+
+    def _start(self, address: str, body: bytes, headers: dict[str, str]) -> None:
+        webhook_id = headers["X-Shopify-Webhook-Id"]
+        with self._sent_lock:
+            self._sent[webhook_id] = (address, body, headers)
+        threading.Thread(
+            target=self._deliver,
+            args=(address, body, headers),
+            name=f"shopify-webhook-{webhook_id}",
+            daemon=True,
+        ).start()
 
     def _deliver(self, address: str, body: bytes, headers: dict[str, str]) -> None:
         topic = headers["X-Shopify-Topic"]

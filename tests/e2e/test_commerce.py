@@ -3,7 +3,11 @@ stand-in (the seeded demo store): the card shows the customer's orders, "where i
 is answered with the tracking link, an allowed agent refunds one line through the modals
 and the store records exactly one refund, the same submission again refunds nothing, a user
 not allowed is refused, another customer's order number reveals nothing, the stand-in's
-signed webhooks are accepted and refresh the card, and a forged one writes nothing."""
+signed webhooks are accepted and refresh the card, and a forged one writes nothing. Order
+updates are sent first: a shipment reaches the customer once (however often Shopify
+delivers its webhooks), in their language, with the tracking link, on their channel, and
+shows in their thread marked automatic; a customer who wrote PARAR gets none until
+INICIAR."""
 
 import base64
 import hashlib
@@ -42,6 +46,7 @@ SHOP = DEMO_SHOP_ID
 ANA = "+5511987654321"
 BRUNO = "+5521998877665"
 ANAS_TRACKING = "https://rastreamento.correios.com.br/app/index.php?objeto=BR987654321"
+BRUNOS_TRACKING = "https://rastreamento.correios.com.br/app/index.php?objeto=BR555000222"
 ACTIONS = {"allowed": ["S0SUPPORTLEADS", "U0ALICE"], "refund_limit": 200}
 CANNED = [{"name": "tracking", "text": "Seu pedido está {order_status}: {tracking_url}"}]
 PRESSES = count(1)
@@ -53,7 +58,7 @@ def shop(stack: RunningStack) -> str:
     document = shop_document(
         commerce=DEMO_SHOP["commerce"],
         commerce_actions=ACTIONS,
-        order_updates={"answer_status_questions": True},
+        order_updates={"answer_status_questions": True, "send_updates": True},
         canned_responses=CANNED,
         replies={"grace_seconds": 0},
     )
@@ -226,6 +231,33 @@ def shopify_headers(body: bytes, topic: str, secret: str) -> dict[str, str]:
     }
 
 
+def shopify_control(stack: RunningStack, path: str, params: dict[str, Any]) -> Answer:
+    """A sandbox control route of the Shopify stand-in (a warehouse's or carrier's change)."""
+    answer = http(
+        "POST",
+        f"{stack.shopify}/_sandbox/{path}",
+        json.dumps(params).encode(),
+        {"X-Shopify-Access-Token": DEMO_SHOPIFY_TOKEN, "Content-Type": "application/json"},
+    )
+    assert answer.status == 200, answer.body
+    return answer
+
+
+def deliveries(stack: RunningStack, topic: str) -> list[dict[str, Any]]:
+    """The stand-in's delivery attempts of `topic`, oldest first."""
+    return [
+        e["payload"]
+        for e in http("GET", f"{stack.shopify}/_outbox").json()
+        if e["method"] == "webhook" and e["payload"]["topic"] == topic
+    ]
+
+
+def accepted(stack: RunningStack, topic: str, count: int) -> list[dict[str, Any]]:
+    """Waits until the shop has accepted (2xx) `count` deliveries of `topic`; those."""
+    until(lambda: len([d for d in deliveries(stack, topic) if d["status"] == 200]) >= count)
+    return [d for d in deliveries(stack, topic) if d["status"] == 200]
+
+
 # The card and "where is my order?" --------------------------------------------------
 
 
@@ -377,12 +409,9 @@ def test_the_stand_ins_signed_fulfilment_webhook_refreshes_the_card(stack, shop)
     assert shipped.status == 200, shipped.body
     # Then the shop accepts it and his card shows the tracking number
     card_with(stack, card_ts, "#1043", "BR555000111")
-    delivered = http("GET", f"{stack.shopify}/_outbox").json()
-    assert [
-        e["payload"]["status"]
-        for e in delivered
-        if e["method"] == "webhook" and e["payload"]["topic"] == "fulfillments/create"
-    ] == [200]
+    # (the stand-in records a delivery once the shop has answered it)
+    accepted(stack, "fulfillments/create", 1)
+    assert [d["status"] for d in deliveries(stack, "fulfillments/create")] == [200]
 
 
 def test_a_forged_shopify_webhook_is_refused_and_writes_nothing(stack, shop):
@@ -399,6 +428,94 @@ def test_a_forged_shopify_webhook_is_refused_and_writes_nothing(stack, shop):
     assert not stored(stack, marker)
 
 
-# Order updates sent first (fulfilment reaches the customer once, in their language, shown in
-# the thread; an opted-out customer gets nothing): the lead adds those tests here, after the
-# order updates + STOP/START branch is merged.
+# Order updates sent first -----------------------------------------------------------
+
+
+def test_a_shipment_reaches_the_customer_once_in_their_language_and_shows_in_the_thread(
+    stack, shop
+):
+    # Given Bruno wrote in Portuguese on WhatsApp (his conversation is open)
+    card_ts = customer_writes(stack, BRUNO, "Oi, alguma novidade da minha entrega?")
+    fulfilled_before = len(accepted(stack, "fulfillments/create", 0))
+    order_webhooks_before = len(accepted(stack, "orders/fulfilled", 0))
+
+    # When the warehouse ships his order again, with a tracking link
+    shopify_control(
+        stack,
+        "orders/1043/fulfil",
+        {"tracking_number": "BR555000222", "tracking_url": BRUNOS_TRACKING, "carrier": "Correios"},
+    )
+
+    # Then he is told, in Portuguese, with the link, on WhatsApp
+    until(lambda: any(BRUNOS_TRACKING in body for body in sent_to(stack, BRUNO)))
+    [told] = [body for body in sent_to(stack, BRUNO) if BRUNOS_TRACKING in body]
+    assert told.startswith("Boa notícia: seu pedido #1043 foi enviado.")
+    assert f"Acompanhe aqui: {BRUNOS_TRACKING}" in told
+    # And the update shows in his thread, marked automatic
+    posted = stack.outbox.wait_for(
+        lambda e: (
+            e.method == "chat.postMessage"
+            and e.payload.get("thread_ts") == card_ts
+            and "BR555000222" in json.dumps(e.payload, ensure_ascii=False)
+        ),
+        timeout=20,
+    )
+    assert "Automatic" in json.dumps(posted.payload.get("blocks", []))
+
+    # When Shopify delivers the fulfilment again, under the same webhook id (an answer it did
+    # not hear) and under a new one (the same event, delivered twice)
+    [*_, shipped] = accepted(stack, "fulfillments/create", fulfilled_before + 1)
+    for same_id in (True, False):
+        shopify_control(stack, f"webhooks/{shipped['webhook_id']}/redeliver", {"same_id": same_id})
+    accepted(stack, "fulfillments/create", fulfilled_before + 3)
+    # And the order's own webhook (orders/fulfilled) has come too
+    accepted(stack, "orders/fulfilled", order_webhooks_before + 1)
+    time.sleep(3)
+
+    # Then nothing more reaches him, nor his thread
+    assert [body for body in sent_to(stack, BRUNO) if "#1043 foi enviado" in body][-1] == told
+    assert len([body for body in sent_to(stack, BRUNO) if BRUNOS_TRACKING in body]) == 1
+    assert (
+        len(
+            [
+                e
+                for e in stack.outbox.entries("slack", "chat.postMessage")
+                if e.payload.get("thread_ts") == card_ts
+                and "BR555000222" in json.dumps(e.payload, ensure_ascii=False)
+            ]
+        )
+        == 1
+    )
+
+
+def test_a_customer_who_wrote_parar_gets_no_update_until_iniciar(stack, anas_card):
+    card_ts = anas_card.payload["ts"]
+    events_before = len(accepted(stack, "fulfillment_events/create", 0))
+
+    # Given Ana asks to stop: she is told, in Portuguese, how to undo it, and the thread says so
+    customer_writes(stack, ANA, "PARAR")
+    until(lambda: any("Responda INICIAR" in body for body in sent_to(stack, ANA)))
+    until(lambda: any("asked to stop order updates" in t for t in thread_notes(stack, card_ts)))
+
+    # When the carrier takes her order out for delivery
+    shopify_control(stack, "orders/1042/events", {"status": "out_for_delivery"})
+    accepted(stack, "fulfillment_events/create", events_before + 1)
+    time.sleep(3)
+
+    # Then nothing is sent to her about it, nor posted in her thread
+    assert not any("saiu para entrega hoje" in body for body in sent_to(stack, ANA))
+    assert not any("saiu para entrega hoje" in t for t in thread_notes(stack, card_ts))
+
+    # When she asks for updates again, and the order is delivered
+    customer_writes(stack, ANA, "INICIAR")
+    until(lambda: any("voltará a receber" in body for body in sent_to(stack, ANA)))
+    until(lambda: any("asked for order updates again" in t for t in thread_notes(stack, card_ts)))
+    shopify_control(stack, "orders/1042/events", {"status": "delivered"})
+
+    # Then that update reaches her, once, and the one held back never comes
+    until(lambda: any("Seu pedido #1042 foi entregue." in body for body in sent_to(stack, ANA)))
+    time.sleep(2)
+    [delivered] = [b for b in sent_to(stack, ANA) if "#1042 foi entregue" in b]
+    # (the shipment's tracking link, asked of Shopify: the event names only the order)
+    assert delivered == f"Seu pedido #1042 foi entregue.\nAcompanhe aqui: {ANAS_TRACKING}"
+    assert not any("saiu para entrega hoje" in body for body in sent_to(stack, ANA))

@@ -22,6 +22,7 @@ def run_demo(
         "--slack": ports["--slack-port"],
         "--twilio": ports["--twilio-port"],
         "--telegram": ports["--telegram-port"],
+        "--shopify": ports["--shopify-port"],
     }
     arguments = [item for flag, port in urls.items() for item in (flag, f"http://127.0.0.1:{port}")]
     return subprocess.run(
@@ -45,6 +46,7 @@ def start_stack(tmp_path, **extra_env: str):
             "--ses-port",
             "--smtp-port",
             "--telegram-port",
+            "--shopify-port",
         )
     }
     env = {
@@ -106,6 +108,7 @@ def test_the_demo_walks_the_whole_loop_and_ctrl_c_stops_the_stack(sandbox_stack)
         "10. a Telegram message was answered from Slack: the bot sent it",
         "11. the agent refunded a line of #1042 from Slack",
         "12. Ana asked where her order is: answered at once with its tracking link",
+        "13. the warehouse shipped Bruno's #1043: he was told first, by SMS",
     ):
         assert step in demo.stdout
     # And the outbox printed the thread, the reply and the receipts, unicode intact
@@ -128,6 +131,11 @@ def test_the_demo_walks_the_whole_loop_and_ctrl_c_stops_the_stack(sandbox_stack)
     delivered = f"→ {api}/webhooks/shopify/demo-shop: HTTP 200 (attempt 1)"
     assert f"[shopify] webhook refunds/create {delivered}" in outbox
     assert "rastreamento.correios.com.br/app/index.php?objeto=BR987654321" in outbox
+    # And Bruno's shipment was told to him first, once, on SMS, in Portuguese, with its link
+    assert f"[shopify] webhook fulfillments/create {delivered}" in outbox
+    told = "[twilio] SMS +14155550100 → +5521998877665: Boa notícia: seu pedido #1043 foi enviado."
+    assert outbox.count(told) == 1
+    assert "objeto=BR555000111" in outbox.split(told)[1].split("\n[", 1)[0]
     # When Ctrl-C is pressed
     process.send_signal(signal.SIGINT)
     # Then everything stops cleanly

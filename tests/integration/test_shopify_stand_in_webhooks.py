@@ -15,11 +15,13 @@ import pytest
 import requests
 
 from chalicelib.commerce.shopify_refunds import ShopifyRefunds
+from chalicelib.domain.order_updates import shopify_update
 from chalicelib.domain.orders import Money
 from chalicelib.domain.refunds import RefundLine, RefundPlan
 from chalicelib.domain.shopify_webhooks import customer_addresses, signature_valid
 from local_stack.sandbox.outbox import Outbox
 from local_stack.sandbox.shopify import ShopifyStandIn, demo_customers
+from local_stack.sandbox.shopify_contacts import order_contact
 from local_stack.sandbox.shopify_webhooks import WebhookSubscription
 from tests.unit.test_shopify_adapter import SECRETS, SHOP, STAND_IN_URL, TOKEN, InProcess
 
@@ -192,3 +194,109 @@ def test_the_control_routes_fulfil_track_and_show_an_order(stand_in, receiver):
         assert bad.status_code == 400
     finally:
         stand_in.stop()
+
+
+def test_a_past_delivery_is_sent_again_on_demand_under_its_own_id_or_a_new_one(stand_in, receiver):
+    kept, _ = receiver
+    base = stand_in.start()
+    try:
+        headers = {"X-Shopify-Access-Token": TOKEN}
+        stand_in.cancel(TOKEN, "#1043")
+        [(first, body)] = kept.wait(1)
+        webhook_id = first["X-Shopify-Webhook-Id"]
+        route = f"{base}/_sandbox/webhooks/{webhook_id}/redeliver"
+
+        again = requests.post(route, headers=headers, timeout=5)
+        assert again.json() == {"webhook_id": webhook_id}
+        fresh = requests.post(route, json={"same_id": False}, headers=headers, timeout=5)
+        assert fresh.json()["webhook_id"] != webhook_id
+
+        received = kept.wait(3)
+        assert [b for _, b in received] == [body] * 3
+        ids = [h["X-Shopify-Webhook-Id"] for h, _ in received]
+        assert ids[:2] == [webhook_id, webhook_id]
+        assert ids[2] == fresh.json()["webhook_id"]
+        # Each signed as the first was
+        assert all(signature_valid(b, h["X-Shopify-Hmac-Sha256"], SECRET) for h, b in received)
+        # As strict as the other control routes
+        assert requests.post(route, timeout=5).status_code == 401
+        unknown = f"{base}/_sandbox/webhooks/no-such-id/redeliver"
+        assert requests.post(unknown, headers=headers, timeout=5).status_code == 404
+        bad = requests.post(route, json={"same_id": "yes"}, headers=headers, timeout=5)
+        assert bad.status_code == 400
+    finally:
+        stand_in.stop()
+
+
+def test_the_payloads_have_shopifys_shape_only_the_orders_name_the_customer(stand_in, receiver):
+    kept, _ = receiver
+    stand_in.fulfil(TOKEN, "#1043", "BR555", "https://track.example/BR555", "Correios")
+    stand_in.add_event(TOKEN, "#1043", "delivered")
+    payloads = {h["X-Shopify-Topic"]: json.loads(b) for h, b in kept.wait(3)}
+
+    shipped = payloads["fulfillments/create"]
+    assert shipped["order_id"] == 1043
+    assert (shipped["tracking_company"], shipped["tracking_urls"]) == (
+        "Correios",
+        ["https://track.example/BR555"],
+    )
+    # A fulfilment names the order's email and a shipping address, not the customer's phone
+    assert "phone" not in shipped
+    assert customer_addresses(shipped) == ("bruno@example.com",)
+    told = shopify_update("fulfillments/create", shipped)
+    assert told is not None
+    assert told.order_id == "1043"
+    # A shipment's event names the order and the fulfilment (as the API names it too, so its
+    # tracking link is found), never the customer
+    event = payloads["fulfillment_events/create"]
+    assert (event["order_id"], event["fulfillment_id"], event["status"]) == (
+        1043,
+        shipped["id"],
+        "delivered",
+    )
+    store = stand_in._stores[TOKEN]
+    asked = order_contact(store, {"id": "gid://shopify/Order/1043"})
+    [shipment] = asked["order"]["fulfillments"]
+    assert shipment["id"] == f"gid://shopify/Fulfillment/{event['fulfillment_id']}"
+    assert customer_addresses(event) == ()
+    tracked = shopify_update("fulfillment_events/create", event)
+    assert tracked is not None
+    assert tracked.incomplete
+    # The order's own webhook names the customer's addresses
+    assert "whatsapp:+5521998877665" in customer_addresses(payloads["orders/fulfilled"])
+
+
+def test_a_refunds_payload_names_the_order_and_never_the_customer(stand_in, receiver):
+    kept, _ = receiver
+    desk = ShopifyRefunds(STAND_IN_URL)
+    desk._session.mount(STAND_IN_URL, InProcess(stand_in))
+    order = desk.refundable_order(SHOP, SECRETS, "1042")
+    assert order is not None
+    desk.refund(
+        SHOP,
+        SECRETS,
+        RefundPlan(
+            shop_id="acme",
+            conversation_ref="acme:c1",
+            order_number="1042",
+            order_id=order.order_id,
+            lines=(
+                RefundLine(
+                    line_item_id="gid://shopify/LineItem/10422", title="Jaqueta jeans", quantity=1
+                ),
+            ),
+            amount=Money(amount=Decimal("130.00"), currency="BRL"),
+            reason="no longer wanted",
+            notify_customer=False,
+            requested_by="U0ALICE",
+            submission_key="submission-shape",
+        ),
+        desk.quote(SHOP, SECRETS, order.order_id, [("gid://shopify/LineItem/10422", 1)]),
+    )
+    [refund] = [json.loads(b) for h, b in kept.wait(2) if h["X-Shopify-Topic"] == "refunds/create"]
+    assert refund["order_id"] == 1042
+    assert refund["refund_line_items"][0]["line_item_id"] == 10422
+    assert customer_addresses(refund) == ()
+    update = shopify_update("refunds/create", refund)
+    assert update is not None
+    assert update.incomplete

@@ -199,3 +199,45 @@ def test_a_refund_naming_no_customer_asks_the_platform_and_a_gone_order_tells_no
     [job] = sending.sent()
     assert job.text == "We have refunded your order #1042."
     assert (Metric.ORDER_UPDATE_UNKNOWN_CUSTOMER, None) in sending.metrics.counted
+
+
+def test_a_fulfilment_naming_only_the_orders_email_reaches_the_customer_who_writes_by_phone(
+    sending: Sending,
+) -> None:
+    # Shopify's fulfilment names the order's email, never the customer's phone; Ana writes
+    # on WhatsApp and Threadline has never seen her email.
+    sending.wrote(Channel.WHATSAPP, WHATSAPP, "whatsapp:+1555", timedelta(hours=1), "Oi, tudo bem?")
+    sending.contacts.orders["1042"] = OrderContact("#1042", (EMAIL, CUSTOMER, WHATSAPP))
+    shipped = OrderUpdate(
+        OrderEvent.FULFILMENT_CREATED,
+        "shopify:fulfilment:2",
+        "#1042",
+        (EMAIL,),
+        "https://t.example/2",
+        order_id="1042",
+    )
+
+    sending.updates.tell(sending_shop(), shipped)
+
+    [job] = sending.sent()
+    assert (job.channel, job.customer_address) == (Channel.WHATSAPP, WHATSAPP)
+    assert (
+        job.text
+        == "Boa notícia: seu pedido #1042 foi enviado.\nAcompanhe aqui: https://t.example/2"
+    )
+    assert sending.contacts.asked == ["1042"]
+
+
+def test_a_customer_known_by_the_payloads_address_costs_no_question_to_the_platform(
+    sending: Sending,
+) -> None:
+    sending.wrote(Channel.WHATSAPP, WHATSAPP, "whatsapp:+1555", timedelta(hours=1), "Oi, tudo bem?")
+    shipped = OrderUpdate(
+        OrderEvent.FULFILMENT_CREATED, "shopify:fulfilment:3", "#1042", (WHATSAPP,), order_id="9"
+    )
+
+    sending.updates.tell(sending_shop(), shipped)
+
+    [job] = sending.sent()
+    assert job.customer_address == WHATSAPP
+    assert sending.contacts.asked == []

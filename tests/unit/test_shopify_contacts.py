@@ -43,7 +43,7 @@ def test_the_orders_customer_and_tracking_link_are_told(contacts: ShopifyOrderCo
             "whatsapp:+5511987654321",
             "wa:+5511987654321",
         ),
-        {"104201": "https://rastreamento.correios.com.br/app/index.php?objeto=BR987654321"},
+        {"10420": "https://rastreamento.correios.com.br/app/index.php?objeto=BR987654321"},
     )
 
 
