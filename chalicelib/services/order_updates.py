@@ -109,7 +109,7 @@ class OrderUpdates:
         # The customer's language, as the conversation they last wrote in shows it.
         language = customer_language(known[0], shop)
         claim_id = f"update:{update.event_id}"
-        if not self._claims.claim_webhook(shop.shop_id, claim_id, now):
+        if not self._claims.claim_webhook(shop.shop_id, claim_id, now, update.remembered_for):
             return
         try:
             self._inbound.send_inbound(
