@@ -53,8 +53,12 @@ class OptOutKeeper:
             for address in self._person(shop.shop_id, message.customer_address):
                 self._opt_outs.record_opt_in(shop.shop_id, address)
         by_provider = confirmed_by_provider(message.channel, request)
-        note = opt_out_note(request.command, by_provider)
-        if by_provider:
+        # A shop that sends no updates does not answer about them (the choice is kept should
+        # it start).
+        config = shop.order_updates
+        updates_sent = config is not None and config.send_updates
+        note = opt_out_note(request.command, by_provider, updates_sent)
+        if by_provider or not updates_sent:
             return OptOutHeard(note, None)
         language = request.language or customer_language(conversation, shop)
         key = f"order_updates_{request.command.value}"

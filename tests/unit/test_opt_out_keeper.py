@@ -60,8 +60,9 @@ class Keeping:
         self.opt_outs = FakeOptOuts()
         self.keeper = OptOutKeeper(self.opt_outs, self.profiles)
 
-    def hear(self, heard: InboundMessage) -> OptOutHeard | None:
-        return self.keeper.heard(heard, conversation_of(heard), acme())
+    def hear(self, heard: InboundMessage, sends_updates: bool = True) -> OptOutHeard | None:
+        shop = acme(order_updates={"send_updates": sends_updates})
+        return self.keeper.heard(heard, conversation_of(heard), shop)
 
 
 @pytest.fixture
@@ -106,3 +107,15 @@ def test_on_sms_a_word_twilio_does_not_answer_is_confirmed_by_threadline(
     assert heard is not None
     assert heard.confirmation is not None
     assert "Twilio" not in heard.note.text
+
+
+def test_a_shop_that_sends_no_updates_records_a_stop_without_answering_it(
+    keeping: Keeping,
+) -> None:
+    heard = keeping.hear(message("Stop", f"whatsapp:{CUSTOMER}", Channel.WHATSAPP), False)
+
+    assert heard is not None
+    # Nothing about updates the customer never gets; kept should the shop start them.
+    assert heard.confirmation is None
+    assert "sent a confirmation" not in heard.note.text
+    assert keeping.opt_outs.opted_out_at(SHOP, (CUSTOMER,)) is not None
