@@ -18,7 +18,7 @@ redelivered webhook finds the claim, and a fulfilment and its later event are tw
 """
 
 import hashlib
-from datetime import datetime
+from datetime import UTC, datetime
 
 from aws_lambda_powertools import Logger
 
@@ -162,7 +162,15 @@ class OrderUpdates:
             conversation = self._conversations.find_open_conversation(shop.shop_id, address)
             if conversation is not None:
                 found[conversation.conversation_id] = conversation
-        return sorted(found.values(), key=lambda c: c.last_customer_message_at, reverse=True)
+        return sorted(found.values(), key=_last_written, reverse=True)
+
+
+def _last_written(conversation: Conversation) -> datetime:
+    """When the customer last wrote there: never, in a conversation the shop opened that they
+    have not answered (its clock starts at the shop's message)."""
+    if conversation.started_by_shop and conversation.message_count == 0:
+        return datetime.min.replace(tzinfo=UTC)
+    return conversation.last_customer_message_at
 
 
 def _target(
