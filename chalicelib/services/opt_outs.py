@@ -7,7 +7,7 @@ so Threadline records the choice and sends nothing more (domain/opt_out.py)."""
 from dataclasses import dataclass
 
 from chalicelib.domain.conversation import Conversation
-from chalicelib.domain.customers import addresses_of
+from chalicelib.domain.customers import addresses_of, identity
 from chalicelib.domain.messages import InboundMessage
 from chalicelib.domain.opt_out import (
     OptCommand,
@@ -65,5 +65,6 @@ class OptOutKeeper:
         return OptOutHeard(note, (key, confirmation(request.command, language), language))
 
     def _person(self, shop_id: str, address: str) -> tuple[str, ...]:
+        """The person's addresses, once each (a number stands for its WhatsApp twins)."""
         profile = self._profiles.customer_profile(shop_id, address) if self._profiles else None
-        return addresses_of(address, profile)
+        return tuple(dict.fromkeys(identity(a) for a in addresses_of(address, profile)))
