@@ -96,11 +96,15 @@ class OrderUpdates:
             # Someone who never wrote to the shop: not Threadline's to tell.
             self._metrics.count(Metric.ORDER_UPDATE_UNKNOWN_CUSTOMER)
             return
+        now = self._clock()
+        claim_id = f"update:{update.event_id}"
         if self._opt_outs.opted_out_at(shop.shop_id, addresses) is not None:
             logger.info("order update held: the customer opted out", shop_id=shop.shop_id)
             self._metrics.count(Metric.ORDER_UPDATE_OPTED_OUT)
+            # Claimed all the same: a later delivery of the event (a WooCommerce order's
+            # next change) after they write START is old news, not an update.
+            self._claims.claim_webhook(shop.shop_id, claim_id, now, update.remembered_for)
             return
-        now = self._clock()
         target = _target(shop, known, addresses, now)
         if target is None:
             self._metrics.count(Metric.ORDER_UPDATE_UNREACHABLE)
@@ -108,7 +112,6 @@ class OrderUpdates:
         channel, customer, sender = target
         # The customer's language, as the conversation they last wrote in shows it.
         language = customer_language(known[0], shop)
-        claim_id = f"update:{update.event_id}"
         if not self._claims.claim_webhook(shop.shop_id, claim_id, now, update.remembered_for):
             return
         try:

@@ -92,3 +92,45 @@ def test_a_claim_is_taken_again_once_its_memory_is_past() -> None:
     assert claims.claim_webhook("ana", "w-1", NOW + timedelta(days=8))
     assert claims.claim_webhook("ana", "w-2", NOW, remember=timedelta(days=400))
     assert not claims.claim_webhook("ana", "w-2", NOW + timedelta(days=399))
+
+
+def test_an_update_held_for_a_stop_is_not_told_once_the_customer_starts_again() -> None:
+    records = FakeRecords()
+    conversations = FakeConversations(records)
+    opt_outs = FakeOptOuts()
+    inbound = SentInbound()
+    updates = OrderUpdates(
+        conversations,
+        FakeProfiles(records),
+        opt_outs,
+        FakeWebhookClaims(),
+        inbound,
+        FakeMetrics(),
+        lambda: NOW,
+        FakeVault(),
+        FakeOrderContacts(),
+    )
+    conversations.create_conversation(
+        Conversation(
+            shop_id=SHOP,
+            conversation_id="c-1",
+            channel=Channel.SMS,
+            customer_address=CUSTOMER,
+            shop_address=SHOP_NUMBER,
+            created_at=NOW,
+            last_customer_message_at=NOW,
+            message_count=1,
+            first_message_preview="Where is my order?",
+        )
+    )
+    shop = acme(order_updates={"send_updates": True})
+    shipped = woocommerce_update("order.updated", COMPLETED)
+    assert shipped is not None
+    opt_outs.record_opt_out(SHOP, CUSTOMER, NOW)
+    updates.tell(shop, shipped)
+
+    opt_outs.record_opt_in(SHOP, CUSTOMER)
+    # A later change of the order carries the status it reached while they had stopped.
+    updates.tell(shop, shipped)
+
+    assert inbound.sent == []
