@@ -570,7 +570,7 @@ class Container:
             self.settings.sla_minute_seconds,
             self.triage,
             self.handoffs,
-            OptOutKeeper(store.opt_outs),
+            OptOutKeeper(store.opt_outs, store.profiles),
         )
 
     @cached_property

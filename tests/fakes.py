@@ -79,6 +79,7 @@ from chalicelib.store.claims import ShopMessageClaim
 from chalicelib.store.conversations import CONVERSATION_FIELDS
 from chalicelib.store.digests import DIGEST_RECORD_LIFETIME, DigestLease
 from chalicelib.store.inbound import FIRST_REQUEUE_AFTER
+from chalicelib.store.webhooks import WEBHOOK_MEMORY
 from local_stack.slack_limits import message_refusal, view_refusal
 
 
@@ -1546,11 +1547,17 @@ class FakeWebhookClaims:
     keeps them: the first claimer wins until the claim is released."""
 
     received: dict[tuple[str, str], datetime] = field(default_factory=dict)
+    # When each claim is forgotten (the store's expiry).
+    forgotten_at: dict[tuple[str, str], datetime] = field(default_factory=dict)
 
-    def claim_webhook(self, shop_id: str, webhook_id: str, now: datetime) -> bool:
-        if (shop_id, webhook_id) in self.received:
+    def claim_webhook(
+        self, shop_id: str, webhook_id: str, now: datetime, remember: timedelta | None = None
+    ) -> bool:
+        key = (shop_id, webhook_id)
+        if key in self.received and now < self.forgotten_at[key]:
             return False
-        self.received[(shop_id, webhook_id)] = now
+        self.received[key] = now
+        self.forgotten_at[key] = now + (remember or WEBHOOK_MEMORY)
         return True
 
     def release_webhook(self, shop_id: str, webhook_id: str) -> None:

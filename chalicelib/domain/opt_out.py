@@ -7,11 +7,12 @@ customer who writes.
 
 SMS numbers with Twilio's Advanced Opt-Out answer STOP and START themselves (and Twilio
 refuses to send to an opted-out number): on SMS the choice is recorded as everywhere, and
-Threadline sends no confirmation of its own, so the customer is not told twice.
+for Twilio's own keywords Threadline sends no confirmation of its own, so the customer is not
+told twice; any other word (Twilio lets it through unanswered) is confirmed as elsewhere.
 """
 
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from chalicelib.domain.vocabulary import Channel
@@ -73,6 +74,8 @@ class OptRequest:
     command: OptCommand
     # The language the word itself tells, if only one language uses it.
     language: str | None
+    # Whether the message is exactly a keyword Twilio's SMS opt-out answers itself.
+    twilio_keyword: bool = field(default=False, compare=False)
 
 
 def _normalised(text: str) -> str:
@@ -85,15 +88,21 @@ def _normalised(text: str) -> str:
     return " ".join(kept.split())
 
 
+# Twilio's default SMS keywords among ours: it acts on a message that is exactly one of
+# them (case and surrounding spaces aside, no punctuation), and on no other word.
+_TWILIO_KEYWORDS = frozenset({"stop", "stopall", "unsubscribe", "start", "unstop"})
+
+
 def opt_request(text: str) -> OptRequest | None:
     """STOP or START when the message is just one of their words; None otherwise."""
     if len(text) > 40:
         return None
     words = _normalised(text)
+    twilio_keyword = text.strip().casefold() in _TWILIO_KEYWORDS
     if words in _STOP_WORDS:
-        return OptRequest(OptCommand.STOP, _STOP_WORDS[words])
+        return OptRequest(OptCommand.STOP, _STOP_WORDS[words], twilio_keyword)
     if words in _START_WORDS:
-        return OptRequest(OptCommand.START, _START_WORDS[words])
+        return OptRequest(OptCommand.START, _START_WORDS[words], twilio_keyword)
     return None
 
 
@@ -143,6 +152,7 @@ def confirmation(command: OptCommand, language: str) -> str:
     return _CONFIRMATIONS.get(language, _CONFIRMATIONS["en"])[command]
 
 
-def confirmed_by_provider(channel: Channel) -> bool:
-    """Whether the provider confirms the command itself (Twilio's Advanced Opt-Out on SMS)."""
-    return channel is Channel.SMS
+def confirmed_by_provider(channel: Channel, request: OptRequest) -> bool:
+    """Whether the provider confirms the command itself: Twilio's Advanced Opt-Out on SMS,
+    for its own keywords only (a "PARAR" or a "Stop!" it lets through unanswered)."""
+    return channel is Channel.SMS and request.twilio_keyword

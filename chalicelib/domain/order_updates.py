@@ -8,6 +8,7 @@ the addresses the payload names (email, E.164 phone), never by name.
 """
 
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -38,6 +39,8 @@ class OrderUpdate:
     # refund's or a shipment event's payload names no customer).
     order_id: str = ""
     fulfilment_id: str = ""
+    # How long the event is remembered as told; None: as long as the platform redelivers.
+    remembered_for: timedelta | None = None
 
     @property
     def incomplete(self) -> bool:
@@ -142,6 +145,10 @@ def shopify_update(topic: str, payload: dict[str, Any]) -> OrderUpdate | None:
 
 # WooCommerce's order statuses that are an update: "completed" is the store's word for an
 # order sent (core WooCommerce has no shipments of its own).
+# A WooCommerce order's status is no event with an id: every later `order.updated` of the
+# order (a note, an edit, weeks on) carries it again, so it is remembered as told for as long
+# as an order is talked about, not only for a redelivery's days.
+WOOCOMMERCE_STATUS_MEMORY = timedelta(days=400)
 _WOOCOMMERCE_STATUSES = {
     "completed": OrderEvent.FULFILMENT_CREATED,
     "refunded": OrderEvent.REFUND_CREATED,
@@ -162,7 +169,13 @@ def woocommerce_update(topic: str, payload: dict[str, Any]) -> OrderUpdate | Non
     number = _text(payload, "number") or order_id
     billing = payload.get("billing")
     addresses = customer_addresses(billing) if isinstance(billing, dict) else ()
-    return OrderUpdate(event, f"woocommerce:{order_id}:{event.value}", f"#{number}", addresses)
+    return OrderUpdate(
+        event,
+        f"woocommerce:{order_id}:{event.value}",
+        f"#{number}",
+        addresses,
+        remembered_for=WOOCOMMERCE_STATUS_MEMORY,
+    )
 
 
 _WORDS: dict[str, dict[OrderEvent, str]] = {

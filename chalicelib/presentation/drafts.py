@@ -41,7 +41,7 @@ def draft_message(draft: ModelDraft, language: str) -> SlackMessage:
         context_block(f"{BY_MODEL} _({escape_mrkdwn(language)})_"),
         *(section_block(chunk) for chunk in escaped_chunks(text)),
     ]
-    return fitted_message(f"Draft reply (written by a model): {text}", blocks)
+    return fitted_message(f"Draft reply (written by a model): {escape_mrkdwn(text)}", blocks)
 
 
 def no_draft_message(no_draft: NoDraft) -> SlackMessage:

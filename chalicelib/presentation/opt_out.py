@@ -4,9 +4,11 @@ from chalicelib.domain.opt_out import OptCommand
 from chalicelib.presentation.slack_blocks import SlackMessage, context_block, thread_note
 
 
-def opt_out_note(command: OptCommand, confirmed_by_provider: bool) -> SlackMessage:
+def opt_out_note(
+    command: OptCommand, confirmed_by_provider: bool, updates_sent: bool = True
+) -> SlackMessage:
     """What the agents read: the customer's choice, that it covers order updates only, and
-    who told the customer."""
+    who told the customer (no one, in a shop that sends no updates)."""
     if command is OptCommand.STOP:
         text = (
             ":no_bell: The customer asked to stop order updates: none will be sent until they "
@@ -14,9 +16,10 @@ def opt_out_note(command: OptCommand, confirmed_by_provider: bool) -> SlackMessa
         )
     else:
         text = ":bell: The customer asked for order updates again."
-    told = (
-        " Twilio confirmed it to them (SMS opt-out)."
-        if confirmed_by_provider
-        else " They were sent a confirmation."
-    )
+    if confirmed_by_provider:
+        told = " Twilio confirmed it to them (SMS opt-out)."
+    elif updates_sent:
+        told = " They were sent a confirmation."
+    else:
+        told = " The shop sends no order updates now: they were told nothing."
     return thread_note(text + told, context_block)

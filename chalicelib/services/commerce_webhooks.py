@@ -167,8 +167,12 @@ class ShopifyWebhooks:
         self, shop: Shop, topic: str, payload: dict[str, Any], webhook_id: str
     ) -> None:
         self._act(shop, work_of(topic), payload, webhook_id)
+        # A shop that left Shopify keeps its webhook secret (and answers the compliance
+        # topics): its old store's orders are no longer its to tell customers of.
+        if shop.shopify is None or self._updates is None:
+            return
         update = shopify_update(topic, payload)
-        if update is not None and self._updates is not None:
+        if update is not None:
             self._updates.tell(shop, update)
 
     def _act(self, shop: Shop, work: WebhookWork, payload: dict[str, Any], webhook_id: str) -> None:

@@ -7,6 +7,7 @@ so Threadline records the choice and sends nothing more (domain/opt_out.py)."""
 from dataclasses import dataclass
 
 from chalicelib.domain.conversation import Conversation
+from chalicelib.domain.customers import addresses_of, identity
 from chalicelib.domain.messages import InboundMessage
 from chalicelib.domain.opt_out import (
     OptCommand,
@@ -17,7 +18,7 @@ from chalicelib.domain.opt_out import (
 from chalicelib.domain.shop import Shop
 from chalicelib.presentation.opt_out import opt_out_note
 from chalicelib.presentation.slack_blocks import SlackMessage
-from chalicelib.services.ports import OptOutRecords
+from chalicelib.services.ports import OptOutRecords, ProfileRecords
 from chalicelib.services.replies import customer_language
 
 
@@ -30,14 +31,17 @@ class OptOutHeard:
 
 
 class OptOutKeeper:
-    def __init__(self, opt_outs: OptOutRecords) -> None:
+    def __init__(self, opt_outs: OptOutRecords, profiles: ProfileRecords | None = None) -> None:
         self._opt_outs = opt_outs
+        self._profiles = profiles
 
     def heard(
         self, message: InboundMessage, conversation: Conversation, shop: Shop
     ) -> OptOutHeard | None:
         """Records the customer's STOP or START when the message is one; None otherwise."""
-        request = opt_request(message.text)
+        # Only the customer's own words: not what the shop echoed from another inbox, nor
+        # an auto-reply mail.
+        request = None if message.automated else opt_request(message.text)
         if request is None:
             return None
         if request.command is OptCommand.STOP:
@@ -45,11 +49,22 @@ class OptOutKeeper:
                 shop.shop_id, message.customer_address, message.received_at
             )
         else:
-            self._opt_outs.record_opt_in(shop.shop_id, message.customer_address)
-        by_provider = confirmed_by_provider(message.channel)
-        note = opt_out_note(request.command, by_provider)
-        if by_provider:
+            # A STOP from any address of the person is lifted: it held for all of them.
+            for address in self._person(shop.shop_id, message.customer_address):
+                self._opt_outs.record_opt_in(shop.shop_id, address)
+        by_provider = confirmed_by_provider(message.channel, request)
+        # A shop that sends no updates does not answer about them (the choice is kept should
+        # it start).
+        config = shop.order_updates
+        updates_sent = config is not None and config.send_updates
+        note = opt_out_note(request.command, by_provider, updates_sent)
+        if by_provider or not updates_sent:
             return OptOutHeard(note, None)
         language = request.language or customer_language(conversation, shop)
         key = f"order_updates_{request.command.value}"
         return OptOutHeard(note, (key, confirmation(request.command, language), language))
+
+    def _person(self, shop_id: str, address: str) -> tuple[str, ...]:
+        """The person's addresses, once each (a number stands for its WhatsApp twins)."""
+        profile = self._profiles.customer_profile(shop_id, address) if self._profiles else None
+        return tuple(dict.fromkeys(identity(a) for a in addresses_of(address, profile)))

@@ -20,7 +20,7 @@ redelivered webhook finds the claim, and a fulfilment and its later event are tw
 """
 
 import hashlib
-from datetime import datetime
+from datetime import UTC, datetime
 
 from aws_lambda_powertools import Logger
 
@@ -107,11 +107,15 @@ class OrderUpdates:
             # Someone who never wrote to the shop: not Threadline's to tell.
             self._metrics.count(Metric.ORDER_UPDATE_UNKNOWN_CUSTOMER)
             return
+        now = self._clock()
+        claim_id = f"update:{update.event_id}"
         if self._opt_outs.opted_out_at(shop.shop_id, addresses) is not None:
             logger.info("order update held: the customer opted out", shop_id=shop.shop_id)
             self._metrics.count(Metric.ORDER_UPDATE_OPTED_OUT)
+            # Claimed all the same: a later delivery of the event (a WooCommerce order's
+            # next change) after they write START is old news, not an update.
+            self._claims.claim_webhook(shop.shop_id, claim_id, now, update.remembered_for)
             return
-        now = self._clock()
         target = _target(shop, known, addresses, now)
         if target is None:
             self._metrics.count(Metric.ORDER_UPDATE_UNREACHABLE)
@@ -119,8 +123,7 @@ class OrderUpdates:
         channel, customer, sender = target
         # The customer's language, as the conversation they last wrote in shows it.
         language = customer_language(known[0], shop)
-        claim_id = f"update:{update.event_id}"
-        if not self._claims.claim_webhook(shop.shop_id, claim_id, now):
+        if not self._claims.claim_webhook(shop.shop_id, claim_id, now, update.remembered_for):
             return
         try:
             self._inbound.send_inbound(
@@ -173,7 +176,15 @@ class OrderUpdates:
             conversation = self._conversations.find_open_conversation(shop.shop_id, address)
             if conversation is not None:
                 found[conversation.conversation_id] = conversation
-        return sorted(found.values(), key=lambda c: c.last_customer_message_at, reverse=True)
+        return sorted(found.values(), key=_last_written, reverse=True)
+
+
+def _last_written(conversation: Conversation) -> datetime:
+    """When the customer last wrote there: never, in a conversation the shop opened that they
+    have not answered (its clock starts at the shop's message)."""
+    if conversation.started_by_shop and conversation.message_count == 0:
+        return datetime.min.replace(tzinfo=UTC)
+    return conversation.last_customer_message_at
 
 
 def _target(

@@ -537,7 +537,9 @@ class OrderDirectory(Protocol):
 
 
 class WebhookRecords(Protocol):
-    def claim_webhook(self, shop_id: str, webhook_id: str, now: datetime) -> bool: ...
+    def claim_webhook(
+        self, shop_id: str, webhook_id: str, now: datetime, remember: timedelta | None = None
+    ) -> bool: ...
 
     def release_webhook(self, shop_id: str, webhook_id: str) -> None: ...
 

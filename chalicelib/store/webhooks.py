@@ -21,13 +21,15 @@ class WebhookClaims:
     def __init__(self, client: DynamoDBClient, table_name: str) -> None:
         self._table = Table(client, table_name)
 
-    def claim_webhook(self, shop_id: str, webhook_id: str, now: datetime) -> bool:
+    def claim_webhook(
+        self, shop_id: str, webhook_id: str, now: datetime, remember: timedelta | None = None
+    ) -> bool:
         """Claims acting on one delivery of the shop's platform; False when it was claimed
         already (a redelivery). The id is namespaced by the shop: another shop's platform
-        may choose the same."""
+        may choose the same. Kept `remember` long (by default, past the platform's retries)."""
         values = {
             "received_at": now.isoformat(),
-            "expires_at": int((now + WEBHOOK_MEMORY).timestamp()),
+            "expires_at": int((now + (remember or WEBHOOK_MEMORY)).timestamp()),
         }
         try:
             self._table.client.put_item(

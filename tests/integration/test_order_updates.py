@@ -273,3 +273,18 @@ def test_a_customers_erasure_and_the_shops_deletion_take_their_stop_with_them(
     bootstrap.container().store.opt_outs.record_opt_out("ana", "ana@example.com", NOW)
     assert client.http.delete("/admin/shops/ana", headers=ADMIN).status_code == 200
     assert stored_item("SHOP#ana#OPTOUT#ana@example.com", "OPTOUT") is None
+
+
+def test_a_shopify_store_the_shop_left_tells_its_customers_nothing(
+    client, shop, put_shop, run_workers, twilio: RecordingTwilio
+):
+    customer_writes_on_whatsapp(client, 1, "Oi, boa tarde! Comprei uma camiseta ontem.")
+    run_workers()
+    # The shop moves to WooCommerce; Shopify's webhook secret stays stored (left out, kept),
+    # and the old store's app still delivers.
+    moved = shop_document(commerce=WOOCOMMERCE, order_updates={"send_updates": True})
+    assert put_shop("ana", moved).status_code == 200
+
+    assert shopify_webhook(client, "fulfillments/create", FULFILMENT, "w-1").status_code == 200
+    run_workers()
+    assert updates_sent(twilio) == []

@@ -205,6 +205,8 @@ def test_the_draft_shown_is_a_models_escaped_and_within_block_kits_limits() -> N
     assert BY_MODEL in shown
     assert "<!channel>" not in shown
     assert "&lt;!channel&gt;" in shown
+    # The notification's text too: a model repeating the customer mentions no one.
+    assert "<!channel>" not in message.text
     assert message_refusal({**message_params("C1", message), "user": "U1"}) is None
     assert len(ModelDraft(reply=text).shown()) == DRAFT_CHARACTERS
 

@@ -74,7 +74,14 @@ def test_the_confirmation_says_how_to_undo_it_in_the_customers_language(language
     assert commands_named(start) == {OptCommand.STOP}
 
 
-def test_only_sms_is_confirmed_by_the_provider() -> None:
-    assert confirmed_by_provider(Channel.SMS)
-    assert not confirmed_by_provider(Channel.WHATSAPP)
-    assert not confirmed_by_provider(Channel.EMAIL)
+def test_only_twilios_own_keywords_on_sms_are_confirmed_by_the_provider() -> None:
+    stop, parar, shouted = opt_request("STOP "), opt_request("parar"), opt_request("Stop!")
+    assert stop is not None
+    assert parar is not None
+    assert shouted is not None
+    assert confirmed_by_provider(Channel.SMS, stop)
+    assert not confirmed_by_provider(Channel.SMS, parar)
+    # Twilio takes a keyword only as the whole message, punctuation and all.
+    assert not confirmed_by_provider(Channel.SMS, shouted)
+    assert not confirmed_by_provider(Channel.WHATSAPP, stop)
+    assert not confirmed_by_provider(Channel.EMAIL, stop)

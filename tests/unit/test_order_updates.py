@@ -6,6 +6,7 @@ import pytest
 from chalicelib.domain.order_status_answers import OrderUpdatesConfig
 from chalicelib.domain.order_updates import (
     ALL_EVENTS,
+    WOOCOMMERCE_STATUS_MEMORY,
     OrderContact,
     OrderEvent,
     OrderUpdate,
@@ -161,7 +162,14 @@ def test_a_woocommerce_order_reaching_a_told_status_is_an_update(
 
     update = woocommerce_update("order.updated", order)
 
-    assert update == OrderUpdate(event, f"woocommerce:2042:{event.value}", "#2042", ("a@b.co",))
+    # Remembered as told past a redelivery's days: every later change of the order says it.
+    assert update == OrderUpdate(
+        event,
+        f"woocommerce:2042:{event.value}",
+        "#2042",
+        ("a@b.co",),
+        remembered_for=WOOCOMMERCE_STATUS_MEMORY,
+    )
 
 
 def test_other_woocommerce_statuses_and_topics_tell_nothing() -> None:
