@@ -17,6 +17,7 @@ from chalicelib.domain.errors import Retryable, WorkspaceUnavailable
 from chalicelib.domain.handoff import ModelSummary
 from chalicelib.domain.jobs import OutboundWork, TimerWork
 from chalicelib.domain.messages import (
+    DeliveryAdvance,
     DeliveryStatus,
     InboundMessage,
     InboundProgress,
@@ -410,6 +411,17 @@ class ReplyRecords(Protocol):
     def find_outbound_by_provider_id(
         self, shop_id: str, provider_message_id: str
     ) -> OutboundMessage | None: ...
+
+    def advance_by_provider_id(
+        self,
+        shop_id: str,
+        provider_message_id: str,
+        status: DeliveryStatus,
+        *,
+        error_code: str | None = None,
+    ) -> DeliveryAdvance | None: ...
+
+    def give_back_display(self, advance: DeliveryAdvance) -> None: ...
 
 
 class ProfileRecords(Protocol):
