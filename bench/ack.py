@@ -25,7 +25,7 @@ from chalice.test import Client
 from moto import mock_aws
 
 from app import app
-from bench.aws_calls import CallCounter
+from bench.aws_calls import WORKER_CALL_TARGETS, WORKER_CALLS_AT_ISSUE_20, CallCounter
 from bench.stats import Paired, interleaved
 from chalicelib import bootstrap
 from chalicelib.channels.meta import MetaChannel
@@ -278,14 +278,6 @@ def _paired(figure: Paired) -> dict[str, float]:
 
 
 WARM_UP = 20
-# The worker figures issue 20 started from (bench/results.json then), shown beside today's.
-WORKER_CALLS_AT_ISSUE_20 = {
-    "customer_message_worker_follow_up": 6,
-    "customer_message_worker_new_conversation": 9,
-    "agent_reply_worker": 10,
-    "agent_reply_worker_grace_pass": 4,
-    "status_callback_worker": 5,
-}
 
 
 def count_calls(harness: Harness, sequence: Iterator[int]) -> dict[str, dict[str, dict[str, int]]]:
@@ -397,9 +389,8 @@ def split(figures: dict[str, Any]) -> str:
             lines.append(f"{event:<38} {side:<6} {_sum(operations):>3}  {ops}")
     lines.append("")
     for name, before in WORKER_CALLS_AT_ISSUE_20.items():
-        lines.append(
-            f"{name:<44} issue 20 start {before:>3}   now {figures['calls_total'][name]:g}"
-        )
+        now, target = figures["calls_total"][name], WORKER_CALL_TARGETS[name]
+        lines.append(f"{name:<44} issue 20 start {before:>3}   now {now:>3g}   target <= {target}")
     return "\n".join(lines)
 
 

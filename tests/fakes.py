@@ -699,6 +699,10 @@ class FakeConversations:
         pointer = self.world.open_pointers.get((shop_id, customer_address))
         return self.get_conversation(shop_id, pointer.conversation_id) if pointer else None
 
+    def find_open_conversations(self, shop_id: str, addresses: list[str]) -> list[Conversation]:
+        found = (self.find_open_conversation(shop_id, address) for address in set(addresses))
+        return [conversation for conversation in found if conversation is not None]
+
     def find_conversation_by_thread(
         self, team_id: str, channel_id: str, thread_ts: str
     ) -> Conversation | None:
