@@ -1099,12 +1099,6 @@ class FakeReplies:
     def provider_id_taken(self, shop_id: str, provider_message_id: str) -> bool:
         return (shop_id, provider_message_id) in self.world.provider_pointers
 
-    def find_outbound_by_provider_id(
-        self, shop_id: str, provider_message_id: str
-    ) -> OutboundMessage | None:
-        pointer = self.world.provider_pointers.get((shop_id, provider_message_id))
-        return self.get_outbound(shop_id, pointer[0]) if pointer else None
-
     def advance_by_provider_id(
         self,
         shop_id: str,

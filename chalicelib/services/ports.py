@@ -410,10 +410,6 @@ class ReplyRecords(Protocol):
 
     def provider_id_taken(self, shop_id: str, provider_message_id: str) -> bool: ...
 
-    def find_outbound_by_provider_id(
-        self, shop_id: str, provider_message_id: str
-    ) -> OutboundMessage | None: ...
-
     def advance_by_provider_id(
         self,
         shop_id: str,

@@ -212,14 +212,6 @@ class Replies:
     def provider_id_taken(self, shop_id: str, provider_message_id: str) -> bool:
         return self._table.get(provider_pointer_key(shop_id, provider_message_id)) is not None
 
-    def find_outbound_by_provider_id(
-        self, shop_id: str, provider_message_id: str
-    ) -> OutboundMessage | None:
-        pointer = self._table.get(provider_pointer_key(shop_id, provider_message_id))
-        if not pointer:
-            return None
-        return self.get_outbound(shop_id, str(pointer["message_key"]))
-
     def advance_by_provider_id(
         self,
         shop_id: str,
