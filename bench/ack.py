@@ -29,7 +29,7 @@ from chalice.test import Client
 from moto import mock_aws
 
 from app import app
-from bench.aws_calls import CallCounter
+from bench.aws_calls import WORKER_CALL_TARGETS, WORKER_CALLS_AT_ISSUE_20, CallCounter
 from bench.in_process_aws import InProcessAws
 from bench.stats import Paired, interleaved
 from chalicelib import bootstrap
@@ -289,48 +289,125 @@ def _paired(figure: Paired) -> dict[str, float]:
 WARM_UP = 20
 
 
+def count_calls(harness: Harness, sequence: Iterator[int]) -> dict[str, dict[str, dict[str, int]]]:
+    """The AWS calls of each event kind, on the ack path and in the worker, by operation."""
+    # Cold container: the shop's config and secrets are read once, then cached.
+    first_ack = harness.calls(lambda: harness.post(customer_message(next(sequence))))
+    opening_worker = harness.calls(harness.drain)
+    [root] = harness.slack.roots()
+    follow_ack = harness.calls(lambda: harness.post(customer_message(next(sequence))))
+    follow_worker = harness.calls(harness.drain)
+
+    # An agent's reply already past its grace period, then one still in it (one pass).
+    # The first outbound send looks its queue's URL up once per container.
+    harness.post(agent_reply(root.ts, time.time() - 60))
+    harness.drain()
+    reply_ack = harness.calls(lambda: harness.post(agent_reply(root.ts, time.time() - 60)))
+    reply_worker = harness.calls(harness.drain)
+    harness.post(agent_reply(root.ts, time.time()))
+    grace_pass = harness.calls(harness.pump_once)
+    harness.drain()
+    sid = harness.twilio.sent[0].sid
+    sent_ack = harness.calls(lambda: harness.post(delivery_status(sid, "sent")))
+    sent_worker = harness.calls(harness.drain)
+    delivered_ack = harness.calls(lambda: harness.post(delivery_status(sid, "delivered")))
+    delivered_worker = harness.calls(harness.drain)
+
+    # Meta: the first webhook reads which shop claims the phone number id, once.
+    meta_first_ack = harness.calls(lambda: harness.post(meta_messages(next(sequence))))
+    meta_opening_worker = harness.calls(harness.drain)
+    meta_follow_ack = harness.calls(lambda: harness.post(meta_messages(next(sequence))))
+    meta_follow_worker = harness.calls(harness.drain)
+    batch = [next(sequence) for _ in range(META_BATCH)]
+    meta_batch_ack = harness.calls(lambda: harness.post(meta_messages(*batch)))
+    meta_batch_worker = harness.calls(harness.drain)
+    # Telegram: the shop's secret token is read with its other secrets, already cached.
+    telegram_first_ack = harness.calls(
+        lambda: harness.post(telegram_update(next(sequence), harness.telegram_secret))
+    )
+    telegram_opening_worker = harness.calls(harness.drain)
+    telegram_follow_ack = harness.calls(
+        lambda: harness.post(telegram_update(next(sequence), harness.telegram_secret))
+    )
+    telegram_follow_worker = harness.calls(harness.drain)
+    return {
+        "customer_message_first_in_container": {"ack": first_ack},
+        "customer_message_new_conversation": {"worker": opening_worker},
+        "customer_message_follow_up": {"ack": follow_ack, "worker": follow_worker},
+        "agent_reply": {"ack": reply_ack, "worker": reply_worker},
+        "agent_reply_grace_pass": {"worker": grace_pass},
+        "status_sent": {"ack": sent_ack, "worker": sent_worker},
+        "status_delivered": {"ack": delivered_ack, "worker": delivered_worker},
+        "meta_message_first_in_container": {"ack": meta_first_ack},
+        "meta_message_new_conversation": {"worker": meta_opening_worker},
+        "meta_message_follow_up": {"ack": meta_follow_ack, "worker": meta_follow_worker},
+        f"meta_batch_of_{META_BATCH}": {"ack": meta_batch_ack, "worker": meta_batch_worker},
+        "telegram_update_first_in_container": {"ack": telegram_first_ack},
+        "telegram_update_new_conversation": {"worker": telegram_opening_worker},
+        "telegram_update_follow_up": {
+            "ack": telegram_follow_ack,
+            "worker": telegram_follow_worker,
+        },
+    }
+
+
+def calls_total(calls: dict[str, dict[str, dict[str, int]]]) -> dict[str, float]:
+    """Each event kind's calls summed, as the table shows them."""
+
+    def total(event: str, side: str) -> int:
+        return _sum(calls[event][side])
+
+    batch = f"meta_batch_of_{META_BATCH}"
+    return {
+        "customer_message_ack": total("customer_message_follow_up", "ack"),
+        "customer_message_worker_new_conversation": total(
+            "customer_message_new_conversation", "worker"
+        ),
+        "customer_message_worker_follow_up": total("customer_message_follow_up", "worker"),
+        "agent_reply_ack": total("agent_reply", "ack"),
+        "agent_reply_worker": total("agent_reply", "worker"),
+        "agent_reply_worker_grace_pass": total("agent_reply_grace_pass", "worker"),
+        "status_callback_ack": total("status_sent", "ack"),
+        "status_callback_worker": total("status_sent", "worker"),
+        "meta_message_ack": total("meta_message_follow_up", "ack"),
+        "meta_batch_ack_per_message": total(batch, "ack") / META_BATCH,
+        "meta_message_worker_new_conversation": total("meta_message_new_conversation", "worker"),
+        "meta_message_worker_follow_up": total("meta_message_follow_up", "worker"),
+        "meta_batch_worker_per_message": total(batch, "worker") / META_BATCH,
+        "telegram_update_ack": total("telegram_update_follow_up", "ack"),
+        "telegram_update_worker_new_conversation": total(
+            "telegram_update_new_conversation", "worker"
+        ),
+        "telegram_update_worker_follow_up": total("telegram_update_follow_up", "worker"),
+    }
+
+
+def measure_calls() -> dict[str, Any]:
+    """The call counts alone (seconds, not minutes): what `python -m bench.ack` prints."""
+    with running_app() as harness:
+        calls = count_calls(harness, iter(range(1, 10**9)))
+    return {"calls": calls, "calls_total": calls_total(calls)}
+
+
+def split(figures: dict[str, Any]) -> str:
+    """Each event kind's calls by operation, and the worker totals beside issue 20's start."""
+    lines = []
+    for event, sides in figures["calls"].items():
+        for side, operations in sides.items():
+            ops = ", ".join(f"{name} {count}" for name, count in operations.items())
+            lines.append(f"{event:<38} {side:<6} {_sum(operations):>3}  {ops}")
+    lines.append("")
+    for name, before in WORKER_CALLS_AT_ISSUE_20.items():
+        now, target = figures["calls_total"][name], WORKER_CALL_TARGETS[name]
+        lines.append(f"{name:<44} issue 20 start {before:>3}   now {now:>3g}   target <= {target}")
+    return "\n".join(lines)
+
+
 def measure(runs: int = 400) -> dict[str, Any]:
     sequence = iter(range(1, 10**9))
     with running_app() as harness:
-        # Cold container: the shop's config and secrets are read once, then cached.
-        first_ack = harness.calls(lambda: harness.post(customer_message(next(sequence))))
-        opening_worker = harness.calls(harness.drain)
-        [root] = harness.slack.roots()
-        follow_ack = harness.calls(lambda: harness.post(customer_message(next(sequence))))
-        follow_worker = harness.calls(harness.drain)
-
-        # An agent's reply already past its grace period, then one still in it (one pass).
-        # The first outbound send looks its queue's URL up once per container.
-        harness.post(agent_reply(root.ts, time.time() - 60))
-        harness.drain()
-        reply_ack = harness.calls(lambda: harness.post(agent_reply(root.ts, time.time() - 60)))
-        reply_worker = harness.calls(harness.drain)
-        harness.post(agent_reply(root.ts, time.time()))
-        grace_pass = harness.calls(harness.pump_once)
-        harness.drain()
-        sid = harness.twilio.sent[0].sid
-        sent_ack = harness.calls(lambda: harness.post(delivery_status(sid, "sent")))
-        sent_worker = harness.calls(harness.drain)
-        delivered_ack = harness.calls(lambda: harness.post(delivery_status(sid, "delivered")))
-        delivered_worker = harness.calls(harness.drain)
-
-        # Meta: the first webhook reads which shop claims the phone number id, once.
-        meta_first_ack = harness.calls(lambda: harness.post(meta_messages(next(sequence))))
-        meta_opening_worker = harness.calls(harness.drain)
-        meta_follow_ack = harness.calls(lambda: harness.post(meta_messages(next(sequence))))
-        meta_follow_worker = harness.calls(harness.drain)
-        batch = [next(sequence) for _ in range(META_BATCH)]
-        meta_batch_ack = harness.calls(lambda: harness.post(meta_messages(*batch)))
-        meta_batch_worker = harness.calls(harness.drain)
-        # Telegram: the shop's secret token is read with its other secrets, already cached.
-        telegram_first_ack = harness.calls(
-            lambda: harness.post(telegram_update(next(sequence), harness.telegram_secret))
-        )
-        telegram_opening_worker = harness.calls(harness.drain)
-        telegram_follow_ack = harness.calls(
-            lambda: harness.post(telegram_update(next(sequence), harness.telegram_secret))
-        )
-        telegram_follow_worker = harness.calls(harness.drain)
+        calls = count_calls(harness, sequence)
+        root = harness.slack.roots()[0]
 
         # The floors replay what the app asked for on a warm customer message / agent reply.
         floor = Floor(harness.requests(lambda: harness.post(customer_message(next(sequence)))))
@@ -390,41 +467,14 @@ def measure(runs: int = 400) -> dict[str, Any]:
             "slack_event_cpu": _paired(in_process_slack_cpu),
             "calls_answered": harness.in_process.answered,
         },
-        "calls": {
-            "customer_message_first_in_container": {"ack": first_ack},
-            "customer_message_new_conversation": {"worker": opening_worker},
-            "customer_message_follow_up": {"ack": follow_ack, "worker": follow_worker},
-            "agent_reply": {"ack": reply_ack, "worker": reply_worker},
-            "agent_reply_grace_pass": {"worker": grace_pass},
-            "status_sent": {"ack": sent_ack, "worker": sent_worker},
-            "status_delivered": {"ack": delivered_ack, "worker": delivered_worker},
-            "meta_message_first_in_container": {"ack": meta_first_ack},
-            "meta_message_new_conversation": {"worker": meta_opening_worker},
-            "meta_message_follow_up": {"ack": meta_follow_ack, "worker": meta_follow_worker},
-            f"meta_batch_of_{META_BATCH}": {"ack": meta_batch_ack, "worker": meta_batch_worker},
-            "telegram_update_first_in_container": {"ack": telegram_first_ack},
-            "telegram_update_new_conversation": {"worker": telegram_opening_worker},
-            "telegram_update_follow_up": {
-                "ack": telegram_follow_ack,
-                "worker": telegram_follow_worker,
-            },
-        },
-        "calls_total": {
-            "customer_message_ack": _sum(follow_ack),
-            "customer_message_worker_new_conversation": _sum(opening_worker),
-            "customer_message_worker_follow_up": _sum(follow_worker),
-            "agent_reply_ack": _sum(reply_ack),
-            "agent_reply_worker": _sum(reply_worker),
-            "agent_reply_worker_grace_pass": _sum(grace_pass),
-            "status_callback_ack": _sum(sent_ack),
-            "status_callback_worker": _sum(sent_worker),
-            "meta_message_ack": _sum(meta_follow_ack),
-            "meta_batch_ack_per_message": _sum(meta_batch_ack) / META_BATCH,
-            "meta_message_worker_new_conversation": _sum(meta_opening_worker),
-            "meta_message_worker_follow_up": _sum(meta_follow_worker),
-            "meta_batch_worker_per_message": _sum(meta_batch_worker) / META_BATCH,
-            "telegram_update_ack": _sum(telegram_follow_ack),
-            "telegram_update_worker_new_conversation": _sum(telegram_opening_worker),
-            "telegram_update_worker_follow_up": _sum(telegram_follow_worker),
-        },
+        "calls": calls,
+        "calls_total": calls_total(calls),
     }
+
+
+if __name__ == "__main__":
+    import logging
+
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+    logging.disable(logging.INFO)
+    print(split(measure_calls()))

@@ -9,6 +9,23 @@ from typing import Any
 
 import boto3
 
+# The worker's calls per event kind when issue 20 started (bench/results.json then), shown
+# beside today's, and the issue's targets.
+WORKER_CALLS_AT_ISSUE_20 = {
+    "customer_message_worker_follow_up": 6,
+    "customer_message_worker_new_conversation": 9,
+    "agent_reply_worker": 10,
+    "agent_reply_worker_grace_pass": 4,
+    "status_callback_worker": 5,
+}
+WORKER_CALL_TARGETS = {
+    "customer_message_worker_follow_up": 3,
+    "customer_message_worker_new_conversation": 6,
+    "agent_reply_worker": 5,
+    "agent_reply_worker_grace_pass": 1,
+    "status_callback_worker": 2,
+}
+
 
 class CallCounter:
     """Hooked into boto3's default session, so every client made after `install()` reports.

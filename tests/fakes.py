@@ -41,6 +41,7 @@ from chalicelib.domain.jobs import (
     auto_reply_post_id,
 )
 from chalicelib.domain.messages import (
+    DeliveryAdvance,
     DeliveryStatus,
     InboundMessage,
     InboundProgress,
@@ -705,6 +706,10 @@ class FakeConversations:
         pointer = self.world.open_pointers.get((shop_id, customer_address))
         return self.get_conversation(shop_id, pointer.conversation_id) if pointer else None
 
+    def find_open_conversations(self, shop_id: str, addresses: list[str]) -> list[Conversation]:
+        found = (self.find_open_conversation(shop_id, address) for address in set(addresses))
+        return [conversation for conversation in found if conversation is not None]
+
     def find_conversation_by_thread(
         self, team_id: str, channel_id: str, thread_ts: str
     ) -> Conversation | None:
@@ -1101,11 +1106,35 @@ class FakeReplies:
     def provider_id_taken(self, shop_id: str, provider_message_id: str) -> bool:
         return (shop_id, provider_message_id) in self.world.provider_pointers
 
-    def find_outbound_by_provider_id(
-        self, shop_id: str, provider_message_id: str
-    ) -> OutboundMessage | None:
+    def advance_by_provider_id(
+        self,
+        shop_id: str,
+        provider_message_id: str,
+        status: DeliveryStatus,
+        *,
+        error_code: str | None = None,
+    ) -> DeliveryAdvance | None:
         pointer = self.world.provider_pointers.get((shop_id, provider_message_id))
-        return self.get_outbound(shop_id, pointer[0]) if pointer else None
+        stored = self.world.messages.get((shop_id, pointer[0])) if pointer else None
+        if stored is None:
+            return None
+        before = OutboundMessage.model_validate(copy.deepcopy(stored))
+        rank = delivery_rank(status)
+        if "status_rank" not in stored or stored["status_rank"] >= rank:
+            return DeliveryAdvance(before, display_taken=False)
+        stored.update(status=status.value, status_rank=rank)
+        stored.update(shown_status=status.value, shown_rank=rank)
+        changed = {"status": status} | ({"error_code": error_code} if error_code else {})
+        if error_code:
+            stored["error_code"] = error_code
+        return DeliveryAdvance(before.model_copy(update=changed), display_taken=True)
+
+    def give_back_display(self, advance: DeliveryAdvance) -> None:
+        reply = advance.reply
+        stored = self.world.messages.get((reply.shop_id, reply.message_key))
+        if stored is not None and stored.get("shown_rank") == delivery_rank(reply.status):
+            rank = delivery_rank(reply.shown_status)
+            stored.update(shown_status=reply.shown_status.value, shown_rank=rank)
 
     def replies_up_to(
         self, shop_id: str, conversation_id: str, up_to: datetime, limit: int

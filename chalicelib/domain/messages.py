@@ -294,3 +294,13 @@ def media_capacity(channel: Channel, shop_address: str) -> int:
         # One file a reply, the text its caption (or sent after it): see channels/telegram.py.
         return 1
     return 10 if channel is Channel.SMS and shop_address.startswith("+1") else 0
+
+
+class DeliveryAdvance(NamedTuple):
+    """A status callback's reply, moved forward: `reply` has the new status and, as
+    `shown_status`, what the agent's Slack message showed before. `display_taken` when the
+    same write recorded the new status as shown, so no other job brings Slack up to it: the
+    taker does, or gives it back if Slack fails."""
+
+    reply: OutboundMessage
+    display_taken: bool

@@ -52,11 +52,8 @@ def latest_elsewhere(
     """The customer's latest conversation from another of their addresses (on another
     channel, or linked by the shop), to continue from."""
     profile = profiles.customer_profile(shop_id, address)
-    found = [
-        conversation
-        for other in addresses_of(address, profile)[1:]
-        if (conversation := conversations.find_open_conversation(shop_id, other)) is not None
-    ]
+    others = list(addresses_of(address, profile)[1:])
+    found = conversations.find_open_conversations(shop_id, others)
     return max(found, key=lambda c: c.last_customer_message_at, default=None)
 
 

@@ -23,6 +23,7 @@ from chalicelib.domain.errors import Retryable, WorkspaceUnavailable
 from chalicelib.domain.handoff import ModelSummary
 from chalicelib.domain.jobs import OutboundWork, TimerWork
 from chalicelib.domain.messages import (
+    DeliveryAdvance,
     DeliveryStatus,
     InboundMessage,
     InboundProgress,
@@ -308,6 +309,8 @@ class ConversationRecords(Protocol):
         self, shop_id: str, customer_address: str
     ) -> Conversation | None: ...
 
+    def find_open_conversations(self, shop_id: str, addresses: list[str]) -> list[Conversation]: ...
+
     def find_conversation_by_thread(
         self, team_id: str, channel_id: str, thread_ts: str
     ) -> Conversation | None: ...
@@ -414,9 +417,16 @@ class ReplyRecords(Protocol):
 
     def provider_id_taken(self, shop_id: str, provider_message_id: str) -> bool: ...
 
-    def find_outbound_by_provider_id(
-        self, shop_id: str, provider_message_id: str
-    ) -> OutboundMessage | None: ...
+    def advance_by_provider_id(
+        self,
+        shop_id: str,
+        provider_message_id: str,
+        status: DeliveryStatus,
+        *,
+        error_code: str | None = None,
+    ) -> DeliveryAdvance | None: ...
+
+    def give_back_display(self, advance: DeliveryAdvance) -> None: ...
 
     def replies_up_to(
         self, shop_id: str, conversation_id: str, up_to: datetime, limit: int

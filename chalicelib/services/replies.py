@@ -468,10 +468,10 @@ class ReplyDispatcher:
         return None
 
     def record_delivery(self, update: DeliveryUpdate) -> None:
-        message = self._replies.find_outbound_by_provider_id(
-            update.shop_id, update.provider_message_id
+        advance = self._replies.advance_by_provider_id(
+            update.shop_id, update.provider_message_id, update.status, error_code=update.error_code
         )
-        if message is None:
+        if advance is None:
             # The callback can overtake the write that records the provider's id, or come
             # for a send being reconciled after an interruption: it waits for either, for a
             # while. Past that, it is about a message someone else sent from the shop's
@@ -482,12 +482,19 @@ class ReplyDispatcher:
             self._counters.count(update.shop_id, "unknown_delivery_statuses")
             self._metrics.count(Metric.UNKNOWN_DELIVERY_STATUS)
             return
-        self._replies.advance_outbound(message, update.status, error_code=update.error_code)
+        message = advance.reply
         shop = self._shops.get_shop(message.shop_id)
         if shop is None:
             return
-        slack = slack_or_retry(self._workspaces, shop.shop_id)
-        self._display.show(slack, message)
+        if not advance.display_taken:
+            # Already as far: Slack may still be behind (an earlier attempt failed there).
+            self._display.show(slack_or_retry(self._workspaces, shop.shop_id), message)
+            return
+        try:
+            self._display.bring_up(slack_or_retry(self._workspaces, shop.shop_id), message)
+        except BaseException:
+            self._replies.give_back_display(advance)
+            raise
 
     def record_watermark(self, receipt: DeliveryWatermark) -> None:
         """Brings the customer's replies sent by the watermark up to its status. Bounded: the
@@ -561,6 +568,12 @@ class DeliveryDisplay:
         message = self._replies.get_outbound(reply.shop_id, reply.message_key)
         if message is None or not message.display_behind:
             return
+        self.bring_up(slack, message)
+        self._replies.mark_shown(message)
+
+    def bring_up(self, slack: SlackPort, message: OutboundMessage) -> None:
+        """Slack's part of `show`: the reaction and note for `message.status`, from what
+        `message.shown_status` says Slack shows."""
         shown = DELIVERY_REACTIONS.get(message.shown_status)
         reaction = DELIVERY_REACTIONS.get(message.status)
         if reaction and reaction != shown:
@@ -572,4 +585,3 @@ class DeliveryDisplay:
             explanation = message.error_reason or describe(message.error_code)
             note = delivery_failed_note(explanation, message.error_code)
             slack.post(message.slack_channel_id, note, thread_ts=message.slack_thread_ts)
-        self._replies.mark_shown(message)

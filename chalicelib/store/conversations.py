@@ -133,6 +133,17 @@ class Conversations:
             return None
         return self.get_conversation(shop_id, str(pointer["conversation_id"]))
 
+    def find_open_conversations(self, shop_id: str, addresses: list[str]) -> list[Conversation]:
+        """The open conversations of several addresses, in two batch reads at most (their
+        pointers, then the conversations they point at), in no particular order."""
+        if not addresses:
+            return []
+        pointers = self._table.read_all([open_pointer_key(shop_id, a) for a in addresses])
+        if not pointers:
+            return []
+        keys = [conversation_key(shop_id, str(p["conversation_id"])) for p in pointers]
+        return [Conversation.model_validate(item) for item in self._table.read_all(keys)]
+
     def find_conversation_by_thread(
         self, team_id: str, channel_id: str, thread_ts: str
     ) -> Conversation | None:

@@ -7,7 +7,13 @@ from decimal import Decimal
 from botocore.exceptions import ClientError
 
 from chalicelib.domain.errors import Retryable
-from chalicelib.domain.messages import DeliveryStatus, OutboundMessage, ReplyRevision, delivery_rank
+from chalicelib.domain.messages import (
+    DeliveryAdvance,
+    DeliveryStatus,
+    OutboundMessage,
+    ReplyRevision,
+    delivery_rank,
+)
 from chalicelib.domain.shop import RETENTION_DAYS
 from chalicelib.store._table import (
     DynamoDBClient,
@@ -208,13 +214,65 @@ class Replies:
     def provider_id_taken(self, shop_id: str, provider_message_id: str) -> bool:
         return self._table.get(provider_pointer_key(shop_id, provider_message_id)) is not None
 
-    def find_outbound_by_provider_id(
-        self, shop_id: str, provider_message_id: str
-    ) -> OutboundMessage | None:
+    def advance_by_provider_id(
+        self,
+        shop_id: str,
+        provider_message_id: str,
+        status: DeliveryStatus,
+        *,
+        error_code: str | None = None,
+    ) -> DeliveryAdvance | None:
+        """A provider's status callback: the reply its message belongs to moved forward and
+        its display taken (see DeliveryAdvance), in one write that returns the reply as it
+        was, so nothing is read again; when it already was as far or further, the reply as
+        it is, display not taken. None when no reply claims the provider message (yet), or
+        it was erased."""
         pointer = self._table.get(provider_pointer_key(shop_id, provider_message_id))
         if not pointer:
             return None
-        return self.get_outbound(shop_id, str(pointer["message_key"]))
+        rank = delivery_rank(status)
+        update = Update().set("status", status.value).set("status_rank", rank)
+        # What is shown never runs ahead of the status, so it is behind the new one.
+        update.set("shown_status", status.value).set("shown_rank", rank)
+        if error_code:
+            update.set("error_code", error_code)
+        request = update.request("attribute_exists(PK) AND status_rank < :rank", {":rank": rank})
+        try:
+            response = self._table.client.update_item(
+                TableName=self._table.name,
+                Key=message_item_key(shop_id, str(pointer["message_key"])),
+                ReturnValues="ALL_OLD",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                **request,
+            )
+        except ClientError as error:
+            if not condition_failed(error):
+                raise
+            stored = error.response.get("Item")  # type: ignore[typeddict-item]
+            if not stored:
+                return None
+            return DeliveryAdvance(
+                OutboundMessage.model_validate(from_attributes(stored)), display_taken=False
+            )
+        before = OutboundMessage.model_validate(from_attributes(response["Attributes"]))
+        changed = {"status": status} | ({"error_code": error_code} if error_code else {})
+        return DeliveryAdvance(before.model_copy(update=changed), display_taken=True)
+
+    def give_back_display(self, advance: DeliveryAdvance) -> None:
+        """Slack could not be brought up to a taken status: what is shown goes back to what
+        Slack shows, unless another write moved it on meanwhile, so a retry shows it."""
+        reply = advance.reply
+        update = (
+            Update()
+            .set("shown_status", reply.shown_status.value)
+            .set("shown_rank", delivery_rank(reply.shown_status))
+        )
+        self._table.update(
+            message_item_key(reply.shop_id, reply.message_key),
+            update,
+            "attribute_exists(PK) AND shown_rank = :taken",
+            {":taken": delivery_rank(reply.status)},
+        )
 
     def replies_up_to(
         self, shop_id: str, conversation_id: str, up_to: datetime, limit: int

@@ -206,3 +206,16 @@ def test_activity_moves_the_open_pointers_expiry_along(records: Linked) -> None:
     assert kept.conversation_id == "01OLD"
     fresh = conversation("01FRESH", at=T0 + timedelta(days=4))
     assert records.conversations.create_conversation(fresh) == fresh
+
+
+def test_the_open_conversations_of_several_addresses_are_found_together(records: Linked) -> None:
+    other = "+15550100009"
+    records.conversations.create_conversation(conversation("01FIRST"))
+    records.conversations.create_conversation(conversation("01OTHER", customer=other))
+    find = records.conversations.find_open_conversations
+
+    found = find(SHOP, [CUSTOMER, "+15550100010", other])
+
+    assert sorted(c.conversation_id for c in found) == ["01FIRST", "01OTHER"]
+    assert find(SHOP, ["+15550100010"]) == []
+    assert find(SHOP, []) == []

@@ -32,10 +32,8 @@ def test_a_delivery_status_only_moves_forward(records: Linked) -> None:
     stored = records.replies.get_outbound(SHOP, first.message_key)
     assert stored is not None
     assert (stored.status, stored.provider_message_id) == (DeliveryStatus.DELIVERED, "SM1")
-    assert records.replies.find_outbound_by_provider_id(SHOP, "SM1") == stored
     assert records.replies.provider_id_taken(SHOP, "SM1")
     assert not records.replies.provider_id_taken(SHOP, "SM2")
-    assert records.replies.find_outbound_by_provider_id(SHOP, "SM2") is None
 
 
 def test_a_provider_message_belongs_to_one_reply(records: Linked) -> None:
@@ -97,3 +95,56 @@ def test_a_bot_post_is_recorded_for_its_job(records: Linked) -> None:
     records.replies.record_bot_post(TEAM, "auto:acme:01CONV:x:greeting", "1.7", "Hello")
 
     assert records.replies.bot_post(TEAM, "auto:acme:01CONV:x:greeting") == ("1.7", "Hello")
+
+
+def test_a_status_callback_moves_its_reply_forward_and_takes_its_display_once(
+    records: Linked,
+) -> None:
+    first = reply()
+    records.replies.claim_outbound(first)
+    records.replies.advance_outbound(first, DeliveryStatus.QUEUED, provider_message_id="SM1")
+    advance = records.replies.advance_by_provider_id
+
+    sent = advance(SHOP, "SM1", DeliveryStatus.SENT)
+    # Behind what is stored: nothing written, the reply returned as it is.
+    late = advance(SHOP, "SM1", DeliveryStatus.QUEUED, error_code="30003")
+
+    stored = records.replies.get_outbound(SHOP, first.message_key)
+    assert stored is not None
+    assert sent is not None
+    assert late is not None
+    # The write took the display: the caller brings Slack up from what it showed.
+    assert sent.display_taken
+    assert sent.reply.status is DeliveryStatus.SENT
+    assert sent.reply.shown_status is DeliveryStatus.PENDING
+    assert (stored.status, stored.shown_status) == (DeliveryStatus.SENT, DeliveryStatus.SENT)
+    assert not late.display_taken
+    assert late.reply == stored
+    assert stored.error_code is None
+    assert advance(SHOP, "SM2", DeliveryStatus.SENT) is None
+
+
+def test_a_display_given_back_is_behind_again_unless_moved_on(records: Linked) -> None:
+    first = reply()
+    records.replies.claim_outbound(first)
+    records.replies.advance_outbound(first, DeliveryStatus.QUEUED, provider_message_id="SM1")
+    failed = records.replies.advance_by_provider_id(
+        SHOP, "SM1", DeliveryStatus.UNDELIVERED, error_code="30003"
+    )
+    assert failed is not None
+
+    records.replies.give_back_display(failed)
+
+    stored = records.replies.get_outbound(SHOP, first.message_key)
+    assert stored is not None
+    assert (stored.status, stored.error_code) == (DeliveryStatus.UNDELIVERED, "30003")
+    assert stored.shown_status is DeliveryStatus.PENDING
+    assert stored.display_behind
+    # Taken again and shown as READ meanwhile: giving back the older take changes nothing.
+    read = records.replies.advance_by_provider_id(SHOP, "SM1", DeliveryStatus.READ)
+    assert read is not None
+    assert read.display_taken
+    records.replies.give_back_display(failed)
+    stored = records.replies.get_outbound(SHOP, first.message_key)
+    assert stored is not None
+    assert stored.shown_status is DeliveryStatus.READ
