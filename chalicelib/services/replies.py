@@ -141,22 +141,27 @@ class ReplyDispatcher:
         slack = slack_or_retry(self._workspaces, shop.shop_id)
         secrets = self._vault.get(shop.shop_id)
         message = self._replies.get_outbound(shop.shop_id, reply.message_key)
+        claimed = False
         if message is None:
-            message = self._claim(reply, conversation, shop, slack)
-            if message is None:
+            claim = self._claim(reply, conversation, shop, slack)
+            if claim is None:
                 return
+            message, claimed = claim
         if message.status not in (DeliveryStatus.PENDING, DeliveryStatus.DISPATCHING):
             # Handled before; only the Slack display may still lag behind.
             self._display.show(slack, message)
             return
-        receipt = self._dispatch(message, shop, secrets, slack)
+        receipt = self._dispatch(message, shop, secrets, slack, claimed=claimed)
         if receipt is None:
             return
-        self._record_sent(message, receipt, shop)
+        sent = self._record_sent(message, receipt, shop)
         if not reply.automatic:
             # Counted before Slack is told: a retry finds the reply handled and stops early.
             self._metrics.count(Metric.AGENT_REPLY_SENT, message.channel)
-        self._display.show(slack, message)
+        if sent is None:
+            self._display.show(slack, message)
+        else:
+            self._display.show_stored(slack, sent)
         if not reply.automatic:
             self._await_customer(slack, shop, conversation)
         logger.info(
@@ -168,29 +173,40 @@ class ReplyDispatcher:
 
     def _claim(
         self, reply: AgentReply, conversation: Conversation, shop: Shop, slack: SlackPort
-    ) -> OutboundMessage | None:
+    ) -> tuple[OutboundMessage, bool] | None:
         """The reply as it goes out, stored under its Slack message's key (or the copy an
-        earlier delivery of the message stored); None when nothing goes out."""
+        earlier delivery of the message stored), and whether this job stored it; None when
+        nothing goes out."""
         prepared = self._prepare(reply, conversation, shop, slack)
         if prepared is None:
             return None
+        # Stored as `dispatching` at once (no separate write to get there): a retry that
+        # finds it so asks the provider first, which is right whether or not it went out.
+        dispatching = prepared.model_copy(update={"status": DeliveryStatus.DISPATCHING})
         written_at = prepared.created_at
-        message = (
-            self._replies.claim_outbound(prepared, expires_at=shop.expiry(written_at)) or prepared
-        )
+        stored = self._replies.claim_outbound(dispatching, expires_at=shop.expiry(written_at))
         self._conversations.touch_conversation(conversation, shop.expiry(written_at))
-        return message
+        return (stored, False) if stored is not None else (dispatching, True)
 
     def _dispatch(
-        self, message: OutboundMessage, shop: Shop, secrets: ShopSecrets, slack: SlackPort
+        self,
+        message: OutboundMessage,
+        shop: Shop,
+        secrets: ShopSecrets,
+        slack: SlackPort,
+        *,
+        claimed: bool,
     ) -> SendReceipt | None:
         """Hands the reply to its provider, once; None when it went no further (another
-        attempt owns it, or the provider refused it, which the thread shows)."""
+        attempt owns it, or the provider refused it, which the thread shows). `claimed`:
+        this job has just stored it, as `dispatching`."""
         # Everything that may fail before the provider is asked comes before `dispatching`.
         callback = webhook_urls(self._settings.public_url, shop.shop_id)["twilio_status_callback"]
-        interrupted = message.status is DeliveryStatus.DISPATCHING
-        if not interrupted and not self._replies.advance_outbound(
-            message, DeliveryStatus.DISPATCHING
+        interrupted = message.status is DeliveryStatus.DISPATCHING and not claimed
+        if (
+            not claimed
+            and not interrupted
+            and not self._replies.advance_outbound(message, DeliveryStatus.DISPATCHING)
         ):
             return None
         try:
@@ -212,10 +228,13 @@ class ReplyDispatcher:
             return None
         return receipt
 
-    def _record_sent(self, message: OutboundMessage, receipt: SendReceipt, shop: Shop) -> None:
+    def _record_sent(
+        self, message: OutboundMessage, receipt: SendReceipt, shop: Shop
+    ) -> OutboundMessage | None:
         """The provider took the reply: its id and status stored, and for mail the ids its
-        answers will quote, pointing at the conversation."""
-        self._replies.advance_outbound(
+        answers will quote, pointing at the conversation. Returns the reply as stored now,
+        or None when it was not this write that moved it (erased meanwhile)."""
+        advanced = self._replies.advance_outbound(
             message,
             receipt.status,
             provider_message_id=receipt.provider_message_id,
@@ -228,6 +247,10 @@ class ReplyDispatcher:
                 list(receipt.thread_ids),
                 expires_at=shop.expiry(self._clock()),
             )
+        if not advanced:
+            return None
+        update = {"status": receipt.status, "provider_message_id": receipt.provider_message_id}
+        return message.model_copy(update=update)
 
     def send_canned(self, job: CannedReply) -> None:
         """A canned response an agent chose, posted on their behalf (once per modal)."""
@@ -341,16 +364,16 @@ class ReplyDispatcher:
 
     def _await_customer(self, slack: SlackPort, shop: Shop, conversation: Conversation) -> None:
         """Answered, the conversation's response target is met and it waits for the
-        customer, on the card too (best effort: the next change redraws the card)."""
-        current = self._conversations.get_conversation(
-            conversation.shop_id, conversation.conversation_id
-        )
-        if current is None or current.slack_thread is None:
+        customer, on the card too (best effort: the next change redraws the card).
+
+        Starts from the conversation as this job read it: the write is version-checked, so
+        a change made since fails it and `change_conversation` reads it again."""
+        if conversation.slack_thread is None:
             return
         now = self._clock()
         result = change_conversation(
             self._conversations,
-            current,
+            conversation,
             lambda stored: after_agent_reply(answered(stored, now)),
             expires_at=shop.expiry(now),
         )
@@ -519,7 +542,14 @@ class DeliveryDisplay:
         Reads the reply afresh: a send job and a status callback for it run in different
         queue groups, and each must build on what the other has shown."""
         message = self._replies.get_outbound(reply.shop_id, reply.message_key)
-        if message is None or not message.display_behind:
+        if message is not None:
+            self.show_stored(slack, message)
+
+    def show_stored(self, slack: SlackPort, message: OutboundMessage) -> None:
+        """As `show`, for the reply as the calling job has just stored it (no read). A status
+        callback landing in between shows its own, later status; `mark_shown` never goes
+        back."""
+        if not message.display_behind:
             return
         shown = DELIVERY_REACTIONS.get(message.shown_status)
         reaction = DELIVERY_REACTIONS.get(message.status)
