@@ -889,6 +889,10 @@ class FakeConversations:
         item["slack_posts_about"] = [*item.get("slack_posts_about", []), [channel_id, ts]]
         return True
 
+    def thread_owner(self, team_id: str, channel_id: str, thread_ts: str) -> tuple[str, str] | None:
+        pointer = self.world.thread_pointers.get((team_id, channel_id, thread_ts))
+        return (pointer.shop_id, pointer.conversation_id) if pointer else None
+
 
 @dataclass
 class FakeListings:
@@ -1099,6 +1103,18 @@ class FakeReplies:
     ) -> OutboundMessage | None:
         pointer = self.world.provider_pointers.get((shop_id, provider_message_id))
         return self.get_outbound(shop_id, pointer[0]) if pointer else None
+
+    def reply_reading(
+        self,
+        shop_id: str,
+        conversation_id: str,
+        message_key: str,
+        revision_of: tuple[str, str, str] | None,
+    ) -> tuple[Conversation | None, OutboundMessage | None, ReplyRevision | None]:
+        item = self.world.conversation_items.get((shop_id, conversation_id))
+        conversation = Conversation.model_validate(copy.deepcopy(item)) if item else None
+        revision = self.reply_revision(*revision_of) if revision_of else None
+        return conversation, self.get_outbound(shop_id, message_key), revision
 
 
 @dataclass

@@ -358,6 +358,10 @@ class ConversationRecords(Protocol):
         self, conversation: Conversation, channel_id: str, ts: str
     ) -> bool: ...
 
+    def thread_owner(
+        self, team_id: str, channel_id: str, thread_ts: str
+    ) -> tuple[str, str] | None: ...
+
 
 class ConversationLists(Protocol):
     def recent_conversations(self, shop_id: str, limit: int) -> list[Conversation]: ...
@@ -410,6 +414,14 @@ class ReplyRecords(Protocol):
     def find_outbound_by_provider_id(
         self, shop_id: str, provider_message_id: str
     ) -> OutboundMessage | None: ...
+
+    def reply_reading(
+        self,
+        shop_id: str,
+        conversation_id: str,
+        message_key: str,
+        revision_of: tuple[str, str, str] | None,
+    ) -> tuple[Conversation | None, OutboundMessage | None, ReplyRevision | None]: ...
 
 
 class ProfileRecords(Protocol):

@@ -33,11 +33,13 @@ from chalicelib.domain.messages import (
     FAILED_DELIVERY,
     DeliveryStatus,
     OutboundMessage,
+    ReplyRevision,
     media_capacity,
 )
 from chalicelib.domain.orders import OrderRefusal, fill_order
 from chalicelib.domain.reply_decision import (
     Cancelled,
+    Due,
     Empty,
     Internal,
     KeptFiles,
@@ -95,6 +97,9 @@ from chalicelib.settings import Settings
 logger = Logger(service="threadline", child=True)
 
 FILE_NAME_BYTES = 400
+# A reply past its grace period: whether it goes out, the agent's latest revision of it (read
+# once the grace period was over), and the time that was decided at.
+Verdict = tuple[Internal | Due, ReplyRevision | None, datetime]
 
 
 class ReplyDispatcher:
@@ -128,22 +133,35 @@ class ReplyDispatcher:
         self._display = DeliveryDisplay(replies, channels)
 
     def send_reply(self, reply: AgentReply) -> None:
-        conversation = self._conversations.find_conversation_by_thread(
-            reply.team_id, reply.channel_id, reply.thread_ts
+        owner = self._conversations.thread_owner(reply.team_id, reply.channel_id, reply.thread_ts)
+        if owner is None:
+            logger.debug("reply outside a conversation thread ignored")
+            return
+        shop_id, conversation_id = owner
+        shop = self._shops.get_shop(shop_id)
+        if shop is None:
+            logger.warning("reply for a removed shop dropped", shop_id=shop_id)
+            return
+        slack = slack_or_retry(self._workspaces, shop.shop_id)
+        now = self._clock()
+        due = when_due(reply, shop.replies, now)
+        if isinstance(due, Wait):
+            # Decided on the job and the shop alone: a pass in the grace period reads nothing.
+            slack.react(reply.channel_id, reply.ts, WAITING_REACTION)
+            raise NotYet("reply in its grace period", due.seconds)
+        # Read once the grace period is over: an edit or a deletion made in it counts.
+        revisable = isinstance(due, Due) and due.revisable
+        revision_of = (reply.team_id, reply.channel_id, reply.ts) if revisable else None
+        conversation, message, revision = self._replies.reply_reading(
+            shop_id, conversation_id, reply.message_key, revision_of
         )
         if conversation is None:
             logger.debug("reply outside a conversation thread ignored")
             return
-        shop = self._shops.get_shop(conversation.shop_id)
-        if shop is None:
-            logger.warning("reply for a removed shop dropped", shop_id=conversation.shop_id)
-            return
-        slack = slack_or_retry(self._workspaces, shop.shop_id)
         secrets = self._vault.get(shop.shop_id)
-        message = self._replies.get_outbound(shop.shop_id, reply.message_key)
         claimed = False
         if message is None:
-            claim = self._claim(reply, conversation, shop, slack)
+            claim = self._claim(reply, conversation, shop, slack, (due, revision, now))
             if claim is None:
                 return
             message, claimed = claim
@@ -172,12 +190,17 @@ class ReplyDispatcher:
         )
 
     def _claim(
-        self, reply: AgentReply, conversation: Conversation, shop: Shop, slack: SlackPort
+        self,
+        reply: AgentReply,
+        conversation: Conversation,
+        shop: Shop,
+        slack: SlackPort,
+        verdict: Verdict,
     ) -> tuple[OutboundMessage, bool] | None:
         """The reply as it goes out, stored under its Slack message's key (or the copy an
         earlier delivery of the message stored), and whether this job stored it; None when
-        nothing goes out."""
-        prepared = self._prepare(reply, conversation, shop, slack)
+        nothing goes out. `verdict`: whether it is due, its latest revision, and when."""
+        prepared = self._prepare(reply, conversation, shop, slack, verdict)
         if prepared is None:
             return None
         # Stored as `dispatching` at once (no separate write to get there): a retry that
@@ -393,12 +416,17 @@ class ReplyDispatcher:
             logger.exception("card not refreshed", conversation_id=waiting.conversation_id)
 
     def _prepare(
-        self, reply: AgentReply, conversation: Conversation, shop: Shop, slack: SlackPort
+        self,
+        reply: AgentReply,
+        conversation: Conversation,
+        shop: Shop,
+        slack: SlackPort,
+        verdict: Verdict,
     ) -> OutboundMessage | None:
         """The reply as it goes out once its grace period is over, as last edited; None when
         nothing goes out (an internal note, a reply deleted in time, files alone)."""
-        now = self._clock()
-        outgoing = self._outgoing(reply, shop, slack, now)
+        due, revision, now = verdict
+        outgoing = self._outgoing(reply, shop, slack, due, revision)
         if outgoing is None:
             return None
         composed = content(outgoing, self._keep_files(reply, conversation, shop, slack))
@@ -427,23 +455,19 @@ class ReplyDispatcher:
         return decided.message
 
     def _outgoing(
-        self, reply: AgentReply, shop: Shop, slack: SlackPort, now: datetime
+        self,
+        reply: AgentReply,
+        shop: Shop,
+        slack: SlackPort,
+        due: Internal | Due,
+        revision: ReplyRevision | None,
     ) -> Outgoing | None:
-        """The reply's text as last edited once its grace period is over (NotYet until
-        then); None when nothing goes out, the thread or the message showing why."""
-        due = when_due(reply, shop.replies, now)
-        if isinstance(due, Wait):
-            slack.react(reply.channel_id, reply.ts, WAITING_REACTION)
-            raise NotYet("reply in its grace period", due.seconds)
+        """The reply's text as last edited (`revision`, read once its grace period was
+        over); None when nothing goes out, the thread or the message showing why."""
         if isinstance(due, Internal):
             if due.marked:
                 slack.react(reply.channel_id, reply.ts, INTERNAL_REACTION)
             return None
-        revision = (
-            self._replies.reply_revision(reply.team_id, reply.channel_id, reply.ts)
-            if due.revisable
-            else None
-        )
         revised = as_revised(reply, shop.replies, revision)
         if isinstance(revised, Cancelled):
             note = reply_cancelled_note(reply.user_id)

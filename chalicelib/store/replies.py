@@ -5,6 +5,7 @@ from decimal import Decimal
 
 from botocore.exceptions import ClientError
 
+from chalicelib.domain.conversation import Conversation
 from chalicelib.domain.errors import Retryable
 from chalicelib.domain.messages import DeliveryStatus, OutboundMessage, ReplyRevision, delivery_rank
 from chalicelib.domain.shop import RETENTION_DAYS
@@ -15,6 +16,7 @@ from chalicelib.store._table import (
     Update,
     cancelled_by_condition,
     condition_failed,
+    conversation_key,
     expiry,
     from_attributes,
     message_item_key,
@@ -72,15 +74,7 @@ class Replies:
 
     def reply_revision(self, team_id: str, channel_id: str, ts: str) -> ReplyRevision | None:
         values = self._table.get(revision_key(team_id, channel_id, ts))
-        if not values:
-            return None
-        return ReplyRevision(
-            team_id=team_id,
-            channel_id=channel_id,
-            ts=ts,
-            text=None if values["deleted"] else str(values.get("text", "")),
-            revised_ts=str(values["revised_at"]),
-        )
+        return _revision(team_id, channel_id, ts, values) if values else None
 
     # The bot's posts -----------------------------------------------------------------------
 
@@ -213,3 +207,45 @@ class Replies:
         if not pointer:
             return None
         return self.get_outbound(shop_id, str(pointer["message_key"]))
+
+    def reply_reading(
+        self,
+        shop_id: str,
+        conversation_id: str,
+        message_key: str,
+        revision_of: tuple[str, str, str] | None,
+    ) -> tuple[Conversation | None, OutboundMessage | None, ReplyRevision | None]:
+        """What the outbound worker reads of a reply, in one batch: its conversation, the
+        reply as stored (if it was), and the latest revision of the thread message
+        `revision_of` (team, channel, ts) when asked."""
+        keys = {
+            "conversation": conversation_key(shop_id, conversation_id),
+            "outbound": message_item_key(shop_id, message_key),
+        }
+        if revision_of is not None:
+            keys["revision"] = revision_key(*revision_of)
+        found = {
+            (str(item["PK"]), str(item["SK"])): item
+            for item in self._table.read_all([*keys.values()])
+        }
+        items = {name: found.get((key["PK"]["S"], key["SK"]["S"])) for name, key in keys.items()}
+        conversation, outbound, revision = (
+            items["conversation"],
+            items["outbound"],
+            items.get("revision"),
+        )
+        return (
+            Conversation.model_validate(conversation) if conversation else None,
+            OutboundMessage.model_validate(outbound) if outbound else None,
+            _revision(*revision_of, revision) if revision_of and revision else None,
+        )
+
+
+def _revision(team_id: str, channel_id: str, ts: str, values: Item) -> ReplyRevision:
+    return ReplyRevision(
+        team_id=team_id,
+        channel_id=channel_id,
+        ts=ts,
+        text=None if values["deleted"] else str(values.get("text", "")),
+        revised_ts=str(values["revised_at"]),
+    )
