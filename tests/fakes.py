@@ -1116,6 +1116,32 @@ class FakeReplies:
         revision = self.reply_revision(*revision_of) if revision_of else None
         return conversation, self.get_outbound(shop_id, message_key), revision
 
+    def record_sent(
+        self,
+        message: OutboundMessage,
+        status: DeliveryStatus,
+        provider_message_id: str,
+        *,
+        expires_at: int | None = None,
+        saving: Conversation | None = None,
+        saving_expires_at: int | None = None,
+    ) -> tuple[bool, Conversation | None]:
+        """The reply moved and the conversation saved together; a conversation that changed
+        meanwhile leaves the reply moved alone."""
+        moved = self.advance_outbound(
+            message, status, provider_message_id=provider_message_id, expires_at=expires_at
+        )
+        if not moved or saving is None:
+            return moved, None
+        item = self.world.conversation_items.get((saving.shop_id, saving.conversation_id))
+        if item is None or item.get("version", 0) != saving.version:
+            return True, None
+        _write_fields(item, saving, Writer.AGENTS)
+        item["version"] = saving.version + 1
+        if saving_expires_at is not None:
+            item["expires_at"] = saving_expires_at
+        return True, saving.model_copy(update={"version": saving.version + 1}, deep=True)
+
 
 @dataclass
 class FakeProfiles:

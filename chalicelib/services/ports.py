@@ -423,6 +423,17 @@ class ReplyRecords(Protocol):
         revision_of: tuple[str, str, str] | None,
     ) -> tuple[Conversation | None, OutboundMessage | None, ReplyRevision | None]: ...
 
+    def record_sent(
+        self,
+        message: OutboundMessage,
+        status: DeliveryStatus,
+        provider_message_id: str,
+        *,
+        expires_at: int | None = None,
+        saving: Conversation | None = None,
+        saving_expires_at: int | None = None,
+    ) -> tuple[bool, Conversation | None]: ...
+
 
 class ProfileRecords(Protocol):
     def customer_profile(self, shop_id: str, address: str) -> CustomerProfile | None: ...

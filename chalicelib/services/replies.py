@@ -75,7 +75,7 @@ from chalicelib.presentation.posts import (
     shop_message_post,
 )
 from chalicelib.presentation.slack_blocks import SlackMessage
-from chalicelib.services.changes import change_conversation, draw_card
+from chalicelib.services.changes import Changed, change_conversation, draw_card
 from chalicelib.services.media_links import MediaLinks
 from chalicelib.services.ports import (
     ChannelRouter,
@@ -172,7 +172,9 @@ class ReplyDispatcher:
         receipt = self._dispatch(message, shop, secrets, slack, claimed=claimed)
         if receipt is None:
             return
-        sent = self._record_sent(message, receipt, shop)
+        # An agent's reply answers the customer: stored with the reply, in one write.
+        answering = None if reply.automatic else _answering(conversation, self._clock())
+        sent, saved = self._record_sent(message, receipt, shop, answering)
         if not reply.automatic:
             # Counted before Slack is told: a retry finds the reply handled and stops early.
             self._metrics.count(Metric.AGENT_REPLY_SENT, message.channel)
@@ -181,7 +183,7 @@ class ReplyDispatcher:
         else:
             self._display.show_stored(slack, sent)
         if not reply.automatic:
-            self._await_customer(slack, shop, conversation)
+            self._await_customer(slack, shop, conversation, saved)
         logger.info(
             "reply sent",
             shop_id=shop.shop_id,
@@ -252,16 +254,26 @@ class ReplyDispatcher:
         return receipt
 
     def _record_sent(
-        self, message: OutboundMessage, receipt: SendReceipt, shop: Shop
-    ) -> OutboundMessage | None:
-        """The provider took the reply: its id and status stored, and for mail the ids its
-        answers will quote, pointing at the conversation. Returns the reply as stored now,
-        or None when it was not this write that moved it (erased meanwhile)."""
-        advanced = self._replies.advance_outbound(
+        self,
+        message: OutboundMessage,
+        receipt: SendReceipt,
+        shop: Shop,
+        answering: Conversation | None,
+    ) -> tuple[OutboundMessage | None, Conversation | None]:
+        """The provider took the reply: its id and status stored, with the conversation as
+        it answers it (`answering`), and for mail the ids its answers will quote, pointing
+        at the conversation. Returns the reply as stored now (None when it was not this
+        write that moved it: erased meanwhile), and the conversation as stored (None when
+        it was not saved with it)."""
+        # The conversation and its pointers expire as the reply's claim set them.
+        expires_at = shop.expiry(message.created_at)
+        advanced, saved = self._replies.record_sent(
             message,
             receipt.status,
-            provider_message_id=receipt.provider_message_id,
-            expires_at=shop.expiry(message.created_at),
+            receipt.provider_message_id,
+            expires_at=expires_at,
+            saving=answering,
+            saving_expires_at=expires_at,
         )
         if receipt.thread_ids:
             self._conversations.point_mail(
@@ -271,9 +283,9 @@ class ReplyDispatcher:
                 expires_at=shop.expiry(self._clock()),
             )
         if not advanced:
-            return None
+            return None, saved
         update = {"status": receipt.status, "provider_message_id": receipt.provider_message_id}
-        return message.model_copy(update=update)
+        return message.model_copy(update=update), saved
 
     def send_canned(self, job: CannedReply) -> None:
         """A canned response an agent chose, posted on their behalf (once per modal)."""
@@ -385,21 +397,30 @@ class ReplyDispatcher:
             )
         )
 
-    def _await_customer(self, slack: SlackPort, shop: Shop, conversation: Conversation) -> None:
+    def _await_customer(
+        self,
+        slack: SlackPort,
+        shop: Shop,
+        conversation: Conversation,
+        saved: Conversation | None,
+    ) -> None:
         """Answered, the conversation's response target is met and it waits for the
         customer, on the card too (best effort: the next change redraws the card).
 
-        Starts from the conversation as this job read it: the write is version-checked, so
+        `saved`: the conversation as the reply's own write stored it. Without it, the change
+        starts from the conversation as this job read it: the write is version-checked, so
         a change made since fails it and `change_conversation` reads it again."""
         if conversation.slack_thread is None:
             return
         now = self._clock()
-        result = change_conversation(
-            self._conversations,
-            conversation,
-            lambda stored: after_agent_reply(answered(stored, now)),
-            expires_at=shop.expiry(now),
-        )
+        result: Changed | None = Changed(conversation, saved) if saved else None
+        if result is None:
+            result = change_conversation(
+                self._conversations,
+                conversation,
+                lambda stored: after_agent_reply(answered(stored, now)),
+                expires_at=shop.expiry(now),
+            )
         if result is None or not result.changed:
             return
         waiting = result.after
@@ -532,6 +553,13 @@ class ReplyDispatcher:
             return
         slack = slack_or_retry(self._workspaces, shop.shop_id)
         self._display.show(slack, message)
+
+
+def _answering(conversation: Conversation, now: datetime) -> Conversation | None:
+    """The conversation as an agent's reply sent `now` leaves it; None when it changes
+    nothing."""
+    changed = after_agent_reply(answered(conversation, now))
+    return None if changed == conversation else changed
 
 
 def customer_language(conversation: Conversation, shop: Shop) -> str:

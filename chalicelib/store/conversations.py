@@ -122,6 +122,22 @@ def conversation_update(
     return apply_fields(Update(), CONVERSATION_FIELDS, conversation, writer).expires(expires_at)
 
 
+def versioned_state(
+    conversation: Conversation, expires_at: int | None
+) -> tuple[Attributes, Update, str, Item]:
+    """`save_state`'s write (key, update, condition, values): what agents and timers change,
+    only over the version the conversation was read at; also an action of another
+    repository's transaction (`Table.update_action`)."""
+    update = conversation_update(conversation, AGENTS, expires_at)
+    update.set("version", conversation.version + 1)
+    condition = "version = :read"
+    if conversation.version == 0:
+        # Conversations stored before versions existed read as version 0.
+        condition += " OR (attribute_exists(PK) AND attribute_not_exists(version))"
+    key = conversation_key(conversation.shop_id, conversation.conversation_id)
+    return key, update, condition, {":read": conversation.version}
+
+
 class Conversations:
     def __init__(self, client: DynamoDBClient, table_name: str) -> None:
         self._table = Table(client, table_name)
@@ -298,14 +314,7 @@ class Conversations:
         assignee, and its service-level state; with `expires_at`, it and its pointers expire
         then. Only if it is still at the version it was read at: returns it as stored (its
         next version), or None when another write came first or it was erased."""
-        update = conversation_update(conversation, AGENTS, expires_at)
-        update.set("version", conversation.version + 1)
-        condition = "version = :read"
-        if conversation.version == 0:
-            # Conversations stored before versions existed read as version 0.
-            condition += " OR (attribute_exists(PK) AND attribute_not_exists(version))"
-        key = conversation_key(conversation.shop_id, conversation.conversation_id)
-        if not self._table.update(key, update, condition, {":read": conversation.version}):
+        if not self._table.update(*versioned_state(conversation, expires_at)):
             return None
         if expires_at is not None:
             self._extend_pointers(conversation, expires_at)

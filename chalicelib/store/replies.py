@@ -28,6 +28,7 @@ from chalicelib.store._table import (
     timeline_keys,
     to_attributes,
 )
+from chalicelib.store.conversations import versioned_state
 
 
 class Replies:
@@ -207,6 +208,64 @@ class Replies:
         if not pointer:
             return None
         return self.get_outbound(shop_id, str(pointer["message_key"]))
+
+    def record_sent(
+        self,
+        message: OutboundMessage,
+        status: DeliveryStatus,
+        provider_message_id: str,
+        *,
+        expires_at: int | None = None,
+        saving: Conversation | None = None,
+        saving_expires_at: int | None = None,
+    ) -> tuple[bool, Conversation | None]:
+        """`advance_outbound` with the provider's id, and in the same transaction the
+        conversation's state `saving` stored as `save_state` stores it (only over the
+        version it was read at, expiring at `saving_expires_at`; its pointers are not
+        touched). Returns whether the reply moved, and the conversation as stored (None
+        when none was asked, or another write came first: the reply is then stored alone,
+        and the caller changes the conversation as any writer would)."""
+        if saving is None:
+            moved = self.advance_outbound(
+                message, status, provider_message_id=provider_message_id, expires_at=expires_at
+            )
+            return moved, None
+        update = Update().set("status", status.value).set("status_rank", delivery_rank(status))
+        update.set("provider_message_id", provider_message_id)
+        pointer = {
+            **provider_pointer_key(message.shop_id, provider_message_id),
+            **to_attributes({"message_key": message.message_key, **expiry(expires_at)}),
+        }
+        try:
+            self._table.transact(
+                [
+                    self._table.update_action(
+                        message_item_key(message.shop_id, message.message_key),
+                        update,
+                        "status_rank < :rank",
+                        {":rank": delivery_rank(status)},
+                    ),
+                    self._table.put_action(
+                        pointer,
+                        "attribute_not_exists(PK) OR message_key = :key",
+                        {":key": message.message_key},
+                    ),
+                    self._table.update_action(*versioned_state(saving, saving_expires_at)),
+                ]
+            )
+        except ClientError as error:
+            update_failed, pointer_failed, conversation_failed = cancelled_by_condition(error)
+            if pointer_failed:
+                raise Retryable("that provider message belongs to another reply") from error
+            if update_failed:
+                return False, None
+            if conversation_failed:
+                moved = self.advance_outbound(
+                    message, status, provider_message_id=provider_message_id, expires_at=expires_at
+                )
+                return moved, None
+            raise
+        return True, saving.model_copy(update={"version": saving.version + 1})
 
     def reply_reading(
         self,
