@@ -101,10 +101,12 @@ def table(results: dict[str, Any]) -> str:
                     "<= 1.5x",
                 )
             )
+        from bench.issue_start import CALL_TARGETS, with_issue_start
+
         totals = ack["calls_total"]
         for name, value in totals.items():
-            target = "2" if name in ONE_WRITE_ONE_SEND else ""
-            lines.append(_row(f"AWS calls: {name}", f"{value:g}", target=target))
+            target = "2" if name in ONE_WRITE_ONE_SEND else CALL_TARGETS.get(name, "")
+            lines.append(_row(f"AWS calls: {name}", with_issue_start(name, value), target=target))
     cost = results.get("cost")
     if cost:
         lines.append(_row("$ per 1,000 messages", f"{cost['dollars_per_1000_messages']:.4f}"))

@@ -291,9 +291,10 @@ def measure(runs: int = 400) -> dict[str, Any]:
         follow_worker = harness.calls(harness.drain)
 
         # An agent's reply already past its grace period, then one still in it (one pass).
-        # The first outbound send looks its queue's URL up once per container.
+        # The first outbound send looks its queue's URL up once per container; the first
+        # reply in a thread reads which conversation the thread is (then remembered).
         harness.post(agent_reply(root.ts, time.time() - 60))
-        harness.drain()
+        first_reply_worker = harness.calls(harness.drain)
         reply_ack = harness.calls(lambda: harness.post(agent_reply(root.ts, time.time() - 60)))
         reply_worker = harness.calls(harness.drain)
         harness.post(agent_reply(root.ts, time.time()))
@@ -371,6 +372,7 @@ def measure(runs: int = 400) -> dict[str, Any]:
                 "ack": telegram_follow_ack,
                 "worker": telegram_follow_worker,
             },
+            "agent_reply_first_in_thread": {"worker": first_reply_worker},
         },
         "calls_total": {
             "customer_message_ack": _sum(follow_ack),
@@ -389,5 +391,6 @@ def measure(runs: int = 400) -> dict[str, Any]:
             "telegram_update_ack": _sum(telegram_follow_ack),
             "telegram_update_worker_new_conversation": _sum(telegram_opening_worker),
             "telegram_update_worker_follow_up": _sum(telegram_follow_worker),
+            "agent_reply_worker_first_in_thread": _sum(first_reply_worker),
         },
     }
