@@ -299,9 +299,10 @@ def count_calls(harness: Harness, sequence: Iterator[int]) -> dict[str, dict[str
     follow_worker = harness.calls(harness.drain)
 
     # An agent's reply already past its grace period, then one still in it (one pass).
-    # The first outbound send looks its queue's URL up once per container.
+    # The first outbound send looks its queue's URL up once per container; the first
+    # reply in a thread reads which conversation the thread is (then remembered).
     harness.post(agent_reply(root.ts, time.time() - 60))
-    harness.drain()
+    first_reply_worker = harness.calls(harness.drain)
     reply_ack = harness.calls(lambda: harness.post(agent_reply(root.ts, time.time() - 60)))
     reply_worker = harness.calls(harness.drain)
     harness.post(agent_reply(root.ts, time.time()))
@@ -348,6 +349,7 @@ def count_calls(harness: Harness, sequence: Iterator[int]) -> dict[str, dict[str
             "ack": telegram_follow_ack,
             "worker": telegram_follow_worker,
         },
+        "agent_reply_first_in_thread": {"worker": first_reply_worker},
     }
 
 
@@ -379,6 +381,7 @@ def calls_total(calls: dict[str, dict[str, dict[str, int]]]) -> dict[str, float]
             "telegram_update_new_conversation", "worker"
         ),
         "telegram_update_worker_follow_up": total("telegram_update_follow_up", "worker"),
+        "agent_reply_worker_first_in_thread": total("agent_reply_first_in_thread", "worker"),
     }
 
 

@@ -33,6 +33,8 @@ UNITS = {
     "sqs:ChangeMessageVisibility": ("sqs_fifo_request", 1),
     "sqs:ChangeMessageVisibilityBatch": ("sqs_fifo_request", 1),
     "sqs:GetQueueUrl": ("sqs_fifo_request", 1),
+    # The reply worker's one read: conversation, reply and revision (3 items).
+    "dynamodb:BatchGetItem": ("dynamodb_read_unit", 3),
 }
 # Lambda's event source mapping receives and deletes each batch: at low traffic a batch
 # is one message.

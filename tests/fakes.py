@@ -901,6 +901,10 @@ class FakeConversations:
         item["slack_posts_about"] = [*item.get("slack_posts_about", []), [channel_id, ts]]
         return True
 
+    def thread_owner(self, team_id: str, channel_id: str, thread_ts: str) -> tuple[str, str] | None:
+        pointer = self.world.thread_pointers.get((team_id, channel_id, thread_ts))
+        return (pointer.shop_id, pointer.conversation_id) if pointer else None
+
 
 @dataclass
 class FakeListings:
@@ -1154,6 +1158,44 @@ class FakeReplies:
         return [
             OutboundMessage.model_validate(copy.deepcopy(i)) for i in items if "agent_user_id" in i
         ]
+
+    def reply_reading(
+        self,
+        shop_id: str,
+        conversation_id: str,
+        message_key: str,
+        revision_of: tuple[str, str, str] | None,
+    ) -> tuple[Conversation | None, OutboundMessage | None, ReplyRevision | None]:
+        item = self.world.conversation_items.get((shop_id, conversation_id))
+        conversation = Conversation.model_validate(copy.deepcopy(item)) if item else None
+        revision = self.reply_revision(*revision_of) if revision_of else None
+        return conversation, self.get_outbound(shop_id, message_key), revision
+
+    def record_sent(
+        self,
+        message: OutboundMessage,
+        status: DeliveryStatus,
+        provider_message_id: str,
+        *,
+        expires_at: int | None = None,
+        saving: Conversation | None = None,
+        saving_expires_at: int | None = None,
+    ) -> tuple[bool, Conversation | None]:
+        """The reply moved and the conversation saved together; a conversation that changed
+        meanwhile leaves the reply moved alone."""
+        moved = self.advance_outbound(
+            message, status, provider_message_id=provider_message_id, expires_at=expires_at
+        )
+        if not moved or saving is None:
+            return moved, None
+        item = self.world.conversation_items.get((saving.shop_id, saving.conversation_id))
+        if item is None or item.get("version", 0) != saving.version:
+            return True, None
+        _write_fields(item, saving, Writer.AGENTS)
+        item["version"] = saving.version + 1
+        if saving_expires_at is not None:
+            item["expires_at"] = saving_expires_at
+        return True, saving.model_copy(update={"version": saving.version + 1}, deep=True)
 
 
 @dataclass

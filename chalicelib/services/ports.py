@@ -368,6 +368,10 @@ class ConversationRecords(Protocol):
         self, conversation: Conversation, channel_id: str, ts: str
     ) -> bool: ...
 
+    def thread_owner(
+        self, team_id: str, channel_id: str, thread_ts: str
+    ) -> tuple[str, str] | None: ...
+
 
 class ConversationLists(Protocol):
     def recent_conversations(self, shop_id: str, limit: int) -> list[Conversation]: ...
@@ -431,6 +435,25 @@ class ReplyRecords(Protocol):
     def replies_up_to(
         self, shop_id: str, conversation_id: str, up_to: datetime, limit: int
     ) -> list[OutboundMessage]: ...
+
+    def reply_reading(
+        self,
+        shop_id: str,
+        conversation_id: str,
+        message_key: str,
+        revision_of: tuple[str, str, str] | None,
+    ) -> tuple[Conversation | None, OutboundMessage | None, ReplyRevision | None]: ...
+
+    def record_sent(
+        self,
+        message: OutboundMessage,
+        status: DeliveryStatus,
+        provider_message_id: str,
+        *,
+        expires_at: int | None = None,
+        saving: Conversation | None = None,
+        saving_expires_at: int | None = None,
+    ) -> tuple[bool, Conversation | None]: ...
 
 
 class ProfileRecords(Protocol):

@@ -35,12 +35,14 @@ from chalicelib.domain.messages import (
     FAILED_DELIVERY,
     DeliveryStatus,
     OutboundMessage,
+    ReplyRevision,
     delivery_rank,
     media_capacity,
 )
 from chalicelib.domain.orders import OrderRefusal, fill_order
 from chalicelib.domain.reply_decision import (
     Cancelled,
+    Due,
     Empty,
     Internal,
     KeptFiles,
@@ -76,7 +78,7 @@ from chalicelib.presentation.posts import (
     shop_message_post,
 )
 from chalicelib.presentation.slack_blocks import SlackMessage
-from chalicelib.services.changes import change_conversation, draw_card
+from chalicelib.services.changes import Changed, change_conversation, draw_card
 from chalicelib.services.media_links import MediaLinks
 from chalicelib.services.ports import (
     ChannelRouter,
@@ -98,6 +100,9 @@ from chalicelib.settings import Settings
 logger = Logger(service="threadline", child=True)
 
 FILE_NAME_BYTES = 400
+# A reply past its grace period: whether it goes out, the agent's latest revision of it (read
+# once the grace period was over), and the time that was decided at.
+Verdict = tuple[Internal | Due, ReplyRevision | None, datetime]
 
 
 class ReplyDispatcher:
@@ -131,37 +136,57 @@ class ReplyDispatcher:
         self._display = DeliveryDisplay(replies, channels)
 
     def send_reply(self, reply: AgentReply) -> None:
-        conversation = self._conversations.find_conversation_by_thread(
-            reply.team_id, reply.channel_id, reply.thread_ts
+        owner = self._conversations.thread_owner(reply.team_id, reply.channel_id, reply.thread_ts)
+        if owner is None:
+            logger.debug("reply outside a conversation thread ignored")
+            return
+        shop_id, conversation_id = owner
+        shop = self._shops.get_shop(shop_id)
+        if shop is None:
+            logger.warning("reply for a removed shop dropped", shop_id=shop_id)
+            return
+        slack = slack_or_retry(self._workspaces, shop.shop_id)
+        now = self._clock()
+        due = when_due(reply, shop.replies, now)
+        if isinstance(due, Wait):
+            # Decided on the job and the shop alone: a pass in the grace period reads nothing.
+            slack.react(reply.channel_id, reply.ts, WAITING_REACTION)
+            raise NotYet("reply in its grace period", due.seconds)
+        # Read once the grace period is over: an edit or a deletion made in it counts.
+        revisable = isinstance(due, Due) and due.revisable
+        revision_of = (reply.team_id, reply.channel_id, reply.ts) if revisable else None
+        conversation, message, revision = self._replies.reply_reading(
+            shop_id, conversation_id, reply.message_key, revision_of
         )
         if conversation is None:
             logger.debug("reply outside a conversation thread ignored")
             return
-        shop = self._shops.get_shop(conversation.shop_id)
-        if shop is None:
-            logger.warning("reply for a removed shop dropped", shop_id=conversation.shop_id)
-            return
-        slack = slack_or_retry(self._workspaces, shop.shop_id)
         secrets = self._vault.get(shop.shop_id)
-        message = self._replies.get_outbound(shop.shop_id, reply.message_key)
+        claimed = False
         if message is None:
-            message = self._claim(reply, conversation, shop, slack)
-            if message is None:
+            claim = self._claim(reply, conversation, shop, slack, (due, revision, now))
+            if claim is None:
                 return
+            message, claimed = claim
         if message.status not in (DeliveryStatus.PENDING, DeliveryStatus.DISPATCHING):
             # Handled before; only the Slack display may still lag behind.
             self._display.show(slack, message)
             return
-        receipt = self._dispatch(message, shop, secrets, slack)
+        receipt = self._dispatch(message, shop, secrets, slack, claimed=claimed)
         if receipt is None:
             return
-        self._record_sent(message, receipt, shop)
+        # An agent's reply answers the customer: stored with the reply, in one write.
+        answering = None if reply.automatic else _answering(conversation, self._clock())
+        sent, saved = self._record_sent(message, receipt, shop, answering)
         if not reply.automatic:
             # Counted before Slack is told: a retry finds the reply handled and stops early.
             self._metrics.count(Metric.AGENT_REPLY_SENT, message.channel)
-        self._display.show(slack, message)
+        if sent is None:
+            self._display.show(slack, message)
+        else:
+            self._display.show_stored(slack, sent)
         if not reply.automatic:
-            self._await_customer(slack, shop, conversation)
+            self._await_customer(slack, shop, conversation, saved)
         logger.info(
             "reply sent",
             shop_id=shop.shop_id,
@@ -170,30 +195,46 @@ class ReplyDispatcher:
         )
 
     def _claim(
-        self, reply: AgentReply, conversation: Conversation, shop: Shop, slack: SlackPort
-    ) -> OutboundMessage | None:
+        self,
+        reply: AgentReply,
+        conversation: Conversation,
+        shop: Shop,
+        slack: SlackPort,
+        verdict: Verdict,
+    ) -> tuple[OutboundMessage, bool] | None:
         """The reply as it goes out, stored under its Slack message's key (or the copy an
-        earlier delivery of the message stored); None when nothing goes out."""
-        prepared = self._prepare(reply, conversation, shop, slack)
+        earlier delivery of the message stored), and whether this job stored it; None when
+        nothing goes out. `verdict`: whether it is due, its latest revision, and when."""
+        prepared = self._prepare(reply, conversation, shop, slack, verdict)
         if prepared is None:
             return None
+        # Stored as `dispatching` at once (no separate write to get there): a retry that
+        # finds it so asks the provider first, which is right whether or not it went out.
+        dispatching = prepared.model_copy(update={"status": DeliveryStatus.DISPATCHING})
         written_at = prepared.created_at
-        message = (
-            self._replies.claim_outbound(prepared, expires_at=shop.expiry(written_at)) or prepared
-        )
+        stored = self._replies.claim_outbound(dispatching, expires_at=shop.expiry(written_at))
         self._conversations.touch_conversation(conversation, shop.expiry(written_at))
-        return message
+        return (stored, False) if stored is not None else (dispatching, True)
 
     def _dispatch(
-        self, message: OutboundMessage, shop: Shop, secrets: ShopSecrets, slack: SlackPort
+        self,
+        message: OutboundMessage,
+        shop: Shop,
+        secrets: ShopSecrets,
+        slack: SlackPort,
+        *,
+        claimed: bool,
     ) -> SendReceipt | None:
         """Hands the reply to its provider, once; None when it went no further (another
-        attempt owns it, or the provider refused it, which the thread shows)."""
+        attempt owns it, or the provider refused it, which the thread shows). `claimed`:
+        this job has just stored it, as `dispatching`."""
         # Everything that may fail before the provider is asked comes before `dispatching`.
         callback = webhook_urls(self._settings.public_url, shop.shop_id)["twilio_status_callback"]
-        interrupted = message.status is DeliveryStatus.DISPATCHING
-        if not interrupted and not self._replies.advance_outbound(
-            message, DeliveryStatus.DISPATCHING
+        interrupted = message.status is DeliveryStatus.DISPATCHING and not claimed
+        if (
+            not claimed
+            and not interrupted
+            and not self._replies.advance_outbound(message, DeliveryStatus.DISPATCHING)
         ):
             return None
         try:
@@ -215,14 +256,27 @@ class ReplyDispatcher:
             return None
         return receipt
 
-    def _record_sent(self, message: OutboundMessage, receipt: SendReceipt, shop: Shop) -> None:
-        """The provider took the reply: its id and status stored, and for mail the ids its
-        answers will quote, pointing at the conversation."""
-        self._replies.advance_outbound(
+    def _record_sent(
+        self,
+        message: OutboundMessage,
+        receipt: SendReceipt,
+        shop: Shop,
+        answering: Conversation | None,
+    ) -> tuple[OutboundMessage | None, Conversation | None]:
+        """The provider took the reply: its id and status stored, with the conversation as
+        it answers it (`answering`), and for mail the ids its answers will quote, pointing
+        at the conversation. Returns the reply as stored now (None when it was not this
+        write that moved it: erased meanwhile), and the conversation as stored (None when
+        it was not saved with it)."""
+        # The conversation and its pointers expire as the reply's claim set them.
+        expires_at = shop.expiry(message.created_at)
+        advanced, saved = self._replies.record_sent(
             message,
             receipt.status,
-            provider_message_id=receipt.provider_message_id,
-            expires_at=shop.expiry(message.created_at),
+            receipt.provider_message_id,
+            expires_at=expires_at,
+            saving=answering,
+            saving_expires_at=expires_at,
         )
         if receipt.thread_ids:
             self._conversations.point_mail(
@@ -231,6 +285,10 @@ class ReplyDispatcher:
                 list(receipt.thread_ids),
                 expires_at=shop.expiry(self._clock()),
             )
+        if not advanced:
+            return None, saved
+        update = {"status": receipt.status, "provider_message_id": receipt.provider_message_id}
+        return message.model_copy(update=update), saved
 
     def send_canned(self, job: CannedReply) -> None:
         """A canned response an agent chose, posted on their behalf (once per modal)."""
@@ -342,21 +400,30 @@ class ReplyDispatcher:
             )
         )
 
-    def _await_customer(self, slack: SlackPort, shop: Shop, conversation: Conversation) -> None:
+    def _await_customer(
+        self,
+        slack: SlackPort,
+        shop: Shop,
+        conversation: Conversation,
+        saved: Conversation | None,
+    ) -> None:
         """Answered, the conversation's response target is met and it waits for the
-        customer, on the card too (best effort: the next change redraws the card)."""
-        current = self._conversations.get_conversation(
-            conversation.shop_id, conversation.conversation_id
-        )
-        if current is None or current.slack_thread is None:
+        customer, on the card too (best effort: the next change redraws the card).
+
+        `saved`: the conversation as the reply's own write stored it. Without it, the change
+        starts from the conversation as this job read it: the write is version-checked, so
+        a change made since fails it and `change_conversation` reads it again."""
+        if conversation.slack_thread is None:
             return
         now = self._clock()
-        result = change_conversation(
-            self._conversations,
-            current,
-            lambda stored: after_agent_reply(answered(stored, now)),
-            expires_at=shop.expiry(now),
-        )
+        result: Changed | None = Changed(conversation, saved) if saved else None
+        if result is None:
+            result = change_conversation(
+                self._conversations,
+                conversation,
+                lambda stored: after_agent_reply(answered(stored, now)),
+                expires_at=shop.expiry(now),
+            )
         if result is None or not result.changed:
             return
         waiting = result.after
@@ -373,12 +440,17 @@ class ReplyDispatcher:
             logger.exception("card not refreshed", conversation_id=waiting.conversation_id)
 
     def _prepare(
-        self, reply: AgentReply, conversation: Conversation, shop: Shop, slack: SlackPort
+        self,
+        reply: AgentReply,
+        conversation: Conversation,
+        shop: Shop,
+        slack: SlackPort,
+        verdict: Verdict,
     ) -> OutboundMessage | None:
         """The reply as it goes out once its grace period is over, as last edited; None when
         nothing goes out (an internal note, a reply deleted in time, files alone)."""
-        now = self._clock()
-        outgoing = self._outgoing(reply, shop, slack, now)
+        due, revision, now = verdict
+        outgoing = self._outgoing(reply, shop, slack, due, revision)
         if outgoing is None:
             return None
         composed = content(outgoing, self._keep_files(reply, conversation, shop, slack))
@@ -407,23 +479,19 @@ class ReplyDispatcher:
         return decided.message
 
     def _outgoing(
-        self, reply: AgentReply, shop: Shop, slack: SlackPort, now: datetime
+        self,
+        reply: AgentReply,
+        shop: Shop,
+        slack: SlackPort,
+        due: Internal | Due,
+        revision: ReplyRevision | None,
     ) -> Outgoing | None:
-        """The reply's text as last edited once its grace period is over (NotYet until
-        then); None when nothing goes out, the thread or the message showing why."""
-        due = when_due(reply, shop.replies, now)
-        if isinstance(due, Wait):
-            slack.react(reply.channel_id, reply.ts, WAITING_REACTION)
-            raise NotYet("reply in its grace period", due.seconds)
+        """The reply's text as last edited (`revision`, read once its grace period was
+        over); None when nothing goes out, the thread or the message showing why."""
         if isinstance(due, Internal):
             if due.marked:
                 slack.react(reply.channel_id, reply.ts, INTERNAL_REACTION)
             return None
-        revision = (
-            self._replies.reply_revision(reply.team_id, reply.channel_id, reply.ts)
-            if due.revisable
-            else None
-        )
         revised = as_revised(reply, shop.replies, revision)
         if isinstance(revised, Cancelled):
             note = reply_cancelled_note(reply.user_id)
@@ -533,6 +601,13 @@ class ReplyDispatcher:
 WATERMARK_REACH = 50
 
 
+def _answering(conversation: Conversation, now: datetime) -> Conversation | None:
+    """The conversation as an agent's reply sent `now` leaves it; None when it changes
+    nothing."""
+    changed = after_agent_reply(answered(conversation, now))
+    return None if changed == conversation else changed
+
+
 def customer_language(conversation: Conversation, shop: Shop) -> str:
     """The customer's language as their first message shows it, among those the shop answers
     in: what an order's status is told in."""
@@ -566,7 +641,14 @@ class DeliveryDisplay:
         Reads the reply afresh: a send job and a status callback for it run in different
         queue groups, and each must build on what the other has shown."""
         message = self._replies.get_outbound(reply.shop_id, reply.message_key)
-        if message is None or not message.display_behind:
+        if message is not None:
+            self.show_stored(slack, message)
+
+    def show_stored(self, slack: SlackPort, message: OutboundMessage) -> None:
+        """As `show`, for the reply as the calling job has just stored it (no read). A status
+        callback landing in between shows its own, later status; `mark_shown` never goes
+        back."""
+        if not message.display_behind:
             return
         self.bring_up(slack, message)
         self._replies.mark_shown(message)

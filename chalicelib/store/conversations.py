@@ -8,6 +8,8 @@ only over the version they were read at) and its Slack thread attached. A field 
 gains is declared there once, with how each writer stores it.
 """
 
+import time
+
 from botocore.exceptions import ClientError
 
 from chalicelib.domain.conversation import Conversation
@@ -42,6 +44,10 @@ from chalicelib.store.erasure import slack_posts_about
 from chalicelib.store.inbound import processed_action
 
 CUSTOMER, AGENTS, THREAD = Writer.CUSTOMER, Writer.AGENTS, Writer.THREAD
+# A thread's conversation never changes once attached, so a warm container remembers it; for a
+# bounded while, as an erasure deletes the pointer (the conversation's read then finds none).
+THREAD_OWNER_SECONDS = 300
+THREAD_OWNERS_KEPT = 1024
 
 
 def _iso(name: str) -> Value:
@@ -117,9 +123,27 @@ def conversation_update(
     return apply_fields(Update(), CONVERSATION_FIELDS, conversation, writer).expires(expires_at)
 
 
+def versioned_state(
+    conversation: Conversation, expires_at: int | None
+) -> tuple[Attributes, Update, str, Item]:
+    """`save_state`'s write (key, update, condition, values): what agents and timers change,
+    only over the version the conversation was read at; also an action of another
+    repository's transaction (`Table.update_action`)."""
+    update = conversation_update(conversation, AGENTS, expires_at)
+    update.set("version", conversation.version + 1)
+    condition = "version = :read"
+    if conversation.version == 0:
+        # Conversations stored before versions existed read as version 0.
+        condition += " OR (attribute_exists(PK) AND attribute_not_exists(version))"
+    key = conversation_key(conversation.shop_id, conversation.conversation_id)
+    return key, update, condition, {":read": conversation.version}
+
+
 class Conversations:
     def __init__(self, client: DynamoDBClient, table_name: str) -> None:
         self._table = Table(client, table_name)
+        # (team, channel, thread ts) -> (remembered until, (shop id, conversation id))
+        self._thread_owners: dict[tuple[str, str, str], tuple[float, tuple[str, str]]] = {}
 
     # Reads ---------------------------------------------------------------------------------
 
@@ -302,14 +326,7 @@ class Conversations:
         assignee, and its service-level state; with `expires_at`, it and its pointers expire
         then. Only if it is still at the version it was read at: returns it as stored (its
         next version), or None when another write came first or it was erased."""
-        update = conversation_update(conversation, AGENTS, expires_at)
-        update.set("version", conversation.version + 1)
-        condition = "version = :read"
-        if conversation.version == 0:
-            # Conversations stored before versions existed read as version 0.
-            condition += " OR (attribute_exists(PK) AND attribute_not_exists(version))"
-        key = conversation_key(conversation.shop_id, conversation.conversation_id)
-        if not self._table.update(key, update, condition, {":read": conversation.version}):
+        if not self._table.update(*versioned_state(conversation, expires_at)):
             return None
         if expires_at is not None:
             self._extend_pointers(conversation, expires_at)
@@ -391,3 +408,21 @@ class Conversations:
         it. False (nothing written) when the conversation is gone (erased)."""
         key = conversation_key(conversation.shop_id, conversation.conversation_id)
         return self._table.append_post(key, channel_id, ts)
+
+    def thread_owner(self, team_id: str, channel_id: str, thread_ts: str) -> tuple[str, str] | None:
+        """(shop id, conversation id) of a Slack thread, remembered a while once read."""
+        thread = (team_id, channel_id, thread_ts)
+        now = time.monotonic()
+        remembered = self._thread_owners.pop(thread, None)
+        if remembered is not None and remembered[0] > now:
+            self._thread_owners[thread] = remembered
+            return remembered[1]
+        pointer = self._table.get(thread_pointer_key(*thread))
+        if not pointer:
+            return None
+        owner = (str(pointer["shop_id"]), str(pointer["conversation_id"]))
+        if len(self._thread_owners) >= THREAD_OWNERS_KEPT:
+            # The least recently used goes: a dict keeps the order of insertion.
+            del self._thread_owners[next(iter(self._thread_owners))]
+        self._thread_owners[thread] = (now + THREAD_OWNER_SECONDS, owner)
+        return owner

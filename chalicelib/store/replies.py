@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from botocore.exceptions import ClientError
 
+from chalicelib.domain.conversation import Conversation
 from chalicelib.domain.errors import Retryable
 from chalicelib.domain.messages import (
     DeliveryAdvance,
@@ -22,6 +23,7 @@ from chalicelib.store._table import (
     Update,
     cancelled_by_condition,
     condition_failed,
+    conversation_key,
     expiry,
     from_attributes,
     message_item_key,
@@ -34,6 +36,7 @@ from chalicelib.store._table import (
     timeline_partition,
     to_attributes,
 )
+from chalicelib.store.conversations import versioned_state
 
 
 class Replies:
@@ -80,15 +83,7 @@ class Replies:
 
     def reply_revision(self, team_id: str, channel_id: str, ts: str) -> ReplyRevision | None:
         values = self._table.get(revision_key(team_id, channel_id, ts))
-        if not values:
-            return None
-        return ReplyRevision(
-            team_id=team_id,
-            channel_id=channel_id,
-            ts=ts,
-            text=None if values["deleted"] else str(values.get("text", "")),
-            revised_ts=str(values["revised_at"]),
-        )
+        return _revision(team_id, channel_id, ts, values) if values else None
 
     # The bot's posts -----------------------------------------------------------------------
 
@@ -295,3 +290,103 @@ class Replies:
         )
         items = map(from_attributes, page.get("Items", []))
         return [OutboundMessage.model_validate(i) for i in items if "agent_user_id" in i]
+
+    def record_sent(
+        self,
+        message: OutboundMessage,
+        status: DeliveryStatus,
+        provider_message_id: str,
+        *,
+        expires_at: int | None = None,
+        saving: Conversation | None = None,
+        saving_expires_at: int | None = None,
+    ) -> tuple[bool, Conversation | None]:
+        """`advance_outbound` with the provider's id, and in the same transaction the
+        conversation's state `saving` stored as `save_state` stores it (only over the
+        version it was read at, expiring at `saving_expires_at`; its pointers are not
+        touched). Returns whether the reply moved, and the conversation as stored (None
+        when none was asked, or another write came first: the reply is then stored alone,
+        and the caller changes the conversation as any writer would)."""
+        if saving is None:
+            moved = self.advance_outbound(
+                message, status, provider_message_id=provider_message_id, expires_at=expires_at
+            )
+            return moved, None
+        update = Update().set("status", status.value).set("status_rank", delivery_rank(status))
+        update.set("provider_message_id", provider_message_id)
+        pointer = {
+            **provider_pointer_key(message.shop_id, provider_message_id),
+            **to_attributes({"message_key": message.message_key, **expiry(expires_at)}),
+        }
+        try:
+            self._table.transact(
+                [
+                    self._table.update_action(
+                        message_item_key(message.shop_id, message.message_key),
+                        update,
+                        "status_rank < :rank",
+                        {":rank": delivery_rank(status)},
+                    ),
+                    self._table.put_action(
+                        pointer,
+                        "attribute_not_exists(PK) OR message_key = :key",
+                        {":key": message.message_key},
+                    ),
+                    self._table.update_action(*versioned_state(saving, saving_expires_at)),
+                ]
+            )
+        except ClientError as error:
+            update_failed, pointer_failed, conversation_failed = cancelled_by_condition(error)
+            if pointer_failed:
+                raise Retryable("that provider message belongs to another reply") from error
+            if update_failed:
+                return False, None
+            if conversation_failed:
+                moved = self.advance_outbound(
+                    message, status, provider_message_id=provider_message_id, expires_at=expires_at
+                )
+                return moved, None
+            raise
+        return True, saving.model_copy(update={"version": saving.version + 1})
+
+    def reply_reading(
+        self,
+        shop_id: str,
+        conversation_id: str,
+        message_key: str,
+        revision_of: tuple[str, str, str] | None,
+    ) -> tuple[Conversation | None, OutboundMessage | None, ReplyRevision | None]:
+        """What the outbound worker reads of a reply, in one batch: its conversation, the
+        reply as stored (if it was), and the latest revision of the thread message
+        `revision_of` (team, channel, ts) when asked."""
+        keys = {
+            "conversation": conversation_key(shop_id, conversation_id),
+            "outbound": message_item_key(shop_id, message_key),
+        }
+        if revision_of is not None:
+            keys["revision"] = revision_key(*revision_of)
+        found = {
+            (str(item["PK"]), str(item["SK"])): item
+            for item in self._table.read_all([*keys.values()])
+        }
+        items = {name: found.get((key["PK"]["S"], key["SK"]["S"])) for name, key in keys.items()}
+        conversation, outbound, revision = (
+            items["conversation"],
+            items["outbound"],
+            items.get("revision"),
+        )
+        return (
+            Conversation.model_validate(conversation) if conversation else None,
+            OutboundMessage.model_validate(outbound) if outbound else None,
+            _revision(*revision_of, revision) if revision_of and revision else None,
+        )
+
+
+def _revision(team_id: str, channel_id: str, ts: str, values: Item) -> ReplyRevision:
+    return ReplyRevision(
+        team_id=team_id,
+        channel_id=channel_id,
+        ts=ts,
+        text=None if values["deleted"] else str(values.get("text", "")),
+        revised_ts=str(values["revised_at"]),
+    )

@@ -155,13 +155,14 @@ def test_a_reply_going_out_while_an_agent_resolves_leaves_the_conversation_resol
     open_thread, container, monkeypatch, slack_event, run_workers, slack, twilio: RecordingTwilio
 ):
     # Given a conversation an agent answers, and another agent resolving it as the reply
-    # goes out (after the reply read the conversation, before it stored "pending")
+    # goes out (after the reply read the conversation, before it stored "pending" with the
+    # reply's delivery)
     root_ts = open_thread()
     resolve = pressed(container, CardAction.RESOLVE, "U0AGENT2", root_ts)
     concurrent = before_next(
         monkeypatch,
-        container.store.conversations,
-        "save_state",
+        container.store.replies,
+        "record_sent",
         lambda: container.card_actions.act(resolve),
     )
 

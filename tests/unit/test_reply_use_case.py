@@ -144,7 +144,7 @@ def test_a_change_stored_meanwhile_is_kept_and_the_answer_applied_over_it() -> N
     reply = _reply(world, conversation)
     world.clock.advance(GRACE_OVER)
     # Another agent raises the priority between the worker's read and its write.
-    world.conversations.before_save.append(
+    world.reply_records.before_record.append(
         conversation.model_copy(update={"priority": Priority.HIGH})
     )
 

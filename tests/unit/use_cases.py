@@ -11,7 +11,7 @@ from pydantic import SecretStr
 
 from chalicelib.channels.base import MediaFile
 from chalicelib.domain.conversation import Conversation
-from chalicelib.domain.messages import InboundMessage
+from chalicelib.domain.messages import DeliveryStatus, InboundMessage, OutboundMessage
 from chalicelib.domain.shop import Shop, ShopSecrets, SlackConfig, TwilioConfig
 from chalicelib.domain.triage.record import Triage
 from chalicelib.domain.triage.rules import RulesEngine
@@ -28,6 +28,7 @@ from tests.fakes import (
     FakeMetrics,
     FakeQueues,
     FakeRecords,
+    FakeReplies,
     FakeSchedules,
     FakeSlack,
     FakeVault,
@@ -113,6 +114,39 @@ class RacingConversations(FakeConversations):
         assert super().save_state(other) is not None
 
 
+class RacingReplies(FakeReplies):
+    """The replies, with another writer's change to the conversation slipped in once, just
+    before the next `record_sent` (which stores the conversation a reply answers)."""
+
+    def __init__(self, world: FakeRecords, conversations: RacingConversations) -> None:
+        super().__init__(world)
+        self.conversations = conversations
+        self.before_record: list[Conversation] = []
+
+    def record_sent(
+        self,
+        message: OutboundMessage,
+        status: DeliveryStatus,
+        provider_message_id: str,
+        *,
+        expires_at: int | None = None,
+        saving: Conversation | None = None,
+        saving_expires_at: int | None = None,
+    ) -> tuple[bool, Conversation | None]:
+        if self.before_record:
+            read = self.conversations.get_conversation(message.shop_id, message.conversation_id)
+            assert read is not None
+            self.conversations._race(self.before_record.pop(0), read)
+        return super().record_sent(
+            message,
+            status,
+            provider_message_id,
+            expires_at=expires_at,
+            saving=saving,
+            saving_expires_at=saving_expires_at,
+        )
+
+
 def acme(**changes: object) -> Shop:
     """The shop, with `changes` to its configuration (validated as an admin's would be)."""
     shop = Shop(
@@ -140,6 +174,7 @@ class World:
 
     def __post_init__(self) -> None:
         self.conversations = RacingConversations(self.records)
+        self.reply_records = RacingReplies(self.records, self.conversations)
         self.records.shops.put_shop(acme(), None)
         self.vault.put(
             SHOP,
@@ -187,7 +222,7 @@ class World:
             settings,
             self.records.shops,
             self.conversations,
-            self.records.replies,
+            self.reply_records,
             self.counters,
             self.vault,
             self._channel,
