@@ -163,6 +163,9 @@ class ShopMessage(BaseModel):
     # what it is ("order_update:delivered") and in which language.
     reply_key: str | None = None
     language: str | None = None
+    # The customer's conversation it was decided from, if they had one: gone by the time it
+    # is opened, the customer was erased meanwhile, and the message must not bring them back.
+    decided_from: str | None = None
 
     @property
     def customer_key(self) -> str:

@@ -350,6 +350,13 @@ class InboundProcessor:
         if shop is None:
             logger.warning("message for a deleted shop dropped", shop_id=job.shop_id)
             return
+        if job.decided_from is not None and (
+            self._conversations.get_conversation(job.shop_id, job.decided_from) is None
+        ):
+            # Erased since it was queued: a new conversation would bring the customer back.
+            logger.info("shop message for an erased customer dropped", shop_id=job.shop_id)
+            self._metrics.count(Metric.SHOP_MESSAGE_DROPPED, job.channel)
+            return
         slack = slack_or_retry(self._workspaces, shop.shop_id)
         expires_at = shop.expiry(job.requested_at)
         existing = self._conversations.find_open_conversation(job.shop_id, job.customer_address)

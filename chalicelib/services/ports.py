@@ -226,6 +226,9 @@ class Metric(StrEnum):
     ORDER_UPDATE_UNKNOWN_CUSTOMER = "OrderUpdateUnknownCustomer"
     ORDER_UPDATE_OPTED_OUT = "OrderUpdateOptedOut"
     ORDER_UPDATE_UNREACHABLE = "OrderUpdateUnreachable"
+    # A queued message the shop writes first whose customer was erased while it waited
+    # (the conversation it was decided from is gone): dropped, never posted nor sent.
+    SHOP_MESSAGE_DROPPED = "ShopMessageDropped"
 
 
 class MetricsPort(Protocol):
