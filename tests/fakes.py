@@ -129,6 +129,8 @@ class FakeSlack:
     user_groups: dict[str, list[str]] = field(default_factory=dict)
     # Messages shown to one user (chat.postEphemeral): never among `posts`.
     ephemerals: list["EphemeralPost"] = field(default_factory=list)
+    # (channel, user) of users who left a channel: an ephemeral to them there is refused.
+    left_channel: set[tuple[str, str]] = field(default_factory=set)
     _clock: Any = field(default_factory=lambda: itertools.count(1))
 
     def workspace(self, token: str) -> "FakeWorkspace":
@@ -269,14 +271,18 @@ class FakeWorkspace:
 
     def post_ephemeral(
         self, channel: str, user_id: str, message: SlackMessage, thread_ts: str | None = None
-    ) -> None:
+    ) -> bool:
         params = {**message_params(channel, message), "user": user_id}
         refused_as_slack_does("chat.postEphemeral", message_refusal(params))
         if user_id[:1] not in ("U", "W"):
             refused_as_slack_does("chat.postEphemeral", {"ok": False, "error": "user_not_found"})
+        if (channel, user_id) in self.slack.left_channel:
+            # As the Slack adapter answers Slack's user_not_in_channel.
+            return False
         self.slack.ephemerals.append(
             EphemeralPost(self.token, channel, user_id, message, thread_ts)
         )
+        return True
 
 
 @dataclass

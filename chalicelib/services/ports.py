@@ -104,7 +104,7 @@ class SlackPort(Protocol):
 
     def post_ephemeral(
         self, channel: str, user_id: str, message: SlackMessage, thread_ts: str | None = None
-    ) -> None: ...
+    ) -> bool: ...
 
 
 SlackFactory = Callable[[str], SlackPort]
@@ -229,6 +229,8 @@ class Metric(StrEnum):
     # A queued message the shop writes first whose customer was erased while it waited
     # (the conversation it was decided from is gone): dropped, never posted nor sent.
     SHOP_MESSAGE_DROPPED = "ShopMessageDropped"
+    # A draft Slack would never show its agent (they or the bot left the channel): done.
+    DRAFT_NOT_SHOWN = "DraftNotShown"
 
 
 class MetricsPort(Protocol):
