@@ -175,6 +175,10 @@ class ShopMessage(BaseModel):
     def message_key(self) -> str:
         return f"api:{self.message_id}"
 
+    @property
+    def is_order_update(self) -> bool:
+        return (self.reply_key or "").startswith("order_update:")
+
 
 PREVIEW_LENGTH = 140
 

@@ -350,13 +350,21 @@ class InboundProcessor:
         if shop is None:
             logger.warning("message for a deleted shop dropped", shop_id=job.shop_id)
             return
-        if job.decided_from is not None and (
-            self._conversations.get_conversation(job.shop_id, job.decided_from) is None
-        ):
-            # Erased since it was queued: a new conversation would bring the customer back.
-            logger.info("shop message for an erased customer dropped", shop_id=job.shop_id)
-            self._metrics.count(Metric.SHOP_MESSAGE_DROPPED, job.channel)
-            return
+        decided = None
+        if job.decided_from is not None:
+            decided = self._conversations.get_conversation(job.shop_id, job.decided_from)
+            if decided is None:
+                # Erased since it was queued: a new conversation would bring them back.
+                logger.info("shop message for an erased customer dropped", shop_id=job.shop_id)
+                self._metrics.count(Metric.SHOP_MESSAGE_DROPPED, job.channel)
+                return
+        if job.is_order_update and self._opt_outs is not None:
+            # A STOP heard since the update was queued holds it all the same.
+            addresses = (job.customer_address, *([decided.customer_address] if decided else []))
+            if self._opt_outs.stopped(job.shop_id, addresses):
+                logger.info("order update held: the customer opted out", shop_id=job.shop_id)
+                self._metrics.count(Metric.ORDER_UPDATE_OPTED_OUT)
+                return
         slack = slack_or_retry(self._workspaces, shop.shop_id)
         expires_at = shop.expiry(job.requested_at)
         existing = self._conversations.find_open_conversation(job.shop_id, job.customer_address)
