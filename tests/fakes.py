@@ -573,6 +573,7 @@ class FakeInbound:
             files_posted=bool(stored.get("files_posted")),
             attempt=int(stored["attempts"]),
             files_shared=int(stored.get("files_shared", 0)),
+            opt_out_noted=bool(stored.get("opt_out_noted")),
         )
 
     def _set_if_stored(self, message: InboundMessage, values: StoredItem) -> bool:
@@ -587,6 +588,9 @@ class FakeInbound:
 
     def mark_files_posted(self, message: InboundMessage) -> None:
         self._set_if_stored(message, {"files_posted": True})
+
+    def mark_opt_out_noted(self, message: InboundMessage) -> None:
+        self._set_if_stored(message, {"opt_out_noted": True})
 
     def mark_files_shared(self, message: InboundMessage, shared: int, file_ids: list[str]) -> bool:
         stored = self._stored(message)

@@ -32,6 +32,8 @@ class InboundProgress(NamedTuple):
     # How many of its files (its whole text first, when it is long, then its attachments in
     # order) an earlier attempt shared before failing: a retry shares only the rest.
     files_shared: int = 0
+    # Whether the thread has its note of the customer's STOP or START (posted once).
+    opt_out_noted: bool = False
 
 
 class DeliveryStatus(StrEnum):

@@ -246,7 +246,7 @@ class InboundProcessor:
         if score is None:
             conversation = self._reply_automatically(conversation, message, shop)
             self._look_up_orders(before, conversation, message, shop)
-            self._heed_opt_out(slack, conversation, message, shop)
+            self._heed_opt_out(slack, conversation, message, shop, progress.opt_out_noted)
         else:
             slack.post(channel, rating_note(score), thread_ts=thread_ts)
             self._thank_for_rating(conversation, message, shop)
@@ -465,7 +465,12 @@ class InboundProcessor:
             self._outbound.send_outbound(job)
 
     def _heed_opt_out(
-        self, slack: SlackPort, conversation: Conversation, message: InboundMessage, shop: Shop
+        self,
+        slack: SlackPort,
+        conversation: Conversation,
+        message: InboundMessage,
+        shop: Shop,
+        noted: bool,
     ) -> None:
         """A customer's STOP or START for order updates: recorded, noted in the thread and
         confirmed to them (services/opt_outs.py)."""
@@ -473,7 +478,10 @@ class InboundProcessor:
         if heard is None or conversation.slack_thread is None:
             return
         channel, thread_ts = conversation.slack_thread
-        slack.post(channel, heard.note, thread_ts=thread_ts)
+        if not noted:
+            slack.post(channel, heard.note, thread_ts=thread_ts)
+            # A retry after a later step's failure finds it noted and posts it no more.
+            self._inbound.mark_opt_out_noted(message)
         if heard.confirmation is not None:
             key, text, language = heard.confirmation
             self._outbound.send_outbound(
