@@ -130,6 +130,8 @@ class FakeSlack:
     user_groups: dict[str, list[str]] = field(default_factory=dict)
     # Messages shown to one user (chat.postEphemeral): never among `posts`.
     ephemerals: list["EphemeralPost"] = field(default_factory=list)
+    # (channel, user) of users who left a channel: an ephemeral to them there is refused.
+    left_channel: set[tuple[str, str]] = field(default_factory=set)
     _clock: Any = field(default_factory=lambda: itertools.count(1))
 
     def workspace(self, token: str) -> "FakeWorkspace":
@@ -270,14 +272,18 @@ class FakeWorkspace:
 
     def post_ephemeral(
         self, channel: str, user_id: str, message: SlackMessage, thread_ts: str | None = None
-    ) -> None:
+    ) -> bool:
         params = {**message_params(channel, message), "user": user_id}
         refused_as_slack_does("chat.postEphemeral", message_refusal(params))
         if user_id[:1] not in ("U", "W"):
             refused_as_slack_does("chat.postEphemeral", {"ok": False, "error": "user_not_found"})
+        if (channel, user_id) in self.slack.left_channel:
+            # As the Slack adapter answers Slack's user_not_in_channel.
+            return False
         self.slack.ephemerals.append(
             EphemeralPost(self.token, channel, user_id, message, thread_ts)
         )
+        return True
 
 
 @dataclass
@@ -568,6 +574,7 @@ class FakeInbound:
             files_posted=bool(stored.get("files_posted")),
             attempt=int(stored["attempts"]),
             files_shared=int(stored.get("files_shared", 0)),
+            opt_out_noted=bool(stored.get("opt_out_noted")),
         )
 
     def _set_if_stored(self, message: InboundMessage, values: StoredItem) -> bool:
@@ -582,6 +589,9 @@ class FakeInbound:
 
     def mark_files_posted(self, message: InboundMessage) -> None:
         self._set_if_stored(message, {"files_posted": True})
+
+    def mark_opt_out_noted(self, message: InboundMessage) -> None:
+        self._set_if_stored(message, {"opt_out_noted": True})
 
     def mark_files_shared(self, message: InboundMessage, shared: int, file_ids: list[str]) -> bool:
         stored = self._stored(message)

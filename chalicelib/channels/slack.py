@@ -225,6 +225,17 @@ def _files(listed: object) -> tuple[SlackFile, ...]:
 
 
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,20}$")
+# chat.postEphemeral's refusals that no retry changes: the channel or the user is gone, or
+# the bot or the user is not in the channel.
+_EPHEMERAL_FINAL = frozenset(
+    {
+        "channel_not_found",
+        "not_in_channel",
+        "user_not_in_channel",
+        "user_not_found",
+        "is_archived",
+    }
+)
 
 
 def _user_id(payload: dict[str, Any]) -> str:
@@ -717,9 +728,13 @@ class SlackWorkspace:
 
     def post_ephemeral(
         self, channel: str, user_id: str, message: SlackMessage, thread_ts: str | None = None
-    ) -> None:
+    ) -> bool:
         """Shows a message to one user in a channel (or its thread): only they see it, it
-        is not kept in the channel's history, and it is gone when their Slack reloads."""
+        is not kept in the channel's history, and it is gone when their Slack reloads.
+        False when Slack refuses it for good (the user or the bot left the channel): a
+        retry would be refused the same."""
+        from slack_sdk.errors import SlackApiError
+
         arguments: dict[str, Any] = {
             "channel": channel,
             "user": user_id,
@@ -728,7 +743,13 @@ class SlackWorkspace:
         }
         if thread_ts:
             arguments["thread_ts"] = thread_ts
-        self._call("chat.postEphemeral", **arguments)
+        try:
+            self._call("chat.postEphemeral", **arguments)
+        except SlackApiError as error:
+            if error.response.get("error") not in _EPHEMERAL_FINAL:
+                raise
+            return False
+        return True
 
     def react(self, channel: str, ts: str, name: str) -> None:
         # A retried job may add the same reaction twice; Slack refuses the second.

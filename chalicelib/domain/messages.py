@@ -32,6 +32,8 @@ class InboundProgress(NamedTuple):
     # How many of its files (its whole text first, when it is long, then its attachments in
     # order) an earlier attempt shared before failing: a retry shares only the rest.
     files_shared: int = 0
+    # Whether the thread has its note of the customer's STOP or START (posted once).
+    opt_out_noted: bool = False
 
 
 class DeliveryStatus(StrEnum):
@@ -163,6 +165,9 @@ class ShopMessage(BaseModel):
     # what it is ("order_update:delivered") and in which language.
     reply_key: str | None = None
     language: str | None = None
+    # The customer's conversation it was decided from, if they had one: gone by the time it
+    # is opened, the customer was erased meanwhile, and the message must not bring them back.
+    decided_from: str | None = None
 
     @property
     def customer_key(self) -> str:
@@ -171,6 +176,10 @@ class ShopMessage(BaseModel):
     @property
     def message_key(self) -> str:
         return f"api:{self.message_id}"
+
+    @property
+    def is_order_update(self) -> bool:
+        return (self.reply_key or "").startswith("order_update:")
 
 
 PREVIEW_LENGTH = 140

@@ -8,7 +8,7 @@ the addresses the payload names (email, E.164 phone), never by name.
 """
 
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -164,7 +164,7 @@ def woocommerce_update(topic: str, payload: dict[str, Any]) -> OrderUpdate | Non
         return None
     event = _WOOCOMMERCE_STATUSES.get(_text(payload, "status"))
     order_id = _text(payload, "id")
-    if event is None or not order_id:
+    if event is None or not order_id or _long_after_completion(event, payload):
         return None
     number = _text(payload, "number") or order_id
     billing = payload.get("billing")
@@ -176,6 +176,35 @@ def woocommerce_update(topic: str, payload: dict[str, Any]) -> OrderUpdate | Non
         addresses,
         remembered_for=WOOCOMMERCE_STATUS_MEMORY,
     )
+
+
+# A completed order's change this long after it was completed is no news of its completion:
+# an edit or a note of an order completed before the shop turned updates on, or before its
+# customer first wrote (the save that completes it comes within seconds).
+WOOCOMMERCE_COMPLETION_NEWS = timedelta(hours=1)
+
+
+def _long_after_completion(event: OrderEvent, payload: dict[str, Any]) -> bool:
+    """Whether a completed order's delivery is a change made long after its completion. Only
+    a completion says when it happened (`date_completed_gmt`): a refund's or cancellation's
+    moment is in no order payload, so those are told as they come (docs/SHOP_CONFIG.md)."""
+    if event is not OrderEvent.FULFILMENT_CREATED:
+        return False
+    completed = _gmt(payload, "date_completed_gmt")
+    modified = _gmt(payload, "date_modified_gmt")
+    if completed is None or modified is None:
+        return False
+    return modified - completed > WOOCOMMERCE_COMPLETION_NEWS
+
+
+def _gmt(payload: dict[str, Any], name: str) -> datetime | None:
+    """A WooCommerce `*_gmt` time (ISO 8601 in UTC, no offset written); None if absent or
+    malformed."""
+    try:
+        parsed = datetime.fromisoformat(_text(payload, name))
+    except ValueError:
+        return None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 _WORDS: dict[str, dict[OrderEvent, str]] = {

@@ -158,7 +158,9 @@ class ShopifyWebhooks:
         act_once(
             self._claims,
             shop_id,
-            webhook_id,
+            # The header is outside the signature: its id claimed apart from any other kind
+            # (WooCommerce's deliveries, order updates' events).
+            f"shopify:{webhook_id}",
             self._clock(),
             lambda: self._act_and_tell(shop, topic, payload, webhook_id),
         )

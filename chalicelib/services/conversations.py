@@ -246,7 +246,7 @@ class InboundProcessor:
         if score is None:
             conversation = self._reply_automatically(conversation, message, shop)
             self._look_up_orders(before, conversation, message, shop)
-            self._heed_opt_out(slack, conversation, message, shop)
+            self._heed_opt_out(slack, conversation, message, shop, progress.opt_out_noted)
         else:
             slack.post(channel, rating_note(score), thread_ts=thread_ts)
             self._thank_for_rating(conversation, message, shop)
@@ -350,6 +350,21 @@ class InboundProcessor:
         if shop is None:
             logger.warning("message for a deleted shop dropped", shop_id=job.shop_id)
             return
+        decided = None
+        if job.decided_from is not None:
+            decided = self._conversations.get_conversation(job.shop_id, job.decided_from)
+            if decided is None:
+                # Erased since it was queued: a new conversation would bring them back.
+                logger.info("shop message for an erased customer dropped", shop_id=job.shop_id)
+                self._metrics.count(Metric.SHOP_MESSAGE_DROPPED, job.channel)
+                return
+        if job.is_order_update and self._opt_outs is not None:
+            # A STOP heard since the update was queued holds it all the same.
+            addresses = (job.customer_address, *([decided.customer_address] if decided else []))
+            if self._opt_outs.stopped(job.shop_id, addresses):
+                logger.info("order update held: the customer opted out", shop_id=job.shop_id)
+                self._metrics.count(Metric.ORDER_UPDATE_OPTED_OUT)
+                return
         slack = slack_or_retry(self._workspaces, shop.shop_id)
         expires_at = shop.expiry(job.requested_at)
         existing = self._conversations.find_open_conversation(job.shop_id, job.customer_address)
@@ -450,7 +465,12 @@ class InboundProcessor:
             self._outbound.send_outbound(job)
 
     def _heed_opt_out(
-        self, slack: SlackPort, conversation: Conversation, message: InboundMessage, shop: Shop
+        self,
+        slack: SlackPort,
+        conversation: Conversation,
+        message: InboundMessage,
+        shop: Shop,
+        noted: bool,
     ) -> None:
         """A customer's STOP or START for order updates: recorded, noted in the thread and
         confirmed to them (services/opt_outs.py)."""
@@ -458,7 +478,10 @@ class InboundProcessor:
         if heard is None or conversation.slack_thread is None:
             return
         channel, thread_ts = conversation.slack_thread
-        slack.post(channel, heard.note, thread_ts=thread_ts)
+        if not noted:
+            slack.post(channel, heard.note, thread_ts=thread_ts)
+            # A retry after a later step's failure finds it noted and posts it no more.
+            self._inbound.mark_opt_out_noted(message)
         if heard.confirmation is not None:
             key, text, language = heard.confirmation
             self._outbound.send_outbound(

@@ -87,9 +87,13 @@ class ReplyDrafts:
             if isinstance(outcome, NoDraft)
             else draft_message(outcome, language)
         )
-        slack.post_ephemeral(
+        if not slack.post_ephemeral(
             action.channel_id, action.user_id, message, thread_ts=action.message_ts
-        )
+        ):
+            # A retry would be refused the same: the press is done.
+            logger.info("draft not shown: Slack refused it for good")
+            self._metrics.count(Metric.DRAFT_NOT_SHOWN)
+            return
         logger.info(
             "draft shown",
             conversation_id=conversation.conversation_id,

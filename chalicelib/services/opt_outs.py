@@ -64,6 +64,11 @@ class OptOutKeeper:
         key = f"order_updates_{request.command.value}"
         return OptOutHeard(note, (key, confirmation(request.command, language), language))
 
+    def stopped(self, shop_id: str, addresses: tuple[str, ...]) -> bool:
+        """Whether the person at any of the addresses (or linked to one) asked to stop."""
+        person = tuple(a for address in addresses for a in self._person(shop_id, address))
+        return self._opt_outs.opted_out_at(shop_id, person) is not None
+
     def _person(self, shop_id: str, address: str) -> tuple[str, ...]:
         """The person's addresses, once each (a number stands for its WhatsApp twins)."""
         profile = self._profiles.customer_profile(shop_id, address) if self._profiles else None

@@ -139,6 +139,7 @@ class OrderUpdates:
                     shop_incarnation=shop.incarnation,
                     reply_key=f"order_update:{update.event.value}",
                     language=language,
+                    decided_from=known[0].conversation_id,
                 )
             )
         except Exception:

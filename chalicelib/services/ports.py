@@ -105,7 +105,7 @@ class SlackPort(Protocol):
 
     def post_ephemeral(
         self, channel: str, user_id: str, message: SlackMessage, thread_ts: str | None = None
-    ) -> None: ...
+    ) -> bool: ...
 
 
 SlackFactory = Callable[[str], SlackPort]
@@ -227,6 +227,11 @@ class Metric(StrEnum):
     ORDER_UPDATE_UNKNOWN_CUSTOMER = "OrderUpdateUnknownCustomer"
     ORDER_UPDATE_OPTED_OUT = "OrderUpdateOptedOut"
     ORDER_UPDATE_UNREACHABLE = "OrderUpdateUnreachable"
+    # A queued message the shop writes first whose customer was erased while it waited
+    # (the conversation it was decided from is gone): dropped, never posted nor sent.
+    SHOP_MESSAGE_DROPPED = "ShopMessageDropped"
+    # A draft Slack would never show its agent (they or the bot left the channel): done.
+    DRAFT_NOT_SHOWN = "DraftNotShown"
 
 
 class MetricsPort(Protocol):
@@ -276,6 +281,8 @@ class InboundRecords(Protocol):
     def mark_posted(self, message: InboundMessage, slack_ts: str, channel_id: str) -> bool: ...
 
     def mark_files_posted(self, message: InboundMessage) -> None: ...
+
+    def mark_opt_out_noted(self, message: InboundMessage) -> None: ...
 
     def mark_files_shared(
         self, message: InboundMessage, shared: int, file_ids: list[str]

@@ -187,10 +187,11 @@ class ShopMessages:
             raise Conflict("the shop has not connected Slack: answers would have nowhere to go")
         now = self._clock()
         template = request.template
+        existing = self._conversations.find_open_conversation(shop.shop_id, customer)
         if request.channel is Channel.WHATSAPP and template is None:
-            self._check_window(shop, customer, now)
+            self._check_window(shop, existing, now)
         if request.channel in META_CHANNELS:
-            self._check_meta_window(shop, customer, now, request.channel)
+            self._check_meta_window(shop, existing, now, request.channel)
         subject = (request.subject or shop.name) if request.channel is Channel.EMAIL else None
         claim: ShopMessageClaim | None = None
         request_id = self._new_id()
@@ -226,6 +227,7 @@ class ShopMessages:
             content_variables=dict(template.variables) if template else None,
             requested_at=now,
             shop_incarnation=shop.incarnation,
+            decided_from=existing.conversation_id if existing else None,
         )
         self._queue.send_inbound(job)
         if claim is not None:
@@ -250,9 +252,8 @@ class ShopMessages:
             raise BadRequest(f"to is no {request.channel.value} address")
         return address
 
-    def _check_window(self, shop: Shop, customer: str, now: datetime) -> None:
+    def _check_window(self, shop: Shop, existing: Conversation | None, now: datetime) -> None:
         """Refuses a free-form WhatsApp message that could not go out."""
-        existing = self._conversations.find_open_conversation(shop.shop_id, customer)
         if can_send_first(shop, Channel.WHATSAPP, existing, now):
             return
         raise Conflict(
@@ -262,12 +263,11 @@ class ShopMessages:
         )
 
     def _check_meta_window(
-        self, shop: Shop, customer: str, now: datetime, channel: Channel
+        self, shop: Shop, existing: Conversation | None, now: datetime, channel: Channel
     ) -> None:
         """Refuses a message on Meta's channels that could not go out: past the 24-hour
         window only WhatsApp's `reply` template may (a shop's message is never a person's
         reply, so never tagged HUMAN_AGENT)."""
-        existing = self._conversations.find_open_conversation(shop.shop_id, customer)
         if can_send_first(shop, channel, existing, now):
             return
         fix = (

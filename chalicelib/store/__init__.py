@@ -27,7 +27,7 @@ index):
 | a post made for an agent or by itself  | SLACK#{team}#POST#{job's post id}   | POST             |
 | a shop message, by the caller's id     | SHOP#{shop}#SHOPMESSAGE#{caller id} | REQUEST          |
 | a dead letter told in Slack (30 days)  | DEADLETTER#{SQS message id}         | TOLD             |
-| a platform's webhook acted on (7 days) | SHOP#{shop}#WEBHOOK#{webhook id}    | RECEIVED         |
+| a platform's webhook acted on (7 days) | SHOP#{shop}#WEBHOOK#{kind}:{id}     | RECEIVED         |
 | a refund asked from Slack (90 days)    | SHOP#{shop}#REFUND#{submission key} | REFUND           |
 | a customer's STOP for order updates    | SHOP#{shop}#OPTOUT#{identity}       | OPTOUT           |
 | an "Add to Slack" in progress (10 min) | OAUTHSTATE#{state}                  | STATE            |

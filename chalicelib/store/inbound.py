@@ -119,6 +119,7 @@ class InboundMessages:
             files_posted=bool(values.get("files_posted")),
             attempt=int(values["attempts"]),
             files_shared=int(values.get("files_shared", 0)),
+            opt_out_noted=bool(values.get("opt_out_noted")),
         )
 
     def mark_posted(self, message: InboundMessage, slack_ts: str, channel_id: str) -> bool:
@@ -134,6 +135,11 @@ class InboundMessages:
         """Notes that the message's files followed it into its thread."""
         key = message_item_key(message.shop_id, message.message_key)
         self._table.set_if_stored(key, {"files_posted": True})
+
+    def mark_opt_out_noted(self, message: InboundMessage) -> None:
+        """Notes that the thread has the note of the customer's STOP or START."""
+        key = message_item_key(message.shop_id, message.message_key)
+        self._table.set_if_stored(key, {"opt_out_noted": True})
 
     def mark_files_shared(self, message: InboundMessage, shared: int, file_ids: list[str]) -> bool:
         """Notes, after each upload, how many of the message's files are in its thread (a

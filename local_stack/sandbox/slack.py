@@ -91,6 +91,8 @@ class SlackStandIn(StandIn):
         self._left: set[str] = set()
         # User groups ("S…") and their members; no other group exists.
         self._user_groups: dict[str, list[str]] = {}
+        # Every user is in every channel but these (channel, user) pairs.
+        self._users_left: set[tuple[str, str]] = set()
 
     def install(self, token: str, team_id: str, team: str = "Threadline Sandbox") -> None:
         """A bot token of the workspace `team_id`, as an installation of the app gives one."""
@@ -114,6 +116,12 @@ class SlackStandIn(StandIn):
         again (`conversations.join`) puts it back."""
         with self._ts_lock:
             self._left.add(channel)
+
+    def remove_user(self, channel: str, user_id: str) -> None:
+        """A user gone from a channel (they left, or were removed): Slack shows them no
+        ephemeral message there."""
+        with self._ts_lock:
+            self._users_left.add((channel, user_id))
 
     def add_file(self, name: str, content: bytes, mimetype: str) -> dict[str, Any]:
         """A file as if an agent had attached it in Slack: its description in an event."""
@@ -370,10 +378,21 @@ class SlackStandIn(StandIn):
 
     def _post_ephemeral(self, channel: str, params: dict[str, Any]) -> dict[str, Any]:
         # Shown to one user (U…, W…), never kept where conversations.replies reads.
-        if not _is_user(as_str(params.get("user"))):
+        user = as_str(params.get("user"))
+        if not _is_user(user):
             return {"ok": False, "error": "user_not_found"}
         if not _has_content(params):
             return {"ok": False, "error": "no_text"}
+        with self._ts_lock:
+            bot_in, user_in = channel not in self._left, (channel, user) not in self._users_left
+        if not bot_in:
+            # A private channel the bot left is hidden from it.
+            return {
+                "ok": False,
+                "error": "channel_not_found" if channel[:1] == "G" else "not_in_channel",
+            }
+        if not user_in:
+            return {"ok": False, "error": "user_not_in_channel"}
         return {"ok": True, "message_ts": self._next_ts()}
 
     def _replies(self, channel: str, params: dict[str, Any]) -> dict[str, Any]:

@@ -307,7 +307,7 @@ def test_an_order_update_refreshes_the_open_conversation_once_per_webhook_id(
     assert shopify_webhook(client, "orders/updated", payload, "w-7").status_code == 200
     run_workers()
     assert len(directory.asked) == 2
-    assert stored_item("SHOP#ana#WEBHOOK#w-7", "RECEIVED") is not None
+    assert stored_item("SHOP#ana#WEBHOOK#shopify:w-7", "RECEIVED") is not None
 
 
 def test_a_duplicate_data_request_is_told_once(client, shop, slack: FakeSlack):

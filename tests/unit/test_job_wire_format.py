@@ -156,6 +156,7 @@ EVERY_FIELD: dict[str, tuple[Parser, dict[str, Any]]] = {
             "shop_incarnation": "i1",
             "reply_key": "order_update:delivered",
             "language": "pt",
+            "decided_from": "c1",
         },
     ),
     "InboundMessage": (
@@ -293,6 +294,7 @@ DEFAULTS: dict[str, tuple[Parser, dict[str, Any], dict[str, Any]]] = {
             "shop_incarnation": None,
             "reply_key": None,
             "language": None,
+            "decided_from": None,
         },
     ),
     "InboundMessage": (

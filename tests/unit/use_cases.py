@@ -19,6 +19,7 @@ from chalicelib.domain.vocabulary import Channel
 from chalicelib.secrets import DeploymentKeys, DeploymentSecrets
 from chalicelib.services.conversations import InboundProcessor
 from chalicelib.services.media_links import MediaLinks
+from chalicelib.services.opt_outs import OptOutKeeper
 from chalicelib.services.replies import ReplyDispatcher
 from chalicelib.services.triage import MessageTriage
 from chalicelib.settings import Settings
@@ -190,7 +191,7 @@ class World:
     def _new_id(self) -> str:
         return f"01CONV{next(self.ids):06d}"
 
-    def inbound(self) -> InboundProcessor:
+    def inbound(self, opt_outs: OptOutKeeper | None = None) -> InboundProcessor:
         return InboundProcessor(
             self.records.shops,
             self.records.inbound,
@@ -208,6 +209,7 @@ class World:
             triage=MessageTriage(
                 self.conversations, self.schedules, {"rules": RulesEngine()}, self.clock
             ),
+            opt_outs=opt_outs,
         )
 
     def replies(self) -> ReplyDispatcher:

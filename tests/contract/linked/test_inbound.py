@@ -26,13 +26,15 @@ def test_each_attempt_is_counted_and_tells_how_far_the_message_got(records: Link
         False,
         1,
         0,
+        False,
     )
     assert records.inbound.mark_posted(first, "1764000000.000010", CHANNEL)
     assert records.inbound.mark_files_shared(first, 2, ["F1", "F2"])
     records.inbound.mark_files_posted(first)
+    records.inbound.mark_opt_out_noted(first)
 
     progress = records.inbound.begin_inbound_attempt(first)
-    assert progress == (InboundStatus.RECEIVED, "1764000000.000010", True, 2, 2)
+    assert progress == (InboundStatus.RECEIVED, "1764000000.000010", True, 2, 2, True)
     stored = records.inbound.stored_message(SHOP, first.message_key)
     assert stored is not None
     assert stored["slack_file_ids"] == ["F1", "F2"]
@@ -49,6 +51,7 @@ def test_a_message_not_stored_is_neither_counted_nor_marked(records: Linked) -> 
     assert not records.inbound.mark_files_shared(gone, 1, ["F1"])
     assert not records.inbound.note_post_about_message(SHOP, gone.message_key, CHANNEL, "1.2")
     records.inbound.mark_files_posted(gone)
+    records.inbound.mark_opt_out_noted(gone)
     assert records.inbound.stored_message(SHOP, gone.message_key) is None
 
 
