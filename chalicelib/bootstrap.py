@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
@@ -196,6 +196,22 @@ def _triage_client(service: str, seconds: float) -> Callable[[str | None], Any]:
     return client
 
 
+class ClientOnFirstUse:
+    """A boto3 client made when first used: building the intake wires the table's
+    repositories, but a Slack event's ack never calls DynamoDB, and making its client (loading
+    its service model) is the dearest of the three an ack may make."""
+
+    def __init__(self, make: Callable[[], Any]) -> None:
+        self._make = make
+
+    @cached_property
+    def _client(self) -> Any:
+        return self._make()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
 # How long a hand-off summary may take the shop's model: a few triage deadlines, at most this.
 SUMMARY_SECONDS_FACTOR = 4
 SUMMARY_SECONDS_CAP = 10.0
@@ -359,9 +375,8 @@ class Container:
 
     @cached_property
     def store(self) -> Repositories:
-        return Repositories(
-            _aws_client("dynamodb"), self.settings.table_name, self.settings.shop_cache_seconds
-        )
+        client = cast("DynamoDBClient", ClientOnFirstUse(lambda: _aws_client("dynamodb")))
+        return Repositories(client, self.settings.table_name, self.settings.shop_cache_seconds)
 
     @cached_property
     def secrets_client(self) -> "SecretsManagerClient":
