@@ -63,13 +63,15 @@ $(PACKAGE_STAMP): pyproject.toml requirements.txt
 # The virtualenv chalice packages from (tests/e2e/test_package.py uses it too).
 package-venv: $(PACKAGE_STAMP)
 
-# The bundle keeps the AWS SDK's models of the services the functions call, no others.
+# The bundle keeps the AWS SDK's models of the services the functions call, no others, and
+# carries the bytecode of what a cold start imports, as far as its budget allows.
 PACKAGE_OUT ?= out
 package: $(PACKAGE_STAMP) $(STAMP)
 	rm -rf $(PACKAGE_OUT)
 	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(PACKAGE_VENV)/bin/chalice package \
 		--stage dev --merge-template infra/template.json $(PACKAGE_OUT)
 	$(PY) -m threadline_cli.bundle $(PACKAGE_OUT)/deployment.zip
+	$(PY) -m threadline_cli.bytecode $(PACKAGE_OUT)/deployment.zip $(PACKAGE_VENV)/bin/python
 
 # Figures against their floors, in one run (a few minutes): bench/results.json and a table.
 bench: $(STAMP)

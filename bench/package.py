@@ -1,5 +1,6 @@
 """Figure 4: the deployment package as `make package` builds it (`chalice package` offline,
-then trimmed by `threadline_cli.bundle`), zipped, and each dependency's share of it."""
+then trimmed by `threadline_cli.bundle` and given bytecode by `threadline_cli.bytecode`),
+zipped, and each dependency's share of it."""
 
 import collections
 import csv
@@ -96,4 +97,10 @@ def measure() -> dict[str, Any]:
         from threadline_cli.bundle import trim
 
         trim(out / "deployment.zip")
-        return sizes(out / "deployment.zip")
+        from bench import bundle_cold_start
+        from threadline_cli.bytecode import add_bytecode
+
+        python = str(PROJECT_DIR / ".venv-package" / "bin" / "python")
+        cold_start = bundle_cold_start.measure(out / "deployment.zip", python)
+        add_bytecode(out / "deployment.zip", python)
+        return {**sizes(out / "deployment.zip"), "bundle_cold_start": cold_start}

