@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from local_stack.emulator import start_emulator
+from local_stack.moto_patches import patch_emulator
 from local_stack.ports import free_port
 
 HOST = "127.0.0.1"
@@ -73,3 +74,12 @@ def test_a_caller_asking_to_close_gets_its_connection_closed(emulator_port: int)
         assert connection.sock is None
     finally:
         connection.close()
+
+
+def test_applying_the_patches_twice_keeps_one_wrapper() -> None:
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+
+    patch_emulator()
+    once = (MotoRequestHandler.run_wsgi, MotoRequestHandler.send_header)
+    patch_emulator()
+    assert (MotoRequestHandler.run_wsgi, MotoRequestHandler.send_header) == once
