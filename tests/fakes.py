@@ -577,8 +577,12 @@ class FakeInbound:
         stored.update(copy.deepcopy(values))
         return True
 
-    def mark_posted(self, message: InboundMessage, slack_ts: str, channel_id: str) -> bool:
-        return self._set_if_stored(message, {"slack_ts": slack_ts, "slack_channel_id": channel_id})
+    def mark_posted(self, message: InboundMessage, slack_ts: str, channel_id: str) -> str | None:
+        stored = self._stored(message)
+        if stored is None or stored.get("slack_ts"):
+            return None if stored is None else str(stored["slack_ts"])
+        stored.update({"slack_ts": slack_ts, "slack_channel_id": channel_id})
+        return slack_ts
 
     def mark_files_posted(self, message: InboundMessage) -> None:
         self._set_if_stored(message, {"files_posted": True})
@@ -750,9 +754,14 @@ class FakeConversations:
         replacing: Conversation | None = None,
         *,
         expires_at: int | None = None,
+        while_stored: InboundMessage | None = None,
     ) -> Conversation:
         """The customer's open pointer is taken first writer wins (an expired one counts as
-        gone), or moved over from `replacing` unless another worker moved it already."""
+        gone), or moved over from `replacing` unless another worker moved it already; with
+        `while_stored`, only while that message is stored."""
+        gone = while_stored and (while_stored.shop_id, while_stored.message_key)
+        if gone and gone not in self.world.messages:
+            raise Retryable("the message was erased before its conversation opened")
         pointer_key = (conversation.shop_id, conversation.customer_address)
         pointer = self.world.open_pointers.get(pointer_key)
         if replacing is not None:

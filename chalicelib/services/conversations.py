@@ -95,6 +95,11 @@ logger = Logger(service="threadline", child=True)
 
 # How far Slack's clock may be behind ours when a retry looks for its earlier post.
 POST_CLOCK_SKEW = timedelta(minutes=1)
+# A FIFO queue delivers no second copy of a message (same deduplication id) sent within five
+# minutes of the first; so a copy handed out for the first time this soon after the message
+# arrived is the first copy's first receive: no attempt came before it. A minute spare for
+# clocks.
+FIRST_RECEIVE_WITHIN = timedelta(minutes=4)
 
 
 def automatic_reply(
@@ -142,6 +147,10 @@ def take_back(
             logger.exception("what was posted about an erased customer could not be deleted")
 
 
+class _PostedBefore(Exception):
+    """An earlier attempt's post of the message was noted before this attempt's."""
+
+
 class InboundProcessor:
     def __init__(
         self,
@@ -182,14 +191,15 @@ class InboundProcessor:
         self._handoffs = handoffs
         self._opt_outs = opt_outs
 
-    def process(self, message: InboundMessage) -> None:
+    def process(self, message: InboundMessage, receive_count: int | None = None) -> None:
+        """`receive_count`: how many times the queue handed out this copy, when known."""
         shop = shop_taking(self._shops, message.shop_id, message.shop_incarnation)
         if shop is None:
             # Deleted since (maybe created again with its id: another shop's message).
             logger.warning("message for a deleted shop dropped", shop_id=message.shop_id)
             self._metrics.count(Metric.CUSTOMER_MESSAGE_DROPPED, message.channel)
             return
-        progress = self._inbound.begin_inbound_attempt(message)
+        progress = self._progress(message, receive_count)
         if progress.status is None:
             # Its stored copy was erased while it waited: posting it would bring it back.
             logger.info("erased message dropped", message_key=message.message_key)
@@ -208,7 +218,27 @@ class InboundProcessor:
             logger.info("automated mail discarded", message_key=message.message_key)
             self._inbound.discard_inbound(message, "automated_mail")
             return
-        self._post_in_thread(message, shop, slack, progress, files, before)
+        try:
+            self._post_in_thread(message, shop, slack, progress, files, before)
+        except _PostedBefore:
+            # Not the first attempt it was taken for (a copy handed out again as new, or two
+            # at once): it goes on as any later attempt does, from what the earlier one left.
+            self.process(message)
+
+    def _progress(self, message: InboundMessage, receive_count: int | None) -> InboundProgress:
+        """How far the message got. Its first attempt knows without asking: nothing of it is
+        posted or processed yet. It takes the message as still stored, so every write it
+        makes before the message is noted as posted is conditional on that (a new
+        conversation's, the post noted); a message with files is not taken so, as they are
+        kept before anything is written. Any other attempt is counted, and one of a copy
+        handed out before may follow an uncounted first attempt."""
+        first = receive_count == 1 and not message.media
+        if first and self._clock() - message.received_at < FIRST_RECEIVE_WITHIN:
+            return InboundProgress(InboundStatus.RECEIVED, None, files_posted=False, attempt=1)
+        progress = self._inbound.begin_inbound_attempt(message)
+        if receive_count is not None and receive_count > 1:
+            return progress._replace(attempt=max(progress.attempt, receive_count))
+        return progress
 
     def _post_in_thread(
         self,
@@ -304,10 +334,15 @@ class InboundProcessor:
             ts = slack.find_posted(channel, thread_ts, post.metadata, since)
         if ts is None:
             ts = slack.post(channel, post, thread_ts=thread_ts)
-        if not self._inbound.mark_posted(message, ts, channel):
-            # Erased while it was being posted: its erasure could not find this post.
+        noted = self._inbound.mark_posted(message, ts, channel)
+        if noted != ts:
+            # Erased while it was being posted (its erasure could not find this post), or
+            # another attempt's post of it was noted first: this one goes.
             take_back(slack, posts=[(channel, ts)])
+        if noted is None:
             raise Retryable("the message was erased while it was posted")
+        if noted != ts:
+            raise _PostedBefore
         return ts
 
     def _post_files(
@@ -531,7 +566,9 @@ class InboundProcessor:
             )
             if earlier is not None:
                 fresh = self._threads.following(fresh, earlier, slack)
-            return self._conversations.create_conversation(fresh, expires_at=expires_at)
+            return self._conversations.create_conversation(
+                fresh, expires_at=expires_at, while_stored=message
+            )
         afresh = starts_afresh(existing, message, shop.quiet_period) or (
             threaded is None and self._new_subject(existing, message, shop)
         )
@@ -543,7 +580,7 @@ class InboundProcessor:
             open_conversation(message, self._new_id()), existing, slack
         )
         return self._conversations.create_conversation(
-            follow_up, replacing=existing, expires_at=expires_at
+            follow_up, replacing=existing, expires_at=expires_at, while_stored=message
         )
 
     def _threaded(self, message: InboundMessage) -> Conversation | None:

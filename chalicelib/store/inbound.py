@@ -121,14 +121,26 @@ class InboundMessages:
             files_shared=int(values.get("files_shared", 0)),
         )
 
-    def mark_posted(self, message: InboundMessage, slack_ts: str, channel_id: str) -> bool:
+    def mark_posted(self, message: InboundMessage, slack_ts: str, channel_id: str) -> str | None:
         """Notes that the message is in its thread (and in which channel, for an erasure
         before it is recorded), before the rest of its processing: a retry after a later
-        failure goes on from there. False (nothing noted) when it was erased meanwhile."""
-        key = message_item_key(message.shop_id, message.message_key)
-        return self._table.set_if_stored(
-            key, {"slack_ts": slack_ts, "slack_channel_id": channel_id}
-        )
+        failure goes on from there. Returns the post the message has in its thread: this
+        one, or an earlier attempt's that was noted first (this one is then spare); None
+        (nothing noted) when it was erased meanwhile."""
+        update = Update().set("slack_ts", slack_ts).set("slack_channel_id", channel_id)
+        try:
+            self._table.client.update_item(
+                TableName=self._table.name,
+                Key=message_item_key(message.shop_id, message.message_key),
+                **update.request("attribute_exists(PK) AND attribute_not_exists(slack_ts)"),
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as error:
+            if not condition_failed(error):
+                raise
+            earlier = from_attributes(error.response.get("Item") or {}).get("slack_ts")
+            return str(earlier) if earlier else None
+        return slack_ts
 
     def mark_files_posted(self, message: InboundMessage) -> None:
         """Notes that the message's files followed it into its thread."""
