@@ -274,7 +274,12 @@ class InboundRecords(Protocol):
     def begin_inbound_attempt(self, message: InboundMessage) -> InboundProgress: ...
 
     def mark_posted(
-        self, message: InboundMessage, slack_ts: str, channel_id: str
+        self,
+        message: InboundMessage,
+        slack_ts: str,
+        channel_id: str,
+        *,
+        while_current: Conversation | None = None,
     ) -> str | None: ...
 
     def mark_files_posted(self, message: InboundMessage) -> None: ...

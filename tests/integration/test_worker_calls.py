@@ -112,9 +112,10 @@ def test_a_message_opening_a_conversation_and_a_follow_up_cost_their_worker_so_m
     follow_up = sorted(aws_calls)
 
     # Then the opening read the customer's pointer, profile, and their other addresses'
-    # pointers in one batch; the follow-up its pointer and conversation. Neither reads the
-    # shop or its secrets again, nor counts its attempt (each is its copy's first receive,
-    # moments after it arrived), and both messages are in the thread
+    # pointers in one batch; the follow-up reads neither its pointer nor its conversation
+    # (remembered). Neither reads the shop or its secrets again, nor counts its attempt (each
+    # is its copy's first receive, moments after it arrived), and both messages are in the
+    # thread
     assert opening == sorted(
         [
             "dynamodb:GetItem",  # the customer's open-conversation pointer (none)
@@ -129,9 +130,9 @@ def test_a_message_opening_a_conversation_and_a_follow_up_cost_their_worker_so_m
     )
     assert follow_up == sorted(
         [
-            "dynamodb:GetItem",  # the pointer
-            "dynamodb:GetItem",  # the conversation
-            "dynamodb:UpdateItem",  # the post noted
+            # the post noted, while the conversation the container remembers from the
+            # opening is still at its version and the customer's open one
+            "dynamodb:TransactWriteItems",
             "dynamodb:TransactWriteItems",  # the message counted, processed
             "dynamodb:GetItem",  # the card's state after drawing it
         ]
