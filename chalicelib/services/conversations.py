@@ -34,6 +34,7 @@ from chalicelib.domain.csat import (
     survey_due,
     survey_key,
 )
+from chalicelib.domain.customers import addresses_of
 from chalicelib.domain.declared_language import fallback_language
 from chalicelib.domain.email_threading import subject_topic
 from chalicelib.domain.errors import ConversationChanged, Retryable, WorkspaceUnavailable
@@ -617,11 +618,17 @@ class InboundProcessor:
         if remembered is not None and not self._joins(remembered, message, shop, threaded=False):
             # A new conversation is opened only from the stored one.
             remembered = None
-        existing = (
-            threaded
-            or remembered
-            or self._conversations.find_open_conversation(message.shop_id, message.customer_address)
-        )
+        existing = threaded or remembered
+        # The customer's open conversation and those of the address's twins (SMS and
+        # WhatsApp of one number) in one read: the twins' are where a new one continues.
+        twins: tuple[str, ...] = ()
+        near: list[Conversation] = []
+        if existing is None:
+            twins = addresses_of(message.customer_address, None)
+            near = self._conversations.find_open_conversations(message.shop_id, list(twins))
+            existing = next(
+                (c for c in near if c.customer_address == message.customer_address), None
+            )
         # Automated mail joins only a conversation it answers; a reaction or an echo only
         # the customer's open one.
         unanswered_mail = message.email is not None and threaded is None
@@ -631,7 +638,12 @@ class InboundProcessor:
         if existing is None:
             fresh = open_conversation(message, self._new_id())
             earlier = latest_elsewhere(
-                self._profiles, self._conversations, message.shop_id, message.customer_address
+                self._profiles,
+                self._conversations,
+                message.shop_id,
+                message.customer_address,
+                read=twins,
+                found=near,
             )
             if earlier is not None:
                 fresh = self._threads.following(fresh, earlier, slack)

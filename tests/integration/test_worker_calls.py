@@ -111,16 +111,16 @@ def test_a_message_opening_a_conversation_and_a_follow_up_cost_their_worker_so_m
     run_workers()
     follow_up = sorted(aws_calls)
 
-    # Then the opening read the customer's pointer, profile, and their other addresses'
-    # pointers in one batch; the follow-up reads neither its pointer nor its conversation
+    # Then the opening read the customer's pointer with their twin address's in one batch,
+    # then their profile; the follow-up reads neither its pointer nor its conversation
     # (remembered). Neither reads the shop or its secrets again, nor counts its attempt (each
     # is its copy's first receive, moments after it arrived), and both messages are in the
     # thread
     assert opening == sorted(
         [
-            "dynamodb:GetItem",  # the customer's open-conversation pointer (none)
-            "dynamodb:GetItem",  # their profile
-            "dynamodb:BatchGetItem",  # their other addresses' pointers
+            # the customer's open-conversation pointer and their number's twin's (none)
+            "dynamodb:BatchGetItem",
+            "dynamodb:GetItem",  # their profile (none)
             "dynamodb:TransactWriteItems",  # the conversation created
             "dynamodb:TransactWriteItems",  # its thread attached
             "dynamodb:UpdateItem",  # the post noted
