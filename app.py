@@ -465,8 +465,8 @@ def _work_through(event: SQSEvent, parse: "Callable[[str], Job]") -> dict[str, A
 
     container = _container()
 
-    def handle(body: str) -> None:
-        run_job(parse(body), container)
+    def handle(body: str, receive_count: int) -> None:
+        run_job(parse(body), container, receive_count)
 
     return process_batch(
         event.to_dict(),

@@ -467,13 +467,14 @@ def parse_outbound(body: str) -> OutboundWork:
 def process_batch(
     event: dict[str, Any],
     context: Any,
-    handle: Callable[[str], None],
+    handle: Callable[[str, int], None],
     queues: Queues,
     retry_base_seconds: float,
 ) -> dict[str, Any]:
     """Runs a worker over one SQS batch as a FIFO consumer should.
 
-    A failing record fails alone with the rest of its group (powertools'
+    `handle` takes a record's body and how many times SQS has handed that copy out (1 on
+    its first receive). A failing record fails alone with the rest of its group (powertools'
     SqsFifoPartialProcessor); failed records come back after `retry_delay` instead of the
     queue's whole visibility timeout. A batch whose every record failed raises, so it is
     retried even where the event source does not report batch item failures."""
@@ -508,7 +509,7 @@ def process_batch(
 
 
 def _record_handler(
-    context: Any, handle: Callable[[str], None], asked: dict[str, float], failed: set[str]
+    context: Any, handle: Callable[[str, int], None], asked: dict[str, float], failed: set[str]
 ) -> Callable[[Any], None]:
     """Runs `handle` on one record after another, noting in `asked` the delay a record asks
     to come back after and in `failed` the records that failed (not those that wait). A
@@ -525,7 +526,8 @@ def _record_handler(
             raise Retryable("not enough time left in this invocation")
         started.append(record.message_id)
         try:
-            handle(record.body)
+            attributes = record.raw_event.get("attributes") or {}
+            handle(record.body, int(attributes.get("ApproximateReceiveCount", 0)))
         except Exception as error:
             if isinstance(error, Retryable) and error.retry_after is not None:
                 asked[record.message_id] = error.retry_after

@@ -20,7 +20,12 @@ from chalicelib.domain.cancellations import CancelPlan, CancelRecord
 from chalicelib.domain.conversation import Conversation, conversation_ref
 from chalicelib.domain.csat import SURVEY_KEY, THANKS_KEY, survey_key
 from chalicelib.domain.customers import CustomerProfile, identity
-from chalicelib.domain.errors import Conflict, Retryable, WorkspaceUnavailable
+from chalicelib.domain.errors import (
+    Conflict,
+    ConversationChanged,
+    Retryable,
+    WorkspaceUnavailable,
+)
 from chalicelib.domain.foreign_ids import fitted
 from chalicelib.domain.jobs import (
     AgentReply,
@@ -584,8 +589,34 @@ class FakeInbound:
         stored.update(copy.deepcopy(values))
         return True
 
-    def mark_posted(self, message: InboundMessage, slack_ts: str, channel_id: str) -> bool:
-        return self._set_if_stored(message, {"slack_ts": slack_ts, "slack_channel_id": channel_id})
+    def mark_posted(
+        self,
+        message: InboundMessage,
+        slack_ts: str,
+        channel_id: str,
+        *,
+        while_current: Conversation | None = None,
+    ) -> str | None:
+        if while_current is not None:
+            self._check_current(while_current)
+        stored = self._stored(message)
+        if stored is None or stored.get("slack_ts"):
+            return None if stored is None else str(stored["slack_ts"])
+        stored.update({"slack_ts": slack_ts, "slack_channel_id": channel_id})
+        return slack_ts
+
+    def _check_current(self, conversation: Conversation) -> None:
+        """As the store checks it: at its version, and its customer's open one."""
+        key = (conversation.shop_id, conversation.conversation_id)
+        item = self.world.conversation_items.get(key)
+        pointer = self.world.open_pointers.get(
+            (conversation.shop_id, conversation.customer_address)
+        )
+        if pointer is None or pointer.conversation_id != conversation.conversation_id:
+            raise ConversationChanged(None)
+        if item is None or item.get("version", 0) != conversation.version:
+            stored = Conversation.model_validate(copy.deepcopy(item)) if item else None
+            raise ConversationChanged(stored)
 
     def mark_files_posted(self, message: InboundMessage) -> None:
         self._set_if_stored(message, {"files_posted": True})
@@ -760,9 +791,14 @@ class FakeConversations:
         replacing: Conversation | None = None,
         *,
         expires_at: int | None = None,
+        while_stored: InboundMessage | None = None,
     ) -> Conversation:
         """The customer's open pointer is taken first writer wins (an expired one counts as
-        gone), or moved over from `replacing` unless another worker moved it already."""
+        gone), or moved over from `replacing` unless another worker moved it already; with
+        `while_stored`, only while that message is stored."""
+        gone = while_stored and (while_stored.shop_id, while_stored.message_key)
+        if gone and gone not in self.world.messages:
+            raise Retryable("the message was erased before its conversation opened")
         pointer_key = (conversation.shop_id, conversation.customer_address)
         pointer = self.world.open_pointers.get(pointer_key)
         if replacing is not None:

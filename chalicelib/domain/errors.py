@@ -3,7 +3,12 @@
 app.py maps these to HTTP answers and the queue handlers to SQS retries, each in one place.
 """
 
+from typing import TYPE_CHECKING
+
 from pydantic import ValidationError
+
+if TYPE_CHECKING:
+    from chalicelib.domain.conversation import Conversation
 
 
 class ThreadlineError(Exception):
@@ -72,3 +77,13 @@ class WorkspaceUnavailable(Exception):
     """A shop has no Slack workspace to speak in (no bot token in its secret). Not an answer
     of its own: each use case decides what it means there (a worker retries later, an
     erasure or a button press goes on without Slack)."""
+
+
+class ConversationChanged(Exception):
+    """A write made on a conversation as it was read was refused, nothing written: it has
+    changed since, or is no longer the customer's open one. `current` is the conversation
+    as stored now while it is still the customer's open one, else None."""
+
+    def __init__(self, current: "Conversation | None") -> None:
+        super().__init__("the conversation changed since it was read")
+        self.current = current

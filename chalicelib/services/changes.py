@@ -74,17 +74,19 @@ def draw_card(
     drawn: Conversation,
     *,
     shown: bool = False,
-) -> None:
+) -> Conversation | None:
     """Redraws the conversation's card as `drawn` (a state as stored, at its version; `shown`
     when the card shows it already), and again as stored until no other write came in
-    between."""
+    between. Returns the state last drawn, as read back stored (None when it is gone, has
+    no thread, or kept changing)."""
     for _ in range(ATTEMPTS):
         if drawn.slack_thread is None:
-            return
+            return None
         if not shown:
             slack.update(*drawn.slack_thread, root_card(drawn, shop))
         shown = False
         stored = conversations.get_conversation(drawn.shop_id, drawn.conversation_id)
         if stored is None or stored.version == drawn.version:
-            return
+            return stored
         drawn = stored
+    return None

@@ -34,9 +34,10 @@ from chalicelib.domain.csat import (
     survey_due,
     survey_key,
 )
+from chalicelib.domain.customers import addresses_of
 from chalicelib.domain.declared_language import fallback_language
 from chalicelib.domain.email_threading import subject_topic
-from chalicelib.domain.errors import Retryable, WorkspaceUnavailable
+from chalicelib.domain.errors import ConversationChanged, Retryable, WorkspaceUnavailable
 from chalicelib.domain.handoff import HandoffReason, reopened_after_quiet
 from chalicelib.domain.jobs import (
     AutoReplyJob,
@@ -65,6 +66,7 @@ from chalicelib.presentation.notes import (
 from chalicelib.presentation.posts import WHOLE_TEXT_NAME, customer_message, shows_whole
 from chalicelib.presentation.slack_blocks import SlackMessage
 from chalicelib.services.changes import Change, change_conversation, draw_card
+from chalicelib.services.conversation_memory import ConversationMemory
 from chalicelib.services.customers import latest_elsewhere
 from chalicelib.services.handoff import HandoffSummaries
 from chalicelib.services.opt_outs import OptOutKeeper
@@ -95,6 +97,11 @@ logger = Logger(service="threadline", child=True)
 
 # How far Slack's clock may be behind ours when a retry looks for its earlier post.
 POST_CLOCK_SKEW = timedelta(minutes=1)
+# A FIFO queue delivers no second copy of a message (same deduplication id) sent within five
+# minutes of the first; so a copy handed out for the first time this soon after the message
+# arrived is the first copy's first receive: no attempt came before it. A minute spare for
+# clocks.
+FIRST_RECEIVE_WITHIN = timedelta(minutes=4)
 
 
 def automatic_reply(
@@ -142,6 +149,21 @@ def take_back(
             logger.exception("what was posted about an erased customer could not be deleted")
 
 
+class _PostedBefore(Exception):
+    """An earlier attempt's post of the message was noted before this attempt's."""
+
+
+class _RememberedStale(Exception):
+    """The message was posted in the thread of a remembered conversation that had changed
+    since (nothing noted); carries the post and the conversation as stored now (None when
+    it is gone or no longer the customer's open one)."""
+
+    def __init__(self, post: tuple[str, str], current: Conversation | None) -> None:
+        super().__init__("the remembered conversation had changed")
+        self.post = post
+        self.current = current
+
+
 class InboundProcessor:
     def __init__(
         self,
@@ -181,15 +203,17 @@ class InboundProcessor:
         self._triage = triage
         self._handoffs = handoffs
         self._opt_outs = opt_outs
+        self._memory = ConversationMemory()
 
-    def process(self, message: InboundMessage) -> None:
+    def process(self, message: InboundMessage, receive_count: int | None = None) -> None:
+        """`receive_count`: how many times the queue handed out this copy, when known."""
         shop = shop_taking(self._shops, message.shop_id, message.shop_incarnation)
         if shop is None:
             # Deleted since (maybe created again with its id: another shop's message).
             logger.warning("message for a deleted shop dropped", shop_id=message.shop_id)
             self._metrics.count(Metric.CUSTOMER_MESSAGE_DROPPED, message.channel)
             return
-        progress = self._inbound.begin_inbound_attempt(message)
+        progress = self._progress(message, receive_count)
         if progress.status is None:
             # Its stored copy was erased while it waited: posting it would bring it back.
             logger.info("erased message dropped", message_key=message.message_key)
@@ -202,13 +226,69 @@ class InboundProcessor:
         secrets = self._vault.get(shop.shop_id)
         # Fetched before anything is posted: a provider hiccup retries without a trace.
         files = self._keep_media(message, shop, secrets)
+        # Remembered only where its post will be noted: that checks it is still current.
+        remembered = None
+        if message.email is None and progress.slack_ts is None:
+            remembered = self._memory.recall(message.shop_id, message.customer_address)
         # The card is drawn as it will be once this message is counted.
-        before = self._conversation_for(message, shop, slack)
+        before = self._conversation_for(message, shop, slack, remembered)
         if before is None:
             logger.info("automated mail discarded", message_key=message.message_key)
             self._inbound.discard_inbound(message, "automated_mail")
             return
-        self._post_in_thread(message, shop, slack, progress, files, before)
+        current = before if before is remembered else None
+        try:
+            self._post_in_thread(message, shop, slack, progress, files, before, current)
+        except _PostedBefore:
+            # Not the first attempt it was taken for (a copy handed out again as new, or two
+            # at once): it goes on as any later attempt does, from what the earlier one left.
+            self.process(message)
+        except _RememberedStale as stale:
+            self._memory.forget(message.shop_id, message.customer_address)
+            self._go_on_as_stored(message, shop, slack, progress, files, stale)
+
+    def _go_on_as_stored(
+        self,
+        message: InboundMessage,
+        shop: Shop,
+        slack: SlackPort,
+        progress: InboundProgress,
+        files: list[tuple[int, MediaFile]],
+        stale: _RememberedStale,
+    ) -> None:
+        """The message was posted in a remembered conversation's thread that has changed
+        since: while the customer's open conversation is still that one and takes the
+        message as it is, the post stays and the message goes on from the conversation as
+        stored; otherwise the post goes and the message starts over from what is stored."""
+        fresh = stale.current
+        if fresh is not None and self._joins(fresh, message, shop, threaded=False):
+            channel, ts = stale.post
+            noted = self._inbound.mark_posted(message, ts, channel)
+            if noted == ts:
+                posted = progress._replace(slack_ts=ts)
+                self._post_in_thread(message, shop, slack, posted, files, fresh, None)
+                return
+            take_back(slack, posts=[stale.post])
+            if noted is None:
+                raise Retryable("the message was erased while it was posted")
+        else:
+            take_back(slack, posts=[stale.post])
+        self.process(message)
+
+    def _progress(self, message: InboundMessage, receive_count: int | None) -> InboundProgress:
+        """How far the message got. Its first attempt knows without asking: nothing of it is
+        posted or processed yet. It takes the message as still stored, so every write it
+        makes before the message is noted as posted is conditional on that (a new
+        conversation's, the post noted); a message with files is not taken so, as they are
+        kept before anything is written. Any other attempt is counted, and one of a copy
+        handed out before may follow an uncounted first attempt."""
+        first = receive_count == 1 and not message.media
+        if first and self._clock() - message.received_at < FIRST_RECEIVE_WITHIN:
+            return InboundProgress(InboundStatus.RECEIVED, None, files_posted=False, attempt=1)
+        progress = self._inbound.begin_inbound_attempt(message)
+        if receive_count is not None and receive_count > 1:
+            return progress._replace(attempt=max(progress.attempt, receive_count))
+        return progress
 
     def _post_in_thread(
         self,
@@ -218,9 +298,11 @@ class InboundProcessor:
         progress: InboundProgress,
         files: list[tuple[int, MediaFile]],
         before: Conversation,
+        current: Conversation | None,
     ) -> None:
         """Posts the message and its files in its conversation's thread (started if it has
-        none), answers it as the shop does by itself, and stores it counted."""
+        none), answers it as the shop does by itself, and stores it counted. `current`: the
+        remembered conversation `before` is, checked as the post is noted."""
         score = survey_answer(before, message, shop.csat)
         triage, redraw = None, False
         if score is None:
@@ -239,7 +321,7 @@ class InboundProcessor:
             )
         channel, thread_ts = thread
         reply_ts = progress.slack_ts or self._post(
-            message, slack, thread, progress.attempt, shop.timezone
+            message, slack, thread, progress.attempt, shop.timezone, current
         )
         if not progress.files_posted:
             self._post_files(message, files, slack, thread, progress.files_shared)
@@ -262,7 +344,9 @@ class InboundProcessor:
         self._metrics.count(Metric.CUSTOMER_MESSAGE_PROCESSED, message.channel)
         if score is not None:
             self._metrics.value(Metric.SATISFACTION_RATING, score, message.channel)
-        self._refresh_card(slack, conversation, shop, shown=card_is_new and not redraw)
+        latest = self._refresh_card(slack, conversation, shop, shown=card_is_new and not redraw)
+        if latest is not None:
+            self._memory.keep(latest)
         if card_is_new and conversation.previous_conversation_id:
             self._threads.point_forward(slack, conversation, thread)
         reopened = before.status in (ConversationStatus.RESOLVED, ConversationStatus.SNOOZED)
@@ -292,6 +376,7 @@ class InboundProcessor:
         thread: tuple[str, str],
         attempt: int,
         timezone: str,
+        current: Conversation | None,
     ) -> str:
         """Posts the message in its thread, once: noted as soon as it is there, so a later
         step's failure does not post it again. An attempt after the first looks for it in
@@ -304,10 +389,18 @@ class InboundProcessor:
             ts = slack.find_posted(channel, thread_ts, post.metadata, since)
         if ts is None:
             ts = slack.post(channel, post, thread_ts=thread_ts)
-        if not self._inbound.mark_posted(message, ts, channel):
-            # Erased while it was being posted: its erasure could not find this post.
+        try:
+            noted = self._inbound.mark_posted(message, ts, channel, while_current=current)
+        except ConversationChanged as changed:
+            raise _RememberedStale((channel, ts), changed.current) from changed
+        if noted != ts:
+            # Erased while it was being posted (its erasure could not find this post), or
+            # another attempt's post of it was noted first: this one goes.
             take_back(slack, posts=[(channel, ts)])
+        if noted is None:
             raise Retryable("the message was erased while it was posted")
+        if noted != ts:
+            raise _PostedBefore
         return ts
 
     def _post_files(
@@ -522,25 +615,43 @@ class InboundProcessor:
 
     def _refresh_card(
         self, slack: SlackPort, conversation: Conversation, shop: Shop, *, shown: bool
-    ) -> None:
+    ) -> Conversation | None:
         """Draws the card as the conversation is now; `shown` when the card just posted shows
-        it already (drawn again only if another write came in between)."""
+        it already (drawn again only if another write came in between). Returns the state
+        drawn last, as read back stored (None when that is not known)."""
         # The message itself is in the thread already; a card left behind is refreshed by
         # the next change, so a Slack failure here is not worth a retry.
         try:
-            draw_card(self._conversations, slack, shop, conversation, shown=shown)
+            return draw_card(self._conversations, slack, shop, conversation, shown=shown)
         except Exception:
             logger.exception("card not refreshed", conversation_id=conversation.conversation_id)
+            return None
 
     def _conversation_for(
-        self, message: InboundMessage, shop: Shop, slack: SlackPort
+        self,
+        message: InboundMessage,
+        shop: Shop,
+        slack: SlackPort,
+        remembered: Conversation | None = None,
     ) -> Conversation | None:
-        """The conversation a message belongs to; None for automated mail that answers
-        none of ours (it never opens one)."""
+        """The conversation a message belongs to (`remembered`: the customer's open one, as
+        this container last stored it); None for automated mail that answers none of ours
+        (it never opens one)."""
         threaded = self._threaded(message)
-        existing = threaded or self._conversations.find_open_conversation(
-            message.shop_id, message.customer_address
-        )
+        if remembered is not None and not self._joins(remembered, message, shop, threaded=False):
+            # A new conversation is opened only from the stored one.
+            remembered = None
+        existing = threaded or remembered
+        # The customer's open conversation and those of the address's twins (SMS and
+        # WhatsApp of one number) in one read: the twins' are where a new one continues.
+        twins: tuple[str, ...] = ()
+        near: list[Conversation] = []
+        if existing is None:
+            twins = addresses_of(message.customer_address, None)
+            near = self._conversations.find_open_conversations(message.shop_id, list(twins))
+            existing = next(
+                (c for c in near if c.customer_address == message.customer_address), None
+            )
         # Automated mail joins only a conversation it answers; a reaction or an echo only
         # the customer's open one.
         unanswered_mail = message.email is not None and threaded is None
@@ -550,23 +661,25 @@ class InboundProcessor:
         if existing is None:
             fresh = open_conversation(message, self._new_id())
             earlier = latest_elsewhere(
-                self._profiles, self._conversations, message.shop_id, message.customer_address
+                self._profiles,
+                self._conversations,
+                message.shop_id,
+                message.customer_address,
+                read=twins,
+                found=near,
             )
             if earlier is not None:
                 fresh = self._threads.following(fresh, earlier, slack)
-            return self._conversations.create_conversation(fresh, expires_at=expires_at)
-        afresh = starts_afresh(existing, message, shop.quiet_period) or (
-            threaded is None and self._new_subject(existing, message, shop)
-        )
-        if not afresh or message.automated:
-            return existing
-        if survey_answer(existing, message, shop.csat) is not None:
+            return self._conversations.create_conversation(
+                fresh, expires_at=expires_at, while_stored=message
+            )
+        if self._joins(existing, message, shop, threaded=threaded is not None):
             return existing
         follow_up = self._threads.following(
             open_conversation(message, self._new_id()), existing, slack
         )
         return self._conversations.create_conversation(
-            follow_up, replacing=existing, expires_at=expires_at
+            follow_up, replacing=existing, expires_at=expires_at, while_stored=message
         )
 
     def _threaded(self, message: InboundMessage) -> Conversation | None:
@@ -583,6 +696,18 @@ class InboundProcessor:
         if found is None or found.customer_address != message.customer_address:
             return None
         return found
+
+    def _joins(
+        self, existing: Conversation, message: InboundMessage, shop: Shop, *, threaded: bool
+    ) -> bool:
+        """Whether the message goes on in `existing` (found by the mail it answers when
+        `threaded`) rather than in a new conversation after it."""
+        afresh = starts_afresh(existing, message, shop.quiet_period) or (
+            not threaded and self._new_subject(existing, message, shop)
+        )
+        if not afresh or message.automated:
+            return True
+        return survey_answer(existing, message, shop.csat) is not None
 
     @staticmethod
     def _new_subject(existing: Conversation, message: InboundMessage, shop: Shop) -> bool:

@@ -1,6 +1,7 @@
 """Customers across channels, for the admin API: look one up, link addresses into one
 customer, unlink them; and the earlier conversation a new one continues."""
 
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import unquote
 
@@ -47,14 +48,23 @@ def address_in(value: str) -> str:
 
 
 def latest_elsewhere(
-    profiles: ProfileRecords, conversations: ConversationRecords, shop_id: str, address: str
+    profiles: ProfileRecords,
+    conversations: ConversationRecords,
+    shop_id: str,
+    address: str,
+    *,
+    read: Iterable[str] = (),
+    found: Iterable[Conversation] = (),
 ) -> Conversation | None:
     """The customer's latest conversation from another of their addresses (on another
-    channel, or linked by the shop), to continue from."""
+    channel, or linked by the shop), to continue from. `read`: addresses whose open
+    conversations the caller has read already (`found`), not read again."""
     profile = profiles.customer_profile(shop_id, address)
-    others = list(addresses_of(address, profile)[1:])
-    found = conversations.find_open_conversations(shop_id, others)
-    return max(found, key=lambda c: c.last_customer_message_at, default=None)
+    done = set(read)
+    others = [a for a in addresses_of(address, profile)[1:] if a not in done]
+    candidates = [*found, *conversations.find_open_conversations(shop_id, others)]
+    elsewhere = [c for c in candidates if c.customer_address != address]
+    return max(elsewhere, key=lambda c: c.last_customer_message_at, default=None)
 
 
 class Customers:

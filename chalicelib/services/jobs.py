@@ -68,13 +68,14 @@ class Workers(Protocol):
     def meta_routes(self) -> MetaRoutes: ...
 
 
-def run_job(job: Job, workers: Workers) -> None:
-    """Does one decoded job; a job that fails raises, and its queue retries it."""
+def run_job(job: Job, workers: Workers, receive_count: int | None = None) -> None:
+    """Does one decoded job; a job that fails raises, and its queue retries it.
+    `receive_count`: how many times the queue has handed this copy out, when known."""
     match job:
         case InboundMessage(provider="meta"):
-            workers.meta_routes.process(job)
+            workers.meta_routes.process(job, receive_count)
         case InboundMessage():
-            workers.inbound.process(job)
+            workers.inbound.process(job, receive_count)
         case ShopMessage():
             workers.inbound.open_for_shop(job)
         case AgentReply():

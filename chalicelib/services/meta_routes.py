@@ -36,13 +36,13 @@ class MetaRoutes:
         self._metrics = metrics
         self._processor = processor
 
-    def process(self, message: InboundMessage) -> None:
+    def process(self, message: InboundMessage, receive_count: int | None = None) -> None:
         """Processes a Meta message under the shop that claims its id now."""
         owner = self._shops.shop_for_address(meta_address(message.channel, message.shop_address))
         if owner is None or owner == message.shop_id or not self._refiled(message, owner):
             # Unclaimed since (as before: its shop released the id a moment ago), its own
             # shop's, or already in a thread: it stays where it was filed.
-            self._processor.process(message)
+            self._processor.process(message, receive_count)
 
     def _refiled(self, message: InboundMessage, owner: str) -> bool:
         stored = self._inbound.stored_message(message.shop_id, message.message_key)

@@ -278,7 +278,14 @@ class InboundRecords(Protocol):
 
     def begin_inbound_attempt(self, message: InboundMessage) -> InboundProgress: ...
 
-    def mark_posted(self, message: InboundMessage, slack_ts: str, channel_id: str) -> bool: ...
+    def mark_posted(
+        self,
+        message: InboundMessage,
+        slack_ts: str,
+        channel_id: str,
+        *,
+        while_current: Conversation | None = None,
+    ) -> str | None: ...
 
     def mark_files_posted(self, message: InboundMessage) -> None: ...
 
@@ -343,6 +350,7 @@ class ConversationRecords(Protocol):
         replacing: Conversation | None = None,
         *,
         expires_at: int | None = None,
+        while_stored: InboundMessage | None = None,
     ) -> Conversation: ...
 
     def record_inbound(

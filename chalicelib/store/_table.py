@@ -565,6 +565,11 @@ class Table:
             }
         }
 
+    def check_action(self, item_key: Attributes, condition: str) -> Item:
+        """A condition on an item the transaction does not write."""
+        check: Item = {"TableName": self.name, "Key": item_key, "ConditionExpression": condition}
+        return {"ConditionCheck": check}
+
     def delete_action(
         self, item_key: Attributes, condition: str | None = None, values: Item | None = None
     ) -> Item:

@@ -34,6 +34,7 @@ from chalicelib.store._table import (
     mail_key,
     mail_pointer,
     mail_pointer_key,
+    message_item_key,
     model_values,
     open_pointer_key,
     thread_pointer_key,
@@ -220,11 +221,14 @@ class Conversations:
         replacing: Conversation | None = None,
         *,
         expires_at: int | None = None,
+        while_stored: InboundMessage | None = None,
     ) -> Conversation:
         """Opens the conversation unless the customer already has an open one, which wins.
         With `replacing`, the new one takes over the customer's pointer from that one (after
         a quiet period), unless another worker already moved it. A pointer past its expiry
-        counts as gone: TTL deletes it days later, maybe after its conversation."""
+        counts as gone: TTL deletes it days later, maybe after its conversation. With
+        `while_stored`, only while that message is stored: one erased meanwhile raises
+        Retryable (its retry finds it gone) and opens nothing."""
         # Stored whole: every field of the model, the declared ones among them.
         values = {
             **model_values(conversation),
@@ -233,17 +237,20 @@ class Conversations:
             **expiry(expires_at),
         }
         key = conversation_key(conversation.shop_id, conversation.conversation_id)
+        actions = [
+            self._open_pointer_action(conversation, replacing, expires_at),
+            self._table.put_action({**key, **to_attributes(values)}, "attribute_not_exists(PK)"),
+        ]
+        if while_stored is not None:
+            stored = message_item_key(while_stored.shop_id, while_stored.message_key)
+            actions.append(self._table.check_action(stored, "attribute_exists(PK)"))
         try:
-            self._table.transact(
-                [
-                    self._open_pointer_action(conversation, replacing, expires_at),
-                    self._table.put_action(
-                        {**key, **to_attributes(values)}, "attribute_not_exists(PK)"
-                    ),
-                ]
-            )
+            self._table.transact(actions)
         except ClientError as error:
-            if not any(cancelled_by_condition(error)):
+            cancelled = cancelled_by_condition(error)
+            if while_stored is not None and cancelled[2:3] == [True]:
+                raise Retryable("the message was erased before its conversation opened") from error
+            if not any(cancelled):
                 raise
             existing = self.find_open_conversation(
                 conversation.shop_id, conversation.customer_address

@@ -6,6 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 from botocore.exceptions import ClientError
 
+from chalicelib.domain.conversation import Conversation
+from chalicelib.domain.errors import ConversationChanged
 from chalicelib.domain.messages import InboundMessage, InboundProgress, InboundStatus
 from chalicelib.domain.triage.record import Triage
 from chalicelib.store._table import (
@@ -16,7 +18,9 @@ from chalicelib.store._table import (
     Item,
     Table,
     Update,
+    cancelled_by_condition,
     condition_failed,
+    conversation_key,
     customer_digest,
     customer_index_keys,
     expiry,
@@ -25,6 +29,7 @@ from chalicelib.store._table import (
     message_item_key,
     messages_partition,
     model_values,
+    open_pointer_key,
     stored_key,
     timeline_keys,
     to_attributes,
@@ -122,14 +127,90 @@ class InboundMessages:
             opt_out_noted=bool(values.get("opt_out_noted")),
         )
 
-    def mark_posted(self, message: InboundMessage, slack_ts: str, channel_id: str) -> bool:
+    def mark_posted(
+        self,
+        message: InboundMessage,
+        slack_ts: str,
+        channel_id: str,
+        *,
+        while_current: Conversation | None = None,
+    ) -> str | None:
         """Notes that the message is in its thread (and in which channel, for an erasure
         before it is recorded), before the rest of its processing: a retry after a later
-        failure goes on from there. False (nothing noted) when it was erased meanwhile."""
+        failure goes on from there. Returns the post the message has in its thread: this
+        one, or an earlier attempt's that was noted first (this one is then spare); None
+        (nothing noted) when it was erased meanwhile. With `while_current`, only while that
+        conversation is stored at its version and is its customer's open one; else raises
+        ConversationChanged, with it as stored now, nothing noted."""
+        update = Update().set("slack_ts", slack_ts).set("slack_channel_id", channel_id)
         key = message_item_key(message.shop_id, message.message_key)
-        return self._table.set_if_stored(
-            key, {"slack_ts": slack_ts, "slack_channel_id": channel_id}
-        )
+        condition = "attribute_exists(PK) AND attribute_not_exists(slack_ts)"
+        try:
+            if while_current is None:
+                self._table.client.update_item(
+                    TableName=self._table.name,
+                    Key=key,
+                    **update.request(condition),
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                )
+            else:
+                self._table.transact(
+                    [
+                        self._returning(self._table.update_action(key, update, condition)),
+                        *self._current_checks(while_current),
+                    ]
+                )
+        except ClientError as error:
+            old = self._refused_item(error, while_current)
+            earlier = old.get("slack_ts")
+            return str(earlier) if earlier else None
+        return slack_ts
+
+    def _current_checks(self, conversation: Conversation) -> list[Item]:
+        """That the conversation is at its version, and its customer's open one."""
+        stored = conversation_key(conversation.shop_id, conversation.conversation_id)
+        pointer = open_pointer_key(conversation.shop_id, conversation.customer_address)
+        checks: list[tuple[Attributes, str, Item]] = [
+            (stored, "version = :version", {":version": conversation.version}),
+            (pointer, "conversation_id = :id", {":id": conversation.conversation_id}),
+        ]
+        return [
+            self._returning(
+                {
+                    "ConditionCheck": {
+                        "TableName": self._table.name,
+                        "Key": item_key,
+                        "ConditionExpression": condition,
+                        "ExpressionAttributeValues": to_attributes(values),
+                    }
+                }
+            )
+            for item_key, condition, values in checks
+        ]
+
+    @staticmethod
+    def _returning(action: Item) -> Item:
+        """A transaction item whose refusal carries the item as it was."""
+        [(kind, request)] = action.items()
+        return {kind: {**request, "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}}
+
+    @staticmethod
+    def _refused_item(error: ClientError, while_current: Conversation | None) -> Item:
+        """The message as it was when noting its post was refused; raises
+        ConversationChanged when the conversation's checks refused it."""
+        if while_current is None:
+            if not condition_failed(error):
+                raise error
+            return from_attributes(error.response.get("Item") or {})
+        refused = cancelled_by_condition(error)
+        if not any(refused):
+            raise error
+        reasons = error.response.get("CancellationReasons", [])
+        if any(refused[1:]):
+            stored = from_attributes(reasons[1].get("Item") or {})
+            current = Conversation.model_validate(stored) if stored and not refused[2] else None
+            raise ConversationChanged(current) from error
+        return from_attributes(reasons[0].get("Item") or {})
 
     def mark_files_posted(self, message: InboundMessage) -> None:
         """Notes that the message's files followed it into its thread."""

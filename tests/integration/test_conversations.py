@@ -3,6 +3,7 @@
 import json
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -369,7 +370,7 @@ def test_files_whose_note_failed_follow_their_message_once_more_and_the_text_onc
 
 
 def test_a_message_delivered_to_the_worker_twice_is_posted_once(
-    customer_writes, run_workers, slack: FakeSlack
+    customer_writes, run_workers, slack: FakeSlack, clock
 ):
     # Given a customer's message in the queue (its body noted), then processed
     customer_writes(1, Body="Só uma vez, por favor")
@@ -381,6 +382,7 @@ def test_a_message_delivered_to_the_worker_twice_is_posted_once(
     assert run_workers() == 1
 
     # When the queue delivers the same message again (after its deduplication window)
+    clock.now = datetime.now(UTC) + timedelta(minutes=6)
     sqs.send_message(
         QueueUrl=url,
         MessageBody=queued["Body"],
@@ -395,8 +397,9 @@ def test_a_message_delivered_to_the_worker_twice_is_posted_once(
     assert texts(slack.thread(root.ts)) == ["Só uma vez, por favor"]
 
 
-def sqs_record(message: dict[str, Any], record_id: str) -> dict[str, Any]:
-    """A Lambda SQS event record for a message as ReceiveMessage returned it."""
+def sqs_record(message: dict[str, Any], record_id: str, received: int = 1) -> dict[str, Any]:
+    """A Lambda SQS event record for a message as ReceiveMessage returned it, handed out
+    for the `received`th time."""
     return {
         "messageId": record_id,
         "receiptHandle": message["ReceiptHandle"],
@@ -404,7 +407,7 @@ def sqs_record(message: dict[str, Any], record_id: str) -> dict[str, Any]:
         "attributes": {
             "MessageGroupId": message["Attributes"]["MessageGroupId"],
             "MessageDeduplicationId": message["Attributes"]["MessageDeduplicationId"],
-            "ApproximateReceiveCount": "1",
+            "ApproximateReceiveCount": str(received),
         },
         "messageAttributes": {},
         "md5OfBody": message["MD5OfBody"],
@@ -412,6 +415,15 @@ def sqs_record(message: dict[str, Any], record_id: str) -> dict[str, Any]:
         "eventSourceARN": f"arn:aws:sqs:us-east-1:123456789012:{INBOUND_QUEUE}",
         "awsRegion": "us-east-1",
     }
+
+
+def redelivered(event: dict[str, Any], received: int) -> dict[str, Any]:
+    """The same records handed out again: SQS counts each receive."""
+    records = [
+        {**r, "attributes": {**r["attributes"], "ApproximateReceiveCount": str(received)}}
+        for r in event["Records"]
+    ]
+    return {"Records": records}
 
 
 def test_a_slack_outage_fails_only_the_affected_record_and_its_retry_posts_it_once(
@@ -436,8 +448,8 @@ def test_a_slack_outage_fails_only_the_affected_record_and_its_retry_posts_it_on
     assert texts(slack.roots()) == ["New SMS conversation with +5511900000002"]
 
     # When the batch is delivered again, and once more
-    second = process_inbound(event, None)
-    third = process_inbound(event, None)
+    second = process_inbound(redelivered(event, 2), None)
+    third = process_inbound(redelivered(event, 3), None)
 
     # Then nothing fails, and each message is in its own thread exactly once
     assert second == third == {"batchItemFailures": []}
@@ -464,7 +476,7 @@ def test_a_record_delivered_again_after_it_was_processed_changes_nothing(
     before = container.store.conversations.find_open_conversation("ana", CUSTOMER)
 
     # When SQS delivers the same record again (the worker's delete was lost)
-    assert process_inbound(event, None) == {"batchItemFailures": []}
+    assert process_inbound(redelivered(event, 2), None) == {"batchItemFailures": []}
 
     # Then the conversation is as it was: counted once, one post, not even rewritten
     after = container.store.conversations.find_open_conversation("ana", CUSTOMER)

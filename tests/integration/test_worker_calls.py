@@ -111,15 +111,16 @@ def test_a_message_opening_a_conversation_and_a_follow_up_cost_their_worker_so_m
     run_workers()
     follow_up = sorted(aws_calls)
 
-    # Then the opening read the customer's pointer, profile, and their other addresses'
-    # pointers in one batch; the follow-up its pointer and conversation. Neither reads the
-    # shop or its secrets again, and both messages are in the thread
+    # Then the opening read the customer's pointer with their twin address's in one batch,
+    # then their profile; the follow-up reads neither its pointer nor its conversation
+    # (remembered). Neither reads the shop or its secrets again, nor counts its attempt (each
+    # is its copy's first receive, moments after it arrived), and both messages are in the
+    # thread
     assert opening == sorted(
         [
-            "dynamodb:UpdateItem",  # the attempt counted
-            "dynamodb:GetItem",  # the customer's open-conversation pointer (none)
-            "dynamodb:GetItem",  # their profile
-            "dynamodb:BatchGetItem",  # their other addresses' pointers
+            # the customer's open-conversation pointer and their number's twin's (none)
+            "dynamodb:BatchGetItem",
+            "dynamodb:GetItem",  # their profile (none)
             "dynamodb:TransactWriteItems",  # the conversation created
             "dynamodb:TransactWriteItems",  # its thread attached
             "dynamodb:UpdateItem",  # the post noted
@@ -129,10 +130,9 @@ def test_a_message_opening_a_conversation_and_a_follow_up_cost_their_worker_so_m
     )
     assert follow_up == sorted(
         [
-            "dynamodb:UpdateItem",  # the attempt counted
-            "dynamodb:GetItem",  # the pointer
-            "dynamodb:GetItem",  # the conversation
-            "dynamodb:UpdateItem",  # the post noted
+            # the post noted, while the conversation the container remembers from the
+            # opening is still at its version and the customer's open one
+            "dynamodb:TransactWriteItems",
             "dynamodb:TransactWriteItems",  # the message counted, processed
             "dynamodb:GetItem",  # the card's state after drawing it
         ]
