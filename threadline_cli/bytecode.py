@@ -157,7 +157,9 @@ def main() -> int:
     if len(sys.argv) != 3:
         print(__doc__, file=sys.stderr)
         return 2
-    compiled, imported, size = add_bytecode(Path(sys.argv[1]), sys.argv[2])
+    # The workers run in other directories: the packaging Python is named from here.
+    python = os.path.abspath(sys.argv[2]) if os.sep in sys.argv[2] else sys.argv[2]
+    compiled, imported, size = add_bytecode(Path(sys.argv[1]), python)
     print(
         f"{sys.argv[1]}: bytecode of {compiled} of the {imported} modules a first event imports "
         f"→ {size / 1e6:.1f} MB (budget {BUDGET_BYTES / 1e6:.0f} MB)"
