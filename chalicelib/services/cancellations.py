@@ -29,9 +29,8 @@ from chalicelib.domain.cancellations import (
     cancel_needs_approval,
     may_cancel,
 )
-from chalicelib.domain.conversation import Conversation, conversation_ref
+from chalicelib.domain.conversation import Conversation
 from chalicelib.domain.errors import Retryable, WorkspaceUnavailable
-from chalicelib.domain.foreign_ids import fitted
 from chalicelib.domain.jobs import CancelApproval, CancelRequested
 from chalicelib.domain.orders import CommerceRefused, Money
 from chalicelib.domain.refunds import ApprovalVerdict, RefundState, approval_verdict
@@ -75,8 +74,6 @@ AGAIN = "This cancellation can no longer be made: press Cancel again."
 # Longer than any retry or approval waits; the claim alone keeps a submission from acting
 # twice.
 CANCEL_MEMORY = timedelta(days=90)
-# DynamoDB and SQS take the key whole.
-KEY_LIMIT = 200
 
 
 class CancelActions:
@@ -191,41 +188,18 @@ class CancelActions:
 
     def confirm(self, confirmed: CancelConfirmed) -> dict[str, object] | None:
         """The confirmation submitted: queued under its key; a refusal if the person may not."""
-        try:
-            channel_id, thread_ts = str(confirmed.metadata["ch"]), str(confirmed.metadata["ts"])
-            fields = dict(confirmed.metadata["plan"])
-            ref = str(fields["conversation_ref"])
-        except (KeyError, TypeError, ValueError):
-            return _errors_view(AGAIN)
-        found = self._threads.thread(confirmed.team_id, channel_id, thread_ts, ref)
-        if found is None:
-            return _errors_view("This conversation is gone.")
-        conversation, shop = found
-        slack = slack_or_retry(self._workspaces, shop.shop_id)
-        if not self._threads.allowed(shop, slack, confirmed.user_id):
-            return _errors_view(NOT_ALLOWED)
-        try:
-            plan = CancelPlan.model_validate(
-                {
-                    **fields,
-                    "shop_id": shop.shop_id,
-                    "requested_by": confirmed.user_id,
-                    # The modal's submission, namespaced by the shop: Slack gives the same
-                    # view id to a double click and to its own retry.
-                    "submission_key": fitted(
-                        f"{shop.shop_id}:cancel:{confirmed.view_id}", KEY_LIMIT
-                    ),
-                }
-            )
-        except ValidationError:
-            return _errors_view(AGAIN)
+        confirmed_plan = self._threads.confirmed_plan(
+            confirmed, CancelPlan, "cancel", AGAIN, NOT_ALLOWED
+        )
+        if isinstance(confirmed_plan, str):
+            return _errors_view(confirmed_plan)
         self._outbound.send_outbound(
             CancelRequested(
                 team_id=confirmed.team_id,
-                channel_id=channel_id,
-                thread_ts=thread_ts,
-                conversation_ref=conversation_ref(conversation),
-                plan=plan,
+                channel_id=confirmed_plan.channel_id,
+                thread_ts=confirmed_plan.thread_ts,
+                conversation_ref=confirmed_plan.conversation_ref,
+                plan=confirmed_plan.plan,
             )
         )
         return None

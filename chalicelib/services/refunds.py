@@ -19,12 +19,10 @@ from datetime import timedelta
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from pydantic import ValidationError
 
 from chalicelib.channels.slack_refunds import RefundAsked, RefundChosen, RefundConfirmed
-from chalicelib.domain.conversation import Conversation, conversation_ref
+from chalicelib.domain.conversation import Conversation
 from chalicelib.domain.errors import Retryable, WorkspaceUnavailable
-from chalicelib.domain.foreign_ids import fitted
 from chalicelib.domain.jobs import RefundApproval, RefundRequested
 from chalicelib.domain.orders import CommerceRefused
 from chalicelib.domain.refunds import (
@@ -77,8 +75,6 @@ NOT_ALLOWED = (
 # Longer than any retry or approval waits; the claim alone keeps a submission from acting
 # twice.
 REFUND_MEMORY = timedelta(days=90)
-# DynamoDB and SQS take the key whole; Shopify's idempotency key up to 255 characters.
-KEY_LIMIT = 200
 
 
 class RefundActions:
@@ -217,41 +213,22 @@ class RefundActions:
 
     def confirm(self, confirmed: RefundConfirmed) -> dict[str, object] | None:
         """The confirmation submitted: queued under its key; a refusal if the person may not."""
-        try:
-            channel_id, thread_ts = str(confirmed.metadata["ch"]), str(confirmed.metadata["ts"])
-            fields = dict(confirmed.metadata["plan"])
-            ref = str(fields["conversation_ref"])
-        except (KeyError, TypeError, ValueError):
-            return _errors_view("This refund can no longer be made: press Refund again.")
-        found = self._thread(confirmed.team_id, channel_id, thread_ts, ref)
-        if found is None:
-            return _errors_view("This conversation is gone.")
-        conversation, shop = found
-        slack = slack_or_retry(self._workspaces, shop.shop_id)
-        if not self._allowed(shop, slack, confirmed.user_id):
-            return _errors_view(NOT_ALLOWED)
-        try:
-            plan = RefundPlan.model_validate(
-                {
-                    **fields,
-                    "shop_id": shop.shop_id,
-                    "requested_by": confirmed.user_id,
-                    # The modal's submission, namespaced by the shop: Slack gives the same
-                    # view id to a double click and to its own retry.
-                    "submission_key": fitted(
-                        f"{shop.shop_id}:refund:{confirmed.view_id}", KEY_LIMIT
-                    ),
-                }
-            )
-        except ValidationError:
-            return _errors_view("This refund can no longer be made: press Refund again.")
+        confirmed_plan = self._threads.confirmed_plan(
+            confirmed,
+            RefundPlan,
+            "refund",
+            "This refund can no longer be made: press Refund again.",
+            NOT_ALLOWED,
+        )
+        if isinstance(confirmed_plan, str):
+            return _errors_view(confirmed_plan)
         self._outbound.send_outbound(
             RefundRequested(
                 team_id=confirmed.team_id,
-                channel_id=channel_id,
-                thread_ts=thread_ts,
-                conversation_ref=conversation_ref(conversation),
-                plan=plan,
+                channel_id=confirmed_plan.channel_id,
+                thread_ts=confirmed_plan.thread_ts,
+                conversation_ref=confirmed_plan.conversation_ref,
+                plan=confirmed_plan.plan,
             )
         )
         return None

@@ -16,9 +16,8 @@ from aws_lambda_powertools import Logger
 from pydantic import ValidationError
 
 from chalicelib.channels.slack_returns import ReturnAsked, ReturnChosen, ReturnConfirmed
-from chalicelib.domain.conversation import Conversation, conversation_ref
+from chalicelib.domain.conversation import Conversation
 from chalicelib.domain.errors import Retryable, WorkspaceUnavailable
-from chalicelib.domain.foreign_ids import fitted
 from chalicelib.domain.jobs import ReturnRequested
 from chalicelib.domain.orders import CommerceRefused
 from chalicelib.domain.refunds import RefundState
@@ -58,7 +57,6 @@ NOT_ALLOWED = (
 )
 AGAIN = "This return can no longer be made: press Return again."
 RETURN_MEMORY = timedelta(days=90)
-KEY_LIMIT = 200
 
 
 class ReturnActions:
@@ -174,40 +172,18 @@ class ReturnActions:
 
     def confirm(self, confirmed: ReturnConfirmed) -> dict[str, object] | None:
         """The confirmation submitted: queued under its key; a refusal if the person may not."""
-        try:
-            channel_id, thread_ts = str(confirmed.metadata["ch"]), str(confirmed.metadata["ts"])
-            fields = dict(confirmed.metadata["plan"])
-            ref = str(fields["conversation_ref"])
-        except (KeyError, TypeError, ValueError):
-            return _errors_view(AGAIN)
-        found = self._threads.thread(confirmed.team_id, channel_id, thread_ts, ref)
-        if found is None:
-            return _errors_view("This conversation is gone.")
-        conversation, shop = found
-        slack = slack_or_retry(self._workspaces, shop.shop_id)
-        if not self._threads.allowed(shop, slack, confirmed.user_id):
-            return _errors_view(NOT_ALLOWED)
-        try:
-            plan = ReturnPlan.model_validate(
-                {
-                    **fields,
-                    "shop_id": shop.shop_id,
-                    "requested_by": confirmed.user_id,
-                    # The modal's submission, namespaced by the shop.
-                    "submission_key": fitted(
-                        f"{shop.shop_id}:return:{confirmed.view_id}", KEY_LIMIT
-                    ),
-                }
-            )
-        except ValidationError:
-            return _errors_view(AGAIN)
+        confirmed_plan = self._threads.confirmed_plan(
+            confirmed, ReturnPlan, "return", AGAIN, NOT_ALLOWED
+        )
+        if isinstance(confirmed_plan, str):
+            return _errors_view(confirmed_plan)
         self._outbound.send_outbound(
             ReturnRequested(
                 team_id=confirmed.team_id,
-                channel_id=channel_id,
-                thread_ts=thread_ts,
-                conversation_ref=conversation_ref(conversation),
-                plan=plan,
+                channel_id=confirmed_plan.channel_id,
+                thread_ts=confirmed_plan.thread_ts,
+                conversation_ref=confirmed_plan.conversation_ref,
+                plan=confirmed_plan.plan,
             )
         )
         return None
