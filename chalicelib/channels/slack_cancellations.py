@@ -6,7 +6,13 @@ as Slack stored it; it is still read as outside input."""
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib.channels.slack_refunds import object_field, required_text
+from chalicelib.channels.slack_refunds import (
+    approval_thread_ts,
+    object_field,
+    order_press,
+    pressed_order_number,
+    required_text,
+)
 from chalicelib.domain.cancellations import CancelReason
 from chalicelib.domain.errors import BadRequest
 from chalicelib.domain.jobs import CancelApproval
@@ -74,35 +80,25 @@ def cancel_press(
 ) -> CancelAsked | CancelApproval:
     """A cancellation button pressed: `user_id` and the message `ts` already checked by the
     caller's rules for card presses."""
-    value = json_object(required_text(pressed.get("value"), "actions.value"), "actions.value")
-    team = required_text(object_field(payload, "team").get("id"), "team.id")
-    container = object_field(payload, "container")
-    channel = required_text(container.get("channel_id"), "container.channel_id")
-    ref = required_text(value.get("ref"), "actions.value.ref")
+    press = order_press(payload, pressed)
     if pressed.get("action_id") == APPROVE_CANCEL:
-        message = object_field(payload, "message")
         return CancelApproval(
-            team_id=team,
-            channel_id=channel,
-            thread_ts=required_text(
-                message.get("thread_ts") or container.get("thread_ts"), "thread_ts"
-            ),
-            conversation_ref=ref,
-            submission_key=required_text(value.get("key"), "actions.value.key"),
+            team_id=press.team_id,
+            channel_id=press.channel_id,
+            thread_ts=approval_thread_ts(payload),
+            conversation_ref=press.conversation_ref,
+            submission_key=required_text(press.value.get("key"), "actions.value.key"),
             user_id=user_id,
             action_ts=required_text(pressed.get("action_ts"), "actions.action_ts"),
         )
-    order = required_text(value.get("order"), "actions.value.order")
-    if not order.isdigit() or len(order) > 20:
-        raise BadRequest("missing or invalid order number")
     return CancelAsked(
         trigger_id=required_text(payload.get("trigger_id"), "trigger_id"),
-        team_id=team,
-        channel_id=channel,
+        team_id=press.team_id,
+        channel_id=press.channel_id,
         thread_ts=ts,
         user_id=user_id,
-        conversation_ref=ref,
-        order_number=order,
+        conversation_ref=press.conversation_ref,
+        order_number=pressed_order_number(press),
     )
 
 

@@ -69,41 +69,67 @@ def object_field(payload: dict[str, Any], name: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+@dataclass(frozen=True)
+class OrderPress:
+    """What a press of any order action's button names: its value, workspace, channel and
+    the conversation it is for."""
+
+    value: dict[str, Any]
+    team_id: str
+    channel_id: str
+    conversation_ref: str
+
+
+def order_press(payload: dict[str, Any], pressed: dict[str, Any]) -> OrderPress:
+    value = json_object(required_text(pressed.get("value"), "actions.value"), "actions.value")
+    return OrderPress(
+        value=value,
+        team_id=required_text(object_field(payload, "team").get("id"), "team.id"),
+        channel_id=required_text(
+            object_field(payload, "container").get("channel_id"), "container.channel_id"
+        ),
+        conversation_ref=required_text(value.get("ref"), "actions.value.ref"),
+    )
+
+
+def pressed_order_number(press: OrderPress) -> str:
+    order = required_text(press.value.get("order"), "actions.value.order")
+    if not order.isdigit() or len(order) > 20:
+        raise BadRequest("missing or invalid order number")
+    return order
+
+
+def approval_thread_ts(payload: dict[str, Any]) -> str:
+    """The thread of an approval note's button: the note is in the conversation's thread."""
+    message = object_field(payload, "message")
+    container = object_field(payload, "container")
+    return required_text(message.get("thread_ts") or container.get("thread_ts"), "thread_ts")
+
+
 def refund_press(
     payload: dict[str, Any], pressed: dict[str, Any], user_id: str, ts: str
 ) -> RefundAsked | RefundApproval:
     """A refund button pressed: `user_id` and the message `ts` already checked by the
     caller's rules for card presses."""
-    value = json_object(required_text(pressed.get("value"), "actions.value"), "actions.value")
-    team = required_text(object_field(payload, "team").get("id"), "team.id")
-    container = object_field(payload, "container")
-    channel = required_text(container.get("channel_id"), "container.channel_id")
-    ref = required_text(value.get("ref"), "actions.value.ref")
+    press = order_press(payload, pressed)
     if pressed.get("action_id") == APPROVE_REFUND:
-        message = object_field(payload, "message")
         return RefundApproval(
-            team_id=team,
-            channel_id=channel,
-            # The note is in the conversation's thread.
-            thread_ts=required_text(
-                message.get("thread_ts") or container.get("thread_ts"), "thread_ts"
-            ),
-            conversation_ref=ref,
-            submission_key=required_text(value.get("key"), "actions.value.key"),
+            team_id=press.team_id,
+            channel_id=press.channel_id,
+            thread_ts=approval_thread_ts(payload),
+            conversation_ref=press.conversation_ref,
+            submission_key=required_text(press.value.get("key"), "actions.value.key"),
             user_id=user_id,
             action_ts=required_text(pressed.get("action_ts"), "actions.action_ts"),
         )
-    order = required_text(value.get("order"), "actions.value.order")
-    if not order.isdigit() or len(order) > 20:
-        raise BadRequest("missing or invalid order number")
     return RefundAsked(
         trigger_id=required_text(payload.get("trigger_id"), "trigger_id"),
-        team_id=team,
-        channel_id=channel,
+        team_id=press.team_id,
+        channel_id=press.channel_id,
         thread_ts=ts,
         user_id=user_id,
-        conversation_ref=ref,
-        order_number=order,
+        conversation_ref=press.conversation_ref,
+        order_number=pressed_order_number(press),
     )
 
 

@@ -6,7 +6,12 @@ input."""
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib.channels.slack_refunds import object_field, required_text
+from chalicelib.channels.slack_refunds import (
+    object_field,
+    order_press,
+    pressed_order_number,
+    required_text,
+)
 from chalicelib.domain.errors import BadRequest
 from chalicelib.domain.outside_input import json_object
 from chalicelib.domain.refunds import LINES_OFFERED
@@ -62,20 +67,15 @@ def return_press(
     payload: dict[str, Any], pressed: dict[str, Any], user_id: str, ts: str
 ) -> ReturnAsked:
     """*Return #n* pressed: `user_id` and the message `ts` already checked by the caller."""
-    value = json_object(required_text(pressed.get("value"), "actions.value"), "actions.value")
-    order = required_text(value.get("order"), "actions.value.order")
-    if not order.isdigit() or len(order) > 20:
-        raise BadRequest("missing or invalid order number")
+    press = order_press(payload, pressed)
     return ReturnAsked(
         trigger_id=required_text(payload.get("trigger_id"), "trigger_id"),
-        team_id=required_text(object_field(payload, "team").get("id"), "team.id"),
-        channel_id=required_text(
-            object_field(payload, "container").get("channel_id"), "container.channel_id"
-        ),
+        team_id=press.team_id,
+        channel_id=press.channel_id,
         thread_ts=ts,
         user_id=user_id,
-        conversation_ref=required_text(value.get("ref"), "actions.value.ref"),
-        order_number=order,
+        conversation_ref=press.conversation_ref,
+        order_number=pressed_order_number(press),
     )
 
 
