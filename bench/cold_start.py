@@ -21,6 +21,8 @@ IMPORTS = {
     "app_and_first_event": "import app, chalicelib.bootstrap",
 }
 FIRST_EVENTS = ("first_twilio_event", "first_slack_event")
+# Each first event's own floor: boto3, its clients and its AWS calls, without the app.
+FLOORS = {name: f"{name}_floor" for name in FIRST_EVENTS}
 
 
 def _timed_import(statement: str) -> float:
@@ -59,7 +61,9 @@ def import_time_by_package(statement: str) -> list[tuple[str, float]]:
 def measure(runs: int = 25) -> dict[str, Any]:
     from bench import first_event
 
-    times: dict[str, list[float]] = {name: [] for name in (*IMPORTS, *FIRST_EVENTS)}
+    times: dict[str, list[float]] = {
+        name: [] for name in (*IMPORTS, *FIRST_EVENTS, *FLOORS.values())
+    }
     with first_event.emulator() as environ:
         events = {
             "first_twilio_event": first_event.twilio_event,
@@ -69,11 +73,16 @@ def measure(runs: int = 25) -> dict[str, Any]:
             _timed_import(statement)  # warm the file cache and .pyc files
         for number, make_event in enumerate(events.values(), start=10**6):
             first_event.first_event(make_event(number), environ)
+        calls = {
+            name: first_event.calls_of(make_event(number), environ)
+            for number, (name, make_event) in enumerate(events.items(), start=2 * 10**6)
+        }
         for run in range(runs):
             for name, statement in IMPORTS.items():
                 times[name].append(_timed_import(statement))
             for name, make_event in events.items():
                 times[name].append(first_event.first_event(make_event(run + 1), environ))
+                times[FLOORS[name]].append(first_event.floor(calls[name], environ))
     medians = {name: statistics.median(values) * 1000 for name, values in times.items()}
     return {
         "runs": runs,
@@ -81,6 +90,11 @@ def measure(runs: int = 25) -> dict[str, Any]:
         "app_ratio": medians["app"] / medians["boto3"],
         "app_and_first_event_ratio": medians["app_and_first_event"] / medians["boto3"],
         **{f"{name}_ratio": medians[name] / medians["boto3"] for name in FIRST_EVENTS},
+        **{f"{name}_floor_ratio": medians[name] / medians[floor] for name, floor in FLOORS.items()},
+        "first_event_calls": {
+            name: [f"{service}:{operation}" for service, operation, _ in made]
+            for name, made in calls.items()
+        },
         "dominant_packages_ms": {
             "app": import_time_by_package(IMPORTS["app"]),
             "app_and_first_event": import_time_by_package(IMPORTS["app_and_first_event"]),

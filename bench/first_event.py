@@ -2,7 +2,12 @@
 (a Twilio customer message, or a Slack agent reply) as Lambda hands it over, an API Gateway
 proxy event, against the AWS emulator over HTTP (moto's server, provisioned from infra/ with
 the shop created). Interpreter start-up is left out; the event is built before the clock
-starts. The emulator runs in the parent, so its CPU is not the child's."""
+starts. The emulator runs in the parent, so its CPU is not the child's.
+
+Each first event has a floor of its own: a fresh interpreter that imports boto3, makes the
+clients of the services the app's first event called and replays the very calls it made
+(captured once in an untimed child; writes with fresh keys), with no line of the app. The
+first event over that floor is what the app itself costs a cold start."""
 
 import json
 import logging
@@ -32,6 +37,42 @@ elapsed = time.perf_counter() - started
 answer = {"seconds": elapsed, "status": answer["statusCode"], "body": answer["body"]}
 print("FIRST_EVENT", json.dumps(answer))
 """
+# The first event again, untimed, telling the AWS calls it made, in order.
+CAPTURING_CHILD = """
+import json, sys
+import boto3
+event = json.loads(sys.stdin.read())
+calls = []
+def asked(params, model, **_):
+    calls.append([model.service_model.service_name, model.name, params])
+boto3.setup_default_session()
+boto3.DEFAULT_SESSION.events.register("before-parameter-build", asked)
+import app
+answer = app.app(event, None)
+if answer["statusCode"] != 200:
+    sys.exit(answer["body"])
+print("CALLS", json.dumps(calls))
+"""
+# The floor: boto3 imported, the same clients made, the same calls replayed (fresh keys).
+FLOOR_CHILD = """
+import json, sys, time, uuid
+calls = json.loads(sys.stdin.read())
+started = time.perf_counter()
+import boto3
+from botocore import xform_name
+clients = {}
+for service, operation, params in calls:
+    if service not in clients:
+        clients[service] = boto3.client(service)
+    if operation == "PutItem":
+        params["Item"]["PK"] = {"S": "FLOOR#" + uuid.uuid4().hex}
+    elif operation == "SendMessage" and "MessageDeduplicationId" in params:
+        params["MessageDeduplicationId"] = uuid.uuid4().hex
+    getattr(clients[service], xform_name(operation))(**params)
+print("FIRST_EVENT", json.dumps({"seconds": time.perf_counter() - started}))
+"""
+# What the floor can replay as the app made it: reads, and the writes it gives fresh keys.
+REPLAYABLE = {"GetItem", "BatchGetItem", "GetSecretValue", "GetQueueUrl", "PutItem", "SendMessage"}
 
 
 def _proxy_event(
@@ -145,7 +186,7 @@ def _create_shop(environ: dict[str, str], document: str, admin_token: str) -> No
     _child(program, event, environ)
 
 
-def _child(program: str, event: dict[str, Any], environ: dict[str, str]) -> str:
+def _child(program: str, event: Any, environ: dict[str, str]) -> str:
     done = subprocess.run(
         [sys.executable, "-c", program],
         cwd=PROJECT_DIR,
@@ -161,11 +202,28 @@ def _child(program: str, event: dict[str, Any], environ: dict[str, str]) -> str:
     return done.stdout
 
 
+def _told(output: str, tag: str) -> Any:
+    line = next(line for line in output.splitlines() if line.startswith(f"{tag} "))
+    return json.loads(line.removeprefix(f"{tag} "))
+
+
 def first_event(event: dict[str, Any], environ: dict[str, str]) -> float:
     """Seconds from `import app` to the handler's answer, in a fresh interpreter."""
-    output = _child(CHILD, event, environ)
-    line = next(line for line in output.splitlines() if line.startswith("FIRST_EVENT "))
-    answer = json.loads(line.removeprefix("FIRST_EVENT "))
+    answer = _told(_child(CHILD, event, environ), "FIRST_EVENT")
     if answer["status"] != 200:
         raise RuntimeError(f"the first event was answered {answer['status']}: {answer['body']}")
     return float(answer["seconds"])
+
+
+def calls_of(event: dict[str, Any], environ: dict[str, str]) -> list[Any]:
+    """The AWS calls a first event makes: [service, operation, parameters], in order."""
+    calls: list[Any] = _told(_child(CAPTURING_CHILD, event, environ), "CALLS")
+    unknown = {operation for _, operation, _ in calls} - REPLAYABLE
+    if unknown:
+        raise RuntimeError(f"the floor cannot replay {sorted(unknown)}: teach FLOOR_CHILD")
+    return calls
+
+
+def floor(calls: list[Any], environ: dict[str, str]) -> float:
+    """Seconds to import boto3, make the clients and make `calls`, in a fresh interpreter."""
+    return float(_told(_child(FLOOR_CHILD, calls, environ), "FIRST_EVENT")["seconds"])

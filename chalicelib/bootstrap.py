@@ -604,9 +604,9 @@ class Container:
             self.agent_tools,
             self.clock,
             self.telegram,
-            refunds=self.refunds,
-            cancellations=self.cancellations,
-            returns=self.returns,
+            refunds=lambda: self.refunds,
+            cancellations=lambda: self.cancellations,
+            returns=lambda: self.returns,
         )
 
     @cached_property

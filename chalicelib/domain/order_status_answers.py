@@ -10,11 +10,8 @@ order of anyone else's is ever described.
 
 from datetime import datetime, timedelta
 
-from pydantic import BaseModel, ConfigDict
-
 from chalicelib.domain.conversation import Conversation, conversation_ref
 from chalicelib.domain.jobs import AutoReplyJob, OrdersLookup
-from chalicelib.domain.order_updates import ALL_EVENTS, OrderEvent
 from chalicelib.domain.orders import (
     LookupOutcome,
     Order,
@@ -29,17 +26,6 @@ STATUS_REPLY_KEY = "order_status"
 # A question the platform could answer only after retries is left to the agent: a late
 # automatic answer would cross whatever the agent has said meanwhile.
 ANSWER_WITHIN = timedelta(minutes=10)
-
-
-class OrderUpdatesConfig(BaseModel):
-    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
-
-    # Answer "where is my order?" with the order's status and tracking link.
-    answer_status_questions: bool = False
-    # Tell the customer first when their order ships, is out for delivery, is delivered,
-    # refunded or cancelled (domain/order_updates.py): the events chosen here.
-    send_updates: bool = False
-    events: tuple[OrderEvent, ...] = ALL_EVENTS
 
 
 def asks_where_order_is(text: str, language: str) -> bool:

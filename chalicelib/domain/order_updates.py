@@ -12,6 +12,8 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict
+
 from chalicelib.domain.shopify_webhooks import customer_addresses
 
 
@@ -24,6 +26,20 @@ class OrderEvent(StrEnum):
 
 
 ALL_EVENTS = tuple(OrderEvent)
+
+
+class OrderUpdatesConfig(BaseModel):
+    """The shop's `order_updates` section (SHOP_CONFIG.md)."""
+
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
+
+    # Answer "where is my order?" with the order's status and tracking link
+    # (domain/order_status_answers.py).
+    answer_status_questions: bool = False
+    # Tell the customer first when their order ships, is out for delivery, is delivered,
+    # refunded or cancelled: the events chosen here.
+    send_updates: bool = False
+    events: tuple[OrderEvent, ...] = ALL_EVENTS
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from pydantic import (
 from chalicelib.domain.auto_replies import AutoReplyPolicy
 from chalicelib.domain.canned import CannedResponse
 from chalicelib.domain.csat import CsatPolicy
-from chalicelib.domain.order_status_answers import OrderUpdatesConfig
+from chalicelib.domain.order_updates import OrderUpdatesConfig
 from chalicelib.domain.outside_input import whole_number
 from chalicelib.domain.single_line import SingleLine
 from chalicelib.domain.sla import SlaPolicy

@@ -64,10 +64,12 @@ class Intake:
         tools: AgentTools,
         clock: Clock,
         telegram: UpdateChannel | None = None,
-        refunds: "RefundActions | None" = None,
-        cancellations: "CancelActions | None" = None,
-        returns: "ReturnActions | None" = None,
+        refunds: "Callable[[], RefundActions] | None" = None,
+        cancellations: "Callable[[], CancelActions] | None" = None,
+        returns: "Callable[[], ReturnActions] | None" = None,
     ) -> None:
+        # The order actions are built when a Slack interaction first needs one: a message's
+        # ack, the cold start's usual first event, never imports commerce.
         self._refunds = refunds
         self._cancellations = cancellations
         self._returns = returns
@@ -256,12 +258,12 @@ class Intake:
             return None
         match interaction:
             case RefundAsked():
-                self._refunds.open(interaction)
+                self._refunds().open(interaction)
                 return None
             case RefundChosen():
-                return self._refunds.review(interaction)
+                return self._refunds().review(interaction)
             case RefundConfirmed():
-                return self._refunds.confirm(interaction)
+                return self._refunds().confirm(interaction)
 
     def _cancel_interaction(
         self, interaction: CancelAsked | CancelChosen | CancelConfirmed
@@ -272,12 +274,12 @@ class Intake:
             return None
         match interaction:
             case CancelAsked():
-                self._cancellations.open(interaction)
+                self._cancellations().open(interaction)
                 return None
             case CancelChosen():
-                return self._cancellations.review(interaction)
+                return self._cancellations().review(interaction)
             case CancelConfirmed():
-                return self._cancellations.confirm(interaction)
+                return self._cancellations().confirm(interaction)
 
     def _return_interaction(
         self, interaction: ReturnAsked | ReturnChosen | ReturnConfirmed
@@ -288,12 +290,12 @@ class Intake:
             return None
         match interaction:
             case ReturnAsked():
-                self._returns.open(interaction)
+                self._returns().open(interaction)
                 return None
             case ReturnChosen():
-                return self._returns.review(interaction)
+                return self._returns().review(interaction)
             case ReturnConfirmed():
-                return self._returns.confirm(interaction)
+                return self._returns().confirm(interaction)
 
     def slack_command(self, request: WebhookRequest) -> dict[str, object]:
         """`/threadline …`: answered at once, to the agent alone."""

@@ -23,6 +23,11 @@ def test_each_row_shows_the_baseline_beside_this_run() -> None:
             "twilio_message_cpu": {"ratio": 1.02},
             "in_process": {"twilio_message_cpu": {"ratio": 1.4}},
         },
+        "cold_start": {
+            "app_and_first_event_ratio": 0.8,
+            "first_twilio_event_ratio": 3.1,
+            "first_twilio_event_floor_ratio": 1.8,
+        },
         "end_to_end": {
             "customer_to_slack": {"highest_held": {"rate_per_s": 20}},
             "agent_to_twilio": {"highest_held": None},
@@ -47,4 +52,12 @@ def test_each_row_shows_the_baseline_beside_this_run() -> None:
         "msg/s",
     ]
     assert _row(table, "local stack, reply -> Twilio, held rate")[:3] == ["4", "msg/s", "none"]
+    # The first event itself, not the imports alone (which the baseline measured then).
+    assert _row(table, "import + first Twilio event vs import boto3") == [
+        "2.92x",
+        "3.10x",
+        "<=",
+        "1.5x",
+    ]
+    assert _row(table, "first Twilio event vs boto3 + clients + calls") == ["-", "1.80x"]
     assert _row(table, "deployment zip") == ["12.0", "MB", "-", "<", "10", "MB"]

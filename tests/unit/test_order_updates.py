@@ -3,13 +3,13 @@ each shipped language, with the tracking link."""
 
 import pytest
 
-from chalicelib.domain.order_status_answers import OrderUpdatesConfig
 from chalicelib.domain.order_updates import (
     ALL_EVENTS,
     WOOCOMMERCE_STATUS_MEMORY,
     OrderContact,
     OrderEvent,
     OrderUpdate,
+    OrderUpdatesConfig,
     shopify_update,
     update_text,
     woocommerce_update,
