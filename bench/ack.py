@@ -106,8 +106,11 @@ def delivery_status(sid: str, status: str) -> Signed:
 
 
 def meta_messages(*numbers: int) -> Signed:
-    """One WhatsApp Cloud API webhook carrying a message per number, signed as Meta signs."""
-    texts = [wa_text(number, f"Onde está meu pedido {number}?") for number in numbers]
+    """One WhatsApp Cloud API webhook carrying a message per number, signed as Meta signs,
+    written just now (Meta's timestamp is the message's `received_at`: an old one would make
+    every job count an attempt, as a copy handed out minutes after its message arrived)."""
+    now = str(int(time.time()))
+    texts = [wa_text(n, f"Onde está meu pedido {n}?", timestamp=now) for n in numbers]
     body = encoded(whatsapp_webhook(whatsapp_change(texts)))
     return Signed(META_PATH, signed(body, META_APP_SECRET), body)
 

@@ -751,6 +751,12 @@ class FakeConversations:
         found = (self.find_open_conversation(shop_id, address) for address in set(addresses))
         return [conversation for conversation in found if conversation is not None]
 
+    def find_open_conversations_and_link(
+        self, shop_id: str, addresses: list[str], linked: str
+    ) -> tuple[list[Conversation], str | None]:
+        pointer = self.world.identity_pointers.get((shop_id, identity(linked)))
+        return self.find_open_conversations(shop_id, addresses), pointer[0] if pointer else None
+
     def find_conversation_by_thread(
         self, team_id: str, channel_id: str, thread_ts: str
     ) -> Conversation | None:
@@ -1252,7 +1258,10 @@ class FakeProfiles:
 
     def customer_profile(self, shop_id: str, address: str) -> CustomerProfile | None:
         pointer = self.world.identity_pointers.get((shop_id, identity(address)))
-        stored = self.world.profile_items.get((shop_id, pointer[0])) if pointer else None
+        return self.linked_profile(shop_id, pointer[0]) if pointer else None
+
+    def linked_profile(self, shop_id: str, customer_id: str) -> CustomerProfile | None:
+        stored = self.world.profile_items.get((shop_id, customer_id))
         return _fresh(stored[0]) if stored else None
 
     def save_profile(

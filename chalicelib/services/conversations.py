@@ -67,7 +67,7 @@ from chalicelib.presentation.posts import WHOLE_TEXT_NAME, customer_message, sho
 from chalicelib.presentation.slack_blocks import SlackMessage
 from chalicelib.services.changes import Change, change_conversation, draw_card
 from chalicelib.services.conversation_memory import ConversationMemory
-from chalicelib.services.customers import latest_elsewhere
+from chalicelib.services.customers import latest_elsewhere, latest_of_profile
 from chalicelib.services.handoff import HandoffSummaries
 from chalicelib.services.opt_outs import OptOutKeeper
 from chalicelib.services.order_status_answers import status_question_lookup
@@ -643,12 +643,16 @@ class InboundProcessor:
             remembered = None
         existing = threaded or remembered
         # The customer's open conversation and those of the address's twins (SMS and
-        # WhatsApp of one number) in one read: the twins' are where a new one continues.
+        # WhatsApp of one number) in one read: the twins' are where a new one continues;
+        # so is the profile the shop linked the address into, whose pointer that read takes.
         twins: tuple[str, ...] = ()
         near: list[Conversation] = []
+        customer_id = None
         if existing is None:
             twins = addresses_of(message.customer_address, None)
-            near = self._conversations.find_open_conversations(message.shop_id, list(twins))
+            near, customer_id = self._conversations.find_open_conversations_and_link(
+                message.shop_id, list(twins), message.customer_address
+            )
             existing = next(
                 (c for c in near if c.customer_address == message.customer_address), None
             )
@@ -660,11 +664,14 @@ class InboundProcessor:
         expires_at = shop.expiry(message.received_at)
         if existing is None:
             fresh = open_conversation(message, self._new_id())
-            earlier = latest_elsewhere(
-                self._profiles,
+            profile = None
+            if customer_id is not None:
+                profile = self._profiles.linked_profile(message.shop_id, customer_id)
+            earlier = latest_of_profile(
                 self._conversations,
                 message.shop_id,
                 message.customer_address,
+                profile,
                 read=twins,
                 found=near,
             )

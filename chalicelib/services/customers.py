@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from chalicelib.domain.conversation import Conversation
 from chalicelib.domain.customers import (
+    CustomerProfile,
     addresses_of,
     channel_of,
     identity,
@@ -48,18 +49,26 @@ def address_in(value: str) -> str:
 
 
 def latest_elsewhere(
-    profiles: ProfileRecords,
+    profiles: ProfileRecords, conversations: ConversationRecords, shop_id: str, address: str
+) -> Conversation | None:
+    """The customer's latest conversation from another of their addresses (on another
+    channel, or linked by the shop), to continue from."""
+    profile = profiles.customer_profile(shop_id, address)
+    return latest_of_profile(conversations, shop_id, address, profile)
+
+
+def latest_of_profile(
     conversations: ConversationRecords,
     shop_id: str,
     address: str,
+    profile: CustomerProfile | None,
     *,
     read: Iterable[str] = (),
     found: Iterable[Conversation] = (),
 ) -> Conversation | None:
-    """The customer's latest conversation from another of their addresses (on another
-    channel, or linked by the shop), to continue from. `read`: addresses whose open
-    conversations the caller has read already (`found`), not read again."""
-    profile = profiles.customer_profile(shop_id, address)
+    """`latest_elsewhere` with the address's profile (None: unlinked) read by the caller.
+    `read`: addresses whose open conversations the caller has read already (`found`), not
+    read again."""
     done = set(read)
     others = [a for a in addresses_of(address, profile)[1:] if a not in done]
     candidates = [*found, *conversations.find_open_conversations(shop_id, others)]

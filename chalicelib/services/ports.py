@@ -325,6 +325,10 @@ class ConversationRecords(Protocol):
 
     def find_open_conversations(self, shop_id: str, addresses: list[str]) -> list[Conversation]: ...
 
+    def find_open_conversations_and_link(
+        self, shop_id: str, addresses: list[str], linked: str
+    ) -> tuple[list[Conversation], str | None]: ...
+
     def find_conversation_by_thread(
         self, team_id: str, channel_id: str, thread_ts: str
     ) -> Conversation | None: ...
@@ -473,6 +477,8 @@ class ReplyRecords(Protocol):
 
 class ProfileRecords(Protocol):
     def customer_profile(self, shop_id: str, address: str) -> CustomerProfile | None: ...
+
+    def linked_profile(self, shop_id: str, customer_id: str) -> CustomerProfile | None: ...
 
     def save_profile(
         self,

@@ -13,6 +13,7 @@ import time
 from botocore.exceptions import ClientError
 
 from chalicelib.domain.conversation import Conversation
+from chalicelib.domain.customers import identity
 from chalicelib.domain.errors import Retryable
 from chalicelib.domain.messages import InboundMessage
 from chalicelib.domain.triage.record import Triage
@@ -31,6 +32,7 @@ from chalicelib.store._table import (
     conversation_key,
     conversations_partition,
     expiry,
+    identity_key,
     mail_key,
     mail_pointer,
     mail_pointer_key,
@@ -161,13 +163,35 @@ class Conversations:
     def find_open_conversations(self, shop_id: str, addresses: list[str]) -> list[Conversation]:
         """The open conversations of several addresses, in two batch reads at most (their
         pointers, then the conversations they point at), in no particular order."""
-        if not addresses:
-            return []
-        pointers = self._table.read_all([open_pointer_key(shop_id, a) for a in addresses])
+        return self._open_conversations(shop_id, addresses)[0]
+
+    def find_open_conversations_and_link(
+        self, shop_id: str, addresses: list[str], linked: str
+    ) -> tuple[list[Conversation], str | None]:
+        """The open conversations of `addresses` (as `find_open_conversations`), and the id
+        of the customer profile `linked` is linked into (None: it is in none), whose pointer
+        joins the first batch read: what a message that may open a conversation reads."""
+        link = identity_key(shop_id, identity(linked))
+        conversations, others = self._open_conversations(shop_id, addresses, link)
+        return conversations, next((str(item["customer_id"]) for item in others), None)
+
+    def _open_conversations(
+        self, shop_id: str, addresses: list[str], *also: Attributes
+    ) -> tuple[list[Conversation], list[Item]]:
+        """The open conversations of `addresses`, and the items of `also` (those that
+        exist), read with their pointers."""
+        pointer_keys = [open_pointer_key(shop_id, a) for a in addresses]
+        if not pointer_keys and not also:
+            return [], []
+        pointer_pks = {k["PK"]["S"] for k in pointer_keys}
+        items = self._table.read_all([*pointer_keys, *also])
+        pointers = [item for item in items if item["PK"] in pointer_pks]
+        others = [item for item in items if item["PK"] not in pointer_pks]
         if not pointers:
-            return []
+            return [], others
         keys = [conversation_key(shop_id, str(p["conversation_id"])) for p in pointers]
-        return [Conversation.model_validate(item) for item in self._table.read_all(keys)]
+        found = [Conversation.model_validate(item) for item in self._table.read_all(keys)]
+        return found, others
 
     def find_conversation_by_thread(
         self, team_id: str, channel_id: str, thread_ts: str

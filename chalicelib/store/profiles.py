@@ -28,7 +28,11 @@ class Profiles:
         pointer = self._table.get(identity_key(shop_id, identity(address)))
         if not pointer:
             return None
-        item = self._table.get(profile_key(shop_id, str(pointer["customer_id"])))
+        return self.linked_profile(shop_id, str(pointer["customer_id"]))
+
+    def linked_profile(self, shop_id: str, customer_id: str) -> CustomerProfile | None:
+        """A profile by its id (as an identity's pointer names it), if it is still stored."""
+        item = self._table.get(profile_key(shop_id, customer_id))
         return CustomerProfile.model_validate(item) if item else None
 
     def save_profile(

@@ -3,15 +3,17 @@ follow-up, a message that opens a conversation, a delivery status callback. Coun
 `make bench` counts them, from botocore's `before-call` event on the container's clients;
 the queue pumps (Lambda's event source mapping here) are not the app and are left out."""
 
+import json
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from chalice.test import Client
 
 from chalicelib import bootstrap
 from tests.fakes import FakeSlack, RecordingTwilio
-from tests.integration.conftest import PUBLIC_URL
+from tests.integration.conftest import ADMIN, PUBLIC_URL
 from tests.integration.test_agent_replies import reactions, reply_event
 from tests.signing import ACCOUNT_SID, SMS_NUMBER, form, twilio_headers, twilio_message
 
@@ -111,16 +113,17 @@ def test_a_message_opening_a_conversation_and_a_follow_up_cost_their_worker_so_m
     run_workers()
     follow_up = sorted(aws_calls)
 
-    # Then the opening read the customer's pointer with their twin address's in one batch,
-    # then their profile; the follow-up reads neither its pointer nor its conversation
+    # Then the opening read the customer's pointer, their twin address's and the pointer to
+    # a profile the shop linked them into in one batch; the follow-up reads neither its
+    # pointer nor its conversation
     # (remembered). Neither reads the shop or its secrets again, nor counts its attempt (each
     # is its copy's first receive, moments after it arrived), and both messages are in the
     # thread
     assert opening == sorted(
         [
-            # the customer's open-conversation pointer and their number's twin's (none)
+            # the customer's open-conversation pointer, their number's twin's and their
+            # profile's (none of them)
             "dynamodb:BatchGetItem",
-            "dynamodb:GetItem",  # their profile (none)
             "dynamodb:TransactWriteItems",  # the conversation created
             "dynamodb:TransactWriteItems",  # its thread attached
             "dynamodb:UpdateItem",  # the post noted
@@ -139,3 +142,42 @@ def test_a_message_opening_a_conversation_and_a_follow_up_cost_their_worker_so_m
     )
     [root] = slack.roots()
     assert len(slack.thread(root.ts)) == 2
+
+
+def test_a_linked_customer_opening_a_conversation_reads_the_profile_the_first_read_names(
+    client: Client,
+    shop: str,
+    run_workers: Callable[[], int],
+    slack: FakeSlack,
+    aws_calls: list[str],
+) -> None:
+    # Given the shop linked the customer's number to their email address, in a warm container
+    path = f"/admin/shops/{shop}/customers/{quote(CUSTOMER)}/links"
+    body = json.dumps({"address": "ana@example.com.br"})
+    linked = client.http.post(
+        path, headers={**ADMIN, "Content-Type": "application/json"}, body=body
+    )
+    assert linked.status_code == 200, linked.body
+    _customer_writes(client, 1)
+    aws_calls.clear()
+
+    # When its worker opens the customer's conversation
+    run_workers()
+
+    # Then the first read named the profile (its pointer read with the open pointers), so the
+    # profile is read, and the open pointer of the address it links (none), before the
+    # conversation is opened as for any customer
+    assert sorted(aws_calls) == sorted(
+        [
+            "dynamodb:BatchGetItem",  # open pointers of the number and its twin, profile's
+            "dynamodb:GetItem",  # the profile
+            "dynamodb:BatchGetItem",  # the email address's open pointer (none)
+            "dynamodb:TransactWriteItems",  # the conversation created
+            "dynamodb:TransactWriteItems",  # its thread attached
+            "dynamodb:UpdateItem",  # the post noted
+            "dynamodb:TransactWriteItems",  # the message counted, processed
+            "dynamodb:GetItem",  # the card's state after drawing it
+        ]
+    )
+    [root] = slack.roots()
+    assert len(slack.thread(root.ts)) == 1

@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 
 from chalicelib.domain.conversation import ConversationStatus
+from chalicelib.domain.customers import CustomerProfile
 from chalicelib.domain.errors import Retryable
 from chalicelib.domain.messages import InboundStatus
 from chalicelib.domain.vocabulary import Priority
@@ -219,3 +220,24 @@ def test_the_open_conversations_of_several_addresses_are_found_together(records:
     assert sorted(c.conversation_id for c in found) == ["01FIRST", "01OTHER"]
     assert find(SHOP, ["+15550100010"]) == []
     assert find(SHOP, []) == []
+
+
+def test_the_open_conversations_are_found_with_the_profile_an_address_is_linked_into(
+    records: Linked,
+) -> None:
+    other = "+15550100009"
+    records.conversations.create_conversation(conversation("01FIRST"))
+    linked = CustomerProfile(
+        shop_id=SHOP, customer_id="CU1", identities=(CUSTOMER, "ana@example.com"), linked_at=T0
+    )
+    records.profiles.save_profile(linked, [])
+    find = records.conversations.find_open_conversations_and_link
+
+    found, customer_id = find(SHOP, [CUSTOMER, f"whatsapp:{CUSTOMER}"], f"whatsapp:{CUSTOMER}")
+
+    assert [c.conversation_id for c in found] == ["01FIRST"]
+    assert customer_id == "CU1"
+    assert records.profiles.linked_profile(SHOP, "CU1") == linked
+    assert find(SHOP, [other], other) == ([], None)
+    assert find(SHOP, [], "ana@example.com") == ([], "CU1")
+    assert records.profiles.linked_profile(SHOP, "CU2") is None
