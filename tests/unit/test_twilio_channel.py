@@ -117,6 +117,44 @@ def test_verify_accepts_a_request_signed_with_the_shop_token() -> None:
     TwilioChannel().verify(request, make_shop(), make_secrets())
 
 
+def test_verify_accepts_a_signature_over_the_url_with_its_default_port() -> None:
+    # Given a webhook configured as https://host:443/…, which Twilio signs as written
+    with_port = URL.replace("threadline.example/", "threadline.example:443/")
+    request = signed_request(sms_params(), signed_url=with_port)
+
+    # When it is verified against the public URL, written without the port
+    # Then no error is raised: both forms of the URL are accepted, as twilio's validate does
+    TwilioChannel().verify(request, make_shop(), make_secrets())
+
+
+def test_a_genuine_request_costs_one_signature_and_a_forged_one_both(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given a genuine request and a forged one, and twilio's signing counted from then on
+    genuine = signed_request(sms_params())
+    forged = signed_request(sms_params(), token=OTHER_TOKEN)
+    computed: list[str] = []
+    compute = RequestValidator.compute_signature
+
+    def counted(self: RequestValidator, uri: str, params: object, algorithm: object = None) -> str:
+        computed.append(uri)
+        return str(compute(self, uri, params, algorithm))
+
+    monkeypatch.setattr(RequestValidator, "compute_signature", counted)
+
+    # When a genuine request is verified
+    TwilioChannel().verify(genuine, make_shop(), make_secrets())
+    # Then one signature was computed: over the URL as written
+    assert computed == [URL]
+
+    # When a forged one is
+    computed.clear()
+    with pytest.raises(Forbidden, match="invalid X-Twilio-Signature"):
+        TwilioChannel().verify(forged, make_shop(), make_secrets())
+    # Then both forms were tried before refusing it
+    assert computed == [URL, URL.replace("threadline.example/", "threadline.example:443/")]
+
+
 def test_verify_accepts_blank_values_and_fields_it_does_not_know() -> None:
     # Given a media-only message (empty Body) with a field Twilio added recently
     params = sms_params(Body="", NumMedia="1", MediaUrl0="https://api.twilio.com/m/ME1")
