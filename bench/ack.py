@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import boto3
+from chalice.local import LambdaContext, LambdaEventConverter, RouteMatcher
 from chalice.test import Client
 from moto import mock_aws
 
@@ -181,11 +182,29 @@ class Harness:
         # The pumps play Lambda's event source mapping: their own calls are not the app's.
         sqs = boto3.session.Session().client("sqs")
         self._pumps: list[QueuePump] = pumps_for(app, sqs, retry_after_seconds=0)
+        self._events = LambdaEventConverter(RouteMatcher(list(app.routes)), app.api.binary_types)
+        self._context = LambdaContext(function_name="api_handler", memory_size=512)
 
     def post(self, request: Signed) -> None:
         response = self.client.http.post(request.path, headers=request.headers, body=request.body)
         if response.status_code != 200:
             raise RuntimeError(f"{request.path} answered {response.status_code}: {response.body!r}")
+
+    def lambda_event(self, request: Signed) -> dict[str, Any]:
+        """The event API Gateway hands the function for `request`, as chalice's test client
+        builds it: made before the clock starts, as the signature is."""
+        event: dict[str, Any] = self._events.create_lambda_event(
+            method="POST", path=request.path, headers=request.headers, body=request.body
+        )
+        return event
+
+    def invoke(self, event: dict[str, Any]) -> None:
+        """The function called with `event` as Lambda calls it: the app's whole work on a
+        request, without the test client's stand-in for API Gateway (route matching over
+        every route, the event built, the environment copied, the answer parsed again)."""
+        response = app(event, self._context)
+        if response["statusCode"] != 200:
+            raise RuntimeError(f"{event['path']} answered {response['statusCode']}: {response}")
 
     def drain(self) -> int:
         handled = 0
@@ -415,30 +434,45 @@ def in_process_figures(
     runs: int,
 ) -> dict[str, Any]:
     """The acks and their floors with DynamoDB and SQS answered in process: the floor is then
-    boto3's client-side cost alone (build, serialize, sign, parse)."""
-    messages = collections.deque(
-        customer_message(next(sequence)) for _ in range(2 * runs + WARM_UP)
+    boto3's client-side cost alone (build, serialize, sign, parse), and the app is its Lambda
+    handler called with API Gateway's event. The same acks through chalice's test client are
+    timed too (`through_test_client`), as this figure was first taken."""
+    events = collections.deque(
+        harness.lambda_event(customer_message(next(sequence))) for _ in range(2 * runs + WARM_UP)
     )
+    reply_events = collections.deque(
+        harness.lambda_event(agent_reply(thread_ts, time.time() - 60 + n / 1000))
+        for n in range(runs + WARM_UP)
+    )
+    messages = collections.deque(customer_message(next(sequence)) for _ in range(runs))
     replies = collections.deque(
-        agent_reply(thread_ts, time.time() - 60 + n / 1000) for n in range(runs + WARM_UP)
+        agent_reply(thread_ts, time.time() - 30 + n / 1000) for n in range(runs)
     )
     with harness.in_process.answering():
         for _ in range(WARM_UP):
-            harness.post(messages.popleft())
+            harness.invoke(events.popleft())
             floor.ack()
-            harness.post(replies.popleft())
+            harness.invoke(reply_events.popleft())
             slack_floor.send_message()
-        twilio_cpu = interleaved(lambda: harness.post(messages.popleft()), floor.ack, runs)
+        twilio_cpu = interleaved(lambda: harness.invoke(events.popleft()), floor.ack, runs)
         slack_cpu = interleaved(
-            lambda: harness.post(replies.popleft()), slack_floor.send_message, runs
+            lambda: harness.invoke(reply_events.popleft()), slack_floor.send_message, runs
         )
         twilio_wall = interleaved(
-            lambda: harness.post(messages.popleft()), floor.ack, runs, clock=time.perf_counter
+            lambda: harness.invoke(events.popleft()), floor.ack, runs, clock=time.perf_counter
+        )
+        twilio_client_cpu = interleaved(lambda: harness.post(messages.popleft()), floor.ack, runs)
+        slack_client_cpu = interleaved(
+            lambda: harness.post(replies.popleft()), slack_floor.send_message, runs
         )
     return {
         "twilio_message_cpu": _paired(twilio_cpu),
         "twilio_message_wall": _paired(twilio_wall),
         "slack_event_cpu": _paired(slack_cpu),
+        "through_test_client": {
+            "twilio_message_cpu": _paired(twilio_client_cpu),
+            "slack_event_cpu": _paired(slack_client_cpu),
+        },
         "calls_answered": harness.in_process.answered,
     }
 
@@ -507,12 +541,13 @@ def measure(runs: int = 400) -> dict[str, Any]:
 def in_process_line(figures: dict[str, Any]) -> str:
     """One round of the in-process half, each ack beside its floor."""
     parts = []
-    for name, label in (
-        ("twilio_message_cpu", "Twilio CPU"),
-        ("slack_event_cpu", "Slack CPU"),
-        ("twilio_message_wall", "Twilio wall"),
+    for figure, label in (
+        (figures["twilio_message_cpu"], "Twilio CPU"),
+        (figures["slack_event_cpu"], "Slack CPU"),
+        (figures["twilio_message_wall"], "Twilio wall"),
+        (figures["through_test_client"]["twilio_message_cpu"], "test client: Twilio CPU"),
+        (figures["through_test_client"]["slack_event_cpu"], "Slack CPU"),
     ):
-        figure = figures[name]
         parts.append(
             f"{label} {figure['app_ms']:.3f}/{figure['floor_ms']:.3f} ms {figure['ratio']:.2f}x"
         )

@@ -17,6 +17,11 @@ def test_files_fall_in_their_areas() -> None:
     assert area_of("/venv/site-packages/chalice/test.py") == "chalice's test client (not in Lambda)"
     assert area_of("/venv/site-packages/chalice/app.py") == "chalice: event to Request, routing"
     assert area_of(HMAC[0]) is None
+    # powertools' user-agent hook runs in every boto3 call, the floor's included
+    hook = "/venv/site-packages/aws_lambda_powertools/shared/user_agent.py"
+    assert area_of(hook) == "boto3 (the floor)"
+    cache = "/venv/site-packages/aws_lambda_powertools/utilities/parameters/base.py"
+    assert area_of(cache) == "shop & secrets cache (powertools)"
 
 
 def test_standard_library_time_is_charged_to_its_callers_in_proportion() -> None:
