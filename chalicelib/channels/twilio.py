@@ -84,6 +84,16 @@ def _form(request: WebhookRequest) -> dict[str, str]:
     return dict(_form_pairs(request.body))
 
 
+class FormFields(dict[str, str]):
+    """A webhook's form fields, one value each, as twilio's signing reads them. It asks a
+    mapping for each field's values with `getall` (Flask's MultiDict), then `getlist`
+    (Django's), and only then reads it as a plain dict: two exceptions raised and caught per
+    field, unless the mapping answers `getall` itself."""
+
+    def getall(self, name: str) -> list[str]:
+        return [self[name]]
+
+
 # verify() and parse() read the same body on the ack path: it is decoded once.
 @lru_cache(maxsize=4)
 def _form_pairs(body: bytes) -> tuple[tuple[str, str], ...]:
@@ -146,7 +156,7 @@ class TwilioChannel:
             raise Forbidden("missing X-Twilio-Signature")
         if shop.twilio is None or token is None:
             raise Forbidden("this shop has no Twilio account")
-        params = _form(request)
+        params = FormFields(_form_pairs(request.body))
         if not _signed(RequestValidator(token.get_secret_value()), request.url, params, signature):
             raise Forbidden("invalid X-Twilio-Signature")
         if params.get("AccountSid") != shop.twilio.account_sid:

@@ -11,7 +11,7 @@ from pydantic import SecretStr
 from twilio.request_validator import RequestValidator
 
 from chalicelib.channels.base import WebhookRequest
-from chalicelib.channels.twilio import TwilioChannel
+from chalicelib.channels.twilio import FormFields, TwilioChannel
 from chalicelib.domain.errors import BadRequest, Forbidden
 from chalicelib.domain.messages import DeliveryStatus, MediaItem
 from chalicelib.domain.shop import Shop, ShopSecrets, SlackConfig, TwilioConfig
@@ -153,6 +153,17 @@ def test_a_genuine_request_costs_one_signature_and_a_forged_one_both(
         TwilioChannel().verify(forged, make_shop(), make_secrets())
     # Then both forms were tried before refusing it
     assert computed == [URL, URL.replace("threadline.example/", "threadline.example:443/")]
+
+
+def test_form_fields_are_signed_as_twilio_signs_a_plain_dict() -> None:
+    # Given a form with blank values, Unicode and a field name sorting before the others
+    params = {**whatsapp_params(Body="Olá, ação! مرحبا"), "A": "", "Zeta": "z"}
+    validator = RequestValidator(AUTH_TOKEN)
+    # When twilio's signing reads it as FormFields (answering getall) and as a plain dict
+    # Then the signatures are the same
+    fields = FormFields(params)
+    assert fields.getall("Zeta") == ["z"]
+    assert validator.compute_signature(URL, fields) == validator.compute_signature(URL, params)
 
 
 def test_verify_accepts_blank_values_and_fields_it_does_not_know() -> None:
