@@ -128,8 +128,10 @@ def _signed(
     given = signature.encode("utf-8")
     parsed = urlparse(url)
     return any(
-        hmac.compare_digest(validator.compute_signature(form, params).encode("utf-8"), given)
-        for form in (remove_port(parsed), add_port(parsed))
+        hmac.compare_digest(
+            validator.compute_signature(form(parsed), params).encode("utf-8"), given
+        )
+        for form in (remove_port, add_port)
     )
 
 
@@ -168,7 +170,8 @@ class TwilioChannel:
         form = _form(request)
         sender = _required(form, "From", _ADDRESS)
         recipient = _required(form, "To", _ADDRESS)
-        if recipient not in shop.inbound_addresses():
+        # Only the shop's Twilio numbers: `_ADDRESS` admits none of its other addresses.
+        if shop.twilio is None or recipient not in shop.twilio.addresses():
             # Shops may share a Twilio account: a number answers for the shop that owns it.
             raise Forbidden(f"To {recipient} is not one of this shop's numbers")
         channel = Channel.WHATSAPP if sender.startswith("whatsapp:") else Channel.SMS

@@ -4,10 +4,11 @@ Requests are signed for real with twilio's RequestValidator; nothing here talks 
 """
 
 from datetime import UTC, datetime
-from urllib.parse import urlencode
+from urllib.parse import ParseResult, urlencode
 
 import pytest
 from pydantic import SecretStr
+from twilio import request_validator
 from twilio.request_validator import RequestValidator
 
 from chalicelib.channels.base import WebhookRequest
@@ -141,11 +142,20 @@ def test_a_genuine_request_costs_one_signature_and_a_forged_one_both(
         return str(compute(self, uri, params, algorithm))
 
     monkeypatch.setattr(RequestValidator, "compute_signature", counted)
+    ported: list[str] = []
+    add_port = request_validator.add_port
+
+    def port_added(uri: ParseResult) -> str:
+        ported.append(uri.geturl())
+        return str(add_port(uri))
+
+    monkeypatch.setattr(request_validator, "add_port", port_added)
 
     # When a genuine request is verified
     TwilioChannel().verify(genuine, make_shop(), make_secrets())
-    # Then one signature was computed: over the URL as written
+    # Then one signature was computed, over the URL as written: the other form not even made
     assert computed == [URL]
+    assert ported == []
 
     # When a forged one is
     computed.clear()
