@@ -237,6 +237,12 @@ def table(results: dict[str, Any]) -> str:
                 (in_process["slack_event_cpu"], "ack CPU, Slack, AWS in process"),
                 (in_process["twilio_message_wall"], "ack wall, Twilio, AWS in process"),
             ]
+            if "through_test_client" in in_process:  # (measured since issue 20's item 4)
+                client = in_process["through_test_client"]
+                figures += [
+                    (client["twilio_message_cpu"], "  the same via chalice's test client"),
+                    (client["slack_event_cpu"], "  Slack the same via the test client"),
+                ]
         for figure, label in figures:
             lines.append(
                 _row(

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import boto3
+from chalice.local import LambdaContext, LambdaEventConverter, RouteMatcher
 from chalice.test import Client
 from moto import mock_aws
 
@@ -184,11 +185,29 @@ class Harness:
         # The pumps play Lambda's event source mapping: their own calls are not the app's.
         sqs = boto3.session.Session().client("sqs")
         self._pumps: list[QueuePump] = pumps_for(app, sqs, retry_after_seconds=0)
+        self._events = LambdaEventConverter(RouteMatcher(list(app.routes)), app.api.binary_types)
+        self._context = LambdaContext(function_name="api_handler", memory_size=512)
 
     def post(self, request: Signed) -> None:
         response = self.client.http.post(request.path, headers=request.headers, body=request.body)
         if response.status_code != 200:
             raise RuntimeError(f"{request.path} answered {response.status_code}: {response.body!r}")
+
+    def lambda_event(self, request: Signed) -> dict[str, Any]:
+        """The event API Gateway hands the function for `request`, as chalice's test client
+        builds it: made before the clock starts, as the signature is."""
+        event: dict[str, Any] = self._events.create_lambda_event(
+            method="POST", path=request.path, headers=request.headers, body=request.body
+        )
+        return event
+
+    def invoke(self, event: dict[str, Any]) -> None:
+        """The function called with `event` as Lambda calls it: the app's whole work on a
+        request, without the test client's stand-in for API Gateway (route matching over
+        every route, the event built, the environment copied, the answer parsed again)."""
+        response = app(event, self._context)
+        if response["statusCode"] != 200:
+            raise RuntimeError(f"{event['path']} answered {response['statusCode']}: {response}")
 
     def drain(self) -> int:
         handled = 0
@@ -409,18 +428,87 @@ def split(figures: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def in_process_figures(
+    harness: Harness,
+    sequence: Iterator[int],
+    thread_ts: str,
+    floor: Floor,
+    slack_floor: Floor,
+    runs: int,
+) -> dict[str, Any]:
+    """The acks and their floors with DynamoDB and SQS answered in process: the floor is then
+    boto3's client-side cost alone (build, serialize, sign, parse), and the app is its Lambda
+    handler called with API Gateway's event. The same acks through chalice's test client are
+    timed too (`through_test_client`), as this figure was first taken."""
+    events = collections.deque(
+        harness.lambda_event(customer_message(next(sequence))) for _ in range(2 * runs + WARM_UP)
+    )
+    reply_events = collections.deque(
+        harness.lambda_event(agent_reply(thread_ts, time.time() - 60 + n / 1000))
+        for n in range(runs + WARM_UP)
+    )
+    messages = collections.deque(customer_message(next(sequence)) for _ in range(runs))
+    replies = collections.deque(
+        agent_reply(thread_ts, time.time() - 30 + n / 1000) for n in range(runs)
+    )
+    with harness.in_process.answering():
+        for _ in range(WARM_UP):
+            harness.invoke(events.popleft())
+            floor.ack()
+            harness.invoke(reply_events.popleft())
+            slack_floor.send_message()
+        twilio_cpu = interleaved(lambda: harness.invoke(events.popleft()), floor.ack, runs)
+        slack_cpu = interleaved(
+            lambda: harness.invoke(reply_events.popleft()), slack_floor.send_message, runs
+        )
+        twilio_wall = interleaved(
+            lambda: harness.invoke(events.popleft()), floor.ack, runs, clock=time.perf_counter
+        )
+        twilio_client_cpu = interleaved(lambda: harness.post(messages.popleft()), floor.ack, runs)
+        slack_client_cpu = interleaved(
+            lambda: harness.post(replies.popleft()), slack_floor.send_message, runs
+        )
+    return {
+        "twilio_message_cpu": _paired(twilio_cpu),
+        "twilio_message_wall": _paired(twilio_wall),
+        "slack_event_cpu": _paired(slack_cpu),
+        "through_test_client": {
+            "twilio_message_cpu": _paired(twilio_client_cpu),
+            "slack_event_cpu": _paired(slack_client_cpu),
+        },
+        "calls_answered": harness.in_process.answered,
+    }
+
+
+def floors(harness: Harness, sequence: Iterator[int], thread_ts: str) -> tuple[Floor, Floor]:
+    """What the app asked AWS for on a warm customer message and on an agent reply, to replay."""
+    floor = Floor(harness.requests(lambda: harness.post(customer_message(next(sequence)))))
+    slack_floor = Floor(
+        harness.requests(lambda: harness.post(agent_reply(thread_ts, time.time() - 60)))
+    )
+    harness.drain()
+    return floor, slack_floor
+
+
+def measure_in_process(runs: int = 400) -> dict[str, Any]:
+    """The in-process half alone (about a minute): what `python -m bench.ack --in-process`
+    prints; `make bench` measures it with the rest."""
+    sequence = iter(range(1, 10**9))
+    with running_app() as harness:
+        # A conversation with its thread, and a container that has met the shop.
+        harness.post(customer_message(next(sequence)))
+        harness.drain()
+        [root] = harness.slack.roots()
+        floor, slack_floor = floors(harness, sequence, root.ts)
+        return in_process_figures(harness, sequence, root.ts, floor, slack_floor, runs)
+
+
 def measure(runs: int = 400) -> dict[str, Any]:
     sequence = iter(range(1, 10**9))
     with running_app() as harness:
         calls = count_calls(harness, sequence)
         root = harness.slack.roots()[0]
-
-        # The floors replay what the app asked for on a warm customer message / agent reply.
-        floor = Floor(harness.requests(lambda: harness.post(customer_message(next(sequence)))))
-        slack_floor = Floor(
-            harness.requests(lambda: harness.post(agent_reply(root.ts, time.time() - 60)))
-        )
-        harness.drain()
+        floor, slack_floor = floors(harness, sequence, root.ts)
 
         messages = collections.deque(
             customer_message(next(sequence)) for _ in range(2 * runs + WARM_UP)
@@ -441,46 +529,67 @@ def measure(runs: int = 400) -> dict[str, Any]:
             lambda: harness.post(messages.popleft()), floor.ack, runs, clock=time.perf_counter
         )
 
-        # The same acks and floors with DynamoDB and SQS answered in process: the floor is
-        # then boto3's client-side cost alone (build, serialize, sign, parse).
-        with harness.in_process.answering():
-            messages.extend(customer_message(next(sequence)) for _ in range(2 * runs + WARM_UP))
-            replies.extend(
-                agent_reply(root.ts, time.time() - 60 + n / 1000) for n in range(runs + WARM_UP)
-            )
-            for _ in range(WARM_UP):
-                harness.post(messages.popleft())
-                floor.ack()
-                harness.post(replies.popleft())
-                slack_floor.send_message()
-            in_process_twilio_cpu = interleaved(
-                lambda: harness.post(messages.popleft()), floor.ack, runs
-            )
-            in_process_slack_cpu = interleaved(
-                lambda: harness.post(replies.popleft()), slack_floor.send_message, runs
-            )
-            in_process_twilio_wall = interleaved(
-                lambda: harness.post(messages.popleft()), floor.ack, runs, clock=time.perf_counter
-            )
+        in_process = in_process_figures(harness, sequence, root.ts, floor, slack_floor, runs)
 
     return {
         "twilio_message_cpu": _paired(twilio_cpu),
         "twilio_message_wall": _paired(twilio_wall),
         "slack_event_cpu": _paired(slack_cpu),
-        "in_process": {
-            "twilio_message_cpu": _paired(in_process_twilio_cpu),
-            "twilio_message_wall": _paired(in_process_twilio_wall),
-            "slack_event_cpu": _paired(in_process_slack_cpu),
-            "calls_answered": harness.in_process.answered,
-        },
+        "in_process": in_process,
         "calls": calls,
         "calls_total": calls_total(calls),
     }
 
 
-if __name__ == "__main__":
+def in_process_line(figures: dict[str, Any]) -> str:
+    """One round of the in-process half, each ack beside its floor."""
+    parts = []
+    for figure, label in (
+        (figures["twilio_message_cpu"], "Twilio CPU"),
+        (figures["slack_event_cpu"], "Slack CPU"),
+        (figures["twilio_message_wall"], "Twilio wall"),
+        (figures["through_test_client"]["twilio_message_cpu"], "test client: Twilio CPU"),
+        (figures["through_test_client"]["slack_event_cpu"], "Slack CPU"),
+    ):
+        parts.append(
+            f"{label} {figure['app_ms']:.3f}/{figure['floor_ms']:.3f} ms {figure['ratio']:.2f}x"
+        )
+    return " | ".join(parts)
+
+
+def main(argv: list[str]) -> None:
+    import argparse
     import logging
 
+    parser = argparse.ArgumentParser(prog="python -m bench.ack", description=__doc__)
+    what = parser.add_mutually_exclusive_group()
+    what.add_argument(
+        "--in-process",
+        action="store_true",
+        help="time the acks against boto3's floor (AWS answered in process), nothing else",
+    )
+    what.add_argument(
+        "--profile",
+        action="store_true",
+        help="where the app's own part of each in-process ack goes (cProfile, by area)",
+    )
+    parser.add_argument("--runs", type=int, default=400, help="timings of each side a round")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of --in-process")
+    options = parser.parse_args(argv)
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
     logging.disable(logging.INFO)
-    print(split(measure_calls()))
+    if options.in_process:
+        for round_number in range(1, options.rounds + 1):
+            print(f"round {round_number}: {in_process_line(measure_in_process(options.runs))}")
+    elif options.profile:
+        from bench.ack_profile import profile_acks
+
+        print(profile_acks(options.runs))
+    else:
+        print(split(measure_calls()))
+
+
+if __name__ == "__main__":
+    import sys
+
+    main(sys.argv[1:])

@@ -23,6 +23,7 @@ from aws_lambda_powertools.utilities.parameters.exceptions import (
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
+from chalicelib.documents import ValidatedDocuments
 from chalicelib.domain.errors import Forbidden, Retryable, Unauthorized
 from chalicelib.domain.shop import ShopSecrets
 
@@ -45,6 +46,7 @@ class SecretVault:
         self._prefix = prefix
         self._cache_seconds = cache_seconds
         self._provider = SecretsProvider(boto3_client=client)
+        self._secrets = ValidatedDocuments(ShopSecrets)
 
     def _name(self, shop_id: str) -> str:
         return f"{self._prefix}{shop_id}"
@@ -66,7 +68,7 @@ class SecretVault:
             ):
                 return ShopSecrets()
             raise
-        return ShopSecrets.model_validate(document)
+        return self._secrets(shop_id, document)
 
     def put(self, shop_id: str, secrets: ShopSecrets) -> str:
         """Stores the shop's secrets; returns the new version's id (for `undo`)."""
@@ -189,6 +191,7 @@ class DeploymentSecrets:
         cls, client: SecretsManagerClient, name: str, cache_seconds: int
     ) -> "DeploymentSecrets":
         provider = SecretsProvider(boto3_client=client)
+        validated = ValidatedDocuments(DeploymentKeys)
 
         def read(fresh: bool) -> DeploymentKeys:
             try:
@@ -199,7 +202,7 @@ class DeploymentSecrets:
                 logger.error("deployment secret unreadable", exception_name=type(error).__name__)
                 raise Retryable("the deployment's secret is unavailable") from error
             try:
-                return DeploymentKeys.model_validate(document)
+                return validated(name, document)
             except ValidationError as error:
                 # Field names only: the values are secrets.
                 fields = sorted({".".join(map(str, e["loc"])) for e in error.errors()})

@@ -6,6 +6,7 @@ client, from the address the customer wrote to, with a status callback. `TwilioN
 points a shop's numbers' webhooks at this deployment.
 """
 
+import hmac
 import json
 import re
 from collections.abc import Callable, Iterator
@@ -15,7 +16,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from functools import lru_cache, partial
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlparse
 
 from chalicelib.channels.base import (
     DeliveryRefused,
@@ -33,6 +34,7 @@ from chalicelib.domain.vocabulary import Channel
 
 if TYPE_CHECKING:
     from twilio.http.http_client import TwilioHttpClient
+    from twilio.request_validator import RequestValidator
 
     from chalicelib.domain.checks import NumberWebhook, Refusal
 
@@ -82,6 +84,16 @@ def _form(request: WebhookRequest) -> dict[str, str]:
     return dict(_form_pairs(request.body))
 
 
+class FormFields(dict[str, str]):
+    """A webhook's form fields, one value each, as twilio's signing reads them. It asks a
+    mapping for each field's values with `getall` (Flask's MultiDict), then `getlist`
+    (Django's), and only then reads it as a plain dict: two exceptions raised and caught per
+    field, unless the mapping answers `getall` itself."""
+
+    def getall(self, name: str) -> list[str]:
+        return [self[name]]
+
+
 # verify() and parse() read the same body on the ack path: it is decoded once.
 @lru_cache(maxsize=4)
 def _form_pairs(body: bytes) -> tuple[tuple[str, str], ...]:
@@ -99,6 +111,28 @@ def _form_pairs(body: bytes) -> tuple[tuple[str, str], ...]:
     except (UnicodeDecodeError, ValueError) as error:
         raise BadRequest("body is not a valid form") from error
     return tuple(pairs)
+
+
+def _signed(
+    validator: "RequestValidator", url: str, params: dict[str, str], signature: str
+) -> bool:
+    """Whether `signature` is the account's over `url` and `params`, by twilio's own signing.
+
+    Twilio signs the URL as the webhook was configured, with or without the scheme's default
+    port; twilio's `validate` computes both forms on every request. The form without the
+    port (how the public URL is written) is tried first and the other only if it fails: one
+    HMAC for a genuine request instead of two, both for a forged one, each compared in
+    constant time."""
+    from twilio.request_validator import add_port, remove_port
+
+    given = signature.encode("utf-8")
+    parsed = urlparse(url)
+    return any(
+        hmac.compare_digest(
+            validator.compute_signature(form(parsed), params).encode("utf-8"), given
+        )
+        for form in (remove_port, add_port)
+    )
 
 
 def _required(form: dict[str, str], name: str, pattern: re.Pattern[str] | None = None) -> str:
@@ -124,8 +158,8 @@ class TwilioChannel:
             raise Forbidden("missing X-Twilio-Signature")
         if shop.twilio is None or token is None:
             raise Forbidden("this shop has no Twilio account")
-        params = _form(request)
-        if not RequestValidator(token.get_secret_value()).validate(request.url, params, signature):
+        params = FormFields(_form_pairs(request.body))
+        if not _signed(RequestValidator(token.get_secret_value()), request.url, params, signature):
             raise Forbidden("invalid X-Twilio-Signature")
         if params.get("AccountSid") != shop.twilio.account_sid:
             raise Forbidden("AccountSid does not belong to this shop")
@@ -136,7 +170,8 @@ class TwilioChannel:
         form = _form(request)
         sender = _required(form, "From", _ADDRESS)
         recipient = _required(form, "To", _ADDRESS)
-        if recipient not in shop.inbound_addresses():
+        # Only the shop's Twilio numbers: `_ADDRESS` admits none of its other addresses.
+        if shop.twilio is None or recipient not in shop.twilio.addresses():
             # Shops may share a Twilio account: a number answers for the shop that owns it.
             raise Forbidden(f"To {recipient} is not one of this shop's numbers")
         channel = Channel.WHATSAPP if sender.startswith("whatsapp:") else Channel.SMS

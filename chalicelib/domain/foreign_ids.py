@@ -23,7 +23,7 @@ def fitted(value: str, limit: int, allowed: frozenset[str] | None = None) -> str
     digests collide."""
     encoded = value.encode("utf-8", "surrogatepass")
     fits = len(encoded) <= limit and _MARK not in value
-    if fits and (allowed is None or all(c in allowed for c in value)):
+    if fits and (allowed is None or allowed.issuperset(value)):
         return value
     digest = hashlib.sha256(encoded).hexdigest()
     room = max(limit - _DIGEST_LENGTH - len(_MARK), 0)

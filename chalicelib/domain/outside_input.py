@@ -47,18 +47,14 @@ def json_object(raw: bytes | str, what: str = "body") -> dict[str, Any]:
 def _nested_deeper_than(document: Any, limit: int) -> bool:
     """Whether arrays and objects nest more than `limit` deep; walked with a list, not by
     recursion, so the walk itself cannot overflow."""
-    pending: list[tuple[Any, int]] = [(document, 1)]
+    # Only arrays and objects are queued: a document's many strings and numbers cost nothing.
+    pending: list[tuple[Any, int]] = [(document, 1)] if isinstance(document, dict | list) else []
     while pending:
         value, depth = pending.pop()
-        if isinstance(value, dict):
-            children: Any = value.values()
-        elif isinstance(value, list):
-            children = value
-        else:
-            continue
         if depth > limit:
             return True
-        pending.extend((child, depth + 1) for child in children)
+        children = value.values() if isinstance(value, dict) else value
+        pending.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
     return False
 
 

@@ -112,6 +112,10 @@ class TwilioConfig(_Strict):
     whatsapp_numbers: list[PhoneNumber] = Field(default_factory=list, max_length=20)
     whatsapp_template: WhatsAppTemplate | None = None
 
+    def addresses(self) -> set[str]:
+        """The numbers customers write to through Twilio, as it reports them in `To`."""
+        return {*self.sms_numbers, *(f"whatsapp:{n}" for n in self.whatsapp_numbers)}
+
 
 class TelegramConfig(_Strict):
     """The shop's Telegram bot, known by its id (the part of its token before the colon,
@@ -475,8 +479,7 @@ class Shop(_Strict):
         """Every address customers write to, as a provider reports it in `To`."""
         addresses: set[str] = set()
         if self.twilio:
-            addresses.update(self.twilio.sms_numbers)
-            addresses.update(f"whatsapp:{n}" for n in self.twilio.whatsapp_numbers)
+            addresses.update(self.twilio.addresses())
         if self.email:
             addresses.add(self.email.address.lower())
         if self.telegram:

@@ -32,7 +32,12 @@ _deserializer = TypeDeserializer()
 
 
 def to_attributes(values: Item) -> Attributes:
-    return {name: _serializer.serialize(value) for name, value in values.items()}
+    # Most values are plain strings: written directly, as boto3's serializer writes them,
+    # without its walk through every other type first.
+    return {
+        name: {"S": value} if type(value) is str else _serializer.serialize(value)
+        for name, value in values.items()
+    }
 
 
 def from_attributes(attributes: Attributes) -> Item:

@@ -6,6 +6,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.parameters.base import BaseProvider
 from botocore.exceptions import ClientError
 
+from chalicelib.documents import ValidatedDocuments
 from chalicelib.domain.errors import Conflict
 from chalicelib.domain.shop import Shop
 from chalicelib.store._table import (
@@ -57,12 +58,13 @@ class Shops:
         self._table = Table(client, table_name)
         self._cache_seconds = cache_seconds
         self._configs = ShopConfigProvider(client, table_name)
+        self._shops = ValidatedDocuments(Shop)
 
     def get_shop(self, shop_id: str, *, fresh: bool = False) -> Shop | None:
         config = self._configs.get(
             shop_id, max_age=self._cache_seconds, transform="json", force_fetch=fresh
         )
-        return Shop.model_validate(config) if config else None
+        return self._shops(shop_id, config) if config else None
 
     def put_shop(self, shop: Shop, previous: Shop | None) -> None:
         """Stores the shop and claims its inbound addresses, atomically; an address that

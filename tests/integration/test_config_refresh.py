@@ -6,6 +6,7 @@ import json
 from chalice.test import Client
 
 from chalicelib import bootstrap
+from chalicelib.domain.shop import Shop, ShopSecrets
 from chalicelib.settings import Settings
 from tests.fakes import FakeSlack, RecordingTwilio
 from tests.integration.conftest import PUBLIC_URL
@@ -54,3 +55,27 @@ def test_forged_requests_do_not_each_force_a_fresh_read(client, shop, container)
     # Then all are refused, and the config was re-read once, not five times
     assert statuses == [403] * 5
     assert reads == ["GetItem"]
+
+
+def test_a_warm_container_validates_the_shops_config_and_secrets_once_per_read(
+    client, shop, monkeypatch
+):
+    # Given a warm container, and the shop's models' validations counted from then on
+    assert deliver(client, twilio_message(1), "test-twilio-auth-token") == 200
+    validated: list[str] = []
+    for model in (Shop, ShopSecrets):
+        validate = model.model_validate
+
+        def counted(document, *args, __validate=validate, __name=model.__name__, **kwargs):
+            validated.append(__name)
+            return __validate(document, *args, **kwargs)
+
+        monkeypatch.setattr(model, "model_validate", counted)
+    # When three more messages arrive while the cache holds the config and secrets
+    statuses = [deliver(client, twilio_message(n), "test-twilio-auth-token") for n in (2, 3, 4)]
+    # Then each was checked against them, and neither was validated again
+    assert statuses == [200] * 3
+    assert validated == []
+    # And a forged one, which reads both afresh, gets them validated afresh
+    assert deliver(client, twilio_message(5), "forged-token") == 403
+    assert sorted(validated) == ["Shop", "ShopSecrets"]

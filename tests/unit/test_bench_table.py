@@ -3,7 +3,7 @@ run's, and a dash where a run has no such figure (a section not measured yet).""
 
 import json
 
-from bench.__main__ import BASELINE, issue_table
+from bench.__main__ import BASELINE, issue_table, table
 
 
 def _row(table: str, figure: str) -> list[str]:
@@ -61,3 +61,34 @@ def test_each_row_shows_the_baseline_beside_this_run() -> None:
     ]
     assert _row(table, "first Twilio event vs boto3 + clients + calls") == ["-", "1.80x"]
     assert _row(table, "deployment zip") == ["12.0", "MB", "-", "<", "10", "MB"]
+
+
+def test_the_in_process_acks_show_their_test_client_figures_beside() -> None:
+    def paired(app_ms: float, floor_ms: float) -> dict[str, float]:
+        return {"app_ms": app_ms, "floor_ms": floor_ms, "ratio": app_ms / floor_ms, "runs": 400}
+
+    twilio, slack = paired(1.1, 0.8), paired(0.4, 0.3)
+    ack = {
+        "twilio_message_cpu": twilio,
+        "slack_event_cpu": slack,
+        "twilio_message_wall": twilio,
+        "in_process": {
+            "twilio_message_cpu": twilio,
+            "slack_event_cpu": slack,
+            "twilio_message_wall": twilio,
+            "through_test_client": {
+                "twilio_message_cpu": paired(1.2, 0.8),
+                "slack_event_cpu": paired(0.48, 0.3),
+            },
+        },
+        "calls_total": {},
+    }
+    printed = table({"ack": ack})
+    assert _row(printed, "  the same via chalice's test client")[:5] == [
+        "1.20",
+        "ms",
+        "0.80",
+        "ms",
+        "1.50x",
+    ]
+    assert _row(printed, "  Slack the same via the test client")[4] == "1.60x"

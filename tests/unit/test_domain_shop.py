@@ -734,3 +734,13 @@ def test_no_digest_without_slack_or_without_the_section() -> None:
 def test_invalid_digests_are_refused(digest: dict[str, Any]) -> None:
     with pytest.raises(ValidationError):
         ShopDocument.model_validate(valid_document(digest=digest))
+
+
+def test_twilio_addresses_are_the_inbound_addresses_twilio_reports() -> None:
+    # Given a shop with SMS, WhatsApp and email
+    shop, _ = ShopDocument.model_validate(valid_document()).split(SHOP_ID)
+    assert shop.twilio is not None
+
+    # When its Twilio numbers are listed
+    # Then they are its inbound addresses but the email one, as Twilio writes them in `To`
+    assert shop.twilio.addresses() == shop.inbound_addresses() - {"help@kavezo.example"}

@@ -79,3 +79,31 @@ def test_a_parameter_absent_is_its_default_and_present_is_bounded() -> None:
     assert number_parameter({"limit": "100"}, "limit", default=50, low=1, high=100) == 100
     with pytest.raises(BadRequest):
         number_parameter({"limit": "101"}, "limit", default=50, low=1, high=100)
+
+
+def depth_of(document: object) -> int:
+    """How deep arrays and objects nest in `document`, counted the plain recursive way."""
+    if isinstance(document, dict):
+        return 1 + max(map(depth_of, document.values()), default=0)
+    if isinstance(document, list):
+        return 1 + max(map(depth_of, document), default=0)
+    return 0
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner),
+    max_leaves=60,
+)
+
+
+@given(json_values, st.integers(min_value=0, max_value=MAX_JSON_DEPTH - 1))
+def test_nesting_is_refused_exactly_beyond_the_bound(document: object, wrapped: int) -> None:
+    # Wrapped in enough arrays to come near the bound from either side
+    raw = "[" * wrapped + json.dumps(document) + "]" * wrapped
+    depth = depth_of(document) + wrapped
+    if depth > MAX_JSON_DEPTH:
+        with pytest.raises(BadRequest, match="nested too deeply"):
+            json_document(raw)
+    else:
+        assert json_document(raw) == json.loads(raw)

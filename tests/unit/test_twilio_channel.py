@@ -4,14 +4,15 @@ Requests are signed for real with twilio's RequestValidator; nothing here talks 
 """
 
 from datetime import UTC, datetime
-from urllib.parse import urlencode
+from urllib.parse import ParseResult, urlencode
 
 import pytest
 from pydantic import SecretStr
+from twilio import request_validator
 from twilio.request_validator import RequestValidator
 
 from chalicelib.channels.base import WebhookRequest
-from chalicelib.channels.twilio import TwilioChannel
+from chalicelib.channels.twilio import FormFields, TwilioChannel
 from chalicelib.domain.errors import BadRequest, Forbidden
 from chalicelib.domain.messages import DeliveryStatus, MediaItem
 from chalicelib.domain.shop import Shop, ShopSecrets, SlackConfig, TwilioConfig
@@ -115,6 +116,64 @@ def test_verify_accepts_a_request_signed_with_the_shop_token() -> None:
     # When it is verified
     # Then no error is raised
     TwilioChannel().verify(request, make_shop(), make_secrets())
+
+
+def test_verify_accepts_a_signature_over_the_url_with_its_default_port() -> None:
+    # Given a webhook configured as https://host:443/…, which Twilio signs as written
+    with_port = URL.replace("threadline.example/", "threadline.example:443/")
+    request = signed_request(sms_params(), signed_url=with_port)
+
+    # When it is verified against the public URL, written without the port
+    # Then no error is raised: both forms of the URL are accepted, as twilio's validate does
+    TwilioChannel().verify(request, make_shop(), make_secrets())
+
+
+def test_a_genuine_request_costs_one_signature_and_a_forged_one_both(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given a genuine request and a forged one, and twilio's signing counted from then on
+    genuine = signed_request(sms_params())
+    forged = signed_request(sms_params(), token=OTHER_TOKEN)
+    computed: list[str] = []
+    compute = RequestValidator.compute_signature
+
+    def counted(self: RequestValidator, uri: str, params: object, algorithm: object = None) -> str:
+        computed.append(uri)
+        return str(compute(self, uri, params, algorithm))
+
+    monkeypatch.setattr(RequestValidator, "compute_signature", counted)
+    ported: list[str] = []
+    add_port = request_validator.add_port
+
+    def port_added(uri: ParseResult) -> str:
+        ported.append(uri.geturl())
+        return str(add_port(uri))
+
+    monkeypatch.setattr(request_validator, "add_port", port_added)
+
+    # When a genuine request is verified
+    TwilioChannel().verify(genuine, make_shop(), make_secrets())
+    # Then one signature was computed, over the URL as written: the other form not even made
+    assert computed == [URL]
+    assert ported == []
+
+    # When a forged one is
+    computed.clear()
+    with pytest.raises(Forbidden, match="invalid X-Twilio-Signature"):
+        TwilioChannel().verify(forged, make_shop(), make_secrets())
+    # Then both forms were tried before refusing it
+    assert computed == [URL, URL.replace("threadline.example/", "threadline.example:443/")]
+
+
+def test_form_fields_are_signed_as_twilio_signs_a_plain_dict() -> None:
+    # Given a form with blank values, Unicode and a field name sorting before the others
+    params = {**whatsapp_params(Body="Olá, ação! مرحبا"), "A": "", "Zeta": "z"}
+    validator = RequestValidator(AUTH_TOKEN)
+    # When twilio's signing reads it as FormFields (answering getall) and as a plain dict
+    # Then the signatures are the same
+    fields = FormFields(params)
+    assert fields.getall("Zeta") == ["z"]
+    assert validator.compute_signature(URL, fields) == validator.compute_signature(URL, params)
 
 
 def test_verify_accepts_blank_values_and_fields_it_does_not_know() -> None:
