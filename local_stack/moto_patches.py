@@ -41,6 +41,10 @@
   DynamoDB's own JSON: a sixth of the emulator's CPU while replies flow. The item
   operations' answers are written as they are (binary values in base64, as the serializer
   writes them); anything else still goes through the serializer.
+- The cost of an update expression: moto parses an UpdateItem's expression twice per call
+  (once to check the names and values it uses, once to apply it), though the application
+  writes a few dozen expressions in all. Each is parsed once here; every call still
+  validates and applies its own copy of the parsed tree, as moto does.
 - S3 key length: S3 refuses an object key of more than 1,024 bytes (KeyTooLongError); moto
   stores it. Refusing it here makes a key built from a name someone else chose fail in
   tests as it would in AWS.
@@ -53,7 +57,7 @@ import json
 import threading
 import time
 from collections.abc import Callable
-from functools import wraps
+from functools import lru_cache, wraps
 from itertools import takewhile
 from typing import Any
 
@@ -72,6 +76,7 @@ def patch_emulator() -> None:
     check_messages_without_counting_the_queue()
     keep_connections_open()
     answer_dynamodb_items_directly()
+    parse_update_expressions_once()
 
 
 def _mark(function: Callable[..., Any]) -> Callable[..., Any]:
@@ -504,3 +509,24 @@ def answer_dynamodb_items_directly() -> None:
         return serialized(self, action_result)
 
     DynamoHandler.serialized = _mark(serialized_as_built)  # type: ignore[method-assign]
+
+
+# How many distinct update expressions stay parsed: the application writes a few dozen.
+PARSED_UPDATE_EXPRESSIONS = 1024
+
+
+def parse_update_expressions_once() -> None:
+    from moto.dynamodb.parsing.expressions import (  # type: ignore[attr-defined]
+        UpdateExpressionParser,
+    )
+
+    make = UpdateExpressionParser.make
+    if getattr(make, _APPLIED, False):
+        return
+    # Nothing changes a parsed tree: moto's validator works on a deep copy of it.
+    parsed = lru_cache(maxsize=PARSED_UPDATE_EXPRESSIONS)(make)
+
+    def parsed_once(expression: str) -> Any:
+        return parsed(expression)
+
+    UpdateExpressionParser.make = staticmethod(_mark(parsed_once))  # type: ignore[method-assign,assignment]

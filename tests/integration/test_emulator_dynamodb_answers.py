@@ -134,3 +134,39 @@ def test_item_answers_skip_the_serializer_and_refusals_still_read_as_refusals(
             ExpressionAttributeNames={"#v": "version"},
             ExpressionAttributeValues={":v": {"N": "3"}},
         )
+
+
+def test_an_update_expression_is_parsed_once_and_applied_to_each_item_anew(
+    dynamodb: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from moto.dynamodb.parsing.tokens import ExpressionTokenizer
+
+    tokenize = ExpressionTokenizer.make_list
+    tokenized: list[str] = []
+
+    def noting(expression: str) -> Any:
+        tokenized.append(expression)
+        return tokenize(expression)
+
+    monkeypatch.setattr(ExpressionTokenizer, "make_list", staticmethod(noting))
+    expression = "SET #n = if_not_exists(#n, :zero) + :step, #who = :who REMOVE #gone"
+    for conversation, step in (("1", "1"), ("2", "5"), ("1", "2")):
+        dynamodb.update_item(
+            TableName=TABLE,
+            Key={"pk": {"S": "shop#ana"}, "sk": {"S": f"conversation#{conversation}"}},
+            UpdateExpression=expression,
+            ExpressionAttributeNames={"#n": "count", "#who": "agent", "#gone": "draft"},
+            ExpressionAttributeValues={
+                ":zero": {"N": "0"},
+                ":step": {"N": step},
+                ":who": {"S": f"agent {step}"},
+            },
+        )
+    assert tokenized.count(expression) == 1
+    items = dynamodb.scan(TableName=TABLE)["Items"]
+    assert {item["sk"]["S"]: (item["count"]["N"], item["agent"]["S"]) for item in items} == {
+        "conversation#1": ("3", "agent 2"),
+        "conversation#2": ("5", "agent 5"),
+    }
+    with pytest.raises(dynamodb.exceptions.ClientError, match="Invalid UpdateExpression"):
+        dynamodb.update_item(TableName=TABLE, Key=KEY, UpdateExpression="SET = oops")
