@@ -5,9 +5,12 @@ event until its Twilio send.
 The stack runs as the e2e tests run it (`python -m local_stack` in a subprocess, the
 Slack and Twilio stand-ins here). Messages are sent open-loop, on a fixed schedule, so a
 slow stack cannot slow the sender down and hide its own backlog. Each message carries a
-marker; the stand-in records the time its marker arrives.
+marker; the stand-in records the time its marker arrives. Each step also tells the CPU time
+each process spent per message (from /proc, where there is one): unlike latencies, it holds
+while other jobs share the machine.
 """
 
+import os
 import re
 import tempfile
 import threading
@@ -80,6 +83,8 @@ class RateRun:
     latencies: list[float] = field(default_factory=list)
     acks: list[float] = field(default_factory=list)
     refused: int = 0
+    # By process: CPU milliseconds per message sent, until every message of the step arrived.
+    cpu_ms_per_message: dict[str, float] = field(default_factory=dict)
 
     @property
     def delivered(self) -> int:
@@ -112,7 +117,45 @@ class RateRun:
             "ack_p50_ms": ms(self.acks, 0.5),
             "ack_p99_ms": ms(self.acks, 0.99),
             "held": self.held,
+            "cpu_ms_per_message": self.cpu_ms_per_message,
         }
+
+
+def cpu_seconds(stat: str) -> float:
+    """User and system CPU seconds of a process, from its /proc/<pid>/stat line (the name,
+    in parentheses, may itself hold spaces and parentheses)."""
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _proc(pid: int, name: str) -> str:
+    return Path(f"/proc/{pid}/{name}").read_text(errors="replace")
+
+
+def _children(pid: int) -> list[int]:
+    return [
+        int(child)
+        for task in Path(f"/proc/{pid}/task").iterdir()
+        for child in (task / "children").read_text().split()
+    ]
+
+
+def stack_processes() -> dict[str, int]:
+    """The processes a message costs CPU in: the AWS emulator, the stack (API and workers),
+    and this one (the Slack and Twilio stand-ins, the senders); empty where /proc does not
+    tell."""
+    try:
+        stack = next(
+            pid for pid in _children(os.getpid()) if "local_stack" in _proc(pid, "cmdline")
+        )
+        emulator = next(pid for pid in _children(stack) if "spawn_main" in _proc(pid, "cmdline"))
+    except (OSError, StopIteration):
+        return {}
+    return {"emulator": emulator, "stack": stack, "stand_ins": os.getpid()}
+
+
+def _cpu_now(processes: dict[str, int]) -> dict[str, float]:
+    return {role: cpu_seconds(_proc(pid, "stat")) for role, pid in processes.items()}
 
 
 class Load:
@@ -229,6 +272,27 @@ def loaded_stack() -> Iterator[Load]:
         yield load
 
 
+def _costed(
+    load: Load,
+    processes: dict[str, int],
+    make: Callable[[int], tuple[str, Callable[[], int]]],
+    rate: float,
+    seconds: float,
+) -> RateRun:
+    """One step, with each process's CPU per message until the step's last message arrived
+    (a step that did not hold is waited out first: its backlog is its own cost)."""
+    before = _cpu_now(processes)
+    step = load.run(make, rate, seconds)
+    if not step.held:
+        load.settle()
+    after = _cpu_now(processes)
+    step.cpu_ms_per_message = {
+        role: round((after[role] - before[role]) * 1000 / max(step.sent, 1), 1)
+        for role in processes
+    }
+    return step
+
+
 def ramp(
     make: Callable[[Load], Callable[[int], tuple[str, Callable[[], int]]]],
     steady_rate: float,
@@ -239,16 +303,16 @@ def ramp(
     """On a fresh stack: rates upwards from the lowest until one does not hold, then the
     steady rate (last, so its backlog, if any, slows nothing else)."""
     with loaded_stack() as load:
+        processes = stack_processes()
         tried = []
         highest = None
         for rate in sorted(ramp_rates):
-            step = load.run(make(load), rate, ramp_seconds)
+            step = _costed(load, processes, make(load), rate, ramp_seconds)
             tried.append(step.summary())
             if not step.held:
-                load.settle()
                 break
             highest = step
-        steady = load.run(make(load), steady_rate, steady_seconds)
+        steady = _costed(load, processes, make(load), steady_rate, steady_seconds)
     if steady.held and (highest is None or steady_rate > highest.rate):
         highest = steady
     return {

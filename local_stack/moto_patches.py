@@ -26,16 +26,38 @@
   read per message): sends and receives cost in proportion to the queue's backlog, so a
   backlog slowed the very calls that would drain it. Here the counts are counted only
   where GetQueueAttributes asks for them, and the retention check reads its one attribute.
+- A connection per call: moto's server (werkzeug's development server) ends every response
+  with `Connection: close`, so each emulated call opened a TCP connection and started a
+  server thread, on both sides of it: a quarter of the emulator's CPU under load went to
+  sockets, not to AWS. Here a request whose body has a known length keeps its connection
+  for the next one, as AWS's endpoints do; what the application left of the body is read
+  off first, so the next request starts where it should. Responses are written through a
+  buffer (one segment, not two), so the interim `100 Continue` a PutObject waits for is
+  flushed as soon as it is written: held back, it cost each PutObject boto3's one-second
+  wait, and the mail path's dozens of them a mail.
+- The cost of a DynamoDB answer: moto 5.2 writes every answer through its generic
+  serializer, which walks the operation's output model member by member (alias lookups,
+  name transforms) to rebuild a JSON document its DynamoDB handler had already built in
+  DynamoDB's own JSON: a sixth of the emulator's CPU while replies flow. The item
+  operations' answers are written as they are (binary values in base64, as the serializer
+  writes them); anything else still goes through the serializer.
+- The cost of an update expression: moto parses an UpdateItem's expression twice per call
+  (once to check the names and values it uses, once to apply it), though the application
+  writes a few dozen expressions in all. Each is parsed once here; every call still
+  validates and applies its own copy of the parsed tree, as moto does.
 - S3 key length: S3 refuses an object key of more than 1,024 bytes (KeyTooLongError); moto
   stores it. Refusing it here makes a key built from a name someone else chose fail in
   tests as it would in AWS.
 """
 
+import base64
 import copy
+import io
+import json
 import threading
 import time
 from collections.abc import Callable
-from functools import wraps
+from functools import lru_cache, wraps
 from itertools import takewhile
 from typing import Any
 
@@ -52,6 +74,9 @@ def patch_emulator() -> None:
     refuse_long_object_keys()
     list_services_once()
     check_messages_without_counting_the_queue()
+    keep_connections_open()
+    answer_dynamodb_items_directly()
+    parse_update_expressions_once()
 
 
 def _mark(function: Callable[..., Any]) -> Callable[..., Any]:
@@ -312,3 +337,196 @@ def check_messages_without_counting_the_queue() -> None:
         setattr(Queue, name, property(counted_when_asked))
     SQSBackend.get_queue_attributes = _mark(get_attributes_counting)  # type: ignore[method-assign]
     SQSBackend.is_message_valid_based_on_retention_period = retained  # type: ignore[method-assign]
+
+
+# The most of a request's body the application left unread that is read off to keep the
+# connection; beyond it, closing is cheaper.
+UNREAD_BODY_BYTES = 1 << 20
+
+
+class _Body:
+    """A request's body as the application reads it, counting what is left of its length."""
+
+    def __init__(self, stream: Any, length: int) -> None:
+        self._stream = stream
+        self.left = length
+
+    def read(self, size: int = -1) -> bytes:
+        size = self.left if size is None or size < 0 else min(size, self.left)
+        data: bytes = self._stream.read(size) if size else b""
+        self.left -= len(data)
+        return data
+
+    def readline(self, size: int = -1) -> bytes:
+        size = self.left if size is None or size < 0 else min(size, self.left)
+        data: bytes = self._stream.readline(size) if size else b""
+        self.left -= len(data)
+        return data
+
+    def __iter__(self) -> Any:
+        return iter(self.readline, b"")
+
+
+def _body_length(headers: Any) -> int | None:
+    """The length of a request's body when it is told up front (none: 0); None when it is
+    not (a chunked body, a malformed length)."""
+    if "chunked" in headers.get("Transfer-Encoding", "").lower():
+        return None
+    try:
+        length = int(headers.get("Content-Length") or 0)
+    except ValueError:
+        return None
+    return length if length >= 0 else None
+
+
+class _Keeping(threading.local):
+    active = False
+
+
+_keeping = _Keeping()
+
+
+class _Selectors:
+    """Stands in for the `selectors` module in werkzeug's server, which after each response
+    reads whatever else the connection holds, to throw it away: on a kept connection that
+    is the client's next request. There the body has been read to its end already, and the
+    selector sees nothing."""
+
+    EVENT_READ = 1  # selectors.EVENT_READ
+
+    class _Nothing:
+        def register(self, *args: Any) -> None:
+            pass
+
+        def select(self, timeout: float | None = None) -> list[Any]:
+            return []
+
+        def close(self) -> None:
+            pass
+
+    @classmethod
+    def DefaultSelector(cls) -> Any:  # the name werkzeug calls
+        import selectors
+
+        return cls._Nothing() if _keeping.active else selectors.DefaultSelector()
+
+
+def keep_connections_open() -> None:
+    import werkzeug.serving
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+
+    make_environ, run_wsgi = MotoRequestHandler.make_environ, MotoRequestHandler.run_wsgi
+    send_header = MotoRequestHandler.send_header
+    if getattr(run_wsgi, _APPLIED, False):
+        return
+
+    @wraps(make_environ)
+    def make_environ_counting_the_body(self: Any) -> Any:
+        environ = make_environ(self)
+        # A caller that sent `Expect: 100-continue` (boto3's S3 PutObject) waits up to a
+        # second for the interim answer werkzeug has just written before it sends the body:
+        # the buffered writer below would hold that answer until the final response, so
+        # every such call would cost the caller's whole wait.
+        self.wfile.flush()
+        length = _body_length(self.headers)
+        self._threadline_body = None if length is None else _Body(self.rfile, length)
+        if self._threadline_body is not None:
+            environ["wsgi.input"] = self._threadline_body
+        return environ
+
+    @wraps(send_header)
+    def send_header_keeping_alive(self: Any, keyword: str, value: str) -> None:
+        closing = keyword.lower() == "connection" and value.lower() == "close"
+        keeping = getattr(self, "_threadline_body", None) is not None and not self.close_connection
+        if closing and keeping:
+            return
+        send_header(self, keyword, value)
+
+    @wraps(run_wsgi)
+    def run_wsgi_then_read_off_the_body(self: Any) -> None:
+        self._threadline_body = None
+        _keeping.active = _body_length(self.headers) is not None
+        try:
+            run_wsgi(self)
+        finally:
+            _keeping.active = False
+        body: _Body | None = self._threadline_body
+        if body is None or body.left > UNREAD_BODY_BYTES:
+            self.close_connection = True
+        elif body.left:
+            body.read()
+
+    werkzeug.serving.selectors = _Selectors  # type: ignore[attr-defined,assignment]
+    MotoRequestHandler.make_environ = make_environ_counting_the_body  # type: ignore[method-assign]
+    MotoRequestHandler.send_header = send_header_keeping_alive  # type: ignore[method-assign]
+    MotoRequestHandler.run_wsgi = _mark(run_wsgi_then_read_off_the_body)  # type: ignore[method-assign]
+    # Headers and body leave in one write, not two small segments the client's delayed
+    # acknowledgement would hold the second of for 40 ms.
+    MotoRequestHandler.wbufsize = io.DEFAULT_BUFFER_SIZE
+    MotoRequestHandler.disable_nagle_algorithm = True
+
+
+# The operations whose answers are items, counts and keys, already in DynamoDB's JSON.
+DYNAMODB_ITEM_OPERATIONS = frozenset(
+    {
+        "GetItem",
+        "PutItem",
+        "UpdateItem",
+        "DeleteItem",
+        "Query",
+        "Scan",
+        "BatchGetItem",
+        "BatchWriteItem",
+        "TransactGetItems",
+        "TransactWriteItems",
+    }
+)
+
+
+def _base64_of_bytes(value: object) -> str:
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode("ascii")
+    raise TypeError(type(value).__name__)
+
+
+def answer_dynamodb_items_directly() -> None:
+    from moto.dynamodb.responses import DynamoHandler
+
+    serialized = DynamoHandler.serialized
+    if getattr(serialized, _APPLIED, False):
+        return
+
+    @wraps(serialized)
+    def serialized_as_built(self: Any, action_result: Any) -> Any:
+        result = action_result.result
+        if isinstance(result, dict) and self._get_action() in DYNAMODB_ITEM_OPERATIONS:
+            try:
+                body = json.dumps(result, default=_base64_of_bytes, separators=(",", ":"))
+            except TypeError:  # something only the serializer knows how to write
+                return serialized(self, action_result)
+            headers = {"Content-Type": "application/x-amz-json-1.0", **self.response_headers}
+            return 200, headers, body
+        return serialized(self, action_result)
+
+    DynamoHandler.serialized = _mark(serialized_as_built)  # type: ignore[method-assign]
+
+
+# How many distinct update expressions stay parsed: the application writes a few dozen.
+PARSED_UPDATE_EXPRESSIONS = 1024
+
+
+def parse_update_expressions_once() -> None:
+    from moto.dynamodb.parsing.expressions import (  # type: ignore[attr-defined]
+        UpdateExpressionParser,
+    )
+
+    make = UpdateExpressionParser.make
+    if getattr(make, _APPLIED, False):
+        return
+    # Nothing changes a parsed tree: moto's validator works on a deep copy of it.
+    parsed = lru_cache(maxsize=PARSED_UPDATE_EXPRESSIONS)(make)
+
+    def parsed_once(expression: str) -> Any:
+        return parsed(expression)
+
+    UpdateExpressionParser.make = staticmethod(_mark(parsed_once))  # type: ignore[method-assign,assignment]
