@@ -428,6 +428,30 @@ def split(figures: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def timed_acks(
+    message_ack: Callable[[], object],
+    reply_ack: Callable[[], object],
+    floor: Floor,
+    slack_floor: Floor,
+    runs: int,
+) -> dict[str, dict[str, float]]:
+    """Each ack taking turns with its floor after a warm-up: a customer message's CPU and wall
+    time, an agent reply's CPU."""
+    for _ in range(WARM_UP):
+        message_ack()
+        floor.ack()
+        reply_ack()
+        slack_floor.send_message()
+    twilio_cpu = interleaved(message_ack, floor.ack, runs)
+    slack_cpu = interleaved(reply_ack, slack_floor.send_message, runs)
+    twilio_wall = interleaved(message_ack, floor.ack, runs, clock=time.perf_counter)
+    return {
+        "twilio_message_cpu": _paired(twilio_cpu),
+        "twilio_message_wall": _paired(twilio_wall),
+        "slack_event_cpu": _paired(slack_cpu),
+    }
+
+
 def in_process_figures(
     harness: Harness,
     sequence: Iterator[int],
@@ -452,26 +476,19 @@ def in_process_figures(
         agent_reply(thread_ts, time.time() - 30 + n / 1000) for n in range(runs)
     )
     with harness.in_process.answering():
-        for _ in range(WARM_UP):
-            harness.invoke(events.popleft())
-            floor.ack()
-            harness.invoke(reply_events.popleft())
-            slack_floor.send_message()
-        twilio_cpu = interleaved(lambda: harness.invoke(events.popleft()), floor.ack, runs)
-        slack_cpu = interleaved(
-            lambda: harness.invoke(reply_events.popleft()), slack_floor.send_message, runs
-        )
-        twilio_wall = interleaved(
-            lambda: harness.invoke(events.popleft()), floor.ack, runs, clock=time.perf_counter
+        handler = timed_acks(
+            lambda: harness.invoke(events.popleft()),
+            lambda: harness.invoke(reply_events.popleft()),
+            floor,
+            slack_floor,
+            runs,
         )
         twilio_client_cpu = interleaved(lambda: harness.post(messages.popleft()), floor.ack, runs)
         slack_client_cpu = interleaved(
             lambda: harness.post(replies.popleft()), slack_floor.send_message, runs
         )
     return {
-        "twilio_message_cpu": _paired(twilio_cpu),
-        "twilio_message_wall": _paired(twilio_wall),
-        "slack_event_cpu": _paired(slack_cpu),
+        **handler,
         "through_test_client": {
             "twilio_message_cpu": _paired(twilio_client_cpu),
             "slack_event_cpu": _paired(slack_client_cpu),
@@ -516,25 +533,17 @@ def measure(runs: int = 400) -> dict[str, Any]:
         replies = collections.deque(
             agent_reply(root.ts, time.time() - 60 + n / 1000) for n in range(runs + WARM_UP)
         )
-        for _ in range(WARM_UP):
-            harness.post(messages.popleft())
-            floor.ack()
-            harness.post(replies.popleft())
-            slack_floor.send_message()
-        twilio_cpu = interleaved(lambda: harness.post(messages.popleft()), floor.ack, runs)
-        slack_cpu = interleaved(
-            lambda: harness.post(replies.popleft()), slack_floor.send_message, runs
+        against_moto = timed_acks(
+            lambda: harness.post(messages.popleft()),
+            lambda: harness.post(replies.popleft()),
+            floor,
+            slack_floor,
+            runs,
         )
-        twilio_wall = interleaved(
-            lambda: harness.post(messages.popleft()), floor.ack, runs, clock=time.perf_counter
-        )
-
         in_process = in_process_figures(harness, sequence, root.ts, floor, slack_floor, runs)
 
     return {
-        "twilio_message_cpu": _paired(twilio_cpu),
-        "twilio_message_wall": _paired(twilio_wall),
-        "slack_event_cpu": _paired(slack_cpu),
+        **against_moto,
         "in_process": in_process,
         "calls": calls,
         "calls_total": calls_total(calls),
