@@ -113,7 +113,7 @@ def _ratio(value: Any) -> str:
 
 def _zip(results: dict[str, Any]) -> str:
     value = _dig(results, "package", "zip_mb")
-    return "-" if value is None else f"{value:.1f} MB"
+    return "-" if value is None else f"{value:.2f} MB"
 
 
 def _held(results: dict[str, Any], direction: str) -> str:
@@ -329,9 +329,9 @@ def table(results: dict[str, Any]) -> str:
         lines.append(
             _row(
                 "package (zipped)",
-                f"{package['zip_mb']:.1f} MB",
+                f"{package['zip_mb']:.2f} MB",
                 target="< 10 MB",
-                today=f"{before['package']['zip_mb']:.1f} MB",
+                today=f"{before['package']['zip_mb']:.2f} MB",
             )
         )
         for name, size in list(package["by_dependency_mb"].items())[:6]:

@@ -8,6 +8,11 @@
   second. Rebuilding the set from the messages' visibility before each pass, and polling
   pass by pass, gives the emulator SQS's order. Passes run one at a time: two receivers
   rebuilding the set together could each take a message of the same group.
+- The cost of waiting receivers: moto wakes every long poll of a queue on every send, and
+  each woken poll looks over the whole queue; with sixteen workers per queue, fifteen passes
+  of every sixteen found nothing. Here a send, a delete or a visibility change wakes one
+  waiting poll (any of them can take what it frees), and a poll looks again on its own
+  only once a second, for visibility timeouts and delays that ran out.
 - SQS FIFO deduplication: SQS drops a message sent with a deduplication id it saw in the
   last 5 minutes, even when that message was received and deleted since. moto compares
   only with the messages still in the queue, and not atomically, so a copy sent after its
@@ -62,8 +67,9 @@ from itertools import takewhile
 from typing import Any
 
 _APPLIED = "_threadline_patched"
-# How often a long poll looks at its queue again (it also wakes when a message is sent).
-LONG_POLL_PASS_SECONDS = 0.1
+# How often a long poll looks at its queue again on its own: it also wakes when a message is
+# sent, deleted or made visible; the timed pass catches visibility timeouts and delays ending.
+LONG_POLL_PASS_SECONDS = 1.0
 
 
 def patch_emulator() -> None:
@@ -87,12 +93,61 @@ def _mark(function: Callable[..., Any]) -> Callable[..., Any]:
 _receive_lock = threading.Lock()
 
 
+class _Changes:
+    """One queue's changes that may let a waiting receiver take something, counted so that a
+    receiver that looked before the latest one does not wait for the next."""
+
+    def __init__(self) -> None:
+        self.counted = 0
+        self._changed = threading.Condition()
+
+    def signal(self) -> None:
+        with self._changed:
+            self.counted += 1
+            self._changed.notify()
+
+    def wait_after(self, counted: int, timeout: float) -> None:
+        with self._changed:
+            if self.counted == counted:
+                self._changed.wait(timeout)
+
+
+def _changes(queue: Any) -> _Changes:
+    changes: _Changes = queue.__dict__.setdefault("_threadline_changes", _Changes())
+    return changes
+
+
 def keep_fifo_group_order() -> None:
-    from moto.sqs.models import SQSBackend
+    from moto.sqs.models import Queue, SQSBackend
 
     receive = SQSBackend.receive_message
     if getattr(receive, _APPLIED, False):
         return
+    add, delete, change_visibility = (
+        Queue.add_message,
+        SQSBackend.delete_message,
+        SQSBackend.change_message_visibility,
+    )
+
+    @wraps(add)
+    def add_waking_one(self: Queue, message: Any) -> None:
+        add(self, message)
+        _changes(self).signal()
+
+    @wraps(delete)
+    def delete_waking_one(self: SQSBackend, queue_name: str, receipt_handle: str) -> None:
+        delete(self, queue_name, receipt_handle)
+        # Only a FIFO queue holds messages back for one in flight.
+        queue = self.get_queue(queue_name)
+        if queue.fifo_queue:
+            _changes(queue).signal()
+
+    @wraps(change_visibility)
+    def change_visibility_waking_one(
+        self: SQSBackend, queue_name: str, receipt_handle: str, visibility_timeout: int
+    ) -> None:
+        change_visibility(self, queue_name, receipt_handle, visibility_timeout)
+        _changes(self.get_queue(queue_name)).signal()
 
     @wraps(receive)
     def receive_in_group_order(
@@ -107,8 +162,10 @@ def keep_fifo_group_order() -> None:
         # has passed over a group's first message: the poll is done here instead, one
         # pass at a time, each on an in-flight set rebuilt from the messages' visibility.
         queue = self.get_queue(queue_name)
+        changes = _changes(queue)
         deadline = time.monotonic() + wait_seconds_timeout
         while True:
+            counted = changes.counted
             with _receive_lock:
                 in_flight = {
                     message
@@ -120,12 +177,17 @@ def keep_fifo_group_order() -> None:
                 received = receive(
                     self, queue_name, count, 0, visibility_timeout, message_attribute_names
                 )
-            if received or time.monotonic() >= deadline:
+            left = deadline - time.monotonic()
+            if received or left <= 0:
                 return received
-            with queue._messages_lock:
-                queue._messages_lock.wait(timeout=LONG_POLL_PASS_SECONDS)
+            changes.wait_after(counted, min(left, LONG_POLL_PASS_SECONDS))
 
     SQSBackend.receive_message = _mark(receive_in_group_order)  # type: ignore[method-assign]
+    Queue.add_message = _mark(add_waking_one)  # type: ignore[method-assign]
+    SQSBackend.delete_message = _mark(delete_waking_one)  # type: ignore[method-assign]
+    SQSBackend.change_message_visibility = _mark(  # type: ignore[method-assign]
+        change_visibility_waking_one
+    )
 
 
 DEDUPLICATION_SECONDS = 300

@@ -1,5 +1,6 @@
 """The local stack's emulator behaves as AWS does where Threadline's runs depend on it."""
 
+import threading
 import time
 from typing import Any
 
@@ -65,6 +66,90 @@ def test_a_long_poll_waiting_out_a_group_gets_it_from_its_first_message() -> Non
         assert [m["Body"] for m in polled["Messages"]] == ["m0", "m1"]
 
 
+class _CountingLock:
+    """The emulator's receive lock, counting the passes that receivers make over a queue."""
+
+    def __init__(self) -> None:
+        self.passes = 0
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> None:
+        self._lock.acquire()
+        self.passes += 1
+
+    def __exit__(self, *_: object) -> None:
+        self._lock.release()
+
+
+def test_a_send_wakes_one_waiting_poll_not_every_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    from local_stack import moto_patches
+
+    patch_emulator()
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name=REGION)
+        url = sqs.create_queue(QueueName="herd")["QueueUrl"]
+        lock = _CountingLock()
+        monkeypatch.setattr(moto_patches, "_receive_lock", lock)
+        received: list[str] = []
+
+        def poll() -> None:
+            answer = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=2)
+            received.extend(message["Body"] for message in answer.get("Messages", []))
+
+        # Sixteen workers wait on one queue, as the local stack's pumps do
+        waiting = [threading.Thread(target=poll) for _ in range(16)]
+        for thread in waiting:
+            thread.start()
+        time.sleep(0.2)
+        for n in range(8):
+            sqs.send_message(QueueUrl=url, MessageBody=f"m{n}")
+            time.sleep(0.02)
+        for thread in waiting:
+            thread.join()
+
+        assert sorted(received) == [f"m{n}" for n in range(8)]
+        # A pass per receiver to start, one per send, one a second per waiter: waking every
+        # poll on every send, and looking ten times a second, makes hundreds.
+        assert lock.passes <= 16 + 8 + 16 * 2 + 8
+
+
+@pytest.mark.parametrize("freeing", ["delete", "visibility"])
+def test_freeing_a_group_wakes_a_poll_waiting_for_it(freeing: str) -> None:
+    patch_emulator()
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name=REGION)
+        url = sqs.create_queue(
+            QueueName="freed.fifo", Attributes={"FifoQueue": "true", "VisibilityTimeout": "30"}
+        )["QueueUrl"]
+        for n in range(2):
+            sqs.send_message(
+                QueueUrl=url, MessageBody=f"m{n}", MessageGroupId="g", MessageDeduplicationId=f"{n}"
+            )
+        first = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1)["Messages"][0]
+        polled: list[tuple[str, float]] = []
+
+        def poll() -> None:
+            answer = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=5)
+            polled.extend((m["Body"], time.monotonic()) for m in answer.get("Messages", []))
+
+        waiting = threading.Thread(target=poll)
+        waiting.start()
+        time.sleep(0.3)  # the poll has looked once, found the group in flight, and waits
+        freed_at = time.monotonic()
+        if freeing == "delete":
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=first["ReceiptHandle"])
+        else:
+            sqs.change_message_visibility(
+                QueueUrl=url, ReceiptHandle=first["ReceiptHandle"], VisibilityTimeout=0
+            )
+        waiting.join()
+
+        expected = ["m1"] if freeing == "delete" else ["m0", "m1"]
+        assert [body for body, _ in polled] == expected
+        # At once, not at the poll's next timed pass a second later
+        assert polled[0][1] - freed_at < 0.5
+
+
 def test_a_deduplication_id_is_remembered_after_its_message_was_deleted(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -104,6 +189,8 @@ def test_applying_the_patches_twice_wraps_each_call_once() -> None:
             SQSBackend.receive_message,
             SQSBackend.send_message,
             Queue.add_message,
+            SQSBackend.delete_message,
+            SQSBackend.change_message_visibility,
             DynamoDBBackend.transact_write_items,
             S3Backend.put_object,
         )

@@ -60,7 +60,7 @@ def test_each_row_shows_the_baseline_beside_this_run() -> None:
         "1.5x",
     ]
     assert _row(table, "first Twilio event vs boto3 + clients + calls") == ["-", "1.80x"]
-    assert _row(table, "deployment zip") == ["12.0", "MB", "-", "<", "10", "MB"]
+    assert _row(table, "deployment zip") == ["12.00", "MB", "-", "<", "10", "MB"]
 
 
 def test_the_in_process_acks_show_their_test_client_figures_beside() -> None:
