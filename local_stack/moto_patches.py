@@ -10,9 +10,10 @@
   rebuilding the set together could each take a message of the same group.
 - The cost of waiting receivers: moto wakes every long poll of a queue on every send, and
   each woken poll looks over the whole queue; with sixteen workers per queue, fifteen passes
-  of every sixteen found nothing. Here a send, a delete or a visibility change wakes one
-  waiting poll (any of them can take what it frees), and a poll looks again on its own
-  only once a second, for visibility timeouts and delays that ran out.
+  of every sixteen found nothing. Here a send, a FIFO delete or a visibility change to 0
+  wakes one waiting poll (any of them can take what it frees), a poll that fills its request
+  passes the wake on, and a poll looks again on its own only once a second, for visibility
+  timeouts and delays that ran out.
 - SQS FIFO deduplication: SQS drops a message sent with a deduplication id it saw in the
   last 5 minutes, even when that message was received and deleted since. moto compares
   only with the messages still in the queue, and not atomically, so a copy sent after its
@@ -113,7 +114,9 @@ class _Changes:
 
 
 def _changes(queue: Any) -> _Changes:
-    changes: _Changes = queue.__dict__.setdefault("_threadline_changes", _Changes())
+    changes: _Changes | None = queue.__dict__.get("_threadline_changes")
+    if changes is None:
+        changes = queue.__dict__.setdefault("_threadline_changes", _Changes())
     return changes
 
 
@@ -136,9 +139,9 @@ def keep_fifo_group_order() -> None:
 
     @wraps(delete)
     def delete_waking_one(self: SQSBackend, queue_name: str, receipt_handle: str) -> None:
+        queue = self.get_queue(queue_name)
         delete(self, queue_name, receipt_handle)
         # Only a FIFO queue holds messages back for one in flight.
-        queue = self.get_queue(queue_name)
         if queue.fifo_queue:
             _changes(queue).signal()
 
@@ -147,7 +150,9 @@ def keep_fifo_group_order() -> None:
         self: SQSBackend, queue_name: str, receipt_handle: str, visibility_timeout: int
     ) -> None:
         change_visibility(self, queue_name, receipt_handle, visibility_timeout)
-        _changes(self.get_queue(queue_name)).signal()
+        # A longer timeout frees nothing; one that ends later is the timed pass's to find.
+        if visibility_timeout == 0:
+            _changes(self.get_queue(queue_name)).signal()
 
     @wraps(receive)
     def receive_in_group_order(
@@ -177,6 +182,10 @@ def keep_fifo_group_order() -> None:
                 received = receive(
                     self, queue_name, count, 0, visibility_timeout, message_attribute_names
                 )
+            if len(received) >= count:
+                # The wake this poll took may have been for a message still left behind
+                # the ones it took (a timeout's or a delay's end signals nothing): pass it on.
+                changes.signal()
             left = deadline - time.monotonic()
             if received or left <= 0:
                 return received

@@ -113,8 +113,20 @@ def test_a_send_wakes_one_waiting_poll_not_every_one(monkeypatch: pytest.MonkeyP
         assert lock.passes <= 16 + 8 + 16 * 2 + 8
 
 
+def _wait_for_passes(lock: _CountingLock, passes: int) -> None:
+    deadline = time.monotonic() + 5
+    while lock.passes < passes:
+        assert time.monotonic() < deadline, "the polls never looked"
+        time.sleep(0.01)
+    time.sleep(0.05)  # from its pass to its wait
+
+
 @pytest.mark.parametrize("freeing", ["delete", "visibility"])
-def test_freeing_a_group_wakes_a_poll_waiting_for_it(freeing: str) -> None:
+def test_freeing_a_group_wakes_a_poll_waiting_for_it(
+    freeing: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from local_stack import moto_patches
+
     patch_emulator()
     with mock_aws():
         sqs = boto3.client("sqs", region_name=REGION)
@@ -126,15 +138,19 @@ def test_freeing_a_group_wakes_a_poll_waiting_for_it(freeing: str) -> None:
                 QueueUrl=url, MessageBody=f"m{n}", MessageGroupId="g", MessageDeduplicationId=f"{n}"
             )
         first = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1)["Messages"][0]
+        # No timed pass within the poll: only the freeing can wake it before its end
+        monkeypatch.setattr(moto_patches, "LONG_POLL_PASS_SECONDS", 10.0)
+        lock = _CountingLock()
+        monkeypatch.setattr(moto_patches, "_receive_lock", lock)
         polled: list[tuple[str, float]] = []
 
         def poll() -> None:
-            answer = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=5)
+            answer = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=4)
             polled.extend((m["Body"], time.monotonic()) for m in answer.get("Messages", []))
 
         waiting = threading.Thread(target=poll)
         waiting.start()
-        time.sleep(0.3)  # the poll has looked once, found the group in flight, and waits
+        _wait_for_passes(lock, 1)  # the poll found the group in flight, and waits
         freed_at = time.monotonic()
         if freeing == "delete":
             sqs.delete_message(QueueUrl=url, ReceiptHandle=first["ReceiptHandle"])
@@ -146,8 +162,43 @@ def test_freeing_a_group_wakes_a_poll_waiting_for_it(freeing: str) -> None:
 
         expected = ["m1"] if freeing == "delete" else ["m0", "m1"]
         assert [body for body, _ in polled] == expected
-        # At once, not at the poll's next timed pass a second later
-        assert polled[0][1] - freed_at < 0.5
+        # At once, not at the poll's end four seconds after it began
+        assert polled[0][1] - freed_at < 1.5
+
+
+def test_a_poll_that_took_a_wake_for_an_older_message_passes_it_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from local_stack import moto_patches
+
+    patch_emulator()
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name=REGION)
+        url = sqs.create_queue(QueueName="handover")["QueueUrl"]
+        sqs.send_message(QueueUrl=url, MessageBody="older")
+        sqs.receive_message(QueueUrl=url, VisibilityTimeout=1)
+        monkeypatch.setattr(moto_patches, "LONG_POLL_PASS_SECONDS", 10.0)
+        lock = _CountingLock()
+        monkeypatch.setattr(moto_patches, "_receive_lock", lock)
+        polled: dict[str, float] = {}
+
+        def poll() -> None:
+            answer = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1, WaitTimeSeconds=4)
+            polled.update((m["Body"], time.monotonic()) for m in answer.get("Messages", []))
+
+        waiting = [threading.Thread(target=poll) for _ in range(2)]
+        for thread in waiting:
+            thread.start()
+        _wait_for_passes(lock, 2)
+        time.sleep(1.1)  # "older" is visible again, which signals nobody
+        sent_at = time.monotonic()
+        sqs.send_message(QueueUrl=url, MessageBody="newer")
+        for thread in waiting:
+            thread.join()
+
+        # The send woke one poll, which took "older" and woke the other for "newer"
+        assert sorted(polled) == ["newer", "older"]
+        assert polled["newer"] - sent_at < 1.5
 
 
 def test_a_deduplication_id_is_remembered_after_its_message_was_deleted(
