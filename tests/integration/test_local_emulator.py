@@ -2,6 +2,7 @@
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import boto3
@@ -27,10 +28,7 @@ def test_a_group_handed_back_whole_comes_back_from_its_first_message() -> None:
         url = sqs.create_queue(
             QueueName="order.fifo", Attributes={"FifoQueue": "true", "VisibilityTimeout": "30"}
         )["QueueUrl"]
-        for n in range(3):
-            sqs.send_message(
-                QueueUrl=url, MessageBody=f"m{n}", MessageGroupId="g", MessageDeduplicationId=f"{n}"
-            )
+        _send_group(sqs, url, 3)
         received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
         assert [m["Body"] for m in received] == ["m0", "m1", "m2"]
         assert _bodies(sqs, url) == []  # the group is in flight
@@ -52,10 +50,7 @@ def test_a_long_poll_waiting_out_a_group_gets_it_from_its_first_message() -> Non
     with mock_aws():
         sqs = boto3.client("sqs", region_name=REGION)
         url = sqs.create_queue(QueueName="poll.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
-        for n in range(2):
-            sqs.send_message(
-                QueueUrl=url, MessageBody=f"m{n}", MessageGroupId="g", MessageDeduplicationId=f"{n}"
-            )
+        _send_group(sqs, url, 2)
         # The group in flight for a second, as a worker's failed records are
         first = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=1)
         assert [m["Body"] for m in first["Messages"]] == ["m0", "m1"]
@@ -81,15 +76,51 @@ class _CountingLock:
         self._lock.release()
 
 
-def test_a_send_wakes_one_waiting_poll_not_every_one(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def receive_passes(monkeypatch: pytest.MonkeyPatch) -> _CountingLock:
     from local_stack import moto_patches
 
     patch_emulator()
+    lock = _CountingLock()
+    monkeypatch.setattr(moto_patches, "_receive_lock", lock)
+    return lock
+
+
+@pytest.fixture
+def no_timed_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only a signal can wake a waiting poll before its end."""
+    from local_stack import moto_patches
+
+    monkeypatch.setattr(moto_patches, "LONG_POLL_PASS_SECONDS", 10.0)
+
+
+def _start_polling(
+    poll: Callable[[], None], polls: int, receive_passes: _CountingLock
+) -> list[threading.Thread]:
+    """Starts the polls, and returns once each has looked at its queue and waits."""
+    looked = receive_passes.passes + polls
+    threads = [threading.Thread(target=poll) for _ in range(polls)]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 5
+    while receive_passes.passes < looked:
+        assert time.monotonic() < deadline, "the polls never looked"
+        time.sleep(0.01)
+    time.sleep(0.05)  # from its pass to its wait
+    return threads
+
+
+def _send_group(sqs: Any, url: str, messages: int) -> None:
+    for n in range(messages):
+        sqs.send_message(
+            QueueUrl=url, MessageBody=f"m{n}", MessageGroupId="g", MessageDeduplicationId=f"{n}"
+        )
+
+
+def test_a_send_wakes_one_waiting_poll_not_every_one(receive_passes: _CountingLock) -> None:
     with mock_aws():
         sqs = boto3.client("sqs", region_name=REGION)
         url = sqs.create_queue(QueueName="herd")["QueueUrl"]
-        lock = _CountingLock()
-        monkeypatch.setattr(moto_patches, "_receive_lock", lock)
         received: list[str] = []
 
         def poll() -> None:
@@ -97,10 +128,7 @@ def test_a_send_wakes_one_waiting_poll_not_every_one(monkeypatch: pytest.MonkeyP
             received.extend(message["Body"] for message in answer.get("Messages", []))
 
         # Sixteen workers wait on one queue, as the local stack's pumps do
-        waiting = [threading.Thread(target=poll) for _ in range(16)]
-        for thread in waiting:
-            thread.start()
-        time.sleep(0.2)
+        waiting = _start_polling(poll, 16, receive_passes)
         for n in range(8):
             sqs.send_message(QueueUrl=url, MessageBody=f"m{n}")
             time.sleep(0.02)
@@ -110,47 +138,29 @@ def test_a_send_wakes_one_waiting_poll_not_every_one(monkeypatch: pytest.MonkeyP
         assert sorted(received) == [f"m{n}" for n in range(8)]
         # A pass per receiver to start, one per send, one a second per waiter: waking every
         # poll on every send, and looking ten times a second, makes hundreds.
-        assert lock.passes <= 16 + 8 + 16 * 2 + 8
+        assert receive_passes.passes <= 16 + 8 + 16 * 2 + 8
 
 
-def _wait_for_passes(lock: _CountingLock, passes: int) -> None:
-    deadline = time.monotonic() + 5
-    while lock.passes < passes:
-        assert time.monotonic() < deadline, "the polls never looked"
-        time.sleep(0.01)
-    time.sleep(0.05)  # from its pass to its wait
-
-
+@pytest.mark.usefixtures("no_timed_pass")
 @pytest.mark.parametrize("freeing", ["delete", "visibility"])
 def test_freeing_a_group_wakes_a_poll_waiting_for_it(
-    freeing: str, monkeypatch: pytest.MonkeyPatch
+    freeing: str, receive_passes: _CountingLock
 ) -> None:
-    from local_stack import moto_patches
-
-    patch_emulator()
     with mock_aws():
         sqs = boto3.client("sqs", region_name=REGION)
         url = sqs.create_queue(
             QueueName="freed.fifo", Attributes={"FifoQueue": "true", "VisibilityTimeout": "30"}
         )["QueueUrl"]
-        for n in range(2):
-            sqs.send_message(
-                QueueUrl=url, MessageBody=f"m{n}", MessageGroupId="g", MessageDeduplicationId=f"{n}"
-            )
+        _send_group(sqs, url, 2)
         first = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1)["Messages"][0]
-        # No timed pass within the poll: only the freeing can wake it before its end
-        monkeypatch.setattr(moto_patches, "LONG_POLL_PASS_SECONDS", 10.0)
-        lock = _CountingLock()
-        monkeypatch.setattr(moto_patches, "_receive_lock", lock)
         polled: list[tuple[str, float]] = []
 
         def poll() -> None:
             answer = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=4)
             polled.extend((m["Body"], time.monotonic()) for m in answer.get("Messages", []))
 
-        waiting = threading.Thread(target=poll)
-        waiting.start()
-        _wait_for_passes(lock, 1)  # the poll found the group in flight, and waits
+        # The poll finds the group in flight, and waits
+        (waiting,) = _start_polling(poll, 1, receive_passes)
         freed_at = time.monotonic()
         if freeing == "delete":
             sqs.delete_message(QueueUrl=url, ReceiptHandle=first["ReceiptHandle"])
@@ -166,30 +176,22 @@ def test_freeing_a_group_wakes_a_poll_waiting_for_it(
         assert polled[0][1] - freed_at < 1.5
 
 
+@pytest.mark.usefixtures("no_timed_pass")
 def test_a_poll_that_took_a_wake_for_an_older_message_passes_it_on(
-    monkeypatch: pytest.MonkeyPatch,
+    receive_passes: _CountingLock,
 ) -> None:
-    from local_stack import moto_patches
-
-    patch_emulator()
     with mock_aws():
         sqs = boto3.client("sqs", region_name=REGION)
         url = sqs.create_queue(QueueName="handover")["QueueUrl"]
         sqs.send_message(QueueUrl=url, MessageBody="older")
         sqs.receive_message(QueueUrl=url, VisibilityTimeout=1)
-        monkeypatch.setattr(moto_patches, "LONG_POLL_PASS_SECONDS", 10.0)
-        lock = _CountingLock()
-        monkeypatch.setattr(moto_patches, "_receive_lock", lock)
         polled: dict[str, float] = {}
 
         def poll() -> None:
             answer = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1, WaitTimeSeconds=4)
             polled.update((m["Body"], time.monotonic()) for m in answer.get("Messages", []))
 
-        waiting = [threading.Thread(target=poll) for _ in range(2)]
-        for thread in waiting:
-            thread.start()
-        _wait_for_passes(lock, 2)
+        waiting = _start_polling(poll, 2, receive_passes)
         time.sleep(1.1)  # "older" is visible again, which signals nobody
         sent_at = time.monotonic()
         sqs.send_message(QueueUrl=url, MessageBody="newer")
